@@ -1,0 +1,65 @@
+"""roofline: analytical roofline hardware modeling for deep-learning inference.
+
+>>> import roofline as rl
+>>> r = rl.evaluate("resnet50", "a100_sxm4_80gb", batch=[1, 64], dtype="fp16")
+>>> r.totals()  # latency, throughput, utilization, bound per batch
+
+Submodules load on first use so that ``import roofline`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "count": "api",
+    "evaluate": "api",
+    "compare": "api",
+    "Counts": "api",
+    "load_model": "zoo",
+    "load_hardware": "zoo",
+    "list_models": "zoo",
+    "list_devices": "zoo",
+    "Model": "zoo",
+    "Hardware": "hardware",
+    "HardwareGrid": "hardware",
+    "vary": "hardware",
+    "stack": "hardware",
+    "to_grid": "hardware",
+    "Precision": "precision",
+    "Result": "result",
+    "Table": "table",
+    "RooflineError": "errors",
+    "SpecError": "errors",
+    "UnitError": "errors",
+    "parse_quantity": "units",
+    "SingleLevel": "placement",
+    "CapacityAware": "placement",
+    "ByKind": "observers",
+    "ByCategory": "observers",
+    "ByBound": "observers",
+    "Trace": "observers",
+    "table1": "paper",
+    "sweep": "sweep",
+    "sensitivity": "sensitivity",
+    "diff_devices": "sensitivity",
+    "max_batch_under": "sensitivity",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    mod = _EXPORTS.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'roofline' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"roofline.{mod}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

@@ -1,0 +1,160 @@
+"""The Python API: count, evaluate and compare models on devices."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .cost import CostTable
+from .counting import count_graph
+from .evaluate import evaluate_costs
+from .hardware import Hardware, HardwareGrid
+from .metrics import Table1Row, table1
+from .observers import Observer, replay
+from .placement import Policy
+from .precision import Precision
+from .result import Result
+from .table import Table
+from .zoo import Model, load_hardware, load_model
+
+ModelLike = str | os.PathLike | dict | Model
+HardwareLike = str | os.PathLike | dict | Hardware
+
+
+@dataclass(frozen=True, eq=False)
+class Counts:
+    """Counts of a model over batches: the :class:`CostTable` plus summaries."""
+
+    model: Model
+    costs: CostTable
+
+    def table1(self, batch_index: int = 0) -> Table1Row:
+        """Park et al.'s Table 1 metrics at one batch."""
+        return table1(self.costs, batch_index)
+
+    def totals(self) -> Table:
+        """One row per batch: params, FLOPs, bytes by tensor class, Table 1 metrics."""
+        ct = self.costs
+        cols = ["model", "batch", "dtype", "params", "flops", "flops_matrix", "flops_vector",
+                "weight_bytes", "weight_read_bytes", "act_in_bytes", "act_out_bytes", "kv_bytes",
+                "max_live_activations", "max_live_activation_bytes", "intensity_w_avg",
+                "intensity_w_min", "intensity_aw_avg", "intensity_aw_min"]  # fmt: skip
+        rows = []
+        for j, b in enumerate(ct.batch):
+            t1 = table1(ct, j)
+            rows.append([ct.model, int(b) if b.is_integer() else b, ct.precision.name,
+                         t1.params, t1.flops, ct.flops_matrix[:, j].sum(),
+                         ct.flops_vector[:, j].sum(), ct.weight_bytes.sum(),
+                         ct.weight_read_bytes[:, j].sum(), ct.act_in_bytes[:, j].sum(),
+                         ct.act_out_bytes[:, j].sum(), ct.kv_bytes[:, j].sum(),
+                         t1.max_live_activations, t1.max_live_activation_bytes,
+                         t1.intensity_w_avg, t1.intensity_w_min, t1.intensity_aw_avg,
+                         t1.intensity_aw_min])  # fmt: skip
+        return Table(cols, rows, title=f"{ct.model} counts")
+
+    def per_op(self, batch_index: int = 0) -> Table:
+        """One row per op: FLOPs, params and bytes by tensor class."""
+        ct, j = self.costs, batch_index
+        cols = ["op", "kind", "category", "flops_matrix", "flops_vector", "params",
+                "weight_bytes", "act_in_bytes", "act_out_bytes", "kv_bytes",
+                "live_activation_bytes"]  # fmt: skip
+        rows = [[n, ct.kinds[i], ct.categories[i], ct.flops_matrix[i, j], ct.flops_vector[i, j],
+                 ct.weight_elems[i], ct.weight_bytes[i], ct.act_in_bytes[i, j],
+                 ct.act_out_bytes[i, j], ct.kv_bytes[i, j], ct.live_act_bytes[i, j]]
+                for i, n in enumerate(ct.names)]  # fmt: skip
+        return Table(cols, rows, title=f"{ct.model} per op (batch {ct.batch[j]:g})")
+
+
+def count(model: ModelLike, batch: Any = 1, dtype: str | Precision = "fp32") -> Counts:
+    """Count FLOPs, parameters and bytes by tensor class of ``model`` at each batch size.
+
+    Parameters
+    ----------
+    model : str, path, mapping or Model
+        A preset name (``"resnet50"``), a YAML path, a spec mapping or a loaded Model.
+    batch : int or sequence of int
+        Samples per run.
+    dtype : str or Precision
+        ``"fp32"``, ``"fp16"``, ``"bf16"``, ``"int8"``, ``"fp8"``, ``"w4a16"``...
+    """
+    m = load_model(model)
+    return Counts(m, count_graph(m.graph, batch, dtype))
+
+
+def evaluate(
+    model: ModelLike,
+    hw: HardwareLike | HardwareGrid,
+    batch: Any = 1,
+    dtype: str | Precision = "fp32",
+    policy: str | Policy | None = None,
+    observers: Iterable[Observer] = (),
+    fuse: bool = True,
+) -> Result:
+    """Predict per-op time and bound of ``model`` on ``hw`` at each batch size.
+
+    Parameters
+    ----------
+    model : str, path, mapping or Model
+    hw : str, path, mapping, Hardware or HardwareGrid
+        One device, or a grid of variants (:func:`roofline.hardware.vary`).
+    batch : int or sequence of int
+    dtype : str or Precision
+        Storage and compute precision; the engines run at the compute dtype's peak.
+    policy : "capacity" (default), "single", or a Policy
+    observers : iterable of Observer
+        Replayed op by op after evaluation (:mod:`roofline.observers`).
+    fuse : bool
+        Fold batch norm and fuse pointwise epilogues into their producers, as inference engines
+        do (default); ``False`` runs every op as its own kernel (:mod:`roofline.fusion`).
+    """
+    m = load_model(model)
+    grid = hw if isinstance(hw, HardwareGrid) else load_hardware(hw)
+    result = evaluate_costs(count_graph(m.graph, batch, dtype, fuse=fuse), grid, policy)
+    replay(result, observers)
+    return result
+
+
+COMPARE_COLUMNS = (
+    "model", "device", "batch", "dtype", "params", "flops", "weight_bytes",
+    "max_live_activation_bytes", "latency_s", "throughput_per_s", "utilization", "bound",
+    "feasible", "policy", "capacity_shortfall_bytes", "devices_needed",
+)  # fmt: skip
+
+
+def compare(
+    models: Sequence[ModelLike],
+    devices: Sequence[HardwareLike],
+    batches: Any = (1,),
+    dtypes: Sequence[str] | str = ("fp32",),
+    policy: str | Policy | None = None,
+    fuse: bool = True,
+    sla: str | float | None = None,
+) -> Table:
+    """One row per (model, device, batch, dtype) with the :data:`COMPARE_COLUMNS`.
+
+    Devices are evaluated one at a time (their memory hierarchies may differ); each evaluation is
+    vectorized over batches. ``fuse`` as in :func:`evaluate`. With ``sla`` (a latency target,
+    ``"10ms"`` or seconds), each row adds the largest batch meeting it and the throughput there.
+    """
+    if isinstance(dtypes, str):
+        dtypes = [dtypes]
+    loaded = [load_model(m) for m in models]
+    hws = [load_hardware(d) for d in devices]
+    rows = []
+    columns = list(COMPARE_COLUMNS)
+    if sla is not None:
+        from .sensitivity import sla_columns
+
+        columns += ["sla_s", "max_batch_under_sla", "latency_at_max_batch_s",
+                    "throughput_at_max_batch_per_s"]  # fmt: skip
+    for m in loaded:
+        for dt in dtypes:
+            ct = count_graph(m.graph, batches, dt, fuse=fuse)
+            for hw in hws:
+                tot = evaluate_costs(ct, hw, policy).totals()
+                idx = [tot.columns.index(c) for c in COMPARE_COLUMNS]
+                extra = sla_columns(m, hw, sla, dt, policy, fuse) if sla is not None else []
+                rows.extend([r[i] for i in idx] + extra for r in tot.rows)
+    return Table(columns, rows, title="compare")

@@ -1,0 +1,90 @@
+"""Vectorized roofline evaluation over (H device variants) x (B batches) x (O ops) x (L levels).
+
+For op i at batch b on variant h (DESIGN.md, "The roofline model"):
+
+* ``t_compute = padded_matrix_flops / (peak_matrix[dtype] * efficiency)
+  + vector_flops / (peak_vector[dtype] * efficiency)``, where padding each GEMM's M, N, K up to the
+  engine's tile shape gives tile utilization = flops / padded flops;
+* ``t_L = bytes[L] / bandwidth[L]`` for each memory level, bytes placed by the policy;
+* ``t = max(t_compute, max_L t_L) + per_op_overhead * launches``; the bound is the argmax.
+
+Counts carry no H axis and hardware no op axis; broadcasting joins them, with no Python loop over H
+or B. :func:`roofline.oracle.evaluate_one` is the scalar reference this must equal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .cost import CostTable
+from .hardware import Hardware, HardwareGrid, to_grid
+from .placement import Policy, get_policy
+from .result import Result
+
+
+def padded_matrix_flops(ct: CostTable, tile: np.ndarray | None) -> np.ndarray:
+    """Matrix FLOPs [O, B] with each GEMM's M, N, K rounded up to ``tile`` (None: unpadded)."""
+    if tile is None or ct.gemm_op.size == 0:
+        return ct.flops_matrix
+    tm, tn, tk = (float(t) for t in tile)
+    m, n, k = ct.gemm_m, ct.gemm_n, ct.gemm_k
+    padded = 2.0 * ct.gemm_count * (np.ceil(m / tm) * tm) * (np.ceil(n / tn) * tn) * (np.ceil(k / tk) * tk)
+    out = np.zeros_like(ct.flops_matrix)
+    np.add.at(out, ct.gemm_op, padded)
+    return out
+
+
+def matrix_work(ct: CostTable, grid: HardwareGrid) -> tuple[np.ndarray, np.ndarray]:
+    """Return (padded matrix FLOPs [H or 1, B, O], tile utilization [H or 1, B, O])."""
+    flops = ct.flops_matrix.T[None]
+    if grid.tile is None:
+        return flops, np.ones_like(flops)
+    tiles, inverse = np.unique(grid.tile, axis=0, return_inverse=True)
+    padded = np.stack([padded_matrix_flops(ct, t).T for t in tiles])[np.ravel(inverse)]
+    util = np.divide(flops, padded, out=np.ones_like(padded), where=padded > 0)
+    return padded, util
+
+
+def evaluate_costs(
+    ct: CostTable, hw: Hardware | HardwareGrid, policy: str | Policy | None = None
+) -> Result:
+    """Evaluate a :class:`CostTable` on one device or a grid of variants; return a Result."""
+    grid = hw if isinstance(hw, HardwareGrid) else to_grid(hw)
+    pol = get_policy(policy)
+    dtype = ct.precision.compute
+    mpeak = grid.peak("matrix", dtype) * grid.matrix_eff
+    vpeak = grid.peak("vector", dtype) * grid.vector_eff
+    padded, util = matrix_work(ct, grid)
+    t_compute = padded / mpeak[:, None, None] + ct.flops_vector.T[None] / vpeak[:, None, None]
+    place = pol.place(ct, grid)
+    t_level = place.bytes / grid.bandwidth[:, None, None, :]
+    parts = np.concatenate([t_compute[..., None], t_level], axis=-1)
+    bound = np.argmax(parts, axis=-1)
+    overhead = grid.overhead[:, None, None] * ct.launches[None, None, :]
+    time = np.max(parts, axis=-1) + overhead
+    return Result(
+        costs=ct,
+        grid=grid,
+        policy=pol.name,
+        time_s=time,
+        compute_time_s=t_compute,
+        level_time_s=t_level,
+        bytes_moved=place.bytes,
+        bound=bound,
+        tile_utilization=np.broadcast_to(util, time.shape),
+        overhead_s=np.broadcast_to(overhead, time.shape),
+        feasible=place.feasible,
+        shortfall_bytes=place.shortfall_bytes,
+        footprint_bytes=place.footprint_bytes,
+        devices_needed=place.devices_needed,
+        matrix_peak=mpeak,
+    )
+
+
+def broadcast_batch(batch: Any) -> np.ndarray:
+    """Batches as a float array (validated)."""
+    from .counting import as_batches
+
+    return as_batches(batch)

@@ -1,0 +1,45 @@
+"""Family registry: a family turns validated parameters into a :class:`~roofline.graph.Graph`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict
+
+from ..graph import Graph
+
+
+class FamilyParams(BaseModel):
+    """Base of every family's parameter schema: frozen, unknown fields rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+@dataclass(frozen=True)
+class Family:
+    """A model family: its parameter schema, its builder and what one sample is."""
+
+    name: str
+    params: type[FamilyParams]
+    build: Callable[[FamilyParams, str], Graph]
+    sample: str
+    doc: str
+
+
+FAMILIES: dict[str, Family] = {}
+
+
+def family(name: str, params: type[FamilyParams], sample: str):
+    """Decorator registering ``build(params, model_name) -> Graph`` as family ``name``.
+
+    ``sample`` names what the batch counts (``image``, ``clip``, ``request``, ``sequence``).
+    """
+
+    def wrap(build: Callable[[FamilyParams, str], Graph]):
+        if name in FAMILIES:
+            raise TypeError(f"family {name!r} registered twice")
+        FAMILIES[name] = Family(name, params, build, sample, (build.__doc__ or "").strip())
+        return build
+
+    return wrap

@@ -1,0 +1,117 @@
+"""The ``layers`` family: an explicit op list in YAML, for any model the zoo lacks.
+
+```yaml
+params:
+  inputs: {x: [3, 224, 224]}          # graph inputs: name -> per-sample shape
+  ops:
+    - {kind: conv, name: c1, out_channels: 64, kernel_size: 7, stride: 2, padding: 3}
+    - {kind: batchnorm, name: bn1}     # inputs default to the previous op's output
+    - {kind: linear, name: fc, inputs: [pool], out_features: 10}
+```
+Each op takes its kind's fields (``roofline/ops``); fields describing the input shape
+(``in_channels``, ``input_size``, ``shape``, ``in_features``, ``rows``, ``channels``,
+``input_shapes``) are filled from the input tensor when omitted. Ops run in list order; an op may
+read only graph inputs and earlier ops (no cycles).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from ..errors import SpecError
+from ..graph import Graph, GraphBuilder
+from ..ops import REGISTRY
+from ..ops.base import numel
+from ..suggest import did_you_mean
+from .base import FamilyParams, family
+
+
+class LayersParams(FamilyParams):
+    """An explicit graph."""
+
+    inputs: dict[str, tuple[int, ...]] = Field(
+        min_length=1, description="graph input tensors: name -> per-sample shape (elements)"
+    )
+    ops: tuple[dict[str, Any], ...] = Field(
+        min_length=1,
+        description="ops in execution order: each a mapping with `kind`, `name`, optional "
+        "`inputs` (tensor names; default: the previous op's output) and the kind's fields",
+    )
+
+
+def _bind(kind: str, shapes: list[tuple[int, ...]], fields: dict[str, Any]) -> dict[str, Any]:
+    """Fill input-shape fields of ``kind`` from the input tensor shapes where not given."""
+    s = shapes[0] if shapes else ()
+    out = dict(fields)
+    known = REGISTRY[kind].model_fields
+    if "shape" in known:
+        out.setdefault("shape", s)
+    if kind == "conv":
+        out.setdefault("in_channels", s[0] if s else None)
+        out.setdefault("input_size", tuple(s[1:]))
+        nd = len(out["input_size"])
+        ks = out.get("kernel_size")
+        if isinstance(ks, int):
+            out["kernel_size"] = (ks,) * nd
+    elif kind in ("pool", "adaptive_pool"):
+        out.setdefault("channels", s[0] if s else None)
+        out.setdefault("input_size", tuple(s[1:]))
+    elif kind == "linear":
+        flat = (s[0],) if len(s) > 1 and all(d == 1 for d in s[1:]) else s
+        out.setdefault("in_features", flat[-1] if flat else None)
+        out.setdefault("rows", numel(flat[:-1]) if len(flat) > 1 else 1)
+    elif kind == "concat":
+        out.setdefault("input_shapes", tuple(shapes))
+    return out
+
+
+@family("layers", LayersParams, sample="sample")
+def build_layers(p: LayersParams, name: str) -> Graph:
+    """An explicit op list (see the module docstring)."""
+    b = GraphBuilder(name)
+    for tname, shape in p.inputs.items():
+        b.input(tname, shape)
+    all_names = [str(o.get("name", "")) for o in p.ops]
+    prev: str | None = None
+    for i, raw in enumerate(p.ops):
+        where = f"ops[{i}]"
+        if not isinstance(raw, dict):
+            raise SpecError("each op must be a mapping", field=where, fix="e.g. {kind: linear, ...}")
+        fields = dict(raw)
+        kind = fields.pop("kind", None)
+        if kind not in REGISTRY:
+            raise SpecError(
+                f"unknown op kind {kind!r}",
+                field=f"{where}.kind",
+                fix=did_you_mean(str(kind), REGISTRY, "use one of " + ", ".join(sorted(REGISTRY))),
+            )
+        op_name = fields.pop("name", None) or f"{kind}{i}"
+        if op_name in b._shapes:
+            raise SpecError(f"name {op_name!r} is used twice", field=f"{where}.name",
+                            fix="give every op and input a unique name")  # fmt: skip
+        inputs = fields.pop("inputs", None)
+        if inputs is None:
+            inputs = [prev] if prev else list(p.inputs)[:1]
+        if isinstance(inputs, str):
+            inputs = [inputs]
+        for t in inputs:
+            if t not in b._shapes:
+                later = t in all_names[i:]
+                raise SpecError(
+                    f"input {t!r} " + ("is defined later or by this op (cycles are not allowed)"
+                                       if later else "does not exist"),  # fmt: skip
+                    field=f"{where}.inputs",
+                    fix="list ops in execution order" if later else did_you_mean(
+                        str(t), list(b._shapes), "name a graph input or an earlier op"),
+                )  # fmt: skip
+        fields = _bind(kind, [b.shape(t) for t in inputs], fields)
+        try:
+            prev = b.add(kind, inputs, name=op_name, **fields)
+        except SpecError as exc:
+            field = (exc.field or "").replace(f"ops.{op_name}", where, 1) or where
+            raise SpecError(exc.problem, field=field, fix=exc.fix) from None
+        except TypeError as exc:
+            raise SpecError(str(exc), field=where) from None
+    return b.build()

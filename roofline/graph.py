@@ -1,0 +1,226 @@
+"""Graphs: ops in execution order wired by named tensors, and activation liveness.
+
+A :class:`Graph` is what a family builder produces. Tensors are per-sample (the batch is a separate
+leading dimension applied at count time). Liveness: a tensor is alive from the step that produces
+it (graph inputs: step 0) through the last step that reads it, so a skip connection keeps its
+tensor alive across the branch. The live set of step i includes the op's inputs and output.
+An op with ``repeat = n`` stands for n identical ops in a row; its live set is that of one copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from pydantic import ValidationError
+
+from .errors import SpecError
+from .ops import REGISTRY, Op
+from .ops.base import Shape, numel
+
+
+@dataclass(frozen=True)
+class Node:
+    """One op in a graph: what it reads and the tensor (named after the op) it writes."""
+
+    op: Op
+    inputs: tuple[str, ...]
+
+    @property
+    def output(self) -> str:
+        return self.op.name
+
+
+@dataclass(frozen=True, eq=False)
+class Graph:
+    """Ops in execution order plus the per-sample shapes of the graph inputs."""
+
+    name: str
+    inputs: dict[str, Shape]
+    nodes: tuple[Node, ...]
+
+    @property
+    def ops(self) -> tuple[Op, ...]:
+        return tuple(n.op for n in self.nodes)
+
+    def tensor_sizes(self) -> dict[str, int]:
+        """Per-sample elements of every tensor (graph inputs and op outputs)."""
+        sizes = {k: numel(v) for k, v in self.inputs.items()}
+        for n in self.nodes:
+            sizes[n.output] = numel(n.op.out_shape)
+        return sizes
+
+    def live_elements(self) -> np.ndarray:
+        """Return per-sample activation elements alive at each step, shape [ops]."""
+        cached = self.__dict__.get("_live")
+        if cached is not None:
+            return cached
+        n = len(self.nodes)
+        sizes = self.tensor_sizes()
+        birth = {k: 0 for k in self.inputs}
+        death = dict(birth)
+        for i, node in enumerate(self.nodes):
+            for t in node.inputs:
+                death[t] = i
+            birth[node.output] = i
+            death.setdefault(node.output, i)
+            death[node.output] = max(death[node.output], i)
+        diff = np.zeros(n + 1)
+        for t, b in birth.items():
+            diff[b] += sizes[t]
+            diff[death[t] + 1] -= sizes[t]
+        live = np.cumsum(diff)[:n]
+        object.__setattr__(self, "_live", live)
+        return live
+
+
+class GraphBuilder:
+    """Build a :class:`Graph` op by op, binding each op's input shape from the tensors it reads.
+
+    Family builders call the helpers (``conv``, ``bn``, ``act``...), which fill the input-shape
+    fields (``in_channels``, ``input_size``, ``shape``...) from the input tensor, so a family states
+    only what a PyTorch module constructor states.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._inputs: dict[str, Shape] = {}
+        self._nodes: list[Node] = []
+        self._shapes: dict[str, Shape] = {}
+        self._counter: dict[str, int] = {}
+
+    # -- plumbing -------------------------------------------------------------------------------
+    def input(self, name: str, shape: Sequence[int]) -> str:
+        """Declare a graph input tensor of per-sample ``shape``; return its name."""
+        if name in self._shapes:
+            raise SpecError(f"tensor {name!r} is defined twice", field="inputs")
+        self._inputs[name] = tuple(int(s) for s in shape)
+        self._shapes[name] = self._inputs[name]
+        return name
+
+    def shape(self, tensor: str) -> Shape:
+        """Per-sample shape of a tensor."""
+        return self._shapes[tensor]
+
+    def unique(self, base: str) -> str:
+        """Return ``base`` or ``base_N`` so that op names stay unique."""
+        if base not in self._shapes:
+            return base
+        k = self._counter.get(base, 1)
+        while f"{base}_{k}" in self._shapes:
+            k += 1
+        self._counter[base] = k + 1
+        return f"{base}_{k}"
+
+    def add(self, kind: str, inputs: Sequence[str], name: str | None = None, **fields: Any) -> str:
+        """Append an op of ``kind`` reading ``inputs``; return its output tensor name."""
+        for t in inputs:
+            if t not in self._shapes:
+                raise SpecError(
+                    f"tensor {t!r} does not exist (define it before use)",
+                    field=f"ops.{name or kind}.inputs",
+                )
+        cls = REGISTRY[kind]
+        op_name = self.unique(name or kind)
+        try:
+            op = cls(kind=kind, name=op_name, **fields)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc = ".".join(str(p) for p in err["loc"])
+            msg = err["msg"].removeprefix("Value error, ")
+            raise SpecError(msg, field=f"ops.{op_name}" + (f".{loc}" if loc else "")) from None
+        self._nodes.append(Node(op, tuple(inputs)))
+        self._shapes[op_name] = op.out_shape
+        return op_name
+
+    def build(self) -> Graph:
+        """Return the finished graph."""
+        if not self._nodes:
+            raise SpecError("the model has no ops", field="ops", fix="add at least one op")
+        return Graph(self.name, dict(self._inputs), tuple(self._nodes))
+
+    # -- helpers that bind input shapes ----------------------------------------------------------
+    def conv(
+        self,
+        x: str,
+        out_channels: int,
+        kernel_size: int | Sequence[int],
+        stride: int | Sequence[int] = 1,
+        padding: int | Sequence[int] = 0,
+        groups: int = 1,
+        dilation: int | Sequence[int] = 1,
+        bias: bool = False,
+        name: str | None = None,
+        repeat: int = 1,
+    ) -> str:
+        """Convolution reading (C, *spatial) tensor ``x``."""
+        c, *spatial = self.shape(x)
+        nd = len(spatial)
+
+        def tup(v: int | Sequence[int]) -> tuple[int, ...]:
+            return (int(v),) * nd if isinstance(v, int) else tuple(int(i) for i in v)
+
+        return self.add(
+            "conv", [x], name or "conv", in_channels=c, out_channels=out_channels,
+            kernel_size=tup(kernel_size), stride=tup(stride), padding=tup(padding),
+            dilation=tup(dilation), groups=groups, bias=bias, input_size=tuple(spatial),
+            repeat=repeat,
+        )  # fmt: skip
+
+    def bn(self, x: str, name: str | None = None) -> str:
+        """Batch norm over dim 0 of ``x``."""
+        return self.add("batchnorm", [x], name or "bn", shape=self.shape(x))
+
+    def act(self, x: str, function: str = "relu", name: str | None = None) -> str:
+        """Pointwise activation."""
+        return self.add("activation", [x], name or function, shape=self.shape(x), function=function)
+
+    def eltwise(self, xs: Sequence[str], op: str = "add", name: str | None = None) -> str:
+        """Elementwise op over tensors of one shape."""
+        return self.add(
+            "elementwise", list(xs), name or op, shape=self.shape(xs[0]), op=op, num_inputs=len(xs)
+        )
+
+    def pool(
+        self, x: str, mode: str, kernel_size: int, stride: int | None = None, padding: int = 0,
+        ceil_mode: bool = False, name: str | None = None,
+    ) -> str:  # fmt: skip
+        """Windowed max/avg pooling of (C, *spatial)."""
+        c, *spatial = self.shape(x)
+        return self.add(
+            "pool", [x], name or f"{mode}pool", mode=mode, channels=c, input_size=tuple(spatial),
+            kernel_size=kernel_size, stride=stride if stride is not None else kernel_size,
+            padding=padding, ceil_mode=ceil_mode,
+        )  # fmt: skip
+
+    def global_pool(self, x: str, mode: str = "avg", output_size: Sequence[int] | None = None,
+                    name: str | None = None) -> str:  # fmt: skip
+        """Adaptive pooling of (C, *spatial) to ``output_size`` (default all ones: global)."""
+        c, *spatial = self.shape(x)
+        out = tuple(output_size) if output_size else (1,) * len(spatial)
+        return self.add(
+            "adaptive_pool", [x], name or "avgpool", mode=mode, channels=c,
+            input_size=tuple(spatial), output_size=out,
+        )  # fmt: skip
+
+    def linear(self, x: str, out_features: int, bias: bool = True, name: str | None = None,
+               repeat: int = 1) -> str:  # fmt: skip
+        """Linear over the last dim of ``x`` (all leading dims are rows); flattens (C, 1, 1)."""
+        shape = self.shape(x)
+        if len(shape) > 1 and all(s == 1 for s in shape[1:]):
+            shape = (shape[0],)  # torch.flatten after global pooling
+        rows = numel(shape[:-1]) if len(shape) > 1 else 1
+        return self.add(
+            "linear", [x], name or "fc", in_features=shape[-1], out_features=out_features,
+            bias=bias, rows=rows, repeat=repeat,
+        )  # fmt: skip
+
+    def concat(self, xs: Sequence[str], dim: int = 0, name: str | None = None) -> str:
+        """Concatenate along per-sample ``dim``."""
+        return self.add(
+            "concat", list(xs), name or "cat", input_shapes=tuple(self.shape(x) for x in xs), dim=dim
+        )
+
+

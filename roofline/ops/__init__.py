@@ -1,0 +1,18 @@
+"""Operators: one module per family; importing this package registers every op kind."""
+
+from . import (  # noqa: F401  (imported for registration)
+    attention,
+    conv,
+    detection,
+    embedding,
+    interaction,
+    linear,
+    pooling,
+    recurrent,
+    shared_conv,
+    tensor,
+    vector,
+)
+from .base import REGISTRY, Counts, Gemm, Op, derive_cost, numel
+
+__all__ = ["REGISTRY", "Counts", "Gemm", "Op", "derive_cost", "numel"]

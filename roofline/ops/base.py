@@ -1,0 +1,165 @@
+"""Op base class, the operator registry, and ``derive_cost``: the ONE place bytes are computed.
+
+An op is a frozen pydantic model holding its shape as PyTorch names it. It reports, per sample
+batch ``B`` (an int or a numpy array; every formula is array-transparent):
+
+* ``counts(B)`` -> :class:`Counts`: element counts by tensor class, vector FLOPs, and the GEMMs
+  it runs on the matrix engine (matrix FLOPs are derived from the GEMMs: 2*M*N*K*count);
+* ``out_shape``: the per-sample shape of its output tensor (for graph wiring and liveness).
+
+Op authors never write a byte formula: :func:`derive_cost` multiplies elements by the bytes per
+element of the tensor class's dtype (:class:`~roofline.precision.Precision`) and applies ``repeat``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..cost import OpCost
+from ..precision import Precision
+
+Shape = tuple[int, ...]
+
+#: kind -> Op subclass; filled by :func:`register`
+REGISTRY: dict[str, type[Op]] = {}
+
+
+@dataclass(frozen=True)
+class Gemm:
+    """One batched GEMM: ``count`` independent (M x K) @ (K x N) products (2*M*N*K*count FLOPs)."""
+
+    m: Any
+    n: Any
+    k: Any
+    count: Any = 1
+
+    @property
+    def flops(self) -> Any:
+        return 2.0 * self.m * self.n * self.k * self.count
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Element counts of one op at batch ``B`` (one instance, before ``repeat``).
+
+    Attributes
+    ----------
+    weight : float
+        Parameter elements held (footprint; a whole embedding table).
+    weight_read : float or array
+        Weight elements streamed per run when weights are not resident (dense weights: = weight;
+        embeddings: 0, their traffic is ``gather_rows`` rows of ``gather_row_elems``).
+    gather_rows, gather_row_elems
+        Random row reads (embedding lookups) and elements per row.
+    act_in, act_out : array
+        Activation elements read and written.
+    kv, kv_footprint : array
+        KV-cache elements moved (read + appended) and held.
+    index : array
+        Lookup index elements read (stored in the ``index`` dtype).
+    vector_flops : array
+        FLOPs on the vector engine (elementwise, reductions, depthwise conv, pooling).
+    vector_mac_flops : array
+        The part of ``vector_flops`` that is multiply-accumulate work (depthwise convolution),
+        counted with the GEMM FLOPs in ``flops_mac`` (what torch's FLOP counter counts).
+    gemms : tuple of Gemm
+        Work on the matrix engine.
+    """
+
+    weight: Any = 0.0
+    weight_read: Any = None
+    gather_rows: Any = 0.0
+    gather_row_elems: Any = 0.0
+    act_in: Any = 0.0
+    act_out: Any = 0.0
+    kv: Any = 0.0
+    kv_footprint: Any = 0.0
+    index: Any = 0.0
+    vector_flops: Any = 0.0
+    vector_mac_flops: Any = 0.0
+    gemms: tuple[Gemm, ...] = field(default_factory=tuple)
+
+
+class Op(BaseModel):
+    """Base class of every operator.
+
+    Subclasses set ``kind`` (a ``Literal`` field), ``category`` (the breakdown group of the paper's
+    operator time figure: fc, conv, embedding, tensor_manipulation, ...), and implement
+    :meth:`counts` and :attr:`out_shape`.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    category: ClassVar[str] = "other"
+    kind: str
+    name: str = Field(description="unique op name within its graph")
+    repeat: int = Field(1, ge=1, description="sequential identical copies")
+
+    def counts(self, batch: Any) -> Counts:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def out_shape(self) -> Shape:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def params(self) -> float:
+        """Parameter elements of one instance (the weight footprint)."""
+        return float(self.counts(1).weight)
+
+
+def register(cls: type[Op]) -> type[Op]:
+    """Class decorator: add an Op subclass to :data:`REGISTRY` under its ``kind``."""
+    kind = cls.model_fields["kind"].default
+    if not isinstance(kind, str) or kind in REGISTRY:
+        raise TypeError(f"op class {cls.__name__} needs a unique default kind, got {kind!r}")
+    REGISTRY[kind] = cls
+    return cls
+
+
+def numel(shape: Shape) -> int:
+    """Product of a shape's dimensions (1 for a scalar)."""
+    out = 1
+    for d in shape:
+        out *= int(d)
+    return out
+
+
+def derive_cost(op: Op, batch: Any, precision: Precision) -> OpCost:
+    """Return the cost of ``op`` (``repeat`` copies) at ``batch`` samples in ``precision``.
+
+    Bytes = elements x bytes per element of the tensor class's dtype. Weight *footprint* is not
+    multiplied by batch; weight *traffic* and activations are per run.
+    """
+    return cost_from_counts(op, op.counts(batch), batch, Precision.of(precision))
+
+
+def cost_from_counts(op: Op, c: Counts, batch: Any, precision: Precision) -> OpCost:
+    """Return the :class:`OpCost` of ``op`` given its already computed ``counts`` at ``batch``."""
+    b = np.asarray(batch, dtype=float)
+    zeros = np.zeros_like(b)
+    r = float(op.repeat)
+    wb = precision.bytes_per("weight")
+    ab = precision.bytes_per("act_in")
+    weight_read = c.weight if c.weight_read is None else c.weight_read
+    matrix = sum((g.flops for g in c.gemms), zeros)
+    return OpCost(
+        flops_matrix=r * (matrix + zeros),
+        flops_vector=r * (c.vector_flops + zeros),
+        flops_mac=r * (matrix + c.vector_mac_flops + zeros),
+        weight_elems=r * c.weight,
+        weight_bytes=r * c.weight * wb,
+        weight_read_bytes=r * (weight_read + zeros) * wb,
+        gather_rows=r * (c.gather_rows + zeros),
+        gather_row_bytes=float(c.gather_row_elems) * wb,
+        act_in_elems=r * (c.act_in + zeros),
+        act_out_elems=r * (c.act_out + zeros),
+        act_in_bytes=r * ((c.act_in + zeros) * ab + c.index * precision.bytes_per("index")),
+        act_out_bytes=r * (c.act_out + zeros) * ab,
+        kv_bytes=r * (c.kv + zeros) * precision.bytes_per("kv"),
+        kv_footprint_bytes=r * (c.kv_footprint + zeros) * precision.bytes_per("kv"),
+    )

@@ -1,0 +1,124 @@
+"""N-dimensional convolution (1D, 2D, 3D) with stride, padding, dilation and groups.
+
+Legend: B batch, C in_channels, K out_channels, g groups, R kernel volume (prod of kernel_size),
+P output volume (prod of output spatial size), I input volume.
+
+* output size per dim = floor((in + 2*pad - dil*(k-1) - 1) / stride) + 1 (PyTorch's formula)
+* MACs = B * K * P * (C/g) * R; FLOPs = 2 * MACs (as torch's FLOP counter)
+* params = K * (C/g) * R (+ K bias)
+* activations in = C * I, out = K * P (per sample)
+* engine: a GEMM per group (implicit im2col): M = B*P, N = K/g, K = (C/g)*R, count = g, on the
+  matrix engine; a depthwise / channel-wise convolution (C/g == 1) has no reduction over channels
+  and runs on the vector engine, which is where the paper places it (Section 4: depthwise and
+  channel-wise convolutions need flexible vector units)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from .base import Counts, Gemm, Op, Shape, numel, register
+
+
+def conv_out_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
+    """Return one spatial output dimension by PyTorch's formula (may be < 1 for invalid input)."""
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+@register
+class Conv(Op):
+    """Convolution over ``len(kernel_size)`` spatial dims (``torch.nn.Conv1d/2d/3d``)."""
+
+    category = "conv"
+    kind: Literal["conv"] = "conv"
+    in_channels: int = Field(ge=1)
+    out_channels: int = Field(ge=1)
+    kernel_size: tuple[int, ...]
+    input_size: tuple[int, ...] = Field(description="spatial input size (L), (H, W) or (T, H, W)")
+    stride: tuple[int, ...] = ()
+    padding: tuple[int, ...] = ()
+    dilation: tuple[int, ...] = ()
+    groups: int = Field(1, ge=1)
+    bias: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _broadcast(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        ks = data.get("kernel_size")
+        nd = None
+        if isinstance(ks, (list, tuple)):
+            nd = len(ks)
+        elif isinstance(data.get("input_size"), (list, tuple)):
+            nd = len(data["input_size"])
+        if nd is not None:
+            for key, default in (("kernel_size", None), ("stride", 1), ("padding", 0), ("dilation", 1)):
+                val = data.get(key, default)
+                if isinstance(val, int) and not isinstance(val, bool):
+                    data[key] = (val,) * nd
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> Conv:
+        nd = len(self.kernel_size)
+        if nd not in (1, 2, 3):
+            raise ValueError(f"kernel_size has {nd} dims; 1, 2 or 3 are supported")
+        for key in ("input_size", "stride", "padding", "dilation"):
+            if len(getattr(self, key)) != nd:
+                raise ValueError(f"{key} must have {nd} entries like kernel_size")
+        if min(self.kernel_size + self.stride + self.dilation + self.input_size) < 1:
+            raise ValueError("kernel_size, stride, dilation and input_size must be >= 1")
+        if min(self.padding) < 0:
+            raise ValueError("padding must be >= 0")
+        if self.in_channels % self.groups or self.out_channels % self.groups:
+            raise ValueError(
+                f"groups={self.groups} must divide in_channels={self.in_channels} "
+                f"and out_channels={self.out_channels}"
+            )
+        if min(self.output_size) < 1:
+            raise ValueError(
+                f"kernel {self.kernel_size} (dilation {self.dilation}) is larger than the padded "
+                f"input {self.input_size} + 2*{self.padding}"
+            )
+        return self
+
+    @property
+    def output_size(self) -> tuple[int, ...]:
+        """Spatial output size."""
+        return tuple(
+            conv_out_size(i, k, s, p, d)
+            for i, k, s, p, d in zip(
+                self.input_size, self.kernel_size, self.stride, self.padding, self.dilation
+            )
+        )
+
+    @property
+    def depthwise(self) -> bool:
+        """True when each group has one input channel (depthwise / channel-wise)."""
+        return self.in_channels == self.groups
+
+    def counts(self, batch: Any) -> Counts:
+        p = numel(self.output_size)
+        r = numel(self.kernel_size)
+        cg = self.in_channels // self.groups
+        w = self.out_channels * cg * r + (self.out_channels if self.bias else 0)
+        act_in = batch * self.in_channels * numel(self.input_size)
+        act_out = batch * self.out_channels * p
+        if self.depthwise:
+            return Counts(
+                weight=float(w),
+                act_in=act_in,
+                act_out=act_out,
+                vector_flops=2.0 * batch * self.out_channels * p * r,
+                vector_mac_flops=2.0 * batch * self.out_channels * p * r,
+            )
+        gemm = Gemm(batch * p, self.out_channels // self.groups, cg * r, self.groups)
+        return Counts(weight=float(w), act_in=act_in, act_out=act_out, gemms=(gemm,))
+
+    @property
+    def out_shape(self) -> Shape:
+        return (self.out_channels, *self.output_size)

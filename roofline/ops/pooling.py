@@ -1,0 +1,121 @@
+"""Pooling: max and average with a window, adaptive, and global (1D/2D/3D).
+
+Legend: C channels, I input volume, P output volume, R window volume (prod of kernel_size).
+
+* windowed max / avg: FLOPs = C * P * R (one compare or add per window element; the average's
+  divide is folded into the last add); output size by PyTorch's formula (``ceil_mode`` supported)
+* adaptive to ``output_size``: each output reads a window of ceil(in/out) per dim, so
+  FLOPs = C * P * prod(ceil(in/out)); global pooling is adaptive to 1 (FLOPs = C * I)
+* activations in = C * I, out = C * P; no params
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from .base import Counts, Op, Shape, numel, register
+
+
+def _pool_out(size: int, k: int, s: int, p: int, ceil_mode: bool) -> int:
+    span = size + 2 * p - k
+    out = (-(-span // s) if ceil_mode else span // s) + 1
+    if ceil_mode and (out - 1) * s >= size + p:
+        out -= 1  # PyTorch: the last window must start inside the input or left padding
+    return out
+
+
+@register
+class Pool(Op):
+    """Max or average pooling with a window (``nn.MaxPool2d``, ``nn.AvgPool3d``...)."""
+
+    category = "pooling"
+    kind: Literal["pool"] = "pool"
+    mode: Literal["max", "avg"] = "max"
+    channels: int = Field(ge=1)
+    input_size: tuple[int, ...] = Field(min_length=1, max_length=3)
+    kernel_size: tuple[int, ...]
+    stride: tuple[int, ...] = ()
+    padding: tuple[int, ...] = ()
+    ceil_mode: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _broadcast(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("input_size"), (list, tuple)):
+            data = dict(data)
+            nd = len(data["input_size"])
+            ks = data.get("kernel_size")
+            for key, default in (("kernel_size", None), ("stride", ks), ("padding", 0)):
+                val = data.get(key, default)
+                if val is None or val == ():
+                    val = ks
+                if isinstance(val, int) and not isinstance(val, bool):
+                    data[key] = (val,) * nd
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> Pool:
+        nd = len(self.input_size)
+        for key in ("kernel_size", "stride", "padding"):
+            if len(getattr(self, key)) != nd:
+                raise ValueError(f"{key} must have {nd} entries like input_size")
+        if min(self.output_size) < 1:
+            raise ValueError(f"window {self.kernel_size} is larger than the padded input")
+        if any(2 * p > k for p, k in zip(self.padding, self.kernel_size)):
+            raise ValueError("padding must be at most half the kernel size")
+        return self
+
+    @property
+    def output_size(self) -> tuple[int, ...]:
+        return tuple(
+            _pool_out(i, k, s, p, self.ceil_mode)
+            for i, k, s, p in zip(self.input_size, self.kernel_size, self.stride, self.padding)
+        )
+
+    def counts(self, batch: Any) -> Counts:
+        p = numel(self.output_size)
+        return Counts(
+            act_in=batch * self.channels * numel(self.input_size),
+            act_out=batch * self.channels * p,
+            vector_flops=batch * self.channels * p * numel(self.kernel_size),
+        )
+
+    @property
+    def out_shape(self) -> Shape:
+        return (self.channels, *self.output_size)
+
+
+@register
+class AdaptivePool(Op):
+    """Adaptive (and, with output_size all 1, global) max or average pooling."""
+
+    category = "pooling"
+    kind: Literal["adaptive_pool"] = "adaptive_pool"
+    mode: Literal["max", "avg"] = "avg"
+    channels: int = Field(ge=1)
+    input_size: tuple[int, ...] = Field(min_length=1, max_length=3)
+    output_size: tuple[int, ...] = ()
+
+    @model_validator(mode="after")
+    def _check(self) -> AdaptivePool:
+        if not self.output_size:
+            object.__setattr__(self, "output_size", (1,) * len(self.input_size))
+        if len(self.output_size) != len(self.input_size) or min(self.output_size) < 1:
+            raise ValueError("output_size must be positive with as many dims as input_size")
+        return self
+
+    def counts(self, batch: Any) -> Counts:
+        window = numel(tuple(math.ceil(i / o) for i, o in zip(self.input_size, self.output_size)))
+        p = numel(self.output_size)
+        return Counts(
+            act_in=batch * self.channels * numel(self.input_size),
+            act_out=batch * self.channels * p,
+            vector_flops=batch * self.channels * p * window,
+        )
+
+    @property
+    def out_shape(self) -> Shape:
+        return (self.channels, *self.output_size)

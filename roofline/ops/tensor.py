@@ -1,0 +1,112 @@
+"""Tensor manipulation: data movement with no arithmetic (the paper's third-ranked op group).
+
+* channel shuffle, transpose/permute, concat, split, nearest upsampling: 0 FLOPs;
+  activations in = elements read, out = elements written
+* bilinear upsampling: ``BILINEAR_FLOPS`` = 7 per output element (4 weights: 4 multiplies and 3
+  adds), reading the input once
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from .base import Counts, Op, Shape, numel, register
+
+BILINEAR_FLOPS = 7
+
+
+class _Move(Op):
+    category = "tensor_manipulation"
+    shape: tuple[int, ...] = Field(min_length=1, description="per-sample tensor shape")
+
+    def counts(self, batch: Any) -> Counts:
+        n = batch * numel(self.shape)
+        return Counts(act_in=n, act_out=n)
+
+    @property
+    def out_shape(self) -> Shape:
+        return self.shape
+
+
+@register
+class ChannelShuffle(_Move):
+    """ShuffleNet's channel shuffle: reshape (g, C/g) -> transpose -> flatten over dim 0."""
+
+    kind: Literal["channel_shuffle"] = "channel_shuffle"
+    groups: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> ChannelShuffle:
+        if self.shape[0] % self.groups:
+            raise ValueError(f"groups={self.groups} must divide channels={self.shape[0]}")
+        return self
+
+
+@register
+class Transpose(_Move):
+    """A materialized permutation of ``shape`` (contiguous copy)."""
+
+    kind: Literal["transpose"] = "transpose"
+
+
+@register
+class Split(_Move):
+    """Split ``shape`` into ``sections`` parts (one output tensor standing for all parts)."""
+
+    kind: Literal["split"] = "split"
+    sections: int = Field(2, ge=1)
+
+
+@register
+class Concat(Op):
+    """Concatenate tensors of ``input_shapes`` along ``dim`` (of the per-sample shape)."""
+
+    category = "tensor_manipulation"
+    kind: Literal["concat"] = "concat"
+    input_shapes: tuple[tuple[int, ...], ...] = Field(min_length=1)
+    dim: int = 0
+
+    @model_validator(mode="after")
+    def _check(self) -> Concat:
+        first = self.input_shapes[0]
+        nd = len(first)
+        if not -nd <= self.dim < nd:
+            raise ValueError(f"dim={self.dim} is out of range for shape {first}")
+        d = self.dim % nd
+        for s in self.input_shapes:
+            if len(s) != nd or any(a != b for i, (a, b) in enumerate(zip(s, first)) if i != d):
+                raise ValueError(f"shapes {self.input_shapes} differ outside dim {self.dim}")
+        return self
+
+    def counts(self, batch: Any) -> Counts:
+        n = batch * sum(numel(s) for s in self.input_shapes)
+        return Counts(act_in=n, act_out=n)
+
+    @property
+    def out_shape(self) -> Shape:
+        first = self.input_shapes[0]
+        d = self.dim % len(first)
+        total = sum(s[d] for s in self.input_shapes)
+        return (*first[:d], total, *first[d + 1 :])
+
+
+@register
+class Interpolate(Op):
+    """Upsampling by integer ``scale_factor`` over the spatial dims of (C, *spatial)."""
+
+    category = "tensor_manipulation"
+    kind: Literal["interpolate"] = "interpolate"
+    shape: tuple[int, ...] = Field(min_length=2)
+    scale_factor: int = Field(2, ge=1)
+    mode: Literal["nearest", "bilinear"] = "nearest"
+
+    @property
+    def out_shape(self) -> Shape:
+        return (self.shape[0], *(s * self.scale_factor for s in self.shape[1:]))
+
+    def counts(self, batch: Any) -> Counts:
+        out = batch * numel(self.out_shape)
+        flops = BILINEAR_FLOPS * out if self.mode == "bilinear" else 0.0 * out
+        return Counts(act_in=batch * numel(self.shape), act_out=out, vector_flops=flops)

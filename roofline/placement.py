@@ -1,0 +1,189 @@
+"""Placement policies: which memory level serves each op's bytes, and whether the model fits.
+
+Both policies return a :class:`Placement` of arrays over (H variants, B batches, ops, L levels).
+
+``SingleLevel`` is the classic roofline: every byte (weights, activations, KV cache, embedding rows
+rounded to the level's access granularity) streams from main memory, the one level of kind
+``device``. (DESIGN.md said "the last level"; with a host tier last that would stream a ResNet's
+weights over PCIe, so the device level is used.) The model fits when weights + embedding tables +
+KV cache + the peak live activation set fit in main memory.
+
+``CapacityAware`` (the default):
+
+1. Dense weights stay resident on chip when weights + the peak live activation set fit in an
+   on-chip level (the fastest that holds them); then that level serves all weight and activation
+   bytes. Otherwise each op streams its weights from main memory once per run.
+2. Otherwise each op's activations stay in the fastest on-chip level that holds the live set at
+   that op, else they go to main memory (written and read back).
+3. Embedding tables are placed one by one, densest first (lookups per byte of table), in the
+   fastest level with room left after 1-2 (on-chip levels, main memory, then host tiers); each
+   lookup reads whole rows rounded up to that level's access granularity.
+4. The KV cache lives in main memory. A table that fits nowhere, or main memory overfull, makes the
+   model infeasible: ``shortfall_bytes`` says by how much and ``devices_needed`` how many devices
+   of this kind (all levels pooled) would hold the footprint. Infeasible is a result: times are
+   still computed, with unplaced tables served by the slowest level.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from .cost import CostTable
+from .hardware import HardwareGrid
+
+
+@dataclass(frozen=True, eq=False)
+class Placement:
+    """Bytes served by each level and capacity verdicts.
+
+    Attributes
+    ----------
+    bytes : ndarray [H, B, O, L]
+        Bytes each op reads or writes at each level per run.
+    feasible : ndarray of bool [H, B]
+    shortfall_bytes, footprint_bytes, devices_needed : ndarray [H, B]
+    weights_level : ndarray of int [H, B]
+        Level index serving dense weights (main memory unless resident on chip).
+    """
+
+    bytes: np.ndarray
+    feasible: np.ndarray
+    shortfall_bytes: np.ndarray
+    footprint_bytes: np.ndarray
+    devices_needed: np.ndarray
+    weights_level: np.ndarray
+
+
+class Policy(Protocol):
+    """Decides where bytes come from."""
+
+    name: str
+
+    def place(self, ct: CostTable, grid: HardwareGrid) -> Placement: ...
+
+
+def gather_bytes(ct: CostTable, granularity: np.ndarray) -> np.ndarray:
+    """Embedding traffic [H, B, O]: rows x row bytes rounded up to ``granularity`` [H]."""
+    row = ct.gather_row_bytes[None, :]
+    g = granularity[:, None]
+    rounded = np.where(row > 0, np.ceil(row / g) * g, 0.0)  # [H, O]
+    return rounded[:, None, :] * ct.gather_rows.T[None, :, :]
+
+
+def _footprint(ct: CostTable) -> tuple[float, float, np.ndarray, np.ndarray]:
+    is_table = ct.is_table
+    dense_w = float(ct.weight_bytes[~is_table].sum())
+    tables_w = float(ct.weight_bytes[is_table].sum())
+    peak_act = ct.live_act_bytes.max(axis=0)  # [B]
+    kv = ct.kv_footprint_bytes.sum(axis=0)  # [B]
+    return dense_w, tables_w, peak_act, kv
+
+
+def _verdict(need: np.ndarray, shortfall: np.ndarray, grid: HardwareGrid):
+    total_cap = grid.capacity.sum(axis=1)[:, None]
+    devices = np.maximum(1.0, np.ceil(need / total_cap))
+    return shortfall <= 0, shortfall, need, np.where(shortfall > 0, devices, 1.0)
+
+
+class SingleLevel:
+    """Classic roofline: everything streams from main memory."""
+
+    name = "single"
+
+    def place(self, ct: CostTable, grid: HardwareGrid) -> Placement:
+        H, L = grid.capacity.shape
+        B, O = ct.batch.size, ct.n_ops
+        main = grid.level_kinds.index("device")
+        dense_w, tables_w, peak_act, kv = _footprint(ct)
+        out = np.zeros((H, B, O, L))
+        stream = ct.weight_read_bytes + ct.act_in_bytes + ct.act_out_bytes + ct.kv_bytes
+        out[..., main] = stream.T[None] + gather_bytes(ct, grid.granularity[:, main])
+        need = np.broadcast_to(dense_w + tables_w + peak_act + kv, (H, B)).astype(float)
+        shortfall = np.maximum(0.0, need - grid.capacity[:, main][:, None])
+        feasible, shortfall, need, devices = _verdict(need, shortfall, grid)
+        return Placement(out, feasible, shortfall, need, devices, np.full((H, B), main))
+
+
+class CapacityAware:
+    """Weights, activations and tables in the fastest level that holds them (module docstring)."""
+
+    name = "capacity"
+
+    def place(self, ct: CostTable, grid: HardwareGrid) -> Placement:
+        H, L = grid.capacity.shape
+        B, O = ct.batch.size, ct.n_ops
+        kinds = grid.level_kinds
+        main = kinds.index("device")
+        onchip = [i for i, k in enumerate(kinds) if k == "onchip"]
+        cap = grid.capacity
+        dense_w, tables_w, peak_act, kv = _footprint(ct)
+        live = ct.live_act_bytes.T  # [B, O]
+
+        resident = np.full((H, B), -1)
+        act_lvl = np.full((H, B, O), main)
+        for lvl in reversed(onchip):
+            fits = (dense_w + peak_act)[None, :] <= cap[:, lvl, None]
+            resident = np.where(fits, lvl, resident)
+            act_lvl = np.where(live[None] <= cap[:, lvl, None, None], lvl, act_lvl)
+        is_res = resident >= 0
+        act_lvl = np.where(is_res[..., None], resident[..., None], act_lvl)
+        w_lvl = np.where(is_res, resident, main)
+
+        used = np.zeros((H, B, L))
+        for lvl in range(L):
+            acts_here = np.where(act_lvl == lvl, live[None], 0.0).max(axis=-1)
+            used[..., lvl] = acts_here + np.where(w_lvl == lvl, dense_w, 0.0)
+        used[..., main] += kv[None, :]
+
+        shortfall = np.maximum(0.0, used[..., main] - cap[:, main, None])
+        tbl_lvl = np.full((H, B, O), -1)
+        tables = np.flatnonzero(ct.is_table)
+        if tables.size:
+            rem = cap[:, None, :] - used
+            density = ct.gather_rows[tables, 0] / np.maximum(ct.weight_bytes[tables], 1.0)
+            for t in tables[np.argsort(-density, kind="stable")]:
+                size = ct.weight_bytes[t]
+                fits = rem >= size
+                lvl = np.argmax(fits, axis=-1)
+                placed = fits.any(axis=-1)
+                lvl = np.where(placed, lvl, L - 1)
+                take = np.where(placed, size, 0.0)
+                np.put_along_axis(
+                    rem, lvl[..., None], np.take_along_axis(rem, lvl[..., None], -1) - take[..., None], -1
+                )
+                shortfall = shortfall + np.where(placed, 0.0, size)
+                tbl_lvl[..., t] = lvl
+
+        out = np.zeros((H, B, O, L))
+        wr = ct.weight_read_bytes.T[None]
+        act = (ct.act_in_bytes + ct.act_out_bytes).T[None]
+        for lvl in range(L):
+            part = np.where(w_lvl[..., None] == lvl, wr, 0.0) + np.where(act_lvl == lvl, act, 0.0)
+            if tables.size:
+                part = part + np.where(tbl_lvl == lvl, gather_bytes(ct, grid.granularity[:, lvl]), 0.0)
+            if lvl == main:
+                part = part + ct.kv_bytes.T[None]
+            out[..., lvl] = part
+        need = np.broadcast_to(dense_w + tables_w + peak_act + kv, (H, B)).astype(float)
+        feasible, shortfall, need, devices = _verdict(need, shortfall, grid)
+        return Placement(out, feasible, shortfall, need, devices, w_lvl)
+
+
+POLICIES: dict[str, type] = {"single": SingleLevel, "capacity": CapacityAware}
+
+
+def get_policy(policy: str | Policy | None) -> Policy:
+    """Return a policy instance from a name (``single``, ``capacity``) or an instance."""
+    from .errors import SpecError
+
+    if policy is None:
+        return CapacityAware()
+    if isinstance(policy, str):
+        if policy not in POLICIES:
+            raise SpecError(f"unknown policy {policy!r}", field="policy",
+                            fix="use 'single' or 'capacity'")  # fmt: skip
+        return POLICIES[policy]()
+    return policy

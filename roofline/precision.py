@@ -1,0 +1,59 @@
+"""Precision: the dtype of each tensor class and of the compute engines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .dtypes import canonical, nbytes
+
+
+@dataclass(frozen=True)
+class Precision:
+    """Dtypes used when counting bytes and choosing engine peaks.
+
+    Parameters
+    ----------
+    weights, activations, kv_cache, index : str
+        Storage dtype of each tensor class (``index`` = embedding lookup indices).
+    compute : str
+        Dtype whose peak the matrix and vector engines run at.
+    name : str
+        Label shown in results (``"fp16"``, ``"w4a16"``...).
+    """
+
+    weights: str = "fp32"
+    activations: str = "fp32"
+    kv_cache: str = "fp32"
+    index: str = "int64"
+    compute: str = "fp32"
+    name: str = "fp32"
+
+    @classmethod
+    def of(cls, spec: str | Precision) -> Precision:
+        """Build a Precision from a dtype name (all tensors that dtype) or ``wNaM`` (weights N bits).
+
+        ``"fp16"`` -> everything fp16; ``"int8"`` -> int8 weights, activations and compute;
+        ``"w4a16"`` -> int4 weights, fp16 activations and compute; ``"w8a16"`` likewise with int8.
+        """
+        if isinstance(spec, Precision):
+            return spec
+        text = str(spec).strip().lower()
+        if text.startswith("w") and "a" in text[1:]:
+            wbits, abits = text[1:].split("a", 1)
+            weights = {"4": "int4", "8": "int8", "16": "fp16"}.get(wbits)
+            acts = {"8": "int8", "16": "fp16", "32": "fp32"}.get(abits)
+            if weights and acts:
+                return cls(weights, acts, acts, "int64", acts, text)
+        dt = canonical(text)
+        return cls(dt, dt, dt, "int64", dt, dt)
+
+    def bytes_per(self, tensor_class: str) -> float:
+        """Bytes per element of a tensor class (``weight``, ``act_in``, ``act_out``, ``kv``, ``index``)."""
+        dtype = {
+            "weight": self.weights,
+            "act_in": self.activations,
+            "act_out": self.activations,
+            "kv": self.kv_cache,
+            "index": self.index,
+        }[tensor_class]
+        return nbytes(dtype)

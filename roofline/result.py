@@ -1,0 +1,178 @@
+"""Result of an evaluation: named arrays over (hardware variant, batch, op, level) and exports.
+
+Array names carry SI suffixes; shapes use H variants, B batches, O ops, L memory levels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .cost import CostTable
+from .hardware import HardwareGrid
+from .table import Table
+
+
+@dataclass(frozen=True, eq=False)
+class Result:
+    """Per-op predictions and totals of one model at one precision.
+
+    Attributes
+    ----------
+    costs : CostTable
+    grid : HardwareGrid
+    policy : str
+    time_s, compute_time_s, overhead_s, tile_utilization : ndarray [H, B, O]
+    level_time_s, bytes_moved : ndarray [H, B, O, L]
+    bound : ndarray of int [H, B, O]
+        0 = compute, 1 + l = memory level l (see :meth:`bound_labels`).
+    feasible : ndarray of bool [H, B]
+    shortfall_bytes, footprint_bytes, devices_needed : ndarray [H, B]
+    matrix_peak : ndarray [H]
+        Matrix-engine FLOP/s at the compute dtype (times efficiency), for utilization.
+    """
+
+    costs: CostTable
+    grid: HardwareGrid
+    policy: str
+    time_s: np.ndarray
+    compute_time_s: np.ndarray
+    level_time_s: np.ndarray
+    bytes_moved: np.ndarray
+    bound: np.ndarray
+    tile_utilization: np.ndarray
+    overhead_s: np.ndarray
+    feasible: np.ndarray
+    shortfall_bytes: np.ndarray
+    footprint_bytes: np.ndarray
+    devices_needed: np.ndarray
+    matrix_peak: np.ndarray
+
+    # -- reductions ------------------------------------------------------------------------------
+    @property
+    def bound_labels(self) -> tuple[str, ...]:
+        """Label of each bound code: ``compute`` then the memory level names."""
+        return ("compute", *self.grid.level_names)
+
+    @property
+    def latency_s(self) -> np.ndarray:
+        """Model latency [H, B]: the sum of op times in execution order (seconds)."""
+        return self.time_s.sum(axis=-1)
+
+    @property
+    def throughput_per_s(self) -> np.ndarray:
+        """Samples per second [H, B]."""
+        return self.costs.batch[None, :] / self.latency_s
+
+    @property
+    def flops(self) -> np.ndarray:
+        """Total FLOPs [B] (matrix + vector)."""
+        return (self.costs.flops_matrix + self.costs.flops_vector).sum(axis=0)
+
+    @property
+    def utilization(self) -> np.ndarray:
+        """Achieved FLOP/s over the matrix-engine peak at the compute dtype [H, B]."""
+        return self.flops[None, :] / (self.latency_s * self.matrix_peak[:, None])
+
+    def time_by_bound(self) -> np.ndarray:
+        """Seconds spent in ops of each bound [H, B, 1 + L] (overhead included)."""
+        k = len(self.bound_labels)
+        onehot = self.bound[..., None] == np.arange(k)
+        return (self.time_s[..., None] * onehot).sum(axis=-2)
+
+    def dominant_bound(self) -> np.ndarray:
+        """Label array [H, B] of the bound with the largest share of time."""
+        labels = np.asarray(self.bound_labels, dtype=object)
+        return labels[np.argmax(self.time_by_bound(), axis=-1)]
+
+    # -- tables ----------------------------------------------------------------------------------
+    def totals(self) -> Table:
+        """One row per (device variant, batch): latency, throughput, utilization, bound..."""
+        ct = self.costs
+        params = float(ct.weight_elems.sum())
+        wbytes = float(ct.weight_bytes.sum())
+        live = ct.live_act_bytes.max(axis=0)
+        lat, thr, util = self.latency_s, self.throughput_per_s, self.utilization
+        dom = self.dominant_bound()
+        moved = self.bytes_moved.sum(axis=-2)  # [H, B, L]
+        tb = self.time_by_bound()
+        cols = ["model", "device", "batch", "dtype", "policy", "params", "flops", "weight_bytes",
+                "max_live_activation_bytes", "latency_s", "throughput_per_s", "utilization",
+                "bound", "feasible", "capacity_shortfall_bytes", "devices_needed"]  # fmt: skip
+        cols += [f"{n}_bytes" for n in self.grid.level_names]
+        cols += [f"{b}_bound_time_s" for b in self.bound_labels]
+        cols += list(self.grid.knobs)
+        rows = []
+        for h, dev in enumerate(self.grid.labels):
+            for j, b in enumerate(ct.batch):
+                row = [ct.model, dev, _num(b), ct.precision.name, self.policy, params,
+                       float(self.flops[j]), wbytes, float(live[j]), float(lat[h, j]),
+                       float(thr[h, j]), float(util[h, j]), str(dom[h, j]),
+                       bool(self.feasible[h, j]), float(self.shortfall_bytes[h, j]),
+                       int(self.devices_needed[h, j])]  # fmt: skip
+                row += [float(x) for x in moved[h, j]]
+                row += [float(x) for x in tb[h, j]]
+                row += [float(v[h]) for v in self.grid.knobs.values()]
+                rows.append(row)
+        return Table(cols, rows, title=f"{ct.model} ({ct.precision.name}, {self.policy})")
+
+    def per_op(self, device: int | str = 0, batch: Any = None) -> Table:
+        """One row per op (and per batch unless ``batch`` picks one) on one device variant."""
+        ct = self.costs
+        h = self.grid.labels.index(device) if isinstance(device, str) else int(device)
+        js = range(ct.batch.size) if batch is None else [int(np.flatnonzero(ct.batch == batch)[0])]
+        labels = self.bound_labels
+        cols = ["model", "device", "batch", "op", "kind", "category", "flops", "flops_matrix",
+                "flops_vector", "params", "weight_bytes", "weight_read_bytes", "act_in_bytes",
+                "act_out_bytes", "kv_bytes", "bytes_moved", "intensity_flops_per_byte",
+                "compute_time_s", "time_s", "bound", "tile_utilization"]  # fmt: skip
+        cols += [f"{n}_bytes" for n in self.grid.level_names]
+        rows = []
+        for j in js:
+            for i, name in enumerate(ct.names):
+                fl = float(ct.flops_matrix[i, j] + ct.flops_vector[i, j])
+                moved = float(self.bytes_moved[h, j, i].sum())
+                rows.append(
+                    [ct.model, self.grid.labels[h], _num(ct.batch[j]), name, ct.kinds[i],
+                     ct.categories[i], fl, float(ct.flops_matrix[i, j]),
+                     float(ct.flops_vector[i, j]), float(ct.weight_elems[i]),
+                     float(ct.weight_bytes[i]), float(ct.weight_read_bytes[i, j]),
+                     float(ct.act_in_bytes[i, j]), float(ct.act_out_bytes[i, j]),
+                     float(ct.kv_bytes[i, j]), moved, fl / moved if moved else float("inf"),
+                     float(self.compute_time_s[h, j, i]), float(self.time_s[h, j, i]),
+                     labels[int(self.bound[h, j, i])], float(self.tile_utilization[h, j, i])]
+                    + [float(x) for x in self.bytes_moved[h, j, i]]
+                )  # fmt: skip
+        return Table(cols, rows, title=f"{ct.model} on {self.grid.labels[h]} per op")
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """Totals as a list of dicts."""
+        return self.totals().to_records()
+
+    def to_csv(self) -> str:
+        """Totals as CSV (raw SI numbers)."""
+        return self.totals().to_csv()
+
+    def to_json(self) -> str:
+        """Totals as a JSON list of objects (raw SI numbers)."""
+        return self.totals().to_json()
+
+    def to_markdown(self) -> str:
+        """Totals as a markdown table (human units)."""
+        return self.totals().to_markdown()
+
+    def to_pandas(self):
+        """Totals as a pandas DataFrame."""
+        return self.totals().to_pandas()
+
+    def __repr__(self) -> str:
+        return f"Result({self.costs.model}, {len(self.grid.labels)} devices, batch {list(self.costs.batch)})"
+
+
+def _num(x: float) -> int | float:
+    """An integral float as int (batch sizes)."""
+    return int(x) if float(x).is_integer() else float(x)
+
+

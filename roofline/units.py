@@ -1,0 +1,162 @@
+"""Quantities with units: parse ``"2.039 TB/s"``, ``"40 MiB"``, ``"312 TFLOP/s"``, ``"5 us"`` to SI floats.
+
+SI prefixes are powers of 1000 (``GB`` = 1e9 B) and IEC prefixes powers of 1024 (``GiB`` = 2**30 B);
+they are never mixed up. Inside the package every quantity is a float in base SI units:
+bytes, bytes per second, FLOP (or OP) per second, seconds. A bare number is taken as already in base
+units. Bits (``b``, ``bit``) are converted to bytes. Display formatting lives in :mod:`roofline.report`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from enum import Enum
+
+from .errors import UnitError
+
+
+class Dim(str, Enum):
+    """Physical dimension of a quantity."""
+
+    BYTES = "bytes"
+    BANDWIDTH = "bytes/s"
+    RATE = "FLOP/s"
+    TIME = "s"
+    FREQUENCY = "Hz"
+    COUNT = "count"
+
+
+_SI = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
+_IEC = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40, "Pi": 2.0**50, "Ei": 2.0**60}
+_TIME = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9, "min": 60.0, "h": 3600.0}
+
+# unit body -> (dimension, multiplier to base SI)
+_UNITS: dict[str, tuple[Dim, float]] = {
+    "B": (Dim.BYTES, 1.0),
+    "byte": (Dim.BYTES, 1.0),
+    "bytes": (Dim.BYTES, 1.0),
+    "b": (Dim.BYTES, 0.125),
+    "bit": (Dim.BYTES, 0.125),
+    "B/s": (Dim.BANDWIDTH, 1.0),
+    "Bps": (Dim.BANDWIDTH, 1.0),
+    "b/s": (Dim.BANDWIDTH, 0.125),
+    "bit/s": (Dim.BANDWIDTH, 0.125),
+    "FLOP/s": (Dim.RATE, 1.0),
+    "FLOPS": (Dim.RATE, 1.0),
+    "OP/s": (Dim.RATE, 1.0),
+    "OPS": (Dim.RATE, 1.0),
+    "Hz": (Dim.FREQUENCY, 1.0),
+}
+
+_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?inf|nan"
+_PATTERN = re.compile(rf"^\s*(?P<num>{_NUMBER})\s*(?P<unit>[A-Za-zµ/]*)\s*$")
+
+
+def _unit_factor(unit: str) -> tuple[Dim, float] | None:
+    if unit in _TIME:
+        return Dim.TIME, _TIME[unit]
+    if unit in _UNITS:
+        return _UNITS[unit]
+    for table in (_IEC, _SI):
+        for prefix in sorted(table, key=len, reverse=True):
+            if prefix and unit.startswith(prefix) and unit[len(prefix) :] in _UNITS:
+                dim, mult = _UNITS[unit[len(prefix) :]]
+                return dim, mult * table[prefix]
+    return None
+
+
+_EXAMPLE = {
+    Dim.BYTES: "e.g. '40 MiB' or '80 GB'",
+    Dim.BANDWIDTH: "e.g. '2.039 TB/s' or '900 GB/s'",
+    Dim.RATE: "e.g. '312 TFLOP/s' or '624 TOP/s'",
+    Dim.TIME: "e.g. '5 us' or '10 ms'",
+    Dim.FREQUENCY: "e.g. '1.41 GHz'",
+    Dim.COUNT: "a plain number, e.g. 1024 or 1e6",
+}
+
+
+def parse_quantity(value: object, dim: Dim, *, positive: bool = True, allow_zero: bool = False) -> float:
+    """Return ``value`` as a float in base SI units of ``dim``.
+
+    Parameters
+    ----------
+    value : str or int or float
+        ``"2.039 TB/s"``, ``"40 MiB"``, ``"5 us"``, or a bare number already in base units.
+    dim : Dim
+        The dimension the value must have.
+    positive : bool
+        Reject zero and negative values (rates and capacities).
+    allow_zero : bool
+        With ``positive``, still accept exactly zero (overheads).
+
+    Raises
+    ------
+    UnitError
+        Unparseable string, wrong dimension, NaN or infinite, or not positive.
+    """
+    if isinstance(value, bool):
+        raise UnitError(f"{value!r} is not a quantity", fix=_EXAMPLE[dim])
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str):
+        match = _PATTERN.match(value)
+        if not match:
+            raise UnitError(f"cannot parse {value!r} as a quantity", fix=_EXAMPLE[dim])
+        unit = match.group("unit")
+        number = float(match.group("num"))
+        if unit:
+            found = _unit_factor(unit)
+            if found is None:
+                raise UnitError(f"unknown unit {unit!r} in {value!r}", fix=_EXAMPLE[dim])
+            got_dim, mult = found
+            if got_dim != dim:
+                raise UnitError(
+                    f"{value!r} is a {got_dim.value} quantity where {dim.value} is expected",
+                    fix=_EXAMPLE[dim],
+                )
+            number *= mult
+    else:
+        raise UnitError(f"{value!r} is not a quantity", fix=_EXAMPLE[dim])
+    if not math.isfinite(number):
+        raise UnitError(f"{value!r} is not finite", fix=_EXAMPLE[dim])
+    if positive and (number < 0 or (number == 0 and not allow_zero)):
+        need = "non-negative" if allow_zero else "positive"
+        raise UnitError(f"{value!r} must be {need}", fix=_EXAMPLE[dim])
+    return number
+
+
+def parse_range(text: str, dim: Dim) -> list[float]:
+    """Parse a sweep range: ``"a,b,c"`` or ``"start:stop:n[:lin|log]"`` into SI floats.
+
+    ``"0.5TB/s:8TB/s:16:log"`` gives 16 log-spaced points from 0.5 to 8 TB/s inclusive.
+    """
+    text = text.strip()
+    if ":" in text:
+        parts = text.split(":")
+        if len(parts) not in (3, 4):
+            raise UnitError(
+                f"cannot parse range {text!r}", fix="use start:stop:count[:lin|log] or a,b,c"
+            )
+        start, stop = parse_quantity(parts[0], dim), parse_quantity(parts[1], dim)
+        try:
+            count = int(parts[2])
+        except ValueError:
+            raise UnitError(
+                f"point count {parts[2]!r} in {text!r} is not an integer", fix="e.g. 0.5TB/s:8TB/s:16"
+            ) from None
+        if count < 1:
+            raise UnitError(f"point count in {text!r} must be at least 1", fix="e.g. ...:16")
+        scale = parts[3] if len(parts) == 4 else "lin"
+        if scale not in ("lin", "log"):
+            raise UnitError(f"unknown spacing {scale!r} in {text!r}", fix="use lin or log")
+        if count == 1:
+            return [start]
+        if scale == "log":
+            ratio = (stop / start) ** (1.0 / (count - 1))
+            return [start * ratio**i for i in range(count - 1)] + [stop]
+        step = (stop - start) / (count - 1)
+        return [start + step * i for i in range(count - 1)] + [stop]
+    values = [v for v in text.split(",") if v.strip()]
+    if not values:
+        raise UnitError(f"empty value list {text!r}", fix="give a,b,c or start:stop:count")
+    return [parse_quantity(v, dim) for v in values]

@@ -43,10 +43,12 @@ _EXPORTS = {
     "ByBound": "observers",
     "Trace": "observers",
     "table1": "paper",
-    "sweep": "sweep",
-    "sensitivity": "sensitivity",
-    "diff_devices": "sensitivity",
-    "max_batch_under": "sensitivity",
+    "sweep": "sweeps",
+    "sensitivity": "whatif",
+    "diff_devices": "whatif",
+    "max_batch_under": "whatif",
+    "evaluate_costs": "engine",
+    "count_graph": "counting",
 }
 
 __all__ = sorted(_EXPORTS)

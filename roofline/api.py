@@ -9,7 +9,7 @@ from typing import Any
 
 from .cost import CostTable
 from .counting import count_graph
-from .evaluate import evaluate_costs
+from .engine import evaluate_costs
 from .hardware import Hardware, HardwareGrid
 from .metrics import Table1Row, table1
 from .observers import Observer, replay
@@ -145,7 +145,7 @@ def compare(
     rows = []
     columns = list(COMPARE_COLUMNS)
     if sla is not None:
-        from .sensitivity import sla_columns
+        from .whatif import sla_columns
 
         columns += ["sla_s", "max_batch_under_sla", "latency_at_max_batch_s",
                     "throughput_at_max_batch_per_s"]  # fmt: skip

@@ -71,7 +71,7 @@ def _batches(values: Sequence[str] | None, default: Sequence[int] = (1,)) -> lis
             except ValueError:
                 raise SpecError(f"batch {part!r} is not a number", field="--batch",
                                 fix="e.g. --batch 1 16 64") from None  # fmt: skip
-            if not (x >= 1 and x == int(x)):
+            if not (x >= 1 and x.is_integer()):
                 raise SpecError(f"batch {part!r} must be a whole number >= 1", field="--batch",
                                 fix="e.g. --batch 1 16 64")  # fmt: skip
             out.append(int(x))

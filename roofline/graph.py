@@ -49,29 +49,46 @@ class Graph:
         """Per-sample elements of every tensor (graph inputs and op outputs)."""
         sizes = {k: numel(v) for k, v in self.inputs.items()}
         for n in self.nodes:
-            sizes[n.output] = numel(n.op.out_shape)
+            # repeated embedding tables are side by side: all their outputs are alive at once
+            copies = n.op.repeat if n.op.category == "embedding" else 1
+            sizes[n.output] = numel(n.op.out_shape) * copies
         return sizes
 
     def live_elements(self) -> np.ndarray:
-        """Return per-sample activation elements alive at each step, shape [ops]."""
+        """Return per-sample activation elements alive at each step, shape [ops].
+
+        Liveness follows the graph as an inference engine runs it: pointwise epilogues (batch norm,
+        activations, residual adds) are fused into their producer (:mod:`roofline.fusion`), so
+        only each fused kernel's output is materialized, and every op of a kernel gets the
+        kernel's live set (its inputs and its output).
+        """
         cached = self.__dict__.get("_live")
         if cached is not None:
             return cached
-        n = len(self.nodes)
+        from .fusion import fusion_groups
+
+        groups = fusion_groups(self)
         sizes = self.tensor_sizes()
+        n = len(groups)
         birth = {k: 0 for k in self.inputs}
         death = dict(birth)
-        for i, node in enumerate(self.nodes):
-            for t in node.inputs:
-                death[t] = i
-            birth[node.output] = i
-            death.setdefault(node.output, i)
-            death[node.output] = max(death[node.output], i)
+        for g, members in enumerate(groups):
+            inner = {self.nodes[i].output for i in members[:-1]}
+            for i in members:
+                for t in self.nodes[i].inputs:
+                    if t not in inner:
+                        death[t] = g
+            out = self.nodes[members[-1]].output
+            birth[out] = g
+            death[out] = max(death.get(out, g), g)
         diff = np.zeros(n + 1)
         for t, b in birth.items():
             diff[b] += sizes[t]
             diff[death[t] + 1] -= sizes[t]
-        live = np.cumsum(diff)[:n]
+        per_group = np.cumsum(diff)[:n]
+        live = np.empty(len(self.nodes))
+        for g, members in enumerate(groups):
+            live[members] = per_group[g]
         object.__setattr__(self, "_live", live)
         return live
 
@@ -125,12 +142,11 @@ class GraphBuilder:
         cls = REGISTRY[kind]
         op_name = self.unique(name or kind)
         try:
-            op = cls(kind=kind, name=op_name, **fields)
+            op = cls.model_validate({**fields, "kind": kind, "name": op_name})
         except ValidationError as exc:
-            err = exc.errors()[0]
-            loc = ".".join(str(p) for p in err["loc"])
-            msg = err["msg"].removeprefix("Value error, ")
-            raise SpecError(msg, field=f"ops.{op_name}" + (f".{loc}" if loc else "")) from None
+            from .specs import from_validation_error  # unknown fields get a did-you-mean
+
+            raise from_validation_error(exc, cls, file=None, prefix=f"ops.{op_name}") from None
         self._nodes.append(Node(op, tuple(inputs)))
         self._shapes[op_name] = op.out_shape
         return op_name

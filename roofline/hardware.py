@@ -15,6 +15,7 @@ import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from .dtypes import BITS, canonical
+from .efficiency import EfficiencyCurve
 from .errors import SpecError
 from .suggest import did_you_mean
 from .units import Dim, parse_quantity
@@ -41,6 +42,7 @@ class Engine(_Spec):
     fallback: dict[str, str] = Field(default_factory=dict, description="dtype -> dtype used")
     tile: tuple[int, int, int] | None = Field(None, description="(M, N, K) work granularity")
     efficiency: float = Field(1.0, gt=0, le=1, description="attainable fraction of peak")
+    efficiency_curve: EfficiencyCurve | None = Field(None, description="x efficiency by op FLOPs")
     source: str = Field(min_length=1)
     note: str | None = None
 
@@ -63,9 +65,11 @@ class Engine(_Spec):
     def _check(self) -> Engine:
         for src, dst in self.fallback.items():
             if dst not in self.peak:
-                raise ValueError(f"fallback {src} -> {dst}: {dst} has no peak")
+                raise SpecError(f"fallback {src} -> {dst}: {dst} has no peak",
+                                field=f"fallback.{src}",
+                                fix=f"fall back to one of {', '.join(self.peak)}")  # fmt: skip
         if self.tile is not None and min(self.tile) < 1:
-            raise ValueError("tile dims must be >= 1")
+            raise SpecError(f"tile {list(self.tile)} has a dimension < 1", field="tile")
         return self
 
     def resolve(self, dtype: str) -> str:
@@ -91,6 +95,7 @@ class MemoryLevel(_Spec):
     capacity: Bytes
     bandwidth: Bandwidth
     granularity: Bytes = 64.0
+    efficiency_curve: EfficiencyCurve | None = Field(None, description="x bandwidth by op bytes")
     source: str = Field(min_length=1)
     note: str | None = None
 
@@ -119,12 +124,14 @@ class Hardware(_Spec):
     def _check(self) -> Hardware:
         kinds = [lvl.kind for lvl in self.memory.values()]
         if kinds.count("device") != 1:
-            raise ValueError(
-                f"memory needs exactly one level of kind 'device' (main memory), got {kinds}"
+            raise SpecError(
+                f"memory needs exactly one level of kind 'device' (main memory), got {kinds}",
+                field="memory",
             )
         order = {"onchip": 0, "device": 1, "host": 2}
         if [order[k] for k in kinds] != sorted(order[k] for k in kinds):
-            raise ValueError("memory levels must be ordered onchip..., device, host...")
+            raise SpecError("memory levels must be ordered onchip..., device, host...",
+                            field="memory", fix=f"reorder {list(self.memory)}")  # fmt: skip
         return self
 
     @property
@@ -205,6 +212,19 @@ def knob_dim(hw: Hardware, path: str) -> tuple[str, Dim | None]:
 def parse_knob_values(hw: Hardware, path: str, values: Sequence[Any]) -> tuple[str, np.ndarray]:
     """Return (canonical path, values as SI floats) for a knob."""
     canon, dim = knob_dim(hw, path)
+    arr = np.asarray(values) if isinstance(values, np.ndarray) else None
+    if arr is not None and arr.dtype.kind in "fiu" and arr.ndim == 1:
+        # already SI numbers (sweep chunks): validate in bulk instead of one by one
+        x = arr.astype(float)
+        zero_ok = path == "overheads.per_op"
+        bad = ~np.isfinite(x) | (x < 0) | ((x == 0) & (not zero_ok))
+        if dim is None:
+            bad |= (x <= 0) | (x > 1)
+        if bad.any():
+            v = x[np.flatnonzero(bad)[0]]
+            raise SpecError(f"{v!r} is not a valid value", field=path,
+                            fix="use a positive, finite value" if dim else "use a value in (0, 1]")
+        return canon, x
     out = []
     for v in values:
         if dim is None:
@@ -328,6 +348,11 @@ class HardwareGrid:
         )
 
 
+def _curves(hw: Hardware) -> list[EfficiencyCurve | None]:
+    eng = hw.engines
+    return [x.efficiency_curve for x in (eng.matrix, eng.vector, *hw.memory.values())]
+
+
 def to_grid(hw: Hardware) -> HardwareGrid:
     """A one-variant grid of ``hw``."""
     return stack([hw])
@@ -346,6 +371,9 @@ def stack(devices: Sequence[Hardware]) -> HardwareGrid:
                 field="memory",
                 fix="evaluate the devices separately (rl.compare does)",
             )
+    if any(_curves(d) != _curves(base) for d in devices[1:]):
+        raise SpecError("cannot stack devices whose efficiency curves differ", field="devices",
+                        fix="evaluate them separately (curves belong to the base device)")  # fmt: skip
     tiles = [d.engines.matrix.tile for d in devices]
     if any(t is None for t in tiles) and not all(t is None for t in tiles):
         tiles = [t or (1, 1, 1) for t in tiles]
@@ -412,10 +440,10 @@ def vary(
         if parts[0] == "memory":
             arr = {"capacity": capacity, "bandwidth": bandwidth, "granularity": granularity}[parts[2]]
             arr[:, names.index(parts[1])] = col
-        elif parts[2] == "peak":
+        elif parts[0] == "engines" and parts[2] == "peak":
             table = mp if parts[1] == "matrix" else vp
             table[parts[3]] = col.copy()
-        elif parts[2] == "efficiency":
+        elif parts[0] == "engines" and parts[2] == "efficiency":
             (meff if parts[1] == "matrix" else veff)[:] = col
         else:
             overhead[:] = col

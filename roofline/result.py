@@ -32,6 +32,9 @@ class Result:
     shortfall_bytes, footprint_bytes, devices_needed : ndarray [H, B]
     matrix_peak : ndarray [H]
         Matrix-engine FLOP/s at the compute dtype (times efficiency), for utilization.
+    ideal_time_s : ndarray [H, B, O] or None
+        Op seconds of the ideal roofline, without the device's size-dependent efficiency curves
+        (:mod:`roofline.efficiency`); None or ``time_s`` itself when the device has none.
     """
 
     costs: CostTable
@@ -49,6 +52,7 @@ class Result:
     footprint_bytes: np.ndarray
     devices_needed: np.ndarray
     matrix_peak: np.ndarray
+    ideal_time_s: np.ndarray | None = None
 
     # -- reductions ------------------------------------------------------------------------------
     @property
@@ -60,6 +64,11 @@ class Result:
     def latency_s(self) -> np.ndarray:
         """Model latency [H, B]: the sum of op times in execution order (seconds)."""
         return self.time_s.sum(axis=-1)
+
+    @property
+    def ideal_latency_s(self) -> np.ndarray:
+        """Latency [H, B] of the ideal roofline, without efficiency curves (seconds)."""
+        return self.latency_s if self.ideal_time_s is None else self.ideal_time_s.sum(axis=-1)
 
     @property
     def throughput_per_s(self) -> np.ndarray:
@@ -95,12 +104,14 @@ class Result:
         wbytes = float(ct.weight_bytes.sum())
         live = ct.live_act_bytes.max(axis=0)
         lat, thr, util = self.latency_s, self.throughput_per_s, self.utilization
+        ideal = self.ideal_latency_s
         dom = self.dominant_bound()
         moved = self.bytes_moved.sum(axis=-2)  # [H, B, L]
         tb = self.time_by_bound()
         cols = ["model", "device", "batch", "dtype", "policy", "params", "flops", "weight_bytes",
-                "max_live_activation_bytes", "latency_s", "throughput_per_s", "utilization",
-                "bound", "feasible", "capacity_shortfall_bytes", "devices_needed"]  # fmt: skip
+                "max_live_activation_bytes", "latency_s", "ideal_latency_s", "throughput_per_s",
+                "utilization", "bound", "feasible", "capacity_shortfall_bytes",
+                "devices_needed"]  # fmt: skip
         cols += [f"{n}_bytes" for n in self.grid.level_names]
         cols += [f"{b}_bound_time_s" for b in self.bound_labels]
         cols += list(self.grid.knobs)
@@ -109,7 +120,7 @@ class Result:
             for j, b in enumerate(ct.batch):
                 row = [ct.model, dev, _num(b), ct.precision.name, self.policy, params,
                        float(self.flops[j]), wbytes, float(live[j]), float(lat[h, j]),
-                       float(thr[h, j]), float(util[h, j]), str(dom[h, j]),
+                       float(ideal[h, j]), float(thr[h, j]), float(util[h, j]), str(dom[h, j]),
                        bool(self.feasible[h, j]), float(self.shortfall_bytes[h, j]),
                        int(self.devices_needed[h, j])]  # fmt: skip
                 row += [float(x) for x in moved[h, j]]

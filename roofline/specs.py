@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import functools
 import os
+import types
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -22,67 +24,121 @@ from .suggest import did_you_mean
 
 MAX_FILE_BYTES = 16 * 2**20
 MAX_NODES = 200_000
+MAX_DEPTH = 100
+
+_PLAIN = "specs are plain data: remove the tag (no Python objects are constructed)"
+# standard tags SafeLoader would still turn into non-JSON objects (bytes, sets, dates, pairs)
+_REFUSED_TAGS = ("binary", "set", "omap", "pairs", "timestamp")
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate mapping keys."""
+    """SafeLoader for plain data: bounded nesting, ``int`` overflow reported, merges allowed.
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            try:
-                hash(key)
-            except TypeError:
-                raise SpecError(
-                    f"line {key_node.start_mark.line + 1}: a mapping key must be a scalar",
-                    fix="use a plain name as key",
-                ) from None
-            if key in seen:
-                raise SpecError(
-                    f"line {key_node.start_mark.line + 1}: duplicate key {key!r} "
-                    f"(first at line {seen[key]})",
-                    field=str(key),
-                    fix="remove one of the two",
-                )
-            seen[key] = key_node.start_mark.line + 1
-        return super().construct_mapping(node, deep=deep)
+    Duplicate keys, recursive aliases and alias bombs are caught on the node tree before
+    anything is constructed (:func:`_check_tree`).
+    """
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> yaml.Node:
+        if self._depth >= MAX_DEPTH:
+            mark = self.peek_event().start_mark
+            raise SpecError(f"line {mark.line + 1}: nesting deeper than {MAX_DEPTH} levels",
+                            fix="flatten the document")  # fmt: skip
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        try:
+            return super().construct_yaml_int(node)
+        except ValueError:
+            raise SpecError(
+                f"line {node.start_mark.line + 1}: integer {node.value[:12]}... has "
+                f"{len(node.value)} digits",
+                fix="write it as a float with an exponent, e.g. 1e12",
+            ) from None
 
 
-def _expanded_size(node: yaml.Node, memo: dict[int, int], depth: int = 0) -> int:
-    """Number of nodes after alias expansion (shared nodes counted each time they appear)."""
-    if id(node) in memo:
-        return memo[id(node)]
-    if depth > 100:
-        raise SpecError("nesting deeper than 100 levels", fix="flatten the document")
-    memo[id(node)] = 1  # guards against recursive aliases
-    if isinstance(node, yaml.SequenceNode):
-        size = 1 + sum(_expanded_size(n, memo, depth + 1) for n in node.value)
-    elif isinstance(node, yaml.MappingNode):
-        size = 1 + sum(
-            _expanded_size(k, memo, depth + 1) + _expanded_size(v, memo, depth + 1)
-            for k, v in node.value
-        )
-    else:
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _StrictLoader.construct_yaml_int)
+for _tag in _REFUSED_TAGS:
+    _StrictLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _StrictLoader.construct_undefined)
+# an unquoted date stays a string (a source's date), not a datetime object
+_StrictLoader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+def _check_tree(loader: _StrictLoader, root: yaml.Node) -> None:
+    """Reject duplicate keys, non-scalar keys, recursive aliases and alias bombs.
+
+    Counts nodes as they would be after alias expansion (a shared subtree counted each time it
+    is referenced, but walked once), so an alias bomb fails in time linear in the file's size.
+    """
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def walk(node: yaml.Node, path: str) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise SpecError(f"line {node.start_mark.line + 1}: an alias refers to its own anchor",
+                            field=path or None, fix="specs cannot be recursive")  # fmt: skip
+        active.add(key)
         size = 1
-    if size > MAX_NODES:
-        raise SpecError(
-            f"document expands to more than {MAX_NODES} nodes (alias bomb?)",
-            fix="remove the repeated aliases",
-        )
-    memo[id(node)] = size
-    return size
+        if isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                size += walk(item, f"{path}[{i}]")
+        elif isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, value_node in node.value:
+                line = key_node.start_mark.line + 1
+                if not isinstance(key_node, yaml.ScalarNode):
+                    raise SpecError(f"line {line}: a mapping key must be a scalar",
+                                    field=path or None, fix="use a plain name as key")  # fmt: skip
+                if key_node.tag == _MERGE:
+                    size += walk(value_node, path)
+                    continue
+                name = loader.construct_object(key_node)
+                field = f"{path}.{name}" if path else str(name)
+                if name in seen:
+                    raise SpecError(
+                        f"line {line}: duplicate key {name!r} (first at line {seen[name]})",
+                        field=field,
+                        fix="remove one of the two",
+                    )
+                seen[name] = line
+                size += 1 + walk(value_node, field)
+        if size > MAX_NODES:
+            raise SpecError(f"document expands to more than {MAX_NODES} nodes (alias bomb?)",
+                            fix="remove the repeated aliases")  # fmt: skip
+        active.discard(key)
+        sizes[key] = size
+        return size
+
+    walk(root, "")
 
 
 def parse_yaml(text: str, file: str | None = None) -> Any:
-    """Parse ``text`` as strict YAML; every failure is a SpecError naming ``file``."""
+    """Parse ``text`` as strict YAML; every failure is a SpecError naming ``file``.
+
+    Plain data only: mappings, sequences, strings, numbers, booleans and null (merge keys
+    ``<<`` allowed). Tags that construct Python objects, duplicate keys, recursive aliases,
+    alias bombs and nesting deeper than ``MAX_DEPTH`` are refused.
+    """
     try:
         loader = _StrictLoader(text)
         try:
             node = loader.get_single_node()
             if node is None:
                 return None
-            _expanded_size(node, {})
+            _check_tree(loader, node)
             return loader.construct_document(node)
         finally:
             loader.dispose()
@@ -91,16 +147,17 @@ def parse_yaml(text: str, file: str | None = None) -> Any:
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         line = f"line {mark.line + 1}: " if mark else ""
-        raise SpecError(
-            f"{line}{exc.problem}",
-            file=file,
-            fix="specs are plain data: remove the tag (no Python objects are constructed)",
-        ) from None
+        problem = str(exc.problem)
+        tagged = "could not determine a constructor" in problem
+        if tagged:
+            problem = problem.replace("could not determine a constructor for", "refused")
+        fix = _PLAIN if tagged else "check the YAML near that line"
+        raise SpecError(f"{line}{problem}", file=file, fix=fix) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SpecError(f"YAML syntax error at {line}{problem}", file=file,
+        raise SpecError(f"YAML syntax error{where}: {problem}", file=file,
                         fix="check indentation, colons and quotes") from None  # fmt: skip
     except RecursionError:
         raise SpecError("document nests too deeply", file=file, fix="flatten it") from None
@@ -121,7 +178,9 @@ def read_spec_file(path: str | os.PathLike[str]) -> dict[str, Any]:
                             fix="specs are small; is this the right file?")  # fmt: skip
         raw = p.read_bytes()
     except OSError as exc:
-        raise SpecError(f"cannot read: {exc.strerror}", file=name, fix="check permissions") from None
+        raise SpecError(
+            f"cannot read: {exc.strerror}", file=name, fix="check permissions"
+        ) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -135,31 +194,57 @@ def read_spec_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
+def _strip(ann: Any) -> Any:
+    """Unwrap ``Annotated[X, ...]`` and ``X | None`` (preferring a model member of a union)."""
+    while True:
+        origin = get_origin(ann)
+        if origin is Annotated:
+            ann = get_args(ann)[0]
+        elif origin in (Union, types.UnionType):
+            args = [a for a in get_args(ann) if a is not type(None)]
+            models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+            if models:
+                return models[0]
+            if len(args) != 1:
+                return ann
+            ann = args[0]
+        else:
+            return ann
+
+
 def _allowed_fields(model: type[BaseModel], loc: tuple) -> list[str]:
     """Field names allowed at ``loc`` (for did-you-mean on extra fields)."""
     current: Any = model
     for part in loc[:-1]:
+        current = _strip(current)
         if isinstance(current, type) and issubclass(current, BaseModel):
             f = current.model_fields.get(str(part))
-            if f is None:
-                return []
-            current = f.annotation
+            current = f.annotation if f else None
+            continue
+        origin, args = get_origin(current), get_args(current)
+        if origin is None or not args:
+            return []
+        if isinstance(origin, type) and issubclass(origin, Mapping):
+            current = args[-1]
+        elif origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
+            current = args[part] if isinstance(part, int) and part < len(args) else None
         else:
-            args = getattr(current, "__args__", ())
-            current = next((a for a in args if isinstance(a, type) and issubclass(a, BaseModel)),
-                           args[-1] if args else None)  # fmt: skip
-            if current is None:
-                return []
-            if isinstance(current, type) and issubclass(current, BaseModel):
-                f = current.model_fields.get(str(part))
-                current = f.annotation if f else None
+            current = args[0]
+    current = _strip(current)
     if isinstance(current, type) and issubclass(current, BaseModel):
         return list(current.model_fields)
-    args = getattr(current, "__args__", ())
-    for a in args:
-        if isinstance(a, type) and issubclass(a, BaseModel):
-            return list(a.model_fields)
     return []
+
+
+def field_path(loc: tuple, prefix: str | None = None) -> str | None:
+    """Dotted field path of a pydantic ``loc`` (``ops[0].kernel_size``), after ``prefix``."""
+    out = prefix or ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out = f"{out}.{part}" if out else str(part)
+    return out or None
 
 
 def from_validation_error(
@@ -168,25 +253,39 @@ def from_validation_error(
     """Turn the first pydantic error into a one-line SpecError."""
     err = exc.errors()[0]
     loc = tuple(err["loc"])
-    field = ".".join(str(p) for p in loc) or None
-    if prefix:
-        field = f"{prefix}.{field}" if field else prefix
     etype = err["type"]
+    msg = err["msg"].removeprefix("Value error, ")
+    if loc and loc[-1] == "[key]":  # a mapping key of the wrong type
+        loc = loc[:-2]
+        msg = f"key {err.get('input')!r}: {msg}"
+    field = field_path(loc, prefix)
     ctx_exc = (err.get("ctx") or {}).get("error")
     if isinstance(ctx_exc, SpecError):
+        if ctx_exc.field:
+            field = f"{field}.{ctx_exc.field}" if field else ctx_exc.field
         return SpecError(ctx_exc.problem, file=file, field=field, fix=ctx_exc.fix)
-    msg = err["msg"].removeprefix("Value error, ")
     fix = None
     if etype == "extra_forbidden":
         allowed = _allowed_fields(model, loc)
         msg = f"unknown field {loc[-1]!r}"
-        fix = did_you_mean(str(loc[-1]), allowed, "allowed: " + ", ".join(allowed) if allowed else None)
+        fix = did_you_mean(
+            str(loc[-1]), allowed, "allowed: " + ", ".join(allowed) if allowed else None
+        )
+    elif etype == "missing" and loc and isinstance(loc[-1], int):
+        field = field_path(loc[:-1], prefix)
+        msg = f"too few entries (entry {loc[-1] + 1} is missing)"
     elif etype == "missing":
         msg = "required field is missing"
         fix = "add it (see the README of this spec folder)"
     elif "input" in err and etype not in ("value_error", "assertion_error"):
-        msg = f"{msg} (got {err['input']!r})"
+        msg = f"{msg} (got {_short(err['input'])})"
     return SpecError(msg, file=file, field=field, fix=fix)
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters (a whole mapping is noise in a one-liner)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def validate(model: type[BaseModel], data: Any, *, file: str | None, prefix: str | None = None):
@@ -227,12 +326,28 @@ def resolve_spec(name_or_path: str | os.PathLike[str], kind: str) -> Path:
     if cand.exists():
         return cand
     what = "model" if kind == "model_specs" else "device"
-    names = preset_names(kind)
     raise SpecError(
         f"unknown {what} {text!r}",
         field=what,
-        fix=did_you_mean(text, names, f"run 'roofline list {what}s' to see the presets"),
+        fix=suggest_preset(text, preset_names(kind), f"run 'roofline list {what}s' to see them"),
     )
+
+
+def suggest_preset(text: str, names: list[str], otherwise: str) -> str:
+    """``did you mean ...?`` for a mistyped preset: close spellings, else names containing it.
+
+    ``a100`` is far from ``a100_sxm4_80gb`` by edit ratio, but a user typing it means that part.
+    """
+    close = did_you_mean(text, names)
+    if close:
+        return close
+    key = text.lower().replace("-", "_")
+    parts = [p for p in key.split("_") if p]
+    hits = [n for n in names if key and key in n.lower()]
+    hits = hits or [n for n in names if parts and all(p in n.lower() for p in parts)]
+    if hits:
+        return "did you mean " + " or ".join(repr(n) for n in hits[:3]) + "?"
+    return otherwise
 
 
 @functools.lru_cache(maxsize=256)

@@ -26,16 +26,53 @@ def _plain(v: Any) -> Any:
     return v
 
 
+def _csv_cell(x: Any) -> str:
+    """One CSV cell as the csv module writes it (quoted only when needed)."""
+    if x is None:
+        return ""
+    if isinstance(x, float):
+        return repr(x) if math.isfinite(x) else ""
+    text = str(x)
+    if any(c in text for c in ',"\n\r'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
 class Table:
-    """Ordered columns and rows of plain values (one row per point)."""
+    """Ordered columns and rows of plain values (one row per point).
+
+    Built from rows, or from columns (:meth:`from_columns`, numpy arrays kept as they are, rows made
+    only when asked for), so a million-point sweep stays a few arrays.
+    """
 
     def __init__(self, columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str = "") -> None:
         self.columns = tuple(columns)
-        self.rows = [tuple(_plain(v) for v in r) for r in rows]
+        self._rows: list[tuple] | None = [tuple(_plain(v) for v in r) for r in rows]
+        self._cols: dict[str, Any] | None = None
         self.title = title
-        for r in self.rows:
+        for r in self._rows:
             if len(r) != len(self.columns):
                 raise ValueError(f"row has {len(r)} values for {len(self.columns)} columns")
+
+    @classmethod
+    def from_columns(cls, columns: dict[str, Any], title: str = "") -> Table:
+        """Build from equal-length columns (numpy arrays or lists)."""
+        t = cls((), [], title)
+        t.columns = tuple(columns)
+        lengths = {len(v) for v in columns.values()}
+        if len(lengths) > 1:
+            raise ValueError(f"columns differ in length: {sorted(lengths)}")
+        t._cols = dict(columns)
+        t._rows = None
+        return t
+
+    @property
+    def rows(self) -> list[tuple]:
+        """Rows as tuples of plain Python values (made on first use for column tables)."""
+        if self._rows is None:
+            cols = [v.tolist() if isinstance(v, np.ndarray) else list(v) for v in self._cols.values()]
+            self._rows = [tuple(_plain(x) for x in r) for r in zip(*cols)] if cols else []
+        return self._rows
 
     @classmethod
     def from_records(cls, records: Sequence[dict[str, Any]], title: str = "") -> Table:
@@ -46,6 +83,8 @@ class Table:
         return cls(cols, [[r.get(c) for c in cols] for r in records], title)
 
     def __len__(self) -> int:
+        if self._cols is not None:
+            return len(next(iter(self._cols.values()))) if self._cols else 0
         return len(self.rows)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
@@ -54,11 +93,16 @@ class Table:
     def __getitem__(self, key: str | int) -> Any:
         if isinstance(key, int):
             return dict(zip(self.columns, self.rows[key]))
+        if self._cols is not None:
+            v = self._cols[key]
+            return v.tolist() if isinstance(v, np.ndarray) else list(v)
         i = self.columns.index(key)
         return [r[i] for r in self.rows]
 
     def column(self, name: str) -> np.ndarray:
         """A column as a numpy array."""
+        if self._cols is not None:
+            return np.asarray(self._cols[name])
         return np.asarray(self[name])
 
     def to_records(self) -> list[dict[str, Any]]:
@@ -71,12 +115,31 @@ class Table:
 
     def to_csv(self) -> str:
         """CSV with a header row, raw SI numbers (``repr`` precision)."""
+        if self._cols is not None:
+            return self._columns_csv()
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(self.columns)
         for r in self.rows:
             w.writerow(["" if v is None else repr(v) if isinstance(v, float) else v for v in r])
         return buf.getvalue()
+
+    def _columns_csv(self) -> str:
+        """Column-wise CSV rendering (fast for large sweep tables), same text as the row path."""
+        out = []
+        for v in self._cols.values():
+            arr = np.asarray(v)
+            if arr.dtype.kind == "f":
+                out.append(["" if not math.isfinite(x) else repr(x) for x in arr.tolist()])
+            elif arr.dtype.kind in "biu":
+                out.append([str(x) for x in arr.tolist()])
+            else:
+                cache: dict[Any, str] = {}
+                out.append([cache[x] if x in cache else cache.setdefault(x, _csv_cell(x))
+                            for x in arr.tolist()])  # fmt: skip
+        header = ",".join(_csv_cell(c) for c in self.columns)
+        body = "\n".join(",".join(r) for r in zip(*out))
+        return header + "\n" + (body + "\n" if body else "")
 
     def to_markdown(self) -> str:
         """A GitHub markdown table with human units."""
@@ -98,6 +161,8 @@ class Table:
             from .errors import RooflineError
 
             raise RooflineError("to_pandas needs pandas: pip install pandas") from exc
+        if self._cols is not None:
+            return pd.DataFrame({k: np.asarray(v) for k, v in self._cols.items()})
         return pd.DataFrame(self.rows, columns=list(self.columns))
 
     def format(self, fmt: str) -> str:

@@ -1,9 +1,10 @@
-"""Quantities with units: parse ``"2.039 TB/s"``, ``"40 MiB"``, ``"312 TFLOP/s"``, ``"5 us"`` to SI floats.
+"""Quantities with units: ``"2.039 TB/s"``, ``"40 MiB"``, ``"312 TFLOP/s"``, ``"5 us"`` in SI.
 
-SI prefixes are powers of 1000 (``GB`` = 1e9 B) and IEC prefixes powers of 1024 (``GiB`` = 2**30 B);
-they are never mixed up. Inside the package every quantity is a float in base SI units:
-bytes, bytes per second, FLOP (or OP) per second, seconds. A bare number is taken as already in base
-units. Bits (``b``, ``bit``) are converted to bytes. Display formatting lives in :mod:`roofline.report`.
+SI prefixes are powers of 1000 (``GB`` = 1e9 B) and IEC prefixes powers of 1024
+(``GiB`` = 2**30 B); they are never mixed up. Inside the package every quantity is a float in base
+SI units: bytes, bytes per second, FLOP (or OP) per second, seconds. A bare number is taken as
+already in base units. Bits (``b``, ``bit``) are converted to bytes. Display formatting lives in
+:mod:`roofline.report`.
 """
 
 from __future__ import annotations
@@ -75,7 +76,9 @@ _EXAMPLE = {
 }
 
 
-def parse_quantity(value: object, dim: Dim, *, positive: bool = True, allow_zero: bool = False) -> float:
+def parse_quantity(
+    value: object, dim: Dim, *, positive: bool = True, allow_zero: bool = False
+) -> float:
     """Return ``value`` as a float in base SI units of ``dim``.
 
     Parameters
@@ -97,7 +100,12 @@ def parse_quantity(value: object, dim: Dim, *, positive: bool = True, allow_zero
     if isinstance(value, bool):
         raise UnitError(f"{value!r} is not a quantity", fix=_EXAMPLE[dim])
     if isinstance(value, (int, float)):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            raise UnitError(
+                f"an integer of {value.bit_length()} bits is beyond float range", fix=_EXAMPLE[dim]
+            ) from None
     elif isinstance(value, str):
         match = _PATTERN.match(value)
         if not match:
@@ -142,7 +150,8 @@ def parse_range(text: str, dim: Dim) -> list[float]:
             count = int(parts[2])
         except ValueError:
             raise UnitError(
-                f"point count {parts[2]!r} in {text!r} is not an integer", fix="e.g. 0.5TB/s:8TB/s:16"
+                f"point count {parts[2]!r} in {text!r} is not an integer",
+                fix="e.g. 0.5TB/s:8TB/s:16",
             ) from None
         if count < 1:
             raise UnitError(f"point count in {text!r} must be at least 1", fix="e.g. ...:16")

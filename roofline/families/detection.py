@@ -29,12 +29,13 @@ RPN NMS for the same reason). Op names follow torchvision's module paths (``back
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from ..errors import SpecError
 from ..graph import Graph, GraphBuilder
 from .base import FamilyParams, family
 from .resnet import ResNetParams, resnet_stages, resnet_stem
@@ -162,7 +163,7 @@ class _Builder(GraphBuilder):
         finally:
             self.prefix = old
 
-    def add(self, kind: str, inputs: Any, name: str | None = None, **fields: Any) -> str:
+    def add(self, kind: str, inputs: Sequence[str], name: str | None = None, **fields: Any) -> str:
         return super().add(kind, inputs, name=self.prefix + (name or kind), **fields)
 
     def build(self) -> Graph:
@@ -178,9 +179,11 @@ class _Builder(GraphBuilder):
 
 
 def _backbone(b: _Builder, x: str, p: FasterRCNNParams) -> list[str]:
-    """Return the backbone's four feature maps (see ``returned_layers``)."""
+    """Return the backbone's feature maps, strides 4-32 or 8-32 (see ``returned_layers``)."""
     if p.backbone == "resnet":
-        rp = ResNetParams(layers=p.backbone_layers, input_size=p.input_size, in_channels=p.in_channels)
+        rp = ResNetParams(
+            layers=p.backbone_layers, input_size=p.input_size, in_channels=p.in_channels
+        )
         return resnet_stages(b, resnet_stem(b, x), rp)
     if p.backbone == "shufflenet_v1":
         v1 = ShuffleNetV1Params(
@@ -209,7 +212,11 @@ def _fpn(b: _Builder, feats: list[str], p: FasterRCNNParams) -> list[str]:
         up = b.add("interpolate", [inner], f"upsample.{i}", shape=b.shape(inner),
                    scale_factor=factor, mode="nearest")  # fmt: skip
         if b.shape(up) != b.shape(lateral):
-            raise ValueError(f"FPN level {i}: {b.shape(up)} does not upsample to {b.shape(lateral)}")
+            raise SpecError(
+                f"FPN level {i}: {b.shape(up)} does not upsample to {b.shape(lateral)}",
+                field="params.input_size",
+                fix=f"use a multiple of {SIZE_DIVISIBLE}",
+            )
         inner = b.eltwise([lateral, up], name=f"add.{i}")
         results.insert(0, b.conv(inner, ch, 3, padding=1, bias=True, name=f"layer_blocks.{i}.0"))
     if p.fpn_extra_pool:
@@ -270,7 +277,7 @@ def _roi_heads(b: _Builder, levels: list[str], props: str, rois: int, p: FasterR
 
 @family("faster_rcnn", FasterRCNNParams, sample="image")
 def build_faster_rcnn(p: FasterRCNNParams, name: str) -> Graph:
-    """Faster R-CNN (optionally with FPN) with a ResNet or ShuffleNet v2 backbone, test time."""
+    """Faster R-CNN (with or without FPN) on a ResNet or ShuffleNet v1/v2 backbone, at test time."""
     b = _Builder(name)
     x = b.input("image", (p.in_channels, *p.input_size))
     with b.scope("backbone.body."):

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from ..errors import SpecError
 from ..graph import Graph, GraphBuilder
@@ -39,6 +39,19 @@ class LayersParams(FamilyParams):
         description="ops in execution order: each a mapping with `kind`, `name`, optional "
         "`inputs` (tensor names; default: the previous op's output) and the kind's fields",
     )
+
+    @field_validator("inputs")
+    @classmethod
+    def _shapes(cls, v: dict[str, tuple[int, ...]]) -> dict[str, tuple[int, ...]]:
+        for tname, shape in v.items():
+            if not tname:
+                raise ValueError("an input needs a non-empty name")
+            if not shape or min(shape) < 1:
+                raise ValueError(
+                    f"input {tname!r} has shape {list(shape)}: give at least one dimension, "
+                    "each >= 1 (per sample, without the batch)"
+                )
+        return v
 
 
 def _bind(kind: str, shapes: list[tuple[int, ...]], fields: dict[str, Any]) -> dict[str, Any]:
@@ -64,12 +77,14 @@ def _bind(kind: str, shapes: list[tuple[int, ...]], fields: dict[str, Any]) -> d
         out.setdefault("rows", numel(flat[:-1]) if len(flat) > 1 else 1)
     elif kind == "concat":
         out.setdefault("input_shapes", tuple(shapes))
+    elif kind == "elementwise":
+        out.setdefault("num_inputs", len(shapes))
     return out
 
 
 @family("layers", LayersParams, sample="sample")
 def build_layers(p: LayersParams, name: str) -> Graph:
-    """An explicit op list (see the module docstring)."""
+    """An explicit list of ops, each with its kind's fields, wired by tensor names."""
     b = GraphBuilder(name)
     for tname, shape in p.inputs.items():
         b.input(tname, shape)
@@ -81,13 +96,16 @@ def build_layers(p: LayersParams, name: str) -> Graph:
             raise SpecError("each op must be a mapping", field=where, fix="e.g. {kind: linear, ...}")
         fields = dict(raw)
         kind = fields.pop("kind", None)
-        if kind not in REGISTRY:
+        if not isinstance(kind, str) or kind not in REGISTRY:
             raise SpecError(
                 f"unknown op kind {kind!r}",
                 field=f"{where}.kind",
                 fix=did_you_mean(str(kind), REGISTRY, "use one of " + ", ".join(sorted(REGISTRY))),
             )
         op_name = fields.pop("name", None) or f"{kind}{i}"
+        if not isinstance(op_name, str):
+            raise SpecError(f"name {op_name!r} is not a string", field=f"{where}.name",
+                            fix="e.g. name: conv1")  # fmt: skip
         if op_name in b._shapes:
             raise SpecError(f"name {op_name!r} is used twice", field=f"{where}.name",
                             fix="give every op and input a unique name")  # fmt: skip
@@ -96,6 +114,10 @@ def build_layers(p: LayersParams, name: str) -> Graph:
             inputs = [prev] if prev else list(p.inputs)[:1]
         if isinstance(inputs, str):
             inputs = [inputs]
+        names_ok = isinstance(inputs, list) and all(isinstance(t, str) for t in inputs)
+        if not names_ok or not inputs:
+            raise SpecError(f"inputs {inputs!r} is not a list of tensor names",
+                            field=f"{where}.inputs", fix="e.g. inputs: [x, conv1]")  # fmt: skip
         for t in inputs:
             if t not in b._shapes:
                 later = t in all_names[i:]

@@ -20,13 +20,25 @@ from .base import FamilyParams, family
 class ResNetParams(FamilyParams):
     """Parameters of torchvision's ``ResNet(block, layers, groups, width_per_group)``."""
 
-    block: Literal["basic", "bottleneck"] = "bottleneck"
-    layers: tuple[int, int, int, int] = Field(description="blocks per stage")
+    block: Literal["basic", "bottleneck"] = Field(
+        "bottleneck",
+        description="residual block: `basic` (two 3x3 convs, expansion 1; ResNet-18/34) or "
+        "`bottleneck` (1x1, 3x3, 1x1 to 4x the planes; ResNet-50 and deeper)",
+    )
+    layers: tuple[int, int, int, int] = Field(
+        description="blocks in each of the four stages (64, 128, 256, 512 base planes); "
+        "ResNet-50: [3, 4, 6, 3]"
+    )
     groups: int = Field(1, ge=1, description="cardinality of the 3x3 convs (ResNeXt)")
-    width_per_group: int = Field(64, ge=1, description="channels per group at 64 base planes")
-    input_size: tuple[int, int] = (224, 224)
-    in_channels: int = 3
-    num_classes: int = Field(1000, ge=1)
+    width_per_group: int = Field(
+        64,
+        ge=1,
+        description="channels per group at 64 base planes: bottleneck width = planes * "
+        "width_per_group / 64 * groups (Wide ResNet-50-2: 128; ResNeXt 32x4d: 4)",
+    )
+    input_size: tuple[int, int] = Field((224, 224), description="input image (H, W) in pixels")
+    in_channels: int = Field(3, ge=1, description="input image channels")
+    num_classes: int = Field(1000, ge=1, description="classifier outputs (ImageNet: 1000)")
 
 
 def _bottleneck(b: GraphBuilder, x: str, planes: int, stride: int, p: ResNetParams, tag: str) -> str:

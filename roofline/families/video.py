@@ -24,13 +24,13 @@ History of 2D CNNs and ImageNet?", arXiv 1711.09577; github.com/kenshohara/3D-Re
 ``models/resnext.py``): a 7x7x7 stem conv with stride (1, 2, 2), BN, ReLU, 3x3x3 max pool with
 stride 2 (in T too); four stages with 128, 256, 512, 1024 planes, bottlenecks of width
 cardinality * planes // 32 whose 3x3x3 grouped conv strides 2 in T, H and W in the first block of
-stages 2-4, expansion 2, projection shortcuts (type B); average pooling over the final feature map
-and a 2048 -> ``num_classes`` FC.
+stages 2-4, expansion 2, projection shortcuts (type B); average pooling and a 2048 ->
+``num_classes`` FC. Hara's ``AvgPool3d`` window (ceil(T/16), ceil(H/32), ceil(W/32)) always equals
+the final feature map (each stride-2 stage maps n to ceil(n/2)), so it is global pooling here.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
@@ -42,6 +42,7 @@ ConvMaker = Literal["3d", "no_temporal", "2plus1d", "ir_channel_separated", "ip_
 _CHANNEL_SEPARATED = ("ir_channel_separated", "ip_channel_separated")
 Count = Annotated[int, Field(ge=1)]
 Size = Annotated[int, Field(ge=1)]
+Dims3 = tuple[int, int, int]
 
 
 class VideoResNetParams(FamilyParams):
@@ -101,7 +102,9 @@ def _spatiotemporal(
     if maker == "2plus1d":
         y = b.conv(x, midplanes, (1, 3, 3), stride=(1, s, s), padding=(0, 1, 1), name=f"{tag}.0")
         y = b.act(b.bn(y, name=f"{tag}.1"), name=f"{tag}.2")
-        return b.conv(y, out_planes, (3, 1, 1), stride=(s, 1, 1), padding=(1, 0, 0), name=f"{tag}.3")
+        return b.conv(
+            y, out_planes, (3, 1, 1), stride=(s, 1, 1), padding=(1, 0, 0), name=f"{tag}.3"
+        )
     if maker == "ip_channel_separated":
         x = b.bn(b.conv(x, out_planes, 1, name=f"{tag}.0"), name=f"{tag}.1")
         tag = f"{tag}.2"
@@ -139,7 +142,9 @@ def _bottleneck(b: GraphBuilder, x: str, planes: int, stride: int, maker: str, t
     return b.act(b.eltwise([y, short], name=f"{tag}.add"), name=f"{tag}.relu")
 
 
-def _max_pool(b: GraphBuilder, x: str, kernel, stride, padding, name: str) -> str:
+def _max_pool(
+    b: GraphBuilder, x: str, kernel: Dims3, stride: Dims3, padding: Dims3, name: str
+) -> str:
     """Max pool of (C, T, H, W) with per-dim window, stride and padding."""
     c, *spatial = b.shape(x)
     return b.add(
@@ -175,11 +180,6 @@ def build_video_resnet(p: VideoResNetParams, name: str) -> Graph:
     return b.build()
 
 
-def _down2(size: int) -> int:
-    """Output size of a k=3, stride 2, pad 1 conv or pool (and of the 7x7 stride-2 stem)."""
-    return (size - 1) // 2 + 1
-
-
 class ResNeXt3DParams(FamilyParams):
     """Parameters of Hara et al.'s ``ResNeXt(ResNeXtBottleneck, layers, sample_size, ...)``."""
 
@@ -188,7 +188,10 @@ class ResNeXt3DParams(FamilyParams):
         "[3, 4, 23, 3] is ResNeXt-101"
     )
     cardinality: int = Field(
-        32, ge=1, description="groups of the 3x3x3 convs; bottleneck width = cardinality*planes//32"
+        32,
+        ge=1,
+        description="groups of the 3x3x3 convs; bottleneck width = cardinality * planes / 32 "
+        "channels, so each group has planes/32 = 4, 8, 16, 32 channels in stages 1-4",
     )
     input_size: tuple[Size, Size, Size] = Field(
         (16, 112, 112),
@@ -198,35 +201,15 @@ class ResNeXt3DParams(FamilyParams):
     in_channels: int = Field(3, ge=1, description="input channels per frame (3 for RGB)")
     num_classes: int = Field(400, ge=1, description="classifier outputs (400 for Kinetics-400)")
 
-    @model_validator(mode="after")
-    def _check(self) -> ResNeXt3DParams:
-        for planes in (128, 256, 512, 1024):
-            width = self.cardinality * planes // 32
-            if width < self.cardinality or width % self.cardinality:
-                raise ValueError(
-                    f"cardinality={self.cardinality} does not divide the bottleneck width "
-                    f"{width} (= cardinality*{planes}//32) (use a power of two up to 128)"
-                )
-        t, h, w = self.input_size
-        final = (_down2(_down2(_down2(_down2(t)))),) + tuple(
-            _down2(_down2(_down2(_down2(_down2(s))))) for s in (h, w)
-        )
-        window = (math.ceil(t / 16), math.ceil(h / 32), math.ceil(w / 32))
-        if final != window:
-            raise ValueError(
-                f"input_size {self.input_size} leaves a final feature map {final} but the model's "
-                f"AvgPool3d window is (ceil(T/16), ceil(H/32), ceil(W/32)) = {window}, so its FC "
-                "would not get 2048 features (use e.g. (16, 112, 112) or (64, 112, 112))"
-            )
-        return self
-
 
 def _resnext_block(
     b: GraphBuilder, x: str, planes: int, stride: int, p: ResNeXt3DParams, tag: str
 ) -> str:
     width = p.cardinality * planes // 32
     out_ch = planes * 2
-    y = b.act(b.bn(b.conv(x, width, 1, name=f"{tag}.conv1"), name=f"{tag}.bn1"), name=f"{tag}.relu1")
+    y = b.act(
+        b.bn(b.conv(x, width, 1, name=f"{tag}.conv1"), name=f"{tag}.bn1"), name=f"{tag}.relu1"
+    )
     y = b.conv(y, width, 3, stride=stride, padding=1, groups=p.cardinality, name=f"{tag}.conv2")
     y = b.act(b.bn(y, name=f"{tag}.bn2"), name=f"{tag}.relu2")
     y = b.bn(b.conv(y, out_ch, 1, name=f"{tag}.conv3"), name=f"{tag}.bn3")

@@ -98,6 +98,11 @@ class Op(BaseModel):
     kind: str
     name: str = Field(description="unique op name within its graph")
     repeat: int = Field(1, ge=1, description="sequential identical copies")
+    shared_weights: bool = Field(
+        False,
+        description="the repeat copies reuse one set of weights (decoder steps): the footprint "
+        "counts once, weight traffic once per copy",
+    )
 
     def counts(self, batch: Any) -> Counts:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -133,7 +138,8 @@ def derive_cost(op: Op, batch: Any, precision: Precision) -> OpCost:
     """Return the cost of ``op`` (``repeat`` copies) at ``batch`` samples in ``precision``.
 
     Bytes = elements x bytes per element of the tensor class's dtype. Weight *footprint* is not
-    multiplied by batch; weight *traffic* and activations are per run.
+    multiplied by batch; weight *traffic* and activations are per run. The footprint counts
+    ``repeat`` copies unless ``shared_weights`` (then one: a decoder step run ``repeat`` times).
     """
     return cost_from_counts(op, op.counts(batch), batch, Precision.of(precision))
 
@@ -143,6 +149,7 @@ def cost_from_counts(op: Op, c: Counts, batch: Any, precision: Precision) -> OpC
     b = np.asarray(batch, dtype=float)
     zeros = np.zeros_like(b)
     r = float(op.repeat)
+    rw = 1.0 if op.shared_weights else r
     wb = precision.bytes_per("weight")
     ab = precision.bytes_per("act_in")
     weight_read = c.weight if c.weight_read is None else c.weight_read
@@ -151,8 +158,8 @@ def cost_from_counts(op: Op, c: Counts, batch: Any, precision: Precision) -> OpC
         flops_matrix=r * (matrix + zeros),
         flops_vector=r * (c.vector_flops + zeros),
         flops_mac=r * (matrix + c.vector_mac_flops + zeros),
-        weight_elems=r * c.weight,
-        weight_bytes=r * c.weight * wb,
+        weight_elems=rw * c.weight,
+        weight_bytes=rw * c.weight * wb,
         weight_read_bytes=r * (weight_read + zeros) * wb,
         gather_rows=r * (c.gather_rows + zeros),
         gather_row_bytes=float(c.gather_row_elems) * wb,

@@ -15,6 +15,7 @@ P output volume (prod of output spatial size), I input volume.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -86,7 +87,7 @@ class Conv(Op):
             )
         return self
 
-    @property
+    @cached_property
     def output_size(self) -> tuple[int, ...]:
         """Spatial output size."""
         return tuple(
@@ -101,12 +102,18 @@ class Conv(Op):
         """True when each group has one input channel (depthwise / channel-wise)."""
         return self.in_channels == self.groups
 
-    def counts(self, batch: Any) -> Counts:
+    @cached_property
+    def _dims(self) -> tuple[int, int, int, int, int]:
+        """(output volume P, kernel volume R, channels per group, weights, input elements)."""
         p = numel(self.output_size)
         r = numel(self.kernel_size)
         cg = self.in_channels // self.groups
         w = self.out_channels * cg * r + (self.out_channels if self.bias else 0)
-        act_in = batch * self.in_channels * numel(self.input_size)
+        return p, r, cg, w, self.in_channels * numel(self.input_size)
+
+    def counts(self, batch: Any) -> Counts:
+        p, r, cg, w, n_in = self._dims
+        act_in = batch * n_in
         act_out = batch * self.out_channels * p
         if self.depthwise:
             return Counts(

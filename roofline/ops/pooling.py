@@ -4,14 +4,14 @@ Legend: C channels, I input volume, P output volume, R window volume (prod of ke
 
 * windowed max / avg: FLOPs = C * P * R (one compare or add per window element; the average's
   divide is folded into the last add); output size by PyTorch's formula (``ceil_mode`` supported)
-* adaptive to ``output_size``: each output reads a window of ceil(in/out) per dim, so
-  FLOPs = C * P * prod(ceil(in/out)); global pooling is adaptive to 1 (FLOPs = C * I)
+* adaptive to ``output_size``: output j of a dim reads PyTorch's window
+  [floor(j*in/out), ceil((j+1)*in/out)), so FLOPs = C * prod over dims of the summed window
+  lengths (windows may overlap); global pooling is adaptive to 1 (FLOPs = C * I)
 * activations in = C * I, out = C * P; no params
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -108,12 +108,14 @@ class AdaptivePool(Op):
         return self
 
     def counts(self, batch: Any) -> Counts:
-        window = numel(tuple(math.ceil(i / o) for i, o in zip(self.input_size, self.output_size)))
-        p = numel(self.output_size)
+        reads = 1
+        for i, o in zip(self.input_size, self.output_size):
+            # PyTorch's window j spans [floor(j*i/o), ceil((j+1)*i/o)): windows may overlap
+            reads *= sum(-(-(j + 1) * i // o) - (j * i // o) for j in range(o))
         return Counts(
             act_in=batch * self.channels * numel(self.input_size),
-            act_out=batch * self.channels * p,
-            vector_flops=batch * self.channels * p * window,
+            act_out=batch * self.channels * numel(self.output_size),
+            vector_flops=batch * self.channels * reads,
         )
 
     @property

@@ -15,6 +15,7 @@ Per-element FLOP constants (named so every figure can be predicted):
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import Field
@@ -45,8 +46,12 @@ class _Pointwise(Op):
     def out_shape(self) -> Shape:
         return self.shape
 
+    @cached_property
+    def _numel(self) -> int:
+        return numel(self.shape)
+
     def _io(self, batch: Any, flops_per_elem: float, weight: float = 0.0) -> Counts:
-        n = batch * numel(self.shape)
+        n = batch * self._numel
         return Counts(weight=weight, act_in=n, act_out=n, vector_flops=flops_per_elem * n)
 
 
@@ -98,7 +103,7 @@ class Elementwise(_Pointwise):
     num_inputs: int = Field(2, ge=1)
 
     def counts(self, batch: Any) -> Counts:
-        n = batch * numel(self.shape)
+        n = batch * self._numel
         return Counts(
             act_in=n * self.num_inputs, act_out=n, vector_flops=(self.num_inputs - 1) * n
         )

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .cost import CostTable
+from .efficiency import derate
 from .hardware import Hardware, HardwareGrid, to_grid
 from .placement import Policy, get_policy
 from .result import Result
@@ -57,9 +58,11 @@ def evaluate_costs(
     mpeak = grid.peak("matrix", dtype) * grid.matrix_eff
     vpeak = grid.peak("vector", dtype) * grid.vector_eff
     padded, util = matrix_work(ct, grid)
-    t_compute = padded / mpeak[:, None, None] + ct.flops_vector.T[None] / vpeak[:, None, None]
+    t_matrix = padded / mpeak[:, None, None]
+    t_vector = ct.flops_vector.T[None] / vpeak[:, None, None]
     place = pol.place(ct, grid)
     t_level = place.bytes / grid.bandwidth[:, None, None, :]
+    t_compute, t_level, ideal = derate(ct, grid, t_matrix, t_vector, t_level, place.bytes)
     parts = np.concatenate([t_compute[..., None], t_level], axis=-1)
     bound = np.argmax(parts, axis=-1)
     overhead = grid.overhead[:, None, None] * ct.launches[None, None, :]
@@ -80,6 +83,7 @@ def evaluate_costs(
         footprint_bytes=place.footprint_bytes,
         devices_needed=place.devices_needed,
         matrix_peak=mpeak,
+        ideal_time_s=time if ideal is None else ideal + overhead,
     )
 
 

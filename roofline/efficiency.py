@@ -1,0 +1,132 @@
+"""Size-dependent efficiency: the fraction of an engine's peak or a memory level's bandwidth that an
+op of a given size attains.
+
+A device may give an engine or a memory level an ``efficiency_curve``: a small table of op sizes
+(FLOPs per launch for an engine, bytes per launch at that level for a memory level) and the
+efficiency measured at each, interpolated linearly in log(size) and clamped at the ends:
+
+    eff(s) = efficiency[0]                                    s <= size[0]
+    eff(s) = e_i + (e_{i+1} - e_i) * ln(s / s_i) / ln(s_{i+1} / s_i)   s_i <= s <= s_{i+1}
+    eff(s) = efficiency[-1]                                   s >= size[-1]
+
+The curve multiplies the engine's scalar ``efficiency`` (and the level's bandwidth): with curves
+the roofline of DESIGN.md becomes
+
+    t_compute = matrix_flops / (peak_m * eff_m * eff_m(s_m)) + vector_flops / (peak_v * eff_v * eff_v(s_v))
+    t_L = bytes[L] / (bandwidth[L] * eff_L(bytes[L] / launches))
+
+with s = the op's FLOPs on that engine per launch. The time without the curves is the ideal
+roofline (``Result.ideal_time_s``). Curves belong to the base device of a
+:class:`~roofline.hardware.HardwareGrid`: varying a peak or a bandwidth keeps the curve, as a
+fraction of the new value.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+if TYPE_CHECKING:
+    from .cost import CostTable
+    from .hardware import HardwareGrid
+
+
+class EfficiencyCurve(BaseModel):
+    """Efficiency (0, 1] at increasing op sizes; linear in log(size) between, clamped outside."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    size: tuple[float, ...] = Field(
+        min_length=1, description="op sizes, strictly increasing: FLOPs (engines) or bytes (levels)"
+    )
+    efficiency: tuple[float, ...] = Field(
+        min_length=1, description="attained fraction of peak at each size, each in (0, 1]"
+    )
+    source: str | None = Field(None, description="how the curve was obtained")
+
+    @model_validator(mode="after")
+    def _check(self) -> EfficiencyCurve:
+        s, e = self.size, self.efficiency
+        if len(s) != len(e):
+            raise ValueError(f"size has {len(s)} entries but efficiency has {len(e)}")
+        if not all(np.isfinite(s)) or min(s) <= 0:
+            raise ValueError(f"sizes must be positive and finite, got {list(s)}")
+        if any(b <= a for a, b in zip(s, s[1:])):
+            raise ValueError(f"sizes must be strictly increasing, got {list(s)}")
+        if not all(0 < x <= 1 for x in e):
+            raise ValueError(f"efficiencies must be in (0, 1], got {list(e)}")
+        return self
+
+    def __call__(self, size: np.ndarray | float) -> np.ndarray:
+        """Efficiency at ``size`` (any shape; sizes <= 0 take the first value)."""
+        return interpolate(self, size)
+
+
+def interpolate(curve: EfficiencyCurve, size: np.ndarray | float) -> np.ndarray:
+    """Return the efficiency of ``curve`` at ``size`` (FLOPs or bytes; array in, array out)."""
+    x = np.log(np.maximum(np.asarray(size, dtype=float), curve.size[0]))
+    return np.interp(x, np.log(curve.size), curve.efficiency)
+
+
+def has_curves(grid: HardwareGrid) -> bool:
+    """Whether the grid's base device declares any efficiency curve."""
+    eng = grid.base.engines
+    levels = grid.base.memory.values()
+    return any(c.efficiency_curve is not None for c in (eng.matrix, eng.vector, *levels))
+
+
+def efficiency_factors(
+    ct: CostTable, grid: HardwareGrid, bytes_moved: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-op curve factors: (matrix [1, B, O], vector [1, B, O], levels [H, B, O, L]).
+
+    Parameters
+    ----------
+    ct : CostTable
+        Op FLOPs per engine ([O, B]) and launches per op ([O]).
+    grid : HardwareGrid
+        Its base device's curves are used (1 where a curve is absent).
+    bytes_moved : ndarray [H, B, O, L]
+        Bytes each op moves at each level (the placement's).
+    """
+    launches = np.maximum(ct.launches, 1.0)
+    eng = grid.base.engines
+    out = []
+    for curve, flops in ((eng.matrix.efficiency_curve, ct.flops_matrix),
+                         (eng.vector.efficiency_curve, ct.flops_vector)):  # fmt: skip
+        per_launch = (flops / launches[:, None]).T[None]
+        out.append(np.ones_like(per_launch) if curve is None else interpolate(curve, per_launch))
+    levels = np.ones_like(bytes_moved)
+    for i, lvl in enumerate(grid.base.memory.values()):
+        if lvl.efficiency_curve is not None:
+            size = bytes_moved[..., i] / launches
+            levels[..., i] = interpolate(lvl.efficiency_curve, size)
+    return out[0], out[1], levels
+
+
+def derate(
+    ct: CostTable,
+    grid: HardwareGrid,
+    t_matrix: np.ndarray,
+    t_vector: np.ndarray,
+    t_level: np.ndarray,
+    bytes_moved: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Return (compute s [H, B, O], level s [H, B, O, L], ideal s [H, B, O] or None).
+
+    ``t_matrix``, ``t_vector`` and ``t_level`` are the ideal roofline times (seconds); each is
+    divided by its factor from :func:`efficiency_factors`. The third value is the ideal op time
+    without overhead, ``max(t_matrix + t_vector, max_L t_level)``. Without curves the inputs come
+    back unchanged (the compute time as ``t_matrix + t_vector``) and the ideal time is None: it
+    equals the derated one.
+    """
+    if not has_curves(grid):
+        return t_matrix + t_vector, t_level, None
+    ideal = np.maximum(t_matrix + t_vector, t_level.max(axis=-1))
+    fm, fv, fl = efficiency_factors(ct, grid, bytes_moved)
+    return t_matrix / fm + t_vector / fv, t_level / fl, ideal
+
+
+__all__ = ["EfficiencyCurve", "derate", "efficiency_factors", "has_curves", "interpolate"]

@@ -1,0 +1,179 @@
+"""Totals-only evaluation for sweeps: same numbers as :func:`~roofline.engine.evaluate_costs`,
+without per-op arrays.
+
+Two paths, both proven equal to the full evaluation in the tests:
+
+* :func:`totals_direct` (any policy): placement depends only on capacities and granularities, so it
+  runs once per distinct (capacity, granularity) row, and the time of each op is reduced level by
+  level into a running max and argmax; memory is O(chunk x B x ops), never x levels.
+* :func:`totals_ridge` (``SingleLevel`` only): every op has one compute term and one memory term,
+  so an op is compute-bound exactly when its bytes-per-FLOP is below the ridge ratio
+  (bandwidth / peak). With ops sorted by bytes-per-FLOP and prefix sums of FLOPs, bytes and
+  launches, a variant's latency costs one binary search: O(log ops) instead of O(ops). Ops that
+  use both engines (recurrent layers) are evaluated directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .cost import CostTable
+from .engine import padded_matrix_flops
+from .hardware import HardwareGrid
+from .placement import Policy, get_policy
+
+
+@dataclass(frozen=True, eq=False)
+class Totals:
+    """Per (variant, batch) totals; ``bound_time_s`` is [H, B, 1 + L] (compute, then levels)."""
+
+    latency_s: np.ndarray
+    bound_time_s: np.ndarray
+    feasible: np.ndarray
+    shortfall_bytes: np.ndarray
+    devices_needed: np.ndarray
+    matrix_peak: np.ndarray
+
+
+def group_rows(key: np.ndarray) -> np.ndarray:
+    """Group index per row of ``key`` (rows equal -> same group); O(n) when all rows are equal."""
+    if key.shape[0] == 0 or (key == key[0]).all():
+        return np.zeros(key.shape[0], dtype=np.intp)
+    return np.ravel(np.unique(key, axis=0, return_inverse=True)[1])
+
+
+def _rates(ct: CostTable, grid: HardwareGrid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    dtype = ct.precision.compute
+    mpeak = grid.peak("matrix", dtype) * grid.matrix_eff
+    vpeak = grid.peak("vector", dtype) * grid.vector_eff
+    return mpeak, 1.0 / mpeak, 1.0 / vpeak
+
+
+def _tiles(ct: CostTable, grid: HardwareGrid) -> tuple[np.ndarray, np.ndarray]:
+    """(padded matrix FLOPs per distinct tile [T, B, O], tile index per variant [H])."""
+    if grid.tile is None:
+        return ct.flops_matrix.T[None], np.zeros(grid.size, dtype=np.intp)
+    inv = group_rows(grid.tile)
+    first = [int(np.flatnonzero(inv == g)[0]) for g in range(int(inv.max()) + 1)]
+    padded = np.stack([padded_matrix_flops(ct, grid.tile[i]).T for i in first])
+    return padded, inv
+
+
+def totals_direct(ct: CostTable, grid: HardwareGrid, policy: str | Policy | None = None) -> Totals:
+    """Latency and time per bound for every variant and batch (any placement policy)."""
+    pol = get_policy(policy)
+    H, L = grid.capacity.shape
+    B = ct.batch.size
+    mpeak, inv_m, inv_v = _rates(ct, grid)
+    padded, tile_idx = _tiles(ct, grid)
+    fv = ct.flops_vector.T  # [B, O]
+    launches = ct.launches
+    inv_bw = 1.0 / grid.bandwidth
+    latency = np.empty((H, B))
+    bound_time = np.zeros((H, B, 1 + L))
+    feasible = np.empty((H, B), dtype=bool)
+    shortfall = np.empty((H, B))
+    devices = np.empty((H, B))
+    group = group_rows(np.concatenate([grid.capacity, grid.granularity], axis=1))
+    for u in np.unique(group):
+        hs = np.flatnonzero(group == u)
+        place = pol.place(ct, grid.take(hs[:1]))
+        moved = place.bytes[0]  # [B, O, L]
+        best = padded[tile_idx[hs]] * inv_m[hs, None, None] + fv[None] * inv_v[hs, None, None]
+        arg = np.zeros(best.shape, dtype=np.int8)
+        for lvl in range(L):
+            col = moved[..., lvl]
+            if not col.any():
+                continue
+            t = col[None] * inv_bw[hs, lvl][:, None, None]
+            slower = t > best
+            best = np.where(slower, t, best)
+            arg[slower] = lvl + 1
+        best += grid.overhead[hs, None, None] * launches[None, None, :]
+        latency[hs] = best.sum(axis=-1)
+        for k in np.unique(arg):
+            bound_time[hs, :, k] = np.where(arg == k, best, 0.0).sum(axis=-1)
+        feasible[hs] = place.feasible[0]
+        shortfall[hs] = place.shortfall_bytes[0]
+        devices[hs] = place.devices_needed[0]
+    return Totals(latency, bound_time, feasible, shortfall, devices, mpeak)
+
+
+def totals_ridge(ct: CostTable, grid: HardwareGrid) -> Totals:
+    """:func:`totals_direct` for the ``SingleLevel`` policy in O(log ops) per variant."""
+    from .placement import SingleLevel
+
+    pol = SingleLevel()
+    H, L = grid.capacity.shape
+    B = ct.batch.size
+    main = grid.level_kinds.index("device")
+    mpeak, inv_m, inv_v = _rates(ct, grid)
+    padded, tile_idx = _tiles(ct, grid)
+    fv = ct.flops_vector.T
+    inv_bw = 1.0 / grid.bandwidth[:, main]
+    over = grid.overhead
+    latency = np.zeros((H, B))
+    bound_time = np.zeros((H, B, 1 + L))
+    group = group_rows(np.concatenate([grid.capacity, grid.granularity], axis=1))
+    feasible = np.empty((H, B), dtype=bool)
+    shortfall = np.empty((H, B))
+    devices = np.empty((H, B))
+    for u in np.unique(group):
+        hs = np.flatnonzero(group == u)
+        place = pol.place(ct, grid.take(hs[:1]))
+        moved = place.bytes[0, :, :, main]  # [B, O]
+        feasible[hs], shortfall[hs] = place.feasible[0], place.shortfall_bytes[0]
+        devices[hs] = place.devices_needed[0]
+        for t in np.unique(tile_idx[hs]):
+            ht = hs[tile_idx[hs] == t]
+            fm = padded[t]  # [B, O]
+            for j in range(B):
+                lat, comp, mem = _ridge_one(fm[j], fv[j], moved[j], ct.launches,
+                                            inv_m[ht], inv_v[ht], inv_bw[ht], over[ht])  # fmt: skip
+                latency[ht, j] = lat
+                bound_time[ht, j, 0] = comp
+                bound_time[ht, j, 1 + main] = mem
+    return Totals(latency, bound_time, feasible, shortfall, devices, mpeak)
+
+
+def _ridge_one(fm, fv, moved, launches, inv_m, inv_v, inv_bw, over):
+    """Latency, compute-bound time and memory-bound time [h] of one batch by prefix sums."""
+    h = inv_m.size
+    lat = np.zeros(h)
+    comp = np.zeros(h)
+    mem = np.zeros(h)
+    only_m = (fv == 0) & (fm > 0)
+    only_v = (fm == 0) & (fv > 0)
+    mixed = (fm > 0) & (fv > 0)
+    none = (fm == 0) & (fv == 0)
+    for mask, work, inv_p in ((only_m, fm, inv_m), (only_v, fv, inv_v)):
+        if not mask.any():
+            continue
+        w, by, la = work[mask], moved[mask], launches[mask]
+        order = np.argsort(by / w, kind="stable")
+        key = (by / w)[order]
+        cw = np.concatenate([[0.0], np.cumsum(w[order])])
+        cb = np.concatenate([[0.0], np.cumsum(by[order])])
+        cl = np.concatenate([[0.0], np.cumsum(la[order])])
+        # compute-bound iff w * inv_p >= by * inv_bw  <=>  by / w <= inv_p / inv_bw
+        idx = np.searchsorted(key, inv_p / inv_bw, side="right")
+        c = cw[idx] * inv_p + cl[idx] * over
+        m = (cb[-1] - cb[idx]) * inv_bw + (cl[-1] - cl[idx]) * over
+        comp += c
+        mem += m
+    if mixed.any():
+        tc = fm[mixed][None] * inv_m[:, None] + fv[mixed][None] * inv_v[:, None]
+        tm = moved[mixed][None] * inv_bw[:, None]
+        o = launches[mixed][None] * over[:, None]
+        comp += np.where(tc >= tm, tc + o, 0.0).sum(axis=1)
+        mem += np.where(tc >= tm, 0.0, tm + o).sum(axis=1)
+    if none.any():
+        tm = moved[none][None] * inv_bw[:, None]
+        o = launches[none][None] * over[:, None]
+        # ties go to compute, as argmax does in the full evaluation
+        comp += np.where(tm <= 0, o, 0.0).sum(axis=1)
+        mem += np.where(tm > 0, tm + o, 0.0).sum(axis=1)
+    lat = comp + mem
+    return lat, comp, mem

@@ -1,0 +1,123 @@
+"""The operator time breakdown of a fleet, through observers (Park et al. 2018, Section 2.2).
+
+The paper ranks operator groups by their share of data-center inference time: FC first, then
+embedding lookups, then tensor manipulation, then convolution (paper.md Section 4.4; the
+percentages were not retrieved). Here a fleet *mix* (each model's share of the fleet's inference
+time, stated and editable) is evaluated on one device with a
+:class:`~roofline.observers.ByCategory` observer attached to every op, as Caffe2's per-operator
+observers sampled production nets; the fleet share of a group is the mix-weighted mean of each
+model's share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from .api import evaluate
+from .errors import SpecError
+from .observers import ByCategory
+from .table import Table
+
+if TYPE_CHECKING:
+    from .studies import Study
+
+#: assumed share of fleet inference time per model (recommendation dominates the paper's
+#: Figure 1 demand; the split is ours: edit it)
+FLEET_MIX: dict[str, float] = {
+    "rec_paper": 0.60,
+    "seq2seq_gru": 0.15,
+    "resnext101_32x4d": 0.10,
+    "faster_rcnn_shufflenet": 0.10,
+    "ir_csn_152": 0.05,
+}
+#: the paper's ranking of operator groups by fleet time (paper.md Section 4.4, H)
+PAPER_RANKING = ("fc", "embedding", "tensor_manipulation", "conv")
+#: our op categories -> the paper's groups (Caffe2 runs RNN gate GEMMs as FC operators)
+PAPER_GROUP = {"recurrent": "fc"}
+
+
+def fleet_breakdown(
+    mix: Mapping[str, float] | None = None,
+    device: Any = "xeon_gold_6138_2s",
+    dtype: str = "fp32",
+    batches: Mapping[str, int] | None = None,
+) -> Study:
+    """Time share by operator group of a fleet mix of models on one device.
+
+    Parameters
+    ----------
+    mix : mapping model -> weight
+        Each model's share of the fleet's inference time (normalized to sum to 1). Default
+        :data:`FLEET_MIX`.
+    device : str or Hardware
+        Default the paper-era two-socket Xeon server (production inference ran on CPUs).
+    dtype : str
+    batches : mapping model -> batch, optional
+        Default the Table 1 conventions (:data:`~roofline.studies.PAPER_MODELS`; 1 otherwise).
+
+    Returns
+    -------
+    Study
+        ``table``: one row per (model or ``fleet``, group): weight, time_s (per run),
+        time_share. ``findings``: ``shares`` (fleet share per group, largest first),
+        ``ranking``, ``paper_ranking`` and ``order_agrees`` (the paper's four groups appear in
+        the paper's order in ours).
+    """
+    from . import studies, study_plots
+
+    mix = dict(FLEET_MIX if mix is None else mix)
+    total = sum(mix.values())
+    if not mix or total <= 0 or any(w < 0 for w in mix.values()):
+        raise SpecError("the fleet mix needs non-negative weights with a positive sum",
+                        field="mix", fix="e.g. {'rec_paper': 0.6, 'resnet50': 0.4}")  # fmt: skip
+    weights = {m: w / total for m, w in mix.items()}
+    hw = studies._device(device)
+    obs = ByCategory()
+    names = {}
+    for name in weights:
+        b = (batches or {}).get(name, studies.PAPER_MODELS.get(name, 1))
+        r = evaluate(name, hw, batch=b, dtype=dtype, observers=[obs])
+        names[name] = r.costs.model
+    per_model: dict[str, dict[str, float]] = {}
+    times: dict[str, dict[str, float]] = {}
+    for rec in obs.table():
+        g = PAPER_GROUP.get(rec["category"], rec["category"])
+        sh = per_model.setdefault(rec["model"], {})
+        sh[g] = sh.get(g, 0.0) + rec["time_share"]
+        tm = times.setdefault(rec["model"], {})
+        tm[g] = tm.get(g, 0.0) + rec["time_s"]
+    fleet: dict[str, float] = {}
+    for name, w in weights.items():
+        for g, s in per_model[names[name]].items():
+            fleet[g] = fleet.get(g, 0.0) + w * s
+    fleet = dict(sorted(fleet.items(), key=lambda kv: -kv[1]))
+    ranking = list(fleet)
+    rows = []
+    for name, w in weights.items():
+        model = names[name]
+        for g, s in sorted(per_model[model].items(), key=lambda kv: -kv[1]):
+            rows.append([model, w, g, times[model][g], s, ranking.index(g) + 1])
+    for g, s in fleet.items():
+        rows.append(["fleet", 1.0, g, float("nan"), s, ranking.index(g) + 1])
+    table = Table(["model", "weight", "group", "time_s", "time_share", "fleet_rank"], rows,
+                  title=f"fleet time by operator group on {hw.name}, {dtype}")  # fmt: skip
+    ours = [g for g in ranking if g in PAPER_RANKING]
+    agrees = ours == list(PAPER_RANKING)
+    findings = {"shares": fleet, "ranking": ranking, "paper_ranking": list(PAPER_RANKING),
+                "order_agrees": agrees, "mix": weights}  # fmt: skip
+    top = ", ".join(f"{g} {100 * s:.0f}%" for g, s in list(fleet.items())[:5])
+    answer = (
+        f"Fleet time on {hw.name} ({dtype}): {top}. The paper's groups rank "
+        f"{' > '.join(ours)}; the paper has {' > '.join(PAPER_RANKING)} "
+        f"({'same order' if agrees else 'a different order'})."
+    )
+    if not agrees and "tensor_manipulation" in fleet:
+        answer += (
+            " Tensor manipulation takes "
+            f"{100 * fleet['tensor_manipulation']:.1f}% here: the presets carry only the concats, "
+            "splits and shuffles their architectures need, not the feature-processing tensor "
+            "ops of production nets."
+        )
+    return studies.Study("fleet", "Operator time breakdown of the fleet", table, findings,
+                         answer, (study_plots.fleet_bars, study_plots.fleet_ranking))  # fmt: skip

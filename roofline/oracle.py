@@ -1,0 +1,253 @@
+"""Scalar reference of the roofline evaluation: one device, one batch, plain Python loops.
+
+:func:`evaluate_one` is written straight from the formulas of DESIGN.md ("The roofline model") and
+the placement rules of :mod:`roofline.placement`'s docstring, with no numpy and nothing shared with
+:mod:`roofline.evaluate` or :mod:`roofline.placement`. It is slow and obviously right; the tests
+hold the vectorized path to it (relative tolerance 1e-9).
+
+For op i (counts from the :class:`~roofline.cost.CostTable`, at batch index ``j``):
+
+* ``t_compute = padded_matrix_flops / (peak_matrix[dtype] * eff_matrix)
+  + vector_flops / (peak_vector[dtype] * eff_vector)``; each GEMM's M, N, K are rounded up to the
+  engine's tile, so tile utilization = matrix FLOPs / padded matrix FLOPs (1 without a tile);
+* ``t_L = bytes[L] / bandwidth[L]`` for each memory level, bytes placed by the policy;
+* ``t = max(t_compute, max_L t_L) + per_op_overhead * launches``; the bound is the first argmax
+  (compute, then the levels in order).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .cost import CostTable
+from .dtypes import canonical
+from .errors import SpecError
+from .hardware import Engine, Hardware
+
+
+@dataclass(frozen=True)
+class OneResult:
+    """Per-op predictions of one model on one device at one batch (all plain floats).
+
+    Attributes
+    ----------
+    time_s, compute_time_s, tile_utilization, overhead_s : list of float [O]
+        Seconds (utilization dimensionless).
+    level_time_s, bytes_moved : list of list of float [O][L]
+        Seconds and bytes per memory level.
+    bound : list of int [O]
+        0 = compute, 1 + l = memory level l.
+    feasible : bool
+    shortfall_bytes, footprint_bytes : float
+        Bytes that fit nowhere; bytes the model needs (weights, tables, peak live activations,
+        KV cache).
+    devices_needed : float
+        Devices of this kind (all levels pooled) holding the footprint; 1 when feasible.
+    """
+
+    time_s: list[float]
+    compute_time_s: list[float]
+    tile_utilization: list[float]
+    overhead_s: list[float]
+    level_time_s: list[list[float]]
+    bytes_moved: list[list[float]]
+    bound: list[int]
+    feasible: bool
+    shortfall_bytes: float
+    footprint_bytes: float
+    devices_needed: float
+
+    @property
+    def latency_s(self) -> float:
+        """Model latency: the sum of op times in execution order (seconds)."""
+        return math.fsum(self.time_s)
+
+
+def engine_peak(engine: Engine, dtype: str) -> float:
+    """Dense peak (FLOP/s) of ``engine`` at ``dtype``, through a declared fallback if needed."""
+    dt = canonical(dtype)
+    if dt in engine.peak:
+        return engine.peak[dt]
+    if dt in engine.fallback:
+        return engine.peak[engine.fallback[dt]]
+    raise SpecError(f"no peak for {dt}", field=f"peak.{dt}")
+
+
+def _round_up(x: float, tile: float) -> float:
+    return math.ceil(x / tile) * tile
+
+
+def _gather(ct: CostTable, i: int, j: int, granularity: float) -> float:
+    """Embedding bytes of op i: rows x row bytes rounded up to the level's access granularity."""
+    row = float(ct.gather_row_bytes[i])
+    if row <= 0:
+        return 0.0
+    return float(ct.gather_rows[i, j]) * _round_up(row, granularity)
+
+
+def _compute(ct: CostTable, hw: Hardware, j: int) -> tuple[list[float], list[float]]:
+    """Compute seconds and tile utilization of every op."""
+    dtype = ct.precision.compute
+    mat, vec = hw.engines.matrix, hw.engines.vector
+    mpeak = engine_peak(mat, dtype) * mat.efficiency
+    vpeak = engine_peak(vec, dtype) * vec.efficiency
+    n = ct.n_ops
+    padded = [float(ct.flops_matrix[i, j]) for i in range(n)]
+    if mat.tile is not None:
+        padded = [0.0] * n
+        tm, tn, tk = (float(t) for t in mat.tile)
+        for g in range(len(ct.gemm_op)):
+            m, nn, k = float(ct.gemm_m[g, j]), float(ct.gemm_n[g, j]), float(ct.gemm_k[g, j])
+            count = float(ct.gemm_count[g, j])
+            op = int(ct.gemm_op[g])
+            padded[op] += 2.0 * count * _round_up(m, tm) * _round_up(nn, tn) * _round_up(k, tk)
+    times, util = [], []
+    for i in range(n):
+        flops = float(ct.flops_matrix[i, j])
+        times.append(padded[i] / mpeak + float(ct.flops_vector[i, j]) / vpeak)
+        util.append(flops / padded[i] if padded[i] > 0 else 1.0)
+    return times, util
+
+
+def _footprint(ct: CostTable, j: int) -> tuple[float, float, float, float]:
+    """Dense weight bytes, table bytes, peak live activation bytes, KV cache bytes."""
+    dense = tables = kv = 0.0
+    peak_act = 0.0
+    for i in range(ct.n_ops):
+        if bool(ct.is_table[i]):
+            tables += float(ct.weight_bytes[i])
+        else:
+            dense += float(ct.weight_bytes[i])
+        peak_act = max(peak_act, float(ct.live_act_bytes[i, j]))
+        kv += float(ct.kv_footprint_bytes[i, j])
+    return dense, tables, peak_act, kv
+
+
+def _verdict(need: float, shortfall: float, hw: Hardware) -> tuple[bool, float, float, float]:
+    total = sum(lvl.capacity for lvl in hw.memory.values())
+    devices = max(1.0, math.ceil(need / total)) if shortfall > 0 else 1.0
+    return shortfall <= 0, shortfall, need, devices
+
+
+def place_single(ct: CostTable, hw: Hardware, j: int):
+    """SingleLevel: every byte streams from main memory (the level of kind ``device``)."""
+    levels = list(hw.memory.values())
+    main = [lvl.kind for lvl in levels].index("device")
+    out = []
+    for i in range(ct.n_ops):
+        row = [0.0] * len(levels)
+        row[main] = (
+            float(ct.weight_read_bytes[i, j])
+            + float(ct.act_in_bytes[i, j])
+            + float(ct.act_out_bytes[i, j])
+            + float(ct.kv_bytes[i, j])
+            + _gather(ct, i, j, levels[main].granularity)
+        )
+        out.append(row)
+    dense, tables, peak_act, kv = _footprint(ct, j)
+    need = dense + tables + peak_act + kv
+    shortfall = max(0.0, need - levels[main].capacity)
+    return out, _verdict(need, shortfall, hw)
+
+
+def place_capacity(ct: CostTable, hw: Hardware, j: int):
+    """CapacityAware, rule by rule as :mod:`roofline.placement` documents it."""
+    levels = list(hw.memory.values())
+    nl, n = len(levels), ct.n_ops
+    main = [lvl.kind for lvl in levels].index("device")
+    onchip = [k for k, lvl in enumerate(levels) if lvl.kind == "onchip"]
+    dense, tables, peak_act, kv = _footprint(ct, j)
+    live = [float(ct.live_act_bytes[i, j]) for i in range(n)]
+
+    # 1. weights resident in the fastest on-chip level holding weights + peak live activations
+    resident = next((k for k in onchip if dense + peak_act <= levels[k].capacity), None)
+    if resident is not None:
+        w_lvl, act_lvl = resident, [resident] * n
+    else:
+        # 2. each op's activations in the fastest on-chip level holding its live set
+        w_lvl = main
+        act_lvl = [
+            next((k for k in onchip if live[i] <= levels[k].capacity), main) for i in range(n)
+        ]
+
+    used = [0.0] * nl
+    for k in range(nl):
+        acts = [live[i] for i in range(n) if act_lvl[i] == k]
+        used[k] = (max(acts) if acts else 0.0) + (dense if w_lvl == k else 0.0)
+    used[main] += kv
+    shortfall = max(0.0, used[main] - levels[main].capacity)
+
+    # 3. tables one by one, densest first, in the fastest level with room left
+    rem = [levels[k].capacity - used[k] for k in range(nl)]
+    table_ops = [i for i in range(n) if bool(ct.is_table[i])]
+    density = {
+        i: float(ct.gather_rows[i, j]) / max(float(ct.weight_bytes[i]), 1.0) for i in table_ops
+    }
+    tbl_lvl: dict[int, int] = {}
+    for i in sorted(table_ops, key=lambda t: -density[t]):  # sorted() is stable
+        size = float(ct.weight_bytes[i])
+        k = next((k for k in range(nl) if rem[k] >= size), None)
+        if k is None:
+            tbl_lvl[i] = nl - 1  # 4. fits nowhere: served by the slowest level, counted short
+            shortfall += size
+        else:
+            tbl_lvl[i] = k
+            rem[k] -= size
+
+    out = []
+    for i in range(n):
+        row = [0.0] * nl
+        row[w_lvl] += float(ct.weight_read_bytes[i, j])
+        row[act_lvl[i]] += float(ct.act_in_bytes[i, j]) + float(ct.act_out_bytes[i, j])
+        if i in tbl_lvl:
+            row[tbl_lvl[i]] += _gather(ct, i, j, levels[tbl_lvl[i]].granularity)
+        row[main] += float(ct.kv_bytes[i, j])  # 4. the KV cache lives in main memory
+        out.append(row)
+    need = dense + tables + peak_act + kv
+    return out, _verdict(need, shortfall, hw)
+
+
+def evaluate_one(ct: CostTable, hw: Hardware, j: int = 0, policy: str = "capacity") -> OneResult:
+    """Evaluate the counts of ``ct`` at batch index ``j`` on ``hw``, op by op.
+
+    Parameters
+    ----------
+    ct : CostTable
+        Counts (fused or not) from :func:`roofline.counting.count_graph`.
+    hw : Hardware
+        One device (``HardwareGrid.variant(h)`` for a variant of a grid).
+    j : int
+        Index into ``ct.batch``.
+    policy : "capacity" or "single"
+        Placement policy (:mod:`roofline.placement`).
+
+    Returns
+    -------
+    OneResult
+        Per-op seconds, bounds and bytes per level; feasibility of the whole model.
+    """
+    if policy == "single":
+        moved, verdict = place_single(ct, hw, j)
+    elif policy == "capacity":
+        moved, verdict = place_capacity(ct, hw, j)
+    else:
+        raise SpecError(f"unknown policy {policy!r}", field="policy", fix="use single or capacity")
+    bandwidth = [lvl.bandwidth for lvl in hw.memory.values()]
+    t_compute, util = _compute(ct, hw, j)
+    times, level_times, bounds, overheads = [], [], [], []
+    for i in range(ct.n_ops):
+        t_levels = [moved[i][k] / bandwidth[k] for k in range(len(bandwidth))]
+        parts = [t_compute[i], *t_levels]
+        bound = 0
+        for k, t in enumerate(parts):
+            if t > parts[bound]:
+                bound = k
+        overhead = hw.overheads.per_op * float(ct.launches[i])
+        times.append(parts[bound] + overhead)
+        level_times.append(t_levels)
+        bounds.append(bound)
+        overheads.append(overhead)
+    feasible, shortfall, need, devices = verdict
+    return OneResult(times, t_compute, util, overheads, level_times, moved, bounds, feasible,
+                     shortfall, need, devices)  # fmt: skip

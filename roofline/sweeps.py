@@ -1,0 +1,285 @@
+"""Design-space sweeps: models x device variants x batches x dtypes -> a tidy table.
+
+A sweep varies knobs of one base device (``memory.hbm.bandwidth``, ``memory.sram.capacity``,
+``engines.matrix.peak.fp16``..., see :func:`roofline.hardware.vary`), as a Cartesian product or
+zipped lists, and evaluates every point with the totals-only fast paths of
+:mod:`roofline.fastpath` in chunks of variants, so memory stays bounded by the chunk. With an
+executor (a process pool, a Dask client's executor) the chunks run remotely and the results are
+identical: each variant is computed independently by the same code.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .counting import as_batches, count_graph
+from .errors import SpecError
+from .fastpath import Totals, totals_direct, totals_ridge
+from .hardware import Hardware, parse_knob_values
+from .placement import get_policy
+from .table import Table
+from .zoo import build_model, load_hardware, load_model
+
+DEFAULT_CHUNK = 4096
+RIDGE_CHUNK = 65536
+
+
+def knob_grid(hw: Hardware, knobs: Mapping[str, Sequence[Any]], mode: str) -> dict[str, np.ndarray]:
+    """Return the full value columns (SI floats) of a product or zip grid of knobs."""
+    parsed = dict(parse_knob_values(hw, p, v) for p, v in knobs.items())
+    if not parsed:
+        raise SpecError("no knob to vary", field="vary", fix="e.g. {'memory.main.bandwidth': [...]}")
+    lists = list(parsed.values())
+    if mode == "zip":
+        if len({len(v) for v in lists}) != 1:
+            raise SpecError("zip mode needs value lists of equal length", field="vary",
+                            fix="use mode='product' or give equal lengths")  # fmt: skip
+        return parsed
+    if mode != "product":
+        raise SpecError(f"unknown mode {mode!r}", field="mode", fix="use 'product' or 'zip'")
+    mesh = np.meshgrid(*lists, indexing="ij")
+    return {k: m.ravel() for k, m in zip(parsed, mesh)}
+
+
+_COUNTS: dict[tuple, Any] = {}
+
+
+def _counts(spec: dict, batches: np.ndarray, dtype: str, fuse: bool):
+    """Counts of a spec, cached per process (workers count each model once, not per chunk)."""
+    import json
+
+    key = (json.dumps(spec, sort_keys=True, default=str), tuple(batches), dtype, fuse)
+    if key not in _COUNTS:
+        if len(_COUNTS) > 32:
+            _COUNTS.clear()
+        model = build_model(spec, file="<sweep>")
+        _COUNTS[key] = count_graph(model.graph, batches, dtype, fuse=fuse)
+    return _COUNTS[key]
+
+
+def _evaluate_chunk(spec: Any, hw: Hardware, cols: dict[str, np.ndarray], batches: np.ndarray,
+                    dtype: str, policy: str, fuse: bool) -> Totals:  # fmt: skip
+    """Evaluate one chunk of variants (runs in workers: arguments are plain, picklable data).
+
+    ``spec`` is a model spec mapping, or (in-process) an already counted CostTable.
+    """
+    from .cost import CostTable
+    from .hardware import vary
+
+    ct = spec if isinstance(spec, CostTable) else _counts(spec, batches, dtype, fuse)
+    grid = vary(hw, cols, mode="zip")
+    if policy == "single":
+        return totals_ridge(ct, grid)
+    return totals_direct(ct, grid, policy)
+
+
+@dataclass
+class Progress:
+    """A progress line on stderr, shown only once a run has taken longer than ``delay`` s."""
+
+    total: int
+    label: str = "sweep"
+    delay: float = 1.0
+    stream: Any = None
+
+    def __post_init__(self) -> None:
+        self.start = time.perf_counter()
+        self.done = 0
+        self.shown = False
+        self.last = 0.0
+        self.stream = self.stream or sys.stderr
+        isatty = getattr(self.stream, "isatty", lambda: False)
+        self.tty = bool(isatty())
+        self.every = 0.1 if self.tty else 5.0
+
+    def update(self, n: int) -> None:
+        self.done += n
+        now = time.perf_counter()
+        elapsed = now - self.start
+        finished = self.done >= self.total
+        if elapsed < self.delay and not (finished and self.shown):
+            return
+        if not finished and now - self.last < self.every:
+            return
+        self.last = now
+        self.shown = True
+        frac = self.done / self.total if self.total else 1.0
+        bar = "#" * int(30 * frac)
+        end = "" if self.tty and not finished else "\n"
+        start = "\r" if self.tty else ""
+        self.stream.write(f"{start}{self.label}: [{bar:<30}] {100 * frac:5.1f}% "
+                          f"({self.done}/{self.total} points, {elapsed:.1f} s){end}")  # fmt: skip
+        if self.tty and finished:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def sweep(
+    models: Any,
+    base_device: Any,
+    vary: Mapping[str, Sequence[Any]],
+    batch: Any = 1,
+    dtype: Sequence[str] | str = "fp32",
+    mode: str = "product",
+    policy: str | None = None,
+    fuse: bool = True,
+    chunk: int | None = None,
+    executor: Executor | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Table:
+    """Evaluate models on every variant of ``base_device``; return one row per point.
+
+    Parameters
+    ----------
+    models : model-like or sequence of them
+        Preset names, YAML paths, mappings or Models.
+    base_device : device-like
+        The device whose knobs vary.
+    vary : mapping knob path -> values
+        Values are SI numbers or unit strings (``"2 TB/s"``, ``"32 MiB"``).
+    batch, dtype : one or several
+    mode : ``"product"`` (every combination) or ``"zip"`` (element-wise)
+    policy : ``"capacity"`` (default) or ``"single"`` (the O(log ops) ridge path)
+    fuse : as in :func:`roofline.evaluate`
+    chunk : variants evaluated at once (bounds memory: ~chunk x batches x ops floats); default
+        4096, or 65536 on the ridge path of ``policy="single"`` (memory O(chunk) there)
+    executor : a ``concurrent.futures.Executor`` to run chunks on (results identical)
+    progress : called with the number of points finished after each chunk
+
+    Returns
+    -------
+    Table
+        Columns: the knob paths (SI values), ``model``, ``batch``, ``dtype``, ``latency_s``,
+        ``throughput_per_s``, ``utilization``, ``bound``, ``feasible``,
+        ``capacity_shortfall_bytes``, ``devices_needed``; rows ordered by model, dtype, variant,
+        batch.
+    """
+    model_list = [models] if isinstance(models, (str, dict)) or not isinstance(models, Sequence) else list(models)
+    dtypes = [dtype] if isinstance(dtype, str) else list(dtype)
+    hw = base_device if isinstance(base_device, Hardware) else load_hardware(base_device)
+    pol = get_policy(policy).name
+    batches = as_batches(batch)
+    if chunk is None:
+        chunk = RIDGE_CHUNK if pol == "single" else DEFAULT_CHUNK
+    if not isinstance(chunk, int) or chunk < 1:
+        raise SpecError(f"chunk={chunk!r} must be a positive integer", field="chunk")
+    cols = knob_grid(hw, vary, mode)
+    n = len(next(iter(cols.values())))
+    loaded = [load_model(m) for m in model_list]
+    levels = ("compute", *hw.level_names)
+    out: dict[str, list] = {k: [] for k in (*cols, "model", "batch", "dtype", "latency_s",
+                                            "throughput_per_s", "utilization", "bound", "feasible",
+                                            "capacity_shortfall_bytes", "devices_needed")}  # fmt: skip
+    starts = list(range(0, n, chunk))
+    for m in loaded:
+        spec = m.spec.model_dump()
+        flops_cache: dict[str, np.ndarray] = {}
+        for dt in dtypes:
+            ct = count_graph(m.graph, batches, dt, fuse=fuse)
+            flops_cache[dt] = (ct.flops_matrix + ct.flops_vector).sum(axis=0)
+            src = spec if executor is not None else ct
+            jobs = [(src, hw, {k: v[s : s + chunk] for k, v in cols.items()}, batches, dt, pol, fuse)
+                    for s in starts]  # fmt: skip
+            if executor is None:
+                results = (_evaluate_chunk(*job) for job in jobs)
+            else:
+                results = executor.map(_evaluate_chunk, *zip(*jobs))
+            for s, tot in zip(starts, results):
+                h = tot.latency_s.shape[0]
+                nb = batches.size
+                for k, v in cols.items():
+                    out[k].append(np.repeat(v[s : s + h], nb))
+                out["model"].append(np.full(h * nb, m.name, dtype=object))
+                out["dtype"].append(np.full(h * nb, dt, dtype=object))
+                out["batch"].append(np.tile(batches, h))
+                lat = tot.latency_s
+                out["latency_s"].append(lat.ravel())
+                out["throughput_per_s"].append((batches[None, :] / lat).ravel())
+                util = flops_cache[dt][None, :] / (lat * tot.matrix_peak[:, None])
+                out["utilization"].append(util.ravel())
+                out["bound"].append(np.asarray(levels, dtype=object)[np.argmax(tot.bound_time_s, -1)].ravel())
+                out["feasible"].append(tot.feasible.ravel())
+                out["capacity_shortfall_bytes"].append(tot.shortfall_bytes.ravel())
+                out["devices_needed"].append(tot.devices_needed.ravel().astype(int))
+                if progress:
+                    progress(h)
+    table = Table.from_columns({k: np.concatenate(v) if v else np.array([]) for k, v in out.items()},
+                               title=f"sweep of {hw.name}")  # fmt: skip
+    table.knobs = tuple(cols)  # type: ignore[attr-defined]
+    return table
+
+
+def n_points(vary: Mapping[str, Sequence[Any]], mode: str) -> int:
+    """Number of variants a knob spec makes."""
+    sizes = [len(v) for v in vary.values()]
+    return (sizes[0] if sizes else 0) if mode == "zip" else math.prod(sizes)
+
+
+def plot_sweep(table: Table, metric: str = "latency_s", ax: Any = None, title: str | None = None):
+    """Plot ``metric`` over the sweep's knobs: lines for one knob, a heat map for two.
+
+    One line (or panel) per model, batch and dtype for one knob; for two knobs, the first model,
+    batch and dtype as a log-colored heat map. Returns the matplotlib Figure.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
+
+    from .report import format_value
+
+    knobs = list(getattr(table, "knobs", ()))
+    if not knobs or len(knobs) > 2:
+        raise SpecError(f"plot needs one or two varied knobs, got {len(knobs)}", field="--plot",
+                        fix="vary one or two knobs")  # fmt: skip
+    fig = ax.figure if ax is not None else plt.figure(figsize=(7, 4.5))
+    ax = ax or fig.add_subplot(111)
+    y = table.column(metric).astype(float)
+    keys = list(zip(table.column("model"), table.column("batch"), table.column("dtype")))
+    series = list(dict.fromkeys(keys))
+    unit = {"latency_s": "latency (s)", "throughput_per_s": "throughput (samples/s)",
+            "utilization": "utilization (fraction of matrix peak)"}.get(metric, metric)  # fmt: skip
+    if len(knobs) == 1:
+        x = table.column(knobs[0]).astype(float)
+        for key in series:
+            sel = np.array([k == key for k in keys])
+            order = np.argsort(x[sel])
+            ax.plot(x[sel][order], y[sel][order], marker="o", ms=3,
+                    label=f"{key[0]} b={format_value('batch', key[1])} {key[2]}")  # fmt: skip
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(_axis_label(knobs[0]))
+        ax.set_ylabel(unit)
+        ax.legend(fontsize=8)
+        ax.grid(True, which="both", alpha=0.3)
+    else:
+        key = series[0]
+        sel = np.array([k == key for k in keys])
+        x0, x1 = table.column(knobs[0])[sel].astype(float), table.column(knobs[1])[sel].astype(float)
+        u0, u1 = np.unique(x0), np.unique(x1)
+        z = np.full((u1.size, u0.size), np.nan)
+        z[np.searchsorted(u1, x1), np.searchsorted(u0, x0)] = y[sel]
+        mesh = ax.pcolormesh(u0, u1, z, shading="nearest", norm=LogNorm())
+        fig.colorbar(mesh, ax=ax, label=unit)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(_axis_label(knobs[0]))
+        ax.set_ylabel(_axis_label(knobs[1]))
+        title = title or f"{key[0]}, batch {format_value('batch', key[1])}, {key[2]}"
+    ax.set_title(title or f"{metric} over {knobs[0]}")
+    fig.tight_layout()
+    return fig
+
+
+def _axis_label(path: str) -> str:
+    unit = {"bandwidth": "B/s", "capacity": "B", "granularity": "B", "per_op": "s"}
+    last = path.rsplit(".", 1)[-1]
+    if ".peak." in path:
+        return f"{path} (FLOP/s)"
+    return f"{path} ({unit.get(last, '')})" if last in unit else path

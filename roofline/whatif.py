@@ -1,0 +1,198 @@
+"""What a knob buys: latency-bound batch, one-knob sensitivity rankings, and device diffs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .counting import count_graph
+from .errors import SpecError
+from .engine import evaluate_costs
+from .hardware import Hardware, vary
+from .table import Table
+from .units import Dim, parse_quantity
+from .zoo import load_hardware, load_model
+
+MAX_BATCH = 2**24
+
+
+def max_batch_under(
+    model: Any,
+    hw: Any,
+    target_s: float | str,
+    dtype: str = "fp32",
+    policy: Any = None,
+    fuse: bool = True,
+    feasible_only: bool = True,
+) -> tuple[int, float, float]:
+    """Return (largest batch with latency <= target, its latency in s, its throughput per s).
+
+    Latency is non-decreasing in batch (every count is affine in batch with a non-negative slope,
+    and spilling only adds traffic), so the answer is bracketed on a power-of-two grid and then
+    refined with vectorized evaluations of up to 64 batches at a time. Returns ``(0, nan, 0.0)``
+    when even batch 1 misses the target (or does not fit, with ``feasible_only``).
+    """
+    target = parse_quantity(target_s, Dim.TIME)
+    m = load_model(model)
+    dev = hw if isinstance(hw, Hardware) else load_hardware(hw)
+
+    def ok(batches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        r = evaluate_costs(count_graph(m.graph, batches, dtype, fuse=fuse), dev, policy)
+        lat = r.latency_s[0]
+        good = lat <= target
+        if feasible_only:
+            good &= r.feasible[0]
+        return good, lat
+
+    grid = 2.0 ** np.arange(0, int(np.log2(MAX_BATCH)) + 1)
+    good, lat = ok(grid)
+    if not good[0]:
+        return 0, float("nan"), 0.0
+    # last good power of two; the first bad one bounds the answer (monotone latency)
+    k = int(np.flatnonzero(good)[-1])
+    lo, hi = int(grid[k]), int(grid[k + 1]) if k + 1 < grid.size else int(grid[k])
+    best_lat = float(lat[k])
+    while hi - lo > 1:
+        cand = np.unique(np.linspace(lo, hi, num=min(64, hi - lo + 1)).astype(int))
+        g, la = ok(cand.astype(float))
+        idx = np.flatnonzero(g)
+        j = int(idx[-1])
+        lo, best_lat = int(cand[j]), float(la[j])
+        if j + 1 < cand.size:
+            hi = int(cand[j + 1])
+        else:
+            break
+    return lo, best_lat, lo / best_lat
+
+
+def sla_columns(model: Any, hw: Any, target: str, dtype: str, policy: Any, fuse: bool) -> list:
+    """``[sla_s, max_batch_under_sla, latency_at_max_batch_s, throughput_at_max_batch_per_s]``."""
+    t = parse_quantity(target, Dim.TIME)
+    b, lat, thr = max_batch_under(model, hw, t, dtype, policy, fuse)
+    return [t, b, lat, thr]
+
+
+def default_knobs(hw: Hardware, dtype: str) -> list[str]:
+    """Knobs worth ranking on ``hw`` at ``dtype``: every level's bandwidth and capacity, the
+    matrix and vector peaks of the dtype actually used, and the per-op overhead."""
+    knobs = []
+    for name in hw.memory:
+        knobs += [f"memory.{name}.bandwidth", f"memory.{name}.capacity"]
+    for eng in ("matrix", "vector"):
+        used = getattr(hw.engines, eng).resolve(dtype)
+        if used:
+            knobs.append(f"engines.{eng}.peak.{used}")
+    if hw.overheads.per_op > 0:
+        knobs.append("overheads.per_op")
+    return knobs
+
+
+def sensitivity(
+    model: Any,
+    hw: Any,
+    batch: int = 1,
+    dtype: str = "fp32",
+    knobs: list[str] | None = None,
+    factor: float = 2.0,
+    policy: Any = None,
+    fuse: bool = True,
+) -> Table:
+    """Rank how much each knob buys: latency with the knob times ``factor`` and divided by it.
+
+    Returns one row per knob, sorted by the speedup from improving it (a larger bandwidth, peak
+    or capacity; a smaller overhead), with the new latency, speedup and bound in each direction.
+    All variants are evaluated in one vectorized call.
+    """
+    from .counting import as_batches
+    from .dtypes import canonical
+    from .hardware import stack
+
+    dev = hw if isinstance(hw, Hardware) else load_hardware(hw)
+    m = load_model(model)
+    dt = canonical(dtype)
+    paths = knobs or default_knobs(dev, dt)
+    if factor <= 1:
+        raise SpecError(f"factor={factor} must be > 1", field="factor", fix="e.g. 2")
+    base_vals = {}
+    variants = [dev]
+    for p in paths:
+        canon, arr = _knob_value(dev, p)
+        base_vals[canon] = arr
+        better = arr / factor if canon == "overheads.per_op" else arr * factor
+        worse = arr * factor if canon == "overheads.per_op" else arr / factor
+        for v in (better, worse):
+            variants.append(vary(dev, {canon: [v]}).variant(0))
+    b = as_batches(batch)
+    if b.size != 1:
+        raise SpecError("sensitivity takes one batch size", field="batch", fix="e.g. batch=16")
+    r = evaluate_costs(count_graph(m.graph, b, dtype, fuse=fuse), stack(variants), policy)
+    lat = r.latency_s[:, 0]
+    bound = r.dominant_bound()[:, 0]
+    rows = []
+    for i, p in enumerate(base_vals):
+        hb, hw_ = 1 + 2 * i, 2 + 2 * i
+        rows.append([p, base_vals[p], float(lat[0]), str(bound[0]), float(lat[hb]),
+                     float(lat[0] / lat[hb]), str(bound[hb]), float(lat[hw_]),
+                     float(lat[0] / lat[hw_]), str(bound[hw_])])  # fmt: skip
+    rows.sort(key=lambda r: -r[5])
+    cols = ["knob", "base_value", "base_latency_s", "base_bound", "improved_latency_s",
+            "improved_speedup", "improved_bound", "degraded_latency_s", "degraded_speedup",
+            "degraded_bound"]  # fmt: skip
+    return Table(cols, rows, title=f"sensitivity of {m.name} on {dev.name} (x{factor:g}, batch "
+                 f"{b[0]:g}, {dt})")  # fmt: skip
+
+
+def _knob_value(hw: Hardware, path: str) -> tuple[str, float]:
+    from .hardware import knob_dim
+
+    canon, _ = knob_dim(hw, path)
+    parts = canon.split(".")
+    if parts[0] == "memory":
+        return canon, float(getattr(hw.memory[parts[1]], parts[2]))
+    if parts[0] == "engines":
+        eng = getattr(hw.engines, parts[1])
+        if parts[2] == "peak":
+            if parts[3] not in eng.peak:
+                raise SpecError(f"{hw.name} has no {parts[1]} peak for {parts[3]}", field=path,
+                                fix=f"use one of {', '.join(eng.peak)}")  # fmt: skip
+            return canon, float(eng.peak[parts[3]])
+        return canon, float(eng.efficiency)
+    return canon, float(hw.overheads.per_op)
+
+
+def diff_devices(
+    model: Any, hw_a: Any, hw_b: Any, batch: int = 1, dtype: str = "fp32", policy: Any = None,
+    fuse: bool = True,
+) -> tuple[Table, Table]:  # fmt: skip
+    """Compare one model on two devices.
+
+    Returns
+    -------
+    (by_kind, changed) : (Table, Table)
+        Time on each device and the speedup (a / b) per op kind; and the ops whose bound
+        differs between the devices, with their times.
+    """
+    from .api import evaluate
+
+    ra = evaluate(model, hw_a, batch=batch, dtype=dtype, policy=policy, fuse=fuse)
+    rb = evaluate(model, hw_b, batch=batch, dtype=dtype, policy=policy, fuse=fuse)
+    ct = ra.costs
+    ta, tb = ra.time_s[0, 0], rb.time_s[0, 0]
+    na, nb = ra.grid.labels[0], rb.grid.labels[0]
+    kinds = sorted(set(ct.kinds), key=lambda k: -sum(t for t, kk in zip(ta, ct.kinds) if kk == k))
+    rows = []
+    for k in kinds:
+        sel = np.array([kk == k for kk in ct.kinds])
+        a, b = float(ta[sel].sum()), float(tb[sel].sum())
+        rows.append([k, int(sel.sum()), a, b, a / b if b else float("inf")])
+    rows.append(["total", ct.n_ops, float(ta.sum()), float(tb.sum()), float(ta.sum() / tb.sum())])
+    by_kind = Table(["kind", "ops", f"{na}_time_s", f"{nb}_time_s", "speedup"], rows,
+                    title=f"{ct.model}: {na} vs {nb} (batch {ct.batch[0]:g}, {ct.precision.name})")
+    la, lb = ra.bound_labels, rb.bound_labels
+    changed = [[n, ct.kinds[i], la[ra.bound[0, 0, i]], lb[rb.bound[0, 0, i]], float(ta[i]),
+                float(tb[i]), float(ta[i] / tb[i]) if tb[i] else float("inf")]
+               for i, n in enumerate(ct.names) if la[ra.bound[0, 0, i]] != lb[rb.bound[0, 0, i]]]
+    changed_t = Table(["op", "kind", f"{na}_bound", f"{nb}_bound", f"{na}_time_s", f"{nb}_time_s",
+                       "speedup"], changed, title="ops whose bound changes")  # fmt: skip
+    return by_kind, changed_t

@@ -1,0 +1,174 @@
+"""Hypothesis strategies shared by the invariant and fuzz tests: small `layers` models and devices.
+
+Models are kept small (a handful of ops on inputs of a few hundred elements) so that hundreds of
+examples run in seconds; devices span 1 KiB to 1 TB per level so that every placement branch
+(weights resident or not, activations on or off chip, tables in any tier or nowhere) is drawn.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import strategies as st
+
+from roofline.ops.conv import conv_out_size
+
+KiB = 2.0**10
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+@st.composite
+def layer_models(
+    draw: st.DrawFn, max_ops: int = 6, tables: bool = True, side_ops: bool = True
+) -> dict[str, Any]:
+    """A valid `layers` model spec (a mapping): a conv trunk, a head, optional side branches.
+
+    The trunk is convolutions, batch norms, activations, pools and residual adds on (C, H, W);
+    an adaptive pool may flatten it into a linear head. Side ops read the graph input directly:
+    embedding bags (tables up to 1e6 rows), attention with or without a KV cache, a GRU.
+    """
+    c, h, w = draw(st.integers(1, 6)), draw(st.integers(1, 8)), draw(st.integers(1, 8))
+    ops: list[dict[str, Any]] = []
+    shape: tuple[int, ...] = (c, h, w)
+    prev = "x"
+    n = draw(st.integers(1, max_ops))
+    for i in range(n):
+        name = f"n{i}"
+        repeat = draw(st.sampled_from([1, 1, 1, 2, 3]))
+        if len(shape) == 3:
+            kind = draw(st.sampled_from(["conv", "conv", "batchnorm", "activation", "pool",
+                                         "residual", "flatten"]))  # fmt: skip
+        else:
+            kind = draw(st.sampled_from(["linear", "linear", "activation", "layernorm",
+                                         "softmax", "residual"]))  # fmt: skip
+        if kind == "conv":
+            cin, hh, ww = shape
+            groups = draw(st.sampled_from(_divisors(cin)))
+            out = groups * draw(st.integers(1, 4))
+            k = draw(st.integers(1, min(3, hh + 2, ww + 2)))
+            pad = draw(st.integers(0, k // 2))
+            k = min(k, hh + 2 * pad, ww + 2 * pad)
+            stride = draw(st.integers(1, 2))
+            op = {"kind": "conv", "out_channels": out, "kernel_size": k, "stride": stride,
+                  "padding": pad, "groups": groups, "bias": draw(st.booleans())}  # fmt: skip
+            shape = (
+                out,
+                conv_out_size(hh, k, stride, pad, 1),
+                conv_out_size(ww, k, stride, pad, 1),
+            )
+            repeat = 1
+        elif kind == "pool":
+            k = draw(st.integers(1, min(shape[1:])))
+            op = {"kind": "pool", "mode": draw(st.sampled_from(["max", "avg"])), "kernel_size": k}
+            shape = (shape[0], (shape[1] - k) // k + 1, (shape[2] - k) // k + 1)
+            repeat = 1
+        elif kind == "flatten":
+            op = {"kind": "adaptive_pool", "mode": "avg"}
+            shape = (shape[0],)
+            repeat = 1
+        elif kind == "linear":
+            out = shape[0] if repeat > 1 else draw(st.integers(1, 16))
+            op = {"kind": "linear", "out_features": out, "bias": draw(st.booleans())}
+            shape = (out,)
+        elif kind == "residual":
+            act = f"a{i}"
+            ops.append({"kind": "activation", "name": act, "function": "relu", "inputs": [prev]})
+            op = {"kind": "elementwise", "op": "add", "num_inputs": 2, "inputs": [prev, act]}
+            repeat = 1
+        elif kind == "activation":
+            fn = draw(st.sampled_from(["relu", "relu6", "sigmoid", "tanh", "silu", "gelu"]))
+            op = {"kind": "activation", "function": fn}
+        else:  # batchnorm, layernorm, softmax
+            op = {"kind": kind}
+        op.setdefault("inputs", [prev])
+        op.update(name=name, repeat=repeat)
+        ops.append(op)
+        prev = name
+    if side_ops:
+        for t in range(draw(st.integers(0, 2)) if tables else 0):
+            ops.append({
+                "kind": "embedding_bag", "name": f"table{t}", "inputs": ["x"],
+                "num_embeddings": draw(st.integers(1, 10**6)),
+                "embedding_dim": draw(st.integers(1, 64)),
+                "pooling_factor": draw(st.floats(0.5, 40.0)),
+                "mode": draw(st.sampled_from(["sum", "mean", "max", "weighted_sum"])),
+                "repeat": draw(st.integers(1, 3)),
+            })  # fmt: skip
+        if draw(st.booleans()):
+            heads = draw(st.integers(1, 4))
+            q = draw(st.integers(1, 8))
+            ops.append({
+                "kind": "attention", "name": "attn", "inputs": ["x"], "num_heads": heads,
+                "num_kv_heads": draw(st.sampled_from(_divisors(heads))),
+                "head_dim": draw(st.integers(1, 16)), "q_len": q,
+                "kv_len": q + draw(st.integers(0, 32)), "kv_cache": draw(st.booleans()),
+            })  # fmt: skip
+        if draw(st.integers(0, 3)) == 0:
+            ops.append({"kind": "gru", "name": "rnn", "inputs": ["x"],
+                        "input_size": draw(st.integers(1, 8)),
+                        "hidden_size": draw(st.integers(1, 8)),
+                        "seq_len": draw(st.integers(1, 4))})  # fmt: skip
+    return {
+        "name": "hyp",
+        "family": "layers",
+        "source": "generated by hypothesis",
+        "params": {"inputs": {"x": [c, h, w]}, "ops": ops},
+    }
+
+
+def _rate(lo: float, hi: float) -> st.SearchStrategy[float]:
+    return st.floats(lo, hi, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def devices(
+    draw: st.DrawFn, max_onchip: int = 2, ordered: bool = False, same_granularity: bool = False
+) -> dict[str, Any]:
+    """A valid device spec mapping (bare SI numbers).
+
+    ``ordered``: bandwidths never increase from the fastest level to the slowest (a real
+    hierarchy); otherwise any order. ``same_granularity``: every level moves 64 B per access.
+    """
+    n_on = draw(st.integers(0, max_onchip))
+    host = draw(st.booleans())
+    kinds = ["onchip"] * n_on + ["device"] + (["host"] if host else [])
+    bws = [draw(_rate(1e9, 1e14)) for _ in kinds]
+    if ordered:
+        bws.sort(reverse=True)
+    memory = {}
+    grains = st.sampled_from([1.0, 32.0, 64.0, 512.0])
+    for i, (kind, bw) in enumerate(zip(kinds, bws)):
+        memory[f"l{i}_{kind}"] = {
+            "kind": kind,
+            "capacity": draw(_rate(KiB, 1e12)),
+            "bandwidth": bw,
+            "granularity": 64.0 if same_granularity else draw(grains),
+            "source": "hypothesis",
+        }  # fmt: skip
+    tile = draw(st.one_of(st.none(), st.tuples(*[st.sampled_from([1, 8, 16, 64, 128])] * 3)))
+
+    def engine(tiled: bool) -> dict[str, Any]:
+        eng = {
+            "peak": {"fp32": draw(_rate(1e9, 1e15)), "fp16": draw(_rate(1e9, 1e15))},
+            "fallback": {"int8": "fp16", "bf16": "fp32"},
+            "efficiency": draw(st.floats(0.05, 1.0)),
+            "source": "hypothesis",
+        }
+        if tiled and tile is not None:
+            eng["tile"] = list(tile)
+        return eng
+
+    return {
+        "name": "hypdev",
+        "source": "generated by hypothesis",
+        "engines": {"matrix": engine(True), "vector": engine(False)},
+        "memory": memory,
+        "overheads": {"per_op": draw(st.sampled_from([0.0, 1e-6, 5e-6])), "source": "hypothesis"},
+    }
+
+
+batches = st.lists(st.integers(1, 4096), min_size=1, max_size=3, unique=True)
+dtypes = st.sampled_from(["fp32", "fp16", "int8", "w4a16"])

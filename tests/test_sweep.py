@@ -1,0 +1,154 @@
+"""Sweeps, the totals fast paths, sensitivity, latency targets and the sweep CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+import pytest
+
+import roofline as rl
+from roofline.counting import count_graph
+from roofline.engine import evaluate_costs
+from roofline.fastpath import totals_direct, totals_ridge
+from roofline.hardware import vary
+from roofline.whatif import max_batch_under
+from roofline.sweeps import sweep
+
+KNOBS = {
+    "memory.main.bandwidth": np.geomspace(0.2e12, 8e12, 7),
+    "memory.onchip.capacity": np.geomspace(1e6, 256e6, 5),
+    "engines.matrix.peak.fp16": [1e14, 4e14, 1.5e15],
+}
+
+
+@pytest.mark.parametrize("model", ["resnet50", "shufflenet_v2_x1_0", "dlrm_rm2", "seq2seq_gru"])
+@pytest.mark.parametrize("device", ["a100_sxm4_80gb", "xeon_gold_6138_2s", "mi300x"])
+def test_fast_paths_equal_full_evaluation(model, device):
+    hw = rl.load_hardware(device)
+    dtype = "fp16" if "fp16" in hw.engines.matrix.peak or "fp16" in hw.engines.matrix.fallback else "fp32"
+    knobs = {k.replace("fp16", dtype): v for k, v in KNOBS.items()}
+    if dtype not in hw.engines.matrix.peak:
+        knobs.pop(f"engines.matrix.peak.{dtype}")
+    grid = vary(hw, knobs)
+    ct = count_graph(rl.load_model(model).graph, [1, 16], dtype, fuse=True)
+    for policy in ("capacity", "single"):
+        full = evaluate_costs(ct, grid, policy)
+        fast = totals_direct(ct, grid, policy)
+        np.testing.assert_allclose(fast.latency_s, full.latency_s, rtol=1e-12)
+        np.testing.assert_allclose(fast.bound_time_s, full.time_by_bound(), rtol=1e-12, atol=1e-18)
+        np.testing.assert_array_equal(fast.feasible, full.feasible)
+    ridge = totals_ridge(ct, grid)
+    full = evaluate_costs(ct, grid, "single")
+    np.testing.assert_allclose(ridge.latency_s, full.latency_s, rtol=1e-9)
+    np.testing.assert_allclose(ridge.bound_time_s, full.time_by_bound(), rtol=1e-9, atol=1e-15)
+
+
+def test_sweep_table_shape_units_and_order():
+    t = sweep(["resnet50"], "a100_sxm4_80gb",
+              {"memory.hbm.bandwidth": ["1 TB/s", "2TB/s"], "memory.sram.capacity": ["8MiB", "32 MiB"]},
+              batch=[1, 8], dtype=["fp16", "bf16"])  # fmt: skip
+    assert len(t) == 2 * 2 * 2 * 2
+    for c in ("memory.hbm.bandwidth", "memory.sram.capacity", "model", "batch", "dtype",
+              "latency_s", "throughput_per_s", "bound", "feasible", "utilization"):  # fmt: skip
+        assert c in t.columns
+    bw = t.column("memory.hbm.bandwidth")
+    assert set(bw) == {1e12, 2e12}
+    assert set(t.column("memory.sram.capacity")) == {8 * 2**20, 32 * 2**20}
+    # throughput = batch / latency
+    np.testing.assert_allclose(t.column("throughput_per_s"), t.column("batch") / t.column("latency_s"))
+    # each point equals a direct evaluation of that variant
+    row = t[5]
+    hw = rl.load_hardware("a100_sxm4_80gb")
+    v = vary(hw, {"memory.hbm.bandwidth": [row["memory.hbm.bandwidth"]],
+                  "memory.sram.capacity": [row["memory.sram.capacity"]]})  # fmt: skip
+    r = rl.evaluate("resnet50", v, batch=row["batch"], dtype=row["dtype"])
+    assert r.latency_s[0, 0] == pytest.approx(row["latency_s"], rel=1e-12)
+    assert t.to_pandas is not None and len(t.to_records()) == len(t)
+
+
+def test_sweep_zip_mode_and_errors():
+    t = sweep("resnet50", "t4", {"memory.dram.bandwidth": [1e11, 2e11, 3e11],
+                                 "engines.matrix.peak.fp16": [1e13, 2e13, 3e13]}, mode="zip")  # fmt: skip
+    assert len(t) == 3
+    with pytest.raises(rl.SpecError, match="equal length"):
+        sweep("resnet50", "t4", {"memory.dram.bandwidth": [1e11, 2e11],
+                                 "engines.matrix.peak.fp16": [1e13]}, mode="zip")  # fmt: skip
+    with pytest.raises(rl.SpecError) as exc:
+        sweep("resnet50", "t4", {"memory.hbm.bandwidth": [1e11]})
+    assert "dram" in str(exc.value)  # did-you-mean names the device's level
+    with pytest.raises(rl.SpecError, match="bandwidth"):
+        sweep("resnet50", "t4", {"memory.dram.bandwidth": ["40 MiB"]})
+
+
+def test_executor_results_identical_to_single_process():
+    knobs = {"memory.main.bandwidth": np.geomspace(1e11, 4e12, 9), "memory.onchip.capacity": [4e6, 64e6]}
+    ref = sweep(["resnet50", "dlrm_rm1"], "a100_sxm4_80gb", knobs, batch=[1, 32])
+    with ProcessPoolExecutor(2) as ex:
+        par = sweep(["resnet50", "dlrm_rm1"], "a100_sxm4_80gb", knobs, batch=[1, 32], executor=ex,
+                    chunk=5)  # fmt: skip
+    assert par.to_json() == ref.to_json()
+
+
+def test_dask_executor_identical():
+    distributed = pytest.importorskip("distributed")
+    knobs = {"memory.main.bandwidth": np.geomspace(1e11, 4e12, 6)}
+    ref = sweep("resnet50", "a100_sxm4_80gb", knobs)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  dashboard_address=None, host="127.0.0.1") as cluster:  # fmt: skip
+        with distributed.Client(cluster) as client:
+            par = sweep("resnet50", "a100_sxm4_80gb", knobs, executor=client.get_executor(), chunk=2)
+    assert par.to_json() == ref.to_json()
+
+
+def test_max_batch_under_is_the_largest_meeting_the_target():
+    target = 4e-3
+    b, lat, thr = max_batch_under("resnet50", "a100_sxm4_80gb", target, dtype="fp16")
+    assert b > 1
+    r = rl.evaluate("resnet50", "a100_sxm4_80gb", batch=[b, b + 1], dtype="fp16")
+    assert r.latency_s[0, 0] <= target < r.latency_s[0, 1]
+    assert lat == pytest.approx(r.latency_s[0, 0])
+    assert thr == pytest.approx(b / lat)
+    assert max_batch_under("resnet50", "a100_sxm4_80gb", "1 us")[0] == 0
+
+
+def test_compare_sla_columns():
+    t = rl.compare(["resnet50"], ["a100_sxm4_80gb"], [1], ["fp16"], sla="10ms")
+    row = t[0]
+    assert row["sla_s"] == 0.01
+    assert row["max_batch_under_sla"] == max_batch_under("resnet50", "a100_sxm4_80gb", 0.01, "fp16")[0]
+
+
+def test_sensitivity_ranks_by_speedup_and_bounds():
+    t = rl.sensitivity("dlrm_rm2", "a100_sxm4_80gb", batch=64, dtype="fp16")
+    speed = t.column("improved_speedup").astype(float)
+    assert list(speed) == sorted(speed, reverse=True)
+    assert (speed >= 1 - 1e-12).all()  # improving a knob never slows the model
+    assert (t.column("degraded_speedup").astype(float) <= 1 + 1e-12).all()
+
+
+def test_diff_devices_speedup_by_kind():
+    by_kind, changed = rl.diff_devices("resnet50", "a100_sxm4_80gb", "h100_sxm5", batch=16, dtype="fp16")
+    total = by_kind[-1]
+    a = rl.evaluate("resnet50", "a100_sxm4_80gb", batch=16, dtype="fp16").latency_s[0, 0]
+    b = rl.evaluate("resnet50", "h100_sxm5", batch=16, dtype="fp16").latency_s[0, 0]
+    assert total["speedup"] == pytest.approx(a / b)
+    assert all(r["a100_sxm4_80gb_bound"] != r["h100_sxm5_bound"] for r in changed)
+
+
+def test_sweep_cli_csv_json_plot(tmp_path):
+    out, png = tmp_path / "s.json", tmp_path / "s.png"
+    cmd = [sys.executable, "-m", "roofline", "sweep", "resnet50", "--hw", "a100_sxm4_80gb",
+           "--vary", "memory.hbm.bandwidth=0.5TB/s:8TB/s:4:log", "--vary",
+           "memory.sram.capacity=8MiB,32MiB", "--batch", "1", "64", "--format", "json",
+           "-o", str(out), "--plot", str(png)]  # fmt: skip
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    rows = json.loads(out.read_text())
+    assert len(rows) == 4 * 2 * 2
+    assert rows[0]["memory.hbm.bandwidth"] == pytest.approx(0.5e12)
+    assert rows[-1]["memory.hbm.bandwidth"] == pytest.approx(8e12)
+    assert png.stat().st_size > 1000

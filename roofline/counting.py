@@ -52,7 +52,11 @@ class Affine:
 
 
 def affine(graph: Graph) -> Affine:
-    """Count every op of ``graph`` at B = 0 and B = 1 (cached on the graph)."""
+    """Count every op of ``graph`` at B = 0 and B = 1 (cached on the graph).
+
+    (A one-pass tracer that marks batch-proportional values was tried: its Python-level
+    arithmetic costs as much as the second pass.)
+    """
     cached = graph.__dict__.get("_affine")
     if cached is not None:
         return cached
@@ -115,6 +119,7 @@ def count_graph(graph: Graph, batch: Any, precision: Any = "fp32", fuse: bool = 
     # repeated ops hold one weight copy each, unless they share one (decoder steps)
     copies = np.array([1.0 if op.shared_weights else op.repeat for op in graph.ops])
     weight = copies * af.a["weight"]
+    is_table = np.array([op.category == "embedding" for op in graph.ops])
     columns = {
         "flops_matrix": matrix,
         "flops_vector": at("vector_flops"),
@@ -131,8 +136,9 @@ def count_graph(graph: Graph, batch: Any, precision: Any = "fp32", fuse: bool = 
         "weight_bytes": weight * wb,
         "gather_row_bytes": af.row_elems * wb,
         "live_act_bytes": graph.live_elements()[:, None] * bt[None, :] * ab,
-        "launches": af.repeat.copy(),
-        "is_table": np.array([op.category == "embedding" for op in graph.ops]),
+        # a repeated group of embedding tables is one table-batched kernel (FBGEMM's TBE)
+        "launches": np.where(is_table, 1.0, af.repeat),
+        "is_table": is_table,
     }
     ops = graph.ops
     table = CostTable(
@@ -175,7 +181,8 @@ def count_graph_reference(graph: Graph, batch: Any, precision: Any = "fp32") -> 
                                 for d in (g.m, g.n, g.k, g.count * op.repeat)))  # fmt: skip
     columns = {f: np.array(cols[f], dtype=float) for f in (*BATCHED, *PER_OP)}
     columns["live_act_bytes"] = graph.live_elements()[:, None] * b[None, :] * prec.bytes_per("act_in")
-    columns["launches"] = np.array([op.repeat for op in graph.ops], dtype=float)
+    columns["launches"] = np.array([1 if op.category == "embedding" else op.repeat
+                                    for op in graph.ops], dtype=float)  # fmt: skip
     columns["is_table"] = np.array([op.category == "embedding" for op in graph.ops])
     dims = np.array(g_dims, dtype=float).reshape(-1, 4, b.size)
     return CostTable(graph.name, tuple(op.name for op in graph.ops),

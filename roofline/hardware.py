@@ -373,7 +373,7 @@ def stack(devices: Sequence[Hardware]) -> HardwareGrid:
             )
     if any(_curves(d) != _curves(base) for d in devices[1:]):
         raise SpecError("cannot stack devices whose efficiency curves differ", field="devices",
-                        fix="evaluate them separately (curves belong to the base device)")  # fmt: skip
+                        fix="evaluate them one by one (curves belong to the base)")  # fmt: skip
     tiles = [d.engines.matrix.tile for d in devices]
     if any(t is None for t in tiles) and not all(t is None for t in tiles):
         tiles = [t or (1, 1, 1) for t in tiles]

@@ -1,8 +1,9 @@
 """Scalar reference of the roofline evaluation: one device, one batch, plain Python loops.
 
-:func:`evaluate_one` is written straight from the formulas of DESIGN.md ("The roofline model") and
-the placement rules of :mod:`roofline.placement`'s docstring, with no numpy and nothing shared with
-:mod:`roofline.evaluate` or :mod:`roofline.placement`. It is slow and obviously right; the tests
+:func:`evaluate_one` is written straight from the formulas of DESIGN.md ("The roofline model"), the
+placement rules of :mod:`roofline.placement`'s docstring and the efficiency curves of
+:mod:`roofline.efficiency`'s, with no numpy and nothing shared with :mod:`roofline.engine`,
+:mod:`roofline.placement` or :mod:`roofline.efficiency`. It is slow and obviously right; the tests
 hold the vectorized path to it (relative tolerance 1e-9).
 
 For op i (counts from the :class:`~roofline.cost.CostTable`, at batch index ``j``):
@@ -13,17 +14,25 @@ For op i (counts from the :class:`~roofline.cost.CostTable`, at batch index ``j`
 * ``t_L = bytes[L] / bandwidth[L]`` for each memory level, bytes placed by the policy;
 * ``t = max(t_compute, max_L t_L) + per_op_overhead * launches``; the bound is the first argmax
   (compute, then the levels in order).
+
+An efficiency curve divides the matrix term by ``curve_m(matrix FLOPs per launch)``, the vector
+term by ``curve_v(vector FLOPs per launch)`` and ``t_L`` by ``curve_L(bytes[L] per launch)``; the
+time without curves is the ideal time.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .cost import CostTable
 from .dtypes import canonical
 from .errors import SpecError
 from .hardware import Engine, Hardware
+
+if TYPE_CHECKING:
+    from .efficiency import EfficiencyCurve
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,8 @@ class OneResult:
         KV cache).
     devices_needed : float
         Devices of this kind (all levels pooled) holding the footprint; 1 when feasible.
+    ideal_time_s : list of float [O]
+        Seconds without efficiency curves (= ``time_s`` when the device declares none).
     """
 
     time_s: list[float]
@@ -57,6 +68,7 @@ class OneResult:
     shortfall_bytes: float
     footprint_bytes: float
     devices_needed: float
+    ideal_time_s: list[float]
 
     @property
     def latency_s(self) -> float:
@@ -74,6 +86,19 @@ def engine_peak(engine: Engine, dtype: str) -> float:
     raise SpecError(f"no peak for {dt}", field=f"peak.{dt}")
 
 
+def curve_value(curve: EfficiencyCurve | None, size: float) -> float:
+    """Efficiency of ``curve`` at ``size``: linear in log(size) between points, clamped outside."""
+    if curve is None:
+        return 1.0
+    sizes, effs = curve.size, curve.efficiency
+    if size <= sizes[0]:
+        return effs[0]
+    for s0, s1, e0, e1 in zip(sizes, sizes[1:], effs, effs[1:]):
+        if size <= s1:
+            return e0 + (e1 - e0) * math.log(size / s0) / math.log(s1 / s0)
+    return effs[-1]
+
+
 def _round_up(x: float, tile: float) -> float:
     return math.ceil(x / tile) * tile
 
@@ -86,8 +111,8 @@ def _gather(ct: CostTable, i: int, j: int, granularity: float) -> float:
     return float(ct.gather_rows[i, j]) * _round_up(row, granularity)
 
 
-def _compute(ct: CostTable, hw: Hardware, j: int) -> tuple[list[float], list[float]]:
-    """Compute seconds and tile utilization of every op."""
+def _compute(ct: CostTable, hw: Hardware, j: int) -> tuple[list[float], list[float], list[float]]:
+    """Compute seconds (with and without efficiency curves) and tile utilization of every op."""
     dtype = ct.precision.compute
     mat, vec = hw.engines.matrix, hw.engines.vector
     mpeak = engine_peak(mat, dtype) * mat.efficiency
@@ -102,12 +127,16 @@ def _compute(ct: CostTable, hw: Hardware, j: int) -> tuple[list[float], list[flo
             count = float(ct.gemm_count[g, j])
             op = int(ct.gemm_op[g])
             padded[op] += 2.0 * count * _round_up(m, tm) * _round_up(nn, tn) * _round_up(k, tk)
-    times, util = [], []
+    times, ideal, util = [], [], []
     for i in range(n):
-        flops = float(ct.flops_matrix[i, j])
-        times.append(padded[i] / mpeak + float(ct.flops_vector[i, j]) / vpeak)
+        flops, vflops = float(ct.flops_matrix[i, j]), float(ct.flops_vector[i, j])
+        launches = max(float(ct.launches[i]), 1.0)
+        fm = curve_value(mat.efficiency_curve, flops / launches)
+        fv = curve_value(vec.efficiency_curve, vflops / launches)
+        times.append(padded[i] / mpeak / fm + vflops / vpeak / fv)
+        ideal.append(padded[i] / mpeak + vflops / vpeak)
         util.append(flops / padded[i] if padded[i] > 0 else 1.0)
-    return times, util
+    return times, ideal, util
 
 
 def _footprint(ct: CostTable, j: int) -> tuple[float, float, float, float]:
@@ -233,11 +262,16 @@ def evaluate_one(ct: CostTable, hw: Hardware, j: int = 0, policy: str = "capacit
         moved, verdict = place_capacity(ct, hw, j)
     else:
         raise SpecError(f"unknown policy {policy!r}", field="policy", fix="use single or capacity")
-    bandwidth = [lvl.bandwidth for lvl in hw.memory.values()]
-    t_compute, util = _compute(ct, hw, j)
-    times, level_times, bounds, overheads = [], [], [], []
+    levels = list(hw.memory.values())
+    t_compute, t_compute_ideal, util = _compute(ct, hw, j)
+    times, ideal, level_times, bounds, overheads = [], [], [], [], []
     for i in range(ct.n_ops):
-        t_levels = [moved[i][k] / bandwidth[k] for k in range(len(bandwidth))]
+        launches = max(float(ct.launches[i]), 1.0)
+        t_ideal = [moved[i][k] / lvl.bandwidth for k, lvl in enumerate(levels)]
+        t_levels = [
+            t / curve_value(lvl.efficiency_curve, moved[i][k] / launches)
+            for k, (t, lvl) in enumerate(zip(t_ideal, levels))
+        ]
         parts = [t_compute[i], *t_levels]
         bound = 0
         for k, t in enumerate(parts):
@@ -245,9 +279,10 @@ def evaluate_one(ct: CostTable, hw: Hardware, j: int = 0, policy: str = "capacit
                 bound = k
         overhead = hw.overheads.per_op * float(ct.launches[i])
         times.append(parts[bound] + overhead)
+        ideal.append(max(t_compute_ideal[i], *t_ideal) + overhead)
         level_times.append(t_levels)
         bounds.append(bound)
         overheads.append(overhead)
     feasible, shortfall, need, devices = verdict
     return OneResult(times, t_compute, util, overheads, level_times, moved, bounds, feasible,
-                     shortfall, need, devices)  # fmt: skip
+                     shortfall, need, devices, ideal)  # fmt: skip

@@ -188,8 +188,13 @@ def table1(batch: Any = None, rows: Sequence[str] | None = None) -> Table:
             else:
                 ok, _ = judge(pc, lo, hi)
                 verdict = "agree" if ok else "DISAGREE"
-                note = "" if ok else row.notes.get(metric, "").format(
-                    low=si(lo), high=si(hi), layer_mean=si(res.layer_mean))
+                note = (
+                    ""
+                    if ok
+                    else row.notes.get(metric, "").format(
+                        low=si(lo), high=si(hi), layer_mean=si(res.layer_mean)
+                    )
+                )
             out.append([row.key, row.category, row.model_type, models, bstr, conv, metric, unit,
                         lo, hi, res.layer_mean if metric == "intensity_w_avg" else math.nan,
                         pc.text if pc else "", pc.confidence if pc else "",
@@ -244,8 +249,10 @@ def _footnotes(table: Table) -> list[str]:
     return lines
 
 
-RULE = ("Match: within the paper's range (span: each end; bound: every value inside; single "
-        "figure: inside our range), with a relative tolerance of 10% (H), 25% (M), 50% (L).")  # fmt: skip
+RULE = (
+    "Match: within the paper's range (span: each end; bound: every value inside; single "
+    "figure: inside our range), with a relative tolerance of 10% (H), 25% (M), 50% (L)."
+)
 
 
 def to_markdown(table: Table) -> str:

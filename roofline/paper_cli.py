@@ -85,8 +85,9 @@ def _draw(args: argparse.Namespace) -> Any:
         return plot.batch_scaling(r, target_s=args.sla)
     dev = hws[0] if hws else None
     if k == "embeddings":
-        st = studies.embedding_study(models[0] if models else "rec_paper",
-                                     dev or studies.PAPER_DEVICE, (batches or [100])[0], dtype)  # fmt: skip
+        model = models[0] if models else "rec_paper"
+        dev = dev or studies.PAPER_DEVICE
+        st = studies.embedding_study(model, dev, (batches or [100])[0], dtype)
     elif k == "engines":
         st = studies.engine_balance_study(models or None, dev, dtype)
     elif k == "onchip":
@@ -131,14 +132,17 @@ def register(sub: Any, common: Callable[..., None]) -> None:
     sp.set_defaults(func=cmd_table1)
 
     sp = sub.add_parser("plot", help="roofline, breakdown, batch and study charts to PNG/SVG")
-    sp.add_argument("kind", choices=KINDS)
+    kinds_help = ("roofline, breakdown, batch: charts of the given models; embeddings, engines, "
+                  "onchip, precision, fleet: the paper's studies")  # fmt: skip
+    sp.add_argument("kind", choices=KINDS, help=kinds_help)
     sp.add_argument("models", nargs="*", help="preset names or YAML paths (fleet: MODEL=WEIGHT)")
     sp.add_argument("--hw", nargs="+", help="device preset(s)")
     sp.add_argument("--batch", nargs="+", help="batch size(s)")
     sp.add_argument("--dtype", help="precision (default int8 for roofline and the hardware "
                     "studies on the paper's accelerator, fp32 otherwise)")  # fmt: skip
     sp.add_argument("--table1", action="store_true", help="roofline: mark Table 1 intensities")
-    sp.add_argument("--by", choices=("category", "kind", "bound"), default="category")
+    sp.add_argument("--by", choices=("category", "kind", "bound"), default="category",
+                    help="breakdown: group time by op category, op kind or bound")  # fmt: skip
     sp.add_argument("--sla", help="batch: latency target, e.g. 10ms")
     common(sp, fmt=False)
     sp.set_defaults(func=cmd_plot)

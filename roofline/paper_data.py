@@ -1,9 +1,10 @@
 """Table 1 of Park et al. (2018) as reconstructed in the project's paper notes, as data.
 
-Every figure carries the confidence tag of the reconstruction (``/work/shared/paper.md``, Section 2):
-``H`` seen in retrieved text, ``M`` recollection backed by an independent check, ``L`` recollection
-only. Each paper row names the preset(s) that stand for it, the batch convention, and which layers
-it covers. :mod:`roofline.paper` computes the rows and compares them with these figures.
+Every figure carries the confidence tag of the reconstruction (``/work/shared/paper.md``,
+Section 2): ``H`` seen in retrieved text, ``M`` recollection backed by an independent check,
+``L`` recollection only. Each paper row names the preset(s) that stand for it, the batch
+convention, and which layers it covers. :mod:`roofline.paper` computes the rows and compares them
+with these figures.
 
 How a computed figure is compared with the paper's (``PaperCell.mode``):
 
@@ -69,7 +70,9 @@ class PaperCell:
 
 def cell(text: str, conf: str, mode: str, *options: tuple[float, float] | float) -> PaperCell:
     """A :class:`PaperCell`; a bare number option stands for ``(x, x)``."""
-    opts = tuple((o, o) if isinstance(o, (int, float)) else (float(o[0]), float(o[1])) for o in options)
+    opts = tuple(
+        (o, o) if isinstance(o, (int, float)) else (float(o[0]), float(o[1])) for o in options
+    )
     return PaperCell(text, opts, conf, mode)  # type: ignore[arg-type]
 
 
@@ -132,87 +135,152 @@ _EMB = cell("1-2", "M", "bound", (1, 2))
 
 ROWS: tuple[PaperRow, ...] = (
     PaperRow(
-        "rec_fc", "Recommendation", "FCs", (("rec_paper", {}),), (10, 100),
-        "10-100 ranking candidates per request (ops per weight = 2 x batch)", _FC, False, False,
-        {"params": cell("1-10M", "M", "bound", (1e6, 1e7)),
-         "max_live_activations": cell(">10K", "L", "bound", (1e4, INF)),
-         "intensity_w_avg": _REC_FC, "intensity_w_min": _REC_FC,
-         "intensity_aw_avg": _REC_FC_AW, "intensity_aw_min": _REC_FC_AW},
+        "rec_fc",
+        "Recommendation",
+        "FCs",
+        (("rec_paper", {}),),
+        (10, 100),
+        "10-100 ranking candidates per request (ops per weight = 2 x batch)",
+        _FC,
+        False,
+        False,
+        {
+            "params": cell("1-10M", "M", "bound", (1e6, 1e7)),
+            "max_live_activations": cell(">10K", "L", "bound", (1e4, INF)),
+            "intensity_w_avg": _REC_FC,
+            "intensity_w_min": _REC_FC,
+            "intensity_aw_avg": _REC_FC_AW,
+            "intensity_aw_min": _REC_FC_AW,
+        },
         "~10s of ms (L)",
-        {"intensity_aw_min": "the paper's 2M over activations + weights assumes K, N >> M; an FC "
-         "with a narrow side (the final FC to one logit reads M x K activations for K weights) "
-         "falls to about 2 whatever the batch"},
+        {
+            "intensity_aw_min": "the paper's 2M over activations + weights assumes K, N >> M; "
+            "an FC with a narrow side (the final FC to one logit reads M x K activations for "
+            "K weights) falls to about 2 whatever the batch"
+        },
     ),
     PaperRow(
-        "rec_emb", "Recommendation", "Embeddings", (("rec_paper", {}),), (10, 100),
-        "10-100 ranking candidates per request", frozenset({"embedding"}), False, False,
-        {"params": cell(">10 billion", "M", "bound", (1e10, INF)),
-         "max_live_activations": cell(">10K", "L", "bound", (1e4, INF)),
-         "intensity_w_avg": _EMB, "intensity_w_min": _EMB,
-         "intensity_aw_avg": _EMB, "intensity_aw_min": _EMB},
+        "rec_emb",
+        "Recommendation",
+        "Embeddings",
+        (("rec_paper", {}),),
+        (10, 100),
+        "10-100 ranking candidates per request",
+        frozenset({"embedding"}),
+        False,
+        False,
+        {
+            "params": cell(">10 billion", "M", "bound", (1e10, INF)),
+            "max_live_activations": cell(">10K", "L", "bound", (1e4, INF)),
+            "intensity_w_avg": _EMB,
+            "intensity_w_min": _EMB,
+            "intensity_aw_avg": _EMB,
+            "intensity_aw_min": _EMB,
+        },
         "~10s of ms (L)",
-        {"intensity_aw_avg": "a pooled lookup of P rows of D elements does P*D ops on P*D + P "
-         "index + D output elements: just under 1 (sum pooling)",
-         "intensity_aw_min": "as the average: P*D / (P*D + P + D) < 1 for sum pooling",
-         "params": "the paper gives no table sizes; the preset's tables are a stated assumption "
-         "(edit them with Model.with_params)"},
+        {
+            "intensity_aw_avg": "a sum-pooled lookup of P rows of D elements does P*D ops on "
+            "P*D weight + D output elements (indices are not activations): P/(P+1), just under 1",
+            "intensity_aw_min": "as the average: P/(P+1) < 1 for sum pooling",
+            "params": "the paper gives no table sizes; the preset's tables are a stated assumption "
+            "(edit them with Model.with_params)",
+        },
     ),
     PaperRow(
-        "resnext", "Computer vision", "ResNeXt101-32x4-48",
-        (("resnext101_32x4d", {}), ("resnext101_32x48d", {})), (1,),
-        "1 image (224x224); CV has no strict latency limit", _CV, True, True,
-        {"params": cell("43-829M", "M", "span", (43e6, 829e6)),
-         "max_live_activations": cell("2-29M", "L/M", "span", (2e6, 29e6)),
-         "intensity_w_avg": cell("avg. 380", "M", "approx", 380),
-         "intensity_w_min": cell("min. 100", "M", "approx", 100),
-         "intensity_aw_avg": cell("avg. 188", "M", "approx", 188),
-         "intensity_aw_min": cell("min. 28", "M", "approx", 28)},
+        "resnext",
+        "Computer vision",
+        "ResNeXt101-32x4-48",
+        (("resnext101_32x4d", {}), ("resnext101_32x48d", {})),
+        (1,),
+        "1 image (224x224); CV has no strict latency limit",
+        _CV,
+        True,
+        True,
+        {
+            "params": cell("43-829M", "M", "span", (43e6, 829e6)),
+            "max_live_activations": cell("2-29M", "L/M", "span", (2e6, 29e6)),
+            "intensity_w_avg": cell("avg. 380", "M", "approx", 380),
+            "intensity_w_min": cell("min. 100", "M", "approx", 100),
+            "intensity_aw_avg": cell("avg. 188", "M", "approx", 188),
+            "intensity_aw_min": cell("min. 28", "M", "approx", 28),
+        },
         "no strict constraint (L)",
-        {"max_live_activations": "our live set is the largest set of tensors alive at once in "
-         "execution order, with batch norm, ReLU and residual adds fused into the conv that "
-         "produces their input; 32x48d peaks at {high} around its 1536-channel 56x56 grouped "
-         "conv (4.8M elements per tensor). The recalled 29M (L/M) would need about six such "
-         "tensors alive at once"},
+        {
+            "max_live_activations": "our live set is the largest set of tensors alive at once in "
+            "execution order, with batch norm, ReLU and residual adds fused into the conv that "
+            "produces their input; 32x48d peaks at {high} around its 1536-channel 56x56 grouped "
+            "conv (4.8M elements per tensor). The recalled 29M (L/M) would need about six such "
+            "tensors alive at once"
+        },
     ),
     PaperRow(
-        "faster_rcnn", "Computer vision", "Faster-RCNN-Shuffle", (("faster_rcnn_shufflenet", {}),),
-        (1,), "1 image (800x1344 padded)", _CV, True, True,
-        {"params": cell("6M", "L/M", "approx", 6e6),
-         "max_live_activations": cell("13M", "L/M", "approx", 13e6),
-         "intensity_w_avg": cell("avg. 3.5K", "L/M", "approx", 3.5e3),
-         "intensity_w_min": cell("min. 2.5K", "L/M", "approx", 2.5e3),
-         "intensity_aw_avg": cell("avg. 145", "L", "approx", 145),
-         "intensity_aw_min": cell("min. 4", "M", "approx", 4)},
+        "faster_rcnn",
+        "Computer vision",
+        "Faster-RCNN-Shuffle",
+        (("faster_rcnn_shufflenet", {}),),
+        (1,),
+        "1 image (800x1344 padded)",
+        _CV,
+        True,
+        True,
+        {
+            "params": cell("6M", "L/M", "approx", 6e6),
+            "max_live_activations": cell("13M", "L/M", "approx", 13e6),
+            "intensity_w_avg": cell("avg. 3.5K", "L/M", "approx", 3.5e3),
+            "intensity_w_min": cell("min. 2.5K", "L/M", "approx", 2.5e3),
+            "intensity_aw_avg": cell("avg. 145", "L", "approx", 145),
+            "intensity_aw_min": cell("min. 4", "M", "approx", 4),
+        },
         "no strict constraint (L)",
     ),
     PaperRow(
-        "resnext3d", "Computer vision", "ResNeXt3D",
-        (("ir_csn_152", {"layers": [3, 4, 23, 3]}),), (1,),
-        "1 clip (32x224x224); ir-CSN with ResNeXt-101's [3, 4, 23, 3] stages", _CV, True, True,
-        {"params": cell("21M or 8M", "L", "approx", 21e6, 8e6),
-         "max_live_activations": cell("58M or 67M", "L", "approx", 58e6, 67e6),
-         "intensity_w_avg": cell("avg. 22K", "L", "approx", 22e3),
-         "intensity_w_min": cell("min. 2K", "L", "approx", 2e3),
-         "intensity_aw_avg": cell("avg. 172 or 58", "L", "approx", 172, 58),
-         "intensity_aw_min": cell("min. 6", "M", "approx", 6)},
+        "resnext3d",
+        "Computer vision",
+        "ResNeXt3D",
+        (("ir_csn_152", {"layers": [3, 4, 23, 3]}),),
+        (1,),
+        "1 clip (32x224x224); ir-CSN with ResNeXt-101's [3, 4, 23, 3] stages",
+        _CV,
+        True,
+        True,
+        {
+            "params": cell("21M or 8M", "L", "approx", 21e6, 8e6),
+            "max_live_activations": cell("58M or 67M", "L", "approx", 58e6, 67e6),
+            "intensity_w_avg": cell("avg. 22K", "L", "approx", 22e3),
+            "intensity_w_min": cell("min. 2K", "L", "approx", 2e3),
+            "intensity_aw_avg": cell("avg. 172 or 58", "L", "approx", 172, 58),
+            "intensity_aw_min": cell("min. 6", "M", "approx", 6),
+        },
         "no strict constraint (L)",
-        {"intensity_w_avg": "the row is recalled, not read (paper.md Section 10). 22K matches no "
-         "weighted average of a channel-separated ResNeXt3D; the unweighted mean of per-layer "
-         "ops per weight is {layer_mean}",
-         "intensity_w_min": "the smallest conv reuse is the 4x7x7 final stage (2 x 196 = 392 ops "
-         "per weight at 32x224x224); 2K would need a final map about 5x larger",
-         "params": "the channel-separated 101-layer model has 22M params; ResNeXt3D-101 with "
-         "grouped convs (resnext3d_101) has 48M and cannot reach the row's min 6"},
+        {
+            "intensity_w_avg": "the row is recalled, not read (paper.md Section 10). 22K "
+            "matches no weighted average of a channel-separated ResNeXt3D; the unweighted mean "
+            "of per-layer ops per weight is {layer_mean}",
+            "intensity_w_min": "the smallest conv reuse is the 4x7x7 final stage (2 x 196 = 392 "
+            "ops per weight at 32x224x224); 2K would need a final map about 5x larger",
+            "params": "the channel-separated 101-layer model has 22M params; ResNeXt3D-101 with "
+            "grouped convs (resnext3d_101) has 48M and cannot reach the row's min 6",
+        },
     ),
     PaperRow(
-        "seq2seq", "Language", "seq2seq", (("seq2seq_gru", {"view": "decode_step", "beam_size": 1}),),
-        (1, 10), "one decoder step, batch x beam = 1-10 hypotheses (params and live activations: "
-        "the whole translation)", frozenset({"fc", "recurrent"}),
-        True, False,
-        {"params": cell("100M-1B", "M", "bound", (1e8, 1e9)),
-         "max_live_activations": cell(">100K", "L", "bound", (1e5, INF)),
-         "intensity_w_avg": _TWO_TO_TWENTY, "intensity_w_min": _TWO_TO_TWENTY,
-         "intensity_aw_avg": _TWO_TO_TWENTY_AW, "intensity_aw_min": _TWO_TO_TWENTY_AW},
+        "seq2seq",
+        "Language",
+        "seq2seq",
+        (("seq2seq_gru", {"view": "decode_step", "beam_size": 1}),),
+        (1, 10),
+        "one decoder step, batch x beam = 1-10 hypotheses (params and live activations: "
+        "the whole translation)",
+        frozenset({"fc", "recurrent"}),
+        True,
+        False,
+        {
+            "params": cell("100M-1B", "M", "bound", (1e8, 1e9)),
+            "max_live_activations": cell(">100K", "L", "bound", (1e5, INF)),
+            "intensity_w_avg": _TWO_TO_TWENTY,
+            "intensity_w_min": _TWO_TO_TWENTY,
+            "intensity_aw_avg": _TWO_TO_TWENTY_AW,
+            "intensity_aw_min": _TWO_TO_TWENTY_AW,
+        },
         "~10s of ms (L)",
         {},
         ("seq2seq_gru", {"view": "translate"}),

@@ -5,20 +5,22 @@ draws on ``ax`` (a new figure when ``None``) and returns the Axes. Axes carry un
 a legend and a title naming model, device, dtype and batch.
 
 Reading a roofline chart: the x axis is arithmetic intensity, FLOPs per byte the op actually moves
-(all memory levels summed, as placed by the policy); the y axis is attained FLOP/s (FLOPs / predicted
-time). Flat roofs are the engines' peaks at the compute dtype; each slanted roof is one memory
-level's bandwidth x intensity. A point under a slanted roof is held down by that level; the
-distance below the roofs is what tile padding and per-op overhead cost.
+at its busiest memory level (the level whose transfer takes longest, as placed by the policy); the
+y axis is attained FLOP/s (FLOPs / predicted time). Flat roofs are the engines' peaks at the
+compute dtype; each slanted roof is one memory level's bandwidth x intensity. A memory-bound op
+sits on the roof of its busiest level; a compute-bound one under a flat roof; the distance below
+the roofs is what tile padding and per-op overhead cost.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from .report import fmt_time, si
+from .report import si
 from .result import Result
 
 #: fixed colors per op category, so every chart uses the same legend
@@ -28,7 +30,8 @@ CATEGORY_COLORS = {
     "normalization": "#e377c2", "pooling": "#bcbd22", "interaction": "#7f7f7f",
     "detection": "#aec7e8", "other": "#c49c94",
 }  # fmt: skip
-_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
+#: op marker per model (hollow diamonds and squares are the Table 1 marks)
+_MARKERS = ("o", "^", "v", "P", "X", "<", ">", "h", "p")
 #: memory roofs: line style by level kind (on chip, device memory, host)
 _LEVEL_STYLES = {"onchip": "-.", "device": "-", "host": ":"}
 
@@ -243,170 +246,58 @@ def _slope_degrees(ax: Any) -> float:
     return float(np.degrees(np.arctan((h / (y1 - y0)) / (w / (x1 - x0)))))
 
 
+def table1_intensities(ct: Any, j: int, mask: np.ndarray) -> tuple[float, float]:
+    """Average Table 1 intensities of the layers in ``mask``: FLOPs per weight element, and per
+    weight + activation element (see :mod:`roofline.metrics`)."""
+    from .metrics import layer_mask, weight_read_elems
+
+    m = layer_mask(ct) & mask
+    f = (ct.flops_matrix + ct.flops_vector)[m, j].sum()
+    w = weight_read_elems(ct)[m, j].sum()
+    a = ct.act_in_elems[m, j].sum() + ct.act_out_elems[m, j].sum()
+    return (f / w if w else float("nan"), f / (w + a) if w + a else float("nan"))
+
+
 def _table1_marks(ax: Any, r: Result, j: int, h: int, mpeak: float, xs: list[float],
                   label: bool = False) -> None:  # fmt: skip
-    from .metrics import table1
-
-    t1 = table1(r.costs, j)
-    prec = r.costs.precision
+    """Mark the Table 1 intensities on the main-memory roof, converted to FLOPs per byte; a model
+    with embedding tables gets one pair for its dense layers and one for its tables, as the
+    paper's two recommendation rows."""
+    ct = r.costs
+    prec = ct.precision
     main = r.grid.level_kinds.index("device")
     bw = float(r.grid.bandwidth[h, main])
-    xw = t1.intensity_w_avg / prec.bytes_per("weight")
-    xaw = t1.intensity_aw_avg / max(prec.bytes_per("weight"), prec.bytes_per("act_in"))
-    pts = []
-    for x, marker in ((xaw, "s"), (xw, "D")):
-        if np.isfinite(x) and x > 0:
-            y = min(bw * x, mpeak)
-            ax.scatter([x], [y], marker=marker, s=70, facecolors="none", edgecolors="black",
-                       linewidths=1.4, zorder=6)  # fmt: skip
-            xs.append(x)
-            pts.append((x, y))
-    if len(pts) == 2:
-        ax.annotate("", pts[1], pts[0], arrowprops={"arrowstyle": "->", "color": "black",
-                                                     "lw": 0.8, "shrinkA": 6, "shrinkB": 6})
-    if label and pts:
-        ax.annotate(r.costs.model, pts[-1], xytext=(6, -12), textcoords="offset points",
-                    fontsize=7, color="#333333")  # fmt: skip
-
-
-# -- breakdowns ---------------------------------------------------------------------------------
-
-BOUND_COLORS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3")
-
-
-def breakdown(
-    results: Result | Sequence[Result],
-    by: str = "category",
-    ax: Any = None,
-    share: bool = True,
-    title: str | None = None,
-) -> Any:
-    """Stacked bars of time by op category (or by bound) for every model x device x batch.
-
-    Parameters
-    ----------
-    results : Result or sequence of Result
-    by : "category", "kind" or "bound"
-    share : bool
-        Bars as percent of each run's latency (default) or as seconds.
-    """
-    rs = [results] if isinstance(results, Result) else list(results)
-    if by not in ("category", "kind", "bound"):
-        from .errors import SpecError
-
-        raise SpecError(f"unknown breakdown {by!r}", field="by", fix="use category, kind or bound")
-    ax = _axes(ax, figsize=(max(6.0, 1.1 * _n_bars(rs) + 3), 5.0))
-    labels, stacks = [], []
-    for r in rs:
-        ct = r.costs
-        for h, dev in enumerate(r.grid.labels):
-            for j, b in enumerate(ct.batch):
-                t = r.time_s[h, j]
-                if by == "bound":
-                    keys = [r.bound_labels[int(k)] for k in r.bound[h, j]]
-                else:
-                    keys = list(ct.categories if by == "category" else ct.kinds)
-                acc: dict[str, float] = {}
-                for k, v in zip(keys, t):
-                    acc[k] = acc.get(k, 0.0) + float(v)
-                total = float(t.sum())
-                stacks.append({k: (v / total if share else v) for k, v in acc.items()})
-                labels.append(f"{ct.model}\n{dev}\n{ct.precision.name}, b={b:g}")
-    keys = _order(stacks, by, rs)
-    x = np.arange(len(stacks))
-    bottom = np.zeros(len(stacks))
-    for i, k in enumerate(keys):
-        vals = np.array([s.get(k, 0.0) for s in stacks]) * (100 if share else 1e3)
-        color = BOUND_COLORS[i % len(BOUND_COLORS)] if by == "bound" else category_color(k)
-        if by == "kind":
-            color = None
-        ax.bar(x, vals, bottom=bottom, label=k, color=color, width=0.7, edgecolor="white")
-        bottom += vals
-    ax.set_xticks(x, labels, fontsize=8)
-    ax.set_ylabel("Share of latency (%)" if share else "Time (ms)")
-    ax.legend(title=f"time by {by}", fontsize=8, title_fontsize=8, loc="center left",
-              bbox_to_anchor=(1.01, 0.5))  # fmt: skip
-    uniq = lambda xs: ", ".join(dict.fromkeys(xs))  # noqa: E731
-    ax.set_title(title or f"Time by {by}: {uniq(r.costs.model for r in rs)}\non "
-                 f"{uniq(d for r in rs for d in r.grid.labels)}, "
-                 f"{uniq(r.costs.precision.name for r in rs)}")  # fmt: skip
-    ax.grid(True, axis="y", alpha=0.3)
-    return ax
-
-
-def _n_bars(rs: list[Result]) -> int:
-    return sum(len(r.grid.labels) * r.costs.batch.size for r in rs)
-
-
-def _order(stacks: list[dict[str, float]], by: str, rs: list[Result]) -> list[str]:
-    keys = {k for s in stacks for k in s}
-    if by == "bound":
-        order = []
-        for r in rs:
-            order += [b for b in r.bound_labels if b not in order]
-        return [k for k in order if k in keys]
-    return sorted(keys, key=lambda k: -sum(s.get(k, 0.0) for s in stacks))
-
-
-# -- batch scaling ------------------------------------------------------------------------------
-
-
-def batch_scaling(
-    result: Result,
-    device: int | str = 0,
-    target_s: float | str | None = None,
-    ax: Any = None,
-    title: str | None = None,
-) -> Any:
-    """Latency (left axis) and throughput (right axis) against batch size; return the left Axes.
-
-    Parameters
-    ----------
-    result : Result
-        An evaluation over several batches.
-    target_s : float or str, optional
-        A latency target (seconds or ``"10ms"``): a horizontal line, and the largest evaluated
-        batch that meets it is marked.
-    """
-    from .units import Dim, parse_quantity
-
-    ax = _axes(ax)
-    h = _device_index(result, device)
-    b = result.costs.batch
-    lat = result.latency_s[h]
-    thr = result.throughput_per_s[h]
-    from matplotlib.ticker import FuncFormatter
-
-    ax.plot(b, lat * 1e3, "o-", color="#1f77b4", label="latency")
-    ax.set_xscale("log", base=2)
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:g}"))
-    auto_scale(ax, lat * 1e3)
-    ax.set_xlabel("Batch size (samples per run)")
-    ax.set_ylabel("Latency (ms)", color="#1f77b4")
-    ax2 = ax.twinx()
-    ax2.plot(b, thr, "s--", color="#d62728", label="throughput")
-    auto_scale(ax2, thr, si_prefix=True)
-    ax2.set_ylabel("Throughput (samples/s)", color="#d62728")
-    handles = ax.get_lines() + ax2.get_lines()
-    if target_s is not None:
-        t = parse_quantity(target_s, Dim.TIME)
-        line = ax.axhline(t * 1e3, color="black", ls=":", lw=1.5, label=f"target {fmt_time(t)}")
-        handles.append(line)
-        ok = np.flatnonzero(lat <= t)
-        if ok.size:
-            k = int(ok[-1])
-            ax.scatter([b[k]], [lat[k] * 1e3], s=160, facecolors="none", edgecolors="black",
-                       zorder=5)  # fmt: skip
-            ax.annotate(f"largest batch under target: {b[k]:g}\n({si(thr[k], '/s')})",
-                        (b[k], lat[k] * 1e3), xytext=(10, -28), textcoords="offset points",
-                        fontsize=8)  # fmt: skip
-    ax.legend(handles=handles, labels=[x.get_label() for x in handles], fontsize=8,
-              loc="upper left")  # fmt: skip
-    ax.grid(True, which="major", alpha=0.3)
-    ct = result.costs
-    ax.set_title(title or f"{ct.model} on {result.grid.labels[h]}, {ct.precision.name}: latency "
-                 f"and throughput, batch {b[0]:g}-{b[-1]:g}")  # fmt: skip
-    return ax
+    tables = np.asarray(ct.is_table, dtype=bool)
+    groups = [("", np.ones(ct.n_ops, dtype=bool))]
+    if tables.any():
+        groups = [(" FCs", ~tables), (" embeddings", tables)]
+    wb, eb = prec.bytes_per("weight"), max(prec.bytes_per("weight"), prec.bytes_per("act_in"))
+    for suffix, mask in groups:
+        iw, iaw = table1_intensities(ct, j, mask)
+        pts = []
+        for x, marker in ((iaw / eb, "s"), (iw / wb, "D")):
+            if np.isfinite(x) and x > 0:
+                y = min(bw * x, mpeak)
+                ax.scatter([x], [y], marker=marker, s=70, facecolors="none", edgecolors="black",
+                           linewidths=1.4, zorder=6)  # fmt: skip
+                xs.append(x)
+                pts.append((x, y))
+        if len(pts) == 2 and pts[0] != pts[1]:
+            ax.annotate(
+                "",
+                pts[1],
+                pts[0],
+                arrowprops={
+                    "arrowstyle": "->",
+                    "color": "black",
+                    "lw": 0.8,
+                    "shrinkA": 6,
+                    "shrinkB": 6,
+                },
+            )
+        if (label or suffix) and pts:
+            ax.annotate(ct.model + suffix, pts[-1], xytext=(6, -12), textcoords="offset points",
+                        fontsize=7, color="#333333")  # fmt: skip
 
 
 def save(ax_or_fig: Any, path: str) -> None:
@@ -419,4 +310,18 @@ def save(ax_or_fig: Any, path: str) -> None:
     if fmt not in ("png", "svg", "pdf"):
         raise SpecError(f"cannot tell the image format of {path!r}", field="output",
                         fix="name the file .png or .svg")  # fmt: skip
-    atomic_write(str(path), lambda tmp: fig.savefig(tmp, format=fmt, dpi=130))
+
+    def write(tmp: str) -> None:
+        fig.savefig(tmp, format=fmt, dpi=130)
+        # mkstemp creates the file 0600; give it the permissions a plain open() would
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+
+    atomic_write(str(path), write)
+
+
+from .plot_bars import batch_scaling, breakdown  # noqa: E402  (re-exported: charts live here)
+
+__all__ = ["auto_scale", "batch_scaling", "breakdown", "category_color", "plain_log_ticks",
+           "roofline", "save", "si_formatter", "table1_intensities"]  # fmt: skip

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -250,14 +251,24 @@ def field_path(loc: tuple, prefix: str | None = None) -> str | None:
 def from_validation_error(
     exc: ValidationError, model: type[BaseModel], *, file: str | None, prefix: str | None = None
 ) -> SpecError:
-    """Turn the first pydantic error into a one-line SpecError."""
-    err = exc.errors()[0]
+    """Turn the most telling pydantic error into a one-line SpecError.
+
+    An unknown field is reported before anything else (a mistyped required field also shows up
+    as missing, but the typo is the cause). A model validator's message that starts with
+    ``name=`` (``hidden_size=5140 is not divisible by ...``) names the field ``name`` when the
+    model has such a field.
+    """
+    errors = exc.errors()
+    err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = tuple(err["loc"])
     etype = err["type"]
     msg = err["msg"].removeprefix("Value error, ")
     if loc and loc[-1] == "[key]":  # a mapping key of the wrong type
         loc = loc[:-2]
         msg = f"key {err.get('input')!r}: {msg}"
+    named = re.match(r"(\w+)=", msg)
+    if etype == "value_error" and named and named[1] in _allowed_fields(model, (*loc, None)):
+        loc = (*loc, named[1])
     field = field_path(loc, prefix)
     ctx_exc = (err.get("ctx") or {}).get("error")
     if isinstance(ctx_exc, SpecError):
@@ -277,6 +288,11 @@ def from_validation_error(
     elif etype == "missing":
         msg = "required field is missing"
         fix = "add it (see the README of this spec folder)"
+    elif etype == "too_short":
+        need = (err.get("ctx") or {}).get("min_length", 1)
+        entries = "entry" if need == 1 else "entries"
+        msg = f"needs at least {need} {entries}, got {_short(err.get('input'))}"
+        fix = "see the README of this spec folder"
     elif "input" in err and etype not in ("value_error", "assertion_error"):
         msg = f"{msg} (got {_short(err['input'])})"
     return SpecError(msg, file=file, field=field, fix=fix)

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from .counting import count_graph
-from .errors import SpecError
 from .engine import evaluate_costs
+from .errors import SpecError
 from .hardware import Hardware, vary
 from .table import Table
 from .zoo import load_hardware, load_model
@@ -170,69 +170,76 @@ def embedding_study(
     if not ct.is_table.any():
         raise SpecError(f"model {m.name!r} has no embedding tables", field="model",
                         fix="use a recommendation model such as rec_paper or dlrm_rm2")  # fmt: skip
-    names, kinds = hw.level_names, [lv.kind for lv in hw.memory.values()]
-    main = kinds.index("device")
+    names = hw.level_names
+    main = [lv.kind for lv in hw.memory.values()].index("device")
     cap = np.array([lv.capacity for lv in hw.memory.values()])
-    table_bytes = float(ct.weight_bytes[ct.is_table].sum())
-    emb = np.array(ct.is_table)
+    per_device = float(cap[: main + 1].sum())  # on-chip + device memory of one device
+    emb = np.asarray(ct.is_table, dtype=bool)
     cols = ["sweep", "model", "device", "batch", "dtype", "x", "x_unit", "tables_level",
             "tables_bytes", "latency_s", "embedding_time_s", "embedding_share", "feasible",
             "fits", "devices_needed"]  # fmt: skip
     rows = []
 
-    def add(sweep: str, r: Any, xs: Sequence[Any], unit: str, tb: float, tiers: Any) -> None:
+    def add(sweep: str, r: Any, xs: Sequence[Any], unit: str, tb: float, tier: str = "") -> None:
         lat = r.latency_s[:, 0]
         et = r.time_s[:, 0][:, emb].sum(axis=-1)
         for h, x in enumerate(xs):
-            lvl = tiers[h] if tiers is not None else _tables_level(r, h, names)
-            onchip_dev = cap[: main + 1].sum()
-            need = float(r.footprint_bytes[h, 0])
+            lvl = tier or _tables_level(r, h, names)
+            fits = lvl in names and tb <= cap[list(names).index(lvl)]
+            need = int(max(1, np.ceil(float(r.footprint_bytes[h, 0]) / per_device)))
             rows.append([sweep, m.name, hw.name, batch, ct.precision.name, x, unit, lvl, tb,
                          float(lat[h]), float(et[h]), float(et[h] / lat[h]),
-                         bool(r.feasible[h, 0]), _fits(tb, lvl, names, cap),
-                         int(max(1, np.ceil(need / onchip_dev)))])  # fmt: skip
+                         bool(r.feasible[h, 0]), bool(fits), need])  # fmt: skip
 
+    table_bytes = float(ct.weight_bytes[emb].sum())
     bws = hw.memory[names[main]].bandwidth * np.asarray(bandwidth_scales, dtype=float)
-    r = evaluate_costs(ct, vary(hw, {"memory.main.bandwidth": list(bws)}))
-    add("bandwidth", r, list(bws), "B/s", table_bytes, None)
-    tier_lat = {}
+    add("bandwidth", evaluate_costs(ct, vary(hw, {"memory.main.bandwidth": list(bws)})),
+        list(bws), "B/s", table_bytes)  # fmt: skip
     for lvl, name in enumerate(names):
-        r = evaluate_costs(ct, hw, TablesIn(lvl))
-        add("tier", r, [name], "level", table_bytes, [name])
-        tier_lat[name] = float(r.latency_s[0, 0])
+        add("tier", evaluate_costs(ct, hw, TablesIn(lvl)), [name], "level", table_bytes, name)
     scales = (np.geomspace(1e-5, 100, 36) if table_scales is None
               else np.asarray(table_scales, dtype=float))  # fmt: skip
-    for s in scales:
-        cs = count_graph(_scale_tables(m.graph, float(s)), [batch], dtype, fuse=True)
+    for sc in scales:
+        cs = count_graph(_scale_tables(m.graph, float(sc)), [batch], dtype, fuse=True)
         tb = float(cs.weight_bytes[cs.is_table].sum())
-        add("table_size", evaluate_costs(cs, hw), [tb], "B", tb, None)
+        add("table_size", evaluate_costs(cs, hw), [tb], "B", tb)
+    spill = _spill_points(m.graph, hw, batch, dtype, sorted(float(x) for x in scales))
     table = Table(cols, rows, title=f"embedding study: {m.name} on {hw.name}, {dtype}, "
                   f"batch {batch}")  # fmt: skip
-    spill = _spill_points(table, names)
-    base = [x for x in table if x["sweep"] == "table_size"]
-    need = int(max(1, np.ceil((table_bytes + float(ct.weight_bytes[~emb].sum()))
-                              / cap[: main + 1].sum())))  # fmt: skip
-    where = _tables_level(evaluate_costs(ct, hw), 0, names)
-    findings = {"tables_bytes": table_bytes, "tables_level": where, "spill_bytes": spill,
-                "devices_needed": need, "tier_latency_s": tier_lat,
-                "device_bandwidth_bytes_per_s": float(hw.memory[names[main]].bandwidth),
-                "embedding_overhead_s": float(hw.overheads.per_op * ct.launches[emb].sum()),
-                "bandwidth_latency_s": {float(x["x"]): x["latency_s"] for x in table
-                                        if x["sweep"] == "bandwidth"}}  # fmt: skip
-    from .report import fmt_bytes, fmt_time
-
-    slow = max(tier_lat.values()) / min(tier_lat.values())
-    answer = (
-        f"{m.name}'s tables hold {fmt_bytes(table_bytes)} at {dtype} and live in {where}. "
-        f"Latency tracks memory bandwidth: {fmt_time(base[0]['latency_s'] if base else 0)} with "
-        f"tiny tables; serving the tables from {names[-1]} instead of {names[0]} is {slow:.0f}x "
-        f"slower. Tables spill past "
-        + ", ".join(f"{k} at {fmt_bytes(v)}" for k, v in spill.items())
-        + f"; {need} device(s) of {hw.name} hold the model in device memory."
-    )  # fmt: skip
+    base = evaluate_costs(ct, hw)
+    findings = {
+        "tables_bytes": table_bytes,
+        "tables_level": _tables_level(base, 0, names),
+        "latency_s": float(base.latency_s[0, 0]),
+        "spill_bytes": spill,
+        "devices_needed": int(max(1, np.ceil(float(base.footprint_bytes[0, 0]) / per_device))),
+        "tier_latency_s": {x["x"]: x["latency_s"] for x in table if x["sweep"] == "tier"},
+        "bandwidth_latency_s": {x["x"]: x["latency_s"] for x in table
+                                if x["sweep"] == "bandwidth"},
+        "device_bandwidth_bytes_per_s": float(hw.memory[names[main]].bandwidth),
+        "embedding_overhead_s": float(hw.overheads.per_op * ct.launches[emb].sum()),
+    }  # fmt: skip
     return Study("embeddings", "High memory bandwidth and capacity for embeddings", table,
-                 findings, answer, (sp.embedding_bandwidth, sp.embedding_tiers,
-                                    sp.embedding_size))  # fmt: skip
+                 findings, _embedding_answer(m.name, hw.name, dtype, batch, findings),
+                 (sp.embedding_bandwidth, sp.embedding_tiers, sp.embedding_size))  # fmt: skip
+
+
+def _embedding_answer(model: str, device: str, dtype: str, batch: int, f: dict) -> str:
+    from .report import fmt_bytes, fmt_time, si
+
+    bw = f["bandwidth_latency_s"]
+    lo, hi = min(bw), max(bw)
+    tiers = ", ".join(f"{k} {fmt_time(v)}" for k, v in f["tier_latency_s"].items())
+    spill = ", ".join(f"{k} at {fmt_bytes(v)}" for k, v in f["spill_bytes"].items())
+    return (
+        f"{model}'s tables hold {fmt_bytes(f['tables_bytes'])} at {dtype}; on {device} they live "
+        f"in {f['tables_level']} and a batch of {batch} takes {fmt_time(f['latency_s'])}. "
+        f"Latency follows main-memory bandwidth: {fmt_time(bw[lo])} at {si(lo, 'B/s')}, "
+        f"{fmt_time(bw[hi])} at {si(hi, 'B/s')} (the lookups' per-op overhead, "
+        f"{fmt_time(f['embedding_overhead_s'])}, is the floor). With the tables in each tier: "
+        f"{tiers}. Tables spill past {spill}; {f['devices_needed']} device(s) hold the model in "
+        "on-chip + device memory."
+    )
 
 
 def _tables_level(r: Any, h: int, names: Sequence[str]) -> str:
@@ -241,10 +248,6 @@ def _tables_level(r: Any, h: int, names: Sequence[str]) -> str:
     by_level = r.bytes_moved[h, 0][emb].sum(axis=0)
     tables_traffic = [i for i, b in enumerate(by_level) if b > 0]
     return names[max(tables_traffic)] if tables_traffic else "-"
-
-
-def _fits(tb: float, level: str, names: Sequence[str], cap: np.ndarray) -> bool:
-    return level in names and tb <= cap[list(names).index(level)]
 
 
 def _scale_tables(graph: Any, s: float) -> Any:
@@ -261,15 +264,38 @@ def _scale_tables(graph: Any, s: float) -> Any:
     return Graph(graph.name, dict(graph.inputs), tuple(nodes))
 
 
-def _spill_points(table: Table, names: Sequence[str]) -> dict[str, float]:
-    """Smallest swept table size whose tables are no longer all in each level (bytes)."""
-    pts = sorted((x["tables_bytes"], x["tables_level"], x["feasible"]) for x in table
-                 if x["sweep"] == "table_size")  # fmt: skip
+def _spill_points(
+    graph: Any, hw: Hardware, batch: int, dtype: str, scales: Sequence[float]
+) -> dict[str, float]:
+    """Table bytes beyond which the tables no longer all sit in each level or a faster one
+    (the last level: no longer fit the device), bracketed by ``scales`` and refined by bisection
+    (tables grow together, so spilling is monotone in their size)."""
+    names = hw.level_names
+
+    def where(s: float) -> tuple[int, float]:
+        cs = count_graph(_scale_tables(graph, s), [batch], dtype, fuse=True)
+        r = evaluate_costs(cs, hw)
+        lvl = names.index(_tables_level(r, 0, names))
+        return (len(names) if not r.feasible[0, 0] else lvl), float(
+            cs.weight_bytes[cs.is_table].sum()
+        )
+
+    at = [where(s)[0] for s in scales]
     out: dict[str, float] = {}
     for i, name in enumerate(names):
-        past = [tb for tb, lvl, ok in pts if lvl in names and names.index(lvl) > i or not ok]
-        if past:
-            out[name] = past[0]
+        k = next((k for k, lvl in enumerate(at) if lvl > i), None)
+        if k is None:
+            continue
+        if k == 0:
+            out[name] = where(scales[0])[1]
+            continue
+        lo, hi = scales[k - 1], scales[k]
+        for _ in range(40):
+            mid = (lo * hi) ** 0.5
+            lo, hi = (mid, hi) if where(mid)[0] <= i else (lo, mid)
+            if hi / lo < 1 + 1e-4:
+                break
+        out[name] = where(hi)[1]
     return out
 
 

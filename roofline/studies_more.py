@@ -12,10 +12,10 @@ import numpy as np
 
 from .counting import count_graph
 from .dtypes import canonical
-from .errors import SpecError
 from .engine import evaluate_costs
+from .errors import SpecError
 from .hardware import vary
-from .report import fmt_bytes
+from .report import fmt_bytes, si
 from .table import Table
 from .zoo import load_model
 
@@ -88,18 +88,21 @@ def engine_balance_study(
             rows.append([m.name, hw.name, batch, ct.precision.name, not fin, s if fin else None,
                          peaks[h] if fin else None, float(lat[h]), float(vt[h]),
                          float(vt[h] / lat[h]), float(lat[ref] / lat[h]), limit])  # fmt: skip
-        findings[m.name] = {"vector_share_device": float(vt[ref] / lat[ref]),
+        findings[m.name] = {"vector_share_lowest": float(vt[0] / lat[0]),
+                            "vector_share_device": float(vt[ref] / lat[ref]),
                             "vector_share_unbounded": float(vt[-1] / lat[-1]),
                             "amdahl_limit": limit}  # fmt: skip
     table = Table(cols, rows, title=f"engine balance on {hw.name}, {dtype}")
-    worst = max(findings, key=lambda k: findings[k]["vector_share_unbounded"])
+    pct = lambda x: f"{100 * x:.0f}%"  # noqa: E731
     answer = (
-        "With an unbounded matrix engine the speedup stops at "
-        + ", ".join(f"{k} {v['amdahl_limit']:.1f}x" for k, v in findings.items())
-        + f". Vector work (ops without GEMMs) then takes up to "
-        f"{100 * findings[worst]['vector_share_unbounded']:.0f}% of the time ({worst}): the "
-        "vector engine and memory, not the matrix peak, set the ceiling."
-    )
+        f"As the matrix peak grows from {si(peaks[0], 'FLOP/s')} to unbounded, the share of "
+        "time in vector work (ops without GEMMs) rises: "
+        + ", ".join(f"{k} {pct(v['vector_share_lowest'])} -> {pct(v['vector_share_unbounded'])}"
+                    for k, v in findings.items())
+        + f". On {hw.name} ({si(base, 'FLOP/s')}) an unbounded matrix engine would buy at most "
+        + ", ".join(f"{k} {v['amdahl_limit']:.2g}x" for k, v in findings.items())
+        + " (Amdahl's limit): vector work and memory, not the matrix peak, set the ceiling."
+    )  # fmt: skip
     from . import study_plots as sp
 
     return st.Study("engines", "Powerful matrix and vector engines", table, findings, answer,
@@ -141,7 +144,7 @@ def onchip_memory_study(
     if not any(lv.kind == "onchip" for lv in hw.memory.values()):
         raise SpecError(f"device {hw.name!r} has no on-chip memory level", field="device",
                         fix="choose a device with an onchip level")  # fmt: skip
-    caps = (np.geomspace(2**20, 2**32, 25) if capacities is None else capacities)
+    caps = np.geomspace(2**20, 2**32, 25) if capacities is None else capacities
     grid = vary(hw, {"memory.onchip.capacity": list(caps)})
     cap = grid.knobs[next(iter(grid.knobs))]
     main = grid.level_kinds.index("device")

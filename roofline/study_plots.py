@@ -88,7 +88,9 @@ def embedding_tiers(study: Any, ax: Any) -> None:
     _ms_axis(ax)
     ax.set_ylim(top=max(lat) * 1.3)
     f = _first(study)
-    ax.set_title(f"Tables ({fmt_bytes(f['tables_bytes'])}) served from each tier", fontsize=10)
+    head = f"{f['model']} on {f['device']}, {f['dtype']}, batch {f['batch']}"
+    ax.set_title(f"{head}:\ntables ({fmt_bytes(f['tables_bytes'])}) served from each tier",
+                 fontsize=10)  # fmt: skip
 
 
 def embedding_size(study: Any, ax: Any) -> None:
@@ -103,8 +105,8 @@ def embedding_size(study: Any, ax: Any) -> None:
                    zorder=3)  # fmt: skip
     bad = [r for r in rs if not r["feasible"]]
     if bad:
-        ax.scatter([r["x"] for r in bad], [r["latency_s"] * 1e3 for r in bad], s=30,
-                   marker="x", color="black", label="does not fit one device", zorder=3)  # fmt: skip
+        ax.scatter([r["x"] for r in bad], [r["latency_s"] * 1e3 for r in bad], s=30, marker="x",
+                   color="black", label="does not fit one device", zorder=3)  # fmt: skip
     ax.plot([r["x"] for r in rs], [r["latency_s"] * 1e3 for r in rs], color="grey", lw=0.8)
     for name, b in study.findings["spill_bytes"].items():
         ax.axvline(b, color="black", ls=":", lw=1)
@@ -121,7 +123,9 @@ def embedding_size(study: Any, ax: Any) -> None:
     ax2.set_ylabel("Devices to hold the model in device memory", color="#9467bd")
     ax2.set_ylim(bottom=0)
     ax.legend(fontsize=8, loc="upper left")
-    ax.set_title("Latency and devices needed as the tables grow", fontsize=10)
+    f = _first(study)
+    ax.set_title(f"{f['model']} on {f['device']}, {f['dtype']}, batch {f['batch']}:\nlatency "
+                 "and devices needed as the tables grow", fontsize=10)  # fmt: skip
 
 
 # -- engines ------------------------------------------------------------------------------------
@@ -154,7 +158,8 @@ def engine_share(study: Any, ax: Any) -> None:
     ax.set_ylim(0, 100)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, title="dashed: unbounded matrix engine", title_fontsize=8)
-    ax.set_title(f"Vector work on {f['device']} as the matrix peak grows (dotted: the device)",
+    ax.set_title(f"Vector work on {f['device']} ({f['dtype']}) as the matrix peak grows\n"
+                 "(dotted: the device)",
                  fontsize=10)  # fmt: skip
 
 
@@ -208,8 +213,9 @@ def onchip_panel(model: str) -> Callable[[Any, Any], None]:
             for key, marker in (("activations_fit", "o"), ("weights_fit", "^")):
                 fit = [r for r in sel if r[key]]
                 if fit:
-                    ax.scatter([fit[0]["onchip_capacity_bytes"]], [fit[0]["latency_s"] * 1e3],
-                               marker=marker, s=60, color=c, edgecolors="black", zorder=4)  # fmt: skip
+                    x0, y0 = fit[0]["onchip_capacity_bytes"], fit[0]["latency_s"] * 1e3
+                    ax.scatter([x0], [y0], marker=marker, s=60, color=c, edgecolors="black",
+                               zorder=4)  # fmt: skip
         from matplotlib.lines import Line2D
 
         h, _ = ax.get_legend_handles_labels()
@@ -223,7 +229,8 @@ def onchip_panel(model: str) -> Callable[[Any, Any], None]:
         _ms_axis(ax)
         ax.legend(handles=h, fontsize=7, loc="upper right")
         f = rs[0]
-        ax.set_title(f"{model} on {f['device']} ({f['dtype']})", fontsize=10)
+        ax.set_title(f"{model} on {f['device']} ({f['dtype']}), batch "
+                     f"{batches[0]}-{batches[-1]}", fontsize=10)  # fmt: skip
 
     return panel
 
@@ -268,7 +275,9 @@ def precision_panel(device: str) -> Callable[[Any, Any], None]:
         h.append(Patch(facecolor="white", edgecolor="black", hatch="///",
                        label="computed at a fallback dtype"))  # fmt: skip
         ax.legend(handles=h, fontsize=8, title="storage dtype", title_fontsize=8)
-        ax.set_title(f"Speedup over fp32 on {device}", fontsize=10)
+        bs = sorted({r["batch"] for r in rs})
+        ax.set_title(f"Speedup over fp32 on {device} (batch {', '.join(map(str, bs))})",
+                     fontsize=10)  # fmt: skip
 
     return panel
 
@@ -309,6 +318,7 @@ def fleet_ranking(study: Any, ax: Any) -> None:
         ax.annotate(f"{100 * shares[g]:.1f}%  {tag}", (100 * shares[g], yi), xytext=(4, 0),
                     textcoords="offset points", va="center", fontsize=8)  # fmt: skip
     ax.set_yticks(y, groups, fontsize=8)
+    ax.set_ylabel("Operator group")
     ax.set_xlabel("Share of fleet inference time (%)")
     ax.set_xlim(0, 100 * max(shares.values()) * 1.35)
     verdict = "matches" if study.findings["order_agrees"] else "differs from"

@@ -7,6 +7,7 @@ examples run in seconds; devices span 1 KiB to 1 TB per level so that every plac
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from hypothesis import strategies as st
@@ -120,17 +121,32 @@ def layer_models(
 
 
 def _rate(lo: float, hi: float) -> st.SearchStrategy[float]:
-    return st.floats(lo, hi, allow_nan=False, allow_infinity=False)
+    """Log-uniform in [lo, hi], so that 1 KiB and 1 TB levels are both common."""
+    return st.floats(math.log10(lo), math.log10(hi)).map(lambda e: float(10.0**e))
+
+
+@st.composite
+def efficiency_curves(draw: st.DrawFn) -> dict[str, Any]:
+    """An efficiency curve: 1-4 increasing sizes (FLOPs or bytes) and efficiencies in (0, 1]."""
+    n = draw(st.integers(1, 4))
+    sizes = sorted(draw(st.lists(_rate(1e2, 1e12), min_size=n, max_size=n, unique=True)))
+    effs = draw(st.lists(st.floats(0.05, 1.0), min_size=n, max_size=n))
+    return {"size": sizes, "efficiency": effs}
 
 
 @st.composite
 def devices(
-    draw: st.DrawFn, max_onchip: int = 2, ordered: bool = False, same_granularity: bool = False
+    draw: st.DrawFn,
+    max_onchip: int = 2,
+    ordered: bool = False,
+    same_granularity: bool = False,
+    curves: bool = True,
 ) -> dict[str, Any]:
     """A valid device spec mapping (bare SI numbers).
 
     ``ordered``: bandwidths never increase from the fastest level to the slowest (a real
     hierarchy); otherwise any order. ``same_granularity``: every level moves 64 B per access.
+    ``curves``: engines and levels may carry size-dependent efficiency curves.
     """
     n_on = draw(st.integers(0, max_onchip))
     host = draw(st.booleans())
@@ -148,6 +164,8 @@ def devices(
             "granularity": 64.0 if same_granularity else draw(grains),
             "source": "hypothesis",
         }  # fmt: skip
+        if curves and draw(st.integers(0, 3)) == 0:
+            memory[f"l{i}_{kind}"]["efficiency_curve"] = draw(efficiency_curves())
     tile = draw(st.one_of(st.none(), st.tuples(*[st.sampled_from([1, 8, 16, 64, 128])] * 3)))
 
     def engine(tiled: bool) -> dict[str, Any]:
@@ -159,6 +177,8 @@ def devices(
         }
         if tiled and tile is not None:
             eng["tile"] = list(tile)
+        if curves and draw(st.integers(0, 3)) == 0:
+            eng["efficiency_curve"] = draw(efficiency_curves())
         return eng
 
     return {

@@ -13,7 +13,7 @@ from ..graph import Graph
 class FamilyParams(BaseModel):
     """Base of every family's parameter schema: frozen, unknown fields rejected."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 @dataclass(frozen=True)

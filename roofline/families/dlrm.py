@@ -32,7 +32,7 @@ from .base import FamilyParams, family
 class TableGroup(BaseModel):
     """``count`` identical embedding tables (one ``EmbeddingBag`` op with ``repeat`` = count)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     rows: int = Field(ge=1, description="rows (num_embeddings) of each table")
     dim: int = Field(ge=1, description="elements per row (embedding_dim)")

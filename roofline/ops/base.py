@@ -92,7 +92,7 @@ class Op(BaseModel):
     :meth:`counts` and :attr:`out_shape`.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     category: ClassVar[str] = "other"
     kind: str

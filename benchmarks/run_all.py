@@ -1,0 +1,12 @@
+"""Run every benchmark script; exit non-zero if a target is missed."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+here = Path(__file__).parent
+status = 0
+for script in ("bench_startup.py", "bench_count.py", "bench_sweep.py"):
+    print(f"== {script}")
+    status |= subprocess.run([sys.executable, str(here / script)]).returncode
+sys.exit(status)

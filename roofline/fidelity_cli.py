@@ -1,0 +1,133 @@
+"""CLI subcommands ``calibrate`` and ``validate`` (registered by :mod:`roofline.cli`).
+
+``roofline calibrate [-o FILE.yaml] [--quick]`` measures this machine and writes a device spec;
+``roofline validate [--hw FILE.yaml] [--format ...] [--json FILE] [--plot FILE.png] [--quick]``
+runs the kernel suite, predicts it on the device and prints the per-kernel table and the summary.
+Progress goes to stderr; ``-q`` silences it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from .errors import SpecError
+
+
+def _say(args: argparse.Namespace) -> Any:
+    from .machine import progress_to_stderr
+
+    return None if args.quiet else progress_to_stderr
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from .calibrate import calibrate, to_yaml
+    from .cli import write_output
+    from .zoo import load_hardware
+
+    out = args.output
+    name = args.name or (Path(out).stem if out and out != "-" else "calibrated")
+    spec = calibrate(quick=args.quick, name=name, progress=_say(args), use_torch=not args.no_torch,
+                     threads=_threads(args))  # fmt: skip
+    load_hardware(spec)  # what is written must load
+    write_output(to_yaml(spec), out)
+    return 0
+
+
+def _threads(args: argparse.Namespace) -> int | None:
+    if args.threads is not None and args.threads < 1:
+        raise SpecError(f"--threads {args.threads} must be 1 or more", field="--threads")
+    return args.threads
+
+
+def _measure(args: argparse.Namespace, say: Any) -> dict[str, Any]:
+    """Calibrate if no device is given, then run the suite."""
+    from .validate import run_validation
+    from .zoo import load_hardware
+
+    if args.hw:
+        hw, source = load_hardware(args.hw), args.hw
+    else:
+        from .calibrate import calibrate
+
+        if say:
+            say("no --hw given: calibrating this machine first")
+        hw = load_hardware(calibrate(quick=args.quick, progress=say, use_torch=not args.no_torch,
+                                     threads=_threads(args)))  # fmt: skip
+        source = "calibrated in this run"
+    return run_validation(hw, quick=args.quick, with_torch=not args.no_torch,
+                          models=not args.no_models, progress=say, device_file=source,
+                          threads=_threads(args), clock=args.clock)  # fmt: skip
+
+
+def _load_report(path: str) -> dict[str, Any]:
+    """A report saved by ``validate --json``."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        if not isinstance(doc, dict) or not {"kernels", "summary", "machine"} <= set(doc):
+            raise ValueError("it lacks kernels, summary or machine")
+    except (OSError, ValueError) as exc:
+        raise SpecError(f"not a validate report: {exc}", file=path, field="--from-json",
+                        fix="give a file written by validate --json") from None  # fmt: skip
+    return doc
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .cli import atomic_write, write_output
+    from .validate import plot, tables
+
+    for path, ends in ((args.plot, (".png", ".svg", ".pdf")), (args.json, (".json",))):
+        if path and not path.endswith(ends):
+            raise SpecError(f"file must end in {' or '.join(ends)}", file=path,
+                            fix=f"e.g. validation{ends[0]}")  # fmt: skip
+    doc = _load_report(args.from_json) if args.from_json else _measure(args, _say(args))
+    text = json.dumps(doc, indent=1, allow_nan=False)
+    if args.json:
+        atomic_write(args.json, lambda tmp: Path(tmp).write_text(text + "\n", encoding="utf-8"))
+    if args.plot:
+        atomic_write(args.plot, lambda tmp: plot(doc, tmp))
+    if args.format == "json":
+        out = text
+    elif args.format == "csv":
+        out = tables(doc)[0].to_csv()
+    else:
+        parts = tables(doc)
+        if args.summary_only:
+            parts = parts[1:]
+        out = "\n".join(t.format(args.format) for t in parts)
+    write_output(out, args.output)
+    return 0
+
+
+def register(sub: Any, common: Any) -> None:
+    """Add the ``calibrate`` and ``validate`` subcommands to the CLI's subparsers."""
+    sp = sub.add_parser("calibrate", help="measure this machine and write a device spec (YAML)")
+    sp.add_argument("--quick", action="store_true", help="a few seconds, fewer sizes, no torch")
+    sp.add_argument("--name", help="device name in the spec (default: the output file's stem)")
+    sp.add_argument("--no-torch", action="store_true", help="numpy only")
+    sp.add_argument("--threads", type=int, help="BLAS/torch threads (default: all usable CPUs)")
+    sp.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    common(sp, fmt=False)
+    sp.set_defaults(func=cmd_calibrate)
+
+    sp = sub.add_parser("validate", help="time real kernels here and compare with predictions")
+    sp.add_argument("--hw", help="device spec (default: calibrate this machine first)")
+    sp.add_argument("--quick", action="store_true", help="a few small kernels, no whole models")
+    sp.add_argument("--no-torch", action="store_true", help="numpy kernels only")
+    sp.add_argument("--no-models", action="store_true", help="skip resnet50 and DLRM")
+    sp.add_argument("--summary-only", action="store_true", help="no per-kernel table")
+    sp.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="time by elapsed time, or by process CPU time (needs --threads 1)",
+    )
+    sp.add_argument("--json", help="also write the full JSON document to FILE.json")
+    sp.add_argument("--from-json", help="re-render a report saved with --json (no measuring)")
+    sp.add_argument("--plot", help="also write the measured-vs-predicted chart (png/svg/pdf)")
+    sp.add_argument("--threads", type=int, help="BLAS/torch threads (default: all usable CPUs)")
+    sp.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    common(sp)
+    sp.set_defaults(func=cmd_validate)

@@ -1,0 +1,209 @@
+"""The machine this process runs on: CPUs, caches, memory, libraries and thread pinning, and the
+timing loop that :mod:`roofline.calibrate` and :mod:`roofline.validate` share.
+
+Caches come from ``/sys/devices/system/cpu/cpu*/cache/index*`` (level, type, size,
+``shared_cpu_list``, ``coherency_line_size``): a cache level's capacity is its size times the number
+of distinct instances among the CPUs this process may use.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+Progress = Callable[[str], None]
+
+
+def cpus() -> int:
+    """CPUs this process may run on (the thread count used for every measurement)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def cpu_model() -> str:
+    """The CPU model name the OS reports."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def blas_name() -> str:
+    """numpy's BLAS as its build configuration names it (e.g. ``scipy-openblas 0.3.31``)."""
+    try:
+        cfg = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        return f"{cfg.get('name', '?')} {cfg.get('version', '')}".strip()
+    except Exception:  # older numpy: no dict mode
+        return "unknown BLAS"
+
+
+def torch_module() -> Any | None:
+    """torch, or None when it is not installed."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def _openblas_set(n: int) -> int | None:
+    """Set the thread count of every OpenBLAS loaded in this process (as threadpoolctl would);
+    return the count read back, or None if none was found."""
+    import ctypes
+
+    try:
+        paths = {ln.split()[-1] for ln in Path("/proc/self/maps").read_text().splitlines()
+                 if "openblas" in ln.lower() and ln.split()[-1].startswith("/")}  # fmt: skip
+    except OSError:
+        return None
+    got = None
+    for path in sorted(paths):
+        lib = ctypes.CDLL(path)
+        for pre, suf in (("", ""), ("scipy_", "64_"), ("", "64_"), ("scipy_", "")):
+            setter = getattr(lib, f"{pre}openblas_set_num_threads{suf}", None)
+            getter = getattr(lib, f"{pre}openblas_get_num_threads{suf}", None)
+            if setter is not None and getter is not None:
+                setter(ctypes.c_int(n))
+                got = int(getter())
+                break
+    return got
+
+
+def set_threads(n: int, torch: Any | None = None) -> dict[str, int | None]:
+    """Pin numpy's BLAS (and torch, when given) to ``n`` threads; return what was set.
+
+    threadpoolctl is used when installed, else OpenBLAS is called directly; a BLAS that cannot be
+    reached is reported as None (it keeps its own default, normally one thread per CPU).
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(n, user_api="blas")
+        blas: int | None = n
+    except ImportError:
+        blas = _openblas_set(n)
+    out = {"blas": blas}
+    if torch is not None:
+        torch.set_num_threads(n)
+        out["torch"] = int(torch.get_num_threads())
+    return out
+
+
+@dataclass(frozen=True)
+class Cache:
+    """One data or unified cache level as the OS reports it (bytes)."""
+
+    level: int
+    size: int
+    instances: int
+    line: int
+
+    def capacity(self, threads: int | None = None) -> int:
+        """Bytes of the instances ``threads`` threads use (one per thread up to all; all when
+        None): a private cache of another core holds nothing for us."""
+        return self.size * (self.instances if threads is None else min(self.instances, threads))
+
+
+def _parse_size(text: str) -> int:
+    text = text.strip().upper()
+    scale = {"K": 1024, "M": 1024**2, "G": 1024**3}.get(text[-1:], 1)
+    return int(text.rstrip("KMG")) * scale
+
+
+def read_caches(root: str = "/sys/devices/system/cpu") -> list[Cache]:
+    """Data and unified caches by level, from ``cpu*/cache/index*`` (empty if unreadable)."""
+    try:
+        allowed = sorted(os.sched_getaffinity(0))
+    except AttributeError:
+        allowed = list(range(os.cpu_count() or 1))
+    found: dict[int, dict[str, Any]] = {}
+    for cpu in allowed:
+        for idx in sorted(Path(root, f"cpu{cpu}", "cache").glob("index*")):
+            try:
+                kind = (idx / "type").read_text().strip()
+                if kind not in ("Data", "Unified"):
+                    continue
+                level = int((idx / "level").read_text())
+                size = _parse_size((idx / "size").read_text())
+                shared = (idx / "shared_cpu_list").read_text().strip()
+                line = int((idx / "coherency_line_size").read_text())
+            except (OSError, ValueError):
+                continue
+            entry = found.setdefault(level, {"size": size, "line": line, "shared": set()})
+            entry["shared"].add(shared)
+    return [Cache(lv, e["size"], len(e["shared"]), e["line"]) for lv, e in sorted(found.items())]
+
+
+def physical_memory() -> int:
+    """Bytes of physical memory."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 16 * 1024**3
+
+
+def available_memory() -> int:
+    """Bytes of memory available now (MemAvailable), or half the physical memory."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return physical_memory() // 2
+
+
+def time_calls(
+    fn: Callable[[], Any], min_reps: int = 3, min_time: float = 0.05, max_reps: int = 2000,
+    max_time: float = 5.0, clock: str = "wall",
+) -> np.ndarray:  # fmt: skip
+    """Seconds of each timed call of ``fn`` after one warm-up call.
+
+    Runs at least ``min_reps`` calls and until ``min_time`` seconds have passed, at most
+    ``max_reps`` calls or ``max_time`` seconds (but never fewer than ``min_reps``). ``clock`` is
+    ``wall`` (elapsed time) or ``cpu`` (CPU time of this process: the time spent descheduled by
+    other work does not count; with more than one thread it sums over them).
+    """
+    timer = time.process_time if clock == "cpu" else time.perf_counter
+    fn()
+    times: list[float] = []
+    start = time.perf_counter()
+    while True:
+        t0 = timer()
+        fn()
+        times.append(timer() - t0)
+        spent = time.perf_counter() - start
+        if len(times) >= min_reps and (spent >= min_time or len(times) >= max_reps):
+            break
+        if len(times) >= min_reps and spent >= max_time:
+            break
+    return np.asarray(times)
+
+
+def progress_to_stderr(msg: str) -> None:
+    """Print a progress line to stderr at once."""
+    print(msg, file=sys.stderr, flush=True)
+
+
+def busy_warning(threads: int) -> str | None:
+    """A warning when other work keeps the CPUs busy (1-minute load average), else None."""
+    load = os.getloadavg()[0]
+    if load < 0.75 * cpus():
+        return None
+    steady = " (--threads 1 is steadier)" if threads > 1 else ""
+    return (f"warning: load average {load:.1f} on {cpus()} CPUs: other work shares this machine, "
+            f"so figures will be noisy and a multi-threaded call may wait whole scheduler time "
+            f"slices for a descheduled thread{steady}")  # fmt: skip

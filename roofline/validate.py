@@ -1,0 +1,261 @@
+"""``roofline validate``: run real kernels on this machine and hold the roofline to them.
+
+Each kernel of :mod:`roofline.validate_suite` is timed (one warm-up call, then repeated until a
+time budget is spent; the median is the measured time) and predicted by evaluating its tiny
+``layers``-family model with the real engine (:func:`roofline.engine.evaluate_costs`) on the device
+spec, normally one written by ``roofline calibrate`` on the same machine. Per kernel the report
+gives measured / predicted, for the derated prediction (with the device's efficiency curves) and
+for the ideal roofline. The summary gives, over all kernels and over those of 1 ms and more:
+the median and 90th percentile of measured / predicted, and the share of kernels where the
+prediction is a true lower bound (predicted <= measured) and where it is at most 10% above the
+measured time. Whole models (resnet50 from torchvision, the DLRM of ``model_specs/dlrm_rm2.yaml``)
+are measured end to end when torch is installed (:mod:`roofline.validate_models`).
+
+The JSON document (``--format json``) holds the machine, the device spec, every kernel with its
+``layers`` parameters, the summary and the whole models, so a run can be re-predicted later. The
+format carries over unchanged to a GPU run with torch.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import time
+from typing import Any
+
+import numpy as np
+
+from . import machine as mach
+from .errors import SpecError
+from .hardware import Hardware
+from .table import Table
+from .validate_suite import Kernel, release, suite
+
+#: kernels of at least this measured time are the ones the targets speak of (seconds)
+LONG_S = 1e-3
+#: a prediction more than this factor above the measured time counts as a miss
+SLACK = 1.1
+
+
+def predict(k: Kernel, hw: Hardware) -> dict[str, Any]:
+    """Predicted seconds (derated and ideal), FLOPs, bytes and bound of kernel ``k`` on ``hw``."""
+    from .counting import count_graph
+    from .engine import evaluate_costs
+    from .zoo import build_model
+
+    spec = {"name": k.name, "family": "layers", "source": "roofline validate kernel",
+            "params": {"inputs": k.inputs, "ops": k.ops}}  # fmt: skip
+    model = build_model(spec, file=f"<kernel {k.name}>")
+    r = evaluate_costs(count_graph(model.graph, k.batch, k.dtype, fuse=False), hw)
+    return {
+        "predicted_s": float(r.latency_s[0, 0]),
+        "ideal_s": float(r.ideal_latency_s[0, 0]),
+        "flops": float(r.flops[0]),
+        "bytes": float(r.bytes_moved[0, 0].sum()),
+        "bound": str(r.dominant_bound()[0, 0]),
+    }
+
+
+def measure(run: Any, quick: bool, clock: str = "wall") -> dict[str, float]:
+    """Median and best seconds of ``run`` over repeated calls (after a warm-up) on ``clock``."""
+    if quick:
+        t = mach.time_calls(run, min_reps=3, min_time=0.01, max_time=0.5, clock=clock)
+    else:
+        t = mach.time_calls(run, min_reps=5, min_time=0.2, max_time=2.0, clock=clock)
+    return {"measured_s": float(np.median(t)), "measured_min_s": float(t.min()), "reps": len(t)}
+
+
+def machine(threads: dict[str, int | None]) -> dict[str, Any]:
+    """What the run ran on: CPU, caches, memory, libraries, threads as pinned, load."""
+    torch = mach.torch_module()
+    return {
+        "cpu": mach.cpu_model(),
+        "cpus": mach.cpus(),
+        "caches": [
+            {"level": c.level, "size_bytes": c.size, "instances": c.instances, "line_bytes": c.line}
+            for c in mach.read_caches()
+        ],  # fmt: skip
+        "memory_bytes": mach.physical_memory(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "blas": mach.blas_name(),
+        "torch": None if torch is None else torch.__version__,
+        "threads": threads,
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "load_average": list(os.getloadavg()),
+    }
+
+
+def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Summary rows over all kernels, those of >= 1 ms, and each group."""
+    subsets = [("all", rows), (f">= {LONG_S * 1e3:g} ms", [r for r in rows if
+                                                         r["measured_s"] >= LONG_S])]  # fmt: skip
+    for g in dict.fromkeys(r["group"] for r in rows):
+        subsets.append((g, [r for r in rows if r["group"] == g]))
+    out = []
+    for name, sub in subsets:
+        if not sub:
+            continue
+        ratio = np.array([r["ratio"] for r in sub])
+        ideal = np.array([r["ratio_ideal"] for r in sub])
+        best = np.array([r["measured_min_s"] / r["predicted_s"] for r in sub])
+        out.append({
+            "subset": name,
+            "kernels": len(sub),
+            "median_ratio": float(np.median(ratio)),
+            "p90_ratio": float(np.percentile(ratio, 90)),
+            "min_ratio": float(ratio.min()),
+            "max_ratio": float(ratio.max()),
+            "lower_bound_share": float(np.mean(ratio >= 1.0)),
+            "within_10pct_share": float(np.mean(ratio >= 1.0 / SLACK)),
+            "median_ratio_of_best": float(np.median(best)),
+            "ideal_median_ratio": float(np.median(ideal)),
+            "ideal_lower_bound_share": float(np.mean(ideal >= 1.0)),
+        })  # fmt: skip
+    return out
+
+
+def run_validation(hw: Hardware, quick: bool = False, with_torch: bool = True,
+                   models: bool = True, progress: mach.Progress | None = None,
+                   device_file: str | None = None, threads: int | None = None,
+                   clock: str = "wall") -> dict[str, Any]:  # fmt: skip
+    """Run the suite on this machine and predict it on ``hw``; return the report document.
+
+    Parameters
+    ----------
+    hw : Hardware
+        The device spec (a calibrated one for this machine).
+    quick : bool
+        A few small kernels and short runs (for tests); no whole models.
+    with_torch : bool
+        Run the torch kernels and models when torch is installed.
+    models : bool
+        Measure whole models (resnet50, DLRM) when torch is installed and not ``quick``.
+    progress : callable or None
+        Called with one line per kernel.
+    device_file : str or None
+        Where ``hw`` came from (recorded).
+    threads : int or None
+        Threads for the BLAS and torch (default: every usable CPU, as ``calibrate``).
+    clock : "wall" or "cpu"
+        Time kernels by elapsed time, or by this process's CPU time (one thread only: time spent
+        descheduled by other work on a shared machine then does not count).
+    """
+    say = progress or (lambda _msg: None)
+    torch = mach.torch_module() if with_torch else None
+    n_threads = threads or mach.cpus()
+    if clock not in ("wall", "cpu") or (clock == "cpu" and n_threads != 1):
+        raise SpecError(f"clock {clock!r} with {n_threads} threads", field="clock",
+                        fix="use the wall clock, or the cpu clock with one thread")  # fmt: skip
+    info = machine(mach.set_threads(n_threads, torch))
+    info["clock"] = clock
+    if warn := mach.busy_warning(n_threads):
+        say(warn)
+    kernels = suite(quick, torch is not None)
+    t0 = time.perf_counter()
+    rows, skipped = [], []
+    for i, k in enumerate(kernels, 1):
+        try:
+            pred = predict(k, hw)
+        except SpecError as exc:  # a dtype the device has no peak for
+            skipped.append({"name": k.name, "reason": str(exc)})
+            say(f"[{i}/{len(kernels)}] skipping {k.name}: {exc}")
+            continue
+        run = k.make()
+        meas = measure(run, quick, clock)
+        del run
+        row = {"name": k.name, "group": k.group, "library": k.library, "dtype": k.dtype,
+               "batch": k.batch, **meas, **pred,
+               "ratio": meas["measured_s"] / pred["predicted_s"],
+               "ratio_ideal": meas["measured_s"] / pred["ideal_s"],
+               "layers": {"inputs": k.inputs, "ops": k.ops}}  # fmt: skip
+        rows.append(row)
+        say(f"[{i}/{len(kernels)} {time.perf_counter() - t0:5.1f}s] {k.name}: measured "
+            f"{row['measured_s'] * 1e3:.3g} ms, predicted {row['predicted_s'] * 1e3:.3g} ms "
+            f"(x{row['ratio']:.2f}, {row['bound']})")  # fmt: skip
+    release()
+    whole: list[dict[str, Any]] = []
+    if torch is not None and models and not quick:
+        from .validate_models import measure_models
+
+        whole = measure_models(hw, say, clock)
+    info["load_average_after"] = list(os.getloadavg())
+    return {
+        "roofline_validate": 1,
+        "quick": quick,
+        "machine": info,
+        "device": {"name": hw.name, "file": device_file, "spec": hw.model_dump(mode="json")},
+        "definitions": {
+            "ratio": f"measured_s / predicted_s: median of repeated calls on the {clock} clock "
+            "over the derated roofline (with the device's efficiency curves)",
+            "ratio_ideal": "measured_s / ideal_s (no efficiency curves)",
+            "lower_bound": "predicted_s <= measured_s",
+            "within_10pct": f"predicted_s <= {SLACK} x measured_s",
+            "ratio_of_best": "measured_min_s / predicted_s (the fastest call: less noise from "
+            "other work on the machine)",
+            "long": f"measured_s >= {LONG_S} s",
+        },  # fmt: skip
+        "summary": summarize(rows),
+        "kernels": rows,
+        "skipped": skipped,
+        "models": whole,
+        "elapsed_s": time.perf_counter() - t0,
+    }
+
+
+KERNEL_COLUMNS = ("name", "group", "library", "dtype", "batch", "flops", "bytes", "bound",
+                  "measured_s", "predicted_s", "ideal_s", "ratio", "ratio_ideal")  # fmt: skip
+
+
+def tables(doc: dict[str, Any]) -> list[Table]:
+    """The report as tables: per kernel, summary, whole models (when measured)."""
+    k = Table(KERNEL_COLUMNS, [[r[c] for c in KERNEL_COLUMNS] for r in doc["kernels"]],
+              title="measured vs predicted per kernel (ratio = measured / predicted)")  # fmt: skip
+    cols = list(doc["summary"][0]) if doc["summary"] else ["subset"]
+    s = Table(cols, [[r[c] for c in cols] for r in doc["summary"]],
+              title=f"summary on {doc['device']['name']}")  # fmt: skip
+    out = [k, s]
+    if doc["models"]:
+        cols = list(doc["models"][0])
+        out.append(Table(cols, [[r[c] for c in cols] for r in doc["models"]],
+                         title="whole models (measured end to end)"))  # fmt: skip
+    return out
+
+
+def plot(doc: dict[str, Any], path: str) -> None:
+    """Write a log-log chart of measured against predicted seconds (y = x line) to ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 6.5))
+    groups = list(dict.fromkeys(r["group"] for r in doc["kernels"]))
+    markers = "osD^v<>ph*X"
+    for i, g in enumerate(groups):
+        rs = [r for r in doc["kernels"] if r["group"] == g]
+        ax.scatter([r["predicted_s"] for r in rs], [r["measured_s"] for r in rs], s=28,
+                   marker=markers[i % len(markers)], label=g, alpha=0.85)  # fmt: skip
+    for m in doc["models"]:
+        ax.scatter(m["predicted_s"], m["measured_s"], s=90, marker="*", color="black")
+        ax.annotate(f"{m['model']} b{m['batch']}", (m["predicted_s"], m["measured_s"]),
+                    fontsize=7, xytext=(4, -8), textcoords="offset points")  # fmt: skip
+    pts = [r[c] for r in doc["kernels"] + doc["models"] for c in ("predicted_s", "measured_s")]
+    lo, hi = min(pts) / 2, max(pts) * 2
+    ax.plot([lo, hi], [lo, hi], color="black", lw=1, label="measured = predicted")
+    ax.plot([lo, hi], [lo / SLACK, hi / SLACK], color="gray", lw=0.8, ls=":",
+            label="prediction 10% above measured")  # fmt: skip
+    ax.set(xscale="log", yscale="log", xlim=(lo, hi), ylim=(lo, hi),
+           xlabel="predicted time (s), calibrated roofline with efficiency curves",
+           ylabel="measured time (s), median of repeated runs")  # fmt: skip
+    info = doc["machine"]
+    threads = info["threads"].get("blas") or info["cpus"]
+    ax.set_title(f"{info['cpu']}, {info['cpus']} CPUs, {threads} threads ({info['date'][:10]})",
+                 fontsize=9)  # fmt: skip
+    ax.grid(True, which="both", lw=0.3, alpha=0.5)
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)

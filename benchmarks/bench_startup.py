@@ -14,11 +14,27 @@ import time
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from common import machine, report  # noqa: E402
 
-CHECK = ("import sys, roofline; bad = [m for m in ('matplotlib', 'scipy') if m in sys.modules];"
-         " sys.exit(1 if bad else 0)")  # fmt: skip
-COMPARE = [sys.executable, "-m", "roofline", "compare", "resnet50", "dlrm_rm2", "seq2seq_gru",
-           "--hw", "a100_sxm4_80gb", "h100_sxm5", "hypothetical_100tops", "--batch", "1", "16",
-           "64"]  # fmt: skip
+CHECK = (
+    "import sys, roofline; bad = [m for m in ('matplotlib', 'scipy') if m in sys.modules];"
+    " sys.exit(1 if bad else 0)"
+)
+COMPARE = [
+    sys.executable,
+    "-m",
+    "roofline",
+    "compare",
+    "resnet50",
+    "dlrm_rm2",
+    "seq2seq_gru",
+    "--hw",
+    "a100_sxm4_80gb",
+    "h100_sxm5",
+    "hypothetical_100tops",
+    "--batch",
+    "1",
+    "16",
+    "64",
+]
 
 
 def wall(cmd: list[str], repeat: int = 5) -> float:
@@ -36,8 +52,9 @@ def main() -> int:
     imp = wall([sys.executable, "-c", CHECK])
     print(f"  bare interpreter start: {base:.3f} s")
     ok = report("  import roofline (wall, incl. interpreter)", imp, 0.3, "s", False)
-    ok &= report("  compare 3 models x 3 devices x 3 batches (wall, cold)", wall(COMPARE), 1.0,
-                 "s", False)  # fmt: skip
+    ok &= report(
+        "  compare 3 models x 3 devices x 3 batches (wall, cold)", wall(COMPARE), 1.0, "s", False
+    )
     return 0 if ok else 1
 
 

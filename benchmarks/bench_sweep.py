@@ -38,30 +38,50 @@ def main() -> int:
         n_ops = ct.n_ops
         for label, fn in (
             ("ridge (single)", lambda ct=ct: totals_ridge(ct, grid)),
-            ("direct (capacity)", lambda ct=ct: [totals_direct(ct, grid.take(slice(s, s + 4096)),
-                                                               "capacity")
-                                                 for s in range(0, grid.size, 4096)]),  # fmt: skip
+            (
+                "direct (capacity)",
+                lambda ct=ct: [
+                    totals_direct(ct, grid.take(slice(s, s + 4096)), "capacity")
+                    for s in range(0, grid.size, 4096)
+                ],
+            ),
         ):
             best, _ = best_of(fn, 3)
             per_s = grid.size / best
-            print(f"  resnet50 {'fused' if fuse else 'unfused'} ({n_ops} ops), {label}: "
-                  f"{grid.size} variants in {best:.3f} s")  # fmt: skip
+            print(
+                f"  resnet50 {'fused' if fuse else 'unfused'} ({n_ops} ops), {label}: "
+                f"{grid.size} variants in {best:.3f} s"
+            )
             if "ridge" in label or fuse is False:
                 ok &= report(f"    model-evals/s [{label}, {n_ops} ops]", per_s, 2e5, "/s", True)
-                ok &= report(f"    op-evals/s    [{label}, {n_ops} ops]", per_s * n_ops, 3e7, "/s",
-                             True)  # fmt: skip
+                ok &= report(
+                    f"    op-evals/s    [{label}, {n_ops} ops]", per_s * n_ops, 3e7, "/s", True
+                )
             else:
                 report(f"    model-evals/s [{label}, {n_ops} ops]", per_s, 2e5, "/s", True)
     t = time.perf_counter()
-    big = rl.sweep("resnet50", hw, {"memory.hbm.bandwidth": np.geomspace(0.2e12, 8e12, 1000),
-                                    "engines.matrix.peak.fp16": np.geomspace(50e12, 2e15, 1000)},
-                   dtype="fp16", policy="single")  # fmt: skip
+    big = rl.sweep(
+        "resnet50",
+        hw,
+        {
+            "memory.hbm.bandwidth": np.geomspace(0.2e12, 8e12, 1000),
+            "engines.matrix.peak.fp16": np.geomspace(50e12, 2e15, 1000),
+        },
+        dtype="fp16",
+        policy="single",
+    )
     dt = time.perf_counter() - t
     print(f"  rl.sweep, 1,000,000 points (tidy table included), single policy: {dt:.2f} s")
     t = time.perf_counter()
-    rl.sweep("resnet50", hw, {"memory.hbm.bandwidth": np.geomspace(0.2e12, 8e12, 1000),
-                              "memory.sram.capacity": np.geomspace(1e6, 256e6, 1000)},
-             dtype="fp16")  # fmt: skip
+    rl.sweep(
+        "resnet50",
+        hw,
+        {
+            "memory.hbm.bandwidth": np.geomspace(0.2e12, 8e12, 1000),
+            "memory.sram.capacity": np.geomspace(1e6, 256e6, 1000),
+        },
+        dtype="fp16",
+    )
     dt2 = time.perf_counter() - t
     print(f"  rl.sweep, 1,000,000 points, capacity policy, 1000 capacities: {dt2:.2f} s")
     ok &= report("  million-point sweep (worst of the two)", max(dt, dt2), 10.0, "s", False)

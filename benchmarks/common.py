@@ -15,15 +15,18 @@ def machine() -> str:
 
     cpu = platform.processor() or "unknown CPU"
     try:
-        for line in open("/proc/cpuinfo", encoding="utf-8"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
     except OSError:
         pass
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-            f"numpy {np.__version__}, load average {load:.2f}")  # fmt: skip
+    return (
+        f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"numpy {np.__version__}, load average {load:.2f}"
+    )
 
 
 def best_of(fn: Callable[[], object], repeat: int = 5) -> tuple[float, float]:
@@ -40,5 +43,7 @@ def report(name: str, value: float, target: float, unit: str, higher_is_better: 
     """Print ``name: value unit (target ...) MET|MISSED``; return whether it is met."""
     ok = value >= target if higher_is_better else value <= target
     cmp = ">=" if higher_is_better else "<="
-    print(f"{name}: {value:.4g} {unit} (target {cmp} {target:.4g} {unit}) {'MET' if ok else 'MISSED'}")
+    print(
+        f"{name}: {value:.4g} {unit} (target {cmp} {target:.4g} {unit}) {'MET' if ok else 'MISSED'}"
+    )
     return ok

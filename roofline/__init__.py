@@ -45,7 +45,12 @@ _EXPORTS = {
     "table1": "paper",
     "EfficiencyCurve": "efficiency",
     "run_validation": "validate",
-    "Study": "studies", "embedding_study": "studies", "engine_balance_study": "studies", "onchip_memory_study": "studies", "precision_study": "studies", "fleet_breakdown": "fleet",  # noqa: E501  # fmt: skip
+    "Study": "studies",
+    "embedding_study": "studies",
+    "engine_balance_study": "studies",
+    "onchip_memory_study": "studies",
+    "precision_study": "studies",
+    "fleet_breakdown": "fleet",  # noqa: E501
     "sweep": "sweeps",
     "sensitivity": "whatif",
     "diff_devices": "whatif",

@@ -37,33 +37,85 @@ class Counts:
     def totals(self) -> Table:
         """One row per batch: params, FLOPs, bytes by tensor class, Table 1 metrics."""
         ct = self.costs
-        cols = ["model", "batch", "dtype", "params", "flops", "flops_matrix", "flops_vector",
-                "weight_bytes", "weight_read_bytes", "act_in_bytes", "act_out_bytes", "kv_bytes",
-                "max_live_activations", "max_live_activation_bytes", "intensity_w_avg",
-                "intensity_w_min", "intensity_aw_avg", "intensity_aw_min"]  # fmt: skip
+        cols = [
+            "model",
+            "batch",
+            "dtype",
+            "params",
+            "flops",
+            "flops_matrix",
+            "flops_vector",
+            "weight_bytes",
+            "weight_read_bytes",
+            "act_in_bytes",
+            "act_out_bytes",
+            "kv_bytes",
+            "max_live_activations",
+            "max_live_activation_bytes",
+            "intensity_w_avg",
+            "intensity_w_min",
+            "intensity_aw_avg",
+            "intensity_aw_min",
+        ]
         rows = []
         for j, b in enumerate(ct.batch):
             t1 = table1(ct, j)
-            rows.append([ct.model, int(b) if b.is_integer() else b, ct.precision.name,
-                         t1.params, t1.flops, ct.flops_matrix[:, j].sum(),
-                         ct.flops_vector[:, j].sum(), ct.weight_bytes.sum(),
-                         ct.weight_read_bytes[:, j].sum(), ct.act_in_bytes[:, j].sum(),
-                         ct.act_out_bytes[:, j].sum(), ct.kv_bytes[:, j].sum(),
-                         t1.max_live_activations, t1.max_live_activation_bytes,
-                         t1.intensity_w_avg, t1.intensity_w_min, t1.intensity_aw_avg,
-                         t1.intensity_aw_min])  # fmt: skip
+            rows.append(
+                [
+                    ct.model,
+                    int(b) if b.is_integer() else b,
+                    ct.precision.name,
+                    t1.params,
+                    t1.flops,
+                    ct.flops_matrix[:, j].sum(),
+                    ct.flops_vector[:, j].sum(),
+                    ct.weight_bytes.sum(),
+                    ct.weight_read_bytes[:, j].sum(),
+                    ct.act_in_bytes[:, j].sum(),
+                    ct.act_out_bytes[:, j].sum(),
+                    ct.kv_bytes[:, j].sum(),
+                    t1.max_live_activations,
+                    t1.max_live_activation_bytes,
+                    t1.intensity_w_avg,
+                    t1.intensity_w_min,
+                    t1.intensity_aw_avg,
+                    t1.intensity_aw_min,
+                ]
+            )
         return Table(cols, rows, title=f"{ct.model} counts")
 
     def per_op(self, batch_index: int = 0) -> Table:
         """One row per op: FLOPs, params and bytes by tensor class."""
         ct, j = self.costs, batch_index
-        cols = ["op", "kind", "category", "flops_matrix", "flops_vector", "params",
-                "weight_bytes", "act_in_bytes", "act_out_bytes", "kv_bytes",
-                "live_activation_bytes"]  # fmt: skip
-        rows = [[n, ct.kinds[i], ct.categories[i], ct.flops_matrix[i, j], ct.flops_vector[i, j],
-                 ct.weight_elems[i], ct.weight_bytes[i], ct.act_in_bytes[i, j],
-                 ct.act_out_bytes[i, j], ct.kv_bytes[i, j], ct.live_act_bytes[i, j]]
-                for i, n in enumerate(ct.names)]  # fmt: skip
+        cols = [
+            "op",
+            "kind",
+            "category",
+            "flops_matrix",
+            "flops_vector",
+            "params",
+            "weight_bytes",
+            "act_in_bytes",
+            "act_out_bytes",
+            "kv_bytes",
+            "live_activation_bytes",
+        ]
+        rows = [
+            [
+                n,
+                ct.kinds[i],
+                ct.categories[i],
+                ct.flops_matrix[i, j],
+                ct.flops_vector[i, j],
+                ct.weight_elems[i],
+                ct.weight_bytes[i],
+                ct.act_in_bytes[i, j],
+                ct.act_out_bytes[i, j],
+                ct.kv_bytes[i, j],
+                ct.live_act_bytes[i, j],
+            ]
+            for i, n in enumerate(ct.names)
+        ]
         return Table(cols, rows, title=f"{ct.model} per op (batch {ct.batch[j]:g})")
 
 
@@ -117,10 +169,23 @@ def evaluate(
 
 
 COMPARE_COLUMNS = (
-    "model", "device", "batch", "dtype", "params", "flops", "weight_bytes",
-    "max_live_activation_bytes", "latency_s", "throughput_per_s", "utilization", "bound",
-    "feasible", "policy", "capacity_shortfall_bytes", "devices_needed",
-)  # fmt: skip
+    "model",
+    "device",
+    "batch",
+    "dtype",
+    "params",
+    "flops",
+    "weight_bytes",
+    "max_live_activation_bytes",
+    "latency_s",
+    "throughput_per_s",
+    "utilization",
+    "bound",
+    "feasible",
+    "policy",
+    "capacity_shortfall_bytes",
+    "devices_needed",
+)
 
 
 def compare(
@@ -147,8 +212,12 @@ def compare(
     if sla is not None:
         from .whatif import sla_columns
 
-        columns += ["sla_s", "max_batch_under_sla", "latency_at_max_batch_s",
-                    "throughput_at_max_batch_per_s"]  # fmt: skip
+        columns += [
+            "sla_s",
+            "max_batch_under_sla",
+            "latency_at_max_batch_s",
+            "throughput_at_max_batch_per_s",
+        ]
     for m in loaded:
         for dt in dtypes:
             ct = count_graph(m.graph, batches, dt, fuse=fuse)

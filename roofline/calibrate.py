@@ -305,8 +305,8 @@ def calibrate(quick: bool = False, name: str = "calibrated", progress: Progress 
             + " (the smaller)",
         },
         "assumptions": [
-            f"All {threads} usable CPUs run every op (BLAS and torch threads = {threads}); "
-            "numpy's elementwise loops use one.",
+            f"Ops run on {threads} thread(s) of the {cpus()} usable CPUs (BLAS and torch "
+            f"pinned to {threads}); numpy's elementwise loops and scipy's sparse products use one.",
             "Cache capacities are the OS's figures summed over the instances the threads "
             "use; a shared cache may hold less for us when other tenants use it, which the "
             "efficiency curves show.",

@@ -39,15 +39,23 @@ def atomic_write(path: str, writer: Callable[[str], None]) -> None:
     target = Path(path)
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
-        raise SpecError(f"directory {str(parent)!r} does not exist", file=path, field="output",
-                        fix="create it or choose another path")  # fmt: skip
+        raise SpecError(
+            f"directory {str(parent)!r} does not exist",
+            file=path,
+            field="output",
+            fix="create it or choose another path",
+        )
     if target.is_dir():
         raise SpecError("is a directory", file=path, field="output", fix="name a file")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=parent)
     except OSError as exc:
-        raise SpecError(f"cannot write: {exc.strerror}", file=path, field="output",
-                        fix="choose a writable location") from None  # fmt: skip
+        raise SpecError(
+            f"cannot write: {exc.strerror}",
+            file=path,
+            field="output",
+            fix="choose a writable location",
+        ) from None
     os.close(fd)
     try:
         writer(tmp)
@@ -58,8 +66,12 @@ def atomic_write(path: str, writer: Callable[[str], None]) -> None:
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(exc, OSError):
-            raise SpecError(f"cannot write: {exc.strerror}", file=path, field="output",
-                            fix="choose a writable location") from None  # fmt: skip
+            raise SpecError(
+                f"cannot write: {exc.strerror}",
+                file=path,
+                field="output",
+                fix="choose a writable location",
+            ) from None
         raise
 
 
@@ -72,11 +84,15 @@ def _batches(values: Sequence[str] | None, default: Sequence[int] = (1,)) -> lis
             try:
                 x = float(part)
             except ValueError:
-                raise SpecError(f"batch {part!r} is not a number", field="--batch",
-                                fix="e.g. --batch 1 16 64") from None  # fmt: skip
+                raise SpecError(
+                    f"batch {part!r} is not a number", field="--batch", fix="e.g. --batch 1 16 64"
+                ) from None
             if not (x >= 1 and x.is_integer()):
-                raise SpecError(f"batch {part!r} must be a whole number >= 1", field="--batch",
-                                fix="e.g. --batch 1 16 64")  # fmt: skip
+                raise SpecError(
+                    f"batch {part!r} must be a whole number >= 1",
+                    field="--batch",
+                    fix="e.g. --batch 1 16 64",
+                )
             out.append(int(x))
     return out
 
@@ -103,9 +119,19 @@ def cmd_list(args: argparse.Namespace) -> int:
             main = hw.memory[hw.main_level]
             onchip = sum(lv.capacity for lv in hw.memory.values() if lv.kind == "onchip")
             rows.append([n, hw.description, best, mp[best], main.bandwidth, main.capacity, onchip])
-        table = Table(["device", "description", "top_dtype", "matrix_peak_flops_per_s",
-                       "main_bandwidth_bytes_per_s", "main_capacity_bytes", "onchip_bytes"],
-                      rows, title="devices")  # fmt: skip
+        table = Table(
+            [
+                "device",
+                "description",
+                "top_dtype",
+                "matrix_peak_flops_per_s",
+                "main_bandwidth_bytes_per_s",
+                "main_capacity_bytes",
+                "onchip_bytes",
+            ],
+            rows,
+            title="devices",
+        )
     write_output(table.format(args.format), args.output)
     return 0
 
@@ -113,12 +139,30 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_analyze(args: argparse.Namespace) -> int:
     from .api import evaluate
 
-    r = evaluate(args.model, args.hw, batch=_batches(args.batch), dtype=args.dtype,
-                 policy=args.policy, fuse=not args.no_fuse)  # fmt: skip
+    r = evaluate(
+        args.model,
+        args.hw,
+        batch=_batches(args.batch),
+        dtype=args.dtype,
+        policy=args.policy,
+        fuse=not args.no_fuse,
+    )
     ops = r.per_op()
-    keep = ["batch", "op", "kind", "flops", "params", "weight_read_bytes", "act_in_bytes",
-            "act_out_bytes", "kv_bytes", "intensity_flops_per_byte", "time_s", "bound",
-            "tile_utilization"]  # fmt: skip
+    keep = [
+        "batch",
+        "op",
+        "kind",
+        "flops",
+        "params",
+        "weight_read_bytes",
+        "act_in_bytes",
+        "act_out_bytes",
+        "kv_bytes",
+        "intensity_flops_per_byte",
+        "time_s",
+        "bound",
+        "tile_utilization",
+    ]
     if args.format in ("csv", "json"):
         text = ops.format(args.format) if args.format == "csv" else _json_both(ops, r.totals())
     else:
@@ -134,15 +178,23 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 def _json_both(ops, totals) -> str:
     import json
 
-    return json.dumps({"summary": totals.to_records(), "ops": ops.to_records()}, indent=1,
-                      allow_nan=False)  # fmt: skip
+    return json.dumps(
+        {"summary": totals.to_records(), "ops": ops.to_records()}, indent=1, allow_nan=False
+    )
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from .api import compare
 
-    table = compare(args.models, args.hw, _batches(args.batch), args.dtype or ["fp32"],
-                    policy=args.policy, fuse=not args.no_fuse, sla=args.sla)  # fmt: skip
+    table = compare(
+        args.models,
+        args.hw,
+        _batches(args.batch),
+        args.dtype or ["fp32"],
+        policy=args.policy,
+        fuse=not args.no_fuse,
+        sla=args.sla,
+    )
     write_output(table.format(args.format), args.output)
     return 0
 

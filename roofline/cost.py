@@ -26,7 +26,8 @@ class OpCost:
 
     FLOPs are 2 per multiply-accumulate on the matrix engine and 1 per arithmetic operation on the
     vector engine; ``flops_mac`` is 2 per multiply-accumulate of GEMMs and convolutions wherever
-    they run (the figure torch's FLOP counter reports). ``*_bytes`` are bytes; ``*_elems`` are elements. ``weight_bytes`` is the
+    they run (the figure torch's FLOP counter reports). ``*_bytes`` are bytes; ``*_elems`` are
+    elements. ``weight_bytes`` is the
     footprint, ``weight_read_bytes`` the dense weights streamed per run, ``gather_rows`` the
     embedding rows read (each ``gather_row_bytes`` long, rounded up to a level's granularity when
     evaluated). ``act_in_bytes`` includes lookup indices.
@@ -63,7 +64,9 @@ class OpCost:
     def __mul__(self, k: float) -> OpCost:
         return OpCost(
             **{
-                f.name: getattr(self, f.name) if f.name == "gather_row_bytes" else getattr(self, f.name) * k
+                f.name: getattr(self, f.name)
+                if f.name == "gather_row_bytes"
+                else getattr(self, f.name) * k
                 for f in fields(self)
             }
         )

@@ -19,8 +19,18 @@ from .ops.base import cost_from_counts
 from .precision import Precision
 
 #: element-count fields of an op's affine coefficients
-_ELEMS = ("weight", "weight_read", "gather_rows", "act_in", "act_out", "kv", "kv_footprint",
-          "index", "vector_flops", "vector_mac_flops")  # fmt: skip
+_ELEMS = (
+    "weight",
+    "weight_read",
+    "gather_rows",
+    "act_in",
+    "act_out",
+    "kv",
+    "kv_footprint",
+    "index",
+    "vector_flops",
+    "vector_mac_flops",
+)
 
 
 def as_batches(batch: Any) -> np.ndarray:
@@ -28,13 +38,19 @@ def as_batches(batch: Any) -> np.ndarray:
     try:
         arr = np.atleast_1d(np.asarray(batch, dtype=float))
     except (TypeError, ValueError):
-        raise SpecError(f"batch {batch!r} is not a number or list of numbers", field="batch",
-                        fix="e.g. batch=1 or batch=[1, 64]") from None  # fmt: skip
+        raise SpecError(
+            f"batch {batch!r} is not a number or list of numbers",
+            field="batch",
+            fix="e.g. batch=1 or batch=[1, 64]",
+        ) from None
     if arr.ndim != 1 or arr.size == 0:
         raise SpecError("batch must be a number or a list of numbers", field="batch")
     if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
-        raise SpecError(f"batch {batch!r} must be positive and finite", field="batch",
-                        fix="use a batch size of 1 or more")  # fmt: skip
+        raise SpecError(
+            f"batch {batch!r} must be positive and finite",
+            field="batch",
+            fix="use a batch size of 1 or more",
+        )
     return arr
 
 
@@ -78,9 +94,15 @@ def affine(graph: Graph) -> Affine:
     g0 = [(g.m, g.n, g.k, g.count) for c in c0s for g in c.gemms]
     g1 = [(g.m, g.n, g.k, g.count) for c in c1s for g in c.gemms]
     ga = np.array(g0, dtype=float).reshape(-1, 4)
-    out = Affine(a, b, np.array([c.gather_row_elems for c in c1s], dtype=float),
-                 np.array([op.repeat for op in ops], dtype=float), np.array(g_op, dtype=np.intp),
-                 ga, np.array(g1, dtype=float).reshape(-1, 4) - ga)  # fmt: skip
+    out = Affine(
+        a,
+        b,
+        np.array([c.gather_row_elems for c in c1s], dtype=float),
+        np.array([op.repeat for op in ops], dtype=float),
+        np.array(g_op, dtype=np.intp),
+        ga,
+        np.array(g1, dtype=float).reshape(-1, 4) - ga,
+    )
     object.__setattr__(graph, "_affine", out)
     return out
 
@@ -177,18 +199,35 @@ def count_graph_reference(graph: Graph, batch: Any, precision: Any = "fp32") -> 
             cols[f].append(float(getattr(cost, f)))
         for g in counts.gemms:
             g_op.append(i)
-            g_dims.append(tuple(np.broadcast_to(np.asarray(d, float), b.shape)
-                                for d in (g.m, g.n, g.k, g.count * op.repeat)))  # fmt: skip
+            g_dims.append(
+                tuple(
+                    np.broadcast_to(np.asarray(d, float), b.shape)
+                    for d in (g.m, g.n, g.k, g.count * op.repeat)
+                )
+            )
     columns = {f: np.array(cols[f], dtype=float) for f in (*BATCHED, *PER_OP)}
-    columns["live_act_bytes"] = graph.live_elements()[:, None] * b[None, :] * prec.bytes_per("act_in")
-    columns["launches"] = np.array([1 if op.category == "embedding" else op.repeat
-                                    for op in graph.ops], dtype=float)  # fmt: skip
+    columns["live_act_bytes"] = (
+        graph.live_elements()[:, None] * b[None, :] * prec.bytes_per("act_in")
+    )
+    columns["launches"] = np.array(
+        [1 if op.category == "embedding" else op.repeat for op in graph.ops], dtype=float
+    )
     columns["is_table"] = np.array([op.category == "embedding" for op in graph.ops])
     dims = np.array(g_dims, dtype=float).reshape(-1, 4, b.size)
-    return CostTable(graph.name, tuple(op.name for op in graph.ops),
-                     tuple(op.kind for op in graph.ops), tuple(op.category for op in graph.ops),
-                     b, prec, columns, np.array(g_op, dtype=np.intp), dims[:, 0], dims[:, 1],
-                     dims[:, 2], dims[:, 3])  # fmt: skip
+    return CostTable(
+        graph.name,
+        tuple(op.name for op in graph.ops),
+        tuple(op.kind for op in graph.ops),
+        tuple(op.category for op in graph.ops),
+        b,
+        prec,
+        columns,
+        np.array(g_op, dtype=np.intp),
+        dims[:, 0],
+        dims[:, 1],
+        dims[:, 2],
+        dims[:, 3],
+    )
 
 
 def fuse_table(ct: CostTable, graph: Graph) -> CostTable:
@@ -222,8 +261,9 @@ def fuse_table(ct: CostTable, graph: Graph) -> CostTable:
         sizes = graph.tensor_sizes()
         inner = np.zeros(len(groups))
         for g, members in enumerate(groups):
-            inner[g] = sum(sizes[graph.nodes[p].output] * graph.nodes[p].op.repeat
-                           for p in members[:-1])  # fmt: skip
+            inner[g] = sum(
+                sizes[graph.nodes[p].output] * graph.nodes[p].op.repeat for p in members[:-1]
+            )
         object.__setattr__(graph, "_inner", inner)
     ab = ct.precision.bytes_per("act_in")
     cols["act_in_elems"] = cols["act_in_elems"] - inner[:, None] * ct.batch
@@ -231,5 +271,17 @@ def fuse_table(ct: CostTable, graph: Graph) -> CostTable:
     names = tuple(ct.names[i] for i in first)
     kinds = tuple(ct.kinds[i] for i in first)
     cats = tuple(ct.categories[i] for i in first)
-    return CostTable(ct.model, names, kinds, cats, ct.batch, ct.precision, cols,
-                     owner[ct.gemm_op], ct.gemm_m, ct.gemm_n, ct.gemm_k, ct.gemm_count)  # fmt: skip
+    return CostTable(
+        ct.model,
+        names,
+        kinds,
+        cats,
+        ct.batch,
+        ct.precision,
+        cols,
+        owner[ct.gemm_op],
+        ct.gemm_m,
+        ct.gemm_n,
+        ct.gemm_k,
+        ct.gemm_count,
+    )

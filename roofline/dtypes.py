@@ -1,4 +1,4 @@
-"""Numeric data types: name -> bits per element. Sub-byte types are fractional bytes (int4 = 0.5 B)."""
+"""Numeric data types: name -> bits per element (sub-byte types are fractional: int4 = 0.5 B)."""
 
 from __future__ import annotations
 

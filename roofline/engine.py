@@ -31,7 +31,13 @@ def padded_matrix_flops(ct: CostTable, tile: np.ndarray | None) -> np.ndarray:
         return ct.flops_matrix
     tm, tn, tk = (float(t) for t in tile)
     m, n, k = ct.gemm_m, ct.gemm_n, ct.gemm_k
-    padded = 2.0 * ct.gemm_count * (np.ceil(m / tm) * tm) * (np.ceil(n / tn) * tn) * (np.ceil(k / tk) * tk)
+    padded = (
+        2.0
+        * ct.gemm_count
+        * (np.ceil(m / tm) * tm)
+        * (np.ceil(n / tn) * tn)
+        * (np.ceil(k / tk) * tk)
+    )
     out = np.zeros_like(ct.flops_matrix)
     np.add.at(out, ct.gemm_op, padded)
     return out

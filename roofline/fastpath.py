@@ -130,8 +130,9 @@ def totals_ridge(ct: CostTable, grid: HardwareGrid) -> Totals:
             ht = hs[tile_idx[hs] == t]
             fm = padded[t]  # [B, O]
             for j in range(B):
-                lat, comp, mem = _ridge_one(fm[j], fv[j], moved[j], ct.launches,
-                                            inv_m[ht], inv_v[ht], inv_bw[ht], over[ht])  # fmt: skip
+                lat, comp, mem = _ridge_one(
+                    fm[j], fv[j], moved[j], ct.launches, inv_m[ht], inv_v[ht], inv_bw[ht], over[ht]
+                )
                 latency[ht, j] = lat
                 bound_time[ht, j, 0] = comp
                 bound_time[ht, j, 1 + main] = mem

@@ -179,11 +179,20 @@ class GraphBuilder:
             return (int(v),) * nd if isinstance(v, int) else tuple(int(i) for i in v)
 
         return self.add(
-            "conv", [x], name or "conv", in_channels=c, out_channels=out_channels,
-            kernel_size=tup(kernel_size), stride=tup(stride), padding=tup(padding),
-            dilation=tup(dilation), groups=groups, bias=bias, input_size=tuple(spatial),
+            "conv",
+            [x],
+            name or "conv",
+            in_channels=c,
+            out_channels=out_channels,
+            kernel_size=tup(kernel_size),
+            stride=tup(stride),
+            padding=tup(padding),
+            dilation=tup(dilation),
+            groups=groups,
+            bias=bias,
+            input_size=tuple(spatial),
             repeat=repeat,
-        )  # fmt: skip
+        )
 
     def bn(self, x: str, name: str | None = None) -> str:
         """Batch norm over dim 0 of ``x``."""
@@ -200,43 +209,75 @@ class GraphBuilder:
         )
 
     def pool(
-        self, x: str, mode: str, kernel_size: int, stride: int | None = None, padding: int = 0,
-        ceil_mode: bool = False, name: str | None = None,
-    ) -> str:  # fmt: skip
+        self,
+        x: str,
+        mode: str,
+        kernel_size: int,
+        stride: int | None = None,
+        padding: int = 0,
+        ceil_mode: bool = False,
+        name: str | None = None,
+    ) -> str:
         """Windowed max/avg pooling of (C, *spatial)."""
         c, *spatial = self.shape(x)
         return self.add(
-            "pool", [x], name or f"{mode}pool", mode=mode, channels=c, input_size=tuple(spatial),
-            kernel_size=kernel_size, stride=stride if stride is not None else kernel_size,
-            padding=padding, ceil_mode=ceil_mode,
-        )  # fmt: skip
+            "pool",
+            [x],
+            name or f"{mode}pool",
+            mode=mode,
+            channels=c,
+            input_size=tuple(spatial),
+            kernel_size=kernel_size,
+            stride=stride if stride is not None else kernel_size,
+            padding=padding,
+            ceil_mode=ceil_mode,
+        )
 
-    def global_pool(self, x: str, mode: str = "avg", output_size: Sequence[int] | None = None,
-                    name: str | None = None) -> str:  # fmt: skip
+    def global_pool(
+        self,
+        x: str,
+        mode: str = "avg",
+        output_size: Sequence[int] | None = None,
+        name: str | None = None,
+    ) -> str:
         """Adaptive pooling of (C, *spatial) to ``output_size`` (default all ones: global)."""
         c, *spatial = self.shape(x)
         out = tuple(output_size) if output_size else (1,) * len(spatial)
         return self.add(
-            "adaptive_pool", [x], name or "avgpool", mode=mode, channels=c,
-            input_size=tuple(spatial), output_size=out,
-        )  # fmt: skip
+            "adaptive_pool",
+            [x],
+            name or "avgpool",
+            mode=mode,
+            channels=c,
+            input_size=tuple(spatial),
+            output_size=out,
+        )
 
-    def linear(self, x: str, out_features: int, bias: bool = True, name: str | None = None,
-               repeat: int = 1) -> str:  # fmt: skip
+    def linear(
+        self, x: str, out_features: int, bias: bool = True, name: str | None = None, repeat: int = 1
+    ) -> str:
         """Linear over the last dim of ``x`` (all leading dims are rows); flattens (C, 1, 1)."""
         shape = self.shape(x)
         if len(shape) > 1 and all(s == 1 for s in shape[1:]):
             shape = (shape[0],)  # torch.flatten after global pooling
         rows = numel(shape[:-1]) if len(shape) > 1 else 1
         return self.add(
-            "linear", [x], name or "fc", in_features=shape[-1], out_features=out_features,
-            bias=bias, rows=rows, repeat=repeat,
-        )  # fmt: skip
+            "linear",
+            [x],
+            name or "fc",
+            in_features=shape[-1],
+            out_features=out_features,
+            bias=bias,
+            rows=rows,
+            repeat=repeat,
+        )
 
     def concat(self, xs: Sequence[str], dim: int = 0, name: str | None = None) -> str:
         """Concatenate along per-sample ``dim``."""
         return self.add(
-            "concat", list(xs), name or "cat", input_shapes=tuple(self.shape(x) for x in xs), dim=dim
+            "concat",
+            list(xs),
+            name or "cat",
+            input_shapes=tuple(self.shape(x) for x in xs),
+            dim=dim,
         )
-
-

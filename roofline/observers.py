@@ -88,8 +88,18 @@ class _GroupBy(_Base):
 
     def table(self) -> Table:
         """Rows per (model, device, batch, dtype, group): time, share of the run, FLOPs, bytes."""
-        cols = ["model", "device", "batch", "dtype", self.key, "ops", "time_s", "time_share",
-                "flops", "bytes_moved"]  # fmt: skip
+        cols = [
+            "model",
+            "device",
+            "batch",
+            "dtype",
+            self.key,
+            "ops",
+            "time_s",
+            "time_share",
+            "flops",
+            "bytes_moved",
+        ]
         rows = []
         for (m, d, b, dt, g), (t, f, by, n) in self._acc.items():
             lat = self._runs[(m, d, b, dt)].latency_s
@@ -141,13 +151,39 @@ class Trace(_Base):
 
     def table(self) -> Table:
         """One row per op per run."""
-        cols = ["model", "device", "batch", "dtype", "index", "op", "kind", "category",
-                "start_s", "time_s", "flops", "bytes_moved", "bound"]  # fmt: skip
+        cols = [
+            "model",
+            "device",
+            "batch",
+            "dtype",
+            "index",
+            "op",
+            "kind",
+            "category",
+            "start_s",
+            "time_s",
+            "flops",
+            "bytes_moved",
+            "bound",
+        ]
         rows = [
-            [r.model, r.device, r.batch, r.dtype, e.index, e.name, e.kind, e.category, e.start_s,
-             e.time_s, e.flops, e.bytes_moved, e.bound]
+            [
+                r.model,
+                r.device,
+                r.batch,
+                r.dtype,
+                e.index,
+                e.name,
+                e.kind,
+                e.category,
+                e.start_s,
+                e.time_s,
+                e.flops,
+                e.bytes_moved,
+                e.bound,
+            ]
             for r, e in self.events
-        ]  # fmt: skip
+        ]
         return Table(cols, rows, title="trace")
 
 
@@ -170,10 +206,18 @@ def replay(result: Result, observers: Iterable[Observer]) -> None:
             times = result.time_s[h, j]
             moved = result.bytes_moved[h, j]
             for i, name in enumerate(ct.names):
-                ev = OpEvent(i, name, ct.kinds[i], ct.categories[i], t0, float(times[i]),
-                             float(flops[i, j]), float(moved[i].sum()),
-                             dict(zip(levels, (float(x) for x in moved[i]))),
-                             labels[int(result.bound[h, j, i])])  # fmt: skip
+                ev = OpEvent(
+                    i,
+                    name,
+                    ct.kinds[i],
+                    ct.categories[i],
+                    t0,
+                    float(times[i]),
+                    float(flops[i, j]),
+                    float(moved[i].sum()),
+                    dict(zip(levels, (float(x) for x in moved[i]))),
+                    labels[int(result.bound[h, j, i])],
+                )
                 t0 += float(times[i])
                 for o in obs:
                     o.on_op(run, ev)

@@ -152,7 +152,10 @@ class CapacityAware:
                 lvl = np.where(placed, lvl, L - 1)
                 take = np.where(placed, size, 0.0)
                 np.put_along_axis(
-                    rem, lvl[..., None], np.take_along_axis(rem, lvl[..., None], -1) - take[..., None], -1
+                    rem,
+                    lvl[..., None],
+                    np.take_along_axis(rem, lvl[..., None], -1) - take[..., None],
+                    -1,
                 )
                 shortfall = shortfall + np.where(placed, 0.0, size)
                 tbl_lvl[..., t] = lvl
@@ -163,7 +166,9 @@ class CapacityAware:
         for lvl in range(L):
             part = np.where(w_lvl[..., None] == lvl, wr, 0.0) + np.where(act_lvl == lvl, act, 0.0)
             if tables.size:
-                part = part + np.where(tbl_lvl == lvl, gather_bytes(ct, grid.granularity[:, lvl]), 0.0)
+                part = part + np.where(
+                    tbl_lvl == lvl, gather_bytes(ct, grid.granularity[:, lvl]), 0.0
+                )
             if lvl == main:
                 part = part + ct.kv_bytes.T[None]
             out[..., lvl] = part
@@ -183,7 +188,8 @@ def get_policy(policy: str | Policy | None) -> Policy:
         return CapacityAware()
     if isinstance(policy, str):
         if policy not in POLICIES:
-            raise SpecError(f"unknown policy {policy!r}", field="policy",
-                            fix="use 'single' or 'capacity'")  # fmt: skip
+            raise SpecError(
+                f"unknown policy {policy!r}", field="policy", fix="use 'single' or 'capacity'"
+            )
         return POLICIES[policy]()
     return policy

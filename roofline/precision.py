@@ -30,7 +30,7 @@ class Precision:
 
     @classmethod
     def of(cls, spec: str | Precision) -> Precision:
-        """Build a Precision from a dtype name (all tensors that dtype) or ``wNaM`` (weights N bits).
+        """Build a Precision from a dtype name (every tensor that dtype) or ``wNaM`` (N-bit weights).
 
         ``"fp16"`` -> everything fp16; ``"int8"`` -> int8 weights, activations and compute;
         ``"w4a16"`` -> int4 weights, fp16 activations and compute; ``"w8a16"`` likewise with int8.
@@ -48,7 +48,7 @@ class Precision:
         return cls(dt, dt, dt, "int64", dt, dt)
 
     def bytes_per(self, tensor_class: str) -> float:
-        """Bytes per element of a tensor class (``weight``, ``act_in``, ``act_out``, ``kv``, ``index``)."""
+        """Bytes per element of a tensor class: weight, act_in, act_out, kv or index."""
         dtype = {
             "weight": self.weights,
             "act_in": self.activations,

@@ -108,21 +108,50 @@ class Result:
         dom = self.dominant_bound()
         moved = self.bytes_moved.sum(axis=-2)  # [H, B, L]
         tb = self.time_by_bound()
-        cols = ["model", "device", "batch", "dtype", "policy", "params", "flops", "weight_bytes",
-                "max_live_activation_bytes", "latency_s", "ideal_latency_s", "throughput_per_s",
-                "utilization", "bound", "feasible", "capacity_shortfall_bytes",
-                "devices_needed"]  # fmt: skip
+        cols = [
+            "model",
+            "device",
+            "batch",
+            "dtype",
+            "policy",
+            "params",
+            "flops",
+            "weight_bytes",
+            "max_live_activation_bytes",
+            "latency_s",
+            "ideal_latency_s",
+            "throughput_per_s",
+            "utilization",
+            "bound",
+            "feasible",
+            "capacity_shortfall_bytes",
+            "devices_needed",
+        ]
         cols += [f"{n}_bytes" for n in self.grid.level_names]
         cols += [f"{b}_bound_time_s" for b in self.bound_labels]
         cols += list(self.grid.knobs)
         rows = []
         for h, dev in enumerate(self.grid.labels):
             for j, b in enumerate(ct.batch):
-                row = [ct.model, dev, _num(b), ct.precision.name, self.policy, params,
-                       float(self.flops[j]), wbytes, float(live[j]), float(lat[h, j]),
-                       float(ideal[h, j]), float(thr[h, j]), float(util[h, j]), str(dom[h, j]),
-                       bool(self.feasible[h, j]), float(self.shortfall_bytes[h, j]),
-                       int(self.devices_needed[h, j])]  # fmt: skip
+                row = [
+                    ct.model,
+                    dev,
+                    _num(b),
+                    ct.precision.name,
+                    self.policy,
+                    params,
+                    float(self.flops[j]),
+                    wbytes,
+                    float(live[j]),
+                    float(lat[h, j]),
+                    float(ideal[h, j]),
+                    float(thr[h, j]),
+                    float(util[h, j]),
+                    str(dom[h, j]),
+                    bool(self.feasible[h, j]),
+                    float(self.shortfall_bytes[h, j]),
+                    int(self.devices_needed[h, j]),
+                ]
                 row += [float(x) for x in moved[h, j]]
                 row += [float(x) for x in tb[h, j]]
                 row += [float(v[h]) for v in self.grid.knobs.values()]
@@ -135,10 +164,29 @@ class Result:
         h = self.grid.labels.index(device) if isinstance(device, str) else int(device)
         js = range(ct.batch.size) if batch is None else [int(np.flatnonzero(ct.batch == batch)[0])]
         labels = self.bound_labels
-        cols = ["model", "device", "batch", "op", "kind", "category", "flops", "flops_matrix",
-                "flops_vector", "params", "weight_bytes", "weight_read_bytes", "act_in_bytes",
-                "act_out_bytes", "kv_bytes", "bytes_moved", "intensity_flops_per_byte",
-                "compute_time_s", "time_s", "bound", "tile_utilization"]  # fmt: skip
+        cols = [
+            "model",
+            "device",
+            "batch",
+            "op",
+            "kind",
+            "category",
+            "flops",
+            "flops_matrix",
+            "flops_vector",
+            "params",
+            "weight_bytes",
+            "weight_read_bytes",
+            "act_in_bytes",
+            "act_out_bytes",
+            "kv_bytes",
+            "bytes_moved",
+            "intensity_flops_per_byte",
+            "compute_time_s",
+            "time_s",
+            "bound",
+            "tile_utilization",
+        ]
         cols += [f"{n}_bytes" for n in self.grid.level_names]
         rows = []
         for j in js:
@@ -146,16 +194,31 @@ class Result:
                 fl = float(ct.flops_matrix[i, j] + ct.flops_vector[i, j])
                 moved = float(self.bytes_moved[h, j, i].sum())
                 rows.append(
-                    [ct.model, self.grid.labels[h], _num(ct.batch[j]), name, ct.kinds[i],
-                     ct.categories[i], fl, float(ct.flops_matrix[i, j]),
-                     float(ct.flops_vector[i, j]), float(ct.weight_elems[i]),
-                     float(ct.weight_bytes[i]), float(ct.weight_read_bytes[i, j]),
-                     float(ct.act_in_bytes[i, j]), float(ct.act_out_bytes[i, j]),
-                     float(ct.kv_bytes[i, j]), moved, fl / moved if moved else float("inf"),
-                     float(self.compute_time_s[h, j, i]), float(self.time_s[h, j, i]),
-                     labels[int(self.bound[h, j, i])], float(self.tile_utilization[h, j, i])]
+                    [
+                        ct.model,
+                        self.grid.labels[h],
+                        _num(ct.batch[j]),
+                        name,
+                        ct.kinds[i],
+                        ct.categories[i],
+                        fl,
+                        float(ct.flops_matrix[i, j]),
+                        float(ct.flops_vector[i, j]),
+                        float(ct.weight_elems[i]),
+                        float(ct.weight_bytes[i]),
+                        float(ct.weight_read_bytes[i, j]),
+                        float(ct.act_in_bytes[i, j]),
+                        float(ct.act_out_bytes[i, j]),
+                        float(ct.kv_bytes[i, j]),
+                        moved,
+                        fl / moved if moved else float("inf"),
+                        float(self.compute_time_s[h, j, i]),
+                        float(self.time_s[h, j, i]),
+                        labels[int(self.bound[h, j, i])],
+                        float(self.tile_utilization[h, j, i]),
+                    ]
                     + [float(x) for x in self.bytes_moved[h, j, i]]
-                )  # fmt: skip
+                )
         return Table(cols, rows, title=f"{ct.model} on {self.grid.labels[h]} per op")
 
     def to_records(self) -> list[dict[str, Any]]:
@@ -179,11 +242,10 @@ class Result:
         return self.totals().to_pandas()
 
     def __repr__(self) -> str:
-        return f"Result({self.costs.model}, {len(self.grid.labels)} devices, batch {list(self.costs.batch)})"
+        n = len(self.grid.labels)
+        return f"Result({self.costs.model}, {n} devices, batch {list(self.costs.batch)})"
 
 
 def _num(x: float) -> int | float:
     """An integral float as int (batch sizes)."""
     return int(x) if float(x).is_integer() else float(x)
-
-

@@ -164,11 +164,19 @@ def parse_yaml(text: str, file: str | None = None) -> Any:
         raise SpecError("document nests too deeply", file=file, fix="flatten it") from None
 
 
+def _exists(p: Path) -> bool:
+    """``p.exists()``, False for names the OS cannot even look up (too long, NUL bytes)."""
+    try:
+        return p.exists()
+    except (OSError, ValueError):
+        return False
+
+
 def read_spec_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a YAML spec file into a mapping (SpecError on every kind of failure)."""
     p = Path(path)
     name = str(path)
-    if not p.exists():
+    if not _exists(p):
         raise SpecError("file does not exist", file=name, fix="check the path or use a preset name")
     if p.is_dir():
         raise SpecError("is a directory, not a spec file", file=name, fix="name a .yaml file")
@@ -334,14 +342,22 @@ def preset_names(kind: str) -> list[str]:
 
 def resolve_spec(name_or_path: str | os.PathLike[str], kind: str) -> Path:
     """Return the file for a preset name or a path; SpecError with suggestions if neither."""
+    what = "model" if kind == "model_specs" else "device"
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        raise SpecError(
+            f"a {what} is a preset name, a path or a mapping, not {type(name_or_path).__name__}",
+            field=what,
+            fix=f"run 'roofline list {what}s' to see the presets",
+        )
     text = str(name_or_path)
+    if "\0" in text:
+        raise SpecError(f"{text!r} contains a NUL byte", field=what, fix="name a preset or a file")
     p = Path(text)
-    if p.suffix in (".yaml", ".yml") or os.sep in text or p.exists():
+    if p.suffix in (".yaml", ".yml") or os.sep in text or _exists(p):
         return p
     cand = _spec_dir(kind) / f"{text}.yaml"
-    if cand.exists():
+    if _exists(cand):
         return cand
-    what = "model" if kind == "model_specs" else "device"
     raise SpecError(
         f"unknown {what} {text!r}",
         field=what,
@@ -375,7 +391,7 @@ def load_spec_data(path: Path) -> dict[str, Any]:
     """Read a spec file, cached by path and modification time (a copy is returned)."""
     try:
         mtime = path.stat().st_mtime
-    except OSError:
+    except (OSError, ValueError):
         mtime = -1.0
     return dict(_cached_spec(str(path), mtime))
 

@@ -18,16 +18,22 @@ def parse_vary(items: list[str], hw: Any) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {}
     for item in items:
         if "=" not in item:
-            raise SpecError(f"--vary {item!r} has no '='", field="--vary",
-                            fix="write PATH=a,b,c or PATH=start:stop:count[:log]")  # fmt: skip
+            raise SpecError(
+                f"--vary {item!r} has no '='",
+                field="--vary",
+                fix="write PATH=a,b,c or PATH=start:stop:count[:log]",
+            )
         path, spec = item.split("=", 1)
         canon, dim = knob_dim(hw, path.strip())
         if dim is None:
             try:
                 values = [float(v) for v in spec.split(",")]
             except ValueError:
-                raise SpecError(f"cannot parse {spec!r}", field=f"--vary {path}",
-                                fix="give numbers in (0, 1], e.g. 0.5,0.8,1") from None  # fmt: skip
+                raise SpecError(
+                    f"cannot parse {spec!r}",
+                    field=f"--vary {path}",
+                    fix="give numbers in (0, 1], e.g. 0.5,0.8,1",
+                ) from None
         else:
             try:
                 values = parse_range(spec, dim)
@@ -48,13 +54,25 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     knobs = parse_vary(args.vary, hw)
     total = n_points(knobs, args.mode) * len(args.models) * len(args.dtype or ["fp32"])
     bar = Progress(total, stream=sys.stderr) if not args.quiet else None
-    table = sweep(args.models, hw, knobs, batch=_batches(args.batch), dtype=args.dtype or "fp32",
-                  mode=args.mode, policy=args.policy, fuse=not args.no_fuse,
-                  progress=bar.update if bar else None)  # fmt: skip
+    table = sweep(
+        args.models,
+        hw,
+        knobs,
+        batch=_batches(args.batch),
+        dtype=args.dtype or "fp32",
+        mode=args.mode,
+        policy=args.policy,
+        fuse=not args.no_fuse,
+        progress=bar.update if bar else None,
+    )
     if args.plot:
         if not args.plot.endswith((".png", ".svg", ".pdf")):
-            raise SpecError("plot file must end in .png, .svg or .pdf", file=args.plot,
-                            field="--plot", fix="e.g. --plot sweep.png")  # fmt: skip
+            raise SpecError(
+                "plot file must end in .png, .svg or .pdf",
+                file=args.plot,
+                field="--plot",
+                fix="e.g. --plot sweep.png",
+            )
         import matplotlib
 
         matplotlib.use("Agg")
@@ -71,8 +89,15 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     b = _batches(args.batch)
     if len(b) != 1:
         raise SpecError("sensitivity takes one batch size", field="--batch", fix="e.g. --batch 16")
-    table = sensitivity(args.model, args.hw, batch=b[0], dtype=args.dtype, factor=args.factor,
-                        policy=args.policy, fuse=not args.no_fuse)  # fmt: skip
+    table = sensitivity(
+        args.model,
+        args.hw,
+        batch=b[0],
+        dtype=args.dtype,
+        factor=args.factor,
+        policy=args.policy,
+        fuse=not args.no_fuse,
+    )
     write_output(table.format(args.format), args.output)
     return 0
 
@@ -82,16 +107,23 @@ def cmd_diff(args: argparse.Namespace) -> int:
     from .whatif import diff_devices
 
     if len(args.hw) != 2:
-        raise SpecError(f"diff needs two devices, got {len(args.hw)}", field="--hw",
-                        fix="e.g. --hw a100_sxm4_80gb h100_sxm5")  # fmt: skip
+        raise SpecError(
+            f"diff needs two devices, got {len(args.hw)}",
+            field="--hw",
+            fix="e.g. --hw a100_sxm4_80gb h100_sxm5",
+        )
     b = _batches(args.batch)
-    by_kind, changed = diff_devices(args.model, args.hw[0], args.hw[1], batch=b[0],
-                                    dtype=args.dtype, policy=args.policy)  # fmt: skip
+    by_kind, changed = diff_devices(
+        args.model, args.hw[0], args.hw[1], batch=b[0], dtype=args.dtype, policy=args.policy
+    )
     if args.format == "json":
         import json
 
-        text = json.dumps({"by_kind": by_kind.to_records(), "bound_changes": changed.to_records()},
-                          indent=1, allow_nan=False)  # fmt: skip
+        text = json.dumps(
+            {"by_kind": by_kind.to_records(), "bound_changes": changed.to_records()},
+            indent=1,
+            allow_nan=False,
+        )
     else:
         text = by_kind.format(args.format) + "\n" + changed.format(args.format)
     write_output(text, args.output)
@@ -103,17 +135,23 @@ def register(sub: Any, common: Any) -> None:
     sp = sub.add_parser("sweep", help="evaluate models over device variants")
     sp.add_argument("models", nargs="+")
     sp.add_argument("--hw", required=True, help="base device")
-    sp.add_argument("--vary", action="append", required=True, metavar="PATH=VALUES",
-                    help="e.g. memory.hbm.bandwidth=0.5TB/s:8TB/s:16:log or "
-                    "memory.sram.capacity=8MiB,32MiB,128MiB (repeatable)")  # fmt: skip
+    sp.add_argument(
+        "--vary",
+        action="append",
+        required=True,
+        metavar="PATH=VALUES",
+        help="e.g. memory.hbm.bandwidth=0.5TB/s:8TB/s:16:log or "
+        "memory.sram.capacity=8MiB,32MiB,128MiB (repeatable)",
+    )
     sp.add_argument("--mode", choices=("product", "zip"), default="product")
     sp.add_argument("--batch", nargs="+")
     sp.add_argument("--dtype", nargs="+")
     sp.add_argument("--policy", choices=("single", "capacity"), default="capacity")
     sp.add_argument("--no-fuse", action="store_true")
     sp.add_argument("--plot", help="write a chart of the result (FILE.png|svg|pdf)")
-    sp.add_argument("--metric", default="latency_s",
-                    choices=("latency_s", "throughput_per_s", "utilization"))  # fmt: skip
+    sp.add_argument(
+        "--metric", default="latency_s", choices=("latency_s", "throughput_per_s", "utilization")
+    )
     sp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     common(sp)
     sp.set_defaults(func=cmd_sweep)

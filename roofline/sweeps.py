@@ -36,12 +36,17 @@ def knob_grid(hw: Hardware, knobs: Mapping[str, Sequence[Any]], mode: str) -> di
     """Return the full value columns (SI floats) of a product or zip grid of knobs."""
     parsed = dict(parse_knob_values(hw, p, v) for p, v in knobs.items())
     if not parsed:
-        raise SpecError("no knob to vary", field="vary", fix="e.g. {'memory.main.bandwidth': [...]}")
+        raise SpecError(
+            "no knob to vary", field="vary", fix="e.g. {'memory.main.bandwidth': [...]}"
+        )
     lists = list(parsed.values())
     if mode == "zip":
         if len({len(v) for v in lists}) != 1:
-            raise SpecError("zip mode needs value lists of equal length", field="vary",
-                            fix="use mode='product' or give equal lengths")  # fmt: skip
+            raise SpecError(
+                "zip mode needs value lists of equal length",
+                field="vary",
+                fix="use mode='product' or give equal lengths",
+            )
         return parsed
     if mode != "product":
         raise SpecError(f"unknown mode {mode!r}", field="mode", fix="use 'product' or 'zip'")
@@ -65,8 +70,15 @@ def _counts(spec: dict, batches: np.ndarray, dtype: str, fuse: bool):
     return _COUNTS[key]
 
 
-def _evaluate_chunk(spec: Any, hw: Hardware, cols: dict[str, np.ndarray], batches: np.ndarray,
-                    dtype: str, policy: str, fuse: bool) -> Totals:  # fmt: skip
+def _evaluate_chunk(
+    spec: Any,
+    hw: Hardware,
+    cols: dict[str, np.ndarray],
+    batches: np.ndarray,
+    dtype: str,
+    policy: str,
+    fuse: bool,
+) -> Totals:
     """Evaluate one chunk of variants (runs in workers: arguments are plain, picklable data).
 
     ``spec`` is a model spec mapping, or (in-process) an already counted CostTable.
@@ -115,8 +127,10 @@ class Progress:
         bar = "#" * int(30 * frac)
         end = "" if self.tty and not finished else "\n"
         start = "\r" if self.tty else ""
-        self.stream.write(f"{start}{self.label}: [{bar:<30}] {100 * frac:5.1f}% "
-                          f"({self.done}/{self.total} points, {elapsed:.1f} s){end}")  # fmt: skip
+        self.stream.write(
+            f"{start}{self.label}: [{bar:<30}] {100 * frac:5.1f}% "
+            f"({self.done}/{self.total} points, {elapsed:.1f} s){end}"
+        )
         if self.tty and finished:
             self.stream.write("\n")
         self.stream.flush()
@@ -162,7 +176,11 @@ def sweep(
         ``capacity_shortfall_bytes``, ``devices_needed``; rows ordered by model, dtype, variant,
         batch.
     """
-    model_list = [models] if isinstance(models, (str, dict)) or not isinstance(models, Sequence) else list(models)
+    model_list = (
+        [models]
+        if isinstance(models, (str, dict)) or not isinstance(models, Sequence)
+        else list(models)
+    )
     dtypes = [dtype] if isinstance(dtype, str) else list(dtype)
     hw = base_device if isinstance(base_device, Hardware) else load_hardware(base_device)
     pol = get_policy(policy).name
@@ -175,9 +193,22 @@ def sweep(
     n = len(next(iter(cols.values())))
     loaded = [load_model(m) for m in model_list]
     levels = ("compute", *hw.level_names)
-    out: dict[str, list] = {k: [] for k in (*cols, "model", "batch", "dtype", "latency_s",
-                                            "throughput_per_s", "utilization", "bound", "feasible",
-                                            "capacity_shortfall_bytes", "devices_needed")}  # fmt: skip
+    out: dict[str, list] = {
+        k: []
+        for k in (
+            *cols,
+            "model",
+            "batch",
+            "dtype",
+            "latency_s",
+            "throughput_per_s",
+            "utilization",
+            "bound",
+            "feasible",
+            "capacity_shortfall_bytes",
+            "devices_needed",
+        )
+    }
     starts = list(range(0, n, chunk))
     for m in loaded:
         spec = m.spec.model_dump()
@@ -186,8 +217,10 @@ def sweep(
             ct = count_graph(m.graph, batches, dt, fuse=fuse)
             flops_cache[dt] = (ct.flops_matrix + ct.flops_vector).sum(axis=0)
             src = spec if executor is not None else ct
-            jobs = [(src, hw, {k: v[s : s + chunk] for k, v in cols.items()}, batches, dt, pol, fuse)
-                    for s in starts]  # fmt: skip
+            jobs = [
+                (src, hw, {k: v[s : s + chunk] for k, v in cols.items()}, batches, dt, pol, fuse)
+                for s in starts
+            ]
             if executor is None:
                 results = (_evaluate_chunk(*job) for job in jobs)
             else:
@@ -205,14 +238,18 @@ def sweep(
                 out["throughput_per_s"].append((batches[None, :] / lat).ravel())
                 util = flops_cache[dt][None, :] / (lat * tot.matrix_peak[:, None])
                 out["utilization"].append(util.ravel())
-                out["bound"].append(np.asarray(levels, dtype=object)[np.argmax(tot.bound_time_s, -1)].ravel())
+                out["bound"].append(
+                    np.asarray(levels, dtype=object)[np.argmax(tot.bound_time_s, -1)].ravel()
+                )
                 out["feasible"].append(tot.feasible.ravel())
                 out["capacity_shortfall_bytes"].append(tot.shortfall_bytes.ravel())
                 out["devices_needed"].append(tot.devices_needed.ravel().astype(int))
                 if progress:
                     progress(h)
-    table = Table.from_columns({k: np.concatenate(v) if v else np.array([]) for k, v in out.items()},
-                               title=f"sweep of {hw.name}")  # fmt: skip
+    table = Table.from_columns(
+        {k: np.concatenate(v) if v else np.array([]) for k, v in out.items()},
+        title=f"sweep of {hw.name}",
+    )
     table.knobs = tuple(cols)  # type: ignore[attr-defined]
     return table
 
@@ -236,22 +273,33 @@ def plot_sweep(table: Table, metric: str = "latency_s", ax: Any = None, title: s
 
     knobs = list(getattr(table, "knobs", ()))
     if not knobs or len(knobs) > 2:
-        raise SpecError(f"plot needs one or two varied knobs, got {len(knobs)}", field="--plot",
-                        fix="vary one or two knobs")  # fmt: skip
+        raise SpecError(
+            f"plot needs one or two varied knobs, got {len(knobs)}",
+            field="--plot",
+            fix="vary one or two knobs",
+        )
     fig = ax.figure if ax is not None else plt.figure(figsize=(7, 4.5))
     ax = ax or fig.add_subplot(111)
     y = table.column(metric).astype(float)
     keys = list(zip(table.column("model"), table.column("batch"), table.column("dtype")))
     series = list(dict.fromkeys(keys))
-    unit = {"latency_s": "latency (s)", "throughput_per_s": "throughput (samples/s)",
-            "utilization": "utilization (fraction of matrix peak)"}.get(metric, metric)  # fmt: skip
+    unit = {
+        "latency_s": "latency (s)",
+        "throughput_per_s": "throughput (samples/s)",
+        "utilization": "utilization (fraction of matrix peak)",
+    }.get(metric, metric)
     if len(knobs) == 1:
         x = table.column(knobs[0]).astype(float)
         for key in series:
             sel = np.array([k == key for k in keys])
             order = np.argsort(x[sel])
-            ax.plot(x[sel][order], y[sel][order], marker="o", ms=3,
-                    label=f"{key[0]} b={format_value('batch', key[1])} {key[2]}")  # fmt: skip
+            ax.plot(
+                x[sel][order],
+                y[sel][order],
+                marker="o",
+                ms=3,
+                label=f"{key[0]} b={format_value('batch', key[1])} {key[2]}",
+            )
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel(_axis_label(knobs[0]))
@@ -261,7 +309,10 @@ def plot_sweep(table: Table, metric: str = "latency_s", ax: Any = None, title: s
     else:
         key = series[0]
         sel = np.array([k == key for k in keys])
-        x0, x1 = table.column(knobs[0])[sel].astype(float), table.column(knobs[1])[sel].astype(float)
+        x0, x1 = (
+            table.column(knobs[0])[sel].astype(float),
+            table.column(knobs[1])[sel].astype(float),
+        )
         u0, u1 = np.unique(x0), np.unique(x1)
         z = np.full((u1.size, u0.size), np.nan)
         z[np.searchsorted(u1, x1), np.searchsorted(u0, x0)] = y[sel]

@@ -45,7 +45,9 @@ class Table:
     only when asked for), so a million-point sweep stays a few arrays.
     """
 
-    def __init__(self, columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str = "") -> None:
+    def __init__(
+        self, columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str = ""
+    ) -> None:
         self.columns = tuple(columns)
         self._rows: list[tuple] | None = [tuple(_plain(v) for v in r) for r in rows]
         self._cols: dict[str, Any] | None = None
@@ -70,7 +72,9 @@ class Table:
     def rows(self) -> list[tuple]:
         """Rows as tuples of plain Python values (made on first use for column tables)."""
         if self._rows is None:
-            cols = [v.tolist() if isinstance(v, np.ndarray) else list(v) for v in self._cols.values()]
+            cols = [
+                v.tolist() if isinstance(v, np.ndarray) else list(v) for v in self._cols.values()
+            ]
             self._rows = [tuple(_plain(x) for x in r) for r in zip(*cols)] if cols else []
         return self._rows
 
@@ -135,8 +139,12 @@ class Table:
                 out.append([str(x) for x in arr.tolist()])
             else:
                 cache: dict[Any, str] = {}
-                out.append([cache[x] if x in cache else cache.setdefault(x, _csv_cell(x))
-                            for x in arr.tolist()])  # fmt: skip
+                out.append(
+                    [
+                        cache[x] if x in cache else cache.setdefault(x, _csv_cell(x))
+                        for x in arr.tolist()
+                    ]
+                )
         header = ",".join(_csv_cell(c) for c in self.columns)
         body = "\n".join(",".join(r) for r in zip(*out))
         return header + "\n" + (body + "\n" if body else "")
@@ -167,13 +175,18 @@ class Table:
 
     def format(self, fmt: str) -> str:
         """Render as ``table``, ``markdown``, ``csv`` or ``json``."""
-        renderers = {"table": self.to_text, "markdown": self.to_markdown, "csv": self.to_csv,
-                     "json": self.to_json}  # fmt: skip
+        renderers = {
+            "table": self.to_text,
+            "markdown": self.to_markdown,
+            "csv": self.to_csv,
+            "json": self.to_json,
+        }
         if fmt not in renderers:
             from .errors import SpecError
 
-            raise SpecError(f"unknown format {fmt!r}", field="format",
-                            fix="use table, markdown, csv or json")  # fmt: skip
+            raise SpecError(
+                f"unknown format {fmt!r}", field="format", fix="use table, markdown, csv or json"
+            )
         return renderers[fmt]()
 
     def __repr__(self) -> str:

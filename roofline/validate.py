@@ -142,6 +142,8 @@ def run_validation(hw: Hardware, quick: bool = False, with_torch: bool = True,
     clock : "wall" or "cpu"
         Time kernels by elapsed time, or by this process's CPU time (one thread only: time spent
         descheduled by other work on a shared machine then does not count).
+
+    The BLAS and torch thread counts of this process are left pinned to ``threads``.
     """
     say = progress or (lambda _msg: None)
     torch = mach.torch_module() if with_torch else None
@@ -249,11 +251,11 @@ def plot(doc: dict[str, Any], path: str) -> None:
             label="prediction 10% above measured")  # fmt: skip
     ax.set(xscale="log", yscale="log", xlim=(lo, hi), ylim=(lo, hi),
            xlabel="predicted time (s), calibrated roofline with efficiency curves",
-           ylabel="measured time (s), median of repeated runs")  # fmt: skip
+           ylabel="measured time (s), median of repeated calls")  # fmt: skip
     info = doc["machine"]
     threads = info["threads"].get("blas") or info["cpus"]
-    ax.set_title(f"{info['cpu']}, {info['cpus']} CPUs, {threads} threads ({info['date'][:10]})",
-                 fontsize=9)  # fmt: skip
+    ax.set_title(f"{info['cpu']} ({info['cpus']} CPUs), threads={threads}, "
+                 f"{info.get('clock', 'wall')} clock, {info['date'][:10]}", fontsize=9)  # fmt: skip
     ax.grid(True, which="both", lw=0.3, alpha=0.5)
     ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()

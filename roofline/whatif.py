@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 
 from .counting import count_graph
-from .errors import SpecError
 from .engine import evaluate_costs
+from .errors import SpecError
 from .hardware import Hardware, vary
 from .table import Table
 from .units import Dim, parse_quantity
@@ -132,15 +132,38 @@ def sensitivity(
     rows = []
     for i, p in enumerate(base_vals):
         hb, hw_ = 1 + 2 * i, 2 + 2 * i
-        rows.append([p, base_vals[p], float(lat[0]), str(bound[0]), float(lat[hb]),
-                     float(lat[0] / lat[hb]), str(bound[hb]), float(lat[hw_]),
-                     float(lat[0] / lat[hw_]), str(bound[hw_])])  # fmt: skip
+        rows.append(
+            [
+                p,
+                base_vals[p],
+                float(lat[0]),
+                str(bound[0]),
+                float(lat[hb]),
+                float(lat[0] / lat[hb]),
+                str(bound[hb]),
+                float(lat[hw_]),
+                float(lat[0] / lat[hw_]),
+                str(bound[hw_]),
+            ]
+        )
     rows.sort(key=lambda r: -r[5])
-    cols = ["knob", "base_value", "base_latency_s", "base_bound", "improved_latency_s",
-            "improved_speedup", "improved_bound", "degraded_latency_s", "degraded_speedup",
-            "degraded_bound"]  # fmt: skip
-    return Table(cols, rows, title=f"sensitivity of {m.name} on {dev.name} (x{factor:g}, batch "
-                 f"{b[0]:g}, {dt})")  # fmt: skip
+    cols = [
+        "knob",
+        "base_value",
+        "base_latency_s",
+        "base_bound",
+        "improved_latency_s",
+        "improved_speedup",
+        "improved_bound",
+        "degraded_latency_s",
+        "degraded_speedup",
+        "degraded_bound",
+    ]
+    return Table(
+        cols,
+        rows,
+        title=f"sensitivity of {m.name} on {dev.name} (x{factor:g}, batch {b[0]:g}, {dt})",
+    )
 
 
 def _knob_value(hw: Hardware, path: str) -> tuple[str, float]:
@@ -154,17 +177,25 @@ def _knob_value(hw: Hardware, path: str) -> tuple[str, float]:
         eng = getattr(hw.engines, parts[1])
         if parts[2] == "peak":
             if parts[3] not in eng.peak:
-                raise SpecError(f"{hw.name} has no {parts[1]} peak for {parts[3]}", field=path,
-                                fix=f"use one of {', '.join(eng.peak)}")  # fmt: skip
+                raise SpecError(
+                    f"{hw.name} has no {parts[1]} peak for {parts[3]}",
+                    field=path,
+                    fix=f"use one of {', '.join(eng.peak)}",
+                )
             return canon, float(eng.peak[parts[3]])
         return canon, float(eng.efficiency)
     return canon, float(hw.overheads.per_op)
 
 
 def diff_devices(
-    model: Any, hw_a: Any, hw_b: Any, batch: int = 1, dtype: str = "fp32", policy: Any = None,
+    model: Any,
+    hw_a: Any,
+    hw_b: Any,
+    batch: int = 1,
+    dtype: str = "fp32",
+    policy: Any = None,
     fuse: bool = True,
-) -> tuple[Table, Table]:  # fmt: skip
+) -> tuple[Table, Table]:
     """Compare one model on two devices.
 
     Returns
@@ -187,12 +218,28 @@ def diff_devices(
         a, b = float(ta[sel].sum()), float(tb[sel].sum())
         rows.append([k, int(sel.sum()), a, b, a / b if b else float("inf")])
     rows.append(["total", ct.n_ops, float(ta.sum()), float(tb.sum()), float(ta.sum() / tb.sum())])
-    by_kind = Table(["kind", "ops", f"{na}_time_s", f"{nb}_time_s", "speedup"], rows,
-                    title=f"{ct.model}: {na} vs {nb} (batch {ct.batch[0]:g}, {ct.precision.name})")
+    by_kind = Table(
+        ["kind", "ops", f"{na}_time_s", f"{nb}_time_s", "speedup"],
+        rows,
+        title=f"{ct.model}: {na} vs {nb} (batch {ct.batch[0]:g}, {ct.precision.name})",
+    )
     la, lb = ra.bound_labels, rb.bound_labels
-    changed = [[n, ct.kinds[i], la[ra.bound[0, 0, i]], lb[rb.bound[0, 0, i]], float(ta[i]),
-                float(tb[i]), float(ta[i] / tb[i]) if tb[i] else float("inf")]
-               for i, n in enumerate(ct.names) if la[ra.bound[0, 0, i]] != lb[rb.bound[0, 0, i]]]
-    changed_t = Table(["op", "kind", f"{na}_bound", f"{nb}_bound", f"{na}_time_s", f"{nb}_time_s",
-                       "speedup"], changed, title="ops whose bound changes")  # fmt: skip
+    changed = [
+        [
+            n,
+            ct.kinds[i],
+            la[ra.bound[0, 0, i]],
+            lb[rb.bound[0, 0, i]],
+            float(ta[i]),
+            float(tb[i]),
+            float(ta[i] / tb[i]) if tb[i] else float("inf"),
+        ]
+        for i, n in enumerate(ct.names)
+        if la[ra.bound[0, 0, i]] != lb[rb.bound[0, 0, i]]
+    ]
+    changed_t = Table(
+        ["op", "kind", f"{na}_bound", f"{nb}_bound", f"{na}_time_s", f"{nb}_time_s", "speedup"],
+        changed,
+        title="ops whose bound changes",
+    )
     return by_kind, changed_t

@@ -90,8 +90,12 @@ def load_model(model: str | os.PathLike[str] | dict[str, Any] | Model) -> Model:
         key = None
     if key and key in _MODEL_CACHE:
         return _MODEL_CACHE[key]
-    result = build_model(load_spec_data(path), file=str(model) if isinstance(model, Path)
-                         or str(model).endswith((".yaml", ".yml")) else str(path))  # fmt: skip
+    result = build_model(
+        load_spec_data(path),
+        file=str(model)
+        if isinstance(model, Path) or str(model).endswith((".yaml", ".yml"))
+        else str(path),
+    )
     if key:
         _MODEL_CACHE[key] = result
     return result
@@ -118,5 +122,12 @@ def list_devices() -> list[str]:
     return preset_names("hw_specs")
 
 
-__all__ = ["Graph", "Model", "build_model", "list_devices", "list_models", "load_hardware",
-           "load_model"]  # fmt: skip
+__all__ = [
+    "Graph",
+    "Model",
+    "build_model",
+    "list_devices",
+    "list_models",
+    "load_hardware",
+    "load_model",
+]

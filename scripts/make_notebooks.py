@@ -171,7 +171,66 @@ IMPLICATIONS = [
     ),
 ]
 
+WHATIF = [
+    (
+        "md",
+        "# What-if at scale: sweeps, sensitivity, latency targets\n\nA hardware architect's "
+        "questions, answered over many device variants at once: the evaluation is vectorized "
+        "over variants, so a grid of thousands of devices costs about as much as one.",
+    ),
+    (
+        "code",
+        "import numpy as np\nimport roofline as rl\n\n"
+        'hw = rl.load_hardware("a100_sxm4_80gb")\n'
+        'knobs = {"memory.hbm.bandwidth": np.geomspace(0.5e12, 8e12, 24),\n'
+        '         "memory.sram.capacity": np.geomspace(4 * 2**20, 256 * 2**20, 16)}\n'
+        't = rl.sweep("resnet50", hw, knobs, batch=16, dtype="fp16")\n'
+        "len(t), t.columns",
+    ),
+    (
+        "md",
+        "## A two-knob sweep\nLatency of ResNet-50 (batch 16, fp16) over HBM bandwidth and "
+        "on-chip capacity. Where the SRAM holds the live activations, bandwidth stops "
+        "mattering.",
+    ),
+    ("code", 'from roofline.sweeps import plot_sweep\n\nplot_sweep(t, "latency_s");'),
+    (
+        "code",
+        'fast = t.to_records()\nbest = min(fast, key=lambda r: r["latency_s"])\n'
+        'worst = max(fast, key=lambda r: r["latency_s"])\n'
+        'best["latency_s"], worst["latency_s"], best["bound"], worst["bound"]',
+    ),
+    (
+        "md",
+        "## Sensitivity: what doubling each knob buys\nEach knob doubled and halved, ranked by "
+        "the speedup, with the bound after the change.",
+    ),
+    ("code", 'rl.sensitivity("dlrm_rm2", hw, batch=64, dtype="fp16")'),
+    ("code", 'rl.sensitivity("resnext101_32x48d", hw, batch=16, dtype="fp16")'),
+    ("md", "## Two devices, op by op"),
+    (
+        "code",
+        'by_kind, changed = rl.diff_devices("resnet50", "a100_sxm4_80gb", "h100_sxm5", '
+        'batch=16, dtype="fp16")\nby_kind',
+    ),
+    (
+        "md",
+        "## Latency targets\nThe largest batch that meets a latency target, and the "
+        "throughput there.",
+    ),
+    (
+        "code",
+        '[(d, rl.max_batch_under("resnet50", d, "5 ms", dtype="fp16")) for d in '
+        '("t4", "l4", "a100_sxm4_80gb", "h100_sxm5")]',
+    ),
+    (
+        "code",
+        'rl.compare(["resnet50", "dlrm_rm2"], ["t4", "a100_sxm4_80gb"], [1], ["fp16"], sla="10ms")',
+    ),
+]
+
 NOTEBOOKS = {
+    "whatif_sweeps.ipynb": WHATIF,
     "quickstart.ipynb": QUICKSTART,
     "table1_roofline.ipynb": TABLE1,
     "implications.ipynb": IMPLICATIONS,

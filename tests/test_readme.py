@@ -21,8 +21,12 @@ def test_every_compare_field_is_documented():
     table = README.split("### Fields of `compare`", 1)[1].split("## ", 1)[0]
     for col in COMPARE_COLUMNS:
         assert f"`{col}`" in table, col
-    for col in ("sla_s", "max_batch_under_sla", "latency_at_max_batch_s",
-                "throughput_at_max_batch_per_s"):  # fmt: skip
+    for col in (
+        "sla_s",
+        "max_batch_under_sla",
+        "latency_at_max_batch_s",
+        "throughput_at_max_batch_per_s",
+    ):
         assert f"`{col}`" in table, col
 
 

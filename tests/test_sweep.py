@@ -15,8 +15,8 @@ from roofline.counting import count_graph
 from roofline.engine import evaluate_costs
 from roofline.fastpath import totals_direct, totals_ridge
 from roofline.hardware import vary
-from roofline.whatif import max_batch_under
 from roofline.sweeps import sweep
+from roofline.whatif import max_batch_under
 
 KNOBS = {
     "memory.main.bandwidth": np.geomspace(0.2e12, 8e12, 7),
@@ -29,7 +29,11 @@ KNOBS = {
 @pytest.mark.parametrize("device", ["a100_sxm4_80gb", "xeon_gold_6138_2s", "mi300x"])
 def test_fast_paths_equal_full_evaluation(model, device):
     hw = rl.load_hardware(device)
-    dtype = "fp16" if "fp16" in hw.engines.matrix.peak or "fp16" in hw.engines.matrix.fallback else "fp32"
+    dtype = (
+        "fp16"
+        if "fp16" in hw.engines.matrix.peak or "fp16" in hw.engines.matrix.fallback
+        else "fp32"
+    )
     knobs = {k.replace("fp16", dtype): v for k, v in KNOBS.items()}
     if dtype not in hw.engines.matrix.peak:
         knobs.pop(f"engines.matrix.peak.{dtype}")
@@ -48,35 +52,67 @@ def test_fast_paths_equal_full_evaluation(model, device):
 
 
 def test_sweep_table_shape_units_and_order():
-    t = sweep(["resnet50"], "a100_sxm4_80gb",
-              {"memory.hbm.bandwidth": ["1 TB/s", "2TB/s"], "memory.sram.capacity": ["8MiB", "32 MiB"]},
-              batch=[1, 8], dtype=["fp16", "bf16"])  # fmt: skip
+    t = sweep(
+        ["resnet50"],
+        "a100_sxm4_80gb",
+        {"memory.hbm.bandwidth": ["1 TB/s", "2TB/s"], "memory.sram.capacity": ["8MiB", "32 MiB"]},
+        batch=[1, 8],
+        dtype=["fp16", "bf16"],
+    )
     assert len(t) == 2 * 2 * 2 * 2
-    for c in ("memory.hbm.bandwidth", "memory.sram.capacity", "model", "batch", "dtype",
-              "latency_s", "throughput_per_s", "bound", "feasible", "utilization"):  # fmt: skip
+    for c in (
+        "memory.hbm.bandwidth",
+        "memory.sram.capacity",
+        "model",
+        "batch",
+        "dtype",
+        "latency_s",
+        "throughput_per_s",
+        "bound",
+        "feasible",
+        "utilization",
+    ):
         assert c in t.columns
     bw = t.column("memory.hbm.bandwidth")
     assert set(bw) == {1e12, 2e12}
     assert set(t.column("memory.sram.capacity")) == {8 * 2**20, 32 * 2**20}
     # throughput = batch / latency
-    np.testing.assert_allclose(t.column("throughput_per_s"), t.column("batch") / t.column("latency_s"))
+    np.testing.assert_allclose(
+        t.column("throughput_per_s"), t.column("batch") / t.column("latency_s")
+    )
     # each point equals a direct evaluation of that variant
     row = t[5]
     hw = rl.load_hardware("a100_sxm4_80gb")
-    v = vary(hw, {"memory.hbm.bandwidth": [row["memory.hbm.bandwidth"]],
-                  "memory.sram.capacity": [row["memory.sram.capacity"]]})  # fmt: skip
+    v = vary(
+        hw,
+        {
+            "memory.hbm.bandwidth": [row["memory.hbm.bandwidth"]],
+            "memory.sram.capacity": [row["memory.sram.capacity"]],
+        },
+    )
     r = rl.evaluate("resnet50", v, batch=row["batch"], dtype=row["dtype"])
     assert r.latency_s[0, 0] == pytest.approx(row["latency_s"], rel=1e-12)
     assert t.to_pandas is not None and len(t.to_records()) == len(t)
 
 
 def test_sweep_zip_mode_and_errors():
-    t = sweep("resnet50", "t4", {"memory.dram.bandwidth": [1e11, 2e11, 3e11],
-                                 "engines.matrix.peak.fp16": [1e13, 2e13, 3e13]}, mode="zip")  # fmt: skip
+    t = sweep(
+        "resnet50",
+        "t4",
+        {
+            "memory.dram.bandwidth": [1e11, 2e11, 3e11],
+            "engines.matrix.peak.fp16": [1e13, 2e13, 3e13],
+        },
+        mode="zip",
+    )
     assert len(t) == 3
     with pytest.raises(rl.SpecError, match="equal length"):
-        sweep("resnet50", "t4", {"memory.dram.bandwidth": [1e11, 2e11],
-                                 "engines.matrix.peak.fp16": [1e13]}, mode="zip")  # fmt: skip
+        sweep(
+            "resnet50",
+            "t4",
+            {"memory.dram.bandwidth": [1e11, 2e11], "engines.matrix.peak.fp16": [1e13]},
+            mode="zip",
+        )
     with pytest.raises(rl.SpecError) as exc:
         sweep("resnet50", "t4", {"memory.hbm.bandwidth": [1e11]})
     assert "dram" in str(exc.value)  # did-you-mean names the device's level
@@ -85,11 +121,15 @@ def test_sweep_zip_mode_and_errors():
 
 
 def test_executor_results_identical_to_single_process():
-    knobs = {"memory.main.bandwidth": np.geomspace(1e11, 4e12, 9), "memory.onchip.capacity": [4e6, 64e6]}
+    knobs = {
+        "memory.main.bandwidth": np.geomspace(1e11, 4e12, 9),
+        "memory.onchip.capacity": [4e6, 64e6],
+    }
     ref = sweep(["resnet50", "dlrm_rm1"], "a100_sxm4_80gb", knobs, batch=[1, 32])
     with ProcessPoolExecutor(2) as ex:
-        par = sweep(["resnet50", "dlrm_rm1"], "a100_sxm4_80gb", knobs, batch=[1, 32], executor=ex,
-                    chunk=5)  # fmt: skip
+        par = sweep(
+            ["resnet50", "dlrm_rm1"], "a100_sxm4_80gb", knobs, batch=[1, 32], executor=ex, chunk=5
+        )
     assert par.to_json() == ref.to_json()
 
 
@@ -97,10 +137,12 @@ def test_dask_executor_identical():
     distributed = pytest.importorskip("distributed")
     knobs = {"memory.main.bandwidth": np.geomspace(1e11, 4e12, 6)}
     ref = sweep("resnet50", "a100_sxm4_80gb", knobs)
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
-                                  dashboard_address=None, host="127.0.0.1") as cluster:  # fmt: skip
-        with distributed.Client(cluster) as client:
-            par = sweep("resnet50", "a100_sxm4_80gb", knobs, executor=client.get_executor(), chunk=2)
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None, host="127.0.0.1"
+    ) as cluster, distributed.Client(cluster) as client:
+        par = sweep(
+            "resnet50", "a100_sxm4_80gb", knobs, executor=client.get_executor(), chunk=2
+        )
     assert par.to_json() == ref.to_json()
 
 
@@ -119,7 +161,9 @@ def test_compare_sla_columns():
     t = rl.compare(["resnet50"], ["a100_sxm4_80gb"], [1], ["fp16"], sla="10ms")
     row = t[0]
     assert row["sla_s"] == 0.01
-    assert row["max_batch_under_sla"] == max_batch_under("resnet50", "a100_sxm4_80gb", 0.01, "fp16")[0]
+    assert (
+        row["max_batch_under_sla"] == max_batch_under("resnet50", "a100_sxm4_80gb", 0.01, "fp16")[0]
+    )
 
 
 def test_sensitivity_ranks_by_speedup_and_bounds():
@@ -131,7 +175,9 @@ def test_sensitivity_ranks_by_speedup_and_bounds():
 
 
 def test_diff_devices_speedup_by_kind():
-    by_kind, changed = rl.diff_devices("resnet50", "a100_sxm4_80gb", "h100_sxm5", batch=16, dtype="fp16")
+    by_kind, changed = rl.diff_devices(
+        "resnet50", "a100_sxm4_80gb", "h100_sxm5", batch=16, dtype="fp16"
+    )
     total = by_kind[-1]
     a = rl.evaluate("resnet50", "a100_sxm4_80gb", batch=16, dtype="fp16").latency_s[0, 0]
     b = rl.evaluate("resnet50", "h100_sxm5", batch=16, dtype="fp16").latency_s[0, 0]
@@ -141,10 +187,28 @@ def test_diff_devices_speedup_by_kind():
 
 def test_sweep_cli_csv_json_plot(tmp_path):
     out, png = tmp_path / "s.json", tmp_path / "s.png"
-    cmd = [sys.executable, "-m", "roofline", "sweep", "resnet50", "--hw", "a100_sxm4_80gb",
-           "--vary", "memory.hbm.bandwidth=0.5TB/s:8TB/s:4:log", "--vary",
-           "memory.sram.capacity=8MiB,32MiB", "--batch", "1", "64", "--format", "json",
-           "-o", str(out), "--plot", str(png)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "roofline",
+        "sweep",
+        "resnet50",
+        "--hw",
+        "a100_sxm4_80gb",
+        "--vary",
+        "memory.hbm.bandwidth=0.5TB/s:8TB/s:4:log",
+        "--vary",
+        "memory.sram.capacity=8MiB,32MiB",
+        "--batch",
+        "1",
+        "64",
+        "--format",
+        "json",
+        "-o",
+        str(out),
+        "--plot",
+        str(png),
+    ]
     p = subprocess.run(cmd, capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     rows = json.loads(out.read_text())

@@ -57,7 +57,12 @@ class Conv(Op):
         elif isinstance(data.get("input_size"), (list, tuple)):
             nd = len(data["input_size"])
         if nd is not None:
-            for key, default in (("kernel_size", None), ("stride", 1), ("padding", 0), ("dilation", 1)):
+            for key, default in (
+                ("kernel_size", None),
+                ("stride", 1),
+                ("padding", 0),
+                ("dilation", 1),
+            ):
                 val = data.get(key, default)
                 if isinstance(val, int) and not isinstance(val, bool):
                     data[key] = (val,) * nd

@@ -63,7 +63,9 @@ class Proposal(Op):
 
     category = "detection"
     kind: Literal["proposal"] = "proposal"
-    candidates: int = Field(ge=1, description="boxes decoded per sample (anchors or RoIs x classes)")
+    candidates: int = Field(
+        ge=1, description="boxes decoded per sample (anchors or RoIs x classes)"
+    )
     scores_per_candidate: int = Field(1, ge=1)
     pre_nms_top_n: int = Field(ge=1)
     post_nms_top_n: int = Field(ge=1)

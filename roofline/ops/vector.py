@@ -104,9 +104,7 @@ class Elementwise(_Pointwise):
 
     def counts(self, batch: Any) -> Counts:
         n = batch * self._numel
-        return Counts(
-            act_in=n * self.num_inputs, act_out=n, vector_flops=(self.num_inputs - 1) * n
-        )
+        return Counts(act_in=n * self.num_inputs, act_out=n, vector_flops=(self.num_inputs - 1) * n)
 
 
 @register

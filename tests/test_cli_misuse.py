@@ -1,0 +1,178 @@
+"""CLI misuse: unknown subcommands, flags, models and devices (with suggestions), malformed values,
+unwritable outputs and interrupts. Each gives exactly one line on stderr, ``roofline: error: ...``,
+exit status 2 (130 when interrupted), no traceback and no output file."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from roofline import cli
+
+ERR = "roofline: error: "
+
+
+def _fails(argv: list[str], capsys, pattern: str, status: int = 2) -> str:
+    assert cli.main(argv) == status
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith(ERR) and "Traceback" not in captured.err
+    assert re.search(pattern, lines[0]), lines[0]
+    assert captured.out == ""
+    return lines[0]
+
+
+ANALYZE = ["analyze", "resnet18", "--hw", "a100_sxm4_80gb"]
+
+MISUSE = {
+    "unknown subcommand": (["analyse", "resnet18"], r"invalid choice: 'analyse'.*'analyze'"),
+    "unknown flag": ([*ANALYZE, "--batchsize", "4"], r"unrecognized arguments: --batchsize"),
+    "missing --hw": (["analyze", "resnet18"], r"required: --hw"),
+    "bad choice": ([*ANALYZE, "--policy", "fastest"], r"invalid choice: 'fastest'"),
+    "unknown model": (["analyze", "resnt50", "--hw", "t4"],
+                      r"model: unknown model 'resnt50' \(did you mean 'resnet50'"),
+    "unknown device": (["analyze", "resnet18", "--hw", "a100"],
+                       r"device: unknown device 'a100' \(did you mean 'a100_sxm4_80gb'"),
+    "device in capitals": (["analyze", "resnet18", "--hw", "H100"], r"did you mean 'h100_sxm5'"),
+    "model as device": (["analyze", "resnet18", "--hw", "resnet50"], r"unknown device 'resnet50'"),
+    "unknown model in compare": (["compare", "resnet18", "vgg61", "--hw", "t4"],
+                                 r"unknown model 'vgg61' \(did you mean 'vgg16'"),
+    "batch zero": ([*ANALYZE, "--batch", "0"], r"--batch: batch '0' must be a whole number >= 1"),
+    "batch negative": ([*ANALYZE, "--batch", "-4"], r"--batch: .*'-4'"),
+    "batch fraction": ([*ANALYZE, "--batch", "1.5"], r"--batch: .*'1.5'"),
+    "batch not a number": ([*ANALYZE, "--batch", "ten"], r"--batch: batch 'ten' is not a number"),
+    "batch infinite": ([*ANALYZE, "--batch", "inf"], r"--batch: batch 'inf'"),
+    "batch overflow": ([*ANALYZE, "--batch", "1e400"], r"--batch: batch '1e400'"),
+    "batch nan": ([*ANALYZE, "--batch", "nan"], r"--batch: batch 'nan'"),
+    "batch list with a bad entry": ([*ANALYZE, "--batch", "1,x,4"], r"--batch: batch 'x'"),
+    "batch missing value": ([*ANALYZE, "--batch"], r"--batch: expected at least one argument"),
+    "unknown dtype": ([*ANALYZE, "--dtype", "fp17"], r"unknown dtype 'fp17' \(did you mean 'fp16'"),
+    "dtype the device lacks": ([*ANALYZE, "--dtype", "int32"],
+                               r"engines.matrix.peak.int32: .*no matrix peak for int32"),
+    "sla of the wrong dimension": (["compare", "resnet18", "--hw", "t4", "--sla", "10GB"],
+                                   r"bytes quantity where s is expected"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(MISUSE))
+def test_misuse_gives_one_line_and_status_2(case, capsys):
+    argv, pattern = MISUSE[case]
+    _fails(argv, capsys, pattern)
+
+
+SWEEP = ["sweep", "resnet18", "--hw", "a100_sxm4_80gb", "-q", "--vary"]
+VARY = {
+    "no '='": ("memory.hbm.bandwidth", r"--vary: .*has no '='"),
+    "unknown knob": ("memory.hbm.bandwith=1TB/s",
+                     r"unknown knob 'memory.hbm.bandwith' \(did you mean 'memory.hbm.bandwidth'"),
+    "unknown level": ("memory.l3.bandwidth=1TB/s", r"no memory level 'l3' \(use one of sram, hbm"),
+    "range without count": ("memory.hbm.bandwidth=1TB/s:2TB/s", r"cannot parse range"),
+    "count not an integer": ("memory.hbm.bandwidth=1TB/s:2TB/s:x", r"'x' .* is not an integer"),
+    "zero points": ("memory.hbm.bandwidth=1TB/s:2TB/s:0", r"must be at least 1"),
+    "unknown spacing": ("memory.hbm.bandwidth=1TB/s:2TB/s:3:cubic", r"unknown spacing 'cubic'"),
+    "wrong dimension": ("memory.hbm.bandwidth=80GiB", r"bytes quantity where bytes/s"),
+    "zero value": ("memory.hbm.bandwidth=0TB/s", r"must be positive"),
+    "empty list": ("memory.hbm.bandwidth=", r"empty value list"),
+    "efficiency above one": ("engines.matrix.efficiency=2", r"must be in \(0, 1\]"),
+    "unknown dtype in a knob": ("engines.matrix.peak.fp17=1TFLOP/s", r"unknown dtype 'fp17'"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(VARY))
+def test_malformed_vary(case, capsys, tmp_path):
+    value, pattern = VARY[case]
+    out = tmp_path / "sweep.csv"
+    _fails([*SWEEP, value, "-o", str(out), "--format", "csv"], capsys, pattern)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unwritable_outputs_leave_no_file(capsys, tmp_path):
+    a_file = tmp_path / "not_a_dir"
+    a_file.write_text("x")
+    before = sorted(tmp_path.iterdir())
+    cases = {
+        str(tmp_path / "missing" / "out.json"): r"directory .* does not exist",
+        str(tmp_path): r"is a directory",
+        str(a_file / "out.json"): r"does not exist",
+    }
+    for path, pattern in cases.items():
+        line = _fails([*ANALYZE, "--format", "json", "-o", path], capsys, pattern)
+        assert line.startswith(f"{ERR}{path}: output: ")
+    assert sorted(tmp_path.iterdir()) == before
+    assert a_file.read_text() == "x"
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root can write anywhere")
+def test_read_only_directory(capsys, tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        _fails([*ANALYZE, "-o", str(ro / "out.csv"), "--format", "csv"], capsys, r"cannot write")
+        assert list(ro.iterdir()) == []
+    finally:
+        ro.chmod(0o700)
+
+
+def test_interrupt_during_evaluation(monkeypatch, capsys, tmp_path):
+    import roofline.api
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(roofline.api, "evaluate", interrupted)
+    out = tmp_path / "out.json"
+    _fails([*ANALYZE, "--format", "json", "-o", str(out)], capsys, r"interrupted", status=130)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_interrupt_while_writing_leaves_no_partial_file(monkeypatch, capsys, tmp_path):
+    real = Path.write_text
+
+    def half_then_interrupt(self, text, *args, **kwargs):
+        real(self, text[: len(text) // 2], *args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "write_text", half_then_interrupt)
+    out = tmp_path / "out.csv"
+    _fails([*ANALYZE, "--format", "csv", "-o", str(out)], capsys, r"interrupted", status=130)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("quiet", [True, False])
+def test_interrupt_during_a_long_sweep(monkeypatch, capsys, tmp_path, quiet):
+    """Ctrl-C after the first chunk: exit 130, the error as the last stderr line, no file."""
+    import roofline.sweeps
+
+    real = roofline.sweeps._evaluate_chunk
+    calls = []
+
+    def chunk_then_interrupt(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 1:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(roofline.sweeps, "_evaluate_chunk", chunk_then_interrupt)
+    out = tmp_path / "sweep.csv"
+    argv = ["sweep", "resnet18", "--hw", "a100_sxm4_80gb", "--vary",
+            "memory.hbm.bandwidth=1TB/s:4TB/s:3", "--dtype", "fp16", "fp32", "--format", "csv",
+            "-o", str(out), *(["-q"] if quiet else [])]  # fmt: skip
+    assert cli.main(argv) == 130
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1] == f"{ERR}interrupted (no output written)"
+    assert "Traceback" not in err
+    if quiet:
+        assert len(err.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_debug_flag_shows_the_exception(capsys):
+    from roofline.errors import SpecError
+
+    with pytest.raises(SpecError, match="unknown device"):
+        cli.main(["analyze", "resnet18", "--hw", "a100", "--debug"])

@@ -1,0 +1,190 @@
+"""Fuzzing the loaders: whatever text, bytes or mapping comes in, the result is a valid spec or one
+SpecError, never another exception (no KeyError, TypeError, RecursionError, OverflowError...)."""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import yaml
+from hyp_strategies import devices, layer_models
+from hypothesis import given
+from hypothesis import strategies as st
+
+from roofline.counting import count_graph
+from roofline.engine import evaluate_costs
+from roofline.errors import SpecError
+from roofline.specs import parse_yaml
+from roofline.zoo import build_model, list_devices, list_models, load_hardware, load_model
+
+#: scalars a user (or a broken generator) might put anywhere
+NASTY = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**6), 10**6),
+    st.sampled_from([0, -1, 2**63, 10**30, 10**400]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["", "x", "1 TB/s", "80 GiB", "-5 us", "nan", "inf TFLOP/s", "fp16", "int4",
+                     "conv", "device", "onchip", "layers", "1e400 B", "0x10", "1_000", "~"]),
+    st.text(max_size=12),
+)  # fmt: skip
+VALUES = st.recursive(
+    NASTY,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=10,
+)
+
+
+def _paths(node: Any, path: tuple = ()) -> list[tuple]:
+    """Every path to a node of a nested dict/list structure (the root included)."""
+    out = [path]
+    if isinstance(node, dict):
+        for k, v in node.items():
+            out += _paths(v, (*path, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out += _paths(v, (*path, i))
+    return out
+
+
+@st.composite
+def mutated(draw: st.DrawFn, base: Any) -> Any:
+    """``base`` with 1-3 random edits: a node replaced, a key deleted or added, an item copied."""
+    data = copy.deepcopy(base)
+    for _ in range(draw(st.integers(1, 3))):
+        path = draw(st.sampled_from(_paths(data)))
+        if not path:
+            return draw(VALUES)
+        parent = data
+        for p in path[:-1]:
+            parent = parent[p]
+        key = path[-1]
+        action = draw(st.sampled_from(["replace", "replace", "delete", "add", "copy"]))
+        if action == "replace":
+            parent[key] = draw(VALUES)
+        elif action == "delete" and isinstance(parent, dict):
+            del parent[key]
+        elif action == "add" and isinstance(parent[key], dict):
+            parent[key][
+                draw(st.sampled_from(["kind", "name", "peak", "tile", "groups", "extra"]))
+            ] = draw(VALUES)
+        elif action == "copy" and isinstance(parent, list):
+            parent.append(copy.deepcopy(parent[key]))
+    return data
+
+
+def _model_specs() -> list[dict]:
+    return [load_model(m).spec.model_dump() for m in list_models()]
+
+
+def _device_specs() -> list[dict]:
+    return [load_hardware(d).model_dump(exclude_none=True) for d in list_devices()]
+
+
+MODEL_SPECS = _model_specs()
+DEVICE_SPECS = _device_specs()
+
+
+def _try_model(data: Any) -> None:
+    try:
+        model = build_model(data, file="<fuzz>")
+    except SpecError:
+        return
+    # a spec that loads counts to numbers (possibly huge, never an exception)
+    count_graph(model.graph, [1, 3], "fp16")
+
+
+def _try_device(data: Any) -> None:
+    try:
+        hw = load_hardware(data)
+    except SpecError:
+        return
+    assert all(math.isfinite(lvl.bandwidth) and lvl.bandwidth > 0 for lvl in hw.memory.values())
+    assert all(math.isfinite(lvl.capacity) and lvl.capacity > 0 for lvl in hw.memory.values())
+
+
+@given(st.sampled_from(range(len(MODEL_SPECS))).flatmap(lambda i: mutated(MODEL_SPECS[i])))
+def test_mutated_shipped_models(data):
+    _try_model(data)
+
+
+@given(layer_models(max_ops=4).flatmap(mutated))
+def test_mutated_layer_models(data):
+    _try_model(data)
+
+
+@given(st.sampled_from(range(len(DEVICE_SPECS))).flatmap(lambda i: mutated(DEVICE_SPECS[i])))
+def test_mutated_shipped_devices(data):
+    _try_device(data)
+
+
+@given(devices().flatmap(mutated))
+def test_mutated_generated_devices(data):
+    _try_device(data)
+
+
+@given(layer_models(max_ops=3).flatmap(mutated), devices().flatmap(mutated))
+def test_whatever_loads_evaluates_or_says_why(model_data, device_data):
+    try:
+        model, hw = build_model(model_data), load_hardware(device_data)
+        evaluate_costs(count_graph(model.graph, [1, 5], "fp16"), hw)
+    except SpecError:
+        pass
+
+
+@given(VALUES)
+def test_arbitrary_data_as_specs(data):
+    _try_model(data)
+    _try_device(data)
+
+
+# -- text -----------------------------------------------------------------------------------------
+
+YAML_BITS = st.sampled_from(
+    ["\n", "  ", "\t", ": ", "- ", "[", "]", "{", "}", ",", "&a ", "*a", "<<: ", "!tag ", "? ",
+     "!!python/name:os.system", "|", ">", "'", '"', "#", "---", "...", "%YAML 1.1", "\\",
+     "\x00", "\ufeff", "1e400", "0o17", ".nan", "~", "name", "family", "layers", "ops", "kind"]
+)  # fmt: skip
+
+
+@st.composite
+def yaml_texts(draw: st.DrawFn) -> str:
+    """Valid YAML of random data, then spliced with YAML syntax fragments."""
+    text = yaml.safe_dump(draw(VALUES), allow_unicode=True)
+    for _ in range(draw(st.integers(0, 4))):
+        at = draw(st.integers(0, len(text)))
+        text = text[:at] + draw(YAML_BITS) + text[at:]
+    return text
+
+
+@given(st.one_of(yaml_texts(), st.text(max_size=200)))
+def test_parse_yaml_returns_data_or_spec_error(text):
+    try:
+        parse_yaml(text, "<fuzz>")
+    except SpecError as exc:
+        assert exc.file == "<fuzz>"
+        assert "\n" not in str(exc)
+
+
+@given(yaml_texts())
+def test_yaml_text_through_the_model_and_device_loaders(text):
+    try:
+        data = parse_yaml(text, "<fuzz>")
+    except SpecError:
+        return
+    _try_model(data)
+    _try_device(data)
+
+
+@given(st.binary(max_size=300))
+def test_arbitrary_bytes_as_spec_files(tmp_path_factory, raw):
+    path = tmp_path_factory.mktemp("fuzz") / "spec.yaml"
+    path.write_bytes(raw)
+    for load in (load_model, load_hardware):
+        try:
+            load(str(path))
+        except SpecError as exc:
+            assert exc.file == str(path)

@@ -12,14 +12,15 @@ efficiency measured at each, interpolated linearly in log(size) and clamped at t
 The curve multiplies the engine's scalar ``efficiency`` (and the level's bandwidth): with curves
 the roofline of DESIGN.md becomes
 
-    t_compute = matrix_flops / (peak_m * eff_m * curve_m(s_m))
+    t_compute = padded_matrix_flops / (peak_m * eff_m * curve_m(s_m))
               + vector_flops / (peak_v * eff_v * curve_v(s_v))
     t_L = bytes[L] / (bandwidth[L] * curve_L(bytes[L] / launches))
 
-with s = the op's FLOPs on that engine per launch. The time without the curves is the ideal
-roofline (``Result.ideal_time_s``). Curves belong to the base device of a
+with s = the op's (unpadded) FLOPs on that engine per launch. The time without the curves is the
+ideal roofline (``Result.ideal_time_s``). Curves belong to the base device of a
 :class:`~roofline.hardware.HardwareGrid`: varying a peak or a bandwidth keeps the curve, as a
-fraction of the new value.
+fraction of the new value. :func:`roofline.engine.evaluate_costs` applies them; the totals-only
+fast paths of :mod:`roofline.fastpath` (sweeps) and the scalar oracle do not (yet).
 """
 
 from __future__ import annotations

@@ -101,6 +101,21 @@ def totals_direct(ct: CostTable, grid: HardwareGrid, policy: str | Policy | None
     return Totals(latency, bound_time, feasible, shortfall, devices, mpeak)
 
 
+def totals_full(ct: CostTable, grid: HardwareGrid, policy: str | Policy | None = None) -> Totals:
+    """Totals through the full evaluation (devices with size-dependent efficiency curves)."""
+    from .engine import evaluate_costs
+
+    r = evaluate_costs(ct, grid, policy)
+    return Totals(
+        r.latency_s,
+        r.time_by_bound(),
+        r.feasible,
+        r.shortfall_bytes,
+        r.devices_needed,
+        r.matrix_peak,
+    )
+
+
 def totals_ridge(ct: CostTable, grid: HardwareGrid) -> Totals:
     """:func:`totals_direct` for the ``SingleLevel`` policy in O(log ops) per variant."""
     from .placement import SingleLevel

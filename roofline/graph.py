@@ -93,6 +93,21 @@ class Graph:
         return live
 
 
+def _check_countable(op: Op) -> None:
+    """SpecError unless ``op`` counts to finite floats (absurd sizes would overflow float64)."""
+    try:
+        c = op.counts(1.0)
+        values = [c.weight, c.act_in, c.act_out, c.kv, c.kv_footprint, c.vector_flops,
+                  c.gather_rows, float(op.repeat), float(numel(op.out_shape))]  # fmt: skip
+        values += [g.flops for g in c.gemms]
+        finite = all(np.isfinite(np.asarray(v, dtype=float)).all() for v in values)
+    except OverflowError:
+        finite = False
+    if not finite:
+        raise SpecError("sizes too large to count (beyond float range)", field=f"ops.{op.name}",
+                        fix="check the op's sizes and repeat")  # fmt: skip
+
+
 class GraphBuilder:
     """Build a :class:`Graph` op by op, binding each op's input shape from the tensors it reads.
 
@@ -147,6 +162,7 @@ class GraphBuilder:
             from .specs import from_validation_error  # unknown fields get a did-you-mean
 
             raise from_validation_error(exc, cls, file=None, prefix=f"ops.{op_name}") from None
+        _check_countable(op)
         self._nodes.append(Node(op, tuple(inputs)))
         self._shapes[op_name] = op.out_shape
         return op_name

@@ -30,7 +30,7 @@ class Precision:
 
     @classmethod
     def of(cls, spec: str | Precision) -> Precision:
-        """Build a Precision from a dtype name (every tensor that dtype) or ``wNaM`` (N-bit weights).
+        """Build a Precision from a dtype (every tensor that dtype) or ``wNaM`` (N-bit weights).
 
         ``"fp16"`` -> everything fp16; ``"int8"`` -> int8 weights, activations and compute;
         ``"w4a16"`` -> int4 weights, fp16 activations and compute; ``"w8a16"`` likewise with int8.

@@ -22,7 +22,8 @@ import numpy as np
 
 from .counting import as_batches, count_graph
 from .errors import SpecError
-from .fastpath import Totals, totals_direct, totals_ridge
+from .efficiency import has_curves
+from .fastpath import Totals, totals_direct, totals_full, totals_ridge
 from .hardware import Hardware, parse_knob_values
 from .placement import get_policy
 from .table import Table
@@ -88,6 +89,8 @@ def _evaluate_chunk(
 
     ct = spec if isinstance(spec, CostTable) else _counts(spec, batches, dtype, fuse)
     grid = vary(hw, cols, mode="zip")
+    if has_curves(grid):
+        return totals_full(ct, grid, policy)  # the fast paths assume the ideal roofline
     if policy == "single":
         return totals_ridge(ct, grid)
     return totals_direct(ct, grid, policy)

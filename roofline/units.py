@@ -9,6 +9,7 @@ already in base units. Bits (``b``, ``bit``) are converted to bytes. Display for
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from enum import Enum
@@ -76,6 +77,21 @@ _EXAMPLE = {
 }
 
 
+def _suggest_unit(unit: str, dim: Dim) -> str:
+    """``did you mean 'MiB'?`` for a mistyped unit of ``dim`` (case slips first), or an example."""
+    if dim == Dim.TIME:
+        names = list(_TIME)
+    else:
+        bodies = [b for b, (d, _) in _UNITS.items() if d == dim]
+        prefixes = ("", *_SI, *(_IEC if dim in (Dim.BYTES, Dim.BANDWIDTH) else ()))
+        names = [p + b for b in bodies for p in prefixes]
+    same = [n for n in names if n.lower() == unit.lower()]
+    close = same or difflib.get_close_matches(unit, names, n=3, cutoff=0.6)
+    if close:
+        return "did you mean " + " or ".join(repr(n) for n in close[:3]) + "? " + _EXAMPLE[dim]
+    return _EXAMPLE[dim]
+
+
 def parse_quantity(
     value: object, dim: Dim, *, positive: bool = True, allow_zero: bool = False
 ) -> float:
@@ -115,7 +131,7 @@ def parse_quantity(
         if unit:
             found = _unit_factor(unit)
             if found is None:
-                raise UnitError(f"unknown unit {unit!r} in {value!r}", fix=_EXAMPLE[dim])
+                raise UnitError(f"unknown unit {unit!r} in {value!r}", fix=_suggest_unit(unit, dim))
             got_dim, mult = found
             if got_dim != dim:
                 raise UnitError(

@@ -176,3 +176,25 @@ def test_debug_flag_shows_the_exception(capsys):
 
     with pytest.raises(SpecError, match="unknown device"):
         cli.main(["analyze", "resnet18", "--hw", "a100", "--debug"])
+
+
+API_MISUSE = {
+    "batch zero": ({"batch": 0}, "batch", r"must be positive"),
+    "batch negative": ({"batch": [1, -8]}, "batch", r"must be positive"),
+    "batch nan": ({"batch": float("nan")}, "batch", r"finite"),
+    "batch not a number": ({"batch": "ten"}, "batch", r"not a number"),
+    "batch empty": ({"batch": []}, "batch", r"a number or a list"),
+    "unknown dtype": ({"dtype": "fp17"}, "dtype", r"unknown dtype 'fp17'"),
+    "unknown policy": ({"policy": "fastest"}, "policy", r"unknown policy 'fastest'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(API_MISUSE))
+def test_api_argument_misuse_is_a_spec_error(case):
+    from roofline.api import evaluate
+    from roofline.errors import SpecError
+
+    kwargs, field, pattern = API_MISUSE[case]
+    with pytest.raises(SpecError, match=pattern) as info:
+        evaluate("resnet18", "a100_sxm4_80gb", **kwargs)
+    assert info.value.field == field

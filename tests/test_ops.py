@@ -259,6 +259,8 @@ EMBEDDING = [
 # two biases of G*h: LSTM 4*(in*h + h*h) + 8h, GRU 3*(in*h + h*h) + 6h; layers > 0 take h*D
 # inputs. Every weight-matrix element is one MAC per sequence per step: matrix FLOPs = 2*N*T x
 # (params - biases). Cell work: 36 (LSTM) / 26 (GRU) vector FLOPs per hidden unit and step.
+# Weights read per run: weight_ih and the biases once, weight_hh once per step (T times): each
+# step's recurrent GEMM needs all of W_hh after the previous step (reuse 2 x batch, Park et al.).
 _LSTM_L0 = 4 * (32 * 64 + 64 * 64) + 8 * 64  # 25,088
 _LSTM_L1 = 4 * (128 * 64 + 64 * 64) + 8 * 64  # 49,664 (input 2*64 from both directions)
 _LSTM_P = 2 * (_LSTM_L0 + _LSTM_L1)  # 149,504
@@ -268,6 +270,7 @@ RECURRENT = [
     # GNMT-style layer: LSTM(1024, 1024), 50 steps: params 4*(2*1024^2) + 8*1024 = 8,396,800
     Case("lstm_1024", "lstm", dict(input_size=1024, hidden_size=1024, seq_len=50),
          lambda B: {"weight": 8_396_800, "act_in": B * 50 * 1024, "act_out": B * 50 * 1024,
+                    "weight_read": 4 * 1024 * 1024 + 8 * 1024 + 50 * 4 * 1024 * 1024,
                     "flops_matrix": 2 * B * 50 * (8_396_800 - 8 * 1024),
                     "flops_vector": 36 * B * 50 * 1024},
          (50, 1024)),
@@ -276,6 +279,8 @@ RECURRENT = [
     Case("lstm_bidir_2layer", "lstm",
          dict(input_size=32, hidden_size=64, seq_len=5, num_layers=2, bidirectional=True),
          lambda B: {"weight": _LSTM_P, "act_in": B * (5 * 32 + 5 * 128),
+                    "weight_read": 2 * (4 * 64 * 32 + 8 * 64 + 5 * 4 * 64 * 64)
+                    + 2 * (4 * 64 * 128 + 8 * 64 + 5 * 4 * 64 * 64),
                     "act_out": B * (5 * 128 + 5 * 128), "flops_matrix": 2 * B * 5 * _LSTM_MATS,
                     "flops_vector": 36 * B * 5 * 64 * 2 * 2},
          (5, 128)),
@@ -283,6 +288,7 @@ RECURRENT = [
     Case("gru_beams_state", "gru",
          dict(input_size=256, hidden_size=512, seq_len=20, sequences=4, carry_state=True),
          lambda B: {"weight": _GRU_P, "act_in": 4 * B * (20 * 256 + 512),
+                    "weight_read": 3 * 512 * 256 + 6 * 512 + 20 * 3 * 512 * 512,
                     "act_out": 4 * B * (20 * 512 + 512),
                     "flops_matrix": 2 * 4 * B * 20 * (_GRU_P - 6 * 512),
                     "flops_vector": 26 * 4 * B * 20 * 512},
@@ -291,6 +297,7 @@ RECURRENT = [
     Case("lstm_state_nobias", "lstm",
          dict(input_size=100, hidden_size=200, carry_state=True, bias=False),
          lambda B: {"weight": 4 * (100 * 200 + 200 * 200), "act_in": B * (100 + 2 * 200),
+                    "weight_read": 4 * (100 * 200 + 200 * 200),
                     "act_out": B * (200 + 2 * 200),
                     "flops_matrix": 2 * B * 4 * (100 * 200 + 200 * 200),
                     "flops_vector": 36 * B * 200},

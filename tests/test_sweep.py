@@ -216,3 +216,13 @@ def test_sweep_cli_csv_json_plot(tmp_path):
     assert rows[0]["memory.hbm.bandwidth"] == pytest.approx(0.5e12)
     assert rows[-1]["memory.hbm.bandwidth"] == pytest.approx(8e12)
     assert png.stat().st_size > 1000
+
+
+def test_sweep_honours_efficiency_curves():
+    # a calibrated device carries size-dependent efficiency: sweeps must not drop it
+    hw = rl.load_hardware("validation/cpu_device.yaml")
+    bw = hw.memory[hw.main_level].bandwidth
+    t = sweep("resnet50", hw, {"memory.main.bandwidth": [bw, 2 * bw]}, batch=[1, 4])
+    v = vary(hw, {"memory.main.bandwidth": [bw, 2 * bw]})
+    r = rl.evaluate("resnet50", v, batch=[1, 4])
+    np.testing.assert_allclose(t.column("latency_s"), r.latency_s.ravel(), rtol=1e-12)

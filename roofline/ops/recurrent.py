@@ -5,6 +5,9 @@ H * directions after), T seq_len, D directions (2 if bidirectional), L num_layer
 sequences run at batch B (S = ``sequences`` per sample: the beam hypotheses of a decoder step).
 
 * params per layer and direction = G*H*(I_l + H) + 2*G*H (two bias vectors, as PyTorch)
+* weights read per run: the input weights and biases once, the recurrent weights G*H*H once per
+  step (T times), because each step's GEMM needs all of them after the previous step's result:
+  a recurrent weight is reused only 2 x batch times per read, as Park et al. note for LSTMs
 * GEMMs per layer and direction: the input projection over all steps at once
   (M = N*T, N = G*H, K = I_l) and the recurrent projection step by step
   (M = N, N = G*H, K = H, count = T); matrix FLOPs = 2*N*T*G*H*(I_l + H)
@@ -53,16 +56,20 @@ class _Recurrent(Op):
         dirs = 2 if self.bidirectional else 1
         n = batch * self.sequences
         weight = 0.0
+        weight_read = 0.0
         gemms: list[Gemm] = []
         for layer in range(self.num_layers):
             i = self.input_size if layer == 0 else h * dirs
-            weight += dirs * (g * h * (i + h) + (2 * g * h if self.bias else 0))
+            bias = 2 * g * h if self.bias else 0
+            weight += dirs * (g * h * (i + h) + bias)
+            weight_read += dirs * (g * h * i + bias + t * g * h * h)
             gemms.append(Gemm(n * t, g * h, i, dirs))
             gemms.append(Gemm(n, g * h, h, dirs * t))
         inter = n * t * h * dirs * (self.num_layers - 1)
         state = n * self.state_tensors * h * dirs * self.num_layers if self.carry_state else 0 * n
         return Counts(
             weight=weight,
+            weight_read=weight_read,
             act_in=n * t * self.input_size + inter + state,
             act_out=n * t * h * dirs + inter + state,
             vector_flops=n * t * h * dirs * self.num_layers * self.cell_flops,

@@ -50,12 +50,7 @@ def atomic_write(path: str, writer: Callable[[str], None]) -> None:
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=parent)
     except OSError as exc:
-        raise SpecError(
-            f"cannot write: {exc.strerror}",
-            file=path,
-            field="output",
-            fix="choose a writable location",
-        ) from None
+        raise _unwritable(path, exc) from None
     os.close(fd)
     try:
         writer(tmp)
@@ -66,13 +61,14 @@ def atomic_write(path: str, writer: Callable[[str], None]) -> None:
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(exc, OSError):
-            raise SpecError(
-                f"cannot write: {exc.strerror}",
-                file=path,
-                field="output",
-                fix="choose a writable location",
-            ) from None
+            raise _unwritable(path, exc) from None
         raise
+
+
+def _unwritable(path: str, exc: OSError) -> SpecError:
+    return SpecError(
+        f"cannot write: {exc.strerror}", file=path, field="output", fix="choose a writable location"
+    )
 
 
 def _batches(values: Sequence[str] | None, default: Sequence[int] = (1,)) -> list[float]:

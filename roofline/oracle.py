@@ -155,7 +155,8 @@ def _footprint(ct: CostTable, j: int) -> tuple[float, float, float, float]:
 
 def _verdict(need: float, shortfall: float, hw: Hardware) -> tuple[bool, float, float, float]:
     total = sum(lvl.capacity for lvl in hw.memory.values())
-    devices = max(1.0, math.ceil(need / total)) if shortfall > 0 else 1.0
+    # infeasible: one device is not enough, even when pooled capacity would suffice
+    devices = max(2.0, math.ceil(need / total)) if shortfall > 0 else 1.0
     return shortfall <= 0, shortfall, need, devices
 
 

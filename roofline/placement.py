@@ -84,7 +84,8 @@ def _footprint(ct: CostTable) -> tuple[float, float, np.ndarray, np.ndarray]:
 
 def _verdict(need: np.ndarray, shortfall: np.ndarray, grid: HardwareGrid):
     total_cap = grid.capacity.sum(axis=1)[:, None]
-    devices = np.maximum(1.0, np.ceil(need / total_cap))
+    # infeasible means one device is not enough, even when the pooled capacity would be
+    devices = np.maximum(2.0, np.ceil(need / total_cap))
     return shortfall <= 0, shortfall, need, np.where(shortfall > 0, devices, 1.0)
 
 
@@ -192,4 +193,7 @@ def get_policy(policy: str | Policy | None) -> Policy:
                 f"unknown policy {policy!r}", field="policy", fix="use 'single' or 'capacity'"
             )
         return POLICIES[policy]()
+    if not callable(getattr(policy, "place", None)):
+        raise SpecError(f"{policy!r} is not a placement policy", field="policy",
+                        fix="use 'single', 'capacity' or an object with a place() method")
     return policy

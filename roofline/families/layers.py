@@ -93,7 +93,7 @@ def build_layers(p: LayersParams, name: str) -> Graph:
     for i, raw in enumerate(p.ops):
         where = f"ops[{i}]"
         if not isinstance(raw, dict):
-            raise SpecError("each op must be a mapping", field=where, fix="e.g. {kind: linear, ...}")
+            raise SpecError("each op must be a mapping", field=where, fix="e.g. {kind: relu}")
         fields = dict(raw)
         kind = fields.pop("kind", None)
         if not isinstance(kind, str) or kind not in REGISTRY:

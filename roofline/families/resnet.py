@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, PositiveInt
 
 from ..graph import Graph, GraphBuilder
 from .base import FamilyParams, family
@@ -25,7 +25,7 @@ class ResNetParams(FamilyParams):
         description="residual block: `basic` (two 3x3 convs, expansion 1; ResNet-18/34) or "
         "`bottleneck` (1x1, 3x3, 1x1 to 4x the planes; ResNet-50 and deeper)",
     )
-    layers: tuple[int, int, int, int] = Field(
+    layers: tuple[PositiveInt, PositiveInt, PositiveInt, PositiveInt] = Field(
         description="blocks in each of the four stages (64, 128, 256, 512 base planes); "
         "ResNet-50: [3, 4, 6, 3]"
     )

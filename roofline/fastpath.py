@@ -27,7 +27,8 @@ from .placement import Policy, get_policy
 
 @dataclass(frozen=True, eq=False)
 class Totals:
-    """Per (variant, batch) totals; ``bound_time_s`` is [H, B, 1 + L] (compute, then levels)."""
+    """Per (variant, batch) totals; ``bound_time_s`` is [H, B, 2 + L]: compute, the levels, and
+    the per-op overhead (as :meth:`roofline.result.Result.time_by_bound`)."""
 
     latency_s: np.ndarray
     bound_time_s: np.ndarray
@@ -72,32 +73,43 @@ def totals_direct(ct: CostTable, grid: HardwareGrid, policy: str | Policy | None
     launches = ct.launches
     inv_bw = 1.0 / grid.bandwidth
     latency = np.empty((H, B))
-    bound_time = np.zeros((H, B, 1 + L))
+    bound_time = np.zeros((H, B, 2 + L))
     feasible = np.empty((H, B), dtype=bool)
     shortfall = np.empty((H, B))
     devices = np.empty((H, B))
     group = group_rows(np.concatenate([grid.capacity, grid.granularity], axis=1))
-    for u in np.unique(group):
-        hs = np.flatnonzero(group == u)
-        place = pol.place(ct, grid.take(hs[:1]))
-        moved = place.bytes[0]  # [B, O, L]
+    n_groups = int(group.max()) + 1 if H else 0
+    # few capacity configurations: place once per configuration (no H axis on the bytes);
+    # many: place the whole chunk at once, vectorized over variants
+    batches = [np.flatnonzero(group == u) for u in range(n_groups)] if n_groups <= 8 else [None]
+    for hs in batches:
+        if hs is None:
+            hs = np.arange(H)
+            place = pol.place(ct, grid)
+            moved = place.bytes  # [H, B, O, L]
+            pick = slice(None)
+        else:
+            place = pol.place(ct, grid.take(hs[:1]))
+            moved = place.bytes[0][None]  # [1, B, O, L]
+            pick = 0
         best = padded[tile_idx[hs]] * inv_m[hs, None, None] + fv[None] * inv_v[hs, None, None]
         arg = np.zeros(best.shape, dtype=np.int8)
         for lvl in range(L):
             col = moved[..., lvl]
             if not col.any():
                 continue
-            t = col[None] * inv_bw[hs, lvl][:, None, None]
+            t = col * inv_bw[hs, lvl][:, None, None]
             slower = t > best
             best = np.where(slower, t, best)
             arg[slower] = lvl + 1
-        best += grid.overhead[hs, None, None] * launches[None, None, :]
-        latency[hs] = best.sum(axis=-1)
         for k in np.unique(arg):
             bound_time[hs, :, k] = np.where(arg == k, best, 0.0).sum(axis=-1)
-        feasible[hs] = place.feasible[0]
-        shortfall[hs] = place.shortfall_bytes[0]
-        devices[hs] = place.devices_needed[0]
+        over = grid.overhead[hs, None] * launches.sum()
+        bound_time[hs, :, 1 + L] = over
+        latency[hs] = best.sum(axis=-1) + over
+        feasible[hs] = place.feasible[pick]
+        shortfall[hs] = place.shortfall_bytes[pick]
+        devices[hs] = place.devices_needed[pick]
     return Totals(latency, bound_time, feasible, shortfall, devices, mpeak)
 
 
@@ -130,27 +142,32 @@ def totals_ridge(ct: CostTable, grid: HardwareGrid) -> Totals:
     inv_bw = 1.0 / grid.bandwidth[:, main]
     over = grid.overhead
     latency = np.zeros((H, B))
-    bound_time = np.zeros((H, B, 1 + L))
-    group = group_rows(np.concatenate([grid.capacity, grid.granularity], axis=1))
-    feasible = np.empty((H, B), dtype=bool)
-    shortfall = np.empty((H, B))
-    devices = np.empty((H, B))
+    bound_time = np.zeros((H, B, 2 + L))
+    # under SingleLevel the bytes depend only on main memory's granularity, and feasibility is
+    # a comparison with its capacity: both vectorize without grouping by capacity
+    from .placement import _footprint, _verdict
+
+    dense_w, tables_w, peak_act, kv = _footprint(ct)
+    need = np.broadcast_to(dense_w + tables_w + peak_act + kv, (H, B)).astype(float)
+    short = np.maximum(0.0, need - grid.capacity[:, main][:, None])
+    feasible, shortfall, _, devices = _verdict(need, short, grid)
+    group = group_rows(grid.granularity[:, main : main + 1])
     for u in np.unique(group):
         hs = np.flatnonzero(group == u)
-        place = pol.place(ct, grid.take(hs[:1]))
-        moved = place.bytes[0, :, :, main]  # [B, O]
-        feasible[hs], shortfall[hs] = place.feasible[0], place.shortfall_bytes[0]
-        devices[hs] = place.devices_needed[0]
+        moved = pol.place(ct, grid.take(hs[:1])).bytes[0, :, :, main]  # [B, O]
         for t in np.unique(tile_idx[hs]):
             ht = hs[tile_idx[hs] == t]
             fm = padded[t]  # [B, O]
             for j in range(B):
-                lat, comp, mem = _ridge_one(
-                    fm[j], fv[j], moved[j], ct.launches, inv_m[ht], inv_v[ht], inv_bw[ht], over[ht]
+                zero = np.zeros(ht.size)  # overhead is kept apart, in the last slot
+                _, comp, mem = _ridge_one(
+                    fm[j], fv[j], moved[j], ct.launches, inv_m[ht], inv_v[ht], inv_bw[ht], zero
                 )
-                latency[ht, j] = lat
+                overhead = over[ht] * ct.launches.sum()
+                latency[ht, j] = comp + mem + overhead
                 bound_time[ht, j, 0] = comp
                 bound_time[ht, j, 1 + main] = mem
+                bound_time[ht, j, 1 + L] = overhead
     return Totals(latency, bound_time, feasible, shortfall, devices, mpeak)
 
 

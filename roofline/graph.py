@@ -9,6 +9,7 @@ An op with ``repeat = n`` stands for n identical ops in a row; its live set is t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,10 +28,11 @@ class Node:
 
     op: Op
     inputs: tuple[str, ...]
+    output: str = ""
 
-    @property
-    def output(self) -> str:
-        return self.op.name
+    def __post_init__(self) -> None:
+        if not self.output:
+            object.__setattr__(self, "output", self.op.name)
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,15 +45,23 @@ class Graph:
 
     @property
     def ops(self) -> tuple[Op, ...]:
-        return tuple(n.op for n in self.nodes)
+        cached = self.__dict__.get("_ops")
+        if cached is None:
+            cached = tuple(n.op for n in self.nodes)
+            object.__setattr__(self, "_ops", cached)
+        return cached
 
     def tensor_sizes(self) -> dict[str, int]:
-        """Per-sample elements of every tensor (graph inputs and op outputs)."""
+        """Per-sample elements of every tensor (graph inputs and op outputs); cached."""
+        cached = self.__dict__.get("_sizes")
+        if cached is not None:
+            return cached
         sizes = {k: numel(v) for k, v in self.inputs.items()}
         for n in self.nodes:
             # repeated embedding tables are side by side: all their outputs are alive at once
             copies = n.op.repeat if n.op.category == "embedding" else 1
             sizes[n.output] = numel(n.op.out_shape) * copies
+        object.__setattr__(self, "_sizes", sizes)
         return sizes
 
     def live_elements(self) -> np.ndarray:
@@ -100,8 +110,8 @@ def _check_countable(op: Op) -> None:
         values = [c.weight, c.act_in, c.act_out, c.kv, c.kv_footprint, c.vector_flops,
                   c.gather_rows, float(op.repeat), float(numel(op.out_shape))]  # fmt: skip
         values += [g.flops for g in c.gemms]
-        finite = all(np.isfinite(np.asarray(v, dtype=float)).all() for v in values)
-    except OverflowError:
+        finite = all(math.isfinite(float(v)) for v in values)
+    except (OverflowError, TypeError):
         finite = False
     if not finite:
         raise SpecError("sizes too large to count (beyond float range)", field=f"ops.{op.name}",

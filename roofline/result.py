@@ -85,15 +85,29 @@ class Result:
         """Achieved FLOP/s over the matrix-engine peak at the compute dtype [H, B]."""
         return self.flops[None, :] / (self.latency_s * self.matrix_peak[:, None])
 
+    @property
+    def summary_labels(self) -> tuple[str, ...]:
+        """Labels of :meth:`time_by_bound`'s last axis: the bounds, then ``overhead``."""
+        return (*self.bound_labels, "overhead")
+
     def time_by_bound(self) -> np.ndarray:
-        """Seconds spent in ops of each bound [H, B, 1 + L] (overhead included)."""
+        """Seconds [H, B, 2 + L]: each op's roofline time under its bound (compute, then the
+        memory levels), and all per-op overhead in the last slot (``overhead``).
+
+        Keeping launch overhead apart says when a model is launch-bound (many small kernels)
+        rather than crediting that time to whatever bounds each kernel's work.
+        """
         k = len(self.bound_labels)
+        work = self.time_s - self.overhead_s
         onehot = self.bound[..., None] == np.arange(k)
-        return (self.time_s[..., None] * onehot).sum(axis=-2)
+        out = np.empty((*self.time_s.shape[:2], k + 1))
+        out[..., :k] = (work[..., None] * onehot).sum(axis=-2)
+        out[..., k] = self.overhead_s.sum(axis=-1)
+        return out
 
     def dominant_bound(self) -> np.ndarray:
-        """Label array [H, B] of the bound with the largest share of time."""
-        labels = np.asarray(self.bound_labels, dtype=object)
+        """Label array [H, B] of the largest share of time: a bound, or ``overhead``."""
+        labels = np.asarray(self.summary_labels, dtype=object)
         return labels[np.argmax(self.time_by_bound(), axis=-1)]
 
     # -- tables ----------------------------------------------------------------------------------
@@ -128,7 +142,7 @@ class Result:
             "devices_needed",
         ]
         cols += [f"{n}_bytes" for n in self.grid.level_names]
-        cols += [f"{b}_bound_time_s" for b in self.bound_labels]
+        cols += [f"{b}_bound_time_s" for b in self.bound_labels] + ["overhead_time_s"]
         cols += list(self.grid.knobs)
         rows = []
         for h, dev in enumerate(self.grid.labels):

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from .counting import as_batches, count_graph
-from .errors import SpecError
 from .efficiency import has_curves
+from .errors import SpecError
 from .fastpath import Totals, totals_direct, totals_full, totals_ridge
 from .hardware import Hardware, parse_knob_values
 from .placement import get_policy
@@ -195,7 +195,7 @@ def sweep(
     cols = knob_grid(hw, vary, mode)
     n = len(next(iter(cols.values())))
     loaded = [load_model(m) for m in model_list]
-    levels = ("compute", *hw.level_names)
+    levels = ("compute", *hw.level_names, "overhead")
     out: dict[str, list] = {
         k: []
         for k in (

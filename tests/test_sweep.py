@@ -137,12 +137,17 @@ def test_dask_executor_identical():
     distributed = pytest.importorskip("distributed")
     knobs = {"memory.main.bandwidth": np.geomspace(1e11, 4e12, 6)}
     ref = sweep("resnet50", "a100_sxm4_80gb", knobs)
-    with distributed.LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None, host="127.0.0.1"
-    ) as cluster, distributed.Client(cluster) as client:
-        par = sweep(
-            "resnet50", "a100_sxm4_80gb", knobs, executor=client.get_executor(), chunk=2
-        )
+    with (
+        distributed.LocalCluster(
+            n_workers=1,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            host="127.0.0.1",
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        par = sweep("resnet50", "a100_sxm4_80gb", knobs, executor=client.get_executor(), chunk=2)
     assert par.to_json() == ref.to_json()
 
 
@@ -226,3 +231,21 @@ def test_sweep_honours_efficiency_curves():
     v = vary(hw, {"memory.main.bandwidth": [bw, 2 * bw]})
     r = rl.evaluate("resnet50", v, batch=[1, 4])
     np.testing.assert_allclose(t.column("latency_s"), r.latency_s.ravel(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("model", ["resnet50", "dlrm_rm2", "faster_rcnn_shufflenet"])
+def test_direct_path_with_many_capacities_equals_full_evaluation(model):
+    # more than 8 capacity configurations take the chunk-vectorized placement branch
+    hw = rl.load_hardware("a100_sxm4_80gb")
+    grid = vary(
+        hw,
+        {
+            "memory.hbm.bandwidth": np.geomspace(2e11, 8e12, 3),
+            "memory.sram.capacity": np.geomspace(1e5, 3e8, 13),
+        },
+    )
+    ct = count_graph(rl.load_model(model).graph, [1, 16], "fp16", fuse=True)
+    full, fast = evaluate_costs(ct, grid, "capacity"), totals_direct(ct, grid, "capacity")
+    np.testing.assert_allclose(fast.latency_s, full.latency_s, rtol=1e-12)
+    np.testing.assert_allclose(fast.bound_time_s, full.time_by_bound(), rtol=1e-12, atol=1e-18)
+    np.testing.assert_array_equal(fast.devices_needed, full.devices_needed)

@@ -81,8 +81,14 @@ def measure_gemm(lib: str, dtype: str, n: int, torch: Any | None, min_time: floa
         return float(time_calls(lambda: torch.matmul(a, b, out=c), 3, min_time).min())
 
 
-def stream_rate(nbytes: float, threads: int, pool: ThreadPoolExecutor, dtype: str = "float32",
-                target: float = 64e6, min_time: float = 0.05) -> float:  # fmt: skip
+def stream_rate(
+    nbytes: float,
+    threads: int,
+    pool: ThreadPoolExecutor,
+    dtype: str = "float32",
+    target: float = 64e6,
+    min_time: float = 0.05,
+) -> float:
     """Best bytes/s of ``np.max`` reading ``nbytes`` split over ``threads`` buffers.
 
     Each buffer is read ``passes`` times in one call (a stride-0 broadcast), so one call reads
@@ -148,8 +154,13 @@ def _rate(x: float, unit: str) -> str:
 # -- the calibration ----------------------------------------------------------------------------
 
 
-def calibrate(quick: bool = False, name: str = "calibrated", progress: Progress | None = None,
-              use_torch: bool = True, threads: int | None = None) -> dict[str, Any]:  # fmt: skip
+def calibrate(
+    quick: bool = False,
+    name: str = "calibrated",
+    progress: Progress | None = None,
+    use_torch: bool = True,
+    threads: int | None = None,
+) -> dict[str, Any]:
     """Measure this machine; return a device spec mapping (``load_hardware`` accepts it).
 
     Parameters
@@ -211,8 +222,10 @@ def calibrate(quick: bool = False, name: str = "calibrated", progress: Progress 
     peaks = {dt: max(r.values()) for dt, r in rates.items()}
     eff = [2.0 * n**3 / peaks["fp32"] / max(t - overhead, 1e-9) for n, t in fp32_t.items()]
     eff = list(np.maximum.accumulate(np.minimum(eff, 1.0)))
-    how = (f"fp32 square numpy GEMMs n={sizes[0]}..{sizes[-1]} (2 n^3 FLOPs), best of runs "
-           "over the fp32 peak, overhead taken off, non-decreasing")  # fmt: skip
+    how = (
+        f"fp32 square numpy GEMMs n={sizes[0]}..{sizes[-1]} (2 n^3 FLOPs), best of runs "
+        "over the fp32 peak, overhead taken off, non-decreasing"
+    )
     mcurve = _curve([2.0 * n**3 for n in sizes], eff, f"{stamp}; {how}")
     say("    " + ", ".join(f"{dt} {_rate(p, 'FLOP/s')}" for dt, p in peaks.items()))
 
@@ -221,8 +234,14 @@ def calibrate(quick: bool = False, name: str = "calibrated", progress: Progress 
     vec = {"fp32": 0.0, "fp64": 0.0}
     for _round in range(1 if quick else 2):
         for dt, item in (("fp32", 4), ("fp64", 8)):
-            rate = best_stream(l1 / 4 * threads, pool, threads, dtype=f"float{8 * item}",
-                               target=16e6 if quick else 64e6, min_time=mt)  # fmt: skip
+            rate = best_stream(
+                l1 / 4 * threads,
+                pool,
+                threads,
+                dtype=f"float{8 * item}",
+                target=16e6 if quick else 64e6,
+                min_time=mt,
+            )
             vec[dt] = max(vec[dt], rate / item)
     say(f"    fp32 {_rate(vec['fp32'], 'FLOP/s')}, fp64 {_rate(vec['fp64'], 'FLOP/s')}")
 
@@ -258,19 +277,23 @@ def calibrate(quick: bool = False, name: str = "calibrated", progress: Progress 
     for c in caches:
         k = f"l{c.level}"
         what = f"L{c.level}: {c.size // 1024} KiB x {min(c.instances, threads)} of {c.instances}"
-        levels[k] = _level("onchip", c.capacity(threads), points[k], bws[k], raw[k], c.line, stamp,
-                           what)  # fmt: skip
+        levels[k] = _level(
+            "onchip", c.capacity(threads), points[k], bws[k], raw[k], c.line, stamp, what
+        )
         say(f"    {k} {_iec(c.capacity(threads))}: " + ", ".join(_rate(b, "B/s") for b in bws[k]))
     line = caches[-1].line if caches else 64
     dram = physical_memory() // 1024**2 * 1024**2
-    levels["dram"] = _level("device", dram, points["dram"], bws["dram"], raw["dram"], line,
-                            stamp, "DRAM")  # fmt: skip
+    levels["dram"] = _level(
+        "device", dram, points["dram"], bws["dram"], raw["dram"], line, stamp, "DRAM"
+    )
     say("    dram: " + ", ".join(_rate(b, "B/s") for b in bws["dram"]))
     pool.shutdown()
 
     step(5, "writing the spec")
-    per_lib = {dt: ", ".join(f"{lib} {_rate(r, 'FLOP/s')}" for lib, r in d.items())
-               for dt, d in rates.items()}  # fmt: skip
+    per_lib = {
+        dt: ", ".join(f"{lib} {_rate(r, 'FLOP/s')}" for lib, r in d.items())
+        for dt, d in rates.items()
+    }
     mpeak_src = "; ".join(f"{dt}: {text}" for dt, text in per_lib.items())
     spec = {
         "name": name,
@@ -317,8 +340,16 @@ def calibrate(quick: bool = False, name: str = "calibrated", progress: Progress 
     return spec
 
 
-def _level(kind: str, capacity: float, sizes: list[float], bw: list[float], raw: list[float],
-           line: int, stamp: str, what: str) -> dict[str, Any]:  # fmt: skip
+def _level(
+    kind: str,
+    capacity: float,
+    sizes: list[float],
+    bw: list[float],
+    raw: list[float],
+    line: int,
+    stamp: str,
+    what: str,
+) -> dict[str, Any]:
     best = max(bw)
     # above the last cache the working set no longer changes the rate: DRAM gets no curve
     how = f"{stamp}; read rate at each working set over the best"
@@ -331,11 +362,15 @@ def _level(kind: str, capacity: float, sizes: list[float], bw: list[float], raw:
     }
     if curve:
         out["efficiency_curve"] = curve
-    out["source"] = (f"{stamp}; {what}; best streaming read (np.max, BLAS gemv) at working sets "
-                     + ", ".join(_iec(s) for s in sizes))  # fmt: skip
+    out["source"] = (
+        f"{stamp}; {what}; best streaming read (np.max, BLAS gemv) at working sets "
+        + ", ".join(_iec(s) for s in sizes)
+    )
     pts = ", ".join(f"{_iec(s)} {_rate(b, 'B/s')}" for s, b in zip(sizes, raw))
-    out["note"] = (f"measured: {pts}; each rate is raised to the best at a larger working set "
-                   "and to the next slower level's")  # fmt: skip
+    out["note"] = (
+        f"measured: {pts}; each rate is raised to the best at a larger working set "
+        "and to the next slower level's"
+    )
     return out
 
 

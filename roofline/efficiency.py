@@ -96,8 +96,10 @@ def efficiency_factors(
     launches = np.maximum(ct.launches, 1.0)
     eng = grid.base.engines
     out = []
-    for curve, flops in ((eng.matrix.efficiency_curve, ct.flops_matrix),
-                         (eng.vector.efficiency_curve, ct.flops_vector)):  # fmt: skip
+    for curve, flops in (
+        (eng.matrix.efficiency_curve, ct.flops_matrix),
+        (eng.vector.efficiency_curve, ct.flops_vector),
+    ):
         per_launch = (flops / launches[:, None]).T[None]
         out.append(np.ones_like(per_launch) if curve is None else interpolate(curve, per_launch))
     levels = np.ones_like(bytes_moved)

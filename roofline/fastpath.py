@@ -92,21 +92,29 @@ def totals_direct(ct: CostTable, grid: HardwareGrid, policy: str | Policy | None
             place = pol.place(ct, grid.take(hs[:1]))
             moved = place.bytes[0][None]  # [1, B, O, L]
             pick = 0
-        best = padded[tile_idx[hs]] * inv_m[hs, None, None] + fv[None] * inv_v[hs, None, None]
+        best = padded[tile_idx[hs]] * inv_m[hs, None, None]
+        best += fv[None] * inv_v[hs, None, None]
         arg = np.zeros(best.shape, dtype=np.int8)
+        slower = np.empty(best.shape, dtype=bool)
+        t = np.empty_like(best)
         for lvl in range(L):
             col = moved[..., lvl]
             if not col.any():
                 continue
-            t = col * inv_bw[hs, lvl][:, None, None]
-            slower = t > best
-            best = np.where(slower, t, best)
-            arg[slower] = lvl + 1
-        for k in np.unique(arg):
-            bound_time[hs, :, k] = np.where(arg == k, best, 0.0).sum(axis=-1)
+            np.multiply(col, inv_bw[hs, lvl][:, None, None], out=t)
+            np.greater(t, best, out=slower)
+            np.copyto(best, t, where=slower)
+            np.copyto(arg, lvl + 1, where=slower)
+        kinds = np.unique(arg)
+        if kinds.size == 1:
+            bound_time[hs, :, kinds[0]] = best.sum(axis=-1)
+        else:
+            for k in kinds:
+                np.multiply(best, arg == k, out=t)
+                bound_time[hs, :, k] = t.sum(axis=-1)
         over = grid.overhead[hs, None] * launches.sum()
         bound_time[hs, :, 1 + L] = over
-        latency[hs] = best.sum(axis=-1) + over
+        latency[hs] = bound_time[hs, :, : 1 + L].sum(axis=-1) + over
         feasible[hs] = place.feasible[pick]
         shortfall[hs] = place.shortfall_bytes[pick]
         devices[hs] = place.devices_needed[pick]

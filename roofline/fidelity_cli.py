@@ -29,8 +29,13 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
     out = args.output
     name = args.name or (Path(out).stem if out and out != "-" else "calibrated")
-    spec = calibrate(quick=args.quick, name=name, progress=_say(args), use_torch=not args.no_torch,
-                     threads=_threads(args))  # fmt: skip
+    spec = calibrate(
+        quick=args.quick,
+        name=name,
+        progress=_say(args),
+        use_torch=not args.no_torch,
+        threads=_threads(args),
+    )
     load_hardware(spec)  # what is written must load
     write_output(to_yaml(spec), out)
     return 0
@@ -54,12 +59,22 @@ def _measure(args: argparse.Namespace, say: Any) -> dict[str, Any]:
 
         if say:
             say("no --hw given: calibrating this machine first")
-        hw = load_hardware(calibrate(quick=args.quick, progress=say, use_torch=not args.no_torch,
-                                     threads=_threads(args)))  # fmt: skip
+        hw = load_hardware(
+            calibrate(
+                quick=args.quick, progress=say, use_torch=not args.no_torch, threads=_threads(args)
+            )
+        )
         source = "calibrated in this run"
-    return run_validation(hw, quick=args.quick, with_torch=not args.no_torch,
-                          models=not args.no_models, progress=say, device_file=source,
-                          threads=_threads(args), clock=args.clock)  # fmt: skip
+    return run_validation(
+        hw,
+        quick=args.quick,
+        with_torch=not args.no_torch,
+        models=not args.no_models,
+        progress=say,
+        device_file=source,
+        threads=_threads(args),
+        clock=args.clock,
+    )
 
 
 def _load_report(path: str) -> dict[str, Any]:
@@ -69,8 +84,12 @@ def _load_report(path: str) -> dict[str, Any]:
         if not isinstance(doc, dict) or not {"kernels", "summary", "machine"} <= set(doc):
             raise ValueError("it lacks kernels, summary or machine")
     except (OSError, ValueError) as exc:
-        raise SpecError(f"not a validate report: {exc}", file=path, field="--from-json",
-                        fix="give a file written by validate --json") from None  # fmt: skip
+        raise SpecError(
+            f"not a validate report: {exc}",
+            file=path,
+            field="--from-json",
+            fix="give a file written by validate --json",
+        ) from None
     return doc
 
 
@@ -80,8 +99,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     for path, ends in ((args.plot, (".png", ".svg", ".pdf")), (args.json, (".json",))):
         if path and not path.endswith(ends):
-            raise SpecError(f"file must end in {' or '.join(ends)}", file=path,
-                            fix=f"e.g. validation{ends[0]}")  # fmt: skip
+            raise SpecError(
+                f"file must end in {' or '.join(ends)}", file=path, fix=f"e.g. validation{ends[0]}"
+            )
     doc = _load_report(args.from_json) if args.from_json else _measure(args, _say(args))
     text = json.dumps(doc, indent=1, allow_nan=False)
     if args.json:

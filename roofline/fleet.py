@@ -69,8 +69,11 @@ def fleet_breakdown(
     mix = dict(FLEET_MIX if mix is None else mix)
     total = sum(mix.values())
     if not mix or total <= 0 or any(w < 0 for w in mix.values()):
-        raise SpecError("the fleet mix needs non-negative weights with a positive sum",
-                        field="mix", fix="e.g. {'rec_paper': 0.6, 'resnet50': 0.4}")  # fmt: skip
+        raise SpecError(
+            "the fleet mix needs non-negative weights with a positive sum",
+            field="mix",
+            fix="e.g. {'rec_paper': 0.6, 'resnet50': 0.4}",
+        )
     weights = {m: w / total for m, w in mix.items()}
     hw = studies._device(device)
     obs = ByCategory()
@@ -100,12 +103,20 @@ def fleet_breakdown(
             rows.append([model, w, g, times[model][g], s, ranking.index(g) + 1])
     for g, s in fleet.items():
         rows.append(["fleet", 1.0, g, float("nan"), s, ranking.index(g) + 1])
-    table = Table(["model", "weight", "group", "time_s", "time_share", "fleet_rank"], rows,
-                  title=f"fleet time by operator group on {hw.name}, {dtype}")  # fmt: skip
+    table = Table(
+        ["model", "weight", "group", "time_s", "time_share", "fleet_rank"],
+        rows,
+        title=f"fleet time by operator group on {hw.name}, {dtype}",
+    )
     ours = [g for g in ranking if g in PAPER_RANKING]
     agrees = ours == list(PAPER_RANKING)
-    findings = {"shares": fleet, "ranking": ranking, "paper_ranking": list(PAPER_RANKING),
-                "order_agrees": agrees, "mix": weights}  # fmt: skip
+    findings = {
+        "shares": fleet,
+        "ranking": ranking,
+        "paper_ranking": list(PAPER_RANKING),
+        "order_agrees": agrees,
+        "mix": weights,
+    }
     top = ", ".join(f"{g} {100 * s:.0f}%" for g, s in list(fleet.items())[:5])
     answer = (
         f"Fleet time on {hw.name} ({dtype}): {top}. The paper's groups rank "
@@ -119,5 +130,11 @@ def fleet_breakdown(
             "splits and shuffles their architectures need, not the feature-processing tensor "
             "ops of production nets."
         )
-    return studies.Study("fleet", "Operator time breakdown of the fleet", table, findings,
-                         answer, (study_plots.fleet_bars, study_plots.fleet_ranking))  # fmt: skip
+    return studies.Study(
+        "fleet",
+        "Operator time breakdown of the fleet",
+        table,
+        findings,
+        answer,
+        (study_plots.fleet_bars, study_plots.fleet_ranking),
+    )

@@ -107,15 +107,27 @@ def _check_countable(op: Op) -> None:
     """SpecError unless ``op`` counts to finite floats (absurd sizes would overflow float64)."""
     try:
         c = op.counts(1.0)
-        values = [c.weight, c.act_in, c.act_out, c.kv, c.kv_footprint, c.vector_flops,
-                  c.gather_rows, float(op.repeat), float(numel(op.out_shape))]  # fmt: skip
+        values = [
+            c.weight,
+            c.act_in,
+            c.act_out,
+            c.kv,
+            c.kv_footprint,
+            c.vector_flops,
+            c.gather_rows,
+            float(op.repeat),
+            float(numel(op.out_shape)),
+        ]
         values += [g.flops for g in c.gemms]
         finite = all(math.isfinite(float(v)) for v in values)
     except (OverflowError, TypeError):
         finite = False
     if not finite:
-        raise SpecError("sizes too large to count (beyond float range)", field=f"ops.{op.name}",
-                        fix="check the op's sizes and repeat")  # fmt: skip
+        raise SpecError(
+            "sizes too large to count (beyond float range)",
+            field=f"ops.{op.name}",
+            fix="check the op's sizes and repeat",
+        )
 
 
 class GraphBuilder:

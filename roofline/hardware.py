@@ -65,9 +65,11 @@ class Engine(_Spec):
     def _check(self) -> Engine:
         for src, dst in self.fallback.items():
             if dst not in self.peak:
-                raise SpecError(f"fallback {src} -> {dst}: {dst} has no peak",
-                                field=f"fallback.{src}",
-                                fix=f"fall back to one of {', '.join(self.peak)}")  # fmt: skip
+                raise SpecError(
+                    f"fallback {src} -> {dst}: {dst} has no peak",
+                    field=f"fallback.{src}",
+                    fix=f"fall back to one of {', '.join(self.peak)}",
+                )
         if self.tile is not None and min(self.tile) < 1:
             raise SpecError(f"tile {list(self.tile)} has a dimension < 1", field="tile")
         return self
@@ -130,8 +132,11 @@ class Hardware(_Spec):
             )
         order = {"onchip": 0, "device": 1, "host": 2}
         if [order[k] for k in kinds] != sorted(order[k] for k in kinds):
-            raise SpecError("memory levels must be ordered onchip..., device, host...",
-                            field="memory", fix=f"reorder {list(self.memory)}")  # fmt: skip
+            raise SpecError(
+                "memory levels must be ordered onchip..., device, host...",
+                field="memory",
+                fix=f"reorder {list(self.memory)}",
+            )
         return self
 
     @property
@@ -178,7 +183,9 @@ def _level_alias(hw: Hardware, name: str) -> str:
     raise SpecError(
         f"device {hw.name!r} has no memory level {name!r}",
         field=f"memory.{name}",
-        fix=did_you_mean(name, [*hw.memory, "main", "onchip"], "use one of " + ", ".join(hw.memory)),
+        fix=did_you_mean(
+            name, [*hw.memory, "main", "onchip"], "use one of " + ", ".join(hw.memory)
+        ),
     )
 
 
@@ -222,8 +229,11 @@ def parse_knob_values(hw: Hardware, path: str, values: Sequence[Any]) -> tuple[s
             bad |= (x <= 0) | (x > 1)
         if bad.any():
             v = x[np.flatnonzero(bad)[0]]
-            raise SpecError(f"{v!r} is not a valid value", field=path,
-                            fix="use a positive, finite value" if dim else "use a value in (0, 1]")
+            raise SpecError(
+                f"{v!r} is not a valid value",
+                field=path,
+                fix="use a positive, finite value" if dim else "use a value in (0, 1]",
+            )
         return canon, x
     out = []
     for v in values:
@@ -372,8 +382,11 @@ def stack(devices: Sequence[Hardware]) -> HardwareGrid:
                 fix="evaluate the devices separately (rl.compare does)",
             )
     if any(_curves(d) != _curves(base) for d in devices[1:]):
-        raise SpecError("cannot stack devices whose efficiency curves differ", field="devices",
-                        fix="evaluate them one by one (curves belong to the base)")  # fmt: skip
+        raise SpecError(
+            "cannot stack devices whose efficiency curves differ",
+            field="devices",
+            fix="evaluate them one by one (curves belong to the base)",
+        )
     tiles = [d.engines.matrix.tile for d in devices]
     if any(t is None for t in tiles) and not all(t is None for t in tiles):
         tiles = [t or (1, 1, 1) for t in tiles]
@@ -385,8 +398,12 @@ def stack(devices: Sequence[Hardware]) -> HardwareGrid:
         capacity=np.array([[lvl.capacity for lvl in d.memory.values()] for d in devices]),
         bandwidth=np.array([[lvl.bandwidth for lvl in d.memory.values()] for d in devices]),
         granularity=np.array([[lvl.granularity for lvl in d.memory.values()] for d in devices]),
-        matrix_peak={k: np.array([d.engines.matrix.peak.get(k, np.nan) for d in devices]) for k in mdt},
-        vector_peak={k: np.array([d.engines.vector.peak.get(k, np.nan) for d in devices]) for k in vdt},
+        matrix_peak={
+            k: np.array([d.engines.matrix.peak.get(k, np.nan) for d in devices]) for k in mdt
+        },
+        vector_peak={
+            k: np.array([d.engines.vector.peak.get(k, np.nan) for d in devices]) for k in vdt
+        },
         matrix_eff=np.array([d.engines.matrix.efficiency for d in devices]),
         vector_eff=np.array([d.engines.vector.efficiency for d in devices]),
         overhead=np.array([d.overheads.per_op for d in devices]),
@@ -417,8 +434,11 @@ def vary(
     if mode == "zip":
         n = {len(v) for v in lists}
         if len(n) != 1:
-            raise SpecError("zip mode needs value lists of equal length", field="vary",
-                            fix="use mode='product' or give equal lengths")  # fmt: skip
+            raise SpecError(
+                "zip mode needs value lists of equal length",
+                field="vary",
+                fix="use mode='product' or give equal lengths",
+            )
         cols = lists
     elif mode == "product":
         mesh = np.meshgrid(*lists, indexing="ij")
@@ -438,7 +458,9 @@ def vary(
     for path, col in zip(parsed, cols):
         parts = path.split(".")
         if parts[0] == "memory":
-            arr = {"capacity": capacity, "bandwidth": bandwidth, "granularity": granularity}[parts[2]]
+            arr = {"capacity": capacity, "bandwidth": bandwidth, "granularity": granularity}[
+                parts[2]
+            ]
             arr[:, names.index(parts[1])] = col
         elif parts[0] == "engines" and parts[2] == "peak":
             table = mp if parts[1] == "matrix" else vp
@@ -450,9 +472,19 @@ def vary(
     labels = tuple(f"{hw.name}[{i}]" for i in range(h))
     tile = None if g.tile is None else np.repeat(g.tile, h, axis=0)
     return HardwareGrid(
-        hw, labels, capacity, bandwidth, granularity, mp, vp, meff, veff, overhead, tile,
+        hw,
+        labels,
+        capacity,
+        bandwidth,
+        granularity,
+        mp,
+        vp,
+        meff,
+        veff,
+        overhead,
+        tile,
         knobs=dict(zip(parsed, cols)),
-    )  # fmt: skip
+    )
 
 
 def product_size(knobs: Mapping[str, Sequence[Any]]) -> int:

@@ -65,8 +65,11 @@ def _openblas_set(n: int) -> int | None:
     import ctypes
 
     try:
-        paths = {ln.split()[-1] for ln in Path("/proc/self/maps").read_text().splitlines()
-                 if "openblas" in ln.lower() and ln.split()[-1].startswith("/")}  # fmt: skip
+        paths = {
+            ln.split()[-1]
+            for ln in Path("/proc/self/maps").read_text().splitlines()
+            if "openblas" in ln.lower() and ln.split()[-1].startswith("/")
+        }
     except OSError:
         return None
     got = None
@@ -167,9 +170,13 @@ def available_memory() -> int:
 
 
 def time_calls(
-    fn: Callable[[], Any], min_reps: int = 3, min_time: float = 0.05, max_reps: int = 2000,
-    max_time: float = 5.0, clock: str = "wall",
-) -> np.ndarray:  # fmt: skip
+    fn: Callable[[], Any],
+    min_reps: int = 3,
+    min_time: float = 0.05,
+    max_reps: int = 2000,
+    max_time: float = 5.0,
+    clock: str = "wall",
+) -> np.ndarray:
     """Seconds of each timed call of ``fn`` after one warm-up call.
 
     Runs at least ``min_reps`` calls and until ``min_time`` seconds have passed, at most
@@ -204,6 +211,8 @@ def busy_warning(threads: int) -> str | None:
     if load < 0.75 * cpus():
         return None
     steady = " (--threads 1 is steadier)" if threads > 1 else ""
-    return (f"warning: load average {load:.1f} on {cpus()} CPUs: other work shares this machine, "
-            f"so figures will be noisy and a multi-threaded call may wait whole scheduler time "
-            f"slices for a descheduled thread{steady}")  # fmt: skip
+    return (
+        f"warning: load average {load:.1f} on {cpus()} CPUs: other work shares this machine, "
+        f"so figures will be noisy and a multi-threaded call may wait whole scheduler time "
+        f"slices for a descheduled thread{steady}"
+    )

@@ -285,5 +285,17 @@ def evaluate_one(ct: CostTable, hw: Hardware, j: int = 0, policy: str = "capacit
         bounds.append(bound)
         overheads.append(overhead)
     feasible, shortfall, need, devices = verdict
-    return OneResult(times, t_compute, util, overheads, level_times, moved, bounds, feasible,
-                     shortfall, need, devices, ideal)  # fmt: skip
+    return OneResult(
+        times,
+        t_compute,
+        util,
+        overheads,
+        level_times,
+        moved,
+        bounds,
+        feasible,
+        shortfall,
+        need,
+        devices,
+        ideal,
+    )

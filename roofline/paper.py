@@ -36,10 +36,23 @@ from .table import Table
 from .zoo import load_model
 
 COLUMNS = (
-    "row", "category", "model_type", "models", "batch", "batch_convention", "metric", "unit",
-    "computed_low", "computed_high", "layer_mean", "paper", "confidence", "tolerance", "verdict",
+    "row",
+    "category",
+    "model_type",
+    "models",
+    "batch",
+    "batch_convention",
+    "metric",
+    "unit",
+    "computed_low",
+    "computed_high",
+    "layer_mean",
+    "paper",
+    "confidence",
+    "tolerance",
+    "verdict",
     "note",
-)  # fmt: skip
+)
 
 TITLE = "Table 1 of Park et al. 2018, recomputed (elements = bytes at int8; 2 FLOPs per MAC)"
 
@@ -60,12 +73,17 @@ def _point(model: Any, batches: Sequence[float], row: PaperRow) -> list[dict[str
     ct = count_graph(model.graph, list(batches), "fp32", fuse=False)
     ops = model.graph.ops
     layers = np.array(
-        [w > 0 and c in row.categories and c not in NOT_LAYERS
-         for w, c in zip(ct.weight_elems, ct.categories)]
-    )  # fmt: skip
+        [
+            w > 0 and c in row.categories and c not in NOT_LAYERS
+            for w, c in zip(ct.weight_elems, ct.categories)
+        ]
+    )
     if not layers.any():
-        raise SpecError(f"model {model.name!r} has no {'/'.join(sorted(row.categories))} layers",
-                        field="table1", fix="choose a preset with such layers")  # fmt: skip
+        raise SpecError(
+            f"model {model.name!r} has no {'/'.join(sorted(row.categories))} layers",
+            field="table1",
+            fix="choose a preset with such layers",
+        )
     classifier = np.array([op.kind == "linear" and getattr(op, "rows", 0) == 1 for op in ops])
     for_min = layers & ~classifier if row.exclude_classifier else layers
     in_rows = np.array([c in row.categories for c in ct.categories])
@@ -78,15 +96,17 @@ def _point(model: Any, batches: Sequence[float], row: PaperRow) -> list[dict[str
     for j in range(len(batches)):
         f, wj, awj = flops[:, j], w[:, j], aw[:, j]
         iw = f[for_min] / wj[for_min]
-        out.append({
-            "params": float(params),
-            "max_live_activations": float(live[j]),
-            "intensity_w_avg": float(f[layers].sum() / wj[layers].sum()),
-            "intensity_w_min": float(iw.min()),
-            "intensity_aw_avg": float(f[layers].sum() / awj[layers].sum()),
-            "intensity_aw_min": float((f[for_min] / awj[for_min]).min()),
-            "layer_mean": float(iw.mean()),
-        })  # fmt: skip
+        out.append(
+            {
+                "params": float(params),
+                "max_live_activations": float(live[j]),
+                "intensity_w_avg": float(f[layers].sum() / wj[layers].sum()),
+                "intensity_w_min": float(iw.min()),
+                "intensity_aw_avg": float(f[layers].sum() / awj[layers].sum()),
+                "intensity_aw_min": float((f[for_min] / awj[for_min]).min()),
+                "layer_mean": float(iw.mean()),
+            }
+        )
     return out
 
 
@@ -166,8 +186,9 @@ def table1(batch: Any = None, rows: Sequence[str] | None = None) -> Table:
     if rows is not None:
         for k in rows:
             if k not in keys:
-                raise SpecError(f"unknown Table 1 row {k!r}", field="rows",
-                                fix="use one of " + ", ".join(keys))  # fmt: skip
+                raise SpecError(
+                    f"unknown Table 1 row {k!r}", field="rows", fix="use one of " + ", ".join(keys)
+                )
     if batch is not None:
         batch = [batch] if np.isscalar(batch) else list(batch)
     out = []
@@ -195,25 +216,61 @@ def table1(batch: Any = None, rows: Sequence[str] | None = None) -> Table:
                         low=si(lo), high=si(hi), layer_mean=si(res.layer_mean)
                     )
                 )
-            out.append([row.key, row.category, row.model_type, models, bstr, conv, metric, unit,
-                        lo, hi, res.layer_mean if metric == "intensity_w_avg" else math.nan,
-                        pc.text if pc else "", pc.confidence if pc else "",
-                        pc.tolerance if pc else math.nan, verdict, note])  # fmt: skip
-        out.append([row.key, row.category, row.model_type, models, bstr, conv, "latency",
-                    "s", math.nan, math.nan, math.nan, row.latency, "", math.nan, "n/a",
-                    "a latency requirement the paper states, not a property of the model's "
-                    "counts (see the batch and latency charts)"])  # fmt: skip
+            out.append(
+                [
+                    row.key,
+                    row.category,
+                    row.model_type,
+                    models,
+                    bstr,
+                    conv,
+                    metric,
+                    unit,
+                    lo,
+                    hi,
+                    res.layer_mean if metric == "intensity_w_avg" else math.nan,
+                    pc.text if pc else "",
+                    pc.confidence if pc else "",
+                    pc.tolerance if pc else math.nan,
+                    verdict,
+                    note,
+                ]
+            )
+        out.append(
+            [
+                row.key,
+                row.category,
+                row.model_type,
+                models,
+                bstr,
+                conv,
+                "latency",
+                "s",
+                math.nan,
+                math.nan,
+                math.nan,
+                row.latency,
+                "",
+                math.nan,
+                "n/a",
+                "a latency requirement the paper states, not a property of the model's "
+                "counts (see the batch and latency charts)",
+            ]
+        )
     return Table(COLUMNS, out, title=TITLE)
 
 
 # -- rendering ----------------------------------------------------------------------------------
 
 _HEAD = {
-    "params": "Model size (#params)", "max_live_activations": "Max. live activations",
-    "intensity_w_avg": "AI w.r.t. weights, avg", "intensity_w_min": "AI w.r.t. weights, min",
+    "params": "Model size (#params)",
+    "max_live_activations": "Max. live activations",
+    "intensity_w_avg": "AI w.r.t. weights, avg",
+    "intensity_w_min": "AI w.r.t. weights, min",
     "intensity_aw_avg": "AI w.r.t. acts + weights, avg",
-    "intensity_aw_min": "AI w.r.t. acts + weights, min", "latency": "Latency",
-}  # fmt: skip
+    "intensity_aw_min": "AI w.r.t. acts + weights, min",
+    "latency": "Latency",
+}
 
 
 def _range(lo: float | None, hi: float | None) -> str:
@@ -238,8 +295,10 @@ def _footnotes(table: Table) -> list[str]:
     for r in table:
         if r["row"] not in seen:
             seen.add(r["row"])
-            lines.append(f"- {r['model_type']}: {r['models']} at batch {r['batch']} "
-                         f"({r['batch_convention']})")  # fmt: skip
+            lines.append(
+                f"- {r['model_type']}: {r['models']} at batch {r['batch']} "
+                f"({r['batch_convention']})"
+            )
     for r in table:
         if r["verdict"] == "DISAGREE":
             why = r["note"] or "no known reason"
@@ -280,11 +339,20 @@ def to_text(table: Table) -> str:
         rows.setdefault(r["row"], []).append(r)
     for recs in rows.values():
         f = recs[0]
-        out.append(f"{f['category']} / {f['model_type']}: {f['models']}, batch {f['batch']} "
-                   f"({f['batch_convention']})")  # fmt: skip
-        body = [[_HEAD[r["metric"]], _range(r["computed_low"], r["computed_high"])
-                 if r["metric"] != "latency" else "-", r["paper"], r["confidence"],
-                 r["verdict"]] for r in recs]  # fmt: skip
+        out.append(
+            f"{f['category']} / {f['model_type']}: {f['models']}, batch {f['batch']} "
+            f"({f['batch_convention']})"
+        )
+        body = [
+            [
+                _HEAD[r["metric"]],
+                _range(r["computed_low"], r["computed_high"]) if r["metric"] != "latency" else "-",
+                r["paper"],
+                r["confidence"],
+                r["verdict"],
+            ]
+            for r in recs
+        ]
         sub = Table(["metric", "computed", "paper", "conf", "verdict"], body)
         out.append(format_table(sub).rstrip("\n"))
         for r in recs:

@@ -18,8 +18,7 @@ from typing import Any
 
 from .errors import SpecError
 
-KINDS = ("roofline", "breakdown", "batch", "embeddings", "engines", "onchip", "precision",
-         "fleet")  # fmt: skip
+KINDS = ("roofline", "breakdown", "batch", "embeddings", "engines", "onchip", "precision", "fleet")
 DEFAULT_BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 
@@ -38,8 +37,12 @@ def _need(cond: bool, problem: str, field: str, fix: str) -> None:
 
 
 def _one(values: list[str] | None, field: str, what: str) -> str:
-    _need(bool(values) and len(values) == 1, f"{field} needs exactly one {what}", field,
-          f"e.g. {field} a100_sxm4_80gb" if field == "--hw" else f"give one {what}")  # fmt: skip
+    _need(
+        bool(values) and len(values) == 1,
+        f"{field} needs exactly one {what}",
+        field,
+        f"e.g. {field} a100_sxm4_80gb" if field == "--hw" else f"give one {what}",
+    )
     return values[0]  # type: ignore[index]
 
 
@@ -52,8 +55,11 @@ def _fleet_mix(items: list[str]) -> dict[str, float] | None:
         try:
             mix[name] = float(w) if w else 1.0
         except ValueError:
-            raise SpecError(f"weight {w!r} of {name!r} is not a number", field="models",
-                            fix="write MODEL=WEIGHT, e.g. rec_paper=0.6") from None  # fmt: skip
+            raise SpecError(
+                f"weight {w!r} of {name!r} is not a number",
+                field="models",
+                fix="write MODEL=WEIGHT, e.g. rec_paper=0.6",
+            ) from None
     return mix
 
 
@@ -66,11 +72,16 @@ def _draw(args: argparse.Namespace) -> Any:
 
     k, models, hws = args.kind, args.models, args.hw
     batches = _batches(args.batch) if args.batch else None
-    dtype = args.dtype or ("int8" if k in ("roofline", "embeddings", "engines", "onchip")
-                           else "fp32")  # fmt: skip
+    dtype = args.dtype or (
+        "int8" if k in ("roofline", "embeddings", "engines", "onchip") else "fp32"
+    )
     if k in ("roofline", "breakdown", "batch"):
-        _need(bool(models), f"plot {k} needs at least one model", "models",
-              f"e.g. roofline plot {k} resnet50 --hw a100_sxm4_80gb -o chart.png")  # fmt: skip
+        _need(
+            bool(models),
+            f"plot {k} needs at least one model",
+            "models",
+            f"e.g. roofline plot {k} resnet50 --hw a100_sxm4_80gb -o chart.png",
+        )
     if k == "roofline":
         hw = _one(hws, "--hw", "device")
         rs = [evaluate(m, hw, batch=(batches or [1])[0], dtype=dtype) for m in models]
@@ -92,8 +103,9 @@ def _draw(args: argparse.Namespace) -> Any:
         st = studies.engine_balance_study(models or None, dev, dtype)
     elif k == "onchip":
         kw = {"models": models} if models else {}
-        st = studies.onchip_memory_study(device=dev, dtype=dtype, batches=batches or
-                                         (1, 2, 4, 8, 16), **kw)  # fmt: skip
+        st = studies.onchip_memory_study(
+            device=dev, dtype=dtype, batches=batches or (1, 2, 4, 8, 16), **kw
+        )
     elif k == "precision":
         st = studies.precision_study(models or None, hws or ("xeon_gold_6138_2s", "t4"))
     else:
@@ -107,11 +119,18 @@ def cmd_plot(args: argparse.Namespace) -> int:
     matplotlib.use("Agg")
     from .plot import save
 
-    _need(bool(args.output) and args.output != "-", "plot needs an output file", "--output",
-          "add -o chart.png (or .svg)")  # fmt: skip
+    _need(
+        bool(args.output) and args.output != "-",
+        "plot needs an output file",
+        "--output",
+        "add -o chart.png (or .svg)",
+    )
     if not str(args.output).lower().endswith((".png", ".svg", ".pdf")):
-        raise SpecError(f"cannot tell the image format of {args.output!r}", field="--output",
-                        fix="name the file .png or .svg")  # fmt: skip
+        raise SpecError(
+            f"cannot tell the image format of {args.output!r}",
+            field="--output",
+            fix="name the file .png or .svg",
+        )
     import matplotlib.pyplot as plt
 
     chart = _draw(args)
@@ -126,23 +145,33 @@ def register(sub: Any, common: Callable[..., None]) -> None:
     """Add ``table1`` and ``plot`` to the CLI's subparsers."""
     sp = sub.add_parser("table1", help="Table 1 of Park et al. 2018 recomputed beside the paper's")
     sp.add_argument("--batch", nargs="+", help="compute every row at these batch sizes instead")
-    sp.add_argument("--rows", nargs="+", help="row keys: rec_fc rec_emb resnext faster_rcnn "
-                    "resnext3d seq2seq")  # fmt: skip
+    sp.add_argument(
+        "--rows", nargs="+", help="row keys: rec_fc rec_emb resnext faster_rcnn resnext3d seq2seq"
+    )
     common(sp)
     sp.set_defaults(func=cmd_table1)
 
     sp = sub.add_parser("plot", help="roofline, breakdown, batch and study charts to PNG/SVG")
-    kinds_help = ("roofline, breakdown, batch: charts of the given models; embeddings, engines, "
-                  "onchip, precision, fleet: the paper's studies")  # fmt: skip
+    kinds_help = (
+        "roofline, breakdown, batch: charts of the given models; embeddings, engines, "
+        "onchip, precision, fleet: the paper's studies"
+    )
     sp.add_argument("kind", choices=KINDS, help=kinds_help)
     sp.add_argument("models", nargs="*", help="preset names or YAML paths (fleet: MODEL=WEIGHT)")
     sp.add_argument("--hw", nargs="+", help="device preset(s)")
     sp.add_argument("--batch", nargs="+", help="batch size(s)")
-    sp.add_argument("--dtype", help="precision (default int8 for roofline and the hardware "
-                    "studies on the paper's accelerator, fp32 otherwise)")  # fmt: skip
+    sp.add_argument(
+        "--dtype",
+        help="precision (default int8 for roofline and the hardware "
+        "studies on the paper's accelerator, fp32 otherwise)",
+    )
     sp.add_argument("--table1", action="store_true", help="roofline: mark Table 1 intensities")
-    sp.add_argument("--by", choices=("category", "kind", "bound"), default="category",
-                    help="breakdown: group time by op category, op kind or bound")  # fmt: skip
+    sp.add_argument(
+        "--by",
+        choices=("category", "kind", "bound"),
+        default="category",
+        help="breakdown: group time by op category, op kind or bound",
+    )
     sp.add_argument("--sla", help="batch: latency target, e.g. 10ms")
     common(sp, fmt=False)
     sp.set_defaults(func=cmd_plot)

@@ -194,6 +194,9 @@ def get_policy(policy: str | Policy | None) -> Policy:
             )
         return POLICIES[policy]()
     if not callable(getattr(policy, "place", None)):
-        raise SpecError(f"{policy!r} is not a placement policy", field="policy",
-                        fix="use 'single', 'capacity' or an object with a place() method")
+        raise SpecError(
+            f"{policy!r} is not a placement policy",
+            field="policy",
+            fix="use 'single', 'capacity' or an object with a place() method",
+        )
     return policy

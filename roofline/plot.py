@@ -25,11 +25,19 @@ from .result import Result
 
 #: fixed colors per op category, so every chart uses the same legend
 CATEGORY_COLORS = {
-    "fc": "#1f77b4", "conv": "#ff7f0e", "embedding": "#2ca02c", "recurrent": "#17becf",
-    "attention": "#9467bd", "tensor_manipulation": "#d62728", "elementwise": "#8c564b",
-    "normalization": "#e377c2", "pooling": "#bcbd22", "interaction": "#7f7f7f",
-    "detection": "#aec7e8", "other": "#c49c94",
-}  # fmt: skip
+    "fc": "#1f77b4",
+    "conv": "#ff7f0e",
+    "embedding": "#2ca02c",
+    "recurrent": "#17becf",
+    "attention": "#9467bd",
+    "tensor_manipulation": "#d62728",
+    "elementwise": "#8c564b",
+    "normalization": "#e377c2",
+    "pooling": "#bcbd22",
+    "interaction": "#7f7f7f",
+    "detection": "#aec7e8",
+    "other": "#c49c94",
+}
 #: op marker per model (hollow diamonds and squares are the Table 1 marks)
 _MARKERS = ("o", "^", "v", "P", "X", "<", ">", "h", "p")
 #: memory roofs: line style by level kind (on chip, device memory, host)
@@ -88,8 +96,11 @@ def _batch_index(result: Result, batch: float | None) -> int:
     if idx.size == 0:
         from .errors import SpecError
 
-        raise SpecError(f"batch {batch:g} was not evaluated", field="batch",
-                        fix=f"use one of {[f'{b:g}' for b in result.costs.batch]}")  # fmt: skip
+        raise SpecError(
+            f"batch {batch:g} was not evaluated",
+            field="batch",
+            fix=f"use one of {[f'{b:g}' for b in result.costs.batch]}",
+        )
     return int(idx[0])
 
 
@@ -157,16 +168,32 @@ def roofline(
         x, y = flops[ok] / moved[ok], flops[ok] / t[ok]
         colors = [category_color(c) for c, o in zip(ct.categories, ok) if o]
         cats_seen += [c for c, o in zip(ct.categories, ok) if o]
-        ax.scatter(x, y, s=10 + 700 * share[ok], c=colors, alpha=0.7, edgecolors="white",
-                   linewidths=0.6, marker=_MARKERS[k % len(_MARKERS)], zorder=3)  # fmt: skip
+        ax.scatter(
+            x,
+            y,
+            s=10 + 700 * share[ok],
+            c=colors,
+            alpha=0.7,
+            edgecolors="white",
+            linewidths=0.6,
+            marker=_MARKERS[k % len(_MARKERS)],
+            zorder=3,
+        )
         hidden.append((ct.model, float(share[~ok].sum())))
         total_crit = int(np.argmax(r.level_time_s[hk, j].sum(axis=0)))
         ax_x = flops.sum() / r.bytes_moved[hk, j, :, total_crit].sum()
         ax_y = flops.sum() / t.sum()
         ax.scatter([ax_x], [ax_y], marker="*", s=320, c="black", edgecolors="white", zorder=5)
         label = ct.model if same_batch else f"{ct.model} (batch {ct.batch[j]:g})"
-        ax.annotate(label, (ax_x, ax_y), xytext=(7, 7), textcoords="offset points",
-                    fontsize=9, weight="bold", zorder=6)  # fmt: skip
+        ax.annotate(
+            label,
+            (ax_x, ax_y),
+            xytext=(7, 7),
+            textcoords="offset points",
+            fontsize=9,
+            weight="bold",
+            zorder=6,
+        )
         xs_all += [*x, ax_x]
         ys_all += [*y, ax_y]
         if table1:
@@ -184,24 +211,49 @@ def roofline(
     handles = [Line2D([], [], ls="", marker="o", color=category_color(c), label=c) for c in seen]
     handles.append(Line2D([], [], ls="", marker="*", color="black", ms=12, label="model (total)"))
     if len(rs) > 1:
-        handles += [Line2D([], [], ls="", marker=_MARKERS[k % len(_MARKERS)], color="grey",
-                           label=r.costs.model) for k, r in enumerate(rs)]  # fmt: skip
+        handles += [
+            Line2D(
+                [], [], ls="", marker=_MARKERS[k % len(_MARKERS)], color="grey", label=r.costs.model
+            )
+            for k, r in enumerate(rs)
+        ]
     if table1:
         handles += [
-            Line2D([], [], ls="", marker="D", mfc="none", color="black",
-                   label="Table 1 AI w.r.t. weights"),
-            Line2D([], [], ls="", marker="s", mfc="none", color="black",
-                   label="Table 1 AI w.r.t. acts + weights"),
-        ]  # fmt: skip
+            Line2D(
+                [],
+                [],
+                ls="",
+                marker="D",
+                mfc="none",
+                color="black",
+                label="Table 1 AI w.r.t. weights",
+            ),
+            Line2D(
+                [],
+                [],
+                ls="",
+                marker="s",
+                mfc="none",
+                color="black",
+                label="Table 1 AI w.r.t. acts + weights",
+            ),
+        ]
     note = "dot area = share of time"
     shown = [f"{m} {100 * v:.0f}%" for m, v in hidden if v > 0.005]
     if shown:
         note += "\nops without FLOPs (not shown):\n" + ", ".join(shown)
-    leg = ax.legend(handles=roof_handles, title="roofs", fontsize=8, title_fontsize=8,
-                    loc="upper left")  # fmt: skip
+    leg = ax.legend(
+        handles=roof_handles, title="roofs", fontsize=8, title_fontsize=8, loc="upper left"
+    )
     ax.add_artist(leg)
-    ax.legend(handles=handles, title=note, fontsize=8, title_fontsize=8, loc="upper left",
-              bbox_to_anchor=(1.01, 1.0))  # fmt: skip
+    ax.legend(
+        handles=handles,
+        title=note,
+        fontsize=8,
+        title_fontsize=8,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+    )
     names = ", ".join(r.costs.model for r in rs)
     bs = f"batch {batches.pop():g}" if same_batch else "batches as labeled"
     where = f"{grid.labels[h]}, {r0.costs.precision.name}, {bs}"
@@ -210,8 +262,16 @@ def roofline(
     return ax
 
 
-def _roofs(ax: Any, grid: Any, h: int, mpeak: float, vpeak: float, dtypes: tuple[str, str],
-           xs: list[float], ys: list[float]) -> list[Any]:  # fmt: skip
+def _roofs(
+    ax: Any,
+    grid: Any,
+    h: int,
+    mpeak: float,
+    vpeak: float,
+    dtypes: tuple[str, str],
+    xs: list[float],
+    ys: list[float],
+) -> list[Any]:
     """Draw compute and memory roofs; set the limits; return legend handles of the roofs."""
     bws = grid.bandwidth[h]
     lo = min([*xs, *[vpeak / bw for bw in bws]], default=0.1)
@@ -221,20 +281,45 @@ def _roofs(ax: Any, grid: Any, h: int, mpeak: float, vpeak: float, dtypes: tuple
     ax.set_xlim(x[0], x[-1])
     ax.set_ylim(ymin, mpeak * 3)
     handles = [
-        ax.axhline(mpeak, color="black", lw=2.0, zorder=2,
-                   label=f"matrix engine {si(mpeak, 'FLOP/s')} ({dtypes[0]})"),
-        ax.axhline(vpeak, color="black", lw=1.2, ls="--", zorder=2,
-                   label=f"vector engine {si(vpeak, 'FLOP/s')} ({dtypes[1]})"),
-    ]  # fmt: skip
+        ax.axhline(
+            mpeak,
+            color="black",
+            lw=2.0,
+            zorder=2,
+            label=f"matrix engine {si(mpeak, 'FLOP/s')} ({dtypes[0]})",
+        ),
+        ax.axhline(
+            vpeak,
+            color="black",
+            lw=1.2,
+            ls="--",
+            zorder=2,
+            label=f"vector engine {si(vpeak, 'FLOP/s')} ({dtypes[1]})",
+        ),
+    ]
     for name, bw, kind in zip(grid.level_names, bws, grid.level_kinds):
-        (line,) = ax.plot(x, np.minimum(bw * x, mpeak), color="#555555", lw=1.5, zorder=2,
-                          ls=_LEVEL_STYLES[kind], label=f"{name} {si(bw, 'B/s')}")  # fmt: skip
+        (line,) = ax.plot(
+            x,
+            np.minimum(bw * x, mpeak),
+            color="#555555",
+            lw=1.5,
+            zorder=2,
+            ls=_LEVEL_STYLES[kind],
+            label=f"{name} {si(bw, 'B/s')}",
+        )
         handles.append(line)
         xl = max(x[0] * 2.0, ymin * 2.5 / bw)
         if bw * xl < mpeak / 3:
-            ax.annotate(f"{name} {si(bw, 'B/s')}", (xl, bw * xl), xytext=(-4, 6),
-                        textcoords="offset points", fontsize=8, color="#333333",
-                        rotation=_slope_degrees(ax), rotation_mode="anchor")  # fmt: skip
+            ax.annotate(
+                f"{name} {si(bw, 'B/s')}",
+                (xl, bw * xl),
+                xytext=(-4, 6),
+                textcoords="offset points",
+                fontsize=8,
+                color="#333333",
+                rotation=_slope_degrees(ax),
+                rotation_mode="anchor",
+            )
     return handles
 
 
@@ -258,8 +343,9 @@ def table1_intensities(ct: Any, j: int, mask: np.ndarray) -> tuple[float, float]
     return (f / w if w else float("nan"), f / (w + a) if w + a else float("nan"))
 
 
-def _table1_marks(ax: Any, r: Result, j: int, h: int, mpeak: float, xs: list[float],
-                  label: bool = False) -> None:  # fmt: skip
+def _table1_marks(
+    ax: Any, r: Result, j: int, h: int, mpeak: float, xs: list[float], label: bool = False
+) -> None:
     """Mark the Table 1 intensities on the main-memory roof, converted to FLOPs per byte; a model
     with embedding tables gets one pair for its dense layers and one for its tables, as the
     paper's two recommendation rows."""
@@ -278,8 +364,16 @@ def _table1_marks(ax: Any, r: Result, j: int, h: int, mpeak: float, xs: list[flo
         for x, marker in ((iaw / eb, "s"), (iw / wb, "D")):
             if np.isfinite(x) and x > 0:
                 y = min(bw * x, mpeak)
-                ax.scatter([x], [y], marker=marker, s=70, facecolors="none", edgecolors="black",
-                           linewidths=1.4, zorder=6)  # fmt: skip
+                ax.scatter(
+                    [x],
+                    [y],
+                    marker=marker,
+                    s=70,
+                    facecolors="none",
+                    edgecolors="black",
+                    linewidths=1.4,
+                    zorder=6,
+                )
                 xs.append(x)
                 pts.append((x, y))
         if len(pts) == 2 and pts[0] != pts[1]:
@@ -296,8 +390,14 @@ def _table1_marks(ax: Any, r: Result, j: int, h: int, mpeak: float, xs: list[flo
                 },
             )
         if (label or suffix) and pts:
-            ax.annotate(ct.model + suffix, pts[-1], xytext=(6, -12), textcoords="offset points",
-                        fontsize=7, color="#333333")  # fmt: skip
+            ax.annotate(
+                ct.model + suffix,
+                pts[-1],
+                xytext=(6, -12),
+                textcoords="offset points",
+                fontsize=7,
+                color="#333333",
+            )
 
 
 def save(ax_or_fig: Any, path: str) -> None:
@@ -308,8 +408,11 @@ def save(ax_or_fig: Any, path: str) -> None:
     fig = getattr(ax_or_fig, "figure", ax_or_fig)
     fmt = str(path).rsplit(".", 1)[-1].lower()
     if fmt not in ("png", "svg", "pdf"):
-        raise SpecError(f"cannot tell the image format of {path!r}", field="output",
-                        fix="name the file .png or .svg")  # fmt: skip
+        raise SpecError(
+            f"cannot tell the image format of {path!r}",
+            field="output",
+            fix="name the file .png or .svg",
+        )
 
     def write(tmp: str) -> None:
         fig.savefig(tmp, format=fmt, dpi=130)
@@ -323,5 +426,14 @@ def save(ax_or_fig: Any, path: str) -> None:
 
 from .plot_bars import batch_scaling, breakdown  # noqa: E402  (re-exported: charts live here)
 
-__all__ = ["auto_scale", "batch_scaling", "breakdown", "category_color", "plain_log_ticks",
-           "roofline", "save", "si_formatter", "table1_intensities"]  # fmt: skip
+__all__ = [
+    "auto_scale",
+    "batch_scaling",
+    "breakdown",
+    "category_color",
+    "plain_log_ticks",
+    "roofline",
+    "save",
+    "si_formatter",
+    "table1_intensities",
+]

@@ -69,13 +69,21 @@ def breakdown(
         bottom += vals
     ax.set_xticks(x, labels, fontsize=8)
     ax.set_ylabel("Share of latency (%)" if share else "Time (ms)")
-    ax.legend(title=f"time by {by}", fontsize=8, title_fontsize=8, loc="center left",
-              bbox_to_anchor=(1.01, 0.5))  # fmt: skip
+    ax.legend(
+        title=f"time by {by}",
+        fontsize=8,
+        title_fontsize=8,
+        loc="center left",
+        bbox_to_anchor=(1.01, 0.5),
+    )
     uniq = lambda xs: ", ".join(dict.fromkeys(xs))  # noqa: E731
-    ax.set_title(title or f"Time by {by}: {uniq(r.costs.model for r in rs)}\non "
-                 f"{uniq(d for r in rs for d in r.grid.labels)}, "
-                 f"{uniq(r.costs.precision.name for r in rs)}, batch "
-                 f"{uniq(f'{b:g}' for r in rs for b in r.costs.batch)}")  # fmt: skip
+    ax.set_title(
+        title
+        or f"Time by {by}: {uniq(r.costs.model for r in rs)}\non "
+        f"{uniq(d for r in rs for d in r.grid.labels)}, "
+        f"{uniq(r.costs.precision.name for r in rs)}, batch "
+        f"{uniq(f'{b:g}' for r in rs for b in r.costs.batch)}"
+    )
     ax.grid(True, axis="y", alpha=0.3)
     return ax
 
@@ -141,15 +149,24 @@ def batch_scaling(
         ok = np.flatnonzero(lat <= t)
         if ok.size:
             k = int(ok[-1])
-            ax.scatter([b[k]], [lat[k] * 1e3], s=160, facecolors="none", edgecolors="black",
-                       zorder=5)  # fmt: skip
-            ax.annotate(f"largest batch under target: {b[k]:g}\n({si(thr[k], ' samples/s')})",
-                        (b[k], lat[k] * 1e3), xytext=(10, -28), textcoords="offset points",
-                        fontsize=8)  # fmt: skip
-    ax.legend(handles=handles, labels=[x.get_label() for x in handles], fontsize=8,
-              loc="upper left")  # fmt: skip
+            ax.scatter(
+                [b[k]], [lat[k] * 1e3], s=160, facecolors="none", edgecolors="black", zorder=5
+            )
+            ax.annotate(
+                f"largest batch under target: {b[k]:g}\n({si(thr[k], ' samples/s')})",
+                (b[k], lat[k] * 1e3),
+                xytext=(10, -28),
+                textcoords="offset points",
+                fontsize=8,
+            )
+    ax.legend(
+        handles=handles, labels=[x.get_label() for x in handles], fontsize=8, loc="upper left"
+    )
     ax.grid(True, which="major", alpha=0.3)
     ct = result.costs
-    ax.set_title(title or f"{ct.model} on {result.grid.labels[h]}, {ct.precision.name}: latency "
-                 f"and throughput, batch {b[0]:g}-{b[-1]:g}")  # fmt: skip
+    ax.set_title(
+        title
+        or f"{ct.model} on {result.grid.labels[h]}, {ct.precision.name}: latency "
+        f"and throughput, batch {b[0]:g}-{b[-1]:g}"
+    )
     return ax

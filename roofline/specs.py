@@ -44,8 +44,10 @@ class _StrictLoader(yaml.SafeLoader):
     def compose_node(self, parent: Any, index: Any) -> yaml.Node:
         if self._depth >= MAX_DEPTH:
             mark = self.peek_event().start_mark
-            raise SpecError(f"line {mark.line + 1}: nesting deeper than {MAX_DEPTH} levels",
-                            fix="flatten the document")  # fmt: skip
+            raise SpecError(
+                f"line {mark.line + 1}: nesting deeper than {MAX_DEPTH} levels",
+                fix="flatten the document",
+            )
         self._depth += 1
         try:
             return super().compose_node(parent, index)
@@ -95,8 +97,11 @@ def _check_tree(loader: _StrictLoader, root: yaml.Node) -> None:
         if key in sizes:
             return sizes[key]
         if key in active:
-            raise SpecError(f"line {node.start_mark.line + 1}: an alias refers to its own anchor",
-                            field=path or None, fix="specs cannot be recursive")  # fmt: skip
+            raise SpecError(
+                f"line {node.start_mark.line + 1}: an alias refers to its own anchor",
+                field=path or None,
+                fix="specs cannot be recursive",
+            )
         active.add(key)
         size = 1
         if isinstance(node, yaml.SequenceNode):
@@ -107,8 +112,11 @@ def _check_tree(loader: _StrictLoader, root: yaml.Node) -> None:
             for key_node, value_node in node.value:
                 line = key_node.start_mark.line + 1
                 if not isinstance(key_node, yaml.ScalarNode):
-                    raise SpecError(f"line {line}: a mapping key must be a scalar",
-                                    field=path or None, fix="use a plain name as key")  # fmt: skip
+                    raise SpecError(
+                        f"line {line}: a mapping key must be a scalar",
+                        field=path or None,
+                        fix="use a plain name as key",
+                    )
                 if key_node.tag == _MERGE:
                     size += walk(value_node, path)
                     continue
@@ -123,8 +131,10 @@ def _check_tree(loader: _StrictLoader, root: yaml.Node) -> None:
                 seen[name] = line
                 size += 1 + walk(value_node, field)
         if size > MAX_NODES:
-            raise SpecError(f"document expands to more than {MAX_NODES} nodes (alias bomb?)",
-                            fix="remove the repeated aliases")  # fmt: skip
+            raise SpecError(
+                f"document expands to more than {MAX_NODES} nodes (alias bomb?)",
+                fix="remove the repeated aliases",
+            )
         active.discard(key)
         sizes[key] = size
         return size
@@ -164,8 +174,11 @@ def parse_yaml(text: str, file: str | None = None) -> Any:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SpecError(f"YAML syntax error{where}: {problem}", file=file,
-                        fix="check indentation, colons and quotes") from None  # fmt: skip
+        raise SpecError(
+            f"YAML syntax error{where}: {problem}",
+            file=file,
+            fix="check indentation, colons and quotes",
+        ) from None
     except RecursionError:
         raise SpecError("document nests too deeply", file=file, fix="flatten it") from None
 
@@ -189,8 +202,11 @@ def read_spec_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         size = p.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise SpecError(f"file is {size} bytes, over the {MAX_FILE_BYTES} limit", file=name,
-                            fix="specs are small; is this the right file?")  # fmt: skip
+            raise SpecError(
+                f"file is {size} bytes, over the {MAX_FILE_BYTES} limit",
+                file=name,
+                fix="specs are small; is this the right file?",
+            )
         raw = p.read_bytes()
     except OSError as exc:
         raise SpecError(
@@ -199,13 +215,17 @@ def read_spec_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise SpecError(f"not UTF-8 text (byte {exc.start})", file=name,
-                        fix="save the file as UTF-8") from None  # fmt: skip
+        raise SpecError(
+            f"not UTF-8 text (byte {exc.start})", file=name, fix="save the file as UTF-8"
+        ) from None
     data = parse_yaml(text, name)
     if not isinstance(data, dict):
         kind = "empty" if data is None else type(data).__name__
-        raise SpecError(f"top level is {kind}, not a mapping", file=name,
-                        fix="write 'name:', 'family:'... at the top level")  # fmt: skip
+        raise SpecError(
+            f"top level is {kind}, not a mapping",
+            file=name,
+            fix="write 'name:', 'family:'... at the top level",
+        )
     return data
 
 

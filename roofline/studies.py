@@ -83,8 +83,9 @@ class Study:
         n = len(self.panels)
         cols = n if n <= 3 else 2
         rows = -(-n // cols)
-        fig, axes = plt.subplots(rows, cols, figsize=(7.0 * cols, 5.0 * rows),
-                                 layout="constrained", squeeze=False)  # fmt: skip
+        fig, axes = plt.subplots(
+            rows, cols, figsize=(7.0 * cols, 5.0 * rows), layout="constrained", squeeze=False
+        )
         for p, ax in zip(self.panels, axes.flat):
             p(self, ax)
         for ax in list(axes.flat)[n:]:
@@ -168,16 +169,33 @@ def embedding_study(
     hw = _device(device)
     ct = count_graph(m.graph, [batch], dtype, fuse=True)
     if not ct.is_table.any():
-        raise SpecError(f"model {m.name!r} has no embedding tables", field="model",
-                        fix="use a recommendation model such as rec_paper or dlrm_rm2")  # fmt: skip
+        raise SpecError(
+            f"model {m.name!r} has no embedding tables",
+            field="model",
+            fix="use a recommendation model such as rec_paper or dlrm_rm2",
+        )
     names = hw.level_names
     main = [lv.kind for lv in hw.memory.values()].index("device")
     cap = np.array([lv.capacity for lv in hw.memory.values()])
     per_device = float(cap[: main + 1].sum())  # on-chip + device memory of one device
     emb = np.asarray(ct.is_table, dtype=bool)
-    cols = ["sweep", "model", "device", "batch", "dtype", "x", "x_unit", "tables_level",
-            "tables_bytes", "latency_s", "embedding_time_s", "embedding_share", "feasible",
-            "fits", "devices_needed"]  # fmt: skip
+    cols = [
+        "sweep",
+        "model",
+        "device",
+        "batch",
+        "dtype",
+        "x",
+        "x_unit",
+        "tables_level",
+        "tables_bytes",
+        "latency_s",
+        "embedding_time_s",
+        "embedding_share",
+        "feasible",
+        "fits",
+        "devices_needed",
+    ]
     rows = []
 
     def add(sweep: str, r: Any, xs: Sequence[Any], unit: str, tb: float, tier: str = "") -> None:
@@ -187,25 +205,50 @@ def embedding_study(
             lvl = tier or _tables_level(r, h, names)
             fits = lvl in names and tb <= cap[list(names).index(lvl)]
             need = int(max(1, np.ceil(float(r.footprint_bytes[h, 0]) / per_device)))
-            rows.append([sweep, m.name, hw.name, batch, ct.precision.name, x, unit, lvl, tb,
-                         float(lat[h]), float(et[h]), float(et[h] / lat[h]),
-                         bool(r.feasible[h, 0]), bool(fits), need])  # fmt: skip
+            rows.append(
+                [
+                    sweep,
+                    m.name,
+                    hw.name,
+                    batch,
+                    ct.precision.name,
+                    x,
+                    unit,
+                    lvl,
+                    tb,
+                    float(lat[h]),
+                    float(et[h]),
+                    float(et[h] / lat[h]),
+                    bool(r.feasible[h, 0]),
+                    bool(fits),
+                    need,
+                ]
+            )
 
     table_bytes = float(ct.weight_bytes[emb].sum())
     bws = hw.memory[names[main]].bandwidth * np.asarray(bandwidth_scales, dtype=float)
-    add("bandwidth", evaluate_costs(ct, vary(hw, {"memory.main.bandwidth": list(bws)})),
-        list(bws), "B/s", table_bytes)  # fmt: skip
+    add(
+        "bandwidth",
+        evaluate_costs(ct, vary(hw, {"memory.main.bandwidth": list(bws)})),
+        list(bws),
+        "B/s",
+        table_bytes,
+    )
     for lvl, name in enumerate(names):
         add("tier", evaluate_costs(ct, hw, TablesIn(lvl)), [name], "level", table_bytes, name)
-    scales = (np.geomspace(1e-5, 100, 36) if table_scales is None
-              else np.asarray(table_scales, dtype=float))  # fmt: skip
+    scales = (
+        np.geomspace(1e-5, 100, 36)
+        if table_scales is None
+        else np.asarray(table_scales, dtype=float)
+    )
     for sc in scales:
         cs = count_graph(_scale_tables(m.graph, float(sc)), [batch], dtype, fuse=True)
         tb = float(cs.weight_bytes[cs.is_table].sum())
         add("table_size", evaluate_costs(cs, hw), [tb], "B", tb)
     spill = _spill_points(m.graph, hw, batch, dtype, sorted(float(x) for x in scales))
-    table = Table(cols, rows, title=f"embedding study: {m.name} on {hw.name}, {dtype}, "
-                  f"batch {batch}")  # fmt: skip
+    table = Table(
+        cols, rows, title=f"embedding study: {m.name} on {hw.name}, {dtype}, batch {batch}"
+    )
     base = evaluate_costs(ct, hw)
     findings = {
         "tables_bytes": table_bytes,
@@ -214,14 +257,18 @@ def embedding_study(
         "spill_bytes": spill,
         "devices_needed": int(max(1, np.ceil(float(base.footprint_bytes[0, 0]) / per_device))),
         "tier_latency_s": {x["x"]: x["latency_s"] for x in table if x["sweep"] == "tier"},
-        "bandwidth_latency_s": {x["x"]: x["latency_s"] for x in table
-                                if x["sweep"] == "bandwidth"},
+        "bandwidth_latency_s": {x["x"]: x["latency_s"] for x in table if x["sweep"] == "bandwidth"},
         "device_bandwidth_bytes_per_s": float(hw.memory[names[main]].bandwidth),
         "embedding_overhead_s": float(hw.overheads.per_op * ct.launches[emb].sum()),
-    }  # fmt: skip
-    return Study("embeddings", "High memory bandwidth and capacity for embeddings", table,
-                 findings, _embedding_answer(m.name, hw.name, dtype, batch, findings),
-                 (sp.embedding_bandwidth, sp.embedding_tiers, sp.embedding_size))  # fmt: skip
+    }
+    return Study(
+        "embeddings",
+        "High memory bandwidth and capacity for embeddings",
+        table,
+        findings,
+        _embedding_answer(m.name, hw.name, dtype, batch, findings),
+        (sp.embedding_bandwidth, sp.embedding_tiers, sp.embedding_size),
+    )
 
 
 def _embedding_answer(model: str, device: str, dtype: str, batch: int, f: dict) -> str:
@@ -301,5 +348,12 @@ def _spill_points(
 
 from .studies_more import engine_balance_study, onchip_memory_study, precision_study  # noqa: E402
 
-__all__ = ["PAPER_MODELS", "Study", "TablesIn", "embedding_study", "engine_balance_study",
-           "onchip_memory_study", "precision_study"]  # fmt: skip
+__all__ = [
+    "PAPER_MODELS",
+    "Study",
+    "TablesIn",
+    "embedding_study",
+    "engine_balance_study",
+    "onchip_memory_study",
+    "precision_study",
+]

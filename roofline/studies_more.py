@@ -72,8 +72,20 @@ def engine_balance_study(
     sc = [float(s) for s in scales] + [float("inf")]
     peaks = [base * s if np.isfinite(s) else base * 1e12 for s in sc]
     grid = vary(hw, {f"engines.matrix.peak.{key}": peaks})
-    cols = ["model", "device", "batch", "dtype", "unbounded", "scale", "matrix_peak_flops_per_s",
-            "latency_s", "vector_time_s", "vector_share", "speedup", "amdahl_limit"]  # fmt: skip
+    cols = [
+        "model",
+        "device",
+        "batch",
+        "dtype",
+        "unbounded",
+        "scale",
+        "matrix_peak_flops_per_s",
+        "latency_s",
+        "vector_time_s",
+        "vector_share",
+        "speedup",
+        "amdahl_limit",
+    ]
     rows, findings = [], {}
     for name, batch in mods.items():
         m = load_model(name)
@@ -85,38 +97,65 @@ def engine_balance_study(
         limit = float(lat[ref] / lat[-1])
         for h, s in enumerate(sc):
             fin = bool(np.isfinite(s))
-            rows.append([m.name, hw.name, batch, ct.precision.name, not fin, s if fin else None,
-                         peaks[h] if fin else None, float(lat[h]), float(vt[h]),
-                         float(vt[h] / lat[h]), float(lat[ref] / lat[h]), limit])  # fmt: skip
-        findings[m.name] = {"vector_share_lowest": float(vt[0] / lat[0]),
-                            "vector_share_device": float(vt[ref] / lat[ref]),
-                            "vector_share_unbounded": float(vt[-1] / lat[-1]),
-                            "amdahl_limit": limit}  # fmt: skip
+            rows.append(
+                [
+                    m.name,
+                    hw.name,
+                    batch,
+                    ct.precision.name,
+                    not fin,
+                    s if fin else None,
+                    peaks[h] if fin else None,
+                    float(lat[h]),
+                    float(vt[h]),
+                    float(vt[h] / lat[h]),
+                    float(lat[ref] / lat[h]),
+                    limit,
+                ]
+            )
+        findings[m.name] = {
+            "vector_share_lowest": float(vt[0] / lat[0]),
+            "vector_share_device": float(vt[ref] / lat[ref]),
+            "vector_share_unbounded": float(vt[-1] / lat[-1]),
+            "amdahl_limit": limit,
+        }
     table = Table(cols, rows, title=f"engine balance on {hw.name}, {dtype}")
     pct = lambda x: f"{100 * x:.0f}%"  # noqa: E731
     answer = (
         f"As the matrix peak grows from {si(peaks[0], 'FLOP/s')} to unbounded, the share of "
         "time in vector work (ops without GEMMs) rises: "
-        + ", ".join(f"{k} {pct(v['vector_share_lowest'])} -> {pct(v['vector_share_unbounded'])}"
-                    for k, v in findings.items())
+        + ", ".join(
+            f"{k} {pct(v['vector_share_lowest'])} -> {pct(v['vector_share_unbounded'])}"
+            for k, v in findings.items()
+        )
         + f". On {hw.name} ({si(base, 'FLOP/s')}) an unbounded matrix engine would buy at most "
         + ", ".join(f"{k} {v['amdahl_limit']:.2g}x" for k, v in findings.items())
         + " (Amdahl's limit): vector work and memory, not the matrix peak, set the ceiling."
-    )  # fmt: skip
+    )
     from . import study_plots as sp
 
-    return st.Study("engines", "Powerful matrix and vector engines", table, findings, answer,
-                    (sp.engine_share, sp.engine_speedup))  # fmt: skip
+    return st.Study(
+        "engines",
+        "Powerful matrix and vector engines",
+        table,
+        findings,
+        answer,
+        (sp.engine_share, sp.engine_speedup),
+    )
 
 
 def onchip_memory_study(
-    models: Sequence[str] = ("resnext101_32x4d", "faster_rcnn_shufflenet", "ir_csn_152",
-                             "seq2seq_gru"),
+    models: Sequence[str] = (
+        "resnext101_32x4d",
+        "faster_rcnn_shufflenet",
+        "ir_csn_152",
+        "seq2seq_gru",
+    ),
     device: Any = None,
     dtype: str = "int8",
     batches: Sequence[int] = (1, 2, 4, 8, 16),
     capacities: Sequence[Any] | None = None,
-) -> Study:  # fmt: skip
+) -> Study:
     """On-chip memory for small batches: latency of CV and language models against on-chip
     (SRAM) capacity at batch 1-16, and the capacities where activations, then weights + activations,
     start to fit.
@@ -142,15 +181,28 @@ def onchip_memory_study(
     st = _studies()
     hw = st._device(device or st.PAPER_DEVICE)
     if not any(lv.kind == "onchip" for lv in hw.memory.values()):
-        raise SpecError(f"device {hw.name!r} has no on-chip memory level", field="device",
-                        fix="choose a device with an onchip level")  # fmt: skip
+        raise SpecError(
+            f"device {hw.name!r} has no on-chip memory level",
+            field="device",
+            fix="choose a device with an onchip level",
+        )
     caps = np.geomspace(2**20, 2**32, 25) if capacities is None else capacities
     grid = vary(hw, {"memory.onchip.capacity": list(caps)})
     cap = grid.knobs[next(iter(grid.knobs))]
     main = grid.level_kinds.index("device")
-    cols = ["model", "device", "batch", "dtype", "onchip_capacity_bytes", "latency_s",
-            "main_memory_bytes", "activations_fit", "weights_fit", "activation_bytes",
-            "weight_bytes"]  # fmt: skip
+    cols = [
+        "model",
+        "device",
+        "batch",
+        "dtype",
+        "onchip_capacity_bytes",
+        "latency_s",
+        "main_memory_bytes",
+        "activations_fit",
+        "weights_fit",
+        "activation_bytes",
+        "weight_bytes",
+    ]
     rows, findings = [], {}
     for name in models:
         m = load_model(name)
@@ -162,9 +214,21 @@ def onchip_memory_study(
         findings[m.name] = {}
         for j, b in enumerate(ct.batch):
             for h, c in enumerate(cap):
-                rows.append([m.name, hw.name, int(b), ct.precision.name, float(c),
-                             float(r.latency_s[h, j]), float(dram[h, j]), bool(live[j] <= c),
-                             bool(dense + live[j] <= c), float(live[j]), dense])  # fmt: skip
+                rows.append(
+                    [
+                        m.name,
+                        hw.name,
+                        int(b),
+                        ct.precision.name,
+                        float(c),
+                        float(r.latency_s[h, j]),
+                        float(dram[h, j]),
+                        bool(live[j] <= c),
+                        bool(dense + live[j] <= c),
+                        float(live[j]),
+                        dense,
+                    ]
+                )
             findings[m.name][int(b)] = {
                 "activations_fit_bytes": float(live[j]),
                 "weights_fit_bytes": dense + float(live[j]),
@@ -174,14 +238,22 @@ def onchip_memory_study(
     parts = []
     for name, per in findings.items():
         b0 = per[min(per)]
-        parts.append(f"{name} needs {fmt_bytes(b0['activations_fit_bytes'])} for activations "
-                     f"and {fmt_bytes(b0['weights_fit_bytes'])} for weights + activations at "
-                     f"batch {min(per)} ({b0['speedup']:.1f}x faster once they fit)")  # fmt: skip
+        parts.append(
+            f"{name} needs {fmt_bytes(b0['activations_fit_bytes'])} for activations "
+            f"and {fmt_bytes(b0['weights_fit_bytes'])} for weights + activations at "
+            f"batch {min(per)} ({b0['speedup']:.1f}x faster once they fit)"
+        )
     answer = "; ".join(parts) + ". Thresholds grow with batch for activations, not for weights."
     from . import study_plots as sp
 
-    return st.Study("onchip", "Large on-chip memory for inference with small batches", table,
-                    findings, answer, tuple(sp.onchip_panel(m) for m in findings))  # fmt: skip
+    return st.Study(
+        "onchip",
+        "Large on-chip memory for inference with small batches",
+        table,
+        findings,
+        answer,
+        tuple(sp.onchip_panel(m) for m in findings),
+    )
 
 
 def precision_study(
@@ -203,8 +275,18 @@ def precision_study(
     """
     st = _studies()
     mods = st._models(models)
-    cols = ["model", "device", "batch", "dtype", "compute_dtype", "supported", "latency_s",
-            "speedup", "bound", "regime"]  # fmt: skip
+    cols = [
+        "model",
+        "device",
+        "batch",
+        "dtype",
+        "compute_dtype",
+        "supported",
+        "latency_s",
+        "speedup",
+        "bound",
+        "regime",
+    ]
     rows, findings = [], {}
     for dev in devices:
         hw = st._device(dev)
@@ -215,30 +297,50 @@ def precision_study(
                 try:
                     r = evaluate_costs(count_graph(m.graph, [batch], dt, fuse=True), hw)
                 except SpecError:
-                    rows.append([m.name, hw.name, batch, dt, "", False, float("nan"),
-                                 float("nan"), "", regime])  # fmt: skip
+                    rows.append(
+                        [
+                            m.name,
+                            hw.name,
+                            batch,
+                            dt,
+                            "",
+                            False,
+                            float("nan"),
+                            float("nan"),
+                            "",
+                            regime,
+                        ]
+                    )
                     continue
                 lat = float(r.latency_s[0, 0])
                 bound = str(r.dominant_bound()[0, 0])
                 if ref is None:
                     ref, regime = lat, "compute" if bound == "compute" else "memory"
                 used = hw.engines.matrix.resolve(canonical(dt))
-                rows.append([m.name, hw.name, batch, dt, used, True, lat, ref / lat, bound,
-                             regime])  # fmt: skip
+                rows.append([m.name, hw.name, batch, dt, used, True, lat, ref / lat, bound, regime])
                 findings.setdefault(hw.name, {}).setdefault(m.name, {})[dt] = ref / lat
     table = Table(cols, rows, title="precision study")
     half = [x["speedup"] for x in table if x["dtype"] in ("fp16", "bf16") and x["supported"]]
-    mem = [x["speedup"] for x in table if x["dtype"] in ("fp16", "bf16") and x["supported"]
-           and x["regime"] == "memory"]  # fmt: skip
+    mem = [
+        x["speedup"]
+        for x in table
+        if x["dtype"] in ("fp16", "bf16") and x["supported"] and x["regime"] == "memory"
+    ]
     answer = (
         f"Half precision speeds models up {min(half):.2f}-{max(half):.1f}x over fp32; "
         f"memory-bound ones by {np.median(mem):.2f}x (median) from halved bytes alone, even "
         "where the device computes fp16 at the fp32 rate; compute-bound ones only where the "
         "device has faster half-precision arithmetic."
-        if half and mem else "No half-precision result (no device supports fp16/bf16)."
-    )  # fmt: skip
+        if half and mem
+        else "No half-precision result (no device supports fp16/bf16)."
+    )
     from . import study_plots as sp
 
-    return st.Study("precision", "Support for half-precision floating-point computation", table,
-                    findings, answer, tuple(sp.precision_panel(d) for d in
-                                            dict.fromkeys(x["device"] for x in table)))  # fmt: skip
+    return st.Study(
+        "precision",
+        "Support for half-precision floating-point computation",
+        table,
+        findings,
+        answer,
+        tuple(sp.precision_panel(d) for d in dict.fromkeys(x["device"] for x in table)),
+    )

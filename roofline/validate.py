@@ -44,8 +44,12 @@ def predict(k: Kernel, hw: Hardware) -> dict[str, Any]:
     from .engine import evaluate_costs
     from .zoo import build_model
 
-    spec = {"name": k.name, "family": "layers", "source": "roofline validate kernel",
-            "params": {"inputs": k.inputs, "ops": k.ops}}  # fmt: skip
+    spec = {
+        "name": k.name,
+        "family": "layers",
+        "source": "roofline validate kernel",
+        "params": {"inputs": k.inputs, "ops": k.ops},
+    }
     model = build_model(spec, file=f"<kernel {k.name}>")
     r = evaluate_costs(count_graph(model.graph, k.batch, k.dtype, fuse=False), hw)
     return {
@@ -75,7 +79,7 @@ def machine(threads: dict[str, int | None]) -> dict[str, Any]:
         "caches": [
             {"level": c.level, "size_bytes": c.size, "instances": c.instances, "line_bytes": c.line}
             for c in mach.read_caches()
-        ],  # fmt: skip
+        ],
         "memory_bytes": mach.physical_memory(),
         "platform": platform.platform(),
         "python": platform.python_version(),
@@ -90,8 +94,10 @@ def machine(threads: dict[str, int | None]) -> dict[str, Any]:
 
 def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Summary rows over all kernels, those of >= 1 ms, and each group."""
-    subsets = [("all", rows), (f">= {LONG_S * 1e3:g} ms", [r for r in rows if
-                                                         r["measured_s"] >= LONG_S])]  # fmt: skip
+    subsets = [
+        ("all", rows),
+        (f">= {LONG_S * 1e3:g} ms", [r for r in rows if r["measured_s"] >= LONG_S]),
+    ]
     for g in dict.fromkeys(r["group"] for r in rows):
         subsets.append((g, [r for r in rows if r["group"] == g]))
     out = []
@@ -101,26 +107,34 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         ratio = np.array([r["ratio"] for r in sub])
         ideal = np.array([r["ratio_ideal"] for r in sub])
         best = np.array([r["measured_min_s"] / r["predicted_s"] for r in sub])
-        out.append({
-            "subset": name,
-            "kernels": len(sub),
-            "median_ratio": float(np.median(ratio)),
-            "p90_ratio": float(np.percentile(ratio, 90)),
-            "min_ratio": float(ratio.min()),
-            "max_ratio": float(ratio.max()),
-            "lower_bound_share": float(np.mean(ratio >= 1.0)),
-            "within_10pct_share": float(np.mean(ratio >= 1.0 / SLACK)),
-            "median_ratio_of_best": float(np.median(best)),
-            "ideal_median_ratio": float(np.median(ideal)),
-            "ideal_lower_bound_share": float(np.mean(ideal >= 1.0)),
-        })  # fmt: skip
+        out.append(
+            {
+                "subset": name,
+                "kernels": len(sub),
+                "median_ratio": float(np.median(ratio)),
+                "p90_ratio": float(np.percentile(ratio, 90)),
+                "min_ratio": float(ratio.min()),
+                "max_ratio": float(ratio.max()),
+                "lower_bound_share": float(np.mean(ratio >= 1.0)),
+                "within_10pct_share": float(np.mean(ratio >= 1.0 / SLACK)),
+                "median_ratio_of_best": float(np.median(best)),
+                "ideal_median_ratio": float(np.median(ideal)),
+                "ideal_lower_bound_share": float(np.mean(ideal >= 1.0)),
+            }
+        )
     return out
 
 
-def run_validation(hw: Hardware, quick: bool = False, with_torch: bool = True,
-                   models: bool = True, progress: mach.Progress | None = None,
-                   device_file: str | None = None, threads: int | None = None,
-                   clock: str = "wall") -> dict[str, Any]:  # fmt: skip
+def run_validation(
+    hw: Hardware,
+    quick: bool = False,
+    with_torch: bool = True,
+    models: bool = True,
+    progress: mach.Progress | None = None,
+    device_file: str | None = None,
+    threads: int | None = None,
+    clock: str = "wall",
+) -> dict[str, Any]:
     """Run the suite on this machine and predict it on ``hw``; return the report document.
 
     Parameters
@@ -149,8 +163,11 @@ def run_validation(hw: Hardware, quick: bool = False, with_torch: bool = True,
     torch = mach.torch_module() if with_torch else None
     n_threads = threads or mach.cpus()
     if clock not in ("wall", "cpu") or (clock == "cpu" and n_threads != 1):
-        raise SpecError(f"clock {clock!r} with {n_threads} threads", field="clock",
-                        fix="use the wall clock, or the cpu clock with one thread")  # fmt: skip
+        raise SpecError(
+            f"clock {clock!r} with {n_threads} threads",
+            field="clock",
+            fix="use the wall clock, or the cpu clock with one thread",
+        )
     info = machine(mach.set_threads(n_threads, torch))
     info["clock"] = clock
     if warn := mach.busy_warning(n_threads):
@@ -168,15 +185,24 @@ def run_validation(hw: Hardware, quick: bool = False, with_torch: bool = True,
         run = k.make()
         meas = measure(run, quick, clock)
         del run
-        row = {"name": k.name, "group": k.group, "library": k.library, "dtype": k.dtype,
-               "batch": k.batch, **meas, **pred,
-               "ratio": meas["measured_s"] / pred["predicted_s"],
-               "ratio_ideal": meas["measured_s"] / pred["ideal_s"],
-               "layers": {"inputs": k.inputs, "ops": k.ops}}  # fmt: skip
+        row = {
+            "name": k.name,
+            "group": k.group,
+            "library": k.library,
+            "dtype": k.dtype,
+            "batch": k.batch,
+            **meas,
+            **pred,
+            "ratio": meas["measured_s"] / pred["predicted_s"],
+            "ratio_ideal": meas["measured_s"] / pred["ideal_s"],
+            "layers": {"inputs": k.inputs, "ops": k.ops},
+        }
         rows.append(row)
-        say(f"[{i}/{len(kernels)} {time.perf_counter() - t0:5.1f}s] {k.name}: measured "
+        say(
+            f"[{i}/{len(kernels)} {time.perf_counter() - t0:5.1f}s] {k.name}: measured "
             f"{row['measured_s'] * 1e3:.3g} ms, predicted {row['predicted_s'] * 1e3:.3g} ms "
-            f"(x{row['ratio']:.2f}, {row['bound']})")  # fmt: skip
+            f"(x{row['ratio']:.2f}, {row['bound']})"
+        )
     release()
     whole: list[dict[str, Any]] = []
     if torch is not None and models and not quick:
@@ -198,7 +224,7 @@ def run_validation(hw: Hardware, quick: bool = False, with_torch: bool = True,
             "ratio_of_best": "measured_min_s / predicted_s (the fastest call: less noise from "
             "other work on the machine)",
             "long": f"measured_s >= {LONG_S} s",
-        },  # fmt: skip
+        },
         "summary": summarize(rows),
         "kernels": rows,
         "skipped": skipped,
@@ -207,22 +233,46 @@ def run_validation(hw: Hardware, quick: bool = False, with_torch: bool = True,
     }
 
 
-KERNEL_COLUMNS = ("name", "group", "library", "dtype", "batch", "flops", "bytes", "bound",
-                  "measured_s", "predicted_s", "ideal_s", "ratio", "ratio_ideal")  # fmt: skip
+KERNEL_COLUMNS = (
+    "name",
+    "group",
+    "library",
+    "dtype",
+    "batch",
+    "flops",
+    "bytes",
+    "bound",
+    "measured_s",
+    "predicted_s",
+    "ideal_s",
+    "ratio",
+    "ratio_ideal",
+)
 
 
 def tables(doc: dict[str, Any]) -> list[Table]:
     """The report as tables: per kernel, summary, whole models (when measured)."""
-    k = Table(KERNEL_COLUMNS, [[r[c] for c in KERNEL_COLUMNS] for r in doc["kernels"]],
-              title="measured vs predicted per kernel (ratio = measured / predicted)")  # fmt: skip
+    k = Table(
+        KERNEL_COLUMNS,
+        [[r[c] for c in KERNEL_COLUMNS] for r in doc["kernels"]],
+        title="measured vs predicted per kernel (ratio = measured / predicted)",
+    )
     cols = list(doc["summary"][0]) if doc["summary"] else ["subset"]
-    s = Table(cols, [[r[c] for c in cols] for r in doc["summary"]],
-              title=f"summary on {doc['device']['name']}")  # fmt: skip
+    s = Table(
+        cols,
+        [[r[c] for c in cols] for r in doc["summary"]],
+        title=f"summary on {doc['device']['name']}",
+    )
     out = [k, s]
     if doc["models"]:
         cols = list(doc["models"][0])
-        out.append(Table(cols, [[r[c] for c in cols] for r in doc["models"]],
-                         title="whole models (measured end to end)"))  # fmt: skip
+        out.append(
+            Table(
+                cols,
+                [[r[c] for c in cols] for r in doc["models"]],
+                title="whole models (measured end to end)",
+            )
+        )
     return out
 
 
@@ -238,24 +288,49 @@ def plot(doc: dict[str, Any], path: str) -> None:
     markers = "osD^v<>ph*X"
     for i, g in enumerate(groups):
         rs = [r for r in doc["kernels"] if r["group"] == g]
-        ax.scatter([r["predicted_s"] for r in rs], [r["measured_s"] for r in rs], s=28,
-                   marker=markers[i % len(markers)], label=g, alpha=0.85)  # fmt: skip
+        ax.scatter(
+            [r["predicted_s"] for r in rs],
+            [r["measured_s"] for r in rs],
+            s=28,
+            marker=markers[i % len(markers)],
+            label=g,
+            alpha=0.85,
+        )
     for m in doc["models"]:
         ax.scatter(m["predicted_s"], m["measured_s"], s=90, marker="*", color="black")
-        ax.annotate(f"{m['model']} b{m['batch']}", (m["predicted_s"], m["measured_s"]),
-                    fontsize=7, xytext=(4, -8), textcoords="offset points")  # fmt: skip
+        ax.annotate(
+            f"{m['model']} b{m['batch']}",
+            (m["predicted_s"], m["measured_s"]),
+            fontsize=7,
+            xytext=(4, -8),
+            textcoords="offset points",
+        )
     pts = [r[c] for r in doc["kernels"] + doc["models"] for c in ("predicted_s", "measured_s")]
     lo, hi = min(pts) / 2, max(pts) * 2
     ax.plot([lo, hi], [lo, hi], color="black", lw=1, label="measured = predicted")
-    ax.plot([lo, hi], [lo / SLACK, hi / SLACK], color="gray", lw=0.8, ls=":",
-            label="prediction 10% above measured")  # fmt: skip
-    ax.set(xscale="log", yscale="log", xlim=(lo, hi), ylim=(lo, hi),
-           xlabel="predicted time (s), calibrated roofline with efficiency curves",
-           ylabel="measured time (s), median of repeated calls")  # fmt: skip
+    ax.plot(
+        [lo, hi],
+        [lo / SLACK, hi / SLACK],
+        color="gray",
+        lw=0.8,
+        ls=":",
+        label="prediction 10% above measured",
+    )
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlim=(lo, hi),
+        ylim=(lo, hi),
+        xlabel="predicted time (s), calibrated roofline with efficiency curves",
+        ylabel="measured time (s), median of repeated calls",
+    )
     info = doc["machine"]
     threads = info["threads"].get("blas") or info["cpus"]
-    ax.set_title(f"{info['cpu']} ({info['cpus']} CPUs), threads={threads}, "
-                 f"{info.get('clock', 'wall')} clock, {info['date'][:10]}", fontsize=9)  # fmt: skip
+    ax.set_title(
+        f"{info['cpu']} ({info['cpus']} CPUs), threads={threads}, "
+        f"{info.get('clock', 'wall')} clock, {info['date'][:10]}",
+        fontsize=9,
+    )
     ax.grid(True, which="both", lw=0.3, alpha=0.5)
     ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()

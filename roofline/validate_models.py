@@ -36,9 +36,11 @@ def import_torchvision(torch: Any) -> Any:
         _LIBS.append(lib)
         lib.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
         lib.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-        lib.define("roi_align(Tensor input, Tensor rois, float spatial_scale, SymInt "
-                   "pooled_height, SymInt pooled_width, int sampling_ratio, bool aligned) "
-                   "-> Tensor")  # fmt: skip
+        lib.define(
+            "roi_align(Tensor input, Tensor rois, float spatial_scale, SymInt "
+            "pooled_height, SymInt pooled_width, int sampling_ratio, bool aligned) "
+            "-> Tensor"
+        )
     return importlib.import_module("torchvision")
 
 
@@ -82,8 +84,15 @@ def dlrm(torch: Any, preset: str = "dlrm_rm2") -> Callable[[int], Callable[[], A
 
     torch.manual_seed(0)
     bottom = mlp(p.dense_features, p.bottom_mlp, nn.ReLU()).eval()
-    bags = [nn.EmbeddingBag(g.rows, g.dim, mode=g.mode if g.mode != "weighted_sum" else "sum",
-                            _weight=torch.full((g.rows, g.dim), 0.01)) for g in tables]  # fmt: skip
+    bags = [
+        nn.EmbeddingBag(
+            g.rows,
+            g.dim,
+            mode=g.mode if g.mode != "weighted_sum" else "sum",
+            _weight=torch.full((g.rows, g.dim), 0.01),
+        )
+        for g in tables
+    ]
     f, d = len(tables) + 1, p.bottom_mlp[-1]
     top_in = f * d if p.interaction == "cat" else d + f * (f - 1) // 2
     top = mlp(top_in, p.top_mlp, nn.Sigmoid()).eval()
@@ -145,7 +154,7 @@ def measure_models(hw: Hardware, say: Progress, clock: str = "wall") -> list[dic
             }
             row["ratio"] = row["measured_s"] / row["predicted_s"]
             row["ratio_ideal"] = row["measured_s"] / row["ideal_s"]
-            row["ratio_fused"] = row["measured_s"] / row["predicted_fused_s"]  # fmt: skip
+            row["ratio_fused"] = row["measured_s"] / row["predicted_fused_s"]
             rows.append(row)
             say(
                 f"[model] {name} batch {b}: measured {row['measured_s'] * 1e3:.3g} ms, "

@@ -100,17 +100,33 @@ def gather_sum(rows: int, dim: int, pooling: int, bags: int) -> Kernel:
         table = _table(rows, dim)
         idx = _RNG.integers(0, rows, bags * pooling)
         ones = np.ones(bags * pooling, np.float32)
-        s = sparse.csr_matrix((ones, idx, np.arange(0, bags * pooling + 1, pooling)),
-                              shape=(bags, rows))  # fmt: skip
+        s = sparse.csr_matrix(
+            (ones, idx, np.arange(0, bags * pooling + 1, pooling)), shape=(bags, rows)
+        )
         return lambda: s @ table
 
-    return Kernel(f"sp_embsum_{rows}x{dim}_pf{pooling}", "embedding", "scipy", {"idx": [pooling]},
-                  [_bag_op(rows, dim, pooling)], bags, "fp32", make)  # fmt: skip
+    return Kernel(
+        f"sp_embsum_{rows}x{dim}_pf{pooling}",
+        "embedding",
+        "scipy",
+        {"idx": [pooling]},
+        [_bag_op(rows, dim, pooling)],
+        bags,
+        "fp32",
+        make,
+    )
 
 
 def _bag_op(rows: int, dim: int, pooling: int) -> dict[str, Any]:
-    return {"kind": "embedding_bag", "name": "bag", "inputs": ["idx"], "num_embeddings": rows,
-            "embedding_dim": dim, "pooling_factor": pooling, "mode": "sum"}  # fmt: skip
+    return {
+        "kind": "embedding_bag",
+        "name": "bag",
+        "inputs": ["idx"],
+        "num_embeddings": rows,
+        "embedding_dim": dim,
+        "pooling_factor": pooling,
+        "mode": "sum",
+    }
 
 
 def elementwise(op: str, n: int) -> Kernel:
@@ -140,8 +156,14 @@ def numpy_suite(quick: bool) -> list[Kernel]:
     else:
         shapes = [(n, n, n) for n in (128, 256, 512, 1024, 2048)]
         shapes += [(1024, 4096, 512), (4096, 1024, 1024), (256, 2048, 4096), (2048, 64, 2048)]
-        shapes += [(1, 1024, 1024), (1, 4096, 4096), (8, 4096, 4096), (32, 4096, 1024),
-                   (1, 8192, 8192), (16, 8192, 8192)]  # fmt: skip
+        shapes += [
+            (1, 1024, 1024),
+            (1, 4096, 4096),
+            (8, 4096, 4096),
+            (32, 4096, 1024),
+            (1, 8192, 8192),
+            (16, 8192, 8192),
+        ]
         tables = [(rows, 64, (1, 16, 64), 1024) for rows in (4096, 1 << 16, 1 << 20, 1 << 22)]
         sizes = [1 << 14, 1 << 18, 1 << 22, 1 << 25]
     out = [gemm(*s) for s in shapes]
@@ -153,8 +175,15 @@ def numpy_suite(quick: bool) -> list[Kernel]:
 # -- torch ----------------------------------------------------------------------------------------
 
 
-def _module_kernel(name: str, group: str, inputs: dict, ops: list, batch: int, dtype: str,
-                   build: Callable[[Any], tuple[Any, tuple]]) -> Kernel:  # fmt: skip
+def _module_kernel(
+    name: str,
+    group: str,
+    inputs: dict,
+    ops: list,
+    batch: int,
+    dtype: str,
+    build: Callable[[Any], tuple[Any, tuple]],
+) -> Kernel:
     """A torch kernel: ``build(torch)`` returns (module, args); the call is ``module(*args)``."""
 
     def make() -> Run:
@@ -176,8 +205,16 @@ def conv2d(n: int, c: int, k: int, hw: int, ks: int, stride: int = 1, groups: in
     """``nn.Conv2d`` (no bias) on an ``n x c x hw x hw`` input, padding ``ks // 2``."""
     pad = ks // 2
     group = "conv2d" if groups == 1 else "conv2d_depthwise" if groups == c else "conv2d_grouped"
-    op = {"kind": "conv", "name": "conv", "out_channels": k, "kernel_size": ks, "stride": stride,
-          "padding": pad, "groups": groups, "bias": False}  # fmt: skip
+    op = {
+        "kind": "conv",
+        "name": "conv",
+        "out_channels": k,
+        "kernel_size": ks,
+        "stride": stride,
+        "padding": pad,
+        "groups": groups,
+        "bias": False,
+    }
 
     def build(torch: Any) -> tuple[Any, tuple]:
         mod = torch.nn.Conv2d(c, k, ks, stride=stride, padding=pad, groups=groups, bias=False)
@@ -195,8 +232,9 @@ def linear(b: int, fin: int, fout: int, dtype: str = "fp32") -> Kernel:
         return torch.nn.Linear(fin, fout).to(dt), (torch.randn(b, fin).to(dt),)
 
     ops = [{"kind": "linear", "name": "fc", "out_features": fout, "bias": True}]
-    return _module_kernel(f"torch_linear_{b}x{fin}x{fout}_{dtype}", "linear", {"x": [fin]}, ops,
-                          b, dtype, build)  # fmt: skip
+    return _module_kernel(
+        f"torch_linear_{b}x{fin}x{fout}_{dtype}", "linear", {"x": [fin]}, ops, b, dtype, build
+    )
 
 
 def embedding_bag(rows: int, dim: int, pooling: int, bags: int) -> Kernel:
@@ -208,9 +246,15 @@ def embedding_bag(rows: int, dim: int, pooling: int, bags: int) -> Kernel:
         idx = torch.from_numpy(_RNG.integers(0, rows, bags * pooling))
         return mod, (idx, torch.arange(0, bags * pooling, pooling))
 
-    return _module_kernel(f"torch_embbag_{rows}x{dim}_pf{pooling}", "embedding_bag",
-                          {"idx": [pooling]}, [_bag_op(rows, dim, pooling)], bags, "fp32",
-                          build)  # fmt: skip
+    return _module_kernel(
+        f"torch_embbag_{rows}x{dim}_pf{pooling}",
+        "embedding_bag",
+        {"idx": [pooling]},
+        [_bag_op(rows, dim, pooling)],
+        bags,
+        "fp32",
+        build,
+    )
 
 
 def lstm(n: int, t: int, i: int, h: int, layers: int = 1) -> Kernel:
@@ -220,21 +264,38 @@ def lstm(n: int, t: int, i: int, h: int, layers: int = 1) -> Kernel:
         mod = torch.nn.LSTM(i, h, num_layers=layers, batch_first=True)
         return mod, (torch.randn(n, t, i),)
 
-    ops = [{"kind": "lstm", "name": "lstm", "input_size": i, "hidden_size": h, "seq_len": t,
-            "num_layers": layers}]  # fmt: skip
-    return _module_kernel(f"torch_lstm_{n}x{t}x{i}_h{h}_l{layers}", "lstm", {"x": [t, i]}, ops, n,
-                          "fp32", build)  # fmt: skip
+    ops = [
+        {
+            "kind": "lstm",
+            "name": "lstm",
+            "input_size": i,
+            "hidden_size": h,
+            "seq_len": t,
+            "num_layers": layers,
+        }
+    ]
+    return _module_kernel(
+        f"torch_lstm_{n}x{t}x{i}_h{h}_l{layers}", "lstm", {"x": [t, i]}, ops, n, "fp32", build
+    )
 
 
 def torch_suite(quick: bool) -> list[Kernel]:
     """The torch kernels (a handful with ``quick``)."""
     if quick:
         return [conv2d(1, 32, 32, 28, 3), linear(16, 512, 512), lstm(4, 8, 64, 128)]
-    out = [conv2d(1, 3, 64, 224, 7, stride=2), conv2d(8, 64, 64, 56, 3), conv2d(8, 256, 256, 14, 3),
-           conv2d(8, 256, 64, 56, 1), conv2d(1, 512, 512, 7, 3)]  # fmt: skip
+    out = [
+        conv2d(1, 3, 64, 224, 7, stride=2),
+        conv2d(8, 64, 64, 56, 3),
+        conv2d(8, 256, 256, 14, 3),
+        conv2d(8, 256, 64, 56, 1),
+        conv2d(1, 512, 512, 7, 3),
+    ]
     out += [conv2d(8, 128, 128, 28, 3, groups=32), conv2d(8, 256, 256, 14, 3, groups=8)]
-    out += [conv2d(8, 144, 144, 56, 3, groups=144), conv2d(8, 384, 384, 14, 3, groups=384),
-            conv2d(1, 32, 32, 112, 3, groups=32)]  # fmt: skip
+    out += [
+        conv2d(8, 144, 144, 56, 3, groups=144),
+        conv2d(8, 384, 384, 14, 3, groups=384),
+        conv2d(1, 32, 32, 112, 3, groups=32),
+    ]
     out += [
         linear(1, 4096, 4096),
         linear(64, 1024, 4096),
@@ -243,8 +304,11 @@ def torch_suite(quick: bool) -> list[Kernel]:
         linear(512, 2048, 2048, "bf16"),
         linear(1, 4096, 4096, "bf16"),
     ]
-    out += [embedding_bag(rows, 64, pf, 1024) for rows in (1 << 16, 1 << 20, 1 << 22)
-            for pf in (1, 20, 80)]  # fmt: skip
+    out += [
+        embedding_bag(rows, 64, pf, 1024)
+        for rows in (1 << 16, 1 << 20, 1 << 22)
+        for pf in (1, 20, 80)
+    ]
     out += [lstm(8, 32, 256, 512), lstm(1, 16, 512, 1024), lstm(64, 8, 1024, 1024, layers=2)]
     return out
 

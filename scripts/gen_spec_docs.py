@@ -114,9 +114,14 @@ def constraints(metadata: Iterable[Any]) -> list[str]:
     """Return pydantic constraints (``Ge``, ``MinLen``...) as text, e.g. ``['>= 1']``."""
     out = []
     for m in metadata:
-        for attr, fmt in (("ge", ">= {}"), ("gt", "> {}"), ("le", "<= {}"), ("lt", "< {}"),
-                          ("min_length", "at least {} entries"),
-                          ("max_length", "at most {} entries")):  # fmt: skip
+        for attr, fmt in (
+            ("ge", ">= {}"),
+            ("gt", "> {}"),
+            ("le", "<= {}"),
+            ("lt", "< {}"),
+            ("min_length", "at least {} entries"),
+            ("max_length", "at most {} entries"),
+        ):
             value = getattr(m, attr, None)
             if value is not None:
                 out.append("non-empty" if (attr, value) == ("min_length", 1) else fmt.format(value))
@@ -237,9 +242,12 @@ def undocumented_op_fields() -> list[str]:
     """``kind.field`` of every op field with no description anywhere."""
     from roofline.ops import REGISTRY
 
-    return [f"{kind}.{name}" for kind, cls in sorted(REGISTRY.items())
-            for name, info in cls.model_fields.items()
-            if name != "kind" and not op_field_description(kind, name, info)]  # fmt: skip
+    return [
+        f"{kind}.{name}"
+        for kind, cls in sorted(REGISTRY.items())
+        for name, info in cls.model_fields.items()
+        if name != "kind" and not op_field_description(kind, name, info)
+    ]
 
 
 # -- sections -------------------------------------------------------------------------------------
@@ -249,18 +257,29 @@ def family_section() -> list[str]:
     """Markdown for every registered family: what a sample is, then its parameter table."""
     from roofline.families import FAMILIES
 
-    out = ["## Family reference", "",
-           "Generated from each family's `Params` class. `required` fields have no default.", "",
-           "| family | one batch sample is | builds |", "| --- | --- | --- |"]  # fmt: skip
+    out = [
+        "## Family reference",
+        "",
+        "Generated from each family's `Params` class. `required` fields have no default.",
+        "",
+        "| family | one batch sample is | builds |",
+        "| --- | --- | --- |",
+    ]
     fams = sorted(FAMILIES.values(), key=lambda f: f.name)
     for fam in fams:
         first = markdown_doc(fam.doc).split("\n\n")[0]
         out.append(f"| [`{fam.name}`](#family-{fam.name}) | {fam.sample} | {cell(first)} |")
     for fam in fams:
         module = fam.build.__module__.replace(".", "/") + ".py"
-        out += ["", f"### Family `{fam.name}`", "",
-                f"One sample: **{fam.sample}**. Builder: `{module}`.", "",
-                markdown_doc(fam.doc), ""]  # fmt: skip
+        out += [
+            "",
+            f"### Family `{fam.name}`",
+            "",
+            f"One sample: **{fam.sample}**. Builder: `{module}`.",
+            "",
+            markdown_doc(fam.doc),
+            "",
+        ]
         nested: list[type[BaseModel]] = []
         out += field_table(fam.params.model_fields, nested)
         done: set[type[BaseModel]] = set()
@@ -279,10 +298,14 @@ def op_section() -> list[str]:
     """Markdown for every registered op kind, grouped by module, with the module's formulas."""
     from roofline.ops import REGISTRY, Op
 
-    out = ["## Op reference", "",
-           "Generated from `roofline/ops`: each module's counting formulas (its docstring), then "
-           "the fields of each op kind it registers. Shapes are per sample; the batch is applied "
-           "when counting. Fields every op has:", ""]  # fmt: skip
+    out = [
+        "## Op reference",
+        "",
+        "Generated from `roofline/ops`: each module's counting formulas (its docstring), then "
+        "the fields of each op kind it registers. Shapes are per sample; the batch is applied "
+        "when counting. Fields every op has:",
+        "",
+    ]
     out += field_table({k: Op.model_fields[k] for k in COMMON_OP_FIELDS}, None)
     by_module: dict[str, list[str]] = {}
     for kind in sorted(REGISTRY):
@@ -294,10 +317,18 @@ def op_section() -> list[str]:
         for kind in by_module[module]:
             cls = REGISTRY[kind]
             summary = markdown_doc(cls.__doc__).split("\n\n")[0]
-            fields = {k: v for k, v in cls.model_fields.items()
-                      if k not in COMMON_OP_FIELDS and k != "kind"}  # fmt: skip
-            out += ["", f"#### `{kind}`", "", f"{' '.join(summary.split())} "
-                    f"(category `{cls.category}`)", ""]  # fmt: skip
+            fields = {
+                k: v
+                for k, v in cls.model_fields.items()
+                if k not in COMMON_OP_FIELDS and k != "kind"
+            }
+            out += [
+                "",
+                f"#### `{kind}`",
+                "",
+                f"{' '.join(summary.split())} (category `{cls.category}`)",
+                "",
+            ]
             describe = functools.partial(op_field_description, kind)
             out += field_table(fields, None, describe) if fields else ["No other fields."]
     return out
@@ -305,9 +336,12 @@ def op_section() -> list[str]:
 
 def generate() -> str:
     """Return the generated section, markers included, ending in a newline."""
-    lines = [BEGIN,
-             "<!-- generated by scripts/gen_spec_docs.py from roofline/families and roofline/ops; "
-             "edit those, then run the script -->", ""]  # fmt: skip
+    lines = [
+        BEGIN,
+        "<!-- generated by scripts/gen_spec_docs.py from roofline/families and roofline/ops; "
+        "edit those, then run the script -->",
+        "",
+    ]
     lines += family_section() + [""] + op_section() + ["", END]
     return "\n".join(lines) + "\n"
 

@@ -40,11 +40,17 @@ def layer_models(
         name = f"n{i}"
         repeat = draw(st.sampled_from([1, 1, 1, 2, 3]))
         if len(shape) == 3:
-            kind = draw(st.sampled_from(["conv", "conv", "batchnorm", "activation", "pool",
-                                         "residual", "flatten"]))  # fmt: skip
+            kind = draw(
+                st.sampled_from(
+                    ["conv", "conv", "batchnorm", "activation", "pool", "residual", "flatten"]
+                )
+            )
         else:
-            kind = draw(st.sampled_from(["linear", "linear", "activation", "layernorm",
-                                         "softmax", "residual"]))  # fmt: skip
+            kind = draw(
+                st.sampled_from(
+                    ["linear", "linear", "activation", "layernorm", "softmax", "residual"]
+                )
+            )
         if kind == "conv":
             cin, hh, ww = shape
             groups = draw(st.sampled_from(_divisors(cin)))
@@ -53,8 +59,15 @@ def layer_models(
             pad = draw(st.integers(0, k // 2))
             k = min(k, hh + 2 * pad, ww + 2 * pad)
             stride = draw(st.integers(1, 2))
-            op = {"kind": "conv", "out_channels": out, "kernel_size": k, "stride": stride,
-                  "padding": pad, "groups": groups, "bias": draw(st.booleans())}  # fmt: skip
+            op = {
+                "kind": "conv",
+                "out_channels": out,
+                "kernel_size": k,
+                "stride": stride,
+                "padding": pad,
+                "groups": groups,
+                "bias": draw(st.booleans()),
+            }
             shape = (
                 out,
                 conv_out_size(hh, k, stride, pad, 1),
@@ -90,28 +103,45 @@ def layer_models(
         prev = name
     if side_ops:
         for t in range(draw(st.integers(0, 2)) if tables else 0):
-            ops.append({
-                "kind": "embedding_bag", "name": f"table{t}", "inputs": ["x"],
-                "num_embeddings": draw(st.integers(1, 10**6)),
-                "embedding_dim": draw(st.integers(1, 64)),
-                "pooling_factor": draw(st.floats(0.5, 40.0)),
-                "mode": draw(st.sampled_from(["sum", "mean", "max", "weighted_sum"])),
-                "repeat": draw(st.integers(1, 3)),
-            })  # fmt: skip
+            ops.append(
+                {
+                    "kind": "embedding_bag",
+                    "name": f"table{t}",
+                    "inputs": ["x"],
+                    "num_embeddings": draw(st.integers(1, 10**6)),
+                    "embedding_dim": draw(st.integers(1, 64)),
+                    "pooling_factor": draw(st.floats(0.5, 40.0)),
+                    "mode": draw(st.sampled_from(["sum", "mean", "max", "weighted_sum"])),
+                    "repeat": draw(st.integers(1, 3)),
+                }
+            )
         if draw(st.booleans()):
             heads = draw(st.integers(1, 4))
             q = draw(st.integers(1, 8))
-            ops.append({
-                "kind": "attention", "name": "attn", "inputs": ["x"], "num_heads": heads,
-                "num_kv_heads": draw(st.sampled_from(_divisors(heads))),
-                "head_dim": draw(st.integers(1, 16)), "q_len": q,
-                "kv_len": q + draw(st.integers(0, 32)), "kv_cache": draw(st.booleans()),
-            })  # fmt: skip
+            ops.append(
+                {
+                    "kind": "attention",
+                    "name": "attn",
+                    "inputs": ["x"],
+                    "num_heads": heads,
+                    "num_kv_heads": draw(st.sampled_from(_divisors(heads))),
+                    "head_dim": draw(st.integers(1, 16)),
+                    "q_len": q,
+                    "kv_len": q + draw(st.integers(0, 32)),
+                    "kv_cache": draw(st.booleans()),
+                }
+            )
         if draw(st.integers(0, 3)) == 0:
-            ops.append({"kind": "gru", "name": "rnn", "inputs": ["x"],
-                        "input_size": draw(st.integers(1, 8)),
-                        "hidden_size": draw(st.integers(1, 8)),
-                        "seq_len": draw(st.integers(1, 4))})  # fmt: skip
+            ops.append(
+                {
+                    "kind": "gru",
+                    "name": "rnn",
+                    "inputs": ["x"],
+                    "input_size": draw(st.integers(1, 8)),
+                    "hidden_size": draw(st.integers(1, 8)),
+                    "seq_len": draw(st.integers(1, 4)),
+                }
+            )
     return {
         "name": "hyp",
         "family": "layers",
@@ -163,7 +193,7 @@ def devices(
             "bandwidth": bw,
             "granularity": 64.0 if same_granularity else draw(grains),
             "source": "hypothesis",
-        }  # fmt: skip
+        }
         if curves and draw(st.integers(0, 3)) == 0:
             memory[f"l{i}_{kind}"]["efficiency_curve"] = draw(efficiency_curves())
     tile = draw(st.one_of(st.none(), st.tuples(*[st.sampled_from([1, 8, 16, 64, 128])] * 3)))

@@ -96,8 +96,13 @@ def test_cli_in_a_fresh_process(name, tmp_path):
     """The installed entry point behaves the same: one stderr line, exit 2, nothing written."""
     case, path = CASES[name], HERE / name
     out = tmp_path / "result.json"
-    proc = subprocess.run([sys.executable, "-m", "roofline", *_argv(path, case, out)],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=120)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "roofline", *_argv(path, case, out)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert proc.returncode == 2, proc.stderr
     assert proc.stdout == ""
     _check_line(proc.stderr, path, case)

@@ -33,14 +33,20 @@ MISUSE = {
     "unknown flag": ([*ANALYZE, "--batchsize", "4"], r"unrecognized arguments: --batchsize"),
     "missing --hw": (["analyze", "resnet18"], r"required: --hw"),
     "bad choice": ([*ANALYZE, "--policy", "fastest"], r"invalid choice: 'fastest'"),
-    "unknown model": (["analyze", "resnt50", "--hw", "t4"],
-                      r"model: unknown model 'resnt50' \(did you mean 'resnet50'"),
-    "unknown device": (["analyze", "resnet18", "--hw", "a100"],
-                       r"device: unknown device 'a100' \(did you mean 'a100_sxm4_80gb'"),
+    "unknown model": (
+        ["analyze", "resnt50", "--hw", "t4"],
+        r"model: unknown model 'resnt50' \(did you mean 'resnet50'",
+    ),
+    "unknown device": (
+        ["analyze", "resnet18", "--hw", "a100"],
+        r"device: unknown device 'a100' \(did you mean 'a100_sxm4_80gb'",
+    ),
     "device in capitals": (["analyze", "resnet18", "--hw", "H100"], r"did you mean 'h100_sxm5'"),
     "model as device": (["analyze", "resnet18", "--hw", "resnet50"], r"unknown device 'resnet50'"),
-    "unknown model in compare": (["compare", "resnet18", "vgg61", "--hw", "t4"],
-                                 r"unknown model 'vgg61' \(did you mean 'vgg16'"),
+    "unknown model in compare": (
+        ["compare", "resnet18", "vgg61", "--hw", "t4"],
+        r"unknown model 'vgg61' \(did you mean 'vgg16'",
+    ),
     "batch zero": ([*ANALYZE, "--batch", "0"], r"--batch: batch '0' must be a whole number >= 1"),
     "batch negative": ([*ANALYZE, "--batch", "-4"], r"--batch: .*'-4'"),
     "batch fraction": ([*ANALYZE, "--batch", "1.5"], r"--batch: .*'1.5'"),
@@ -51,11 +57,15 @@ MISUSE = {
     "batch list with a bad entry": ([*ANALYZE, "--batch", "1,x,4"], r"--batch: batch 'x'"),
     "batch missing value": ([*ANALYZE, "--batch"], r"--batch: expected at least one argument"),
     "unknown dtype": ([*ANALYZE, "--dtype", "fp17"], r"unknown dtype 'fp17' \(did you mean 'fp16'"),
-    "dtype the device lacks": ([*ANALYZE, "--dtype", "int32"],
-                               r"engines.matrix.peak.int32: .*no matrix peak for int32"),
-    "sla of the wrong dimension": (["compare", "resnet18", "--hw", "t4", "--sla", "10GB"],
-                                   r"bytes quantity where s is expected"),
-}  # fmt: skip
+    "dtype the device lacks": (
+        [*ANALYZE, "--dtype", "int32"],
+        r"engines.matrix.peak.int32: .*no matrix peak for int32",
+    ),
+    "sla of the wrong dimension": (
+        ["compare", "resnet18", "--hw", "t4", "--sla", "10GB"],
+        r"bytes quantity where s is expected",
+    ),
+}
 
 
 @pytest.mark.parametrize("case", sorted(MISUSE))
@@ -67,8 +77,10 @@ def test_misuse_gives_one_line_and_status_2(case, capsys):
 SWEEP = ["sweep", "resnet18", "--hw", "a100_sxm4_80gb", "-q", "--vary"]
 VARY = {
     "no '='": ("memory.hbm.bandwidth", r"--vary: .*has no '='"),
-    "unknown knob": ("memory.hbm.bandwith=1TB/s",
-                     r"unknown knob 'memory.hbm.bandwith' \(did you mean 'memory.hbm.bandwidth'"),
+    "unknown knob": (
+        "memory.hbm.bandwith=1TB/s",
+        r"unknown knob 'memory.hbm.bandwith' \(did you mean 'memory.hbm.bandwidth'",
+    ),
     "unknown level": ("memory.l3.bandwidth=1TB/s", r"no memory level 'l3' \(use one of sram, hbm"),
     "range without count": ("memory.hbm.bandwidth=1TB/s:2TB/s", r"cannot parse range"),
     "count not an integer": ("memory.hbm.bandwidth=1TB/s:2TB/s:x", r"'x' .* is not an integer"),
@@ -79,7 +91,7 @@ VARY = {
     "empty list": ("memory.hbm.bandwidth=", r"empty value list"),
     "efficiency above one": ("engines.matrix.efficiency=2", r"must be in \(0, 1\]"),
     "unknown dtype in a knob": ("engines.matrix.peak.fp17=1TFLOP/s", r"unknown dtype 'fp17'"),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("case", sorted(VARY))
@@ -159,9 +171,22 @@ def test_interrupt_during_a_long_sweep(monkeypatch, capsys, tmp_path, quiet):
 
     monkeypatch.setattr(roofline.sweeps, "_evaluate_chunk", chunk_then_interrupt)
     out = tmp_path / "sweep.csv"
-    argv = ["sweep", "resnet18", "--hw", "a100_sxm4_80gb", "--vary",
-            "memory.hbm.bandwidth=1TB/s:4TB/s:3", "--dtype", "fp16", "fp32", "--format", "csv",
-            "-o", str(out), *(["-q"] if quiet else [])]  # fmt: skip
+    argv = [
+        "sweep",
+        "resnet18",
+        "--hw",
+        "a100_sxm4_80gb",
+        "--vary",
+        "memory.hbm.bandwidth=1TB/s:4TB/s:3",
+        "--dtype",
+        "fp16",
+        "fp32",
+        "--format",
+        "csv",
+        "-o",
+        str(out),
+        *(["-q"] if quiet else []),
+    ]
     assert cli.main(argv) == 130
     err = capsys.readouterr().err
     assert err.splitlines()[-1] == f"{ERR}interrupted (no output written)"

@@ -14,13 +14,41 @@ from roofline import cli
 from roofline.api import compare, evaluate
 
 COMMANDS = {
-    "analyze": ["analyze", "resnet50", "--hw", "a100_sxm4_80gb", "--batch", "1", "16", "--dtype",
-                "fp16"],
-    "compare": ["compare", "resnet18", "mobilenet_v2", "--hw", "a100_sxm4_80gb", "t4",
-                "xeon_gold_6138_2s", "--batch", "1", "64", "--dtype", "fp32", "fp16"],
-    "analyze a file": ["analyze", "model_specs/vgg16.yaml", "--hw",
-                       "hw_specs/tpu_v4.yaml", "--policy", "single"],
-}  # fmt: skip
+    "analyze": [
+        "analyze",
+        "resnet50",
+        "--hw",
+        "a100_sxm4_80gb",
+        "--batch",
+        "1",
+        "16",
+        "--dtype",
+        "fp16",
+    ],
+    "compare": [
+        "compare",
+        "resnet18",
+        "mobilenet_v2",
+        "--hw",
+        "a100_sxm4_80gb",
+        "t4",
+        "xeon_gold_6138_2s",
+        "--batch",
+        "1",
+        "64",
+        "--dtype",
+        "fp32",
+        "fp16",
+    ],
+    "analyze a file": [
+        "analyze",
+        "model_specs/vgg16.yaml",
+        "--hw",
+        "hw_specs/tpu_v4.yaml",
+        "--policy",
+        "single",
+    ],
+}
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -43,9 +71,14 @@ def test_two_processes_are_byte_identical(name, tmp_path):
     for seed in ("1", "2"):
         out = tmp_path / f"{seed}.json"
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        proc = subprocess.run([sys.executable, "-m", "roofline", *COMMANDS[name], "--format",
-                               "json", "-o", str(out)], cwd=ROOT, env=env, capture_output=True,
-                              text=True, timeout=300)  # fmt: skip
+        proc = subprocess.run(
+            [sys.executable, "-m", "roofline", *COMMANDS[name], "--format", "json", "-o", str(out)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert proc.returncode == 0, proc.stderr
         outs.append(out.read_bytes())
     assert outs[0] == outs[1]

@@ -18,8 +18,15 @@ A100 = "a100_sxm4_80gb"
 
 
 def _finite(r) -> None:
-    for name in ("time_s", "compute_time_s", "level_time_s", "bytes_moved", "shortfall_bytes",
-                 "footprint_bytes", "devices_needed"):  # fmt: skip
+    for name in (
+        "time_s",
+        "compute_time_s",
+        "level_time_s",
+        "bytes_moved",
+        "shortfall_bytes",
+        "footprint_bytes",
+        "devices_needed",
+    ):
         assert np.isfinite(getattr(r, name)).all(), name
     assert (r.latency_s > 0).all()
     records = r.totals().to_records()

@@ -26,11 +26,22 @@ ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "tests" / "data" / "torchvision_reference.json"
 
 TORCHVISION_MODELS = [
-    "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "wide_resnet50_2",
-    "resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d",
-    "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0",
-    "mobilenet_v2", "vgg16",
-]  # fmt: skip
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet101",
+    "resnet152",
+    "wide_resnet50_2",
+    "resnext50_32x4d",
+    "resnext101_32x8d",
+    "resnext101_64x4d",
+    "shufflenet_v2_x0_5",
+    "shufflenet_v2_x1_0",
+    "shufflenet_v2_x1_5",
+    "shufflenet_v2_x2_0",
+    "mobilenet_v2",
+    "vgg16",
+]
 #: built with torchvision's ResNet class by the reference script (not torchvision-named)
 WSL_MODELS = ["resnext101_32x4d", "resnext101_32x16d", "resnext101_32x32d", "resnext101_32x48d"]
 
@@ -129,8 +140,12 @@ def test_shufflenet_v2_features_for_backbones() -> None:
     x = b.input("image", (3, 800, 800))
     p = ShuffleNetV2Params(stages_out_channels=(24, 116, 232, 464, 1024))
     outs = shufflenet_v2_features(b, x, p)
-    assert [b.shape(t) for t in outs] == [(116, 100, 100), (232, 50, 50), (464, 25, 25),
-                                          (1024, 25, 25)]  # fmt: skip
+    assert [b.shape(t) for t in outs] == [
+        (116, 100, 100),
+        (232, 50, 50),
+        (464, 25, 25),
+        (1024, 25, 25),
+    ]
 
 
 def test_params_validation_names_values() -> None:

@@ -72,8 +72,13 @@ def reference() -> dict:
 def part(ct: CostTable, column: str, prefix: str) -> float:
     """Sum of ``column`` (batch 1) over ops whose name starts with ``prefix``."""
     col = ct.columns[column]
-    return float(sum(col[i] if col.ndim == 1 else col[i, 0]
-                     for i, n in enumerate(ct.names) if n.startswith(prefix)))  # fmt: skip
+    return float(
+        sum(
+            col[i] if col.ndim == 1 else col[i, 0]
+            for i, n in enumerate(ct.names)
+            if n.startswith(prefix)
+        )
+    )
 
 
 def op(graph: Graph, name: str):
@@ -86,8 +91,11 @@ def test_resnet50_fpn_params_exact() -> None:
     ref = reference()
     assert ct.columns["weight_elems"].sum() == ref["params"]
     # the pretrained model's FrozenBatchNorm2d holds the backbone's BN affine terms as buffers
-    bn = sum(w for w, k, n in zip(ct.columns["weight_elems"], ct.kinds, ct.names)
-             if k == "batchnorm" and n.startswith("backbone.body."))  # fmt: skip
+    bn = sum(
+        w
+        for w, k, n in zip(ct.columns["weight_elems"], ct.kinds, ct.names)
+        if k == "batchnorm" and n.startswith("backbone.body.")
+    )
     assert ct.columns["weight_elems"].sum() - bn == ref["params_with_frozen_backbone_bn"]
     assert ref["params_with_frozen_backbone_bn"] == ref["torchvision_published"]["num_params"]
 
@@ -108,8 +116,13 @@ def test_resnet50_fpn_shapes_and_proposals() -> None:
     pool = op(g, "roi_heads.box_roi_pool")
     assert pool.num_rois == ref["num_proposals"] == ref["config"]["rpn_post_nms_top_n_test"]
     assert list(pool.out_shape) == ref["box_head_input_shape"]
-    names = {"0": "layer_blocks.0.0", "1": "layer_blocks.1.0", "2": "layer_blocks.2.0",
-             "3": "layer_blocks.3.0", "pool": "extra_blocks"}  # fmt: skip
+    names = {
+        "0": "layer_blocks.0.0",
+        "1": "layer_blocks.1.0",
+        "2": "layer_blocks.2.0",
+        "3": "layer_blocks.3.0",
+        "pool": "extra_blocks",
+    }
     for level, shape in ref["fpn_feature_shapes"].items():
         assert list(op(g, f"backbone.fpn.{names[level]}").out_shape) == shape[1:]
 
@@ -189,9 +202,14 @@ def test_shufflenet_box_fc_intensity_is_twice_rois() -> None:
 # -- builder behaviour ----------------------------------------------------------------------------
 def test_unused_backbone_stages_are_not_built() -> None:
     """A single-level head on ShuffleNet v2's stride-16 stage 3 leaves stage 4 and conv5 out."""
-    p = FAMILY.params(backbone="shufflenet_v2", backbone_layers=[4, 8, 4],
-                      backbone_channels=[24, 116, 232, 464, 1024], returned_layers=[2],
-                      fpn_channels=None, input_size=[608, 800])  # fmt: skip
+    p = FAMILY.params(
+        backbone="shufflenet_v2",
+        backbone_layers=[4, 8, 4],
+        backbone_channels=[24, 116, 232, 464, 1024],
+        returned_layers=[2],
+        fpn_channels=None,
+        input_size=[608, 800],
+    )
     names = [o.name for o in FAMILY.build(p, "c4").ops]
     assert any(n.startswith("backbone.body.stage3.") for n in names)
     assert not any(n.startswith(("backbone.body.stage4.", "backbone.body.conv5")) for n in names)
@@ -216,8 +234,15 @@ def test_invalid_params(change: dict, message: str) -> None:
 # -- the shared_conv op ---------------------------------------------------------------------------
 def test_shared_conv_is_per_level_convs_with_weights_once() -> None:
     sizes = ((40, 40), (20, 20), (10, 10))
-    shared = SharedConv(name="head", in_channels=32, out_channels=16, kernel_size=(3, 3),
-                        input_sizes=sizes, padding=1, bias=True)  # fmt: skip
+    shared = SharedConv(
+        name="head",
+        in_channels=32,
+        out_channels=16,
+        kernel_size=(3, 3),
+        input_sizes=sizes,
+        padding=1,
+        bias=True,
+    )
     convs = [
         Conv(
             name=f"c{i}",
@@ -227,7 +252,7 @@ def test_shared_conv_is_per_level_convs_with_weights_once() -> None:
             input_size=s,
             padding=(1, 1),
             bias=True,
-        )  # fmt: skip
+        )
         for i, s in enumerate(sizes)
     ]
     got = derive_cost(shared, 2, "fp32")
@@ -243,5 +268,10 @@ def test_shared_conv_is_per_level_convs_with_weights_once() -> None:
 
 def test_shared_conv_rejects_a_level_too_small() -> None:
     with pytest.raises(ValidationError, match="input_sizes"):
-        SharedConv(name="h", in_channels=4, out_channels=4, kernel_size=(3, 3),
-                   input_sizes=((8, 8), (1, 1)))  # fmt: skip
+        SharedConv(
+            name="h",
+            in_channels=4,
+            out_channels=4,
+            kernel_size=(3, 3),
+            input_sizes=((8, 8), (1, 1)),
+        )

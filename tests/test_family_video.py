@@ -164,8 +164,11 @@ def test_ir_csn_152_min_intensity_is_channelwise_stride2() -> None:
     table = count_graph(graph, 1)
     conv = np.array([kind == "conv" for kind in table.kinds])
     flops = table.columns["flops_mac"][:, 0]
-    denom = (table.columns["weight_elems"] + table.columns["act_in_elems"][:, 0]
-             + table.columns["act_out_elems"][:, 0])  # fmt: skip
+    denom = (
+        table.columns["weight_elems"]
+        + table.columns["act_in_elems"][:, 0]
+        + table.columns["act_out_elems"][:, 0]
+    )
     aw = np.where(conv, flops / denom, np.inf)
     assert table.names[int(aw.argmin())] == "layer4.0.conv2.0"
     assert aw.min() == pytest.approx(_depthwise_aw(4 * 7 * 7), rel=1e-12)

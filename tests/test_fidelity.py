@@ -72,8 +72,12 @@ def test_single_linear_op_follows_the_formula() -> None:
     hw = rl.load_hardware("a100_sxm4_80gb")
     curved = _with_curves(hw, matrix={"size": [1e6, 1e12], "efficiency": [0.1, 1.0]})
     ops = [{"kind": "linear", "out_features": 1024, "bias": False}]
-    spec = {"name": "fc", "family": "layers", "source": "test",
-            "params": {"inputs": {"x": [1024]}, "ops": ops}}  # fmt: skip
+    spec = {
+        "name": "fc",
+        "family": "layers",
+        "source": "test",
+        "params": {"inputs": {"x": [1024]}, "ops": ops},
+    }
     r = rl.evaluate(spec, curved, batch=4096, dtype="fp16")
     flops = 2.0 * 4096 * 1024 * 1024  # 2 M N K
     eff = 0.1 + 0.9 * math.log(flops / 1e6) / math.log(1e6)
@@ -141,8 +145,10 @@ def test_calibrate_writes_a_loadable_measured_spec(calibrated: str) -> None:
 
 
 def test_validate_quick_reports_the_documented_summary(calibrated: str, capsys) -> None:
-    assert main(["validate", "--hw", calibrated, "--quick", "--no-torch", "-q",
-                 "--format", "json"]) == 0  # fmt: skip
+    assert (
+        main(["validate", "--hw", calibrated, "--quick", "--no-torch", "-q", "--format", "json"])
+        == 0
+    )
     doc = json.loads(capsys.readouterr().out)
     assert doc["machine"]["cpus"] >= 1 and doc["device"]["name"] == "here"
     groups = {k["group"] for k in doc["kernels"]}
@@ -153,8 +159,14 @@ def test_validate_quick_reports_the_documented_summary(calibrated: str, capsys) 
         assert k["predicted_s"] >= k["ideal_s"] * (1 - 1e-12)
     overall = doc["summary"][0]
     assert overall["subset"] == "all" and overall["kernels"] == len(doc["kernels"])
-    for field in ("median_ratio", "p90_ratio", "lower_bound_share", "within_10pct_share",
-                  "ideal_median_ratio", "ideal_lower_bound_share"):  # fmt: skip
+    for field in (
+        "median_ratio",
+        "p90_ratio",
+        "lower_bound_share",
+        "within_10pct_share",
+        "ideal_median_ratio",
+        "ideal_lower_bound_share",
+    ):
         assert field in overall
     ratios = [k["ratio"] for k in doc["kernels"]]
     assert overall["median_ratio"] == pytest.approx(float(np.median(ratios)))

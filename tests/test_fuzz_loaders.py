@@ -25,10 +25,29 @@ NASTY = st.one_of(
     st.integers(-(10**6), 10**6),
     st.sampled_from([0, -1, 2**63, 10**30, 10**400]),
     st.floats(allow_nan=True, allow_infinity=True),
-    st.sampled_from(["", "x", "1 TB/s", "80 GiB", "-5 us", "nan", "inf TFLOP/s", "fp16", "int4",
-                     "conv", "device", "onchip", "layers", "1e400 B", "0x10", "1_000", "~"]),
+    st.sampled_from(
+        [
+            "",
+            "x",
+            "1 TB/s",
+            "80 GiB",
+            "-5 us",
+            "nan",
+            "inf TFLOP/s",
+            "fp16",
+            "int4",
+            "conv",
+            "device",
+            "onchip",
+            "layers",
+            "1e400 B",
+            "0x10",
+            "1_000",
+            "~",
+        ]
+    ),
     st.text(max_size=12),
-)  # fmt: skip
+)
 VALUES = st.recursive(
     NASTY,
     lambda inner: st.one_of(
@@ -144,10 +163,45 @@ def test_arbitrary_data_as_specs(data):
 # -- text -----------------------------------------------------------------------------------------
 
 YAML_BITS = st.sampled_from(
-    ["\n", "  ", "\t", ": ", "- ", "[", "]", "{", "}", ",", "&a ", "*a", "<<: ", "!tag ", "? ",
-     "!!python/name:os.system", "|", ">", "'", '"', "#", "---", "...", "%YAML 1.1", "\\",
-     "\x00", "\ufeff", "1e400", "0o17", ".nan", "~", "name", "family", "layers", "ops", "kind"]
-)  # fmt: skip
+    [
+        "\n",
+        "  ",
+        "\t",
+        ": ",
+        "- ",
+        "[",
+        "]",
+        "{",
+        "}",
+        ",",
+        "&a ",
+        "*a",
+        "<<: ",
+        "!tag ",
+        "? ",
+        "!!python/name:os.system",
+        "|",
+        ">",
+        "'",
+        '"',
+        "#",
+        "---",
+        "...",
+        "%YAML 1.1",
+        "\\",
+        "\x00",
+        "\ufeff",
+        "1e400",
+        "0o17",
+        ".nan",
+        "~",
+        "name",
+        "family",
+        "layers",
+        "ops",
+        "kind",
+    ]
+)
 
 
 @st.composite

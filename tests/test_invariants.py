@@ -155,21 +155,31 @@ def test_counts_and_single_level_time_add_over_graphs(a, b, batch, dtype, dev):
     both["params"]["ops"] += pb["params"]["ops"]
     cts = [count_graph(build_model(s).graph, batch, dtype) for s in (a, b, both)]
     for f in (*BATCHED, "weight_elems", "weight_bytes"):
-        _close(cts[0].columns[f].sum(axis=0) + cts[1].columns[f].sum(axis=0),
-               cts[2].columns[f].sum(axis=0), 1e-12)  # fmt: skip
+        _close(
+            cts[0].columns[f].sum(axis=0) + cts[1].columns[f].sum(axis=0),
+            cts[2].columns[f].sum(axis=0),
+            1e-12,
+        )
     lat = [_run(s, dev, batch, dtype, "single")[2].latency_s for s in (a, b, both)]
     _close(lat[0] + lat[1], lat[2], 1e-12)
 
 
 @given(st.integers(1, 512), st.integers(1, 512), st.booleans(), st.integers(1, 64))
 def test_conv_1x1_on_1x1_equals_linear(c, k, bias, batch):
-    conv = Conv(name="c", in_channels=c, out_channels=k, kernel_size=(1, 1), input_size=(1, 1),
-                bias=bias)  # fmt: skip
+    conv = Conv(
+        name="c", in_channels=c, out_channels=k, kernel_size=(1, 1), input_size=(1, 1), bias=bias
+    )
     lin = Linear(name="l", in_features=c, out_features=k, bias=bias)
     p = Precision.of("fp16")
     cc, lc = derive_cost(conv, batch, p), derive_cost(lin, batch, p)
-    for f in ("flops", "flops_mac", "weight_elems", "weight_bytes", "act_in_bytes",
-              "act_out_bytes"):  # fmt: skip
+    for f in (
+        "flops",
+        "flops_mac",
+        "weight_elems",
+        "weight_bytes",
+        "act_in_bytes",
+        "act_out_bytes",
+    ):
         _close(getattr(cc, f), getattr(lc, f), 0)
     if c > 1:  # a one-input-channel conv is depthwise (vector engine); a linear never is
         _close(cc.flops_matrix, lc.flops_matrix, 0)
@@ -177,8 +187,16 @@ def test_conv_1x1_on_1x1_equals_linear(c, k, bias, batch):
         assert (g1.m, g1.n, g1.k, g1.count) == (g2.m, g2.n, g2.k, g2.count)
 
 
-@given(st.integers(1, 8), st.integers(1, 8), st.integers(1, 6), st.integers(1, 3),
-       st.integers(1, 9), st.integers(1, 2), st.booleans(), st.integers(1, 32))  # fmt: skip
+@given(
+    st.integers(1, 8),
+    st.integers(1, 8),
+    st.integers(1, 6),
+    st.integers(1, 3),
+    st.integers(1, 9),
+    st.integers(1, 2),
+    st.booleans(),
+    st.integers(1, 32),
+)
 def test_grouped_conv_is_groups_of_plain_convs(c, k, g, ks, size, stride, bias, batch):
     """groups=g over C and K channels = g plain convs over C/g and K/g; groups=1 = the default."""
     assume(ks <= size)
@@ -196,8 +214,9 @@ def test_grouped_conv_is_groups_of_plain_convs(c, k, g, ks, size, stride, bias, 
 
 @st.composite
 def _shape_preserving_op(draw):
-    kind = draw(st.sampled_from(["activation", "batchnorm", "layernorm", "softmax", "linear",
-                                 "conv"]))  # fmt: skip
+    kind = draw(
+        st.sampled_from(["activation", "batchnorm", "layernorm", "softmax", "linear", "conv"])
+    )
     if kind in ("linear",):
         d = draw(st.integers(1, 64))
         return (d,), {"kind": "linear", "out_features": d, "bias": draw(st.booleans())}
@@ -251,8 +270,15 @@ def test_more_bandwidth_never_slows_any_op(spec, dev, batch, policy, k, data):
     assert (fast.time_s <= base.time_s * (1 + 1e-12)).all()
 
 
-@given(layer_models(), devices(), batches, policies, st.floats(1.0, 100.0),
-       st.sampled_from([("matrix",), ("vector",), ("matrix", "vector")]), dtypes)  # fmt: skip
+@given(
+    layer_models(),
+    devices(),
+    batches,
+    policies,
+    st.floats(1.0, 100.0),
+    st.sampled_from([("matrix",), ("vector",), ("matrix", "vector")]),
+    dtypes,
+)
 def test_more_peak_never_slows_any_op(spec, dev, batch, policy, k, engines, dtype):
     base = _run(spec, dev, batch, dtype, policy)[2]
     fast = _run(spec, _scaled(dev, peak=k, engines=engines), batch, dtype, policy)[2]

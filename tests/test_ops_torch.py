@@ -23,18 +23,28 @@ B = 3
 def _conv(t: Any, c: dict[str, Any]) -> tuple[Any, Any]:
     nd = len(c["kernel_size"])
     conv = getattr(t.nn, f"Conv{nd}d")(
-        c["in_channels"], c["out_channels"], c["kernel_size"], stride=c.get("stride", 1),
-        padding=c.get("padding", 0), dilation=c.get("dilation", 1), groups=c.get("groups", 1),
-        bias=c.get("bias", False), device="meta",
-    )  # fmt: skip
+        c["in_channels"],
+        c["out_channels"],
+        c["kernel_size"],
+        stride=c.get("stride", 1),
+        padding=c.get("padding", 0),
+        dilation=c.get("dilation", 1),
+        groups=c.get("groups", 1),
+        bias=c.get("bias", False),
+        device="meta",
+    )
     return conv, t.empty(B, c["in_channels"], *c["input_size"], device="meta")
 
 
 def _shared_conv(t: Any, c: dict[str, Any]) -> tuple[Any, Any]:
     conv = t.nn.Conv2d(
-        c["in_channels"], c["out_channels"], c["kernel_size"], padding=c.get("padding", 0),
-        bias=c.get("bias", False), device="meta",
-    )  # fmt: skip
+        c["in_channels"],
+        c["out_channels"],
+        c["kernel_size"],
+        padding=c.get("padding", 0),
+        bias=c.get("bias", False),
+        device="meta",
+    )
     xs = [t.empty(B, c["in_channels"], *s, device="meta") for s in c["input_sizes"]]
     return conv, lambda: t.cat([conv(x).flatten(2) for x in xs], dim=2)
 
@@ -65,9 +75,13 @@ def _attention(t: Any, c: dict[str, Any]) -> tuple[Any, Any]:
 
 def _recurrent(t: Any, c: dict[str, Any], cls: str) -> tuple[Any, Any]:
     rnn = getattr(t.nn, cls)(
-        c["input_size"], c["hidden_size"], num_layers=c.get("num_layers", 1),
-        bias=c.get("bias", True), bidirectional=c.get("bidirectional", False), device="meta",
-    )  # fmt: skip
+        c["input_size"],
+        c["hidden_size"],
+        num_layers=c.get("num_layers", 1),
+        bias=c.get("bias", True),
+        bidirectional=c.get("bidirectional", False),
+        device="meta",
+    )
     s = c.get("sequences", 1)
     x = t.empty(c.get("seq_len", 1), B * s, c["input_size"], device="meta")
     out_dim = c["hidden_size"] * (2 if c.get("bidirectional") else 1)
@@ -83,8 +97,12 @@ def _recurrent(t: Any, c: dict[str, Any], cls: str) -> tuple[Any, Any]:
 def _pool(t: Any, c: dict[str, Any]) -> tuple[Any, Any]:
     nd = len(c["input_size"])
     cls = getattr(t.nn, f"{'Max' if c.get('mode', 'max') == 'max' else 'Avg'}Pool{nd}d")
-    pool = cls(c["kernel_size"], stride=c.get("stride"), padding=c.get("padding", 0),
-               ceil_mode=c.get("ceil_mode", False))  # fmt: skip
+    pool = cls(
+        c["kernel_size"],
+        stride=c.get("stride"),
+        padding=c.get("padding", 0),
+        ceil_mode=c.get("ceil_mode", False),
+    )
     return pool, t.empty(B, c["channels"], *c["input_size"], device="meta")
 
 

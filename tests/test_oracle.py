@@ -23,27 +23,48 @@ def _device(sram: float, tile: list[int] | None = None, host: float | None = Non
     if tile:
         matrix["tile"] = tile
     memory = {
-        "sram": {"kind": "onchip", "capacity": sram, "bandwidth": 1e13, "granularity": 32,
-                 "source": "test"},
-        "dram": {"kind": "device", "capacity": 2**30, "bandwidth": 1e11, "granularity": 64,
-                 "source": "test"},
-    }  # fmt: skip
+        "sram": {
+            "kind": "onchip",
+            "capacity": sram,
+            "bandwidth": 1e13,
+            "granularity": 32,
+            "source": "test",
+        },
+        "dram": {
+            "kind": "device",
+            "capacity": 2**30,
+            "bandwidth": 1e11,
+            "granularity": 64,
+            "source": "test",
+        },
+    }
     if host is not None:
-        memory["host"] = {"kind": "host", "capacity": host, "bandwidth": 1e10, "granularity": 128,
-                          "source": "test"}  # fmt: skip
+        memory["host"] = {
+            "kind": "host",
+            "capacity": host,
+            "bandwidth": 1e10,
+            "granularity": 128,
+            "source": "test",
+        }
     return {
         "name": "toy",
         "source": "test",
-        "engines": {"matrix": matrix,
-                    "vector": {"peak": {"fp16": 1e11, "fp32": 1e11}, "source": "test"}},
+        "engines": {
+            "matrix": matrix,
+            "vector": {"peak": {"fp16": 1e11, "fp32": 1e11}, "source": "test"},
+        },
         "memory": memory,
         "overheads": {"per_op": 1e-6, "source": "test"},
-    }  # fmt: skip
+    }
 
 
 def _model(ops: list[dict], x: list[int]) -> dict:
-    return {"name": "toy", "family": "layers", "source": "test",
-            "params": {"inputs": {"x": x}, "ops": ops}}  # fmt: skip
+    return {
+        "name": "toy",
+        "family": "layers",
+        "source": "test",
+        "params": {"inputs": {"x": x}, "ops": ops},
+    }
 
 
 FC = _model([{"kind": "linear", "name": "fc", "out_features": 1024, "bias": False}], [1024])
@@ -93,12 +114,26 @@ def test_tile_padding():
 
 
 TABLES = _model(
-    [{"kind": "embedding_bag", "name": "small", "inputs": ["x"], "num_embeddings": 1000,
-      "embedding_dim": 64, "pooling_factor": 10},
-     {"kind": "embedding_bag", "name": "big", "inputs": ["x"], "num_embeddings": 10**6,
-      "embedding_dim": 32, "pooling_factor": 1}],
+    [
+        {
+            "kind": "embedding_bag",
+            "name": "small",
+            "inputs": ["x"],
+            "num_embeddings": 1000,
+            "embedding_dim": 64,
+            "pooling_factor": 10,
+        },
+        {
+            "kind": "embedding_bag",
+            "name": "big",
+            "inputs": ["x"],
+            "num_embeddings": 10**6,
+            "embedding_dim": 32,
+            "pooling_factor": 1,
+        },
+    ],
     [1],
-)  # fmt: skip
+)
 
 
 def test_tables_go_to_the_fastest_tier_with_room():
@@ -173,8 +208,13 @@ def test_grid_variants_of_a_shipped_device_equal_the_oracle(model):
     if model not in list_models():
         pytest.skip(f"{model} is not shipped")
     hw = load_hardware("a100_sxm4_80gb")
-    grid = vary(hw, {"memory.onchip.capacity": [1024, 40 * MiB, 2**30],
-                     "memory.main.bandwidth": ["1 TB/s", "4 TB/s"]})  # fmt: skip
+    grid = vary(
+        hw,
+        {
+            "memory.onchip.capacity": [1024, 40 * MiB, 2**30],
+            "memory.main.bandwidth": ["1 TB/s", "4 TB/s"],
+        },
+    )
     ct = count_graph(load_model(model).graph, [1, 256], "fp16", fuse=True)
     for policy in ("capacity", "single"):
         r = evaluate_costs(ct, grid, policy)

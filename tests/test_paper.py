@@ -124,12 +124,22 @@ def test_resnext_sizes_match_the_published_models(t1):
 
 @pytest.mark.parametrize(
     "key",
-    [("rec_fc", "params"), ("rec_fc", "intensity_w_avg"), ("rec_emb", "params"),
-     ("rec_emb", "intensity_w_avg"), ("resnext", "params"), ("resnext", "intensity_w_avg"),
-     ("resnext", "intensity_w_min"), ("resnext", "intensity_aw_avg"),
-     ("resnext", "intensity_aw_min"), ("faster_rcnn", "intensity_aw_min"),
-     ("resnext3d", "intensity_aw_min"), ("seq2seq", "params"), ("seq2seq", "intensity_w_avg")],
-)  # fmt: skip
+    [
+        ("rec_fc", "params"),
+        ("rec_fc", "intensity_w_avg"),
+        ("rec_emb", "params"),
+        ("rec_emb", "intensity_w_avg"),
+        ("resnext", "params"),
+        ("resnext", "intensity_w_avg"),
+        ("resnext", "intensity_w_min"),
+        ("resnext", "intensity_aw_avg"),
+        ("resnext", "intensity_aw_min"),
+        ("faster_rcnn", "intensity_aw_min"),
+        ("resnext3d", "intensity_aw_min"),
+        ("seq2seq", "params"),
+        ("seq2seq", "intensity_w_avg"),
+    ],
+)
 def test_cells_the_paper_checks_independently_agree(t1, key):
     # the M-tagged cells backed by an arithmetic check or a published size (paper.md Section 2)
     assert cells(t1)[key]["verdict"] == "agree"
@@ -152,19 +162,37 @@ def test_unknown_row_is_a_spec_error():
 
 
 def test_missing_preset_is_explained_not_raised():
-    row = PaperRow("x", "Cat", "Missing", (("no_such_model", {}),), (1,), "1", frozenset({"fc"}),
-                   True, False, {"params": cell("1M", "M", "approx", 1e6)}, "-")  # fmt: skip
+    row = PaperRow(
+        "x",
+        "Cat",
+        "Missing",
+        (("no_such_model", {}),),
+        (1,),
+        "1",
+        frozenset({"fc"}),
+        True,
+        False,
+        {"params": cell("1M", "M", "approx", 1e6)},
+        "-",
+    )
     res = compute_row(row)
     assert res.missing and "no_such_model" in res.missing
 
 
 def test_a_row_can_stand_on_any_model_spec():
-    ops = [{"kind": "linear", "name": "fc1", "out_features": 1024},
-           {"kind": "linear", "name": "fc2", "out_features": 256}]  # fmt: skip
-    spec = {"name": "two_fc", "family": "layers", "source": "a made-up test model",
-            "params": {"inputs": {"x": [512]}, "ops": ops}}  # fmt: skip
-    row = PaperRow("x", "Cat", "FC", ((spec, {}),), (4,), "4", frozenset({"fc"}), True, False,
-                   {}, "-")  # fmt: skip
+    ops = [
+        {"kind": "linear", "name": "fc1", "out_features": 1024},
+        {"kind": "linear", "name": "fc2", "out_features": 256},
+    ]
+    spec = {
+        "name": "two_fc",
+        "family": "layers",
+        "source": "a made-up test model",
+        "params": {"inputs": {"x": [512]}, "ops": ops},
+    }
+    row = PaperRow(
+        "x", "Cat", "FC", ((spec, {}),), (4,), "4", frozenset({"fc"}), True, False, {}, "-"
+    )
     res = compute_row(row)
     flops = 2 * 4 * (512 * 1024 + 1024 * 256)
     weights = 512 * 1024 + 1024 + 1024 * 256 + 256

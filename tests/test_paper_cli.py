@@ -43,13 +43,15 @@ def test_table1_default_covers_every_row(capsys):
 
 @pytest.mark.parametrize(
     "argv",
-    [("roofline", "resnet50", "--hw", "t4", "--dtype", "fp16", "--table1"),
-     ("breakdown", "resnet50", "--hw", "t4", "a100_sxm4_80gb", "--by", "bound"),
-     ("batch", "resnet50", "--hw", "t4", "--batch", "1", "8", "64", "--sla", "5ms"),
-     ("engines", "shufflenet_v2_x1_0"),
-     ("onchip", "resnet18", "--batch", "1", "4"),
-     ("fleet", "rec_paper=2", "resnet50=1", "--hw", "t4")],
-)  # fmt: skip
+    [
+        ("roofline", "resnet50", "--hw", "t4", "--dtype", "fp16", "--table1"),
+        ("breakdown", "resnet50", "--hw", "t4", "a100_sxm4_80gb", "--by", "bound"),
+        ("batch", "resnet50", "--hw", "t4", "--batch", "1", "8", "64", "--sla", "5ms"),
+        ("engines", "shufflenet_v2_x1_0"),
+        ("onchip", "resnet18", "--batch", "1", "4"),
+        ("fleet", "rec_paper=2", "resnet50=1", "--hw", "t4"),
+    ],
+)
 def test_plot_kinds_write_images(capsys, tmp_path, argv):
     out = tmp_path / f"{argv[0]}.png"
     rc, _, err = run(capsys, "plot", *argv, "-o", str(out))
@@ -65,13 +67,15 @@ def test_plot_svg(capsys, tmp_path):
 
 @pytest.mark.parametrize(
     "argv, message",
-    [(("roofline", "resnet50", "--hw", "nope"), "unknown device"),
-     (("roofline", "--hw", "t4"), "needs at least one model"),
-     (("roofline", "resnet50", "--hw", "t4", "a100_sxm4_80gb"), "exactly one device"),
-     (("breakdown", "resnet50"), "needs --hw"),
-     (("fleet", "rec_paper=x"), "not a number"),
-     (("embeddings", "resnet50"), "no embedding tables")],
-)  # fmt: skip
+    [
+        (("roofline", "resnet50", "--hw", "nope"), "unknown device"),
+        (("roofline", "--hw", "t4"), "needs at least one model"),
+        (("roofline", "resnet50", "--hw", "t4", "a100_sxm4_80gb"), "exactly one device"),
+        (("breakdown", "resnet50"), "needs --hw"),
+        (("fleet", "rec_paper=x"), "not a number"),
+        (("embeddings", "resnet50"), "no embedding tables"),
+    ],
+)
 def test_plot_errors_exit_2_and_leave_no_file(capsys, tmp_path, argv, message):
     out = tmp_path / "x.png"
     rc, _, err = run(capsys, "plot", *argv, "-o", str(out))
@@ -82,8 +86,9 @@ def test_plot_errors_exit_2_and_leave_no_file(capsys, tmp_path, argv, message):
 def test_plot_needs_an_image_file(capsys, tmp_path):
     rc, _, err = run(capsys, "plot", "roofline", "resnet50", "--hw", "t4")
     assert rc == 2 and "output file" in err
-    rc, _, err = run(capsys, "plot", "roofline", "resnet50", "--hw", "t4", "-o",
-                     str(tmp_path / "x.txt"))  # fmt: skip
+    rc, _, err = run(
+        capsys, "plot", "roofline", "resnet50", "--hw", "t4", "-o", str(tmp_path / "x.txt")
+    )
     assert rc == 2 and "image format" in err
     assert list(tmp_path.iterdir()) == []
 

@@ -33,8 +33,10 @@ def _close():
 
 
 def test_import_does_not_load_matplotlib():
-    code = ("import sys, roofline, roofline.plot, roofline.studies, roofline.paper, "
-            "roofline.fleet; sys.exit('matplotlib' in sys.modules)")  # fmt: skip
+    code = (
+        "import sys, roofline, roofline.plot, roofline.studies, roofline.paper, "
+        "roofline.fleet; sys.exit('matplotlib' in sys.modules)"
+    )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
@@ -64,8 +66,11 @@ def test_every_op_sits_under_its_roofs(resnext):
 
 def test_roofs_are_the_devices_figures(resnext):
     ax = plot.roofline(resnext)
-    flat = {round(float(line.get_ydata()[0])) for line in ax.get_lines()
-            if np.ptp(line.get_ydata()) == 0}  # fmt: skip
+    flat = {
+        round(float(line.get_ydata()[0]))
+        for line in ax.get_lines()
+        if np.ptp(line.get_ydata()) == 0
+    }
     # the paper's hypothetical accelerator: 100 TOP/s int8 matrix; vector int8 4 TOP/s (YAML)
     assert {100e12, 4e12} <= flat
     slanted = [line for line in ax.get_lines() if np.ptp(line.get_ydata()) > 0]
@@ -85,8 +90,9 @@ def test_roofline_labels_name_units_model_device_dtype_batch(resnext):
 
 def test_table1_marks_sit_on_the_main_memory_roof(resnext):
     ax = plot.roofline(resnext, table1=True)
-    hollow = [c for c in ax.collections
-              if len(c.get_offsets()) == 1 and len(c.get_facecolors()) == 0]  # fmt: skip
+    hollow = [
+        c for c in ax.collections if len(c.get_offsets()) == 1 and len(c.get_facecolors()) == 0
+    ]
     assert len(hollow) == 2
     for c in hollow:
         x, y = np.asarray(c.get_offsets())[0]
@@ -108,8 +114,10 @@ def test_unknown_batch_is_a_spec_error(resnext):
 
 
 def test_breakdown_bars_are_shares_of_latency():
-    rs = [rl.evaluate(m, ["t4", "a100_sxm4_80gb"][k], batch=[1, 8], dtype="fp16")
-          for k, m in enumerate(("resnet50", "rec_paper"))]  # fmt: skip
+    rs = [
+        rl.evaluate(m, ["t4", "a100_sxm4_80gb"][k], batch=[1, 8], dtype="fp16")
+        for k, m in enumerate(("resnet50", "rec_paper"))
+    ]
     for by in ("category", "bound", "kind"):
         ax = plot.breakdown(rs, by=by)
         heights: dict[float, float] = {}

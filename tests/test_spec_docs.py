@@ -43,11 +43,16 @@ def test_readme_is_up_to_date() -> None:
     current = README.read_text(encoding="utf-8")
     wanted = GEN.render_readme(current)
     if current != wanted:
-        diff = "".join(list(difflib.unified_diff(
-            current.splitlines(True), wanted.splitlines(True), "committed", "generated", n=1
-        ))[:60])  # fmt: skip
-        pytest.fail(f"model_specs/README.md is out of date: run python scripts/gen_spec_docs.py\n"
-                    f"{diff}")  # fmt: skip
+        diff = "".join(
+            list(
+                difflib.unified_diff(
+                    current.splitlines(True), wanted.splitlines(True), "committed", "generated", n=1
+                )
+            )[:60]
+        )
+        pytest.fail(
+            f"model_specs/README.md is out of date: run python scripts/gen_spec_docs.py\n{diff}"
+        )
 
 
 def test_render_readme_replaces_only_the_marked_section() -> None:

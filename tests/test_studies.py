@@ -138,8 +138,11 @@ def test_vector_work_is_the_ops_without_gemms(eng):
 
 @pytest.fixture(scope="module")
 def onchip():
-    return rl.onchip_memory_study(models=("resnext101_32x4d", "seq2seq_gru"), batches=(1, 8),
-                                  capacities=[2**k for k in range(20, 33, 2)])  # fmt: skip
+    return rl.onchip_memory_study(
+        models=("resnext101_32x4d", "seq2seq_gru"),
+        batches=(1, 8),
+        capacities=[2**k for k in range(20, 33, 2)],
+    )
 
 
 def test_more_onchip_memory_never_slows(onchip):
@@ -173,8 +176,11 @@ def test_onchip_needs_an_onchip_level():
 
 @pytest.fixture(scope="module")
 def prec():
-    return rl.precision_study({"seq2seq_gru": 1, "resnext101_32x4d": 1},
-                              devices=("xeon_gold_6138_2s",), dtypes=("fp32", "fp16"))  # fmt: skip
+    return rl.precision_study(
+        {"seq2seq_gru": 1, "resnext101_32x4d": 1},
+        devices=("xeon_gold_6138_2s",),
+        dtypes=("fp32", "fp16"),
+    )
 
 
 def test_half_precision_halves_a_memory_bound_models_time(prec):
@@ -225,8 +231,9 @@ def test_fleet_counts_recurrent_layers_as_fc():
 def test_fleet_ranking_is_compared_with_the_papers():
     st = rl.fleet_breakdown()
     ours = [g for g in st.findings["ranking"] if g in st.findings["paper_ranking"]]
-    assert st.findings["order_agrees"] == (ours == ["fc", "embedding", "tensor_manipulation",
-                                                    "conv"])  # fmt: skip
+    assert st.findings["order_agrees"] == (
+        ours == ["fc", "embedding", "tensor_manipulation", "conv"]
+    )
     assert st.findings["paper_ranking"] in (["fc", "embedding", "tensor_manipulation", "conv"],)
 
 

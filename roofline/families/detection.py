@@ -187,15 +187,19 @@ def _backbone(b: _Builder, x: str, p: FasterRCNNParams) -> list[str]:
         return resnet_stages(b, resnet_stem(b, x), rp)
     if p.backbone == "shufflenet_v1":
         v1 = ShuffleNetV1Params(
-            groups=p.backbone_groups, stages_repeats=p.backbone_layers,
-            stage_out_channels=p.backbone_channels, input_size=p.input_size,
+            groups=p.backbone_groups,
+            stages_repeats=p.backbone_layers,
+            stage_out_channels=p.backbone_channels,
+            input_size=p.input_size,
             in_channels=p.in_channels,
-        )  # fmt: skip
+        )
         return shufflenet_v1_features(b, x, v1)
     v2 = ShuffleNetV2Params(
-        stages_repeats=p.backbone_layers, stages_out_channels=p.backbone_channels,
-        input_size=p.input_size, in_channels=p.in_channels,
-    )  # fmt: skip
+        stages_repeats=p.backbone_layers,
+        stages_out_channels=p.backbone_channels,
+        input_size=p.input_size,
+        in_channels=p.in_channels,
+    )
     return shufflenet_v2_features(b, x, v2)
 
 
@@ -209,8 +213,14 @@ def _fpn(b: _Builder, feats: list[str], p: FasterRCNNParams) -> list[str]:
     for i in range(last - 1, -1, -1):
         lateral = b.conv(feats[i], ch, 1, bias=True, name=f"inner_blocks.{i}.0")
         factor = b.shape(lateral)[1] // b.shape(inner)[1]
-        up = b.add("interpolate", [inner], f"upsample.{i}", shape=b.shape(inner),
-                   scale_factor=factor, mode="nearest")  # fmt: skip
+        up = b.add(
+            "interpolate",
+            [inner],
+            f"upsample.{i}",
+            shape=b.shape(inner),
+            scale_factor=factor,
+            mode="nearest",
+        )
         if b.shape(up) != b.shape(lateral):
             raise SpecError(
                 f"FPN level {i}: {b.shape(up)} does not upsample to {b.shape(lateral)}",
@@ -227,9 +237,16 @@ def _fpn(b: _Builder, feats: list[str], p: FasterRCNNParams) -> list[str]:
 def _shared_conv(b: _Builder, xs: list[str], out: int, k: int, sizes: list, name: str) -> str:
     """One conv applied to every level (weights held once); output (out, sum of positions)."""
     return b.add(
-        "shared_conv", xs, name, in_channels=b.shape(xs[0])[0], out_channels=out,
-        kernel_size=(k, k), input_sizes=tuple(sizes), padding=k // 2, bias=True,
-    )  # fmt: skip
+        "shared_conv",
+        xs,
+        name,
+        in_channels=b.shape(xs[0])[0],
+        out_channels=out,
+        kernel_size=(k, k),
+        input_sizes=tuple(sizes),
+        padding=k // 2,
+        bias=True,
+    )
 
 
 def _rpn(b: _Builder, levels: list[str], p: FasterRCNNParams) -> tuple[str, int]:
@@ -245,9 +262,14 @@ def _rpn(b: _Builder, levels: list[str], p: FasterRCNNParams) -> tuple[str, int]
     kept = sum(min(p.rpn_pre_nms_top_n, n) for n in anchors)
     rois = min(p.rpn_post_nms_top_n, kept)
     props = b.add(
-        "proposal", [logits, deltas], "filter_proposals", candidates=sum(anchors),
-        scores_per_candidate=1, pre_nms_top_n=kept, post_nms_top_n=rois,
-    )  # fmt: skip
+        "proposal",
+        [logits, deltas],
+        "filter_proposals",
+        candidates=sum(anchors),
+        scores_per_candidate=1,
+        pre_nms_top_n=kept,
+        post_nms_top_n=rois,
+    )
     return props, rois
 
 
@@ -257,22 +279,37 @@ def _roi_heads(b: _Builder, levels: list[str], props: str, rois: int, p: FasterR
     o = p.roi_output_size
     feature_elems = sum(c * h * w for _, h, w in (b.shape(x) for x in levels))
     x = b.add(
-        "roi_align", [*levels, props], "box_roi_pool", num_rois=rois, channels=c, output_size=o,
-        sampling_ratio=p.sampling_ratio, feature_elems=feature_elems,
-    )  # fmt: skip
-    x = b.add("linear", [x], "box_head.fc6", in_features=c * o * o,
-              out_features=p.representation_size, rows=rois)  # fmt: skip
+        "roi_align",
+        [*levels, props],
+        "box_roi_pool",
+        num_rois=rois,
+        channels=c,
+        output_size=o,
+        sampling_ratio=p.sampling_ratio,
+        feature_elems=feature_elems,
+    )
+    x = b.add(
+        "linear",
+        [x],
+        "box_head.fc6",
+        in_features=c * o * o,
+        out_features=p.representation_size,
+        rows=rois,
+    )
     x = b.act(x, name="box_head.relu6")
     x = b.act(b.linear(x, p.representation_size, name="box_head.fc7"), name="box_head.relu7")
     scores = b.linear(x, p.num_classes, name="box_predictor.cls_score")
     deltas = b.linear(x, 4 * p.num_classes, name="box_predictor.bbox_pred")
     probs = b.add("softmax", [scores], "postprocess.softmax", shape=b.shape(scores))
     b.add(
-        "proposal", [probs, deltas, props], "postprocess.detections",
-        candidates=rois * p.num_classes, scores_per_candidate=1,
+        "proposal",
+        [probs, deltas, props],
+        "postprocess.detections",
+        candidates=rois * p.num_classes,
+        scores_per_candidate=1,
         pre_nms_top_n=min(p.box_nms_candidates, rois * p.num_classes),
         post_nms_top_n=min(p.detections_per_img, rois * p.num_classes),
-    )  # fmt: skip
+    )
 
 
 @family("faster_rcnn", FasterRCNNParams, sample="image")

@@ -126,15 +126,27 @@ def build_dlrm(p: DLRMParams, name: str) -> Graph:
     for g in p.tables:
         tag = f"emb_l.{k}" if g.count == 1 else f"emb_l.{k}-{k + g.count - 1}"
         # the lookup indices are counted by the op (index dtype), not as a graph tensor
-        pooled.append(b.add(
-            "embedding_bag", [], name=tag, num_embeddings=g.rows, embedding_dim=g.dim,
-            pooling_factor=g.pooling_factor, mode=g.mode, repeat=g.count,
-        ))  # fmt: skip
+        pooled.append(
+            b.add(
+                "embedding_bag",
+                [],
+                name=tag,
+                num_embeddings=g.rows,
+                embedding_dim=g.dim,
+                pooling_factor=g.pooling_factor,
+                mode=g.mode,
+                repeat=g.count,
+            )
+        )
         k += g.count
     z = b.add(
-        "interaction", [x, *pooled], name="interact", num_features=p.num_tables + 1,
-        dim=p.bottom_mlp[-1], mode=p.interaction,
-    )  # fmt: skip
+        "interaction",
+        [x, *pooled],
+        name="interact",
+        num_features=p.num_tables + 1,
+        dim=p.bottom_mlp[-1],
+        mode=p.interaction,
+    )
     if p.cross_layers:
         z = _cross(b, z, p)
     _mlp(b, z, p.top_mlp, "top_l", "sigmoid")

@@ -104,11 +104,15 @@ def build_layers(p: LayersParams, name: str) -> Graph:
             )
         op_name = fields.pop("name", None) or f"{kind}{i}"
         if not isinstance(op_name, str):
-            raise SpecError(f"name {op_name!r} is not a string", field=f"{where}.name",
-                            fix="e.g. name: conv1")  # fmt: skip
+            raise SpecError(
+                f"name {op_name!r} is not a string", field=f"{where}.name", fix="e.g. name: conv1"
+            )
         if op_name in b._shapes:
-            raise SpecError(f"name {op_name!r} is used twice", field=f"{where}.name",
-                            fix="give every op and input a unique name")  # fmt: skip
+            raise SpecError(
+                f"name {op_name!r} is used twice",
+                field=f"{where}.name",
+                fix="give every op and input a unique name",
+            )
         inputs = fields.pop("inputs", None)
         if inputs is None:
             inputs = [prev] if prev else list(p.inputs)[:1]
@@ -116,18 +120,28 @@ def build_layers(p: LayersParams, name: str) -> Graph:
             inputs = [inputs]
         names_ok = isinstance(inputs, list) and all(isinstance(t, str) for t in inputs)
         if not names_ok or not inputs:
-            raise SpecError(f"inputs {inputs!r} is not a list of tensor names",
-                            field=f"{where}.inputs", fix="e.g. inputs: [x, conv1]")  # fmt: skip
+            raise SpecError(
+                f"inputs {inputs!r} is not a list of tensor names",
+                field=f"{where}.inputs",
+                fix="e.g. inputs: [x, conv1]",
+            )
         for t in inputs:
             if t not in b._shapes:
                 later = t in all_names[i:]
                 raise SpecError(
-                    f"input {t!r} " + ("is defined later or by this op (cycles are not allowed)"
-                                       if later else "does not exist"),  # fmt: skip
+                    f"input {t!r} "
+                    + (
+                        "is defined later or by this op (cycles are not allowed)"
+                        if later
+                        else "does not exist"
+                    ),
                     field=f"{where}.inputs",
-                    fix="list ops in execution order" if later else did_you_mean(
-                        str(t), list(b._shapes), "name a graph input or an earlier op"),
-                )  # fmt: skip
+                    fix="list ops in execution order"
+                    if later
+                    else did_you_mean(
+                        str(t), list(b._shapes), "name a graph input or an earlier op"
+                    ),
+                )
         fields = _bind(kind, [b.shape(t) for t in inputs], fields)
         try:
             prev = b.add(kind, inputs, name=op_name, **fields)

@@ -56,8 +56,9 @@ class MobileNetV2Params(FamilyParams):
     num_classes: int = Field(1000, ge=1, description="classifier outputs (ImageNet: 1000)")
 
 
-def _conv_bn_act(b: GraphBuilder, x: str, out: int, k: int, tag: str, *, stride: int = 1,
-                 groups: int = 1) -> str:  # fmt: skip
+def _conv_bn_act(
+    b: GraphBuilder, x: str, out: int, k: int, tag: str, *, stride: int = 1, groups: int = 1
+) -> str:
     """torchvision's ``Conv2dNormActivation``: conv (``tag.0``), BN (``.1``), ReLU6 (``.2``)."""
     y = b.conv(x, out, k, stride=stride, padding=(k - 1) // 2, groups=groups, name=f"{tag}.0")
     return b.act(b.bn(y, name=f"{tag}.1"), "relu6", name=f"{tag}.2")
@@ -85,8 +86,9 @@ def mobilenet_v2_features(b: GraphBuilder, x: str, p: MobileNetV2Params) -> list
         The output of each ``features.i`` module in order (19 tensors; strides 2 .. 32).
     """
     r = p.round_nearest
-    x = _conv_bn_act(b, x, make_divisible(p.stem_channels * p.width_mult, r), 3, "features.0",
-                     stride=2)  # fmt: skip
+    x = _conv_bn_act(
+        b, x, make_divisible(p.stem_channels * p.width_mult, r), 3, "features.0", stride=2
+    )
     outs, idx = [x], 1
     for t, c, n, s in p.inverted_residual_setting:
         out = make_divisible(c * p.width_mult, r)

@@ -41,16 +41,22 @@ class ResNetParams(FamilyParams):
     num_classes: int = Field(1000, ge=1, description="classifier outputs (ImageNet: 1000)")
 
 
-def _bottleneck(b: GraphBuilder, x: str, planes: int, stride: int, p: ResNetParams, tag: str) -> str:
+def _bottleneck(
+    b: GraphBuilder, x: str, planes: int, stride: int, p: ResNetParams, tag: str
+) -> str:
     width = planes * p.width_per_group // 64 * p.groups
     out_ch = planes * 4
-    y = b.act(b.bn(b.conv(x, width, 1, name=f"{tag}.conv1"), name=f"{tag}.bn1"), name=f"{tag}.relu1")
+    y = b.act(
+        b.bn(b.conv(x, width, 1, name=f"{tag}.conv1"), name=f"{tag}.bn1"), name=f"{tag}.relu1"
+    )
     y = b.conv(y, width, 3, stride=stride, padding=1, groups=p.groups, name=f"{tag}.conv2")
     y = b.act(b.bn(y, name=f"{tag}.bn2"), name=f"{tag}.relu2")
     y = b.bn(b.conv(y, out_ch, 1, name=f"{tag}.conv3"), name=f"{tag}.bn3")
     if stride != 1 or b.shape(x)[0] != out_ch:
-        x = b.bn(b.conv(x, out_ch, 1, stride=stride, name=f"{tag}.downsample.0"),
-                 name=f"{tag}.downsample.1")  # fmt: skip
+        x = b.bn(
+            b.conv(x, out_ch, 1, stride=stride, name=f"{tag}.downsample.0"),
+            name=f"{tag}.downsample.1",
+        )
     return b.act(b.eltwise([y, x], name=f"{tag}.add"), name=f"{tag}.relu3")
 
 
@@ -59,8 +65,10 @@ def _basic(b: GraphBuilder, x: str, planes: int, stride: int, p: ResNetParams, t
     y = b.act(b.bn(y, name=f"{tag}.bn1"), name=f"{tag}.relu1")
     y = b.bn(b.conv(y, planes, 3, padding=1, name=f"{tag}.conv2"), name=f"{tag}.bn2")
     if stride != 1 or b.shape(x)[0] != planes:
-        x = b.bn(b.conv(x, planes, 1, stride=stride, name=f"{tag}.downsample.0"),
-                 name=f"{tag}.downsample.1")  # fmt: skip
+        x = b.bn(
+            b.conv(x, planes, 1, stride=stride, name=f"{tag}.downsample.0"),
+            name=f"{tag}.downsample.1",
+        )
     return b.act(b.eltwise([y, x], name=f"{tag}.add"), name=f"{tag}.relu2")
 
 

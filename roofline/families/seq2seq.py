@@ -105,20 +105,35 @@ def _rows(n: int, width: int) -> tuple[int, ...]:
 
 def _encoder(b: GraphBuilder, p: Seq2SeqParams) -> str:
     x = b.add(
-        "embedding", [], name="encoder.embeddings", num_embeddings=p.src_vocab_size,
-        embedding_dim=p.embedding_dim, lookups=p.source_len,
-    )  # fmt: skip
+        "embedding",
+        [],
+        name="encoder.embeddings",
+        num_embeddings=p.src_vocab_size,
+        embedding_dim=p.embedding_dim,
+        lookups=p.source_len,
+    )
     n_bi = p.encoder_bidirectional_layers
     if n_bi:
         x = b.add(
-            p.cell, [x], name="encoder.brnn", input_size=b.shape(x)[-1],
-            hidden_size=p.hidden_size, seq_len=p.source_len, num_layers=n_bi, bidirectional=True,
-        )  # fmt: skip
+            p.cell,
+            [x],
+            name="encoder.brnn",
+            input_size=b.shape(x)[-1],
+            hidden_size=p.hidden_size,
+            seq_len=p.source_len,
+            num_layers=n_bi,
+            bidirectional=True,
+        )
     if p.encoder_layers > n_bi:
         x = b.add(
-            p.cell, [x], name="encoder.rnn", input_size=b.shape(x)[-1], hidden_size=p.hidden_size,
-            seq_len=p.source_len, num_layers=p.encoder_layers - n_bi,
-        )  # fmt: skip
+            p.cell,
+            [x],
+            name="encoder.rnn",
+            input_size=b.shape(x)[-1],
+            hidden_size=p.hidden_size,
+            seq_len=p.source_len,
+            num_layers=p.encoder_layers - n_bi,
+        )
     return x
 
 
@@ -128,45 +143,94 @@ def _decoder_step(b: GraphBuilder, p: Seq2SeqParams, memory: str, repeat: int) -
     # every step reuses the decoder's weights: footprint once, weight traffic every step
     rep = {"repeat": repeat, "shared_weights": True}
     y = b.add(
-        "embedding", [], name="decoder.embeddings", num_embeddings=p.tgt_vocab_size,
-        embedding_dim=p.embedding_dim, lookups=k, **rep,
-    )  # fmt: skip
+        "embedding",
+        [],
+        name="decoder.embeddings",
+        num_embeddings=p.tgt_vocab_size,
+        embedding_dim=p.embedding_dim,
+        lookups=k,
+        **rep,
+    )
     if p.input_feeding:
         feed = b.input("decoder.input_feed", _rows(k, h))
         y = b.add(
-            "concat", [y, feed], name="decoder.input_cat", dim=-1, **rep,
+            "concat",
+            [y, feed],
+            name="decoder.input_cat",
+            dim=-1,
+            **rep,
             input_shapes=(b.shape(y), b.shape(feed)),
-        )  # fmt: skip
+        )
     state = b.add(
-        p.cell, [y], name="decoder.rnn", input_size=b.shape(y)[-1], hidden_size=h, seq_len=1,
-        num_layers=p.decoder_layers, sequences=k, carry_state=True, **rep,
-    )  # fmt: skip
+        p.cell,
+        [y],
+        name="decoder.rnn",
+        input_size=b.shape(y)[-1],
+        hidden_size=h,
+        seq_len=1,
+        num_layers=p.decoder_layers,
+        sequences=k,
+        carry_state=True,
+        **rep,
+    )
     query = state
     if p.attention == "general":
         query = b.add(
-            "linear", [state], name="decoder.attn.linear_in", in_features=h, out_features=hm,
-            bias=False, rows=k, **rep,
-        )  # fmt: skip
+            "linear",
+            [state],
+            name="decoder.attn.linear_in",
+            in_features=h,
+            out_features=hm,
+            bias=False,
+            rows=k,
+            **rep,
+        )
     context = b.add(
-        "attention", [query, memory], name="decoder.attn", num_heads=1, head_dim=hm, q_len=k,
-        kv_len=p.source_len, **rep,
-    )  # fmt: skip
-    cat = b.add(
-        "concat", [context, state], name="decoder.attn.cat", dim=-1, **rep,
-        input_shapes=((k, hm), (k, h)),
-    )  # fmt: skip
-    out = b.add(
-        "linear", [cat], name="decoder.attn.linear_out", in_features=hm + h, out_features=h,
-        bias=False, rows=k, **rep,
-    )  # fmt: skip
-    out = b.add(
-        "activation", [out], name="decoder.attn.tanh", shape=b.shape(out), function="tanh",
+        "attention",
+        [query, memory],
+        name="decoder.attn",
+        num_heads=1,
+        head_dim=hm,
+        q_len=k,
+        kv_len=p.source_len,
         **rep,
-    )  # fmt: skip
+    )
+    cat = b.add(
+        "concat",
+        [context, state],
+        name="decoder.attn.cat",
+        dim=-1,
+        **rep,
+        input_shapes=((k, hm), (k, h)),
+    )
+    out = b.add(
+        "linear",
+        [cat],
+        name="decoder.attn.linear_out",
+        in_features=hm + h,
+        out_features=h,
+        bias=False,
+        rows=k,
+        **rep,
+    )
+    out = b.add(
+        "activation",
+        [out],
+        name="decoder.attn.tanh",
+        shape=b.shape(out),
+        function="tanh",
+        **rep,
+    )
     logits = b.add(
-        "linear", [out], name="generator.0", in_features=h, out_features=p.tgt_vocab_size,
-        bias=True, rows=k, **rep,
-    )  # fmt: skip
+        "linear",
+        [out],
+        name="generator.0",
+        in_features=h,
+        out_features=p.tgt_vocab_size,
+        bias=True,
+        rows=k,
+        **rep,
+    )
     return b.add("softmax", [logits], name="generator.1", shape=b.shape(logits), **rep)
 
 

@@ -94,8 +94,18 @@ class ShuffleNetV1Params(FamilyParams):
         return self
 
 
-def _conv_bn(b: GraphBuilder, x: str, out: int, k: int, tag: str, i: int, *, stride: int = 1,
-             groups: int = 1, relu: bool = True) -> str:  # fmt: skip
+def _conv_bn(
+    b: GraphBuilder,
+    x: str,
+    out: int,
+    k: int,
+    tag: str,
+    i: int,
+    *,
+    stride: int = 1,
+    groups: int = 1,
+    relu: bool = True,
+) -> str:
     """Conv (at index ``i`` of a Sequential ``tag``), BN (i+1) and optionally ReLU (i+2)."""
     y = b.conv(x, out, k, stride=stride, padding=k // 2, groups=groups, name=f"{tag}.{i}")
     y = b.bn(y, name=f"{tag}.{i + 1}")
@@ -110,17 +120,25 @@ def _half_conv(b: GraphBuilder, x: str, out: int, name: str) -> str:
     """
     c, *spatial = b.shape(x)
     return b.add(
-        "conv", [x], name, in_channels=c // 2, out_channels=out, kernel_size=(1, 1),
-        input_size=tuple(spatial), bias=False,
-    )  # fmt: skip
+        "conv",
+        [x],
+        name,
+        in_channels=c // 2,
+        out_channels=out,
+        kernel_size=(1, 1),
+        input_size=tuple(spatial),
+        bias=False,
+    )
 
 
 def _v2_unit(b: GraphBuilder, x: str, out: int, stride: int, tag: str) -> str:
     c, *spatial = b.shape(x)
     half = out // 2
     if stride == 1:
-        y = b.act(b.bn(_half_conv(b, x, half, f"{tag}.branch2.0"), name=f"{tag}.branch2.1"),
-                  name=f"{tag}.branch2.2")  # fmt: skip
+        y = b.act(
+            b.bn(_half_conv(b, x, half, f"{tag}.branch2.0"), name=f"{tag}.branch2.1"),
+            name=f"{tag}.branch2.2",
+        )
         keep, keep_shape = x, (c // 2, *spatial)
     else:
         keep = _conv_bn(b, x, c, 3, f"{tag}.branch1", 0, stride=2, groups=c, relu=False)
@@ -154,8 +172,9 @@ def shufflenet_v2_features(b: GraphBuilder, x: str, p: ShuffleNetV2Params) -> li
     return outs
 
 
-def _v1_unit(b: GraphBuilder, x: str, out: int, stride: int, first: bool, p: ShuffleNetV1Params,
-             tag: str) -> str:  # fmt: skip
+def _v1_unit(
+    b: GraphBuilder, x: str, out: int, stride: int, first: bool, p: ShuffleNetV1Params, tag: str
+) -> str:
     g = p.groups
     c = b.shape(x)[0]
     mid = out // p.bottleneck_ratio
@@ -163,8 +182,7 @@ def _v1_unit(b: GraphBuilder, x: str, out: int, stride: int, first: bool, p: Shu
     if g > 1:
         y = b.add("channel_shuffle", [y], f"{tag}.shuffle", shape=b.shape(y), groups=g)
     y = _conv_bn(b, y, mid, 3, f"{tag}.branch", 3, stride=stride, groups=mid, relu=False)
-    y = _conv_bn(b, y, out - c if stride == 2 else out, 1, f"{tag}.branch", 5, groups=g,
-                 relu=False)  # fmt: skip
+    y = _conv_bn(b, y, out - c if stride == 2 else out, 1, f"{tag}.branch", 5, groups=g, relu=False)
     if stride == 2:
         short = b.pool(x, "avg", 3, 2, 1, name=f"{tag}.shortcut")
         y = b.concat([short, y], name=f"{tag}.cat")

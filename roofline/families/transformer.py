@@ -124,21 +124,40 @@ class TransformerParams(FamilyParams):
 #: module names per architecture (Hugging Face BertModel / LlamaForCausalLM)
 NAMES = {
     "encoder": {
-        "prefix": "encoder.layer", "q": "attention.self.query", "k": "attention.self.key",
-        "v": "attention.self.value", "attn": "attention.self", "o": "attention.output.dense",
-        "add1": "attention.output.add", "norm1": "attention.output.LayerNorm",
-        "up": "intermediate.dense", "gate": "intermediate.gate", "act": "intermediate.act_fn",
-        "mul": "intermediate.mul", "down": "output.dense", "add2": "output.add",
+        "prefix": "encoder.layer",
+        "q": "attention.self.query",
+        "k": "attention.self.key",
+        "v": "attention.self.value",
+        "attn": "attention.self",
+        "o": "attention.output.dense",
+        "add1": "attention.output.add",
+        "norm1": "attention.output.LayerNorm",
+        "up": "intermediate.dense",
+        "gate": "intermediate.gate",
+        "act": "intermediate.act_fn",
+        "mul": "intermediate.mul",
+        "down": "output.dense",
+        "add2": "output.add",
         "norm2": "output.LayerNorm",
     },
     "decoder": {
-        "prefix": "model.layers", "norm1": "input_layernorm", "q": "self_attn.q_proj",
-        "k": "self_attn.k_proj", "v": "self_attn.v_proj", "attn": "self_attn",
-        "o": "self_attn.o_proj", "add1": "self_attn.add", "norm2": "post_attention_layernorm",
-        "gate": "mlp.gate_proj", "up": "mlp.up_proj", "act": "mlp.act_fn", "mul": "mlp.mul",
-        "down": "mlp.down_proj", "add2": "mlp.add",
+        "prefix": "model.layers",
+        "norm1": "input_layernorm",
+        "q": "self_attn.q_proj",
+        "k": "self_attn.k_proj",
+        "v": "self_attn.v_proj",
+        "attn": "self_attn",
+        "o": "self_attn.o_proj",
+        "add1": "self_attn.add",
+        "norm2": "post_attention_layernorm",
+        "gate": "mlp.gate_proj",
+        "up": "mlp.up_proj",
+        "act": "mlp.act_fn",
+        "mul": "mlp.mul",
+        "down": "mlp.down_proj",
+        "add2": "mlp.add",
     },
-}  # fmt: skip
+}
 
 
 class _Layers:
@@ -157,8 +176,14 @@ class _Layers:
         return self.b.linear(x, out, bias=p.bias, name=self.name(key), repeat=p.num_layers)
 
     def pointwise(self, kind: str, xs: list[str], key: str, **fields: object) -> str:
-        return self.b.add(kind, xs, name=self.name(key), shape=self.b.shape(xs[0]),
-                          repeat=self.p.num_layers, **fields)  # fmt: skip
+        return self.b.add(
+            kind,
+            xs,
+            name=self.name(key),
+            shape=self.b.shape(xs[0]),
+            repeat=self.p.num_layers,
+            **fields,
+        )
 
     def norm(self, x: str, key: str) -> str:
         return self.pointwise("layernorm", [x], key, rms=self.p.norm == "rmsnorm")
@@ -172,22 +197,32 @@ class _Layers:
         q, k, v = self.linear(y, h, "q"), self.linear(y, kv, "k"), self.linear(y, kv, "v")
         decoder = p.architecture == "decoder"
         a = self.b.add(
-            "attention", [q, k, v], name=self.name("attn"), num_heads=p.num_heads,
-            head_dim=p.head_dim, q_len=q_len, kv_len=kv_len, num_kv_heads=p.kv_heads,
-            kv_cache=decoder, causal=decoder, repeat=p.num_layers,
-        )  # fmt: skip
+            "attention",
+            [q, k, v],
+            name=self.name("attn"),
+            num_heads=p.num_heads,
+            head_dim=p.head_dim,
+            q_len=q_len,
+            kv_len=kv_len,
+            num_kv_heads=p.kv_heads,
+            kv_cache=decoder,
+            causal=decoder,
+            repeat=p.num_layers,
+        )
         x = self.pointwise("elementwise", [x, self.linear(a, h, "o")], "add1", op="add")
         if not pre:
             x = self.norm(x, "norm1")
         y = self.norm(x, "norm2") if pre else x
         if p.ffn == "swiglu":
-            gate = self.pointwise("activation", [self.linear(y, p.intermediate_size, "gate")],
-                                  "act", function="silu")  # fmt: skip
+            gate = self.pointwise(
+                "activation", [self.linear(y, p.intermediate_size, "gate")], "act", function="silu"
+            )
             up = self.linear(y, p.intermediate_size, "up")
             y = self.pointwise("elementwise", [gate, up], "mul", op="mul")
         else:
-            y = self.pointwise("activation", [self.linear(y, p.intermediate_size, "up")], "act",
-                               function="gelu")  # fmt: skip
+            y = self.pointwise(
+                "activation", [self.linear(y, p.intermediate_size, "up")], "act", function="gelu"
+            )
         x = self.pointwise("elementwise", [x, self.linear(y, h, "down")], "add2", op="add")
         return self.norm(x, "norm2") if not pre else x
 
@@ -202,14 +237,21 @@ def _embeddings(b: GraphBuilder, p: TransformerParams, tokens: int) -> str:
     if p.type_vocab_size:
         tables.append(("token_type_embeddings", p.type_vocab_size))
     parts = [
-        b.add("embedding", [], name=tag + t, num_embeddings=rows, embedding_dim=p.hidden_size,
-              lookups=tokens)
+        b.add(
+            "embedding",
+            [],
+            name=tag + t,
+            num_embeddings=rows,
+            embedding_dim=p.hidden_size,
+            lookups=tokens,
+        )
         for t, rows in tables
-    ]  # fmt: skip
+    ]
     x = b.eltwise(parts, "add", name=tag + "add") if len(parts) > 1 else parts[0]
     if p.norm_position == "post":
-        x = b.add("layernorm", [x], name=tag + "LayerNorm", shape=b.shape(x),
-                  rms=p.norm == "rmsnorm")  # fmt: skip
+        x = b.add(
+            "layernorm", [x], name=tag + "LayerNorm", shape=b.shape(x), rms=p.norm == "rmsnorm"
+        )
     return x
 
 

@@ -24,19 +24,39 @@ VGG_CONFIGS: dict[str, tuple[int | str, ...]] = {
     "B": (64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"),
     "D": (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"),
     "E": (
-        64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
-        512, 512, 512, 512, "M", 512, 512, 512, 512, "M",
+        64,
+        64,
+        "M",
+        128,
+        128,
+        "M",
+        256,
+        256,
+        256,
+        256,
+        "M",
+        512,
+        512,
+        512,
+        512,
+        "M",
+        512,
+        512,
+        512,
+        512,
+        "M",
     ),
-}  # fmt: skip
+}
 
 
 class VGGParams(FamilyParams):
     """Parameters of torchvision's ``VGG(make_layers(cfgs[config], batch_norm))``."""
 
     config: Literal["A", "B", "D", "E"] = Field(
-        "D", description="layer configuration of the paper's Table 1 (A: VGG-11, B: VGG-13, "
-        "D: VGG-16, E: VGG-19)"
-    )  # fmt: skip
+        "D",
+        description="layer configuration of the paper's Table 1 (A: VGG-11, B: VGG-13, "
+        "D: VGG-16, E: VGG-19)",
+    )
     batch_norm: bool = Field(False, description="BN after every conv (torchvision vgg*_bn)")
     hidden_features: int = Field(4096, ge=1, description="width of the two hidden FC layers")
     pool_size: int = Field(7, ge=1, description="adaptive average pool output (H = W), elements")
@@ -78,8 +98,9 @@ def build_vgg(p: VGGParams, name: str) -> Graph:
     x = vgg_features(b, x, p)[-1]
     x = b.global_pool(x, output_size=(p.pool_size, p.pool_size), name="avgpool")
     # torch.flatten is a view: the first FC reads the pooled (C, 7, 7) map as one vector
-    x = b.add("linear", [x], "classifier.0", in_features=numel(b.shape(x)),
-              out_features=p.hidden_features)  # fmt: skip
+    x = b.add(
+        "linear", [x], "classifier.0", in_features=numel(b.shape(x)), out_features=p.hidden_features
+    )
     x = b.act(x, name="classifier.1")
     x = b.act(b.linear(x, p.hidden_features, name="classifier.3"), name="classifier.4")
     b.linear(x, p.num_classes, name="classifier.6")

@@ -148,9 +148,16 @@ def _max_pool(
     """Max pool of (C, T, H, W) with per-dim window, stride and padding."""
     c, *spatial = b.shape(x)
     return b.add(
-        "pool", [x], name, mode="max", channels=c, input_size=tuple(spatial),
-        kernel_size=kernel, stride=stride, padding=padding,
-    )  # fmt: skip
+        "pool",
+        [x],
+        name,
+        mode="max",
+        channels=c,
+        input_size=tuple(spatial),
+        kernel_size=kernel,
+        stride=stride,
+        padding=padding,
+    )
 
 
 def _video_stem(b: GraphBuilder, x: str, stem: str) -> str:
@@ -214,8 +221,10 @@ def _resnext_block(
     y = b.act(b.bn(y, name=f"{tag}.bn2"), name=f"{tag}.relu2")
     y = b.bn(b.conv(y, out_ch, 1, name=f"{tag}.conv3"), name=f"{tag}.bn3")
     if stride != 1 or b.shape(x)[0] != out_ch:
-        x = b.bn(b.conv(x, out_ch, 1, stride=stride, name=f"{tag}.downsample.0"),
-                 name=f"{tag}.downsample.1")  # fmt: skip
+        x = b.bn(
+            b.conv(x, out_ch, 1, stride=stride, name=f"{tag}.downsample.0"),
+            name=f"{tag}.downsample.1",
+        )
     return b.act(b.eltwise([y, x], name=f"{tag}.add"), name=f"{tag}.relu3")
 
 

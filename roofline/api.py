@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from .cost import CostTable
 from .counting import count_graph
 from .engine import evaluate_costs
+from .errors import SpecError
 from .hardware import Hardware, HardwareGrid
 from .metrics import Table1Row, table1
 from .observers import Observer, replay
 from .placement import Policy
 from .precision import Precision
 from .result import Result
+from .specs import resolve_spec
 from .table import Table
 from .zoo import Model, load_hardware, load_model
 
@@ -163,7 +166,8 @@ def evaluate(
     """
     m = load_model(model)
     grid = hw if isinstance(hw, HardwareGrid) else load_hardware(hw)
-    result = evaluate_costs(count_graph(m.graph, batch, dtype, fuse=fuse), grid, policy)
+    with _device_file(hw):
+        result = evaluate_costs(count_graph(m.graph, batch, dtype, fuse=fuse), grid, policy)
     replay(result, observers)
     return result
 
@@ -206,7 +210,7 @@ def compare(
     if isinstance(dtypes, str):
         dtypes = [dtypes]
     loaded = [load_model(m) for m in models]
-    hws = [load_hardware(d) for d in devices]
+    hws = [(d, load_hardware(d)) for d in devices]
     rows = []
     columns = list(COMPARE_COLUMNS)
     if sla is not None:
@@ -221,9 +225,25 @@ def compare(
     for m in loaded:
         for dt in dtypes:
             ct = count_graph(m.graph, batches, dt, fuse=fuse)
-            for hw in hws:
-                tot = evaluate_costs(ct, hw, policy).totals()
+            for arg, hw in hws:
+                with _device_file(arg):
+                    tot = evaluate_costs(ct, hw, policy).totals()
+                    extra = sla_columns(m, hw, sla, dt, policy, fuse) if sla is not None else []
                 idx = [tot.columns.index(c) for c in COMPARE_COLUMNS]
-                extra = sla_columns(m, hw, sla, dt, policy, fuse) if sla is not None else []
                 rows.extend([r[i] for i in idx] + extra for r in tot.rows)
     return Table(columns, rows, title="compare")
+
+
+@contextmanager
+def _device_file(hw: Any) -> Iterator[None]:
+    """Name the device's spec file in a SpecError about one of its fields (a missing peak...)."""
+    try:
+        yield
+    except SpecError as exc:
+        field = exc.field or ""
+        if exc.file or not field.startswith(("engines", "memory", "overheads")):
+            raise
+        if isinstance(hw, (str, os.PathLike)):
+            raise exc.with_context(file=str(resolve_spec(hw, "hw_specs"))) from None
+        name = getattr(hw, "name", None) or getattr(getattr(hw, "base", None), "name", None)
+        raise exc.with_context(file=f"<device {name}>" if name else None) from None

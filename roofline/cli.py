@@ -23,7 +23,16 @@ class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of printing usage and exiting."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise SpecError(message.replace("\n", " "), fix=f"see '{self.prog} --help'")
+        import re
+
+        from .suggest import did_you_mean
+
+        fix = f"see '{self.prog} --help'"
+        bad = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if bad:
+            choices = re.findall(r"'?([A-Za-z0-9_.-]+)'?", bad.group(2))
+            fix = did_you_mean(bad.group(1), choices, fix)
+        raise SpecError(message.replace("\n", " "), fix=fix)
 
 
 def write_output(text: str, path: str | None) -> None:

@@ -20,7 +20,7 @@ from common import best_of, machine, report  # noqa: E402
 import roofline as rl  # noqa: E402
 from roofline.counting import count_graph  # noqa: E402
 from roofline.fastpath import totals_direct, totals_ridge  # noqa: E402
-from roofline.hardware import vary  # noqa: E402
+from roofline.grid import vary  # noqa: E402
 
 
 def main() -> int:

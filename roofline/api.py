@@ -12,7 +12,8 @@ from .cost import CostTable
 from .counting import count_graph
 from .engine import evaluate_costs
 from .errors import SpecError
-from .hardware import Hardware, HardwareGrid
+from .grid import HardwareGrid
+from .hardware import Hardware
 from .metrics import Table1Row, table1
 from .observers import Observer, replay
 from .placement import Policy
@@ -153,7 +154,7 @@ def evaluate(
     ----------
     model : str, path, mapping or Model
     hw : str, path, mapping, Hardware or HardwareGrid
-        One device, or a grid of variants (:func:`roofline.hardware.vary`).
+        One device, or a grid of variants (:func:`roofline.grid.vary`).
     batch : int or sequence of int
     dtype : str or Precision
         Storage and compute precision; the engines run at the compute dtype's peak.

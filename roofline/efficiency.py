@@ -18,7 +18,7 @@ the roofline of DESIGN.md becomes
 
 with s = the op's (unpadded) FLOPs on that engine per launch. The time without the curves is the
 ideal roofline (``Result.ideal_time_s``). Curves belong to the base device of a
-:class:`~roofline.hardware.HardwareGrid`: varying a peak or a bandwidth keeps the curve, as a
+:class:`~roofline.grid.HardwareGrid`: varying a peak or a bandwidth keeps the curve, as a
 fraction of the new value. :func:`roofline.engine.evaluate_costs` applies them; the totals-only
 fast paths of :mod:`roofline.fastpath` (sweeps) and the scalar oracle do not (yet).
 """
@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 if TYPE_CHECKING:
     from .cost import CostTable
-    from .hardware import HardwareGrid
+    from .grid import HardwareGrid
 
 
 class EfficiencyCurve(BaseModel):

@@ -20,7 +20,8 @@ import numpy as np
 
 from .cost import CostTable
 from .efficiency import derate
-from .hardware import Hardware, HardwareGrid, to_grid
+from .grid import HardwareGrid, to_grid
+from .hardware import Hardware
 from .placement import Policy, get_policy
 from .result import Result
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from .cost import CostTable
 from .engine import padded_matrix_flops
-from .hardware import HardwareGrid
+from .grid import HardwareGrid
 from .placement import Policy, get_policy
 
 

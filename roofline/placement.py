@@ -32,7 +32,7 @@ from typing import Protocol
 import numpy as np
 
 from .cost import CostTable
-from .hardware import HardwareGrid
+from .grid import HardwareGrid
 
 
 @dataclass(frozen=True, eq=False)

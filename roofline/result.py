@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from .cost import CostTable
-from .hardware import HardwareGrid
+from .grid import HardwareGrid
 from .table import Table
 
 

@@ -26,7 +26,8 @@ import numpy as np
 from .counting import count_graph
 from .engine import evaluate_costs
 from .errors import SpecError
-from .hardware import Hardware, vary
+from .grid import vary
+from .hardware import Hardware
 from .table import Table
 from .zoo import load_hardware, load_model
 

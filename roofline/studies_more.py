@@ -14,7 +14,7 @@ from .counting import count_graph
 from .dtypes import canonical
 from .engine import evaluate_costs
 from .errors import SpecError
-from .hardware import vary
+from .grid import vary
 from .report import fmt_bytes, si
 from .table import Table
 from .zoo import load_model

@@ -12,7 +12,7 @@ from .errors import SpecError
 def parse_vary(items: list[str], hw: Any) -> dict[str, list[float]]:
     """``["memory.hbm.bandwidth=0.5TB/s:8TB/s:16:log", "memory.sram.capacity=8MiB,32MiB"]`` ->
     {canonical path: SI values}."""
-    from .hardware import knob_dim
+    from .grid import knob_dim
     from .units import parse_range
 
     out: dict[str, list[float]] = {}

@@ -1,7 +1,7 @@
 """Design-space sweeps: models x device variants x batches x dtypes -> a tidy table.
 
 A sweep varies knobs of one base device (``memory.hbm.bandwidth``, ``memory.sram.capacity``,
-``engines.matrix.peak.fp16``..., see :func:`roofline.hardware.vary`), as a Cartesian product or
+``engines.matrix.peak.fp16``..., see :func:`roofline.grid.vary`), as a Cartesian product or
 zipped lists, and evaluates every point with the totals-only fast paths of
 :mod:`roofline.fastpath` in chunks of variants, so memory stays bounded by the chunk. With an
 executor (a process pool, a Dask client's executor) the chunks run remotely and the results are
@@ -24,7 +24,8 @@ from .counting import as_batches, count_graph
 from .efficiency import has_curves
 from .errors import SpecError
 from .fastpath import Totals, totals_direct, totals_full, totals_ridge
-from .hardware import Hardware, parse_knob_values
+from .grid import parse_knob_values
+from .hardware import Hardware
 from .placement import get_policy
 from .table import Table
 from .zoo import build_model, load_hardware, load_model
@@ -85,7 +86,7 @@ def _evaluate_chunk(
     ``spec`` is a model spec mapping, or (in-process) an already counted CostTable.
     """
     from .cost import CostTable
-    from .hardware import vary
+    from .grid import vary
 
     ct = spec if isinstance(spec, CostTable) else _counts(spec, batches, dtype, fuse)
     grid = vary(hw, cols, mode="zip")

@@ -9,7 +9,8 @@ import numpy as np
 from .counting import count_graph
 from .engine import evaluate_costs
 from .errors import SpecError
-from .hardware import Hardware, vary
+from .grid import vary
+from .hardware import Hardware
 from .table import Table
 from .units import Dim, parse_quantity
 from .zoo import load_hardware, load_model
@@ -106,7 +107,7 @@ def sensitivity(
     """
     from .counting import as_batches
     from .dtypes import canonical
-    from .hardware import stack
+    from .grid import stack
 
     dev = hw if isinstance(hw, Hardware) else load_hardware(hw)
     m = load_model(model)
@@ -167,7 +168,7 @@ def sensitivity(
 
 
 def _knob_value(hw: Hardware, path: str) -> tuple[str, float]:
-    from .hardware import knob_dim
+    from .grid import knob_dim
 
     canon, _ = knob_dim(hw, path)
     parts = canon.split(".")

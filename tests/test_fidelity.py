@@ -18,7 +18,7 @@ import roofline as rl
 from roofline.cli import main
 from roofline.efficiency import EfficiencyCurve, interpolate
 from roofline.errors import SpecError
-from roofline.hardware import stack, vary
+from roofline.grid import stack, vary
 
 
 def _with_curves(hw: rl.Hardware, matrix=None, vector=None, main_level=None) -> rl.Hardware:

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from roofline.cost import BATCHED
 from roofline.counting import count_graph
 from roofline.engine import evaluate_costs
-from roofline.hardware import vary
+from roofline.grid import vary
 from roofline.ops.base import derive_cost
 from roofline.ops.conv import Conv
 from roofline.ops.linear import Linear

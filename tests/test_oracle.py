@@ -10,7 +10,7 @@ import pytest
 
 from roofline.counting import count_graph
 from roofline.engine import evaluate_costs
-from roofline.hardware import vary
+from roofline.grid import vary
 from roofline.oracle import curve_value, evaluate_one
 from roofline.zoo import build_model, list_models, load_hardware, load_model
 

@@ -14,7 +14,7 @@ import roofline as rl
 from roofline.counting import count_graph
 from roofline.engine import evaluate_costs
 from roofline.fastpath import totals_direct, totals_ridge
-from roofline.hardware import vary
+from roofline.grid import vary
 from roofline.sweeps import sweep
 from roofline.whatif import max_batch_under
 

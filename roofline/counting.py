@@ -67,41 +67,70 @@ class Affine:
     gemm_b: np.ndarray  # [G, 4] slope
 
 
-def affine(graph: Graph) -> Affine:
-    """Count every op of ``graph`` at B = 0 and B = 1 (cached on the graph).
+_DIMS = ("m", "n", "k", "count")
 
-    (A one-pass tracer that marks batch-proportional values was tried: its Python-level
-    arithmetic costs as much as the second pass.)
+
+def affine(graph: Graph) -> Affine:
+    """Per-op count coefficients of ``graph``: value(B) = a + b * B, cached on the graph.
+
+    One evaluation at B = 1 suffices for an op whose GEMMs name their batched dim
+    (:class:`~roofline.ops.base.Gemm`): its element counts other than weights are proportional to
+    the batch and its weights constant (the tests hold this to the reference counting). Any other
+    op is evaluated at B = 0 and B = 1.
     """
     cached = graph.__dict__.get("_affine")
     if cached is not None:
         return cached
     ops = graph.ops
-    c0s = [op.counts(0.0) for op in ops]
     c1s = [op.counts(1.0) for op in ops]
     a: dict[str, np.ndarray] = {}
     b: dict[str, np.ndarray] = {}
     for f in _ELEMS:
         if f == "weight_read":
-            v0 = [c.weight if c.weight_read is None else c.weight_read for c in c0s]
-            v1 = [c.weight if c.weight_read is None else c.weight_read for c in c1s]
+            vals = [c.weight if c.weight_read is None else c.weight_read for c in c1s]
         else:
-            v0 = [getattr(c, f) for c in c0s]
-            v1 = [getattr(c, f) for c in c1s]
-        a[f] = np.array(v0, dtype=float)
-        b[f] = np.array(v1, dtype=float) - a[f]
-    g_op = [i for i, c in enumerate(c0s) for _ in c.gemms]
-    g0 = [(g.m, g.n, g.k, g.count) for c in c0s for g in c.gemms]
-    g1 = [(g.m, g.n, g.k, g.count) for c in c1s for g in c.gemms]
-    ga = np.array(g0, dtype=float).reshape(-1, 4)
+            vals = [getattr(c, f) for c in c1s]
+        v = np.array(vals, dtype=float)
+        if f in ("weight", "weight_read"):
+            a[f], b[f] = v, np.zeros_like(v)
+        else:
+            a[f], b[f] = np.zeros_like(v), v
+    g_op: list[int] = []
+    g_a: list[list[float]] = []
+    g_b: list[list[float]] = []
+    for i, c in enumerate(c1s):
+        declared = all(g.batched in _DIMS for g in c.gemms)
+        if declared:
+            for g in c.gemms:
+                dims = [float(g.m), float(g.n), float(g.k), float(g.count)]
+                slope = [0.0, 0.0, 0.0, 0.0]
+                j = _DIMS.index(g.batched)
+                slope[j], dims[j] = dims[j], 0.0
+                g_op.append(i)
+                g_a.append(dims)
+                g_b.append(slope)
+            continue
+        c0 = ops[i].counts(0.0)  # an op that does not declare its batched dims
+        for f in _ELEMS:
+            v0 = getattr(c0, f)
+            if f == "weight_read" and v0 is None:
+                v0 = c0.weight
+            v1 = a[f][i] + b[f][i]
+            a[f][i], b[f][i] = float(v0), v1 - float(v0)
+        for g0, g1 in zip(c0.gemms, c.gemms):
+            d0 = [float(g0.m), float(g0.n), float(g0.k), float(g0.count)]
+            d1 = [float(g1.m), float(g1.n), float(g1.k), float(g1.count)]
+            g_op.append(i)
+            g_a.append(d0)
+            g_b.append([y - x for x, y in zip(d0, d1)])
     out = Affine(
         a,
         b,
         np.array([c.gather_row_elems for c in c1s], dtype=float),
         np.array([op.repeat for op in ops], dtype=float),
         np.array(g_op, dtype=np.intp),
-        ga,
-        np.array(g1, dtype=float).reshape(-1, 4) - ga,
+        np.array(g_a, dtype=float).reshape(-1, 4),
+        np.array(g_b, dtype=float).reshape(-1, 4),
     )
     object.__setattr__(graph, "_affine", out)
     return out

@@ -167,10 +167,7 @@ def totals_ridge(ct: CostTable, grid: HardwareGrid) -> Totals:
             ht = hs[tile_idx[hs] == t]
             fm = padded[t]  # [B, O]
             for j in range(B):
-                zero = np.zeros(ht.size)  # overhead is kept apart, in the last slot
-                _, comp, mem = _ridge_one(
-                    fm[j], fv[j], moved[j], ct.launches, inv_m[ht], inv_v[ht], inv_bw[ht], zero
-                )
+                comp, mem = _ridge_one(fm[j], fv[j], moved[j], inv_m[ht], inv_v[ht], inv_bw[ht])
                 overhead = over[ht] * ct.launches.sum()
                 latency[ht, j] = comp + mem + overhead
                 bound_time[ht, j, 0] = comp
@@ -179,42 +176,40 @@ def totals_ridge(ct: CostTable, grid: HardwareGrid) -> Totals:
     return Totals(latency, bound_time, feasible, shortfall, devices, mpeak)
 
 
-def _ridge_one(fm, fv, moved, launches, inv_m, inv_v, inv_bw, over):
-    """Latency, compute-bound time and memory-bound time [h] of one batch by prefix sums."""
+def _ridge_one(fm, fv, moved, inv_m, inv_v, inv_bw):
+    """Compute-bound and memory-bound roofline time [h] of one batch (launch overhead apart).
+
+    Ops on one engine only are summed by prefix sums over ops sorted by bytes per FLOP (one
+    binary search per variant); ops on both engines (or neither) are evaluated directly.
+    """
     h = inv_m.size
-    lat = np.zeros(h)
     comp = np.zeros(h)
     mem = np.zeros(h)
     only_m = (fv == 0) & (fm > 0)
     only_v = (fm == 0) & (fv > 0)
     mixed = (fm > 0) & (fv > 0)
-    none = (fm == 0) & (fv == 0)
+    none = (fm == 0) & (fv == 0) & (moved > 0)
     for mask, work, inv_p in ((only_m, fm, inv_m), (only_v, fv, inv_v)):
         if not mask.any():
             continue
-        w, by, la = work[mask], moved[mask], launches[mask]
+        w, by = work[mask], moved[mask]
         order = np.argsort(by / w, kind="stable")
         key = (by / w)[order]
         cw = np.concatenate([[0.0], np.cumsum(w[order])])
         cb = np.concatenate([[0.0], np.cumsum(by[order])])
-        cl = np.concatenate([[0.0], np.cumsum(la[order])])
         # compute-bound iff w * inv_p >= by * inv_bw  <=>  by / w <= inv_p / inv_bw
         idx = np.searchsorted(key, inv_p / inv_bw, side="right")
-        c = cw[idx] * inv_p + cl[idx] * over
-        m = (cb[-1] - cb[idx]) * inv_bw + (cl[-1] - cl[idx]) * over
-        comp += c
-        mem += m
+        comp += cw[idx] * inv_p
+        mem += (cb[-1] - cb[idx]) * inv_bw
     if mixed.any():
-        tc = fm[mixed][None] * inv_m[:, None] + fv[mixed][None] * inv_v[:, None]
-        tm = moved[mixed][None] * inv_bw[:, None]
-        o = launches[mixed][None] * over[:, None]
-        comp += np.where(tc >= tm, tc + o, 0.0).sum(axis=1)
-        mem += np.where(tc >= tm, 0.0, tm + o).sum(axis=1)
+        tc = np.multiply.outer(inv_m, fm[mixed])
+        tc += np.multiply.outer(inv_v, fv[mixed])
+        tm = np.multiply.outer(inv_bw, moved[mixed])
+        slower = tm > tc  # ties go to compute, as argmax does in the full evaluation
+        total = np.maximum(tc, tm, out=tc).sum(axis=1)
+        m = np.where(slower, tm, 0.0).sum(axis=1)
+        mem += m
+        comp += total - m
     if none.any():
-        tm = moved[none][None] * inv_bw[:, None]
-        o = launches[none][None] * over[:, None]
-        # ties go to compute, as argmax does in the full evaluation
-        comp += np.where(tm <= 0, o, 0.0).sum(axis=1)
-        mem += np.where(tm > 0, tm + o, 0.0).sum(axis=1)
-    lat = comp + mem
-    return lat, comp, mem
+        mem += moved[none].sum() * inv_bw
+    return comp, mem

@@ -55,7 +55,7 @@ class Attention(Op):
     def counts(self, batch: Any) -> Counts:
         h, d, q, s, hk = self.num_heads, self.head_dim, self.q_len, self.kv_len, self.kv_heads
         scores = batch * h * q * s
-        gemms = (Gemm(q, s, d, batch * h), Gemm(q, d, s, batch * h))
+        gemms = (Gemm(q, s, d, batch * h, "count"), Gemm(q, d, s, batch * h, "count"))
         if self.kv_cache:
             return Counts(
                 act_in=batch * (q * h * d + 2 * q * hk * d),

@@ -28,21 +28,28 @@ Shape = tuple[int, ...]
 REGISTRY: dict[str, type[Op]] = {}
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Gemm:
-    """One batched GEMM: ``count`` independent (M x K) @ (K x N) products (2*M*N*K*count FLOPs)."""
+    """One batched GEMM: ``count`` independent (M x K) @ (K x N) products (2*M*N*K*count FLOPs).
+
+    ``batched`` names the one dim that grows with the batch (``"m"``: samples stacked as rows;
+    ``"count"``: one product per sample); the others are constant. Counting uses it to get a
+    graph's batch dependence from a single evaluation; leave it empty to make counting evaluate
+    the op at two batch sizes instead.
+    """
 
     m: Any
     n: Any
     k: Any
     count: Any = 1
+    batched: str = ""
 
     @property
     def flops(self) -> Any:
         return 2.0 * self.m * self.n * self.k * self.count
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Counts:
     """Element counts of one op at batch ``B`` (one instance, before ``repeat``).
 

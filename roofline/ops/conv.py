@@ -128,7 +128,7 @@ class Conv(Op):
                 vector_flops=2.0 * batch * self.out_channels * p * r,
                 vector_mac_flops=2.0 * batch * self.out_channels * p * r,
             )
-        gemm = Gemm(batch * p, self.out_channels // self.groups, cg * r, self.groups)
+        gemm = Gemm(batch * p, self.out_channels // self.groups, cg * r, self.groups, "m")
         return Counts(weight=float(w), act_in=act_in, act_out=act_out, gemms=(gemm,))
 
     @property

@@ -41,7 +41,7 @@ class Interaction(Op):
         return Counts(
             act_in=batch * f * d,
             act_out=batch * (d + self.pairs),
-            gemms=(Gemm(f, f, d, batch),),
+            gemms=(Gemm(f, f, d, batch, "count"),),
         )
 
     @property

@@ -39,7 +39,7 @@ class Linear(Op):
             weight=float(w),
             act_in=batch * self.rows * self.in_features,
             act_out=batch * self.rows * self.out_features,
-            gemms=(Gemm(batch * self.rows, self.out_features, self.in_features),),
+            gemms=(Gemm(batch * self.rows, self.out_features, self.in_features, 1, "m"),),
         )
 
     @property
@@ -62,7 +62,7 @@ class MatMul(Op):
         return Counts(
             act_in=batch * self.count * (self.m * self.k + self.k * self.n),
             act_out=batch * self.count * self.m * self.n,
-            gemms=(Gemm(self.m, self.n, self.k, batch * self.count),),
+            gemms=(Gemm(self.m, self.n, self.k, batch * self.count, "count"),),
         )
 
     @property

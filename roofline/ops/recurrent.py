@@ -63,8 +63,8 @@ class _Recurrent(Op):
             bias = 2 * g * h if self.bias else 0
             weight += dirs * (g * h * (i + h) + bias)
             weight_read += dirs * (g * h * i + bias + t * g * h * h)
-            gemms.append(Gemm(n * t, g * h, i, dirs))
-            gemms.append(Gemm(n, g * h, h, dirs * t))
+            gemms.append(Gemm(n * t, g * h, i, dirs, "m"))
+            gemms.append(Gemm(n, g * h, h, dirs * t, "m"))
         inter = n * t * h * dirs * (self.num_layers - 1)
         state = n * self.state_tensors * h * dirs * self.num_layers if self.carry_state else 0 * n
         return Counts(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from .errors import SpecError
@@ -64,7 +65,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         policy=args.policy,
         fuse=not args.no_fuse,
         progress=bar.update if bar else None,
+        per_op=bool(args.per_op),
     )
+    if args.per_op:
+        atomic_write(args.per_op, lambda tmp: Path(tmp).write_text(table.per_op.to_csv()))
     if args.plot:
         if not args.plot.endswith((".png", ".svg", ".pdf")):
             raise SpecError(
@@ -149,6 +153,9 @@ def register(sub: Any, common: Any) -> None:
     sp.add_argument("--policy", choices=("single", "capacity"), default="capacity")
     sp.add_argument("--no-fuse", action="store_true")
     sp.add_argument("--plot", help="write a chart of the result (FILE.png|svg|pdf)")
+    sp.add_argument(
+        "--per-op", metavar="FILE", help="also write per-op detail as CSV (small sweeps)"
+    )
     sp.add_argument(
         "--metric", default="latency_s", choices=("latency_s", "throughput_per_s", "utilization")
     )

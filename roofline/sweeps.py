@@ -152,6 +152,7 @@ def sweep(
     chunk: int | None = None,
     executor: Executor | None = None,
     progress: Callable[[int], None] | None = None,
+    per_op: bool = False,
 ) -> Table:
     """Evaluate models on every variant of ``base_device``; return one row per point.
 
@@ -171,6 +172,8 @@ def sweep(
         4096, or 65536 on the ridge path of ``policy="single"`` (memory O(chunk) there)
     executor : a ``concurrent.futures.Executor`` to run chunks on (results identical)
     progress : called with the number of points finished after each chunk
+    per_op : also attach ``table.per_op``, a Table with one row per point and op (knobs, model,
+        batch, dtype, op, kind, time_s, bound): for small sweeps, up to :data:`MAX_PER_OP_ROWS`
 
     Returns
     -------
@@ -255,7 +258,48 @@ def sweep(
         title=f"sweep of {hw.name}",
     )
     table.knobs = tuple(cols)  # type: ignore[attr-defined]
+    table.per_op = (  # type: ignore[attr-defined]
+        _per_op_table(loaded, hw, cols, batches, dtypes, pol, fuse) if per_op else None
+    )
     return table
+
+
+#: the largest per-op detail a sweep builds (rows = points x batches x ops)
+MAX_PER_OP_ROWS = 2_000_000
+
+
+def _per_op_table(models, hw, cols, batches, dtypes, policy, fuse) -> Table:
+    """One row per (model, dtype, variant, batch, op), through the full evaluation."""
+    from .engine import evaluate_costs
+    from .grid import vary
+
+    grid = vary(hw, cols, mode="zip")
+    rows = 0
+    for m in models:
+        rows += grid.size * batches.size * len(count_graph(m.graph, 1, dtypes[0], fuse=fuse).names)
+    if rows * len(dtypes) > MAX_PER_OP_ROWS:
+        raise SpecError(
+            f"per-op detail would have {rows * len(dtypes)} rows",
+            field="per_op",
+            fix=f"sweep fewer points (at most {MAX_PER_OP_ROWS} rows) or drop per_op",
+        )
+    out: dict[str, list] = {k: [] for k in (*cols, "model", "batch", "dtype", "op", "kind",
+                                            "time_s", "bound")}  # fmt: skip
+    for m in models:
+        for dt in dtypes:
+            r = evaluate_costs(count_graph(m.graph, batches, dt, fuse=fuse), grid, policy)
+            h, b, o = r.time_s.shape
+            for k, v in cols.items():
+                out[k].append(np.repeat(v, b * o))
+            out["model"].append(np.full(h * b * o, m.name, dtype=object))
+            out["dtype"].append(np.full(h * b * o, dt, dtype=object))
+            out["batch"].append(np.tile(np.repeat(batches, o), h))
+            out["op"].append(np.tile(np.asarray(r.costs.names, dtype=object), h * b))
+            out["kind"].append(np.tile(np.asarray(r.costs.kinds, dtype=object), h * b))
+            out["time_s"].append(r.time_s.ravel())
+            labels = np.asarray(r.bound_labels, dtype=object)
+            out["bound"].append(labels[r.bound.ravel()])
+    return Table.from_columns({k: np.concatenate(v) for k, v in out.items()}, title="per op")
 
 
 def n_points(vary: Mapping[str, Sequence[Any]], mode: str) -> int:

@@ -249,3 +249,47 @@ def test_direct_path_with_many_capacities_equals_full_evaluation(model):
     np.testing.assert_allclose(fast.latency_s, full.latency_s, rtol=1e-12)
     np.testing.assert_allclose(fast.bound_time_s, full.time_by_bound(), rtol=1e-12, atol=1e-18)
     np.testing.assert_array_equal(fast.devices_needed, full.devices_needed)
+
+
+def test_per_op_detail_on_request(tmp_path):
+    knobs = {"memory.hbm.bandwidth": ["1 TB/s", "2 TB/s"]}
+    plain = sweep("resnet50", "a100_sxm4_80gb", knobs, batch=[1, 8], dtype="fp16")
+    assert plain.per_op is None
+    t = sweep("resnet50", "a100_sxm4_80gb", knobs, batch=[1, 8], dtype="fp16", per_op=True)
+    po = t.per_op
+    n_ops = count_graph(rl.load_model("resnet50").graph, 1, "fp16", fuse=True).n_ops
+    assert len(po) == len(t) * n_ops
+    # per-op times add up to each point's latency
+    for row in t:
+        sel = (po.column("memory.hbm.bandwidth") == row["memory.hbm.bandwidth"]) & (
+            po.column("batch") == row["batch"]
+        )
+        assert po.column("time_s")[sel].sum() == pytest.approx(row["latency_s"], rel=1e-12)
+    with pytest.raises(rl.SpecError, match="per-op detail"):
+        sweep(
+            "resnet50",
+            "a100_sxm4_80gb",
+            {"memory.hbm.bandwidth": np.geomspace(1e11, 1e13, 50000)},
+            per_op=True,
+        )
+    out = tmp_path / "ops.csv"
+    cmd = [
+        sys.executable,
+        "-m",
+        "roofline",
+        "sweep",
+        "resnet50",
+        "--hw",
+        "a100_sxm4_80gb",
+        "-q",
+        "--vary",
+        "memory.hbm.bandwidth=1TB/s,2TB/s",
+        "--per-op",
+        str(out),
+        "--format",
+        "csv",
+        "-o",
+        str(tmp_path / "s.csv"),
+    ]
+    assert subprocess.run(cmd, capture_output=True).returncode == 0
+    assert len(out.read_text().splitlines()) == 1 + 2 * n_ops

@@ -109,27 +109,47 @@ def cmd_list(args: argparse.Namespace) -> int:
     from .table import Table
     from .zoo import list_devices, list_models, load_hardware, load_model
 
+    def short(text: str) -> str:
+        # people get a line each; csv and json keep the whole description
+        if args.format in ("csv", "json"):
+            return text
+        text = text.split(" (", 1)[0]
+        return text if len(text) <= 48 else text[:47] + "…"
+
     if args.what == "models":
         rows = []
         for n in list_models():
             m = load_model(n)
-            rows.append([n, m.family, m.sample, m.spec.description])
+            rows.append([n, m.family, m.sample, short(m.spec.description)])
         table = Table(["model", "family", "sample", "description"], rows, title="models")
     else:
         rows = []
         for n in list_devices():
             hw = load_hardware(n)
-            mp = hw.engines.matrix.peak
-            best = max(mp, key=mp.get)
+
+            def peak(dtype: str, hw=hw) -> float | None:
+                used = hw.engines.matrix.resolve(dtype)
+                return hw.engines.matrix.peak[used] if used else None
+
             main = hw.memory[hw.main_level]
             onchip = sum(lv.capacity for lv in hw.memory.values() if lv.kind == "onchip")
-            rows.append([n, hw.description, best, mp[best], main.bandwidth, main.capacity, onchip])
+            rows.append(
+                [
+                    n,
+                    short(hw.description),
+                    peak("fp16") or peak("bf16"),
+                    peak("int8"),
+                    main.bandwidth,
+                    main.capacity,
+                    onchip,
+                ]
+            )
         table = Table(
             [
                 "device",
                 "description",
-                "top_dtype",
-                "matrix_peak_flops_per_s",
+                "fp16_matrix_flops_per_s",
+                "int8_matrix_flops_per_s",
                 "main_bandwidth_bytes_per_s",
                 "main_capacity_bytes",
                 "onchip_bytes",

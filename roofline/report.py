@@ -19,8 +19,17 @@ def si(x: float, unit: str = "", digits: int = 3) -> str:
     return f"{x:.{digits}g} {unit}".rstrip()
 
 
+_IEC = [(2.0**50, "PiB"), (2.0**40, "TiB"), (2.0**30, "GiB"), (2.0**20, "MiB"), (2.0**10, "KiB")]
+
+
 def fmt_bytes(x: float) -> str:
-    """Bytes with decimal prefixes (``1.5 GB``)."""
+    """Bytes with decimal prefixes (``51.1 MB``), or binary ones for sizes that are whole binary
+    units (``40 MiB``, ``80 GiB``: how capacities are specified)."""
+    if x is not None and math.isfinite(x) and x >= 1024:
+        scale, unit = next((s, u) for s, u in _IEC if x >= s)
+        # whole KiB at the KiB scale, whole 1/1024ths of the unit above it (96.25 MiB)
+        if x % (scale / 1024 if scale > 1024 else 1024) == 0:
+            return f"{x / scale:.4g} {unit}"
     return si(x, "B")
 
 
@@ -49,6 +58,10 @@ def format_value(column: str, v: Any) -> str:
         return fmt_time(v)
     if column.endswith("bytes"):
         return fmt_bytes(v)
+    if column.endswith("bytes_per_s") or column.endswith("bandwidth"):
+        return si(v, "B/s")
+    if column.endswith("flops_per_s") or ".peak." in column:
+        return si(v, "FLOP/s")
     if column.endswith("per_s"):
         return si(v, "/s")
     if "utilization" in column or column.endswith("share"):

@@ -103,8 +103,41 @@ class Graph:
         return live
 
 
-def _check_countable(op: Op) -> None:
-    """SpecError unless ``op`` counts to finite floats (absurd sizes would overflow float64)."""
+def check_countable(graph: Graph) -> None:
+    """SpecError naming the first op whose counts are not finite (sizes beyond float64).
+
+    Computes the graph's count coefficients once (cached for counting) and checks them at once.
+    """
+    from .counting import affine
+
+    try:
+        af = affine(graph)
+    except (OverflowError, TypeError, ValueError):
+        af = None
+    if af is not None:
+        per_op = np.ones(len(graph.nodes), dtype=bool)
+        with np.errstate(all="ignore"):
+            for col in (*af.a.values(), *af.b.values(), af.row_elems, af.repeat):
+                per_op &= np.isfinite(col)
+            sizes = np.array([float(v) for v in graph.tensor_sizes().values()])
+            gem = np.isfinite(af.gemm_a).all(axis=1) & np.isfinite(af.gemm_b).all(axis=1)
+            flops = 2.0 * np.prod(af.gemm_a + af.gemm_b, axis=1)
+            gem &= np.isfinite(flops)
+        np.logical_and.at(per_op, af.gemm_op, gem)
+        if per_op.all() and np.isfinite(sizes).all():
+            return
+        bad = int(np.flatnonzero(~per_op)[0]) if not per_op.all() else 0
+    else:
+        bad = next((i for i, n in enumerate(graph.nodes) if not _counts_finite(n.op)), 0)
+    raise SpecError(
+        "sizes too large to count (beyond float range)",
+        field=f"ops.{graph.nodes[bad].op.name}",
+        fix="check the op's sizes and repeat",
+    )
+
+
+def _counts_finite(op: Op) -> bool:
+    """Whether one op counts to finite floats (the slow path, to name the culprit)."""
     try:
         c = op.counts(1.0)
         values = [
@@ -112,22 +145,13 @@ def _check_countable(op: Op) -> None:
             c.act_in,
             c.act_out,
             c.kv,
-            c.kv_footprint,
             c.vector_flops,
-            c.gather_rows,
             float(op.repeat),
             float(numel(op.out_shape)),
-        ]
-        values += [g.flops for g in c.gemms]
-        finite = all(math.isfinite(float(v)) for v in values)
-    except (OverflowError, TypeError):
-        finite = False
-    if not finite:
-        raise SpecError(
-            "sizes too large to count (beyond float range)",
-            field=f"ops.{op.name}",
-            fix="check the op's sizes and repeat",
-        )
+        ] + [g.flops for g in c.gemms]
+        return all(math.isfinite(float(v)) for v in values)
+    except (OverflowError, TypeError, ValueError):
+        return False
 
 
 class GraphBuilder:
@@ -184,7 +208,6 @@ class GraphBuilder:
             from .specs import from_validation_error  # unknown fields get a did-you-mean
 
             raise from_validation_error(exc, cls, file=None, prefix=f"ops.{op_name}") from None
-        _check_countable(op)
         self._nodes.append(Node(op, tuple(inputs)))
         self._shapes[op_name] = op.out_shape
         return op_name
@@ -193,7 +216,9 @@ class GraphBuilder:
         """Return the finished graph."""
         if not self._nodes:
             raise SpecError("the model has no ops", field="ops", fix="add at least one op")
-        return Graph(self.name, dict(self._inputs), tuple(self._nodes))
+        graph = Graph(self.name, dict(self._inputs), tuple(self._nodes))
+        check_countable(graph)
+        return graph
 
     # -- helpers that bind input shapes ----------------------------------------------------------
     def conv(

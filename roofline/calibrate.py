@@ -67,14 +67,19 @@ def measure_overhead(torch: Any | None) -> dict[str, float]:
     return out
 
 
+#: the numpy / torch names of the dtypes GEMMs are measured in
+_LIB_DTYPES = {"fp64": "float64", "fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+
+
 def measure_gemm(lib: str, dtype: str, n: int, torch: Any | None, min_time: float) -> float:
-    """Best seconds of one n x n x n GEMM in ``dtype`` through ``lib`` (numpy or torch)."""
+    """Best seconds of one n x n x n GEMM in ``dtype`` (``fp32``...) through ``lib`` (numpy or
+    torch)."""
     if lib == "numpy":
         rng = np.random.default_rng(0)
-        a, b = (rng.standard_normal((n, n)).astype(dtype) for _ in range(2))
-        c = np.empty((n, n), dtype)
+        a, b = (rng.standard_normal((n, n)).astype(_LIB_DTYPES[dtype]) for _ in range(2))
+        c = np.empty((n, n), _LIB_DTYPES[dtype])
         return float(time_calls(lambda: np.matmul(a, b, out=c), 3, min_time).min())
-    dt = getattr(torch, {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}[dtype])
+    dt = getattr(torch, _LIB_DTYPES[dtype])
     a, b = (torch.randn(n, n).to(dt) for _ in range(2))
     c = torch.empty(n, n, dtype=dt)
     with torch.inference_mode():
@@ -211,8 +216,7 @@ def calibrate(
     best_t = dict.fromkeys(runs, np.inf)
     for _round in range(1 if quick else 2):
         for lib, dt, n in runs:
-            np_dt = {"fp32": "float32", "fp64": "float64"}.get(dt, dt)
-            t = measure_gemm(lib, np_dt if lib == "numpy" else dt, n, torch, mt)
+            t = measure_gemm(lib, dt, n, torch, mt)
             best_t[lib, dt, n] = min(best_t[lib, dt, n], t)
     rates: dict[str, dict[str, float]] = {}
     for (lib, dt, n), t in best_t.items():

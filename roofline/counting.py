@@ -187,8 +187,8 @@ def count_graph(graph: Graph, batch: Any, precision: Any = "fp32", fuse: bool = 
         "weight_bytes": weight * wb,
         "gather_row_bytes": af.row_elems * wb,
         "live_act_bytes": graph.live_elements()[:, None] * bt[None, :] * ab,
-        # a repeated group of embedding tables is one table-batched kernel (FBGEMM's TBE)
-        "launches": np.where(is_table, 1.0, af.repeat),
+        # side-by-side copies are one kernel (a table-batched embedding, as FBGEMM's TBE)
+        "launches": np.array([1.0 if op.side_by_side else op.repeat for op in graph.ops]),
         "is_table": is_table,
     }
     ops = graph.ops
@@ -239,7 +239,7 @@ def count_graph_reference(graph: Graph, batch: Any, precision: Any = "fp32") -> 
         graph.live_elements()[:, None] * b[None, :] * prec.bytes_per("act_in")
     )
     columns["launches"] = np.array(
-        [1 if op.category == "embedding" else op.repeat for op in graph.ops], dtype=float
+        [1 if op.side_by_side else op.repeat for op in graph.ops], dtype=float
     )
     columns["is_table"] = np.array([op.category == "embedding" for op in graph.ops])
     dims = np.array(g_dims, dtype=float).reshape(-1, 4, b.size)

@@ -14,13 +14,11 @@ or B. :func:`roofline.oracle.evaluate_one` is the scalar reference this must equ
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from .cost import CostTable
 from .efficiency import derate
-from .grid import HardwareGrid, to_grid
+from .grid import HardwareGrid, group_rows, to_grid
 from .hardware import Hardware
 from .placement import Policy, get_policy
 from .result import Result
@@ -44,13 +42,22 @@ def padded_matrix_flops(ct: CostTable, tile: np.ndarray | None) -> np.ndarray:
     return out
 
 
+def padded_by_tile(ct: CostTable, grid: HardwareGrid) -> tuple[np.ndarray, np.ndarray]:
+    """(padded matrix FLOPs per distinct tile shape [T, B, O], tile index per variant [H])."""
+    if grid.tile is None:
+        return ct.flops_matrix.T[None], np.zeros(grid.size, dtype=np.intp)
+    idx = group_rows(grid.tile)
+    first = [int(np.flatnonzero(idx == g)[0]) for g in range(int(idx.max()) + 1)]
+    return np.stack([padded_matrix_flops(ct, grid.tile[i]).T for i in first]), idx
+
+
 def matrix_work(ct: CostTable, grid: HardwareGrid) -> tuple[np.ndarray, np.ndarray]:
     """Return (padded matrix FLOPs [H or 1, B, O], tile utilization [H or 1, B, O])."""
     flops = ct.flops_matrix.T[None]
     if grid.tile is None:
         return flops, np.ones_like(flops)
-    tiles, inverse = np.unique(grid.tile, axis=0, return_inverse=True)
-    padded = np.stack([padded_matrix_flops(ct, t).T for t in tiles])[np.ravel(inverse)]
+    per_tile, idx = padded_by_tile(ct, grid)
+    padded = per_tile[idx]
     util = np.divide(flops, padded, out=np.ones_like(padded), where=padded > 0)
     return padded, util
 
@@ -92,10 +99,3 @@ def evaluate_costs(
         matrix_peak=mpeak,
         ideal_time_s=time if ideal is None else ideal + overhead,
     )
-
-
-def broadcast_batch(batch: Any) -> np.ndarray:
-    """Batches as a float array (validated)."""
-    from .counting import as_batches
-
-    return as_batches(batch)

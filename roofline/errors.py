@@ -54,7 +54,3 @@ class SpecError(RooflineError, ValueError):
 
 class UnitError(SpecError):
     """A quantity string cannot be parsed or has the wrong dimension."""
-
-
-class CapacityError(RooflineError):
-    """Raised only where the caller asked for a feasible result and none exists."""

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .cost import CostTable
-from .engine import padded_matrix_flops
-from .grid import HardwareGrid
-from .placement import Policy, get_policy
+from .engine import padded_by_tile
+from .grid import HardwareGrid, group_rows
+from .placement import Policy, SingleLevel, get_policy
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,28 +38,11 @@ class Totals:
     matrix_peak: np.ndarray
 
 
-def group_rows(key: np.ndarray) -> np.ndarray:
-    """Group index per row of ``key`` (rows equal -> same group); O(n) when all rows are equal."""
-    if key.shape[0] == 0 or (key == key[0]).all():
-        return np.zeros(key.shape[0], dtype=np.intp)
-    return np.ravel(np.unique(key, axis=0, return_inverse=True)[1])
-
-
 def _rates(ct: CostTable, grid: HardwareGrid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     dtype = ct.precision.compute
     mpeak = grid.peak("matrix", dtype) * grid.matrix_eff
     vpeak = grid.peak("vector", dtype) * grid.vector_eff
     return mpeak, 1.0 / mpeak, 1.0 / vpeak
-
-
-def _tiles(ct: CostTable, grid: HardwareGrid) -> tuple[np.ndarray, np.ndarray]:
-    """(padded matrix FLOPs per distinct tile [T, B, O], tile index per variant [H])."""
-    if grid.tile is None:
-        return ct.flops_matrix.T[None], np.zeros(grid.size, dtype=np.intp)
-    inv = group_rows(grid.tile)
-    first = [int(np.flatnonzero(inv == g)[0]) for g in range(int(inv.max()) + 1)]
-    padded = np.stack([padded_matrix_flops(ct, grid.tile[i]).T for i in first])
-    return padded, inv
 
 
 def totals_direct(ct: CostTable, grid: HardwareGrid, policy: str | Policy | None = None) -> Totals:
@@ -68,7 +51,7 @@ def totals_direct(ct: CostTable, grid: HardwareGrid, policy: str | Policy | None
     H, L = grid.capacity.shape
     B = ct.batch.size
     mpeak, inv_m, inv_v = _rates(ct, grid)
-    padded, tile_idx = _tiles(ct, grid)
+    padded, tile_idx = padded_by_tile(ct, grid)
     fv = ct.flops_vector.T  # [B, O]
     launches = ct.launches
     inv_bw = 1.0 / grid.bandwidth
@@ -138,14 +121,13 @@ def totals_full(ct: CostTable, grid: HardwareGrid, policy: str | Policy | None =
 
 def totals_ridge(ct: CostTable, grid: HardwareGrid) -> Totals:
     """:func:`totals_direct` for the ``SingleLevel`` policy in O(log ops) per variant."""
-    from .placement import SingleLevel
 
     pol = SingleLevel()
     H, L = grid.capacity.shape
     B = ct.batch.size
     main = grid.level_kinds.index("device")
     mpeak, inv_m, inv_v = _rates(ct, grid)
-    padded, tile_idx = _tiles(ct, grid)
+    padded, tile_idx = padded_by_tile(ct, grid)
     fv = ct.flops_vector.T
     inv_bw = 1.0 / grid.bandwidth[:, main]
     over = grid.overhead
@@ -153,12 +135,7 @@ def totals_ridge(ct: CostTable, grid: HardwareGrid) -> Totals:
     bound_time = np.zeros((H, B, 2 + L))
     # under SingleLevel the bytes depend only on main memory's granularity, and feasibility is
     # a comparison with its capacity: both vectorize without grouping by capacity
-    from .placement import _footprint, _verdict
-
-    dense_w, tables_w, peak_act, kv = _footprint(ct)
-    need = np.broadcast_to(dense_w + tables_w + peak_act + kv, (H, B)).astype(float)
-    short = np.maximum(0.0, need - grid.capacity[:, main][:, None])
-    feasible, shortfall, _, devices = _verdict(need, short, grid)
+    feasible, shortfall, _, devices = pol.verdict(ct, grid)
     group = group_rows(grid.granularity[:, main : main + 1])
     for u in np.unique(group):
         hs = np.flatnonzero(group == u)

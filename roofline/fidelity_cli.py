@@ -11,12 +11,15 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import SpecError
 
+if TYPE_CHECKING:
+    from .machine import Progress
 
-def _say(args: argparse.Namespace) -> Any:
+
+def _say(args: argparse.Namespace) -> Progress | None:
     from .machine import progress_to_stderr
 
     return None if args.quiet else progress_to_stderr
@@ -47,7 +50,7 @@ def _threads(args: argparse.Namespace) -> int | None:
     return args.threads
 
 
-def _measure(args: argparse.Namespace, say: Any) -> dict[str, Any]:
+def _measure(args: argparse.Namespace, say: Progress | None) -> dict[str, Any]:
     """Calibrate if no device is given, then run the suite."""
     from .validate import run_validation
     from .zoo import load_hardware

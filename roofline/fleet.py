@@ -1,7 +1,7 @@
 """The operator time breakdown of a fleet, through observers (Park et al. 2018, Section 2.2).
 
 The paper ranks operator groups by their share of data-center inference time: FC first, then
-embedding lookups, then tensor manipulation, then convolution (paper.md Section 4.4; the
+embedding lookups, then tensor manipulation, then convolution (docs/paper_notes.md Section 4.4; the
 percentages were not retrieved). Here a fleet *mix* (each model's share of the fleet's inference
 time, stated and editable) is evaluated on one device with a
 :class:`~roofline.observers.ByCategory` observer attached to every op, as Caffe2's per-operator
@@ -18,6 +18,7 @@ from .api import evaluate
 from .errors import SpecError
 from .observers import ByCategory
 from .table import Table
+from .zoo import load_hardware
 
 if TYPE_CHECKING:
     from .studies import Study
@@ -31,7 +32,7 @@ FLEET_MIX: dict[str, float] = {
     "faster_rcnn_shufflenet": 0.10,
     "ir_csn_152": 0.05,
 }
-#: the paper's ranking of operator groups by fleet time (paper.md Section 4.4, H)
+#: the paper's ranking of operator groups by fleet time (docs/paper_notes.md Section 4.4, H)
 PAPER_RANKING = ("fc", "embedding", "tensor_manipulation", "conv")
 #: our op categories -> the paper's groups (Caffe2 runs RNN gate GEMMs as FC operators)
 PAPER_GROUP = {"recurrent": "fc"}
@@ -61,8 +62,8 @@ def fleet_breakdown(
     Study
         ``table``: one row per (model or ``fleet``, group): weight, time_s (per run),
         time_share. ``findings``: ``shares`` (fleet share per group, largest first),
-        ``ranking``, ``paper_ranking`` and ``order_agrees`` (the paper's four groups appear in
-        the paper's order in ours).
+        ``ranking``, ``paper_ranking``, ``order_agrees`` (the paper's four groups appear in
+        the paper's order in ours) and ``mix`` (the normalized weights).
     """
     from . import studies, study_plots
 
@@ -75,7 +76,7 @@ def fleet_breakdown(
             fix="e.g. {'rec_paper': 0.6, 'resnet50': 0.4}",
         )
     weights = {m: w / total for m, w in mix.items()}
-    hw = studies._device(device)
+    hw = load_hardware(device)
     obs = ByCategory()
     names = {}
     for name in weights:

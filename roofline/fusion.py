@@ -30,7 +30,7 @@ def fusion_groups(graph: Graph) -> list[list[int]]:
     for i, node in enumerate(graph.nodes):
         if groups and node.op.kind in POINTWISE:
             prev = graph.nodes[groups[-1][-1]]
-            same = node.op.repeat == prev.op.repeat and prev.op.category != "embedding"
+            same = node.op.repeat == prev.op.repeat and not prev.op.side_by_side
             if same and node.inputs and prev.output in node.inputs and uses[prev.output] == 1:
                 groups[-1].append(i)
                 continue

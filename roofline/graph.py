@@ -59,7 +59,7 @@ class Graph:
         sizes = {k: numel(v) for k, v in self.inputs.items()}
         for n in self.nodes:
             # repeated embedding tables are side by side: all their outputs are alive at once
-            copies = n.op.repeat if n.op.category == "embedding" else 1
+            copies = n.op.repeat if n.op.side_by_side else 1
             sizes[n.output] = numel(n.op.out_shape) * copies
         object.__setattr__(self, "_sizes", sizes)
         return sizes
@@ -182,6 +182,14 @@ class GraphBuilder:
         """Per-sample shape of a tensor."""
         return self._shapes[tensor]
 
+    def __contains__(self, tensor: object) -> bool:
+        """Whether a tensor (graph input or op output) of this name exists yet."""
+        return tensor in self._shapes
+
+    def tensors(self) -> list[str]:
+        """Names of the tensors defined so far, in order."""
+        return list(self._shapes)
+
     def unique(self, base: str) -> str:
         """Return ``base`` or ``base_N`` so that op names stay unique."""
         if base not in self._shapes:
@@ -275,13 +283,13 @@ class GraphBuilder:
         self,
         x: str,
         mode: str,
-        kernel_size: int,
-        stride: int | None = None,
-        padding: int = 0,
+        kernel_size: int | Sequence[int],
+        stride: int | Sequence[int] | None = None,
+        padding: int | Sequence[int] = 0,
         ceil_mode: bool = False,
         name: str | None = None,
     ) -> str:
-        """Windowed max/avg pooling of (C, *spatial)."""
+        """Windowed max/avg pooling of (C, *spatial); ints apply to every spatial dim."""
         c, *spatial = self.shape(x)
         return self.add(
             "pool",
@@ -317,11 +325,24 @@ class GraphBuilder:
         )
 
     def linear(
-        self, x: str, out_features: int, bias: bool = True, name: str | None = None, repeat: int = 1
+        self,
+        x: str,
+        out_features: int,
+        bias: bool = True,
+        name: str | None = None,
+        repeat: int = 1,
+        features_from: int | None = None,
     ) -> str:
-        """Linear over the last dim of ``x`` (all leading dims are rows); flattens (C, 1, 1)."""
+        """Linear over the last dim of ``x`` (all leading dims are rows); flattens (C, 1, 1).
+
+        ``features_from=k`` flattens the per-sample dims from k on into the features, as
+        ``torch.flatten(x, 1 + k)`` does before the layer (VGG's classifier: 0; a box head over
+        (RoIs, C, 7, 7): 1); the dims before k are rows.
+        """
         shape = self.shape(x)
-        if len(shape) > 1 and all(s == 1 for s in shape[1:]):
+        if features_from is not None:
+            shape = (*shape[:features_from], numel(shape[features_from:]))
+        elif len(shape) > 1 and all(s == 1 for s in shape[1:]):
             shape = (shape[0],)  # torch.flatten after global pooling
         rows = numel(shape[:-1]) if len(shape) > 1 else 1
         return self.add(

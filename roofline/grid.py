@@ -265,6 +265,38 @@ def stack(devices: Sequence[Hardware]) -> HardwareGrid:
     )
 
 
+def knob_columns(
+    hw: Hardware, knobs: Mapping[str, Sequence[Any]], mode: str = "product"
+) -> dict[str, np.ndarray]:
+    """Value columns (SI floats, one entry per variant) of a product or zip grid of knobs.
+
+    Paths are checked and canonicalized (:func:`knob_dim`); an empty mapping gives no columns.
+    """
+    parsed = dict(parse_knob_values(hw, p, v) for p, v in knobs.items())
+    lists = list(parsed.values())
+    if mode == "zip":
+        if len({len(v) for v in lists}) > 1:
+            raise SpecError(
+                "zip mode needs value lists of equal length",
+                field="vary",
+                fix="use mode='product' or give equal lengths",
+            )
+        return parsed
+    if mode != "product":
+        raise SpecError(f"unknown mode {mode!r}", field="mode", fix="use 'product' or 'zip'")
+    if not parsed:
+        return {}
+    mesh = np.meshgrid(*lists, indexing="ij")
+    return {k: m.ravel() for k, m in zip(parsed, mesh)}
+
+
+def group_rows(key: np.ndarray) -> np.ndarray:
+    """Group index per row of ``key`` (equal rows, same group); O(n) when all rows are equal."""
+    if key.shape[0] == 0 or (key == key[0]).all():
+        return np.zeros(key.shape[0], dtype=np.intp)
+    return np.ravel(np.unique(key, axis=0, return_inverse=True)[1])
+
+
 def vary(
     hw: Hardware, knobs: Mapping[str, Sequence[Any]], mode: Literal["product", "zip"] = "product"
 ) -> HardwareGrid:
@@ -281,24 +313,10 @@ def vary(
     mode : "product" or "zip"
         Cartesian product of the value lists, or element-wise (equal lengths).
     """
-    parsed = dict(parse_knob_values(hw, p, v) for p, v in knobs.items())
+    parsed = knob_columns(hw, knobs, mode)
     if not parsed:
         return to_grid(hw)
-    lists = list(parsed.values())
-    if mode == "zip":
-        n = {len(v) for v in lists}
-        if len(n) != 1:
-            raise SpecError(
-                "zip mode needs value lists of equal length",
-                field="vary",
-                fix="use mode='product' or give equal lengths",
-            )
-        cols = lists
-    elif mode == "product":
-        mesh = np.meshgrid(*lists, indexing="ij")
-        cols = [m.ravel() for m in mesh]
-    else:
-        raise SpecError(f"unknown mode {mode!r}", field="mode", fix="use 'product' or 'zip'")
+    cols = list(parsed.values())
     g = to_grid(hw)
     h = cols[0].size
     rep = {k: np.repeat(v, h, axis=0) for k, v in (("cap", g.capacity), ("bw", g.bandwidth))}
@@ -339,8 +357,3 @@ def vary(
         tile,
         knobs=dict(zip(parsed, cols)),
     )
-
-
-def product_size(knobs: Mapping[str, Sequence[Any]]) -> int:
-    """Number of points of a product grid."""
-    return int(np.prod([len(v) for v in knobs.values()])) if knobs else 1

@@ -22,12 +22,17 @@ import numpy as np
 Progress = Callable[[str], None]
 
 
+def _allowed_cpus() -> list[int]:
+    """Ids of the CPUs this process may run on."""
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return list(range(os.cpu_count() or 1))
+
+
 def cpus() -> int:
     """CPUs this process may run on (the thread count used for every measurement)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+    return len(_allowed_cpus())
 
 
 def cpu_model() -> str:
@@ -128,12 +133,8 @@ def _parse_size(text: str) -> int:
 
 def read_caches(root: str = "/sys/devices/system/cpu") -> list[Cache]:
     """Data and unified caches by level, from ``cpu*/cache/index*`` (empty if unreadable)."""
-    try:
-        allowed = sorted(os.sched_getaffinity(0))
-    except AttributeError:
-        allowed = list(range(os.cpu_count() or 1))
     found: dict[int, dict[str, Any]] = {}
-    for cpu in allowed:
+    for cpu in _allowed_cpus():
         for idx in sorted(Path(root, f"cpu{cpu}", "cache").glob("index*")):
             try:
                 kind = (idx / "type").read_text().strip()
@@ -174,13 +175,12 @@ def time_calls(
     min_reps: int = 3,
     min_time: float = 0.05,
     max_reps: int = 2000,
-    max_time: float = 5.0,
     clock: str = "wall",
 ) -> np.ndarray:
     """Seconds of each timed call of ``fn`` after one warm-up call.
 
-    Runs at least ``min_reps`` calls and until ``min_time`` seconds have passed, at most
-    ``max_reps`` calls or ``max_time`` seconds (but never fewer than ``min_reps``). ``clock`` is
+    Runs at least ``min_reps`` calls, then stops once ``min_time`` seconds have passed or
+    ``max_reps`` calls are done (a slow ``fn`` thus runs exactly ``min_reps`` calls). ``clock`` is
     ``wall`` (elapsed time) or ``cpu`` (CPU time of this process: the time spent descheduled by
     other work does not count; with more than one thread it sums over them).
     """
@@ -194,8 +194,6 @@ def time_calls(
         times.append(timer() - t0)
         spent = time.perf_counter() - start
         if len(times) >= min_reps and (spent >= min_time or len(times) >= max_reps):
-            break
-        if len(times) >= min_reps and spent >= max_time:
             break
     return np.asarray(times)
 

@@ -27,9 +27,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .cost import CostTable
-from .dtypes import canonical
 from .errors import SpecError
-from .hardware import Engine, Hardware
+from .hardware import Hardware
 
 if TYPE_CHECKING:
     from .efficiency import EfficiencyCurve
@@ -76,16 +75,6 @@ class OneResult:
         return math.fsum(self.time_s)
 
 
-def engine_peak(engine: Engine, dtype: str) -> float:
-    """Dense peak (FLOP/s) of ``engine`` at ``dtype``, through a declared fallback if needed."""
-    dt = canonical(dtype)
-    if dt in engine.peak:
-        return engine.peak[dt]
-    if dt in engine.fallback:
-        return engine.peak[engine.fallback[dt]]
-    raise SpecError(f"no peak for {dt}", field=f"peak.{dt}")
-
-
 def curve_value(curve: EfficiencyCurve | None, size: float) -> float:
     """Efficiency of ``curve`` at ``size``: linear in log(size) between points, clamped outside."""
     if curve is None:
@@ -115,8 +104,8 @@ def _compute(ct: CostTable, hw: Hardware, j: int) -> tuple[list[float], list[flo
     """Compute seconds (with and without efficiency curves) and tile utilization of every op."""
     dtype = ct.precision.compute
     mat, vec = hw.engines.matrix, hw.engines.vector
-    mpeak = engine_peak(mat, dtype) * mat.efficiency
-    vpeak = engine_peak(vec, dtype) * vec.efficiency
+    mpeak = hw.peak("matrix", dtype) * mat.efficiency
+    vpeak = hw.peak("vector", dtype) * vec.efficiency
     n = ct.n_ops
     padded = [float(ct.flops_matrix[i, j]) for i in range(n)]
     if mat.tile is not None:
@@ -153,14 +142,17 @@ def _footprint(ct: CostTable, j: int) -> tuple[float, float, float, float]:
     return dense, tables, peak_act, kv
 
 
-def _verdict(need: float, shortfall: float, hw: Hardware) -> tuple[bool, float, float, float]:
+_Verdict = tuple[bool, float, float, float]  # feasible, shortfall bytes, need bytes, devices
+
+
+def _verdict(need: float, shortfall: float, hw: Hardware) -> _Verdict:
     total = sum(lvl.capacity for lvl in hw.memory.values())
     # infeasible: one device is not enough, even when pooled capacity would suffice
     devices = max(2.0, math.ceil(need / total)) if shortfall > 0 else 1.0
     return shortfall <= 0, shortfall, need, devices
 
 
-def place_single(ct: CostTable, hw: Hardware, j: int):
+def place_single(ct: CostTable, hw: Hardware, j: int) -> tuple[list[list[float]], _Verdict]:
     """SingleLevel: every byte streams from main memory (the level of kind ``device``)."""
     levels = list(hw.memory.values())
     main = [lvl.kind for lvl in levels].index("device")
@@ -181,7 +173,7 @@ def place_single(ct: CostTable, hw: Hardware, j: int):
     return out, _verdict(need, shortfall, hw)
 
 
-def place_capacity(ct: CostTable, hw: Hardware, j: int):
+def place_capacity(ct: CostTable, hw: Hardware, j: int) -> tuple[list[list[float]], _Verdict]:
     """CapacityAware, rule by rule as :mod:`roofline.placement` documents it."""
     levels = list(hw.memory.values())
     nl, n = len(levels), ct.n_ops

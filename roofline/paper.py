@@ -29,7 +29,7 @@ import numpy as np
 
 from .counting import count_graph
 from .errors import SpecError
-from .metrics import NOT_LAYERS, weight_read_elems
+from .metrics import layer_mask, weight_read_elems
 from .paper_data import METRICS, ROWS, PaperCell, PaperRow
 from .report import format_table, si
 from .table import Table
@@ -71,22 +71,17 @@ class RowResult:
 def _point(model: Any, batches: Sequence[float], row: PaperRow) -> list[dict[str, float]]:
     """Table 1 metrics of one model at each batch, over the row's layers."""
     ct = count_graph(model.graph, list(batches), "fp32", fuse=False)
-    ops = model.graph.ops
-    layers = np.array(
-        [
-            w > 0 and c in row.categories and c not in NOT_LAYERS
-            for w, c in zip(ct.weight_elems, ct.categories)
-        ]
-    )
+    in_rows = np.array([c in row.categories for c in ct.categories], dtype=bool)
+    layers = layer_mask(ct) & in_rows
     if not layers.any():
         raise SpecError(
             f"model {model.name!r} has no {'/'.join(sorted(row.categories))} layers",
             field="table1",
             fix="choose a preset with such layers",
         )
+    ops = model.graph.ops
     classifier = np.array([op.kind == "linear" and getattr(op, "rows", 0) == 1 for op in ops])
     for_min = layers & ~classifier if row.exclude_classifier else layers
-    in_rows = np.array([c in row.categories for c in ct.categories])
     flops = ct.flops_matrix + ct.flops_vector
     w = weight_read_elems(ct)
     aw = w + ct.act_in_elems + ct.act_out_elems
@@ -199,6 +194,7 @@ def table1(batch: Any = None, rows: Sequence[str] | None = None) -> Table:
         conv = row.batch_convention if batch is None else "batch override"
         models = ", ".join(n + (f" {ch}" if ch else "") for n, ch in row.models)
         bstr = ", ".join(f"{b:g}" for b in res.batches)
+        head = [row.key, row.category, row.model_type, models, bstr, conv]
         for metric, unit in METRICS:
             pc = row.cells.get(metric)
             lo, hi = res.values.get(metric, (math.nan, math.nan))
@@ -218,12 +214,7 @@ def table1(batch: Any = None, rows: Sequence[str] | None = None) -> Table:
                 )
             out.append(
                 [
-                    row.key,
-                    row.category,
-                    row.model_type,
-                    models,
-                    bstr,
-                    conv,
+                    *head,
                     metric,
                     unit,
                     lo,
@@ -238,12 +229,7 @@ def table1(batch: Any = None, rows: Sequence[str] | None = None) -> Table:
             )
         out.append(
             [
-                row.key,
-                row.category,
-                row.model_type,
-                models,
-                bstr,
-                conv,
+                *head,
                 "latency",
                 "s",
                 math.nan,
@@ -274,7 +260,9 @@ _HEAD = {
 
 
 def _range(lo: float | None, hi: float | None) -> str:
-    if lo is None or hi is None or (isinstance(lo, float) and math.isnan(lo)):
+    """``low-high`` with SI prefixes; ``-`` where the table holds no figure (NaN is stored as
+    None)."""
+    if lo is None or hi is None:
         return "-"
     a, b = si(lo).replace(" ", ""), si(hi).replace(" ", "")
     return a if a == b else f"{a}-{b}"
@@ -346,7 +334,7 @@ def to_text(table: Table) -> str:
         body = [
             [
                 _HEAD[r["metric"]],
-                _range(r["computed_low"], r["computed_high"]) if r["metric"] != "latency" else "-",
+                _range(r["computed_low"], r["computed_high"]),
                 r["paper"],
                 r["confidence"],
                 r["verdict"],

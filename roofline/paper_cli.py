@@ -117,7 +117,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    from .plot import save
+    from .plot import image_format, save
 
     _need(
         bool(args.output) and args.output != "-",
@@ -125,12 +125,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
         "--output",
         "add -o chart.png (or .svg)",
     )
-    if not str(args.output).lower().endswith((".png", ".svg", ".pdf")):
-        raise SpecError(
-            f"cannot tell the image format of {args.output!r}",
-            field="--output",
-            fix="name the file .png or .svg",
-        )
+    image_format(args.output, field="--output")  # before the (slow) drawing
     import matplotlib.pyplot as plt
 
     chart = _draw(args)

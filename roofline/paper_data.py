@@ -1,10 +1,10 @@
 """Table 1 of Park et al. (2018) as reconstructed in the project's paper notes, as data.
 
-Every figure carries the confidence tag of the reconstruction (``/work/shared/paper.md``,
-Section 2): ``H`` seen in retrieved text, ``M`` recollection backed by an independent check,
-``L`` recollection only. Each paper row names the preset(s) that stand for it, the batch
-convention, and which layers it covers. :mod:`roofline.paper` computes the rows and compares them
-with these figures.
+Every figure carries the confidence tag of the reconstruction (``docs/paper_notes.md``, a copy of
+the project notes ``shared/paper.md``, Section 2): ``H`` seen in retrieved text, ``M`` recollection
+backed by an independent check, ``L`` recollection only. Each paper row names the preset(s) that
+stand for it, the batch convention, and which layers it covers. :mod:`roofline.paper` computes the
+rows and compares them with these figures.
 
 How a computed figure is compared with the paper's (``PaperCell.mode``):
 
@@ -133,6 +133,17 @@ _REC_FC_AW = cell("20-200", "M", "bound", (20, 200))
 _TWO_TO_TWENTY_AW = cell("2-20", "M", "bound", (2, 20))
 _EMB = cell("1-2", "M", "bound", (1, 2))
 
+
+def _intensities(w: PaperCell, aw: PaperCell) -> dict[str, PaperCell]:
+    """The four intensity cells of a row whose average and minimum share one figure."""
+    return {
+        "intensity_w_avg": w,
+        "intensity_w_min": w,
+        "intensity_aw_avg": aw,
+        "intensity_aw_min": aw,
+    }
+
+
 ROWS: tuple[PaperRow, ...] = (
     PaperRow(
         "rec_fc",
@@ -147,10 +158,7 @@ ROWS: tuple[PaperRow, ...] = (
         {
             "params": cell("1-10M", "M", "bound", (1e6, 1e7)),
             "max_live_activations": cell(">10K", "L", "bound", (1e4, INF)),
-            "intensity_w_avg": _REC_FC,
-            "intensity_w_min": _REC_FC,
-            "intensity_aw_avg": _REC_FC_AW,
-            "intensity_aw_min": _REC_FC_AW,
+            **_intensities(_REC_FC, _REC_FC_AW),
         },
         "~10s of ms (L)",
         {
@@ -172,10 +180,7 @@ ROWS: tuple[PaperRow, ...] = (
         {
             "params": cell(">10 billion", "M", "bound", (1e10, INF)),
             "max_live_activations": cell(">10K", "L", "bound", (1e4, INF)),
-            "intensity_w_avg": _EMB,
-            "intensity_w_min": _EMB,
-            "intensity_aw_avg": _EMB,
-            "intensity_aw_min": _EMB,
+            **_intensities(_EMB, _EMB),
         },
         "~10s of ms (L)",
         {
@@ -276,10 +281,7 @@ ROWS: tuple[PaperRow, ...] = (
         {
             "params": cell("100M-1B", "M", "bound", (1e8, 1e9)),
             "max_live_activations": cell(">100K", "L", "bound", (1e5, INF)),
-            "intensity_w_avg": _TWO_TO_TWENTY,
-            "intensity_w_min": _TWO_TO_TWENTY,
-            "intensity_aw_avg": _TWO_TO_TWENTY_AW,
-            "intensity_aw_min": _TWO_TO_TWENTY_AW,
+            **_intensities(_TWO_TO_TWENTY, _TWO_TO_TWENTY_AW),
         },
         "~10s of ms (L)",
         {},

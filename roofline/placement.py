@@ -73,7 +73,8 @@ def gather_bytes(ct: CostTable, granularity: np.ndarray) -> np.ndarray:
     return rounded[:, None, :] * ct.gather_rows.T[None, :, :]
 
 
-def _footprint(ct: CostTable) -> tuple[float, float, np.ndarray, np.ndarray]:
+def footprint(ct: CostTable) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """(dense weight bytes, table bytes, peak live activation bytes [B], KV-cache bytes [B])."""
     is_table = ct.is_table
     dense_w = float(ct.weight_bytes[~is_table].sum())
     tables_w = float(ct.weight_bytes[is_table].sum())
@@ -82,7 +83,8 @@ def _footprint(ct: CostTable) -> tuple[float, float, np.ndarray, np.ndarray]:
     return dense_w, tables_w, peak_act, kv
 
 
-def _verdict(need: np.ndarray, shortfall: np.ndarray, grid: HardwareGrid):
+def verdict(need: np.ndarray, shortfall: np.ndarray, grid: HardwareGrid):
+    """(feasible, shortfall, footprint, devices needed) [H, B] from the bytes needed and missing."""
     total_cap = grid.capacity.sum(axis=1)[:, None]
     # infeasible means one device is not enough, even when the pooled capacity would be
     devices = np.maximum(2.0, np.ceil(need / total_cap))
@@ -98,14 +100,20 @@ class SingleLevel:
         H, L = grid.capacity.shape
         B, O = ct.batch.size, ct.n_ops
         main = grid.level_kinds.index("device")
-        dense_w, tables_w, peak_act, kv = _footprint(ct)
         out = np.zeros((H, B, O, L))
         stream = ct.weight_read_bytes + ct.act_in_bytes + ct.act_out_bytes + ct.kv_bytes
         out[..., main] = stream.T[None] + gather_bytes(ct, grid.granularity[:, main])
-        need = np.broadcast_to(dense_w + tables_w + peak_act + kv, (H, B)).astype(float)
-        shortfall = np.maximum(0.0, need - grid.capacity[:, main][:, None])
-        feasible, shortfall, need, devices = _verdict(need, shortfall, grid)
+        feasible, shortfall, need, devices = self.verdict(ct, grid)
         return Placement(out, feasible, shortfall, need, devices, np.full((H, B), main))
+
+    @staticmethod
+    def verdict(ct: CostTable, grid: HardwareGrid):
+        """Everything lives in main memory: (feasible, shortfall, footprint, devices) [H, B]."""
+        main = grid.level_kinds.index("device")
+        dense_w, tables_w, peak_act, kv = footprint(ct)
+        need = np.broadcast_to(dense_w + tables_w + peak_act + kv, (grid.size, ct.batch.size))
+        shortfall = np.maximum(0.0, need - grid.capacity[:, main][:, None])
+        return verdict(need.astype(float), shortfall, grid)
 
 
 class CapacityAware:
@@ -120,7 +128,7 @@ class CapacityAware:
         main = kinds.index("device")
         onchip = [i for i, k in enumerate(kinds) if k == "onchip"]
         cap = grid.capacity
-        dense_w, tables_w, peak_act, kv = _footprint(ct)
+        dense_w, tables_w, peak_act, kv = footprint(ct)
         live = ct.live_act_bytes.T  # [B, O]
 
         resident = np.full((H, B), -1)
@@ -174,7 +182,7 @@ class CapacityAware:
                 part = part + ct.kv_bytes.T[None]
             out[..., lvl] = part
         need = np.broadcast_to(dense_w + tables_w + peak_act + kv, (H, B)).astype(float)
-        feasible, shortfall, need, devices = _verdict(need, shortfall, grid)
+        feasible, shortfall, need, devices = verdict(need, shortfall, grid)
         return Placement(out, feasible, shortfall, need, devices, w_lvl)
 
 

@@ -14,12 +14,12 @@ the roofs is what tile padding and per-op overhead cost.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from .errors import SpecError
 from .report import si
 from .result import Result
 
@@ -94,8 +94,6 @@ def _batch_index(result: Result, batch: float | None) -> int:
         return 0
     idx = np.flatnonzero(result.costs.batch == batch)
     if idx.size == 0:
-        from .errors import SpecError
-
         raise SpecError(
             f"batch {batch:g} was not evaluated",
             field="batch",
@@ -400,28 +398,30 @@ def _table1_marks(
             )
 
 
-def save(ax_or_fig: Any, path: str) -> None:
-    """Write the figure of ``ax_or_fig`` to ``path`` (PNG or SVG by suffix) atomically."""
-    from .cli import atomic_write
-    from .errors import SpecError
+#: image formats :func:`save` writes, by file suffix
+IMAGE_FORMATS = ("png", "svg", "pdf")
 
-    fig = getattr(ax_or_fig, "figure", ax_or_fig)
-    fmt = str(path).rsplit(".", 1)[-1].lower()
-    if fmt not in ("png", "svg", "pdf"):
+
+def image_format(path: str, field: str = "output") -> str:
+    """The image format of ``path`` by its suffix (``png``, ``svg`` or ``pdf``); a
+    :class:`~roofline.errors.SpecError` naming ``field`` for any other name."""
+    _, dot, fmt = str(path).lower().rpartition(".")
+    if not dot or fmt not in IMAGE_FORMATS:
         raise SpecError(
             f"cannot tell the image format of {path!r}",
-            field="output",
+            field=field,
             fix="name the file .png or .svg",
         )
+    return fmt
 
-    def write(tmp: str) -> None:
-        fig.savefig(tmp, format=fmt, dpi=130)
-        # mkstemp creates the file 0600; give it the permissions a plain open() would
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
 
-    atomic_write(str(path), write)
+def save(ax_or_fig: Any, path: str) -> None:
+    """Write the figure of ``ax_or_fig`` to ``path`` (PNG, SVG or PDF by suffix) atomically."""
+    from .cli import atomic_write
+
+    fig = getattr(ax_or_fig, "figure", ax_or_fig)
+    fmt = image_format(path)
+    atomic_write(str(path), lambda tmp: fig.savefig(tmp, format=fmt, dpi=130))
 
 
 from .plot_bars import batch_scaling, breakdown  # noqa: E402  (re-exported: charts live here)
@@ -431,6 +431,7 @@ __all__ = [
     "batch_scaling",
     "breakdown",
     "category_color",
+    "image_format",
     "plain_log_ticks",
     "roofline",
     "save",

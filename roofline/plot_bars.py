@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from .errors import SpecError
 from .plot import _axes, _device_index, auto_scale, category_color
 from .report import fmt_time, si
 from .result import Result
@@ -37,8 +38,6 @@ def breakdown(
     """
     rs = [results] if isinstance(results, Result) else list(results)
     if by not in ("category", "kind", "bound"):
-        from .errors import SpecError
-
         raise SpecError(f"unknown breakdown {by!r}", field="by", fix="use category, kind or bound")
     ax = _axes(ax, figsize=(max(6.0, 1.1 * _n_bars(rs) + 3), 5.0))
     labels, stacks = [], []
@@ -62,9 +61,10 @@ def breakdown(
     bottom = np.zeros(len(stacks))
     for i, k in enumerate(keys):
         vals = np.array([s.get(k, 0.0) for s in stacks]) * (100 if share else 1e3)
-        color = BOUND_COLORS[i % len(BOUND_COLORS)] if by == "bound" else category_color(k)
-        if by == "kind":
-            color = None
+        if by == "bound":
+            color = BOUND_COLORS[i % len(BOUND_COLORS)]
+        else:  # op kinds take matplotlib's color cycle
+            color = category_color(k) if by == "category" else None
         ax.bar(x, vals, bottom=bottom, label=k, color=color, width=0.7, edgecolor="white")
         bottom += vals
     ax.set_xticks(x, labels, fontsize=8)

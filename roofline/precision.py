@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .cost import TensorClass
 from .dtypes import canonical, nbytes
 
 
@@ -47,13 +48,13 @@ class Precision:
         dt = canonical(text)
         return cls(dt, dt, dt, "int64", dt, dt)
 
-    def bytes_per(self, tensor_class: str) -> float:
-        """Bytes per element of a tensor class: weight, act_in, act_out, kv or index."""
+    def bytes_per(self, tensor_class: TensorClass | str) -> float:
+        """Bytes per element of a :class:`~roofline.cost.TensorClass` (or its string value)."""
         dtype = {
-            "weight": self.weights,
-            "act_in": self.activations,
-            "act_out": self.activations,
-            "kv": self.kv_cache,
-            "index": self.index,
-        }[tensor_class]
+            TensorClass.WEIGHT: self.weights,
+            TensorClass.ACT_IN: self.activations,
+            TensorClass.ACT_OUT: self.activations,
+            TensorClass.KV: self.kv_cache,
+            TensorClass.INDEX: self.index,
+        }[TensorClass(tensor_class)]
         return nbytes(dtype)

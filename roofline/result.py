@@ -144,33 +144,36 @@ class Result:
         cols += [f"{n}_bytes" for n in self.grid.level_names]
         cols += [f"{b}_bound_time_s" for b in self.bound_labels] + ["overhead_time_s"]
         cols += list(self.grid.knobs)
-        rows = []
-        for h, dev in enumerate(self.grid.labels):
-            for j, b in enumerate(ct.batch):
-                row = [
-                    ct.model,
-                    dev,
-                    _num(b),
-                    ct.precision.name,
-                    self.policy,
-                    params,
-                    float(self.flops[j]),
-                    wbytes,
-                    float(live[j]),
-                    float(lat[h, j]),
-                    float(ideal[h, j]),
-                    float(thr[h, j]),
-                    float(util[h, j]),
-                    str(dom[h, j]),
-                    bool(self.feasible[h, j]),
-                    float(self.shortfall_bytes[h, j]),
-                    int(self.devices_needed[h, j]),
-                ]
-                row += [float(x) for x in moved[h, j]]
-                row += [float(x) for x in tb[h, j]]
-                row += [float(v[h]) for v in self.grid.knobs.values()]
-                rows.append(row)
-        return Table(cols, rows, title=f"{ct.model} ({ct.precision.name}, {self.policy})")
+        H, B = lat.shape
+        batches = [_num(b) for b in ct.batch]
+
+        def per_point(a: Any) -> Any:  # [H, B] -> H*B in row order (variant, then batch)
+            return np.broadcast_to(a, (H, B)).ravel()
+
+        values = [
+            [ct.model] * (H * B),
+            np.repeat(np.asarray(self.grid.labels, dtype=object), B),
+            batches * H,
+            [ct.precision.name] * (H * B),
+            [self.policy] * (H * B),
+            per_point(params),
+            per_point(self.flops[None, :]),
+            per_point(wbytes),
+            per_point(live[None, :]),
+            per_point(lat),
+            per_point(ideal),
+            per_point(thr),
+            per_point(util),
+            per_point(dom.astype(str)),
+            per_point(self.feasible.astype(bool)),
+            per_point(self.shortfall_bytes.astype(float)),
+            per_point(self.devices_needed.astype(int)),
+        ]
+        values += [moved[..., k].ravel() for k in range(moved.shape[-1])]
+        values += [tb[..., k].ravel() for k in range(tb.shape[-1])]
+        values += [np.repeat(v, B) for v in self.grid.knobs.values()]
+        title = f"{ct.model} ({ct.precision.name}, {self.policy})"
+        return Table.from_columns(dict(zip(cols, values)), title=title)
 
     def per_op(self, device: int | str = 0, batch: Any = None) -> Table:
         """One row per op (and per batch unless ``batch`` picks one) on one device variant."""

@@ -13,7 +13,6 @@ import os
 import re
 import types
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Union, get_args, get_origin
 
@@ -433,10 +432,3 @@ class ModelSpec(BaseModel):
     source: str = Field(min_length=1, description="paper / URL / code the numbers come from")
     params: dict[str, Any] = Field(default_factory=dict)
     notes: str | None = None
-
-
-@dataclass(frozen=True)
-class SpecFile:
-    """Where a spec came from, for messages."""
-
-    path: str | None

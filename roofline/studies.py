@@ -1,9 +1,9 @@
 """The paper's four hardware implications as studies, plus the fleet operator-time breakdown.
 
 Park et al. (2018) end their characterization with four requirements for inference hardware
-(paper.md Section 1, "Intro list"). Each function here asks one of them of the roofline model and
-returns a :class:`Study`: a tidy :class:`~roofline.table.Table` of raw SI numbers, ``findings``
-(the answer as numbers), a one-paragraph ``answer``, and charts (``plot``, ``figure``).
+(docs/paper_notes.md Section 1, "Intro list"). Each function here asks one of them of the roofline
+model and returns a :class:`Study`: a tidy :class:`~roofline.table.Table` of raw SI numbers,
+``findings`` (the answer as numbers), a one-paragraph ``answer``, and charts (``plot``, ``figure``).
 
 * :func:`embedding_study`: high memory bandwidth and capacity for embeddings;
 * :func:`engine_balance_study`: powerful matrix *and* vector engines (Amdahl's limit);
@@ -28,6 +28,7 @@ from .engine import evaluate_costs
 from .errors import SpecError
 from .grid import vary
 from .hardware import Hardware
+from .report import fmt_bytes, fmt_time, si
 from .table import Table
 from .zoo import load_hardware, load_model
 
@@ -109,10 +110,6 @@ def _models(models: Mapping[str, int] | Sequence[str] | None) -> dict[str, int]:
     return {m: PAPER_MODELS.get(m, 1) for m in models}
 
 
-def _device(device: Any) -> Hardware:
-    return device if isinstance(device, Hardware) else load_hardware(device)
-
-
 # -- 1. embeddings: bandwidth and capacity --------------------------------------------------------
 
 
@@ -167,7 +164,7 @@ def embedding_study(
     from . import study_plots as sp
 
     m = load_model(model)
-    hw = _device(device)
+    hw = load_hardware(device)
     ct = count_graph(m.graph, [batch], dtype, fuse=True)
     if not ct.is_table.any():
         raise SpecError(
@@ -205,7 +202,7 @@ def embedding_study(
         for h, x in enumerate(xs):
             lvl = tier or _tables_level(r, h, names)
             fits = lvl in names and tb <= cap[list(names).index(lvl)]
-            need = int(max(1, np.ceil(float(r.footprint_bytes[h, 0]) / per_device)))
+            need = _devices_needed(float(r.footprint_bytes[h, 0]), per_device)
             rows.append(
                 [
                     sweep,
@@ -256,7 +253,7 @@ def embedding_study(
         "tables_level": _tables_level(base, 0, names),
         "latency_s": float(base.latency_s[0, 0]),
         "spill_bytes": spill,
-        "devices_needed": int(max(1, np.ceil(float(base.footprint_bytes[0, 0]) / per_device))),
+        "devices_needed": _devices_needed(float(base.footprint_bytes[0, 0]), per_device),
         "tier_latency_s": {x["x"]: x["latency_s"] for x in table if x["sweep"] == "tier"},
         "bandwidth_latency_s": {x["x"]: x["latency_s"] for x in table if x["sweep"] == "bandwidth"},
         "device_bandwidth_bytes_per_s": float(hw.memory[names[main]].bandwidth),
@@ -272,9 +269,12 @@ def embedding_study(
     )
 
 
-def _embedding_answer(model: str, device: str, dtype: str, batch: int, f: dict) -> str:
-    from .report import fmt_bytes, fmt_time, si
+def _devices_needed(footprint_bytes: float, per_device_bytes: float) -> int:
+    """Devices whose pooled on-chip + device memory hold ``footprint_bytes`` (at least one)."""
+    return int(max(1, np.ceil(footprint_bytes / per_device_bytes)))
 
+
+def _embedding_answer(model: str, device: str, dtype: str, batch: int, f: dict) -> str:
     bw = f["bandwidth_latency_s"]
     lo, hi = min(bw), max(bw)
     tiers = ", ".join(f"{k} {fmt_time(v)}" for k, v in f["tier_latency_s"].items())

@@ -17,7 +17,7 @@ from .errors import SpecError
 from .grid import vary
 from .report import fmt_bytes, si
 from .table import Table
-from .zoo import load_model
+from .zoo import load_hardware, load_model
 
 if TYPE_CHECKING:
     from .studies import Study
@@ -65,7 +65,7 @@ def engine_balance_study(
         an unbounded matrix engine, and the Amdahl limit.
     """
     st = _studies()
-    hw = st._device(device or st.PAPER_DEVICE)
+    hw = load_hardware(device or st.PAPER_DEVICE)
     mods = st._models(models)
     key = hw.engines.matrix.resolve(canonical(dtype)) or canonical(dtype)
     base = hw.peak("matrix", dtype)
@@ -179,7 +179,7 @@ def onchip_memory_study(
         smallest to the largest capacity.
     """
     st = _studies()
-    hw = st._device(device or st.PAPER_DEVICE)
+    hw = load_hardware(device or st.PAPER_DEVICE)
     if not any(lv.kind == "onchip" for lv in hw.memory.values()):
         raise SpecError(
             f"device {hw.name!r} has no on-chip memory level",
@@ -289,7 +289,7 @@ def precision_study(
     ]
     rows, findings = [], {}
     for dev in devices:
-        hw = st._device(dev)
+        hw = load_hardware(dev)
         for name, batch in mods.items():
             m = load_model(name)
             ref, regime = None, ""

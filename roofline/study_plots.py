@@ -17,16 +17,11 @@ _LINE_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"
 
 
 def iec_formatter() -> Any:
-    """Tick labels in binary units (``4 MiB``), for capacities."""
+    """Tick labels in binary units for whole binary sizes (``4 MiB``), for capacities on a
+    base-2 axis (:func:`roofline.report.fmt_bytes`)."""
     from matplotlib.ticker import FuncFormatter
 
-    def fmt(v: float, _pos: Any) -> str:
-        for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-            if v >= scale:
-                return f"{v / scale:g} {unit}"
-        return f"{v:g} B"
-
-    return FuncFormatter(fmt)
+    return FuncFormatter(lambda v, _pos: fmt_bytes(v))
 
 
 def _rows(study: Any, **match: Any) -> list[dict[str, Any]]:
@@ -89,7 +84,6 @@ def embedding_tiers(study: Any, ax: Any) -> None:
         lat,
         color=["#2ca02c" if r["fits"] else "#cccccc" for r in rs],
         edgecolor="black",
-        hatch=None,
     )
     for b, r in zip(bars, rs):
         if not r["fits"]:

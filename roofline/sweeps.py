@@ -24,7 +24,7 @@ from .counting import as_batches, count_graph
 from .efficiency import has_curves
 from .errors import SpecError
 from .fastpath import Totals, totals_direct, totals_full, totals_ridge
-from .grid import parse_knob_values
+from .grid import knob_columns
 from .hardware import Hardware
 from .placement import get_policy
 from .table import Table
@@ -35,25 +35,19 @@ RIDGE_CHUNK = 65536
 
 
 def knob_grid(hw: Hardware, knobs: Mapping[str, Sequence[Any]], mode: str) -> dict[str, np.ndarray]:
-    """Return the full value columns (SI floats) of a product or zip grid of knobs."""
-    parsed = dict(parse_knob_values(hw, p, v) for p, v in knobs.items())
-    if not parsed:
+    """Value columns of the sweep's grid (:func:`roofline.grid.knob_columns`); at least one knob."""
+    if not knobs:
         raise SpecError(
             "no knob to vary", field="vary", fix="e.g. {'memory.main.bandwidth': [...]}"
         )
-    lists = list(parsed.values())
-    if mode == "zip":
-        if len({len(v) for v in lists}) != 1:
-            raise SpecError(
-                "zip mode needs value lists of equal length",
-                field="vary",
-                fix="use mode='product' or give equal lengths",
-            )
-        return parsed
-    if mode != "product":
-        raise SpecError(f"unknown mode {mode!r}", field="mode", fix="use 'product' or 'zip'")
-    mesh = np.meshgrid(*lists, indexing="ij")
-    return {k: m.ravel() for k, m in zip(parsed, mesh)}
+    return knob_columns(hw, knobs, mode)
+
+
+class SweepTable(Table):
+    """A sweep's tidy table, with the knob paths it varied and, on request, per-op detail."""
+
+    knobs: tuple[str, ...] = ()
+    per_op: Table | None = None
 
 
 _COUNTS: dict[tuple, Any] = {}
@@ -153,7 +147,7 @@ def sweep(
     executor: Executor | None = None,
     progress: Callable[[int], None] | None = None,
     per_op: bool = False,
-) -> Table:
+) -> SweepTable:
     """Evaluate models on every variant of ``base_device``; return one row per point.
 
     Parameters
@@ -189,7 +183,7 @@ def sweep(
         else list(models)
     )
     dtypes = [dtype] if isinstance(dtype, str) else list(dtype)
-    hw = base_device if isinstance(base_device, Hardware) else load_hardware(base_device)
+    hw = load_hardware(base_device)
     pol = get_policy(policy).name
     batches = as_batches(batch)
     if chunk is None:
@@ -253,14 +247,12 @@ def sweep(
                 out["devices_needed"].append(tot.devices_needed.ravel().astype(int))
                 if progress:
                     progress(h)
-    table = Table.from_columns(
+    table = SweepTable.from_columns(
         {k: np.concatenate(v) if v else np.array([]) for k, v in out.items()},
         title=f"sweep of {hw.name}",
     )
-    table.knobs = tuple(cols)  # type: ignore[attr-defined]
-    table.per_op = (  # type: ignore[attr-defined]
-        _per_op_table(loaded, hw, cols, batches, dtypes, pol, fuse) if per_op else None
-    )
+    table.knobs = tuple(cols)
+    table.per_op = _per_op_table(loaded, hw, cols, batches, dtypes, pol, fuse) if per_op else None
     return table
 
 
@@ -308,7 +300,9 @@ def n_points(vary: Mapping[str, Sequence[Any]], mode: str) -> int:
     return (sizes[0] if sizes else 0) if mode == "zip" else math.prod(sizes)
 
 
-def plot_sweep(table: Table, metric: str = "latency_s", ax: Any = None, title: str | None = None):
+def plot_sweep(
+    table: SweepTable, metric: str = "latency_s", ax: Any = None, title: str | None = None
+):
     """Plot ``metric`` over the sweep's knobs: lines for one knob, a heat map for two.
 
     One line (or panel) per model, batch and dtype for one knob; for two knobs, the first model,
@@ -319,7 +313,7 @@ def plot_sweep(table: Table, metric: str = "latency_s", ax: Any = None, title: s
 
     from .report import format_value
 
-    knobs = list(getattr(table, "knobs", ()))
+    knobs = list(table.knobs)
     if not knobs or len(knobs) > 2:
         raise SpecError(
             f"plot needs one or two varied knobs, got {len(knobs)}",

@@ -105,20 +105,13 @@ def gather_sum(rows: int, dim: int, pooling: int, bags: int) -> Kernel:
         )
         return lambda: s @ table
 
-    return Kernel(
-        f"sp_embsum_{rows}x{dim}_pf{pooling}",
-        "embedding",
-        "scipy",
-        {"idx": [pooling]},
-        [_bag_op(rows, dim, pooling)],
-        bags,
-        "fp32",
-        make,
-    )
+    name = f"sp_embsum_{rows}x{dim}_pf{pooling}"
+    return Kernel(name, "embedding", "scipy", *_bag_model(rows, dim, pooling), bags, "fp32", make)
 
 
-def _bag_op(rows: int, dim: int, pooling: int) -> dict[str, Any]:
-    return {
+def _bag_model(rows: int, dim: int, pooling: int) -> tuple[dict[str, list[int]], list[dict]]:
+    """The ``layers`` inputs and ops of a sum-pooled bag of ``pooling`` lookups per sample."""
+    op = {
         "kind": "embedding_bag",
         "name": "bag",
         "inputs": ["idx"],
@@ -127,6 +120,7 @@ def _bag_op(rows: int, dim: int, pooling: int) -> dict[str, Any]:
         "pooling_factor": pooling,
         "mode": "sum",
     }
+    return {"idx": [pooling]}, [op]
 
 
 def elementwise(op: str, n: int) -> Kernel:
@@ -246,15 +240,9 @@ def embedding_bag(rows: int, dim: int, pooling: int, bags: int) -> Kernel:
         idx = torch.from_numpy(_RNG.integers(0, rows, bags * pooling))
         return mod, (idx, torch.arange(0, bags * pooling, pooling))
 
-    return _module_kernel(
-        f"torch_embbag_{rows}x{dim}_pf{pooling}",
-        "embedding_bag",
-        {"idx": [pooling]},
-        [_bag_op(rows, dim, pooling)],
-        bags,
-        "fp32",
-        build,
-    )
+    name = f"torch_embbag_{rows}x{dim}_pf{pooling}"
+    model = _bag_model(rows, dim, pooling)
+    return _module_kernel(name, "embedding_bag", *model, bags, "fp32", build)
 
 
 def lstm(n: int, t: int, i: int, h: int, layers: int = 1) -> Kernel:
@@ -316,10 +304,11 @@ def torch_suite(quick: bool) -> list[Kernel]:
 def suite(quick: bool, with_torch: bool) -> list[Kernel]:
     """All kernels to run, numpy first; kernels that share a table run one after another."""
     kernels = numpy_suite(quick) + (torch_suite(quick) if with_torch else [])
-    first: dict[int | None, int] = {}
+    first: dict[int, int] = {}  # table rows -> position of the first kernel using that table
+    key = {}
     for i, k in enumerate(kernels):
-        first.setdefault(_rows(k), i)
-    key = {id(k): (first[_rows(k)] if _rows(k) else i, i) for i, k in enumerate(kernels)}
+        rows = _rows(k)
+        key[id(k)] = (first.setdefault(rows, i) if rows else i, i)
     return sorted(kernels, key=lambda k: key[id(k)])
 
 

@@ -36,7 +36,7 @@ def max_batch_under(
     """
     target = parse_quantity(target_s, Dim.TIME)
     m = load_model(model)
-    dev = hw if isinstance(hw, Hardware) else load_hardware(hw)
+    dev = load_hardware(hw)
 
     def ok(batches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         r = evaluate_costs(count_graph(m.graph, batches, dtype, fuse=fuse), dev, policy)
@@ -109,7 +109,7 @@ def sensitivity(
     from .dtypes import canonical
     from .grid import stack
 
-    dev = hw if isinstance(hw, Hardware) else load_hardware(hw)
+    dev = load_hardware(hw)
     m = load_model(model)
     dt = canonical(dtype)
     paths = knobs or default_knobs(dev, dt)

@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import argparse
 import functools
-import os
+import inspect
 import re
 import sys
-import tempfile
 import types
 import typing
 from collections.abc import Callable, Iterable
@@ -196,8 +195,6 @@ def cell(text: str) -> str:
 
 def markdown_doc(doc: str | None) -> str:
     """Return a docstring dedented, with reST roles and double backticks made markdown."""
-    import inspect
-
     text = inspect.cleandoc(doc or "")
     text = re.sub(r":\w+:`~?([^`]+)`", r"`\1`", text)
     return text.replace("``", "`")
@@ -224,10 +221,7 @@ def bound_fields(kind: str) -> set[str]:
     """Fields of op ``kind`` that a ``layers`` spec may omit (filled from the input tensor)."""
     from roofline.families import layers
 
-    try:
-        return set(layers._bind(kind, [(4, 8, 8)], {}))
-    except Exception:  # an op the binder cannot probe binds nothing
-        return set()
+    return set(layers._bind(kind, [(4, 8, 8)], {}))
 
 
 def op_field_description(kind: str, name: str, info: FieldInfo) -> str:
@@ -355,18 +349,6 @@ def render_readme(text: str) -> str:
     return text[:start] + section + text[end + len(END) :].lstrip("\n")
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     mode = parser.add_mutually_exclusive_group()
@@ -384,7 +366,9 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         return 0
     if current != wanted:
-        write_atomic(README, wanted)
+        from roofline.cli import atomic_write  # keeps the file's usual mode, unlike mkstemp's
+
+        atomic_write(str(README), lambda tmp: Path(tmp).write_text(wanted, encoding="utf-8"))
         print(f"wrote {README.relative_to(ROOT)}")
     return 0
 

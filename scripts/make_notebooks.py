@@ -238,9 +238,12 @@ NOTEBOOKS = {
 
 
 def build(cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
+    """A notebook of ``cells`` with empty outputs; cell ids are the cell's position, so that
+    writing the notebooks again changes no file."""
     nb = new_notebook()
     nb.cells = [
-        new_markdown_cell(src) if kind == "md" else new_code_cell(src) for kind, src in cells
+        (new_markdown_cell if kind == "md" else new_code_cell)(src, id=f"cell-{i}")
+        for i, (kind, src) in enumerate(cells)
     ]
     nb.metadata["kernelspec"] = {
         "name": "python3",

@@ -33,6 +33,7 @@ def roofline_chart() -> None:
 
 
 def study_chart(study: rl.Study, name: str) -> None:
+    """All panels of ``study`` in one PNG under docs/img/."""
     fig = study.figure()
     fig.savefig(OUT / name, dpi=110)
     plt.close(fig)

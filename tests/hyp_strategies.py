@@ -22,9 +22,7 @@ def _divisors(n: int) -> list[int]:
 
 
 @st.composite
-def layer_models(
-    draw: st.DrawFn, max_ops: int = 6, tables: bool = True, side_ops: bool = True
-) -> dict[str, Any]:
+def layer_models(draw: st.DrawFn, max_ops: int = 6, tables: bool = True) -> dict[str, Any]:
     """A valid `layers` model spec (a mapping): a conv trunk, a head, optional side branches.
 
     The trunk is convolutions, batch norms, activations, pools and residual adds on (C, H, W);
@@ -101,47 +99,46 @@ def layer_models(
         op.update(name=name, repeat=repeat)
         ops.append(op)
         prev = name
-    if side_ops:
-        for t in range(draw(st.integers(0, 2)) if tables else 0):
-            ops.append(
-                {
-                    "kind": "embedding_bag",
-                    "name": f"table{t}",
-                    "inputs": ["x"],
-                    "num_embeddings": draw(st.integers(1, 10**6)),
-                    "embedding_dim": draw(st.integers(1, 64)),
-                    "pooling_factor": draw(st.floats(0.5, 40.0)),
-                    "mode": draw(st.sampled_from(["sum", "mean", "max", "weighted_sum"])),
-                    "repeat": draw(st.integers(1, 3)),
-                }
-            )
-        if draw(st.booleans()):
-            heads = draw(st.integers(1, 4))
-            q = draw(st.integers(1, 8))
-            ops.append(
-                {
-                    "kind": "attention",
-                    "name": "attn",
-                    "inputs": ["x"],
-                    "num_heads": heads,
-                    "num_kv_heads": draw(st.sampled_from(_divisors(heads))),
-                    "head_dim": draw(st.integers(1, 16)),
-                    "q_len": q,
-                    "kv_len": q + draw(st.integers(0, 32)),
-                    "kv_cache": draw(st.booleans()),
-                }
-            )
-        if draw(st.integers(0, 3)) == 0:
-            ops.append(
-                {
-                    "kind": "gru",
-                    "name": "rnn",
-                    "inputs": ["x"],
-                    "input_size": draw(st.integers(1, 8)),
-                    "hidden_size": draw(st.integers(1, 8)),
-                    "seq_len": draw(st.integers(1, 4)),
-                }
-            )
+    for t in range(draw(st.integers(0, 2)) if tables else 0):
+        ops.append(
+            {
+                "kind": "embedding_bag",
+                "name": f"table{t}",
+                "inputs": ["x"],
+                "num_embeddings": draw(st.integers(1, 10**6)),
+                "embedding_dim": draw(st.integers(1, 64)),
+                "pooling_factor": draw(st.floats(0.5, 40.0)),
+                "mode": draw(st.sampled_from(["sum", "mean", "max", "weighted_sum"])),
+                "repeat": draw(st.integers(1, 3)),
+            }
+        )
+    if draw(st.booleans()):
+        heads = draw(st.integers(1, 4))
+        q = draw(st.integers(1, 8))
+        ops.append(
+            {
+                "kind": "attention",
+                "name": "attn",
+                "inputs": ["x"],
+                "num_heads": heads,
+                "num_kv_heads": draw(st.sampled_from(_divisors(heads))),
+                "head_dim": draw(st.integers(1, 16)),
+                "q_len": q,
+                "kv_len": q + draw(st.integers(0, 32)),
+                "kv_cache": draw(st.booleans()),
+            }
+        )
+    if draw(st.integers(0, 3)) == 0:
+        ops.append(
+            {
+                "kind": "gru",
+                "name": "rnn",
+                "inputs": ["x"],
+                "input_size": draw(st.integers(1, 8)),
+                "hidden_size": draw(st.integers(1, 8)),
+                "seq_len": draw(st.integers(1, 4)),
+            }
+        )
     return {
         "name": "hyp",
         "family": "layers",

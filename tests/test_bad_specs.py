@@ -26,15 +26,20 @@ CASES: dict[str, dict] = yaml.safe_load((HERE / "cases.yaml").read_text())["case
 MODEL, DEVICE = "resnet18", "a100_sxm4_80gb"
 
 
+def _model_and_device(path: Path, case: dict) -> tuple[str, str]:
+    """The case's file as the model (on a preset device) or as the device (for a preset model)."""
+    return (str(path), DEVICE) if case["kind"] == "model" else (MODEL, str(path))
+
+
 def _api(path: Path, case: dict) -> SpecError:
-    model, hw = (str(path), DEVICE) if case["kind"] == "model" else (MODEL, str(path))
+    model, hw = _model_and_device(path, case)
     with pytest.raises(SpecError) as info:
         evaluate(model, hw, dtype=case.get("dtype", "fp32"))
     return info.value
 
 
 def _argv(path: Path, case: dict, out: Path) -> list[str]:
-    model, hw = (str(path), DEVICE) if case["kind"] == "model" else (MODEL, str(path))
+    model, hw = _model_and_device(path, case)
     argv = ["analyze", model, "--hw", hw, "--format", "json", "-o", str(out)]
     return argv + (["--dtype", case["dtype"]] if "dtype" in case else [])
 

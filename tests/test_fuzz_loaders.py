@@ -95,16 +95,8 @@ def mutated(draw: st.DrawFn, base: Any) -> Any:
     return data
 
 
-def _model_specs() -> list[dict]:
-    return [load_model(m).spec.model_dump() for m in list_models()]
-
-
-def _device_specs() -> list[dict]:
-    return [load_hardware(d).model_dump(exclude_none=True) for d in list_devices()]
-
-
-MODEL_SPECS = _model_specs()
-DEVICE_SPECS = _device_specs()
+MODEL_SPECS = [load_model(m).spec.model_dump() for m in list_models()]
+DEVICE_SPECS = [load_hardware(d).model_dump(exclude_none=True) for d in list_devices()]
 
 
 def _try_model(data: Any) -> None:

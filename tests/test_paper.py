@@ -1,8 +1,8 @@
 """Table 1 of Park et al. 2018: the recomputed cells against formulas and the paper's figures.
 
-Expected values are the independent checks of /work/shared/paper.md Section 2 (written here as
-formulas), or the paper's reconstructed figures themselves; the comparison rules are tested on
-made-up cells.
+Expected values are the independent checks of docs/paper_notes.md (a copy of the project notes
+shared/paper.md) Section 2 (written here as formulas), or the paper's reconstructed figures
+themselves; the comparison rules are tested on made-up cells.
 """
 
 from __future__ import annotations

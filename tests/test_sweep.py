@@ -18,6 +18,8 @@ from roofline.grid import vary
 from roofline.sweeps import sweep
 from roofline.whatif import max_batch_under
 
+SWEEP_CLI = [sys.executable, "-m", "roofline", "sweep"]
+
 KNOBS = {
     "memory.main.bandwidth": np.geomspace(0.2e12, 8e12, 7),
     "memory.onchip.capacity": np.geomspace(1e6, 256e6, 5),
@@ -193,10 +195,7 @@ def test_diff_devices_speedup_by_kind():
 def test_sweep_cli_csv_json_plot(tmp_path):
     out, png = tmp_path / "s.json", tmp_path / "s.png"
     cmd = [
-        sys.executable,
-        "-m",
-        "roofline",
-        "sweep",
+        *SWEEP_CLI,
         "resnet50",
         "--hw",
         "a100_sxm4_80gb",
@@ -274,10 +273,7 @@ def test_per_op_detail_on_request(tmp_path):
         )
     out = tmp_path / "ops.csv"
     cmd = [
-        sys.executable,
-        "-m",
-        "roofline",
-        "sweep",
+        *SWEEP_CLI,
         "resnet50",
         "--hw",
         "a100_sxm4_80gb",

@@ -288,14 +288,7 @@ def _roi_heads(b: _Builder, levels: list[str], props: str, rois: int, p: FasterR
         sampling_ratio=p.sampling_ratio,
         feature_elems=feature_elems,
     )
-    x = b.add(
-        "linear",
-        [x],
-        "box_head.fc6",
-        in_features=c * o * o,
-        out_features=p.representation_size,
-        rows=rois,
-    )
+    x = b.linear(x, p.representation_size, name="box_head.fc6", features_from=1)
     x = b.act(x, name="box_head.relu6")
     x = b.act(b.linear(x, p.representation_size, name="box_head.fc7"), name="box_head.relu7")
     scores = b.linear(x, p.num_classes, name="box_predictor.cls_score")

@@ -63,11 +63,7 @@ def _bind(kind: str, shapes: list[tuple[int, ...]], fields: dict[str, Any]) -> d
         out.setdefault("shape", s)
     if kind == "conv":
         out.setdefault("in_channels", s[0] if s else None)
-        out.setdefault("input_size", tuple(s[1:]))
-        nd = len(out["input_size"])
-        ks = out.get("kernel_size")
-        if isinstance(ks, int):
-            out["kernel_size"] = (ks,) * nd
+        out.setdefault("input_size", tuple(s[1:]))  # an int kernel_size repeats over its dims
     elif kind in ("pool", "adaptive_pool"):
         out.setdefault("channels", s[0] if s else None)
         out.setdefault("input_size", tuple(s[1:]))
@@ -107,7 +103,7 @@ def build_layers(p: LayersParams, name: str) -> Graph:
             raise SpecError(
                 f"name {op_name!r} is not a string", field=f"{where}.name", fix="e.g. name: conv1"
             )
-        if op_name in b._shapes:
+        if op_name in b:
             raise SpecError(
                 f"name {op_name!r} is used twice",
                 field=f"{where}.name",
@@ -126,7 +122,7 @@ def build_layers(p: LayersParams, name: str) -> Graph:
                 fix="e.g. inputs: [x, conv1]",
             )
         for t in inputs:
-            if t not in b._shapes:
+            if t not in b:
                 later = t in all_names[i:]
                 raise SpecError(
                     f"input {t!r} "
@@ -138,9 +134,7 @@ def build_layers(p: LayersParams, name: str) -> Graph:
                     field=f"{where}.inputs",
                     fix="list ops in execution order"
                     if later
-                    else did_you_mean(
-                        str(t), list(b._shapes), "name a graph input or an earlier op"
-                    ),
+                    else did_you_mean(str(t), b.tensors(), "name a graph input or an earlier op"),
                 )
         fields = _bind(kind, [b.shape(t) for t in inputs], fields)
         try:

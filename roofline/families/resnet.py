@@ -1,4 +1,4 @@
-"""ResNet, Wide ResNet and ResNeXt (torchvision's ``ResNet`` class), and VGG-style stems.
+"""ResNet, Wide ResNet and ResNeXt (torchvision's ``ResNet`` class).
 
 Structure as torchvision builds it (He et al. 2016; Xie et al. 2017): a 7x7/2 stem conv, BN, ReLU,
 3x3/2 max pool; four stages of ``layers[i]`` blocks with 64, 128, 256, 512 base planes, the first
@@ -41,23 +41,35 @@ class ResNetParams(FamilyParams):
     num_classes: int = Field(1000, ge=1, description="classifier outputs (ImageNet: 1000)")
 
 
+def bottleneck(
+    b: GraphBuilder, x: str, width: int, out_channels: int, stride: int, groups: int, tag: str
+) -> str:
+    """Add a bottleneck block reading ``x`` (C, *spatial) in 2D or 3D; return its output tensor.
+
+    1x1 conv to ``width``, BN, ReLU; 3x3 conv (``groups``, ``stride``), BN, ReLU; 1x1 conv to
+    ``out_channels``, BN; a 1x1 projection (``stride``) + BN shortcut when the shape changes; add,
+    ReLU. Op names are ``tag.conv1`` .. ``tag.relu3`` (torchvision's ``Bottleneck``, also Hara et
+    al.'s ``ResNeXtBottleneck``).
+    """
+    y = b.act(
+        b.bn(b.conv(x, width, 1, name=f"{tag}.conv1"), name=f"{tag}.bn1"), name=f"{tag}.relu1"
+    )
+    y = b.conv(y, width, 3, stride=stride, padding=1, groups=groups, name=f"{tag}.conv2")
+    y = b.act(b.bn(y, name=f"{tag}.bn2"), name=f"{tag}.relu2")
+    y = b.bn(b.conv(y, out_channels, 1, name=f"{tag}.conv3"), name=f"{tag}.bn3")
+    if stride != 1 or b.shape(x)[0] != out_channels:
+        x = b.bn(
+            b.conv(x, out_channels, 1, stride=stride, name=f"{tag}.downsample.0"),
+            name=f"{tag}.downsample.1",
+        )
+    return b.act(b.eltwise([y, x], name=f"{tag}.add"), name=f"{tag}.relu3")
+
+
 def _bottleneck(
     b: GraphBuilder, x: str, planes: int, stride: int, p: ResNetParams, tag: str
 ) -> str:
     width = planes * p.width_per_group // 64 * p.groups
-    out_ch = planes * 4
-    y = b.act(
-        b.bn(b.conv(x, width, 1, name=f"{tag}.conv1"), name=f"{tag}.bn1"), name=f"{tag}.relu1"
-    )
-    y = b.conv(y, width, 3, stride=stride, padding=1, groups=p.groups, name=f"{tag}.conv2")
-    y = b.act(b.bn(y, name=f"{tag}.bn2"), name=f"{tag}.relu2")
-    y = b.bn(b.conv(y, out_ch, 1, name=f"{tag}.conv3"), name=f"{tag}.bn3")
-    if stride != 1 or b.shape(x)[0] != out_ch:
-        x = b.bn(
-            b.conv(x, out_ch, 1, stride=stride, name=f"{tag}.downsample.0"),
-            name=f"{tag}.downsample.1",
-        )
-    return b.act(b.eltwise([y, x], name=f"{tag}.add"), name=f"{tag}.relu3")
+    return bottleneck(b, x, width, planes * 4, stride, p.groups, tag)
 
 
 def _basic(b: GraphBuilder, x: str, planes: int, stride: int, p: ResNetParams, tag: str) -> str:

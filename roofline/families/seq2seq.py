@@ -113,27 +113,21 @@ def _encoder(b: GraphBuilder, p: Seq2SeqParams) -> str:
         lookups=p.source_len,
     )
     n_bi = p.encoder_bidirectional_layers
-    if n_bi:
-        x = b.add(
-            p.cell,
-            [x],
-            name="encoder.brnn",
-            input_size=b.shape(x)[-1],
-            hidden_size=p.hidden_size,
-            seq_len=p.source_len,
-            num_layers=n_bi,
-            bidirectional=True,
-        )
-    if p.encoder_layers > n_bi:
-        x = b.add(
-            p.cell,
-            [x],
-            name="encoder.rnn",
-            input_size=b.shape(x)[-1],
-            hidden_size=p.hidden_size,
-            seq_len=p.source_len,
-            num_layers=p.encoder_layers - n_bi,
-        )
+    for tag, layers, bidirectional in (
+        ("encoder.brnn", n_bi, True),
+        ("encoder.rnn", p.encoder_layers - n_bi, False),
+    ):
+        if layers:
+            x = b.add(
+                p.cell,
+                [x],
+                name=tag,
+                input_size=b.shape(x)[-1],
+                hidden_size=p.hidden_size,
+                seq_len=p.source_len,
+                num_layers=layers,
+                bidirectional=bidirectional,
+            )
     return x
 
 

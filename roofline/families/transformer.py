@@ -121,6 +121,13 @@ class TransformerParams(FamilyParams):
         return self
 
 
+def _norm(b: GraphBuilder, p: TransformerParams, x: str, name: str, repeat: int = 1) -> str:
+    """LayerNorm or RMSNorm (``p.norm``) over the last dim of ``x``."""
+    return b.add(
+        "layernorm", [x], name=name, shape=b.shape(x), rms=p.norm == "rmsnorm", repeat=repeat
+    )
+
+
 #: module names per architecture (Hugging Face BertModel / LlamaForCausalLM)
 NAMES = {
     "encoder": {
@@ -186,7 +193,7 @@ class _Layers:
         )
 
     def norm(self, x: str, key: str) -> str:
-        return self.pointwise("layernorm", [x], key, rms=self.p.norm == "rmsnorm")
+        return _norm(self.b, self.p, x, self.name(key), repeat=self.p.num_layers)
 
     def block(self, x: str, q_len: int, kv_len: int) -> str:
         """One transformer block over ``q_len`` new tokens attending to ``kv_len`` tokens."""
@@ -249,9 +256,7 @@ def _embeddings(b: GraphBuilder, p: TransformerParams, tokens: int) -> str:
     ]
     x = b.eltwise(parts, "add", name=tag + "add") if len(parts) > 1 else parts[0]
     if p.norm_position == "post":
-        x = b.add(
-            "layernorm", [x], name=tag + "LayerNorm", shape=b.shape(x), rms=p.norm == "rmsnorm"
-        )
+        x = _norm(b, p, x, tag + "LayerNorm")
     return x
 
 
@@ -263,7 +268,7 @@ def build_transformer(p: TransformerParams, name: str) -> Graph:
     kv_len = p.context_len if p.phase == "decode" else p.seq_len
     x = _Layers(b, p).block(_embeddings(b, p, q_len), q_len, kv_len)
     if p.norm_position == "pre":
-        x = b.add("layernorm", [x], name="model.norm", shape=b.shape(x), rms=p.norm == "rmsnorm")
+        x = _norm(b, p, x, "model.norm")
     h = p.hidden_size
     if p.pooler:  # the first token only
         y = b.add("linear", [x], name="pooler.dense", in_features=h, out_features=h, bias=True)

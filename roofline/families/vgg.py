@@ -15,7 +15,6 @@ from typing import Literal
 from pydantic import Field
 
 from ..graph import Graph, GraphBuilder
-from ..ops.base import numel
 from .base import FamilyParams, family
 
 #: torchvision's ``cfgs`` (Table 1 of the paper: A = VGG-11, B = 13, D = 16, E = 19); "M" = max pool
@@ -98,9 +97,7 @@ def build_vgg(p: VGGParams, name: str) -> Graph:
     x = vgg_features(b, x, p)[-1]
     x = b.global_pool(x, output_size=(p.pool_size, p.pool_size), name="avgpool")
     # torch.flatten is a view: the first FC reads the pooled (C, 7, 7) map as one vector
-    x = b.add(
-        "linear", [x], "classifier.0", in_features=numel(b.shape(x)), out_features=p.hidden_features
-    )
+    x = b.linear(x, p.hidden_features, name="classifier.0", features_from=0)
     x = b.act(x, name="classifier.1")
     x = b.act(b.linear(x, p.hidden_features, name="classifier.3"), name="classifier.4")
     b.linear(x, p.num_classes, name="classifier.6")

@@ -37,12 +37,12 @@ from pydantic import Field, model_validator
 
 from ..graph import Graph, GraphBuilder
 from .base import FamilyParams, family
+from .resnet import bottleneck
 
 ConvMaker = Literal["3d", "no_temporal", "2plus1d", "ir_channel_separated", "ip_channel_separated"]
 _CHANNEL_SEPARATED = ("ir_channel_separated", "ip_channel_separated")
 Count = Annotated[int, Field(ge=1)]
 Size = Annotated[int, Field(ge=1)]
-Dims3 = tuple[int, int, int]
 
 
 class VideoResNetParams(FamilyParams):
@@ -142,24 +142,6 @@ def _bottleneck(b: GraphBuilder, x: str, planes: int, stride: int, maker: str, t
     return b.act(b.eltwise([y, short], name=f"{tag}.add"), name=f"{tag}.relu")
 
 
-def _max_pool(
-    b: GraphBuilder, x: str, kernel: Dims3, stride: Dims3, padding: Dims3, name: str
-) -> str:
-    """Max pool of (C, T, H, W) with per-dim window, stride and padding."""
-    c, *spatial = b.shape(x)
-    return b.add(
-        "pool",
-        [x],
-        name,
-        mode="max",
-        channels=c,
-        input_size=tuple(spatial),
-        kernel_size=kernel,
-        stride=stride,
-        padding=padding,
-    )
-
-
 def _video_stem(b: GraphBuilder, x: str, stem: str) -> str:
     if stem == "r2plus1d":
         x = b.conv(x, 45, (1, 7, 7), stride=(1, 2, 2), padding=(0, 3, 3), name="stem.0")
@@ -169,7 +151,7 @@ def _video_stem(b: GraphBuilder, x: str, stem: str) -> str:
     x = b.conv(x, 64, (3, 7, 7), stride=(1, 2, 2), padding=(1, 3, 3), name="stem.0")
     x = b.act(b.bn(x, name="stem.1"), name="stem.2")
     if stem == "basic_pool":
-        x = _max_pool(b, x, (1, 3, 3), (1, 2, 2), (0, 1, 1), name="stem.3")
+        x = b.pool(x, "max", (1, 3, 3), (1, 2, 2), (0, 1, 1), name="stem.3")
     return x
 
 
@@ -209,25 +191,6 @@ class ResNeXt3DParams(FamilyParams):
     num_classes: int = Field(400, ge=1, description="classifier outputs (400 for Kinetics-400)")
 
 
-def _resnext_block(
-    b: GraphBuilder, x: str, planes: int, stride: int, p: ResNeXt3DParams, tag: str
-) -> str:
-    width = p.cardinality * planes // 32
-    out_ch = planes * 2
-    y = b.act(
-        b.bn(b.conv(x, width, 1, name=f"{tag}.conv1"), name=f"{tag}.bn1"), name=f"{tag}.relu1"
-    )
-    y = b.conv(y, width, 3, stride=stride, padding=1, groups=p.cardinality, name=f"{tag}.conv2")
-    y = b.act(b.bn(y, name=f"{tag}.bn2"), name=f"{tag}.relu2")
-    y = b.bn(b.conv(y, out_ch, 1, name=f"{tag}.conv3"), name=f"{tag}.bn3")
-    if stride != 1 or b.shape(x)[0] != out_ch:
-        x = b.bn(
-            b.conv(x, out_ch, 1, stride=stride, name=f"{tag}.downsample.0"),
-            name=f"{tag}.downsample.1",
-        )
-    return b.act(b.eltwise([y, x], name=f"{tag}.add"), name=f"{tag}.relu3")
-
-
 @family("resnext3d", ResNeXt3DParams, sample="clip")
 def build_resnext3d(p: ResNeXt3DParams, name: str) -> Graph:
     """3D ResNeXt video classifier of Hara et al. 2018 (3x3x3 grouped convs, 7x7x7 stem)."""
@@ -235,10 +198,11 @@ def build_resnext3d(p: ResNeXt3DParams, name: str) -> Graph:
     x = b.input("clip", (p.in_channels, *p.input_size))
     x = b.conv(x, 64, 7, stride=(1, 2, 2), padding=3, name="conv1")
     x = b.act(b.bn(x, name="bn1"), name="relu")
-    x = _max_pool(b, x, (3, 3, 3), (2, 2, 2), (1, 1, 1), name="maxpool")
+    x = b.pool(x, "max", (3, 3, 3), (2, 2, 2), (1, 1, 1), name="maxpool")
     for i, (planes, n) in enumerate(zip((128, 256, 512, 1024), p.layers)):
+        width = p.cardinality * planes // 32
         for j in range(n):
             stride = 2 if (i > 0 and j == 0) else 1
-            x = _resnext_block(b, x, planes, stride, p, f"layer{i + 1}.{j}")
+            x = bottleneck(b, x, width, planes * 2, stride, p.cardinality, f"layer{i + 1}.{j}")
     b.linear(b.global_pool(x, name="avgpool"), p.num_classes, name="fc")
     return b.build()

@@ -96,12 +96,15 @@ class Op(BaseModel):
 
     Subclasses set ``kind`` (a ``Literal`` field), ``category`` (the breakdown group of the paper's
     operator time figure: fc, conv, embedding, tensor_manipulation, ...), and implement
-    :meth:`counts` and :attr:`out_shape`.
+    :meth:`counts` and :attr:`out_shape`. ``side_by_side`` says what ``repeat`` means: ``False``,
+    copies run one after another (layers); ``True``, they run side by side as one kernel (a group
+    of identical embedding tables: every output is alive at once, one launch).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     category: ClassVar[str] = "other"
+    side_by_side: ClassVar[bool] = False
     kind: str
     name: str = Field(description="unique op name within its graph")
     repeat: int = Field(1, ge=1, description="sequential identical copies")
@@ -122,6 +125,10 @@ class Op(BaseModel):
     def params(self) -> float:
         """Parameter elements of one instance (the weight footprint)."""
         return float(self.counts(1).weight)
+
+    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Op:
+        """A validated copy: ops cache shape-derived values, which a plain copy would keep stale."""
+        return type(self).model_validate({**self.model_dump(), **(update or {})})
 
 
 def register(cls: type[Op]) -> type[Op]:

@@ -30,6 +30,7 @@ class EmbeddingBag(Op):
     """Pooled lookup in one table (``torch.nn.EmbeddingBag``); ``repeat`` = identical tables."""
 
     category = "embedding"
+    side_by_side = True  # repeat = identical tables looked up together
     kind: Literal["embedding_bag"] = "embedding_bag"
     num_embeddings: int = Field(ge=1, description="rows in the table")
     embedding_dim: int = Field(ge=1, description="elements per row")
@@ -60,6 +61,7 @@ class Embedding(Op):
     """Plain lookup (``torch.nn.Embedding``): ``lookups`` rows per sample, not pooled."""
 
     category = "embedding"
+    side_by_side = True  # repeat = identical tables looked up together
     kind: Literal["embedding"] = "embedding"
     num_embeddings: int = Field(ge=1)
     embedding_dim: int = Field(ge=1)

@@ -21,6 +21,9 @@ What is measured (each figure's ``source`` says how, when and on which CPU):
   level's. A cache's bandwidth is its best point and its efficiency curve each point over that
   best, so a cache that holds less than its nominal size for us (shared with other tenants)
   shows as efficiency falling with size; DRAM gets no curve;
+* random row reads: each level's ``gather_curve``, the rate of reading random rows of 64 B to
+  4 KiB from a table of a quarter of the cache (DRAM: the largest working set above) over the
+  level's best streaming rate, the best of numpy's ``take`` and torch's ``embedding_bag``;
 * overhead: the median time of a one-element ``np.add`` (and of a one-element ``torch.add``; the
   smaller is taken, so that it stays a floor).
 
@@ -47,6 +50,7 @@ from .machine import (
     busy_warning,
     cpu_model,
     cpus,
+    index_sets,
     physical_memory,
     read_caches,
     set_threads,
@@ -134,6 +138,51 @@ def best_stream(nbytes: float, pool: ThreadPoolExecutor, threads: int, **kw: Any
     return max(rates)
 
 
+#: bytes of one random row read by the gather probe (64 B: one cache line; 4 KiB: a page)
+GATHER_ROWS = (64, 256, 1024, 4096)
+#: bytes of the buffer numpy's gather probe copies rows into, per call (stays in L2)
+_GATHER_CHUNK = 256 * 1024
+
+
+def gather_rate(
+    table_bytes: float, row_bytes: int, target: float, min_time: float, torch: Any | None = None
+) -> dict[str, float]:
+    """Best bytes/s of reading random rows of ``row_bytes`` from a ``table_bytes`` table, per
+    library (``numpy``, and ``torch`` when given).
+
+    numpy: ``np.take`` copies rows picked uniformly at random into a buffer that stays in L2,
+    chunk by chunk, about ``target`` bytes per timed call (``mode="wrap"`` skips numpy's buffered
+    bounds check). torch: one ``embedding_bag`` sum over the same number of rows in bags of 64,
+    which keeps the gathered rows in registers (its output is 1/64 of the rows). Each call reads
+    fresh rows (:func:`~roofline.machine.index_sets`), as a new request would.
+    """
+    d = max(1, row_bytes // 4)
+    rows = max(2, int(table_bytes // (4 * d)))
+    table = np.ones((rows, d), np.float32)
+    chunk = max(1, _GATHER_CHUNK // (4 * d))
+    calls = max(1, int(target // (chunk * 4 * d)))
+    fresh = index_sets(rows, calls * chunk, table.nbytes)
+    buf = np.empty((chunk, d), np.float32)
+
+    def run() -> None:
+        for i in fresh().reshape(calls, chunk):
+            np.take(table, i, axis=0, out=buf, mode="wrap")
+
+    nbytes = calls * chunk * 4 * d
+    out = {"numpy": nbytes / float(time_calls(run, 3, min_time).min())}
+    if torch is not None:
+        t_table = torch.from_numpy(table)
+        offsets = torch.arange(0, calls * chunk, 64)
+        bag = torch.nn.functional.embedding_bag
+
+        def run_torch() -> None:
+            with torch.inference_mode():
+                bag(torch.from_numpy(fresh()), t_table, offsets, mode="sum")
+
+        out["torch"] = nbytes / float(time_calls(run_torch, 3, min_time).min())
+    return out
+
+
 def _curve(sizes: list[float], eff: list[float], source: str) -> dict[str, Any] | None:
     """A curve mapping (sizes rounded to 4 digits, efficiencies clipped to [0.01, 1]), or None
     when it would be flat at 1."""
@@ -201,7 +250,7 @@ def calibrate(
     pool = ThreadPoolExecutor(threads)
 
     def step(i: int, what: str) -> None:
-        say(f"[{i}/5 {time.perf_counter() - t_start:4.1f}s] {what}")
+        say(f"[{i}/6 {time.perf_counter() - t_start:4.1f}s] {what}")
 
     step(1, "per-op overhead")
     over = measure_overhead(torch)
@@ -293,7 +342,36 @@ def calibrate(
     say("    dram: " + ", ".join(_rate(b, "B/s") for b in bws["dram"]))
     pool.shutdown()
 
-    step(5, "writing the spec")
+    step(5, "memory: random row reads per level (64 B to 4 KiB rows)")
+    gather_sizes = (64, 1024) if quick else GATHER_ROWS
+    tables = {f"l{c.level}": c.capacity(threads) / 4 for c in caches}
+    tables["dram"] = points["dram"][-1]
+    for k, lvl in levels.items():
+        # a table of a quarter of the cache (well inside it, shared or not), or DRAM's largest
+        size, best = tables[k], max(bws[k])
+        per_lib: dict[int, dict[str, float]] = {r: {} for r in gather_sizes}
+        for _round in range(1 if quick else 2):
+            for r in gather_sizes:
+                for lib, x in gather_rate(size, r, 8e6 if quick else 32e6, mt, torch).items():
+                    per_lib[r][lib] = max(per_lib[r].get(lib, 0.0), x)
+        rate = [max(per_lib[r].values()) for r in gather_sizes]
+        # a longer row never reads slower: lower figures are noise
+        effs = list(np.maximum.accumulate([x / best for x in rate]))
+        how = (
+            f"{stamp}; random rows from a {_iec(size)} table (np.take into an L2-resident "
+            f"buffer{', torch embedding_bag sum' if torch is not None else ''}), best of "
+            "runs and libraries, over the level's best streaming rate, non-decreasing"
+        )
+        text = ", ".join(f"{r} B {_rate(x, 'B/s')}" for r, x in zip(gather_sizes, rate))
+        if curve := _curve([float(r) for r in gather_sizes], effs, how):
+            lvl["gather_curve"] = curve
+            lvl["note"] += "; random rows: " + "; ".join(
+                f"{r} B " + ", ".join(f"{lib} {_rate(x, 'B/s')}" for lib, x in d.items())
+                for r, d in per_lib.items()
+            )
+        say(f"    {k}: {text}")
+
+    step(6, "writing the spec")
     per_lib = {
         dt: ", ".join(f"{lib} {_rate(r, 'FLOP/s')}" for lib, r in d.items())
         for dt, d in rates.items()
@@ -333,7 +411,7 @@ def calibrate(
         },
         "assumptions": [
             f"Ops run on {threads} thread(s) of the {cpus()} usable CPUs (BLAS and torch "
-            f"pinned to {threads}); numpy's elementwise loops and scipy's sparse products use one.",
+            f"pinned to {threads}); numpy's elementwise loops and its take use one.",
             "Cache capacities are the OS's figures summed over the instances the threads "
             "use; a shared cache may hold less for us when other tenants use it, which the "
             "efficiency curves show.",

@@ -76,7 +76,9 @@ def evaluate_costs(
     t_vector = ct.flops_vector.T[None] / vpeak[:, None, None]
     place = pol.place(ct, grid)
     t_level = place.bytes / grid.bandwidth[:, None, None, :]
-    t_compute, t_level, ideal = derate(ct, grid, t_matrix, t_vector, t_level, place.bytes)
+    t_compute, t_level, ideal = derate(
+        ct, grid, t_matrix, t_vector, t_level, place.bytes, place.gathered
+    )
     parts = np.concatenate([t_compute[..., None], t_level], axis=-1)
     bound = np.argmax(parts, axis=-1)
     overhead = grid.overhead[:, None, None] * ct.launches[None, None, :]

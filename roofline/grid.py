@@ -214,7 +214,10 @@ class HardwareGrid:
 
 def _curves(hw: Hardware) -> list[EfficiencyCurve | None]:
     eng = hw.engines
-    return [x.efficiency_curve for x in (eng.matrix, eng.vector, *hw.memory.values())]
+    levels = hw.memory.values()
+    return [x.efficiency_curve for x in (eng.matrix, eng.vector, *levels)] + [
+        lvl.gather_curve for lvl in levels
+    ]
 
 
 def to_grid(hw: Hardware) -> HardwareGrid:

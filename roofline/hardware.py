@@ -88,13 +88,22 @@ class Engines(_Spec):
 
 
 class MemoryLevel(_Spec):
-    """One memory level: capacity (bytes), bandwidth (bytes/s), access granularity (bytes)."""
+    """One memory level: capacity (bytes), bandwidth (bytes/s), access granularity (bytes).
+
+    ``efficiency_curve`` derates the bandwidth by the bytes an op moves at the level;
+    ``gather_curve`` derates it for the op's random row reads (embedding lookups) by the length of
+    one row, rounded up to ``granularity``: few, short, scattered reads get a fraction of the
+    streaming rate (latency-bound, :mod:`roofline.efficiency`).
+    """
 
     kind: Literal["onchip", "device", "host"]
     capacity: Bytes
     bandwidth: Bandwidth
     granularity: Bytes = 64.0
     efficiency_curve: EfficiencyCurve | None = Field(None, description="x bandwidth by op bytes")
+    gather_curve: EfficiencyCurve | None = Field(
+        None, description="x bandwidth for random row reads, by row bytes (granularity rounded)"
+    )
     source: str = Field(min_length=1)
     note: str | None = None
 

@@ -8,6 +8,8 @@ of distinct instances among the CPUs this process may use.
 
 from __future__ import annotations
 
+import itertools
+import math
 import os
 import platform
 import sys
@@ -149,6 +151,23 @@ def read_caches(root: str = "/sys/devices/system/cpu") -> list[Cache]:
             entry = found.setdefault(level, {"size": size, "line": line, "shared": set()})
             entry["shared"].add(shared)
     return [Cache(lv, e["size"], len(e["shared"]), e["line"]) for lv, e in sorted(found.items())]
+
+
+def index_sets(rows: int, per_call: int, table_bytes: float, seed: int = 0) -> Callable[[], Any]:
+    """A function returning the next of a cycle of random index arrays (``per_call`` indices into
+    ``rows`` rows each).
+
+    A timed call repeated with the same indices finds its rows in the caches after the first
+    call, so a table in DRAM would be measured at the speed of the last-level cache. The sets
+    together touch min(the table, 4x the caches' total) bytes of rows, so that each pass over
+    them misses as a fresh request would (at most 4096 sets).
+    """
+    caches = sum(c.capacity() for c in read_caches()) or 32 * 1024**2
+    row_bytes = table_bytes / max(rows, 1)
+    cover = min(table_bytes, 4.0 * caches)
+    n = int(min(4096, max(1, math.ceil(cover / (per_call * row_bytes)))))
+    sets = np.random.default_rng(seed).integers(0, rows, (n, per_call))
+    return itertools.cycle(sets).__next__
 
 
 def physical_memory() -> int:

@@ -17,7 +17,10 @@ For op i (counts from the :class:`~roofline.cost.CostTable`, at batch index ``j`
 
 An efficiency curve divides the matrix term by ``curve_m(matrix FLOPs per launch)``, the vector
 term by ``curve_v(vector FLOPs per launch)`` and ``t_L`` by ``curve_L(bytes[L] per launch)``; the
-time without curves is the ideal time.
+time without curves is the ideal time. A level's gather curve splits ``t_L``: the op's random row
+reads there (``rows_L`` bytes, each row rounded up to the level's granularity) take
+``rows_L / (bandwidth[L] * gather_L(rounded row bytes))`` and the rest
+``(bytes[L] - rows_L) / (bandwidth[L] * curve_L(bytes[L] per launch))``.
 """
 
 from __future__ import annotations
@@ -152,29 +155,39 @@ def _verdict(need: float, shortfall: float, hw: Hardware) -> _Verdict:
     return shortfall <= 0, shortfall, need, devices
 
 
-def place_single(ct: CostTable, hw: Hardware, j: int) -> tuple[list[list[float]], _Verdict]:
-    """SingleLevel: every byte streams from main memory (the level of kind ``device``)."""
+_Bytes = list[list[float]]  # [op][level]
+
+
+def place_single(ct: CostTable, hw: Hardware, j: int) -> tuple[_Bytes, _Bytes, _Verdict]:
+    """SingleLevel: every byte streams from main memory (the level of kind ``device``).
+
+    Returns (bytes per op and level, the random row reads among them, verdict)."""
     levels = list(hw.memory.values())
     main = [lvl.kind for lvl in levels].index("device")
-    out = []
+    out, rows = [], []
     for i in range(ct.n_ops):
         row = [0.0] * len(levels)
+        looked_up = [0.0] * len(levels)
+        looked_up[main] = _gather(ct, i, j, levels[main].granularity)
         row[main] = (
             float(ct.weight_read_bytes[i, j])
             + float(ct.act_in_bytes[i, j])
             + float(ct.act_out_bytes[i, j])
             + float(ct.kv_bytes[i, j])
-            + _gather(ct, i, j, levels[main].granularity)
+            + looked_up[main]
         )
         out.append(row)
+        rows.append(looked_up)
     dense, tables, peak_act, kv = _footprint(ct, j)
     need = dense + tables + peak_act + kv
     shortfall = max(0.0, need - levels[main].capacity)
-    return out, _verdict(need, shortfall, hw)
+    return out, rows, _verdict(need, shortfall, hw)
 
 
-def place_capacity(ct: CostTable, hw: Hardware, j: int) -> tuple[list[list[float]], _Verdict]:
-    """CapacityAware, rule by rule as :mod:`roofline.placement` documents it."""
+def place_capacity(ct: CostTable, hw: Hardware, j: int) -> tuple[_Bytes, _Bytes, _Verdict]:
+    """CapacityAware, rule by rule as :mod:`roofline.placement` documents it.
+
+    Returns (bytes per op and level, the random row reads among them, verdict)."""
     levels = list(hw.memory.values())
     nl, n = len(levels), ct.n_ops
     main = [lvl.kind for lvl in levels].index("device")
@@ -217,17 +230,20 @@ def place_capacity(ct: CostTable, hw: Hardware, j: int) -> tuple[list[list[float
             tbl_lvl[i] = k
             rem[k] -= size
 
-    out = []
+    out, rows = [], []
     for i in range(n):
         row = [0.0] * nl
+        looked_up = [0.0] * nl
         row[w_lvl] += float(ct.weight_read_bytes[i, j])
         row[act_lvl[i]] += float(ct.act_in_bytes[i, j]) + float(ct.act_out_bytes[i, j])
         if i in tbl_lvl:
-            row[tbl_lvl[i]] += _gather(ct, i, j, levels[tbl_lvl[i]].granularity)
+            looked_up[tbl_lvl[i]] = _gather(ct, i, j, levels[tbl_lvl[i]].granularity)
+            row[tbl_lvl[i]] += looked_up[tbl_lvl[i]]
         row[main] += float(ct.kv_bytes[i, j])  # 4. the KV cache lives in main memory
         out.append(row)
+        rows.append(looked_up)
     need = dense + tables + peak_act + kv
-    return out, _verdict(need, shortfall, hw)
+    return out, rows, _verdict(need, shortfall, hw)
 
 
 def evaluate_one(ct: CostTable, hw: Hardware, j: int = 0, policy: str = "capacity") -> OneResult:
@@ -250,9 +266,9 @@ def evaluate_one(ct: CostTable, hw: Hardware, j: int = 0, policy: str = "capacit
         Per-op seconds, bounds and bytes per level; feasibility of the whole model.
     """
     if policy == "single":
-        moved, verdict = place_single(ct, hw, j)
+        moved, rows, verdict = place_single(ct, hw, j)
     elif policy == "capacity":
-        moved, verdict = place_capacity(ct, hw, j)
+        moved, rows, verdict = place_capacity(ct, hw, j)
     else:
         raise SpecError(f"unknown policy {policy!r}", field="policy", fix="use single or capacity")
     levels = list(hw.memory.values())
@@ -261,10 +277,16 @@ def evaluate_one(ct: CostTable, hw: Hardware, j: int = 0, policy: str = "capacit
     for i in range(ct.n_ops):
         launches = max(float(ct.launches[i]), 1.0)
         t_ideal = [moved[i][k] / lvl.bandwidth for k, lvl in enumerate(levels)]
-        t_levels = [
-            t / curve_value(lvl.efficiency_curve, moved[i][k] / launches)
-            for k, (t, lvl) in enumerate(zip(t_ideal, levels))
-        ]
+        t_levels = []
+        for k, lvl in enumerate(levels):
+            stream_eff = curve_value(lvl.efficiency_curve, moved[i][k] / launches)
+            if lvl.gather_curve is None:
+                t_levels.append(t_ideal[k] / stream_eff)
+                continue
+            row = float(ct.gather_row_bytes[i])
+            gather_eff = curve_value(lvl.gather_curve, _round_up(row, lvl.granularity))
+            streamed = moved[i][k] - rows[i][k]
+            t_levels.append((streamed / stream_eff + rows[i][k] / gather_eff) / lvl.bandwidth)
         parts = [t_compute[i], *t_levels]
         bound = 0
         for k, t in enumerate(parts):

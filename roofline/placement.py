@@ -47,6 +47,9 @@ class Placement:
     shortfall_bytes, footprint_bytes, devices_needed : ndarray [H, B]
     weights_level : ndarray of int [H, B]
         Level index serving dense weights (main memory unless resident on chip).
+    gathered : ndarray [H, B, O, L] or None
+        The part of ``bytes`` that is random row reads (embedding lookups, rounded up to each
+        level's granularity); None when the model has no lookups.
     """
 
     bytes: np.ndarray
@@ -55,6 +58,7 @@ class Placement:
     footprint_bytes: np.ndarray
     devices_needed: np.ndarray
     weights_level: np.ndarray
+    gathered: np.ndarray | None = None
 
 
 class Policy(Protocol):
@@ -65,12 +69,16 @@ class Policy(Protocol):
     def place(self, ct: CostTable, grid: HardwareGrid) -> Placement: ...
 
 
-def gather_bytes(ct: CostTable, granularity: np.ndarray) -> np.ndarray:
-    """Embedding traffic [H, B, O]: rows x row bytes rounded up to ``granularity`` [H]."""
+def row_bytes(ct: CostTable, granularity: np.ndarray) -> np.ndarray:
+    """Bytes one lookup reads [H, O]: each op's row rounded up to ``granularity`` [H] (0: none)."""
     row = ct.gather_row_bytes[None, :]
     g = granularity[:, None]
-    rounded = np.where(row > 0, np.ceil(row / g) * g, 0.0)  # [H, O]
-    return rounded[:, None, :] * ct.gather_rows.T[None, :, :]
+    return np.where(row > 0, np.ceil(row / g) * g, 0.0)
+
+
+def gather_bytes(ct: CostTable, granularity: np.ndarray) -> np.ndarray:
+    """Embedding traffic [H, B, O]: rows x row bytes rounded up to ``granularity`` [H]."""
+    return row_bytes(ct, granularity)[:, None, :] * ct.gather_rows.T[None, :, :]
 
 
 def footprint(ct: CostTable) -> tuple[float, float, np.ndarray, np.ndarray]:
@@ -102,9 +110,14 @@ class SingleLevel:
         main = grid.level_kinds.index("device")
         out = np.zeros((H, B, O, L))
         stream = ct.weight_read_bytes + ct.act_in_bytes + ct.act_out_bytes + ct.kv_bytes
-        out[..., main] = stream.T[None] + gather_bytes(ct, grid.granularity[:, main])
+        rows = gather_bytes(ct, grid.granularity[:, main])
+        out[..., main] = stream.T[None] + rows
+        gathered = None
+        if ct.is_table.any():
+            gathered = np.zeros_like(out)
+            gathered[..., main] = rows
         feasible, shortfall, need, devices = self.verdict(ct, grid)
-        return Placement(out, feasible, shortfall, need, devices, np.full((H, B), main))
+        return Placement(out, feasible, shortfall, need, devices, np.full((H, B), main), gathered)
 
     @staticmethod
     def verdict(ct: CostTable, grid: HardwareGrid):
@@ -170,20 +183,22 @@ class CapacityAware:
                 tbl_lvl[..., t] = lvl
 
         out = np.zeros((H, B, O, L))
+        gathered = np.zeros_like(out) if tables.size else None
         wr = ct.weight_read_bytes.T[None]
         act = (ct.act_in_bytes + ct.act_out_bytes).T[None]
         for lvl in range(L):
             part = np.where(w_lvl[..., None] == lvl, wr, 0.0) + np.where(act_lvl == lvl, act, 0.0)
-            if tables.size:
-                part = part + np.where(
+            if gathered is not None:
+                gathered[..., lvl] = np.where(
                     tbl_lvl == lvl, gather_bytes(ct, grid.granularity[:, lvl]), 0.0
                 )
+                part = part + gathered[..., lvl]
             if lvl == main:
                 part = part + ct.kv_bytes.T[None]
             out[..., lvl] = part
         need = np.broadcast_to(dense_w + tables_w + peak_act + kv, (H, B)).astype(float)
         feasible, shortfall, need, devices = verdict(need, shortfall, grid)
-        return Placement(out, feasible, shortfall, need, devices, w_lvl)
+        return Placement(out, feasible, shortfall, need, devices, w_lvl, gathered)
 
 
 POLICIES: dict[str, type] = {"single": SingleLevel, "capacity": CapacityAware}

@@ -130,8 +130,11 @@ class TablesIn:
         # tables are placed after everything else, so dropping their lookups leaves the rest as is
         no_lookups = replace(ct, columns={**ct.columns, "gather_rows": 0.0 * ct.gather_rows})
         out = CapacityAware().place(no_lookups, grid).bytes.copy()
-        out[..., self.level] += gather_bytes(ct, grid.granularity[:, self.level])
-        return replace(verdict, bytes=out)
+        rows = gather_bytes(ct, grid.granularity[:, self.level])
+        out[..., self.level] += rows
+        gathered = np.zeros_like(out)
+        gathered[..., self.level] = rows
+        return replace(verdict, bytes=out, gathered=gathered)
 
 
 def embedding_study(

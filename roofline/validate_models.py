@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .hardware import Hardware
-from .machine import Progress, available_memory, torch_module
+from .machine import Progress, available_memory, index_sets, torch_module
 
 _LIBS: list[Any] = []  # torch.library objects must outlive the import
 
@@ -112,10 +112,15 @@ def dlrm(torch: Any, preset: str = "dlrm_rm2") -> Callable[[int], Callable[[], A
         gen = torch.Generator().manual_seed(batch)
         dense = torch.randn(batch, p.dense_features, generator=gen)
         pfs = [max(1, round(g.pooling_factor)) for g in tables]
-        idx = [torch.randint(0, g.rows, (batch * pf,), generator=gen) for g, pf in zip(tables, pfs)]
+        # fresh rows each call: repeated indices would be served by the caches
+        fresh = [
+            index_sets(g.rows, batch * pf, 4.0 * g.rows * g.dim, seed=k)
+            for k, (g, pf) in enumerate(zip(tables, pfs))
+        ]
         offsets = [torch.arange(0, batch * pf, pf) for pf in pfs]
 
         def run() -> None:
+            idx = [torch.from_numpy(f()) for f in fresh]
             with torch.inference_mode():
                 forward(dense, idx, offsets)
 

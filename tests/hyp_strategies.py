@@ -173,7 +173,8 @@ def devices(
 
     ``ordered``: bandwidths never increase from the fastest level to the slowest (a real
     hierarchy); otherwise any order. ``same_granularity``: every level moves 64 B per access.
-    ``curves``: engines and levels may carry size-dependent efficiency curves.
+    ``curves``: engines and levels may carry size-dependent efficiency curves, levels gather
+    curves.
     """
     n_on = draw(st.integers(0, max_onchip))
     host = draw(st.booleans())
@@ -193,6 +194,8 @@ def devices(
         }
         if curves and draw(st.integers(0, 3)) == 0:
             memory[f"l{i}_{kind}"]["efficiency_curve"] = draw(efficiency_curves())
+        if curves and draw(st.integers(0, 3)) == 0:
+            memory[f"l{i}_{kind}"]["gather_curve"] = draw(efficiency_curves())
     tile = draw(st.one_of(st.none(), st.tuples(*[st.sampled_from([1, 8, 16, 64, 128])] * 3)))
 
     def engine(tiled: bool) -> dict[str, Any]:

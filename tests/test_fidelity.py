@@ -117,6 +117,38 @@ def test_grids_keep_the_base_curves_and_refuse_mixed_ones() -> None:
         stack([curved, hw])
 
 
+def test_gather_curve_slows_lookups_and_nothing_else() -> None:
+    """A gather curve on HBM slows the embedding ops of a DLRM and leaves its other ops, a model
+    without lookups and the ideal roofline unchanged."""
+    hw = rl.load_hardware("a100_sxm4_80gb")
+    data = hw.model_dump()
+    data["memory"][hw.main_level]["gather_curve"] = {"size": [64, 4096], "efficiency": [0.2, 1.0]}
+    gathered = rl.load_hardware(data)
+    for model in ("resnet50", "dlrm_rm2"):
+        plain = rl.evaluate(model, hw, batch=[1, 256])
+        r = rl.evaluate(model, gathered, batch=[1, 256])
+        np.testing.assert_allclose(r.ideal_time_s, plain.time_s, rtol=1e-12)
+        tables = r.costs.is_table
+        if model == "resnet50":
+            assert not tables.any()
+            np.testing.assert_allclose(r.time_s, plain.time_s, rtol=1e-12)
+            continue
+        assert np.all(r.time_s[..., tables] > plain.time_s[..., tables])
+        np.testing.assert_allclose(r.time_s[..., ~tables], plain.time_s[..., ~tables], rtol=1e-12)
+
+
+def test_index_sets_cycle_through_fresh_rows() -> None:
+    from roofline.machine import index_sets
+
+    fresh = index_sets(rows=1000, per_call=10, table_bytes=1000 * 256.0)
+    first = [fresh() for _ in range(100)]  # 100 sets of 10 rows x 256 B = the whole table
+    assert all(a.shape == (10,) and a.min() >= 0 and a.max() < 1000 for a in first)
+    assert len({a.tobytes() for a in first}) == 100
+    assert np.array_equal(fresh(), first[0])  # then the cycle repeats
+    tiny = index_sets(rows=10, per_call=10, table_bytes=10 * 256.0)
+    assert np.array_equal(tiny(), tiny())  # a table one call covers needs one set
+
+
 # -- calibrate and validate (quick) ---------------------------------------------------------------
 
 
@@ -142,6 +174,10 @@ def test_calibrate_writes_a_loadable_measured_spec(calibrated: str) -> None:
     assert all(a.bandwidth >= b.bandwidth for a, b in zip(levels, levels[1:]))  # raised so
     assert {"fp32", "fp64"} <= set(hw.engines.matrix.peak)
     assert hw.overheads.per_op > 0
+    for lvl in levels:  # random rows: measured, at the probe's row sizes, never slower if longer
+        if (g := lvl.gather_curve) is not None:
+            assert g.source.startswith("measured ") and set(g.size) <= {64, 256, 1024, 4096}
+            assert list(g.efficiency) == sorted(g.efficiency)
 
 
 def test_validate_quick_reports_the_documented_summary(calibrated: str, capsys) -> None:

@@ -176,6 +176,29 @@ def test_efficiency_curve_is_linear_in_log_size_and_clamped():
     assert vec.compute_time_s[0, 0, 0] == pytest.approx(one.compute_time_s[0], rel=1e-12)
 
 
+def test_gather_curve_derates_only_the_lookups_by_rounded_row_bytes():
+    """``big`` alone on the single-level roofline at batch 1000: 1000 rows of 64 B (fp16, D = 32;
+    already a multiple of DRAM's 64 B granularity) = 64 kB of lookups, plus 8 kB of int64 indices
+    and 64 kB of pooled output that stream. A gather curve of 0.25 at 64 B quarters only the
+    lookups' rate; the ideal time keeps the full bandwidth."""
+    spec = _model([TABLES["params"]["ops"][1] | {"inputs": ["x"]}], [1])
+    dev = _device(sram=MiB)
+    dev["memory"]["dram"]["gather_curve"] = {"size": [64, 4096], "efficiency": [0.25, 1.0]}
+    one, vec = _both(spec, dev, "single", batch=1000)
+    rows, streamed = 1000 * 64.0, 1000 * 8.0 + 1000 * 64.0
+    assert one.bytes_moved[0][1] == rows + streamed
+    assert one.level_time_s[0][1] == pytest.approx((streamed + rows / 0.25) / 1e11, rel=1e-12)
+    assert one.ideal_time_s[0] == pytest.approx((rows + streamed) / 1e11 + 1e-6, rel=1e-12)
+    assert vec.time_s[0, 0, 0] == pytest.approx(one.time_s[0], rel=1e-12)
+    # the curve keys on the row rounded up to the level's granularity: 32-element fp32 rows are
+    # 128 B, a sixth of the way from 64 B to 4096 B in log(size)
+    ct = count_graph(build_model(spec).graph, [1000], "fp32")
+    eff = 0.25 + 0.75 * math.log(2) / math.log(64)
+    o32 = evaluate_one(ct, load_hardware(dev), 0, "single")
+    rows32, streamed32 = 1000 * 128.0, 1000 * 8.0 + 1000 * 128.0
+    assert o32.level_time_s[0][1] == pytest.approx((streamed32 + rows32 / eff) / 1e11, rel=1e-12)
+
+
 # -- every shipped model --------------------------------------------------------------------------
 
 DEVICES = ["a100_sxm4_80gb", "tpu_v4", "hypothetical_100tops"]

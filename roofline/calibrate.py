@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from .machine import (
+    GATHER_CHUNK,
     Progress,
     available_memory,
     blas_name,
@@ -140,15 +141,13 @@ def best_stream(nbytes: float, pool: ThreadPoolExecutor, threads: int, **kw: Any
 
 #: bytes of one random row read by the gather probe (64 B: one cache line; 4 KiB: a page)
 GATHER_ROWS = (64, 256, 1024, 4096)
-#: bytes of the buffer numpy's gather probe copies rows into, per call (stays in L2)
-_GATHER_CHUNK = 256 * 1024
 
 
 def gather_rate(
-    table_bytes: float, row_bytes: int, target: float, min_time: float, torch: Any | None = None
+    flat: np.ndarray, row_bytes: int, target: float, min_time: float, torch: Any | None = None
 ) -> dict[str, float]:
-    """Best bytes/s of reading random rows of ``row_bytes`` from a ``table_bytes`` table, per
-    library (``numpy``, and ``torch`` when given).
+    """Best bytes/s of reading random rows of ``row_bytes`` from the fp32 table ``flat`` (1-D,
+    viewed as rows of that length), per library (``numpy``, and ``torch`` when given).
 
     numpy: ``np.take`` copies rows picked uniformly at random into a buffer that stays in L2,
     chunk by chunk, about ``target`` bytes per timed call (``mode="wrap"`` skips numpy's buffered
@@ -157,9 +156,9 @@ def gather_rate(
     fresh rows (:func:`~roofline.machine.index_sets`), as a new request would.
     """
     d = max(1, row_bytes // 4)
-    rows = max(2, int(table_bytes // (4 * d)))
-    table = np.ones((rows, d), np.float32)
-    chunk = max(1, _GATHER_CHUNK // (4 * d))
+    rows = flat.size // d
+    table = flat[: rows * d].reshape(rows, d)
+    chunk = max(1, GATHER_CHUNK // (4 * d))
     calls = max(1, int(target // (chunk * 4 * d)))
     fresh = index_sets(rows, calls * chunk, table.nbytes)
     buf = np.empty((chunk, d), np.float32)
@@ -349,11 +348,14 @@ def calibrate(
     for k, lvl in levels.items():
         # a table of a quarter of the cache (well inside it, shared or not), or DRAM's largest
         size, best = tables[k], max(bws[k])
+        # one table per level, viewed per row length (at least two of the longest rows)
+        flat = np.ones(max(int(size // 4), max(gather_sizes) // 2), np.float32)
         per_lib: dict[int, dict[str, float]] = {r: {} for r in gather_sizes}
         for _round in range(1 if quick else 2):
             for r in gather_sizes:
-                for lib, x in gather_rate(size, r, 8e6 if quick else 32e6, mt, torch).items():
+                for lib, x in gather_rate(flat, r, 8e6 if quick else 32e6, mt, torch).items():
                     per_lib[r][lib] = max(per_lib[r].get(lib, 0.0), x)
+        del flat
         rate = [max(per_lib[r].values()) for r in gather_sizes]
         # a longer row never reads slower: lower figures are noise
         effs = list(np.maximum.accumulate([x / best for x in rate]))

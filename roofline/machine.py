@@ -153,6 +153,10 @@ def read_caches(root: str = "/sys/devices/system/cpu") -> list[Cache]:
     return [Cache(lv, e["size"], len(e["shared"]), e["line"]) for lv, e in sorted(found.items())]
 
 
+#: bytes of gathered rows a numpy gather holds at once (``take`` into a buffer that stays in L2)
+GATHER_CHUNK = 256 * 1024
+
+
 def index_sets(rows: int, per_call: int, table_bytes: float, seed: int = 0) -> Callable[[], Any]:
     """A function returning the next of a cycle of random index arrays (``per_call`` indices into
     ``rows`` rows each).

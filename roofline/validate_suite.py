@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .machine import index_sets
+from .machine import GATHER_CHUNK, index_sets
 
 Run = Callable[[], Any]
 
@@ -89,10 +89,6 @@ def gemm(m: int, n: int, k: int) -> Kernel:
     return Kernel(f"np_gemm_{m}x{n}x{k}", group, "numpy", {"x": [k]}, ops, m, "fp32", make)
 
 
-#: bytes of gathered rows numpy's gather-and-sum holds at once (stays in L2 between take and sum)
-_GATHER_CHUNK = 256 * 1024
-
-
 def gather_sum(rows: int, dim: int, pooling: int, bags: int) -> Kernel:
     """Sum ``pooling`` random rows of a ``rows x dim`` table per bag, for ``bags`` bags.
 
@@ -109,7 +105,7 @@ def gather_sum(rows: int, dim: int, pooling: int, bags: int) -> Kernel:
     def make() -> Run:
         table = _table(rows, dim)
         fresh = index_sets(rows, bags * pooling, table.nbytes)
-        per = max(1, _GATHER_CHUNK // (pooling * dim * 4))
+        per = max(1, GATHER_CHUNK // (pooling * dim * 4))
         buf = np.empty((per, pooling, dim), np.float32)
         ones = np.ones((1, pooling), np.float32)
         out = np.empty((bags, 1, dim), np.float32)

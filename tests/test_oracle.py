@@ -181,7 +181,7 @@ def test_gather_curve_derates_only_the_lookups_by_rounded_row_bytes():
     already a multiple of DRAM's 64 B granularity) = 64 kB of lookups, plus 8 kB of int64 indices
     and 64 kB of pooled output that stream. A gather curve of 0.25 at 64 B quarters only the
     lookups' rate; the ideal time keeps the full bandwidth."""
-    spec = _model([TABLES["params"]["ops"][1] | {"inputs": ["x"]}], [1])
+    spec = _model([TABLES["params"]["ops"][1]], [1])
     dev = _device(sram=MiB)
     dev["memory"]["dram"]["gather_curve"] = {"size": [64, 4096], "efficiency": [0.25, 1.0]}
     one, vec = _both(spec, dev, "single", batch=1000)

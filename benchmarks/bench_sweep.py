@@ -1,7 +1,7 @@
 """Sweep throughput on resnet50 over >= 100,000 device variants (issue 4 target).
 
 Targets (2-core machine): >= 3e7 op-evaluations/s and >= 2e5 whole-model evaluations/s.
-Measures the totals-only evaluation (``roofline.fastpath``) for both placement policies and the
+Measures the totals-only evaluation (``roofline.totals``) for both placement policies and the
 whole ``roofline.sweep`` call that builds the tidy table, on the unfused graph (174 ops, the
 number torch's profiler would report) and the fused one (56 kernels). Also checks that a
 million-point sweep runs in seconds. Run: ``python benchmarks/bench_sweep.py``.
@@ -19,8 +19,8 @@ from common import best_of, machine, report  # noqa: E402
 
 import roofline as rl  # noqa: E402
 from roofline.counting import count_graph  # noqa: E402
-from roofline.fastpath import totals_direct, totals_ridge  # noqa: E402
 from roofline.grid import vary  # noqa: E402
+from roofline.totals import totals_direct, totals_ridge  # noqa: E402
 
 
 def main() -> int:

@@ -8,20 +8,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from .cost import CostTable
-from .counting import count_graph
-from .engine import evaluate_costs
-from .errors import SpecError
-from .grid import HardwareGrid
-from .hardware import Hardware
-from .metrics import Table1Row, table1
-from .observers import Observer, replay
-from .placement import Policy
-from .precision import Precision
-from .result import Result
-from .specs import resolve_spec
-from .table import Table
-from .zoo import Model, load_hardware, load_model
+from roofline.characterize import Table1Row, table1
+from roofline.counting import count_graph
+from roofline.errors import SpecError
+from roofline.evaluation import evaluate_costs
+from roofline.grid import HardwareGrid
+from roofline.hardware import Hardware
+from roofline.observers import Observer, replay
+from roofline.placement import Policy
+from roofline.precision import Precision
+from roofline.presets import Model, load_hardware, load_model
+from roofline.records import CostTable
+from roofline.result import Result
+from roofline.specs import resolve_spec
+from roofline.table import Table
 
 ModelLike = str | os.PathLike | dict | Model
 HardwareLike = str | os.PathLike | dict | Hardware
@@ -215,7 +215,7 @@ def compare(
     rows = []
     columns = list(COMPARE_COLUMNS)
     if sla is not None:
-        from .whatif import sla_columns
+        from roofline.whatif import sla_columns
 
         columns += [
             "sla_s",

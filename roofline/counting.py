@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from .cost import BATCHED, PER_OP, CostTable
-from .errors import SpecError
-from .graph import Graph
-from .ops.base import cost_from_counts
-from .precision import Precision
+from roofline.errors import SpecError
+from roofline.graph import Graph
+from roofline.ops.base import cost_from_counts
+from roofline.precision import Precision
+from roofline.records import BATCHED, PER_OP, CostTable
 
 #: element-count fields of an op's affine coefficients
 _ELEMS = (
@@ -261,7 +261,7 @@ def count_graph_reference(graph: Graph, batch: Any, precision: Any = "fp32") -> 
 
 def fuse_table(ct: CostTable, graph: Graph) -> CostTable:
     """Merge the rows of ``ct`` into the fused kernels of :func:`~roofline.fusion.fusion_groups`."""
-    from .fusion import fusion_groups
+    from roofline.fusion import fusion_groups
 
     groups = graph.__dict__.get("_groups")
     if groups is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .errors import SpecError
+from roofline.errors import SpecError
 
 #: bits per stored element of each dtype the tool knows
 BITS: dict[str, float] = {
@@ -38,7 +38,7 @@ def canonical(name: str, *, field: str = "dtype") -> str:
     key = str(name).strip().lower()
     key = ALIASES.get(key, key)
     if key not in BITS:
-        from .suggest import did_you_mean
+        from roofline.suggest import did_you_mean
 
         raise SpecError(
             f"unknown dtype {name!r}",

@@ -37,8 +37,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 if TYPE_CHECKING:
-    from .cost import CostTable
-    from .grid import HardwareGrid
+    from roofline.grid import HardwareGrid
+    from roofline.records import CostTable
 
 
 class EfficiencyCurve(BaseModel):
@@ -109,7 +109,7 @@ def efficiency_factors(
     gathered : ndarray [H, B, O, L] or None
         The part of ``bytes_moved`` that is random row reads (None: none).
     """
-    from .placement import row_bytes  # placement -> grid -> hardware imports this module
+    from roofline.placement import row_bytes  # placement -> grid -> hardware imports this module
 
     launches = np.maximum(ct.launches, 1.0)
     eng = grid.base.engines

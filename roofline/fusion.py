@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from .graph import Graph
+from roofline.graph import Graph
 
 #: op kinds that can run in the epilogue of the op before them
 POINTWISE = frozenset({"batchnorm", "activation", "elementwise"})

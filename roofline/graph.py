@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from .errors import SpecError
-from .ops import REGISTRY, Op
-from .ops.base import Shape, numel
+from roofline.errors import SpecError
+from roofline.ops import REGISTRY, Op
+from roofline.ops.base import Shape, numel
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class Graph:
         cached = self.__dict__.get("_live")
         if cached is not None:
             return cached
-        from .fusion import fusion_groups
+        from roofline.fusion import fusion_groups
 
         groups = fusion_groups(self)
         sizes = self.tensor_sizes()
@@ -108,7 +108,7 @@ def check_countable(graph: Graph) -> None:
 
     Computes the graph's count coefficients once (cached for counting) and checks them at once.
     """
-    from .counting import affine
+    from roofline.counting import affine
 
     try:
         af = affine(graph)
@@ -213,7 +213,7 @@ class GraphBuilder:
         try:
             op = cls.model_validate({**fields, "kind": kind, "name": op_name})
         except ValidationError as exc:
-            from .specs import from_validation_error  # unknown fields get a did-you-mean
+            from roofline.specs import from_validation_error  # unknown fields get a did-you-mean
 
             raise from_validation_error(exc, cls, file=None, prefix=f"ops.{op_name}") from None
         self._nodes.append(Node(op, tuple(inputs)))

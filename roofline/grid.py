@@ -10,12 +10,12 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .dtypes import BITS, canonical
-from .efficiency import EfficiencyCurve
-from .errors import SpecError
-from .hardware import Engine, Hardware
-from .suggest import did_you_mean
-from .units import Dim, parse_quantity
+from roofline.dtypes import BITS, canonical
+from roofline.efficiency import EfficiencyCurve
+from roofline.errors import SpecError
+from roofline.hardware import Engine, Hardware
+from roofline.suggest import did_you_mean
+from roofline.units import Dim, parse_quantity
 
 # grids
 

@@ -12,10 +12,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from .dtypes import canonical
-from .efficiency import EfficiencyCurve
-from .errors import SpecError
-from .units import Dim, parse_quantity
+from roofline.dtypes import canonical
+from roofline.efficiency import EfficiencyCurve
+from roofline.errors import SpecError
+from roofline.units import Dim, parse_quantity
 
 
 def _q(dim: Dim, allow_zero: bool = False):

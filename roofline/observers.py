@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .result import Result
-from .table import Table
+from roofline.result import Result
+from roofline.table import Table
 
 
 @dataclass(frozen=True)

@@ -31,8 +31,8 @@ from typing import Protocol
 
 import numpy as np
 
-from .cost import CostTable
-from .grid import HardwareGrid
+from roofline.grid import HardwareGrid
+from roofline.records import CostTable
 
 
 @dataclass(frozen=True, eq=False)
@@ -206,7 +206,7 @@ POLICIES: dict[str, type] = {"single": SingleLevel, "capacity": CapacityAware}
 
 def get_policy(policy: str | Policy | None) -> Policy:
     """Return a policy instance from a name (``single``, ``capacity``) or an instance."""
-    from .errors import SpecError
+    from roofline.errors import SpecError
 
     if policy is None:
         return CapacityAware()

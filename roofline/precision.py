@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .cost import TensorClass
-from .dtypes import canonical, nbytes
+from roofline.dtypes import canonical, nbytes
+from roofline.records import TensorClass
 
 
 @dataclass(frozen=True)

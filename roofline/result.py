@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from .cost import CostTable
-from .grid import HardwareGrid
-from .table import Table
+from roofline.grid import HardwareGrid
+from roofline.records import CostTable
+from roofline.table import Table
 
 
 @dataclass(frozen=True, eq=False)

@@ -19,8 +19,8 @@ from typing import Annotated, Any, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import SpecError
-from .suggest import did_you_mean
+from roofline.errors import SpecError
+from roofline.suggest import did_you_mean
 
 MAX_FILE_BYTES = 16 * 2**20
 MAX_NODES = 200_000

@@ -20,15 +20,15 @@ from typing import Any
 
 import numpy as np
 
-from .counting import as_batches, count_graph
-from .efficiency import has_curves
-from .errors import SpecError
-from .fastpath import Totals, totals_direct, totals_full, totals_ridge
-from .grid import knob_columns
-from .hardware import Hardware
-from .placement import get_policy
-from .table import Table
-from .zoo import build_model, load_hardware, load_model
+from roofline.counting import as_batches, count_graph
+from roofline.efficiency import has_curves
+from roofline.errors import SpecError
+from roofline.grid import knob_columns
+from roofline.hardware import Hardware
+from roofline.placement import get_policy
+from roofline.presets import build_model, load_hardware, load_model
+from roofline.table import Table
+from roofline.totals import Totals, totals_direct, totals_full, totals_ridge
 
 DEFAULT_CHUNK = 4096
 RIDGE_CHUNK = 65536
@@ -79,8 +79,8 @@ def _evaluate_chunk(
 
     ``spec`` is a model spec mapping, or (in-process) an already counted CostTable.
     """
-    from .cost import CostTable
-    from .grid import vary
+    from roofline.grid import vary
+    from roofline.records import CostTable
 
     ct = spec if isinstance(spec, CostTable) else _counts(spec, batches, dtype, fuse)
     grid = vary(hw, cols, mode="zip")
@@ -262,8 +262,8 @@ MAX_PER_OP_ROWS = 2_000_000
 
 def _per_op_table(models, hw, cols, batches, dtypes, policy, fuse) -> Table:
     """One row per (model, dtype, variant, batch, op), through the full evaluation."""
-    from .engine import evaluate_costs
-    from .grid import vary
+    from roofline.evaluation import evaluate_costs
+    from roofline.grid import vary
 
     grid = vary(hw, cols, mode="zip")
     rows = 0
@@ -311,7 +311,7 @@ def plot_sweep(
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
 
-    from .report import format_value
+    from roofline.formatting import format_value
 
     knobs = list(table.knobs)
     if not knobs or len(knobs) > 2:

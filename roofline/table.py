@@ -151,13 +151,13 @@ class Table:
 
     def to_markdown(self) -> str:
         """A GitHub markdown table with human units."""
-        from .report import format_table
+        from roofline.formatting import format_table
 
         return format_table(self, markdown=True)
 
     def to_text(self) -> str:
         """An aligned plain-text table with human units."""
-        from .report import format_table
+        from roofline.formatting import format_table
 
         return format_table(self, markdown=False)
 
@@ -166,7 +166,7 @@ class Table:
         try:
             import pandas as pd
         except ImportError as exc:  # pragma: no cover - depends on the environment
-            from .errors import RooflineError
+            from roofline.errors import RooflineError
 
             raise RooflineError("to_pandas needs pandas: pip install pandas") from exc
         if self._cols is not None:
@@ -182,7 +182,7 @@ class Table:
             "json": self.to_json,
         }
         if fmt not in renderers:
-            from .errors import SpecError
+            from roofline.errors import SpecError
 
             raise SpecError(
                 f"unknown format {fmt!r}", field="format", fix="use table, markdown, csv or json"

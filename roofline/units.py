@@ -14,7 +14,7 @@ import math
 import re
 from enum import Enum
 
-from .errors import UnitError
+from roofline.errors import UnitError
 
 
 class Dim(str, Enum):

@@ -6,14 +6,14 @@ from typing import Any
 
 import numpy as np
 
-from .counting import count_graph
-from .engine import evaluate_costs
-from .errors import SpecError
-from .grid import vary
-from .hardware import Hardware
-from .table import Table
-from .units import Dim, parse_quantity
-from .zoo import load_hardware, load_model
+from roofline.counting import count_graph
+from roofline.errors import SpecError
+from roofline.evaluation import evaluate_costs
+from roofline.grid import vary
+from roofline.hardware import Hardware
+from roofline.presets import load_hardware, load_model
+from roofline.table import Table
+from roofline.units import Dim, parse_quantity
 
 MAX_BATCH = 2**24
 
@@ -105,9 +105,9 @@ def sensitivity(
     or capacity; a smaller overhead), with the new latency, speedup and bound in each direction.
     All variants are evaluated in one vectorized call.
     """
-    from .counting import as_batches
-    from .dtypes import canonical
-    from .grid import stack
+    from roofline.counting import as_batches
+    from roofline.dtypes import canonical
+    from roofline.grid import stack
 
     dev = load_hardware(hw)
     m = load_model(model)
@@ -168,7 +168,7 @@ def sensitivity(
 
 
 def _knob_value(hw: Hardware, path: str) -> tuple[str, float]:
-    from .grid import knob_dim
+    from roofline.grid import knob_dim
 
     canon, _ = knob_dim(hw, path)
     parts = canon.split(".")
@@ -205,7 +205,7 @@ def diff_devices(
         Time on each device and the speedup (a / b) per op kind; and the ops whose bound
         differs between the devices, with their times.
     """
-    from .api import evaluate
+    from roofline.api import evaluate
 
     ra = evaluate(model, hw_a, batch=batch, dtype=dtype, policy=policy, fuse=fuse)
     rb = evaluate(model, hw_b, batch=batch, dtype=dtype, policy=policy, fuse=fuse)

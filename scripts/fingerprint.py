@@ -16,6 +16,7 @@ import argparse
 import hashlib
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,11 +38,25 @@ def _num(x: Any) -> Any:
 
 def _columns(costs: Any) -> dict[str, Any]:
     """Count columns whatever the record's shape (a dict of columns, or declared fields)."""
-    names = (
-        "flops_matrix flops_vector flops_mac weight_read_bytes gather_rows act_in_elems "
-        "act_out_elems act_in_bytes act_out_bytes kv_bytes kv_footprint_bytes weight_elems "
-        "weight_bytes gather_row_bytes live_act_bytes launches is_table"
-    ).split()
+    names = [
+        "flops_matrix",
+        "flops_vector",
+        "flops_mac",
+        "weight_read_bytes",
+        "gather_rows",
+        "act_in_elems",
+        "act_out_elems",
+        "act_in_bytes",
+        "act_out_bytes",
+        "kv_bytes",
+        "kv_footprint_bytes",
+        "weight_elems",
+        "weight_bytes",
+        "gather_row_bytes",
+        "live_act_bytes",
+        "launches",
+        "is_table",
+    ]
     return {n: _num(getattr(costs, n)) for n in names}
 
 
@@ -106,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--models", nargs="*", help="only these models")
     args = p.parse_args(argv)
     if args.compare:
-        a, b = (json.load(open(f)) for f in args.compare)
+        a, b = (json.loads(Path(f).read_text()) for f in args.compare)
         diffs: list[str] = []
         _diff(a, b, "", diffs)
         print("\n".join(diffs) if diffs else "identical")

@@ -82,7 +82,7 @@ TABLE1 = [
     (
         "code",
         "import roofline as rl\nfrom IPython.display import Markdown, display\n"
-        "from roofline.paper import render\n\n"
+        "from roofline.paper.table1 import render\n\n"
         't1 = rl.table1()\ndisplay(Markdown(render(t1, "markdown")))',
     ),
     ("md", "The same table as raw numbers (one line per row and metric):"),
@@ -162,7 +162,7 @@ IMPLICATIONS = [
         "per-operator observer, against the paper's ranking FC > embedding > tensor "
         "manipulation > conv.",
     ),
-    ("code", "from roofline.fleet import FLEET_MIX\n\nFLEET_MIX"),
+    ("code", "from roofline.studies.fleet import FLEET_MIX\n\nFLEET_MIX"),
     ("code", "fleet = rl.fleet_breakdown()\nprint(fleet.answer)\nfleet.figure();"),
     (
         "code",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import roofline as rl
-from roofline.cli import main
+from roofline.cli.main import main
 
 
 @pytest.mark.parametrize(

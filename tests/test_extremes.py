@@ -12,7 +12,7 @@ import pytest
 from roofline import cli
 from roofline.api import count, evaluate
 from roofline.grid import vary
-from roofline.zoo import load_hardware
+from roofline.presets import load_hardware
 
 A100 = "a100_sxm4_80gb"
 

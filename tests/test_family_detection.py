@@ -23,14 +23,14 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from roofline.cost import CostTable
+from roofline.characterize import table1
 from roofline.counting import count_graph
 from roofline.families import FAMILIES
 from roofline.graph import Graph
-from roofline.metrics import table1
 from roofline.ops import derive_cost
 from roofline.ops.conv import Conv
 from roofline.ops.shared_conv import SharedConv
+from roofline.records import CostTable
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "tests" / "data" / "torchvision_reference.json"

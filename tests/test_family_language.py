@@ -10,7 +10,7 @@ import pytest
 
 from roofline.counting import count_graph
 from roofline.families import FAMILIES
-from roofline.zoo import load_model
+from roofline.presets import load_model
 
 BATCHES = [1, 2, 3, 8]
 

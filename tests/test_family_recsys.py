@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from roofline.counting import count_graph
-from roofline.zoo import load_model
+from roofline.presets import load_model
 
 BATCHES = [1, 10, 100, 1000]
 

@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 import yaml
 
+from roofline.characterize import table1
 from roofline.counting import count_graph
 from roofline.families import FAMILIES
 from roofline.graph import Graph, GraphBuilder
-from roofline.metrics import table1
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "tests" / "data" / "torchvision_reference.json"

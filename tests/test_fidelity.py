@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 import roofline as rl
-from roofline.cli import main
+from roofline.cli.main import main
 from roofline.efficiency import EfficiencyCurve, interpolate
 from roofline.errors import SpecError
 from roofline.grid import stack, vary
@@ -138,7 +138,7 @@ def test_gather_curve_slows_lookups_and_nothing_else() -> None:
 
 
 def test_index_sets_cycle_through_fresh_rows() -> None:
-    from roofline.machine import index_sets
+    from roofline.fidelity.machine import index_sets
 
     fresh = index_sets(rows=1000, per_call=10, table_bytes=1000 * 256.0)
     first = [fresh() for _ in range(100)]  # 100 sets of 10 rows x 256 B = the whole table

@@ -13,10 +13,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from roofline.counting import count_graph
-from roofline.engine import evaluate_costs
 from roofline.errors import SpecError
+from roofline.evaluation import evaluate_costs
+from roofline.presets import build_model, list_devices, list_models, load_hardware, load_model
 from roofline.specs import parse_yaml
-from roofline.zoo import build_model, list_devices, list_models, load_hardware, load_model
 
 #: scalars a user (or a broken generator) might put anywhere
 NASTY = st.one_of(

@@ -17,16 +17,16 @@ from hyp_strategies import batches, devices, dtypes, layer_models
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from roofline.cost import BATCHED
 from roofline.counting import count_graph
-from roofline.engine import evaluate_costs
+from roofline.evaluation import evaluate_costs
 from roofline.grid import vary
 from roofline.ops.base import derive_cost
 from roofline.ops.conv import Conv
 from roofline.ops.linear import Linear
-from roofline.oracle import evaluate_one
 from roofline.precision import Precision
-from roofline.zoo import build_model, load_hardware
+from roofline.presets import build_model, load_hardware
+from roofline.records import BATCHED
+from roofline.testing.oracle import evaluate_one
 
 RTOL = 1e-9
 policies = st.sampled_from(["capacity", "single"])

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from roofline.counting import count_graph
-from roofline.engine import evaluate_costs
+from roofline.evaluation import evaluate_costs
 from roofline.grid import vary
-from roofline.oracle import curve_value, evaluate_one
-from roofline.zoo import build_model, list_models, load_hardware, load_model
+from roofline.presets import build_model, list_models, load_hardware, load_model
+from roofline.testing.oracle import curve_value, evaluate_one
 
 MiB = 2**20
 

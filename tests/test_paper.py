@@ -16,8 +16,8 @@ import pytest
 
 import roofline as rl
 from roofline.errors import SpecError
-from roofline.paper import compute_row, judge, render, table1
-from roofline.paper_data import METRICS, ROWS, PaperRow, cell
+from roofline.paper.data import METRICS, ROWS, PaperRow, cell
+from roofline.paper.table1 import compute_row, judge, render, table1
 
 
 @pytest.fixture(scope="module")

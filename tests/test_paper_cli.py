@@ -12,8 +12,8 @@ matplotlib.use("Agg")
 
 import pytest  # noqa: E402
 
-from roofline.cli import main  # noqa: E402
-from roofline.paper_data import ROWS  # noqa: E402
+from roofline.cli.main import main  # noqa: E402
+from roofline.paper.data import ROWS  # noqa: E402
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:

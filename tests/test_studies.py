@@ -14,11 +14,11 @@ import pytest  # noqa: E402
 
 import roofline as rl  # noqa: E402
 from roofline.counting import count_graph  # noqa: E402
-from roofline.engine import evaluate_costs  # noqa: E402
 from roofline.errors import SpecError  # noqa: E402
+from roofline.evaluation import evaluate_costs  # noqa: E402
 from roofline.observers import ByCategory  # noqa: E402
 from roofline.placement import CapacityAware  # noqa: E402
-from roofline.studies import TablesIn  # noqa: E402
+from roofline.studies.embedding import TablesIn  # noqa: E402
 
 DEVICE = "hypothetical_100tops"
 

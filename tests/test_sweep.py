@@ -12,10 +12,10 @@ import pytest
 
 import roofline as rl
 from roofline.counting import count_graph
-from roofline.engine import evaluate_costs
-from roofline.fastpath import totals_direct, totals_ridge
+from roofline.evaluation import evaluate_costs
 from roofline.grid import vary
 from roofline.sweeps import sweep
+from roofline.totals import totals_direct, totals_ridge
 from roofline.whatif import max_batch_under
 
 SWEEP_CLI = [sys.executable, "-m", "roofline", "sweep"]

@@ -13,8 +13,8 @@ import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from .base import FAMILIES as _LOADED
-from .base import Family, FamilyParams, family
+from roofline.families.base import FAMILIES as _LOADED
+from roofline.families.base import Family, FamilyParams, family
 
 _DECL = re.compile(r"""@family\(\s*["']([A-Za-z0-9_]+)["']""")
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict
 
-from ..graph import Graph
+from roofline.graph import Graph
 
 
 class FamilyParams(BaseModel):

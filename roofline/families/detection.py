@@ -35,16 +35,16 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from ..errors import SpecError
-from ..graph import Graph, GraphBuilder
-from .base import FamilyParams, family
-from .resnet import ResNetParams, resnet_stages, resnet_stem
-from .shufflenet import (
+from roofline.errors import SpecError
+from roofline.families.base import FamilyParams, family
+from roofline.families.resnet import ResNetParams, resnet_stages, resnet_stem
+from roofline.families.shufflenet import (
     ShuffleNetV1Params,
     ShuffleNetV2Params,
     shufflenet_v1_features,
     shufflenet_v2_features,
 )
+from roofline.graph import Graph, GraphBuilder
 
 #: backbone -> (entries of backbone_layers, of backbone_channels, feature maps it returns)
 _BACKBONE_SHAPES = {"resnet": (4, 0, 4), "shufflenet_v1": (3, 3, 3), "shufflenet_v2": (3, 5, 4)}

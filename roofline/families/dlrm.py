@@ -25,8 +25,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..graph import Graph, GraphBuilder
-from .base import FamilyParams, family
+from roofline.families.base import FamilyParams, family
+from roofline.graph import Graph, GraphBuilder
 
 
 class TableGroup(BaseModel):

@@ -20,12 +20,12 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from ..errors import SpecError
-from ..graph import Graph, GraphBuilder
-from ..ops import REGISTRY
-from ..ops.base import numel
-from ..suggest import did_you_mean
-from .base import FamilyParams, family
+from roofline.errors import SpecError
+from roofline.families.base import FamilyParams, family
+from roofline.graph import Graph, GraphBuilder
+from roofline.ops import REGISTRY
+from roofline.ops.base import numel
+from roofline.suggest import did_you_mean
 
 
 class LayersParams(FamilyParams):

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from ..graph import Graph, GraphBuilder
-from .base import FamilyParams, family
+from roofline.families.base import FamilyParams, family
+from roofline.graph import Graph, GraphBuilder
 
 #: torchvision's ``inverted_residual_setting``: (expansion t, channels c, repeats n, stride s)
 MOBILENET_V2_SETTING: tuple[tuple[int, int, int, int], ...] = (

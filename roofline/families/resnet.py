@@ -13,8 +13,8 @@ from typing import Literal
 
 from pydantic import Field, PositiveInt
 
-from ..graph import Graph, GraphBuilder
-from .base import FamilyParams, family
+from roofline.families.base import FamilyParams, family
+from roofline.graph import Graph, GraphBuilder
 
 
 class ResNetParams(FamilyParams):

@@ -30,8 +30,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from ..graph import Graph, GraphBuilder
-from .base import FamilyParams, family
+from roofline.families.base import FamilyParams, family
+from roofline.graph import Graph, GraphBuilder
 
 
 class Seq2SeqParams(FamilyParams):

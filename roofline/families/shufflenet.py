@@ -29,8 +29,8 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from ..graph import Graph, GraphBuilder
-from .base import FamilyParams, family
+from roofline.families.base import FamilyParams, family
+from roofline.graph import Graph, GraphBuilder
 
 
 class ShuffleNetV2Params(FamilyParams):

@@ -35,9 +35,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from ..graph import Graph, GraphBuilder
-from .base import FamilyParams, family
-from .resnet import bottleneck
+from roofline.families.base import FamilyParams, family
+from roofline.families.resnet import bottleneck
+from roofline.graph import Graph, GraphBuilder
 
 ConvMaker = Literal["3d", "no_temporal", "2plus1d", "ir_channel_separated", "ip_channel_separated"]
 _CHANNEL_SEPARATED = ("ir_channel_separated", "ip_channel_separated")

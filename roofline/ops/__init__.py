@@ -1,6 +1,6 @@
 """Operators: one module per family; importing this package registers every op kind."""
 
-from . import (  # noqa: F401  (imported for registration)
+from roofline.ops import (  # noqa: F401  (imported for registration)
     attention,
     conv,
     detection,
@@ -13,6 +13,6 @@ from . import (  # noqa: F401  (imported for registration)
     tensor,
     vector,
 )
-from .base import REGISTRY, Counts, Gemm, Op, derive_cost, numel
+from roofline.ops.base import REGISTRY, Counts, Gemm, Op, derive_cost, numel
 
 __all__ = ["REGISTRY", "Counts", "Gemm", "Op", "derive_cost", "numel"]

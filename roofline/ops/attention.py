@@ -20,8 +20,8 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from .base import Counts, Gemm, Op, Shape, register
-from .vector import SOFTMAX_FLOPS
+from roofline.ops.base import Counts, Gemm, Op, Shape, register
+from roofline.ops.vector import SOFTMAX_FLOPS
 
 
 @register

@@ -19,8 +19,8 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..cost import OpCost
-from ..precision import Precision
+from roofline.precision import Precision
+from roofline.records import OpCost
 
 Shape = tuple[int, ...]
 

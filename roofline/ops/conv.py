@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from .base import Counts, Gemm, Op, Shape, numel, register
+from roofline.ops.base import Counts, Gemm, Op, Shape, numel, register
 
 
 def conv_out_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:

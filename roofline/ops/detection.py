@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from .base import Counts, Op, Shape, register
+from roofline.ops.base import Counts, Op, Shape, register
 
 BILINEAR_SAMPLE_FLOPS = 8
 DECODE_FLOPS = 16

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from .base import Counts, Op, Shape, register
+from roofline.ops.base import Counts, Op, Shape, register
 
 POOL_FLOPS = {"sum": 1, "mean": 1, "max": 1, "weighted_sum": 2}
 

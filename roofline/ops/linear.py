@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from .base import Counts, Gemm, Op, Shape, register
+from roofline.ops.base import Counts, Gemm, Op, Shape, register
 
 
 @register

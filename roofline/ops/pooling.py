@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from .base import Counts, Op, Shape, numel, register
+from roofline.ops.base import Counts, Op, Shape, numel, register
 
 
 def _pool_out(size: int, k: int, s: int, p: int, ceil_mode: bool) -> int:

@@ -27,7 +27,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from .base import Counts, Gemm, Op, Shape, register
+from roofline.ops.base import Counts, Gemm, Op, Shape, register
 
 LSTM_CELL_FLOPS = 36
 GRU_CELL_FLOPS = 26

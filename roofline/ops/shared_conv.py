@@ -25,8 +25,8 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from .base import Counts, Op, Shape, numel, register
-from .conv import Conv
+from roofline.ops.base import Counts, Op, Shape, numel, register
+from roofline.ops.conv import Conv
 
 
 @register

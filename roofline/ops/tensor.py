@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from .base import Counts, Op, Shape, numel, register
+from roofline.ops.base import Counts, Op, Shape, numel, register
 
 BILINEAR_FLOPS = 7
 

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from .base import Counts, Op, Shape, numel, register
+from roofline.ops.base import Counts, Op, Shape, numel, register
 
 BATCHNORM_FLOPS = 2
 LAYERNORM_FLOPS = 7

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import SpecError
-from .families import FAMILIES, FamilyParams
-from .graph import Graph
-from .hardware import Hardware
-from .specs import ModelSpec, load_spec_data, preset_names, resolve_spec, validate
-from .suggest import did_you_mean
+from roofline.errors import SpecError
+from roofline.families import FAMILIES, FamilyParams
+from roofline.graph import Graph
+from roofline.hardware import Hardware
+from roofline.specs import ModelSpec, load_spec_data, preset_names, resolve_spec, validate
+from roofline.suggest import did_you_mean
 
 
 @dataclass(frozen=True, eq=False)

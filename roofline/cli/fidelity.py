@@ -13,22 +13,22 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import SpecError
+from roofline.errors import SpecError
 
 if TYPE_CHECKING:
-    from .machine import Progress
+    from roofline.fidelity.machine import Progress
 
 
 def _say(args: argparse.Namespace) -> Progress | None:
-    from .machine import progress_to_stderr
+    from roofline.fidelity.machine import progress_to_stderr
 
     return None if args.quiet else progress_to_stderr
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from .calibrate import calibrate, to_yaml
-    from .cli import write_output
-    from .zoo import load_hardware
+    from roofline.cli.main import write_output
+    from roofline.fidelity.calibrate import calibrate, to_yaml
+    from roofline.presets import load_hardware
 
     out = args.output
     name = args.name or (Path(out).stem if out and out != "-" else "calibrated")
@@ -52,13 +52,13 @@ def _threads(args: argparse.Namespace) -> int | None:
 
 def _measure(args: argparse.Namespace, say: Progress | None) -> dict[str, Any]:
     """Calibrate if no device is given, then run the suite."""
-    from .validate import run_validation
-    from .zoo import load_hardware
+    from roofline.fidelity.validate import run_validation
+    from roofline.presets import load_hardware
 
     if args.hw:
         hw, source = load_hardware(args.hw), args.hw
     else:
-        from .calibrate import calibrate
+        from roofline.fidelity.calibrate import calibrate
 
         if say:
             say("no --hw given: calibrating this machine first")
@@ -97,8 +97,8 @@ def _load_report(path: str) -> dict[str, Any]:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from .cli import atomic_write, write_output
-    from .validate import plot, tables
+    from roofline.cli.main import atomic_write, write_output
+    from roofline.fidelity.validate import plot, tables
 
     for path, ends in ((args.plot, (".png", ".svg", ".pdf")), (args.json, (".json",))):
         if path and not path.endswith(ends):

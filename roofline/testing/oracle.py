@@ -29,12 +29,12 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .cost import CostTable
-from .errors import SpecError
-from .hardware import Hardware
+from roofline.errors import SpecError
+from roofline.hardware import Hardware
+from roofline.records import CostTable
 
 if TYPE_CHECKING:
-    from .efficiency import EfficiencyCurve
+    from roofline.efficiency import EfficiencyCurve
 
 
 @dataclass(frozen=True)

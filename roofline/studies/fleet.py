@@ -14,14 +14,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .api import evaluate
-from .errors import SpecError
-from .observers import ByCategory
-from .table import Table
-from .zoo import load_hardware
+from roofline.api import evaluate
+from roofline.errors import SpecError
+from roofline.observers import ByCategory
+from roofline.presets import load_hardware
+from roofline.table import Table
 
 if TYPE_CHECKING:
-    from .studies import Study
+    from roofline.studies.embedding import Study
 
 #: assumed share of fleet inference time per model (recommendation dominates the paper's
 #: Figure 1 demand; the split is ours: edit it)
@@ -65,7 +65,8 @@ def fleet_breakdown(
         ``ranking``, ``paper_ranking``, ``order_agrees`` (the paper's four groups appear in
         the paper's order in ours) and ``mix`` (the normalized weights).
     """
-    from . import studies, study_plots
+    from roofline.plot import studies as study_plots
+    from roofline.studies import embedding as studies
 
     mix = dict(FLEET_MIX if mix is None else mix)
     total = sum(mix.values())

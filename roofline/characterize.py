@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cost import CostTable
+from roofline.records import CostTable
 
 #: op categories that are not Table 1 "layers" even though they hold parameters
 NOT_LAYERS = frozenset({"normalization"})

@@ -26,11 +26,11 @@ from typing import Any
 
 import numpy as np
 
-from . import machine as mach
-from .errors import SpecError
-from .hardware import Hardware
-from .table import Table
-from .validate_suite import Kernel, release, suite
+from roofline.errors import SpecError
+from roofline.fidelity import machine as mach
+from roofline.fidelity.kernels import Kernel, release, suite
+from roofline.hardware import Hardware
+from roofline.table import Table
 
 #: kernels of at least this measured time are the ones the targets speak of (seconds)
 LONG_S = 1e-3
@@ -40,9 +40,9 @@ SLACK = 1.1
 
 def predict(k: Kernel, hw: Hardware) -> dict[str, Any]:
     """Predicted seconds (derated and ideal), FLOPs, bytes and bound of kernel ``k`` on ``hw``."""
-    from .counting import count_graph
-    from .engine import evaluate_costs
-    from .zoo import build_model
+    from roofline.counting import count_graph
+    from roofline.evaluation import evaluate_costs
+    from roofline.presets import build_model
 
     spec = {
         "name": k.name,
@@ -206,7 +206,7 @@ def run_validation(
     release()
     whole: list[dict[str, Any]] = []
     if torch is not None and models and not quick:
-        from .validate_models import measure_models
+        from roofline.fidelity.models import measure_models
 
         whole = measure_models(hw, say, clock)
     info["load_average_after"] = list(os.getloadavg())

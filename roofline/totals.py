@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cost import CostTable
-from .engine import padded_by_tile
-from .grid import HardwareGrid, group_rows
-from .placement import Policy, SingleLevel, get_policy
+from roofline.evaluation import padded_by_tile
+from roofline.grid import HardwareGrid, group_rows
+from roofline.placement import Policy, SingleLevel, get_policy
+from roofline.records import CostTable
 
 
 @dataclass(frozen=True, eq=False)
@@ -106,7 +106,7 @@ def totals_direct(ct: CostTable, grid: HardwareGrid, policy: str | Policy | None
 
 def totals_full(ct: CostTable, grid: HardwareGrid, policy: str | Policy | None = None) -> Totals:
     """Totals through the full evaluation (devices with size-dependent efficiency curves)."""
-    from .engine import evaluate_costs
+    from roofline.evaluation import evaluate_costs
 
     r = evaluate_costs(ct, grid, policy)
     return Totals(

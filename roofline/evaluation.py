@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .cost import CostTable
-from .efficiency import derate
-from .grid import HardwareGrid, group_rows, to_grid
-from .hardware import Hardware
-from .placement import Policy, get_policy
-from .result import Result
+from roofline.efficiency import derate
+from roofline.grid import HardwareGrid, group_rows, to_grid
+from roofline.hardware import Hardware
+from roofline.placement import Policy, get_policy
+from roofline.records import CostTable
+from roofline.result import Result
 
 
 def padded_matrix_flops(ct: CostTable, tile: np.ndarray | None) -> np.ndarray:

@@ -27,13 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from .counting import count_graph
-from .errors import SpecError
-from .metrics import layer_mask, weight_read_elems
-from .paper_data import METRICS, ROWS, PaperCell, PaperRow
-from .report import format_table, si
-from .table import Table
-from .zoo import load_model
+from roofline.characterize import layer_mask, weight_read_elems
+from roofline.counting import count_graph
+from roofline.errors import SpecError
+from roofline.formatting import format_table, si
+from roofline.paper.data import METRICS, ROWS, PaperCell, PaperRow
+from roofline.presets import load_model
+from roofline.table import Table
 
 COLUMNS = (
     "row",

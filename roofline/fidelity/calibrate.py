@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from .machine import (
+from roofline.fidelity.machine import (
     GATHER_CHUNK,
     Progress,
     available_memory,

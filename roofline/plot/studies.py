@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from .plot import auto_scale, category_color, si_formatter
-from .report import fmt_bytes
+from roofline.formatting import fmt_bytes
+from roofline.plot.common import auto_scale, category_color, si_formatter
 
 _LINE_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
 

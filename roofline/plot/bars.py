@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from .errors import SpecError
-from .plot import _axes, _device_index, auto_scale, category_color
-from .report import fmt_time, si
-from .result import Result
+from roofline.errors import SpecError
+from roofline.formatting import fmt_time, si
+from roofline.plot.common import auto_scale, axes, category_color, device_index
+from roofline.result import Result
 
 # -- breakdowns ---------------------------------------------------------------------------------
 
@@ -39,7 +39,7 @@ def breakdown(
     rs = [results] if isinstance(results, Result) else list(results)
     if by not in ("category", "kind", "bound"):
         raise SpecError(f"unknown breakdown {by!r}", field="by", fix="use category, kind or bound")
-    ax = _axes(ax, figsize=(max(6.0, 1.1 * _n_bars(rs) + 3), 5.0))
+    ax = axes(ax, figsize=(max(6.0, 1.1 * _n_bars(rs) + 3), 5.0))
     labels, stacks = [], []
     for r in rs:
         ct = r.costs
@@ -122,10 +122,10 @@ def batch_scaling(
         A latency target (seconds or ``"10ms"``): a horizontal line, and the largest evaluated
         batch that meets it is marked.
     """
-    from .units import Dim, parse_quantity
+    from roofline.units import Dim, parse_quantity
 
-    ax = _axes(ax)
-    h = _device_index(result, device)
+    ax = axes(ax)
+    h = device_index(result, device)
     b = result.costs.batch
     lat = result.latency_s[h]
     thr = result.throughput_per_s[h]

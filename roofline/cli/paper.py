@@ -16,15 +16,15 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from .errors import SpecError
+from roofline.errors import SpecError
 
 KINDS = ("roofline", "breakdown", "batch", "embeddings", "engines", "onchip", "precision", "fleet")
 DEFAULT_BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 
 def cmd_table1(args: argparse.Namespace) -> int:
-    from .cli import _batches, write_output
-    from .paper import render, table1
+    from roofline.cli.main import _batches, write_output
+    from roofline.paper.table1 import render, table1
 
     batch = _batches(args.batch) if args.batch else None
     write_output(render(table1(batch=batch, rows=args.rows), args.format), args.output)
@@ -65,10 +65,11 @@ def _fleet_mix(items: list[str]) -> dict[str, float] | None:
 
 def _draw(args: argparse.Namespace) -> Any:
     """Build the chart of ``args.kind``; return its Axes or Figure."""
-    from . import plot, studies
-    from .api import evaluate
-    from .cli import _batches
-    from .fleet import fleet_breakdown
+    from roofline import plot
+    from roofline.api import evaluate
+    from roofline.cli.main import _batches
+    from roofline.studies import embedding as studies
+    from roofline.studies.fleet import fleet_breakdown
 
     k, models, hws = args.kind, args.models, args.hw
     batches = _batches(args.batch) if args.batch else None
@@ -117,7 +118,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    from .plot import image_format, save
+    from roofline.plot.common import image_format, save
 
     _need(
         bool(args.output) and args.output != "-",

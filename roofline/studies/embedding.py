@@ -23,14 +23,14 @@ from typing import Any
 
 import numpy as np
 
-from .counting import count_graph
-from .engine import evaluate_costs
-from .errors import SpecError
-from .grid import vary
-from .hardware import Hardware
-from .report import fmt_bytes, fmt_time, si
-from .table import Table
-from .zoo import load_hardware, load_model
+from roofline.counting import count_graph
+from roofline.errors import SpecError
+from roofline.evaluation import evaluate_costs
+from roofline.formatting import fmt_bytes, fmt_time, si
+from roofline.grid import vary
+from roofline.hardware import Hardware
+from roofline.presets import load_hardware, load_model
+from roofline.table import Table
 
 #: the Table 1 models and their batch conventions (samples per run)
 PAPER_MODELS: dict[str, int] = {
@@ -124,7 +124,7 @@ class TablesIn:
     def place(self, ct: Any, grid: Any) -> Any:
         from dataclasses import replace
 
-        from .placement import CapacityAware, gather_bytes
+        from roofline.placement import CapacityAware, gather_bytes
 
         verdict = CapacityAware().place(ct, grid)
         # tables are placed after everything else, so dropping their lookups leaves the rest as is
@@ -164,7 +164,7 @@ def embedding_study(
         ``tables_bytes``, ``spill_bytes`` per level (table size beyond which they no longer fit
         there), ``devices_needed`` (device memory pooled over devices) and latency per tier.
     """
-    from . import study_plots as sp
+    from roofline.plot import studies as sp
 
     m = load_model(model)
     hw = load_hardware(device)
@@ -303,7 +303,7 @@ def _tables_level(r: Any, h: int, names: Sequence[str]) -> str:
 
 def _scale_tables(graph: Any, s: float) -> Any:
     """``graph`` with every embedding table's rows scaled by ``s`` (at least one row)."""
-    from .graph import Graph, Node
+    from roofline.graph import Graph, Node
 
     nodes = []
     for n in graph.nodes:
@@ -350,7 +350,7 @@ def _spill_points(
     return out
 
 
-from .studies_more import engine_balance_study, onchip_memory_study, precision_study  # noqa: E402
+from roofline.studies.implications import engine_balance_study, onchip_memory_study, precision_study  # noqa: E402
 
 __all__ = [
     "PAPER_MODELS",

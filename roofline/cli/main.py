@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .errors import RooflineError, SpecError
+from roofline.errors import RooflineError, SpecError
 
 FORMATS = ("table", "markdown", "csv", "json")
 
@@ -25,7 +25,7 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         import re
 
-        from .suggest import did_you_mean
+        from roofline.suggest import did_you_mean
 
         fix = f"see '{self.prog} --help'"
         bad = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
@@ -106,8 +106,8 @@ def _batches(values: Sequence[str] | None, default: Sequence[int] = (1,)) -> lis
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from .table import Table
-    from .zoo import list_devices, list_models, load_hardware, load_model
+    from roofline.presets import list_devices, list_models, load_hardware, load_model
+    from roofline.table import Table
 
     def short(text: str) -> str:
         # people get a line each; csv and json keep the whole description
@@ -162,7 +162,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from .api import evaluate
+    from roofline.api import evaluate
 
     r = evaluate(
         args.model,
@@ -191,7 +191,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if args.format in ("csv", "json"):
         text = ops.format(args.format) if args.format == "csv" else _json_both(ops, r.totals())
     else:
-        from .table import Table
+        from roofline.table import Table
 
         idx = [ops.columns.index(c) for c in keep]
         slim = Table(keep, [[row[i] for i in idx] for row in ops.rows], title=ops.title)
@@ -209,7 +209,7 @@ def _json_both(ops, totals) -> str:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from .api import compare
+    from roofline.api import compare
 
     table = compare(
         args.models,
@@ -274,13 +274,8 @@ _EXTRA: list[Callable] = []
 def _load_extra() -> None:
     import importlib
 
-    for mod in ("paper_cli", "sweep_cli", "fidelity_cli"):
-        try:
-            m = importlib.import_module(f"roofline.{mod}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"roofline.{mod}":
-                raise
-            continue
+    for mod in ("paper", "sweep", "fidelity"):
+        m = importlib.import_module(f"roofline.cli.{mod}")
         if m.register not in _EXTRA:
             _EXTRA.append(m.register)
 

@@ -10,21 +10,21 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .counting import count_graph
-from .dtypes import canonical
-from .engine import evaluate_costs
-from .errors import SpecError
-from .grid import vary
-from .report import fmt_bytes, si
-from .table import Table
-from .zoo import load_hardware, load_model
+from roofline.counting import count_graph
+from roofline.dtypes import canonical
+from roofline.errors import SpecError
+from roofline.evaluation import evaluate_costs
+from roofline.formatting import fmt_bytes, si
+from roofline.grid import vary
+from roofline.presets import load_hardware, load_model
+from roofline.table import Table
 
 if TYPE_CHECKING:
-    from .studies import Study
+    from roofline.studies.embedding import Study
 
 
 def _studies():
-    from . import studies
+    from roofline.studies import embedding as studies
 
     return studies
 
@@ -132,7 +132,7 @@ def engine_balance_study(
         + ", ".join(f"{k} {v['amdahl_limit']:.2g}x" for k, v in findings.items())
         + " (Amdahl's limit): vector work and memory, not the matrix peak, set the ceiling."
     )
-    from . import study_plots as sp
+    from roofline.plot import studies as sp
 
     return st.Study(
         "engines",
@@ -244,7 +244,7 @@ def onchip_memory_study(
             f"batch {min(per)} ({b0['speedup']:.1f}x faster once they fit)"
         )
     answer = "; ".join(parts) + ". Thresholds grow with batch for activations, not for weights."
-    from . import study_plots as sp
+    from roofline.plot import studies as sp
 
     return st.Study(
         "onchip",
@@ -334,7 +334,7 @@ def precision_study(
         if half and mem
         else "No half-precision result (no device supports fp16/bf16)."
     )
-    from . import study_plots as sp
+    from roofline.plot import studies as sp
 
     return st.Study(
         "precision",

@@ -7,14 +7,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .errors import SpecError
+from roofline.errors import SpecError
 
 
 def parse_vary(items: list[str], hw: Any) -> dict[str, list[float]]:
     """``["memory.hbm.bandwidth=0.5TB/s:8TB/s:16:log", "memory.sram.capacity=8MiB,32MiB"]`` ->
     {canonical path: SI values}."""
-    from .grid import knob_dim
-    from .units import parse_range
+    from roofline.grid import knob_dim
+    from roofline.units import parse_range
 
     out: dict[str, list[float]] = {}
     for item in items:
@@ -47,9 +47,9 @@ def parse_vary(items: list[str], hw: Any) -> dict[str, list[float]]:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from .cli import _batches, atomic_write, write_output
-    from .sweeps import Progress, n_points, plot_sweep, sweep
-    from .zoo import load_hardware
+    from roofline.cli.main import _batches, atomic_write, write_output
+    from roofline.presets import load_hardware
+    from roofline.sweeps import Progress, n_points, plot_sweep, sweep
 
     hw = load_hardware(args.hw)
     knobs = parse_vary(args.vary, hw)
@@ -87,8 +87,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
-    from .cli import _batches, write_output
-    from .whatif import sensitivity
+    from roofline.cli.main import _batches, write_output
+    from roofline.whatif import sensitivity
 
     b = _batches(args.batch)
     if len(b) != 1:
@@ -107,8 +107,8 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from .cli import _batches, write_output
-    from .whatif import diff_devices
+    from roofline.cli.main import _batches, write_output
+    from roofline.whatif import diff_devices
 
     if len(args.hw) != 2:
         raise SpecError(

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .machine import GATHER_CHUNK, index_sets
+from roofline.fidelity.machine import GATHER_CHUNK, index_sets
 
 Run = Callable[[], Any]
 

@@ -19,91 +19,18 @@ from typing import Any
 
 import numpy as np
 
-from .errors import SpecError
-from .report import si
-from .result import Result
-
-#: fixed colors per op category, so every chart uses the same legend
-CATEGORY_COLORS = {
-    "fc": "#1f77b4",
-    "conv": "#ff7f0e",
-    "embedding": "#2ca02c",
-    "recurrent": "#17becf",
-    "attention": "#9467bd",
-    "tensor_manipulation": "#d62728",
-    "elementwise": "#8c564b",
-    "normalization": "#e377c2",
-    "pooling": "#bcbd22",
-    "interaction": "#7f7f7f",
-    "detection": "#aec7e8",
-    "other": "#c49c94",
-}
-#: op marker per model (hollow diamonds and squares are the Table 1 marks)
-_MARKERS = ("o", "^", "v", "P", "X", "<", ">", "h", "p")
-#: memory roofs: line style by level kind (on chip, device memory, host)
-_LEVEL_STYLES = {"onchip": "-.", "device": "-", "host": ":"}
-
-
-def category_color(category: str) -> str:
-    """The chart color of an op category (grey for an unknown one)."""
-    return CATEGORY_COLORS.get(category, "#999999")
-
-
-def _axes(ax: Any, figsize: tuple[float, float] = (8.0, 5.5)) -> Any:
-    if ax is not None:
-        return ax
-    import matplotlib.pyplot as plt
-
-    _, ax = plt.subplots(figsize=figsize, layout="constrained")
-    return ax
-
-
-def si_formatter(unit: str = "") -> Any:
-    """A tick formatter printing SI prefixes (``1 T``, ``100 G``)."""
-    from matplotlib.ticker import FuncFormatter
-
-    return FuncFormatter(lambda v, _pos: si(v, unit, digits=3) if v > 0 else "0")
-
-
-def plain_log_ticks(axis: Any, si_prefix: bool = False) -> None:
-    """Label a log axis with plain numbers (``1``, ``10``, minor ``2`` and ``5``), not powers."""
-    from matplotlib.ticker import FuncFormatter
-
-    def fmt(v: float) -> str:
-        return si(v, digits=3) if si_prefix else f"{v:g}"
-
-    axis.set_major_formatter(FuncFormatter(lambda v, _p: fmt(v)))
-    axis.set_minor_formatter(FuncFormatter(lambda v, _p: fmt(v) if f"{v:.1e}"[0] in "25" else ""))
-
-
-def auto_scale(ax: Any, values: Any, si_prefix: bool = False) -> None:
-    """Log y axis with plain labels when ``values`` span a decade or more, else linear from 0."""
-    v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v) & (v > 0)]
-    if v.size and v.max() / v.min() >= 10:
-        ax.set_yscale("log")
-        plain_log_ticks(ax.yaxis, si_prefix)
-    else:
-        ax.set_ylim(0, (v.max() if v.size else 1.0) * 1.15)
-        if si_prefix:
-            ax.yaxis.set_major_formatter(si_formatter())
-
-
-def _batch_index(result: Result, batch: float | None) -> int:
-    if batch is None:
-        return 0
-    idx = np.flatnonzero(result.costs.batch == batch)
-    if idx.size == 0:
-        raise SpecError(
-            f"batch {batch:g} was not evaluated",
-            field="batch",
-            fix=f"use one of {[f'{b:g}' for b in result.costs.batch]}",
-        )
-    return int(idx[0])
-
-
-def _device_index(result: Result, device: int | str) -> int:
-    return result.grid.labels.index(device) if isinstance(device, str) else int(device)
+from roofline.formatting import si
+from roofline.plot.common import (
+    CATEGORY_COLORS,
+    LEVEL_STYLES,
+    MARKERS,
+    axes,
+    batch_index,
+    category_color,
+    device_index,
+    si_formatter,
+)
+from roofline.result import Result
 
 
 def roofline(
@@ -141,9 +68,9 @@ def roofline(
     from matplotlib.lines import Line2D
 
     rs = [results] if isinstance(results, Result) else list(results)
-    ax = _axes(ax, figsize=(10.0, 6.0))
+    ax = axes(ax, figsize=(10.0, 6.0))
     r0 = rs[0]
-    h = _device_index(r0, device)
+    h = device_index(r0, device)
     grid = r0.grid
     dtype = r0.costs.precision.compute
     mpeak = float(grid.peak("matrix", dtype)[h] * grid.matrix_eff[h])
@@ -151,11 +78,11 @@ def roofline(
     engines = grid.base.engines
     used = (engines.matrix.resolve(dtype) or dtype, engines.vector.resolve(dtype) or dtype)
     xs_all, ys_all, hidden, cats_seen = [], [], [], []
-    batches = {float(r.costs.batch[_batch_index(r, batch)]) for r in rs}
+    batches = {float(r.costs.batch[batch_index(r, batch)]) for r in rs}
     same_batch = len(batches) == 1
     for k, r in enumerate(rs):
-        j = _batch_index(r, batch)
-        hk = _device_index(r, device) if isinstance(device, str) else h
+        j = batch_index(r, batch)
+        hk = device_index(r, device) if isinstance(device, str) else h
         ct = r.costs
         flops = (ct.flops_matrix + ct.flops_vector)[:, j]
         crit = np.argmax(r.level_time_s[hk, j], axis=-1)  # the busiest memory level of each op
@@ -174,7 +101,7 @@ def roofline(
             alpha=0.7,
             edgecolors="white",
             linewidths=0.6,
-            marker=_MARKERS[k % len(_MARKERS)],
+            marker=MARKERS[k % len(MARKERS)],
             zorder=3,
         )
         hidden.append((ct.model, float(share[~ok].sum())))
@@ -211,7 +138,7 @@ def roofline(
     if len(rs) > 1:
         handles += [
             Line2D(
-                [], [], ls="", marker=_MARKERS[k % len(_MARKERS)], color="grey", label=r.costs.model
+                [], [], ls="", marker=MARKERS[k % len(MARKERS)], color="grey", label=r.costs.model
             )
             for k, r in enumerate(rs)
         ]
@@ -302,7 +229,7 @@ def _roofs(
             color="#555555",
             lw=1.5,
             zorder=2,
-            ls=_LEVEL_STYLES[kind],
+            ls=LEVEL_STYLES[kind],
             label=f"{name} {si(bw, 'B/s')}",
         )
         handles.append(line)
@@ -332,7 +259,7 @@ def _slope_degrees(ax: Any) -> float:
 def table1_intensities(ct: Any, j: int, mask: np.ndarray) -> tuple[float, float]:
     """Average Table 1 intensities of the layers in ``mask``: FLOPs per weight element, and per
     weight + activation element (see :mod:`roofline.metrics`)."""
-    from .metrics import layer_mask, weight_read_elems
+    from roofline.characterize import layer_mask, weight_read_elems
 
     m = layer_mask(ct) & mask
     f = (ct.flops_matrix + ct.flops_vector)[m, j].sum()
@@ -396,45 +323,3 @@ def _table1_marks(
                 fontsize=7,
                 color="#333333",
             )
-
-
-#: image formats :func:`save` writes, by file suffix
-IMAGE_FORMATS = ("png", "svg", "pdf")
-
-
-def image_format(path: str, field: str = "output") -> str:
-    """The image format of ``path`` by its suffix (``png``, ``svg`` or ``pdf``); a
-    :class:`~roofline.errors.SpecError` naming ``field`` for any other name."""
-    _, dot, fmt = str(path).lower().rpartition(".")
-    if not dot or fmt not in IMAGE_FORMATS:
-        raise SpecError(
-            f"cannot tell the image format of {path!r}",
-            field=field,
-            fix="name the file .png or .svg",
-        )
-    return fmt
-
-
-def save(ax_or_fig: Any, path: str) -> None:
-    """Write the figure of ``ax_or_fig`` to ``path`` (PNG, SVG or PDF by suffix) atomically."""
-    from .cli import atomic_write
-
-    fig = getattr(ax_or_fig, "figure", ax_or_fig)
-    fmt = image_format(path)
-    atomic_write(str(path), lambda tmp: fig.savefig(tmp, format=fmt, dpi=130))
-
-
-from .plot_bars import batch_scaling, breakdown  # noqa: E402  (re-exported: charts live here)
-
-__all__ = [
-    "auto_scale",
-    "batch_scaling",
-    "breakdown",
-    "category_color",
-    "image_format",
-    "plain_log_ticks",
-    "roofline",
-    "save",
-    "si_formatter",
-    "table1_intensities",
-]

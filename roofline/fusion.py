@@ -19,16 +19,13 @@ from collections import Counter
 
 from roofline.graph import Graph
 
-#: op kinds that can run in the epilogue of the op before them
-POINTWISE = frozenset({"batchnorm", "activation", "elementwise"})
-
 
 def fusion_groups(graph: Graph) -> list[list[int]]:
     """Return op indices grouped into fused kernels, in execution order."""
     uses = Counter(t for n in graph.nodes for t in n.inputs)
     groups: list[list[int]] = []
     for i, node in enumerate(graph.nodes):
-        if groups and node.op.kind in POINTWISE:
+        if groups and node.op.epilogue:
             prev = graph.nodes[groups[-1][-1]]
             same = node.op.repeat == prev.op.repeat and not prev.op.side_by_side
             if same and node.inputs and prev.output in node.inputs and uses[prev.output] == 1:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from roofline.dtypes import canonical, nbytes
-from roofline.records import TensorClass
+from roofline.kinds import TensorClass
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class Precision:
         return cls(dt, dt, dt, "int64", dt, dt)
 
     def bytes_per(self, tensor_class: TensorClass | str) -> float:
-        """Bytes per element of a :class:`~roofline.cost.TensorClass` (or its string value)."""
+        """Bytes per element of a :class:`~roofline.kinds.TensorClass` (or its string value)."""
         dtype = {
             TensorClass.WEIGHT: self.weights,
             TensorClass.ACT_IN: self.activations,

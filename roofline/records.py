@@ -1,23 +1,12 @@
-"""Cost records: :class:`TensorClass`, :class:`OpCost` (one op, adds with ``+``, scales with ``*``)
+"""Cost records: :class:`OpCost` (one op, adds with ``+``, scales with ``*``)
 and :class:`CostTable` (a struct of numpy arrays over ops x batches)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from enum import Enum
 from typing import Any
 
 import numpy as np
-
-
-class TensorClass(str, Enum):
-    """What a byte is: a weight, an activation read or written, KV cache, or a lookup index."""
-
-    WEIGHT = "weight"
-    ACT_IN = "act_in"
-    ACT_OUT = "act_out"
-    KV = "kv"
-    INDEX = "index"
 
 
 @dataclass(frozen=True)

@@ -219,9 +219,9 @@ def field_table(
 
 def bound_fields(kind: str) -> set[str]:
     """Fields of op ``kind`` that a ``layers`` spec may omit (filled from the input tensor)."""
-    from roofline.families import layers
+    from roofline.ops import REGISTRY
 
-    return set(layers._bind(kind, [(4, 8, 8)], {}))
+    return set(REGISTRY[kind].bind([(4, 8, 8)], {}))
 
 
 def op_field_description(kind: str, name: str, info: FieldInfo) -> str:

@@ -24,7 +24,6 @@ from roofline.errors import SpecError
 from roofline.families.base import FamilyParams, family
 from roofline.graph import Graph, GraphBuilder
 from roofline.ops import REGISTRY
-from roofline.ops.base import numel
 from roofline.suggest import did_you_mean
 
 
@@ -52,30 +51,6 @@ class LayersParams(FamilyParams):
                     "each >= 1 (per sample, without the batch)"
                 )
         return v
-
-
-def _bind(kind: str, shapes: list[tuple[int, ...]], fields: dict[str, Any]) -> dict[str, Any]:
-    """Fill input-shape fields of ``kind`` from the input tensor shapes where not given."""
-    s = shapes[0] if shapes else ()
-    out = dict(fields)
-    known = REGISTRY[kind].model_fields
-    if "shape" in known:
-        out.setdefault("shape", s)
-    if kind == "conv":
-        out.setdefault("in_channels", s[0] if s else None)
-        out.setdefault("input_size", tuple(s[1:]))  # an int kernel_size repeats over its dims
-    elif kind in ("pool", "adaptive_pool"):
-        out.setdefault("channels", s[0] if s else None)
-        out.setdefault("input_size", tuple(s[1:]))
-    elif kind == "linear":
-        flat = (s[0],) if len(s) > 1 and all(d == 1 for d in s[1:]) else s
-        out.setdefault("in_features", flat[-1] if flat else None)
-        out.setdefault("rows", numel(flat[:-1]) if len(flat) > 1 else 1)
-    elif kind == "concat":
-        out.setdefault("input_shapes", tuple(shapes))
-    elif kind == "elementwise":
-        out.setdefault("num_inputs", len(shapes))
-    return out
 
 
 @family("layers", LayersParams, sample="sample")
@@ -136,7 +111,7 @@ def build_layers(p: LayersParams, name: str) -> Graph:
                     if later
                     else did_you_mean(str(t), b.tensors(), "name a graph input or an earlier op"),
                 )
-        fields = _bind(kind, [b.shape(t) for t in inputs], fields)
+        fields = REGISTRY[kind].bind([b.shape(t) for t in inputs], fields)
         try:
             prev = b.add(kind, inputs, name=op_name, **fields)
         except SpecError as exc:

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from roofline.kinds import OpCategory
 from roofline.ops.base import Counts, Gemm, Op, Shape, register
 from roofline.ops.vector import SOFTMAX_FLOPS
 
@@ -28,7 +29,7 @@ from roofline.ops.vector import SOFTMAX_FLOPS
 class Attention(Op):
     """Scaled dot-product attention (``F.scaled_dot_product_attention``)."""
 
-    category = "attention"
+    category = OpCategory.ATTENTION
     kind: Literal["attention"] = "attention"
     num_heads: int = Field(ge=1)
     head_dim: int = Field(ge=1)

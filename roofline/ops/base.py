@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from roofline.kinds import OpCategory
 from roofline.precision import Precision
 from roofline.records import OpCost
 
@@ -96,15 +97,26 @@ class Op(BaseModel):
 
     Subclasses set ``kind`` (a ``Literal`` field), ``category`` (the breakdown group of the paper's
     operator time figure: fc, conv, embedding, tensor_manipulation, ...), and implement
-    :meth:`counts` and :attr:`out_shape`. ``side_by_side`` says what ``repeat`` means: ``False``,
-    copies run one after another (layers); ``True``, they run side by side as one kernel (a group
-    of identical embedding tables: every output is alive at once, one launch).
+    :meth:`counts` and :attr:`out_shape`. Class attributes say how the op behaves in a graph:
+
+    * ``side_by_side``: what ``repeat`` means. ``False``, copies run one after another (layers);
+      ``True``, they run side by side as one kernel (a group of identical embedding tables: every
+      output is alive at once, one launch).
+    * ``epilogue``: the op can run in the epilogue of the op that produces its input (batch norm
+      folded, activations and residual adds fused: :mod:`roofline.fusion`).
+    * ``affine_in_batch``: every count is ``a + b * batch`` (the counter's fast path,
+      :mod:`roofline.counting`); an op whose counts are not (experts touched by a batch of
+      tokens) sets it False and is counted exactly at every batch.
+
+    :meth:`bind` fills the fields that describe the op's input shape from the tensors it reads.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
-    category: ClassVar[str] = "other"
+    category: ClassVar[OpCategory] = OpCategory.OTHER
     side_by_side: ClassVar[bool] = False
+    epilogue: ClassVar[bool] = False
+    affine_in_batch: ClassVar[bool] = True
     kind: str
     name: str = Field(description="unique op name within its graph")
     repeat: int = Field(1, ge=1, description="sequential identical copies")
@@ -120,6 +132,15 @@ class Op(BaseModel):
     @property
     def out_shape(self) -> Shape:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    @classmethod
+    def bind(cls, shapes: list[Shape], fields: dict[str, Any]) -> dict[str, Any]:
+        """Return ``fields`` with the input-shape fields filled from the input tensors' per-sample
+        ``shapes`` where not given (by default ``shape``, for ops that have that field)."""
+        out = dict(fields)
+        if "shape" in cls.model_fields and shapes:
+            out.setdefault("shape", shapes[0])
+        return out
 
     @property
     def params(self) -> float:

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from roofline.kinds import OpCategory
 from roofline.ops.base import Counts, Gemm, Op, Shape, numel, register
 
 
@@ -32,7 +33,7 @@ def conv_out_size(size: int, kernel: int, stride: int, padding: int, dilation: i
 class Conv(Op):
     """Convolution over ``len(kernel_size)`` spatial dims (``torch.nn.Conv1d/2d/3d``)."""
 
-    category = "conv"
+    category = OpCategory.CONV
     kind: Literal["conv"] = "conv"
     in_channels: int = Field(ge=1)
     out_channels: int = Field(ge=1)
@@ -43,6 +44,15 @@ class Conv(Op):
     dilation: tuple[int, ...] = ()
     groups: int = Field(1, ge=1)
     bias: bool = False
+
+    @classmethod
+    def bind(cls, shapes: list[Shape], fields: dict[str, Any]) -> dict[str, Any]:
+        """Channels and spatial size from the (C, *spatial) input."""
+        out = dict(fields)
+        s = shapes[0] if shapes else ()
+        out.setdefault("in_channels", s[0] if s else None)
+        out.setdefault("input_size", tuple(s[1:]))
+        return out
 
     @model_validator(mode="before")
     @classmethod

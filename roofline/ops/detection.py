@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from roofline.kinds import OpCategory
 from roofline.ops.base import Counts, Op, Shape, register
 
 BILINEAR_SAMPLE_FLOPS = 8
@@ -35,7 +36,7 @@ IOU_FLOPS = 12
 class RoIAlign(Op):
     """RoIAlign pooling of ``num_rois`` boxes to ``output_size`` x ``output_size`` per channel."""
 
-    category = "detection"
+    category = OpCategory.DETECTION
     kind: Literal["roi_align"] = "roi_align"
     num_rois: int = Field(ge=1)
     channels: int = Field(ge=1)
@@ -61,7 +62,7 @@ class RoIAlign(Op):
 class Proposal(Op):
     """Box decoding, top-k and NMS over ``candidates`` boxes, keeping ``post_nms_top_n``."""
 
-    category = "detection"
+    category = OpCategory.DETECTION
     kind: Literal["proposal"] = "proposal"
     candidates: int = Field(
         ge=1, description="boxes decoded per sample (anchors or RoIs x classes)"

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from roofline.kinds import OpCategory
 from roofline.ops.base import Counts, Op, Shape, register
 
 POOL_FLOPS = {"sum": 1, "mean": 1, "max": 1, "weighted_sum": 2}
@@ -29,7 +30,7 @@ POOL_FLOPS = {"sum": 1, "mean": 1, "max": 1, "weighted_sum": 2}
 class EmbeddingBag(Op):
     """Pooled lookup in one table (``torch.nn.EmbeddingBag``); ``repeat`` = identical tables."""
 
-    category = "embedding"
+    category = OpCategory.EMBEDDING
     side_by_side = True  # repeat = identical tables looked up together
     kind: Literal["embedding_bag"] = "embedding_bag"
     num_embeddings: int = Field(ge=1, description="rows in the table")
@@ -60,7 +61,7 @@ class EmbeddingBag(Op):
 class Embedding(Op):
     """Plain lookup (``torch.nn.Embedding``): ``lookups`` rows per sample, not pooled."""
 
-    category = "embedding"
+    category = OpCategory.EMBEDDING
     side_by_side = True  # repeat = identical tables looked up together
     kind: Literal["embedding"] = "embedding"
     num_embeddings: int = Field(ge=1)

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from roofline.kinds import OpCategory
 from roofline.ops.base import Counts, Gemm, Op, Shape, register
 
 
@@ -22,7 +23,7 @@ from roofline.ops.base import Counts, Gemm, Op, Shape, register
 class Interaction(Op):
     """DLRM's feature interaction over ``num_features`` vectors of ``dim`` elements."""
 
-    category = "interaction"
+    category = OpCategory.INTERACTION
     kind: Literal["interaction"] = "interaction"
     num_features: int = Field(ge=1, description="F: embedding tables + 1 dense vector")
     dim: int = Field(ge=1)

@@ -19,19 +19,31 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from roofline.ops.base import Counts, Gemm, Op, Shape, register
+from roofline.kinds import OpCategory
+from roofline.ops.base import Counts, Gemm, Op, Shape, numel, register
 
 
 @register
 class Linear(Op):
     """Fully connected layer (``torch.nn.Linear``) applied to ``rows`` vectors per sample."""
 
-    category = "fc"
+    category = OpCategory.FC
     kind: Literal["linear"] = "linear"
     in_features: int = Field(ge=1)
     out_features: int = Field(ge=1)
     bias: bool = True
     rows: int = Field(1, ge=1, description="vectors per sample (tokens, RoIs, beams)")
+
+    @classmethod
+    def bind(cls, shapes: list[Shape], fields: dict[str, Any]) -> dict[str, Any]:
+        """Features from the input's last dim, rows from the others; (C, 1, 1) is flattened to
+        (C,) as ``torch.flatten`` after global pooling."""
+        out = dict(fields)
+        s = shapes[0] if shapes else ()
+        flat = (s[0],) if len(s) > 1 and all(d == 1 for d in s[1:]) else s
+        out.setdefault("in_features", flat[-1] if flat else None)
+        out.setdefault("rows", numel(flat[:-1]) if len(flat) > 1 else 1)
+        return out
 
     def counts(self, batch: Any) -> Counts:
         w = self.in_features * self.out_features + (self.out_features if self.bias else 0)
@@ -51,7 +63,7 @@ class Linear(Op):
 class MatMul(Op):
     """Batched product of two activations, ``count`` x (m x k) @ (k x n) per sample."""
 
-    category = "fc"
+    category = OpCategory.FC
     kind: Literal["matmul"] = "matmul"
     m: int = Field(ge=1)
     n: int = Field(ge=1)

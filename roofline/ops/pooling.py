@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from roofline.kinds import OpCategory
 from roofline.ops.base import Counts, Op, Shape, numel, register
 
 
@@ -31,8 +32,18 @@ def _pool_out(size: int, k: int, s: int, p: int, ceil_mode: bool) -> int:
 class Pool(Op):
     """Max or average pooling with a window (``nn.MaxPool2d``, ``nn.AvgPool3d``...)."""
 
-    category = "pooling"
+    category = OpCategory.POOLING
     kind: Literal["pool"] = "pool"
+
+    @classmethod
+    def bind(cls, shapes: list[Shape], fields: dict[str, Any]) -> dict[str, Any]:
+        """Channels and spatial size from the (C, *spatial) input."""
+        out = dict(fields)
+        s = shapes[0] if shapes else ()
+        out.setdefault("channels", s[0] if s else None)
+        out.setdefault("input_size", tuple(s[1:]))
+        return out
+
     mode: Literal["max", "avg"] = "max"
     channels: int = Field(ge=1)
     input_size: tuple[int, ...] = Field(min_length=1, max_length=3)
@@ -92,8 +103,18 @@ class Pool(Op):
 class AdaptivePool(Op):
     """Adaptive (and, with output_size all 1, global) max or average pooling."""
 
-    category = "pooling"
+    category = OpCategory.POOLING
     kind: Literal["adaptive_pool"] = "adaptive_pool"
+
+    @classmethod
+    def bind(cls, shapes: list[Shape], fields: dict[str, Any]) -> dict[str, Any]:
+        """Channels and spatial size from the (C, *spatial) input."""
+        out = dict(fields)
+        s = shapes[0] if shapes else ()
+        out.setdefault("channels", s[0] if s else None)
+        out.setdefault("input_size", tuple(s[1:]))
+        return out
+
     mode: Literal["max", "avg"] = "avg"
     channels: int = Field(ge=1)
     input_size: tuple[int, ...] = Field(min_length=1, max_length=3)

@@ -27,6 +27,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
+from roofline.kinds import OpCategory
 from roofline.ops.base import Counts, Gemm, Op, Shape, register
 
 LSTM_CELL_FLOPS = 36
@@ -34,7 +35,7 @@ GRU_CELL_FLOPS = 26
 
 
 class _Recurrent(Op):
-    category = "recurrent"
+    category = OpCategory.RECURRENT
     gates: ClassVar[int] = 4
     state_tensors: ClassVar[int] = 2
     cell_flops: ClassVar[int] = LSTM_CELL_FLOPS

@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
+from roofline.kinds import OpCategory
 from roofline.ops.base import Counts, Op, Shape, numel, register
 from roofline.ops.conv import Conv
 
@@ -33,7 +34,7 @@ from roofline.ops.conv import Conv
 class SharedConv(Op):
     """A convolution shared by ``len(input_sizes)`` feature maps (an FPN head)."""
 
-    category = "conv"
+    category = OpCategory.CONV
     kind: Literal["shared_conv"] = "shared_conv"
     in_channels: int = Field(ge=1)
     out_channels: int = Field(ge=1)

@@ -12,13 +12,14 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from roofline.kinds import OpCategory
 from roofline.ops.base import Counts, Op, Shape, numel, register
 
 BILINEAR_FLOPS = 7
 
 
 class _Move(Op):
-    category = "tensor_manipulation"
+    category = OpCategory.TENSOR_MANIPULATION
     shape: tuple[int, ...] = Field(min_length=1, description="per-sample tensor shape")
 
     def counts(self, batch: Any) -> Counts:
@@ -63,10 +64,15 @@ class Split(_Move):
 class Concat(Op):
     """Concatenate tensors of ``input_shapes`` along ``dim`` (of the per-sample shape)."""
 
-    category = "tensor_manipulation"
+    category = OpCategory.TENSOR_MANIPULATION
     kind: Literal["concat"] = "concat"
     input_shapes: tuple[tuple[int, ...], ...] = Field(min_length=1)
     dim: int = 0
+
+    @classmethod
+    def bind(cls, shapes: list[Shape], fields: dict[str, Any]) -> dict[str, Any]:
+        """The shapes of every input."""
+        return {"input_shapes": tuple(shapes), **fields}
 
     @model_validator(mode="after")
     def _check(self) -> Concat:
@@ -96,7 +102,7 @@ class Concat(Op):
 class Interpolate(Op):
     """Upsampling by integer ``scale_factor`` over the spatial dims of (C, *spatial)."""
 
-    category = "tensor_manipulation"
+    category = OpCategory.TENSOR_MANIPULATION
     kind: Literal["interpolate"] = "interpolate"
     shape: tuple[int, ...] = Field(min_length=2)
     scale_factor: int = Field(2, ge=1)

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from roofline.kinds import OpCategory
 from roofline.ops.base import Counts, Op, Shape, numel, register
 
 BATCHNORM_FLOPS = 2
@@ -59,7 +60,8 @@ class _Pointwise(Op):
 class BatchNorm(_Pointwise):
     """Batch normalization in inference form over channel dim 0 of ``shape`` (C, ...)."""
 
-    category = "normalization"
+    category = OpCategory.NORMALIZATION
+    epilogue = True
     kind: Literal["batchnorm"] = "batchnorm"
 
     def counts(self, batch: Any) -> Counts:
@@ -70,7 +72,7 @@ class BatchNorm(_Pointwise):
 class LayerNorm(_Pointwise):
     """Layer normalization (or RMS norm) over the last dim of ``shape``."""
 
-    category = "normalization"
+    category = OpCategory.NORMALIZATION
     kind: Literal["layernorm"] = "layernorm"
     rms: bool = False
 
@@ -85,7 +87,8 @@ class LayerNorm(_Pointwise):
 class Activation(_Pointwise):
     """Pointwise nonlinearity."""
 
-    category = "elementwise"
+    category = OpCategory.ELEMENTWISE
+    epilogue = True
     kind: Literal["activation"] = "activation"
     function: Literal["relu", "relu6", "sigmoid", "tanh", "silu", "hardswish", "gelu"] = "relu"
 
@@ -97,10 +100,18 @@ class Activation(_Pointwise):
 class Elementwise(_Pointwise):
     """Elementwise arithmetic over ``num_inputs`` tensors of ``shape`` (residual add, gating)."""
 
-    category = "elementwise"
+    category = OpCategory.ELEMENTWISE
+    epilogue = True
     kind: Literal["elementwise"] = "elementwise"
     op: Literal["add", "sub", "mul", "div"] = "add"
     num_inputs: int = Field(2, ge=1)
+
+    @classmethod
+    def bind(cls, shapes: list[Shape], fields: dict[str, Any]) -> dict[str, Any]:
+        """``shape`` from the first input, ``num_inputs`` from how many it reads."""
+        out = super().bind(shapes, fields)
+        out.setdefault("num_inputs", len(shapes))
+        return out
 
     def counts(self, batch: Any) -> Counts:
         n = batch * self._numel
@@ -111,7 +122,7 @@ class Elementwise(_Pointwise):
 class Softmax(_Pointwise):
     """Softmax over the last dim of ``shape``."""
 
-    category = "elementwise"
+    category = OpCategory.ELEMENTWISE
     kind: Literal["softmax"] = "softmax"
 
     def counts(self, batch: Any) -> Counts:

@@ -15,8 +15,11 @@ sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from common import best_of, machine, report  # noqa: E402
 
 from roofline.counting import count_graph  # noqa: E402
-from roofline.presets import build_model  # noqa: E402
-from roofline.specs import load_spec_data, resolve_spec  # noqa: E402
+from roofline.presets import (
+    build_model,  # noqa: E402
+    resolve_spec,
+)
+from roofline.yaml_loader import load_spec_data  # noqa: E402
 
 FVCORE_S = 0.1  # the figure for fvcore on a 2-core machine
 

@@ -1,9 +1,9 @@
-"""The Python API: count, evaluate and compare models on devices."""
+"""The Python API: count and evaluate models on devices (:mod:`roofline.compare` compares many)."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -17,10 +17,9 @@ from roofline.hardware import Hardware
 from roofline.observers import Observer, replay
 from roofline.placement import Policy
 from roofline.precision import Precision
-from roofline.presets import Model, load_hardware, load_model
+from roofline.presets import Model, load_hardware, load_model, resolve_spec
 from roofline.records import CostTable
 from roofline.result import Result
-from roofline.specs import resolve_spec
 from roofline.table import Table
 
 ModelLike = str | os.PathLike | dict | Model
@@ -49,6 +48,7 @@ class Counts:
             "flops",
             "flops_matrix",
             "flops_vector",
+            "flops_mac",
             "weight_bytes",
             "weight_read_bytes",
             "act_in_bytes",
@@ -73,6 +73,7 @@ class Counts:
                     t1.flops,
                     ct.flops_matrix[:, j].sum(),
                     ct.flops_vector[:, j].sum(),
+                    ct.flops_mac[:, j].sum(),
                     ct.weight_bytes.sum(),
                     ct.weight_read_bytes[:, j].sum(),
                     ct.act_in_bytes[:, j].sum(),
@@ -97,6 +98,7 @@ class Counts:
             "category",
             "flops_matrix",
             "flops_vector",
+            "flops_mac",
             "params",
             "weight_bytes",
             "act_in_bytes",
@@ -111,6 +113,7 @@ class Counts:
                 ct.categories[i],
                 ct.flops_matrix[i, j],
                 ct.flops_vector[i, j],
+                ct.flops_mac[i, j],
                 ct.weight_elems[i],
                 ct.weight_bytes[i],
                 ct.act_in_bytes[i, j],
@@ -167,76 +170,14 @@ def evaluate(
     """
     m = load_model(model)
     grid = hw if isinstance(hw, HardwareGrid) else load_hardware(hw)
-    with _device_file(hw):
+    with device_file(hw):
         result = evaluate_costs(count_graph(m.graph, batch, dtype, fuse=fuse), grid, policy)
     replay(result, observers)
     return result
 
 
-COMPARE_COLUMNS = (
-    "model",
-    "device",
-    "batch",
-    "dtype",
-    "params",
-    "flops",
-    "weight_bytes",
-    "max_live_activation_bytes",
-    "latency_s",
-    "throughput_per_s",
-    "utilization",
-    "bound",
-    "feasible",
-    "policy",
-    "capacity_shortfall_bytes",
-    "devices_needed",
-)
-
-
-def compare(
-    models: Sequence[ModelLike],
-    devices: Sequence[HardwareLike],
-    batches: Any = (1,),
-    dtypes: Sequence[str] | str = ("fp32",),
-    policy: str | Policy | None = None,
-    fuse: bool = True,
-    sla: str | float | None = None,
-) -> Table:
-    """One row per (model, device, batch, dtype) with the :data:`COMPARE_COLUMNS`.
-
-    Devices are evaluated one at a time (their memory hierarchies may differ); each evaluation is
-    vectorized over batches. ``fuse`` as in :func:`evaluate`. With ``sla`` (a latency target,
-    ``"10ms"`` or seconds), each row adds the largest batch meeting it and the throughput there.
-    """
-    if isinstance(dtypes, str):
-        dtypes = [dtypes]
-    loaded = [load_model(m) for m in models]
-    hws = [(d, load_hardware(d)) for d in devices]
-    rows = []
-    columns = list(COMPARE_COLUMNS)
-    if sla is not None:
-        from roofline.whatif import sla_columns
-
-        columns += [
-            "sla_s",
-            "max_batch_under_sla",
-            "latency_at_max_batch_s",
-            "throughput_at_max_batch_per_s",
-        ]
-    for m in loaded:
-        for dt in dtypes:
-            ct = count_graph(m.graph, batches, dt, fuse=fuse)
-            for arg, hw in hws:
-                with _device_file(arg):
-                    tot = evaluate_costs(ct, hw, policy).totals()
-                    extra = sla_columns(m, hw, sla, dt, policy, fuse) if sla is not None else []
-                idx = [tot.columns.index(c) for c in COMPARE_COLUMNS]
-                rows.extend([r[i] for i in idx] + extra for r in tot.rows)
-    return Table(columns, rows, title="compare")
-
-
 @contextmanager
-def _device_file(hw: Any) -> Iterator[None]:
+def device_file(hw: Any) -> Iterator[None]:
     """Name the device's spec file in a SpecError about one of its fields (a missing peak...)."""
     try:
         yield

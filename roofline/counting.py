@@ -1,25 +1,35 @@
-"""Turn a :class:`~roofline.graph.Graph` into a :class:`~roofline.cost.CostTable` over batches.
+"""Turn a :class:`~roofline.graph.Graph` into a :class:`~roofline.records.CostTable` over batches.
 
-Every count is affine in the batch (weights are constant; activations, FLOPs, rows and GEMM dims
-grow linearly), so each op is counted once at B = 0 and B = 1 with plain Python numbers, the two
-are cached on the graph, and a table for any batches is ``intercept + slope * B`` in numpy.
+Most counts are affine in the batch B (weights are constant; activations, FLOPs, rows and GEMM
+dims grow linearly, plus any batch-independent term). Each op is evaluated at B = 0, 1 and 2 with
+plain Python numbers; B = 0 and 1 give its intercept and slope, B = 2 checks that it really is
+affine. The coefficients are cached on the graph, and a table for any batches is
+``intercept + slope * B`` in numpy. An op that is not affine in batch (a mixture-of-experts layer:
+the experts a batch of tokens touches is concave in B) says so with ``affine_in_batch = False``,
+or is found out by the B = 2 check, and is counted exactly at every batch instead.
+:func:`roofline.testing.reference.count_graph_reference` is the op-by-op reference this must equal.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from roofline.errors import SpecError
+from roofline.fusion import fuse_table
 from roofline.graph import Graph
-from roofline.ops.base import cost_from_counts
-from roofline.precision import Precision
-from roofline.records import BATCHED, PER_OP, CostTable
+from roofline.kinds import OpCategory
+from roofline.liveness import live_elements
+from roofline.ops.base import Counts, Op
+from roofline.precision import Precision, byte_columns
+from roofline.records import CostTable
 
-#: element-count fields of an op's affine coefficients
-_ELEMS = (
+#: element-count fields of an op's counts (``weight_read`` None means "= weight")
+ELEMENT_FIELDS = (
     "weight",
     "weight_read",
     "gather_rows",
@@ -31,13 +41,26 @@ _ELEMS = (
     "vector_flops",
     "vector_mac_flops",
 )
+#: batch sizes each op is evaluated at: intercept (0), slope (1 - 0), curvature check (2)
+PROBES = (0.0, 1.0, 2.0)
+#: relative tolerance of the curvature check (float rounding of large counts)
+AFFINE_RTOL = 1e-9
 
 
 def as_batches(batch: Any) -> np.ndarray:
     """Return ``batch`` (an int or a sequence) as a 1-D float array of positive values."""
+    if isinstance(batch, (bool, np.bool_)) or (
+        isinstance(batch, Sequence) and any(isinstance(b, (bool, np.bool_)) for b in batch)
+    ):
+        raise SpecError(
+            f"batch {batch!r} is a boolean, not a batch size", field="batch", fix="e.g. batch=1"
+        )
     try:
-        arr = np.atleast_1d(np.asarray(batch, dtype=float))
-    except (TypeError, ValueError):
+        arr = np.atleast_1d(np.asarray(batch))
+        if arr.dtype.kind not in "iuf":
+            raise TypeError
+        arr = arr.astype(float)
+    except (TypeError, ValueError, OverflowError):
         raise SpecError(
             f"batch {batch!r} is not a number or list of numbers",
             field="batch",
@@ -54,89 +77,161 @@ def as_batches(batch: Any) -> np.ndarray:
     return arr
 
 
+def _element(c: Counts, f: str) -> float:
+    value = c.weight if f == "weight_read" and c.weight_read is None else getattr(c, f)
+    return float(value)
+
+
+def _gemm_dims(c: Counts) -> list[list[float]]:
+    return [[float(g.m), float(g.n), float(g.k), float(g.count)] for g in c.gemms]
+
+
+def _curved(v0: np.ndarray, v1: np.ndarray, v2: np.ndarray) -> bool:
+    """Whether three equally spaced values are not on a line (within float rounding)."""
+    with np.errstate(all="ignore"):
+        scale = np.maximum.reduce([np.abs(v0), np.abs(v1), np.abs(v2), np.ones_like(v0)])
+        return bool(np.any(np.abs(v2 - 2.0 * v1 + v0) > AFFINE_RTOL * scale))
+
+
 @dataclass(frozen=True, eq=False)
-class Affine:
-    """Per-op count coefficients: value(B) = ``a + b * B`` (elements, FLOPs, GEMM dims)."""
+class Coefficients:
+    """Per-op count coefficients of a graph: value(B) = ``a + b * B`` for affine ops.
 
-    a: dict[str, np.ndarray]  # field -> [O]
-    b: dict[str, np.ndarray]
-    row_elems: np.ndarray  # [O] embedding row length
-    repeat: np.ndarray  # [O]
-    gemm_op: np.ndarray  # [G]
-    gemm_a: np.ndarray  # [G, 4] (m, n, k, count) at B = 0
-    gemm_b: np.ndarray  # [G, 4] slope
-
-
-_DIMS = ("m", "n", "k", "count")
-
-
-def affine(graph: Graph) -> Affine:
-    """Per-op count coefficients of ``graph``: value(B) = a + b * B, cached on the graph.
-
-    One evaluation at B = 1 suffices for an op whose GEMMs name their batched dim
-    (:class:`~roofline.ops.base.Gemm`): its element counts other than weights are proportional to
-    the batch and its weights constant (the tests hold this to the reference counting). Any other
-    op is evaluated at B = 0 and B = 1.
+    Attributes
+    ----------
+    a, b : dict of field -> ndarray [O]
+        Intercept and slope of every :data:`ELEMENT_FIELDS` entry (zero for exact ops).
+    row_elems, repeat, weight : ndarray [O]
+        Embedding row length (elements), sequential copies, parameter elements of one copy.
+    exact : ndarray of bool [O]
+        Ops counted exactly at every batch (not affine in batch).
+    gemm_op : ndarray of int [G]
+        Owning op of each GEMM of the affine ops.
+    gemm_a, gemm_b : ndarray [G, 4]
+        Intercept and slope of (m, n, k, count).
     """
-    cached = graph.__dict__.get("_affine")
-    if cached is not None:
-        return cached
+
+    a: dict[str, np.ndarray]
+    b: dict[str, np.ndarray]
+    row_elems: np.ndarray
+    repeat: np.ndarray
+    weight: np.ndarray
+    exact: np.ndarray
+    gemm_op: np.ndarray
+    gemm_a: np.ndarray
+    gemm_b: np.ndarray
+
+
+def coefficients(graph: Graph) -> Coefficients:
+    """The count coefficients of ``graph`` (computed once per graph)."""
+    return graph.derived("count_coefficients", _coefficients)
+
+
+def _coefficients(graph: Graph) -> Coefficients:
     ops = graph.ops
-    c1s = [op.counts(1.0) for op in ops]
-    a: dict[str, np.ndarray] = {}
-    b: dict[str, np.ndarray] = {}
-    for f in _ELEMS:
-        if f == "weight_read":
-            vals = [c.weight if c.weight_read is None else c.weight_read for c in c1s]
-        else:
-            vals = [getattr(c, f) for c in c1s]
-        v = np.array(vals, dtype=float)
-        if f in ("weight", "weight_read"):
-            a[f], b[f] = v, np.zeros_like(v)
-        else:
-            a[f], b[f] = np.zeros_like(v), v
+    n = len(ops)
+    a = {f: np.zeros(n) for f in ELEMENT_FIELDS}
+    b = {f: np.zeros(n) for f in ELEMENT_FIELDS}
+    exact = np.zeros(n, dtype=bool)
+    weight = np.zeros(n)
+    row = np.zeros(n)
     g_op: list[int] = []
     g_a: list[list[float]] = []
     g_b: list[list[float]] = []
-    for i, c in enumerate(c1s):
-        declared = all(g.batched in _DIMS for g in c.gemms)
-        if declared:
-            for g in c.gemms:
-                dims = [float(g.m), float(g.n), float(g.k), float(g.count)]
-                slope = [0.0, 0.0, 0.0, 0.0]
-                j = _DIMS.index(g.batched)
-                slope[j], dims[j] = dims[j], 0.0
-                g_op.append(i)
-                g_a.append(dims)
-                g_b.append(slope)
+    for i, op in enumerate(ops):
+        probes = [op.counts(p) for p in PROBES]
+        weight[i] = float(probes[1].weight)
+        row[i] = float(probes[1].gather_row_elems)
+        v = np.array([[_element(c, f) for f in ELEMENT_FIELDS] for c in probes])
+        dims = [np.array(_gemm_dims(c)).reshape(-1, 4) for c in probes]
+        same_gemms = dims[0].shape == dims[1].shape == dims[2].shape
+        if not op.affine_in_batch or not same_gemms or _curved(*v) or _curved(*dims):
+            exact[i] = True
             continue
-        c0 = ops[i].counts(0.0)  # an op that does not declare its batched dims
-        for f in _ELEMS:
-            v0 = getattr(c0, f)
-            if f == "weight_read" and v0 is None:
-                v0 = c0.weight
-            v1 = a[f][i] + b[f][i]
-            a[f][i], b[f][i] = float(v0), v1 - float(v0)
-        for g0, g1 in zip(c0.gemms, c.gemms):
-            d0 = [float(g0.m), float(g0.n), float(g0.k), float(g0.count)]
-            d1 = [float(g1.m), float(g1.n), float(g1.k), float(g1.count)]
+        for k, f in enumerate(ELEMENT_FIELDS):
+            a[f][i], b[f][i] = v[0, k], v[1, k] - v[0, k]
+        for d0, d1 in zip(dims[0], dims[1]):
             g_op.append(i)
-            g_a.append(d0)
-            g_b.append([y - x for x, y in zip(d0, d1)])
-    out = Affine(
-        a,
-        b,
-        np.array([c.gather_row_elems for c in c1s], dtype=float),
-        np.array([op.repeat for op in ops], dtype=float),
-        np.array(g_op, dtype=np.intp),
-        np.array(g_a, dtype=float).reshape(-1, 4),
-        np.array(g_b, dtype=float).reshape(-1, 4),
+            g_a.append(list(d0))
+            g_b.append(list(d1 - d0))
+    return Coefficients(
+        a=a,
+        b=b,
+        row_elems=row,
+        repeat=np.array([op.repeat for op in ops], dtype=float),
+        weight=weight,
+        exact=exact,
+        gemm_op=np.array(g_op, dtype=np.intp),
+        gemm_a=np.array(g_a, dtype=float).reshape(-1, 4),
+        gemm_b=np.array(g_b, dtype=float).reshape(-1, 4),
     )
-    object.__setattr__(graph, "_affine", out)
-    return out
 
 
-def count_graph(graph: Graph, batch: Any, precision: Any = "fp32", fuse: bool = False) -> CostTable:
+def check_countable(graph: Graph) -> None:
+    """SpecError naming the first op whose counts are not finite (sizes beyond float64).
+
+    Computes the graph's count coefficients once (cached for counting) and checks them at once.
+    """
+    try:
+        co = coefficients(graph)
+    except (OverflowError, TypeError, ValueError):
+        bad = next((i for i, n in enumerate(graph.nodes) if not _counts_finite(n.op)), 0)
+    else:
+        per_op = np.ones(len(graph.nodes), dtype=bool)
+        with np.errstate(all="ignore"):
+            for col in (*co.a.values(), *co.b.values(), co.row_elems, co.repeat, co.weight):
+                per_op &= np.isfinite(col)
+            sizes = np.array([float(v) for v in graph.tensor_sizes().values()])
+            gem = np.isfinite(co.gemm_a).all(axis=1) & np.isfinite(co.gemm_b).all(axis=1)
+            gem &= np.isfinite(2.0 * np.prod(co.gemm_a + co.gemm_b, axis=1))
+        np.logical_and.at(per_op, co.gemm_op, gem)
+        for i in np.flatnonzero(co.exact):
+            per_op[i] &= _counts_finite(graph.ops[i])
+        if per_op.all() and np.isfinite(sizes).all():
+            return
+        bad = int(np.flatnonzero(~per_op)[0]) if not per_op.all() else 0
+    raise SpecError(
+        "sizes too large to count (beyond float range)",
+        field=f"ops.{graph.nodes[bad].op.name}",
+        fix="check the op's sizes and repeat",
+    )
+
+
+def _counts_finite(op: Op) -> bool:
+    """Whether one op counts to finite floats at batch 1 (to name the culprit)."""
+    try:
+        c = op.counts(1.0)
+        values = [_element(c, f) for f in ELEMENT_FIELDS] + [float(op.repeat)]
+        values += [float(g.flops) for g in c.gemms]
+        return all(math.isfinite(v) for v in values)
+    except (OverflowError, TypeError, ValueError):
+        return False
+
+
+def _exact_rows(
+    graph: Graph, co: Coefficients, bt: np.ndarray, elems: dict[str, np.ndarray]
+) -> tuple[list[int], list[np.ndarray]]:
+    """Count the exact ops at every batch into ``elems`` (in place, ``repeat`` applied); return
+    their GEMMs as (owning op, dims [4, B] with ``count`` not yet multiplied by ``repeat``)."""
+    g_op: list[int] = []
+    g_dims: list[np.ndarray] = []
+    for i in np.flatnonzero(co.exact):
+        c = graph.ops[i].counts(bt)
+        r = co.repeat[i]
+        for f in ELEMENT_FIELDS:
+            if f != "weight":
+                value = c.weight if f == "weight_read" and c.weight_read is None else getattr(c, f)
+                elems[f][i] = r * np.broadcast_to(np.asarray(value, dtype=float), bt.shape)
+        for g in c.gemms:
+            g_op.append(int(i))
+            g_dims.append(np.array([np.broadcast_to(np.asarray(d, float), bt.shape)
+                                    for d in (g.m, g.n, g.k, g.count)]))  # fmt: skip
+    return g_op, g_dims
+
+
+def count_graph(
+    graph: Graph, batch: Any, precision: str | Precision = "fp32", fuse: bool = False
+) -> CostTable:
     """Return the counts of every op of ``graph`` at each batch size, in ``precision``.
 
     Parameters
@@ -152,165 +247,66 @@ def count_graph(graph: Graph, batch: Any, precision: Any = "fp32", fuse: bool = 
     """
     prec = Precision.of(precision)
     bt = as_batches(batch)
-    af = affine(graph)
-    r = af.repeat[:, None]
-
-    def at(f: str) -> np.ndarray:
-        return r * (af.a[f][:, None] + af.b[f][:, None] * bt[None, :])
-
-    wb, ab = prec.bytes_per("weight"), prec.bytes_per("act_in")
-    kvb, ib = prec.bytes_per("kv"), prec.bytes_per("index")
-    dims = af.gemm_a[:, :, None] + af.gemm_b[:, :, None] * bt[None, None, :]  # [G, 4, B]
-    count = dims[:, 3] * af.repeat[af.gemm_op][:, None]
-    gflops = 2.0 * dims[:, 0] * dims[:, 1] * dims[:, 2] * count
-    matrix = np.zeros((len(graph.nodes), bt.size))
-    np.add.at(matrix, af.gemm_op, gflops)
-    vec_mac = at("vector_mac_flops")
-    act_in, act_out = at("act_in"), at("act_out")
-    # repeated ops hold one weight copy each, unless they share one (decoder steps)
-    copies = np.array([1.0 if op.shared_weights else op.repeat for op in graph.ops])
-    weight = copies * af.a["weight"]
-    is_table = np.array([op.category == "embedding" for op in graph.ops])
-    columns = {
-        "flops_matrix": matrix,
-        "flops_vector": at("vector_flops"),
-        "flops_mac": matrix + vec_mac,
-        "weight_read_bytes": at("weight_read") * wb,
-        "gather_rows": at("gather_rows"),
-        "act_in_elems": act_in,
-        "act_out_elems": act_out,
-        "act_in_bytes": act_in * ab + at("index") * ib,
-        "act_out_bytes": act_out * ab,
-        "kv_bytes": at("kv") * kvb,
-        "kv_footprint_bytes": at("kv_footprint") * kvb,
-        "weight_elems": weight,
-        "weight_bytes": weight * wb,
-        "gather_row_bytes": af.row_elems * wb,
-        "live_act_bytes": graph.live_elements()[:, None] * bt[None, :] * ab,
-        # side-by-side copies are one kernel (a table-batched embedding, as FBGEMM's TBE)
-        "launches": np.array([1.0 if op.side_by_side else op.repeat for op in graph.ops]),
-        "is_table": is_table,
-    }
+    co = coefficients(graph)
+    r = co.repeat[:, None]
+    elems = {f: r * (co.a[f][:, None] + co.b[f][:, None] * bt[None, :]) for f in ELEMENT_FIELDS}
+    dims = co.gemm_a[:, :, None] + co.gemm_b[:, :, None] * bt[None, None, :]  # [G, 4, B]
+    gemm_op = co.gemm_op
+    if co.exact.any():
+        extra_op, extra_dims = _exact_rows(graph, co, bt, elems)
+        if extra_op:
+            gemm_op = np.concatenate([gemm_op, np.array(extra_op, dtype=np.intp)])
+            dims = np.concatenate([dims, np.stack(extra_dims)])
     ops = graph.ops
+    count = dims[:, 3] * co.repeat[gemm_op][:, None]
+    matrix = np.zeros((len(ops), bt.size))
+    np.add.at(matrix, gemm_op, 2.0 * dims[:, 0] * dims[:, 1] * dims[:, 2] * count)
+    # repeated ops hold one weight copy each, unless they share one (decoder steps)
+    copies = np.array([1.0 if op.shared_weights else op.repeat for op in ops])
+    weight = copies * co.weight
+    live = live_elements(graph)[:, None] * bt[None, :]
+    nbytes = byte_columns(
+        {
+            "weight": weight,
+            "weight_read": elems["weight_read"],
+            "row": co.row_elems,
+            "act_in": elems["act_in"],
+            "index": elems["index"],
+            "act_out": elems["act_out"],
+            "kv": elems["kv"],
+            "kv_footprint": elems["kv_footprint"],
+            "live": live,
+        },
+        prec,
+    )
     table = CostTable(
         model=graph.name,
         names=tuple(op.name for op in ops),
         kinds=tuple(op.kind for op in ops),
-        categories=tuple(op.category for op in ops),
+        categories=tuple(str(op.category) for op in ops),
         batch=bt,
         precision=prec,
-        columns=columns,
-        gemm_op=af.gemm_op,
+        flops_matrix=matrix,
+        flops_vector=elems["vector_flops"],
+        flops_mac=matrix + elems["vector_mac_flops"],
+        weight_read_bytes=nbytes["weight_read"],
+        gather_rows=elems["gather_rows"],
+        act_in_elems=elems["act_in"],
+        act_out_elems=elems["act_out"],
+        act_in_bytes=nbytes["act_in"],
+        act_out_bytes=nbytes["act_out"],
+        kv_bytes=nbytes["kv"],
+        kv_footprint_bytes=nbytes["kv_footprint"],
+        live_act_bytes=nbytes["live"],
+        weight_elems=weight,
+        weight_bytes=nbytes["weight"],
+        gather_row_bytes=nbytes["row"],
+        launches=np.array([float(op.launches) for op in ops]),
+        is_table=np.array([op.category == OpCategory.EMBEDDING for op in ops]),
+        gemm_op=gemm_op,
         gemm_m=dims[:, 0],
         gemm_n=dims[:, 1],
         gemm_k=dims[:, 2],
         gemm_count=count,
     )
     return fuse_table(table, graph) if fuse else table
-
-
-def count_graph_reference(graph: Graph, batch: Any, precision: Any = "fp32") -> CostTable:
-    """The straightforward per-op counting through :func:`~roofline.ops.base.derive_cost`.
-
-    Slow, kept as the oracle that :func:`count_graph`'s affine fast path must equal.
-    """
-    prec = Precision.of(precision)
-    b = as_batches(batch)
-    cols: dict[str, list] = {f: [] for f in (*BATCHED, *PER_OP)}
-    g_op: list[int] = []
-    g_dims: list[tuple] = []
-    for i, op in enumerate(graph.ops):
-        counts = op.counts(b)
-        cost = cost_from_counts(op, counts, b, prec)
-        for f in BATCHED:
-            cols[f].append(np.broadcast_to(getattr(cost, f), b.shape))
-        for f in PER_OP:
-            cols[f].append(float(getattr(cost, f)))
-        for g in counts.gemms:
-            g_op.append(i)
-            g_dims.append(
-                tuple(
-                    np.broadcast_to(np.asarray(d, float), b.shape)
-                    for d in (g.m, g.n, g.k, g.count * op.repeat)
-                )
-            )
-    columns = {f: np.array(cols[f], dtype=float) for f in (*BATCHED, *PER_OP)}
-    columns["live_act_bytes"] = (
-        graph.live_elements()[:, None] * b[None, :] * prec.bytes_per("act_in")
-    )
-    columns["launches"] = np.array(
-        [1 if op.side_by_side else op.repeat for op in graph.ops], dtype=float
-    )
-    columns["is_table"] = np.array([op.category == "embedding" for op in graph.ops])
-    dims = np.array(g_dims, dtype=float).reshape(-1, 4, b.size)
-    return CostTable(
-        graph.name,
-        tuple(op.name for op in graph.ops),
-        tuple(op.kind for op in graph.ops),
-        tuple(op.category for op in graph.ops),
-        b,
-        prec,
-        columns,
-        np.array(g_op, dtype=np.intp),
-        dims[:, 0],
-        dims[:, 1],
-        dims[:, 2],
-        dims[:, 3],
-    )
-
-
-def fuse_table(ct: CostTable, graph: Graph) -> CostTable:
-    """Merge the rows of ``ct`` into the fused kernels of :func:`~roofline.fusion.fusion_groups`."""
-    from roofline.fusion import fusion_groups
-
-    groups = graph.__dict__.get("_groups")
-    if groups is None:
-        groups = fusion_groups(graph)
-        object.__setattr__(graph, "_groups", groups)
-    if len(groups) == ct.n_ops:
-        return ct
-    owner = np.empty(ct.n_ops, dtype=np.intp)
-    for g, members in enumerate(groups):
-        owner[members] = g
-    first = np.array([m[0] for m in groups])
-    last = np.array([m[-1] for m in groups])
-    cols = {}
-    for f, col in ct.columns.items():
-        if f in ("act_out_elems", "act_out_bytes"):
-            cols[f] = col[last]
-        elif f in ("live_act_bytes", "gather_row_bytes"):
-            cols[f] = np.maximum.reduceat(col, first, axis=0)
-        elif f in ("launches", "is_table"):
-            cols[f] = col[first]
-        else:
-            cols[f] = np.add.reduceat(col, first, axis=0)
-    # an input produced inside the group never leaves the engine
-    inner = graph.__dict__.get("_inner")
-    if inner is None:
-        sizes = graph.tensor_sizes()
-        inner = np.zeros(len(groups))
-        for g, members in enumerate(groups):
-            inner[g] = sum(
-                sizes[graph.nodes[p].output] * graph.nodes[p].op.repeat for p in members[:-1]
-            )
-        object.__setattr__(graph, "_inner", inner)
-    ab = ct.precision.bytes_per("act_in")
-    cols["act_in_elems"] = cols["act_in_elems"] - inner[:, None] * ct.batch
-    cols["act_in_bytes"] = cols["act_in_bytes"] - inner[:, None] * ct.batch * ab
-    names = tuple(ct.names[i] for i in first)
-    kinds = tuple(ct.kinds[i] for i in first)
-    cats = tuple(ct.categories[i] for i in first)
-    return CostTable(
-        ct.model,
-        names,
-        kinds,
-        cats,
-        ct.batch,
-        ct.precision,
-        cols,
-        owner[ct.gemm_op],
-        ct.gemm_m,
-        ct.gemm_n,
-        ct.gemm_k,
-        ct.gemm_count,
-    )

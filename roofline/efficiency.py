@@ -31,51 +31,12 @@ scalar oracle (:mod:`roofline.oracle`, on its own); the totals-only fast paths o
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-if TYPE_CHECKING:
-    from roofline.grid import HardwareGrid
-    from roofline.records import CostTable
-
-
-class EfficiencyCurve(BaseModel):
-    """Efficiency (0, 1] at increasing op sizes; linear in log(size) between, clamped outside."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    size: tuple[float, ...] = Field(
-        min_length=1, description="op sizes, strictly increasing: FLOPs (engines) or bytes (levels)"
-    )
-    efficiency: tuple[float, ...] = Field(
-        min_length=1, description="attained fraction of peak at each size, each in (0, 1]"
-    )
-    source: str | None = Field(None, description="how the curve was obtained")
-
-    @model_validator(mode="after")
-    def _check(self) -> EfficiencyCurve:
-        s, e = self.size, self.efficiency
-        if len(s) != len(e):
-            raise ValueError(f"size has {len(s)} entries but efficiency has {len(e)}")
-        if not all(np.isfinite(s)) or min(s) <= 0:
-            raise ValueError(f"sizes must be positive and finite, got {list(s)}")
-        if any(b <= a for a, b in zip(s, s[1:])):
-            raise ValueError(f"sizes must be strictly increasing, got {list(s)}")
-        if not all(0 < x <= 1 for x in e):
-            raise ValueError(f"efficiencies must be in (0, 1], got {list(e)}")
-        return self
-
-    def __call__(self, size: np.ndarray | float) -> np.ndarray:
-        """Efficiency at ``size`` (any shape; sizes <= 0 take the first value)."""
-        return interpolate(self, size)
-
-
-def interpolate(curve: EfficiencyCurve, size: np.ndarray | float) -> np.ndarray:
-    """Return the efficiency of ``curve`` at ``size`` (FLOPs or bytes; array in, array out)."""
-    x = np.log(np.maximum(np.asarray(size, dtype=float), curve.size[0]))
-    return np.interp(x, np.log(curve.size), curve.efficiency)
+from roofline.curves import interpolate
+from roofline.formulas import row_bytes
+from roofline.grid import HardwareGrid
+from roofline.records import CostTable
 
 
 def has_curves(grid: HardwareGrid) -> bool:
@@ -109,8 +70,6 @@ def efficiency_factors(
     gathered : ndarray [H, B, O, L] or None
         The part of ``bytes_moved`` that is random row reads (None: none).
     """
-    from roofline.placement import row_bytes  # placement -> grid -> hardware imports this module
-
     launches = np.maximum(ct.launches, 1.0)
     eng = grid.base.engines
     out = []
@@ -164,4 +123,4 @@ def derate(
     return t_matrix / fm + t_vector / fv, t_level / fl, ideal
 
 
-__all__ = ["EfficiencyCurve", "derate", "efficiency_factors", "has_curves", "interpolate"]
+__all__ = ["derate", "efficiency_factors", "has_curves"]

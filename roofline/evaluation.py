@@ -17,29 +17,13 @@ from __future__ import annotations
 import numpy as np
 
 from roofline.efficiency import derate
+from roofline.formulas import op_time, padded_matrix_flops
 from roofline.grid import HardwareGrid, group_rows, to_grid
 from roofline.hardware import Hardware
+from roofline.kinds import EngineKind
 from roofline.placement import Policy, get_policy
 from roofline.records import CostTable
 from roofline.result import Result
-
-
-def padded_matrix_flops(ct: CostTable, tile: np.ndarray | None) -> np.ndarray:
-    """Matrix FLOPs [O, B] with each GEMM's M, N, K rounded up to ``tile`` (None: unpadded)."""
-    if tile is None or ct.gemm_op.size == 0:
-        return ct.flops_matrix
-    tm, tn, tk = (float(t) for t in tile)
-    m, n, k = ct.gemm_m, ct.gemm_n, ct.gemm_k
-    padded = (
-        2.0
-        * ct.gemm_count
-        * (np.ceil(m / tm) * tm)
-        * (np.ceil(n / tn) * tn)
-        * (np.ceil(k / tk) * tk)
-    )
-    out = np.zeros_like(ct.flops_matrix)
-    np.add.at(out, ct.gemm_op, padded)
-    return out
 
 
 def padded_by_tile(ct: CostTable, grid: HardwareGrid) -> tuple[np.ndarray, np.ndarray]:
@@ -69,8 +53,8 @@ def evaluate_costs(
     grid = hw if isinstance(hw, HardwareGrid) else to_grid(hw)
     pol = get_policy(policy)
     dtype = ct.precision.compute
-    mpeak = grid.peak("matrix", dtype) * grid.matrix_eff
-    vpeak = grid.peak("vector", dtype) * grid.vector_eff
+    mpeak = grid.effective_peak(EngineKind.MATRIX, dtype)
+    vpeak = grid.effective_peak(EngineKind.VECTOR, dtype)
     padded, util = matrix_work(ct, grid)
     t_matrix = padded / mpeak[:, None, None]
     t_vector = ct.flops_vector.T[None] / vpeak[:, None, None]
@@ -79,10 +63,8 @@ def evaluate_costs(
     t_compute, t_level, ideal = derate(
         ct, grid, t_matrix, t_vector, t_level, place.bytes, place.gathered
     )
-    parts = np.concatenate([t_compute[..., None], t_level], axis=-1)
-    bound = np.argmax(parts, axis=-1)
     overhead = grid.overhead[:, None, None] * ct.launches[None, None, :]
-    time = np.max(parts, axis=-1) + overhead
+    time, bound = op_time(t_compute, t_level, overhead)
     return Result(
         costs=ct,
         grid=grid,

@@ -3,25 +3,41 @@
 Inference engines (TensorRT, XLA, oneDNN, FBGEMM's output pipeline) fold batch norm into the
 preceding convolution and run activations and residual adds in the GEMM epilogue, so the
 intermediate tensor never goes to memory and no extra kernel is launched. :func:`fusion_groups`
-finds such chains in a graph: a pointwise op (batch norm, activation, elementwise) joins the group
-of the op right before it when it reads that op's output and nothing else reads that output.
-A fused group moves the group's first input(s), any extra inputs of the fused ops (the residual of
-an add) and the last output; FLOPs and parameters are summed; it launches once. Ops repeated
-``n`` times (a transformer's layers) fuse with a producer repeated ``n`` times: layer by layer.
+finds such chains in a graph: an op whose class runs in an epilogue (``Op.epilogue``: batch norm,
+activation, elementwise) joins the group of the op right before it when it reads that op's output
+and nothing else reads that output. A fused group moves the group's first input(s), any extra
+inputs of the fused ops (the residual of an add) and the last output; FLOPs and parameters are
+summed; it launches once. Ops repeated ``n`` times (a transformer's layers) fuse with a producer
+repeated ``n`` times: layer by layer.
 
 Counting (``count``, Table 1) stays unfused, layer by layer as the paper counts; evaluation fuses by
 default (``fuse=False`` models an eager framework that runs every op as its own kernel).
+:func:`fuse_table` merges the rows of an unfused count table into the fused kernels.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
+
 from roofline.graph import Graph
+from roofline.records import CostTable
+
+#: count columns of a fused kernel taken from its last op (the one output it writes)
+_FROM_LAST = ("act_out_elems", "act_out_bytes")
+#: count columns of a fused kernel that are the largest over its ops, not a sum
+_LARGEST = ("live_act_bytes", "gather_row_bytes")
+#: count columns of a fused kernel taken from its first op (the kernel's identity)
+_FROM_FIRST = ("launches", "is_table")
 
 
 def fusion_groups(graph: Graph) -> list[list[int]]:
-    """Return op indices grouped into fused kernels, in execution order."""
+    """Op indices grouped into fused kernels, in execution order (cached on the graph)."""
+    return graph.derived("fusion_groups", _fusion_groups)
+
+
+def _fusion_groups(graph: Graph) -> list[list[int]]:
     uses = Counter(t for n in graph.nodes for t in n.inputs)
     groups: list[list[int]] = []
     for i, node in enumerate(graph.nodes):
@@ -33,3 +49,56 @@ def fusion_groups(graph: Graph) -> list[list[int]]:
                 continue
         groups.append([i])
     return groups
+
+
+def _inner_elements(graph: Graph) -> np.ndarray:
+    """Per-sample elements [groups] each fused group produces and consumes inside itself."""
+    sizes = graph.tensor_sizes()
+    groups = fusion_groups(graph)
+    inner = np.zeros(len(groups))
+    for g, members in enumerate(groups):
+        inner[g] = sum(
+            sizes[graph.nodes[p].output] * graph.nodes[p].op.repeat for p in members[:-1]
+        )
+    return inner
+
+
+def fuse_table(ct: CostTable, graph: Graph) -> CostTable:
+    """Merge the rows of ``ct`` (counted from ``graph``) into the fused kernels of
+    :func:`fusion_groups`; rows are named after each kernel's first op."""
+    groups = fusion_groups(graph)
+    if len(groups) == ct.n_ops:
+        return ct
+    owner = np.empty(ct.n_ops, dtype=np.intp)
+    for g, members in enumerate(groups):
+        owner[members] = g
+    first = np.array([m[0] for m in groups])
+    last = np.array([m[-1] for m in groups])
+    cols = {}
+    for f, col in ct.columns.items():
+        if f in _FROM_LAST:
+            cols[f] = col[last]
+        elif f in _LARGEST:
+            cols[f] = np.maximum.reduceat(col, first, axis=0)
+        elif f in _FROM_FIRST:
+            cols[f] = col[first]
+        else:
+            cols[f] = np.add.reduceat(col, first, axis=0)
+    # an input produced inside the group never leaves the engine
+    inner = graph.derived("fusion_inner", _inner_elements)[:, None] * ct.batch
+    cols["act_in_elems"] = cols["act_in_elems"] - inner
+    cols["act_in_bytes"] = cols["act_in_bytes"] - inner * ct.precision.bytes_per("act_in")
+    return CostTable(
+        model=ct.model,
+        names=tuple(ct.names[i] for i in first),
+        kinds=tuple(ct.kinds[i] for i in first),
+        categories=tuple(ct.categories[i] for i in first),
+        batch=ct.batch,
+        precision=ct.precision,
+        gemm_op=owner[ct.gemm_op],
+        gemm_m=ct.gemm_m,
+        gemm_n=ct.gemm_n,
+        gemm_k=ct.gemm_k,
+        gemm_count=ct.gemm_count,
+        **cols,
+    )

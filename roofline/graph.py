@@ -1,25 +1,21 @@
-"""Graphs: ops in execution order wired by named tensors, and activation liveness.
+"""Graphs: ops in execution order wired by named tensors.
 
-A :class:`Graph` is what a family builder produces. Tensors are per-sample (the batch is a separate
-leading dimension applied at count time). Liveness: a tensor is alive from the step that produces
-it (graph inputs: step 0) through the last step that reads it, so a skip connection keeps its
-tensor alive across the branch. The live set of step i includes the op's inputs and output.
-An op with ``repeat = n`` stands for n identical ops in a row; its live set is that of one copy.
+A :class:`Graph` is what a family builder (:class:`~roofline.graph_builder.GraphBuilder`) produces.
+Tensors are per-sample (the batch is a separate leading dimension applied at count time). What is
+derived from a graph (liveness, fusion groups, count coefficients) is computed once by the modules
+that own it and kept in the graph's private cache, so the graph itself stays immutable.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-import numpy as np
-from pydantic import ValidationError
-
-from roofline.errors import SpecError
-from roofline.ops import REGISTRY, Op
+from roofline.ops import Op
 from roofline.ops.base import Shape, numel
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -42,326 +38,29 @@ class Graph:
     name: str
     inputs: dict[str, Shape]
     nodes: tuple[Node, ...]
+    _derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def derived(self, key: str, compute: Callable[[Graph], T]) -> T:
+        """Return ``compute(self)``, computed once per graph and cached under ``key``."""
+        if key not in self._derived:
+            self._derived[key] = compute(self)
+        value: T = self._derived[key]
+        return value
 
     @property
     def ops(self) -> tuple[Op, ...]:
-        cached = self.__dict__.get("_ops")
-        if cached is None:
-            cached = tuple(n.op for n in self.nodes)
-            object.__setattr__(self, "_ops", cached)
-        return cached
+        """The ops in execution order."""
+        return self.derived("ops", lambda g: tuple(n.op for n in g.nodes))
 
     def tensor_sizes(self) -> dict[str, int]:
-        """Per-sample elements of every tensor (graph inputs and op outputs); cached."""
-        cached = self.__dict__.get("_sizes")
-        if cached is not None:
-            return cached
-        sizes = {k: numel(v) for k, v in self.inputs.items()}
-        for n in self.nodes:
-            # repeated embedding tables are side by side: all their outputs are alive at once
-            copies = n.op.repeat if n.op.side_by_side else 1
-            sizes[n.output] = numel(n.op.out_shape) * copies
-        object.__setattr__(self, "_sizes", sizes)
-        return sizes
-
-    def live_elements(self) -> np.ndarray:
-        """Return per-sample activation elements alive at each step, shape [ops].
-
-        Liveness follows the graph as an inference engine runs it: pointwise epilogues (batch norm,
-        activations, residual adds) are fused into their producer (:mod:`roofline.fusion`), so
-        only each fused kernel's output is materialized, and every op of a kernel gets the
-        kernel's live set (its inputs and its output).
-        """
-        cached = self.__dict__.get("_live")
-        if cached is not None:
-            return cached
-        from roofline.fusion import fusion_groups
-
-        groups = fusion_groups(self)
-        sizes = self.tensor_sizes()
-        n = len(groups)
-        birth = {k: 0 for k in self.inputs}
-        death = dict(birth)
-        for g, members in enumerate(groups):
-            inner = {self.nodes[i].output for i in members[:-1]}
-            for i in members:
-                for t in self.nodes[i].inputs:
-                    if t not in inner:
-                        death[t] = g
-            out = self.nodes[members[-1]].output
-            birth[out] = g
-            death[out] = max(death.get(out, g), g)
-        diff = np.zeros(n + 1)
-        for t, b in birth.items():
-            diff[b] += sizes[t]
-            diff[death[t] + 1] -= sizes[t]
-        per_group = np.cumsum(diff)[:n]
-        live = np.empty(len(self.nodes))
-        for g, members in enumerate(groups):
-            live[members] = per_group[g]
-        object.__setattr__(self, "_live", live)
-        return live
+        """Per-sample elements of every tensor (graph inputs and op outputs)."""
+        return self.derived("sizes", _tensor_sizes)
 
 
-def check_countable(graph: Graph) -> None:
-    """SpecError naming the first op whose counts are not finite (sizes beyond float64).
-
-    Computes the graph's count coefficients once (cached for counting) and checks them at once.
-    """
-    from roofline.counting import affine
-
-    try:
-        af = affine(graph)
-    except (OverflowError, TypeError, ValueError):
-        af = None
-    if af is not None:
-        per_op = np.ones(len(graph.nodes), dtype=bool)
-        with np.errstate(all="ignore"):
-            for col in (*af.a.values(), *af.b.values(), af.row_elems, af.repeat):
-                per_op &= np.isfinite(col)
-            sizes = np.array([float(v) for v in graph.tensor_sizes().values()])
-            gem = np.isfinite(af.gemm_a).all(axis=1) & np.isfinite(af.gemm_b).all(axis=1)
-            flops = 2.0 * np.prod(af.gemm_a + af.gemm_b, axis=1)
-            gem &= np.isfinite(flops)
-        np.logical_and.at(per_op, af.gemm_op, gem)
-        if per_op.all() and np.isfinite(sizes).all():
-            return
-        bad = int(np.flatnonzero(~per_op)[0]) if not per_op.all() else 0
-    else:
-        bad = next((i for i, n in enumerate(graph.nodes) if not _counts_finite(n.op)), 0)
-    raise SpecError(
-        "sizes too large to count (beyond float range)",
-        field=f"ops.{graph.nodes[bad].op.name}",
-        fix="check the op's sizes and repeat",
-    )
-
-
-def _counts_finite(op: Op) -> bool:
-    """Whether one op counts to finite floats (the slow path, to name the culprit)."""
-    try:
-        c = op.counts(1.0)
-        values = [
-            c.weight,
-            c.act_in,
-            c.act_out,
-            c.kv,
-            c.vector_flops,
-            float(op.repeat),
-            float(numel(op.out_shape)),
-        ] + [g.flops for g in c.gemms]
-        return all(math.isfinite(float(v)) for v in values)
-    except (OverflowError, TypeError, ValueError):
-        return False
-
-
-class GraphBuilder:
-    """Build a :class:`Graph` op by op, binding each op's input shape from the tensors it reads.
-
-    Family builders call the helpers (``conv``, ``bn``, ``act``...), which fill the input-shape
-    fields (``in_channels``, ``input_size``, ``shape``...) from the input tensor, so a family states
-    only what a PyTorch module constructor states.
-    """
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self._inputs: dict[str, Shape] = {}
-        self._nodes: list[Node] = []
-        self._shapes: dict[str, Shape] = {}
-        self._counter: dict[str, int] = {}
-
-    # -- plumbing -------------------------------------------------------------------------------
-    def input(self, name: str, shape: Sequence[int]) -> str:
-        """Declare a graph input tensor of per-sample ``shape``; return its name."""
-        if name in self._shapes:
-            raise SpecError(f"tensor {name!r} is defined twice", field="inputs")
-        self._inputs[name] = tuple(int(s) for s in shape)
-        self._shapes[name] = self._inputs[name]
-        return name
-
-    def shape(self, tensor: str) -> Shape:
-        """Per-sample shape of a tensor."""
-        return self._shapes[tensor]
-
-    def __contains__(self, tensor: object) -> bool:
-        """Whether a tensor (graph input or op output) of this name exists yet."""
-        return tensor in self._shapes
-
-    def tensors(self) -> list[str]:
-        """Names of the tensors defined so far, in order."""
-        return list(self._shapes)
-
-    def unique(self, base: str) -> str:
-        """Return ``base`` or ``base_N`` so that op names stay unique."""
-        if base not in self._shapes:
-            return base
-        k = self._counter.get(base, 1)
-        while f"{base}_{k}" in self._shapes:
-            k += 1
-        self._counter[base] = k + 1
-        return f"{base}_{k}"
-
-    def add(self, kind: str, inputs: Sequence[str], name: str | None = None, **fields: Any) -> str:
-        """Append an op of ``kind`` reading ``inputs``; return its output tensor name."""
-        for t in inputs:
-            if t not in self._shapes:
-                raise SpecError(
-                    f"tensor {t!r} does not exist (define it before use)",
-                    field=f"ops.{name or kind}.inputs",
-                )
-        cls = REGISTRY[kind]
-        op_name = self.unique(name or kind)
-        try:
-            op = cls.model_validate({**fields, "kind": kind, "name": op_name})
-        except ValidationError as exc:
-            from roofline.specs import from_validation_error  # unknown fields get a did-you-mean
-
-            raise from_validation_error(exc, cls, file=None, prefix=f"ops.{op_name}") from None
-        self._nodes.append(Node(op, tuple(inputs)))
-        self._shapes[op_name] = op.out_shape
-        return op_name
-
-    def build(self) -> Graph:
-        """Return the finished graph."""
-        if not self._nodes:
-            raise SpecError("the model has no ops", field="ops", fix="add at least one op")
-        graph = Graph(self.name, dict(self._inputs), tuple(self._nodes))
-        check_countable(graph)
-        return graph
-
-    # -- helpers that bind input shapes ----------------------------------------------------------
-    def conv(
-        self,
-        x: str,
-        out_channels: int,
-        kernel_size: int | Sequence[int],
-        stride: int | Sequence[int] = 1,
-        padding: int | Sequence[int] = 0,
-        groups: int = 1,
-        dilation: int | Sequence[int] = 1,
-        bias: bool = False,
-        name: str | None = None,
-        repeat: int = 1,
-    ) -> str:
-        """Convolution reading (C, *spatial) tensor ``x``."""
-        c, *spatial = self.shape(x)
-        nd = len(spatial)
-
-        def tup(v: int | Sequence[int]) -> tuple[int, ...]:
-            return (int(v),) * nd if isinstance(v, int) else tuple(int(i) for i in v)
-
-        return self.add(
-            "conv",
-            [x],
-            name or "conv",
-            in_channels=c,
-            out_channels=out_channels,
-            kernel_size=tup(kernel_size),
-            stride=tup(stride),
-            padding=tup(padding),
-            dilation=tup(dilation),
-            groups=groups,
-            bias=bias,
-            input_size=tuple(spatial),
-            repeat=repeat,
-        )
-
-    def bn(self, x: str, name: str | None = None) -> str:
-        """Batch norm over dim 0 of ``x``."""
-        return self.add("batchnorm", [x], name or "bn", shape=self.shape(x))
-
-    def act(self, x: str, function: str = "relu", name: str | None = None) -> str:
-        """Pointwise activation."""
-        return self.add("activation", [x], name or function, shape=self.shape(x), function=function)
-
-    def eltwise(self, xs: Sequence[str], op: str = "add", name: str | None = None) -> str:
-        """Elementwise op over tensors of one shape."""
-        return self.add(
-            "elementwise", list(xs), name or op, shape=self.shape(xs[0]), op=op, num_inputs=len(xs)
-        )
-
-    def pool(
-        self,
-        x: str,
-        mode: str,
-        kernel_size: int | Sequence[int],
-        stride: int | Sequence[int] | None = None,
-        padding: int | Sequence[int] = 0,
-        ceil_mode: bool = False,
-        name: str | None = None,
-    ) -> str:
-        """Windowed max/avg pooling of (C, *spatial); ints apply to every spatial dim."""
-        c, *spatial = self.shape(x)
-        return self.add(
-            "pool",
-            [x],
-            name or f"{mode}pool",
-            mode=mode,
-            channels=c,
-            input_size=tuple(spatial),
-            kernel_size=kernel_size,
-            stride=stride if stride is not None else kernel_size,
-            padding=padding,
-            ceil_mode=ceil_mode,
-        )
-
-    def global_pool(
-        self,
-        x: str,
-        mode: str = "avg",
-        output_size: Sequence[int] | None = None,
-        name: str | None = None,
-    ) -> str:
-        """Adaptive pooling of (C, *spatial) to ``output_size`` (default all ones: global)."""
-        c, *spatial = self.shape(x)
-        out = tuple(output_size) if output_size else (1,) * len(spatial)
-        return self.add(
-            "adaptive_pool",
-            [x],
-            name or "avgpool",
-            mode=mode,
-            channels=c,
-            input_size=tuple(spatial),
-            output_size=out,
-        )
-
-    def linear(
-        self,
-        x: str,
-        out_features: int,
-        bias: bool = True,
-        name: str | None = None,
-        repeat: int = 1,
-        features_from: int | None = None,
-    ) -> str:
-        """Linear over the last dim of ``x`` (all leading dims are rows); flattens (C, 1, 1).
-
-        ``features_from=k`` flattens the per-sample dims from k on into the features, as
-        ``torch.flatten(x, 1 + k)`` does before the layer (VGG's classifier: 0; a box head over
-        (RoIs, C, 7, 7): 1); the dims before k are rows.
-        """
-        shape = self.shape(x)
-        if features_from is not None:
-            shape = (*shape[:features_from], numel(shape[features_from:]))
-        elif len(shape) > 1 and all(s == 1 for s in shape[1:]):
-            shape = (shape[0],)  # torch.flatten after global pooling
-        rows = numel(shape[:-1]) if len(shape) > 1 else 1
-        return self.add(
-            "linear",
-            [x],
-            name or "fc",
-            in_features=shape[-1],
-            out_features=out_features,
-            bias=bias,
-            rows=rows,
-            repeat=repeat,
-        )
-
-    def concat(self, xs: Sequence[str], dim: int = 0, name: str | None = None) -> str:
-        """Concatenate along per-sample ``dim``."""
-        return self.add(
-            "concat",
-            list(xs),
-            name or "cat",
-            input_shapes=tuple(self.shape(x) for x in xs),
-            dim=dim,
-        )
+def _tensor_sizes(graph: Graph) -> dict[str, int]:
+    sizes = {k: numel(v) for k, v in graph.inputs.items()}
+    for n in graph.nodes:
+        # repeated embedding tables are side by side: all their outputs are alive at once
+        copies = n.op.repeat if n.op.side_by_side else 1
+        sizes[n.output] = numel(n.op.out_shape) * copies
+    return sizes

@@ -12,8 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from roofline.curves import EfficiencyCurve
 from roofline.dtypes import canonical
-from roofline.efficiency import EfficiencyCurve
 from roofline.errors import SpecError
 from roofline.units import Dim, parse_quantity
 

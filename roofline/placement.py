@@ -19,9 +19,12 @@ KV cache + the peak live activation set fit in main memory.
    fastest level with room left after 1-2 (on-chip levels, main memory, then host tiers); each
    lookup reads whole rows rounded up to that level's access granularity.
 4. The KV cache lives in main memory. A table that fits nowhere, or main memory overfull, makes the
-   model infeasible: ``shortfall_bytes`` says by how much and ``devices_needed`` how many devices
-   of this kind (all levels pooled) would hold the footprint. Infeasible is a result: times are
+   model infeasible: ``shortfall_bytes`` says by how much. Infeasible is a result: times are
    still computed, with unplaced tables served by the slowest level.
+
+Under both policies ``devices_needed`` is :func:`roofline.formulas.devices_needed`: the devices of
+this kind whose device memory (on-chip + main, never host tiers) holds the footprint (at least
+2 when the model does not fit one device).
 """
 
 from __future__ import annotations
@@ -31,7 +34,10 @@ from typing import Protocol
 
 import numpy as np
 
+from roofline.errors import SpecError
+from roofline.formulas import Footprint, devices_needed, footprint, gather_bytes
 from roofline.grid import HardwareGrid
+from roofline.kinds import LevelKind
 from roofline.records import CostTable
 
 
@@ -69,34 +75,22 @@ class Policy(Protocol):
     def place(self, ct: CostTable, grid: HardwareGrid) -> Placement: ...
 
 
-def row_bytes(ct: CostTable, granularity: np.ndarray) -> np.ndarray:
-    """Bytes one lookup reads [H, O]: each op's row rounded up to ``granularity`` [H] (0: none)."""
-    row = ct.gather_row_bytes[None, :]
-    g = granularity[:, None]
-    return np.where(row > 0, np.ceil(row / g) * g, 0.0)
+@dataclass(frozen=True, eq=False)
+class Verdict:
+    """Capacity verdict [H, B]: fits, bytes short, footprint, devices needed."""
+
+    feasible: np.ndarray
+    shortfall_bytes: np.ndarray
+    footprint_bytes: np.ndarray
+    devices_needed: np.ndarray
 
 
-def gather_bytes(ct: CostTable, granularity: np.ndarray) -> np.ndarray:
-    """Embedding traffic [H, B, O]: rows x row bytes rounded up to ``granularity`` [H]."""
-    return row_bytes(ct, granularity)[:, None, :] * ct.gather_rows.T[None, :, :]
-
-
-def footprint(ct: CostTable) -> tuple[float, float, np.ndarray, np.ndarray]:
-    """(dense weight bytes, table bytes, peak live activation bytes [B], KV-cache bytes [B])."""
-    is_table = ct.is_table
-    dense_w = float(ct.weight_bytes[~is_table].sum())
-    tables_w = float(ct.weight_bytes[is_table].sum())
-    peak_act = ct.live_act_bytes.max(axis=0)  # [B]
-    kv = ct.kv_footprint_bytes.sum(axis=0)  # [B]
-    return dense_w, tables_w, peak_act, kv
-
-
-def verdict(need: np.ndarray, shortfall: np.ndarray, grid: HardwareGrid):
-    """(feasible, shortfall, footprint, devices needed) [H, B] from the bytes needed and missing."""
-    total_cap = grid.capacity.sum(axis=1)[:, None]
-    # infeasible means one device is not enough, even when the pooled capacity would be
-    devices = np.maximum(2.0, np.ceil(need / total_cap))
-    return shortfall <= 0, shortfall, need, np.where(shortfall > 0, devices, 1.0)
+def verdict(fp: Footprint, shortfall: np.ndarray, grid: HardwareGrid, batches: int) -> Verdict:
+    """The :class:`Verdict` of a footprint given the bytes that did not fit [H, B]."""
+    need = np.broadcast_to(fp.total_bytes, (grid.size, batches)).astype(float)
+    shortfall = np.broadcast_to(shortfall, need.shape).astype(float)
+    feasible = shortfall <= 0
+    return Verdict(feasible, shortfall, need, devices_needed(need, grid.device_memory, feasible))
 
 
 class SingleLevel:
@@ -107,7 +101,7 @@ class SingleLevel:
     def place(self, ct: CostTable, grid: HardwareGrid) -> Placement:
         H, L = grid.capacity.shape
         B, O = ct.batch.size, ct.n_ops
-        main = grid.level_kinds.index("device")
+        main = grid.main
         out = np.zeros((H, B, O, L))
         stream = ct.weight_read_bytes + ct.act_in_bytes + ct.act_out_bytes + ct.kv_bytes
         rows = gather_bytes(ct, grid.granularity[:, main])
@@ -116,17 +110,23 @@ class SingleLevel:
         if ct.is_table.any():
             gathered = np.zeros_like(out)
             gathered[..., main] = rows
-        feasible, shortfall, need, devices = self.verdict(ct, grid)
-        return Placement(out, feasible, shortfall, need, devices, np.full((H, B), main), gathered)
+        v = self.verdict(ct, grid)
+        return Placement(
+            out,
+            v.feasible,
+            v.shortfall_bytes,
+            v.footprint_bytes,
+            v.devices_needed,
+            np.full((H, B), main),
+            gathered,
+        )
 
     @staticmethod
-    def verdict(ct: CostTable, grid: HardwareGrid):
-        """Everything lives in main memory: (feasible, shortfall, footprint, devices) [H, B]."""
-        main = grid.level_kinds.index("device")
-        dense_w, tables_w, peak_act, kv = footprint(ct)
-        need = np.broadcast_to(dense_w + tables_w + peak_act + kv, (grid.size, ct.batch.size))
-        shortfall = np.maximum(0.0, need - grid.capacity[:, main][:, None])
-        return verdict(need.astype(float), shortfall, grid)
+    def verdict(ct: CostTable, grid: HardwareGrid) -> Verdict:
+        """Everything lives in main memory: the capacity :class:`Verdict` [H, B]."""
+        fp = footprint(ct)
+        shortfall = np.maximum(0.0, fp.total_bytes[None, :] - grid.capacity[:, grid.main, None])
+        return verdict(fp, shortfall, grid, ct.batch.size)
 
 
 class CapacityAware:
@@ -137,11 +137,11 @@ class CapacityAware:
     def place(self, ct: CostTable, grid: HardwareGrid) -> Placement:
         H, L = grid.capacity.shape
         B, O = ct.batch.size, ct.n_ops
-        kinds = grid.level_kinds
-        main = kinds.index("device")
-        onchip = [i for i, k in enumerate(kinds) if k == "onchip"]
+        main = grid.main
+        onchip = [i for i, k in enumerate(grid.level_kinds) if k == LevelKind.ONCHIP]
         cap = grid.capacity
-        dense_w, tables_w, peak_act, kv = footprint(ct)
+        fp = footprint(ct)
+        dense_w, peak_act = fp.dense_weight_bytes, fp.peak_activation_bytes
         live = ct.live_act_bytes.T  # [B, O]
 
         resident = np.full((H, B), -1)
@@ -158,7 +158,7 @@ class CapacityAware:
         for lvl in range(L):
             acts_here = np.where(act_lvl == lvl, live[None], 0.0).max(axis=-1)
             used[..., lvl] = acts_here + np.where(w_lvl == lvl, dense_w, 0.0)
-        used[..., main] += kv[None, :]
+        used[..., main] += fp.kv_cache_bytes[None, :]
 
         shortfall = np.maximum(0.0, used[..., main] - cap[:, main, None])
         tbl_lvl = np.full((H, B, O), -1)
@@ -196,18 +196,20 @@ class CapacityAware:
             if lvl == main:
                 part = part + ct.kv_bytes.T[None]
             out[..., lvl] = part
-        need = np.broadcast_to(dense_w + tables_w + peak_act + kv, (H, B)).astype(float)
-        feasible, shortfall, need, devices = verdict(need, shortfall, grid)
-        return Placement(out, feasible, shortfall, need, devices, w_lvl, gathered)
+        v = verdict(fp, shortfall, grid, B)
+        return Placement(
+            out, v.feasible, v.shortfall_bytes, v.footprint_bytes, v.devices_needed, w_lvl, gathered
+        )
 
 
-POLICIES: dict[str, type] = {"single": SingleLevel, "capacity": CapacityAware}
+POLICIES: dict[str, type[SingleLevel] | type[CapacityAware]] = {
+    "single": SingleLevel,
+    "capacity": CapacityAware,
+}
 
 
 def get_policy(policy: str | Policy | None) -> Policy:
     """Return a policy instance from a name (``single``, ``capacity``) or an instance."""
-    from roofline.errors import SpecError
-
     if policy is None:
         return CapacityAware()
     if isinstance(policy, str):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from roofline.dtypes import canonical, nbytes
 from roofline.kinds import TensorClass
@@ -58,3 +60,30 @@ class Precision:
             TensorClass.INDEX: self.index,
         }[TensorClass(tensor_class)]
         return nbytes(dtype)
+
+
+#: element-count keys :func:`byte_columns` converts, and the tensor class whose dtype each takes
+#: (``row``: one embedding row; ``live``: live activations; ``index`` adds to ``act_in``)
+BYTE_CLASSES: dict[str, TensorClass] = {
+    "weight": TensorClass.WEIGHT,
+    "weight_read": TensorClass.WEIGHT,
+    "row": TensorClass.WEIGHT,
+    "act_in": TensorClass.ACT_IN,
+    "act_out": TensorClass.ACT_OUT,
+    "live": TensorClass.ACT_IN,
+    "kv": TensorClass.KV,
+    "kv_footprint": TensorClass.KV,
+}
+
+
+def byte_columns(elements: Mapping[str, Any], precision: Precision) -> dict[str, Any]:
+    """Bytes of each given element count: elements x bytes per element of its tensor class.
+
+    The one place elements become bytes (numbers or arrays, any shape). Keys are those of
+    :data:`BYTE_CLASSES`; an ``index`` entry (lookup indices, in the ``index`` dtype) is added to
+    ``act_in``'s bytes, as lookup indices are read with the op's inputs.
+    """
+    out = {k: v * precision.bytes_per(BYTE_CLASSES[k]) for k, v in elements.items() if k != "index"}
+    if "index" in elements:
+        out["act_in"] = out.get("act_in", 0.0) + elements["index"] * precision.bytes_per("index")
+    return out

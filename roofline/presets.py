@@ -1,71 +1,78 @@
-"""Load models and devices by preset name, file path or mapping."""
+"""Presets and files: load models and devices by preset name, file path or mapping.
+
+A bare word (``resnet50``, ``a100_sxm4_80gb``) is a preset name; a path (it contains a path
+separator or ends in ``.yaml``/``.yml``) is a file. Presets ship in ``model_specs/`` and
+``hw_specs/`` (``roofline/_data/`` in a wheel).
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from roofline.errors import SpecError
-from roofline.families import FAMILIES, FamilyParams
-from roofline.graph import Graph
 from roofline.hardware import Hardware
-from roofline.specs import ModelSpec, load_spec_data, preset_names, resolve_spec, validate
+from roofline.model import Model, build_model
+from roofline.spec_errors import validate
 from roofline.suggest import did_you_mean
+from roofline.yaml_loader import load_spec_data, path_exists
 
 
-@dataclass(frozen=True, eq=False)
-class Model:
-    """A loaded model: its spec, validated family parameters and its graph.
-
-    Attributes
-    ----------
-    name, family : str
-    sample : str
-        What one unit of batch is (image, clip, request, sequence...).
-    spec : ModelSpec
-    params : FamilyParams
-    graph : Graph
-    path : str or None
-        The spec file, if loaded from one.
-    """
-
-    name: str
-    family: str
-    sample: str
-    spec: ModelSpec
-    params: FamilyParams
-    graph: Graph
-    path: str | None = None
-
-    def with_params(self, **changes: Any) -> Model:
-        """Return the model rebuilt with family parameters changed (a what-if)."""
-        data = self.spec.model_dump()
-        data["params"] = {**self.params.model_dump(), **changes}
-        return build_model(data, file=self.path)
-
-    def __repr__(self) -> str:
-        return f"Model({self.name!r}, family={self.family!r}, ops={len(self.graph.nodes)})"
+def _spec_dir(kind: str) -> Path:
+    """The folder of shipped specs: ``roofline/_data/<kind>`` in a wheel, else the repo's."""
+    here = Path(__file__).resolve().parent
+    for cand in (here / "_data" / kind, here.parent / kind):
+        if cand.is_dir():
+            return cand
+    return here.parent / kind
 
 
-def build_model(data: dict[str, Any], *, file: str | None = None) -> Model:
-    """Validate a model spec mapping and build its graph."""
-    spec: ModelSpec = validate(ModelSpec, data, file=file)
-    fam = FAMILIES.get(spec.family)
-    if fam is None:
+def preset_names(kind: str) -> list[str]:
+    """Sorted names of the shipped specs of ``kind`` (``model_specs`` or ``hw_specs``)."""
+    return sorted(p.stem for p in _spec_dir(kind).glob("*.yaml"))
+
+
+def resolve_spec(name_or_path: str | os.PathLike[str], kind: str) -> Path:
+    """Return the file for a preset name or a path; SpecError with suggestions if neither."""
+    what = "model" if kind == "model_specs" else "device"
+    if not isinstance(name_or_path, (str, os.PathLike)):
         raise SpecError(
-            f"unknown family {spec.family!r}",
-            file=file,
-            field="family",
-            fix=did_you_mean(spec.family, FAMILIES, "use one of " + ", ".join(sorted(FAMILIES))),
+            f"a {what} is a preset name, a path or a mapping, not {type(name_or_path).__name__}",
+            field=what,
+            fix=f"run 'roofline list {what}s' to see the presets",
         )
-    params = validate(fam.params, spec.params, file=file, prefix="params")
-    try:
-        graph = fam.build(params, spec.name)
-    except SpecError as exc:
-        raise exc.with_context(file=file, prefix="params") from None
-    return Model(spec.name, spec.family, fam.sample, spec, params, graph, file)
+    text = str(name_or_path)
+    if "\0" in text:
+        raise SpecError(f"{text!r} contains a NUL byte", field=what, fix="name a preset or a file")
+    p = Path(text)
+    if p.suffix in (".yaml", ".yml") or os.sep in text or path_exists(p):
+        return p
+    cand = _spec_dir(kind) / f"{text}.yaml"
+    if path_exists(cand):
+        return cand
+    raise SpecError(
+        f"unknown {what} {text!r}",
+        field=what,
+        fix=suggest_preset(text, preset_names(kind), f"run 'roofline list {what}s' to see them"),
+    )
+
+
+def suggest_preset(text: str, names: list[str], otherwise: str) -> str:
+    """``did you mean ...?`` for a mistyped preset: close spellings, else names containing it.
+
+    ``a100`` is far from ``a100_sxm4_80gb`` by edit ratio, but a user typing it means that part.
+    """
+    close = did_you_mean(text, names)
+    if close:
+        return close
+    key = text.lower().replace("-", "_")
+    parts = [p for p in key.split("_") if p]
+    hits = [n for n in names if key and key in n.lower()]
+    hits = hits or [n for n in names if parts and all(p in n.lower() for p in parts)]
+    if hits:
+        return "did you mean " + " or ".join(repr(n) for n in hits[:3]) + "?"
+    return otherwise
 
 
 _MODEL_CACHE: dict[tuple[str, float], Model] = {}
@@ -123,7 +130,6 @@ def list_devices() -> list[str]:
 
 
 __all__ = [
-    "Graph",
     "Model",
     "build_model",
     "list_devices",

@@ -3,10 +3,12 @@ and :class:`CostTable` (a struct of numpy arrays over ops x batches)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
+
+from roofline.precision import Precision
 
 
 @dataclass(frozen=True)
@@ -81,23 +83,50 @@ BATCHED = (
 PER_OP = ("weight_elems", "weight_bytes", "gather_row_bytes")
 
 
+#: the count table's per-op columns (shape [ops]) besides the :data:`BATCHED` ones
+PER_OP_EXTRA = ("launches", "is_table")
+
+
 @dataclass(frozen=True, eq=False)
 class CostTable:
     """Counts of a whole model: numpy arrays over ops (axis 0) and batches (axis 1).
+
+    Labels are per op, in execution order. Every array is read-only once built.
 
     Attributes
     ----------
     model : str
     names, kinds, categories : tuple of str
-        Per-op labels (execution order).
+        Op name, op kind and :class:`~roofline.kinds.OpCategory` value of each op.
     batch : ndarray [B]
+        Samples per run.
     precision : Precision
-    columns : dict of str -> ndarray
-        Every :data:`BATCHED` field as [ops, B] and every :data:`PER_OP` field as [ops].
-        Plus ``live_act_bytes`` [ops, B] (activation bytes alive while each op runs),
-        ``launches`` [ops] (kernel launches = repeat), ``is_table`` [ops] (embedding ops).
-    gemm_op, gemm_m, gemm_n, gemm_k, gemm_count : ndarray
-        Flattened GEMM list: owning op index [G] and dims [G, B].
+        The dtypes the bytes were counted in.
+    flops_matrix, flops_vector, flops_mac : ndarray [O, B]
+        FLOPs on the matrix engine, on the vector engine, and 2 x multiply-accumulates of every GEMM
+        and convolution wherever it runs (the figure torch's FLOP counter reports).
+    weight_read_bytes : ndarray [O, B]
+        Dense weight bytes streamed per run when weights are not resident.
+    gather_rows : ndarray [O, B]
+        Random row reads (embedding lookups); each is ``gather_row_bytes`` long.
+    act_in_elems, act_out_elems, act_in_bytes, act_out_bytes : ndarray [O, B]
+        Activations read and written (``act_in_bytes`` includes lookup indices).
+    kv_bytes, kv_footprint_bytes : ndarray [O, B]
+        KV-cache bytes moved per run and held.
+    live_act_bytes : ndarray [O, B]
+        Activation bytes alive while each op runs.
+    weight_elems, weight_bytes : ndarray [O]
+        Parameter footprint (elements, bytes).
+    gather_row_bytes : ndarray [O]
+        Bytes of one looked-up row (0 for ops without lookups).
+    launches : ndarray [O]
+        Kernel launches of each op.
+    is_table : ndarray of bool [O]
+        Embedding ops (their weights are tables placed by capacity).
+    gemm_op : ndarray of int [G]
+        Owning op of each GEMM.
+    gemm_m, gemm_n, gemm_k, gemm_count : ndarray [G, B]
+        GEMM dimensions and independent products (``repeat`` included in the count).
     """
 
     model: str
@@ -105,32 +134,50 @@ class CostTable:
     kinds: tuple[str, ...]
     categories: tuple[str, ...]
     batch: np.ndarray
-    precision: Any
-    columns: dict[str, np.ndarray]
+    precision: Precision
+    flops_matrix: np.ndarray
+    flops_vector: np.ndarray
+    flops_mac: np.ndarray
+    weight_read_bytes: np.ndarray
+    gather_rows: np.ndarray
+    act_in_elems: np.ndarray
+    act_out_elems: np.ndarray
+    act_in_bytes: np.ndarray
+    act_out_bytes: np.ndarray
+    kv_bytes: np.ndarray
+    kv_footprint_bytes: np.ndarray
+    live_act_bytes: np.ndarray
+    weight_elems: np.ndarray
+    weight_bytes: np.ndarray
+    gather_row_bytes: np.ndarray
+    launches: np.ndarray
+    is_table: np.ndarray
     gemm_op: np.ndarray
     gemm_m: np.ndarray
     gemm_n: np.ndarray
     gemm_k: np.ndarray
     gemm_count: np.ndarray
 
-    def __getattr__(self, name: str) -> np.ndarray:
-        cols = self.__dict__.get("columns", {})
-        if name in cols:
-            return cols[name]
-        raise AttributeError(name)
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, np.ndarray) and value.flags.writeable:
+                value = value.view()
+                value.flags.writeable = False
+                object.__setattr__(self, f.name, value)
 
     @property
     def n_ops(self) -> int:
+        """Number of ops (rows)."""
         return len(self.names)
 
-    def op_cost(self, i: int, j: int = 0) -> OpCost:
-        """Return op ``i`` at batch index ``j`` as an :class:`OpCost` of floats."""
-        vals = {f: float(self.columns[f][i, j]) for f in BATCHED}
-        vals.update({f: float(self.columns[f][i]) for f in PER_OP})
-        return OpCost(**vals)
+    @property
+    def columns(self) -> dict[str, np.ndarray]:
+        """The count columns by name: every :data:`BATCHED` field [O, B], every :data:`PER_OP`
+        field [O], ``live_act_bytes`` [O, B], ``launches`` and ``is_table`` [O]."""
+        names = (*BATCHED, *PER_OP, "live_act_bytes", *PER_OP_EXTRA)
+        return {n: getattr(self, n) for n in names}
 
-    def total(self, j: int = 0) -> OpCost:
-        """Return the sum over ops at batch index ``j``."""
-        vals = {f: float(self.columns[f][:, j].sum()) for f in BATCHED}
-        vals.update({f: float(self.columns[f].sum()) for f in PER_OP if f != "gather_row_bytes"})
-        return OpCost(**vals)
+    def with_columns(self, **changes: np.ndarray) -> CostTable:
+        """A copy with some count columns replaced (labels and GEMMs kept)."""
+        return replace(self, **changes)

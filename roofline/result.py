@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from roofline.formulas import dominant, throughput, time_by_bound, utilization
 from roofline.grid import HardwareGrid
 from roofline.records import CostTable
 from roofline.table import Table
@@ -73,7 +74,7 @@ class Result:
     @property
     def throughput_per_s(self) -> np.ndarray:
         """Samples per second [H, B]."""
-        return self.costs.batch[None, :] / self.latency_s
+        return throughput(self.costs.batch[None, :], self.latency_s)
 
     @property
     def flops(self) -> np.ndarray:
@@ -81,9 +82,14 @@ class Result:
         return (self.costs.flops_matrix + self.costs.flops_vector).sum(axis=0)
 
     @property
+    def flops_mac(self) -> np.ndarray:
+        """2 x multiply-accumulates of every GEMM and convolution [B] (torch's FLOP counter)."""
+        return self.costs.flops_mac.sum(axis=0)
+
+    @property
     def utilization(self) -> np.ndarray:
         """Achieved FLOP/s over the matrix-engine peak at the compute dtype [H, B]."""
-        return self.flops[None, :] / (self.latency_s * self.matrix_peak[:, None])
+        return utilization(self.flops, self.latency_s, self.matrix_peak)
 
     @property
     def summary_labels(self) -> tuple[str, ...]:
@@ -97,18 +103,11 @@ class Result:
         Keeping launch overhead apart says when a model is launch-bound (many small kernels)
         rather than crediting that time to whatever bounds each kernel's work.
         """
-        k = len(self.bound_labels)
-        work = self.time_s - self.overhead_s
-        onehot = self.bound[..., None] == np.arange(k)
-        out = np.empty((*self.time_s.shape[:2], k + 1))
-        out[..., :k] = (work[..., None] * onehot).sum(axis=-2)
-        out[..., k] = self.overhead_s.sum(axis=-1)
-        return out
+        return time_by_bound(self.time_s, self.overhead_s, self.bound, len(self.bound_labels))
 
     def dominant_bound(self) -> np.ndarray:
         """Label array [H, B] of the largest share of time: a bound, or ``overhead``."""
-        labels = np.asarray(self.summary_labels, dtype=object)
-        return labels[np.argmax(self.time_by_bound(), axis=-1)]
+        return dominant(self.summary_labels, self.time_by_bound())
 
     # -- tables ----------------------------------------------------------------------------------
     def totals(self) -> Table:
@@ -130,6 +129,7 @@ class Result:
             "policy",
             "params",
             "flops",
+            "flops_mac",
             "weight_bytes",
             "max_live_activation_bytes",
             "latency_s",
@@ -158,6 +158,7 @@ class Result:
             [self.policy] * (H * B),
             per_point(params),
             per_point(self.flops[None, :]),
+            per_point(self.flops_mac[None, :]),
             per_point(wbytes),
             per_point(live[None, :]),
             per_point(lat),
@@ -191,6 +192,7 @@ class Result:
             "flops",
             "flops_matrix",
             "flops_vector",
+            "flops_mac",
             "params",
             "weight_bytes",
             "weight_read_bytes",
@@ -221,6 +223,7 @@ class Result:
                         fl,
                         float(ct.flops_matrix[i, j]),
                         float(ct.flops_vector[i, j]),
+                        float(ct.flops_mac[i, j]),
                         float(ct.weight_elems[i]),
                         float(ct.weight_bytes[i]),
                         float(ct.weight_read_bytes[i, j]),

@@ -23,8 +23,8 @@ import numpy as np
 from roofline.counting import as_batches, count_graph
 from roofline.efficiency import has_curves
 from roofline.errors import SpecError
-from roofline.grid import knob_columns
 from roofline.hardware import Hardware
+from roofline.knobs import knob_columns
 from roofline.placement import get_policy
 from roofline.presets import build_model, load_hardware, load_model
 from roofline.table import Table
@@ -79,7 +79,7 @@ def _evaluate_chunk(
 
     ``spec`` is a model spec mapping, or (in-process) an already counted CostTable.
     """
-    from roofline.grid import vary
+    from roofline.knobs import vary
     from roofline.records import CostTable
 
     ct = spec if isinstance(spec, CostTable) else _counts(spec, batches, dtype, fuse)
@@ -263,7 +263,7 @@ MAX_PER_OP_ROWS = 2_000_000
 def _per_op_table(models, hw, cols, batches, dtypes, policy, fuse) -> Table:
     """One row per (model, dtype, variant, batch, op), through the full evaluation."""
     from roofline.evaluation import evaluate_costs
-    from roofline.grid import vary
+    from roofline.knobs import vary
 
     grid = vary(hw, cols, mode="zip")
     rows = 0

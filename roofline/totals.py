@@ -19,8 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from roofline.evaluation import padded_by_tile
+from roofline.evaluation import evaluate_costs, padded_by_tile
 from roofline.grid import HardwareGrid, group_rows
+from roofline.kinds import EngineKind
 from roofline.placement import Policy, SingleLevel, get_policy
 from roofline.records import CostTable
 
@@ -39,9 +40,9 @@ class Totals:
 
 
 def _rates(ct: CostTable, grid: HardwareGrid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    dtype = ct.precision.compute
-    mpeak = grid.peak("matrix", dtype) * grid.matrix_eff
-    vpeak = grid.peak("vector", dtype) * grid.vector_eff
+    """(effective matrix peak, its inverse, the vector peak's inverse) [H] at the compute dtype."""
+    mpeak = grid.effective_peak(EngineKind.MATRIX, ct.precision.compute)
+    vpeak = grid.effective_peak(EngineKind.VECTOR, ct.precision.compute)
     return mpeak, 1.0 / mpeak, 1.0 / vpeak
 
 
@@ -106,8 +107,6 @@ def totals_direct(ct: CostTable, grid: HardwareGrid, policy: str | Policy | None
 
 def totals_full(ct: CostTable, grid: HardwareGrid, policy: str | Policy | None = None) -> Totals:
     """Totals through the full evaluation (devices with size-dependent efficiency curves)."""
-    from roofline.evaluation import evaluate_costs
-
     r = evaluate_costs(ct, grid, policy)
     return Totals(
         r.latency_s,
@@ -125,7 +124,7 @@ def totals_ridge(ct: CostTable, grid: HardwareGrid) -> Totals:
     pol = SingleLevel()
     H, L = grid.capacity.shape
     B = ct.batch.size
-    main = grid.level_kinds.index("device")
+    main = grid.main
     mpeak, inv_m, inv_v = _rates(ct, grid)
     padded, tile_idx = padded_by_tile(ct, grid)
     fv = ct.flops_vector.T
@@ -135,7 +134,8 @@ def totals_ridge(ct: CostTable, grid: HardwareGrid) -> Totals:
     bound_time = np.zeros((H, B, 2 + L))
     # under SingleLevel the bytes depend only on main memory's granularity, and feasibility is
     # a comparison with its capacity: both vectorize without grouping by capacity
-    feasible, shortfall, _, devices = pol.verdict(ct, grid)
+    v = pol.verdict(ct, grid)
+    feasible, shortfall, devices = v.feasible, v.shortfall_bytes, v.devices_needed
     group = group_rows(grid.granularity[:, main : main + 1])
     for u in np.unique(group):
         hs = np.flatnonzero(group == u)

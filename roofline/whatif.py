@@ -6,11 +6,14 @@ from typing import Any
 
 import numpy as np
 
-from roofline.counting import count_graph
+from roofline.api import evaluate
+from roofline.counting import as_batches, count_graph
+from roofline.dtypes import canonical
 from roofline.errors import SpecError
 from roofline.evaluation import evaluate_costs
-from roofline.grid import vary
+from roofline.grid import stack
 from roofline.hardware import Hardware
+from roofline.knobs import knob_dim, vary
 from roofline.presets import load_hardware, load_model
 from roofline.table import Table
 from roofline.units import Dim, parse_quantity
@@ -105,10 +108,6 @@ def sensitivity(
     or capacity; a smaller overhead), with the new latency, speedup and bound in each direction.
     All variants are evaluated in one vectorized call.
     """
-    from roofline.counting import as_batches
-    from roofline.dtypes import canonical
-    from roofline.grid import stack
-
     dev = load_hardware(hw)
     m = load_model(model)
     dt = canonical(dtype)
@@ -168,8 +167,6 @@ def sensitivity(
 
 
 def _knob_value(hw: Hardware, path: str) -> tuple[str, float]:
-    from roofline.grid import knob_dim
-
     canon, _ = knob_dim(hw, path)
     parts = canon.split(".")
     if parts[0] == "memory":
@@ -205,8 +202,6 @@ def diff_devices(
         Time on each device and the speedup (a / b) per op kind; and the ops whose bound
         differs between the devices, with their times.
     """
-    from roofline.api import evaluate
-
     ra = evaluate(model, hw_a, batch=batch, dtype=dtype, policy=policy, fuse=fuse)
     rb = evaluate(model, hw_b, batch=batch, dtype=dtype, policy=policy, fuse=fuse)
     ct = ra.costs

@@ -19,7 +19,7 @@ import yaml
 from roofline import cli
 from roofline.api import evaluate
 from roofline.errors import SpecError
-from roofline.specs import MAX_FILE_BYTES
+from roofline.yaml_loader import MAX_FILE_BYTES
 
 HERE = Path(__file__).parent / "data" / "bad_specs"
 CASES: dict[str, dict] = yaml.safe_load((HERE / "cases.yaml").read_text())["cases"]

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from roofline import cli
-from roofline.api import compare, evaluate
+from roofline.api import evaluate
+from roofline.comparison import compare
 
 COMMANDS = {
     "analyze": [

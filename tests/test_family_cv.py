@@ -134,7 +134,7 @@ def test_resnet50_stem_conv_formula() -> None:
 def test_shufflenet_v2_features_for_backbones() -> None:
     """The detector-facing feature extractor returns stride-8/16/32 maps and conv5."""
     from roofline.families.shufflenet import ShuffleNetV2Params, shufflenet_v2_features
-    from roofline.graph import GraphBuilder
+    from roofline.graph_builder import GraphBuilder
 
     b = GraphBuilder("backbone")
     x = b.input("image", (3, 800, 800))

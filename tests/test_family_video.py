@@ -23,7 +23,8 @@ import yaml
 from roofline.characterize import table1
 from roofline.counting import count_graph
 from roofline.families import FAMILIES
-from roofline.graph import Graph, GraphBuilder
+from roofline.graph import Graph
+from roofline.graph_builder import GraphBuilder
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "tests" / "data" / "torchvision_reference.json"

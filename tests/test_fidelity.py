@@ -16,9 +16,10 @@ import yaml
 
 import roofline as rl
 from roofline.cli.main import main
-from roofline.efficiency import EfficiencyCurve, interpolate
+from roofline.curves import EfficiencyCurve, interpolate
 from roofline.errors import SpecError
-from roofline.grid import stack, vary
+from roofline.grid import stack
+from roofline.knobs import vary
 
 
 def _with_curves(hw: rl.Hardware, matrix=None, vector=None, main_level=None) -> rl.Hardware:

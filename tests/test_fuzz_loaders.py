@@ -16,7 +16,7 @@ from roofline.counting import count_graph
 from roofline.errors import SpecError
 from roofline.evaluation import evaluate_costs
 from roofline.presets import build_model, list_devices, list_models, load_hardware, load_model
-from roofline.specs import parse_yaml
+from roofline.yaml_loader import parse_yaml
 
 #: scalars a user (or a broken generator) might put anywhere
 NASTY = st.one_of(

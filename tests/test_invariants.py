@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from roofline.counting import count_graph
 from roofline.evaluation import evaluate_costs
-from roofline.grid import vary
+from roofline.knobs import vary
 from roofline.ops.base import derive_cost
 from roofline.ops.conv import Conv
 from roofline.ops.linear import Linear

@@ -10,7 +10,7 @@ import pytest
 
 from roofline.counting import count_graph
 from roofline.evaluation import evaluate_costs
-from roofline.grid import vary
+from roofline.knobs import vary
 from roofline.presets import build_model, list_models, load_hardware, load_model
 from roofline.testing.oracle import curve_value, evaluate_one
 

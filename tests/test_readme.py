@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import roofline as rl
-from roofline.api import COMPARE_COLUMNS
+from roofline.comparison import COMPARE_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")

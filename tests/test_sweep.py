@@ -13,7 +13,7 @@ import pytest
 import roofline as rl
 from roofline.counting import count_graph
 from roofline.evaluation import evaluate_costs
-from roofline.grid import vary
+from roofline.knobs import vary
 from roofline.sweeps import sweep
 from roofline.totals import totals_direct, totals_ridge
 from roofline.whatif import max_batch_under

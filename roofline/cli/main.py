@@ -209,7 +209,7 @@ def _json_both(ops, totals) -> str:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from roofline.api import compare
+    from roofline.comparison import compare
 
     table = compare(
         args.models,

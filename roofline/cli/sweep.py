@@ -13,7 +13,7 @@ from roofline.errors import SpecError
 def parse_vary(items: list[str], hw: Any) -> dict[str, list[float]]:
     """``["memory.hbm.bandwidth=0.5TB/s:8TB/s:16:log", "memory.sram.capacity=8MiB,32MiB"]`` ->
     {canonical path: SI values}."""
-    from roofline.grid import knob_dim
+    from roofline.knobs import knob_dim
     from roofline.units import parse_range
 
     out: dict[str, list[float]] = {}

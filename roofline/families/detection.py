@@ -44,7 +44,8 @@ from roofline.families.shufflenet import (
     shufflenet_v1_features,
     shufflenet_v2_features,
 )
-from roofline.graph import Graph, GraphBuilder
+from roofline.graph import Graph
+from roofline.graph_builder import GraphBuilder
 
 #: backbone -> (entries of backbone_layers, of backbone_channels, feature maps it returns)
 _BACKBONE_SHAPES = {"resnet": (4, 0, 4), "shufflenet_v1": (3, 3, 3), "shufflenet_v2": (3, 5, 4)}

@@ -22,7 +22,8 @@ from pydantic import Field, field_validator
 
 from roofline.errors import SpecError
 from roofline.families.base import FamilyParams, family
-from roofline.graph import Graph, GraphBuilder
+from roofline.graph import Graph
+from roofline.graph_builder import GraphBuilder
 from roofline.ops import REGISTRY
 from roofline.suggest import did_you_mean
 

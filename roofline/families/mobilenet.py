@@ -15,7 +15,8 @@ from __future__ import annotations
 from pydantic import Field
 
 from roofline.families.base import FamilyParams, family
-from roofline.graph import Graph, GraphBuilder
+from roofline.graph import Graph
+from roofline.graph_builder import GraphBuilder
 
 #: torchvision's ``inverted_residual_setting``: (expansion t, channels c, repeats n, stride s)
 MOBILENET_V2_SETTING: tuple[tuple[int, int, int, int], ...] = (

@@ -14,7 +14,8 @@ from typing import Literal
 from pydantic import Field, PositiveInt
 
 from roofline.families.base import FamilyParams, family
-from roofline.graph import Graph, GraphBuilder
+from roofline.graph import Graph
+from roofline.graph_builder import GraphBuilder
 
 
 class ResNetParams(FamilyParams):

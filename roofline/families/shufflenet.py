@@ -30,7 +30,8 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from roofline.families.base import FamilyParams, family
-from roofline.graph import Graph, GraphBuilder
+from roofline.graph import Graph
+from roofline.graph_builder import GraphBuilder
 
 
 class ShuffleNetV2Params(FamilyParams):

@@ -15,7 +15,8 @@ from typing import Literal
 from pydantic import Field
 
 from roofline.families.base import FamilyParams, family
-from roofline.graph import Graph, GraphBuilder
+from roofline.graph import Graph
+from roofline.graph_builder import GraphBuilder
 
 #: torchvision's ``cfgs`` (Table 1 of the paper: A = VGG-11, B = 13, D = 16, E = 19); "M" = max pool
 VGG_CONFIGS: dict[str, tuple[int | str, ...]] = {

@@ -37,7 +37,8 @@ from pydantic import Field, model_validator
 
 from roofline.families.base import FamilyParams, family
 from roofline.families.resnet import bottleneck
-from roofline.graph import Graph, GraphBuilder
+from roofline.graph import Graph
+from roofline.graph_builder import GraphBuilder
 
 ConvMaker = Literal["3d", "no_temporal", "2plus1d", "ir_channel_separated", "ip_channel_separated"]
 _CHANNEL_SEPARATED = ("ir_channel_separated", "ip_channel_separated")

@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from roofline.kinds import OpCategory
-from roofline.precision import Precision
+from roofline.precision import Precision, byte_columns
 from roofline.records import OpCost
 
 Shape = tuple[int, ...]
@@ -143,6 +143,11 @@ class Op(BaseModel):
         return out
 
     @property
+    def launches(self) -> int:
+        """Kernel launches of the op: one per sequential copy, one for side-by-side copies."""
+        return 1 if self.side_by_side else self.repeat
+
+    @property
     def params(self) -> float:
         """Parameter elements of one instance (the weight footprint)."""
         return float(self.counts(1).weight)
@@ -181,27 +186,33 @@ def derive_cost(op: Op, batch: Any, precision: Precision) -> OpCost:
 
 def cost_from_counts(op: Op, c: Counts, batch: Any, precision: Precision) -> OpCost:
     """Return the :class:`OpCost` of ``op`` given its already computed ``counts`` at ``batch``."""
-    b = np.asarray(batch, dtype=float)
-    zeros = np.zeros_like(b)
+    zeros = np.zeros_like(np.asarray(batch, dtype=float))
     r = float(op.repeat)
-    rw = 1.0 if op.shared_weights else r
-    wb = precision.bytes_per("weight")
-    ab = precision.bytes_per("act_in")
-    weight_read = c.weight if c.weight_read is None else c.weight_read
     matrix = sum((g.flops for g in c.gemms), zeros)
+    elements = {
+        "weight": (1.0 if op.shared_weights else r) * c.weight,
+        "weight_read": r * ((c.weight if c.weight_read is None else c.weight_read) + zeros),
+        "row": float(c.gather_row_elems),
+        "act_in": r * (c.act_in + zeros),
+        "index": r * (c.index + zeros),
+        "act_out": r * (c.act_out + zeros),
+        "kv": r * (c.kv + zeros),
+        "kv_footprint": r * (c.kv_footprint + zeros),
+    }
+    nbytes = byte_columns(elements, precision)
     return OpCost(
         flops_matrix=r * (matrix + zeros),
         flops_vector=r * (c.vector_flops + zeros),
         flops_mac=r * (matrix + c.vector_mac_flops + zeros),
-        weight_elems=rw * c.weight,
-        weight_bytes=rw * c.weight * wb,
-        weight_read_bytes=r * (weight_read + zeros) * wb,
+        weight_elems=elements["weight"],
+        weight_bytes=nbytes["weight"],
+        weight_read_bytes=nbytes["weight_read"],
         gather_rows=r * (c.gather_rows + zeros),
-        gather_row_bytes=float(c.gather_row_elems) * wb,
-        act_in_elems=r * (c.act_in + zeros),
-        act_out_elems=r * (c.act_out + zeros),
-        act_in_bytes=r * ((c.act_in + zeros) * ab + c.index * precision.bytes_per("index")),
-        act_out_bytes=r * (c.act_out + zeros) * ab,
-        kv_bytes=r * (c.kv + zeros) * precision.bytes_per("kv"),
-        kv_footprint_bytes=r * (c.kv_footprint + zeros) * precision.bytes_per("kv"),
+        gather_row_bytes=nbytes["row"],
+        act_in_elems=elements["act_in"],
+        act_out_elems=elements["act_out"],
+        act_in_bytes=nbytes["act_in"],
+        act_out_bytes=nbytes["act_out"],
+        kv_bytes=nbytes["kv"],
+        kv_footprint_bytes=nbytes["kv_footprint"],
     )

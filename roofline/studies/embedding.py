@@ -27,8 +27,8 @@ from roofline.counting import count_graph
 from roofline.errors import SpecError
 from roofline.evaluation import evaluate_costs
 from roofline.formatting import fmt_bytes, fmt_time, si
-from roofline.grid import vary
 from roofline.hardware import Hardware
+from roofline.knobs import vary
 from roofline.presets import load_hardware, load_model
 from roofline.table import Table
 
@@ -128,7 +128,7 @@ class TablesIn:
 
         verdict = CapacityAware().place(ct, grid)
         # tables are placed after everything else, so dropping their lookups leaves the rest as is
-        no_lookups = replace(ct, columns={**ct.columns, "gather_rows": 0.0 * ct.gather_rows})
+        no_lookups = ct.with_columns(gather_rows=0.0 * ct.gather_rows)
         out = CapacityAware().place(no_lookups, grid).bytes.copy()
         rows = gather_bytes(ct, grid.granularity[:, self.level])
         out[..., self.level] += rows

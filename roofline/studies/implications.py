@@ -15,7 +15,7 @@ from roofline.dtypes import canonical
 from roofline.errors import SpecError
 from roofline.evaluation import evaluate_costs
 from roofline.formatting import fmt_bytes, si
-from roofline.grid import vary
+from roofline.knobs import vary
 from roofline.presets import load_hardware, load_model
 from roofline.table import Table
 

@@ -27,14 +27,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from roofline.curves import EfficiencyCurve
 from roofline.errors import SpecError
 from roofline.hardware import Hardware
 from roofline.records import CostTable
-
-if TYPE_CHECKING:
-    from roofline.efficiency import EfficiencyCurve
 
 
 @dataclass(frozen=True)
@@ -54,7 +51,7 @@ class OneResult:
         Bytes that fit nowhere; bytes the model needs (weights, tables, peak live activations,
         KV cache).
     devices_needed : float
-        Devices of this kind (all levels pooled) holding the footprint; 1 when feasible.
+        Devices of this kind whose device memory (on-chip + main) holds the footprint.
     ideal_time_s : list of float [O]
         Seconds without efficiency curves (= ``time_s`` when the device declares none).
     """
@@ -148,10 +145,15 @@ def _footprint(ct: CostTable, j: int) -> tuple[float, float, float, float]:
 _Verdict = tuple[bool, float, float, float]  # feasible, shortfall bytes, need bytes, devices
 
 
+def _device_memory(hw: Hardware) -> float:
+    """On-chip levels plus main memory: what one device holds (host tiers are not devices)."""
+    return sum(lvl.capacity for lvl in hw.memory.values() if lvl.kind in ("onchip", "device"))
+
+
 def _verdict(need: float, shortfall: float, hw: Hardware) -> _Verdict:
-    total = sum(lvl.capacity for lvl in hw.memory.values())
-    # infeasible: one device is not enough, even when pooled capacity would suffice
-    devices = max(2.0, math.ceil(need / total)) if shortfall > 0 else 1.0
+    # devices of this kind whose device memory holds everything the model needs; a model that
+    # does not fit one device needs at least two
+    devices = max(1.0 if shortfall <= 0 else 2.0, math.ceil(need / _device_memory(hw)))
     return shortfall <= 0, shortfall, need, devices
 
 

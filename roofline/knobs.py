@@ -1,0 +1,191 @@
+"""Knobs: paths into a device spec (``memory.hbm.bandwidth``, ``engines.matrix.peak.fp16``,
+``overheads.per_op``) with values as SI numbers or unit strings, and :func:`vary`, which makes a
+:class:`~roofline.grid.HardwareGrid` of every combination."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+
+from roofline.dtypes import BITS, canonical
+from roofline.errors import SpecError
+from roofline.grid import HardwareGrid, to_grid
+from roofline.hardware import Hardware
+from roofline.suggest import did_you_mean
+from roofline.units import Dim, parse_quantity
+
+
+def _level_alias(hw: Hardware, name: str) -> str:
+    """Resolve ``main`` (the device level) and ``onchip`` (the largest on-chip level)."""
+    if name in hw.memory:
+        return name
+    if name == "main":
+        return hw.main_level
+    if name == "onchip":
+        onchip = [n for n, lvl in hw.memory.items() if lvl.kind == "onchip"]
+        if onchip:
+            return max(onchip, key=lambda n: hw.memory[n].capacity)
+    if name == "host":
+        host = [n for n, lvl in hw.memory.items() if lvl.kind == "host"]
+        if host:
+            return host[0]
+    raise SpecError(
+        f"device {hw.name!r} has no memory level {name!r}",
+        field=f"memory.{name}",
+        fix=did_you_mean(
+            name, [*hw.memory, "main", "onchip"], "use one of " + ", ".join(hw.memory)
+        ),
+    )
+
+
+_PATH_DIMS = {"capacity": Dim.BYTES, "bandwidth": Dim.BANDWIDTH, "granularity": Dim.BYTES}
+
+
+def knob_dim(hw: Hardware, path: str) -> tuple[str, Dim | None]:
+    """Validate a knob path and return (canonical path, its dimension; None = dimensionless)."""
+    parts = path.split(".")
+    if parts[0] == "memory" and len(parts) == 3 and parts[2] in _PATH_DIMS:
+        return f"memory.{_level_alias(hw, parts[1])}.{parts[2]}", _PATH_DIMS[parts[2]]
+    if parts[0] == "engines" and len(parts) >= 3 and parts[1] in ("matrix", "vector"):
+        if parts[2] == "peak" and len(parts) == 4:
+            dt = canonical(parts[3], field=path)
+            return f"engines.{parts[1]}.peak.{dt}", Dim.RATE
+        if parts[2] == "efficiency" and len(parts) == 3:
+            return path, None
+    if path in ("overheads.per_op",):
+        return path, Dim.TIME
+    known = [f"memory.{n}.{k}" for n in hw.memory for k in _PATH_DIMS] + [
+        f"engines.{e}.peak.{d}" for e in ("matrix", "vector") for d in BITS
+    ]
+    known += ["engines.matrix.efficiency", "engines.vector.efficiency", "overheads.per_op"]
+    raise SpecError(
+        f"unknown knob {path!r}",
+        field=path,
+        fix=did_you_mean(path, known, "e.g. memory.main.bandwidth, engines.matrix.peak.fp16"),
+    )
+
+
+def parse_knob_values(hw: Hardware, path: str, values: Sequence[Any]) -> tuple[str, np.ndarray]:
+    """Return (canonical path, values as SI floats) for a knob."""
+    canon, dim = knob_dim(hw, path)
+    arr = np.asarray(values) if isinstance(values, np.ndarray) else None
+    if arr is not None and arr.dtype.kind in "fiu" and arr.ndim == 1:
+        # already SI numbers (sweep chunks): validate in bulk instead of one by one
+        x = arr.astype(float)
+        zero_ok = path == "overheads.per_op"
+        bad = ~np.isfinite(x) | (x < 0) | ((x == 0) & (not zero_ok))
+        if dim is None:
+            bad |= (x <= 0) | (x > 1)
+        if bad.any():
+            v = x[np.flatnonzero(bad)[0]]
+            raise SpecError(
+                f"{v!r} is not a valid value",
+                field=path,
+                fix="use a positive, finite value" if dim else "use a value in (0, 1]",
+            )
+        return canon, x
+    out = []
+    for v in values:
+        if dim is None:
+            try:
+                x = float(v)
+            except (TypeError, ValueError):
+                raise SpecError(f"{v!r} is not a number", field=path) from None
+            if not (0 < x <= 1):
+                raise SpecError(f"{v!r} must be in (0, 1]", field=path)
+            out.append(x)
+        else:
+            try:
+                out.append(parse_quantity(v, dim, allow_zero=path == "overheads.per_op"))
+            except SpecError as exc:
+                raise exc.with_context(prefix=path) from None
+    return canon, np.asarray(out, dtype=float)
+
+
+def knob_columns(
+    hw: Hardware, knobs: Mapping[str, Sequence[Any]], mode: str = "product"
+) -> dict[str, np.ndarray]:
+    """Value columns (SI floats, one entry per variant) of a product or zip grid of knobs.
+
+    Paths are checked and canonicalized (:func:`knob_dim`); an empty mapping gives no columns.
+    """
+    parsed = dict(parse_knob_values(hw, p, v) for p, v in knobs.items())
+    lists = list(parsed.values())
+    if mode == "zip":
+        if len({len(v) for v in lists}) > 1:
+            raise SpecError(
+                "zip mode needs value lists of equal length",
+                field="vary",
+                fix="use mode='product' or give equal lengths",
+            )
+        return parsed
+    if mode != "product":
+        raise SpecError(f"unknown mode {mode!r}", field="mode", fix="use 'product' or 'zip'")
+    if not parsed:
+        return {}
+    mesh = np.meshgrid(*lists, indexing="ij")
+    return {k: m.ravel() for k, m in zip(parsed, mesh)}
+
+
+def vary(
+    hw: Hardware, knobs: Mapping[str, Sequence[Any]], mode: Literal["product", "zip"] = "product"
+) -> HardwareGrid:
+    """Return a grid of ``hw`` with knobs set to each combination of values.
+
+    Parameters
+    ----------
+    hw : Hardware
+    knobs : mapping path -> values
+        Paths such as ``memory.hbm.bandwidth`` (``memory.main.*`` and ``memory.onchip.*`` are
+        aliases for the device level and the largest on-chip level), ``engines.matrix.peak.fp16``,
+        ``engines.matrix.efficiency``, ``overheads.per_op``. Values are numbers in SI units or unit
+        strings (``"2 TB/s"``).
+    mode : "product" or "zip"
+        Cartesian product of the value lists, or element-wise (equal lengths).
+    """
+    parsed = knob_columns(hw, knobs, mode)
+    if not parsed:
+        return to_grid(hw)
+    cols = list(parsed.values())
+    g = to_grid(hw)
+    h = cols[0].size
+    rep = {k: np.repeat(v, h, axis=0) for k, v in (("cap", g.capacity), ("bw", g.bandwidth))}
+    capacity, bandwidth = rep["cap"], rep["bw"]
+    granularity = np.repeat(g.granularity, h, axis=0)
+    mp = {k: np.repeat(v, h) for k, v in g.matrix_peak.items()}
+    vp = {k: np.repeat(v, h) for k, v in g.vector_peak.items()}
+    meff, veff = np.repeat(g.matrix_eff, h), np.repeat(g.vector_eff, h)
+    overhead = np.repeat(g.overhead, h)
+    names = list(hw.memory)
+    for path, col in zip(parsed, cols):
+        parts = path.split(".")
+        if parts[0] == "memory":
+            arr = {"capacity": capacity, "bandwidth": bandwidth, "granularity": granularity}[
+                parts[2]
+            ]
+            arr[:, names.index(parts[1])] = col
+        elif parts[0] == "engines" and parts[2] == "peak":
+            table = mp if parts[1] == "matrix" else vp
+            table[parts[3]] = col.copy()
+        elif parts[0] == "engines" and parts[2] == "efficiency":
+            (meff if parts[1] == "matrix" else veff)[:] = col
+        else:
+            overhead[:] = col
+    labels = tuple(f"{hw.name}[{i}]" for i in range(h))
+    tile = None if g.tile is None else np.repeat(g.tile, h, axis=0)
+    return HardwareGrid(
+        hw,
+        labels,
+        capacity,
+        bandwidth,
+        granularity,
+        mp,
+        vp,
+        meff,
+        veff,
+        overhead,
+        tile,
+        knobs=dict(zip(parsed, cols)),
+    )

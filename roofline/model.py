@@ -1,0 +1,80 @@
+"""A loaded model: its spec (:class:`ModelSpec`), its family's parameters and its graph."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from roofline.errors import SpecError
+from roofline.families import FAMILIES, FamilyParams
+from roofline.graph import Graph
+from roofline.spec_errors import validate
+from roofline.suggest import did_you_mean
+
+
+class ModelSpec(BaseModel):
+    """Top level of a model spec file."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, description="model name (the file stem for presets)")
+    family: str = Field(min_length=1, description="family whose builder makes the graph")
+    description: str = ""
+    source: str = Field(min_length=1, description="paper / URL / code the numbers come from")
+    params: dict[str, Any] = Field(default_factory=dict)
+    notes: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Model:
+    """A loaded model: its spec, validated family parameters and its graph.
+
+    Attributes
+    ----------
+    name, family : str
+    sample : str
+        What one unit of batch is (image, clip, request, sequence...).
+    spec : ModelSpec
+    params : FamilyParams
+    graph : Graph
+    path : str or None
+        The spec file, if loaded from one.
+    """
+
+    name: str
+    family: str
+    sample: str
+    spec: ModelSpec
+    params: FamilyParams
+    graph: Graph
+    path: str | None = None
+
+    def with_params(self, **changes: Any) -> Model:
+        """Return the model rebuilt with family parameters changed (a what-if)."""
+        data = self.spec.model_dump()
+        data["params"] = {**self.params.model_dump(), **changes}
+        return build_model(data, file=self.path)
+
+    def __repr__(self) -> str:
+        return f"Model({self.name!r}, family={self.family!r}, ops={len(self.graph.nodes)})"
+
+
+def build_model(data: dict[str, Any], *, file: str | None = None) -> Model:
+    """Validate a model spec mapping and build its graph."""
+    spec: ModelSpec = validate(ModelSpec, data, file=file)
+    fam = FAMILIES.get(spec.family)
+    if fam is None:
+        raise SpecError(
+            f"unknown family {spec.family!r}",
+            file=file,
+            field="family",
+            fix=did_you_mean(spec.family, FAMILIES, "use one of " + ", ".join(sorted(FAMILIES))),
+        )
+    params = validate(fam.params, spec.params, file=file, prefix="params")
+    try:
+        graph = fam.build(params, spec.name)
+    except SpecError as exc:
+        raise exc.with_context(file=file, prefix="params") from None
+    return Model(spec.name, spec.family, fam.sample, spec, params, graph, file)

@@ -53,7 +53,7 @@ def compare(
         dtypes = [dtypes]
     loaded = [load_model(m) for m in models]
     hws = [(d, load_hardware(d)) for d in devices]
-    rows = []
+    rows: list[list[Any]] = []
     columns = list(COMPARE_COLUMNS)
     if sla is not None:
         columns += [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from roofline.errors import SpecError
+from roofline.suggest import did_you_mean
 
 #: bits per stored element of each dtype the tool knows
 BITS: dict[str, float] = {
@@ -38,8 +39,6 @@ def canonical(name: str, *, field: str = "dtype") -> str:
     key = str(name).strip().lower()
     key = ALIASES.get(key, key)
     if key not in BITS:
-        from roofline.suggest import did_you_mean
-
         raise SpecError(
             f"unknown dtype {name!r}",
             field=field,

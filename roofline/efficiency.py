@@ -41,11 +41,7 @@ from roofline.records import CostTable
 
 def has_curves(grid: HardwareGrid) -> bool:
     """Whether the grid's base device declares any efficiency or gather curve."""
-    eng = grid.base.engines
-    levels = grid.base.memory.values()
-    return any(c.efficiency_curve is not None for c in (eng.matrix, eng.vector, *levels)) or any(
-        lvl.gather_curve is not None for lvl in levels
-    )
+    return any(c is not None for c in grid.base.curves)
 
 
 def efficiency_factors(
@@ -82,7 +78,7 @@ def efficiency_factors(
     levels = np.ones_like(bytes_moved)
     for i, lvl in enumerate(grid.base.memory.values()):
         moved = bytes_moved[..., i]
-        stream_eff = 1.0
+        stream_eff: np.ndarray | float = 1.0
         if lvl.efficiency_curve is not None:
             stream_eff = interpolate(lvl.efficiency_curve, moved / launches)
         if lvl.gather_curve is None or gathered is None:

@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 
-from roofline.curves import EfficiencyCurve
 from roofline.dtypes import canonical
 from roofline.errors import SpecError
 from roofline.formulas import device_memory, main_level
@@ -137,14 +136,6 @@ class HardwareGrid:
         )
 
 
-def _curves(hw: Hardware) -> list[EfficiencyCurve | None]:
-    eng = hw.engines
-    levels = hw.memory.values()
-    return [x.efficiency_curve for x in (eng.matrix, eng.vector, *levels)] + [
-        lvl.gather_curve for lvl in levels
-    ]
-
-
 def to_grid(hw: Hardware) -> HardwareGrid:
     """A one-variant grid of ``hw``."""
     return stack([hw])
@@ -163,7 +154,7 @@ def stack(devices: Sequence[Hardware]) -> HardwareGrid:
                 field="memory",
                 fix="evaluate the devices separately (rl.compare does)",
             )
-    if any(_curves(d) != _curves(base) for d in devices[1:]):
+    if any(d.curves != base.curves for d in devices[1:]):
         raise SpecError(
             "cannot stack devices whose efficiency curves differ",
             field="devices",

@@ -18,7 +18,7 @@ from roofline.errors import SpecError
 from roofline.units import Dim, parse_quantity
 
 
-def _q(dim: Dim, allow_zero: bool = False):
+def _q(dim: Dim, allow_zero: bool = False) -> BeforeValidator:
     return BeforeValidator(lambda v: parse_quantity(v, dim, allow_zero=allow_zero))
 
 
@@ -148,6 +148,18 @@ class Hardware(_Spec):
     @property
     def level_names(self) -> tuple[str, ...]:
         return tuple(self.memory)
+
+    @property
+    def curves(self) -> tuple[EfficiencyCurve | None, ...]:
+        """Every efficiency curve of the device: the matrix and vector engines', then each
+        level's streaming curve, then each level's gather curve (None where absent)."""
+        eng, levels = self.engines, list(self.memory.values())
+        return (
+            eng.matrix.efficiency_curve,
+            eng.vector.efficiency_curve,
+            *(lvl.efficiency_curve for lvl in levels),
+            *(lvl.gather_curve for lvl in levels),
+        )
 
     @property
     def main_level(self) -> str:

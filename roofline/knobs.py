@@ -16,6 +16,9 @@ from roofline.hardware import Hardware
 from roofline.suggest import did_you_mean
 from roofline.units import Dim, parse_quantity
 
+#: a knob's values: numbers in SI units or unit strings (``"2 TB/s"``), or an array of SI numbers
+KnobValues = Sequence[Any] | np.ndarray
+
 
 def _level_alias(hw: Hardware, name: str) -> str:
     """Resolve ``main`` (the device level) and ``onchip`` (the largest on-chip level)."""
@@ -67,26 +70,26 @@ def knob_dim(hw: Hardware, path: str) -> tuple[str, Dim | None]:
     )
 
 
-def parse_knob_values(hw: Hardware, path: str, values: Sequence[Any]) -> tuple[str, np.ndarray]:
+def parse_knob_values(hw: Hardware, path: str, values: KnobValues) -> tuple[str, np.ndarray]:
     """Return (canonical path, values as SI floats) for a knob."""
     canon, dim = knob_dim(hw, path)
     arr = np.asarray(values) if isinstance(values, np.ndarray) else None
     if arr is not None and arr.dtype.kind in "fiu" and arr.ndim == 1:
         # already SI numbers (sweep chunks): validate in bulk instead of one by one
-        x = arr.astype(float)
+        si = arr.astype(float)
         zero_ok = path == "overheads.per_op"
-        bad = ~np.isfinite(x) | (x < 0) | ((x == 0) & (not zero_ok))
+        bad = ~np.isfinite(si) | (si < 0) | ((si == 0) & (not zero_ok))
         if dim is None:
-            bad |= (x <= 0) | (x > 1)
+            bad |= (si <= 0) | (si > 1)
         if bad.any():
-            v = x[np.flatnonzero(bad)[0]]
+            v = si[np.flatnonzero(bad)[0]]
             raise SpecError(
                 f"{v!r} is not a valid value",
                 field=path,
                 fix="use a positive, finite value" if dim else "use a value in (0, 1]",
             )
-        return canon, x
-    out = []
+        return canon, si
+    out: list[float] = []
     for v in values:
         if dim is None:
             try:
@@ -105,7 +108,7 @@ def parse_knob_values(hw: Hardware, path: str, values: Sequence[Any]) -> tuple[s
 
 
 def knob_columns(
-    hw: Hardware, knobs: Mapping[str, Sequence[Any]], mode: str = "product"
+    hw: Hardware, knobs: Mapping[str, KnobValues], mode: str = "product"
 ) -> dict[str, np.ndarray]:
     """Value columns (SI floats, one entry per variant) of a product or zip grid of knobs.
 
@@ -130,7 +133,7 @@ def knob_columns(
 
 
 def vary(
-    hw: Hardware, knobs: Mapping[str, Sequence[Any]], mode: Literal["product", "zip"] = "product"
+    hw: Hardware, knobs: Mapping[str, KnobValues], mode: Literal["product", "zip"] = "product"
 ) -> HardwareGrid:
     """Return a grid of ``hw`` with knobs set to each combination of values.
 

@@ -180,4 +180,7 @@ class CostTable:
 
     def with_columns(self, **changes: np.ndarray) -> CostTable:
         """A copy with some count columns replaced (labels and GEMMs kept)."""
-        return replace(self, **changes)
+        unknown = set(changes) - set(self.columns)
+        if unknown:
+            raise TypeError(f"not count columns: {sorted(unknown)}")
+        return replace(self, **changes)  # type: ignore[arg-type]

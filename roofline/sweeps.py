@@ -1,7 +1,7 @@
 """Design-space sweeps: models x device variants x batches x dtypes -> a tidy table.
 
 A sweep varies knobs of one base device (``memory.hbm.bandwidth``, ``memory.sram.capacity``,
-``engines.matrix.peak.fp16``..., see :func:`roofline.grid.vary`), as a Cartesian product or
+``engines.matrix.peak.fp16``..., see :func:`roofline.knobs.vary`), as a Cartesian product or
 zipped lists, and evaluates every point with the totals-only fast paths of
 :mod:`roofline.fastpath` in chunks of variants, so memory stays bounded by the chunk. With an
 executor (a process pool, a Dask client's executor) the chunks run remotely and the results are
@@ -10,10 +10,11 @@ identical: each variant is computed independently by the same code.
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
@@ -23,10 +24,15 @@ import numpy as np
 from roofline.counting import as_batches, count_graph
 from roofline.efficiency import has_curves
 from roofline.errors import SpecError
+from roofline.evaluation import evaluate_costs
+from roofline.formulas import dominant, throughput, utilization
 from roofline.hardware import Hardware
 from roofline.knobs import knob_columns
+from roofline.knobs import vary as variant_grid
+from roofline.model import Model, build_model
 from roofline.placement import get_policy
-from roofline.presets import build_model, load_hardware, load_model
+from roofline.presets import load_hardware, load_model
+from roofline.records import CostTable
 from roofline.table import Table
 from roofline.totals import Totals, totals_direct, totals_full, totals_ridge
 
@@ -50,13 +56,11 @@ class SweepTable(Table):
     per_op: Table | None = None
 
 
-_COUNTS: dict[tuple, Any] = {}
+_COUNTS: dict[tuple[Any, ...], CostTable] = {}
 
 
-def _counts(spec: dict, batches: np.ndarray, dtype: str, fuse: bool):
+def _counts(spec: dict[str, Any], batches: np.ndarray, dtype: str, fuse: bool) -> CostTable:
     """Counts of a spec, cached per process (workers count each model once, not per chunk)."""
-    import json
-
     key = (json.dumps(spec, sort_keys=True, default=str), tuple(batches), dtype, fuse)
     if key not in _COUNTS:
         if len(_COUNTS) > 32:
@@ -79,11 +83,8 @@ def _evaluate_chunk(
 
     ``spec`` is a model spec mapping, or (in-process) an already counted CostTable.
     """
-    from roofline.knobs import vary
-    from roofline.records import CostTable
-
     ct = spec if isinstance(spec, CostTable) else _counts(spec, batches, dtype, fuse)
-    grid = vary(hw, cols, mode="zip")
+    grid = variant_grid(hw, cols, mode="zip")
     if has_curves(grid):
         return totals_full(ct, grid, policy)  # the fast paths assume the ideal roofline
     if policy == "single":
@@ -222,6 +223,7 @@ def sweep(
                 (src, hw, {k: v[s : s + chunk] for k, v in cols.items()}, batches, dt, pol, fuse)
                 for s in starts
             ]
+            results: Iterator[Totals]
             if executor is None:
                 results = (_evaluate_chunk(*job) for job in jobs)
             else:
@@ -236,12 +238,10 @@ def sweep(
                 out["batch"].append(np.tile(batches, h))
                 lat = tot.latency_s
                 out["latency_s"].append(lat.ravel())
-                out["throughput_per_s"].append((batches[None, :] / lat).ravel())
-                util = flops_cache[dt][None, :] / (lat * tot.matrix_peak[:, None])
+                out["throughput_per_s"].append(throughput(batches[None, :], lat).ravel())
+                util = utilization(flops_cache[dt], lat, tot.matrix_peak)
                 out["utilization"].append(util.ravel())
-                out["bound"].append(
-                    np.asarray(levels, dtype=object)[np.argmax(tot.bound_time_s, -1)].ravel()
-                )
+                out["bound"].append(dominant(levels, tot.bound_time_s).ravel())
                 out["feasible"].append(tot.feasible.ravel())
                 out["capacity_shortfall_bytes"].append(tot.shortfall_bytes.ravel())
                 out["devices_needed"].append(tot.devices_needed.ravel().astype(int))
@@ -260,12 +260,17 @@ def sweep(
 MAX_PER_OP_ROWS = 2_000_000
 
 
-def _per_op_table(models, hw, cols, batches, dtypes, policy, fuse) -> Table:
+def _per_op_table(
+    models: Sequence[Model],
+    hw: Hardware,
+    cols: dict[str, np.ndarray],
+    batches: np.ndarray,
+    dtypes: Sequence[str],
+    policy: str,
+    fuse: bool,
+) -> Table:
     """One row per (model, dtype, variant, batch, op), through the full evaluation."""
-    from roofline.evaluation import evaluate_costs
-    from roofline.knobs import vary
-
-    grid = vary(hw, cols, mode="zip")
+    grid = variant_grid(hw, cols, mode="zip")
     rows = 0
     for m in models:
         rows += grid.size * batches.size * len(count_graph(m.graph, 1, dtypes[0], fuse=fuse).names)

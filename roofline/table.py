@@ -12,9 +12,14 @@ import io
 import json
 import math
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
+
+from roofline.errors import RooflineError, SpecError
+from roofline.formatting import format_table
+
+T = TypeVar("T", bound="Table")
 
 
 def _plain(v: Any) -> Any:
@@ -57,7 +62,7 @@ class Table:
                 raise ValueError(f"row has {len(r)} values for {len(self.columns)} columns")
 
     @classmethod
-    def from_columns(cls, columns: dict[str, Any], title: str = "") -> Table:
+    def from_columns(cls: type[T], columns: dict[str, Any], title: str = "") -> T:
         """Build from equal-length columns (numpy arrays or lists)."""
         t = cls((), [], title)
         t.columns = tuple(columns)
@@ -73,7 +78,8 @@ class Table:
         """Rows as tuples of plain Python values (made on first use for column tables)."""
         if self._rows is None:
             cols = [
-                v.tolist() if isinstance(v, np.ndarray) else list(v) for v in self._cols.values()
+                v.tolist() if isinstance(v, np.ndarray) else list(v)
+                for v in (self._cols or {}).values()
             ]
             self._rows = [tuple(_plain(x) for x in r) for r in zip(*cols)] if cols else []
         return self._rows
@@ -131,7 +137,7 @@ class Table:
     def _columns_csv(self) -> str:
         """Column-wise CSV rendering (fast for large sweep tables), same text as the row path."""
         out = []
-        for v in self._cols.values():
+        for v in (self._cols or {}).values():
             arr = np.asarray(v)
             if arr.dtype.kind == "f":
                 out.append(["" if not math.isfinite(x) else repr(x) for x in arr.tolist()])
@@ -151,14 +157,10 @@ class Table:
 
     def to_markdown(self) -> str:
         """A GitHub markdown table with human units."""
-        from roofline.formatting import format_table
-
         return format_table(self, markdown=True)
 
     def to_text(self) -> str:
         """An aligned plain-text table with human units."""
-        from roofline.formatting import format_table
-
         return format_table(self, markdown=False)
 
     def to_pandas(self):
@@ -166,8 +168,6 @@ class Table:
         try:
             import pandas as pd
         except ImportError as exc:  # pragma: no cover - depends on the environment
-            from roofline.errors import RooflineError
-
             raise RooflineError("to_pandas needs pandas: pip install pandas") from exc
         if self._cols is not None:
             return pd.DataFrame({k: np.asarray(v) for k, v in self._cols.items()})
@@ -182,8 +182,6 @@ class Table:
             "json": self.to_json,
         }
         if fmt not in renderers:
-            from roofline.errors import SpecError
-
             raise SpecError(
                 f"unknown format {fmt!r}", field="format", fix="use table, markdown, csv or json"
             )

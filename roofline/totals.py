@@ -67,6 +67,7 @@ def totals_direct(ct: CostTable, grid: HardwareGrid, policy: str | Policy | None
     # many: place the whole chunk at once, vectorized over variants
     batches = [np.flatnonzero(group == u) for u in range(n_groups)] if n_groups <= 8 else [None]
     for hs in batches:
+        pick: slice | int
         if hs is None:
             hs = np.arange(H)
             place = pol.place(ct, grid)

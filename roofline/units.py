@@ -119,8 +119,9 @@ def parse_quantity(
         try:
             number = float(value)
         except OverflowError:
+            bits = value.bit_length() if isinstance(value, int) else 0
             raise UnitError(
-                f"an integer of {value.bit_length()} bits is beyond float range", fix=_EXAMPLE[dim]
+                f"an integer of {bits} bits is beyond float range", fix=_EXAMPLE[dim]
             ) from None
     elif isinstance(value, str):
         match = _PATTERN.match(value)

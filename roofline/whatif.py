@@ -70,7 +70,9 @@ def max_batch_under(
     return lo, best_lat, lo / best_lat
 
 
-def sla_columns(model: Any, hw: Any, target: str, dtype: str, policy: Any, fuse: bool) -> list:
+def sla_columns(
+    model: Any, hw: Any, target: str | float, dtype: str, policy: Any, fuse: bool
+) -> list[Any]:
     """``[sla_s, max_batch_under_sla, latency_at_max_batch_s, throughput_at_max_batch_per_s]``."""
     t = parse_quantity(target, Dim.TIME)
     b, lat, thr = max_batch_under(model, hw, t, dtype, policy, fuse)
@@ -129,7 +131,7 @@ def sensitivity(
     r = evaluate_costs(count_graph(m.graph, b, dtype, fuse=fuse), stack(variants), policy)
     lat = r.latency_s[:, 0]
     bound = r.dominant_bound()[:, 0]
-    rows = []
+    rows: list[list[Any]] = []
     for i, p in enumerate(base_vals):
         hb, hw_ = 1 + 2 * i, 2 + 2 * i
         rows.append(
@@ -146,7 +148,7 @@ def sensitivity(
                 str(bound[hw_]),
             ]
         )
-    rows.sort(key=lambda r: -r[5])
+    rows.sort(key=lambda r: -float(r[5]))
     cols = [
         "knob",
         "base_value",
@@ -208,7 +210,7 @@ def diff_devices(
     ta, tb = ra.time_s[0, 0], rb.time_s[0, 0]
     na, nb = ra.grid.labels[0], rb.grid.labels[0]
     kinds = sorted(set(ct.kinds), key=lambda k: -sum(t for t, kk in zip(ta, ct.kinds) if kk == k))
-    rows = []
+    rows: list[list[Any]] = []
     for k in kinds:
         sel = np.array([kk == k for kk in ct.kinds])
         a, b = float(ta[sel].sum()), float(tb[sel].sum())

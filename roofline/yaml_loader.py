@@ -36,7 +36,7 @@ class _StrictLoader(yaml.SafeLoader):
 
     _depth = 0
 
-    def compose_node(self, parent: Any, index: Any) -> yaml.Node:
+    def compose_node(self, parent: Any, index: Any) -> yaml.Node | None:
         if self._depth >= MAX_DEPTH:
             mark = self.peek_event().start_mark
             raise SpecError(
@@ -60,9 +60,13 @@ class _StrictLoader(yaml.SafeLoader):
             ) from None
 
 
-_StrictLoader.add_constructor("tag:yaml.org,2002:int", _StrictLoader.construct_yaml_int)
+# (the stubs type add_constructor's loader too narrowly for a SafeLoader subclass)
+_INT = "tag:yaml.org,2002:int"
+_StrictLoader.add_constructor(_INT, _StrictLoader.construct_yaml_int)
 for _tag in _REFUSED_TAGS:
-    _StrictLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _StrictLoader.construct_undefined)
+    _StrictLoader.add_constructor(  # type: ignore[type-var]
+        f"tag:yaml.org,2002:{_tag}", _StrictLoader.construct_undefined
+    )
 # an unquoted date stays a string (a source's date), not a datetime object
 _StrictLoader.yaml_implicit_resolvers = {
     k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -22,7 +23,7 @@ class Family:
 
     name: str
     params: type[FamilyParams]
-    build: Callable[[FamilyParams, str], Graph]
+    build: Callable[[Any, str], Graph]
     sample: str
     doc: str
 
@@ -30,13 +31,16 @@ class Family:
 FAMILIES: dict[str, Family] = {}
 
 
-def family(name: str, params: type[FamilyParams], sample: str):
+Builder = Callable[[Any, str], Graph]
+
+
+def family(name: str, params: type[FamilyParams], sample: str) -> Callable[[Builder], Builder]:
     """Decorator registering ``build(params, model_name) -> Graph`` as family ``name``.
 
     ``sample`` names what the batch counts (``image``, ``clip``, ``request``, ``sequence``).
     """
 
-    def wrap(build: Callable[[FamilyParams, str], Graph]):
+    def wrap(build: Builder) -> Builder:
         if name in FAMILIES:
             raise TypeError(f"family {name!r} registered twice")
         FAMILIES[name] = Family(name, params, build, sample, (build.__doc__ or "").strip())

@@ -13,6 +13,7 @@ element of the tensor class's dtype (:class:`~roofline.precision.Precision`) and
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -152,7 +153,7 @@ class Op(BaseModel):
         """Parameter elements of one instance (the weight footprint)."""
         return float(self.counts(1).weight)
 
-    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Op:
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Op:
         """A validated copy: ops cache shape-derived values, which a plain copy would keep stale."""
         return type(self).model_validate({**self.model_dump(), **(update or {})})
 

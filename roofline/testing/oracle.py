@@ -224,13 +224,13 @@ def place_capacity(ct: CostTable, hw: Hardware, j: int) -> tuple[_Bytes, _Bytes,
     tbl_lvl: dict[int, int] = {}
     for i in sorted(table_ops, key=lambda t: -density[t]):  # sorted() is stable
         size = float(ct.weight_bytes[i])
-        k = next((k for k in range(nl) if rem[k] >= size), None)
-        if k is None:
+        fit = next((k for k in range(nl) if rem[k] >= size), None)
+        if fit is None:
             tbl_lvl[i] = nl - 1  # 4. fits nowhere: served by the slowest level, counted short
             shortfall += size
         else:
-            tbl_lvl[i] = k
-            rem[k] -= size
+            tbl_lvl[i] = fit
+            rem[fit] -= size
 
     out, rows = [], []
     for i in range(n):

@@ -177,7 +177,7 @@ def evaluate(
 
 
 @contextmanager
-def device_file(hw: Any) -> Iterator[None]:
+def device_file(hw: HardwareLike | HardwareGrid) -> Iterator[None]:
     """Name the device's spec file in a SpecError about one of its fields (a missing peak...)."""
     try:
         yield

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from roofline.kinds import TensorClass
 from roofline.records import CostTable
 
 #: op categories that are not Table 1 "layers" even though they hold parameters
@@ -51,7 +52,7 @@ def layer_mask(ct: CostTable) -> np.ndarray:
 
 def weight_read_elems(ct: CostTable) -> np.ndarray:
     """Weight elements each op reads per run [O, B]: dense weights, or embedding rows touched."""
-    wb = ct.precision.bytes_per("weight")
+    wb = ct.precision.bytes_per(TensorClass.WEIGHT)
     dense = ct.weight_read_bytes / wb
     rows = ct.gather_rows * (ct.gather_row_bytes / wb)[:, None]
     return dense + rows
@@ -68,7 +69,7 @@ def table1(ct: CostTable, j: int = 0) -> Table1Row:
         iw = np.where(lw > 0, lf / lw, np.inf)
         iaw = np.where(law > 0, lf / law, np.inf)
     nan = float("nan")
-    ab = ct.precision.bytes_per("act_in")
+    ab = ct.precision.bytes_per(TensorClass.ACT_IN)
     live_bytes = float(ct.live_act_bytes[:, j].max())
     is_table = ct.is_table
     return Table1Row(

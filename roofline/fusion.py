@@ -22,6 +22,7 @@ from collections import Counter
 import numpy as np
 
 from roofline.graph import Graph
+from roofline.kinds import TensorClass
 from roofline.records import CostTable
 
 #: count columns of a fused kernel taken from its last op (the one output it writes)
@@ -87,7 +88,7 @@ def fuse_table(ct: CostTable, graph: Graph) -> CostTable:
     # an input produced inside the group never leaves the engine
     inner = graph.derived("fusion_inner", _inner_elements)[:, None] * ct.batch
     cols["act_in_elems"] = cols["act_in_elems"] - inner
-    cols["act_in_bytes"] = cols["act_in_bytes"] - inner * ct.precision.bytes_per("act_in")
+    cols["act_in_bytes"] = cols["act_in_bytes"] - inner * ct.precision.bytes_per(TensorClass.ACT_IN)
     return CostTable(
         model=ct.model,
         names=tuple(ct.names[i] for i in first),

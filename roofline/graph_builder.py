@@ -80,6 +80,14 @@ class GraphBuilder:
         self._shapes[op_name] = op.out_shape
         return op_name
 
+    def add_bound(
+        self, kind: str, inputs: Sequence[str], name: str | None = None, **fields: Any
+    ) -> str:
+        """:meth:`add` with the op's input-shape fields filled from ``inputs``
+        (:meth:`roofline.ops.base.Op.bind`) where not given."""
+        shapes = [self.shape(t) for t in inputs if t in self._shapes]
+        return self.add(kind, inputs, name, **REGISTRY[kind].bind(shapes, fields))
+
     def build(self) -> Graph:
         """Return the finished graph."""
         if not self._nodes:
@@ -103,17 +111,15 @@ class GraphBuilder:
         repeat: int = 1,
     ) -> str:
         """Convolution reading (C, *spatial) tensor ``x``."""
-        c, *spatial = self.shape(x)
-        nd = len(spatial)
+        nd = len(self.shape(x)) - 1
 
         def tup(v: int | Sequence[int]) -> tuple[int, ...]:
             return (int(v),) * nd if isinstance(v, int) else tuple(int(i) for i in v)
 
-        return self.add(
+        return self.add_bound(
             "conv",
             [x],
             name or "conv",
-            in_channels=c,
             out_channels=out_channels,
             kernel_size=tup(kernel_size),
             stride=tup(stride),
@@ -121,23 +127,20 @@ class GraphBuilder:
             dilation=tup(dilation),
             groups=groups,
             bias=bias,
-            input_size=tuple(spatial),
             repeat=repeat,
         )
 
     def bn(self, x: str, name: str | None = None) -> str:
         """Batch norm over dim 0 of ``x``."""
-        return self.add("batchnorm", [x], name or "bn", shape=self.shape(x))
+        return self.add_bound("batchnorm", [x], name or "bn")
 
     def act(self, x: str, function: str = "relu", name: str | None = None) -> str:
         """Pointwise activation."""
-        return self.add("activation", [x], name or function, shape=self.shape(x), function=function)
+        return self.add_bound("activation", [x], name or function, function=function)
 
     def eltwise(self, xs: Sequence[str], op: str = "add", name: str | None = None) -> str:
         """Elementwise op over tensors of one shape."""
-        return self.add(
-            "elementwise", list(xs), name or op, shape=self.shape(xs[0]), op=op, num_inputs=len(xs)
-        )
+        return self.add_bound("elementwise", list(xs), name or op, op=op)
 
     def pool(
         self,
@@ -150,14 +153,11 @@ class GraphBuilder:
         name: str | None = None,
     ) -> str:
         """Windowed max/avg pooling of (C, *spatial); ints apply to every spatial dim."""
-        c, *spatial = self.shape(x)
-        return self.add(
+        return self.add_bound(
             "pool",
             [x],
             name or f"{mode}pool",
             mode=mode,
-            channels=c,
-            input_size=tuple(spatial),
             kernel_size=kernel_size,
             stride=stride if stride is not None else kernel_size,
             padding=padding,
@@ -172,17 +172,8 @@ class GraphBuilder:
         name: str | None = None,
     ) -> str:
         """Adaptive pooling of (C, *spatial) to ``output_size`` (default all ones: global)."""
-        c, *spatial = self.shape(x)
-        out = tuple(output_size) if output_size else (1,) * len(spatial)
-        return self.add(
-            "adaptive_pool",
-            [x],
-            name or "avgpool",
-            mode=mode,
-            channels=c,
-            input_size=tuple(spatial),
-            output_size=out,
-        )
+        out = tuple(output_size) if output_size else (1,) * (len(self.shape(x)) - 1)
+        return self.add_bound("adaptive_pool", [x], name or "avgpool", mode=mode, output_size=out)
 
     def linear(
         self,
@@ -199,29 +190,17 @@ class GraphBuilder:
         ``torch.flatten(x, 1 + k)`` does before the layer (VGG's classifier: 0; a box head over
         (RoIs, C, 7, 7): 1); the dims before k are rows.
         """
-        shape = self.shape(x)
+        flat: dict[str, int] = {}
         if features_from is not None:
-            shape = (*shape[:features_from], numel(shape[features_from:]))
-        elif len(shape) > 1 and all(s == 1 for s in shape[1:]):
-            shape = (shape[0],)  # torch.flatten after global pooling
-        rows = numel(shape[:-1]) if len(shape) > 1 else 1
-        return self.add(
-            "linear",
-            [x],
-            name or "fc",
-            in_features=shape[-1],
-            out_features=out_features,
-            bias=bias,
-            rows=rows,
-            repeat=repeat,
+            shape = self.shape(x)
+            flat = {
+                "in_features": numel(shape[features_from:]),
+                "rows": numel(shape[:features_from]),
+            }
+        return self.add_bound(
+            "linear", [x], name or "fc", out_features=out_features, bias=bias, repeat=repeat, **flat
         )
 
     def concat(self, xs: Sequence[str], dim: int = 0, name: str | None = None) -> str:
         """Concatenate along per-sample ``dim``."""
-        return self.add(
-            "concat",
-            list(xs),
-            name or "cat",
-            input_shapes=tuple(self.shape(x) for x in xs),
-            dim=dim,
-        )
+        return self.add_bound("concat", list(xs), name or "cat", dim=dim)

@@ -80,7 +80,7 @@ class HardwareGrid:
         """Peak [H] of ``engine`` for ``dtype`` (fallbacks honoured; SpecError if none)."""
         self.base.peak(engine, dtype)  # raises the clear error if the dtype is unsupported
         eng: Engine = getattr(self.base.engines, engine)
-        table = self.matrix_peak if engine == "matrix" else self.vector_peak
+        table = self.matrix_peak if engine == EngineKind.MATRIX else self.vector_peak
         return table[eng.resolve(canonical(dtype))]
 
     def take(self, idx: Any) -> HardwareGrid:

@@ -8,13 +8,14 @@ strings (``"2.039 TB/s"``), parsed by :mod:`roofline.units`.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from roofline.curves import EfficiencyCurve
 from roofline.dtypes import canonical
 from roofline.errors import SpecError
+from roofline.kinds import LEVEL_ORDER, RESERVED_LEVEL_NAMES, LevelKind
 from roofline.units import Dim, parse_quantity
 
 
@@ -96,7 +97,7 @@ class MemoryLevel(_Spec):
     streaming rate (latency-bound, :mod:`roofline.efficiency`).
     """
 
-    kind: Literal["onchip", "device", "host"]
+    kind: LevelKind
     capacity: Bytes
     bandwidth: Bandwidth
     granularity: Bytes = 64.0
@@ -131,13 +132,21 @@ class Hardware(_Spec):
     @model_validator(mode="after")
     def _check(self) -> Hardware:
         kinds = [lvl.kind for lvl in self.memory.values()]
-        if kinds.count("device") != 1:
+        if kinds.count(LevelKind.DEVICE) != 1:
             raise SpecError(
-                f"memory needs exactly one level of kind 'device' (main memory), got {kinds}",
+                "memory needs exactly one level of kind 'device' (main memory), got "
+                f"{[str(k) for k in kinds]}",
                 field="memory",
             )
-        order = {"onchip": 0, "device": 1, "host": 2}
-        if [order[k] for k in kinds] != sorted(order[k] for k in kinds):
+        for name in self.memory:
+            if not name.strip() or name in RESERVED_LEVEL_NAMES:
+                raise SpecError(
+                    f"a memory level cannot be named {name!r}"
+                    + (" (a bound label)" if name.strip() else ""),
+                    field=f"memory.{name}",
+                    fix="rename the level, e.g. sram, hbm, dram, host",
+                )
+        if [LEVEL_ORDER[k] for k in kinds] != sorted(LEVEL_ORDER[k] for k in kinds):
             raise SpecError(
                 "memory levels must be ordered onchip..., device, host...",
                 field="memory",
@@ -164,7 +173,7 @@ class Hardware(_Spec):
     @property
     def main_level(self) -> str:
         """Name of the device (main) memory level."""
-        return next(n for n, lvl in self.memory.items() if lvl.kind == "device")
+        return next(n for n, lvl in self.memory.items() if lvl.kind == LevelKind.DEVICE)
 
     def peak(self, engine: str, dtype: str) -> float:
         """Return the dense peak (FLOP/s) of ``engine`` for ``dtype``, honouring fallbacks."""

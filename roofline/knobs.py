@@ -13,6 +13,7 @@ from roofline.dtypes import BITS, canonical
 from roofline.errors import SpecError
 from roofline.grid import HardwareGrid, to_grid
 from roofline.hardware import Hardware
+from roofline.kinds import EngineKind, LevelKind
 from roofline.suggest import did_you_mean
 from roofline.units import Dim, parse_quantity
 
@@ -27,11 +28,11 @@ def _level_alias(hw: Hardware, name: str) -> str:
     if name == "main":
         return hw.main_level
     if name == "onchip":
-        onchip = [n for n, lvl in hw.memory.items() if lvl.kind == "onchip"]
+        onchip = [n for n, lvl in hw.memory.items() if lvl.kind == LevelKind.ONCHIP]
         if onchip:
             return max(onchip, key=lambda n: hw.memory[n].capacity)
     if name == "host":
-        host = [n for n, lvl in hw.memory.items() if lvl.kind == "host"]
+        host = [n for n, lvl in hw.memory.items() if lvl.kind == LevelKind.HOST]
         if host:
             return host[0]
     raise SpecError(
@@ -51,7 +52,7 @@ def knob_dim(hw: Hardware, path: str) -> tuple[str, Dim | None]:
     parts = path.split(".")
     if parts[0] == "memory" and len(parts) == 3 and parts[2] in _PATH_DIMS:
         return f"memory.{_level_alias(hw, parts[1])}.{parts[2]}", _PATH_DIMS[parts[2]]
-    if parts[0] == "engines" and len(parts) >= 3 and parts[1] in ("matrix", "vector"):
+    if parts[0] == "engines" and len(parts) >= 3 and parts[1] in tuple(EngineKind):
         if parts[2] == "peak" and len(parts) == 4:
             dt = canonical(parts[3], field=path)
             return f"engines.{parts[1]}.peak.{dt}", Dim.RATE
@@ -60,7 +61,7 @@ def knob_dim(hw: Hardware, path: str) -> tuple[str, Dim | None]:
     if path in ("overheads.per_op",):
         return path, Dim.TIME
     known = [f"memory.{n}.{k}" for n in hw.memory for k in _PATH_DIMS] + [
-        f"engines.{e}.peak.{d}" for e in ("matrix", "vector") for d in BITS
+        f"engines.{e}.peak.{d}" for e in EngineKind for d in BITS
     ]
     known += ["engines.matrix.efficiency", "engines.vector.efficiency", "overheads.per_op"]
     raise SpecError(
@@ -170,10 +171,10 @@ def vary(
             ]
             arr[:, names.index(parts[1])] = col
         elif parts[0] == "engines" and parts[2] == "peak":
-            table = mp if parts[1] == "matrix" else vp
+            table = mp if parts[1] == EngineKind.MATRIX else vp
             table[parts[3]] = col.copy()
         elif parts[0] == "engines" and parts[2] == "efficiency":
-            (meff if parts[1] == "matrix" else veff)[:] = col
+            (meff if parts[1] == EngineKind.MATRIX else veff)[:] = col
         else:
             overhead[:] = col
     labels = tuple(f"{hw.name}[{i}]" for i in range(h))

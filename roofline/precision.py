@@ -85,5 +85,7 @@ def byte_columns(elements: Mapping[str, Any], precision: Precision) -> dict[str,
     """
     out = {k: v * precision.bytes_per(BYTE_CLASSES[k]) for k, v in elements.items() if k != "index"}
     if "index" in elements:
-        out["act_in"] = out.get("act_in", 0.0) + elements["index"] * precision.bytes_per("index")
+        out["act_in"] = out.get("act_in", 0.0) + elements["index"] * precision.bytes_per(
+            TensorClass.INDEX
+        )
     return out

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from roofline.api import HardwareLike, ModelLike
 from roofline.counting import as_batches, count_graph
 from roofline.efficiency import has_curves
 from roofline.errors import SpecError
@@ -136,8 +137,8 @@ class Progress:
 
 
 def sweep(
-    models: Any,
-    base_device: Any,
+    models: ModelLike | Sequence[ModelLike],
+    base_device: HardwareLike,
     vary: Mapping[str, Sequence[Any]],
     batch: Any = 1,
     dtype: Sequence[str] | str = "fp32",

@@ -6,14 +6,16 @@ from typing import Any
 
 import numpy as np
 
-from roofline.api import evaluate
+from roofline.api import HardwareLike, ModelLike, evaluate
 from roofline.counting import as_batches, count_graph
 from roofline.dtypes import canonical
 from roofline.errors import SpecError
 from roofline.evaluation import evaluate_costs
 from roofline.grid import stack
 from roofline.hardware import Hardware
+from roofline.kinds import EngineKind
 from roofline.knobs import knob_dim, vary
+from roofline.placement import Policy
 from roofline.presets import load_hardware, load_model
 from roofline.table import Table
 from roofline.units import Dim, parse_quantity
@@ -22,11 +24,11 @@ MAX_BATCH = 2**24
 
 
 def max_batch_under(
-    model: Any,
-    hw: Any,
+    model: ModelLike,
+    hw: HardwareLike,
     target_s: float | str,
     dtype: str = "fp32",
-    policy: Any = None,
+    policy: str | Policy | None = None,
     fuse: bool = True,
     feasible_only: bool = True,
 ) -> tuple[int, float, float]:
@@ -71,7 +73,12 @@ def max_batch_under(
 
 
 def sla_columns(
-    model: Any, hw: Any, target: str | float, dtype: str, policy: Any, fuse: bool
+    model: ModelLike,
+    hw: HardwareLike,
+    target: str | float,
+    dtype: str,
+    policy: str | Policy | None,
+    fuse: bool,
 ) -> list[Any]:
     """``[sla_s, max_batch_under_sla, latency_at_max_batch_s, throughput_at_max_batch_per_s]``."""
     t = parse_quantity(target, Dim.TIME)
@@ -85,7 +92,7 @@ def default_knobs(hw: Hardware, dtype: str) -> list[str]:
     knobs = []
     for name in hw.memory:
         knobs += [f"memory.{name}.bandwidth", f"memory.{name}.capacity"]
-    for eng in ("matrix", "vector"):
+    for eng in EngineKind:
         used = getattr(hw.engines, eng).resolve(dtype)
         if used:
             knobs.append(f"engines.{eng}.peak.{used}")
@@ -95,13 +102,13 @@ def default_knobs(hw: Hardware, dtype: str) -> list[str]:
 
 
 def sensitivity(
-    model: Any,
-    hw: Any,
+    model: ModelLike,
+    hw: HardwareLike,
     batch: int = 1,
     dtype: str = "fp32",
     knobs: list[str] | None = None,
     factor: float = 2.0,
-    policy: Any = None,
+    policy: str | Policy | None = None,
     fuse: bool = True,
 ) -> Table:
     """Rank how much each knob buys: latency with the knob times ``factor`` and divided by it.
@@ -189,11 +196,11 @@ def _knob_value(hw: Hardware, path: str) -> tuple[str, float]:
 
 def diff_devices(
     model: Any,
-    hw_a: Any,
-    hw_b: Any,
+    hw_a: HardwareLike,
+    hw_b: HardwareLike,
     batch: int = 1,
     dtype: str = "fp32",
-    policy: Any = None,
+    policy: str | Policy | None = None,
     fuse: bool = True,
 ) -> tuple[Table, Table]:
     """Compare one model on two devices.

@@ -165,7 +165,7 @@ def place_single(ct: CostTable, hw: Hardware, j: int) -> tuple[_Bytes, _Bytes, _
 
     Returns (bytes per op and level, the random row reads among them, verdict)."""
     levels = list(hw.memory.values())
-    main = [lvl.kind for lvl in levels].index("device")
+    main = [str(lvl.kind) for lvl in levels].index("device")
     out, rows = [], []
     for i in range(ct.n_ops):
         row = [0.0] * len(levels)
@@ -192,7 +192,7 @@ def place_capacity(ct: CostTable, hw: Hardware, j: int) -> tuple[_Bytes, _Bytes,
     Returns (bytes per op and level, the random row reads among them, verdict)."""
     levels = list(hw.memory.values())
     nl, n = len(levels), ct.n_ops
-    main = [lvl.kind for lvl in levels].index("device")
+    main = [str(lvl.kind) for lvl in levels].index("device")
     onchip = [k for k, lvl in enumerate(levels) if lvl.kind == "onchip"]
     dense, tables, peak_act, kv = _footprint(ct, j)
     live = [float(ct.live_act_bytes[i, j]) for i in range(n)]

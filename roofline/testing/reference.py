@@ -13,7 +13,7 @@ import numpy as np
 
 from roofline.counting import as_batches
 from roofline.graph import Graph
-from roofline.kinds import OpCategory
+from roofline.kinds import OpCategory, TensorClass
 from roofline.liveness import live_elements
 from roofline.ops.base import cost_from_counts
 from roofline.precision import Precision
@@ -51,7 +51,9 @@ def count_graph_reference(graph: Graph, batch: Any, precision: Any = "fp32") -> 
         categories=tuple(str(op.category) for op in graph.ops),
         batch=b,
         precision=prec,
-        live_act_bytes=live_elements(graph)[:, None] * b[None, :] * prec.bytes_per("act_in"),
+        live_act_bytes=live_elements(graph)[:, None]
+        * b[None, :]
+        * prec.bytes_per(TensorClass.ACT_IN),
         launches=np.array([float(op.launches) for op in graph.ops]),
         is_table=np.array([op.category == OpCategory.EMBEDDING for op in graph.ops]),
         gemm_op=np.array(g_op, dtype=np.intp),

@@ -57,6 +57,7 @@ _EXPORTS = {
     "max_batch_under": "whatif",
     "evaluate_costs": "evaluation",
     "count_graph": "counting",
+    "generate": "serving.generation",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -150,6 +150,7 @@ def evaluate(
     policy: str | Policy | None = None,
     observers: Iterable[Observer] = (),
     fuse: bool = True,
+    launch: str = "kernel",
 ) -> Result:
     """Predict per-op time and bound of ``model`` on ``hw`` at each batch size.
 
@@ -167,11 +168,15 @@ def evaluate(
     fuse : bool
         Fold batch norm and fuse pointwise epilogues into their producers, as inference engines
         do (default); ``False`` runs every op as its own kernel (:mod:`roofline.fusion`).
+    launch : "kernel" or "graph"
+        Launch overhead once per kernel (eager, default) or once per run (a CUDA graph).
     """
     m = load_model(model)
     grid = hw if isinstance(hw, HardwareGrid) else load_hardware(hw)
     with device_file(hw):
-        result = evaluate_costs(count_graph(m.graph, batch, dtype, fuse=fuse), grid, policy)
+        result = evaluate_costs(
+            count_graph(m.graph, batch, dtype, fuse=fuse), grid, policy, launch=launch
+        )
     replay(result, observers)
     return result
 

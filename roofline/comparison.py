@@ -41,6 +41,7 @@ def compare(
     dtypes: Sequence[str] | str = ("fp32",),
     policy: str | Policy | None = None,
     fuse: bool = True,
+    launch: str = "kernel",
     sla: str | float | None = None,
 ) -> Table:
     """One row per (model, device, batch, dtype) with the :data:`COMPARE_COLUMNS`.
@@ -67,7 +68,7 @@ def compare(
             ct = count_graph(m.graph, batches, dt, fuse=fuse)
             for arg, hw in hws:
                 with device_file(arg):
-                    tot = evaluate_costs(ct, hw, policy).totals()
+                    tot = evaluate_costs(ct, hw, policy, launch=launch).totals()
                     extra = sla_columns(m, hw, sla, dt, policy, fuse) if sla is not None else []
                 idx = [tot.columns.index(c) for c in COMPARE_COLUMNS]
                 rows.extend([r[i] for i in idx] + extra for r in tot.rows)

@@ -229,6 +229,117 @@ def _exact_rows(
     return g_op, g_dims
 
 
+@dataclass(frozen=True, eq=False)
+class Elements:
+    """Element counts of every op of a graph over columns (batches, or any points), before bytes.
+
+    Attributes
+    ----------
+    batch : ndarray [P]
+        Samples in each column.
+    fields : dict of field -> ndarray [O, P]
+        Every :data:`ELEMENT_FIELDS` entry, ``repeat`` applied.
+    weight : ndarray [O]
+        Parameter elements held (copies that share weights count once).
+    row_elems : ndarray [O]
+        Elements of one looked-up embedding row.
+    live : ndarray [O, P]
+        Activation elements alive while each op runs.
+    gemm_op : ndarray of int [G]
+        Owning op of each GEMM.
+    gemm_dims : ndarray [G, 4, P]
+        (m, n, k, count) of each GEMM, ``count`` including ``repeat``.
+    """
+
+    batch: np.ndarray
+    fields: dict[str, np.ndarray]
+    weight: np.ndarray
+    row_elems: np.ndarray
+    live: np.ndarray
+    gemm_op: np.ndarray
+    gemm_dims: np.ndarray
+
+
+def count_elements(graph: Graph, batch: np.ndarray) -> Elements:
+    """The :class:`Elements` of ``graph`` at each batch of ``batch`` [B] (validated batches)."""
+    co = coefficients(graph)
+    r = co.repeat[:, None]
+    elems = {f: r * (co.a[f][:, None] + co.b[f][:, None] * batch[None, :]) for f in ELEMENT_FIELDS}
+    dims = co.gemm_a[:, :, None] + co.gemm_b[:, :, None] * batch[None, None, :]  # [G, 4, B]
+    gemm_op = co.gemm_op
+    if co.exact.any():
+        extra_op, extra_dims = _exact_rows(graph, co, batch, elems)
+        if extra_op:
+            gemm_op = np.concatenate([gemm_op, np.array(extra_op, dtype=np.intp)])
+            dims = np.concatenate([dims, np.stack(extra_dims)])
+    dims[:, 3] *= co.repeat[gemm_op][:, None]
+    # repeated ops hold one weight copy each, unless they share one (decoder steps)
+    copies = np.array([1.0 if op.shared_weights else op.repeat for op in graph.ops])
+    return Elements(
+        batch=batch,
+        fields=elems,
+        weight=copies * co.weight,
+        row_elems=co.row_elems,
+        live=live_elements(graph)[:, None] * batch[None, :],
+        gemm_op=gemm_op,
+        gemm_dims=dims,
+    )
+
+
+def assemble(graph: Graph, el: Elements, precision: Precision) -> CostTable:
+    """The (unfused) :class:`CostTable` of ``graph``'s ops from their :class:`Elements`: GEMM
+    FLOPs summed per op, elements turned into bytes in ``precision``."""
+    ops = graph.ops
+    dims = el.gemm_dims
+    matrix = np.zeros((len(ops), el.batch.size))
+    np.add.at(matrix, el.gemm_op, 2.0 * dims[:, 0] * dims[:, 1] * dims[:, 2] * dims[:, 3])
+    f = el.fields
+    nbytes = byte_columns(
+        {
+            "weight": el.weight,
+            "weight_read": f["weight_read"],
+            "row": el.row_elems,
+            "act_in": f["act_in"],
+            "index": f["index"],
+            "act_out": f["act_out"],
+            "kv": f["kv"],
+            "kv_footprint": f["kv_footprint"],
+            "live": el.live,
+        },
+        precision,
+    )
+    return CostTable(
+        model=graph.name,
+        names=tuple(op.name for op in ops),
+        kinds=tuple(op.kind for op in ops),
+        categories=tuple(str(op.category) for op in ops),
+        batch=el.batch,
+        precision=precision,
+        flops_matrix=matrix,
+        flops_vector=f["vector_flops"],
+        flops_mac=matrix + f["vector_mac_flops"],
+        weight_read_bytes=nbytes["weight_read"],
+        gather_rows=f["gather_rows"],
+        act_in_elems=f["act_in"],
+        act_out_elems=f["act_out"],
+        act_in_bytes=nbytes["act_in"],
+        act_out_bytes=nbytes["act_out"],
+        kv_bytes=nbytes["kv"],
+        kv_footprint_bytes=nbytes["kv_footprint"],
+        live_act_bytes=nbytes["live"],
+        weight_elems=el.weight,
+        weight_bytes=nbytes["weight"],
+        gather_row_bytes=nbytes["row"],
+        launches=np.array([float(op.launches) for op in ops]),
+        is_table=np.array([op.category == OpCategory.EMBEDDING for op in ops]),
+        gemm_op=el.gemm_op,
+        gemm_m=dims[:, 0],
+        gemm_n=dims[:, 1],
+        gemm_k=dims[:, 2],
+        gemm_count=dims[:, 3],
+    )
+
+
 def count_graph(
     graph: Graph, batch: Any, precision: str | Precision = "fp32", fuse: bool = False
 ) -> CostTable:
@@ -245,68 +356,5 @@ def count_graph(
         Merge pointwise epilogues into their producers (:mod:`roofline.fusion`); rows are then
         fused kernels named after their first op.
     """
-    prec = Precision.of(precision)
-    bt = as_batches(batch)
-    co = coefficients(graph)
-    r = co.repeat[:, None]
-    elems = {f: r * (co.a[f][:, None] + co.b[f][:, None] * bt[None, :]) for f in ELEMENT_FIELDS}
-    dims = co.gemm_a[:, :, None] + co.gemm_b[:, :, None] * bt[None, None, :]  # [G, 4, B]
-    gemm_op = co.gemm_op
-    if co.exact.any():
-        extra_op, extra_dims = _exact_rows(graph, co, bt, elems)
-        if extra_op:
-            gemm_op = np.concatenate([gemm_op, np.array(extra_op, dtype=np.intp)])
-            dims = np.concatenate([dims, np.stack(extra_dims)])
-    ops = graph.ops
-    count = dims[:, 3] * co.repeat[gemm_op][:, None]
-    matrix = np.zeros((len(ops), bt.size))
-    np.add.at(matrix, gemm_op, 2.0 * dims[:, 0] * dims[:, 1] * dims[:, 2] * count)
-    # repeated ops hold one weight copy each, unless they share one (decoder steps)
-    copies = np.array([1.0 if op.shared_weights else op.repeat for op in ops])
-    weight = copies * co.weight
-    live = live_elements(graph)[:, None] * bt[None, :]
-    nbytes = byte_columns(
-        {
-            "weight": weight,
-            "weight_read": elems["weight_read"],
-            "row": co.row_elems,
-            "act_in": elems["act_in"],
-            "index": elems["index"],
-            "act_out": elems["act_out"],
-            "kv": elems["kv"],
-            "kv_footprint": elems["kv_footprint"],
-            "live": live,
-        },
-        prec,
-    )
-    table = CostTable(
-        model=graph.name,
-        names=tuple(op.name for op in ops),
-        kinds=tuple(op.kind for op in ops),
-        categories=tuple(str(op.category) for op in ops),
-        batch=bt,
-        precision=prec,
-        flops_matrix=matrix,
-        flops_vector=elems["vector_flops"],
-        flops_mac=matrix + elems["vector_mac_flops"],
-        weight_read_bytes=nbytes["weight_read"],
-        gather_rows=elems["gather_rows"],
-        act_in_elems=elems["act_in"],
-        act_out_elems=elems["act_out"],
-        act_in_bytes=nbytes["act_in"],
-        act_out_bytes=nbytes["act_out"],
-        kv_bytes=nbytes["kv"],
-        kv_footprint_bytes=nbytes["kv_footprint"],
-        live_act_bytes=nbytes["live"],
-        weight_elems=weight,
-        weight_bytes=nbytes["weight"],
-        gather_row_bytes=nbytes["row"],
-        launches=np.array([float(op.launches) for op in ops]),
-        is_table=np.array([op.category == OpCategory.EMBEDDING for op in ops]),
-        gemm_op=gemm_op,
-        gemm_m=dims[:, 0],
-        gemm_n=dims[:, 1],
-        gemm_k=dims[:, 2],
-        gemm_count=count,
-    )
+    table = assemble(graph, count_elements(graph, as_batches(batch)), Precision.of(precision))
     return fuse_table(table, graph) if fuse else table

@@ -17,7 +17,14 @@ from __future__ import annotations
 import numpy as np
 
 from roofline.efficiency import derate
-from roofline.formulas import op_time, padded_matrix_flops
+from roofline.errors import SpecError
+from roofline.formulas import (
+    LAUNCH_MODES,
+    launch_overhead,
+    op_time,
+    padded_matrix_flops,
+    strict_time,
+)
 from roofline.grid import HardwareGrid, group_rows, to_grid
 from roofline.hardware import Hardware
 from roofline.kinds import EngineKind
@@ -47,9 +54,23 @@ def matrix_work(ct: CostTable, grid: HardwareGrid) -> tuple[np.ndarray, np.ndarr
 
 
 def evaluate_costs(
-    ct: CostTable, hw: Hardware | HardwareGrid, policy: str | Policy | None = None
+    ct: CostTable,
+    hw: Hardware | HardwareGrid,
+    policy: str | Policy | None = None,
+    launch: str = "kernel",
 ) -> Result:
-    """Evaluate a :class:`CostTable` on one device or a grid of variants; return a Result."""
+    """Evaluate a :class:`CostTable` on one device or a grid of variants; return a Result.
+
+    ``launch`` is how launch overhead is paid: ``kernel`` (one per kernel, eager) or ``graph``
+    (one per run, a captured CUDA graph). The Result carries the estimate (overheads, engine
+    efficiency, tile padding, efficiency curves) and the strict roofline bound beside it.
+    """
+    if launch not in LAUNCH_MODES:
+        raise SpecError(
+            f"unknown launch mode {launch!r}",
+            field="launch",
+            fix="use 'kernel' (one launch per kernel) or 'graph' (one per run, CUDA graphs)",
+        )
     grid = hw if isinstance(hw, HardwareGrid) else to_grid(hw)
     pol = get_policy(policy)
     dtype = ct.precision.compute
@@ -59,12 +80,19 @@ def evaluate_costs(
     t_matrix = padded / mpeak[:, None, None]
     t_vector = ct.flops_vector.T[None] / vpeak[:, None, None]
     place = pol.place(ct, grid)
-    t_level = place.bytes / grid.bandwidth[:, None, None, :]
+    t_ideal = place.bytes / grid.bandwidth[:, None, None, :]
     t_compute, t_level, ideal = derate(
-        ct, grid, t_matrix, t_vector, t_level, place.bytes, place.gathered
+        ct, grid, t_matrix, t_vector, t_ideal, place.bytes, place.gathered
     )
-    overhead = grid.overhead[:, None, None] * ct.launches[None, None, :]
+    overhead = launch_overhead(grid.overhead, ct.launches, launch)
     time, bound = op_time(t_compute, t_level, overhead)
+    strict = strict_time(
+        ct.flops_matrix,
+        ct.flops_vector,
+        grid.peak(EngineKind.MATRIX, dtype),
+        grid.peak(EngineKind.VECTOR, dtype),
+        t_ideal,
+    )
     return Result(
         costs=ct,
         grid=grid,
@@ -82,4 +110,6 @@ def evaluate_costs(
         devices_needed=place.devices_needed,
         matrix_peak=mpeak,
         ideal_time_s=time if ideal is None else ideal + overhead,
+        strict_time_s=strict,
+        launch=launch,
     )

@@ -113,6 +113,42 @@ def op_time(
     return np.max(parts, axis=-1) + overhead, bound
 
 
+#: how kernel launches are paid: one per kernel (eager), or one per run (a captured CUDA graph)
+LAUNCH_MODES = ("kernel", "graph")
+
+
+def paid_launches(launches: np.ndarray, mode: str) -> float:
+    """Launches paid per run: every kernel's (``kernel``) or one for the whole run (``graph``)."""
+    total = float(launches.sum())
+    return total if mode == "kernel" else min(total, 1.0)
+
+
+def launch_overhead(per_launch: np.ndarray, launches: np.ndarray, mode: str) -> np.ndarray:
+    """Launch overhead seconds [H, 1, O] of each op: ``per_launch`` [H] x its ``launches`` [O]
+    (``kernel``), or one launch per run spread over the ops by their launches (``graph``)."""
+    total = float(launches.sum())
+    share = launches
+    if mode != "kernel" and total > 0:
+        share = launches * (paid_launches(launches, mode) / total)
+    return per_launch[:, None, None] * share[None, None, :]
+
+
+def strict_time(
+    flops_matrix: np.ndarray,
+    flops_vector: np.ndarray,
+    peak_matrix: np.ndarray,
+    peak_vector: np.ndarray,
+    t_levels: np.ndarray,
+) -> np.ndarray:
+    """The strict roofline bound of each op [H, B, O]: ``max(FLOPs / dense peaks, max_L bytes_L /
+    bandwidth_L)`` with no launch overhead, no efficiency derating and no tile padding; no
+    measured system can take less. ``flops_*`` [O, B], ``peak_*`` [H], ``t_levels`` [H, B, O, L]
+    (bytes over raw bandwidth)."""
+    compute = flops_matrix.T[None] / peak_matrix[:, None, None]
+    compute = compute + flops_vector.T[None] / peak_vector[:, None, None]
+    return np.maximum(compute, t_levels.max(axis=-1))
+
+
 def time_by_bound(
     time_s: np.ndarray, overhead_s: np.ndarray, bound: np.ndarray, n_bounds: int
 ) -> np.ndarray:

@@ -52,6 +52,12 @@ def _fusion_groups(graph: Graph) -> list[list[int]]:
     return groups
 
 
+def inner_elements(graph: Graph) -> np.ndarray:
+    """Per-sample elements [groups] each fused group produces and consumes inside itself
+    (cached on the graph)."""
+    return graph.derived("fusion_inner", _inner_elements)
+
+
 def _inner_elements(graph: Graph) -> np.ndarray:
     """Per-sample elements [groups] each fused group produces and consumes inside itself."""
     sizes = graph.tensor_sizes()
@@ -64,9 +70,13 @@ def _inner_elements(graph: Graph) -> np.ndarray:
     return inner
 
 
-def fuse_table(ct: CostTable, graph: Graph) -> CostTable:
+def fuse_table(ct: CostTable, graph: Graph, inner: np.ndarray | None = None) -> CostTable:
     """Merge the rows of ``ct`` (counted from ``graph``) into the fused kernels of
-    :func:`fusion_groups`; rows are named after each kernel's first op."""
+    :func:`fusion_groups`; rows are named after each kernel's first op.
+
+    ``inner`` [groups, columns] are the elements each group keeps inside itself per column
+    (default :func:`inner_elements` x the batch of each column).
+    """
     groups = fusion_groups(graph)
     if len(groups) == ct.n_ops:
         return ct
@@ -86,7 +96,8 @@ def fuse_table(ct: CostTable, graph: Graph) -> CostTable:
         else:
             cols[f] = np.add.reduceat(col, first, axis=0)
     # an input produced inside the group never leaves the engine
-    inner = graph.derived("fusion_inner", _inner_elements)[:, None] * ct.batch
+    if inner is None:
+        inner = inner_elements(graph)[:, None] * ct.batch
     cols["act_in_elems"] = cols["act_in_elems"] - inner
     cols["act_in_bytes"] = cols["act_in_bytes"] - inner * ct.precision.bytes_per(TensorClass.ACT_IN)
     return CostTable(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from roofline.curves import EfficiencyCurve
 from roofline.dtypes import canonical
@@ -126,8 +126,18 @@ class Hardware(_Spec):
     engines: Engines
     memory: dict[str, MemoryLevel] = Field(min_length=1)
     overheads: Overheads
+    default_dtype: str | None = Field(
+        None,
+        description="the dtype the device's datasheet headlines (fp16/bf16 on GPUs, int8 on "
+        "inference accelerators): what every command uses when no dtype is given",
+    )
     assumptions: list[str] = Field(default_factory=list)
     note: str | None = None
+
+    @field_validator("default_dtype")
+    @classmethod
+    def _dtype(cls, v: str | None) -> str | None:
+        return None if v is None else canonical(v, field="default_dtype")
 
     @model_validator(mode="after")
     def _check(self) -> Hardware:
@@ -157,6 +167,15 @@ class Hardware(_Spec):
     @property
     def level_names(self) -> tuple[str, ...]:
         return tuple(self.memory)
+
+    @property
+    def dtype(self) -> str:
+        """The dtype to use when none is given: ``default_dtype``, else the first of bf16, fp16,
+        int8, fp32 the matrix engine runs natively."""
+        if self.default_dtype:
+            return self.default_dtype
+        peaks = self.engines.matrix.peak
+        return next((d for d in ("bf16", "fp16", "int8", "fp32") if d in peaks), next(iter(peaks)))
 
     @property
     def curves(self) -> tuple[EfficiencyCurve | None, ...]:

@@ -36,6 +36,11 @@ class Result:
     ideal_time_s : ndarray [H, B, O] or None
         Op seconds of the ideal roofline, without the device's size-dependent efficiency curves
         (:mod:`roofline.efficiency`); None or ``time_s`` itself when the device has none.
+    strict_time_s : ndarray [H, B, O] or None
+        Op seconds of the strict roofline bound (:func:`roofline.formulas.strict_time`: no launch
+        overhead, no efficiency derating, no tile padding): what no measured system can beat.
+    launch : str
+        How launch overhead was paid: ``kernel`` (one per kernel) or ``graph`` (one per run).
     """
 
     costs: CostTable
@@ -54,6 +59,8 @@ class Result:
     devices_needed: np.ndarray
     matrix_peak: np.ndarray
     ideal_time_s: np.ndarray | None = None
+    strict_time_s: np.ndarray | None = None
+    launch: str = "kernel"
 
     # -- reductions ------------------------------------------------------------------------------
     @property
@@ -70,6 +77,17 @@ class Result:
     def ideal_latency_s(self) -> np.ndarray:
         """Latency [H, B] of the ideal roofline, without efficiency curves (seconds)."""
         return self.latency_s if self.ideal_time_s is None else self.ideal_time_s.sum(axis=-1)
+
+    @property
+    def latency_bound_s(self) -> np.ndarray:
+        """Strict-bound latency [H, B]: the least time the model can take (seconds)."""
+        strict = self.time_s - self.overhead_s if self.strict_time_s is None else self.strict_time_s
+        return strict.sum(axis=-1)
+
+    @property
+    def throughput_bound_per_s(self) -> np.ndarray:
+        """Strict-bound throughput [H, B]: samples per second no system can exceed."""
+        return throughput(self.costs.batch[None, :], self.latency_bound_s)
 
     @property
     def throughput_per_s(self) -> np.ndarray:
@@ -134,7 +152,9 @@ class Result:
             "max_live_activation_bytes",
             "latency_s",
             "ideal_latency_s",
+            "latency_bound_s",
             "throughput_per_s",
+            "throughput_bound_per_s",
             "utilization",
             "bound",
             "feasible",
@@ -163,7 +183,9 @@ class Result:
             per_point(live[None, :]),
             per_point(lat),
             per_point(ideal),
+            per_point(self.latency_bound_s),
             per_point(thr),
+            per_point(self.throughput_bound_per_s),
             per_point(util),
             per_point(dom.astype(str)),
             per_point(self.feasible.astype(bool)),

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from roofline.evaluation import evaluate_costs, padded_by_tile
+from roofline.formulas import paid_launches
 from roofline.grid import HardwareGrid, group_rows
 from roofline.kinds import EngineKind
 from roofline.placement import Policy, SingleLevel, get_policy
@@ -46,7 +47,12 @@ def _rates(ct: CostTable, grid: HardwareGrid) -> tuple[np.ndarray, np.ndarray, n
     return mpeak, 1.0 / mpeak, 1.0 / vpeak
 
 
-def totals_direct(ct: CostTable, grid: HardwareGrid, policy: str | Policy | None = None) -> Totals:
+def totals_direct(
+    ct: CostTable,
+    grid: HardwareGrid,
+    policy: str | Policy | None = None,
+    launch: str = "kernel",
+) -> Totals:
     """Latency and time per bound for every variant and batch (any placement policy)."""
     pol = get_policy(policy)
     H, L = grid.capacity.shape
@@ -97,7 +103,7 @@ def totals_direct(ct: CostTable, grid: HardwareGrid, policy: str | Policy | None
             for k in kinds:
                 np.multiply(best, arg == k, out=t)
                 bound_time[hs, :, k] = t.sum(axis=-1)
-        over = grid.overhead[hs, None] * launches.sum()
+        over = grid.overhead[hs, None] * paid_launches(launches, launch)
         bound_time[hs, :, 1 + L] = over
         latency[hs] = bound_time[hs, :, : 1 + L].sum(axis=-1) + over
         feasible[hs] = place.feasible[pick]
@@ -106,9 +112,14 @@ def totals_direct(ct: CostTable, grid: HardwareGrid, policy: str | Policy | None
     return Totals(latency, bound_time, feasible, shortfall, devices, mpeak)
 
 
-def totals_full(ct: CostTable, grid: HardwareGrid, policy: str | Policy | None = None) -> Totals:
+def totals_full(
+    ct: CostTable,
+    grid: HardwareGrid,
+    policy: str | Policy | None = None,
+    launch: str = "kernel",
+) -> Totals:
     """Totals through the full evaluation (devices with size-dependent efficiency curves)."""
-    r = evaluate_costs(ct, grid, policy)
+    r = evaluate_costs(ct, grid, policy, launch=launch)
     return Totals(
         r.latency_s,
         r.time_by_bound(),
@@ -119,7 +130,7 @@ def totals_full(ct: CostTable, grid: HardwareGrid, policy: str | Policy | None =
     )
 
 
-def totals_ridge(ct: CostTable, grid: HardwareGrid) -> Totals:
+def totals_ridge(ct: CostTable, grid: HardwareGrid, launch: str = "kernel") -> Totals:
     """:func:`totals_direct` for the ``SingleLevel`` policy in O(log ops) per variant."""
 
     pol = SingleLevel()
@@ -146,7 +157,7 @@ def totals_ridge(ct: CostTable, grid: HardwareGrid) -> Totals:
             fm = padded[t]  # [B, O]
             for j in range(B):
                 comp, mem = _ridge_one(fm[j], fv[j], moved[j], inv_m[ht], inv_v[ht], inv_bw[ht])
-                overhead = over[ht] * ct.launches.sum()
+                overhead = over[ht] * paid_launches(ct.launches, launch)
                 latency[ht, j] = comp + mem + overhead
                 bound_time[ht, j, 0] = comp
                 bound_time[ht, j, 1 + main] = mem

@@ -1,0 +1,158 @@
+"""Generation metrics: the context axis, TTFT/TPOT against step-by-step evaluation, the strict
+bound beside the estimate, infeasible points, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import roofline as rl
+from roofline.counting import count_graph
+from roofline.evaluation import evaluate_costs
+from roofline.serving.context_counts import PhaseCounts
+from roofline.serving.envelope import envelope_sum
+from roofline.serving.generation import GENERATION_COLUMNS, generate
+
+MODEL = "llama2_7b"
+DEVICE = "a100_sxm4_80gb"
+
+
+def _step(model, phase, length, batch, hw, policy=None, launch="kernel"):
+    """The ordinary evaluation of one phase at one length: a graph built at that length."""
+    key = "seq_len" if phase == "prefill" else "context_len"
+    graph = model.with_params(phase=phase, **{key: length}).graph
+    return evaluate_costs(count_graph(graph, [batch], "fp16", fuse=True), hw, policy, launch)
+
+
+@pytest.mark.parametrize("phase", ["prefill", "decode"])
+def test_context_axis_counts_equal_a_graph_per_length(phase):
+    """Counts at any (batch, length) point equal the graph built at that length, column by column
+    (including GEMM dims, which tile padding needs)."""
+    m = rl.load_model(MODEL)
+    pc = PhaseCounts(m, phase)
+    assert pc.polynomial
+    batch, length = np.array([1.0, 5.0, 64.0]), np.array([7.0, 300.0, 4095.0])
+    ct = pc.table(batch, length, "fp16", fuse=True)
+    key = "seq_len" if phase == "prefill" else "context_len"
+    for j in range(batch.size):
+        graph = m.with_params(phase=phase, **{key: int(length[j])}).graph
+        ref = count_graph(graph, [batch[j]], "fp16", fuse=True)
+        for name, want in ref.columns.items():
+            got = ct.columns[name]
+            np.testing.assert_allclose(
+                got[:, j] if got.ndim == 2 else got,
+                want[:, 0] if want.ndim == 2 else want,
+                rtol=1e-12,
+                err_msg=name,
+            )
+        for dim in ("gemm_m", "gemm_n", "gemm_k", "gemm_count"):
+            np.testing.assert_allclose(getattr(ct, dim)[:, j], getattr(ref, dim)[:, 0])
+
+
+def test_envelope_sum_equals_brute_force():
+    rng = np.random.default_rng(7)
+    alpha, beta = rng.normal(size=(200, 4)), rng.normal(size=(200, 4))
+    lo = rng.integers(1, 40, size=200).astype(float)
+    hi = lo + rng.integers(-1, 80, size=200)
+    total, by_line = envelope_sum(alpha, beta, lo, hi)
+    for i in range(200):
+        c = np.arange(lo[i], hi[i] + 1)
+        vals = alpha[i] + beta[i] * c[:, None]
+        want = vals.max(axis=1).sum() if c.size else 0.0
+        assert total[i] == pytest.approx(want, rel=1e-12, abs=1e-9)
+        assert by_line[i].sum() == pytest.approx(total[i], rel=1e-12, abs=1e-9)
+
+
+@pytest.mark.parametrize("launch", ["kernel", "graph"])
+@pytest.mark.parametrize("policy", ["capacity", "single"])
+def test_ttft_and_tpot_equal_step_by_step(policy, launch):
+    """TTFT is the prefill latency; TPOT the mean decode step over contexts p+1 .. p+o-1."""
+    m, hw = rl.load_model(MODEL), rl.load_hardware(DEVICE)
+    p, o = 96, 9
+    t = generate(
+        m, hw, prompt=p, output=o, batch=[1, 24], dtype="fp16", policy=policy, launch=launch
+    )
+    for row in t:
+        b = row["batch"]
+        pre = _step(m, "prefill", p, b, hw, policy, launch)
+        steps = [_step(m, "decode", c, b, hw, policy, launch) for c in range(p + 1, p + o)]
+        assert row["ttft_s"] == pytest.approx(pre.latency_s[0, 0], rel=1e-12)
+        assert row["ttft_bound_s"] == pytest.approx(pre.latency_bound_s[0, 0], rel=1e-12)
+        tpot = np.mean([s.latency_s[0, 0] for s in steps])
+        tpot_bound = np.mean([s.latency_bound_s[0, 0] for s in steps])
+        assert row["tpot_s"] == pytest.approx(tpot, rel=1e-9)
+        assert row["tpot_bound_s"] == pytest.approx(tpot_bound, rel=1e-12)
+        e2e = row["ttft_s"] + (o - 1) * row["tpot_s"]
+        assert row["e2e_s"] == pytest.approx(e2e, rel=1e-12)
+        assert row["tokens_per_s"] == pytest.approx(b * o / e2e, rel=1e-12)
+        assert row["tokens_per_s_per_user"] == pytest.approx(o / e2e, rel=1e-12)
+        kv = steps[-1].costs.kv_footprint_bytes.sum()
+        assert row["kv_cache_bytes"] == pytest.approx(kv, rel=1e-12)
+
+
+def test_the_bound_is_never_above_the_estimate():
+    t = generate(MODEL, ["a100_sxm4_80gb", "h100_sxm5", "l4"], prompt=[128, 2048], output=[2, 256],
+                 batch=[1, 8, 64])  # fmt: skip
+    ok = t.column("feasible").astype(bool)
+    for est, bound in (
+        ("ttft_s", "ttft_bound_s"),
+        ("tpot_s", "tpot_bound_s"),
+        ("e2e_s", "e2e_bound_s"),
+    ):
+        assert (t.column(bound)[ok] <= t.column(est)[ok] * (1 + 1e-12)).all()
+    assert (t.column("tokens_per_s_bound")[ok] >= t.column("tokens_per_s")[ok]).all()
+
+
+def test_one_output_token_is_the_prefill_alone():
+    t = generate(MODEL, DEVICE, prompt=512, output=1, batch=4, dtype="fp16")
+    row = t[0]
+    assert row["e2e_s"] == row["ttft_s"] and row["tpot_s"] is None and row["decode_bound"] is None
+
+
+def test_infeasible_points_carry_no_time():
+    """Llama-2-7B at batch 128 with 4k tokens on a 24 GB L4: the KV cache alone is ~275 GB."""
+    t = generate(MODEL, "l4", prompt=4000, output=96, batch=[1, 128], dtype="fp16")
+    small, big = t[0], t[1]
+    assert small["feasible"] and small["devices_needed"] == 1
+    assert not big["feasible"]
+    assert big["ttft_s"] is None and big["tokens_per_s"] is None
+    kv = 128 * 2 * 32 * 4096 * 4095 * 2  # batch x (K, V) x layers x hidden x tokens x bytes
+    assert big["kv_cache_bytes"] == pytest.approx(kv)
+    l4 = rl.load_hardware("l4")
+    device_memory = sum(lvl.capacity for lvl in l4.memory.values() if lvl.kind != "host")
+    assert big["devices_needed"] >= np.ceil((kv + 13.5e9) / device_memory)
+
+
+def test_every_argument_is_an_axis_and_columns_are_stable():
+    t = generate(MODEL, [DEVICE, "h100_sxm5"], prompt=[64, 128], output=[4, 8, 16], batch=[1, 2],
+                 dtype=["fp16", "int8"])  # fmt: skip
+    assert tuple(t.columns) == GENERATION_COLUMNS
+    assert len(t) == 2 * 2 * 2 * 3 * 2
+    assert set(t.column("dtype")) == {"fp16", "int8"}
+
+
+def test_default_dtype_is_the_devices():
+    t = generate(MODEL, DEVICE, prompt=64, output=4)
+    assert t[0]["dtype"] == rl.load_hardware(DEVICE).dtype
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"prompt": 0}, "prompt"),
+        ({"output": 1.5}, "output"),
+        ({"batch": True}, "batch"),
+        ({"prompt": 5000}, "context_len"),
+        ({"prompt": [128], "output": ["x"]}, "output"),
+    ],
+)
+def test_bad_input_is_one_spec_error(kwargs, field):
+    args = {"prompt": 128, "output": 8, **kwargs}
+    with pytest.raises(rl.SpecError) as err:
+        generate(MODEL, DEVICE, **args)
+    assert field in str(err.value)
+
+
+def test_a_model_without_phases_is_refused():
+    with pytest.raises(rl.SpecError, match="decoder"):
+        generate("resnet50", DEVICE, prompt=16, output=4)

@@ -142,7 +142,8 @@ def test_default_dtype_is_the_devices():
         ({"prompt": 0}, "prompt"),
         ({"output": 1.5}, "output"),
         ({"batch": True}, "batch"),
-        ({"prompt": 5000}, "context_len"),
+        ({"prompt": 5000}, "max_position_embeddings"),
+        ({"prompt": 4000, "output": 200}, "context_len=4199 exceeds max_position_embeddings"),
         ({"prompt": [128], "output": ["x"]}, "output"),
     ],
 )

@@ -27,7 +27,8 @@ def _say(args: argparse.Namespace) -> Progress | None:
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from roofline.cli.main import write_output
-    from roofline.fidelity.calibrate import calibrate, to_yaml
+    from roofline.fidelity.calibrate import calibrate
+    from roofline.fidelity.device_spec import to_yaml
     from roofline.presets import load_hardware
 
     out = args.output

@@ -1,15 +1,15 @@
 """``roofline validate``: run real kernels on this machine and hold the roofline to them.
 
-Each kernel of :mod:`roofline.validate_suite` is timed (one warm-up call, then repeated until a
+Each kernel of :mod:`roofline.fidelity.kernels` is timed (one warm-up call, then repeated until a
 time budget is spent; the median is the measured time) and predicted by evaluating its tiny
-``layers``-family model with the real engine (:func:`roofline.engine.evaluate_costs`) on the device
-spec, normally one written by ``roofline calibrate`` on the same machine. Per kernel the report
-gives measured / predicted, for the derated prediction (with the device's efficiency curves) and
-for the ideal roofline. The summary gives, over all kernels and over those of 1 ms and more:
-the median and 90th percentile of measured / predicted, and the share of kernels where the
+``layers``-family model with the real engine (:func:`roofline.evaluation.evaluate_costs`) on the
+device spec, normally one written by ``roofline calibrate`` on the same machine. Per kernel the
+report gives measured / predicted, for the derated prediction (with the device's efficiency
+curves) and for the ideal roofline. The summary gives, over all kernels and over those of 1 ms and
+more: the median and 90th percentile of measured / predicted, and the share of kernels where the
 prediction is a true lower bound (predicted <= measured) and where it is at most 10% above the
 measured time. Whole models (resnet50 from torchvision, the DLRM of ``model_specs/dlrm_rm2.yaml``)
-are measured end to end when torch is installed (:mod:`roofline.validate_models`).
+are measured end to end when torch is installed (:mod:`roofline.fidelity.models`).
 
 The JSON document (``--format json``) holds the machine, the device spec, every kernel with its
 ``layers`` parameters, the summary and the whole models, so a run can be re-predicted later. The
@@ -26,10 +26,15 @@ from typing import Any
 
 import numpy as np
 
+from roofline.counting import count_graph
 from roofline.errors import SpecError
+from roofline.evaluation import evaluate_costs
 from roofline.fidelity import machine as mach
 from roofline.fidelity.kernels import Kernel, release, suite
+from roofline.fidelity.models import measure_models
+from roofline.fidelity.timing import measure
 from roofline.hardware import Hardware
+from roofline.presets import build_model
 from roofline.table import Table
 
 #: kernels of at least this measured time are the ones the targets speak of (seconds)
@@ -40,10 +45,6 @@ SLACK = 1.1
 
 def predict(k: Kernel, hw: Hardware) -> dict[str, Any]:
     """Predicted seconds (derated and ideal), FLOPs, bytes and bound of kernel ``k`` on ``hw``."""
-    from roofline.counting import count_graph
-    from roofline.evaluation import evaluate_costs
-    from roofline.presets import build_model
-
     spec = {
         "name": k.name,
         "family": "layers",
@@ -59,15 +60,6 @@ def predict(k: Kernel, hw: Hardware) -> dict[str, Any]:
         "bytes": float(r.bytes_moved[0, 0].sum()),
         "bound": str(r.dominant_bound()[0, 0]),
     }
-
-
-def measure(run: Any, quick: bool, clock: str = "wall") -> dict[str, float]:
-    """Median and best seconds of ``run`` over repeated calls (after a warm-up) on ``clock``."""
-    if quick:
-        t = mach.time_calls(run, min_reps=3, min_time=0.01, clock=clock)
-    else:
-        t = mach.time_calls(run, min_reps=5, min_time=0.2, clock=clock)
-    return {"measured_s": float(np.median(t)), "measured_min_s": float(t.min()), "reps": len(t)}
 
 
 def machine(threads: dict[str, int | None]) -> dict[str, Any]:
@@ -206,8 +198,6 @@ def run_validation(
     release()
     whole: list[dict[str, Any]] = []
     if torch is not None and models and not quick:
-        from roofline.fidelity.models import measure_models
-
         whole = measure_models(hw, say, clock)
     info["load_average_after"] = list(os.getloadavg())
     return {

@@ -8,13 +8,12 @@ re-raises. Output files are written to a temporary name and renamed, so an error
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from roofline.errors import RooflineError, SpecError
+from roofline.output_files import atomic_write
 
 FORMATS = ("table", "markdown", "csv", "json")
 
@@ -41,43 +40,6 @@ def write_output(text: str, path: str | None) -> None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return
     atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
-
-
-def atomic_write(path: str, writer: Callable[[str], None]) -> None:
-    """Call ``writer(tmp_path)`` then rename to ``path``; on any failure remove the temp file."""
-    target = Path(path)
-    parent = target.parent if str(target.parent) else Path(".")
-    if not parent.is_dir():
-        raise SpecError(
-            f"directory {str(parent)!r} does not exist",
-            file=path,
-            field="output",
-            fix="create it or choose another path",
-        )
-    if target.is_dir():
-        raise SpecError("is a directory", file=path, field="output", fix="name a file")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=parent)
-    except OSError as exc:
-        raise _unwritable(path, exc) from None
-    os.close(fd)
-    try:
-        writer(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual mode
-        os.replace(tmp, target)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise _unwritable(path, exc) from None
-        raise
-
-
-def _unwritable(path: str, exc: OSError) -> SpecError:
-    return SpecError(
-        f"cannot write: {exc.strerror}", file=path, field="output", fix="choose a writable location"
-    )
 
 
 def _batches(values: Sequence[str] | None, default: Sequence[int] = (1,)) -> list[float]:

@@ -1,5 +1,5 @@
 """What every chart shares: category colors, axes, tick formatters, picking a batch or device
-of a result, and writing an image file atomically.
+of a result, and writing an image file atomically (:mod:`roofline.output_files`).
 
 matplotlib is imported inside the functions that need it, so importing the chart modules stays
 cheap until something is drawn.
@@ -13,6 +13,7 @@ import numpy as np
 
 from roofline.errors import SpecError
 from roofline.formatting import si
+from roofline.output_files import atomic_write, image_format
 from roofline.result import Result
 
 #: fixed colors per op category, so every chart uses the same legend
@@ -98,27 +99,8 @@ def device_index(result: Result, device: int | str) -> int:
     return result.grid.labels.index(device) if isinstance(device, str) else int(device)
 
 
-#: image formats :func:`save` writes, by file suffix
-IMAGE_FORMATS = ("png", "svg", "pdf")
-
-
-def image_format(path: str, field: str = "output") -> str:
-    """The image format of ``path`` by its suffix (``png``, ``svg`` or ``pdf``); a
-    :class:`~roofline.errors.SpecError` naming ``field`` for any other name."""
-    _, dot, fmt = str(path).lower().rpartition(".")
-    if not dot or fmt not in IMAGE_FORMATS:
-        raise SpecError(
-            f"cannot tell the image format of {path!r}",
-            field=field,
-            fix="name the file .png or .svg",
-        )
-    return fmt
-
-
 def save(ax_or_fig: Any, path: str) -> None:
     """Write the figure of ``ax_or_fig`` to ``path`` (PNG, SVG or PDF by suffix) atomically."""
-    from roofline.cli.main import atomic_write
-
     fig = getattr(ax_or_fig, "figure", ax_or_fig)
     fmt = image_format(path)
     atomic_write(str(path), lambda tmp: fig.savefig(tmp, format=fmt, dpi=130))

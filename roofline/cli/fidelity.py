@@ -98,8 +98,9 @@ def _load_report(path: str) -> dict[str, Any]:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from roofline.cli.main import atomic_write, write_output
-    from roofline.fidelity.validate import plot, tables
+    from roofline.cli.main import write_output
+    from roofline.fidelity.validate import tables
+    from roofline.output_files import atomic_write
 
     for path, ends in ((args.plot, (".png", ".svg", ".pdf")), (args.json, (".json",))):
         if path and not path.endswith(ends):
@@ -111,7 +112,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.json:
         atomic_write(args.json, lambda tmp: Path(tmp).write_text(text + "\n", encoding="utf-8"))
     if args.plot:
-        atomic_write(args.plot, lambda tmp: plot(doc, tmp))
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from roofline.plot import save
+        from roofline.plot.validation import measured_vs_predicted
+
+        save(measured_vs_predicted(doc), args.plot)
     if args.format == "json":
         out = text
     elif args.format == "csv":

@@ -65,11 +65,10 @@ def _fleet_mix(items: list[str]) -> dict[str, float] | None:
 
 def _draw(args: argparse.Namespace) -> Any:
     """Build the chart of ``args.kind``; return its Axes or Figure."""
-    from roofline import plot
+    from roofline import plot, studies
     from roofline.api import evaluate
     from roofline.cli.main import _batches
-    from roofline.studies import embedding as studies
-    from roofline.studies.fleet import fleet_breakdown
+    from roofline.studies import fleet_breakdown
 
     k, models, hws = args.kind, args.models, args.hw
     batches = _batches(args.batch) if args.batch else None

@@ -49,7 +49,7 @@ def parse_vary(items: list[str], hw: Any) -> dict[str, list[float]]:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from roofline.cli.main import _batches, atomic_write, write_output
     from roofline.presets import load_hardware
-    from roofline.sweeps import Progress, n_points, plot_sweep, sweep
+    from roofline.sweeps import Progress, n_points, sweep
 
     hw = load_hardware(args.hw)
     knobs = parse_vary(args.vary, hw)
@@ -80,6 +80,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         import matplotlib
 
         matplotlib.use("Agg")
+        from roofline.plot import plot_sweep
+
         fig = plot_sweep(table, args.metric)
         atomic_write(args.plot, lambda tmp: fig.savefig(tmp, dpi=130))
     write_output(table.format(args.format), args.output)

@@ -1,4 +1,5 @@
-"""Cold start: ``import roofline`` (< 0.3 s, no matplotlib or scipy) and
+"""Cold start: ``import roofline`` (< 0.3 s, no matplotlib or scipy), ``roofline --help``
+(< 0.3 s: it imports no command module), ``roofline list models`` (< 1 s) and
 ``python -m roofline compare`` of 3 models x 3 devices x 3 batches (< 1 s wall).
 
 Each measurement is a fresh interpreter; the best of five runs is reported (the first run also
@@ -18,6 +19,8 @@ CHECK = (
     "import sys, roofline; bad = [m for m in ('matplotlib', 'scipy') if m in sys.modules];"
     " sys.exit(1 if bad else 0)"
 )
+HELP = [sys.executable, "-m", "roofline", "--help"]
+LIST = [sys.executable, "-m", "roofline", "list", "models"]
 COMPARE = [
     sys.executable,
     "-m",
@@ -52,6 +55,8 @@ def main() -> int:
     imp = wall([sys.executable, "-c", CHECK])
     print(f"  bare interpreter start: {base:.3f} s")
     ok = report("  import roofline (wall, incl. interpreter)", imp, 0.3, "s", False)
+    ok &= report("  roofline --help (wall, cold)", wall(HELP), 0.3, "s", False)
+    ok &= report("  roofline list models (wall, cold)", wall(LIST), 1.0, "s", False)
     ok &= report(
         "  compare 3 models x 3 devices x 3 batches (wall, cold)", wall(COMPARE), 1.0, "s", False
     )

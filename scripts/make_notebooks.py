@@ -193,7 +193,7 @@ WHATIF = [
         "on-chip capacity. Where the SRAM holds the live activations, bandwidth stops "
         "mattering.",
     ),
-    ("code", 'from roofline.sweeps import plot_sweep\n\nplot_sweep(t, "latency_s");'),
+    ("code", 'from roofline import plot\n\nplot.plot_sweep(t, "latency_s");'),
     (
         "code",
         'fast = t.to_records()\nbest = min(fast, key=lambda r: r["latency_s"])\n'

@@ -136,12 +136,12 @@ def test_read_only_directory(capsys, tmp_path):
 
 
 def test_interrupt_during_evaluation(monkeypatch, capsys, tmp_path):
-    import roofline.api
+    import roofline.cli.models
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(roofline.api, "evaluate", interrupted)
+    monkeypatch.setattr(roofline.cli.models, "evaluate", interrupted)
     out = tmp_path / "out.json"
     _fails([*ANALYZE, "--format", "json", "-o", str(out)], capsys, r"interrupted", status=130)
     assert list(tmp_path.iterdir()) == []

@@ -17,6 +17,7 @@ import pytest  # noqa: E402
 import roofline as rl  # noqa: E402
 from roofline import plot  # noqa: E402
 from roofline.errors import SpecError  # noqa: E402
+from roofline.plot.validation import measured_vs_predicted  # noqa: E402
 
 DEVICE = "hypothetical_100tops"
 
@@ -32,10 +33,13 @@ def _close():
     plt.close("all")
 
 
-def test_import_does_not_load_matplotlib():
+def test_computing_never_loads_matplotlib():
+    # importing the package and the rooms that compute, and computing a study, stay off
+    # matplotlib: only drawing (roofline.plot, Study.plot, Study.figure) imports it
     code = (
-        "import sys, roofline, roofline.plot, roofline.studies.embedding, roofline.paper.table1, "
-        "roofline.studies.fleet; sys.exit('matplotlib' in sys.modules)"
+        "import sys, roofline, roofline.studies, roofline.paper.table1, roofline.cli.main, "
+        "roofline.fidelity.validate, roofline.sweeps; "
+        "roofline.fleet_breakdown({'resnet50': 1.0}); sys.exit('matplotlib' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
@@ -166,3 +170,29 @@ def test_save_rejects_unknown_formats_and_leaves_no_file(tmp_path, resnext):
     with pytest.raises(SpecError, match="image format"):
         plot.save(ax, str(tmp_path / "a.txt"))
     assert os.listdir(tmp_path) == []
+
+
+def test_sweep_chart_draws_one_line_per_model_over_the_knob():
+    bw = [1e12, 2e12, 4e12]
+    t = rl.sweep(["resnet18", "resnet50"], "a100_sxm4_80gb", {"memory.hbm.bandwidth": bw})
+    ax = plot.plot_sweep(t, "latency_s").axes[0]
+    lines = ax.get_lines()
+    assert len(lines) == 2 and list(lines[0].get_xdata()) == bw
+    assert ax.get_xlabel() == "memory.hbm.bandwidth (B/s)" and ax.get_ylabel() == "latency (s)"
+
+
+def test_validation_chart_puts_each_kernel_at_predicted_measured():
+    # a report of two kernels and one whole model (only the fields the chart reads)
+    doc = {
+        "kernels": [
+            {"group": "gemm", "predicted_s": 1e-3, "measured_s": 2e-3},
+            {"group": "embedding", "predicted_s": 4e-4, "measured_s": 3e-4},
+        ],
+        "models": [{"model": "resnet50", "batch": 1, "predicted_s": 0.01, "measured_s": 0.02}],
+        "machine": {"cpu": "cpu", "cpus": 2, "threads": {"blas": 2}, "date": "2024-01-01"},
+    }
+    ax = measured_vs_predicted(doc)
+    points = [tuple(np.asarray(c.get_offsets())[0]) for c in ax.collections]
+    assert points == [(1e-3, 2e-3), (4e-4, 3e-4), (0.01, 0.02)]
+    # the y = x line over the points' range with a factor 2 of margin: 3e-4 / 2 to 0.02 * 2
+    assert list(ax.get_lines()[0].get_xdata()) == pytest.approx([1.5e-4, 0.04])

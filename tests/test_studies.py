@@ -18,7 +18,8 @@ from roofline.errors import SpecError  # noqa: E402
 from roofline.evaluation import evaluate_costs  # noqa: E402
 from roofline.observers import ByCategory  # noqa: E402
 from roofline.placement import CapacityAware  # noqa: E402
-from roofline.studies.embedding import TablesIn  # noqa: E402
+from roofline.plot.studies import CHARTS  # noqa: E402
+from roofline.studies import STUDIES, Options, TablesIn  # noqa: E402
 
 DEVICE = "hypothetical_100tops"
 
@@ -259,3 +260,29 @@ def test_every_study_answers_in_words_and_draws(emb, eng, onchip, prec):
         assert ax.get_title()
         assert st.question in st._repr_markdown_()
         plt.close("all")
+
+
+# -- the registry -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(STUDIES))
+def test_every_registered_study_is_complete_and_draws_headless(name):
+    entry = STUDIES[name]
+    assert entry.name == name and entry.question and entry.charts
+    assert set(entry.charts) <= set(CHARTS)
+    st = entry.from_options(Options())  # as `roofline plot NAME` runs it, with its defaults
+    assert (st.name, st.question) == (name, entry.question)
+    assert [p.chart for p in st.panels[: len(entry.charts)]] == list(entry.charts)
+    assert all((p.subject is not None) == entry.per_subject for p in st.panels)
+    assert matplotlib.get_backend().lower() == "agg"
+    fig = st.figure()
+    fig.canvas.draw()
+    assert len([a for a in fig.axes if a.get_visible() and a.get_title()]) == len(st.panels)
+
+
+def test_the_registry_is_what_roofline_exports_and_draws():
+    functions = {e.function.__name__: e.function for e in STUDIES.values()}
+    exported = {n for n, module in rl._EXPORTS.items() if module == "studies"} - {"Study"}
+    assert set(functions) == exported
+    assert all(getattr(rl, n) is f for n, f in functions.items())
+    assert set(CHARTS) == {c for e in STUDIES.values() for c in e.charts}  # no chart unused

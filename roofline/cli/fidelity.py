@@ -1,4 +1,5 @@
-"""CLI subcommands ``calibrate`` and ``validate`` (registered by :mod:`roofline.cli`).
+"""Commands ``calibrate`` and ``validate``: measure this machine into a device spec, and hold the
+roofline to real kernels timed here.
 
 ``roofline calibrate [-o FILE.yaml] [--quick]`` measures this machine and writes a device spec;
 ``roofline validate [--hw FILE.yaml] [--format ...] [--json FILE] [--plot FILE.png] [--quick]``
@@ -11,25 +12,24 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from roofline.cli.common import Command, add_output_options, write_output
 from roofline.errors import SpecError
-
-if TYPE_CHECKING:
-    from roofline.fidelity.machine import Progress
+from roofline.fidelity.calibrate import calibrate
+from roofline.fidelity.device_spec import to_yaml
+from roofline.fidelity.machine import Progress, progress_to_stderr
+from roofline.fidelity.validate import run_validation, tables
+from roofline.output_files import image_format, write_text
+from roofline.presets import load_hardware
 
 
 def _say(args: argparse.Namespace) -> Progress | None:
-    from roofline.fidelity.machine import progress_to_stderr
-
     return None if args.quiet else progress_to_stderr
 
 
-def cmd_calibrate(args: argparse.Namespace) -> int:
-    from roofline.cli.main import write_output
-    from roofline.fidelity.calibrate import calibrate, to_yaml
-    from roofline.presets import load_hardware
-
+def run_calibrate(args: argparse.Namespace) -> int:
+    """Measure this machine; print or write the device spec (YAML)."""
     out = args.output
     name = args.name or (Path(out).stem if out and out != "-" else "calibrated")
     spec = calibrate(
@@ -52,14 +52,9 @@ def _threads(args: argparse.Namespace) -> int | None:
 
 def _measure(args: argparse.Namespace, say: Progress | None) -> dict[str, Any]:
     """Calibrate if no device is given, then run the suite."""
-    from roofline.fidelity.validate import run_validation
-    from roofline.presets import load_hardware
-
     if args.hw:
         hw, source = load_hardware(args.hw), args.hw
     else:
-        from roofline.fidelity.calibrate import calibrate
-
         if say:
             say("no --hw given: calibrating this machine first")
         hw = load_hardware(
@@ -96,21 +91,18 @@ def _load_report(path: str) -> dict[str, Any]:
     return doc
 
 
-def cmd_validate(args: argparse.Namespace) -> int:
-    from roofline.cli.main import atomic_write, write_output
-    from roofline.fidelity.validate import plot, tables
-
-    for path, ends in ((args.plot, (".png", ".svg", ".pdf")), (args.json, (".json",))):
-        if path and not path.endswith(ends):
-            raise SpecError(
-                f"file must end in {' or '.join(ends)}", file=path, fix=f"e.g. validation{ends[0]}"
-            )
+def run_validate(args: argparse.Namespace) -> int:
+    """Time the kernel suite here (or re-read a report); print the tables, write JSON and chart."""
+    if args.plot:
+        image_format(args.plot, field="--plot")
+    if args.json and not args.json.endswith(".json"):
+        raise SpecError("file must end in .json", file=args.json, fix="e.g. validation.json")
     doc = _load_report(args.from_json) if args.from_json else _measure(args, _say(args))
     text = json.dumps(doc, indent=1, allow_nan=False)
     if args.json:
-        atomic_write(args.json, lambda tmp: Path(tmp).write_text(text + "\n", encoding="utf-8"))
+        write_text(args.json, text + "\n")
     if args.plot:
-        atomic_write(args.plot, lambda tmp: plot(doc, tmp))
+        _write_chart(doc, args.plot)
     if args.format == "json":
         out = text
     elif args.format == "csv":
@@ -124,18 +116,27 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: Any, common: Any) -> None:
-    """Add the ``calibrate`` and ``validate`` subcommands to the CLI's subparsers."""
-    sp = sub.add_parser("calibrate", help="measure this machine and write a device spec (YAML)")
+def _write_chart(doc: dict[str, Any], path: str) -> None:
+    """Draw measured against predicted time and write it to ``path``."""
+    import matplotlib  # the chart's libraries: only a validate with --plot loads them
+
+    matplotlib.use("Agg")
+    from roofline import plot
+    from roofline.plot.validation import measured_vs_predicted
+
+    plot.save(measured_vs_predicted(doc), path)
+
+
+def calibrate_arguments(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--quick", action="store_true", help="a few seconds, fewer sizes, no torch")
     sp.add_argument("--name", help="device name in the spec (default: the output file's stem)")
     sp.add_argument("--no-torch", action="store_true", help="numpy only")
     sp.add_argument("--threads", type=int, help="BLAS/torch threads (default: all usable CPUs)")
     sp.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
-    common(sp, fmt=False)
-    sp.set_defaults(func=cmd_calibrate)
+    add_output_options(sp, formats=False)
 
-    sp = sub.add_parser("validate", help="time real kernels here and compare with predictions")
+
+def validate_arguments(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--hw", help="device spec (default: calibrate this machine first)")
     sp.add_argument("--quick", action="store_true", help="a few small kernels, no whole models")
     sp.add_argument("--no-torch", action="store_true", help="numpy kernels only")
@@ -152,5 +153,10 @@ def register(sub: Any, common: Any) -> None:
     sp.add_argument("--plot", help="also write the measured-vs-predicted chart (png/svg/pdf)")
     sp.add_argument("--threads", type=int, help="BLAS/torch threads (default: all usable CPUs)")
     sp.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
-    common(sp)
-    sp.set_defaults(func=cmd_validate)
+    add_output_options(sp)
+
+
+COMMANDS = {
+    "calibrate": Command(calibrate_arguments, run_calibrate),
+    "validate": Command(validate_arguments, run_validate),
+}

@@ -1,21 +1,32 @@
-"""CLI subcommands ``sweep``, ``sensitivity`` and ``diff`` (registered by :mod:`roofline.cli`)."""
+"""Commands ``sweep``, ``sensitivity`` and ``diff``: a model over device variants, what doubling
+each device knob buys, and one model on two devices."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-from pathlib import Path
 from typing import Any
 
+from roofline.cli.common import (
+    Command,
+    add_output_options,
+    add_policy_option,
+    parse_batches,
+    write_output,
+)
 from roofline.errors import SpecError
+from roofline.knobs import knob_dim
+from roofline.output_files import image_format, write_text
+from roofline.presets import load_hardware
+from roofline.sweeps import Progress, n_points, sweep
+from roofline.units import parse_range
+from roofline.whatif import diff_devices, sensitivity
 
 
 def parse_vary(items: list[str], hw: Any) -> dict[str, list[float]]:
     """``["memory.hbm.bandwidth=0.5TB/s:8TB/s:16:log", "memory.sram.capacity=8MiB,32MiB"]`` ->
     {canonical path: SI values}."""
-    from roofline.knobs import knob_dim
-    from roofline.units import parse_range
-
     out: dict[str, list[float]] = {}
     for item in items:
         if "=" not in item:
@@ -46,11 +57,10 @@ def parse_vary(items: list[str], hw: Any) -> dict[str, list[float]]:
     return out
 
 
-def cmd_sweep(args: argparse.Namespace) -> int:
-    from roofline.cli.main import _batches, atomic_write, write_output
-    from roofline.presets import load_hardware
-    from roofline.sweeps import Progress, n_points, plot_sweep, sweep
-
+def run_sweep(args: argparse.Namespace) -> int:
+    """Evaluate the models over the device variants; print the table, write the chart."""
+    if args.plot:
+        image_format(args.plot, field="--plot")  # before the sweep
     hw = load_hardware(args.hw)
     knobs = parse_vary(args.vary, hw)
     total = n_points(knobs, args.mode) * len(args.models) * len(args.dtype or ["fp32"])
@@ -59,7 +69,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         args.models,
         hw,
         knobs,
-        batch=_batches(args.batch),
+        batch=parse_batches(args.batch),
         dtype=args.dtype or "fp32",
         mode=args.mode,
         policy=args.policy,
@@ -68,29 +78,26 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         per_op=bool(args.per_op),
     )
     if args.per_op:
-        atomic_write(args.per_op, lambda tmp: Path(tmp).write_text(table.per_op.to_csv()))
+        write_text(args.per_op, table.per_op.to_csv())
     if args.plot:
-        if not args.plot.endswith((".png", ".svg", ".pdf")):
-            raise SpecError(
-                "plot file must end in .png, .svg or .pdf",
-                file=args.plot,
-                field="--plot",
-                fix="e.g. --plot sweep.png",
-            )
-        import matplotlib
-
-        matplotlib.use("Agg")
-        fig = plot_sweep(table, args.metric)
-        atomic_write(args.plot, lambda tmp: fig.savefig(tmp, dpi=130))
+        _write_chart(table, args.metric, args.plot)
     write_output(table.format(args.format), args.output)
     return 0
 
 
-def cmd_sensitivity(args: argparse.Namespace) -> int:
-    from roofline.cli.main import _batches, write_output
-    from roofline.whatif import sensitivity
+def _write_chart(table: Any, metric: str, path: str) -> None:
+    """Draw ``metric`` over the sweep and write it to ``path``."""
+    import matplotlib  # the chart's libraries: only a sweep with --plot loads them
 
-    b = _batches(args.batch)
+    matplotlib.use("Agg")
+    from roofline import plot
+
+    plot.save(plot.plot_sweep(table, metric), path)
+
+
+def run_sensitivity(args: argparse.Namespace) -> int:
+    """Print what doubling (``--factor``) each device knob buys, best first."""
+    b = parse_batches(args.batch)
     if len(b) != 1:
         raise SpecError("sensitivity takes one batch size", field="--batch", fix="e.g. --batch 16")
     table = sensitivity(
@@ -106,23 +113,19 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_diff(args: argparse.Namespace) -> int:
-    from roofline.cli.main import _batches, write_output
-    from roofline.whatif import diff_devices
-
+def run_diff(args: argparse.Namespace) -> int:
+    """Print one model's speedup by op kind from one device to another, and the bound changes."""
     if len(args.hw) != 2:
         raise SpecError(
             f"diff needs two devices, got {len(args.hw)}",
             field="--hw",
             fix="e.g. --hw a100_sxm4_80gb h100_sxm5",
         )
-    b = _batches(args.batch)
+    b = parse_batches(args.batch)
     by_kind, changed = diff_devices(
         args.model, args.hw[0], args.hw[1], batch=b[0], dtype=args.dtype, policy=args.policy
     )
     if args.format == "json":
-        import json
-
         text = json.dumps(
             {"by_kind": by_kind.to_records(), "bound_changes": changed.to_records()},
             indent=1,
@@ -134,9 +137,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: Any, common: Any) -> None:
-    """Add the subcommands to the CLI's subparsers."""
-    sp = sub.add_parser("sweep", help="evaluate models over device variants")
+def sweep_arguments(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("models", nargs="+")
     sp.add_argument("--hw", required=True, help="base device")
     sp.add_argument(
@@ -150,7 +151,7 @@ def register(sub: Any, common: Any) -> None:
     sp.add_argument("--mode", choices=("product", "zip"), default="product")
     sp.add_argument("--batch", nargs="+")
     sp.add_argument("--dtype", nargs="+")
-    sp.add_argument("--policy", choices=("single", "capacity"), default="capacity")
+    add_policy_option(sp)
     sp.add_argument("--no-fuse", action="store_true")
     sp.add_argument("--plot", help="write a chart of the result (FILE.png|svg|pdf)")
     sp.add_argument(
@@ -160,25 +161,31 @@ def register(sub: Any, common: Any) -> None:
         "--metric", default="latency_s", choices=("latency_s", "throughput_per_s", "utilization")
     )
     sp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    common(sp)
-    sp.set_defaults(func=cmd_sweep)
+    add_output_options(sp)
 
-    sp = sub.add_parser("sensitivity", help="rank what doubling each device knob buys")
+
+def sensitivity_arguments(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("model")
     sp.add_argument("--hw", required=True)
     sp.add_argument("--batch", nargs="+")
     sp.add_argument("--dtype", default="fp32")
     sp.add_argument("--factor", type=float, default=2.0)
-    sp.add_argument("--policy", choices=("single", "capacity"), default="capacity")
+    add_policy_option(sp)
     sp.add_argument("--no-fuse", action="store_true")
-    common(sp)
-    sp.set_defaults(func=cmd_sensitivity)
+    add_output_options(sp)
 
-    sp = sub.add_parser("diff", help="one model on two devices: speedup by op kind, bound changes")
+
+def diff_arguments(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("model")
     sp.add_argument("--hw", nargs="+", required=True)
     sp.add_argument("--batch", nargs="+")
     sp.add_argument("--dtype", default="fp32")
-    sp.add_argument("--policy", choices=("single", "capacity"), default="capacity")
-    common(sp)
-    sp.set_defaults(func=cmd_diff)
+    add_policy_option(sp)
+    add_output_options(sp)
+
+
+COMMANDS = {
+    "sweep": Command(sweep_arguments, run_sweep),
+    "sensitivity": Command(sensitivity_arguments, run_sensitivity),
+    "diff": Command(diff_arguments, run_diff),
+}

@@ -43,168 +43,26 @@ from typing import Any
 
 import numpy as np
 
+from roofline.fidelity.device_spec import curve_entry, iec_text, level_entry, rate_text
 from roofline.fidelity.machine import (
-    GATHER_CHUNK,
     Progress,
     available_memory,
     blas_name,
     busy_warning,
     cpu_model,
     cpus,
-    index_sets,
     physical_memory,
     read_caches,
     set_threads,
-    time_calls,
     torch_module,
 )
-
-# -- measurements -------------------------------------------------------------------------------
-
-
-def measure_overhead(torch: Any | None) -> dict[str, float]:
-    """Median seconds of a one-element op per library (``numpy``, ``torch``)."""
-    x, y, z = np.ones(1, np.float32), np.ones(1, np.float32), np.empty(1, np.float32)
-    out = {"numpy": float(np.median(time_calls(lambda: np.add(x, y, out=z), 200, 0.05)))}
-    if torch is not None:
-        a, b, c = torch.ones(1), torch.ones(1), torch.empty(1)
-        out["torch"] = float(np.median(time_calls(lambda: torch.add(a, b, out=c), 200, 0.05)))
-    return out
-
-
-#: the numpy / torch names of the dtypes GEMMs are measured in
-_LIB_DTYPES = {"fp64": "float64", "fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
-
-
-def measure_gemm(lib: str, dtype: str, n: int, torch: Any | None, min_time: float) -> float:
-    """Best seconds of one n x n x n GEMM in ``dtype`` (``fp32``...) through ``lib`` (numpy or
-    torch)."""
-    if lib == "numpy":
-        rng = np.random.default_rng(0)
-        a, b = (rng.standard_normal((n, n)).astype(_LIB_DTYPES[dtype]) for _ in range(2))
-        c = np.empty((n, n), _LIB_DTYPES[dtype])
-        return float(time_calls(lambda: np.matmul(a, b, out=c), 3, min_time).min())
-    dt = getattr(torch, _LIB_DTYPES[dtype])
-    a, b = (torch.randn(n, n).to(dt) for _ in range(2))
-    c = torch.empty(n, n, dtype=dt)
-    with torch.inference_mode():
-        return float(time_calls(lambda: torch.matmul(a, b, out=c), 3, min_time).min())
-
-
-def stream_rate(
-    nbytes: float,
-    threads: int,
-    pool: ThreadPoolExecutor,
-    dtype: str = "float32",
-    target: float = 64e6,
-    min_time: float = 0.05,
-) -> float:
-    """Best bytes/s of ``np.max`` reading ``nbytes`` split over ``threads`` buffers.
-
-    Each buffer is read ``passes`` times in one call (a stride-0 broadcast), so one call reads
-    about ``target`` bytes and the call overhead does not count. numpy releases the GIL inside the
-    reduction, so the threads run in parallel.
-    """
-    item = np.dtype(dtype).itemsize
-    n = max(64, int(nbytes / item / threads))
-    passes = max(1, int(target / (n * item * threads)))
-    bufs = [np.ones(n, dtype) for _ in range(threads)]
-    views = [np.broadcast_to(b, (passes, n)) for b in bufs]
-    if threads == 1:
-        t = time_calls(lambda: np.max(views[0]), 3, min_time).min()
-    else:
-        t = time_calls(lambda: list(pool.map(np.max, views)), 3, min_time).min()
-    return passes * n * item * threads / float(t)
-
-
-def gemv_rate(nbytes: float, min_time: float = 0.05) -> float:
-    """Best bytes/s of a BLAS matrix-vector product (``A @ x``) whose matrix is ``nbytes``.
-
-    The BLAS kernels prefetch in software and use every thread, so they often read a large cache
-    or DRAM faster than a numpy reduction does.
-    """
-    a = np.ones((max(1, int(nbytes / 4 / 1024)), 1024), np.float32)
-    x, y = np.ones(1024, np.float32), np.empty(a.shape[0], np.float32)
-    return a.nbytes / float(time_calls(lambda: np.matmul(a, x, out=y), 3, min_time).min())
-
-
-def best_stream(nbytes: float, pool: ThreadPoolExecutor, threads: int, **kw: Any) -> float:
-    """The best read rate of one thread, ``threads`` threads (a busy machine may favour either)
-    and, for float32 working sets of 64 KiB or more, a BLAS matrix-vector product."""
-    rates = [stream_rate(nbytes, 1, pool, **kw)]
-    if threads > 1:
-        rates.append(stream_rate(nbytes, threads, pool, **kw))
-    if kw.get("dtype", "float32") == "float32" and nbytes >= 65536:
-        rates.append(gemv_rate(nbytes, kw.get("min_time", 0.05)))
-    return max(rates)
-
-
-#: bytes of one random row read by the gather probe (64 B: one cache line; 4 KiB: a page)
-GATHER_ROWS = (64, 256, 1024, 4096)
-
-
-def gather_rate(
-    flat: np.ndarray, row_bytes: int, target: float, min_time: float, torch: Any | None = None
-) -> dict[str, float]:
-    """Best bytes/s of reading random rows of ``row_bytes`` from the fp32 table ``flat`` (1-D,
-    viewed as rows of that length), per library (``numpy``, and ``torch`` when given).
-
-    numpy: ``np.take`` copies rows picked uniformly at random into a buffer that stays in L2,
-    chunk by chunk, about ``target`` bytes per timed call (``mode="wrap"`` skips numpy's buffered
-    bounds check). torch: one ``embedding_bag`` sum over the same number of rows in bags of 64,
-    which keeps the gathered rows in registers (its output is 1/64 of the rows). Each call reads
-    fresh rows (:func:`~roofline.machine.index_sets`), as a new request would.
-    """
-    d = max(1, row_bytes // 4)
-    rows = flat.size // d
-    table = flat[: rows * d].reshape(rows, d)
-    chunk = max(1, GATHER_CHUNK // (4 * d))
-    calls = max(1, int(target // (chunk * 4 * d)))
-    fresh = index_sets(rows, calls * chunk, table.nbytes)
-    buf = np.empty((chunk, d), np.float32)
-
-    def run() -> None:
-        for i in fresh().reshape(calls, chunk):
-            np.take(table, i, axis=0, out=buf, mode="wrap")
-
-    nbytes = calls * chunk * 4 * d
-    out = {"numpy": nbytes / float(time_calls(run, 3, min_time).min())}
-    if torch is not None:
-        t_table = torch.from_numpy(table)
-        offsets = torch.arange(0, calls * chunk, 64)
-        bag = torch.nn.functional.embedding_bag
-
-        def run_torch() -> None:
-            with torch.inference_mode():
-                bag(torch.from_numpy(fresh()), t_table, offsets, mode="sum")
-
-        out["torch"] = nbytes / float(time_calls(run_torch, 3, min_time).min())
-    return out
-
-
-def _curve(sizes: list[float], eff: list[float], source: str) -> dict[str, Any] | None:
-    """A curve mapping (sizes rounded to 4 digits, efficiencies clipped to [0.01, 1]), or None
-    when it would be flat at 1."""
-    points: dict[float, float] = {}
-    for s, x in zip(sizes, eff):
-        points.setdefault(float(f"{s:.4g}"), round(float(min(1.0, max(0.01, x))), 3))
-    if len(points) < 2 or min(points.values()) >= 0.999:
-        return None
-    return {"size": list(points), "efficiency": list(points.values()), "source": source}
-
-
-def _iec(x: float) -> str:
-    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
-        if x >= scale and x % (scale // 16 or 1) == 0:
-            return f"{x / scale:g} {unit}"
-    return f"{int(x)} B"
-
-
-def _rate(x: float, unit: str) -> str:
-    return f"{x / 1e9:.4g} G{unit}"
-
-
-# -- the calibration ----------------------------------------------------------------------------
+from roofline.fidelity.probes import (
+    GATHER_ROWS,
+    best_stream,
+    gather_rate,
+    measure_gemm,
+    measure_overhead,
+)
 
 
 def calibrate(
@@ -278,8 +136,8 @@ def calibrate(
         f"fp32 square numpy GEMMs n={sizes[0]}..{sizes[-1]} (2 n^3 FLOPs), best of runs "
         "over the fp32 peak, overhead taken off, non-decreasing"
     )
-    mcurve = _curve([2.0 * n**3 for n in sizes], eff, f"{stamp}; {how}")
-    say("    " + ", ".join(f"{dt} {_rate(p, 'FLOP/s')}" for dt, p in peaks.items()))
+    mcurve = curve_entry([2.0 * n**3 for n in sizes], eff, f"{stamp}; {how}")
+    say("    " + ", ".join(f"{dt} {rate_text(p, 'FLOP/s')}" for dt, p in peaks.items()))
 
     step(3, "vector engine: reduction rate over L1-resident data")
     l1 = caches[0].size if caches else 32 * 1024
@@ -295,7 +153,7 @@ def calibrate(
                 min_time=mt,
             )
             vec[dt] = max(vec[dt], rate / item)
-    say(f"    fp32 {_rate(vec['fp32'], 'FLOP/s')}, fp64 {_rate(vec['fp64'], 'FLOP/s')}")
+    say(f"    fp32 {rate_text(vec['fp32'], 'FLOP/s')}, fp64 {rate_text(vec['fp64'], 'FLOP/s')}")
 
     step(4, "memory: streaming read bandwidth per cache level and DRAM")
     # just above the faster level (where a level is at its best), then up to near its capacity
@@ -329,16 +187,17 @@ def calibrate(
     for c in caches:
         k = f"l{c.level}"
         what = f"L{c.level}: {c.size // 1024} KiB x {min(c.instances, threads)} of {c.instances}"
-        levels[k] = _level(
+        levels[k] = level_entry(
             "onchip", c.capacity(threads), points[k], bws[k], raw[k], c.line, stamp, what
         )
-        say(f"    {k} {_iec(c.capacity(threads))}: " + ", ".join(_rate(b, "B/s") for b in bws[k]))
+        read_rates = ", ".join(rate_text(b, "B/s") for b in bws[k])
+        say(f"    {k} {iec_text(c.capacity(threads))}: {read_rates}")
     line = caches[-1].line if caches else 64
     dram = physical_memory() // 1024**2 * 1024**2
-    levels["dram"] = _level(
+    levels["dram"] = level_entry(
         "device", dram, points["dram"], bws["dram"], raw["dram"], line, stamp, "DRAM"
     )
-    say("    dram: " + ", ".join(_rate(b, "B/s") for b in bws["dram"]))
+    say("    dram: " + ", ".join(rate_text(b, "B/s") for b in bws["dram"]))
     pool.shutdown()
 
     step(5, "memory: random row reads per level (64 B to 4 KiB rows)")
@@ -360,22 +219,22 @@ def calibrate(
         # a longer row never reads slower: lower figures are noise
         effs = list(np.maximum.accumulate([x / best for x in rate]))
         how = (
-            f"{stamp}; random rows from a {_iec(size)} table (np.take into an L2-resident "
+            f"{stamp}; random rows from a {iec_text(size)} table (np.take into an L2-resident "
             f"buffer{', torch embedding_bag sum' if torch is not None else ''}), best of "
             "runs and libraries, over the level's best streaming rate, non-decreasing"
         )
-        text = ", ".join(f"{r} B {_rate(x, 'B/s')}" for r, x in zip(gather_sizes, rate))
-        if curve := _curve([float(r) for r in gather_sizes], effs, how):
+        text = ", ".join(f"{r} B {rate_text(x, 'B/s')}" for r, x in zip(gather_sizes, rate))
+        if curve := curve_entry([float(r) for r in gather_sizes], effs, how):
             lvl["gather_curve"] = curve
             lvl["note"] += "; random rows: " + "; ".join(
-                f"{r} B " + ", ".join(f"{lib} {_rate(x, 'B/s')}" for lib, x in d.items())
+                f"{r} B " + ", ".join(f"{lib} {rate_text(x, 'B/s')}" for lib, x in d.items())
                 for r, d in per_lib.items()
             )
         say(f"    {k}: {text}")
 
     step(6, "writing the spec")
     per_lib = {
-        dt: ", ".join(f"{lib} {_rate(r, 'FLOP/s')}" for lib, r in d.items())
+        dt: ", ".join(f"{lib} {rate_text(r, 'FLOP/s')}" for lib, r in d.items())
         for dt, d in rates.items()
     }
     mpeak_src = "; ".join(f"{dt}: {text}" for dt, text in per_lib.items())
@@ -386,7 +245,7 @@ def calibrate(
         "source": f"{stamp} (python -m roofline calibrate{' --quick' if quick else ''})",
         "engines": {
             "matrix": {
-                "peak": {dt: _rate(p, "FLOP/s") for dt, p in peaks.items()},
+                "peak": {dt: rate_text(p, "FLOP/s") for dt, p in peaks.items()},
                 "fallback": {"tf32": "fp32"},
                 "efficiency": 1.0,
                 **({"efficiency_curve": mcurve} if mcurve else {}),
@@ -395,10 +254,10 @@ def calibrate(
                 "note": f"best per library: {mpeak_src}",
             },
             "vector": {
-                "peak": {dt: _rate(p, "FLOP/s") for dt, p in vec.items()},
+                "peak": {dt: rate_text(p, "FLOP/s") for dt, p in vec.items()},
                 "fallback": {d: "fp32" for d in ("tf32", "bf16", "fp16", "int8")},
                 "efficiency": 1.0,
-                "source": f"{stamp}; np.max over a {_iec(l1 / 4)} buffer per thread read "
+                "source": f"{stamp}; np.max over a {iec_text(l1 / 4)} buffer per thread read "
                 "repeatedly in one call, 1 FLOP per element, best of 1 and all threads",
                 "note": "elementwise rate the libraries reach on L1-resident data, not the FMA "
                 "peak (numpy issues no fused multiply-adds); narrow types are widened to fp32",
@@ -422,45 +281,3 @@ def calibrate(
         ],
     }
     return spec
-
-
-def _level(
-    kind: str,
-    capacity: float,
-    sizes: list[float],
-    bw: list[float],
-    raw: list[float],
-    line: int,
-    stamp: str,
-    what: str,
-) -> dict[str, Any]:
-    best = max(bw)
-    # above the last cache the working set no longer changes the rate: DRAM gets no curve
-    how = f"{stamp}; read rate at each working set over the best"
-    curve = _curve(sizes, [b / best for b in bw], how) if kind == "onchip" else None
-    out: dict[str, Any] = {
-        "kind": kind,
-        "capacity": _iec(capacity),
-        "bandwidth": _rate(best, "B/s"),
-        "granularity": f"{line} B",
-    }
-    if curve:
-        out["efficiency_curve"] = curve
-    out["source"] = (
-        f"{stamp}; {what}; best streaming read (np.max, BLAS gemv) at working sets "
-        + ", ".join(_iec(s) for s in sizes)
-    )
-    pts = ", ".join(f"{_iec(s)} {_rate(b, 'B/s')}" for s, b in zip(sizes, raw))
-    out["note"] = (
-        f"measured: {pts}; each rate is raised to the best at a larger working set "
-        "and to the next slower level's"
-    )
-    return out
-
-
-def to_yaml(spec: dict[str, Any]) -> str:
-    """The spec as YAML text (keys in the order written)."""
-    import yaml
-
-    header = "# Written by `python -m roofline calibrate`: every figure measured on this machine.\n"
-    return header + yaml.safe_dump(spec, sort_keys=False, width=100, allow_unicode=True)

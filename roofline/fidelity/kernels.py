@@ -97,7 +97,7 @@ def gather_sum(rows: int, dim: int, pooling: int, bags: int) -> Kernel:
     check) and a row of ones times the buffer pools them (``np.matmul``: BLAS sums a bag 4x
     faster than ``np.sum`` over the middle axis). The buffer stays in L2, so the table is read
     once, as Caffe2's SparseLengthsSum reads it. Each call looks up fresh random rows
-    (:func:`~roofline.machine.index_sets`): repeating the same ones would find them in the
+    (:func:`~roofline.fidelity.machine.index_sets`): repeating the same ones would find them in the
     caches. (The previous suite used a scipy CSR product, a scalar loop that
     multiplies every element by its 1.0 and ran 4x to 8x slower than its roofline.)
     """
@@ -250,7 +250,7 @@ def linear(b: int, fin: int, fout: int, dtype: str = "fp32") -> Kernel:
 
 def embedding_bag(rows: int, dim: int, pooling: int, bags: int) -> Kernel:
     """``nn.EmbeddingBag(mode="sum")`` over the shared numpy table (no copy), fresh random rows
-    each call (:func:`~roofline.machine.index_sets`)."""
+    each call (:func:`~roofline.fidelity.machine.index_sets`)."""
 
     def make() -> Run:
         import torch

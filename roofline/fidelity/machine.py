@@ -1,5 +1,6 @@
-"""The machine this process runs on: CPUs, caches, memory, libraries and thread pinning, and the
-timing loop that :mod:`roofline.calibrate` and :mod:`roofline.validate` share.
+"""The machine this process runs on: CPUs, caches, memory, libraries and thread pinning, the
+random row indices the gather probes read, and progress lines (the timing loop is
+:mod:`roofline.fidelity.timing`).
 
 Caches come from ``/sys/devices/system/cpu/cpu*/cache/index*`` (level, type, size,
 ``shared_cpu_list``, ``coherency_line_size``): a cache level's capacity is its size times the number
@@ -8,18 +9,23 @@ of distinct instances among the CPUs this process may use.
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import math
 import os
 import platform
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+try:  # optional: pins every BLAS it finds; OpenBLAS is reached directly without it
+    from threadpoolctl import threadpool_limits
+except ImportError:
+    threadpool_limits = None  # type: ignore[assignment]
 
 Progress = Callable[[str], None]
 
@@ -69,8 +75,6 @@ def torch_module() -> Any | None:
 def _openblas_set(n: int) -> int | None:
     """Set the thread count of every OpenBLAS loaded in this process (as threadpoolctl would);
     return the count read back, or None if none was found."""
-    import ctypes
-
     try:
         paths = {
             ln.split()[-1]
@@ -98,12 +102,11 @@ def set_threads(n: int, torch: Any | None = None) -> dict[str, int | None]:
     threadpoolctl is used when installed, else OpenBLAS is called directly; a BLAS that cannot be
     reached is reported as None (it keeps its own default, normally one thread per CPU).
     """
-    try:
-        from threadpoolctl import threadpool_limits
-
+    blas: int | None
+    if threadpool_limits is not None:
         threadpool_limits(n, user_api="blas")
-        blas: int | None = n
-    except ImportError:
+        blas = n
+    else:
         blas = _openblas_set(n)
     out = {"blas": blas}
     if torch is not None:
@@ -191,34 +194,6 @@ def available_memory() -> int:
     except (OSError, ValueError):
         pass
     return physical_memory() // 2
-
-
-def time_calls(
-    fn: Callable[[], Any],
-    min_reps: int = 3,
-    min_time: float = 0.05,
-    max_reps: int = 2000,
-    clock: str = "wall",
-) -> np.ndarray:
-    """Seconds of each timed call of ``fn`` after one warm-up call.
-
-    Runs at least ``min_reps`` calls, then stops once ``min_time`` seconds have passed or
-    ``max_reps`` calls are done (a slow ``fn`` thus runs exactly ``min_reps`` calls). ``clock`` is
-    ``wall`` (elapsed time) or ``cpu`` (CPU time of this process: the time spent descheduled by
-    other work does not count; with more than one thread it sums over them).
-    """
-    timer = time.process_time if clock == "cpu" else time.perf_counter
-    fn()
-    times: list[float] = []
-    start = time.perf_counter()
-    while True:
-        t0 = timer()
-        fn()
-        times.append(timer() - t0)
-        spent = time.perf_counter() - start
-        if len(times) >= min_reps and (spent >= min_time or len(times) >= max_reps):
-            break
-    return np.asarray(times)
 
 
 def progress_to_stderr(msg: str) -> None:

@@ -17,8 +17,11 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from roofline.api import evaluate
 from roofline.fidelity.machine import Progress, available_memory, index_sets, torch_module
+from roofline.fidelity.timing import measure
 from roofline.hardware import Hardware
+from roofline.presets import load_model
 
 _LIBS: list[Any] = []  # torch.library objects must outlive the import
 
@@ -64,8 +67,6 @@ def resnet50(torch: Any) -> Callable[[int], Callable[[], Any]]:
 
 def dlrm(torch: Any, preset: str = "dlrm_rm2") -> Callable[[int], Callable[[], Any]]:
     """A runner factory for the DLRM preset ``preset`` built in torch from its parameters."""
-    from roofline.presets import load_model
-
     p = load_model(preset).params
     if p.cross_layers:
         raise ValueError("cross layers are not built here")
@@ -132,9 +133,6 @@ def dlrm(torch: Any, preset: str = "dlrm_rm2") -> Callable[[int], Callable[[], A
 def measure_models(hw: Hardware, say: Progress, clock: str = "wall") -> list[dict[str, Any]]:
     """Measure and predict each whole model at its batches; a model that cannot be built (no
     torchvision, not enough memory) is skipped with a progress line saying why."""
-    from roofline.api import evaluate
-    from roofline.fidelity.validate import measure
-
     torch = torch_module()
     rows: list[dict[str, Any]] = []
     for name, batches, factory in (("resnet50", (1, 8), resnet50), ("dlrm_rm2", (1, 64), dlrm)):

@@ -1,15 +1,16 @@
 """``roofline validate``: run real kernels on this machine and hold the roofline to them.
 
-Each kernel of :mod:`roofline.validate_suite` is timed (one warm-up call, then repeated until a
+Each kernel of :mod:`roofline.fidelity.kernels` is timed (one warm-up call, then repeated until a
 time budget is spent; the median is the measured time) and predicted by evaluating its tiny
-``layers``-family model with the real engine (:func:`roofline.engine.evaluate_costs`) on the device
-spec, normally one written by ``roofline calibrate`` on the same machine. Per kernel the report
-gives measured / predicted, for the derated prediction (with the device's efficiency curves) and
-for the ideal roofline. The summary gives, over all kernels and over those of 1 ms and more:
-the median and 90th percentile of measured / predicted, and the share of kernels where the
+``layers``-family model with the real engine (:func:`roofline.evaluation.evaluate_costs`) on the
+device spec, normally one written by ``roofline calibrate`` on the same machine. Per kernel the
+report gives measured / predicted, for the derated prediction (with the device's efficiency
+curves) and for the ideal roofline. The summary gives, over all kernels and over those of 1 ms and
+more: the median and 90th percentile of measured / predicted, and the share of kernels where the
 prediction is a true lower bound (predicted <= measured) and where it is at most 10% above the
 measured time. Whole models (resnet50 from torchvision, the DLRM of ``model_specs/dlrm_rm2.yaml``)
-are measured end to end when torch is installed (:mod:`roofline.validate_models`).
+are measured end to end when torch is installed (:mod:`roofline.fidelity.models`). The chart of
+the report is :func:`roofline.plot.validation.measured_vs_predicted`.
 
 The JSON document (``--format json``) holds the machine, the device spec, every kernel with its
 ``layers`` parameters, the summary and the whole models, so a run can be re-predicted later. The
@@ -26,10 +27,15 @@ from typing import Any
 
 import numpy as np
 
+from roofline.counting import count_graph
 from roofline.errors import SpecError
+from roofline.evaluation import evaluate_costs
 from roofline.fidelity import machine as mach
 from roofline.fidelity.kernels import Kernel, release, suite
+from roofline.fidelity.models import measure_models
+from roofline.fidelity.timing import measure
 from roofline.hardware import Hardware
+from roofline.presets import build_model
 from roofline.table import Table
 
 #: kernels of at least this measured time are the ones the targets speak of (seconds)
@@ -40,10 +46,6 @@ SLACK = 1.1
 
 def predict(k: Kernel, hw: Hardware) -> dict[str, Any]:
     """Predicted seconds (derated and ideal), FLOPs, bytes and bound of kernel ``k`` on ``hw``."""
-    from roofline.counting import count_graph
-    from roofline.evaluation import evaluate_costs
-    from roofline.presets import build_model
-
     spec = {
         "name": k.name,
         "family": "layers",
@@ -59,15 +61,6 @@ def predict(k: Kernel, hw: Hardware) -> dict[str, Any]:
         "bytes": float(r.bytes_moved[0, 0].sum()),
         "bound": str(r.dominant_bound()[0, 0]),
     }
-
-
-def measure(run: Any, quick: bool, clock: str = "wall") -> dict[str, float]:
-    """Median and best seconds of ``run`` over repeated calls (after a warm-up) on ``clock``."""
-    if quick:
-        t = mach.time_calls(run, min_reps=3, min_time=0.01, clock=clock)
-    else:
-        t = mach.time_calls(run, min_reps=5, min_time=0.2, clock=clock)
-    return {"measured_s": float(np.median(t)), "measured_min_s": float(t.min()), "reps": len(t)}
 
 
 def machine(threads: dict[str, int | None]) -> dict[str, Any]:
@@ -206,8 +199,6 @@ def run_validation(
     release()
     whole: list[dict[str, Any]] = []
     if torch is not None and models and not quick:
-        from roofline.fidelity.models import measure_models
-
         whole = measure_models(hw, say, clock)
     info["load_average_after"] = list(os.getloadavg())
     return {
@@ -267,65 +258,3 @@ def tables(doc: dict[str, Any]) -> list[Table]:
     if doc["models"]:
         out.append(Table.from_records(doc["models"], title="whole models (measured end to end)"))
     return out
-
-
-def plot(doc: dict[str, Any], path: str) -> None:
-    """Write a log-log chart of measured against predicted seconds (y = x line) to ``path``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7.5, 6.5))
-    groups = list(dict.fromkeys(r["group"] for r in doc["kernels"]))
-    markers = "osD^v<>ph*X"
-    for i, g in enumerate(groups):
-        rs = [r for r in doc["kernels"] if r["group"] == g]
-        ax.scatter(
-            [r["predicted_s"] for r in rs],
-            [r["measured_s"] for r in rs],
-            s=28,
-            marker=markers[i % len(markers)],
-            label=g,
-            alpha=0.85,
-        )
-    for m in doc["models"]:
-        ax.scatter(m["predicted_s"], m["measured_s"], s=90, marker="*", color="black")
-        ax.annotate(
-            f"{m['model']} b{m['batch']}",
-            (m["predicted_s"], m["measured_s"]),
-            fontsize=7,
-            xytext=(4, -8),
-            textcoords="offset points",
-        )
-    pts = [r[c] for r in doc["kernels"] + doc["models"] for c in ("predicted_s", "measured_s")]
-    lo, hi = min(pts) / 2, max(pts) * 2
-    ax.plot([lo, hi], [lo, hi], color="black", lw=1, label="measured = predicted")
-    ax.plot(
-        [lo, hi],
-        [lo / SLACK, hi / SLACK],
-        color="gray",
-        lw=0.8,
-        ls=":",
-        label="prediction 10% above measured",
-    )
-    ax.set(
-        xscale="log",
-        yscale="log",
-        xlim=(lo, hi),
-        ylim=(lo, hi),
-        xlabel="predicted time (s), calibrated roofline with efficiency curves",
-        ylabel="measured time (s), median of repeated calls",
-    )
-    info = doc["machine"]
-    threads = info["threads"].get("blas") or info["cpus"]
-    ax.set_title(
-        f"{info['cpu']} ({info['cpus']} CPUs), threads={threads}, "
-        f"{info.get('clock', 'wall')} clock, {info['date'][:10]}",
-        fontsize=9,
-    )
-    ax.grid(True, which="both", lw=0.3, alpha=0.5)
-    ax.legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)

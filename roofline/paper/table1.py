@@ -1,9 +1,9 @@
 """Table 1 of Park et al. (2018), recomputed from the model presets and set beside the paper's.
 
-For each paper row (:data:`roofline.paper_data.ROWS`) the preset(s) standing for it are counted
+For each paper row (:data:`roofline.paper.data.ROWS`) the preset(s) standing for it are counted
 unfused at the row's batch convention, and per *layer* (ops holding weights in the row's op
-categories) the Table 1 metrics are computed as :mod:`roofline.metrics` defines them, in elements
-(= bytes at int8) with 2 FLOPs per multiply-add:
+categories) the Table 1 metrics are computed as :mod:`roofline.characterize` defines them, in
+elements (= bytes at int8) with 2 FLOPs per multiply-add:
 
 * ``params``: weight elements (whole model for CV and seq2seq; the row's layers for the
   recommendation FC and embedding rows, which split one model);
@@ -14,7 +14,7 @@ categories) the Table 1 metrics are computed as :mod:`roofline.metrics` defines 
 * ``intensity_aw_avg`` / ``_min``: FLOPs per (weight + input + output activation) element.
 
 A row with several models or batches gives a range (lowest, highest over its points). Each figure
-is compared with the paper's under :mod:`roofline.paper_data`'s rules and flagged ``agree``,
+is compared with the paper's under :mod:`roofline.paper.data`'s rules and flagged ``agree``,
 ``DISAGREE`` (with the reason where one is known) or ``n/a``.
 """
 

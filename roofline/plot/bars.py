@@ -1,7 +1,5 @@
-"""Bar and line charts: time breakdowns (stacked bars) and latency / throughput against batch.
-
-Re-exported by :mod:`roofline.plot`, which holds the shared helpers and the roofline chart.
-"""
+"""Bar and line charts of a result: time breakdowns (stacked bars) and latency / throughput
+against batch."""
 
 from __future__ import annotations
 
@@ -9,11 +7,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from matplotlib.ticker import FuncFormatter
 
 from roofline.errors import SpecError
 from roofline.formatting import fmt_time, si
 from roofline.plot.common import auto_scale, axes, category_color, device_index
 from roofline.result import Result
+from roofline.units import Dim, parse_quantity
 
 # -- breakdowns ---------------------------------------------------------------------------------
 
@@ -122,15 +122,11 @@ def batch_scaling(
         A latency target (seconds or ``"10ms"``): a horizontal line, and the largest evaluated
         batch that meets it is marked.
     """
-    from roofline.units import Dim, parse_quantity
-
     ax = axes(ax)
     h = device_index(result, device)
     b = result.costs.batch
     lat = result.latency_s[h]
     thr = result.throughput_per_s[h]
-    from matplotlib.ticker import FuncFormatter
-
     ax.plot(b, lat * 1e3, "o-", color="#1f77b4", label="latency")
     ax.set_xscale("log", base=2)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:g}"))

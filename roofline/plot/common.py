@@ -1,18 +1,18 @@
 """What every chart shares: category colors, axes, tick formatters, picking a batch or device
-of a result, and writing an image file atomically.
-
-matplotlib is imported inside the functions that need it, so importing the chart modules stays
-cheap until something is drawn.
+of a result, and writing the image file.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import FuncFormatter
 
 from roofline.errors import SpecError
 from roofline.formatting import si
+from roofline.output_files import atomic_write, image_format
 from roofline.result import Result
 
 #: fixed colors per op category, so every chart uses the same legend
@@ -42,24 +42,20 @@ def category_color(category: str) -> str:
 
 
 def axes(ax: Any, figsize: tuple[float, float] = (8.0, 5.5)) -> Any:
+    """``ax``, or the Axes of a new figure of ``figsize`` inches."""
     if ax is not None:
         return ax
-    import matplotlib.pyplot as plt
-
     _, ax = plt.subplots(figsize=figsize, layout="constrained")
     return ax
 
 
 def si_formatter(unit: str = "") -> Any:
     """A tick formatter printing SI prefixes (``1 T``, ``100 G``)."""
-    from matplotlib.ticker import FuncFormatter
-
     return FuncFormatter(lambda v, _pos: si(v, unit, digits=3) if v > 0 else "0")
 
 
 def plain_log_ticks(axis: Any, si_prefix: bool = False) -> None:
     """Label a log axis with plain numbers (``1``, ``10``, minor ``2`` and ``5``), not powers."""
-    from matplotlib.ticker import FuncFormatter
 
     def fmt(v: float) -> str:
         return si(v, digits=3) if si_prefix else f"{v:g}"
@@ -82,6 +78,7 @@ def auto_scale(ax: Any, values: Any, si_prefix: bool = False) -> None:
 
 
 def batch_index(result: Result, batch: float | None) -> int:
+    """Index of ``batch`` among the result's batches (the first when None)."""
     if batch is None:
         return 0
     idx = np.flatnonzero(result.costs.batch == batch)
@@ -95,30 +92,12 @@ def batch_index(result: Result, batch: float | None) -> int:
 
 
 def device_index(result: Result, device: int | str) -> int:
+    """Index of ``device`` (a label or an index) in the result's grid."""
     return result.grid.labels.index(device) if isinstance(device, str) else int(device)
-
-
-#: image formats :func:`save` writes, by file suffix
-IMAGE_FORMATS = ("png", "svg", "pdf")
-
-
-def image_format(path: str, field: str = "output") -> str:
-    """The image format of ``path`` by its suffix (``png``, ``svg`` or ``pdf``); a
-    :class:`~roofline.errors.SpecError` naming ``field`` for any other name."""
-    _, dot, fmt = str(path).lower().rpartition(".")
-    if not dot or fmt not in IMAGE_FORMATS:
-        raise SpecError(
-            f"cannot tell the image format of {path!r}",
-            field=field,
-            fix="name the file .png or .svg",
-        )
-    return fmt
 
 
 def save(ax_or_fig: Any, path: str) -> None:
     """Write the figure of ``ax_or_fig`` to ``path`` (PNG, SVG or PDF by suffix) atomically."""
-    from roofline.cli.main import atomic_write
-
     fig = getattr(ax_or_fig, "figure", ax_or_fig)
     fmt = image_format(path)
     atomic_write(str(path), lambda tmp: fig.savefig(tmp, format=fmt, dpi=130))

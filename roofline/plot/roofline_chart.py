@@ -1,8 +1,4 @@
-"""Charts: the roofline, time breakdowns, and latency / throughput against batch size.
-
-matplotlib is imported inside each function, so ``import roofline`` never loads it. Every function
-draws on ``ax`` (a new figure when ``None``) and returns the Axes. Axes carry units, charts carry
-a legend and a title naming model, device, dtype and batch.
+"""The roofline chart: every op of one or more models against a device's compute and memory roofs.
 
 Reading a roofline chart: the x axis is arithmetic intensity, FLOPs per byte the op actually moves
 at its busiest memory level (the level whose transfer takes longest, as placed by the policy); the
@@ -18,7 +14,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from matplotlib.lines import Line2D
 
+from roofline.characterize import layer_mask, weight_read_elems
 from roofline.formatting import si
 from roofline.plot.common import (
     CATEGORY_COLORS,
@@ -65,8 +63,6 @@ def roofline(
     FLOPs / total bytes, total FLOPs / latency). Ops without FLOPs (tensor manipulation) cannot
     sit on log axes; the legend says how much time they take.
     """
-    from matplotlib.lines import Line2D
-
     rs = [results] if isinstance(results, Result) else list(results)
     ax = axes(ax, figsize=(10.0, 6.0))
     r0 = rs[0]
@@ -258,9 +254,7 @@ def _slope_degrees(ax: Any) -> float:
 
 def table1_intensities(ct: Any, j: int, mask: np.ndarray) -> tuple[float, float]:
     """Average Table 1 intensities of the layers in ``mask``: FLOPs per weight element, and per
-    weight + activation element (see :mod:`roofline.metrics`)."""
-    from roofline.characterize import layer_mask, weight_read_elems
-
+    weight + activation element (see :mod:`roofline.characterize`)."""
     m = layer_mask(ct) & mask
     f = (ct.flops_matrix + ct.flops_vector)[m, j].sum()
     w = weight_read_elems(ct)[m, j].sum()
@@ -276,7 +270,7 @@ def _table1_marks(
     paper's two recommendation rows."""
     ct = r.costs
     prec = ct.precision
-    main = r.grid.level_kinds.index("device")
+    main = r.grid.main
     bw = float(r.grid.bandwidth[h, main])
     tables = np.asarray(ct.is_table, dtype=bool)
     groups = [("", np.ones(ct.n_ops, dtype=bool))]

@@ -1,24 +1,14 @@
-"""The paper's four hardware implications as studies, plus the fleet operator-time breakdown.
+"""Implication 1 of Park et al. (2018): embeddings need high memory bandwidth and capacity.
 
-Park et al. (2018) end their characterization with four requirements for inference hardware
-(docs/paper_notes.md Section 1, "Intro list"). Each function here asks one of them of the roofline
-model and returns a :class:`Study`: a tidy :class:`~roofline.table.Table` of raw SI numbers,
-``findings`` (the answer as numbers), a one-paragraph ``answer``, and charts (``plot``, ``figure``).
-
-* :func:`embedding_study`: high memory bandwidth and capacity for embeddings;
-* :func:`engine_balance_study`: powerful matrix *and* vector engines (Amdahl's limit);
-* :func:`onchip_memory_study`: large on-chip memory for small-batch inference;
-* :func:`precision_study`: half-precision floating point;
-* :func:`fleet_breakdown` (:mod:`roofline.fleet`): the operator time breakdown of a fleet mix.
-
-Defaults follow the paper: its hypothetical 100 TOP/s accelerator at int8 and the Table 1 models
-at their batch conventions (:data:`PAPER_MODELS`). Everything is an argument.
+:func:`embedding_study` evaluates a recommendation model's latency against main-memory bandwidth,
+against the memory tier serving its embedding tables (:class:`TablesIn`, a what-if placement),
+and against table size: where the tables spill out of each level, and how many devices hold them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -27,90 +17,15 @@ from roofline.counting import count_graph
 from roofline.errors import SpecError
 from roofline.evaluation import evaluate_costs
 from roofline.formatting import fmt_bytes, fmt_time, si
+from roofline.formulas import gather_bytes
+from roofline.graph import Graph, Node
 from roofline.hardware import Hardware
 from roofline.knobs import vary
+from roofline.placement import CapacityAware
 from roofline.presets import load_hardware, load_model
+from roofline.records import CostTable
+from roofline.studies.base import PAPER_DEVICE, Options, Study, StudyEntry, given
 from roofline.table import Table
-
-#: the Table 1 models and their batch conventions (samples per run)
-PAPER_MODELS: dict[str, int] = {
-    "rec_paper": 100,
-    "resnext101_32x4d": 1,
-    "faster_rcnn_shufflenet": 1,
-    "ir_csn_152": 1,
-    "seq2seq_gru": 1,
-}
-PAPER_DEVICE = "hypothetical_100tops"
-
-
-@dataclass(frozen=True, eq=False)
-class Study:
-    """A study's result: a table, its answer, and its charts.
-
-    Attributes
-    ----------
-    name : str
-    question : str
-        The paper's implication in its words.
-    table : Table
-        Raw SI numbers, one row per evaluated point.
-    findings : dict
-        The answer as numbers (units in the key suffixes).
-    answer : str
-        The answer in a paragraph.
-    panels : tuple of callables
-        ``panel(study, ax)`` draws one chart; the first is the main one.
-    """
-
-    name: str
-    question: str
-    table: Table
-    findings: dict[str, Any]
-    answer: str
-    panels: tuple[Callable[[Study, Any], None], ...] = field(default=())
-
-    def plot(self, ax: Any = None, panel: int = 0) -> Any:
-        """Draw chart ``panel`` (default the main one) on ``ax``; return the Axes."""
-        import matplotlib.pyplot as plt
-
-        if ax is None:
-            _, ax = plt.subplots(figsize=(8, 5.5), layout="constrained")
-        self.panels[panel](self, ax)
-        return ax
-
-    def figure(self) -> Any:
-        """All panels side by side in one figure; return the Figure."""
-        import matplotlib.pyplot as plt
-
-        n = len(self.panels)
-        cols = n if n <= 3 else 2
-        rows = -(-n // cols)
-        fig, axes = plt.subplots(
-            rows, cols, figsize=(7.0 * cols, 5.0 * rows), layout="constrained", squeeze=False
-        )
-        for p, ax in zip(self.panels, axes.flat):
-            p(self, ax)
-        for ax in list(axes.flat)[n:]:
-            ax.set_visible(False)
-        fig.suptitle(self.question, fontsize=13, weight="bold")
-        return fig
-
-    def _repr_markdown_(self) -> str:
-        return f"**{self.question}**\n\n{self.answer}\n"
-
-    def __repr__(self) -> str:
-        return f"Study({self.name!r}: {self.answer})"
-
-
-def _models(models: Mapping[str, int] | Sequence[str] | None) -> dict[str, int]:
-    if models is None:
-        return dict(PAPER_MODELS)
-    if isinstance(models, Mapping):
-        return {str(k): int(v) for k, v in models.items()}
-    return {m: PAPER_MODELS.get(m, 1) for m in models}
-
-
-# -- 1. embeddings: bandwidth and capacity --------------------------------------------------------
 
 
 class TablesIn:
@@ -121,15 +36,10 @@ class TablesIn:
         self.level = level
         self.name = f"tables_in_{level}"
 
-    def place(self, ct: Any, grid: Any) -> Any:
-        from dataclasses import replace
-
-        from roofline.placement import CapacityAware, gather_bytes
-
+    def place(self, ct: CostTable, grid: Any) -> Any:
         verdict = CapacityAware().place(ct, grid)
         # tables are placed after everything else, so dropping their lookups leaves the rest as is
-        no_lookups = ct.with_columns(gather_rows=0.0 * ct.gather_rows)
-        out = CapacityAware().place(no_lookups, grid).bytes.copy()
+        out = CapacityAware().place(without_lookups(ct), grid).bytes.copy()
         rows = gather_bytes(ct, grid.granularity[:, self.level])
         out[..., self.level] += rows
         gathered = np.zeros_like(out)
@@ -164,8 +74,6 @@ def embedding_study(
         ``tables_bytes``, ``spill_bytes`` per level (table size beyond which they no longer fit
         there), ``devices_needed`` (device memory pooled over devices) and latency per tier.
     """
-    from roofline.plot import studies as sp
-
     m = load_model(model)
     hw = load_hardware(device)
     ct = count_graph(m.graph, [batch], dtype, fuse=True)
@@ -176,9 +84,8 @@ def embedding_study(
             fix="use a recommendation model such as rec_paper or dlrm_rm2",
         )
     names = hw.level_names
-    main = [lv.kind for lv in hw.memory.values()].index("device")
+    main = list(hw.memory).index(hw.main_level)
     cap = np.array([lv.capacity for lv in hw.memory.values()])
-    per_device = float(cap[: main + 1].sum())  # on-chip + device memory of one device
     emb = np.asarray(ct.is_table, dtype=bool)
     cols = [
         "sweep",
@@ -205,7 +112,7 @@ def embedding_study(
         for h, x in enumerate(xs):
             lvl = tier or _tables_level(r, h, names)
             fits = lvl in names and tb <= cap[list(names).index(lvl)]
-            need = _devices_needed(float(r.footprint_bytes[h, 0]), per_device)
+            need = int(r.devices_needed[h, 0])
             rows.append(
                 [
                     sweep,
@@ -256,28 +163,21 @@ def embedding_study(
         "tables_level": _tables_level(base, 0, names),
         "latency_s": float(base.latency_s[0, 0]),
         "spill_bytes": spill,
-        "devices_needed": _devices_needed(float(base.footprint_bytes[0, 0]), per_device),
+        "devices_needed": int(base.devices_needed[0, 0]),
         "tier_latency_s": {x["x"]: x["latency_s"] for x in table if x["sweep"] == "tier"},
         "bandwidth_latency_s": {x["x"]: x["latency_s"] for x in table if x["sweep"] == "bandwidth"},
         "device_bandwidth_bytes_per_s": float(hw.memory[names[main]].bandwidth),
         "embedding_overhead_s": float(hw.overheads.per_op * ct.launches[emb].sum()),
     }
-    return Study(
-        "embeddings",
-        "High memory bandwidth and capacity for embeddings",
-        table,
-        findings,
-        _embedding_answer(m.name, hw.name, dtype, batch, findings),
-        (sp.embedding_bandwidth, sp.embedding_tiers, sp.embedding_size),
-    )
+    return ENTRY.study(table, findings, _answer(m.name, hw.name, dtype, batch, findings))
 
 
-def _devices_needed(footprint_bytes: float, per_device_bytes: float) -> int:
-    """Devices whose pooled on-chip + device memory hold ``footprint_bytes`` (at least one)."""
-    return int(max(1, np.ceil(footprint_bytes / per_device_bytes)))
+def without_lookups(ct: CostTable) -> CostTable:
+    """``ct`` with no embedding rows gathered (the lookups' bytes dropped, all else kept)."""
+    return ct.with_columns(gather_rows=0.0 * ct.gather_rows)
 
 
-def _embedding_answer(model: str, device: str, dtype: str, batch: int, f: dict) -> str:
+def _answer(model: str, device: str, dtype: str, batch: int, f: dict) -> str:
     bw = f["bandwidth_latency_s"]
     lo, hi = min(bw), max(bw)
     tiers = ", ".join(f"{k} {fmt_time(v)}" for k, v in f["tier_latency_s"].items())
@@ -303,8 +203,6 @@ def _tables_level(r: Any, h: int, names: Sequence[str]) -> str:
 
 def _scale_tables(graph: Any, s: float) -> Any:
     """``graph`` with every embedding table's rows scaled by ``s`` (at least one row)."""
-    from roofline.graph import Graph, Node
-
     nodes = []
     for n in graph.nodes:
         op = n.op
@@ -350,14 +248,15 @@ def _spill_points(
     return out
 
 
-from roofline.studies.implications import engine_balance_study, onchip_memory_study, precision_study  # noqa: E402
+def from_options(o: Options) -> Study:
+    """``roofline plot embeddings [MODEL] [--hw DEVICE] [--batch B] [--dtype D]``."""
+    return embedding_study(**given(model=o.model, device=o.device, batch=o.batch, dtype=o.dtype))
 
-__all__ = [
-    "PAPER_MODELS",
-    "Study",
-    "TablesIn",
-    "embedding_study",
-    "engine_balance_study",
-    "onchip_memory_study",
-    "precision_study",
-]
+
+ENTRY = StudyEntry(
+    name="embeddings",
+    question="High memory bandwidth and capacity for embeddings",
+    charts=("embedding_bandwidth", "embedding_tiers", "embedding_size"),
+    function=embedding_study,
+    from_options=from_options,
+)

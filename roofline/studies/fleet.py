@@ -11,17 +11,15 @@ model's share.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from roofline.api import evaluate
 from roofline.errors import SpecError
 from roofline.observers import ByCategory
 from roofline.presets import load_hardware
+from roofline.studies.base import PAPER_MODELS, Options, Study, StudyEntry, given
 from roofline.table import Table
-
-if TYPE_CHECKING:
-    from roofline.studies.embedding import Study
 
 #: assumed share of fleet inference time per model (recommendation dominates the paper's
 #: Figure 1 demand; the split is ours: edit it)
@@ -65,9 +63,6 @@ def fleet_breakdown(
         ``ranking``, ``paper_ranking``, ``order_agrees`` (the paper's four groups appear in
         the paper's order in ours) and ``mix`` (the normalized weights).
     """
-    from roofline.plot import studies as study_plots
-    from roofline.studies import embedding as studies
-
     mix = dict(FLEET_MIX if mix is None else mix)
     total = sum(mix.values())
     if not mix or total <= 0 or any(w < 0 for w in mix.values()):
@@ -81,7 +76,7 @@ def fleet_breakdown(
     obs = ByCategory()
     names = {}
     for name in weights:
-        b = (batches or {}).get(name, studies.PAPER_MODELS.get(name, 1))
+        b = (batches or {}).get(name, PAPER_MODELS.get(name, 1))
         r = evaluate(name, hw, batch=b, dtype=dtype, observers=[obs])
         names[name] = r.costs.model
     per_model: dict[str, dict[str, float]] = {}
@@ -132,11 +127,37 @@ def fleet_breakdown(
             "splits and shuffles their architectures need, not the feature-processing tensor "
             "ops of production nets."
         )
-    return studies.Study(
-        "fleet",
-        "Operator time breakdown of the fleet",
-        table,
-        findings,
-        answer,
-        (study_plots.fleet_bars, study_plots.fleet_ranking),
-    )
+    return ENTRY.study(table, findings, answer)
+
+
+def parse_mix(items: Sequence[str]) -> dict[str, float] | None:
+    """``["rec_paper=0.6", "resnet50"]`` -> {model: weight} (a bare name weighs 1); None when
+    empty."""
+    if not items:
+        return None
+    mix = {}
+    for it in items:
+        name, _, w = it.partition("=")
+        try:
+            mix[name] = float(w) if w else 1.0
+        except ValueError:
+            raise SpecError(
+                f"weight {w!r} of {name!r} is not a number",
+                field="models",
+                fix="write MODEL=WEIGHT, e.g. rec_paper=0.6",
+            ) from None
+    return mix
+
+
+def from_options(o: Options) -> Study:
+    """``roofline plot fleet [MODEL=WEIGHT...] [--hw DEVICE] [--dtype D]``."""
+    return fleet_breakdown(**given(mix=parse_mix(o.models), device=o.device, dtype=o.dtype))
+
+
+ENTRY = StudyEntry(
+    name="fleet",
+    question="Operator time breakdown of the fleet",
+    charts=("fleet_shares", "fleet_ranking"),
+    function=fleet_breakdown,
+    from_options=from_options,
+)

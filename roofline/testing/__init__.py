@@ -1,1 +1,1 @@
-"""testing."""
+"""What the tests hold the package to: a scalar oracle of the evaluation (:mod:`.oracle`)."""

@@ -2,11 +2,11 @@
 
 :func:`evaluate_one` is written straight from the formulas of DESIGN.md ("The roofline model"), the
 placement rules of :mod:`roofline.placement`'s docstring and the efficiency curves of
-:mod:`roofline.efficiency`'s, with no numpy and nothing shared with :mod:`roofline.engine`,
+:mod:`roofline.efficiency`'s, with no numpy and nothing shared with :mod:`roofline.evaluation`,
 :mod:`roofline.placement` or :mod:`roofline.efficiency`. It is slow and obviously right; the tests
 hold the vectorized path to it (relative tolerance 1e-9).
 
-For op i (counts from the :class:`~roofline.cost.CostTable`, at batch index ``j``):
+For op i (counts from the :class:`~roofline.records.CostTable`, at batch index ``j``):
 
 * ``t_compute = padded_matrix_flops / (peak_matrix[dtype] * eff_matrix)
   + vector_flops / (peak_vector[dtype] * eff_vector)``; each GEMM's M, N, K are rounded up to the

@@ -1,0 +1,87 @@
+"""What every command shares: the argument parser that raises instead of exiting, the interface
+of a command (:class:`Command`), the shared options, batch parsing and writing the output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+from roofline.errors import SpecError
+from roofline.output_files import write_text
+from roofline.suggest import did_you_mean
+
+#: output formats of the commands that print tables
+FORMATS = ("table", "markdown", "csv", "json")
+#: placement policies a command may choose
+POLICIES = ("single", "capacity")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that raises :class:`~roofline.errors.SpecError` (with a did-you-mean for a
+    mistyped choice) instead of printing usage and exiting."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        fix = f"see '{self.prog} --help'"
+        bad = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if bad:
+            choices = re.findall(r"'?([A-Za-z0-9_.-]+)'?", bad.group(2))
+            fix = did_you_mean(bad.group(1), choices, fix)
+        raise SpecError(message.replace("\n", " "), fix=fix)
+
+
+class Command(NamedTuple):
+    """A command as its module defines it: ``add_arguments(parser)`` adds its options, ``run(args)``
+    runs it and returns the exit status. Each command module maps names to these in ``COMMANDS``;
+    :data:`roofline.cli.main.REGISTRY` names the module of each command."""
+
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+def add_output_options(parser: argparse.ArgumentParser, formats: bool = True) -> None:
+    """Add ``--format`` (when the command prints tables), ``-o/--output`` and a hidden
+    ``--debug`` (so that it may follow the command)."""
+    if formats:
+        parser.add_argument("--format", choices=FORMATS, default="table")
+    parser.add_argument("-o", "--output", help="write to FILE instead of stdout")
+    parser.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+
+def add_policy_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--policy single|capacity`` (default capacity)."""
+    parser.add_argument("--policy", choices=POLICIES, default="capacity")
+
+
+def parse_batches(values: Sequence[str] | None, default: Sequence[int] = (1,)) -> list[int]:
+    """Batch sizes from ``--batch`` values (``1 16 64`` or ``1,16,64``); ``default`` when none."""
+    if not values:
+        return list(default)
+    out = []
+    for v in values:
+        for part in str(v).split(","):
+            try:
+                x = float(part)
+            except ValueError:
+                raise SpecError(
+                    f"batch {part!r} is not a number", field="--batch", fix="e.g. --batch 1 16 64"
+                ) from None
+            if not (x >= 1 and x.is_integer()):
+                raise SpecError(
+                    f"batch {part!r} must be a whole number >= 1",
+                    field="--batch",
+                    fix="e.g. --batch 1 16 64",
+                )
+            out.append(int(x))
+    return out
+
+
+def write_output(text: str, path: str | None) -> None:
+    """Print ``text`` (no path or ``-``) or write it atomically to ``path``."""
+    if not path or path == "-":
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    write_text(path, text)

@@ -1,0 +1,61 @@
+"""Chart of the on-chip memory study (:mod:`roofline.studies.onchip_memory`): latency against
+on-chip capacity per batch, one chart per model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib
+from matplotlib.lines import Line2D
+
+from roofline.plot.studies.common import iec_formatter, latency_axis, rows_where
+
+
+def latency(study: Any, ax: Any, model: str) -> None:
+    """Latency of ``model`` against on-chip capacity, one line per batch; the capacities where
+    activations, then weights + activations, fit are marked."""
+    rs = rows_where(study, model=model)
+    batches = list(dict.fromkeys(r["batch"] for r in rs))
+    cmap = matplotlib.colormaps["viridis"]
+    for k, b in enumerate(batches):
+        sel = [r for r in rs if r["batch"] == b]
+        c = cmap(k / max(1, len(batches) - 1) * 0.9)
+        x = [r["onchip_capacity_bytes"] for r in sel]
+        y = [r["latency_s"] * 1e3 for r in sel]
+        ax.plot(x, y, "-", color=c, label=f"batch {b}")
+        for key, marker in (("activations_fit", "o"), ("weights_fit", "^")):
+            fit = [r for r in sel if r[key]]
+            if fit:
+                x0, y0 = fit[0]["onchip_capacity_bytes"], fit[0]["latency_s"] * 1e3
+                ax.scatter([x0], [y0], marker=marker, s=60, color=c, edgecolors="black", zorder=4)
+    h, _ = ax.get_legend_handles_labels()
+    h += [
+        Line2D(
+            [],
+            [],
+            ls="",
+            marker="o",
+            color="grey",
+            mec="black",
+            label="activations fit on chip",
+        ),
+        Line2D(
+            [],
+            [],
+            ls="",
+            marker="^",
+            color="grey",
+            mec="black",
+            label="weights + activations fit",
+        ),
+    ]
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_formatter(iec_formatter())
+    ax.set_xlabel("On-chip memory capacity (bytes, powers of 2)")
+    latency_axis(ax)
+    ax.legend(handles=h, fontsize=7, loc="upper right")
+    f = rs[0]
+    ax.set_title(
+        f"{model} on {f['device']} ({f['dtype']}), batch {batches[0]}-{batches[-1]}",
+        fontsize=10,
+    )

@@ -1,0 +1,169 @@
+"""What every study shares: the :class:`Study` record (a table, its answer, its charts), the
+registry record of a study (:class:`StudyEntry`), what the command line passes a study
+(:class:`Options`), and the paper's defaults (:data:`PAPER_MODELS`, :data:`PAPER_DEVICE`).
+
+A study names its charts (:class:`Panel`); :mod:`roofline.plot.studies` draws them. That module
+imports matplotlib, so it is imported only when a study is drawn: computing one never loads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from roofline.table import Table
+
+#: the Table 1 models and their batch conventions (samples per run)
+PAPER_MODELS: dict[str, int] = {
+    "rec_paper": 100,
+    "resnext101_32x4d": 1,
+    "faster_rcnn_shufflenet": 1,
+    "ir_csn_152": 1,
+    "seq2seq_gru": 1,
+}
+#: the paper's hypothetical 100 TOP/s accelerator
+PAPER_DEVICE = "hypothetical_100tops"
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One chart of a study.
+
+    Attributes
+    ----------
+    chart : str
+        A chart name of :data:`roofline.plot.studies.CHARTS`.
+    subject : str or None
+        The model or device a chart drawn once per model or device is about; None for a chart
+        of the whole study.
+    """
+
+    chart: str
+    subject: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Study:
+    """A study's result: a table, its answer, and its charts.
+
+    Attributes
+    ----------
+    name : str
+    question : str
+        The paper's implication in its words.
+    table : Table
+        Raw SI numbers, one row per evaluated point.
+    findings : dict
+        The answer as numbers (units in the key suffixes).
+    answer : str
+        The answer in a paragraph.
+    panels : tuple of Panel
+        The charts, the main one first.
+    """
+
+    name: str
+    question: str
+    table: Table
+    findings: dict[str, Any]
+    answer: str
+    panels: tuple[Panel, ...] = field(default=())
+
+    def plot(self, ax: Any = None, panel: int = 0) -> Any:
+        """Draw chart ``panel`` (default the main one) on ``ax``; return the Axes."""
+        from roofline.plot import studies as charts  # matplotlib: only when drawing
+
+        return charts.draw(self, self.panels[panel], ax)
+
+    def figure(self) -> Any:
+        """All panels side by side in one figure; return the Figure."""
+        from roofline.plot import studies as charts  # matplotlib: only when drawing
+
+        return charts.figure(self)
+
+    def _repr_markdown_(self) -> str:
+        return f"**{self.question}**\n\n{self.answer}\n"
+
+    def __repr__(self) -> str:
+        return f"Study({self.name!r}: {self.answer})"
+
+
+@dataclass(frozen=True)
+class Options:
+    """What ``roofline plot KIND`` passes a study: the models, devices, batches and dtype given on
+    the command line (empty or None: the study's own defaults)."""
+
+    models: tuple[str, ...] = ()
+    devices: tuple[str, ...] = ()
+    batches: tuple[int, ...] = ()
+    dtype: str | None = None
+
+    @property
+    def model(self) -> str | None:
+        """The first model given, or None."""
+        return self.models[0] if self.models else None
+
+    @property
+    def device(self) -> str | None:
+        """The first device given, or None."""
+        return self.devices[0] if self.devices else None
+
+    @property
+    def batch(self) -> int | None:
+        """The first batch given, or None."""
+        return self.batches[0] if self.batches else None
+
+
+def given(**arguments: Any) -> dict[str, Any]:
+    """The ``arguments`` that were given (neither None nor empty), to call a study with: the
+    others keep the study function's defaults."""
+    return {k: v for k, v in arguments.items() if v is not None and v != ()}
+
+
+@dataclass(frozen=True)
+class StudyEntry:
+    """A study in the registry (:data:`roofline.studies.STUDIES`).
+
+    Attributes
+    ----------
+    name : str
+        The study's name, also its ``roofline plot`` kind.
+    question : str
+        The paper's implication in its words.
+    charts : tuple of str
+        Its chart names (:data:`roofline.plot.studies.CHARTS`), the main one first; with
+        ``per_subject`` they are drawn once per model or device the study covers.
+    function : callable
+        The study function (exported by :mod:`roofline`).
+    from_options : callable
+        ``Options -> Study``: the study as ``roofline plot NAME`` runs it.
+    per_subject : bool
+    """
+
+    name: str
+    question: str
+    charts: tuple[str, ...]
+    function: Callable[..., Study]
+    from_options: Callable[[Options], Study]
+    per_subject: bool = False
+
+    def study(
+        self, table: Table, findings: dict[str, Any], answer: str, subjects: Sequence[str] = ()
+    ) -> Study:
+        """The :class:`Study` of this entry with its panels: each chart once, or once per subject
+        (model or device) when ``per_subject``."""
+        if self.per_subject:
+            panels = tuple(Panel(c, s) for s in subjects for c in self.charts)
+        else:
+            panels = tuple(Panel(c) for c in self.charts)
+        return Study(self.name, self.question, table, findings, answer, panels)
+
+
+def paper_models(models: Mapping[str, int] | Sequence[str] | None) -> dict[str, int]:
+    """Model -> batch: ``models`` as given, names at their :data:`PAPER_MODELS` batch (1 for
+    others), or all of :data:`PAPER_MODELS` when None."""
+    if models is None:
+        return dict(PAPER_MODELS)
+    if isinstance(models, Mapping):
+        return {str(k): int(v) for k, v in models.items()}
+    return {m: PAPER_MODELS.get(m, 1) for m in models}

@@ -25,7 +25,6 @@ HEAVY_LIBRARIES = frozenset({"matplotlib", "scipy", "pandas", "torch", "onnx", "
 HEAVY_MODULES = frozenset({"roofline.plot", "roofline.plot.studies", "roofline.plot.validation"})
 
 
-
 def _module_name(path: Path) -> str:
     parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
     if parts[-1] == "__init__":
@@ -150,11 +149,7 @@ def test_no_import_circle_but_the_known_core_ones():
 def test_no_import_inside_a_function_but_of_heavy_libraries():
     allowed = HEAVY_LIBRARIES | HEAVY_MODULES
     bad = [
-        i
-        for imps in IMPORTS.values()
-        for i in imps
-        if i.in_function
-        and i.target not in allowed
+        i for imps in IMPORTS.values() for i in imps if i.in_function and i.target not in allowed
     ]
     assert bad == []
 

@@ -25,7 +25,7 @@ class Parser(argparse.ArgumentParser):
     mistyped choice) instead of printing usage and exiting."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        fix = f"see '{self.prog} --help'"
+        fix: str | None = f"see '{self.prog} --help'"
         bad = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
         if bad:
             choices = re.findall(r"'?([A-Za-z0-9_.-]+)'?", bad.group(2))

@@ -15,6 +15,7 @@ from roofline.cli.common import (
     write_output,
 )
 from roofline.comparison import compare
+from roofline.hardware import Hardware
 from roofline.presets import list_devices, list_models, load_hardware, load_model
 from roofline.table import Table
 
@@ -69,7 +70,7 @@ def _devices(fmt: str) -> Table:
     for n in list_devices():
         hw = load_hardware(n)
 
-        def peak(dtype: str, hw=hw) -> float | None:
+        def peak(dtype: str, hw: Hardware = hw) -> float | None:
             used = hw.engines.matrix.resolve(dtype)
             return hw.engines.matrix.peak[used] if used else None
 

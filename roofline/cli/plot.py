@@ -109,7 +109,7 @@ def _need(cond: bool, problem: str, field: str, fix: str) -> None:
 
 def _one(values: list[str] | None, field: str, what: str) -> str:
     _need(
-        bool(values) and len(values) == 1,
+        values is not None and len(values) == 1,
         f"{field} needs exactly one {what}",
         field,
         f"e.g. {field} a100_sxm4_80gb" if field == "--hw" else f"give one {what}",

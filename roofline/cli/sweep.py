@@ -77,7 +77,7 @@ def run_sweep(args: argparse.Namespace) -> int:
         progress=bar.update if bar else None,
         per_op=bool(args.per_op),
     )
-    if args.per_op:
+    if args.per_op and table.per_op is not None:
         write_text(args.per_op, table.per_op.to_csv())
     if args.plot:
         _write_chart(table, args.metric, args.plot)

@@ -171,8 +171,8 @@ def calibrate(
     # rounds spread the measurements of a point over time; a busy machine slows some of them
     bws = {k: [0.0] * len(v) for k, v in points.items()}
     for _round in range(1 if quick else 2):
-        for k, pts in points.items():
-            for i, size in enumerate(pts):
+        for k, sizes_at in points.items():
+            for i, size in enumerate(sizes_at):
                 target = size if k == "dram" else 64e6
                 rate = best_stream(size, pool, threads, target=target, min_time=mt)
                 bws[k][i] = max(bws[k][i], rate)
@@ -209,35 +209,35 @@ def calibrate(
         size, best = tables[k], max(bws[k])
         # one table per level, viewed per row length (at least two of the longest rows)
         flat = np.ones(max(int(size // 4), max(gather_sizes) // 2), np.float32)
-        per_lib: dict[int, dict[str, float]] = {r: {} for r in gather_sizes}
+        by_row: dict[int, dict[str, float]] = {r: {} for r in gather_sizes}
         for _round in range(1 if quick else 2):
             for r in gather_sizes:
                 for lib, x in gather_rate(flat, r, 8e6 if quick else 32e6, mt, torch).items():
-                    per_lib[r][lib] = max(per_lib[r].get(lib, 0.0), x)
+                    by_row[r][lib] = max(by_row[r].get(lib, 0.0), x)
         del flat
-        rate = [max(per_lib[r].values()) for r in gather_sizes]
+        row_rates = [max(by_row[r].values()) for r in gather_sizes]
         # a longer row never reads slower: lower figures are noise
-        effs = list(np.maximum.accumulate([x / best for x in rate]))
+        effs = list(np.maximum.accumulate([x / best for x in row_rates]))
         how = (
             f"{stamp}; random rows from a {iec_text(size)} table (np.take into an L2-resident "
             f"buffer{', torch embedding_bag sum' if torch is not None else ''}), best of "
             "runs and libraries, over the level's best streaming rate, non-decreasing"
         )
-        text = ", ".join(f"{r} B {rate_text(x, 'B/s')}" for r, x in zip(gather_sizes, rate))
+        text = ", ".join(f"{r} B {rate_text(x, 'B/s')}" for r, x in zip(gather_sizes, row_rates))
         if curve := curve_entry([float(r) for r in gather_sizes], effs, how):
             lvl["gather_curve"] = curve
             lvl["note"] += "; random rows: " + "; ".join(
                 f"{r} B " + ", ".join(f"{lib} {rate_text(x, 'B/s')}" for lib, x in d.items())
-                for r, d in per_lib.items()
+                for r, d in by_row.items()
             )
         say(f"    {k}: {text}")
 
     step(6, "writing the spec")
-    per_lib = {
+    by_dtype = {
         dt: ", ".join(f"{lib} {rate_text(r, 'FLOP/s')}" for lib, r in d.items())
         for dt, d in rates.items()
     }
-    mpeak_src = "; ".join(f"{dt}: {text}" for dt, text in per_lib.items())
+    mpeak_src = "; ".join(f"{dt}: {text}" for dt, text in by_dtype.items())
     spec = {
         "name": name,
         "description": f"{model}: {threads} of {cpus()} CPUs, measured by roofline calibrate "

@@ -162,7 +162,7 @@ def numpy_suite(quick: bool) -> list[Kernel]:
     """The numpy kernels (a small, fast subset with ``quick``)."""
     if quick:
         shapes = [(256, 256, 256), (1, 1024, 1024), (64, 512, 512)]
-        tables = [(4096, 64, (1, 16), 256)]
+        tables: list[tuple[int, int, tuple[int, ...], int]] = [(4096, 64, (1, 16), 256)]
         sizes = [1 << 14, 1 << 20]
     else:
         shapes = [(n, n, n) for n in (128, 256, 512, 1024, 2048)]

@@ -25,7 +25,7 @@ import numpy as np
 try:  # optional: pins every BLAS it finds; OpenBLAS is reached directly without it
     from threadpoolctl import threadpool_limits
 except ImportError:
-    threadpool_limits = None  # type: ignore[assignment]
+    threadpool_limits = None
 
 Progress = Callable[[str], None]
 

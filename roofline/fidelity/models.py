@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from roofline.api import evaluate
+from roofline.families.dlrm import DLRMParams
 from roofline.fidelity.machine import Progress, available_memory, index_sets, torch_module
 from roofline.fidelity.timing import measure
 from roofline.hardware import Hardware
@@ -68,6 +69,8 @@ def resnet50(torch: Any) -> Callable[[int], Callable[[], Any]]:
 def dlrm(torch: Any, preset: str = "dlrm_rm2") -> Callable[[int], Callable[[], Any]]:
     """A runner factory for the DLRM preset ``preset`` built in torch from its parameters."""
     p = load_model(preset).params
+    if not isinstance(p, DLRMParams):
+        raise ValueError(f"{preset} is not a DLRM")
     if p.cross_layers:
         raise ValueError("cross layers are not built here")
     nn = torch.nn
@@ -145,7 +148,7 @@ def measure_models(hw: Hardware, say: Progress, clock: str = "wall") -> list[dic
         fused = evaluate(name, hw, batch=list(batches), fuse=True)
         for j, b in enumerate(batches):
             meas = measure(runner(b), quick=False, clock=clock)
-            row = {
+            row: dict[str, Any] = {
                 "model": name,
                 "batch": b,
                 **meas,

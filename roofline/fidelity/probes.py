@@ -39,6 +39,7 @@ def measure_gemm(lib: str, dtype: str, n: int, torch: Any | None, min_time: floa
         a, b = (rng.standard_normal((n, n)).astype(_LIB_DTYPES[dtype]) for _ in range(2))
         c = np.empty((n, n), _LIB_DTYPES[dtype])
         return float(time_calls(lambda: np.matmul(a, b, out=c), 3, min_time).min())
+    assert torch is not None, "a torch GEMM probe needs torch"
     dt = getattr(torch, _LIB_DTYPES[dtype])
     a, b = (torch.randn(n, n).to(dt) for _ in range(2))
     c = torch.empty(n, n, dtype=dt)

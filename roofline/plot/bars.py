@@ -61,6 +61,7 @@ def breakdown(
     bottom = np.zeros(len(stacks))
     for i, k in enumerate(keys):
         vals = np.array([s.get(k, 0.0) for s in stacks]) * (100 if share else 1e3)
+        color: str | None
         if by == "bound":
             color = BOUND_COLORS[i % len(BOUND_COLORS)]
         else:  # op kinds take matplotlib's color cycle

@@ -40,6 +40,7 @@ from roofline.errors import SpecError
 from roofline.evaluation import evaluate_costs
 from roofline.formulas import dominant
 from roofline.grid import to_grid
+from roofline.hardware import Hardware
 from roofline.kinds import Bound, EngineKind
 from roofline.model import Model
 from roofline.placement import Policy
@@ -157,7 +158,15 @@ def _decode_means(
     return (total.sum(axis=-1) + over) / steps, by_bound
 
 
-def _one(model: Model, hw: Any, dtype: str, grid: _Grid, policy: Any, launch: str, fuse: bool):
+def _one(
+    model: Model,
+    hw: Hardware,
+    dtype: str,
+    grid: _Grid,
+    policy: str | Policy | None,
+    launch: str,
+    fuse: bool,
+) -> dict[str, np.ndarray]:
     """Columns of the generation table for one model, device and dtype."""
     hgrid = to_grid(hw)
     b, p, o = grid.batch, grid.prompt, grid.output
@@ -219,7 +228,7 @@ def _one(model: Model, hw: Any, dtype: str, grid: _Grid, policy: Any, launch: st
         "feasible": feasible,
         "devices_needed": devices.astype(int),
         "prefill_bound": prefill_bound,
-        "decode_bound": np.where(decode_bound == "", None, decode_bound),
+        "decode_bound": np.array([x or None for x in decode_bound], dtype=object),
         "policy": np.full(n, prefill.policy, dtype=object),
         "launch": np.full(n, launch, dtype=object),
     }

@@ -28,11 +28,15 @@ def vector_ops(ct: CostTable) -> np.ndarray:
     return ct.flops_matrix.sum(axis=1) == 0
 
 
+#: matrix-engine peaks tried by default, as multiples of the device's (1/64 to 64)
+SCALES = tuple(2.0**e for e in range(-6, 7))
+
+
 def engine_balance_study(
     models: Mapping[str, int] | Sequence[str] | None = None,
     device: Any = None,
     dtype: str = "int8",
-    scales: Sequence[float] = tuple(2.0**k for k in range(-6, 7)),
+    scales: Sequence[float] = SCALES,
 ) -> Study:
     """Matrix and vector engines: as the matrix peak grows, the share of time in vector work, and
     the speedup's ceiling (Amdahl's limit) per model.
@@ -78,7 +82,8 @@ def engine_balance_study(
         "speedup",
         "amdahl_limit",
     ]
-    rows, findings = [], {}
+    rows: list[list[Any]] = []
+    findings: dict[str, Any] = {}
     for name, batch in mods.items():
         m = load_model(name)
         ct = count_graph(m.graph, [batch], dtype, fuse=True)

@@ -80,7 +80,8 @@ def onchip_memory_study(
         "activation_bytes",
         "weight_bytes",
     ]
-    rows, findings = [], {}
+    rows: list[list[Any]] = []
+    findings: dict[str, Any] = {}
     for name in models:
         m = load_model(name)
         ct = count_graph(m.graph, list(batches), dtype, fuse=True)

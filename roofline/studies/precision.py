@@ -50,7 +50,8 @@ def precision_study(
         "bound",
         "regime",
     ]
-    rows, findings = [], {}
+    rows: list[list[Any]] = []
+    findings: dict[str, Any] = {}
     for dev in devices:
         hw = load_hardware(dev)
         for name, batch in mods.items():

@@ -23,6 +23,7 @@ COMPARE_COLUMNS = (
     "flops_mac",
     "weight_bytes",
     "max_live_activation_bytes",
+    "kv_cache_bytes",
     "latency_s",
     "throughput_per_s",
     "utilization",

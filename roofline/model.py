@@ -12,6 +12,7 @@ from roofline.families import FAMILIES, FamilyParams
 from roofline.graph import Graph
 from roofline.spec_errors import validate
 from roofline.suggest import did_you_mean
+from roofline.yaml_loader import parse_yaml
 
 
 class ModelSpec(BaseModel):
@@ -52,7 +53,10 @@ class Model:
     path: str | None = None
 
     def with_params(self, **changes: Any) -> Model:
-        """Return the model rebuilt with family parameters changed (a what-if)."""
+        """Return the model rebuilt with family parameters changed (a what-if); an unknown or
+        invalid parameter is a SpecError naming ``params.<name>``."""
+        if not changes:
+            return self
         data = self.spec.model_dump()
         data["params"] = {**self.params.model_dump(), **changes}
         return build_model(data, file=self.path)
@@ -78,3 +82,36 @@ def build_model(data: dict[str, Any], *, file: str | None = None) -> Model:
     except SpecError as exc:
         raise exc.with_context(file=file, prefix="params") from None
     return Model(spec.name, spec.family, fam.sample, spec, params, graph, file)
+
+
+def parse_overrides(items: str | list[str], field: str = "--set") -> dict[str, Any]:
+    """Family parameter overrides from ``key=value`` items (``"a=1,b=x"`` or a list of them).
+
+    Values are read as YAML scalars or flow lists (``4096``, ``1e3``, ``true``, ``[1, 2]``); an
+    item without ``=`` or with an empty key is a SpecError naming ``field``.
+    """
+    texts = [items] if isinstance(items, str) else list(items)
+    out: dict[str, Any] = {}
+    for text in texts:
+        for item in _split_top_level(text):
+            key, eq, value = item.partition("=")
+            if not eq or not key.strip():
+                raise SpecError(
+                    f"{item!r} is not key=value",
+                    field=field,
+                    fix="e.g. context_len=4096 or phase=decode",
+                )
+            out[key.strip()] = parse_yaml(value.strip(), file=field) if value.strip() else ""
+    return out
+
+
+def _split_top_level(text: str) -> list[str]:
+    """Split at commas outside brackets (``a=1,b=[2, 3]`` -> ``a=1``, ``b=[2, 3]``)."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += {"[": 1, "]": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return [p.strip() for p in parts if p.strip()]

@@ -8,12 +8,13 @@ separator or ends in ``.yaml``/``.yml``) is a file. Presets ship in ``model_spec
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 from roofline.errors import SpecError
 from roofline.hardware import Hardware
-from roofline.model import Model, build_model
+from roofline.model import Model, build_model, parse_overrides
 from roofline.spec_errors import validate
 from roofline.suggest import did_you_mean
 from roofline.yaml_loader import load_spec_data, path_exists
@@ -78,14 +79,25 @@ def suggest_preset(text: str, names: list[str], otherwise: str) -> str:
 _MODEL_CACHE: dict[tuple[str, float], Model] = {}
 
 
-def load_model(model: str | os.PathLike[str] | dict[str, Any] | Model) -> Model:
+#: ``MODEL:key=value,...``: a model with family parameters overridden
+_OVERRIDES = re.compile(r"^(?P<model>.+?):(?P<items>[A-Za-z_]\w*=.*)$")
+
+
+def load_model(model: str | os.PathLike[str] | dict[str, Any] | Model, **overrides: Any) -> Model:
     """Return a :class:`Model` from a preset name, a YAML path, a mapping or a Model.
+
+    ``overrides`` (or a ``"MODEL:key=value,key=value"`` string) change family parameters, e.g.
+    ``load_model("llama2_7b", phase="decode", context_len=4096)``.
 
     Raises
     ------
     SpecError
         Unknown name (with suggestions), unreadable or invalid file, invalid parameters.
     """
+    if isinstance(model, str) and (m := _OVERRIDES.match(model)):
+        return load_model(m["model"], **{**parse_overrides(m["items"], field=model), **overrides})
+    if overrides:
+        return load_model(model).with_params(**overrides)
     if isinstance(model, Model):
         return model
     if isinstance(model, dict):

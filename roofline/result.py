@@ -129,7 +129,12 @@ class Result:
 
     # -- tables ----------------------------------------------------------------------------------
     def totals(self) -> Table:
-        """One row per (device variant, batch): latency, throughput, utilization, bound..."""
+        """One row per (device variant, batch): latency, throughput, utilization, bound...
+
+        A point where the model does not fit (``feasible`` false) carries no latency,
+        throughput or utilization (NaN: ``-`` for people, null in JSON, empty in CSV); the
+        arrays (``latency_s``...) keep the times it would take if it fit.
+        """
         ct = self.costs
         params = float(ct.weight_elems.sum())
         wbytes = float(ct.weight_bytes.sum())
@@ -150,6 +155,7 @@ class Result:
             "flops_mac",
             "weight_bytes",
             "max_live_activation_bytes",
+            "kv_cache_bytes",
             "latency_s",
             "ideal_latency_s",
             "latency_bound_s",
@@ -170,6 +176,9 @@ class Result:
         def per_point(a: Any) -> Any:  # [H, B] -> H*B in row order (variant, then batch)
             return np.broadcast_to(a, (H, B)).ravel()
 
+        def if_fits(a: np.ndarray) -> Any:  # an infeasible point has no time
+            return per_point(np.where(self.feasible, a, np.nan))
+
         values = [
             [ct.model] * (H * B),
             np.repeat(np.asarray(self.grid.labels, dtype=object), B),
@@ -181,12 +190,13 @@ class Result:
             per_point(self.flops_mac[None, :]),
             per_point(wbytes),
             per_point(live[None, :]),
-            per_point(lat),
-            per_point(ideal),
-            per_point(self.latency_bound_s),
-            per_point(thr),
-            per_point(self.throughput_bound_per_s),
-            per_point(util),
+            per_point(ct.kv_footprint_bytes.sum(axis=0)[None, :]),
+            if_fits(lat),
+            if_fits(ideal),
+            if_fits(self.latency_bound_s),
+            if_fits(thr),
+            if_fits(self.throughput_bound_per_s),
+            if_fits(util),
             per_point(dom.astype(str)),
             per_point(self.feasible.astype(bool)),
             per_point(self.shortfall_bytes.astype(float)),

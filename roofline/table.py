@@ -115,6 +115,20 @@ class Table:
             return np.asarray(self._cols[name])
         return np.asarray(self[name])
 
+    def select(self, columns: Sequence[str]) -> Table:
+        """A table of only ``columns`` (in that order); an unknown column is a SpecError."""
+        missing = [c for c in columns if c not in self.columns]
+        if missing:
+            raise SpecError(
+                f"no column {missing[0]!r}",
+                field="columns",
+                fix="use one of " + ", ".join(self.columns),
+            )
+        if self._cols is not None:
+            return Table.from_columns({c: self._cols[c] for c in columns}, title=self.title)
+        idx = [self.columns.index(c) for c in columns]
+        return Table(columns, [[r[i] for i in idx] for r in self.rows], title=self.title)
+
     def to_records(self) -> list[dict[str, Any]]:
         """Rows as a list of dicts."""
         return [dict(zip(self.columns, r)) for r in self.rows]

@@ -157,3 +157,38 @@ def test_bad_input_is_one_spec_error(kwargs, field):
 def test_a_model_without_phases_is_refused():
     with pytest.raises(rl.SpecError, match="decoder"):
         generate("resnet50", DEVICE, prompt=16, output=4)
+
+
+def test_cli_generate_json_and_infeasible_rows(tmp_path, capsys):
+    from roofline.cli.main import main
+
+    out = tmp_path / "gen.json"
+    argv = ["generate", MODEL, "--hw", "l4", "--prompt", "4000", "--output", "96"]
+    assert main([*argv, "--batch", "1", "128", "--format", "json", "-o", str(out)]) == 0
+    import json
+
+    rows = json.loads(out.read_text())
+    assert [r["feasible"] for r in rows] == [True, False]
+    assert rows[1]["ttft_s"] is None and rows[0]["ttft_s"] > 0
+    assert set(rows[0]) == set(GENERATION_COLUMNS)
+    assert main(["generate", MODEL, "--hw", "l4", "--output", "x"]) == 2
+    assert "--output: 'x' is not a number" in capsys.readouterr().err
+
+
+def test_set_and_model_suffix_change_family_parameters(capsys):
+    from roofline.cli.main import main
+
+    base = ["analyze", "--hw", DEVICE, "--dtype", "fp16", "--format", "json"]
+    assert main([*base[:1], f"{MODEL}:phase=decode,context_len=64", *base[1:]]) == 0
+    short = capsys.readouterr().out
+    assert (
+        main([*base[:1], MODEL, *base[1:], "--set", "phase=decode", "--set", "context_len=4096"])
+        == 0
+    )
+    long = capsys.readouterr().out
+    import json
+
+    kv = [json.loads(t)["summary"][0]["kv_cache_bytes"] for t in (short, long)]
+    assert kv[1] == kv[0] * 4096 / 64
+    assert main([*base[:1], MODEL, *base[1:], "--set", "contxt_len=4"]) == 2
+    assert "did you mean 'context_len'" in capsys.readouterr().err

@@ -56,8 +56,11 @@ def add_policy_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--policy", choices=POLICIES, default="capacity")
 
 
-def parse_batches(values: Sequence[str] | None, default: Sequence[int] = (1,)) -> list[int]:
-    """Batch sizes from ``--batch`` values (``1 16 64`` or ``1,16,64``); ``default`` when none."""
+def parse_batches(
+    values: Sequence[str] | None, default: Sequence[int] = (1,), field: str = "--batch"
+) -> list[int]:
+    """Whole numbers >= 1 from a flag's values (``1 16 64`` or ``1,16,64``), batch sizes by
+    default; ``default`` when none are given."""
     if not values:
         return list(default)
     out = []
@@ -67,13 +70,13 @@ def parse_batches(values: Sequence[str] | None, default: Sequence[int] = (1,)) -
                 x = float(part)
             except ValueError:
                 raise SpecError(
-                    f"batch {part!r} is not a number", field="--batch", fix="e.g. --batch 1 16 64"
+                    f"{part!r} is not a number", field=field, fix=f"e.g. {field} 1 16 64"
                 ) from None
             if not (x >= 1 and x.is_integer()):
                 raise SpecError(
-                    f"batch {part!r} must be a whole number >= 1",
-                    field="--batch",
-                    fix="e.g. --batch 1 16 64",
+                    f"{part!r} must be a whole number >= 1",
+                    field=field,
+                    fix=f"e.g. {field} 1 16 64",
                 )
             out.append(int(x))
     return out

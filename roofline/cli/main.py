@@ -41,6 +41,9 @@ REGISTRY: dict[str, Entry] = {
     "table1": Entry(
         "roofline.cli.paper", "Table 1 of Park et al. 2018 recomputed beside the paper's"
     ),
+    "generate": Entry(
+        "roofline.cli.generate", "LLM generation: TTFT, time per token, tokens/s over grids"
+    ),
     "plot": Entry("roofline.cli.plot", "roofline, breakdown, batch and study charts to PNG/SVG"),
     "sweep": Entry("roofline.cli.sweep", "evaluate models over device variants"),
     "sensitivity": Entry("roofline.cli.sweep", "rank what doubling each device knob buys"),

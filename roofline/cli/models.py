@@ -14,6 +14,7 @@ from roofline.cli.common import (
     parse_batches,
     write_output,
 )
+from roofline.cli.model_args import add_model_options, models_of
 from roofline.comparison import compare
 from roofline.hardware import Hardware
 from roofline.presets import list_devices, list_models, load_hardware, load_model
@@ -107,6 +108,7 @@ def analyze_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hw", required=True, help="device preset name or YAML path")
     parser.add_argument("--batch", nargs="+", help="batch size(s)")
     parser.add_argument("--dtype", default="fp32")
+    add_model_options(parser)
     add_policy_option(parser)
     parser.add_argument("--no-fuse", action="store_true", help="run every op as its own kernel")
     add_output_options(parser)
@@ -115,7 +117,7 @@ def analyze_arguments(parser: argparse.ArgumentParser) -> None:
 def run_analyze(args: argparse.Namespace) -> int:
     """Print the per-op prediction and the totals of one model on one device."""
     r = evaluate(
-        args.model,
+        models_of([args.model], args.set)[0],
         args.hw,
         batch=parse_batches(args.batch),
         dtype=args.dtype,
@@ -141,6 +143,7 @@ def compare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hw", nargs="+", required=True)
     parser.add_argument("--batch", nargs="+")
     parser.add_argument("--dtype", nargs="+")
+    add_model_options(parser)
     add_policy_option(parser)
     parser.add_argument("--no-fuse", action="store_true")
     parser.add_argument("--sla", help="latency target, e.g. 10ms: adds max batch under it")
@@ -150,7 +153,7 @@ def compare_arguments(parser: argparse.ArgumentParser) -> None:
 def run_compare(args: argparse.Namespace) -> int:
     """Print one row per model x device x batch x dtype."""
     table = compare(
-        args.models,
+        models_of(args.models, args.set),
         args.hw,
         parse_batches(args.batch),
         args.dtype or ["fp32"],

@@ -15,6 +15,7 @@ from roofline.cli.common import (
     parse_batches,
     write_output,
 )
+from roofline.cli.model_args import add_model_options, models_of
 from roofline.errors import SpecError
 from roofline.knobs import knob_dim
 from roofline.output_files import image_format, write_text
@@ -66,7 +67,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     total = n_points(knobs, args.mode) * len(args.models) * len(args.dtype or ["fp32"])
     bar = Progress(total, stream=sys.stderr) if not args.quiet else None
     table = sweep(
-        args.models,
+        models_of(args.models, args.set),
         hw,
         knobs,
         batch=parse_batches(args.batch),
@@ -101,7 +102,7 @@ def run_sensitivity(args: argparse.Namespace) -> int:
     if len(b) != 1:
         raise SpecError("sensitivity takes one batch size", field="--batch", fix="e.g. --batch 16")
     table = sensitivity(
-        args.model,
+        models_of([args.model], args.set)[0],
         args.hw,
         batch=b[0],
         dtype=args.dtype,
@@ -123,7 +124,12 @@ def run_diff(args: argparse.Namespace) -> int:
         )
     b = parse_batches(args.batch)
     by_kind, changed = diff_devices(
-        args.model, args.hw[0], args.hw[1], batch=b[0], dtype=args.dtype, policy=args.policy
+        models_of([args.model], args.set)[0],
+        args.hw[0],
+        args.hw[1],
+        batch=b[0],
+        dtype=args.dtype,
+        policy=args.policy,
     )
     if args.format == "json":
         text = json.dumps(
@@ -140,6 +146,7 @@ def run_diff(args: argparse.Namespace) -> int:
 def sweep_arguments(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("models", nargs="+")
     sp.add_argument("--hw", required=True, help="base device")
+    add_model_options(sp)
     sp.add_argument(
         "--vary",
         action="append",
@@ -170,6 +177,7 @@ def sensitivity_arguments(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--batch", nargs="+")
     sp.add_argument("--dtype", default="fp32")
     sp.add_argument("--factor", type=float, default=2.0)
+    add_model_options(sp)
     add_policy_option(sp)
     sp.add_argument("--no-fuse", action="store_true")
     add_output_options(sp)
@@ -180,6 +188,7 @@ def diff_arguments(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--hw", nargs="+", required=True)
     sp.add_argument("--batch", nargs="+")
     sp.add_argument("--dtype", default="fp32")
+    add_model_options(sp)
     add_policy_option(sp)
     add_output_options(sp)
 

@@ -1,0 +1,91 @@
+"""Command ``generate``: time to first token, time per output token and tokens per second of
+decoder language models over batch x prompt x output grids (:func:`roofline.generate`)."""
+
+from __future__ import annotations
+
+import argparse
+
+from roofline.cli.common import (
+    FORMATS,
+    Command,
+    add_policy_option,
+    parse_batches,
+    write_output,
+)
+from roofline.cli.model_args import add_model_options, models_of
+from roofline.serving.generation import generate
+
+#: the columns printed for people (csv and json carry every column)
+SUMMARY_COLUMNS = (
+    "model",
+    "device",
+    "dtype",
+    "batch",
+    "prompt",
+    "output",
+    "ttft_s",
+    "tpot_s",
+    "e2e_s",
+    "tokens_per_s",
+    "tokens_per_s_bound",
+    "kv_cache_bytes",
+    "feasible",
+    "devices_needed",
+    "prefill_bound",
+    "decode_bound",
+)
+
+
+def generate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("models", nargs="+", help="decoder models: presets, YAML or config.json")
+    parser.add_argument("--hw", nargs="+", required=True, help="device preset(s) or YAML path(s)")
+    parser.add_argument("--prompt", nargs="+", default=["512"], help="prompt tokens (default 512)")
+    parser.add_argument(
+        "--output",
+        nargs="+",
+        default=["128"],
+        dest="tokens",
+        metavar="TOKENS",
+        help="output tokens generated per request (default 128); write to a file with -o FILE",
+    )
+    parser.add_argument("--batch", nargs="+", help="requests run together (default 1)")
+    parser.add_argument("--dtype", nargs="+", help="default: each device's headline dtype")
+    parser.add_argument(
+        "--launch",
+        choices=("kernel", "graph"),
+        default="kernel",
+        help="launch overhead per kernel (eager) or once per step (CUDA graphs)",
+    )
+    parser.add_argument("--no-fuse", action="store_true", help="run every op as its own kernel")
+    add_model_options(parser)
+    add_policy_option(parser)
+    parser.add_argument("--format", choices=FORMATS, default="table")
+    parser.add_argument("-o", dest="file", metavar="FILE", help="write to FILE instead of stdout")
+    parser.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+
+def _counts(values: list[str], flag: str) -> list[int]:
+    """Whole numbers >= 1 from ``--prompt``/``--output`` values (``128 1024`` or ``128,1024``)."""
+    return [int(b) for b in parse_batches(values, field=flag)]
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    """Print one row per model x device x dtype x batch x prompt x output."""
+    table = generate(
+        models_of(args.models, args.set),
+        args.hw,
+        prompt=_counts(args.prompt, "--prompt"),
+        output=_counts(args.tokens, "--output"),
+        batch=parse_batches(args.batch),
+        dtype=args.dtype,
+        policy=args.policy,
+        launch=args.launch,
+        fuse=not args.no_fuse,
+    )
+    if args.format in ("table", "markdown"):
+        table = table.select(SUMMARY_COLUMNS)
+    write_output(table.format(args.format), args.file)
+    return 0
+
+
+COMMANDS = {"generate": Command(generate_arguments, run_generate)}

@@ -17,7 +17,7 @@ from roofline.hardware import Hardware
 from roofline.observers import Observer, replay
 from roofline.placement import Policy
 from roofline.precision import Precision
-from roofline.presets import Model, load_hardware, load_model, resolve_spec
+from roofline.presets import Model, load_device, load_model, resolve_spec
 from roofline.records import CostTable
 from roofline.result import Result
 from roofline.table import Table
@@ -172,7 +172,7 @@ def evaluate(
         Launch overhead once per kernel (eager, default) or once per run (a CUDA graph).
     """
     m = load_model(model)
-    grid = hw if isinstance(hw, HardwareGrid) else load_hardware(hw)
+    grid = hw if isinstance(hw, HardwareGrid) else load_device(hw)
     with device_file(hw):
         result = evaluate_costs(
             count_graph(m.graph, batch, dtype, fuse=fuse), grid, policy, launch=launch

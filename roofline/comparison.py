@@ -9,7 +9,7 @@ from roofline.api import HardwareLike, ModelLike, device_file
 from roofline.counting import count_graph
 from roofline.evaluation import evaluate_costs
 from roofline.placement import Policy
-from roofline.presets import load_hardware, load_model
+from roofline.presets import load_device, load_model
 from roofline.table import Table
 from roofline.whatif import sla_columns
 
@@ -54,7 +54,7 @@ def compare(
     if isinstance(dtypes, str):
         dtypes = [dtypes]
     loaded = [load_model(m) for m in models]
-    hws = [(d, load_hardware(d)) for d in devices]
+    hws = [(d, load_device(d)) for d in devices]
     rows: list[list[Any]] = []
     columns = list(COMPARE_COLUMNS)
     if sla is not None:

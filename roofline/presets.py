@@ -17,6 +17,7 @@ from roofline.hardware import Hardware
 from roofline.model import Model, build_model, parse_overrides
 from roofline.spec_errors import validate
 from roofline.suggest import did_you_mean
+from roofline.systems.spec import System
 from roofline.yaml_loader import load_spec_data, path_exists
 
 
@@ -29,8 +30,16 @@ def _spec_dir(kind: str) -> Path:
     return here.parent / kind
 
 
+#: where each kind of preset lives (systems beside the devices they are made of)
+PRESET_DIRS = {
+    "model_specs": ("model_specs",),
+    "hw_specs": ("hw_specs", "hw_specs/systems"),
+}
+
+
 def preset_names(kind: str) -> list[str]:
-    """Sorted names of the shipped specs of ``kind`` (``model_specs`` or ``hw_specs``)."""
+    """Sorted names of the shipped specs in folder ``kind`` (``model_specs``, ``hw_specs`` for
+    devices, ``hw_specs/systems`` for systems)."""
     return sorted(p.stem for p in _spec_dir(kind).glob("*.yaml"))
 
 
@@ -47,16 +56,20 @@ def resolve_spec(name_or_path: str | os.PathLike[str], kind: str) -> Path:
     if "\0" in text:
         raise SpecError(f"{text!r} contains a NUL byte", field=what, fix="name a preset or a file")
     p = Path(text)
-    if p.suffix in (".yaml", ".yml") or os.sep in text or path_exists(p):
+    # a path names a file; a bare word is always a preset (a file of that name in the current
+    # folder does not shadow it)
+    if p.suffix in (".yaml", ".yml", ".json", ".onnx") or os.sep in text or "/" in text:
         return p
-    cand = _spec_dir(kind) / f"{text}.yaml"
-    if path_exists(cand):
-        return cand
-    raise SpecError(
-        f"unknown {what} {text!r}",
-        field=what,
-        fix=suggest_preset(text, preset_names(kind), f"run 'roofline list {what}s' to see them"),
-    )
+    for folder in PRESET_DIRS[kind]:
+        cand = _spec_dir(folder) / f"{text}.yaml"
+        if path_exists(cand):
+            return cand
+    fix = f"run 'roofline list {what}s' to see them"
+    for folder in PRESET_DIRS[kind]:  # devices before the systems made of them
+        fix = suggest_preset(text, preset_names(folder), "") or fix
+        if not fix.startswith("run"):
+            break
+    raise SpecError(f"unknown {what} {text!r}", field=what, fix=fix)
 
 
 def suggest_preset(text: str, names: list[str], otherwise: str) -> str:
@@ -120,15 +133,72 @@ def load_model(model: str | os.PathLike[str] | dict[str, Any] | Model, **overrid
     return result
 
 
-def load_hardware(hw: str | os.PathLike[str] | dict[str, Any] | Hardware) -> Hardware:
-    """Return a :class:`~roofline.hardware.Hardware` from a preset name, YAML path or mapping."""
-    if isinstance(hw, Hardware):
+HardwareSource = str | os.PathLike[str] | dict[str, Any] | Hardware | System
+
+
+def load_hardware(hw: HardwareSource) -> Hardware | System:
+    """Return a device (:class:`~roofline.hardware.Hardware`) or a system of devices
+    (:class:`~roofline.systems.spec.System`: a spec with ``device:`` and ``count:``) from a preset
+    name, a YAML path or a mapping."""
+    if isinstance(hw, (Hardware, System)):
         return hw
     if isinstance(hw, dict):
-        return validate(Hardware, hw, file="<dict>")
-    path = resolve_spec(hw, "hw_specs")
-    name = str(hw) if str(hw).endswith((".yaml", ".yml")) else str(path)
-    return validate(Hardware, load_spec_data(path), file=name)
+        data, file = hw, "<dict>"
+    else:
+        path = resolve_spec(hw, "hw_specs")
+        data = load_spec_data(path)
+        file = str(hw) if str(hw).endswith((".yaml", ".yml")) else str(path)
+    if "count" in data or "device" in data:
+        return _system(data, file)
+    return validate(Hardware, data, file=file)
+
+
+def load_device(hw: HardwareSource) -> Hardware:
+    """:func:`load_hardware` where one device is needed: a system is a SpecError with the fix."""
+    loaded = load_hardware(hw)
+    if isinstance(loaded, System):
+        raise SpecError(
+            f"{loaded.name!r} is a system of {loaded.count} x {loaded.device.name}, not one device",
+            field="hw",
+            fix=f"use its device {loaded.device.name!r}, or evaluate/compare/generate the system",
+        )
+    return loaded
+
+
+def _system(data: dict[str, Any], file: str) -> System:
+    """Validate a system spec, its ``device`` a preset name, a path or an inline mapping."""
+    device = data.get("device")
+    if isinstance(device, (str, dict)):
+        try:
+            loaded = load_hardware(device)
+        except SpecError as exc:
+            raise exc.with_context(file=file, prefix="device") from None
+        if isinstance(loaded, System):
+            raise SpecError(
+                "a system's device must be one device, not a system",
+                file=file,
+                field="device",
+                fix="name a device preset such as h100_sxm5",
+            )
+        data = {**data, "device": loaded}
+    return validate(System, data, file=file)
+
+
+def system(
+    device: HardwareSource, count: int, interconnect: dict[str, Any] | None = None, **fields: Any
+) -> System:
+    """Build a :class:`~roofline.systems.spec.System` of ``count`` devices in code, e.g.
+    ``rl.system("h100_sxm5", 8, interconnect={"nvlink": {...}}, name="my_node")``."""
+    base = load_device(device)
+    data = {
+        "name": f"{count}x_{base.name}",
+        "source": "built in code",
+        **fields,
+        "device": base,
+        "count": count,
+        "interconnect": interconnect or {},
+    }
+    return validate(System, data, file="<system>")
 
 
 def list_models() -> list[str]:
@@ -139,6 +209,11 @@ def list_models() -> list[str]:
 def list_devices() -> list[str]:
     """Names of the shipped device presets."""
     return preset_names("hw_specs")
+
+
+def list_systems() -> list[str]:
+    """Names of the shipped system presets (several devices and their interconnect)."""
+    return preset_names("hw_specs/systems")
 
 
 __all__ = [

@@ -32,7 +32,7 @@ from roofline.knobs import knob_columns
 from roofline.knobs import vary as variant_grid
 from roofline.model import Model, build_model
 from roofline.placement import get_policy
-from roofline.presets import load_hardware, load_model
+from roofline.presets import load_device, load_model
 from roofline.records import CostTable
 from roofline.table import Table
 from roofline.totals import Totals, totals_direct, totals_full, totals_ridge
@@ -185,7 +185,7 @@ def sweep(
         else list(models)
     )
     dtypes = [dtype] if isinstance(dtype, str) else list(dtype)
-    hw = load_hardware(base_device)
+    hw = load_device(base_device)
     pol = get_policy(policy).name
     batches = as_batches(batch)
     if chunk is None:

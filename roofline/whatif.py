@@ -16,7 +16,7 @@ from roofline.hardware import Hardware
 from roofline.kinds import EngineKind
 from roofline.knobs import knob_dim, vary
 from roofline.placement import Policy
-from roofline.presets import load_hardware, load_model
+from roofline.presets import load_device, load_model
 from roofline.table import Table
 from roofline.units import Dim, parse_quantity
 
@@ -41,7 +41,7 @@ def max_batch_under(
     """
     target = parse_quantity(target_s, Dim.TIME)
     m = load_model(model)
-    dev = load_hardware(hw)
+    dev = load_device(hw)
 
     def ok(batches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         r = evaluate_costs(count_graph(m.graph, batches, dtype, fuse=fuse), dev, policy)
@@ -117,7 +117,7 @@ def sensitivity(
     or capacity; a smaller overhead), with the new latency, speedup and bound in each direction.
     All variants are evaluated in one vectorized call.
     """
-    dev = load_hardware(hw)
+    dev = load_device(hw)
     m = load_model(model)
     dt = canonical(dtype)
     paths = knobs or default_knobs(dev, dt)

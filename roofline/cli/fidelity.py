@@ -21,7 +21,7 @@ from roofline.fidelity.device_spec import to_yaml
 from roofline.fidelity.machine import Progress, progress_to_stderr
 from roofline.fidelity.validate import run_validation, tables
 from roofline.output_files import image_format, write_text
-from roofline.presets import load_hardware
+from roofline.presets import load_device
 
 
 def _say(args: argparse.Namespace) -> Progress | None:
@@ -39,7 +39,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
         use_torch=not args.no_torch,
         threads=_threads(args),
     )
-    load_hardware(spec)  # what is written must load
+    load_device(spec)  # what is written must load
     write_output(to_yaml(spec), out)
     return 0
 
@@ -53,11 +53,11 @@ def _threads(args: argparse.Namespace) -> int | None:
 def _measure(args: argparse.Namespace, say: Progress | None) -> dict[str, Any]:
     """Calibrate if no device is given, then run the suite."""
     if args.hw:
-        hw, source = load_hardware(args.hw), args.hw
+        hw, source = load_device(args.hw), args.hw
     else:
         if say:
             say("no --hw given: calibrating this machine first")
-        hw = load_hardware(
+        hw = load_device(
             calibrate(
                 quick=args.quick, progress=say, use_torch=not args.no_torch, threads=_threads(args)
             )

@@ -17,7 +17,7 @@ from roofline.cli.common import (
 from roofline.cli.model_args import add_model_options, models_of
 from roofline.comparison import compare
 from roofline.hardware import Hardware
-from roofline.presets import list_devices, list_models, load_hardware, load_model
+from roofline.presets import list_devices, list_models, load_device, load_model
 from roofline.table import Table
 
 #: the per-op columns ``analyze`` prints for people (csv and json keep them all)
@@ -69,7 +69,7 @@ def _models(fmt: str) -> Table:
 def _devices(fmt: str) -> Table:
     rows = []
     for n in list_devices():
-        hw = load_hardware(n)
+        hw = load_device(n)
 
         def peak(dtype: str, hw: Hardware = hw) -> float | None:
             used = hw.engines.matrix.resolve(dtype)

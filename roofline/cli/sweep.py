@@ -19,7 +19,7 @@ from roofline.cli.model_args import add_model_options, models_of
 from roofline.errors import SpecError
 from roofline.knobs import knob_dim
 from roofline.output_files import image_format, write_text
-from roofline.presets import load_hardware
+from roofline.presets import load_device
 from roofline.sweeps import Progress, n_points, sweep
 from roofline.units import parse_range
 from roofline.whatif import diff_devices, sensitivity
@@ -62,7 +62,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     """Evaluate the models over the device variants; print the table, write the chart."""
     if args.plot:
         image_format(args.plot, field="--plot")  # before the sweep
-    hw = load_hardware(args.hw)
+    hw = load_device(args.hw)
     knobs = parse_vary(args.vary, hw)
     total = n_points(knobs, args.mode) * len(args.models) * len(args.dtype or ["fp32"])
     bar = Progress(total, stream=sys.stderr) if not args.quiet else None

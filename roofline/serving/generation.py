@@ -44,7 +44,7 @@ from roofline.hardware import Hardware
 from roofline.kinds import Bound, EngineKind
 from roofline.model import Model
 from roofline.placement import Policy
-from roofline.presets import load_hardware, load_model
+from roofline.presets import load_device, load_model
 from roofline.result import Result
 from roofline.serving.context_counts import Phase, PhaseCounts
 from roofline.serving.envelope import envelope_sum
@@ -278,7 +278,7 @@ def generate(
     parts: list[dict[str, np.ndarray]] = []
     for m in (load_model(x) for x in _as_list(model)):
         for arg in _as_list(hw):
-            dev = load_hardware(arg)
+            dev = load_device(arg)
             for dt in _as_list(dtype) if dtype is not None else [dev.dtype]:
                 with device_file(arg):
                     parts.append(_one(m, dev, dt, grid, policy, launch, fuse))

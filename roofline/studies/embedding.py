@@ -22,7 +22,7 @@ from roofline.graph import Graph, Node
 from roofline.hardware import Hardware
 from roofline.knobs import vary
 from roofline.placement import CapacityAware
-from roofline.presets import load_hardware, load_model
+from roofline.presets import load_device, load_model
 from roofline.records import CostTable
 from roofline.studies.base import PAPER_DEVICE, Options, Study, StudyEntry, given
 from roofline.table import Table
@@ -75,7 +75,7 @@ def embedding_study(
         there), ``devices_needed`` (device memory pooled over devices) and latency per tier.
     """
     m = load_model(model)
-    hw = load_hardware(device)
+    hw = load_device(device)
     ct = count_graph(m.graph, [batch], dtype, fuse=True)
     if not ct.is_table.any():
         raise SpecError(

@@ -16,7 +16,7 @@ from roofline.dtypes import canonical
 from roofline.evaluation import evaluate_costs
 from roofline.formatting import si
 from roofline.knobs import vary
-from roofline.presets import load_hardware, load_model
+from roofline.presets import load_device, load_model
 from roofline.records import CostTable
 from roofline.studies.base import PAPER_DEVICE, Options, Study, StudyEntry, given, paper_models
 from roofline.table import Table
@@ -61,7 +61,7 @@ def engine_balance_study(
         of an unbounded matrix engine). ``findings[model]``: vector share on the device and with
         an unbounded matrix engine, and the Amdahl limit.
     """
-    hw = load_hardware(device or PAPER_DEVICE)
+    hw = load_device(device or PAPER_DEVICE)
     mods = paper_models(models)
     key = hw.engines.matrix.resolve(canonical(dtype)) or canonical(dtype)
     base = hw.peak("matrix", dtype)

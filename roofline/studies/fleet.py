@@ -17,7 +17,7 @@ from typing import Any
 from roofline.api import evaluate
 from roofline.errors import SpecError
 from roofline.observers import ByCategory
-from roofline.presets import load_hardware
+from roofline.presets import load_device
 from roofline.studies.base import PAPER_MODELS, Options, Study, StudyEntry, given
 from roofline.table import Table
 
@@ -72,7 +72,7 @@ def fleet_breakdown(
             fix="e.g. {'rec_paper': 0.6, 'resnet50': 0.4}",
         )
     weights = {m: w / total for m, w in mix.items()}
-    hw = load_hardware(device)
+    hw = load_device(device)
     obs = ByCategory()
     names = {}
     for name in weights:

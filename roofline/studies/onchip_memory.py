@@ -17,7 +17,7 @@ from roofline.errors import SpecError
 from roofline.evaluation import evaluate_costs
 from roofline.formatting import fmt_bytes
 from roofline.knobs import vary
-from roofline.presets import load_hardware, load_model
+from roofline.presets import load_device, load_model
 from roofline.studies.base import PAPER_DEVICE, Options, Study, StudyEntry, given
 from roofline.table import Table
 
@@ -56,7 +56,7 @@ def onchip_memory_study(
         ``findings[model][batch]``: the two thresholds (bytes) and the latency gain from the
         smallest to the largest capacity.
     """
-    hw = load_hardware(device or PAPER_DEVICE)
+    hw = load_device(device or PAPER_DEVICE)
     if not any(lv.kind == "onchip" for lv in hw.memory.values()):
         raise SpecError(
             f"device {hw.name!r} has no on-chip memory level",

@@ -15,7 +15,7 @@ from roofline.counting import count_graph
 from roofline.dtypes import canonical
 from roofline.errors import SpecError
 from roofline.evaluation import evaluate_costs
-from roofline.presets import load_hardware, load_model
+from roofline.presets import load_device, load_model
 from roofline.studies.base import Options, Study, StudyEntry, given, paper_models
 from roofline.table import Table
 
@@ -53,7 +53,7 @@ def precision_study(
     rows: list[list[Any]] = []
     findings: dict[str, Any] = {}
     for dev in devices:
-        hw = load_hardware(dev)
+        hw = load_device(dev)
         for name, batch in mods.items():
             m = load_model(name)
             ref, regime = None, ""

@@ -1,0 +1,114 @@
+"""Systems: N devices of one kind joined by interconnect levels.
+
+A system spec (YAML in ``hw_specs/`` with a ``device:`` and a ``count:``) names its device (a
+device preset, resolved by :func:`roofline.presets.load_hardware`, or an inline device mapping),
+how many there are, and its interconnect levels,
+fastest first: a scale-up domain (NVLink through NVSwitch, Infinity Fabric, TPU ICI) and optionally
+a scale-out network joining the domains (InfiniBand, Ethernet). Each level gives:
+
+* ``topology``: ``switch`` (every device reaches every other at full bandwidth), ``ring``, or
+  ``torus`` with its ``dims`` (a 2D or 3D torus of chips);
+* ``devices``: devices per domain of this level (the product of ``dims`` for a torus); the last
+  level's domain spans the system;
+* ``bandwidth``: bytes per second per direction per device into this level (all its links);
+* ``latency``: seconds per step of a collective (the alpha of the alpha-beta model);
+* ``in_network_reduction``: a switch that reduces in the fabric (NVLink SHARP): an all-reduce
+  sends each device's data once instead of twice.
+
+Every figure carries a ``source:`` like a device's. :mod:`roofline.systems.collectives` prices the
+collectives on these levels.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from roofline.errors import SpecError
+from roofline.hardware import Hardware
+from roofline.units import Dim, parse_quantity
+
+Bandwidth = Annotated[float, BeforeValidator(lambda v: parse_quantity(v, Dim.BANDWIDTH))]
+Seconds = Annotated[float, BeforeValidator(lambda v: parse_quantity(v, Dim.TIME, allow_zero=True))]
+
+
+class Link(BaseModel):
+    """One interconnect level (module docstring)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    scope: Literal["scale_up", "scale_out"]
+    topology: Literal["switch", "ring", "torus"]
+    devices: int = Field(ge=2, description="devices per domain of this level")
+    dims: tuple[int, ...] | None = Field(
+        None, description="torus dimensions (their product is `devices`)"
+    )
+    bandwidth: Bandwidth = Field(description="bytes/s per direction per device")
+    latency: Seconds = Field(description="seconds per collective step")
+    in_network_reduction: bool = False
+    source: str = Field(min_length=1)
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Link:
+        if self.topology == "torus":
+            if not self.dims or min(self.dims) < 2:
+                raise ValueError("a torus needs dims, each at least 2 (e.g. dims: [4, 4, 4])")
+            if math.prod(self.dims) != self.devices:
+                raise ValueError(
+                    f"dims={list(self.dims)} hold {math.prod(self.dims)} devices, not "
+                    f"devices={self.devices} (make them agree)"
+                )
+        elif self.dims is not None:
+            raise ValueError(f"dims only apply to a torus, not a {self.topology}")
+        if self.in_network_reduction and self.topology != "switch":
+            raise ValueError("in_network_reduction needs topology: switch")
+        return self
+
+
+class System(BaseModel):
+    """``count`` devices of one kind and the interconnect levels joining them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    source: str = Field(min_length=1)
+    device: Hardware
+    count: int = Field(ge=1, description="devices in the system")
+    interconnect: dict[str, Link] = Field(default_factory=dict)
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> System:
+        levels = list(self.interconnect.items())
+        if self.count > 1 and not levels:
+            raise SpecError(
+                f"{self.count} devices need an interconnect",
+                field="interconnect",
+                fix="add a level, e.g. nvlink: {scope: scale_up, topology: switch, ...}",
+            )
+        prev = 1
+        for name, link in levels:
+            if link.devices % prev or link.devices <= prev:
+                raise SpecError(
+                    f"a domain of {link.devices} devices cannot be made of domains of {prev}",
+                    field=f"interconnect.{name}.devices",
+                    fix="list levels from the smallest domain to the whole system",
+                )
+            prev = link.devices
+        if levels and prev != self.count:
+            name = levels[-1][0]
+            raise SpecError(
+                f"the last level joins {prev} devices but the system has count={self.count}",
+                field=f"interconnect.{name}.devices",
+                fix=f"set devices: {self.count} or add a level that spans the system",
+            )
+        return self
+
+    @property
+    def links(self) -> tuple[tuple[str, Link], ...]:
+        """The interconnect levels, smallest domain first."""
+        return tuple(self.interconnect.items())

@@ -37,17 +37,18 @@ import numpy as np
 
 from roofline.api import HardwareLike, ModelLike, device_file
 from roofline.errors import SpecError
-from roofline.evaluation import evaluate_costs
 from roofline.formulas import dominant
-from roofline.grid import to_grid
-from roofline.hardware import Hardware
-from roofline.kinds import Bound, EngineKind
+from roofline.kinds import EngineKind
 from roofline.model import Model
 from roofline.placement import Policy
-from roofline.presets import load_device, load_model
+from roofline.presets import load_hardware, load_model
 from roofline.result import Result
 from roofline.serving.context_counts import Phase, PhaseCounts
 from roofline.serving.envelope import envelope_sum
+from roofline.systems.evaluate import Stages, check_layout, stages
+from roofline.systems.layout import Layout, layouts
+from roofline.systems.pipeline import pipeline_latency
+from roofline.systems.spec import System, single
 from roofline.table import Table
 
 GENERATION_COLUMNS = (
@@ -71,6 +72,10 @@ GENERATION_COLUMNS = (
     "devices_needed",
     "prefill_bound",
     "decode_bound",
+    "tp",
+    "pp",
+    "ep",
+    "dp",
     "policy",
     "launch",
 )
@@ -142,10 +147,11 @@ def _components(r: Result, strict: bool) -> tuple[np.ndarray, np.ndarray]:
     return comps, r.overhead_s[0]
 
 
-def _decode_means(
+def _device_means(
     r: Result, lo_col: np.ndarray, hi_col: np.ndarray, lo: np.ndarray, hi: np.ndarray, strict: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(mean step seconds [P], seconds by bound label [P, 2 + L]) over contexts lo..hi."""
+    """(one device's mean step seconds [P], its seconds by bound [P, 2 + L]) over contexts
+    lo..hi: the exact sum of each op's upper envelope of affine components."""
     comps, overhead = _components(r, strict)
     t_lo, t_hi = comps[lo_col], comps[hi_col]  # [P, O, K]
     span = np.maximum(hi - lo, 1.0)[:, None, None]
@@ -155,32 +161,70 @@ def _decode_means(
     total, by_line = envelope_sum(alpha, beta, lo[:, None], hi[:, None])  # [P, O], [P, O, K]
     over = overhead[lo_col].sum(axis=-1) * steps
     by_bound = np.concatenate([by_line.sum(axis=1), over[:, None]], axis=-1)
-    return (total.sum(axis=-1) + over) / steps, by_bound
+    return (total.sum(axis=-1) + over) / steps, by_bound / steps[:, None]
+
+
+def _decode(
+    st: Stages, lo_col: np.ndarray, hi_col: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mean step seconds, its strict bound, seconds by bound [P, K]) of a decode over lo..hi:
+    each stage's mean (collectives and transfers do not depend on the context), then the pipeline
+    over those means (exact with one stage; with several, it assumes the slowest stage stays the
+    slowest over the range)."""
+    stage, stage_bound, hop, hop_bound, by = [], [], [], [], []
+    for r, comm, xfer in zip(st.results, st.comms, st.transfers):
+        mean, by_dev = _device_means(r, lo_col, hi_col, lo, hi, strict=False)
+        strict, _ = _device_means(r, lo_col, hi_col, lo, hi, strict=True)
+        stage.append(mean + comm.seconds[lo_col])
+        stage_bound.append(np.maximum(strict, comm.bound_seconds[lo_col]))
+        hop.append(xfer.seconds[lo_col])
+        hop_bound.append(xfer.bound_seconds[lo_col])
+        by.append(np.concatenate([by_dev, (comm.seconds + xfer.seconds)[lo_col, None]], axis=-1))
+    m = st.micro_batches[lo_col]
+    latency = pipeline_latency(np.array(stage), np.array(hop), m)
+    bound = pipeline_latency(np.array(stage_bound), np.array(hop_bound), m)
+    return latency, bound, np.sum(by, axis=0)
+
+
+def _devices_needed(st: Stages, col: np.ndarray) -> np.ndarray:
+    """The layout's devices, times the most devices' memory one stage's share needs."""
+    per_stage = np.max([r.devices_needed[0] for r in st.results], axis=0)
+    return st.layout.devices * per_stage[col]
 
 
 def _one(
     model: Model,
-    hw: Hardware,
+    system: System,
+    layout: Layout,
     dtype: str,
     grid: _Grid,
     policy: str | Policy | None,
     launch: str,
     fuse: bool,
 ) -> dict[str, np.ndarray]:
-    """Columns of the generation table for one model, device and dtype."""
-    hgrid = to_grid(hw)
+    """Columns of the generation table for one model, system (or device), layout and dtype."""
     b, p, o = grid.batch, grid.prompt, grid.output
+    check_layout(model, system, layout)
     pb, pp, pcol = _columns(b, p)
-    prefill = evaluate_costs(
-        phase_counts(model, "prefill").table(pb, pp, dtype, fuse), hgrid, policy, launch
+    pre = phase_counts(model, "prefill")
+    prefill = stages(
+        pre.template,
+        lambda micro: pre.table(micro, pp, dtype, fuse=False),
+        system,
+        layout,
+        pb,
+        policy,
+        fuse,
+        launch,
     )
-    ttft = prefill.latency_s[0][pcol]
-    ttft_bound = prefill.latency_bound_s[0][pcol]
-    feasible = prefill.feasible[0][pcol].copy()
-    devices = prefill.devices_needed[0][pcol].copy()
-    kv = prefill.costs.kv_footprint_bytes.sum(axis=0)[pcol].copy()
-    labels = ("compute", *hgrid.level_names, str(Bound.OVERHEAD))
-    prefill_bound = dominant(labels, prefill.time_by_bound()[0])[pcol]
+    pre_totals = prefill.combine()
+    ttft = pre_totals["latency_s"][pcol]
+    ttft_bound = pre_totals["latency_bound_s"][pcol]
+    feasible = pre_totals["feasible"][pcol].copy()
+    devices = _devices_needed(prefill, pcol)
+    kv = pre_totals["kv_cache_bytes"][pcol].copy()
+    labels = prefill.labels if layout.devices > 1 else prefill.labels[:-1]
+    prefill_bound = dominant(labels, pre_totals["by_bound_s"][pcol][:, : len(labels)])
     tpot = np.full(b.size, np.nan)
     tpot_bound = np.full(b.size, np.nan)
     decode_bound = np.full(b.size, "", dtype=object)
@@ -189,15 +233,22 @@ def _one(
         lo, hi = p[dec] + 1.0, p[dec] + o[dec] - 1.0
         db, dc, dcol = _columns(np.concatenate([b[dec], b[dec]]), np.concatenate([lo, hi]))
         lo_col, hi_col = dcol[: dec.size], dcol[dec.size :]
-        decode = evaluate_costs(
-            phase_counts(model, "decode").table(db, dc, dtype, fuse), hgrid, policy, launch
+        ph = phase_counts(model, "decode")
+        decode = stages(
+            ph.template,
+            lambda micro: ph.table(micro, dc, dtype, fuse=False),
+            system,
+            layout,
+            db,
+            policy,
+            fuse,
+            launch,
         )
-        tpot[dec], by_bound = _decode_means(decode, lo_col, hi_col, lo, hi, strict=False)
-        tpot_bound[dec], _ = _decode_means(decode, lo_col, hi_col, lo, hi, strict=True)
-        decode_bound[dec] = dominant(labels, by_bound)
-        feasible[dec] &= decode.feasible[0][hi_col]
-        devices[dec] = np.maximum(devices[dec], decode.devices_needed[0][hi_col])
-        kv[dec] = decode.costs.kv_footprint_bytes.sum(axis=0)[hi_col]
+        tpot[dec], tpot_bound[dec], by_bound = _decode(decode, lo_col, hi_col, lo, hi)
+        decode_bound[dec] = dominant(labels, by_bound[:, : len(labels)])
+        feasible[dec] &= decode.feasible[hi_col]
+        devices[dec] = np.maximum(devices[dec], _devices_needed(decode, hi_col))
+        kv[dec] = decode.kv_cache_bytes[hi_col]
     steps = o - 1.0
     with np.errstate(invalid="ignore"):
         e2e = ttft + np.where(steps > 0, steps * tpot, 0.0)
@@ -218,8 +269,8 @@ def _one(
     n = b.size
     return {
         "model": np.full(n, model.name, dtype=object),
-        "device": np.full(n, hw.name, dtype=object),
-        "dtype": np.full(n, prefill.costs.precision.name, dtype=object),
+        "device": np.full(n, system.name, dtype=object),
+        "dtype": np.full(n, prefill.results[0].costs.precision.name, dtype=object),
         "batch": b.astype(int),
         "prompt": p.astype(int),
         "output": o.astype(int),
@@ -229,7 +280,8 @@ def _one(
         "devices_needed": devices.astype(int),
         "prefill_bound": prefill_bound,
         "decode_bound": np.array([x or None for x in decode_bound], dtype=object),
-        "policy": np.full(n, prefill.policy, dtype=object),
+        **{k: np.full(n, getattr(layout, k)) for k in ("tp", "pp", "ep", "dp")},
+        "policy": np.full(n, prefill.results[0].policy, dtype=object),
         "launch": np.full(n, launch, dtype=object),
     }
 
@@ -250,27 +302,36 @@ def generate(
     policy: str | Policy | None = None,
     launch: str = "kernel",
     fuse: bool = True,
+    tp: int | Sequence[int] = 1,
+    pp: int | Sequence[int] = 1,
+    ep: int | Sequence[int] = 1,
+    dp: int | Sequence[int] | None = None,
 ) -> Table:
-    """Generation metrics of decoder models: one row per (model, device, dtype, batch, prompt,
-    output), with the columns of :data:`GENERATION_COLUMNS` (module docstring).
+    """Generation metrics of decoder models: one row per (model, device or system, layout,
+    dtype, batch, prompt, output), with the columns of :data:`GENERATION_COLUMNS` (module
+    docstring).
 
     Parameters
     ----------
     model : model-like or a list of them
         Decoder language models (a preset such as ``llama2_7b``, an HF ``config.json``...).
-    hw : device-like or a list of them
+    hw : device- or system-like, or a list of them
+        A device (``h100_sxm5``) or a system of devices (``dgx_h100``).
     prompt, output : int or list of int
         Prompt tokens per request (>= 1) and output tokens generated per request (>= 1).
     batch : int or list of int
-        Requests run together.
+        Requests run together (on a system: over all its replicas).
     dtype : str or list of str, optional
         Default: each device's ``dtype`` (its datasheet's headline dtype).
     policy : placement policy (``capacity`` default, or ``single``)
     launch : ``kernel`` (a launch per kernel) or ``graph`` (one per step: CUDA graphs)
     fuse : fuse pointwise epilogues (as :func:`roofline.evaluate`)
+    tp, pp, ep, dp : int or list of int
+        Parallel degrees on a system (:mod:`roofline.systems.layout`); ``dp`` None fills it.
+        Every combination that fills the system is evaluated.
 
-    Every list is a grid axis; the batch x prompt x output grid of one model, device and dtype is
-    evaluated in one vectorized pass.
+    Every list is a grid axis; the batch x prompt x output grid of one model, system, layout and
+    dtype is evaluated in one vectorized pass.
     """
     grid = _Grid.product(
         _lengths(batch, "batch", 1), _lengths(prompt, "prompt", 1), _lengths(output, "output", 1)
@@ -278,9 +339,18 @@ def generate(
     parts: list[dict[str, np.ndarray]] = []
     for m in (load_model(x) for x in _as_list(model)):
         for arg in _as_list(hw):
-            dev = load_device(arg)
-            for dt in _as_list(dtype) if dtype is not None else [dev.dtype]:
-                with device_file(arg):
-                    parts.append(_one(m, dev, dt, grid, policy, launch, fuse))
+            target = load_hardware(arg)
+            system = target if isinstance(target, System) else single(target)
+            device = system.device
+            if system.count == 1 and (tp, pp, ep) != (1, 1, 1):
+                raise SpecError(
+                    f"{device.name} is one device: tp, pp and ep need a system",
+                    field="tp",
+                    fix="use a system such as dgx_h100, or rl.system(device, count, ...)",
+                )
+            for lay in layouts(tp, pp, ep, dp, devices=system.count):
+                for dt in _as_list(dtype) if dtype is not None else [device.dtype]:
+                    with device_file(arg):
+                        parts.append(_one(m, system, lay, dt, grid, policy, launch, fuse))
     columns = {c: np.concatenate([part[c] for part in parts]) for c in GENERATION_COLUMNS}
     return Table.from_columns(columns, title="generate")

@@ -112,3 +112,14 @@ class System(BaseModel):
     def links(self) -> tuple[tuple[str, Link], ...]:
         """The interconnect levels, smallest domain first."""
         return tuple(self.interconnect.items())
+
+
+def single(device: Hardware) -> System:
+    """A system of one device and no interconnect: a device where a system is evaluated."""
+    return System(
+        name=device.name,
+        description=device.description,
+        source=device.source,
+        device=device,
+        count=1,
+    )

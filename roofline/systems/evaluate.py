@@ -1,0 +1,393 @@
+"""A model on a system under parallel layouts: per-device counts, stages, collectives, totals.
+
+For each :class:`~roofline.systems.layout.Layout` and batch, the busiest replica runs
+``ceil(batch / dp)`` samples as ``m`` micro-batches (by default ``min(pp, its samples)``; one
+without pipelining). Its counts at the micro-batch are split over the tensor-parallel group
+(:mod:`~roofline.systems.sharding`), cut into stages (:mod:`~roofline.systems.pipeline`), and each
+stage is evaluated on one device like any single-device model (placement, fusion, launch
+overhead, efficiency); the stage's collectives run after their ops on the interconnect
+(:mod:`~roofline.systems.collectives`) and are added to its time, and the boundary activations
+cross to the next stage. A point is feasible when every stage fits its device.
+
+The estimate adds collectives to compute time (Megatron's all-reduces sit on the critical path).
+The strict bound lets them overlap: a stage takes at least the larger of its strict roofline time
+and its collectives' bandwidth time, and the pipeline at least the same formula over those.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from roofline.counting import count_graph
+from roofline.errors import SpecError
+from roofline.evaluation import evaluate_costs
+from roofline.formulas import dominant, throughput
+from roofline.fusion import fuse_table, fusion_groups
+from roofline.graph import Graph
+from roofline.kinds import Bound
+from roofline.model import Model
+from roofline.placement import Policy
+from roofline.records import CostTable
+from roofline.result import Result
+from roofline.systems.collectives import Cost, collective
+from roofline.systems.layout import Layout, check_devices
+from roofline.systems.pipeline import boundary_op, pipeline_latency, stage_shares
+from roofline.systems.roles import Role, roles
+from roofline.systems.sharding import Comm, check_tensor_parallel, shard
+from roofline.systems.spec import System
+from roofline.table import Table
+
+#: count columns scaled by a stage's share of an op (``live_act_bytes`` only kept or dropped)
+_SHARED = (
+    "flops_matrix",
+    "flops_vector",
+    "flops_mac",
+    "weight_read_bytes",
+    "gather_rows",
+    "act_in_elems",
+    "act_out_elems",
+    "act_in_bytes",
+    "act_out_bytes",
+    "kv_bytes",
+    "kv_footprint_bytes",
+    "weight_elems",
+    "weight_bytes",
+    "launches",
+)
+
+
+@dataclass(frozen=True, eq=False)
+class SystemResult:
+    """Predictions of one model on one system: arrays over (layout, batch).
+
+    Attributes
+    ----------
+    model, dtype, policy : str
+    system : System
+    layouts : tuple of Layout
+    batch : ndarray [B]
+        The whole system's batch (samples per run, over all replicas).
+    micro_batches : ndarray [N, B]
+    latency_s, latency_bound_s : ndarray [N, B]
+        Estimate and strict bound (seconds).
+    interconnect_s : ndarray [N, B]
+        Collective and transfer time on the critical path (estimate).
+    by_bound_s : ndarray [N, B, K]
+        Seconds by what bounds them (``bound_labels``): each stage's op time under its bound,
+        launch overhead, and the interconnect.
+    feasible : ndarray of bool [N, B]
+    device_footprint_bytes : ndarray [N, B]
+        The largest footprint of one device (weights, tables, activations, KV cache).
+    kv_cache_bytes : ndarray [N, B]
+        The KV cache of the whole system.
+    """
+
+    model: str
+    system: System
+    dtype: str
+    policy: str
+    layouts: tuple[Layout, ...]
+    batch: np.ndarray
+    micro_batches: np.ndarray
+    latency_s: np.ndarray
+    latency_bound_s: np.ndarray
+    interconnect_s: np.ndarray
+    by_bound_s: np.ndarray
+    bound_labels: tuple[str, ...]
+    feasible: np.ndarray
+    device_footprint_bytes: np.ndarray
+    kv_cache_bytes: np.ndarray
+
+    @property
+    def throughput_per_s(self) -> np.ndarray:
+        """Samples per second of the whole system [N, B]."""
+        return throughput(self.batch[None, :], self.latency_s)
+
+    @property
+    def throughput_bound_per_s(self) -> np.ndarray:
+        """Strict-bound samples per second [N, B]: no system of these devices can exceed it."""
+        return throughput(self.batch[None, :], self.latency_bound_s)
+
+    def totals(self) -> Table:
+        """One row per (layout, batch); infeasible points carry no time."""
+        rows = []
+        bound = dominant(self.bound_labels, self.by_bound_s)
+        for i, lay in enumerate(self.layouts):
+            for j, b in enumerate(self.batch):
+                ok = bool(self.feasible[i, j])
+
+                def t(x: np.ndarray, ok: bool = ok, i: int = i, j: int = j) -> float | None:
+                    return float(x[i, j]) if ok else None
+
+                thr = t(self.throughput_per_s)
+                rows.append(
+                    [
+                        self.model,
+                        self.system.name,
+                        self.system.device.name,
+                        lay.devices,
+                        lay.tp,
+                        lay.pp,
+                        lay.ep,
+                        lay.dp,
+                        int(self.micro_batches[i, j]),
+                        int(b) if float(b).is_integer() else float(b),
+                        self.dtype,
+                        t(self.latency_s),
+                        t(self.latency_bound_s),
+                        thr,
+                        t(self.throughput_bound_per_s),
+                        None if thr is None else thr / lay.devices,
+                        t(self.interconnect_s),
+                        str(bound[i, j]),
+                        ok,
+                        float(self.device_footprint_bytes[i, j]),
+                        float(self.kv_cache_bytes[i, j]),
+                        self.policy,
+                    ]
+                )
+        return Table(SYSTEM_COLUMNS, rows, title=f"{self.model} on {self.system.name}")
+
+
+SYSTEM_COLUMNS = (
+    "model",
+    "system",
+    "device",
+    "devices",
+    "tp",
+    "pp",
+    "ep",
+    "dp",
+    "micro_batches",
+    "batch",
+    "dtype",
+    "latency_s",
+    "latency_bound_s",
+    "throughput_per_s",
+    "throughput_bound_per_s",
+    "throughput_per_device_per_s",
+    "interconnect_time_s",
+    "bound",
+    "feasible",
+    "device_footprint_bytes",
+    "kv_cache_bytes",
+    "policy",
+)
+
+
+def default_micro_batches(replica_batch: np.ndarray, pp: int) -> np.ndarray:
+    """``min(pp, replica batch)`` micro-batches (whole, at least 1); 1 without pipelining."""
+    if pp == 1:
+        return np.ones_like(replica_batch)
+    return np.maximum(1.0, np.minimum(float(pp), np.floor(replica_batch)))
+
+
+def _stage_table(ct: CostTable, share: np.ndarray) -> CostTable:
+    """The rows of ``ct`` scaled by one stage's share of each op."""
+    changes = {}
+    for name in _SHARED:
+        col = getattr(ct, name)
+        changes[name] = col * (share[:, None] if col.ndim == 2 else share)
+    changes["live_act_bytes"] = np.where(share[:, None] > 0, ct.live_act_bytes, 0.0)
+    g = ct.gemm_op
+    changes["gemm_count"] = ct.gemm_count * share[g][:, None]
+    return replace(ct, **changes)
+
+
+def _fused(ct: CostTable, graph: Graph) -> CostTable:
+    """Fuse an already scaled table: inner elements from its own (scaled) outputs."""
+    inner = np.stack(
+        [
+            ct.act_out_elems[m[:-1]].sum(axis=0) if len(m) > 1 else np.zeros(ct.batch.size)
+            for m in fusion_groups(graph)
+        ]
+    )
+    return fuse_table(ct, graph, inner)
+
+
+def _comm_cost(
+    comms: Sequence[Comm], share: np.ndarray, tp: int, system: System, columns: int
+) -> Cost:
+    """The stage's collectives, one after another, per column [C]."""
+    zero = np.zeros(columns)
+    total = Cost(zero, zero, {})
+    for c in comms:
+        runs = c.copies * share[c.op]  # the stage's share of the op's runs
+        if runs > 0:
+            one = collective(c.kind, c.size_bytes, tp, system)
+            # collectives after different ops (and runs) come one after another: add them
+            total = Cost(
+                total.bandwidth_s + runs * one.bandwidth_s,
+                total.latency_s + runs * one.latency_s,
+                {},
+            )
+    return total
+
+
+@dataclass(frozen=True, eq=False)
+class Stages:
+    """One layout's pipeline stages evaluated over columns (batches or points).
+
+    ``results[s]`` is stage s on one device (:class:`~roofline.result.Result`, one variant);
+    ``comms[s]`` its collectives and ``transfers[s]`` the hop of its boundary activations to the
+    next stage (zero after the last); ``micro_batches`` [C]; ``kv_cache_bytes`` [C] the system's.
+    """
+
+    layout: Layout
+    results: tuple[Result, ...]
+    comms: tuple[Cost, ...]
+    transfers: tuple[Cost, ...]
+    micro_batches: np.ndarray
+    kv_cache_bytes: np.ndarray
+    labels: tuple[str, ...]
+
+    @property
+    def feasible(self) -> np.ndarray:
+        """Every stage fits its device [C]."""
+        return np.logical_and.reduce([r.feasible[0] for r in self.results])
+
+    def combine(self) -> dict[str, np.ndarray]:
+        """Arrays [C]: latency (estimate and bound), interconnect, time by bound..."""
+        stage = np.array([r.latency_s[0] + c.seconds for r, c in zip(self.results, self.comms)])
+        stage_bound = np.array(
+            [
+                np.maximum(r.latency_bound_s[0], c.bound_seconds)
+                for r, c in zip(self.results, self.comms)
+            ]
+        )
+        hop = np.array([x.seconds for x in self.transfers])
+        hop_bound = np.array([x.bound_seconds for x in self.transfers])
+        by_bound = sum(r.time_by_bound()[0] for r in self.results)
+        wire = sum(c.seconds for c in self.comms) + hop.sum(axis=0)
+        m = self.micro_batches
+        return {
+            "micro_batches": m,
+            "latency_s": pipeline_latency(stage, hop, m),
+            "latency_bound_s": pipeline_latency(stage_bound, hop_bound, m),
+            "interconnect_s": wire,
+            "by_bound_s": np.concatenate([by_bound, wire[:, None]], axis=-1),
+            "feasible": self.feasible,
+            "device_footprint_bytes": np.max([r.footprint_bytes[0] for r in self.results], axis=0),
+            "kv_cache_bytes": self.kv_cache_bytes,
+        }
+
+
+def check_layout(model: Model, system: System, layout: Layout) -> None:
+    """SpecError when ``layout`` cannot run ``model`` on ``system``."""
+    check_devices(layout, system.count, system.name)
+    check_tensor_parallel(model.graph, layout.tp)
+    if layout.ep > 1 and Role.EXPERTS not in roles(model.graph):
+        raise SpecError(
+            f"ep={layout.ep} but {model.name} has no mixture-of-experts layer",
+            field="ep",
+            fix="use ep=1 (expert parallelism needs experts)",
+        )
+
+
+def stages(
+    graph: Graph,
+    counts: Callable[[np.ndarray], CostTable],
+    system: System,
+    layout: Layout,
+    batch: np.ndarray,
+    policy: str | Policy | None = None,
+    fuse: bool = True,
+    launch: str = "kernel",
+    micro_batches: int | None = None,
+) -> Stages:
+    """Evaluate one layout's stages at each column of ``batch`` (the whole system's samples).
+
+    ``counts(micro_batch)`` returns the model's unfused counts with one column per micro-batch
+    size [C] (a preset's :func:`~roofline.counting.count_graph`, or a decoder phase's counts at
+    (batch, length) points), all from ``graph``'s structure.
+    """
+    replica = np.ceil(batch / layout.dp)  # the busiest replica's whole samples
+    m = (
+        np.full_like(replica, float(micro_batches))
+        if micro_batches
+        else default_micro_batches(replica, layout.pp)
+    )
+    micro = replica / m
+    full = counts(micro)
+    local = counts(micro / layout.tp) if layout.tp > 1 and Role.DATA in roles(graph) else full
+    sharded, comms = shard(full, local, graph, layout.tp)
+    shares = stage_shares(graph, layout.pp)
+    last = boundary_op(shares)
+    dev = system.device
+    results, comm_costs, hops = [], [], []
+    zero = np.zeros(batch.size)
+    for s in range(layout.pp):
+        ct = _stage_table(sharded, shares[s])
+        results.append(evaluate_costs(_fused(ct, graph) if fuse else ct, dev, policy, launch))
+        comm_costs.append(_comm_cost(comms, shares[s], layout.tp, system, batch.size))
+        if s < layout.pp - 1:
+            op = int(last[s])
+            size = sharded.act_out_bytes[op] / max(graph.ops[op].repeat, 1)
+            hops.append(collective("p2p", size, 2 * layout.tp, system))
+        else:
+            hops.append(Cost(zero, zero, {}))
+    labels = ("compute", *dev.level_names, str(Bound.OVERHEAD), str(Bound.INTERCONNECT))
+    return Stages(
+        layout=layout,
+        results=tuple(results),
+        comms=tuple(comm_costs),
+        transfers=tuple(hops),
+        micro_batches=m,
+        kv_cache_bytes=full.kv_footprint_bytes.sum(axis=0) * m * layout.dp,
+        labels=labels,
+    )
+
+
+def evaluate_system(
+    model: Model,
+    system: System,
+    batch: np.ndarray,
+    dtype: str,
+    layouts: Sequence[Layout],
+    policy: str | Policy | None = None,
+    fuse: bool = True,
+    launch: str = "kernel",
+    micro_batches: int | None = None,
+) -> SystemResult:
+    """Evaluate ``model`` on ``system`` under each layout at each batch (module docstring)."""
+    parts = []
+    labels: tuple[str, ...] = ()
+    for lay in layouts:
+        check_layout(model, system, lay)
+        st = stages(
+            model.graph,
+            lambda b: count_graph(model.graph, b, dtype),
+            system,
+            lay,
+            batch,
+            policy,
+            fuse,
+            launch,
+            micro_batches,
+        )
+        parts.append(st.combine())
+        labels = st.labels
+
+    def stack(key: str) -> np.ndarray:
+        return np.stack([p[key] for p in parts])
+
+    return SystemResult(
+        model=model.name,
+        system=system,
+        dtype=dtype,
+        policy=str(getattr(policy, "name", policy) or "capacity"),
+        layouts=tuple(layouts),
+        batch=batch,
+        micro_batches=stack("micro_batches"),
+        latency_s=stack("latency_s"),
+        latency_bound_s=stack("latency_bound_s"),
+        interconnect_s=stack("interconnect_s"),
+        by_bound_s=stack("by_bound_s"),
+        bound_labels=labels,
+        feasible=stack("feasible"),
+        device_footprint_bytes=stack("device_footprint_bytes"),
+        kv_cache_bytes=stack("kv_cache_bytes"),
+    )

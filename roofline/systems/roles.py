@@ -1,0 +1,95 @@
+"""What each op does under tensor parallelism, read from the graph's structure (not op names).
+
+* A graph with attention is a transformer, split Megatron-style over a group of ``t`` devices:
+  attention by heads (``heads``); a linear whose output feeds a residual add is row-parallel
+  (``row``: its input and K dim split, an all-reduce of its output); every other linear of a
+  repeated block is column-parallel (``column``: N dim split, no communication); the largest token
+  embedding is vocabulary-parallel (``vocab``: rows split, an all-reduce of the looked-up vectors);
+  a final linear onto that vocabulary is column-parallel with its logits gathered
+  (``column_gather``); everything else (norms, activations, other embeddings, a pooler) is
+  replicated. A mixture-of-experts layer is ``experts``.
+* A graph with pooled embedding tables is a recommendation model, run hybrid-parallel: its tables
+  are sharded over the group (``table``: an all-to-all of the pooled vectors), its dense layers run
+  data parallel inside the group (``data``: each device takes ``batch / t`` samples).
+* Any other graph splits each convolution's and linear's output channels and all-gathers them
+  (``column_gather``); its other ops are replicated. No serving stack runs a CNN this way: data
+  parallelism (``dp``) is the sensible layout for such models, and a study will show it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from roofline.graph import Graph
+from roofline.kinds import OpCategory, StrEnum
+
+
+class Role(StrEnum):
+    """How an op is split over a tensor-parallel group (module docstring)."""
+
+    REPLICATED = "replicated"
+    COLUMN = "column"
+    ROW = "row"
+    COLUMN_GATHER = "column_gather"
+    HEADS = "heads"
+    VOCAB = "vocab"
+    TABLE = "table"
+    DATA = "data"
+    EXPERTS = "experts"
+
+
+def roles(graph: Graph) -> tuple[Role, ...]:
+    """The :class:`Role` of every op of ``graph`` (computed once per graph)."""
+    return graph.derived("parallel_roles", _roles)
+
+
+def _consumers(graph: Graph) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = defaultdict(list)
+    for i, node in enumerate(graph.nodes):
+        for t in node.inputs:
+            out[t].append(i)
+    return out
+
+
+def _feeds_residual_add(graph: Graph, i: int, consumers: dict[str, list[int]]) -> bool:
+    """Whether op i's output is added to another tensor (a residual connection)."""
+    for j in consumers[graph.nodes[i].output]:
+        op = graph.nodes[j].op
+        if op.kind == "elementwise" and getattr(op, "op", "") == "add":
+            return True
+    return False
+
+
+def _roles(graph: Graph) -> tuple[Role, ...]:
+    ops = graph.ops
+    kinds = {op.kind for op in ops}
+    out = [Role.REPLICATED] * len(ops)
+    if "attention" in kinds:
+        consumers = _consumers(graph)
+        tokens = [
+            (getattr(op, "num_embeddings", 0), i)
+            for i, op in enumerate(ops)
+            if op.kind == "embedding"
+        ]
+        vocab = max(tokens)[0] if tokens else 0
+        for i, op in enumerate(ops):
+            if op.kind == "attention":
+                out[i] = Role.HEADS
+            elif op.category == OpCategory.EMBEDDING and op.kind == "embedding":
+                out[i] = Role.VOCAB if getattr(op, "num_embeddings", 0) == vocab else out[i]
+            elif op.kind == "moe":
+                out[i] = Role.EXPERTS
+            elif op.kind == "linear":
+                if _feeds_residual_add(graph, i, consumers):
+                    out[i] = Role.ROW
+                elif op.repeat > 1:
+                    out[i] = Role.COLUMN
+                elif vocab and getattr(op, "out_features", 0) == vocab:
+                    out[i] = Role.COLUMN_GATHER
+        return tuple(out)
+    if "embedding_bag" in kinds:
+        return tuple(Role.TABLE if op.kind == "embedding_bag" else Role.DATA for op in ops)
+    return tuple(
+        Role.COLUMN_GATHER if op.category in (OpCategory.CONV, OpCategory.FC) else Role.REPLICATED
+        for op in ops
+    )

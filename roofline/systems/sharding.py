@@ -1,0 +1,154 @@
+"""One device's counts under tensor parallelism, and the collectives the split adds.
+
+Given a model's unfused counts at the batch one replica runs, each op's count columns are scaled by
+its :class:`~roofline.systems.roles.Role` over a tensor-parallel group of ``t`` devices:
+
+=================  ==========================================  ===============================
+role               divided by t                                collective after the op
+=================  ==========================================  ===============================
+column             FLOPs, weights, output (GEMM N)             -
+column_gather      as column                                   all-gather of the full output
+row                FLOPs, weights, input (GEMM K)              all-reduce of the output
+heads              FLOPs, input, output (GEMM count); the KV   -
+                   cache by max(t, KV heads) (KV heads are
+                   replicated when t exceeds them)
+vocab              weights, rows looked up                     all-reduce of the output
+table              weights, rows, FLOPs, input, output         all-to-all of the pooled vectors
+data               the batch: counts at batch / t              -
+replicated         nothing                                     -
+=================  ==========================================  ===============================
+
+Live activations are kept whole (the replicated residual stream dominates them), which never
+understates a device's footprint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from roofline.errors import SpecError
+from roofline.graph import Graph
+from roofline.ops.base import Op
+from roofline.records import CostTable
+from roofline.systems.roles import Role, roles
+
+#: count columns grouped by what a split divides
+_FLOPS = ("flops_matrix", "flops_vector", "flops_mac")
+_WEIGHTS = ("weight_elems", "weight_bytes", "weight_read_bytes")
+_IN = ("act_in_elems", "act_in_bytes")
+_OUT = ("act_out_elems", "act_out_bytes")
+_KV = ("kv_bytes", "kv_footprint_bytes")
+
+#: per role: the column groups divided by t, the GEMM dim split, and the collective after it
+_SPLITS: dict[Role, tuple[tuple[str, ...], str | None, str | None]] = {
+    Role.COLUMN: (_FLOPS + _WEIGHTS + _OUT, "n", None),
+    Role.COLUMN_GATHER: (_FLOPS + _WEIGHTS + _OUT, "n", "all_gather"),
+    Role.ROW: (_FLOPS + _WEIGHTS + _IN, "k", "all_reduce"),
+    Role.HEADS: (_FLOPS + _IN + _OUT, "count", None),
+    Role.VOCAB: (_WEIGHTS + ("gather_rows",), None, "all_reduce"),
+    Role.TABLE: (_FLOPS + _WEIGHTS + _IN + _OUT + ("gather_rows",), None, "all_to_all"),
+}
+
+
+@dataclass(frozen=True)
+class Comm:
+    """A collective after each of the ``copies`` runs of op ``op``: ``kind`` over the
+    tensor-parallel group, ``size_bytes`` [B] per run (the full buffer; for an all-to-all, what one
+    device holds)."""
+
+    op: int
+    kind: str
+    size_bytes: np.ndarray
+    copies: int
+
+
+def kv_heads(op: Op) -> int:
+    """Key/value heads of an attention op (its query heads when it declares none)."""
+    declared = getattr(op, "num_kv_heads", None)
+    return int(declared if declared is not None else getattr(op, "num_heads", 1))
+
+
+def check_tensor_parallel(graph: Graph, tp: int) -> None:
+    """SpecError when ``tp`` cannot split the model: heads, KV heads or the vocabulary."""
+    if tp == 1:
+        return
+    for op, role in zip(graph.ops, roles(graph)):
+        if role == Role.HEADS:
+            heads = int(getattr(op, "num_heads", 1))
+            kv = kv_heads(op)
+            if heads % tp:
+                raise SpecError(
+                    f"tp={tp} does not divide the {heads} attention heads of {op.name}",
+                    field="tp",
+                    fix=f"use a tp that divides {heads}",
+                )
+            if kv % tp and tp % kv:
+                raise SpecError(
+                    f"tp={tp} neither divides nor is a multiple of the {kv} KV heads of {op.name}",
+                    field="tp",
+                    fix=f"use a divisor or a multiple of {kv}",
+                )
+        elif role == Role.VOCAB and int(getattr(op, "num_embeddings", 0)) % tp:
+            vocab = int(getattr(op, "num_embeddings", 0))
+            raise SpecError(
+                f"tp={tp} does not divide the vocabulary of {vocab} rows of {op.name}",
+                field="tp",
+                fix=f"use a tp that divides {vocab}, or pad the vocabulary (Megatron pads to a "
+                "multiple of 128 x tp: set vocab_size)",
+            )
+
+
+def shard(full: CostTable, local: CostTable, graph: Graph, tp: int) -> tuple[CostTable, list[Comm]]:
+    """One device's unfused counts in a tensor-parallel group of ``tp``, and the collectives.
+
+    ``full`` holds the counts at the replica's batch, ``local`` at ``batch / tp`` (for the rows of
+    ``data`` ops); both unfused, from the same graph.
+    """
+    if tp == 1:
+        return full, []
+    rs = roles(graph)
+    n = full.n_ops
+    factor = {name: np.ones(n) for name in (*_FLOPS, *_WEIGHTS, *_IN, *_OUT, *_KV, "gather_rows")}
+    gemm_factor = {d: np.ones(n) for d in ("n", "k", "count")}
+    comms: list[Comm] = []
+    for i, (op, role) in enumerate(zip(graph.ops, rs)):
+        columns, dim, coll = _SPLITS.get(role, ((), None, None))
+        for c in columns:
+            factor[c][i] = 1.0 / tp
+        if dim:
+            gemm_factor[dim][i] = 1.0 / tp
+        if role == Role.HEADS:
+            kv = kv_heads(op)
+            for c in _KV:
+                factor[c][i] = max(1.0 / tp, 1.0 / kv)
+        if coll:
+            copies = 1 if op.side_by_side else op.repeat
+            size = full.act_out_bytes[i] / copies / (tp if coll == "all_to_all" else 1.0)
+            comms.append(Comm(i, coll, size, copies))
+    data = np.array([r == Role.DATA for r in rs])
+    changes: dict[str, np.ndarray] = {}
+    for name, f in factor.items():
+        col = getattr(full, name)
+        scaled = col * (f[:, None] if col.ndim == 2 else f)
+        if data.any() and col.ndim == 2 and name not in ("weight_read_bytes",):
+            scaled = np.where(data[:, None], getattr(local, name), scaled)
+        changes[name] = scaled
+    if data.any():
+        changes["live_act_bytes"] = np.where(
+            data[:, None], local.live_act_bytes, full.live_act_bytes
+        )
+        changes["gather_rows"] = np.where(data[:, None], local.gather_rows, changes["gather_rows"])
+    g = full.gemm_op
+    gemm = {
+        "gemm_n": full.gemm_n * gemm_factor["n"][g][:, None],
+        "gemm_k": full.gemm_k * gemm_factor["k"][g][:, None],
+        "gemm_count": full.gemm_count * gemm_factor["count"][g][:, None],
+    }
+    if data.any():  # a data-parallel op's GEMMs have the local batch's dims
+        rows = data[g]
+        for dim in ("gemm_m", "gemm_n", "gemm_k", "gemm_count"):
+            base = gemm.get(dim, getattr(full, dim))
+            gemm[dim] = np.where(rows[:, None], getattr(local, dim), base)
+    return replace(full, **changes, **gemm), comms  # type: ignore[arg-type]

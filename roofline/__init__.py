@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "count": "api",
     "evaluate": "api",
+    "evaluate_device": "api",
     "compare": "comparison",
     "Counts": "api",
     "load_model": "presets",

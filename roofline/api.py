@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from roofline.characterize import Table1Row, table1
-from roofline.counting import count_graph
+from roofline.counting import as_batches, count_graph
 from roofline.errors import SpecError
 from roofline.evaluation import evaluate_costs
 from roofline.grid import HardwareGrid
@@ -17,13 +17,16 @@ from roofline.hardware import Hardware
 from roofline.observers import Observer, replay
 from roofline.placement import Policy
 from roofline.precision import Precision
-from roofline.presets import Model, load_device, load_model, resolve_spec
+from roofline.presets import Model, load_device, load_hardware, load_model, resolve_spec
 from roofline.records import CostTable
 from roofline.result import Result
+from roofline.systems.evaluate import SystemResult, evaluate_system
+from roofline.systems.layout import layouts
+from roofline.systems.spec import System
 from roofline.table import Table
 
 ModelLike = str | os.PathLike | dict | Model
-HardwareLike = str | os.PathLike | dict | Hardware
+HardwareLike = str | os.PathLike | dict | Hardware | System
 
 
 @dataclass(frozen=True, eq=False)
@@ -151,8 +154,62 @@ def evaluate(
     observers: Iterable[Observer] = (),
     fuse: bool = True,
     launch: str = "kernel",
+    tp: int | Sequence[int] = 1,
+    pp: int | Sequence[int] = 1,
+    ep: int | Sequence[int] = 1,
+    dp: int | Sequence[int] | None = None,
+    micro_batches: int | None = None,
+) -> Result | SystemResult:
+    """Predict ``model`` on a device (per-op time and bound: a :class:`Result`) or on a system
+    of devices under parallel layouts (a :class:`~roofline.systems.evaluate.SystemResult`).
+
+    On a device the arguments are those of :func:`evaluate_device`. On a system (``dgx_h100``,
+    :func:`roofline.system`), ``tp``, ``pp``, ``ep`` and ``dp`` are the parallel degrees
+    (:mod:`roofline.systems.layout`; each a number or a list, every combination that fills the
+    system evaluated in one call; ``dp`` None fills it), ``micro_batches`` the pipeline's
+    (default ``min(pp, samples per replica)``), and ``batch`` the whole system's samples.
+    """
+    m = load_model(model)
+    target = hw if isinstance(hw, HardwareGrid) else load_hardware(hw)
+    if isinstance(target, System):
+        if list(observers):
+            raise SpecError(
+                "observers replay one device's ops; a system has many",
+                field="observers",
+                fix="evaluate the system's device, or drop observers",
+            )
+        with device_file(hw):
+            return evaluate_system(
+                m,
+                target,
+                as_batches(batch),
+                Precision.of(dtype).name if isinstance(dtype, Precision) else dtype,
+                layouts(tp, pp, ep, dp, devices=target.count),
+                policy,
+                fuse,
+                launch,
+                micro_batches,
+            )
+    if (tp, pp, ep) != (1, 1, 1) or dp not in (None, 1):
+        raise SpecError(
+            "tp, pp, ep and dp need a system of devices, not one device",
+            field="tp",
+            fix="use a system such as dgx_h100, or rl.system(device, count, interconnect=...)",
+        )
+    return evaluate_device(m, target, batch, dtype, policy, observers, fuse, launch)
+
+
+def evaluate_device(
+    model: ModelLike,
+    hw: HardwareLike | HardwareGrid,
+    batch: Any = 1,
+    dtype: str | Precision = "fp32",
+    policy: str | Policy | None = None,
+    observers: Iterable[Observer] = (),
+    fuse: bool = True,
+    launch: str = "kernel",
 ) -> Result:
-    """Predict per-op time and bound of ``model`` on ``hw`` at each batch size.
+    """Predict per-op time and bound of ``model`` on one device ``hw`` at each batch size.
 
     Parameters
     ----------

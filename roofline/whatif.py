@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from roofline.api import HardwareLike, ModelLike, evaluate
+from roofline.api import HardwareLike, ModelLike
+from roofline.api import evaluate_device as evaluate
 from roofline.counting import as_batches, count_graph
 from roofline.dtypes import canonical
 from roofline.errors import SpecError

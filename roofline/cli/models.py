@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from roofline.api import evaluate
+from roofline.api import evaluate_device as evaluate
 from roofline.cli.common import (
     Command,
     add_output_options,

@@ -18,7 +18,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 
 from roofline import plot
-from roofline.api import evaluate
+from roofline.api import evaluate_device as evaluate
 from roofline.cli.common import Command, add_output_options, parse_batches
 from roofline.errors import SpecError
 from roofline.output_files import image_format

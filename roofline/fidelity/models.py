@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from roofline.api import evaluate
+from roofline.api import evaluate_device as evaluate
 from roofline.families.dlrm import DLRMParams
 from roofline.fidelity.machine import Progress, available_memory, index_sets, torch_module
 from roofline.fidelity.timing import measure

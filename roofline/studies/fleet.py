@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from roofline.api import evaluate
+from roofline.api import evaluate_device as evaluate
 from roofline.errors import SpecError
 from roofline.observers import ByCategory
 from roofline.presets import load_device

@@ -82,6 +82,7 @@ def layouts(
             for e in many(ep, "ep"):
                 for d in many(dp, "dp"):
                     try:
+                        Layout(t, p)  # the degrees themselves, before any arithmetic
                         if d is None:
                             total = devices or 1
                             whole = isinstance(t, int) and isinstance(p, int)

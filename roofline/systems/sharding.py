@@ -71,27 +71,30 @@ def kv_heads(op: Op) -> int:
 
 
 def check_tensor_parallel(graph: Graph, tp: int) -> None:
-    """SpecError when ``tp`` cannot split the model: heads, KV heads or the vocabulary."""
+    """SpecError when ``tp`` cannot split the model: its heads and KV heads first, then the
+    vocabulary."""
     if tp == 1:
         return
-    for op, role in zip(graph.ops, roles(graph)):
-        if role == Role.HEADS:
-            heads = int(getattr(op, "num_heads", 1))
-            kv = kv_heads(op)
-            if heads % tp:
-                raise SpecError(
-                    f"tp={tp} does not divide the {heads} attention heads of {op.name}",
-                    field="tp",
-                    fix=f"use a tp that divides {heads}",
-                )
-            if kv % tp and tp % kv:
-                raise SpecError(
-                    f"tp={tp} neither divides nor is a multiple of the {kv} KV heads of {op.name}",
-                    field="tp",
-                    fix=f"use a divisor or a multiple of {kv}",
-                )
-        elif role == Role.VOCAB and int(getattr(op, "num_embeddings", 0)) % tp:
-            vocab = int(getattr(op, "num_embeddings", 0))
+    pairs = list(zip(graph.ops, roles(graph)))
+    for op, role in pairs:
+        if role != Role.HEADS:
+            continue
+        heads, kv = int(getattr(op, "num_heads", 1)), kv_heads(op)
+        if heads % tp:
+            raise SpecError(
+                f"tp={tp} does not divide the {heads} attention heads of {op.name}",
+                field="tp",
+                fix=f"use a tp that divides {heads}",
+            )
+        if kv % tp and tp % kv:
+            raise SpecError(
+                f"tp={tp} neither divides nor is a multiple of the {kv} KV heads of {op.name}",
+                field="tp",
+                fix=f"use a divisor or a multiple of {kv}",
+            )
+    for op, role in pairs:
+        vocab = int(getattr(op, "num_embeddings", 0))
+        if role == Role.VOCAB and vocab % tp:
             raise SpecError(
                 f"tp={tp} does not divide the vocabulary of {vocab} rows of {op.name}",
                 field="tp",

@@ -1,0 +1,171 @@
+"""Parallel layouts on systems: equivalences with single devices, the Megatron split written out,
+pipeline arithmetic, invariants (hypothesis) and bad layouts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import roofline as rl
+from roofline.counting import count_graph
+from roofline.systems.collectives import collective
+from roofline.systems.evaluate import SystemResult
+from roofline.systems.pipeline import pipeline_latency, stage_shares
+from roofline.systems.roles import Role, roles
+
+LLAMA = "llama2_7b"
+
+
+def _node(bw=450e9, lat=12e-6, count=8, device="h100_sxm5", inr=False):
+    link = {"scope": "scale_up", "topology": "switch", "devices": count, "bandwidth": bw,
+            "latency": lat, "in_network_reduction": inr, "source": "test"}  # fmt: skip
+    return rl.system(device, count, interconnect={"link": link})
+
+
+def _eval(model, system, **kw) -> SystemResult:
+    r = rl.evaluate(model, system, **kw)
+    assert isinstance(r, SystemResult)
+    return r
+
+
+def test_one_device_system_equals_the_device_exactly():
+    one = rl.system("a100_sxm4_80gb", 1)
+    for model in (LLAMA, "resnet50", "dlrm_rm2", "bert_base"):
+        s = _eval(model, one, batch=[1, 16], dtype="fp16")
+        d = rl.evaluate_device(model, "a100_sxm4_80gb", batch=[1, 16], dtype="fp16")
+        np.testing.assert_array_equal(s.latency_s[0], d.latency_s[0])
+        np.testing.assert_array_equal(s.latency_bound_s[0], d.latency_bound_s[0])
+        np.testing.assert_array_equal(s.feasible[0], d.feasible[0])
+
+
+def test_data_parallel_replicas_each_take_their_share():
+    """dp=8 on 8 devices: each replica runs ceil(batch / 8) samples on one device."""
+    s = _eval("resnet50", "dgx_h100", batch=[8, 64, 10], dtype="fp16", tp=1, dp=8)
+    d = rl.evaluate_device("resnet50", "h100_sxm5", batch=[1, 8, 2], dtype="fp16")
+    np.testing.assert_allclose(s.latency_s[0], d.latency_s[0], rtol=1e-12)
+    np.testing.assert_allclose(s.throughput_per_s[0], np.array([8, 64, 10]) / d.latency_s[0])
+
+
+def test_megatron_roles_of_a_llama_block():
+    m = rl.load_model(LLAMA)
+    by_name = {op.name.rsplit(".", 1)[-1]: r for op, r in zip(m.graph.ops, roles(m.graph))}
+    for col in ("q_proj", "k_proj", "v_proj", "gate_proj", "up_proj"):
+        assert by_name[col] == Role.COLUMN
+    assert by_name["o_proj"] == by_name["down_proj"] == Role.ROW
+    assert by_name["self_attn"] == Role.HEADS
+    assert by_name["embed_tokens"] == Role.VOCAB and by_name["lm_head"] == Role.COLUMN_GATHER
+    assert {r for n, r in by_name.items() if "norm" in n} == {Role.REPLICATED}
+
+
+def test_tensor_parallel_splits_the_work_and_adds_two_all_reduces_per_layer():
+    """tp=8, decode at context 2048: every GEMM's FLOPs and weights are 1/8 (lm_head and vocab
+    too), the KV cache 1/8 (32 KV heads), and each of the 32 layers adds two all-reduces of
+    batch x hidden x 2 bytes, plus the vocab-parallel embedding's all-reduce and the logits'
+    all-gather."""
+    model = rl.load_model(LLAMA, phase="decode", context_len=2048)
+    sys8 = _node(inr=True)
+    b = 4
+    r = _eval(model, sys8, batch=[b], dtype="fp16", tp=8, pp=1, dp=1)
+    full = count_graph(model.graph, [b], "fp16")
+    ar = collective("all_reduce", b * 4096 * 2.0, 8, sys8)
+    emb = collective("all_reduce", b * 4096 * 2.0, 8, sys8)
+    logits = collective("all_gather", b * 32000 * 2.0, 8, sys8)
+    wire = 64 * ar.seconds + emb.seconds + logits.seconds
+    np.testing.assert_allclose(r.interconnect_s[0, 0], wire, rtol=1e-12)
+    assert r.device_footprint_bytes[0, 0] < full.weight_bytes.sum() / 8 * 1.1 + 2048 * 4096 * 64 * b
+
+
+def test_pipeline_latency_formula():
+    stage = np.array([[1.0], [2.0], [1.5]])
+    hop = np.array([[0.1], [0.1], [0.0]])
+    # first micro-batch through everything, then one per slowest step
+    assert pipeline_latency(stage, hop, 4)[0] == pytest.approx(1.1 + 2.1 + 1.5 + 3 * 2.1)
+
+
+def test_pipeline_stages_take_layers_evenly():
+    m = rl.load_model(LLAMA)
+    shares = stage_shares(m.graph, 3)
+    layer = [i for i, op in enumerate(m.graph.ops) if op.repeat == 32][0]
+    np.testing.assert_allclose(shares[:, layer], np.array([11, 11, 10]) / 32)
+    np.testing.assert_allclose(shares.sum(axis=0), 1.0)
+    assert shares[0, 0] == 1.0 and shares[-1, -1] == 1.0  # embedding first, lm_head last
+
+
+@given(
+    bw=st.floats(1e9, 1e12),
+    lat=st.floats(0.0, 1e-4),
+    more=st.floats(1.0, 8.0),
+    tp=st.sampled_from([1, 2, 4, 8]),
+    pp=st.sampled_from([1, 2]),
+    batch=st.integers(1, 256),
+)
+@settings(max_examples=30, deadline=None)
+def test_a_faster_link_never_slows_anything(bw, lat, more, tp, pp, batch):
+    if tp * pp > 8:
+        return
+    model = rl.load_model(LLAMA, phase="decode", context_len=512)
+    slow = _eval(model, _node(bw, lat), batch=[batch], dtype="fp16", tp=tp, pp=pp)
+    fast = _eval(model, _node(bw * more, lat / more), batch=[batch], dtype="fp16", tp=tp, pp=pp)
+    assert (fast.latency_s <= slow.latency_s * (1 + 1e-12)).all()
+    assert (fast.latency_bound_s <= slow.latency_bound_s * (1 + 1e-12)).all()
+    assert (slow.latency_bound_s <= slow.latency_s * (1 + 1e-12)).all()
+
+
+@given(
+    model=st.sampled_from([LLAMA, "bert_base", "dlrm_rm2", "resnet50"]),
+    tp=st.sampled_from([1, 2, 4]),
+    batch=st.integers(1, 512),
+)
+@settings(max_examples=20, deadline=None)
+def test_a_feasible_point_fits_each_device(model, tp, batch):
+    if model == "bert_base" and tp == 4:
+        return  # 30522 vocabulary rows do not split 4 ways (refused; see the bad-layout test)
+    system = _node(count=4, device="l4")
+    r = _eval(model, system, batch=[batch], dtype="fp16", tp=tp)
+    dev = system.device
+    all_levels = sum(lvl.capacity for lvl in dev.memory.values())
+    fits = r.feasible[0, 0]
+    assert not fits or r.device_footprint_bytes[0, 0] <= all_levels
+
+
+def test_lists_of_degrees_are_one_call_and_skip_what_cannot_fill_the_system():
+    r = _eval(LLAMA, "dgx_h100", batch=[1, 32], dtype="fp16", tp=[1, 2, 4, 8], pp=[1, 2])
+    labels = [lay.label for lay in r.layouts]
+    assert "tp8 pp2 ep1 dp0" not in labels and len(labels) == 7
+    assert all(lay.devices == 8 for lay in r.layouts)
+    t = r.totals()
+    assert len(t) == 7 * 2 and {"tp", "pp", "dp", "throughput_per_device_per_s"} <= set(t.columns)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"tp": 4, "pp": 1, "dp": 1}, "uses 4 devices but dgx_h100 has 8"),
+        ({"pp": 64, "dp": 1}, "uses 64 devices"),
+        ({"ep": 2}, "has no mixture-of-experts layer"),
+        ({"tp": 0}, "tp=0 must be a whole number >= 1"),
+    ],
+)
+def test_bad_layouts_are_one_spec_error(kwargs, match):
+    with pytest.raises(rl.SpecError, match=match):
+        rl.evaluate(LLAMA, "dgx_h100", batch=[8], dtype="fp16", **kwargs)
+
+
+def test_a_tp_that_does_not_divide_the_heads_is_refused():
+    with pytest.raises(rl.SpecError, match="tp=6 does not divide the 32 attention heads"):
+        rl.evaluate(LLAMA, _node(count=6), batch=[8], dtype="fp16", tp=6)
+
+
+def test_more_stages_than_layers_is_refused():
+    sixteen = rl.system("h100_sxm5", 16, interconnect={"nv": {"scope": "scale_up",
+        "topology": "switch", "devices": 16, "bandwidth": 1e11, "latency": 1e-6,
+        "source": "t"}})  # fmt: skip
+    with pytest.raises(rl.SpecError, match="pp=16 stages for 12 layers"):
+        rl.evaluate("bert_base", sixteen, batch=[16], dtype="fp16", pp=16, dp=1)
+
+
+def test_parallel_degrees_on_one_device_are_refused():
+    with pytest.raises(rl.SpecError, match="need a system"):
+        rl.evaluate(LLAMA, "h100_sxm5", tp=2)

@@ -63,6 +63,7 @@ _EXPORTS = {
     "evaluate_costs": "evaluation",
     "count_graph": "counting",
     "generate": "serving.generation",
+    "best_layout": "systems.search",
 }
 
 __all__ = sorted(_EXPORTS)

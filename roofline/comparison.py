@@ -6,10 +6,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from roofline.api import HardwareLike, ModelLike, device_file
-from roofline.counting import count_graph
+from roofline.counting import as_batches, count_graph
+from roofline.errors import SpecError
 from roofline.evaluation import evaluate_costs
+from roofline.formulas import dominant
 from roofline.placement import Policy
-from roofline.presets import load_device, load_model
+from roofline.presets import load_hardware, load_model
+from roofline.records import CostTable
+from roofline.systems.evaluate import SystemResult, evaluate_system
+from roofline.systems.layout import layouts
+from roofline.systems.spec import System
 from roofline.table import Table
 from roofline.whatif import sla_columns
 
@@ -44,19 +50,27 @@ def compare(
     fuse: bool = True,
     launch: str = "kernel",
     sla: str | float | None = None,
+    tp: int | Sequence[int] = 1,
+    pp: int | Sequence[int] = 1,
+    ep: int | Sequence[int] = 1,
+    dp: int | Sequence[int] | None = None,
 ) -> Table:
     """One row per (model, device, batch, dtype) with the :data:`COMPARE_COLUMNS`.
 
     Devices are evaluated one at a time (their memory hierarchies may differ); each evaluation is
     vectorized over batches. ``fuse`` as in :func:`evaluate`. With ``sla`` (a latency target,
     ``"10ms"`` or seconds), each row adds the largest batch meeting it and the throughput there.
+    A system (``dgx_h100``) gives a row per parallel layout (``tp``, ``pp``, ``ep``, ``dp`` as in
+    :func:`roofline.evaluate`), named in the ``layout`` column (``-`` for a device).
     """
     if isinstance(dtypes, str):
         dtypes = [dtypes]
     loaded = [load_model(m) for m in models]
-    hws = [(d, load_device(d)) for d in devices]
+    targets = [(d, load_hardware(d)) for d in devices]
+    systems = [(d, s) for d, s in targets if isinstance(s, System)]
+    hws = [(d, s) for d, s in targets if not isinstance(s, System)]
     rows: list[list[Any]] = []
-    columns = list(COMPARE_COLUMNS)
+    columns = [*COMPARE_COLUMNS, "layout"]
     if sla is not None:
         columns += [
             "sla_s",
@@ -72,5 +86,61 @@ def compare(
                     tot = evaluate_costs(ct, hw, policy, launch=launch).totals()
                     extra = sla_columns(m, hw, sla, dt, policy, fuse) if sla is not None else []
                 idx = [tot.columns.index(c) for c in COMPARE_COLUMNS]
-                rows.extend([r[i] for i in idx] + extra for r in tot.rows)
+                rows.extend([r[i] for i in idx] + ["-"] + extra for r in tot.rows)
+            for arg, system in systems:
+                if sla is not None:
+                    raise SpecError(
+                        "the SLA search runs on one device",
+                        field="sla",
+                        fix="compare the system without --sla, or its device with it",
+                    )
+                with device_file(arg):
+                    res = evaluate_system(
+                        m,
+                        system,
+                        as_batches(batches),
+                        dt,
+                        layouts(tp, pp, ep, dp, devices=system.count),
+                        policy,
+                        fuse,
+                        launch,
+                    )
+                rows.extend(_system_rows(res, ct))
     return Table(columns, rows, title="compare")
+
+
+def _system_rows(res: SystemResult, ct: CostTable) -> list[list[Any]]:
+    """Rows of :data:`COMPARE_COLUMNS` (+ layout) of a system's result (the model's own totals
+    from ``ct``, counted at the whole system's batch)."""
+    dev = res.system.device
+    peak = dev.peak("matrix", ct.precision.compute) * dev.engines.matrix.efficiency
+    flops = (ct.flops_matrix + ct.flops_vector).sum(axis=0)
+    out = []
+    for i, lay in enumerate(res.layouts):
+        for j, b in enumerate(res.batch):
+            ok = bool(res.feasible[i, j])
+            lat = float(res.latency_s[i, j])
+            out.append(
+                [
+                    res.model,
+                    res.system.name,
+                    int(b) if float(b).is_integer() else float(b),
+                    ct.precision.name,
+                    float(ct.weight_elems.sum()),
+                    float(flops[j]),
+                    float(ct.flops_mac[:, j].sum()),
+                    float(ct.weight_bytes.sum()),
+                    float(ct.live_act_bytes[:, j].max()),
+                    float(res.kv_cache_bytes[i, j]),
+                    lat if ok else None,
+                    float(b) / lat if ok else None,
+                    float(flops[j]) / (lat * peak * lay.devices) if ok else None,
+                    str(dominant(res.bound_labels, res.by_bound_s[i, j])),
+                    ok,
+                    res.policy,
+                    0.0 if ok else None,
+                    lay.devices,
+                    lay.label,
+                ]
+            )
+    return out

@@ -169,3 +169,40 @@ def test_more_stages_than_layers_is_refused():
 def test_parallel_degrees_on_one_device_are_refused():
     with pytest.raises(rl.SpecError, match="need a system"):
         rl.evaluate(LLAMA, "h100_sxm5", tp=2)
+
+
+def test_best_layout_ranks_what_meets_the_target_by_throughput_per_device():
+    t = rl.best_layout(LLAMA, "dgx_h100", batch=[1, 64], prompt=256, output=32, sla="6ms")
+    rows = t.to_records()
+    assert all(lay in {r["layout"] for r in rows} for lay in ("tp8 pp1 ep1 dp1", "tp1 pp8 ep1 dp1"))
+    ranked = [r for r in rows if r["rank"] is not None]
+    assert ranked and all(r["meets_sla"] and r["tpot_s"] <= 6e-3 for r in ranked)
+    assert [r["rank"] for r in ranked] == list(range(1, len(ranked) + 1))
+    thr = [r["throughput_per_device_per_s"] for r in ranked]
+    assert thr == sorted(thr, reverse=True)
+    assert not any(r["meets_sla"] for r in rows if r["rank"] is None)
+
+
+def test_best_layout_lists_layouts_the_model_cannot_run_with_the_reason():
+    six = _node(count=6)
+    t = rl.best_layout(LLAMA, six, batch=[8])
+    reasons = {r["layout"]: r["reason"] for r in t.to_records()}
+    assert (
+        "attention heads" in reasons["tp6 pp1 ep1 dp1"]
+        or "vocabulary" in reasons["tp6 pp1 ep1 dp1"]
+    )
+    assert reasons["tp2 pp1 ep1 dp3"] == ""
+
+
+def test_cli_layouts_and_layout_flags(capsys):
+    from roofline.cli.main import main
+
+    assert main(["layouts", LLAMA, "--hw", "dgx_h100", "--batch", "8", "--format", "json"]) == 0
+    assert '"tp8 pp1 ep1 dp1"' in capsys.readouterr().out
+    assert main(["compare", LLAMA, "--hw", "dgx_h100", "--tp", "2", "8", "--format", "csv"]) == 0
+    out = capsys.readouterr().out
+    assert "tp2 pp1 ep1 dp4" in out and "tp8 pp1 ep1 dp1" in out
+    assert main(["analyze", LLAMA, "--hw", "dgx_h100", "--tp", "3"]) == 2
+    assert "does not divide the system's 8 devices" in capsys.readouterr().err
+    assert main(["layouts", LLAMA, "--hw", "h100_sxm5"]) == 2
+    assert "needs a system" in capsys.readouterr().err

@@ -8,7 +8,7 @@ import argparse
 import re
 import sys
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from roofline.errors import SpecError
 from roofline.output_files import write_text
@@ -54,6 +54,28 @@ def add_output_options(parser: argparse.ArgumentParser, formats: bool = True) ->
 def add_policy_option(parser: argparse.ArgumentParser) -> None:
     """Add ``--policy single|capacity`` (default capacity)."""
     parser.add_argument("--policy", choices=POLICIES, default="capacity")
+
+
+def add_layout_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--tp --pp --ep --dp`` (each one or more degrees): parallel layouts on a system."""
+    for flag, what in (
+        ("--tp", "tensor-parallel degree(s)"),
+        ("--pp", "pipeline stages"),
+        ("--ep", "expert-parallel degree(s)"),
+        ("--dp", "data-parallel replicas (default: fill the system)"),
+    ):
+        parser.add_argument(flag, nargs="+", metavar="N", help=f"on a system: {what}")
+
+
+def layout_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``tp``, ``pp``, ``ep``, ``dp`` keyword arguments from the layout flags (lists of
+    degrees; ``dp`` None to fill the system)."""
+    out: dict[str, Any] = {}
+    for name in ("tp", "pp", "ep", "dp"):
+        values = getattr(args, name, None)
+        default = None if name == "dp" else [1]
+        out[name] = parse_batches(values, field=f"--{name}") if values else default
+    return out
 
 
 def parse_batches(

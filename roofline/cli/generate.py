@@ -8,7 +8,9 @@ import argparse
 from roofline.cli.common import (
     FORMATS,
     Command,
+    add_layout_options,
     add_policy_option,
+    layout_args,
     parse_batches,
     write_output,
 )
@@ -33,6 +35,9 @@ SUMMARY_COLUMNS = (
     "devices_needed",
     "prefill_bound",
     "decode_bound",
+    "tp",
+    "pp",
+    "dp",
 )
 
 
@@ -58,6 +63,7 @@ def generate_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-fuse", action="store_true", help="run every op as its own kernel")
     add_model_options(parser)
+    add_layout_options(parser)
     add_policy_option(parser)
     parser.add_argument("--format", choices=FORMATS, default="table")
     parser.add_argument("-o", dest="file", metavar="FILE", help="write to FILE instead of stdout")
@@ -81,6 +87,7 @@ def run_generate(args: argparse.Namespace) -> int:
         policy=args.policy,
         launch=args.launch,
         fuse=not args.no_fuse,
+        **layout_args(args),
     )
     if args.format in ("table", "markdown"):
         table = table.select(SUMMARY_COLUMNS)

@@ -6,11 +6,13 @@ from __future__ import annotations
 import argparse
 import json
 
-from roofline.api import evaluate_device as evaluate
+from roofline.api import evaluate as evaluate_any
 from roofline.cli.common import (
     Command,
+    add_layout_options,
     add_output_options,
     add_policy_option,
+    layout_args,
     parse_batches,
     write_output,
 )
@@ -18,6 +20,7 @@ from roofline.cli.model_args import add_model_options, models_of
 from roofline.comparison import compare
 from roofline.hardware import Hardware
 from roofline.presets import list_devices, list_models, load_device, load_model
+from roofline.systems.evaluate import SystemResult
 from roofline.table import Table
 
 #: the per-op columns ``analyze`` prints for people (csv and json keep them all)
@@ -111,19 +114,25 @@ def analyze_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_options(parser)
     add_policy_option(parser)
     parser.add_argument("--no-fuse", action="store_true", help="run every op as its own kernel")
+    add_layout_options(parser)
     add_output_options(parser)
 
 
 def run_analyze(args: argparse.Namespace) -> int:
-    """Print the per-op prediction and the totals of one model on one device."""
-    r = evaluate(
+    """Print the per-op prediction and the totals of one model on one device; on a system, the
+    totals of each parallel layout."""
+    r = evaluate_any(
         models_of([args.model], args.set)[0],
         args.hw,
         batch=parse_batches(args.batch),
         dtype=args.dtype,
         policy=args.policy,
         fuse=not args.no_fuse,
+        **layout_args(args),
     )
+    if isinstance(r, SystemResult):
+        write_output(r.totals().format(args.format), args.output)
+        return 0
     ops = r.per_op()
     if args.format == "csv":
         text = ops.format("csv")
@@ -147,6 +156,7 @@ def compare_arguments(parser: argparse.ArgumentParser) -> None:
     add_policy_option(parser)
     parser.add_argument("--no-fuse", action="store_true")
     parser.add_argument("--sla", help="latency target, e.g. 10ms: adds max batch under it")
+    add_layout_options(parser)
     add_output_options(parser)
 
 
@@ -160,6 +170,7 @@ def run_compare(args: argparse.Namespace) -> int:
         policy=args.policy,
         fuse=not args.no_fuse,
         sla=args.sla,
+        **layout_args(args),
     )
     write_output(table.format(args.format), args.output)
     return 0

@@ -336,7 +336,8 @@ def stages(
         comms=tuple(comm_costs),
         transfers=tuple(hops),
         micro_batches=m,
-        kv_cache_bytes=full.kv_footprint_bytes.sum(axis=0) * m * layout.dp,
+        # the system's cache: each sample's (its micro-batch's over its size) times the samples
+        kv_cache_bytes=full.kv_footprint_bytes.sum(axis=0) / micro * batch,
         labels=labels,
     )
 

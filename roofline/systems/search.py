@@ -1,0 +1,207 @@
+"""The best parallel layout of a model on a system, under a service-level target.
+
+Every layout that fills the system (``tp x pp x dp`` = its devices; ``ep`` among the divisors of
+``tp x dp`` for a mixture-of-experts model) is tried at every batch; a layout the model cannot run
+(heads or vocabulary that do not split, more stages than layers) is listed with the reason. Each
+point is scored by throughput per device (the cost of serving: samples, or output tokens, per
+second per device) and kept when it fits every device and meets the target:
+
+* a decoder language model with ``prompt`` and ``output`` runs :func:`roofline.generate`:
+  ``sla`` bounds the time per output token (and ``ttft``, the time to first token), ``per_user``
+  asks for at least that many output tokens per second per user;
+* any other model runs :func:`roofline.evaluate`: ``sla`` bounds the latency of a batch.
+
+The table is sorted best first: points that meet the target by throughput per device, then the
+rest; ``rank`` is 1 for the best.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from roofline.api import ModelLike
+from roofline.errors import SpecError
+from roofline.presets import load_hardware, load_model
+from roofline.serving.context_counts import is_decoder
+from roofline.serving.generation import generate
+from roofline.systems.evaluate import evaluate_system
+from roofline.systems.layout import Layout
+from roofline.systems.roles import Role, roles
+from roofline.systems.spec import System
+from roofline.table import Table
+from roofline.units import Dim, parse_quantity
+
+SEARCH_COLUMNS = (
+    "rank",
+    "layout",
+    "tp",
+    "pp",
+    "ep",
+    "dp",
+    "batch",
+    "throughput_per_device_per_s",
+    "latency_s",
+    "tpot_s",
+    "ttft_s",
+    "tokens_per_s_per_user",
+    "feasible",
+    "meets_sla",
+    "reason",
+)
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def candidates(model: Any, system: System) -> list[Layout]:
+    """Every layout filling ``system``: tp and pp dividing its count, dp filling it, and ep over
+    the divisors of tp x dp for a model with experts (else 1)."""
+    experts = Role.EXPERTS in roles(model.graph)
+    out = []
+    for tp in _divisors(system.count):
+        for pp in _divisors(system.count // tp):
+            dp = system.count // (tp * pp)
+            for ep in _divisors(tp * dp) if experts else [1]:
+                out.append(Layout(tp, pp, ep, dp))
+    return out
+
+
+def best_layout(
+    model: ModelLike,
+    system: Any,
+    batch: int | Sequence[int] = 1,
+    dtype: str | None = None,
+    sla: str | float | None = None,
+    ttft: str | float | None = None,
+    per_user: float | None = None,
+    prompt: int | None = None,
+    output: int | None = None,
+    policy: str | None = None,
+) -> Table:
+    """Every layout of ``model`` on ``system`` scored and ranked (module docstring)."""
+    m = load_model(model)
+    target = load_hardware(system)
+    if not isinstance(target, System):
+        raise SpecError(
+            f"{target.name!r} is one device: a layout search needs a system",
+            field="hw",
+            fix="name a system such as dgx_h100, or build one with rl.system(device, count, ...)",
+        )
+    dt = dtype or target.device.dtype
+    llm = prompt is not None or output is not None
+    if llm and not is_decoder(m):
+        raise SpecError(
+            f"{m.name} is not a decoder language model",
+            field="prompt",
+            fix="drop --prompt/--output to search by batch latency",
+        )
+    limit = parse_quantity(sla, Dim.TIME) if sla is not None else np.inf
+    first = parse_quantity(ttft, Dim.TIME) if ttft is not None else np.inf
+    batches = [batch] if isinstance(batch, int) else list(batch)
+    rows: list[dict[str, Any]] = []
+    for lay in candidates(m, target):
+        try:
+            rows += (
+                _llm_rows(m, target, lay, batches, dt, prompt or 512, output or 128, policy)
+                if llm
+                else _plain_rows(m, target, lay, batches, dt, policy)
+            )
+        except SpecError as exc:
+            rows.append({"layout": lay, "batch": None, "feasible": False, "reason": exc.problem})
+    for r in rows:
+        ok = bool(r.get("feasible")) and not r.get("reason")
+        tpot, ft, user = r.get("tpot_s"), r.get("ttft_s"), r.get("tokens_per_s_per_user")
+        lat = tpot if llm else r.get("latency_s")
+        ok = ok and (lat is None or lat <= limit) and (ft is None or ft <= first)
+        r["meets_sla"] = ok and (per_user is None or (user is not None and user >= per_user))
+    rows.sort(key=lambda r: (not r["meets_sla"], -(r.get("throughput_per_device_per_s") or 0.0)))
+    table_rows = []
+    for i, r in enumerate(rows):
+        lay = r["layout"]
+        table_rows.append(
+            [
+                i + 1 if r["meets_sla"] else None,
+                lay.label,
+                lay.tp,
+                lay.pp,
+                lay.ep,
+                lay.dp,
+                r.get("batch"),
+                r.get("throughput_per_device_per_s"),
+                r.get("latency_s"),
+                r.get("tpot_s"),
+                r.get("ttft_s"),
+                r.get("tokens_per_s_per_user"),
+                bool(r.get("feasible")),
+                bool(r["meets_sla"]),
+                r.get("reason") or "",
+            ]
+        )
+    return Table(SEARCH_COLUMNS, table_rows, title=f"layouts of {m.name} on {target.name}")
+
+
+def _plain_rows(
+    model: Any, system: System, lay: Layout, batches: list[int], dtype: str, policy: Any
+) -> list[dict[str, Any]]:
+    res = evaluate_system(
+        model, system, np.array(batches, dtype=float), dtype, [lay], policy=policy
+    )
+    out = []
+    for j, b in enumerate(batches):
+        ok = bool(res.feasible[0, j])
+        lat = float(res.latency_s[0, j])
+        out.append(
+            {
+                "layout": lay,
+                "batch": b,
+                "latency_s": lat if ok else None,
+                "throughput_per_device_per_s": b / lat / lay.devices if ok else None,
+                "feasible": ok,
+            }
+        )
+    return out
+
+
+def _llm_rows(
+    model: Any,
+    system: System,
+    lay: Layout,
+    batches: list[int],
+    dtype: str,
+    prompt: int,
+    output: int,
+    policy: Any,
+) -> list[dict[str, Any]]:
+    t = generate(
+        model,
+        system,
+        prompt=prompt,
+        output=output,
+        batch=batches,
+        dtype=dtype,
+        policy=policy,
+        tp=lay.tp,
+        pp=lay.pp,
+        ep=lay.ep,
+        dp=lay.dp,
+    )
+    out = []
+    for r in t:
+        thr = r["tokens_per_s"]
+        out.append(
+            {
+                "layout": lay,
+                "batch": r["batch"],
+                "latency_s": r["e2e_s"],
+                "tpot_s": r["tpot_s"],
+                "ttft_s": r["ttft_s"],
+                "tokens_per_s_per_user": r["tokens_per_s_per_user"],
+                "throughput_per_device_per_s": None if thr is None else thr / lay.devices,
+                "feasible": bool(r["feasible"]),
+            }
+        )
+    return out

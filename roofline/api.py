@@ -21,7 +21,7 @@ from roofline.presets import Model, load_device, load_hardware, load_model, reso
 from roofline.records import CostTable
 from roofline.result import Result
 from roofline.systems.evaluate import SystemResult, evaluate_system
-from roofline.systems.layout import layouts
+from roofline.systems.layout import layouts, one_device
 from roofline.systems.spec import System
 from roofline.table import Table
 
@@ -190,13 +190,13 @@ def evaluate(
                 launch,
                 micro_batches,
             )
-    if (tp, pp, ep) != (1, 1, 1) or dp not in (None, 1):
+    if not one_device(tp, pp, ep, dp):
         raise SpecError(
             "tp, pp, ep and dp need a system of devices, not one device",
             field="tp",
             fix="use a system such as dgx_h100, or rl.system(device, count, interconnect=...)",
         )
-    return evaluate_device(m, target, batch, dtype, policy, observers, fuse, launch)
+    return evaluate_device(m, hw, batch, dtype, policy, observers, fuse, launch)
 
 
 def evaluate_device(

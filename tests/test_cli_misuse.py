@@ -141,7 +141,7 @@ def test_interrupt_during_evaluation(monkeypatch, capsys, tmp_path):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(roofline.cli.models, "evaluate", interrupted)
+    monkeypatch.setattr(roofline.cli.models, "evaluate_any", interrupted)
     out = tmp_path / "out.json"
     _fails([*ANALYZE, "--format", "json", "-o", str(out)], capsys, r"interrupted", status=130)
     assert list(tmp_path.iterdir()) == []

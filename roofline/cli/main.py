@@ -44,9 +44,7 @@ REGISTRY: dict[str, Entry] = {
     "generate": Entry(
         "roofline.cli.generate", "LLM generation: TTFT, time per token, tokens/s over grids"
     ),
-    "layouts": Entry(
-        "roofline.cli.systems", "parallel layouts of a model on a system, best first under an SLA"
-    ),
+    "layouts": Entry("roofline.cli.systems", "rank parallel layouts on a system under an SLA"),
     "plot": Entry("roofline.cli.plot", "roofline, breakdown, batch and study charts to PNG/SVG"),
     "sweep": Entry("roofline.cli.sweep", "evaluate models over device variants"),
     "sensitivity": Entry("roofline.cli.sweep", "rank what doubling each device knob buys"),

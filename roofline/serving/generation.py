@@ -46,7 +46,7 @@ from roofline.result import Result
 from roofline.serving.context_counts import Phase, PhaseCounts
 from roofline.serving.envelope import envelope_sum
 from roofline.systems.evaluate import Stages, check_layout, stages
-from roofline.systems.layout import Layout, layouts
+from roofline.systems.layout import Layout, layouts, one_device
 from roofline.systems.pipeline import pipeline_latency
 from roofline.systems.spec import System, single
 from roofline.table import Table
@@ -342,7 +342,7 @@ def generate(
             target = load_hardware(arg)
             system = target if isinstance(target, System) else single(target)
             device = system.device
-            if system.count == 1 and (tp, pp, ep) != (1, 1, 1):
+            if system.count == 1 and not one_device(tp, pp, ep, dp):
                 raise SpecError(
                     f"{device.name} is one device: tp, pp and ep need a system",
                     field="tp",

@@ -102,6 +102,16 @@ def layouts(
     return out
 
 
+def one_device(tp: Any = 1, pp: Any = 1, ep: Any = 1, dp: Any = None) -> bool:
+    """Whether the degrees (numbers or lists) ask for nothing but one device."""
+
+    def ones(v: Any, none_ok: bool = False) -> bool:
+        values = list(v) if isinstance(v, (list, tuple, range)) else [v]
+        return all(x == 1 or (none_ok and x is None) for x in values)
+
+    return ones(tp) and ones(pp) and ones(ep) and ones(dp, none_ok=True)
+
+
 def check_devices(layout: Layout, count: int, system: str) -> None:
     """SpecError unless ``layout`` uses exactly the system's ``count`` devices."""
     if layout.devices != count:

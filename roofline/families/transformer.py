@@ -10,14 +10,28 @@ Decoder (Llama: Touvron et al. 2023, https://arxiv.org/abs/2307.09288; Hugging F
 ``LlamaForCausalLM`` names): token embedding; per layer (pre-norm) RMSNorm, q/k/v projections
 (``num_kv_heads`` K/V heads: grouped-query attention), causal attention with a KV cache, output
 projection and residual add; RMSNorm, SwiGLU MLP (gate and up projections, SiLU(gate) * up,
-down projection) and residual add; final norm and an untied ``lm_head``.
+down projection) and residual add; final norm and an ``lm_head``. The variants of the other
+decoders (``roofline.importers.hf_config`` maps their Hugging Face configs here): parallel
+residual (GPT-J, GPT-NeoX, Falcon: attention and MLP read the same input, one residual add of
+both), sandwich norms (Gemma 2), GeGLU, per-projection biases, a head size other than
+hidden/heads (Gemma), a token table tied to the ``lm_head`` (its weights count once), sliding-
+window attention (the decode KV cache and attention span hold at most ``sliding_window``
+tokens, in the layers ``layer_types`` marks), multi-head latent attention (DeepSeek: a latent
+of ``kv_lora_rank + qk_rope_head_dim`` elements per token and layer in the KV cache, absorbed
+projections in decode; :mod:`roofline.ops.decoder`) and mixture-of-experts feed-forward layers
+(router, ``num_experts_per_tok`` of ``num_experts`` experts, shared experts, dense layers first
+or interleaved; :mod:`roofline.ops.moe`).
 
 Phases: ``prefill`` runs ``seq_len`` tokens (the prompt, or the encoder's sequence) and writes
 their K/V to the cache; the ``lm_head`` projects the last token only, as serving engines do.
+Prefill attention is counted dense over the whole prompt (a causal mask or a sliding window
+does not shrink the score matrix a dense kernel computes, nor torch's FLOP count).
 ``decode`` runs one new token per sequence against a cache of ``context_len`` tokens (the new
-one included). Each per-layer op is one op with ``repeat`` = ``num_layers`` (named
-``<prefix>.0-<L-1>.<module>``). Rotary position embeddings (about 3 vector FLOPs per query and
-key element) are not modeled. A sample is one sequence.
+one included). Ops of alike layers are one op with ``repeat`` = their count (named
+``<prefix>.<layers>.<module>``, e.g. ``model.layers.0-31.self_attn``). Rotary position
+embeddings (about 3 vector FLOPs per rotated query and key element, so partial rotary changes
+nothing), Gemma's embedding scaling and logit soft-capping are not modeled. A sample is one
+sequence.
 """
 
 from __future__ import annotations
@@ -27,8 +41,13 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from roofline.families.base import FamilyParams, family
+from roofline.families.transformer_blocks import Block, layer_groups
 from roofline.graph import Graph
 from roofline.graph_builder import GraphBuilder
+from roofline.ops.moe import MoE
+
+OptInt = int | None
+OptBool = bool | None
 
 
 class TransformerParams(FamilyParams):
@@ -45,11 +64,14 @@ class TransformerParams(FamilyParams):
     num_kv_heads: int | None = Field(
         None, ge=1, description="key/value heads (grouped-query attention); null: num_heads"
     )
+    attention_head_dim: OptInt = Field(
+        None, ge=1, description="elements per head (HF head_dim); null: hidden_size / num_heads"
+    )
     intermediate_size: int = Field(ge=1, description="feed-forward hidden width")
-    ffn: Literal["gelu", "swiglu"] = Field(
+    ffn: Literal["gelu", "swiglu", "geglu"] = Field(
         "gelu",
-        description="`gelu`: up projection, GELU, down projection; `swiglu`: gate and up "
-        "projections, SiLU(gate) * up, down projection",
+        description="`gelu`: up projection, GELU, down projection; `swiglu` (`geglu`): gate and "
+        "up projections, SiLU (GELU) of gate times up, down projection",
     )
     norm: Literal["layernorm", "rmsnorm"] = Field(
         "layernorm", description="normalization (LayerNorm with bias, or RMSNorm)"
@@ -59,11 +81,28 @@ class TransformerParams(FamilyParams):
         description="`post`: norm after each residual add and after the embeddings (BERT); "
         "`pre`: norm before each sublayer and once after the last layer (GPT-2, Llama)",
     )
+    sandwich_norm: bool = Field(
+        False, description="pre-norm plus a norm of each sublayer's output (Gemma 2)"
+    )
+    parallel_residual: bool = Field(
+        False,
+        description="attention and MLP read the same input; x + attn + mlp in one add "
+        "(GPT-J, GPT-NeoX, Falcon)",
+    )
+    parallel_norms: Literal[1, 2] = Field(
+        1, description="with parallel_residual: one norm feeds both (GPT-J), or one each (NeoX)"
+    )
     bias: bool = Field(True, description="biases in the attention and feed-forward projections")
+    qkv_bias: OptBool = Field(None, description="biases of q/k/v (MLA: q_a, kv_a); null: bias")
+    o_bias: OptBool = Field(None, description="bias of the attention output; null: bias")
+    mlp_bias: OptBool = Field(None, description="biases of the dense MLP; null: bias")
     position_embedding: Literal["learned", "rotary"] = Field(
         "learned",
         description="`learned`: a max_position_embeddings x hidden_size table; `rotary`: RoPE, "
         "no parameters",
+    )
+    partial_rotary_factor: float = Field(
+        1.0, gt=0, le=1, description="share of each head RoPE rotates (not counted either way)"
     )
     max_position_embeddings: int = Field(
         ge=1, description="longest sequence the model supports, tokens"
@@ -73,8 +112,52 @@ class TransformerParams(FamilyParams):
     )
     pooler: bool = Field(False, description="BERT pooler: dense + tanh on the first token")
     lm_head: bool = Field(
-        False, description="untied output projection to the vocabulary (language models)"
+        False, description="output projection to the vocabulary (language models)"
     )
+    lm_head_bias: bool = Field(False, description="a bias in the lm_head (GPT-J)")
+    tie_word_embeddings: bool = Field(
+        False, description="the token table is the lm_head's weight (counted once)"
+    )
+    sliding_window: OptInt = Field(
+        None, ge=1, description="tokens a sliding-window layer attends to (Mistral); null: none"
+    )
+    layer_types: list[Literal["full_attention", "sliding_attention"]] | None = Field(
+        None,
+        description="attention span per layer (HF names); null: all sliding if "
+        "sliding_window is set, else all full",
+    )
+    num_experts: int = Field(0, ge=0, description="routed experts per MoE layer; 0: dense MLPs")
+    num_experts_per_tok: int = Field(1, ge=1, description="routed experts per token (top-k)")
+    moe_intermediate_size: OptInt = Field(
+        None, ge=1, description="hidden width of one expert; null: intermediate_size"
+    )
+    num_shared_experts: int = Field(0, ge=0, description="experts every token runs (DeepSeek)")
+    shared_expert_intermediate_size: OptInt = Field(
+        None,
+        ge=1,
+        description="total width of the shared experts; null: num_shared_experts x "
+        "moe_intermediate_size",
+    )
+    shared_expert_gate: bool = Field(False, description="sigmoid gate on the shared output (Qwen)")
+    first_k_dense_layers: int = Field(
+        0, ge=0, description="leading layers with a dense MLP (DeepSeek first_k_dense_replace)"
+    )
+    moe_layer_step: int = Field(
+        1, ge=1, description="MoE in layers i with (i + 1) % step == 0 (decoder_sparse_step)"
+    )
+    dense_layers: list[int] = Field(
+        default_factory=list, description="layers with a dense MLP (Qwen mlp_only_layers)"
+    )
+    routing_skew: float = Field(
+        0.0, ge=0, description="Zipf exponent of expert popularity; 0: uniform routing"
+    )
+    kv_lora_rank: OptInt = Field(
+        None, ge=1, description="multi-head latent attention latent width; null: no MLA"
+    )
+    q_lora_rank: OptInt = Field(None, ge=1, description="MLA query low-rank width; null: none")
+    qk_nope_head_dim: OptInt = Field(None, ge=1, description="MLA query/key dims without RoPE")
+    qk_rope_head_dim: int = Field(0, ge=0, description="MLA query/key dims with RoPE")
+    v_head_dim: OptInt = Field(None, ge=1, description="MLA value dims per head")
     phase: Literal["prefill", "decode"] = Field(
         "prefill",
         description="`prefill`: seq_len tokens at once; `decode`: one new token against a KV "
@@ -93,11 +176,43 @@ class TransformerParams(FamilyParams):
     @property
     def head_dim(self) -> int:
         """Elements per head."""
-        return self.hidden_size // self.num_heads
+        return self.attention_head_dim or self.hidden_size // self.num_heads
+
+    @property
+    def expert_size(self) -> int:
+        """Hidden width of one routed expert."""
+        return self.moe_intermediate_size or self.intermediate_size
+
+    @property
+    def shared_size(self) -> int:
+        """Total hidden width of the shared experts (0: none)."""
+        if self.shared_expert_intermediate_size is not None:
+            return self.shared_expert_intermediate_size
+        return self.num_shared_experts * self.expert_size
+
+    def bias_of(self, which: Literal["qkv", "o", "mlp"]) -> bool:
+        """Whether the ``qkv``, ``o`` or ``mlp`` projections have biases."""
+        own = {"qkv": self.qkv_bias, "o": self.o_bias, "mlp": self.mlp_bias}[which]
+        return self.bias if own is None else own
+
+    def is_sliding(self, layer: int) -> bool:
+        """Whether layer ``layer`` attends within the sliding window."""
+        if self.sliding_window is None:
+            return False
+        return self.layer_types is None or self.layer_types[layer] == "sliding_attention"
+
+    def is_moe(self, layer: int) -> bool:
+        """Whether layer ``layer`` has a mixture-of-experts feed-forward."""
+        return (
+            self.num_experts > 0
+            and layer >= self.first_k_dense_layers
+            and (layer + 1) % self.moe_layer_step == 0
+            and layer not in self.dense_layers
+        )
 
     @model_validator(mode="after")
     def _check(self) -> TransformerParams:
-        if self.hidden_size % self.num_heads:
+        if self.attention_head_dim is None and self.hidden_size % self.num_heads:
             raise ValueError(
                 f"hidden_size={self.hidden_size} is not divisible by num_heads={self.num_heads} "
                 "(use the model's hidden size and head count)"
@@ -119,120 +234,53 @@ class TransformerParams(FamilyParams):
                 f"{which}={tokens} exceeds max_position_embeddings={self.max_position_embeddings}"
                 f" (use at most {self.max_position_embeddings} tokens)"
             )
+        _check_llm_features(self)
         return self
 
 
-def _norm(b: GraphBuilder, p: TransformerParams, x: str, name: str, repeat: int = 1) -> str:
+def _check_llm_features(p: TransformerParams) -> None:
+    """ValueError naming the field for inconsistent decoder-LLM settings."""
+    if p.architecture == "encoder":
+        used = [f for f in ("num_experts", "kv_lora_rank", "sliding_window") if getattr(p, f)]
+        used += [f for f in ("parallel_residual", "tie_word_embeddings") if getattr(p, f)]
+        if used:
+            raise ValueError(f"{used[0]}: a decoder feature (use architecture='decoder')")
+    if p.num_experts and p.num_experts_per_tok > p.num_experts:
+        raise ValueError(
+            f"num_experts_per_tok={p.num_experts_per_tok} exceeds num_experts={p.num_experts} "
+            f"(route each token to at most {p.num_experts} experts)"
+        )
+    if p.shared_expert_intermediate_size is not None and (
+        not p.num_shared_experts or p.shared_expert_intermediate_size % p.num_shared_experts
+    ):
+        raise ValueError(
+            f"shared_expert_intermediate_size={p.shared_expert_intermediate_size} does not fit "
+            f"num_shared_experts={p.num_shared_experts} (use a multiple of num_shared_experts "
+            ">= 1, or null for num_shared_experts x moe_intermediate_size)"
+        )
+    if p.shared_expert_gate and not p.shared_size:
+        raise ValueError("shared_expert_gate=True needs shared experts (set num_shared_experts)")
+    if p.layer_types is not None and len(p.layer_types) != p.num_layers:
+        raise ValueError(
+            f"layer_types={len(p.layer_types)} entries for num_layers={p.num_layers} "
+            "(give one per layer)"
+        )
+    if p.layer_types and "sliding_attention" in p.layer_types and p.sliding_window is None:
+        raise ValueError("layer_types has sliding_attention layers (set sliding_window)")
+    if p.kv_lora_rank is not None and not (p.qk_nope_head_dim and p.v_head_dim):
+        raise ValueError(
+            "kv_lora_rank is set: multi-head latent attention needs qk_nope_head_dim and "
+            "v_head_dim (from the model's config)"
+        )
+    if p.tie_word_embeddings and not p.lm_head:
+        raise ValueError("tie_word_embeddings=True needs lm_head=True (the table's other user)")
+    if p.parallel_residual and p.norm_position != "pre":
+        raise ValueError("parallel_residual=True needs norm_position='pre'")
+
+
+def _norm(b: GraphBuilder, p: TransformerParams, x: str, name: str) -> str:
     """LayerNorm or RMSNorm (``p.norm``) over the last dim of ``x``."""
-    return b.add(
-        "layernorm", [x], name=name, shape=b.shape(x), rms=p.norm == "rmsnorm", repeat=repeat
-    )
-
-
-#: module names per architecture (Hugging Face BertModel / LlamaForCausalLM)
-NAMES = {
-    "encoder": {
-        "prefix": "encoder.layer",
-        "q": "attention.self.query",
-        "k": "attention.self.key",
-        "v": "attention.self.value",
-        "attn": "attention.self",
-        "o": "attention.output.dense",
-        "add1": "attention.output.add",
-        "norm1": "attention.output.LayerNorm",
-        "up": "intermediate.dense",
-        "gate": "intermediate.gate",
-        "act": "intermediate.act_fn",
-        "mul": "intermediate.mul",
-        "down": "output.dense",
-        "add2": "output.add",
-        "norm2": "output.LayerNorm",
-    },
-    "decoder": {
-        "prefix": "model.layers",
-        "norm1": "input_layernorm",
-        "q": "self_attn.q_proj",
-        "k": "self_attn.k_proj",
-        "v": "self_attn.v_proj",
-        "attn": "self_attn",
-        "o": "self_attn.o_proj",
-        "add1": "self_attn.add",
-        "norm2": "post_attention_layernorm",
-        "gate": "mlp.gate_proj",
-        "up": "mlp.up_proj",
-        "act": "mlp.act_fn",
-        "mul": "mlp.mul",
-        "down": "mlp.down_proj",
-        "add2": "mlp.add",
-    },
-}
-
-
-class _Layers:
-    """Adds per-layer ops (``repeat`` = num_layers) to a builder."""
-
-    def __init__(self, b: GraphBuilder, p: TransformerParams) -> None:
-        self.b, self.p = b, p
-        self.names = NAMES[p.architecture]
-        self.prefix = f"{self.names['prefix']}.0-{p.num_layers - 1}"
-
-    def name(self, key: str) -> str:
-        return f"{self.prefix}.{self.names[key]}"
-
-    def linear(self, x: str, out: int, key: str) -> str:
-        p = self.p
-        return self.b.linear(x, out, bias=p.bias, name=self.name(key), repeat=p.num_layers)
-
-    def pointwise(self, kind: str, xs: list[str], key: str, **fields: object) -> str:
-        return self.b.add(
-            kind,
-            xs,
-            name=self.name(key),
-            shape=self.b.shape(xs[0]),
-            repeat=self.p.num_layers,
-            **fields,
-        )
-
-    def norm(self, x: str, key: str) -> str:
-        return _norm(self.b, self.p, x, self.name(key), repeat=self.p.num_layers)
-
-    def block(self, x: str, q_len: int, kv_len: int) -> str:
-        """One transformer block over ``q_len`` new tokens attending to ``kv_len`` tokens."""
-        p, h = self.p, self.p.hidden_size
-        pre = p.norm_position == "pre"
-        y = self.norm(x, "norm1") if pre else x
-        kv = p.kv_heads * p.head_dim
-        q, k, v = self.linear(y, h, "q"), self.linear(y, kv, "k"), self.linear(y, kv, "v")
-        decoder = p.architecture == "decoder"
-        a = self.b.add(
-            "attention",
-            [q, k, v],
-            name=self.name("attn"),
-            num_heads=p.num_heads,
-            head_dim=p.head_dim,
-            q_len=q_len,
-            kv_len=kv_len,
-            num_kv_heads=p.kv_heads,
-            kv_cache=decoder,
-            causal=decoder,
-            repeat=p.num_layers,
-        )
-        x = self.pointwise("elementwise", [x, self.linear(a, h, "o")], "add1", op="add")
-        if not pre:
-            x = self.norm(x, "norm1")
-        y = self.norm(x, "norm2") if pre else x
-        if p.ffn == "swiglu":
-            gate = self.pointwise(
-                "activation", [self.linear(y, p.intermediate_size, "gate")], "act", function="silu"
-            )
-            up = self.linear(y, p.intermediate_size, "up")
-            y = self.pointwise("elementwise", [gate, up], "mul", op="mul")
-        else:
-            y = self.pointwise(
-                "activation", [self.linear(y, p.intermediate_size, "up")], "act", function="gelu"
-            )
-        x = self.pointwise("elementwise", [x, self.linear(y, h, "down")], "add2", op="add")
-        return self.norm(x, "norm2") if not pre else x
+    return b.add("layernorm", [x], name=name, shape=b.shape(x), rms=p.norm == "rmsnorm")
 
 
 def _embeddings(b: GraphBuilder, p: TransformerParams, tokens: int) -> str:
@@ -246,7 +294,7 @@ def _embeddings(b: GraphBuilder, p: TransformerParams, tokens: int) -> str:
         tables.append(("token_type_embeddings", p.type_vocab_size))
     parts = [
         b.add(
-            "embedding",
+            "tied_embedding" if p.tie_word_embeddings and t == word else "embedding",
             [],
             name=tag + t,
             num_embeddings=rows,
@@ -267,7 +315,9 @@ def build_transformer(p: TransformerParams, name: str) -> Graph:
     b = GraphBuilder(name)
     q_len = 1 if p.phase == "decode" else p.seq_len
     kv_len = p.context_len if p.phase == "decode" else p.seq_len
-    x = _Layers(b, p).block(_embeddings(b, p, q_len), q_len, kv_len)
+    x = _embeddings(b, p, q_len)
+    for layers, sliding, moe in layer_groups(p):
+        x = Block(b, p, layers, sliding, moe).build(x, q_len, kv_len)
     if p.norm_position == "pre":
         x = _norm(b, p, x, "model.norm")
     h = p.hidden_size
@@ -275,5 +325,23 @@ def build_transformer(p: TransformerParams, name: str) -> Graph:
         y = b.add("linear", [x], name="pooler.dense", in_features=h, out_features=h, bias=True)
         b.act(y, "tanh", name="pooler.activation")
     if p.lm_head:  # the last token only: the next-token logits
-        b.add("linear", [x], name="lm_head", in_features=h, out_features=p.vocab_size, bias=False)
+        b.add(
+            "linear",
+            [x],
+            name="lm_head",
+            in_features=h,
+            out_features=p.vocab_size,
+            bias=p.lm_head_bias,
+        )
     return b.build()
+
+
+def active_params(graph: Graph) -> float:
+    """Parameters one token uses: every weight, with each mixture-of-experts op counting its
+    router, shared experts and ``top_k`` routed experts only (embedding tables and the lm_head
+    count whole, as published active-parameter figures count them)."""
+    total = 0.0
+    for op in graph.ops:
+        copies = 1 if op.shared_weights else op.repeat
+        total += copies * (op.active_params if isinstance(op, MoE) else op.params)
+    return total

@@ -90,6 +90,13 @@ def load_model(model: str | os.PathLike[str] | dict[str, Any] | Model) -> Model:
         return model
     if isinstance(model, dict):
         return build_model(model, file="<dict>")
+    if isinstance(model, (str, os.PathLike)) and str(model).endswith(".json"):
+        # a Hugging Face config.json (has model_type); imported here, as importers are optional
+        from roofline.importers.hf_config import load_hf_json
+
+        hf = load_hf_json(model)
+        if hf is not None:
+            return hf
     path = resolve_spec(model, "model_specs")
     try:
         key = (str(path.resolve()), path.stat().st_mtime)

@@ -158,6 +158,11 @@ class TransformerParams(FamilyParams):
     qk_nope_head_dim: OptInt = Field(None, ge=1, description="MLA query/key dims without RoPE")
     qk_rope_head_dim: int = Field(0, ge=0, description="MLA query/key dims with RoPE")
     v_head_dim: OptInt = Field(None, ge=1, description="MLA value dims per head")
+    mla_absorb: OptBool = Field(
+        None,
+        description="MLA with kv_b_proj folded into query and output (true), or the latents "
+        "expanded to K and V per step (false, as transformers runs it); null: absorb in decode",
+    )
     phase: Literal["prefill", "decode"] = Field(
         "prefill",
         description="`prefill`: seq_len tokens at once; `decode`: one new token against a KV "

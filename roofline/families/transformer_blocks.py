@@ -171,7 +171,7 @@ class Block:
             kv_lora_rank=p.kv_lora_rank,
             q_len=q_len,
             kv_len=kv_len,
-            absorb=p.phase == "decode",
+            absorb=p.phase == "decode" if p.mla_absorb is None else p.mla_absorb,
         )
         return self.linear(a, p.hidden_size, "o", p.bias_of("o"))
 

@@ -215,7 +215,8 @@ class Block:
             y1 = self.norm(x, "norm1")
             y2 = self.norm(x, "norm2") if p.parallel_norms == 2 else y1
             a = self.attention(y1, q_len, kv_len)
-            return self.pointwise("elementwise", [x, a, self.ffn(y2)], "add", op="add")
+            f = self.ffn(y2)
+            return self.pointwise("elementwise", [x, a, f], "add", op="add", num_inputs=3)
         pre = p.norm_position == "pre"
         a = self.attention(self.norm(x, "norm1") if pre else x, q_len, kv_len)
         if p.sandwich_norm:

@@ -257,6 +257,8 @@ def count_graph(
         if extra_op:
             gemm_op = np.concatenate([gemm_op, np.array(extra_op, dtype=np.intp)])
             dims = np.concatenate([dims, np.stack(extra_dims)])
+            order = np.argsort(gemm_op, kind="stable")  # GEMMs in op order, as the reference
+            gemm_op, dims = gemm_op[order], dims[order]
     ops = graph.ops
     count = dims[:, 3] * co.repeat[gemm_op][:, None]
     matrix = np.zeros((len(ops), bt.size))

@@ -36,7 +36,7 @@ sequence.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_validator
 
@@ -45,6 +45,9 @@ from roofline.families.transformer_blocks import Block, layer_groups
 from roofline.graph import Graph
 from roofline.graph_builder import GraphBuilder
 from roofline.ops.moe import MoE
+
+if TYPE_CHECKING:
+    from roofline.model import Model
 
 OptInt = int | None
 OptBool = bool | None
@@ -341,10 +344,12 @@ def build_transformer(p: TransformerParams, name: str) -> Graph:
     return b.build()
 
 
-def active_params(graph: Graph) -> float:
-    """Parameters one token uses: every weight, with each mixture-of-experts op counting its
-    router, shared experts and ``top_k`` routed experts only (embedding tables and the lm_head
-    count whole, as published active-parameter figures count them)."""
+def active_params(model: Model | Graph) -> float:
+    """Parameters one token uses (elements): every weight, with each mixture-of-experts op
+    counting its router, shared experts and ``top_k`` routed experts only (embedding tables and
+    the lm_head count whole, as published active-parameter figures count them). For a dense
+    model this is the parameter count."""
+    graph = model if isinstance(model, Graph) else model.graph
     total = 0.0
     for op in graph.ops:
         copies = 1 if op.shared_weights else op.repeat

@@ -63,6 +63,7 @@ _EXPORTS = {
     "evaluate_costs": "evaluation",
     "count_graph": "counting",
     "generate": "serving.generation",
+    "from_hf_config": "importers.hf_config",
     "best_layout": "systems.search",
 }
 

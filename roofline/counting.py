@@ -272,6 +272,8 @@ def count_elements(graph: Graph, batch: np.ndarray) -> Elements:
         if extra_op:
             gemm_op = np.concatenate([gemm_op, np.array(extra_op, dtype=np.intp)])
             dims = np.concatenate([dims, np.stack(extra_dims)])
+            order = np.argsort(gemm_op, kind="stable")  # GEMMs in op order, as the reference
+            gemm_op, dims = gemm_op[order], dims[order]
     dims[:, 3] *= co.repeat[gemm_op][:, None]
     # repeated ops hold one weight copy each, unless they share one (decoder steps)
     copies = np.array([1.0 if op.shared_weights else op.repeat for op in graph.ops])

@@ -14,6 +14,7 @@ from typing import Any
 
 from roofline.errors import SpecError
 from roofline.hardware import Hardware
+from roofline.importers.hf_config import load_hf_json
 from roofline.model import Model, build_model, parse_overrides
 from roofline.spec_errors import validate
 from roofline.suggest import did_you_mean
@@ -109,6 +110,10 @@ def load_model(model: str | os.PathLike[str] | dict[str, Any] | Model, **overrid
     """
     if isinstance(model, str) and (m := _OVERRIDES.match(model)):
         return load_model(m["model"], **{**parse_overrides(m["items"], field=model), **overrides})
+    if isinstance(model, (str, os.PathLike)) and str(model).endswith(".json"):
+        hf = load_hf_json(model)  # a Hugging Face config.json (it has a model_type)
+        if hf is not None:
+            return hf.with_params(**overrides)
     if overrides:
         return load_model(model).with_params(**overrides)
     if isinstance(model, Model):

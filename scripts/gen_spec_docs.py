@@ -147,7 +147,7 @@ def render_type(ann: Any, nested: list[type[BaseModel]] | None = None) -> str:
     if origin in (tuple, list):
         if not args:
             return "list"
-        if len(args) == 2 and args[1] is Ellipsis:
+        if (len(args) == 2 and args[1] is Ellipsis) or origin is list:
             return f"list of {render_type(args[0], nested)}"
         items = {render_type(a, nested) for a in args}
         if len(items) == 1:

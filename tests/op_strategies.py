@@ -149,6 +149,37 @@ def _split(draw: st.DrawFn) -> dict[str, Any]:
     return {"shape": (sections * draw(small), *rest), "sections": sections}
 
 
+@st.composite
+def _moe(draw: st.DrawFn) -> dict[str, Any]:
+    experts = draw(st.integers(1, 64))
+    shared = draw(st.sampled_from([0, 0, 8, 24]))
+    return {
+        "hidden_size": draw(medium),
+        "intermediate_size": draw(medium),
+        "num_experts": experts,
+        "top_k": draw(st.integers(1, experts)),
+        "shared_intermediate_size": shared,
+        "shared_expert_gate": bool(shared) and draw(st.booleans()),
+        "tokens": draw(small),
+        "routing_skew": draw(st.sampled_from([0.0, 0.0, 0.5, 1.0, 2.5])),
+    }
+
+
+@st.composite
+def _latent_attention(draw: st.DrawFn) -> dict[str, Any]:
+    q = draw(small)
+    return {
+        "num_heads": draw(st.integers(1, 8)),
+        "qk_nope_head_dim": draw(st.integers(1, 32)),
+        "qk_rope_head_dim": draw(st.integers(0, 16)),
+        "v_head_dim": draw(st.integers(1, 32)),
+        "kv_lora_rank": draw(st.integers(1, 64)),
+        "q_len": q,
+        "kv_len": q + draw(st.integers(0, 40)),
+        "absorb": draw(st.booleans()),
+    }
+
+
 def _fixed(**options: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
     return st.fixed_dictionaries(options)
 
@@ -188,10 +219,12 @@ OP_STRATEGIES: dict[str, st.SearchStrategy[dict[str, Any]]] = {
         scale_factor=st.integers(1, 4),
         mode=st.sampled_from(["nearest", "bilinear"]),
     ),
+    "latent_attention": _latent_attention(),
     "layernorm": _fixed(shape=_shape(), rms=st.booleans()),
     "linear": _fixed(in_features=medium, out_features=medium, bias=st.booleans(), rows=small),
     "lstm": _recurrent(),
     "matmul": _fixed(m=medium, n=medium, k=medium, count=small),
+    "moe": _moe(),
     "pool": _pool(),
     "proposal": _proposal(),
     "roi_align": _fixed(
@@ -204,5 +237,8 @@ OP_STRATEGIES: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     "shared_conv": _shared_conv(),
     "softmax": _fixed(shape=_shape()),
     "split": _split(),
+    "tied_embedding": _fixed(
+        num_embeddings=st.integers(1, 10**6), embedding_dim=medium, lookups=small
+    ),
     "transpose": _fixed(shape=_shape()),
 }

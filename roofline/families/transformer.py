@@ -10,229 +10,51 @@ Decoder (Llama: Touvron et al. 2023, https://arxiv.org/abs/2307.09288; Hugging F
 ``LlamaForCausalLM`` names): token embedding; per layer (pre-norm) RMSNorm, q/k/v projections
 (``num_kv_heads`` K/V heads: grouped-query attention), causal attention with a KV cache, output
 projection and residual add; RMSNorm, SwiGLU MLP (gate and up projections, SiLU(gate) * up,
-down projection) and residual add; final norm and an untied ``lm_head``.
+down projection) and residual add; final norm and an ``lm_head``. The variants of the other
+decoders (``roofline.importers.hf_config`` maps their Hugging Face configs here): parallel
+residual (GPT-J, GPT-NeoX, Falcon: attention and MLP read the same input, one residual add of
+both), sandwich norms (Gemma 2), GeGLU, per-projection biases, a head size other than
+hidden/heads (Gemma), a token table tied to the ``lm_head`` (its weights count once), sliding-
+window attention (the decode KV cache and attention span hold at most ``sliding_window``
+tokens, in the layers ``layer_types`` marks), multi-head latent attention (DeepSeek: a latent
+of ``kv_lora_rank + qk_rope_head_dim`` elements per token and layer in the KV cache, absorbed
+projections in decode; :mod:`roofline.ops.decoder`) and mixture-of-experts feed-forward layers
+(router, ``num_experts_per_tok`` of ``num_experts`` experts, shared experts, dense layers first
+or interleaved; :mod:`roofline.ops.moe`).
 
 Phases: ``prefill`` runs ``seq_len`` tokens (the prompt, or the encoder's sequence) and writes
 their K/V to the cache; the ``lm_head`` projects the last token only, as serving engines do.
+Prefill attention is counted dense over the whole prompt (a causal mask or a sliding window
+does not shrink the score matrix a dense kernel computes, nor torch's FLOP count).
 ``decode`` runs one new token per sequence against a cache of ``context_len`` tokens (the new
-one included). Each per-layer op is one op with ``repeat`` = ``num_layers`` (named
-``<prefix>.0-<L-1>.<module>``). Rotary position embeddings (about 3 vector FLOPs per query and
-key element) are not modeled. A sample is one sequence.
+one included). Ops of alike layers are one op with ``repeat`` = their count (named
+``<prefix>.<layers>.<module>``, e.g. ``model.layers.0-31.self_attn``). Rotary position
+embeddings (about 3 vector FLOPs per rotated query and key element, so partial rotary changes
+nothing), Gemma's embedding scaling and logit soft-capping are not modeled. A sample is one
+sequence.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING
 
-from pydantic import Field, model_validator
-
-from roofline.families.base import FamilyParams, family
+from roofline.families.base import family
+from roofline.families.transformer_blocks import Block, layer_groups
+from roofline.families.transformer_params import TransformerParams
 from roofline.graph import Graph
 from roofline.graph_builder import GraphBuilder
+from roofline.ops.moe import MoE
+
+if TYPE_CHECKING:
+    from roofline.model import Model
+
+OptInt = int | None
+OptBool = bool | None
 
 
-class TransformerParams(FamilyParams):
-    """Parameters of a transformer encoder or decoder-only language model (HF config names)."""
-
-    architecture: Literal["encoder", "decoder"] = Field(
-        description="`encoder`: bidirectional, no KV cache (BERT); `decoder`: causal language "
-        "model with a KV cache (GPT, Llama)"
-    )
-    vocab_size: int = Field(ge=1, description="token embedding rows (and lm_head outputs)")
-    hidden_size: int = Field(ge=1, description="model width d_model")
-    num_layers: int = Field(ge=1, description="transformer blocks")
-    num_heads: int = Field(ge=1, description="query heads; head_dim = hidden_size / num_heads")
-    num_kv_heads: int | None = Field(
-        None, ge=1, description="key/value heads (grouped-query attention); null: num_heads"
-    )
-    intermediate_size: int = Field(ge=1, description="feed-forward hidden width")
-    ffn: Literal["gelu", "swiglu"] = Field(
-        "gelu",
-        description="`gelu`: up projection, GELU, down projection; `swiglu`: gate and up "
-        "projections, SiLU(gate) * up, down projection",
-    )
-    norm: Literal["layernorm", "rmsnorm"] = Field(
-        "layernorm", description="normalization (LayerNorm with bias, or RMSNorm)"
-    )
-    norm_position: Literal["post", "pre"] = Field(
-        "post",
-        description="`post`: norm after each residual add and after the embeddings (BERT); "
-        "`pre`: norm before each sublayer and once after the last layer (GPT-2, Llama)",
-    )
-    bias: bool = Field(True, description="biases in the attention and feed-forward projections")
-    position_embedding: Literal["learned", "rotary"] = Field(
-        "learned",
-        description="`learned`: a max_position_embeddings x hidden_size table; `rotary`: RoPE, "
-        "no parameters",
-    )
-    max_position_embeddings: int = Field(
-        ge=1, description="longest sequence the model supports, tokens"
-    )
-    type_vocab_size: int = Field(
-        0, ge=0, description="token-type (segment) embedding rows (BERT: 2); 0: none"
-    )
-    pooler: bool = Field(False, description="BERT pooler: dense + tanh on the first token")
-    lm_head: bool = Field(
-        False, description="untied output projection to the vocabulary (language models)"
-    )
-    phase: Literal["prefill", "decode"] = Field(
-        "prefill",
-        description="`prefill`: seq_len tokens at once; `decode`: one new token against a KV "
-        "cache of context_len tokens (decoders only)",
-    )
-    seq_len: int = Field(128, ge=1, description="tokens per sequence in the prefill phase")
-    context_len: int = Field(
-        2048, ge=1, description="tokens in the KV cache in the decode phase (the new one included)"
-    )
-
-    @property
-    def kv_heads(self) -> int:
-        """Key/value heads."""
-        return self.num_kv_heads or self.num_heads
-
-    @property
-    def head_dim(self) -> int:
-        """Elements per head."""
-        return self.hidden_size // self.num_heads
-
-    @model_validator(mode="after")
-    def _check(self) -> TransformerParams:
-        if self.hidden_size % self.num_heads:
-            raise ValueError(
-                f"hidden_size={self.hidden_size} is not divisible by num_heads={self.num_heads} "
-                "(use the model's hidden size and head count)"
-            )
-        if self.num_heads % self.kv_heads:
-            raise ValueError(
-                f"num_heads={self.num_heads} is not divisible by num_kv_heads={self.kv_heads} "
-                "(each KV head serves a whole group of query heads)"
-            )
-        if self.architecture == "encoder" and self.phase == "decode":
-            raise ValueError(
-                "phase='decode' needs architecture='decoder' (an encoder has no KV cache); "
-                "use phase='prefill'"
-            )
-        tokens = self.context_len if self.phase == "decode" else self.seq_len
-        if tokens > self.max_position_embeddings:
-            which = "context_len" if self.phase == "decode" else "seq_len"
-            raise ValueError(
-                f"{which}={tokens} exceeds max_position_embeddings={self.max_position_embeddings}"
-                f" (use at most {self.max_position_embeddings} tokens)"
-            )
-        return self
-
-
-def _norm(b: GraphBuilder, p: TransformerParams, x: str, name: str, repeat: int = 1) -> str:
+def _norm(b: GraphBuilder, p: TransformerParams, x: str, name: str) -> str:
     """LayerNorm or RMSNorm (``p.norm``) over the last dim of ``x``."""
-    return b.add(
-        "layernorm", [x], name=name, shape=b.shape(x), rms=p.norm == "rmsnorm", repeat=repeat
-    )
-
-
-#: module names per architecture (Hugging Face BertModel / LlamaForCausalLM)
-NAMES = {
-    "encoder": {
-        "prefix": "encoder.layer",
-        "q": "attention.self.query",
-        "k": "attention.self.key",
-        "v": "attention.self.value",
-        "attn": "attention.self",
-        "o": "attention.output.dense",
-        "add1": "attention.output.add",
-        "norm1": "attention.output.LayerNorm",
-        "up": "intermediate.dense",
-        "gate": "intermediate.gate",
-        "act": "intermediate.act_fn",
-        "mul": "intermediate.mul",
-        "down": "output.dense",
-        "add2": "output.add",
-        "norm2": "output.LayerNorm",
-    },
-    "decoder": {
-        "prefix": "model.layers",
-        "norm1": "input_layernorm",
-        "q": "self_attn.q_proj",
-        "k": "self_attn.k_proj",
-        "v": "self_attn.v_proj",
-        "attn": "self_attn",
-        "o": "self_attn.o_proj",
-        "add1": "self_attn.add",
-        "norm2": "post_attention_layernorm",
-        "gate": "mlp.gate_proj",
-        "up": "mlp.up_proj",
-        "act": "mlp.act_fn",
-        "mul": "mlp.mul",
-        "down": "mlp.down_proj",
-        "add2": "mlp.add",
-    },
-}
-
-
-class _Layers:
-    """Adds per-layer ops (``repeat`` = num_layers) to a builder."""
-
-    def __init__(self, b: GraphBuilder, p: TransformerParams) -> None:
-        self.b, self.p = b, p
-        self.names = NAMES[p.architecture]
-        self.prefix = f"{self.names['prefix']}.0-{p.num_layers - 1}"
-
-    def name(self, key: str) -> str:
-        return f"{self.prefix}.{self.names[key]}"
-
-    def linear(self, x: str, out: int, key: str) -> str:
-        p = self.p
-        return self.b.linear(x, out, bias=p.bias, name=self.name(key), repeat=p.num_layers)
-
-    def pointwise(self, kind: str, xs: list[str], key: str, **fields: object) -> str:
-        return self.b.add(
-            kind,
-            xs,
-            name=self.name(key),
-            shape=self.b.shape(xs[0]),
-            repeat=self.p.num_layers,
-            **fields,
-        )
-
-    def norm(self, x: str, key: str) -> str:
-        return _norm(self.b, self.p, x, self.name(key), repeat=self.p.num_layers)
-
-    def block(self, x: str, q_len: int, kv_len: int) -> str:
-        """One transformer block over ``q_len`` new tokens attending to ``kv_len`` tokens."""
-        p, h = self.p, self.p.hidden_size
-        pre = p.norm_position == "pre"
-        y = self.norm(x, "norm1") if pre else x
-        kv = p.kv_heads * p.head_dim
-        q, k, v = self.linear(y, h, "q"), self.linear(y, kv, "k"), self.linear(y, kv, "v")
-        decoder = p.architecture == "decoder"
-        a = self.b.add(
-            "attention",
-            [q, k, v],
-            name=self.name("attn"),
-            num_heads=p.num_heads,
-            head_dim=p.head_dim,
-            q_len=q_len,
-            kv_len=kv_len,
-            num_kv_heads=p.kv_heads,
-            kv_cache=decoder,
-            causal=decoder,
-            repeat=p.num_layers,
-        )
-        x = self.pointwise("elementwise", [x, self.linear(a, h, "o")], "add1", op="add")
-        if not pre:
-            x = self.norm(x, "norm1")
-        y = self.norm(x, "norm2") if pre else x
-        if p.ffn == "swiglu":
-            gate = self.pointwise(
-                "activation", [self.linear(y, p.intermediate_size, "gate")], "act", function="silu"
-            )
-            up = self.linear(y, p.intermediate_size, "up")
-            y = self.pointwise("elementwise", [gate, up], "mul", op="mul")
-        else:
-            y = self.pointwise(
-                "activation", [self.linear(y, p.intermediate_size, "up")], "act", function="gelu"
-            )
-        x = self.pointwise("elementwise", [x, self.linear(y, h, "down")], "add2", op="add")
-        return self.norm(x, "norm2") if not pre else x
+    return b.add("layernorm", [x], name=name, shape=b.shape(x), rms=p.norm == "rmsnorm")
 
 
 def _embeddings(b: GraphBuilder, p: TransformerParams, tokens: int) -> str:
@@ -246,7 +68,7 @@ def _embeddings(b: GraphBuilder, p: TransformerParams, tokens: int) -> str:
         tables.append(("token_type_embeddings", p.type_vocab_size))
     parts = [
         b.add(
-            "embedding",
+            "tied_embedding" if p.tie_word_embeddings and t == word else "embedding",
             [],
             name=tag + t,
             num_embeddings=rows,
@@ -267,7 +89,9 @@ def build_transformer(p: TransformerParams, name: str) -> Graph:
     b = GraphBuilder(name)
     q_len = 1 if p.phase == "decode" else p.seq_len
     kv_len = p.context_len if p.phase == "decode" else p.seq_len
-    x = _Layers(b, p).block(_embeddings(b, p, q_len), q_len, kv_len)
+    x = _embeddings(b, p, q_len)
+    for layers, sliding, moe in layer_groups(p):
+        x = Block(b, p, layers, sliding, moe).build(x, q_len, kv_len)
     if p.norm_position == "pre":
         x = _norm(b, p, x, "model.norm")
     h = p.hidden_size
@@ -275,5 +99,25 @@ def build_transformer(p: TransformerParams, name: str) -> Graph:
         y = b.add("linear", [x], name="pooler.dense", in_features=h, out_features=h, bias=True)
         b.act(y, "tanh", name="pooler.activation")
     if p.lm_head:  # the last token only: the next-token logits
-        b.add("linear", [x], name="lm_head", in_features=h, out_features=p.vocab_size, bias=False)
+        b.add(
+            "linear",
+            [x],
+            name="lm_head",
+            in_features=h,
+            out_features=p.vocab_size,
+            bias=p.lm_head_bias,
+        )
     return b.build()
+
+
+def active_params(model: Model | Graph) -> float:
+    """Parameters one token uses (elements): every weight, with each mixture-of-experts op
+    counting its router, shared experts and ``top_k`` routed experts only (embedding tables and
+    the lm_head count whole, as published active-parameter figures count them). For a dense
+    model this is the parameter count."""
+    graph = model if isinstance(model, Graph) else model.graph
+    total = 0.0
+    for op in graph.ops:
+        copies = 1 if op.shared_weights else op.repeat
+        total += copies * (op.active_params if isinstance(op, MoE) else op.params)
+    return total

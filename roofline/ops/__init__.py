@@ -3,10 +3,12 @@
 from roofline.ops import (  # noqa: F401  (imported for registration)
     attention,
     conv,
+    decoder,
     detection,
     embedding,
     interaction,
     linear,
+    moe,
     pooling,
     recurrent,
     shared_conv,

@@ -1,0 +1,1 @@
+"""Importers: models from other tools' descriptions (Hugging Face configs, PyTorch, ONNX)."""

@@ -1,0 +1,432 @@
+"""Hugging Face ``config.json`` -> a ``transformer``-family model.
+
+:func:`from_hf_config` reads a config (a mapping or a path) of one of :data:`MODEL_TYPES`,
+maps it to :class:`~roofline.families.transformer.TransformerParams` and builds the model, with
+no ``transformers`` import. Fields a config omits take the default of that model type's
+``transformers`` config class (version 5); the sizes (vocabulary, width, layers, heads, feed-
+forward and expert widths, MLA ranks) are required. Decoders are mapped to their
+``*ForCausalLM`` module (lm_head included), BERT to ``BertModel`` with its pooler; parameters
+equal ``sum(p.numel())`` of those modules. Keys starting with ``_`` (``_name_or_path``, and
+``_source`` for where a config was copied from) and settings that change no count (dropout,
+token ids, RoPE scaling, quantization) are ignored.
+
+How each model type is modeled: llama, mistral, mixtral, qwen2, qwen2_moe, gemma, gemma2, phi3,
+deepseek_v2/v3 are pre-RMSNorm decoders with rotary positions and a gated MLP (SwiGLU; GeGLU for
+Gemma); gpt2 (learned positions, GELU MLP), gptj and gpt_neox (parallel residual, partial
+rotary) and falcon (multi-query or grouped K/V, parallel attention) are pre-LayerNorm; bert is
+the post-norm encoder. Biases follow each module (Qwen2: q/k/v only; GPT-J: MLP and lm_head);
+sliding windows follow the config's ``layer_types`` rule; MoE layers follow
+``first_k_dense_replace``, ``decoder_sparse_step`` and ``mlp_only_layers``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from roofline.errors import SpecError
+from roofline.model import Model, build_model
+from roofline.suggest import did_you_mean
+
+_MISSING = object()
+Params = dict[str, Any]
+
+#: HF aliases (``attribute_map`` of GPT-2 / GPT-J / Falcon configs): name -> alternatives
+_ALIASES = {
+    "hidden_size": ("n_embd", "n_embed"),
+    "num_hidden_layers": ("n_layer",),
+    "num_attention_heads": ("n_head",),
+    "max_position_embeddings": ("n_positions",),
+    "intermediate_size": ("n_inner",),
+}
+
+
+class _Config:
+    """A config mapping that names the field and the fix when something is missing or wrong."""
+
+    def __init__(self, data: Mapping[str, Any], file: str | None) -> None:
+        self.data, self.file = data, file
+
+    def get(self, key: str, default: Any = _MISSING) -> Any:
+        """The value of ``key`` (or an alias); ``default`` when absent or null; else SpecError."""
+        for k in (key, *_ALIASES.get(key, ())):
+            if self.data.get(k) is not None:
+                return self.data[k]
+        if default is _MISSING:
+            raise self.error(key, "required field is missing", "copy it from the model's config")
+        return default
+
+    def raw(self, key: str, default: Any) -> Any:
+        """The value of ``key`` as written, null included (null means "none" for a window or a
+        low-rank width); ``default`` when the key is absent."""
+        return self.data.get(key, default)
+
+    def size(self, key: str, default: Any = _MISSING) -> int:
+        """A positive integer field."""
+        value = self.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise self.error(key, f"{value!r} is not a positive integer", "use the model's value")
+        return value
+
+    def error(self, key: str, problem: str, fix: str | None) -> SpecError:
+        return SpecError(problem, file=self.file, field=key, fix=fix)
+
+
+def _decoder(c: _Config, kv_default: int | None, tie: bool, max_pos: int) -> Params:
+    """The fields every rotary pre-RMSNorm decoder shares (Llama and its descendants)."""
+    heads = c.size("num_attention_heads")
+    act = c.get("hidden_activation", None) or c.get("hidden_act", "silu")
+    if act in ("silu", "swish"):
+        ffn = "swiglu"
+    elif str(act).startswith("gelu"):
+        ffn = "geglu"
+    else:
+        raise c.error("hidden_act", f"{act!r} is not modeled", "supported: silu, gelu*")
+    rope = c.get("rope_parameters", None) or {}
+    return {
+        "architecture": "decoder",
+        "vocab_size": c.size("vocab_size"),
+        "hidden_size": c.size("hidden_size"),
+        "num_layers": c.size("num_hidden_layers"),
+        "num_heads": heads,
+        "num_kv_heads": c.size("num_key_value_heads", kv_default or heads),
+        "attention_head_dim": c.size("head_dim", None) if c.get("head_dim", None) else None,
+        "intermediate_size": c.size("intermediate_size"),
+        "ffn": ffn,
+        "norm": "rmsnorm",
+        "norm_position": "pre",
+        "bias": False,
+        "position_embedding": "rotary",
+        "partial_rotary_factor": c.get(
+            "partial_rotary_factor", rope.get("partial_rotary_factor", 1.0)
+        ),
+        "max_position_embeddings": c.size("max_position_embeddings", max_pos),
+        "lm_head": True,
+        "tie_word_embeddings": bool(c.get("tie_word_embeddings", tie)),
+    }
+
+
+def _sliding(c: _Config, rule: Callable[[int], bool], window: int | None) -> Params:
+    """Sliding-window fields: ``layer_types`` from the config, else from ``rule(layer)``."""
+    if window is None:
+        return {}
+    layers = c.size("num_hidden_layers")
+    types = c.get("layer_types", None) or [
+        "sliding_attention" if rule(i) else "full_attention" for i in range(layers)
+    ]
+    if "sliding_attention" not in types:
+        return {}
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+        raise c.error("sliding_window", f"{window!r} is not a positive integer", "or null")
+    return {"sliding_window": window, "layer_types": list(types)}
+
+
+def _llama(c: _Config) -> Params:
+    bias = bool(c.get("attention_bias", False))
+    p = _decoder(c, None, False, 2048)
+    return {**p, "qkv_bias": bias, "o_bias": bias, "mlp_bias": bool(c.get("mlp_bias", False))}
+
+
+def _mistral(c: _Config) -> Params:
+    p = _decoder(c, 8, False, 4096 * 32)
+    return {**p, **_sliding(c, lambda i: True, c.raw("sliding_window", 4096))}
+
+
+def _mixtral(c: _Config) -> Params:
+    p = _decoder(c, 8, False, 4096 * 32)
+    moe = _moe(c, "num_local_experts", p["intermediate_size"])
+    return {**p, **moe, **_sliding(c, lambda i: True, c.raw("sliding_window", None))}
+
+
+def _moe(c: _Config, experts_key: str, width: int) -> Params:
+    experts = c.size(experts_key)
+    top_k = c.size("num_experts_per_tok")
+    if top_k > experts:
+        raise c.error(
+            "num_experts_per_tok",
+            f"{top_k} exceeds {experts_key}={experts}",
+            f"route each token to at most {experts} experts",
+        )
+    return {"num_experts": experts, "num_experts_per_tok": top_k, "moe_intermediate_size": width}
+
+
+def _qwen2(c: _Config) -> Params:
+    p = _decoder(c, 32, False, 32768)
+    window = c.raw("sliding_window", 4096) if c.get("use_sliding_window", False) else None
+    first = c.get("max_window_layers", 28)
+    sliding = _sliding(c, lambda i: i >= first, window)
+    return {**p, **sliding, "qkv_bias": True, "o_bias": False, "mlp_bias": False}
+
+
+def _qwen2_moe(c: _Config) -> Params:
+    p = _decoder(c, 16, False, 32768)
+    window = c.raw("sliding_window", 4096) if c.get("use_sliding_window", False) else None
+    last = c.get("max_window_layers", 28)
+    sliding = _sliding(c, lambda i: bool((i + 1) % 2) and i < last, window)
+    p = {**p, **sliding, "qkv_bias": bool(c.get("qkv_bias", True)), "o_bias": False}
+    if not c.get("num_experts", 60):
+        return p
+    shared = c.get("shared_expert_intermediate_size", 5632)
+    if isinstance(shared, bool) or not isinstance(shared, int) or shared < 1:
+        raise c.error(
+            "shared_expert_intermediate_size",
+            f"{shared!r} does not fit a shared expert (Qwen-MoE always builds one)",
+            "use the shared expert's hidden width, a positive integer",
+        )
+    return {
+        **p,
+        **_moe(c, "num_experts", c.size("moe_intermediate_size")),
+        "num_shared_experts": 1,
+        "shared_expert_intermediate_size": shared,
+        "shared_expert_gate": True,
+        "moe_layer_step": c.size("decoder_sparse_step", 1),
+        "dense_layers": list(c.get("mlp_only_layers", None) or []),
+    }
+
+
+def _gemma(c: _Config) -> Params:
+    p = _decoder(c, 16, True, 8192)
+    bias = bool(c.get("attention_bias", False))
+    return {**p, "attention_head_dim": c.size("head_dim", 256), "qkv_bias": bias, "o_bias": bias}
+
+
+def _gemma2(c: _Config) -> Params:
+    p = {**_gemma(c), "num_kv_heads": c.size("num_key_value_heads", 4), "sandwich_norm": True}
+    return {**p, **_sliding(c, lambda i: bool((i + 1) % 2), c.raw("sliding_window", 4096))}
+
+
+def _phi3(c: _Config) -> Params:
+    p = _decoder(c, None, False, 4096)
+    return {**p, **_sliding(c, lambda i: True, c.raw("sliding_window", None))}
+
+
+def _deepseek(c: _Config) -> Params:
+    p = _decoder(c, None, False, 2048 if c.get("model_type") == "deepseek_v2" else 4096)
+    bias = bool(c.get("attention_bias", False))
+    mla = {
+        "kv_lora_rank": c.size("kv_lora_rank"),
+        "q_lora_rank": c.size("q_lora_rank", 1536) if c.raw("q_lora_rank", 1536) else None,
+        "qk_nope_head_dim": c.size("qk_nope_head_dim"),
+        "qk_rope_head_dim": c.size("qk_rope_head_dim"),
+        "v_head_dim": c.size("v_head_dim"),
+        "num_kv_heads": None,
+        "qkv_bias": bias,
+        "o_bias": bias,
+        "mlp_bias": bool(c.get("mlp_bias", False)),
+    }
+    moe = _moe(c, "n_routed_experts", c.size("moe_intermediate_size"))
+    shared = c.get("n_shared_experts", 0)
+    return {
+        **p,
+        **mla,
+        **moe,
+        "num_shared_experts": shared,
+        "first_k_dense_layers": c.get("first_k_dense_replace", 0),
+    }
+
+
+def _gpt2(c: _Config) -> Params:
+    d = c.size("hidden_size")
+    return {
+        "architecture": "decoder",
+        "vocab_size": c.size("vocab_size"),
+        "hidden_size": d,
+        "num_layers": c.size("num_hidden_layers"),
+        "num_heads": c.size("num_attention_heads"),
+        "intermediate_size": c.size("intermediate_size", 4 * d),
+        "ffn": "gelu",
+        "norm": "layernorm",
+        "norm_position": "pre",
+        "bias": True,
+        "position_embedding": "learned",
+        "max_position_embeddings": c.size("max_position_embeddings", 1024),
+        "lm_head": True,
+        "tie_word_embeddings": bool(c.get("tie_word_embeddings", True)),
+    }
+
+
+def _gptj(c: _Config) -> Params:
+    p = _gpt2(c)
+    head = p["hidden_size"] // p["num_heads"]
+    rotary = c.get("rotary_dim", 64) or head
+    return {
+        **p,
+        "position_embedding": "rotary",
+        "partial_rotary_factor": min(1.0, rotary / head),
+        "max_position_embeddings": c.size("max_position_embeddings", 2048),
+        "parallel_residual": True,
+        "parallel_norms": 1,
+        "qkv_bias": False,
+        "o_bias": False,
+        "lm_head_bias": True,
+        "tie_word_embeddings": bool(c.get("tie_word_embeddings", False)),
+    }
+
+
+def _gpt_neox(c: _Config) -> Params:
+    bias = bool(c.get("attention_bias", True))
+    rope = c.get("rope_parameters", None) or {}
+    return {
+        **_gpt2(c),
+        "intermediate_size": c.size("intermediate_size"),
+        "position_embedding": "rotary",
+        "partial_rotary_factor": c.get("rotary_pct", rope.get("partial_rotary_factor", 1.0)),
+        "max_position_embeddings": c.size("max_position_embeddings", 2048),
+        "parallel_residual": bool(c.get("use_parallel_residual", True)),
+        "parallel_norms": 2,
+        "qkv_bias": bias,
+        "o_bias": bias,
+        "tie_word_embeddings": bool(c.get("tie_word_embeddings", False)),
+    }
+
+
+def _falcon(c: _Config) -> Params:
+    p = _gpt2(c)
+    heads, new = p["num_heads"], bool(c.get("new_decoder_architecture", False))
+    # K/V heads: grouped (new architecture), one (multi-query), or one per query head
+    kv = c.size("num_kv_heads", heads) if new else (1 if c.get("multi_query", True) else heads)
+    parallel = bool(c.get("parallel_attn", True))
+    norms = c.get("num_ln_in_parallel_attn", None) or (2 if new else 1)
+    return {
+        **p,
+        "num_kv_heads": kv,
+        "intermediate_size": c.size("ffn_hidden_size", 4 * p["hidden_size"]),
+        "bias": bool(c.get("bias", False)),
+        "position_embedding": "rotary",  # or ALiBi: no parameters either way
+        "max_position_embeddings": c.size("max_position_embeddings", 2048),
+        "parallel_residual": parallel,
+        "parallel_norms": norms,
+    }
+
+
+def _bert(c: _Config) -> Params:
+    if c.get("position_embedding_type", "absolute") != "absolute":
+        raise c.error(
+            "position_embedding_type", "only absolute positions are modeled", "use 'absolute'"
+        )
+    return {
+        "architecture": "encoder",
+        "vocab_size": c.size("vocab_size"),
+        "hidden_size": c.size("hidden_size"),
+        "num_layers": c.size("num_hidden_layers"),
+        "num_heads": c.size("num_attention_heads"),
+        "intermediate_size": c.size("intermediate_size"),
+        "ffn": "gelu",
+        "norm": "layernorm",
+        "norm_position": "post",
+        "bias": True,
+        "position_embedding": "learned",
+        "max_position_embeddings": c.size("max_position_embeddings", 512),
+        "type_vocab_size": c.get("type_vocab_size", 2),
+        "pooler": True,
+    }
+
+
+#: model_type -> the mapping of its config to transformer-family parameters
+MODEL_TYPES: dict[str, Callable[[_Config], Params]] = {
+    "llama": _llama,
+    "mistral": _mistral,
+    "mixtral": _mixtral,
+    "qwen2": _qwen2,
+    "qwen2_moe": _qwen2_moe,
+    "gemma": _gemma,
+    "gemma2": _gemma2,
+    "phi3": _phi3,
+    "gpt2": _gpt2,
+    "gptj": _gptj,
+    "gpt_neox": _gpt_neox,
+    "falcon": _falcon,
+    "bert": _bert,
+    "deepseek_v2": _deepseek,
+    "deepseek_v3": _deepseek,
+}
+
+
+def read_hf_config(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The JSON object in ``path``; SpecError if unreadable or not an object."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SpecError(f"cannot read: {exc.strerror}", file=str(path)) from None
+    except json.JSONDecodeError as exc:
+        raise SpecError(
+            f"invalid JSON at line {exc.lineno}: {exc.msg}", file=str(path), fix="fix the file"
+        ) from None
+    if not isinstance(data, dict):
+        raise SpecError("a config.json holds a JSON object", file=str(path))
+    return data
+
+
+def hf_params(config: Mapping[str, Any], file: str | None = None) -> dict[str, Any]:
+    """Transformer-family parameters of a Hugging Face config mapping."""
+    c = _Config(config, file)
+    model_type = c.get("model_type")
+    if model_type not in MODEL_TYPES:
+        raise c.error(
+            "model_type",
+            f"unknown model_type {model_type!r}",
+            did_you_mean(str(model_type), MODEL_TYPES, "supported: " + ", ".join(MODEL_TYPES)),
+        )
+    return {k: v for k, v in MODEL_TYPES[model_type](c).items() if v is not None}
+
+
+def from_hf_config(
+    config: Mapping[str, Any] | str | os.PathLike[str], name: str | None = None, **overrides: Any
+) -> Model:
+    """Return the model a Hugging Face ``config.json`` describes (a mapping or a path).
+
+    Parameters
+    ----------
+    config : mapping or path
+        The config's contents, or the path of a ``config.json``.
+    name : str, optional
+        Model name (default: the file's stem, else the config's ``_name_or_path``, else its
+        ``model_type``).
+    **overrides
+        Transformer-family parameters to set on top, e.g. ``phase="decode"``,
+        ``context_len=4096``, ``seq_len=1024``, ``routing_skew=0.5``.
+
+    Raises
+    ------
+    SpecError
+        Unknown ``model_type``, a missing or invalid field, an invalid override (one line naming
+        the field and the fix).
+    """
+    file = None
+    if isinstance(config, (str, os.PathLike)):
+        file = str(config)
+        data: Mapping[str, Any] = read_hf_config(config)
+        default_name = Path(config).stem
+    elif isinstance(config, Mapping):
+        data = config
+        default_name = str(data.get("_name_or_path") or data.get("model_type") or "model")
+        default_name = default_name.rstrip("/").rsplit("/", 1)[-1]
+    else:
+        raise SpecError(
+            f"a config is a mapping or a path, not {type(config).__name__}",
+            field="config",
+            fix="pass the config.json path or its parsed contents",
+        )
+    params = {**hf_params(data, file), **overrides}
+    source = str(data.get("_source") or file or "a Hugging Face config mapping")
+    spec = {
+        "name": name or default_name,
+        "family": "transformer",
+        "description": f"{data.get('model_type')} from a Hugging Face config",
+        "source": source,
+        "params": params,
+    }
+    return build_model(spec, file=file or "<config>")
+
+
+def load_hf_json(path: str | os.PathLike[str]) -> Model | None:
+    """The model of a Hugging Face ``config.json`` at ``path``; None if the JSON has no
+    ``model_type`` (not a Hugging Face config)."""
+    data = read_hf_config(path)
+    return from_hf_config(path) if "model_type" in data else None
+
+
+__all__ = ["MODEL_TYPES", "from_hf_config", "hf_params", "load_hf_json", "read_hf_config"]

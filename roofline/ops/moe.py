@@ -125,7 +125,7 @@ class MoE(Op):
         return 3 * self.hidden_size * self.intermediate_size
 
     @property
-    def _always_params(self) -> int:
+    def always_params(self) -> int:
         d = self.hidden_size
         gate = d if self.shared_expert_gate else 0
         return self.num_experts * d + 3 * d * self.shared_intermediate_size + gate
@@ -133,7 +133,7 @@ class MoE(Op):
     @property
     def active_params(self) -> int:
         """Parameters one token uses: router, shared experts and ``top_k`` routed experts."""
-        return self._always_params + self.top_k * self.expert_params
+        return self.always_params + self.top_k * self.expert_params
 
     def experts_touched(self, batch: Any) -> Any:
         """Expected distinct routed experts a batch of ``batch`` samples reads."""
@@ -167,8 +167,8 @@ class MoE(Op):
             gemms.append(Gemm(t, 1, d))
             vector = vector + t * (SIGMOID_FLOPS + d)
         return Counts(
-            weight=float(self.num_experts * self.expert_params + self._always_params),
-            weight_read=n * self.expert_params + self._always_params,
+            weight=float(self.num_experts * self.expert_params + self.always_params),
+            weight_read=n * self.expert_params + self.always_params,
             act_in=t * d + inner,
             act_out=t * d + inner,
             vector_flops=vector,

@@ -313,7 +313,8 @@ def stages(
     micro = replica / m
     full = counts(micro)
     local = counts(micro / layout.tp) if layout.tp > 1 and Role.DATA in roles(graph) else full
-    sharded, comms = shard(full, local, graph, layout.tp)
+    group = counts(micro * layout.ep) if layout.ep > 1 else full
+    sharded, comms, expert_comms = shard(full, local, group, graph, layout.tp, layout.ep)
     shares = stage_shares(graph, layout.pp)
     last = boundary_op(shares)
     dev = system.device
@@ -322,7 +323,11 @@ def stages(
     for s in range(layout.pp):
         ct = _stage_table(sharded, shares[s])
         results.append(evaluate_costs(_fused(ct, graph) if fuse else ct, dev, policy, launch))
-        comm_costs.append(_comm_cost(comms, shares[s], layout.tp, system, batch.size))
+        comm = _comm_cost(comms, shares[s], layout.tp, system, batch.size)
+        moe = _comm_cost(expert_comms, shares[s], layout.ep, system, batch.size)
+        comm_costs.append(
+            Cost(comm.bandwidth_s + moe.bandwidth_s, comm.latency_s + moe.latency_s, {})
+        )
         if s < layout.pp - 1:
             op = int(last[s])
             size = sharded.act_out_bytes[op] / max(graph.ops[op].repeat, 1)

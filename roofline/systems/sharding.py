@@ -15,8 +15,17 @@ heads              FLOPs, input, output (GEMM count); the KV   -
 vocab              weights, rows looked up                     all-reduce of the output
 table              weights, rows, FLOPs, input, output         all-to-all of the pooled vectors
 data               the batch: counts at batch / t              -
+experts (ep = 1)   FLOPs, weights (each expert's FFN split)    all-reduce of the output
+experts (ep > 1)   routed experts' weights by ep: a device     two all-to-alls (dispatch and
+                   holds E/ep experts and reads those the      combine) of its tokens x k x
+                   EP group's tokens touch                     hidden over the ep devices
 replicated         nothing                                     -
 =================  ==========================================  ===============================
+
+Under expert parallelism the ``ep`` devices each bring their own tokens, so the group routes ``ep``
+times a device's tokens; balanced routing gives each device the same routed FLOPs as without
+expert parallelism, and the experts touched are those of the whole group's tokens
+(``group`` counts, at ``ep`` times the batch), spread over the ep devices.
 
 Live activations are kept whole (the replicated residual stream dominates them), which never
 understates a device's footprint.
@@ -103,20 +112,36 @@ def check_tensor_parallel(graph: Graph, tp: int) -> None:
             )
 
 
-def shard(full: CostTable, local: CostTable, graph: Graph, tp: int) -> tuple[CostTable, list[Comm]]:
-    """One device's unfused counts in a tensor-parallel group of ``tp``, and the collectives.
+def shard(
+    full: CostTable,
+    local: CostTable,
+    group: CostTable,
+    graph: Graph,
+    tp: int,
+    ep: int = 1,
+) -> tuple[CostTable, list[Comm], list[Comm]]:
+    """One device's unfused counts in a tensor-parallel group of ``tp`` (and an expert-parallel
+    group of ``ep``), the tensor-parallel collectives and the expert-parallel ones.
 
     ``full`` holds the counts at the replica's batch, ``local`` at ``batch / tp`` (for the rows of
-    ``data`` ops); both unfused, from the same graph.
+    ``data`` ops), ``group`` at ``batch x ep`` (the experts an EP group's tokens touch); all
+    unfused, from the same graph.
     """
-    if tp == 1:
-        return full, []
+    if tp == 1 and ep == 1:
+        return full, [], []
     rs = roles(graph)
     n = full.n_ops
     factor = {name: np.ones(n) for name in (*_FLOPS, *_WEIGHTS, *_IN, *_OUT, *_KV, "gather_rows")}
     gemm_factor = {d: np.ones(n) for d in ("n", "k", "count")}
     comms: list[Comm] = []
+    expert_comms: list[Comm] = []
+    expert_read: dict[int, np.ndarray] = {}
     for i, (op, role) in enumerate(zip(graph.ops, rs)):
+        if role == Role.EXPERTS:
+            _experts(
+                full, group, op, i, tp, ep, factor, gemm_factor, comms, expert_comms, expert_read
+            )
+            continue
         columns, dim, coll = _SPLITS.get(role, ((), None, None))
         for c in columns:
             factor[c][i] = 1.0 / tp
@@ -138,6 +163,8 @@ def shard(full: CostTable, local: CostTable, graph: Graph, tp: int) -> tuple[Cos
         if data.any() and col.ndim == 2 and name not in ("weight_read_bytes",):
             scaled = np.where(data[:, None], getattr(local, name), scaled)
         changes[name] = scaled
+    for i, read in expert_read.items():
+        changes["weight_read_bytes"][i] = read
     if data.any():
         changes["live_act_bytes"] = np.where(
             data[:, None], local.live_act_bytes, full.live_act_bytes
@@ -154,4 +181,39 @@ def shard(full: CostTable, local: CostTable, graph: Graph, tp: int) -> tuple[Cos
         for dim in ("gemm_m", "gemm_n", "gemm_k", "gemm_count"):
             base = gemm.get(dim, getattr(full, dim))
             gemm[dim] = np.where(rows[:, None], getattr(local, dim), base)
-    return replace(full, **changes, **gemm), comms  # type: ignore[arg-type]
+    return replace(full, **changes, **gemm), comms, expert_comms  # type: ignore[arg-type]
+
+
+def _experts(
+    full: CostTable,
+    group: CostTable,
+    op: Op,
+    i: int,
+    tp: int,
+    ep: int,
+    factor: dict[str, np.ndarray],
+    gemm_factor: dict[str, np.ndarray],
+    comms: list[Comm],
+    expert_comms: list[Comm],
+    expert_read: dict[int, np.ndarray],
+) -> None:
+    """Fill the split of a mixture-of-experts op ``i`` (the table's module docstring)."""
+    copies = op.repeat
+    if ep == 1:
+        for c in (*_FLOPS, *_WEIGHTS):
+            factor[c][i] = 1.0 / tp
+        gemm_factor["n"][i] = 1.0 / tp
+        comms.append(Comm(i, "all_reduce", full.act_out_bytes[i] / copies, copies))
+        return
+    routed = float(getattr(op, "num_experts", 1) * getattr(op, "expert_params", 0))
+    always = float(getattr(op, "always_params", 0))
+    held = (routed / ep + always) / max(routed + always, 1.0)
+    for c in ("weight_elems", "weight_bytes"):
+        factor[c][i] = held
+    per_param = float(full.weight_bytes[i]) / max(float(full.weight_elems[i]), 1.0)
+    always_b = always * per_param * (copies if not op.shared_weights else 1)
+    expert_read[i] = (group.weight_read_bytes[i] - always_b) / ep + always_b
+    act = float(full.act_in_bytes[i].sum()) / max(float(full.act_in_elems[i].sum()), 1.0)
+    tokens = full.batch * float(getattr(op, "tokens", 1))
+    dispatch = tokens * float(getattr(op, "top_k", 1)) * float(getattr(op, "hidden_size", 0)) * act
+    expert_comms.append(Comm(i, "all_to_all", dispatch, 2 * copies))  # dispatch and combine

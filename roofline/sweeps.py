@@ -32,8 +32,10 @@ from roofline.knobs import knob_columns
 from roofline.knobs import vary as variant_grid
 from roofline.model import Model, build_model
 from roofline.placement import get_policy
-from roofline.presets import load_device, load_model
+from roofline.presets import load_hardware, load_model
 from roofline.records import CostTable
+from roofline.systems.spec import System
+from roofline.systems.sweep import sweep_system_columns
 from roofline.table import Table
 from roofline.totals import Totals, totals_direct, totals_full, totals_ridge
 
@@ -149,6 +151,10 @@ def sweep(
     executor: Executor | None = None,
     progress: Callable[[int], None] | None = None,
     per_op: bool = False,
+    tp: Any = 1,
+    pp: Any = 1,
+    ep: Any = 1,
+    all_layouts: bool = False,
 ) -> SweepTable:
     """Evaluate models on every variant of ``base_device``; return one row per point.
 
@@ -156,8 +162,9 @@ def sweep(
     ----------
     models : model-like or sequence of them
         Preset names, YAML paths, mappings or Models.
-    base_device : device-like
-        The device whose knobs vary.
+    base_device : device-like or system
+        The device whose knobs vary, or a system (:mod:`roofline.systems.sweep`): its knobs are
+        ``count``, ``interconnect.<level>.bandwidth`` / ``.latency`` and ``device.<knob>``.
     vary : mapping knob path -> values
         Values are SI numbers or unit strings (``"2 TB/s"``, ``"32 MiB"``).
     batch, dtype : one or several
@@ -170,6 +177,9 @@ def sweep(
     progress : called with the number of points finished after each chunk
     per_op : also attach ``table.per_op``, a Table with one row per point and op (knobs, model,
         batch, dtype, op, kind, time_s, bound): for small sweeps, up to :data:`MAX_PER_OP_ROWS`
+    tp, pp, ep, all_layouts : on a system, the layouts of each variant: the degrees given (each an
+        int or a list; ``dp`` fills the variant, combinations that cannot are skipped), or with
+        ``all_layouts`` every layout that fills it
 
     Returns
     -------
@@ -177,7 +187,9 @@ def sweep(
         Columns: the knob paths (SI values), ``model``, ``batch``, ``dtype``, ``latency_s``,
         ``throughput_per_s``, ``utilization``, ``bound``, ``feasible``,
         ``capacity_shortfall_bytes``, ``devices_needed``; rows ordered by model, dtype, variant,
-        batch.
+        batch. On a system: the knob paths and
+        :data:`~roofline.systems.evaluate.SYSTEM_COLUMNS`, ordered by model, dtype, variant,
+        layout, batch.
     """
     model_list = (
         [models]
@@ -185,9 +197,28 @@ def sweep(
         else list(models)
     )
     dtypes = [dtype] if isinstance(dtype, str) else list(dtype)
-    hw = load_device(base_device)
     pol = get_policy(policy).name
     batches = as_batches(batch)
+    target = load_hardware(base_device)
+    if isinstance(target, System):
+        sys_cols, knobs = sweep_system_columns(
+            [load_model(m) for m in model_list],
+            target,
+            vary,
+            batches,
+            dtypes,
+            mode,
+            pol,
+            fuse,
+            tp,
+            pp,
+            ep,
+            all_layouts,
+        )
+        table = SweepTable.from_columns(sys_cols, title=f"sweep of {target.name}")
+        table.knobs = knobs
+        return table
+    hw = target
     if chunk is None:
         chunk = RIDGE_CHUNK if pol == "single" else DEFAULT_CHUNK
     if not isinstance(chunk, int) or chunk < 1:

@@ -10,8 +10,10 @@ from typing import Any
 
 from roofline.cli.common import (
     Command,
+    add_layout_options,
     add_output_options,
     add_policy_option,
+    layout_args,
     parse_batches,
     write_output,
 )
@@ -19,15 +21,18 @@ from roofline.cli.model_args import add_model_options, models_of
 from roofline.errors import SpecError
 from roofline.knobs import knob_dim
 from roofline.output_files import image_format, write_text
-from roofline.presets import load_device
+from roofline.presets import load_hardware
 from roofline.sweeps import Progress, n_points, sweep
+from roofline.systems.spec import System
+from roofline.systems.variants import system_knob_dim
 from roofline.units import parse_range
 from roofline.whatif import diff_devices, sensitivity
 
 
 def parse_vary(items: list[str], hw: Any) -> dict[str, list[float]]:
     """``["memory.hbm.bandwidth=0.5TB/s:8TB/s:16:log", "memory.sram.capacity=8MiB,32MiB"]`` ->
-    {canonical path: SI values}."""
+    {canonical path: SI values}; on a system, its knobs (``count=8,16``,
+    ``interconnect.nvlink.bandwidth=...``, ``device.<knob>=...``)."""
     out: dict[str, list[float]] = {}
     for item in items:
         if "=" not in item:
@@ -37,8 +42,11 @@ def parse_vary(items: list[str], hw: Any) -> dict[str, list[float]]:
                 fix="write PATH=a,b,c or PATH=start:stop:count[:log]",
             )
         path, spec = item.split("=", 1)
-        canon, dim = knob_dim(hw, path.strip())
-        if dim is None:
+        on_system = isinstance(hw, System)
+        canon, dim = system_knob_dim(hw, path.strip()) if on_system else knob_dim(hw, path.strip())
+        if dim is None and canon == "count":
+            values = _counts(spec)
+        elif dim is None:
             try:
                 values = [float(v) for v in spec.split(",")]
             except ValueError:
@@ -62,7 +70,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     """Evaluate the models over the device variants; print the table, write the chart."""
     if args.plot:
         image_format(args.plot, field="--plot")  # before the sweep
-    hw = load_device(args.hw)
+    hw = load_hardware(args.hw)
     knobs = parse_vary(args.vary, hw)
     total = n_points(knobs, args.mode) * len(args.models) * len(args.dtype or ["fp32"])
     bar = Progress(total, stream=sys.stderr) if not args.quiet else None
@@ -77,6 +85,7 @@ def run_sweep(args: argparse.Namespace) -> int:
         fuse=not args.no_fuse,
         progress=bar.update if bar else None,
         per_op=bool(args.per_op),
+        **_layout_kwargs(args, hw),
     )
     if args.per_op and table.per_op is not None:
         write_text(args.per_op, table.per_op.to_csv())
@@ -84,6 +93,38 @@ def run_sweep(args: argparse.Namespace) -> int:
         _write_chart(table, args.metric, args.plot)
     write_output(table.format(args.format), args.output)
     return 0
+
+
+def _counts(spec: str) -> list[float]:
+    """``8,16,32`` -> device counts (whole numbers >= 1)."""
+    out = []
+    for v in spec.split(","):
+        if not v.strip().isdigit() or int(v) < 1:
+            raise SpecError(
+                f"{v!r} is not a device count", field="--vary count", fix="e.g. count=8,16,32"
+            )
+        out.append(float(v))
+    return out
+
+
+def _layout_kwargs(args: argparse.Namespace, hw: Any) -> dict[str, Any]:
+    """The sweep's layout arguments on a system (``--all-layouts`` or ``--tp/--pp/--ep``)."""
+    if not isinstance(hw, System):
+        if args.all_layouts or any(getattr(args, k) for k in ("tp", "pp", "ep", "dp")):
+            raise SpecError(
+                f"{hw.name} is one device: layouts need a system",
+                field="--tp",
+                fix="name a system with --hw, e.g. dgx_h100",
+            )
+        return {}
+    if args.dp:
+        raise SpecError(
+            "a system sweep fills each variant with replicas",
+            field="--dp",
+            fix="drop --dp; vary count instead",
+        )
+    lay = layout_args(args)
+    return {"tp": lay["tp"], "pp": lay["pp"], "ep": lay["ep"], "all_layouts": args.all_layouts}
 
 
 def _write_chart(table: Any, metric: str, path: str) -> None:
@@ -145,8 +186,12 @@ def run_diff(args: argparse.Namespace) -> int:
 
 def sweep_arguments(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("models", nargs="+")
-    sp.add_argument("--hw", required=True, help="base device")
+    sp.add_argument("--hw", required=True, help="base device, or a system (then --tp/--pp/--ep)")
     add_model_options(sp)
+    add_layout_options(sp)
+    sp.add_argument(
+        "--all-layouts", action="store_true", help="on a system: every layout filling each variant"
+    )
     sp.add_argument(
         "--vary",
         action="append",

@@ -1,0 +1,70 @@
+"""Sweeps over systems: each row equals evaluating that variant directly; knobs resize and
+re-link the system; bad knobs are one SpecError."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import roofline as rl
+from roofline.errors import SpecError
+from roofline.systems.spec import System
+from roofline.systems.variants import resized, system_variants
+
+
+def test_each_row_equals_evaluating_that_variant():
+    knobs = {"interconnect.nvlink.bandwidth": ["100 GB/s", "900 GB/s"], "count": [4, 8]}
+    t = rl.sweep("llama2_7b", "dgx_h100", knobs, batch=[1, 8], dtype="fp16", tp=[2, 4])
+    assert len(t) == 2 * 2 * 2 * 2  # bandwidth x count x tp x batch
+    cols, variants = system_variants(rl.load_hardware("dgx_h100"), knobs)
+    for i, v in enumerate(variants):
+        direct = rl.evaluate("llama2_7b", v, batch=[1, 8], dtype="fp16", tp=[2, 4])
+        bw = "interconnect.nvlink.bandwidth"
+        rows = [r for r in t if r["count"] == cols["count"][i] and r[bw] == cols[bw][i]]
+        got = np.array([r["latency_s"] for r in rows]).reshape(2, 2)
+        np.testing.assert_allclose(got, direct.latency_s, rtol=1e-12)
+
+
+def test_more_bandwidth_never_slows_a_layout():
+    bws = [25e9, 100e9, 450e9, 1800e9]
+    t = rl.sweep("llama2_70b", "dgx_h100", {"interconnect.nvlink.bandwidth": bws},
+                 batch=[1, 64], dtype="fp16", tp=8)  # fmt: skip
+    lat = np.array([r["latency_s"] for r in t]).reshape(len(bws), 2)
+    assert np.all(np.diff(lat, axis=0) <= 0)
+    assert lat[0, 1] > lat[-1, 1]  # the link matters at batch 64
+
+
+def test_all_layouts_cover_every_filling_layout():
+    t = rl.sweep("llama2_7b", "dgx_h100", {"count": [2, 4]}, batch=1, dtype="fp16",
+                 all_layouts=True)  # fmt: skip
+    by_count = {c: {(r["tp"], r["pp"], r["dp"]) for r in t if r["count"] == c} for c in (2, 4)}
+    assert by_count[2] == {(1, 1, 2), (1, 2, 1), (2, 1, 1)}
+    assert all(tp * pp * dp == 4 for tp, pp, dp in by_count[4]) and len(by_count[4]) == 6
+
+
+def test_resizing_keeps_fast_levels_and_cuts_a_torus():
+    two = rl.load_hardware("2x_dgx_h100")
+    assert isinstance(two, System)
+    assert list(resized(two, 8).interconnect) == ["nvlink"]
+    assert resized(two, 32).interconnect["infiniband"].devices == 32
+    torus = rl.load_hardware("tpu_v5p_pod_slice")
+    assert isinstance(torus, System)
+    assert resized(torus, 16).interconnect["ici"].dims == (2, 2, 4)
+    assert resized(torus, 6).interconnect["ici"].topology == "ring"
+    assert resized(two, 1).interconnect == {}
+
+
+@pytest.mark.parametrize(
+    ("knobs", "field"),
+    [
+        ({"interconnect.pcie.bandwidth": [1e9]}, "interconnect.pcie.bandwidth"),
+        ({"count": [0]}, "count"),
+        ({"count": [2.5]}, "count"),
+        ({"links": [1]}, "links"),
+        ({"interconnect.nvlink.bandwidth": [-1]}, "interconnect.nvlink.bandwidth"),
+    ],
+)
+def test_bad_system_knobs_are_one_spec_error(knobs, field):
+    with pytest.raises(SpecError) as e:
+        rl.sweep("llama2_7b", "dgx_h100", knobs, dtype="fp16")
+    assert field in str(e.value)

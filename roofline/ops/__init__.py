@@ -5,13 +5,17 @@ from roofline.ops import (  # noqa: F401  (imported for registration)
     conv,
     detection,
     embedding,
+    generic,
     interaction,
     linear,
+    parameter,
     pooling,
     recurrent,
+    reduce,
     shared_conv,
     tensor,
     vector,
+    views,
 )
 from roofline.ops.base import REGISTRY, Counts, Gemm, Op, derive_cost, numel
 

@@ -18,6 +18,7 @@ from pydantic import Field, model_validator
 
 from roofline.kinds import OpCategory
 from roofline.ops.base import Counts, Op, Shape, numel, register
+from roofline.ops.conv import bind_channels
 
 
 def _pool_out(size: int, k: int, s: int, p: int, ceil_mode: bool) -> int:
@@ -38,11 +39,7 @@ class Pool(Op):
     @classmethod
     def bind(cls, shapes: list[Shape], fields: dict[str, Any]) -> dict[str, Any]:
         """Channels and spatial size from the (C, *spatial) input."""
-        out = dict(fields)
-        s = shapes[0] if shapes else ()
-        out.setdefault("channels", s[0] if s else None)
-        out.setdefault("input_size", tuple(s[1:]))
-        return out
+        return bind_channels(shapes, fields, "channels")
 
     mode: Literal["max", "avg"] = "max"
     channels: int = Field(ge=1)
@@ -109,11 +106,7 @@ class AdaptivePool(Op):
     @classmethod
     def bind(cls, shapes: list[Shape], fields: dict[str, Any]) -> dict[str, Any]:
         """Channels and spatial size from the (C, *spatial) input."""
-        out = dict(fields)
-        s = shapes[0] if shapes else ()
-        out.setdefault("channels", s[0] if s else None)
-        out.setdefault("input_size", tuple(s[1:]))
-        return out
+        return bind_channels(shapes, fields, "channels")
 
     mode: Literal["max", "avg"] = "avg"
     channels: int = Field(ge=1)

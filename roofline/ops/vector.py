@@ -6,7 +6,8 @@ Per-element FLOP constants (named so every figure can be predicted):
   (affine weight and bias; running statistics are buffers, not parameters, as PyTorch counts;
   none with ``affine: false``)
 * layer norm: mean 1, subtract 1, square 1, variance sum 1, scale by rstd 1, affine 2 ->
-  ``LAYERNORM_FLOPS`` = 7; params = 2 * normalized size (the last ``normalized_ndim`` dims).
+  ``LAYERNORM_FLOPS`` = 7; params = 2 * normalized size (the last ``normalized_ndim`` dims;
+  1 x without a bias).
   RMS norm: square 1, sum 1, scale 1, weight 1 -> ``RMSNORM_FLOPS`` = 4; params = normalized
   size. Group norm: as layer norm over each group, ``LAYERNORM_FLOPS``; params = 2 * C
 * activations: ``ACTIVATION_FLOPS`` (relu 1, relu6 2, leaky_relu 2 = compare, multiply,
@@ -111,12 +112,17 @@ class LayerNorm(_Pointwise):
     affine: bool = Field(
         True, exclude_if=lambda v: v, description="learnable weight (and bias unless rms)"
     )
+    bias: bool = Field(
+        True,
+        exclude_if=lambda v: v,
+        description="a learnable bias beside the weight (PyTorch's LayerNorm(bias=False): no)",
+    )
 
     def counts(self, batch: Any) -> Counts:
         d = numel(self.shape[-self.normalized_ndim :]) * self.affine
         if self.rms:
             return self._io(batch, RMSNORM_FLOPS, weight=float(d))
-        return self._io(batch, LAYERNORM_FLOPS, weight=2.0 * d)
+        return self._io(batch, LAYERNORM_FLOPS, weight=(1.0 + self.bias) * d)
 
 
 @register

@@ -1,0 +1,157 @@
+"""Collect a ``layers`` spec op by op (both importers), then build the :class:`Model` from it.
+
+Each op is checked as it is added (its kind's ``bind`` and validation, as the ``layers`` family
+does when it loads the spec), so the importer knows every tensor's per-sample shape and can
+compare it with the framework's. The spec holds only the fields an op's input does not give
+(``in_channels``, ``shape``... are left for ``bind``) and ``inputs`` only where an op does not
+read the previous op's output, so a written spec stays short.
+
+An op the importer cannot map becomes a ``generic`` op costed by its bytes (never a silent zero);
+:meth:`SpecBuilder.unmapped` is collected for the warning, and ``strict`` makes it an error.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from roofline.errors import SpecError
+from roofline.ops import REGISTRY
+from roofline.ops.base import Shape, numel
+
+
+class UnmappedOpWarning(UserWarning):
+    """An imported model has ops with no mapping, counted as vector ops by their bytes."""
+
+
+@dataclass
+class SpecBuilder:
+    """A ``layers`` spec under construction.
+
+    Attributes
+    ----------
+    name : str
+        The model's name.
+    origin : str
+        What is imported (``"module ResNet"``, ``"resnet50.onnx"``): names the source in errors.
+    strict : bool
+        An unmapped op is a SpecError instead of a ``generic`` op and a warning.
+    """
+
+    name: str
+    origin: str
+    strict: bool = False
+    inputs: dict[str, Shape] = field(default_factory=dict)
+    ops: list[dict[str, Any]] = field(default_factory=list)
+    shapes: dict[str, Shape] = field(default_factory=dict)
+    unmapped: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    _counter: dict[str, int] = field(default_factory=dict)
+    _last: str | None = None
+
+    def unique(self, base: str) -> str:
+        """Return ``base`` or ``base_N``, a name no tensor has yet."""
+        base = base or "op"
+        if base not in self.shapes:
+            return base
+        k = self._counter.get(base, 1)
+        while f"{base}_{k}" in self.shapes:
+            k += 1
+        self._counter[base] = k + 1
+        return f"{base}_{k}"
+
+    def input(self, name: str, shape: Shape) -> str:
+        """Declare a graph input of per-sample ``shape``; return its (unique) name."""
+        name = self.unique(name)
+        self.inputs[name] = tuple(int(d) for d in shape)
+        self.shapes[name] = self.inputs[name]
+        return name
+
+    def add(self, kind: str, inputs: list[str], base: str, **fields: Any) -> str:
+        """Append an op of ``kind`` reading ``inputs``; return its output tensor's name.
+
+        ``fields`` are the op's fields a spec must state (input-shape fields are bound).
+        """
+        name = self.unique(base)
+        cls = REGISTRY[kind]
+        try:
+            bound = cls.bind([self.shapes[t] for t in inputs], fields)
+            op = cls.model_validate({**bound, "kind": kind, "name": name})
+        except (SpecError, ValueError) as exc:  # a mapping the op kind rejects: an importer bug
+            raise SpecError(
+                f"cannot express {kind} op {name!r}: {exc}",
+                file=self.origin,
+                fix="please report this model to the roofline developers",
+            ) from None
+        entry: dict[str, Any] = {"kind": kind, "name": name}
+        if inputs != ([self._last] if self._last else []) or (not inputs and self._last):
+            entry["inputs"] = list(inputs)
+        entry.update({k: _plain(v) for k, v in fields.items()})
+        self.ops.append(entry)
+        self.shapes[name] = tuple(op.out_shape)
+        self._last = name
+        return name
+
+    def fallback(self, operation: str, inputs: list[str], out_shape: Shape, base: str) -> str:
+        """Add a ``generic`` op for an ``operation`` with no mapping (SpecError if strict)."""
+        if self.strict:
+            raise SpecError(
+                f"{operation} (at {base or 'the top level'}) has no mapping to a roofline op",
+                file=self.origin,
+                fix="leave strict off to count it as a vector op by its bytes",
+            )
+        name = self.add("generic", inputs, base, operation=operation, output_shape=tuple(out_shape))
+        self.unmapped[operation].append(name)
+        return name
+
+    def spec(self, description: str, source: str, notes: str = "") -> dict[str, Any]:
+        """Return the model spec mapping (``family: layers``)."""
+        data: dict[str, Any] = {
+            "name": self.name,
+            "family": "layers",
+            "description": description,
+            "source": source,
+            "params": {
+                "inputs": {k: list(v) for k, v in self.inputs.items()},
+                "ops": self.ops,
+            },
+        }
+        if notes:
+            data["notes"] = notes
+        return data
+
+
+def _plain(value: Any) -> Any:
+    """Tuples as lists, numpy scalars as Python numbers (a spec is plain data)."""
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (int, float, bool, str)):
+        return value.item()
+    return value
+
+
+def warn_unmapped(model: Any, unmapped: dict[str, list[str]], origin: str) -> None:
+    """Warn once, listing each unmapped operation with its share of the model's bytes (batch 1)."""
+    if not unmapped:
+        return
+    from roofline.counting import count_graph
+
+    costs = count_graph(model.graph, 1)
+    moved = costs.act_in_bytes[:, 0] + costs.act_out_bytes[:, 0] + costs.weight_read_bytes[:, 0]
+    total = float(moved.sum()) or 1.0
+    index = {n: i for i, n in enumerate(costs.names)}
+    parts = []
+    for operation, names in sorted(unmapped.items()):
+        share = sum(float(moved[index[n]]) for n in names) / total
+        parts.append(f"{operation} x{len(names)} ({share:.2%} of bytes)")
+    warnings.warn(
+        f"{origin}: ops with no mapping, counted as vector ops by their bytes: " + "; ".join(parts),
+        UnmappedOpWarning,
+        stacklevel=3,
+    )
+
+
+def same_elements(a: Shape, b: Shape) -> bool:
+    """Whether two shapes hold as many elements."""
+    return numel(a) == numel(b)

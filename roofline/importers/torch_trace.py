@@ -1,0 +1,455 @@
+"""``from_torch``: trace a ``torch.nn.Module`` on the meta device into a ``layers`` spec.
+
+Why a dispatch mode. The tracer is a ``TorchDispatchMode``, the mechanism of torch's own FLOP
+counter (``torch.utils.flop_counter``): it sees every aten op the forward runs, after autograd
+and the Python-level decompositions, with real shapes, for any Python control flow. ``torch.fx``
+symbolic tracing fails on data-dependent Python (torchvision's own models need wrappers), and
+``torch.export`` takes seconds per model and mostly gives the same aten ops. On meta tensors no
+weight is allocated and nothing is computed, so the 829M-parameter ResNeXt costs nothing.
+
+Two higher-level hooks sit beside it: module forward hooks give op names (``layer1.0.conv1``)
+and let a whole ``nn.LSTM`` / ``nn.GRU`` become one recurrent op (on meta they decompose into
+per-step GEMMs); a ``TorchFunctionMode`` catches ``F.scaled_dot_product_attention`` called by
+the model's code, before it decomposes, and makes it one ``attention`` op (causal, GQA).
+Attention reached only inside another torch function (``nn.MultiheadAttention``) stays
+decomposed into its two batched matmuls and a softmax, counted exactly all the same.
+
+The forward runs at batch :data:`~roofline.importers.torch_values.TRACE_BATCH`; how per-sample
+shapes follow from it is in :mod:`roofline.importers.torch_values`. Mapping of aten ops:
+:mod:`roofline.importers.torch_ops`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from roofline.errors import SpecError
+from roofline.importers.builder import SpecBuilder, warn_unmapped
+from roofline.importers.torch_values import (
+    TRACE_BATCH,
+    Act,
+    Const,
+    Param,
+    Shape,
+    batch_axis,
+    per_sample,
+)
+from roofline.ops.base import broadcast_shapes, numel
+
+_RECURRENT = {nn.LSTM: "lstm", nn.GRU: "gru"}
+
+
+class Tracer:
+    """State of one trace: the spec being built and what each tensor is."""
+
+    def __init__(self, builder: SpecBuilder, batch: int) -> None:
+        self.b = builder
+        self.batch = batch
+        self.values: dict[int, tuple[torch.Tensor, Any]] = {}
+        self.realized: dict[int, tuple[torch.Tensor, str]] = {}
+        self.stack: list[tuple[str, bool]] = [("", False)]
+        self.suppress = 0
+        self.param_ops: dict[str, str] = {}
+        self.weight_users: dict[tuple[str, int, int], str] = {}
+        self.used: set[str] = set()
+        self.full_params: dict[str, torch.Tensor] = {}
+        self.folded = 0
+
+    # -- values --------------------------------------------------------------------------------
+    def value(self, t: torch.Tensor) -> Any:
+        """What ``t`` is (:class:`Act`, :class:`Param` or :class:`Const`)."""
+        entry = self.values.get(id(t))
+        if entry is not None and entry[0] is t:
+            return entry[1]
+        return Const()
+
+    def bind(self, t: Any, v: Any) -> None:
+        """Record that torch tensor ``t`` is ``v`` (no-op for non-tensors)."""
+        if isinstance(t, torch.Tensor):
+            self.values[id(t)] = (t, v)
+            self.realized.pop(id(t), None)
+
+    def bind_all(self, out: Any, v: Any) -> None:
+        """Bind every tensor in ``out`` (a tensor or a sequence) to ``v``."""
+        if isinstance(out, torch.Tensor):
+            self.bind(out, v)
+        elif isinstance(out, (tuple, list)):
+            for o in out:
+                self.bind_all(o, v)
+
+    def ps(self, t: torch.Tensor) -> Shape:
+        """Per-sample shape of ``t``."""
+        return per_sample(tuple(t.shape), self.batch)
+
+    def batched(self, t: torch.Tensor) -> bool:
+        """Whether ``t`` carries the batch."""
+        return batch_axis(tuple(t.shape), self.batch)[0] >= 0
+
+    def in_graph(self, t: Any) -> bool:
+        """Whether ``t`` is an activation or a parameter (not a constant)."""
+        return isinstance(t, torch.Tensor) and isinstance(self.value(t), (Act, Param))
+
+    # -- names ---------------------------------------------------------------------------------
+    def where(self, short: str, main: bool = True) -> str:
+        """Name base of an op: the module path for the main op of a leaf module, else
+        ``path.short``."""
+        path, leaf = self.stack[-1]
+        if main and leaf and path:
+            return path
+        return f"{path}.{short}" if path else short
+
+    # -- graph tensors -------------------------------------------------------------------------
+    def tensor(self, t: torch.Tensor) -> str:
+        """The graph tensor holding ``t`` (views, parameters and constants written as needed),
+        with ``t``'s per-sample shape."""
+        hit = self.realized.get(id(t))
+        if hit is not None and hit[0] is t:
+            return hit[1]
+        v = self.value(t)
+        if isinstance(v, Act):
+            name = self.realize(v)
+        elif isinstance(v, Param):
+            name = self.param_tensor(v, t)
+        else:
+            name = self.b.add(
+                "constant", [], v.name or self.where("constant", False), shape=self.ps(t)
+            )
+        name = self.reshaped(name, self.ps(t), self.where("view", False))
+        self.realized[id(t)] = (t, name)
+        return name
+
+    def reshaped(self, name: str, want: Shape, base: str) -> str:
+        """``name``, or a zero-cost view of it with shape ``want``."""
+        have = self.b.shapes[name]
+        if have == want:
+            return name
+        if numel(have) == numel(want):
+            return self.b.add("reshape", [name], base, target=want)
+        if broadcast_shapes(have, want) == want and len(want) >= len(have):
+            return self.b.add("expand", [name], base, target=want)
+        return self.b.add("view", [name], base, target=want)
+
+    def realize(self, a: Act) -> str:
+        """Write the pending views of ``a``; return its graph tensor."""
+        if a.tensor is None:
+            assert a.parent is not None and a.step is not None
+            base = self.realize(a.parent)
+            kind, where, fields = a.step
+            a.tensor = self.b.add(kind, [base], where, **fields)
+        return a.tensor
+
+    def param_tensor(self, p: Param, t: torch.Tensor) -> str:
+        """The ``parameter`` op of ``p`` (written at its first use as a tensor)."""
+        name = self.param_ops.get(p.name)
+        if name is None:
+            full = self.full_params[p.name]
+            name = self.b.add("parameter", [], p.name, shape=tuple(full.shape) or (1,))
+            self.param_ops[p.name] = name
+            self.used.add(p.name)
+        return name
+
+    # -- ops -----------------------------------------------------------------------------------
+    def emit(
+        self,
+        kind: str,
+        inputs: Sequence[torch.Tensor],
+        out: torch.Tensor,
+        base: str,
+        **fields: Any,
+    ) -> str:
+        """Add an op reading ``inputs`` whose result is torch tensor ``out``; bind ``out``."""
+        names = [self.tensor(x) for x in inputs]
+        return self.emit_named(kind, names, inputs, out, base, **fields)
+
+    def emit_named(
+        self,
+        kind: str,
+        names: list[str],
+        inputs: Sequence[torch.Tensor],
+        out: torch.Tensor,
+        base: str,
+        **fields: Any,
+    ) -> str:
+        """:meth:`emit` with the input graph tensors already chosen."""
+        if self.batch > 1 and inputs and not any(self.batched(x) for x in inputs):
+            if not self.batched(out):
+                fields["per_run"] = True
+        name = self.b.add(kind, names, base, **fields)
+        want = self.ps(out)
+        have = self.b.shapes[name]
+        copies = int(fields.get("repeat", 1))
+        if copies > 1 and numel(have) * copies == numel(want):  # one copy's output, per copy
+            name = self.b.add("view", [name], f"{base}.view", target=want)
+        elif have != want:
+            if numel(have) != numel(want):
+                raise SpecError(
+                    f"{kind} op {name!r} gives per-sample shape {list(have)}, torch gives "
+                    f"{list(want)}",
+                    file=self.b.origin,
+                    fix="please report this model to the roofline developers",
+                )
+            name = self.b.add("reshape", [name], f"{base}.reshape", target=want)
+        self.bind(out, Act(name))
+        return name
+
+    def weight(self, w: torch.Tensor | None, owner: str) -> str | None:
+        """Record parameter ``w`` as a weight of op ``owner``; return the op that already holds
+        these weights (tied weights), else None. A non-parameter ``w`` gives None too."""
+        if w is None:
+            return None
+        v = self.value(w)
+        if not isinstance(v, Param):
+            return None
+        self.used.add(v.name)
+        key = (v.name, int(w.storage_offset()), int(w.numel()))
+        first = self.weight_users.get(key)
+        if first is None:
+            self.weight_users[key] = owner
+        return first
+
+    def is_param(self, t: Any) -> bool:
+        return isinstance(t, torch.Tensor) and isinstance(self.value(t), Param)
+
+
+class _Dispatch(TorchDispatchMode):
+    def __init__(self, tracer: Tracer) -> None:
+        super().__init__()
+        self.tracer = tracer
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        tr = self.tracer
+        if tr.suppress:
+            return out
+        from roofline.importers.torch_ops import on_op
+
+        on_op(tr, func, args, kwargs, out)
+        return out
+
+
+class _Functions(TorchFunctionMode):
+    """Catch ``F.scaled_dot_product_attention`` before it decomposes."""
+
+    def __init__(self, tracer: Tracer) -> None:
+        super().__init__()
+        self.tracer = tracer
+
+    def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        kwargs = kwargs or {}
+        if func is torch.nn.functional.scaled_dot_product_attention and not self.tracer.suppress:
+            from roofline.importers.torch_ops import attention
+
+            return attention(self.tracer, func, args, kwargs)
+        return func(*args, **kwargs)
+
+
+def _meta_inputs(inputs: Sequence[Any], batch_dim: int | None) -> tuple[list[Any], int]:
+    """Meta tensors for the example inputs, batch scaled to TRACE_BATCH; and the batch used."""
+    tensors = []
+    for x in inputs:
+        if isinstance(x, torch.Tensor):
+            tensors.append((tuple(x.shape), x.dtype))
+        elif isinstance(x, (tuple, list, torch.Size)) and all(isinstance(d, int) for d in x):
+            tensors.append((tuple(x), torch.float32))
+        else:
+            tensors.append(None)
+    given = next(
+        (s for s in tensors if s is not None and batch_dim is not None and len(s[0]) > batch_dim),
+        None,
+    )
+    scale = batch_dim is not None and given is not None and given[0][batch_dim] >= 1
+    b0 = given[0][batch_dim] if scale and given is not None and batch_dim is not None else 1
+    out: list[Any] = []
+    for x, s in zip(inputs, tensors):
+        if s is None:
+            out.append(x)
+            continue
+        shape, dtype = list(s[0]), s[1]
+        if (
+            scale
+            and batch_dim is not None
+            and len(shape) > batch_dim
+            and shape[batch_dim] % b0 == 0
+        ):
+            shape[batch_dim] = shape[batch_dim] // b0 * TRACE_BATCH
+        out.append(torch.empty(shape, dtype=dtype, device="meta"))
+    return out, (TRACE_BATCH if scale else 1)
+
+
+def _input_names(module: nn.Module, n: int) -> list[str]:
+    try:
+        params = [
+            p.name
+            for p in inspect.signature(module.forward).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+    except (TypeError, ValueError):
+        params = []
+    return [params[i] if i < len(params) else f"input{i}" for i in range(n)]
+
+
+def from_torch(
+    module: nn.Module,
+    *example_inputs: Any,
+    name: str | None = None,
+    strict: bool = False,
+    batch_dim: int | None = 0,
+) -> Any:
+    """Return the :class:`~roofline.presets.Model` of a torch module, traced on the meta device.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The model; its weights may live anywhere (they are replaced by meta tensors for the
+        trace, the module is not changed).
+    *example_inputs : tensor or shape
+        The forward's positional inputs, as tensors (only their shape and dtype are used) or
+        shapes (``(1, 3, 224, 224)``: a float32 tensor).
+    name : str, optional
+        The model's name (default: the module's class name, lower case).
+    strict : bool
+        An aten op with no mapping is a SpecError (default: a ``generic`` op costed by its
+        bytes, listed in an :class:`~roofline.importers.UnmappedOpWarning`).
+    batch_dim : int or None
+        The inputs' batch dim (default 0); None: the inputs are one sample, with no batch dim.
+
+    Raises
+    ------
+    SpecError
+        The module fails to trace (the message names the module and the op), or, with
+        ``strict``, an op has no mapping.
+    """
+    from roofline.presets import build_model
+
+    if not isinstance(module, nn.Module):
+        raise SpecError(
+            f"from_torch needs a torch.nn.Module, not {type(module).__name__}",
+            fix="pass the model object (e.g. torchvision.models.resnet50())",
+        )
+    label = type(module).__name__
+    model_name = name or label.lower()
+    origin = f"module {label}"
+    builder = SpecBuilder(model_name, origin, strict)
+    inputs, batch = _meta_inputs(example_inputs, batch_dim)
+    tracer = Tracer(builder, batch)
+    for arg_name, x in zip(_input_names(module, len(inputs)), inputs):
+        if isinstance(x, torch.Tensor):
+            tracer.bind(x, Act(builder.input(arg_name, tracer.ps(x))))
+    params = dict(module.named_parameters(remove_duplicate=False))
+    buffers = dict(module.named_buffers(remove_duplicate=False))
+    meta: dict[str, torch.Tensor] = {}
+    by_id: dict[int, torch.Tensor] = {}
+    for pname, p in params.items():
+        if id(p) not in by_id:
+            by_id[id(p)] = p if p.device.type == "meta" else torch.empty_like(p, device="meta")
+            tracer.bind(by_id[id(p)], Param(pname))
+        meta[pname] = by_id[id(p)]
+    tracer.full_params = {v.name: t for t, v in tracer.values.values() if isinstance(v, Param)}
+    for bname, buf in buffers.items():
+        if id(buf) not in by_id:
+            by_id[id(buf)] = (
+                buf if buf.device.type == "meta" else torch.empty_like(buf, device="meta")
+            )
+            tracer.bind(by_id[id(buf)], Const(bname))
+        meta[bname] = by_id[id(buf)]
+    on_meta = all(t is params.get(k, buffers.get(k)) for k, t in meta.items())
+    out = _run(module, tracer, inputs, meta, on_meta, origin)
+    del out
+    _unused(tracer, module)
+    spec = builder.spec(
+        description=f"{label} imported from PyTorch by roofline.from_torch",
+        source=f"torch module {type(module).__module__}.{label}, traced on the meta device",
+        notes=_notes(tracer, example_inputs, batch),
+    )
+    model = build_model(spec)
+    warn_unmapped(model, builder.unmapped, origin)
+    return model
+
+
+def _run(
+    module: nn.Module,
+    tracer: Tracer,
+    inputs: list[Any],
+    meta: dict[str, torch.Tensor],
+    on_meta: bool,
+    origin: str,
+) -> Any:
+    """Run the forward under the tracer, hooks in place; restore the module's modes after."""
+    names = {id(m): (path, next(m.children(), None) is None) for path, m in module.named_modules()}
+    training = {m: m.training for m in module.modules()}
+    whole: list[tuple[nn.Module, Any]] = []  # recurrent modules counted as one op, innermost last
+
+    def pre(m: nn.Module, args: Any) -> None:
+        entry = names.get(id(m))
+        if entry is None:
+            return
+        tracer.stack.append(entry)
+        if type(m) in _RECURRENT and not getattr(m, "proj_size", 0):
+            if args and isinstance(args[0], torch.Tensor) and tracer.in_graph(args[0]):
+                whole.append((m, args))
+                tracer.suppress += 1
+
+    def post(m: nn.Module, args: Any, result: Any) -> None:
+        if id(m) not in names:
+            return
+        if whole and whole[-1][0] is m:
+            tracer.suppress -= 1
+            _, call = whole.pop()
+            if not tracer.suppress:
+                from roofline.importers.torch_ops import recurrent_op
+
+                recurrent_op(tracer, m, call, result, _RECURRENT[type(m)])
+        tracer.stack.pop()
+
+    hooks = [
+        nn.modules.module.register_module_forward_pre_hook(pre),
+        nn.modules.module.register_module_forward_hook(post, always_call=True),
+    ]
+    module.eval()
+    try:
+        with torch.no_grad(), _Functions(tracer), _Dispatch(tracer):
+            if on_meta:
+                return module(*inputs)
+            return torch.func.functional_call(module, meta, tuple(inputs))
+    except SpecError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure of user code becomes one line
+        path = tracer.stack[-1][0] or "the top level"
+        text = " ".join(str(exc).split())[:300]
+        raise SpecError(
+            f"tracing failed in {path}: {type(exc).__name__}: {text}",
+            file=origin,
+            fix="check the example inputs' shapes; the forward must run on meta tensors",
+        ) from None
+    finally:
+        for h in hooks:
+            h.remove()
+        for m, mode in training.items():
+            m.training = mode
+
+
+def _unused(tracer: Tracer, module: nn.Module) -> None:
+    """Add a ``parameter`` op (``used: false``) for each parameter the forward never read."""
+    for pname, t in tracer.full_params.items():
+        if pname not in tracer.used:
+            tracer.b.add("parameter", [], pname, shape=tuple(t.shape) or (1,), used=False)
+
+
+def _notes(tracer: Tracer, example_inputs: Sequence[Any], batch: int) -> str:
+    shapes = [list(x.shape) if isinstance(x, torch.Tensor) else x for x in example_inputs]
+    unused = sorted(set(tracer.full_params) - tracer.used)
+    text = f"Example inputs {shapes}; per-sample shapes as written (batch traced at {batch})."
+    if unused:
+        n = sum(tracer.full_params[p].numel() for p in unused)
+        text += f" {len(unused)} parameters ({n:,} elements) never run in the forward: " + (
+            ", ".join(unused[:8]) + (", ..." if len(unused) > 8 else "")
+        )
+    return text

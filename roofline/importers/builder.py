@@ -19,7 +19,7 @@ from typing import Any
 
 from roofline.errors import SpecError
 from roofline.ops import REGISTRY
-from roofline.ops.base import Shape, numel
+from roofline.ops.base import Shape, broadcast_shapes, numel
 
 
 class UnmappedOpWarning(UserWarning):
@@ -85,13 +85,77 @@ class SpecBuilder:
                 fix="please report this model to the roofline developers",
             ) from None
         entry: dict[str, Any] = {"kind": kind, "name": name}
-        if inputs != ([self._last] if self._last else []) or (not inputs and self._last):
+        default = [self._last or next(iter(self.inputs), "")] if cls.reads_inputs else []
+        if list(inputs) != default:
             entry["inputs"] = list(inputs)
         entry.update({k: _plain(v) for k, v in fields.items()})
         self.ops.append(entry)
         self.shapes[name] = tuple(op.out_shape)
         self._last = name
         return name
+
+    def view_as(self, name: str, want: Shape, base: str) -> str:
+        """``name``, or a zero-cost view of it with per-sample shape ``want``."""
+        have = self.shapes[name]
+        if have == want:
+            return name
+        if numel(have) == numel(want):
+            return self.add("reshape", [name], base, target=want)
+        if broadcast_shapes(have, want) == want and len(want) >= len(have):
+            return self.add("expand", [name], base, target=want)
+        return self.add("view", [name], base, target=want)
+
+    def add_as(self, kind: str, inputs: list[str], want: Shape, base: str, **fields: Any) -> str:
+        """:meth:`add`, then a zero-cost view so that the output has the framework's per-sample
+        shape ``want`` (an op with ``repeat`` copies gives one copy's output).
+
+        Raises
+        ------
+        SpecError
+            The op's output holds other than ``want``'s elements: a wrong mapping.
+        """
+        name = self.add(kind, inputs, base, **fields)
+        have = self.shapes[name]
+        copies = int(fields.get("repeat", 1))
+        if copies > 1 and numel(have) * copies == numel(want):
+            return self.add("view", [name], f"{base}.view", target=want)
+        if have != want:
+            if numel(have) != numel(want):
+                raise SpecError(
+                    f"{kind} op {name!r} gives per-sample shape {list(have)}, the model "
+                    f"{list(want)}",
+                    file=self.origin,
+                    fix="please report this model to the roofline developers",
+                )
+            name = self.add("reshape", [name], f"{base}.reshape", target=want)
+        return name
+
+    def add_bias(self, tensor: str, features: int) -> str | None:
+        """Fold a bias add into the linear op that just wrote ``tensor`` (directly or through a
+        zero-cost reshape), as ``nn.Linear`` runs it; return the linear's name, or None when
+        ``tensor`` is not the output of the last op, a linear without a bias of ``features``."""
+        if tensor != self._last or not self.ops:
+            return None
+        entry = self.ops[-1]
+        if entry["kind"] == "reshape" and "inputs" not in entry and len(self.ops) > 1:
+            entry = self.ops[-2]
+        if (
+            entry["kind"] != "linear"
+            or entry.get("bias", True)
+            or entry["out_features"] != features
+        ):
+            return None
+        entry["bias"] = True
+        return str(entry["name"])
+
+    def retype_activation(self, name: str, function: str) -> bool:
+        """Make the last op, activation ``name``, compute ``function`` instead (two exported
+        nodes that are one activation: ``x * sigmoid(x)`` is silu); False if it is not."""
+        entry = self.ops[-1] if self.ops else {}
+        if entry.get("name") != name or entry.get("kind") != "activation":
+            return False
+        entry["function"] = function
+        return True
 
     def fallback(self, operation: str, inputs: list[str], out_shape: Shape, base: str) -> str:
         """Add a ``generic`` op for an ``operation`` with no mapping (SpecError if strict)."""
@@ -122,6 +186,19 @@ class SpecBuilder:
         return data
 
 
+def compact(fields: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` with per-dim tuples whose entries are equal written as one int, and values
+    equal to their default left out (a written spec states what differs, as PyTorch code)."""
+    out = {}
+    for key, value in fields.items():
+        if isinstance(value, (tuple, list)) and value and all(v == value[0] for v in value):
+            value = value[0]
+        if key in defaults and value == defaults[key]:
+            continue
+        out[key] = value
+    return out
+
+
 def _plain(value: Any) -> Any:
     """Tuples as lists, numpy scalars as Python numbers (a spec is plain data)."""
     if isinstance(value, (tuple, list)):
@@ -150,8 +227,3 @@ def warn_unmapped(model: Any, unmapped: dict[str, list[str]], origin: str) -> No
         UnmappedOpWarning,
         stacklevel=3,
     )
-
-
-def same_elements(a: Shape, b: Shape) -> bool:
-    """Whether two shapes hold as many elements."""
-    return numel(a) == numel(b)

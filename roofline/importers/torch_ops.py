@@ -37,8 +37,9 @@ from typing import Any
 
 import torch
 
+from roofline.importers.builder import compact
 from roofline.importers.torch_trace import Tracer
-from roofline.importers.torch_values import Act, Const, batch_axis, sample_dim
+from roofline.importers.values import Act, Const, batch_axis, sample_dim
 from roofline.ops.base import broadcast_shapes, numel
 
 aten = torch.ops.aten
@@ -131,6 +132,9 @@ def _ints(v: Any, n: int) -> tuple[int, ...]:
 
 
 # -- convolution and matrix products --------------------------------------------------------------
+CONV_DEFAULTS = {"stride": 1, "padding": 0, "dilation": 1, "groups": 1, "bias": False}
+
+
 @handles(aten.convolution, aten._convolution)
 def convolution(tr: Tracer, func: Any, a: dict[str, Any], out: Any) -> None:
     x, w, bias = a["input"], a["weight"], a["bias"]
@@ -141,14 +145,17 @@ def convolution(tr: Tracer, func: Any, a: dict[str, Any], out: Any) -> None:
     src, copies = _one_copy(tr, x, nd, base)
     tied = tr.weight(w, base)
     tr.weight(bias, base)
-    fields: dict[str, Any] = dict(
-        out_channels=int(w.shape[0]),
-        kernel_size=tuple(int(k) for k in w.shape[2:]),
-        stride=_ints(a["stride"], nd),
-        padding=_ints(a["padding"], nd),
-        dilation=_ints(a["dilation"], nd),
-        groups=int(a["groups"]),
-        bias=bias is not None,
+    fields: dict[str, Any] = compact(
+        dict(
+            out_channels=int(w.shape[0]),
+            kernel_size=tuple(int(k) for k in w.shape[2:]),
+            stride=_ints(a["stride"], nd),
+            padding=_ints(a["padding"], nd),
+            dilation=_ints(a["dilation"], nd),
+            groups=int(a["groups"]),
+            bias=bias is not None,
+        ),
+        CONV_DEFAULTS,
     )
     if tied:
         fields["tied_to"] = tied
@@ -362,12 +369,15 @@ def pool(tr: Tracer, func: Any, a: dict[str, Any], out: Any) -> None:
     mode = "max" if "max" in _short(func) else "avg"
     base = tr.where(f"{mode}pool")
     src, copies = _one_copy(tr, x, nd, base)
-    fields: dict[str, Any] = dict(
-        mode=mode,
-        kernel_size=k,
-        stride=stride,
-        padding=_ints(a["padding"], nd),
-        ceil_mode=bool(a["ceil_mode"]),
+    fields: dict[str, Any] = compact(
+        dict(
+            mode=mode,
+            kernel_size=k,
+            stride=stride,
+            padding=_ints(a["padding"], nd),
+            ceil_mode=bool(a["ceil_mode"]),
+        ),
+        {"padding": 0, "ceil_mode": False, "stride": k[0] if len(set(k)) == 1 else k},
     )
     if copies > 1:
         fields["repeat"] = copies
@@ -387,7 +397,8 @@ def adaptive_pool(tr: Tracer, func: Any, a: dict[str, Any], out: Any) -> None:
     x = a["self"]
     mode = "max" if "max" in _short(func) else "avg"
     size = _ints(a["output_size"], x.dim() - 2)
-    tr.emit("adaptive_pool", [x], _first(out), tr.where(f"{mode}pool"), mode=mode, output_size=size)
+    fields = compact({"mode": mode, "output_size": size}, {"mode": "avg", "output_size": 1})
+    tr.emit("adaptive_pool", [x], _first(out), tr.where(f"{mode}pool"), **fields)
     _rest_const(tr, out)
 
 
@@ -436,7 +447,7 @@ def reduce(tr: Tracer, func: Any, a: dict[str, Any], out: Any) -> None:
     if op == "mean" and trailing and 2 <= len(sample) <= 3 and len(sample) < rank:
         base = tr.where("avgpool")
         lead = numel(xs[: rank - len(sample)])
-        src = tr.reshaped(tr.tensor(x), (lead, *xs[rank - len(sample) :]), f"{base}.view")
+        src = tr.b.view_as(tr.tensor(x), (lead, *xs[rank - len(sample) :]), f"{base}.view")
         tr.emit_named("adaptive_pool", [src], [x], y, base, mode="avg")
     else:
         fields: dict[str, Any] = dict(dims=tuple(int(d) for d in sample if d is not None), op=op)
@@ -596,7 +607,23 @@ def elementwise(tr: Tracer, func: Any, a: dict[str, Any], out: Any) -> None:
                 scalars += 1
         elif isinstance(v, (int, float)) and not isinstance(v, bool):
             scalars += 1
+    if op == "add" and len(tensors) == 2 and not scalars and _linear_bias(tr, tensors, _first(out)):
+        return
     _elementwise(tr, op, tensors, scalars, _first(out))
+
+
+def _linear_bias(tr: Tracer, tensors: list[torch.Tensor], y: torch.Tensor) -> bool:
+    """``F.linear`` on a 3-D input runs a matmul, then adds the bias: fold the add into the
+    linear (``nn.Linear``'s bias, as a 2-D input gives with ``addmm``)."""
+    for x, b in (tensors, tensors[::-1]):
+        v = tr.value(x)
+        if isinstance(v, Act) and v.tensor and tr.is_param(b) and b.dim() == 1:
+            owner = tr.b.add_bias(v.tensor, int(b.numel()))
+            if owner:
+                tr.weight(b, owner)
+                tr.bind(y, v)
+                return True
+    return False
 
 
 def _elementwise(
@@ -624,7 +651,7 @@ def _aligned(tr: Tracer, t: torch.Tensor, y: torch.Tensor, rank: int) -> str:
         want = full[:i] + full[i + 1 :]
         while len(want) > max(rank, 1) and want[0] == 1:
             want = want[1:]
-        return tr.reshaped(name, want or (1,), tr.where("view", False))
+        return tr.b.view_as(name, want or (1,), tr.where("view", False))
     return name
 
 
@@ -644,7 +671,7 @@ def cat(tr: Tracer, func: Any, a: dict[str, Any], out: Any) -> None:
             want[d] = 1
         else:
             want[d] = int(t.shape[int(a["dim"]) % t.dim()])
-        names.append(tr.reshaped(tr.tensor(t), tuple(want), f"{base}.view"))
+        names.append(tr.b.view_as(tr.tensor(t), tuple(want), f"{base}.view"))
     tr.emit_named("concat", names, xs, out, base, dim=d)
 
 

@@ -14,8 +14,8 @@ the model's code, before it decomposes, and makes it one ``attention`` op (causa
 Attention reached only inside another torch function (``nn.MultiheadAttention``) stays
 decomposed into its two batched matmuls and a softmax, counted exactly all the same.
 
-The forward runs at batch :data:`~roofline.importers.torch_values.TRACE_BATCH`; how per-sample
-shapes follow from it is in :mod:`roofline.importers.torch_values`. Mapping of aten ops:
+The forward runs at batch :data:`~roofline.importers.values.TRACE_BATCH`; how per-sample
+shapes follow from it is in :mod:`roofline.importers.values`. Mapping of aten ops:
 :mod:`roofline.importers.torch_ops`.
 """
 
@@ -32,7 +32,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from roofline.errors import SpecError
 from roofline.importers.builder import SpecBuilder, warn_unmapped
-from roofline.importers.torch_values import (
+from roofline.importers.values import (
     TRACE_BATCH,
     Act,
     Const,
@@ -41,7 +41,6 @@ from roofline.importers.torch_values import (
     batch_axis,
     per_sample,
 )
-from roofline.ops.base import broadcast_shapes, numel
 
 _RECURRENT = {nn.LSTM: "lstm", nn.GRU: "gru"}
 
@@ -121,20 +120,9 @@ class Tracer:
             name = self.b.add(
                 "constant", [], v.name or self.where("constant", False), shape=self.ps(t)
             )
-        name = self.reshaped(name, self.ps(t), self.where("view", False))
+        name = self.b.view_as(name, self.ps(t), self.where("view", False))
         self.realized[id(t)] = (t, name)
         return name
-
-    def reshaped(self, name: str, want: Shape, base: str) -> str:
-        """``name``, or a zero-cost view of it with shape ``want``."""
-        have = self.b.shapes[name]
-        if have == want:
-            return name
-        if numel(have) == numel(want):
-            return self.b.add("reshape", [name], base, target=want)
-        if broadcast_shapes(have, want) == want and len(want) >= len(have):
-            return self.b.add("expand", [name], base, target=want)
-        return self.b.add("view", [name], base, target=want)
 
     def realize(self, a: Act) -> str:
         """Write the pending views of ``a``; return its graph tensor."""
@@ -178,24 +166,10 @@ class Tracer:
         **fields: Any,
     ) -> str:
         """:meth:`emit` with the input graph tensors already chosen."""
-        if self.batch > 1 and inputs and not any(self.batched(x) for x in inputs):
-            if not self.batched(out):
-                fields["per_run"] = True
-        name = self.b.add(kind, names, base, **fields)
-        want = self.ps(out)
-        have = self.b.shapes[name]
-        copies = int(fields.get("repeat", 1))
-        if copies > 1 and numel(have) * copies == numel(want):  # one copy's output, per copy
-            name = self.b.add("view", [name], f"{base}.view", target=want)
-        elif have != want:
-            if numel(have) != numel(want):
-                raise SpecError(
-                    f"{kind} op {name!r} gives per-sample shape {list(have)}, torch gives "
-                    f"{list(want)}",
-                    file=self.b.origin,
-                    fix="please report this model to the roofline developers",
-                )
-            name = self.b.add("reshape", [name], f"{base}.reshape", target=want)
+        once = not any(self.batched(x) for x in inputs) and not self.batched(out)
+        if self.batch > 1 and inputs and once:
+            fields["per_run"] = True
+        name = self.b.add_as(kind, names, self.ps(out), base, **fields)
         self.bind(out, Act(name))
         return name
 
@@ -218,6 +192,55 @@ class Tracer:
         return isinstance(t, torch.Tensor) and isinstance(self.value(t), Param)
 
 
+_aten = torch.ops.aten
+#: in-place pointwise ops: on meta tensors they only return their first argument
+_IN_PLACE = {
+    getattr(_aten, n)
+    for n in (
+        "relu_",
+        "hardtanh_",
+        "hardswish_",
+        "hardsigmoid_",
+        "silu_",
+        "sigmoid_",
+        "tanh_",
+        "gelu_",
+        "leaky_relu_",
+        "elu_",
+        "add_",
+        "sub_",
+        "mul_",
+        "div_",
+        "clamp_",
+        "clamp_min_",
+        "clamp_max_",
+    )
+    if hasattr(_aten, n)
+}
+_BATCH_NORM = {
+    _aten._native_batch_norm_legit_no_training,
+    _aten._native_batch_norm_legit,
+    _aten.native_batch_norm,
+}
+
+
+def _shapes_only(func: Any, args: Any, kwargs: Any) -> Any:
+    """The op's result where its shape is plain (the meta kernels of batch norm and in-place
+    pointwise ops are slow decompositions that compute nothing); None otherwise."""
+    packet = func.overloadpacket
+    if packet in _IN_PLACE and not kwargs and args[0].dim() >= _dims(args[1:]):
+        return args[0]
+    if packet in _BATCH_NORM and not kwargs and args[1] is not None:
+        x, c = args[0], args[1].shape[0]
+        stats = torch.empty((c,), dtype=torch.float32, device=x.device)
+        return (torch.empty_like(x), stats, torch.empty_like(stats))
+    return None
+
+
+def _dims(args: Any) -> int:
+    return max((a.dim() for a in args if isinstance(a, torch.Tensor)), default=0)
+
+
 class _Dispatch(TorchDispatchMode):
     def __init__(self, tracer: Tracer) -> None:
         super().__init__()
@@ -225,7 +248,9 @@ class _Dispatch(TorchDispatchMode):
 
     def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         kwargs = kwargs or {}
-        out = func(*args, **kwargs)
+        out = _shapes_only(func, args, kwargs) if args else None
+        if out is None:
+            out = func(*args, **kwargs)
         tr = self.tracer
         if tr.suppress:
             return out
@@ -392,10 +417,10 @@ def _run(
         if entry is None:
             return
         tracer.stack.append(entry)
-        if type(m) in _RECURRENT and not getattr(m, "proj_size", 0):
-            if args and isinstance(args[0], torch.Tensor) and tracer.in_graph(args[0]):
-                whole.append((m, args))
-                tracer.suppress += 1
+        whole_op = type(m) in _RECURRENT and not getattr(m, "proj_size", 0)
+        if whole_op and args and isinstance(args[0], torch.Tensor) and tracer.in_graph(args[0]):
+            whole.append((m, args))
+            tracer.suppress += 1
 
     def post(m: nn.Module, args: Any, result: Any) -> None:
         if id(m) not in names:

@@ -113,6 +113,14 @@ class AdaptivePool(Op):
     input_size: tuple[int, ...] = Field(min_length=1, max_length=3)
     output_size: tuple[int, ...] = ()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _broadcast(cls, data: Any) -> Any:
+        size = data.get("output_size") if isinstance(data, dict) else None
+        if isinstance(size, int) and not isinstance(size, bool):
+            data = {**data, "output_size": (size,) * len(data.get("input_size") or (0,))}
+        return data
+
     @model_validator(mode="after")
     def _check(self) -> AdaptivePool:
         if not self.output_size:

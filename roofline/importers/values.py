@@ -1,4 +1,4 @@
-"""What the torch tracer knows about each tensor, and the per-sample view of torch shapes.
+"""What an importer knows about each tensor, and the per-sample view of traced shapes.
 
 Every tensor the traced forward touches is one of:
 

@@ -57,6 +57,8 @@ _EXPORTS = {
     "max_batch_under": "whatif",
     "evaluate_costs": "evaluation",
     "count_graph": "counting",
+    "from_torch": "importers",
+    "from_onnx": "importers",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -63,7 +63,8 @@ OP_FIELD_NOTES = {
     "pool.stride": "stride per spatial dim (an int repeats; default: kernel_size)",
     "pool.padding": "implicit padding per side and dim (an int repeats; at most half the window)",
     "pool.ceil_mode": "round the output size up instead of down (PyTorch's ceil_mode)",
-    "adaptive_pool.output_size": "spatial output size (an int repeats over the dims; default: all 1, global pooling)",
+    "adaptive_pool.output_size": "spatial output size (an int repeats over the dims; default: "
+    "all 1, global pooling)",
     "activation.function": "nonlinearity (vector FLOPs per element in the module's table)",
     "attention.num_heads": "query heads h",
     "attention.head_dim": "elements per head d",

@@ -110,6 +110,8 @@ class Entry:
     inputs: list[str]
 
 
+#: the most ops the repeated blocks of a spec may expand to
+MAX_OPS = 200_000
 _PLACEHOLDER = re.compile(r"\{(\w+)([+-]\d+)?\}")
 
 
@@ -139,15 +141,15 @@ def _expand(
         fields = dict(item)
         kind = fields.pop("kind", None)
         name = fields.pop("name", None)
+        if not isinstance(kind, str):
+            where = f"ops.{name}" if isinstance(name, str) else at
+            problem = "an op needs a kind" if kind is None else f"kind {kind!r} is not a string"
+            raise SpecError(problem, field=f"{where}.kind", fix="e.g. kind: conv")
         if name is None:
             name = f"{kind}{len(out)}"
         elif not isinstance(name, str):
             raise SpecError(f"name {name!r} is not a string", field=f"{at}.name", fix="e.g. conv1")
         name = _substitute(name, subst, f"ops.{name}.name")
-        if not isinstance(kind, str):
-            raise SpecError(
-                f"op {name!r} has no kind", field=f"ops.{name}.kind", fix="e.g. kind: conv"
-            )
         inputs = fields.pop("inputs", None)
         reads = REGISTRY[kind].reads_inputs if kind in REGISTRY else True
         if inputs is None:
@@ -195,6 +197,12 @@ def _block(
         )
     if not isinstance(ops, list) or not ops:
         raise SpecError("a block needs a non-empty ops list", field=f"{at}.ops")
+    if len(out) + times * len(ops) > MAX_OPS:
+        raise SpecError(
+            f"times={times}: the blocks expand to more than {MAX_OPS} ops",
+            field=f"{at}.times",
+            fix="a model this large is not a spec file; check times",
+        )
     if not isinstance(index, str) or not index.isidentifier() or index == "input":
         raise SpecError(f"index {index!r} is not a name", field=f"{at}.index", fix="e.g. index: j")
     for k in range(start, start + times):

@@ -5,10 +5,11 @@ propagation so that ``Reshape`` targets computed by ``Shape``/``Gather``/``Conca
 on a copy whose large initializers are replaced by their shapes, so a 100 MB model costs what its
 graph costs. A truncated or invalid file is a SpecError naming the file.
 
-Batch. The first dim of the first input is the batch axis: a symbol there (``batch``) or a fixed
-size. It is set to :data:`~roofline.importers.values.TRACE_BATCH` for shape inference, and every
-tensor's per-sample shape follows as for the torch tracer (:mod:`roofline.importers.values`).
-Every other symbolic dim needs a value (``dims={"seq": 128}``), else a SpecError names them.
+Batch. The batch axis is a symbolic dim of the first input: one named like a batch (``batch``,
+``batch_size``, ``N``), else its first symbolic dim; with no symbolic dim, its first dim. It is
+set to :data:`~roofline.importers.values.TRACE_BATCH` for shape inference, and every tensor's
+per-sample shape follows as for the torch tracer (:mod:`roofline.importers.values`). Every other
+symbolic dim needs a value (``dims={"seq": 128}``), else a SpecError names them.
 
 Parameters. An initializer read as a weight (Conv, Gemm, a MatMul operand, a norm's scale and
 bias, a Gather table, LSTM/GRU W, R, B) is a parameter, and so is a float initializer of more than
@@ -199,15 +200,18 @@ def _load(model: Any) -> tuple[onnx.ModelProto, str]:
     return proto, path
 
 
-def _inputs(proto: onnx.ModelProto, dims: dict[str, int], origin: str) -> dict[str, list[int]]:
+def _inputs(
+    proto: onnx.ModelProto, dims: dict[str, int], origin: str
+) -> tuple[dict[str, list[int]], dict[str, int]]:
     """Graph inputs (initializers excluded) with every dim a number: the batch axis (dim 0 of
     the first input, and every dim with its symbol) set to TRACE_BATCH."""
     inits = {i.name for i in proto.graph.initializer}
     raw = [i for i in proto.graph.input if i.name not in inits]
     if not raw:
         raise SpecError("the model has no inputs", file=origin, fix="export it with an input")
-    first = raw[0].type.tensor_type.shape.dim
-    batch_symbol = first[0].dim_param if first and first[0].dim_param else None
+    symbols = [d.dim_param for d in raw[0].type.tensor_type.shape.dim if d.dim_param]
+    named = [s for s in symbols if "batch" in s.lower() or s in ("N", "B", "n", "b")]
+    batch_symbol = (named or symbols or [None])[0]
     out: dict[str, list[int]] = {}
     missing: list[str] = []
     for k, inp in enumerate(raw):
@@ -232,17 +236,20 @@ def _inputs(proto: onnx.ModelProto, dims: dict[str, int], origin: str) -> dict[s
     if missing:
         names = sorted(set(missing))
         raise SpecError(
-            f"symbolic dims {names} have no value (only the batch, dim 0 of the first input, "
-            "is free)",
+            f"symbolic dims {names} have no value (only the batch axis, {batch_symbol or 'dim 0'} "
+            "of the first input, is free)",
             file=origin,
             field="dims",
             fix="give them, e.g. dims={" + ", ".join(f"'{n}': 128" for n in names) + "}",
         )
-    return out
+    symbols = dict(dims)
+    if batch_symbol:
+        symbols[batch_symbol] = TRACE_BATCH
+    return out, symbols
 
 
 def _infer(
-    proto: onnx.ModelProto, inputs: dict[str, list[int]], origin: str
+    proto: onnx.ModelProto, inputs: dict[str, list[int]], symbols: dict[str, int], origin: str
 ) -> tuple[dict[str, tuple[int, ...]], dict[str, Any]]:
     """Shapes of every tensor (onnx shape inference on a copy without large weights), and the
     initializers (large: the TensorProto, small: its numpy value)."""
@@ -264,7 +271,9 @@ def _infer(
             inits[init.name] = init
     elem = {i.name: i.type.tensor_type.elem_type for i in g.input}
     ins = [helper.make_tensor_value_info(k, elem[k] or 1, v) for k, v in inputs.items()]
-    graph = helper.make_graph(list(g.node), g.name or "model", ins + typed, list(g.output), small)
+    graph = helper.make_graph(
+        list(g.node), g.name or "model", ins + typed, list(g.output), small, value_info=g.value_info
+    )
     light = helper.make_model(graph, opset_imports=list(proto.opset_import))
     light.ir_version = proto.ir_version
     values = {k: v for k, v in inits.items() if not isinstance(v, onnx.TensorProto)}
@@ -277,7 +286,7 @@ def _infer(
                     shapes[node.output[0]] = tuple(value.shape)
     nodes = list(g.node)
     for _ in range(64):  # shape inference, then numpy for what it left open, until settled
-        types = _run_inference(light, shapes, origin)
+        types = _run_inference(light, shapes, symbols, origin)
         fold(nodes, shapes, values)
         new: dict[str, tuple[int, ...]] = {}
         for node in nodes:
@@ -303,7 +312,10 @@ def nodes_inputs(nodes: list[Any], output: str) -> list[str]:
 
 
 def _run_inference(
-    light: onnx.ModelProto, shapes: dict[str, tuple[int, ...]], origin: str
+    light: onnx.ModelProto,
+    shapes: dict[str, tuple[int, ...]],
+    symbols: dict[str, int],
+    origin: str,
 ) -> dict[str, int]:
     """Run onnx shape inference; add the static shapes found; return element types."""
     try:
@@ -319,9 +331,12 @@ def _run_inference(
     for vi in (*inferred.graph.input, *inferred.graph.value_info, *inferred.graph.output):
         t = vi.type.tensor_type
         types[vi.name] = t.elem_type
-        dims = t.shape.dim
-        if t.HasField("shape") and all(d.HasField("dim_value") for d in dims):
-            shapes[vi.name] = tuple(int(d.dim_value) for d in dims)
+        dims = [
+            d.dim_value if d.HasField("dim_value") else symbols.get(d.dim_param)
+            for d in t.shape.dim
+        ]
+        if t.HasField("shape") and all(d is not None for d in dims):
+            shapes[vi.name] = tuple(int(d) for d in dims)  # type: ignore[arg-type]
     return types
 
 
@@ -357,8 +372,8 @@ def from_onnx(
     from roofline.presets import build_model
 
     proto, origin = _load(model)
-    inputs = _inputs(proto, dims or {}, origin)
-    shapes, inits = _infer(proto, inputs, origin)
+    inputs, symbols = _inputs(proto, dims or {}, origin)
+    shapes, inits = _infer(proto, inputs, symbols, origin)
     label = name or (Path(origin).stem if not origin.startswith("<") else proto.graph.name)
     builder = SpecBuilder(label or "model", origin, strict)
     g = OnnxGraph(builder, TRACE_BATCH, shapes, inits)

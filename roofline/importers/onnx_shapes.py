@@ -23,6 +23,30 @@ Shapes = dict[str, tuple[int, ...]]
 LIMIT = 4096
 
 
+#: ops whose output has their first input's shape (when inference gives none: function ops)
+SAME_SHAPE = {
+    "GroupNormalization",
+    "InstanceNormalization",
+    "LayerNormalization",
+    "BatchNormalization",
+    "Gelu",
+    "HardSwish",
+    "HardSigmoid",
+    "Mish",
+    "Softplus",
+    "Elu",
+    "LeakyRelu",
+    "Relu",
+    "Sigmoid",
+    "Tanh",
+    "Softmax",
+    "LogSoftmax",
+    "Cast",
+    "Identity",
+    "Dropout",
+}
+
+
 def _attrs(node: Any) -> dict[str, Any]:
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
@@ -159,6 +183,8 @@ def resolve(node: Any, shapes: Shapes, values: Values) -> dict[str, tuple[int, .
     v = [values.get(i) if i else None for i in node.input]
     if x is None:
         return {}
+    if op in SAME_SHAPE:
+        return {out: x}
     if op == "Reshape" and v[1] is not None:
         return {out: _reshape(x, _int_list(v[1]) or [], a)}
     if op == "Expand" and v[1] is not None:

@@ -22,6 +22,8 @@ shapes follow from it is in :mod:`roofline.importers.values`. Mapping of aten op
 from __future__ import annotations
 
 import inspect
+import math
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -60,6 +62,7 @@ class Tracer:
         self.used: set[str] = set()
         self.full_params: dict[str, torch.Tensor] = {}
         self.folded = 0
+        self.failed_at: str | None = None
 
     # -- values --------------------------------------------------------------------------------
     def value(self, t: torch.Tensor) -> Any:
@@ -250,7 +253,13 @@ class _Dispatch(TorchDispatchMode):
         kwargs = kwargs or {}
         out = _shapes_only(func, args, kwargs) if args else None
         if out is None:
-            out = func(*args, **kwargs)
+            try:
+                out = func(*args, **kwargs)
+            except Exception:
+                tr = self.tracer
+                if tr.failed_at is None:
+                    tr.failed_at = f"{func} in {tr.stack[-1][0] or 'the top level'}"
+                raise
         tr = self.tracer
         if tr.suppress:
             return out
@@ -277,36 +286,36 @@ class _Functions(TorchFunctionMode):
 
 
 def _meta_inputs(inputs: Sequence[Any], batch_dim: int | None) -> tuple[list[Any], int]:
-    """Meta tensors for the example inputs, batch scaled to TRACE_BATCH; and the batch used."""
-    tensors = []
+    """Meta tensors for the example inputs, with the batch scaled to TRACE_BATCH; and the
+    batch traced at (1: no batch axis).
+
+    The example's batch is the greatest common divisor of the inputs' sizes at ``batch_dim``:
+    an EmbeddingBag's indices (B * pooling) and offsets (B) both scale with it.
+    """
+    specs: list[tuple[list[int], Any] | None] = []
     for x in inputs:
         if isinstance(x, torch.Tensor):
-            tensors.append((tuple(x.shape), x.dtype))
+            specs.append((list(x.shape), x.dtype))
         elif isinstance(x, (tuple, list, torch.Size)) and all(isinstance(d, int) for d in x):
-            tensors.append((tuple(x), torch.float32))
+            specs.append((list(x), torch.float32))
         else:
-            tensors.append(None)
-    given = next(
-        (s for s in tensors if s is not None and batch_dim is not None and len(s[0]) > batch_dim),
-        None,
-    )
-    scale = batch_dim is not None and given is not None and given[0][batch_dim] >= 1
-    b0 = given[0][batch_dim] if scale and given is not None and batch_dim is not None else 1
+            specs.append(None)
+    sizes = [
+        s[0][batch_dim]
+        for s in specs
+        if s is not None and batch_dim is not None and len(s[0]) > batch_dim
+    ]
+    b0 = math.gcd(*sizes) if sizes else 0
     out: list[Any] = []
-    for x, s in zip(inputs, tensors):
+    for x, s in zip(inputs, specs):
         if s is None:
             out.append(x)
             continue
-        shape, dtype = list(s[0]), s[1]
-        if (
-            scale
-            and batch_dim is not None
-            and len(shape) > batch_dim
-            and shape[batch_dim] % b0 == 0
-        ):
+        shape, dtype = s
+        if b0 and batch_dim is not None and len(shape) > batch_dim:
             shape[batch_dim] = shape[batch_dim] // b0 * TRACE_BATCH
         out.append(torch.empty(shape, dtype=dtype, device="meta"))
-    return out, (TRACE_BATCH if scale else 1)
+    return out, (TRACE_BATCH if b0 else 1)
 
 
 def _input_names(module: nn.Module, n: int) -> list[str]:
@@ -425,6 +434,8 @@ def _run(
     def post(m: nn.Module, args: Any, result: Any) -> None:
         if id(m) not in names:
             return
+        if tracer.failed_at is None and sys.exc_info()[0] is not None:
+            tracer.failed_at = f"module {tracer.stack[-1][0] or 'the top level'}"
         if whole and whole[-1][0] is m:
             tracer.suppress -= 1
             _, call = whole.pop()
@@ -447,10 +458,11 @@ def _run(
     except SpecError:
         raise
     except Exception as exc:  # noqa: BLE001 - any failure of user code becomes one line
-        path = tracer.stack[-1][0] or "the top level"
-        text = " ".join(str(exc).split())[:300]
+        where = tracer.failed_at or f"module {tracer.stack[-1][0] or 'the top level'}"
+        # the batch the forward ran at means nothing to the user: show it as B
+        text = " ".join(str(exc).split())[:300].replace(str(TRACE_BATCH), "B")
         raise SpecError(
-            f"tracing failed in {path}: {type(exc).__name__}: {text}",
+            f"tracing failed at {where}: {type(exc).__name__}: {text}",
             file=origin,
             fix="check the example inputs' shapes; the forward must run on meta tensors",
         ) from None

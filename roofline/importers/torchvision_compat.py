@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import warnings
 from typing import Any
 
 import torch
@@ -128,7 +129,8 @@ def build_on_meta(name: str) -> torch.nn.Module:
 
     regnet.BlockParams.from_init_params = on_cpu
     try:
-        with torch.device("meta"):
+        with torch.device("meta"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # GoogLeNet's init-weights notice
             return tv.models.get_model(name, weights=None).eval()
     finally:
         regnet.BlockParams.from_init_params = original

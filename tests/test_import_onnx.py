@@ -8,6 +8,7 @@ linear's in*out per row, a matmul's m*n*k per product; ``flops_mac`` is 2 x MACs
 
 from __future__ import annotations
 
+import importlib.util
 import warnings
 from pathlib import Path
 from typing import Any
@@ -375,6 +376,8 @@ def test_torch_export_of_resnet18_equals_from_torch(tmp_path: Path) -> None:
     """Exported with batch norms kept (TrainingMode.PRESERVE; EVAL folds them into the convs)
     and a dynamic batch: params, flops_mac and bytes by tensor class as from_torch."""
     torch = pytest.importorskip("torch")
+    if importlib.util.find_spec("torchvision") is None:
+        pytest.skip("torchvision is not installed")
     from roofline.importers import from_torch
     from roofline.importers.torchvision_compat import build_on_meta, import_torchvision
 

@@ -197,6 +197,7 @@ def _block(
         )
     if not isinstance(ops, list) or not ops:
         raise SpecError("a block needs a non-empty ops list", field=f"{at}.ops")
+    times, start = int(times), int(start)  # type: ignore[arg-type]  # checked above
     if len(out) + times * len(ops) > MAX_OPS:
         raise SpecError(
             f"times={times}: the blocks expand to more than {MAX_OPS} ops",

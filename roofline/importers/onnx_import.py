@@ -54,10 +54,18 @@ class OnnxGraph:
     alias: dict[str, str] = field(default_factory=dict)  # Identity outputs -> their input
     consumers: dict[str, int] = field(default_factory=dict)
     producers: dict[str, Any] = field(default_factory=dict)  # tensor -> the node writing it
+    derived: dict[str, str] = field(default_factory=dict)  # a weight transposed, reshaped...
 
     def name(self, x: str) -> str:
         while x in self.alias:
             x = self.alias[x]
+        return x
+
+    def origin(self, x: str) -> str:
+        """The initializer a (possibly transposed or reshaped) weight ``x`` comes from."""
+        x = self.name(x)
+        while x in self.derived:
+            x = self.name(self.derived[x])
         return x
 
     def ps(self, x: str) -> Shape:
@@ -68,15 +76,15 @@ class OnnxGraph:
 
     def is_param(self, x: str) -> bool:
         """A float initializer of more than one element that is not a folded constant."""
-        x = self.name(x)
+        x = self.origin(x)
         init = self.inits.get(x)
         if init is None or x.startswith(("onnx::", "/")) and x not in self.users:
             return False
         return _is_float(init) and _numel(init) > 1
 
     def is_weight(self, x: str | None) -> bool:
-        """A float initializer (read as the weight or bias of a layer)."""
-        init = self.inits.get(self.name(x)) if x else None
+        """A float initializer (read as the weight or bias of a layer), or a view of one."""
+        init = self.inits.get(self.origin(x)) if x else None
         return init is not None and _is_float(init)
 
     def is_act(self, x: str) -> bool:
@@ -95,7 +103,7 @@ class OnnxGraph:
         holds it (tied weights), else None."""
         if not x:
             return None
-        x = self.name(x)
+        x = self.origin(x)
         if not self.is_weight(x):
             return None
         self.used.add(x)
@@ -111,11 +119,12 @@ class OnnxGraph:
         if x in self.acts:
             return self.acts[x]
         if self.is_param(x):
-            name = self.params.get(x)
+            src = self.origin(x)
+            name = self.params.get(src)
             if name is None:
-                name = self.b.add("parameter", [], x, shape=self.shapes[x] or (1,))
-                self.params[x] = name
-                self.used.add(x)
+                name = self.b.add("parameter", [], src, shape=self.shapes[src] or (1,))
+                self.params[src] = name
+                self.used.add(src)
             return self.b.view_as(name, self.ps(x), f"{base}.view")
         name = self.b.add("constant", [], f"{base}.constant", shape=self.ps(x))
         self.acts[x] = name
@@ -209,9 +218,9 @@ def _inputs(
     raw = [i for i in proto.graph.input if i.name not in inits]
     if not raw:
         raise SpecError("the model has no inputs", file=origin, fix="export it with an input")
-    symbols = [d.dim_param for d in raw[0].type.tensor_type.shape.dim if d.dim_param]
-    named = [s for s in symbols if "batch" in s.lower() or s in ("N", "B", "n", "b")]
-    batch_symbol = (named or symbols or [None])[0]
+    free = [d.dim_param for d in raw[0].type.tensor_type.shape.dim if d.dim_param]
+    named = [s for s in free if "batch" in s.lower() or s in ("N", "B", "n", "b")]
+    batch_symbol = (named or free or [None])[0]
     out: dict[str, list[int]] = {}
     missing: list[str] = []
     for k, inp in enumerate(raw):
@@ -298,8 +307,10 @@ def _infer(
             break
         for o, s in new.items():
             shapes[o] = s
-            elem = types.get(o) or next((types[i] for i in nodes_inputs(nodes, o) if i in types), 1)
-            light.graph.value_info.append(helper.make_tensor_value_info(o, elem, list(s)))
+            etype = types.get(o) or next(
+                (types[i] for i in nodes_inputs(nodes, o) if i in types), 1
+            )
+            light.graph.value_info.append(helper.make_tensor_value_info(o, etype, list(s)))
     for k, v in values.items():
         if k not in inits and v.size <= SMALL:
             inits[k] = v  # folded shape arithmetic: a constant with a value

@@ -75,6 +75,9 @@ def _base(node: Any, main: bool) -> str:
     return f"{path}.{short}"
 
 
+#: ops that, applied to a weight, give the same weights laid out otherwise (``do_constant_folding
+#: =False`` exports keep ``MatMul(x, Transpose(W))``)
+_WEIGHT_VIEWS = ("Transpose", "Reshape", "Cast", "Unsqueeze", "Squeeze", "Flatten")
 #: ops that read only their input's shape
 _SHAPE_ONLY = ("Shape", "Size", "ConstantOfShape", "EyeLike")
 
@@ -89,6 +92,11 @@ def map_node(g: OnnxGraph, node: Any) -> None:
         return  # reads no data: its value is known (shape arithmetic, folded)
     if not any(g.in_graph(x) for x in node.input if x):
         return  # constants only: folded (shape arithmetic, Constant)
+    src = node.input[0] if node.input else ""
+    weight_view = node.op_type in _WEIGHT_VIEWS and g.is_weight(src) and not g.is_act(src)
+    if weight_view and not any(g.is_act(x) for x in node.input[1:] if x):
+        g.derived[node.output[0]] = src  # a weight transposed in the graph
+        return
     handler = HANDLERS.get(node.op_type)
     if handler is None or node.domain not in ("", "ai.onnx"):
         return unmapped(g, node, attrs, "")

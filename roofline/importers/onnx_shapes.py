@@ -55,7 +55,7 @@ def _int_list(v: np.ndarray | None) -> list[int] | None:
     return None if v is None else [int(x) for x in np.asarray(v).reshape(-1)]
 
 
-def _eval(node: Any, ins: list[np.ndarray | None], shapes: Shapes, a: dict[str, Any]) -> Any:
+def _eval(node: Any, ins: list[Any], shapes: Shapes, a: dict[str, Any]) -> Any:
     """The value of one node's first output from its inputs' values (None: unknown)."""
     op = node.op_type
     if op == "Shape":
@@ -69,7 +69,7 @@ def _eval(node: Any, ins: list[np.ndarray | None], shapes: Shapes, a: dict[str, 
         return None if shape is None else np.array(int(np.prod(shape)), dtype=np.int64)
     if any(v is None for v, name in zip(ins, node.input) if name):
         return None
-    x = ins[0] if ins else None
+    x: Any = ins[0] if ins else None
     if op in ("Identity", "Cast", "CastLike") and x is not None:
         return x.astype(np.int64) if x.dtype.kind in "iub" else x
     if op == "Gather":
@@ -106,7 +106,8 @@ def _eval(node: Any, ins: list[np.ndarray | None], shapes: Shapes, a: dict[str, 
     if op == "ReduceProd":
         return np.prod(x, keepdims=bool(a.get("keepdims", 1)))
     if op == "Expand":
-        return np.broadcast_to(x, broadcast_shapes(x.shape, tuple(_int_list(ins[1]) or ())))
+        target = broadcast_shapes(x.shape, tuple(_int_list(ins[1]) or ()))
+        return None if target is None else np.broadcast_to(x, target)
     return None
 
 
@@ -116,7 +117,7 @@ def _div(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return x / y
 
 
-_BINARY = {
+_BINARY: dict[str, Any] = {
     "Add": np.add,
     "Sub": np.subtract,
     "Mul": np.multiply,
@@ -131,7 +132,7 @@ _BINARY = {
     "Or": np.logical_or,
     "Pow": np.power,
 }
-_UNARY = {
+_UNARY: dict[str, Any] = {
     "Neg": np.negative,
     "Abs": np.abs,
     "Floor": np.floor,
@@ -222,9 +223,9 @@ def resolve(node: Any, shapes: Shapes, values: Values) -> dict[str, tuple[int, .
     if op == "Pad" and len(v) > 1 and v[1] is not None:
         pads = _int_list(v[1]) or []
         k = len(pads) // 2
-        axes = _int_list(v[3]) if len(v) > 3 and v[3] is not None else list(range(len(x)))
+        axes = _int_list(v[3]) if len(v) > 3 and v[3] is not None else None
         shape = list(x)
-        for i, ax in enumerate(axes[:k]):
+        for i, ax in enumerate((axes or list(range(len(x))))[:k]):
             shape[ax] += pads[i] + pads[i + k]
         return {out: tuple(shape)}
     if op == "Resize":

@@ -734,7 +734,7 @@ def gather(tr: Tracer, func: Any, a: dict[str, Any], out: Any) -> None:
 
 @handles(aten.upsample_nearest2d, aten.upsample_bilinear2d, aten.upsample_nearest3d)
 def interpolate(tr: Tracer, func: Any, a: dict[str, Any], out: Any) -> None:
-    x = a.get("input", a.get("self"))
+    x: torch.Tensor = a["input"] if "input" in a else a["self"]
     ratios = {o / i for o, i in zip(out.shape[2:], x.shape[2:])}
     if len(ratios) != 1 or not float(next(iter(ratios))).is_integer():
         return unmapped(tr, func, a, out)
@@ -861,8 +861,8 @@ def _permutation(short: str, a: dict[str, Any], rank: int) -> tuple[int, ...]:
         it = iter(rest)
         placed = {d % rank for d in dst}
         return tuple(out[i] if i in placed else next(it) for i in range(rank))
-    d0 = a.get("dim0", a.get("axis0"))
-    d1 = a.get("dim1", a.get("axis1"))
+    d0: int = a["dim0"] if "dim0" in a else a["axis0"]
+    d1: int = a["dim1"] if "dim1" in a else a["axis1"]
     i, j = int(d0) % rank, int(d1) % rank
     order[i], order[j] = order[j], order[i]
     return tuple(order)

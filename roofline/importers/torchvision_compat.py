@@ -100,8 +100,8 @@ def import_torchvision() -> tuple[Any, str]:
     lib.impl("roi_align", meta_mod.meta_roi_align, "Meta")
 
     ext = importlib.import_module("torchvision.extension")
-    ext._has_ops = lambda: True
-    roi_mod._has_ops = ext._has_ops
+    setattr(ext, "_has_ops", lambda: True)  # noqa: B010 - a private flag of torchvision's
+    setattr(roi_mod, "_has_ops", ext._has_ops)  # noqa: B010
     msg = (
         "torchvision's compiled extension does not load with CPU torch; defined with "
         "torch.library: torchvision::nms (plain-PyTorch greedy NMS, CPU; Meta kernel from "

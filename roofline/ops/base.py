@@ -164,7 +164,7 @@ class Op(BaseModel):
         super().__init_subclass__(**kwargs)
         own = cls.__dict__.get("counts")
         if own is not None and not getattr(own, "_applies_shared_fields", False):
-            cls.counts = _apply_shared_fields(own)  # type: ignore[method-assign]
+            cls.counts = _apply_shared_fields(own)  # type: ignore[method-assign,assignment]
 
     def counts(self, batch: Any) -> Counts:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -208,7 +208,7 @@ def _apply_shared_fields(counts: Callable[[Any, Any], Counts]) -> Callable[[Any,
         if not self.per_run:
             c = counts(self, batch)
         else:
-            zero = 0.0 * np.asarray(batch, dtype=float)
+            zero: Any = 0.0 * np.asarray(batch, dtype=float)
             if zero.ndim == 0:
                 zero = float(zero)
             c = counts(self, 1.0)

@@ -65,6 +65,8 @@ _EXPORTS = {
     "generate": "serving.generation",
     "from_hf_config": "importers.hf_config",
     "best_layout": "systems.search",
+    "from_torch": "importers",
+    "from_onnx": "importers",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from roofline.errors import SpecError
 from roofline.families import FAMILIES, FamilyParams
 from roofline.graph import Graph
+from roofline.importers.spec_writer import dumps
+from roofline.output_files import write_text
 from roofline.spec_errors import validate
 from roofline.suggest import did_you_mean
 from roofline.yaml_loader import parse_yaml
@@ -60,6 +62,15 @@ class Model:
         data = self.spec.model_dump()
         data["params"] = {**self.params.model_dump(), **changes}
         return build_model(data, file=self.path)
+
+    def to_yaml(self, path: str | None = None) -> str:
+        """The model's spec as YAML that :func:`roofline.load_model` reloads with identical
+        counts (an imported model as its ``layers`` spec, one op per line); written atomically
+        to ``path`` when given. Returns the text."""
+        text = dumps(self.spec.model_dump(exclude_none=True))
+        if path is not None:
+            write_text(path, text)
+        return text
 
     def __repr__(self) -> str:
         return f"Model({self.name!r}, family={self.family!r}, ops={len(self.graph.nodes)})"

@@ -101,7 +101,10 @@ def load_model(model: str | os.PathLike[str] | dict[str, Any] | Model, **overrid
     """Return a :class:`Model` from a preset name, a YAML path, a mapping or a Model.
 
     ``overrides`` (or a ``"MODEL:key=value,key=value"`` string) change family parameters, e.g.
-    ``load_model("llama2_7b", phase="decode", context_len=4096)``.
+    ``load_model("llama2_7b", phase="decode", context_len=4096)``. A Hugging Face
+    ``config.json`` is read by :mod:`roofline.importers.hf_config`; an ``.onnx`` file is
+    imported by :func:`~roofline.importers.onnx_import.from_onnx` (overrides give its symbolic
+    dims, ``seq=128``).
 
     Raises
     ------
@@ -114,6 +117,11 @@ def load_model(model: str | os.PathLike[str] | dict[str, Any] | Model, **overrid
         hf = load_hf_json(model)  # a Hugging Face config.json (it has a model_type)
         if hf is not None:
             return hf.with_params(**overrides)
+    if isinstance(model, (str, os.PathLike)) and str(model).endswith(".onnx"):
+        from roofline.importers.onnx_import import from_onnx  # imports onnx: only when asked
+
+        # ONNX symbolic dims (other than the batch) are the overrides: load_model(f, seq=128)
+        return from_onnx(model, {k: int(v) for k, v in overrides.items()} or None)
     if overrides:
         return load_model(model).with_params(**overrides)
     if isinstance(model, Model):

@@ -18,6 +18,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import inspect
 import re
@@ -37,7 +38,7 @@ README = ROOT / "model_specs" / "README.md"
 BEGIN = "<!-- BEGIN GENERATED -->"
 END = "<!-- END GENERATED -->"
 #: fields every op has, documented once
-COMMON_OP_FIELDS = ("name", "repeat", "shared_weights")
+COMMON_OP_FIELDS = ("name", "repeat", "shared_weights", "tied_to", "per_run")
 _SCALARS = {int: "int", float: "float", bool: "bool", str: "string", type(None): "null"}
 #: meaning of op fields whose class states none, keyed ``kind.field`` or ``field`` (the fields
 #: keep PyTorch's argument names; a ``Field(description=...)`` in the op module wins)
@@ -62,7 +63,8 @@ OP_FIELD_NOTES = {
     "pool.stride": "stride per spatial dim (an int repeats; default: kernel_size)",
     "pool.padding": "implicit padding per side and dim (an int repeats; at most half the window)",
     "pool.ceil_mode": "round the output size up instead of down (PyTorch's ceil_mode)",
-    "adaptive_pool.output_size": "spatial output size (default: all 1, global pooling)",
+    "adaptive_pool.output_size": "spatial output size (an int repeats over the dims; default: "
+    "all 1, global pooling)",
     "activation.function": "nonlinearity (vector FLOPs per element in the module's table)",
     "attention.num_heads": "query heads h",
     "attention.head_dim": "elements per head d",
@@ -70,7 +72,7 @@ OP_FIELD_NOTES = {
     "attention.causal": "causal mask (does not change the dense counts)",
     "concat.input_shapes": "per-sample shape of each input tensor",
     "concat.dim": "per-sample dim to concatenate along (negative: from the end)",
-    "elementwise.op": "arithmetic operation",
+    "elementwise.op": "arithmetic operation, or a unary function (one FLOP per element)",
     "elementwise.num_inputs": "tensors combined (n - 1 FLOPs per element)",
     "num_embeddings": "rows in the table",
     "embedding_dim": "elements per row",
@@ -219,16 +221,21 @@ def field_table(
 
 def bound_fields(kind: str) -> set[str]:
     """Fields of op ``kind`` that a ``layers`` spec may omit (filled from the input tensor)."""
+    from roofline.errors import SpecError
     from roofline.ops import REGISTRY
 
-    return set(REGISTRY[kind].bind([(4, 8, 8)], {}))
+    out: set[str] = set()
+    for shapes in ([(4, 8, 8)], [(4, 8, 8), (4, 8, 8)]):
+        with contextlib.suppress(SpecError):
+            out |= set(REGISTRY[kind].bind(shapes, {}))
+    return out
 
 
 def op_field_description(kind: str, name: str, info: FieldInfo) -> str:
     """Return the description of an op field: its own, else :data:`OP_FIELD_NOTES` ("" if none)."""
     text = info.description or OP_FIELD_NOTES.get(f"{kind}.{name}") or OP_FIELD_NOTES.get(name, "")
     if text and name in bound_fields(kind):
-        text += "; filled from the input tensor when omitted in a `layers` spec"
+        text += "; filled from the input tensor when omitted in a `layers` spec, checked when given"
     return text
 
 

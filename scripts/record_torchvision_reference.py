@@ -42,6 +42,7 @@ How it counts
 
 torchvision's compiled extension
 --------------------------------
+(``roofline.importers.torchvision_compat.import_torchvision``, shared with the importer tests.)
 The CPU-only torch wheel cannot load torchvision's compiled ``_C`` extension, and ``import
 torchvision`` then fails because ``torchvision/_meta_registrations.py`` registers fake kernels
 for ``torchvision::nms`` / ``torchvision::qnms``, which do not exist.  Before importing
@@ -71,10 +72,8 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import importlib
 import json
 import platform
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -84,6 +83,8 @@ from typing import Any
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
+
+from roofline.importers.torchvision_compat import import_torchvision
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = REPO_ROOT / "tests" / "data" / "torchvision_reference.json"
@@ -108,98 +109,6 @@ METHOD = (
 
 # Mahajan et al. 2018, "Exploring the Limits of Weakly Supervised Pretraining", Table 1.
 WSL_PUBLISHED_PARAMS = {4: "43M", 16: "194M", 32: "466M", 48: "829M"}
-
-_LIBS: list[Any] = []  # keep torch.library.Library objects alive for the process lifetime
-
-
-# --------------------------------------------------------------------------------------------
-# torchvision import with plain-PyTorch stand-ins for the compiled operators
-# --------------------------------------------------------------------------------------------
-def _greedy_nms(dets: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torch.Tensor:
-    """Greedy NMS, same semantics as torchvision's CPU kernel.
-
-    Boxes are (x1, y1, x2, y2); a box is suppressed when its IoU with an already kept,
-    higher-scoring box is strictly greater than ``iou_threshold``.  Returns the kept indices
-    (int64) in decreasing score order.
-    """
-    if dets.numel() == 0:
-        return torch.empty(0, dtype=torch.long, device=dets.device)
-    order = torch.sort(scores, descending=True, stable=True).indices
-    boxes = dets[order]
-    x1, y1, x2, y2 = boxes.unbind(1)
-    areas = (x2 - x1) * (y2 - y1)
-    n = boxes.shape[0]
-    suppressed = torch.zeros(n, dtype=torch.bool, device=dets.device)
-    keep: list[int] = []
-    for i in range(n):
-        if suppressed[i]:
-            continue
-        keep.append(i)
-        if i + 1 == n:
-            break
-        xx1 = torch.maximum(x1[i], x1[i + 1 :])
-        yy1 = torch.maximum(y1[i], y1[i + 1 :])
-        xx2 = torch.minimum(x2[i], x2[i + 1 :])
-        yy2 = torch.minimum(y2[i], y2[i + 1 :])
-        inter = (xx2 - xx1).clamp(min=0) * (yy2 - yy1).clamp(min=0)
-        iou = inter / (areas[i] + areas[i + 1 :] - inter)
-        suppressed[i + 1 :] |= iou > iou_threshold
-    return order[torch.tensor(keep, dtype=torch.long, device=dets.device)]
-
-
-def _torchvision_op_exists(name: str) -> bool:
-    try:
-        getattr(torch.ops.torchvision, name)
-    except (AttributeError, RuntimeError):
-        return False
-    return True
-
-
-def import_torchvision() -> tuple[Any, str]:
-    """Import torchvision, defining the operators its compiled extension would provide.
-
-    Returns the module and a sentence describing what (if anything) was registered.
-    """
-    if "torchvision" in sys.modules:
-        return sys.modules["torchvision"], "torchvision was already imported"
-    if _torchvision_op_exists("nms"):
-        tv = importlib.import_module("torchvision")
-        return tv, "torchvision's compiled extension provided the operators"
-
-    lib = torch.library.Library("torchvision", "DEF")  # kept alive in _LIBS
-    _LIBS.append(lib)
-    lib.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-    lib.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-    lib.define(
-        "roi_align(Tensor input, Tensor rois, float spatial_scale, SymInt pooled_height, "
-        "SymInt pooled_width, int sampling_ratio, bool aligned) -> Tensor"
-    )
-    lib.impl("nms", _greedy_nms, "CPU")
-    # torchvision/_meta_registrations.py registers the nms/qnms fake (Meta) kernels itself.
-
-    tv = importlib.import_module("torchvision")
-    roi_mod = importlib.import_module("torchvision.ops.roi_align")
-    meta_mod = importlib.import_module("torchvision._meta_registrations")
-    eager_roi_align = roi_mod._roi_align.__wrapped__  # un-compiled pure-PyTorch reference
-
-    def _roi_align_cpu(inp, rois, spatial_scale, ph, pw, sampling_ratio, aligned):
-        return eager_roi_align(inp, rois, spatial_scale, ph, pw, sampling_ratio, aligned)
-
-    lib.impl("roi_align", _roi_align_cpu, "CPU")
-    lib.impl("roi_align", meta_mod.meta_roi_align, "Meta")
-
-    # Route torchvision's Python wrappers to the operators defined above.
-    ext = importlib.import_module("torchvision.extension")
-    ext._has_ops = lambda: True
-    roi_mod._has_ops = ext._has_ops
-    msg = (
-        "torchvision's compiled extension does not load with CPU torch; defined with "
-        "torch.library: torchvision::nms (plain-PyTorch greedy NMS, CPU; Meta kernel from "
-        "torchvision's own register_fake), torchvision::qnms (schema only, unused), "
-        "torchvision::roi_align (CPU: torchvision's eager pure-PyTorch _roi_align; Meta: "
-        "torchvision's meta_roi_align); torchvision.extension._has_ops patched to True."
-    )
-    return tv, msg
 
 
 # --------------------------------------------------------------------------------------------

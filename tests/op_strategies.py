@@ -180,6 +180,96 @@ def _latent_attention(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
+@st.composite
+def _reshape(draw: st.DrawFn) -> dict[str, Any]:
+    shape = draw(_shape())
+    n = 1
+    for d in shape:
+        n *= d
+    return {"shape": shape, "target": draw(st.sampled_from([(n,), (-1,), (1, n), (n, -1)]))}
+
+
+@st.composite
+def _flatten(draw: st.DrawFn) -> dict[str, Any]:
+    shape = draw(_shape(4))
+    start = draw(st.integers(0, len(shape) - 1))
+    return {"shape": shape, "start_dim": start, "end_dim": draw(st.integers(start, len(shape) - 1))}
+
+
+@st.composite
+def _permute(draw: st.DrawFn) -> dict[str, Any]:
+    shape = draw(_shape(4))
+    return {"shape": shape, "dims": tuple(draw(st.permutations(range(len(shape)))))}
+
+
+@st.composite
+def _slice(draw: st.DrawFn) -> dict[str, Any]:
+    shape = draw(_shape())
+    dim = draw(st.integers(0, len(shape) - 1))
+    start = draw(st.integers(0, shape[dim] - 1))
+    return {
+        "shape": shape,
+        "dim": dim,
+        "start": start,
+        "stop": draw(st.integers(start + 1, shape[dim])),
+        "step": draw(st.integers(1, 3)),
+    }
+
+
+@st.composite
+def _expand(draw: st.DrawFn) -> dict[str, Any]:
+    shape = draw(_shape())
+    target = tuple(draw(small) if d == 1 else d for d in shape)
+    return {"shape": shape, "target": (draw(small), *target)}
+
+
+@st.composite
+def _pad(draw: st.DrawFn) -> dict[str, Any]:
+    shape = draw(_shape())
+    pads = draw(st.integers(1, len(shape)))
+    return {"shape": shape, "padding": tuple(draw(st.integers(0, 3)) for _ in range(2 * pads))}
+
+
+@st.composite
+def _gather(draw: st.DrawFn) -> dict[str, Any]:
+    table = draw(st.tuples(st.integers(1, 500), small))
+    rows = draw(st.integers(1, 300))
+    return {"shape": table, "output_shape": (rows, table[1]), "index_elements": rows}
+
+
+@st.composite
+def _reduce(draw: st.DrawFn) -> dict[str, Any]:
+    shape = draw(_shape())
+    dims = draw(st.sets(st.integers(0, len(shape) - 1), min_size=1))
+    return {
+        "shape": shape,
+        "dims": tuple(sorted(dims)),
+        "keepdim": draw(st.booleans()),
+        "op": draw(st.sampled_from(["sum", "mean", "max", "var", "std", "norm", "logsumexp"])),
+    }
+
+
+@st.composite
+def _groupnorm(draw: st.DrawFn) -> dict[str, Any]:
+    groups = draw(st.integers(1, 4))
+    rest = draw(_shape(2))
+    return {
+        "shape": (groups * draw(st.integers(1, 4)), *rest),
+        "num_groups": groups,
+        "affine": draw(st.booleans()),
+    }
+
+
+@st.composite
+def _generic(draw: st.DrawFn) -> dict[str, Any]:
+    return {
+        "operation": "aten.cumsum.default",
+        "input_shapes": tuple(draw(st.lists(_shape(), min_size=1, max_size=3))),
+        "output_shape": draw(_shape()),
+        "flops_per_element": draw(st.sampled_from([0.0, 1.0, 2.5])),
+    }
+
+
 def _fixed(**options: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
     return st.fixed_dictionaries(options)
 
@@ -241,4 +331,19 @@ OP_STRATEGIES: dict[str, st.SearchStrategy[dict[str, Any]]] = {
         num_embeddings=st.integers(1, 10**6), embedding_dim=medium, lookups=small
     ),
     "transpose": _fixed(shape=_shape()),
+    # ops for imported models (views move nothing; parameters and constants are per-run)
+    "constant": _fixed(shape=_shape()),
+    "copy": _fixed(shape=_shape()),
+    "expand": _expand(),
+    "flatten": _flatten(),
+    "gather": _gather(),
+    "generic": _generic(),
+    "groupnorm": _groupnorm(),
+    "pad": _pad(),
+    "parameter": _fixed(shape=_shape(), used=st.booleans()),
+    "permute": _permute(),
+    "reduce": _reduce(),
+    "reshape": _reshape(),
+    "slice": _slice(),
+    "view": _fixed(shape=_shape(), target=_shape()),
 }

@@ -22,7 +22,16 @@ PACKAGE = Path(__file__).resolve().parents[1] / "roofline"
 #: libraries that may be imported inside a function, to keep them off the cheap paths
 HEAVY_LIBRARIES = frozenset({"matplotlib", "scipy", "pandas", "torch", "onnx", "dask", "pyarrow"})
 #: our modules that may be imported inside a function: each imports a heavy library at its top
-HEAVY_MODULES = frozenset({"roofline.plot", "roofline.plot.studies", "roofline.plot.validation"})
+HEAVY_MODULES = frozenset(
+    {
+        "roofline.plot",
+        "roofline.plot.studies",
+        "roofline.plot.validation",
+        "roofline.importers.torch_trace",
+        "roofline.importers.onnx_import",
+        "roofline.importers.torchvision_compat",
+    }
+)
 
 
 def _module_name(path: Path) -> str:

@@ -661,6 +661,14 @@ ACTIVATION_FLOPS = {
     "silu": 5,
     "hardswish": 5,
     "gelu": 8,
+    # x/6 + 1/2 clamped to [0, 1]: scale, shift, two clamps (torch.nn.Hardsigmoid)
+    "hardsigmoid": 4,
+    # compare, multiply the negative part (torch.nn.LeakyReLU)
+    "leaky_relu": 2,
+    # compare, exp, subtract 1, multiply by alpha (torch.nn.ELU)
+    "elu": 4,
+    # log(1 + exp(x)): exp, add, log (torch.nn.Softplus)
+    "softplus": 3,
 }
 _S = (64, 56, 56)
 _N = 64 * 56 * 56
@@ -917,6 +925,133 @@ LLM = [
     ),
 ]
 
+# Ops added for imported models (roofline/ops/views.py, parameter.py, reduce.py, generic.py and
+# the tensor/vector additions). Views move nothing: every count 0 (a view aliases its input).
+_ZERO = lambda B: {}  # noqa: E731
+IMPORTED = [
+    # VGG's torch.flatten(x, 1) of 512x7x7 = 25088 features
+    Case("reshape_flatten_vgg", "reshape", dict(shape=(512, 7, 7), target=(-1,)), _ZERO, (25088,)),
+    Case("flatten_tail", "flatten", dict(shape=(2, 3, 4), start_dim=1), _ZERO, (2, 12)),
+    # ConvNeXt's permute(0, 3, 1, 2) of (H, W, C) back to (C, H, W), per sample (2, 0, 1)
+    Case("permute_nhwc", "permute", dict(shape=(56, 56, 96), dims=(2, 0, 1)), _ZERO, (96, 56, 56)),
+    # ShuffleNet v2's x.chunk(2, dim=1): the second half of 232 channels
+    Case(
+        "slice_chunk",
+        "slice",
+        dict(shape=(232, 28, 28), dim=0, start=116),
+        _ZERO,
+        (116, 28, 28),
+    ),
+    Case("slice_step", "slice", dict(shape=(10, 4), dim=0, start=1, step=3), _ZERO, (3, 4)),
+    # ViT's class token (1, 768) expanded; a broadcast view
+    Case("expand_token", "expand", dict(shape=(1, 768), target=(4, -1)), _ZERO, (4, 768)),
+    Case("view_strided", "view", dict(shape=(10,), target=(4, 3)), _ZERO, (4, 3)),
+    # ViT-B/16's position embedding (1, 197, 768): params 151,296, read once per run
+    Case(
+        "parameter_pos_embedding",
+        "parameter",
+        dict(shape=(1, 197, 768)),
+        lambda B: {"weight": 197 * 768},
+        (1, 197, 768),
+    ),
+    # GoogLeNet's aux1.fc2 weight (1000 x 1024) never runs at inference: footprint, no traffic
+    Case(
+        "parameter_unused",
+        "parameter",
+        dict(shape=(1000, 1024), used=False),
+        lambda B: {"weight": 1024000, "weight_read": 0},
+        (1000, 1024),
+    ),
+    Case("constant_mask", "constant", dict(shape=(64, 49, 49)), _ZERO, (64, 49, 49)),
+    Case("copy", "copy", dict(shape=(56, 56, 96)), _move((56, 56, 96)), (56, 56, 96)),
+    # F.pad(x, (1, 1, 2, 2)): last dim 5 + 1 + 1 = 7, next 5 + 2 + 2 = 9
+    Case(
+        "pad",
+        "pad",
+        dict(shape=(3, 5, 5), padding=(1, 1, 2, 2)),
+        lambda B: {"act_in": B * 75, "act_out": B * 3 * 9 * 7},
+        (3, 9, 7),
+    ),
+    # Swin-T's bias table (169 x 3 heads) indexed by 49*49 = 2401 positions: 2401 x 3 read
+    Case(
+        "gather_bias_table",
+        "gather",
+        dict(shape=(169, 3), output_shape=(2401, 3), index_elements=2401),
+        lambda B: {"act_in": B * 7203, "act_out": B * 7203, "index": B * 2401},
+        (2401, 3),
+    ),
+    # x.mean((2, 3)) over 64x7x7: one add per input element
+    Case(
+        "reduce_mean",
+        "reduce",
+        dict(shape=(64, 7, 7), dims=(1, 2), op="mean"),
+        lambda B: {"act_in": B * 3136, "act_out": B * 64, "flops_vector": B * 3136},
+        (64,),
+    ),
+    # variance: subtract, square, add per input element (3)
+    Case(
+        "reduce_var_keepdim",
+        "reduce",
+        dict(shape=(8, 16), dims=(-1,), op="var", keepdim=True),
+        lambda B: {"act_in": B * 128, "act_out": B * 8, "flops_vector": 3 * B * 128},
+        (8, 1),
+    ),
+    Case(
+        "generic_unmapped",
+        "generic",
+        dict(operation="aten.cumsum.default", input_shapes=((10, 20),), output_shape=(10, 20)),
+        _move((10, 20)),
+        (10, 20),
+    ),
+    # GroupNorm(8, 32): params 2C = 64; layer norm's 7 FLOPs per element
+    Case(
+        "groupnorm",
+        "groupnorm",
+        dict(shape=(32, 8, 8), num_groups=8),
+        _pointwise((32, 8, 8), 7, params=64),
+        (32, 8, 8),
+    ),
+    Case(
+        "batchnorm_no_affine",
+        "batchnorm",
+        dict(shape=(16, 4, 4), affine=False),
+        _pointwise((16, 4, 4), 2),
+        (16, 4, 4),
+    ),
+    # LayerNorm((7, 7)) over the last two dims: weight + bias = 2 * 49
+    Case(
+        "layernorm_2d",
+        "layernorm",
+        dict(shape=(3, 7, 7), normalized_ndim=2),
+        _pointwise((3, 7, 7), 7, params=98),
+        (3, 7, 7),
+    ),
+    # squeeze-excitation gate: x (64, 56, 56) * s (64, 1, 1): reads N + 64, one multiply per output
+    Case(
+        "elementwise_broadcast_gate",
+        "elementwise",
+        dict(shape=_S, op="mul", input_shapes=(_S, (64, 1, 1))),
+        lambda B: {"act_in": B * (_N + 64), "act_out": B * _N, "flops_vector": B * _N},
+        _S,
+    ),
+    # x * 0.5: one tensor, one scalar operand -> 1 FLOP per element
+    Case(
+        "elementwise_scalar",
+        "elementwise",
+        dict(shape=_S, op="mul", num_inputs=1, scalars=1),
+        lambda B: {"act_in": B * _N, "act_out": B * _N, "flops_vector": B * _N},
+        _S,
+    ),
+    # exp(x): a unary function, 1 FLOP per element
+    Case(
+        "elementwise_exp",
+        "elementwise",
+        dict(shape=_S, op="exp", num_inputs=1),
+        lambda B: {"act_in": B * _N, "act_out": B * _N, "flops_vector": B * _N},
+        _S,
+    ),
+]
+
 CASES = (
     CONV
     + SHARED
@@ -930,6 +1065,7 @@ CASES = (
     + TENSOR
     + INTERACTION
     + LLM
+    + IMPORTED
 )
 
 

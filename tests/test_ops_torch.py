@@ -142,11 +142,16 @@ BUILDERS: dict[str, Callable[[Any, dict[str, Any]], tuple[Any, Any]]] = {
     "pool": _pool,
     "adaptive_pool": _adaptive,
     "interaction": _interaction,
-    "batchnorm": _module(lambda t, c: t.nn.BatchNorm2d(c["shape"][0], device="meta")),
+    "batchnorm": _module(
+        lambda t, c: t.nn.BatchNorm2d(c["shape"][0], affine=c.get("affine", True), device="meta")
+    ),
     "layernorm": _module(
         lambda t, c: (t.nn.RMSNorm if c.get("rms") else t.nn.LayerNorm)(
-            c["shape"][-1], device="meta"
+            c["shape"][-c.get("normalized_ndim", 1) :], device="meta"
         )
+    ),
+    "groupnorm": _module(
+        lambda t, c: t.nn.GroupNorm(c["num_groups"], c["shape"][0], device="meta")
     ),
     "embedding_bag": _module(
         lambda t, c: t.nn.EmbeddingBag(c["num_embeddings"], c["embedding_dim"], device="meta")

@@ -44,6 +44,9 @@ REGISTRY: dict[str, Entry] = {
     "generate": Entry(
         "roofline.cli.generate", "LLM generation: TTFT, time per token, tokens/s over grids"
     ),
+    "import": Entry(
+        "roofline.cli.importing", "import a model from ONNX or PyTorch as a layers spec (YAML)"
+    ),
     "layouts": Entry("roofline.cli.systems", "rank parallel layouts on a system under an SLA"),
     "plot": Entry("roofline.cli.plot", "roofline, breakdown, batch and study charts to PNG/SVG"),
     "sweep": Entry("roofline.cli.sweep", "evaluate models over device variants"),

@@ -6,14 +6,18 @@ from roofline.ops import (  # noqa: F401  (imported for registration)
     decoder,
     detection,
     embedding,
+    generic,
     interaction,
     linear,
     moe,
+    parameter,
     pooling,
     recurrent,
+    reduce,
     shared_conv,
     tensor,
     vector,
+    views,
 )
 from roofline.ops.base import REGISTRY, Counts, Gemm, Op, derive_cost, numel
 

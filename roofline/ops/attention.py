@@ -38,6 +38,12 @@ class Attention(Op):
     num_kv_heads: int | None = Field(None, ge=1, description="KV heads (GQA); default num_heads")
     kv_cache: bool = False
     causal: bool = False
+    heads_first: bool = Field(
+        False,
+        exclude_if=lambda v: not v,
+        description="output laid out (heads, q_len, head_dim), as F.scaled_dot_product_attention "
+        "returns it; default (q_len, heads * head_dim)",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Attention:
@@ -75,4 +81,6 @@ class Attention(Op):
 
     @property
     def out_shape(self) -> Shape:
+        if self.heads_first:
+            return (self.num_heads, self.q_len, self.head_dim)
         return (self.q_len, self.num_heads * self.head_dim)

@@ -13,13 +13,15 @@ element of the tensor class's dtype (:class:`~roofline.precision.Precision`) and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from roofline.errors import SpecError
 from roofline.kinds import OpCategory
 from roofline.precision import Precision, byte_columns
 from roofline.records import OpCost
@@ -108,8 +110,24 @@ class Op(BaseModel):
     * ``affine_in_batch``: every count is ``a + b * batch`` (the counter's fast path,
       :mod:`roofline.counting`); an op whose counts are not (experts touched by a batch of
       tokens) sets it False and is counted exactly at every batch.
+    * ``launches_per_copy``: kernel launches of one copy: 1, or 0 for an op that runs no kernel
+      (a view, which moves no data; a parameter held in memory).
+    * ``aliases_input``: the output is a view of the input's memory (no tensor of its own).
+    * ``reads_inputs``: False for an op that reads no tensor (a parameter, a constant).
 
-    :meth:`bind` fills the fields that describe the op's input shape from the tensors it reads.
+    Two fields apply to every op (left out of dumps at their defaults):
+
+    * ``tied_to``: the op reads weights that another op holds (tied weights: a language model's
+      output projection reusing the token embedding). Its weight footprint is 0 (counted once, at
+      that op); its weight traffic is unchanged.
+    * ``per_run``: the op computes on parameters and constants only (Swin v2's position-bias MLP),
+      once per run whatever the batch: every count is its batch-1 value at any batch.
+
+    Both are applied by :meth:`counts` around each subclass's own ``counts`` (wrapped when the
+    subclass is defined), so op authors never handle them.
+
+    :meth:`bind` fills the fields that describe the op's input shape from the tensors it reads,
+    and checks the ones given against them.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
@@ -118,6 +136,9 @@ class Op(BaseModel):
     side_by_side: ClassVar[bool] = False
     epilogue: ClassVar[bool] = False
     affine_in_batch: ClassVar[bool] = True
+    launches_per_copy: ClassVar[int] = 1
+    aliases_input: ClassVar[bool] = False
+    reads_inputs: ClassVar[bool] = True
     kind: str
     name: str = Field(description="unique op name within its graph")
     repeat: int = Field(1, ge=1, description="sequential identical copies")
@@ -126,6 +147,24 @@ class Op(BaseModel):
         description="the repeat copies reuse one set of weights (decoder steps): the footprint "
         "counts once, weight traffic once per copy",
     )
+    tied_to: str | None = Field(
+        None,
+        exclude_if=lambda v: v is None,
+        description="name of the op that holds this op's weights (tied weights): the footprint "
+        "counts there, once; this op still reads them",
+    )
+    per_run: bool = Field(
+        False,
+        exclude_if=lambda v: not v,
+        description="the op computes on parameters and constants only, once per run: its counts "
+        "do not grow with the batch",
+    )
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("counts")
+        if own is not None and not getattr(own, "_applies_shared_fields", False):
+            cls.counts = _apply_shared_fields(own)  # type: ignore[method-assign,assignment]
 
     def counts(self, batch: Any) -> Counts:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -137,10 +176,16 @@ class Op(BaseModel):
     @classmethod
     def bind(cls, shapes: list[Shape], fields: dict[str, Any]) -> dict[str, Any]:
         """Return ``fields`` with the input-shape fields filled from the input tensors' per-sample
-        ``shapes`` where not given (by default ``shape``, for ops that have that field)."""
+        ``shapes`` where not given (by default ``shape``, for ops that have that field).
+
+        Raises
+        ------
+        SpecError
+            A given input-shape field disagrees with the input (``field`` names it).
+        """
         out = dict(fields)
         if "shape" in cls.model_fields and shapes:
-            out.setdefault("shape", shapes[0])
+            bind_field(out, "shape", tuple(shapes[0]))
         return out
 
     @property
@@ -158,6 +203,48 @@ class Op(BaseModel):
         return type(self).model_validate({**self.model_dump(), **(update or {})})
 
 
+def _apply_shared_fields(counts: Callable[[Any, Any], Counts]) -> Callable[[Any, Any], Counts]:
+    """Wrap an op class's ``counts`` so that ``per_run`` and ``tied_to`` hold for every op."""
+
+    @functools.wraps(counts)
+    def wrapped(self: Op, batch: Any) -> Counts:
+        if not (self.per_run or self.tied_to):
+            return counts(self, batch)
+        if not self.per_run:
+            c = counts(self, batch)
+        else:
+            zero: Any = 0.0 * np.asarray(batch, dtype=float)
+            if zero.ndim == 0:
+                zero = float(zero)
+            c = counts(self, 1.0)
+            c = replace(
+                c,
+                **{f: getattr(c, f) + zero for f in _BATCHED_FIELDS},
+                # the batch does not scale any dim: counting evaluates such GEMMs at two batches
+                gemms=tuple(Gemm(g.m, g.n, g.k, g.count + zero, "") for g in c.gemms),
+            )
+        if self.tied_to:
+            read = c.weight if c.weight_read is None else c.weight_read
+            c = replace(c, weight=0.0, weight_read=read)
+        return c
+
+    wrapped._applies_shared_fields = True  # type: ignore[attr-defined]
+    return wrapped
+
+
+#: Counts fields that grow with the batch (weights and row lengths do not)
+_BATCHED_FIELDS = (
+    "gather_rows",
+    "act_in",
+    "act_out",
+    "kv",
+    "kv_footprint",
+    "index",
+    "vector_flops",
+    "vector_mac_flops",
+)
+
+
 def register(cls: type[Op]) -> type[Op]:
     """Class decorator: add an Op subclass to :data:`REGISTRY` under its ``kind``."""
     kind = cls.model_fields["kind"].default
@@ -165,6 +252,58 @@ def register(cls: type[Op]) -> type[Op]:
         raise TypeError(f"op class {cls.__name__} needs a unique default kind, got {kind!r}")
     REGISTRY[kind] = cls
     return cls
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with tuples as lists (for comparing and printing YAML-like values)."""
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def show(value: Any) -> str:
+    """Return a value as a spec file writes it (``[512, 7, 7]``, ``64``)."""
+    return str(_plain(value))
+
+
+def bind_field(fields: dict[str, Any], key: str, value: Any) -> None:
+    """Set ``fields[key] = value`` (a value taken from the input) unless given; check it if given.
+
+    Raises
+    ------
+    SpecError
+        ``fields[key]`` is given and differs from ``value``; ``field`` is ``key``.
+    """
+    given = fields.get(key)
+    if given is None:
+        fields[key] = value
+    elif _plain(given) != _plain(value):
+        raise SpecError(
+            f"{key}={show(given)} does not match the input, which gives {key}={show(value)}",
+            field=key,
+            fix=f"write {key}: {show(value)}, or leave {key} out: it is taken from the input",
+        )
+
+
+def rank_error(shape: Shape, wanted: str) -> SpecError:
+    """Return the SpecError for an input whose shape has the wrong number of dims."""
+    return SpecError(
+        f"the input has shape {show(shape)}, not {wanted}",
+        fix="reshape the input first (a reshape or flatten op), or read another tensor",
+    )
+
+
+def broadcast_shapes(*shapes: Shape) -> Shape | None:
+    """Return the numpy broadcast of ``shapes`` (dims aligned from the last), or None when they
+    do not broadcast."""
+    rank = max((len(s) for s in shapes), default=0)
+    out = [1] * rank
+    for s in shapes:
+        for i, d in enumerate((1,) * (rank - len(s)) + tuple(s)):
+            if d != out[i] and out[i] != 1 and d != 1:
+                return None
+            out[i] = d if d != 1 else out[i]
+    return tuple(out)
 
 
 def numel(shape: Shape) -> int:

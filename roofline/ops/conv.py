@@ -21,12 +21,23 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from roofline.kinds import OpCategory
-from roofline.ops.base import Counts, Gemm, Op, Shape, numel, register
+from roofline.ops.base import Counts, Gemm, Op, Shape, bind_field, numel, rank_error, register
 
 
 def conv_out_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
     """Return one spatial output dimension by PyTorch's formula (may be < 1 for invalid input)."""
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def bind_channels(shapes: list[Shape], fields: dict[str, Any], channels: str) -> dict[str, Any]:
+    """Fill (or check) ``channels`` and ``input_size`` from a (C, *spatial) input."""
+    out = dict(fields)
+    s = tuple(shapes[0]) if shapes else ()
+    if len(s) < 2:
+        raise rank_error(s, "(channels, *spatial) with 1 to 3 spatial dims")
+    bind_field(out, channels, s[0])
+    bind_field(out, "input_size", s[1:])
+    return out
 
 
 @register
@@ -48,11 +59,7 @@ class Conv(Op):
     @classmethod
     def bind(cls, shapes: list[Shape], fields: dict[str, Any]) -> dict[str, Any]:
         """Channels and spatial size from the (C, *spatial) input."""
-        out = dict(fields)
-        s = shapes[0] if shapes else ()
-        out.setdefault("in_channels", s[0] if s else None)
-        out.setdefault("input_size", tuple(s[1:]))
-        return out
+        return bind_channels(shapes, fields, "in_channels")
 
     @model_validator(mode="before")
     @classmethod

@@ -19,8 +19,20 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from roofline.errors import SpecError
 from roofline.kinds import OpCategory
-from roofline.ops.base import Counts, Gemm, Op, Shape, numel, register
+from roofline.ops.base import (
+    Counts,
+    Gemm,
+    Op,
+    Shape,
+    bind_field,
+    broadcast_shapes,
+    numel,
+    rank_error,
+    register,
+    show,
+)
 
 
 @register
@@ -37,12 +49,30 @@ class Linear(Op):
     @classmethod
     def bind(cls, shapes: list[Shape], fields: dict[str, Any]) -> dict[str, Any]:
         """Features from the input's last dim, rows from the others; (C, 1, 1) is flattened to
-        (C,) as ``torch.flatten`` after global pooling."""
+        (C,) as ``torch.flatten`` after global pooling. A given ``in_features`` may also be the
+        product of the input's last dims (``torch.flatten`` before the layer: VGG's 512x7x7 =
+        25088); the dims before them are rows."""
         out = dict(fields)
-        s = shapes[0] if shapes else ()
+        s = tuple(shapes[0]) if shapes else ()
+        if not s:
+            raise rank_error(s, "(..., features)")
         flat = (s[0],) if len(s) > 1 and all(d == 1 for d in s[1:]) else s
-        out.setdefault("in_features", flat[-1] if flat else None)
-        out.setdefault("rows", numel(flat[:-1]) if len(flat) > 1 else 1)
+        given = out.get("in_features")
+        split = len(flat) - 1
+        if given is not None and given != flat[-1]:
+            split = next((k for k in range(len(s)) if numel(s[k:]) == given), -1)
+            if split < 0:
+                options = sorted({numel(s[k:]) for k in range(len(s))})
+                raise SpecError(
+                    f"in_features={given} does not match the input of shape {show(s)} "
+                    f"(features: {' or '.join(str(o) for o in options)})",
+                    field="in_features",
+                    fix=f"write in_features: {flat[-1]} (the last dim), or leave it out; or "
+                    "reshape the input first",
+                )
+            flat = s
+        bind_field(out, "in_features", numel(flat[split:]))
+        bind_field(out, "rows", numel(flat[:split]))
         return out
 
     def counts(self, batch: Any) -> Counts:
@@ -69,6 +99,30 @@ class MatMul(Op):
     n: int = Field(ge=1)
     k: int = Field(ge=1)
     count: int = Field(1, ge=1, description="independent products per sample (e.g. heads)")
+
+    @classmethod
+    def bind(cls, shapes: list[Shape], fields: dict[str, Any]) -> dict[str, Any]:
+        """With two inputs (..., m, k) and (..., k, n): m, k, n and count (the product of the
+        leading dims, broadcast) from them; with one input, nothing."""
+        out = dict(fields)
+        if len(shapes) != 2:
+            return out
+        a, b = (tuple(s) for s in shapes)
+        if len(a) < 2 or len(b) < 2 or a[-1] != b[-2]:
+            raise SpecError(
+                f"inputs of shapes {show(a)} and {show(b)} do not multiply: (..., m, k) @ "
+                "(..., k, n) needs the last dim of the first to equal the second's next-to-last",
+                fix="swap the inputs or transpose one (a permute op)",
+            )
+        lead = broadcast_shapes(a[:-2], b[:-2])
+        if lead is None:
+            raise SpecError(
+                f"the leading dims of {show(a)} and {show(b)} do not broadcast",
+                fix="make the batch dims of the two inputs equal",
+            )
+        for key, value in (("m", a[-2]), ("k", a[-1]), ("n", b[-1]), ("count", numel(lead))):
+            bind_field(out, key, value)
+        return out
 
     def counts(self, batch: Any) -> Counts:
         return Counts(

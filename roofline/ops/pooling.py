@@ -18,6 +18,7 @@ from pydantic import Field, model_validator
 
 from roofline.kinds import OpCategory
 from roofline.ops.base import Counts, Op, Shape, numel, register
+from roofline.ops.conv import bind_channels
 
 
 def _pool_out(size: int, k: int, s: int, p: int, ceil_mode: bool) -> int:
@@ -38,11 +39,7 @@ class Pool(Op):
     @classmethod
     def bind(cls, shapes: list[Shape], fields: dict[str, Any]) -> dict[str, Any]:
         """Channels and spatial size from the (C, *spatial) input."""
-        out = dict(fields)
-        s = shapes[0] if shapes else ()
-        out.setdefault("channels", s[0] if s else None)
-        out.setdefault("input_size", tuple(s[1:]))
-        return out
+        return bind_channels(shapes, fields, "channels")
 
     mode: Literal["max", "avg"] = "max"
     channels: int = Field(ge=1)
@@ -109,16 +106,20 @@ class AdaptivePool(Op):
     @classmethod
     def bind(cls, shapes: list[Shape], fields: dict[str, Any]) -> dict[str, Any]:
         """Channels and spatial size from the (C, *spatial) input."""
-        out = dict(fields)
-        s = shapes[0] if shapes else ()
-        out.setdefault("channels", s[0] if s else None)
-        out.setdefault("input_size", tuple(s[1:]))
-        return out
+        return bind_channels(shapes, fields, "channels")
 
     mode: Literal["max", "avg"] = "avg"
     channels: int = Field(ge=1)
     input_size: tuple[int, ...] = Field(min_length=1, max_length=3)
     output_size: tuple[int, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _broadcast(cls, data: Any) -> Any:
+        size = data.get("output_size") if isinstance(data, dict) else None
+        if isinstance(size, int) and not isinstance(size, bool):
+            data = {**data, "output_size": (size,) * len(data.get("input_size") or (0,))}
+        return data
 
     @model_validator(mode="after")
     def _check(self) -> AdaptivePool:

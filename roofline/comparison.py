@@ -10,6 +10,7 @@ from roofline.counting import count_graph
 from roofline.evaluation import evaluate_costs
 from roofline.placement import Policy
 from roofline.presets import load_hardware, load_model
+from roofline.result import ENERGY_COLUMNS
 from roofline.table import Table
 from roofline.whatif import sla_columns
 
@@ -32,6 +33,7 @@ COMPARE_COLUMNS = (
     "policy",
     "capacity_shortfall_bytes",
     "devices_needed",
+    *ENERGY_COLUMNS,
 )
 
 

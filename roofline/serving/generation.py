@@ -13,6 +13,13 @@ cache of ``p + i`` tokens (the new one included). For a batch of ``B`` such requ
 * ``feasible`` / ``devices_needed``: the prefill at (B, p) and the last decode step must fit;
   infeasible points carry no times (NaN: null in JSON, empty in CSV);
 * ``prefill_bound`` / ``decode_bound``: what bounds most of each phase's time.
+* energy (:mod:`roofline.energy`; NaN for a device without an energy model): the prefill's
+  dynamic energy plus ``o - 1`` decode steps at their mean dynamic energy (the mean of the range's
+  ends: exact where a step's FLOPs and bytes are affine in the context), plus idle power x the
+  capped e2e time. Each phase is capped at the power limit: the prefill exactly, the decode steps
+  at their mean (``max(tpot, mean step energy / (TDP - idle))``, a lower bound on the mean of the
+  capped steps). ``energy_per_token_j`` = that energy / (B x o); ``tokens_per_j`` its inverse;
+  ``avg_power_w`` = energy / capped e2e; ``capped_tokens_per_s`` = B x o / capped e2e.
 
 Each time comes as the estimate (launch overhead, engine efficiency, tile padding, efficiency
 curves) and as the strict roofline bound (``*_bound_s``, ``tokens_per_s_bound``: no overhead, no
@@ -39,7 +46,7 @@ from roofline.api import HardwareLike, ModelLike, device_file
 from roofline.errors import SpecError
 from roofline.evaluation import evaluate_costs
 from roofline.formulas import dominant
-from roofline.grid import to_grid
+from roofline.grid import HardwareGrid, to_grid
 from roofline.hardware import Hardware
 from roofline.kinds import Bound, EngineKind
 from roofline.model import Model
@@ -71,6 +78,10 @@ GENERATION_COLUMNS = (
     "devices_needed",
     "prefill_bound",
     "decode_bound",
+    "energy_per_token_j",
+    "tokens_per_j",
+    "avg_power_w",
+    "capped_tokens_per_s",
     "policy",
     "launch",
 )
@@ -181,6 +192,9 @@ def _one(
     kv = prefill.costs.kv_footprint_bytes.sum(axis=0)[pcol].copy()
     labels = ("compute", *hgrid.level_names, str(Bound.OVERHEAD))
     prefill_bound = dominant(labels, prefill.time_by_bound()[0])[pcol]
+    ttft_capped = prefill.capped_latency_s[0][pcol]
+    prefill_j = prefill.dynamic_energy_j[0][pcol]
+    step_j = np.zeros(b.size)
     tpot = np.full(b.size, np.nan)
     tpot_bound = np.full(b.size, np.nan)
     decode_bound = np.full(b.size, "", dtype=object)
@@ -194,6 +208,8 @@ def _one(
         )
         tpot[dec], by_bound = _decode_means(decode, lo_col, hi_col, lo, hi, strict=False)
         tpot_bound[dec], _ = _decode_means(decode, lo_col, hi_col, lo, hi, strict=True)
+        dyn = decode.dynamic_energy_j[0]
+        step_j[dec] = 0.5 * (dyn[lo_col] + dyn[hi_col])
         decode_bound[dec] = dominant(labels, by_bound)
         feasible[dec] &= decode.feasible[0][hi_col]
         devices[dec] = np.maximum(devices[dec], decode.devices_needed[0][hi_col])
@@ -213,6 +229,7 @@ def _one(
         "e2e_bound_s": e2e_bound,
         "tokens_per_s_bound": b * o / e2e_bound,
     }
+    times |= _energy(hgrid, b * o, steps, prefill_j, step_j, ttft_capped, tpot)
     # an infeasible point has no time: it says so instead
     times = {k: np.where(feasible, v, np.nan) for k, v in times.items()}
     n = b.size
@@ -232,6 +249,32 @@ def _one(
         "policy": np.full(n, prefill.policy, dtype=object),
         "launch": np.full(n, launch, dtype=object),
     }
+
+
+def _energy(
+    grid: HardwareGrid,
+    tokens: np.ndarray,
+    steps: np.ndarray,
+    prefill_j: np.ndarray,
+    step_j: np.ndarray,
+    ttft_capped: np.ndarray,
+    tpot: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Energy columns of every point [P] (module docstring): ``tokens`` = B x o generated,
+    ``steps`` = o - 1 decode steps, dynamic joules of the prefill and of a mean step."""
+    e = grid.energy_arrays()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        floor = step_j / (e.tdp[0] - e.idle[0])
+        tpot_capped = np.fmax(tpot, floor)
+        e2e = ttft_capped + np.where(steps > 0, steps * tpot_capped, 0.0)
+        joules = prefill_j + steps * step_j + e.idle[0] * e2e
+        per_token = joules / tokens
+        return {
+            "energy_per_token_j": per_token,
+            "tokens_per_j": 1.0 / per_token,
+            "avg_power_w": joules / e2e,
+            "capped_tokens_per_s": tokens / e2e,
+        }
 
 
 def _as_list(value: Any) -> list[Any]:

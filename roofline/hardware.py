@@ -117,7 +117,7 @@ class Engine(_Spec):
                 raise SpecError(
                     f"no energy figure for {', '.join(missing)}",
                     field=f"energy.{missing[0]}",
-                    fix="give one per dtype with a peak (see hw_specs/README.md, Energy)",
+                    fix="give one per dtype with a peak; see hw_specs/README.md, Energy",
                 )
         elif self.energy_source or self.energy_note:
             raise SpecError(
@@ -182,7 +182,7 @@ def _need_source(source: str | None, field: str) -> None:
         raise SpecError(
             f"{field} has no {field}_source",
             field=f"{field}_source",
-            fix="cite where the figure comes from (and say in energy_note how it was derived)",
+            fix="cite where the figure comes from; say in energy_note how it was derived",
         )
 
 
@@ -212,7 +212,7 @@ class Power(_Spec):
             raise SpecError(
                 f"tdp {self.tdp:g} W is not above idle power {self.idle:g} W",
                 field="tdp",
-                fix="the power limit must exceed the static power (check both figures' units)",
+                fix="the power limit must exceed the static power; check both figures' units",
             )
         return self
 
@@ -322,7 +322,7 @@ class Hardware(_Spec):
                 raise SpecError(
                     "a device with a power block needs energy figures everywhere",
                     field=missing[0],
-                    fix="add it with energy_source (see hw_specs/README.md, Energy)",
+                    fix="add it with its energy_source; see hw_specs/README.md, Energy",
                 )
         elif given:
             raise SpecError(

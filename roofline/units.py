@@ -164,6 +164,13 @@ _BASE_UNIT = {
 }
 
 
+def _with_unit(value: object, dim: Dim) -> str:
+    """The fix for a bare number: the number written with the base unit it would be read in."""
+    if dim == Dim.MONEY:
+        return f"write it with its unit, e.g. '${value}'"
+    return f"write it with its unit, e.g. '{value} {_BASE_UNIT.get(dim, dim.value)}'"
+
+
 def _suggest_unit(unit: str, dim: Dim) -> str:
     """``did you mean 'MiB'?`` for a mistyped unit of ``dim`` (case slips first), or an example."""
     if dim == Dim.TIME:
@@ -214,11 +221,7 @@ def parse_quantity(
     if isinstance(value, bool):
         raise UnitError(f"{value!r} is not a quantity", fix=_EXAMPLE[dim])
     if isinstance(value, (int, float)) and require_unit:
-        base = _BASE_UNIT.get(dim, dim.value)
-        raise UnitError(
-            f"{value!r} has no unit",
-            fix=f"write it with its unit, e.g. '{value} {base}'",
-        )
+        raise UnitError(f"{value!r} has no unit", fix=_with_unit(value, dim))
     if isinstance(value, (int, float)):
         try:
             number = float(value)
@@ -238,11 +241,7 @@ def parse_quantity(
         unit = match.group("unit")
         number = float(match.group("num"))
         if not unit and require_unit:
-            base = _BASE_UNIT.get(dim, dim.value)
-            raise UnitError(
-                f"{value!r} has no unit",
-                fix=f"write it with its unit, e.g. '{value} {base}'",
-            )
+            raise UnitError(f"{value!r} has no unit", fix=_with_unit(value, dim))
         if unit:
             found = _unit_factor(unit)
             if found is None:

@@ -17,7 +17,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
 
 from roofline.curves import EfficiencyCurve
 from roofline.dtypes import canonical
@@ -43,15 +51,22 @@ def _u(dim: Dim, allow_zero: bool = True) -> BeforeValidator:
     )
 
 
+def _as_text(dim: Dim) -> PlainSerializer:
+    """Dump the SI float with its base unit, so a dumped spec loads again (``"5.6e-13 J"``)."""
+    return PlainSerializer(lambda v: f"{v!r} {dim.value}", return_type=str)
+
+
 #: joules per FLOP (or OP): ``"0.56 pJ"``
-EnergyPerFlop = Annotated[float, _u(Dim.ENERGY)]
+EnergyPerFlop = Annotated[float, _u(Dim.ENERGY), _as_text(Dim.ENERGY)]
 #: joules per byte: ``"28 pJ/B"`` or ``"3.5 pJ/bit"``
-EnergyPerByte = Annotated[float, _u(Dim.ENERGY_PER_BYTE)]
-Watts = Annotated[float, _u(Dim.POWER)]
-PositiveWatts = Annotated[float, _u(Dim.POWER, allow_zero=False)]
-Dollars = Annotated[float, _u(Dim.MONEY, allow_zero=False)]
-DollarsPerJoule = Annotated[float, _u(Dim.MONEY_PER_ENERGY)]
-DollarsPerSecond = Annotated[float, _u(Dim.MONEY_PER_TIME, allow_zero=False)]
+EnergyPerByte = Annotated[float, _u(Dim.ENERGY_PER_BYTE), _as_text(Dim.ENERGY_PER_BYTE)]
+Watts = Annotated[float, _u(Dim.POWER), _as_text(Dim.POWER)]
+PositiveWatts = Annotated[float, _u(Dim.POWER, allow_zero=False), _as_text(Dim.POWER)]
+Dollars = Annotated[float, _u(Dim.MONEY, allow_zero=False), _as_text(Dim.MONEY)]
+DollarsPerJoule = Annotated[float, _u(Dim.MONEY_PER_ENERGY), _as_text(Dim.MONEY_PER_ENERGY)]
+DollarsPerSecond = Annotated[
+    float, _u(Dim.MONEY_PER_TIME, allow_zero=False), _as_text(Dim.MONEY_PER_TIME)
+]
 Lifetime = Annotated[float, _q(Dim.TIME)]
 
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -82,12 +83,12 @@ class DeviceEnergy:
         "hourly",
     )
 
-    def take(self, idx: object) -> DeviceEnergy:
+    def take(self, idx: Any) -> DeviceEnergy:
         """The variants at ``idx`` (a slice or index array)."""
         return DeviceEnergy(
-            {k: v[idx] for k, v in self.matrix.items()},  # type: ignore[index]
-            {k: v[idx] for k, v in self.vector.items()},  # type: ignore[index]
-            self.level[idx],  # type: ignore[index]
+            {k: v[idx] for k, v in self.matrix.items()},
+            {k: v[idx] for k, v in self.vector.items()},
+            self.level[idx],
             *(getattr(self, f)[idx] for f in self.SCALARS),
         )
 

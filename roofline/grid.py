@@ -249,12 +249,12 @@ def _with_energy(hw: Hardware, energy: DeviceEnergy | None, h: int) -> Hardware:
         }
     )
     # the base may lack a block a stacked variant has: build it unvalidated (figures checked)
-    power = (hw.power or Power.model_construct(source="stacked variant", note=None)).model_copy(
-        update={
-            "tdp": float(energy.tdp[h]),
-            "idle": float(energy.idle[h]),
-            "interconnect": value(energy.interconnect),
-        }
+    power = Power.model_construct(
+        tdp=float(energy.tdp[h]),
+        idle=float(energy.idle[h]),
+        interconnect=value(energy.interconnect),
+        source=hw.power.source if hw.power else "stacked variant",
+        note=hw.power.note if hw.power else None,
     )
     priced = not (np.isnan(energy.price[h]) and np.isnan(energy.hourly[h]))
     cost = None

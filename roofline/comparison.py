@@ -13,6 +13,7 @@ from roofline.formulas import dominant
 from roofline.placement import Policy
 from roofline.presets import load_hardware, load_model
 from roofline.records import CostTable
+from roofline.result import ENERGY_COLUMNS
 from roofline.systems.evaluate import SystemResult, evaluate_system
 from roofline.systems.layout import layouts
 from roofline.systems.spec import System
@@ -38,6 +39,7 @@ COMPARE_COLUMNS = (
     "policy",
     "capacity_shortfall_bytes",
     "devices_needed",
+    *ENERGY_COLUMNS,
 )
 
 
@@ -140,6 +142,7 @@ def _system_rows(res: SystemResult, ct: CostTable) -> list[list[Any]]:
                     res.policy,
                     0.0 if ok else None,
                     lay.devices,
+                    *res.energy_columns(i, j),
                     lay.label,
                 ]
             )

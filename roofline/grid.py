@@ -1,5 +1,6 @@
 """Device variants as arrays: :class:`HardwareGrid` (H variants sharing one memory structure),
-built by :func:`to_grid` or :func:`stack` (and by :func:`roofline.knobs.vary` from knob values)."""
+built by :func:`to_grid` or :func:`stack` (and by :func:`roofline.knobs.vary` from knob values).
+The energy model rides along as :class:`roofline.energy.DeviceEnergy` (None without one)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from typing import Any
 import numpy as np
 
 from roofline.dtypes import canonical
+from roofline.energy import DeviceEnergy, device_energy
 from roofline.errors import SpecError
 from roofline.formulas import device_memory, main_level
-from roofline.hardware import Engine, Hardware
+from roofline.hardware import Cost, Engine, Hardware, Power
 from roofline.kinds import EngineKind
 
 
@@ -34,6 +36,9 @@ class HardwareGrid:
     tile : ndarray [H, 3] or None
     knobs : dict path -> ndarray [H]
         The values varied to make this grid (for tidy sweep tables).
+    energy : DeviceEnergy or None
+        Joules per FLOP and per byte, power envelope and economics per variant (NaN where a
+        variant has none); None when no variant has an energy model.
     """
 
     base: Hardware
@@ -48,6 +53,7 @@ class HardwareGrid:
     overhead: np.ndarray
     tile: np.ndarray | None
     knobs: dict[str, np.ndarray] = field(default_factory=dict)
+    energy: DeviceEnergy | None = None
 
     @property
     def size(self) -> int:
@@ -83,6 +89,25 @@ class HardwareGrid:
         table = self.matrix_peak if engine == EngineKind.MATRIX else self.vector_peak
         return table[eng.resolve(canonical(dtype))]
 
+    def energy_per_flop(self, engine: str, dtype: str) -> np.ndarray:
+        """Joules per FLOP [H] of ``engine`` at ``dtype`` (fallbacks honoured; NaN without an
+        energy model)."""
+        if self.energy is None:
+            return np.full(self.size, np.nan)
+        self.base.peak(engine, dtype)  # the clear error if the dtype is unsupported
+        eng: Engine = getattr(self.base.engines, engine)
+        table = self.energy.matrix if engine == EngineKind.MATRIX else self.energy.vector
+        return table.get(eng.resolve(canonical(dtype)), np.full(self.size, np.nan))
+
+    def energy_arrays(self) -> DeviceEnergy:
+        """The grid's :class:`DeviceEnergy`, all NaN when it has none (so formulas need not ask)."""
+        if self.energy is not None:
+            return self.energy
+        nan = np.full(self.size, np.nan)
+        return DeviceEnergy(
+            {}, {}, np.full(self.capacity.shape, np.nan), *([nan] * len(DeviceEnergy.SCALARS))
+        )
+
     def take(self, idx: Any) -> HardwareGrid:
         """Return the variants at ``idx`` (a slice or index array)."""
         return HardwareGrid(
@@ -98,6 +123,7 @@ class HardwareGrid:
             self.overhead[idx],
             None if self.tile is None else self.tile[idx],
             {k: v[idx] for k, v in self.knobs.items()},
+            None if self.energy is None else self.energy.take(idx),
         )
 
     def variant(self, h: int) -> Hardware:
@@ -126,7 +152,7 @@ class HardwareGrid:
                 "efficiency": float(self.vector_eff[h]),
             }
         )
-        return base.model_copy(
+        hw = base.model_copy(
             update={
                 "name": str(self.labels[h]),
                 "memory": mem,
@@ -134,6 +160,7 @@ class HardwareGrid:
                 "overheads": base.overheads.model_copy(update={"per_op": float(self.overhead[h])}),
             }
         )
+        return _with_energy(hw, self.energy, h)
 
 
 def to_grid(hw: Hardware) -> HardwareGrid:
@@ -181,7 +208,62 @@ def stack(devices: Sequence[Hardware]) -> HardwareGrid:
         vector_eff=np.array([d.engines.vector.efficiency for d in devices]),
         overhead=np.array([d.overheads.per_op for d in devices]),
         tile=None if tiles[0] is None else np.array(tiles, dtype=float),
+        energy=device_energy(devices),
     )
+
+
+def _with_energy(hw: Hardware, energy: DeviceEnergy | None, h: int) -> Hardware:
+    """``hw`` with variant ``h``'s energy figures (none where the variant has none)."""
+    if energy is None or np.isnan(energy.tdp[h]):
+        mem = {n: lvl.model_copy(update={"energy": None}) for n, lvl in hw.memory.items()}
+        engines = hw.engines.model_copy(
+            update={
+                e: getattr(hw.engines, e).model_copy(update={"energy": None}) for e in EngineKind
+            }
+        )
+        return hw.model_copy(
+            update={"memory": mem, "engines": engines, "power": None, "cost": None}
+        )
+
+    def value(a: np.ndarray) -> float | None:
+        return None if np.isnan(a[h]) else float(a[h])
+
+    mem = {
+        n: lvl.model_copy(update={"energy": float(energy.level[h, i])})
+        for i, (n, lvl) in enumerate(hw.memory.items())
+    }
+    engines = hw.engines.model_copy(
+        update={
+            e: getattr(hw.engines, e).model_copy(
+                update={
+                    "energy": {
+                        k: float(v[h])
+                        for k, v in (
+                            energy.matrix if e == EngineKind.MATRIX else energy.vector
+                        ).items()
+                        if not np.isnan(v[h])
+                    }
+                }
+            )
+            for e in EngineKind
+        }
+    )
+    # the base may lack a block a stacked variant has: build it unvalidated (figures checked)
+    power = Power.model_construct(
+        tdp=float(energy.tdp[h]),
+        idle=float(energy.idle[h]),
+        interconnect=value(energy.interconnect),
+        source=hw.power.source if hw.power else "stacked variant",
+        note=hw.power.note if hw.power else None,
+    )
+    priced = not (np.isnan(energy.price[h]) and np.isnan(energy.hourly[h]))
+    cost = None
+    if priced:
+        cost = (hw.cost or Cost.model_construct(source="stacked variant", note=None)).model_copy(
+            update={k: value(getattr(energy, k)) for k in ("price", "lifetime", "electricity")}
+            | {"hourly": value(energy.hourly), "pue": float(energy.pue[h])}
+        )
+    return hw.model_copy(update={"memory": mem, "engines": engines, "power": power, "cost": cost})
 
 
 def group_rows(key: np.ndarray) -> np.ndarray:

@@ -1,21 +1,36 @@
-"""Accelerator specs: engines (dense peak per dtype), a memory hierarchy, overheads.
+"""Accelerator specs: engines (dense peak per dtype), a memory hierarchy, overheads, and the
+optional energy model (joules per FLOP and per byte, idle power, TDP) and economics.
 
 The same as numpy arrays over H device variants is :class:`roofline.grid.HardwareGrid`.
 
-All quantities are SI floats after validation: FLOP/s, bytes, bytes/s, seconds. YAML may give unit
-strings (``"2.039 TB/s"``), parsed by :mod:`roofline.units`.
+All quantities are SI floats after validation: FLOP/s, bytes, bytes/s, seconds, joules per FLOP,
+joules per byte, watts, dollars. YAML may give unit strings (``"2.039 TB/s"``, ``"0.56 pJ"``,
+``"700 W"``, ``"$25000"``), parsed by :mod:`roofline.units`; the energy, power and money fields
+refuse a bare number.
+
+The energy model is all or nothing: a device with a ``power`` block gives every engine an
+``energy`` table (one figure per dtype it has a peak for) and every memory level an ``energy``;
+a device without one has no energy figures at all (its energy columns are empty).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
 
 from roofline.curves import EfficiencyCurve
 from roofline.dtypes import canonical
 from roofline.errors import SpecError
-from roofline.kinds import LEVEL_ORDER, RESERVED_LEVEL_NAMES, LevelKind
+from roofline.kinds import LEVEL_ORDER, RESERVED_LEVEL_NAMES, EngineKind, LevelKind
 from roofline.units import Dim, parse_quantity
 
 
@@ -27,6 +42,32 @@ Rate = Annotated[float, _q(Dim.RATE)]
 Bytes = Annotated[float, _q(Dim.BYTES)]
 Bandwidth = Annotated[float, _q(Dim.BANDWIDTH)]
 Seconds = Annotated[float, _q(Dim.TIME, allow_zero=True)]
+
+
+def _u(dim: Dim, allow_zero: bool = True) -> BeforeValidator:
+    """A quantity that must carry its unit (energy, power, money)."""
+    return BeforeValidator(
+        lambda v: parse_quantity(v, dim, allow_zero=allow_zero, require_unit=True)
+    )
+
+
+def _as_text(dim: Dim) -> PlainSerializer:
+    """Dump the SI float with its base unit, so a dumped spec loads again (``"5.6e-13 J"``)."""
+    return PlainSerializer(lambda v: f"{v!r} {dim.value}", return_type=str)
+
+
+#: joules per FLOP (or OP): ``"0.56 pJ"``
+EnergyPerFlop = Annotated[float, _u(Dim.ENERGY), _as_text(Dim.ENERGY)]
+#: joules per byte: ``"28 pJ/B"`` or ``"3.5 pJ/bit"``
+EnergyPerByte = Annotated[float, _u(Dim.ENERGY_PER_BYTE), _as_text(Dim.ENERGY_PER_BYTE)]
+Watts = Annotated[float, _u(Dim.POWER), _as_text(Dim.POWER)]
+PositiveWatts = Annotated[float, _u(Dim.POWER, allow_zero=False), _as_text(Dim.POWER)]
+Dollars = Annotated[float, _u(Dim.MONEY, allow_zero=False), _as_text(Dim.MONEY)]
+DollarsPerJoule = Annotated[float, _u(Dim.MONEY_PER_ENERGY), _as_text(Dim.MONEY_PER_ENERGY)]
+DollarsPerSecond = Annotated[
+    float, _u(Dim.MONEY_PER_TIME, allow_zero=False), _as_text(Dim.MONEY_PER_TIME)
+]
+Lifetime = Annotated[float, _q(Dim.TIME)]
 
 
 class _Spec(BaseModel):
@@ -43,13 +84,18 @@ class Engine(_Spec):
     efficiency_curve: EfficiencyCurve | None = Field(None, description="x efficiency by op FLOPs")
     source: str = Field(min_length=1)
     note: str | None = None
+    energy: dict[str, EnergyPerFlop] | None = Field(
+        None, description="dynamic energy per FLOP (or OP) per dtype with a peak, joules"
+    )
+    energy_source: str | None = Field(None, min_length=1)
+    energy_note: str | None = None
 
     @model_validator(mode="before")
     @classmethod
     def _dtypes(cls, data: Any) -> Any:
         if isinstance(data, dict):
             data = dict(data)
-            for key in ("peak", "fallback"):
+            for key in ("peak", "fallback", "energy"):
                 if isinstance(data.get(key), dict):
                     data[key] = {
                         canonical(k, field=f"{key}.{k}"): (
@@ -70,10 +116,32 @@ class Engine(_Spec):
                 )
         if self.tile is not None and min(self.tile) < 1:
             raise SpecError(f"tile {list(self.tile)} has a dimension < 1", field="tile")
+        if self.energy is not None:
+            _need_source(self.energy_source, "energy")
+            for dt in self.energy:
+                if dt not in self.peak:
+                    used = self.fallback.get(dt)
+                    raise SpecError(
+                        f"{dt} has no peak"
+                        + (f" (it runs at {used}'s rate and energy)" if used else ""),
+                        field=f"energy.{dt}",
+                        fix=f"give energy only for dtypes with a peak: {', '.join(self.peak)}",
+                    )
+            missing = [dt for dt in self.peak if dt not in self.energy]
+            if missing:
+                raise SpecError(
+                    f"no energy figure for {', '.join(missing)}",
+                    field=f"energy.{missing[0]}",
+                    fix="give one per dtype with a peak; see hw_specs/README.md, Energy",
+                )
+        elif self.energy_source or self.energy_note:
+            raise SpecError(
+                "energy_source without energy", field="energy", fix="add energy: {dtype: pJ}"
+            )
         return self
 
     def resolve(self, dtype: str) -> str:
-        """Return the dtype whose peak serves ``dtype`` (itself or its declared fallback)."""
+        """Return the dtype whose peak (and energy) serves ``dtype`` (itself or its fallback)."""
         if dtype in self.peak:
             return dtype
         if dtype in self.fallback:
@@ -107,6 +175,30 @@ class MemoryLevel(_Spec):
     )
     source: str = Field(min_length=1)
     note: str | None = None
+    energy: EnergyPerByte | None = Field(
+        None, description="energy per byte served from this level to the engines, joules"
+    )
+    energy_source: str | None = Field(None, min_length=1)
+    energy_note: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> MemoryLevel:
+        if self.energy is not None:
+            _need_source(self.energy_source, "energy")
+        elif self.energy_source or self.energy_note:
+            raise SpecError(
+                "energy_source without energy", field="energy", fix="add energy: '<x> pJ/B'"
+            )
+        return self
+
+
+def _need_source(source: str | None, field: str) -> None:
+    if not source:
+        raise SpecError(
+            f"{field} has no {field}_source",
+            field=f"{field}_source",
+            fix="cite where the figure comes from; say in energy_note how it was derived",
+        )
 
 
 class Overheads(_Spec):
@@ -117,8 +209,72 @@ class Overheads(_Spec):
     note: str | None = None
 
 
+class Power(_Spec):
+    """The device's power envelope: board power limit (TDP), static (idle) power drawn whenever
+    it runs, and optionally the energy per byte sent over its scale-up links (NVLink, ICI...)."""
+
+    tdp: PositiveWatts = Field(description="board power limit, watts")
+    idle: Watts = Field(description="static power drawn while a run lasts, watts")
+    interconnect: EnergyPerByte | None = Field(
+        None, description="energy per byte sent over the device-to-device links, joules"
+    )
+    source: str = Field(min_length=1)
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Power:
+        if self.tdp <= self.idle:
+            raise SpecError(
+                f"tdp {self.tdp:g} W is not above idle power {self.idle:g} W",
+                field="tdp",
+                fix="the power limit must exceed the static power; check both figures' units",
+            )
+        return self
+
+
+class Cost(_Spec):
+    """Economics of one device: a purchase price amortized over a lifetime plus electricity at a
+    PUE, or an all-in hourly price (a cloud rate, which already includes energy)."""
+
+    price: Dollars | None = Field(None, description="purchase price of one device, dollars")
+    lifetime: Lifetime | None = Field(None, description="amortization period, seconds")
+    electricity: DollarsPerJoule | None = Field(None, description="dollars per joule")
+    pue: float = Field(1.0, ge=1.0, description="facility power usage effectiveness")
+    hourly: DollarsPerSecond | None = Field(
+        None, description="all-in rental price of one device, dollars per second"
+    )
+    source: str = Field(min_length=1)
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Cost:
+        if (self.price is None) == (self.hourly is None):
+            raise SpecError(
+                "give either price (with lifetime and electricity) or hourly",
+                field="price" if self.price is None else "hourly",
+                fix="e.g. price: $25000, lifetime: 5 y, electricity: $0.1/kWh; or hourly: $2.5/h",
+            )
+        if self.price is not None:
+            for name in ("lifetime", "electricity"):
+                if getattr(self, name) is None:
+                    raise SpecError(
+                        f"a purchase price needs {name}",
+                        field=name,
+                        fix="e.g. lifetime: 5 y" if name == "lifetime" else "e.g. $0.1/kWh",
+                    )
+        elif self.lifetime is not None or self.electricity is not None:
+            raise SpecError(
+                "an hourly price already includes energy and amortization",
+                field="lifetime" if self.lifetime is not None else "electricity",
+                fix="drop lifetime and electricity, or give price instead of hourly",
+            )
+        return self
+
+
 class Hardware(_Spec):
-    """An accelerator: engines, memory levels ordered fastest to slowest, overheads."""
+    """An accelerator: engines, memory levels ordered fastest to slowest, overheads, and
+    optionally its power envelope (``power``, with energy figures on every engine and level)
+    and economics (``cost``)."""
 
     name: str = Field(min_length=1)
     description: str = ""
@@ -133,6 +289,8 @@ class Hardware(_Spec):
     )
     assumptions: list[str] = Field(default_factory=list)
     note: str | None = None
+    power: Power | None = None
+    cost: Cost | None = None
 
     @field_validator("default_dtype")
     @classmethod
@@ -162,7 +320,40 @@ class Hardware(_Spec):
                 field="memory",
                 fix=f"reorder {list(self.memory)}",
             )
+        self._check_energy()
         return self
+
+    def _check_energy(self) -> None:
+        """The energy model is all or nothing: ``power`` and an energy on every engine and
+        level, or none of them; ``cost`` needs the energy model."""
+        parts = {
+            **{f"engines.{e}.energy": getattr(self.engines, e).energy for e in EngineKind},
+            **{f"memory.{n}.energy": lvl.energy for n, lvl in self.memory.items()},
+        }
+        given = [k for k, v in parts.items() if v is not None]
+        if self.power is not None:
+            missing = [k for k, v in parts.items() if v is None]
+            if missing:
+                raise SpecError(
+                    "a device with a power block needs energy figures everywhere",
+                    field=missing[0],
+                    fix="add it with its energy_source; see hw_specs/README.md, Energy",
+                )
+        elif given:
+            raise SpecError(
+                f"energy figures ({given[0]}) without a power block",
+                field="power",
+                fix="add power: {tdp: ..., idle: ..., source: ...}",
+            )
+        if self.cost is not None and self.power is None:
+            raise SpecError(
+                "cost needs the energy model", field="power", fix="add the power block first"
+            )
+
+    @property
+    def has_energy(self) -> bool:
+        """Whether the device carries the energy model (power block and energy figures)."""
+        return self.power is not None
 
     @property
     def level_names(self) -> tuple[str, ...]:
@@ -194,6 +385,15 @@ class Hardware(_Spec):
         """Name of the device (main) memory level."""
         return next(n for n, lvl in self.memory.items() if lvl.kind == LevelKind.DEVICE)
 
+    def energy(self, engine: str, dtype: str) -> float:
+        """Joules per FLOP of ``engine`` at ``dtype`` (fallbacks honoured); NaN without an
+        energy model."""
+        eng: Engine = getattr(self.engines, engine)
+        if eng.energy is None:
+            return float("nan")
+        self.peak(engine, dtype)  # the clear error for an unsupported dtype
+        return eng.energy[eng.resolve(canonical(dtype))]
+
     def peak(self, engine: str, dtype: str) -> float:
         """Return the dense peak (FLOP/s) of ``engine`` for ``dtype``, honouring fallbacks."""
         eng: Engine = getattr(self.engines, engine)
@@ -208,4 +408,4 @@ class Hardware(_Spec):
         return eng.peak[used]
 
 
-__all__ = ["Engine", "Engines", "Hardware", "MemoryLevel", "Overheads"]
+__all__ = ["Cost", "Engine", "Engines", "Hardware", "MemoryLevel", "Overheads", "Power"]

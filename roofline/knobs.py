@@ -1,6 +1,8 @@
 """Knobs: paths into a device spec (``memory.hbm.bandwidth``, ``engines.matrix.peak.fp16``,
-``overheads.per_op``) with values as SI numbers or unit strings, and :func:`vary`, which makes a
-:class:`~roofline.grid.HardwareGrid` of every combination."""
+``overheads.per_op``, and the energy model's ``engines.matrix.energy.fp16``, ``memory.hbm.energy``,
+``power.tdp``, ``power.idle``, ``power.interconnect``, ``cost.price``, ``cost.lifetime``,
+``cost.electricity``, ``cost.pue``, ``cost.hourly``) with values as SI numbers or unit strings,
+and :func:`vary`, which makes a :class:`~roofline.grid.HardwareGrid` of every combination."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import Any, Literal
 import numpy as np
 
 from roofline.dtypes import BITS, canonical
+from roofline.energy import DeviceEnergy
 from roofline.errors import SpecError
 from roofline.grid import HardwareGrid, to_grid
 from roofline.hardware import Hardware
@@ -44,13 +47,59 @@ def _level_alias(hw: Hardware, name: str) -> str:
     )
 
 
-_PATH_DIMS = {"capacity": Dim.BYTES, "bandwidth": Dim.BANDWIDTH, "granularity": Dim.BYTES}
+_PATH_DIMS = {
+    "capacity": Dim.BYTES,
+    "bandwidth": Dim.BANDWIDTH,
+    "granularity": Dim.BYTES,
+    "energy": Dim.ENERGY_PER_BYTE,
+}
+#: knobs of the power envelope and the economics (``cost.pue`` is a plain ratio >= 1)
+_ENERGY_KNOBS = {
+    "power.tdp": Dim.POWER,
+    "power.idle": Dim.POWER,
+    "power.interconnect": Dim.ENERGY_PER_BYTE,
+    "cost.price": Dim.MONEY,
+    "cost.lifetime": Dim.TIME,
+    "cost.electricity": Dim.MONEY_PER_ENERGY,
+    "cost.pue": Dim.COUNT,
+    "cost.hourly": Dim.MONEY_PER_TIME,
+}
+#: knobs that may be zero (an energy figure, idle power, a free electricity supply, no overhead)
+_ZERO_OK = ("overheads.per_op", "power.idle", "power.interconnect", "cost.electricity")
+
+
+def _zero_ok(path: str) -> bool:
+    return path in _ZERO_OK or path.endswith(".energy") or ".energy." in path
+
+
+def _need_energy(hw: Hardware, path: str) -> None:
+    if not hw.has_energy:
+        raise SpecError(
+            f"device {hw.name!r} has no energy model to vary",
+            field=path,
+            fix="add its power block and energy figures (hw_specs/README.md, Energy)",
+        )
+    if path.startswith("cost."):
+        cost = hw.cost
+        if cost is None:
+            raise SpecError(
+                f"device {hw.name!r} has no cost block", field=path, fix="add cost: to its spec"
+            )
+        hourly = path == "cost.hourly"
+        if hourly != (cost.hourly is not None):
+            raise SpecError(
+                f"device {hw.name!r} is priced {'hourly' if cost.hourly else 'by purchase'}",
+                field=path,
+                fix="vary cost.hourly" if cost.hourly else "vary cost.price, lifetime, electricity",
+            )
 
 
 def knob_dim(hw: Hardware, path: str) -> tuple[str, Dim | None]:
     """Validate a knob path and return (canonical path, its dimension; None = dimensionless)."""
     parts = path.split(".")
     if parts[0] == "memory" and len(parts) == 3 and parts[2] in _PATH_DIMS:
+        if parts[2] == "energy":
+            _need_energy(hw, path)
         return f"memory.{_level_alias(hw, parts[1])}.{parts[2]}", _PATH_DIMS[parts[2]]
     if parts[0] == "engines" and len(parts) >= 3 and parts[1] in tuple(EngineKind):
         if parts[2] == "peak" and len(parts) == 4:
@@ -58,12 +107,29 @@ def knob_dim(hw: Hardware, path: str) -> tuple[str, Dim | None]:
             return f"engines.{parts[1]}.peak.{dt}", Dim.RATE
         if parts[2] == "efficiency" and len(parts) == 3:
             return path, None
+        if parts[2] == "energy" and len(parts) == 4:
+            _need_energy(hw, path)
+            dt = canonical(parts[3], field=path)
+            eng = getattr(hw.engines, parts[1])
+            if dt not in eng.peak:
+                used = eng.resolve(dt)
+                raise SpecError(
+                    f"{hw.name} has no {parts[1]} peak for {dt}"
+                    + (f" (it runs at {used}'s rate and energy)" if used else ""),
+                    field=path,
+                    fix=f"vary engines.{parts[1]}.energy.{used or next(iter(eng.peak))}",
+                )
+            return f"engines.{parts[1]}.energy.{dt}", Dim.ENERGY
     if path in ("overheads.per_op",):
         return path, Dim.TIME
+    if path in _ENERGY_KNOBS:
+        _need_energy(hw, path)
+        return path, _ENERGY_KNOBS[path]
     known = [f"memory.{n}.{k}" for n in hw.memory for k in _PATH_DIMS] + [
-        f"engines.{e}.peak.{d}" for e in EngineKind for d in BITS
+        f"engines.{e}.{what}.{d}" for e in EngineKind for d in BITS for what in ("peak", "energy")
     ]
     known += ["engines.matrix.efficiency", "engines.vector.efficiency", "overheads.per_op"]
+    known += list(_ENERGY_KNOBS)
     raise SpecError(
         f"unknown knob {path!r}",
         field=path,
@@ -78,16 +144,18 @@ def parse_knob_values(hw: Hardware, path: str, values: KnobValues) -> tuple[str,
     if arr is not None and arr.dtype.kind in "fiu" and arr.ndim == 1:
         # already SI numbers (sweep chunks): validate in bulk instead of one by one
         si = arr.astype(float)
-        zero_ok = path == "overheads.per_op"
+        zero_ok = _zero_ok(canon)
         bad = ~np.isfinite(si) | (si < 0) | ((si == 0) & (not zero_ok))
         if dim is None:
             bad |= (si <= 0) | (si > 1)
+        if canon == "cost.pue":
+            bad |= si < 1
         if bad.any():
             v = si[np.flatnonzero(bad)[0]]
             raise SpecError(
                 f"{v!r} is not a valid value",
                 field=path,
-                fix="use a positive, finite value" if dim else "use a value in (0, 1]",
+                fix=_range_fix(canon, dim),
             )
         return canon, si
     out: list[float] = []
@@ -102,10 +170,21 @@ def parse_knob_values(hw: Hardware, path: str, values: KnobValues) -> tuple[str,
             out.append(x)
         else:
             try:
-                out.append(parse_quantity(v, dim, allow_zero=path == "overheads.per_op"))
+                x = parse_quantity(v, dim, allow_zero=_zero_ok(canon))
             except SpecError as exc:
                 raise exc.with_context(prefix=path) from None
+            if canon == "cost.pue" and x < 1:
+                raise SpecError(f"{v!r} is below 1", field=path, fix=_range_fix(canon, dim))
+            out.append(x)
     return canon, np.asarray(out, dtype=float)
+
+
+def _range_fix(path: str, dim: Dim | None) -> str:
+    if path == "cost.pue":
+        return "a PUE is at least 1 (facility power over IT power)"
+    if dim is None:
+        return "use a value in (0, 1]"
+    return "use a non-negative, finite value" if _zero_ok(path) else "use a positive, finite value"
 
 
 def knob_columns(
@@ -144,8 +223,11 @@ def vary(
     knobs : mapping path -> values
         Paths such as ``memory.hbm.bandwidth`` (``memory.main.*`` and ``memory.onchip.*`` are
         aliases for the device level and the largest on-chip level), ``engines.matrix.peak.fp16``,
-        ``engines.matrix.efficiency``, ``overheads.per_op``. Values are numbers in SI units or unit
-        strings (``"2 TB/s"``).
+        ``engines.matrix.efficiency``, ``overheads.per_op``; for a device with an energy model
+        ``engines.matrix.energy.fp16`` (J/FLOP), ``memory.hbm.energy`` (J/B), ``power.tdp``,
+        ``power.idle`` (W), ``power.interconnect`` (J/B), ``cost.price`` ($), ``cost.lifetime``
+        (s), ``cost.electricity`` ($/J), ``cost.pue``, ``cost.hourly`` ($/s). Values are numbers in
+        SI units or unit strings (``"2 TB/s"``, ``"0.5 pJ"``, ``"500 W"``).
     mode : "product" or "zip"
         Cartesian product of the value lists, or element-wise (equal lengths).
     """
@@ -162,9 +244,12 @@ def vary(
     vp = {k: np.repeat(v, h) for k, v in g.vector_peak.items()}
     meff, veff = np.repeat(g.matrix_eff, h), np.repeat(g.vector_eff, h)
     overhead = np.repeat(g.overhead, h)
+    energy = None if g.energy is None else g.energy.repeat(h)
     names = list(hw.memory)
     for path, col in zip(parsed, cols):
         parts = path.split(".")
+        if energy is not None and _set_energy(energy, parts, col, names):
+            continue
         if parts[0] == "memory":
             arr = {"capacity": capacity, "bandwidth": bandwidth, "granularity": granularity}[
                 parts[2]
@@ -179,6 +264,15 @@ def vary(
             overhead[:] = col
     labels = tuple(f"{hw.name}[{i}]" for i in range(h))
     tile = None if g.tile is None else np.repeat(g.tile, h, axis=0)
+    if energy is not None:
+        low = np.flatnonzero(energy.tdp <= energy.idle)
+        if low.size:
+            i = int(low[0])
+            raise SpecError(
+                f"variant {i}: tdp {energy.tdp[i]:g} W is not above idle {energy.idle[i]:g} W",
+                field="power.tdp",
+                fix="vary the power limit above the static power",
+            )
     return HardwareGrid(
         hw,
         labels,
@@ -192,4 +286,19 @@ def vary(
         overhead,
         tile,
         knobs=dict(zip(parsed, cols)),
+        energy=energy,
     )
+
+
+def _set_energy(energy: DeviceEnergy, parts: list[str], col: np.ndarray, names: list[str]) -> bool:
+    """Write a knob of the energy model into ``energy`` (in place); False for other knobs."""
+    if parts[0] == "memory" and parts[2] == "energy":
+        energy.level[:, names.index(parts[1])] = col
+    elif parts[0] == "engines" and parts[2] == "energy":
+        table = energy.matrix if parts[1] == EngineKind.MATRIX else energy.vector
+        table[parts[3]] = col.copy()
+    elif parts[0] in ("power", "cost"):
+        getattr(energy, parts[1])[:] = col
+    else:
+        return False
+    return True

@@ -5,7 +5,9 @@ each run; concrete observers time operators, count runs or log tensor shapes. He
 replayed op by op in execution order and each attached observer sees, for every run (model, device
 variant, batch), ``on_run_start``, one ``on_op`` per op with its predicted metrics, and
 ``on_run_end``. Built-ins break time, FLOPs and bytes down by op kind, by category (the paper's
-operator groups), by bound, and record a per-op trace.
+operator groups), by bound, and record a per-op trace; :class:`EnergyBreakdown` breaks the
+energy down by op kind (or category, or bound) and by where it goes: compute, each memory level,
+static power.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ class OpEvent:
     bytes_moved: float
     bytes_by_level: dict[str, float]
     bound: str
+    energy_j: float = float("nan")
+    energy_by_part: dict[str, float] = field(default_factory=dict)
 
 
 class Observer(Protocol):
@@ -187,6 +191,58 @@ class Trace(_Base):
         return Table(cols, rows, title="trace")
 
 
+class EnergyBreakdown(_Base):
+    """Joules per (run, group) by where they go: ``compute``, each memory level, ``static``
+    (idle power over the op's power-capped time). ``key`` groups ops: ``kind`` (default),
+    ``category`` or ``bound``. A device without an energy model gives NaN."""
+
+    def __init__(self, key: str = "kind") -> None:
+        self.key = key
+        self._acc: dict = defaultdict(lambda: defaultdict(float))
+        self._ops: dict = defaultdict(int)
+        self._parts: dict[str, None] = {}
+        self._runs: dict = {}
+
+    def on_run_start(self, run: Run) -> None:
+        self._runs[(run.model, run.device, run.batch, run.dtype)] = run
+
+    def on_op(self, run: Run, event: OpEvent) -> None:
+        key = (run.model, run.device, run.batch, run.dtype, getattr(event, self.key))
+        acc = self._acc[key]
+        for part, joules in event.energy_by_part.items():
+            self._parts.setdefault(part, None)
+            acc[part] += joules
+        self._ops[key] += 1
+
+    def table(self) -> Table:
+        """Rows per (model, device, batch, dtype, group): ops, joules, share of the run's
+        joules, and joules per part (``compute_j``, ``<level>_j``..., ``static_j``)."""
+        parts = list(self._parts)
+        cols = ["model", "device", "batch", "dtype", self.key, "ops", "energy_j", "energy_share"]
+        cols += [f"{p}_j" for p in parts]
+        run_total: dict = defaultdict(float)
+        for (m, d, b, dt, _g), acc in self._acc.items():
+            run_total[(m, d, b, dt)] += sum(acc.values())
+        rows = []
+        for (m, d, b, dt, g), acc in self._acc.items():
+            total = sum(acc.values())
+            whole = run_total[(m, d, b, dt)]
+            share = total / whole if whole else float("nan")
+            rows.append(
+                [m, d, b, dt, g, self._ops[(m, d, b, dt, g)], total, share]
+                + [acc.get(p, 0.0) for p in parts]
+            )
+        return Table(cols, rows, title=f"energy by {self.key}")
+
+    def by_part(self) -> dict[str, float]:
+        """Joules per part over every run and group (where the energy goes)."""
+        out: dict[str, float] = defaultdict(float)
+        for acc in self._acc.values():
+            for part, joules in acc.items():
+                out[part] += joules
+        return dict(out)
+
+
 def replay(result: Result, observers: Iterable[Observer]) -> None:
     """Replay every run of ``result`` op by op to ``observers``."""
     obs = list(observers)
@@ -197,6 +253,8 @@ def replay(result: Result, observers: Iterable[Observer]) -> None:
     levels = result.grid.level_names
     flops = ct.flops_matrix + ct.flops_vector
     lat = result.latency_s
+    parts = result.energy_labels
+    op_energy = result.op_energy_j  # [H, B, O, 2 + L]
     for h, dev in enumerate(result.grid.labels):
         for j, b in enumerate(ct.batch):
             run = Run(ct.model, dev, float(b), ct.precision.name, float(lat[h, j]))
@@ -217,6 +275,8 @@ def replay(result: Result, observers: Iterable[Observer]) -> None:
                     float(moved[i].sum()),
                     dict(zip(levels, (float(x) for x in moved[i]))),
                     labels[int(result.bound[h, j, i])],
+                    float(op_energy[h, j, i].sum()),
+                    dict(zip(parts, (float(x) for x in op_energy[h, j, i]))),
                 )
                 t0 += float(times[i])
                 for o in obs:

@@ -6,14 +6,28 @@ Array names carry SI suffixes; shapes use H variants, B batches, O ops, L memory
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
+from roofline import energy as en
 from roofline.formulas import dominant, throughput, time_by_bound, utilization
 from roofline.grid import HardwareGrid
+from roofline.kinds import Bound, EngineKind
 from roofline.records import CostTable
 from roofline.table import Table
+
+#: the energy, power and cost columns of :meth:`Result.totals` (and of compare and sweep)
+ENERGY_COLUMNS = (
+    "energy_per_sample_j",
+    "avg_power_w",
+    "samples_per_j",
+    "capped_throughput_per_s",
+    "cost_per_1m_samples",
+    "power_capped",
+    "capped_bound",
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -41,6 +55,12 @@ class Result:
         overhead, no efficiency derating, no tile padding): what no measured system can beat.
     launch : str
         How launch overhead was paid: ``kernel`` (one per kernel) or ``graph`` (one per run).
+
+    Energy, power and cost (:mod:`roofline.energy`) are derived on demand: ``dynamic_energy_j``,
+    ``energy_j``, ``energy_per_sample_j``, ``samples_per_j``, ``avg_power_w``,
+    ``capped_latency_s``, ``capped_throughput_per_s``, ``power_capped``, ``clock_fraction``,
+    ``cost_per_1m_samples`` [H, B]; ``op_energy_j`` [H, B, O, 2 + L] by ``energy_labels``. The
+    times above are uncapped; the capped ones sit beside them.
     """
 
     costs: CostTable
@@ -127,6 +147,122 @@ class Result:
         """Label array [H, B] of the largest share of time: a bound, or ``overhead``."""
         return dominant(self.summary_labels, self.time_by_bound())
 
+    # -- energy and power (roofline.energy; NaN for a device without an energy model) ----------
+    @property
+    def energy_labels(self) -> tuple[str, ...]:
+        """Labels of :attr:`op_energy_j`'s last axis: ``compute``, each level, ``static``."""
+        return (en.COMPUTE, *self.grid.level_names, en.STATIC)
+
+    @cached_property
+    def dynamic_op_energy_j(self) -> np.ndarray:
+        """Joules [H, B, O, 1 + L] of each op's arithmetic (``compute``) and of the bytes each
+        memory level serves it."""
+        ct, grid = self.costs, self.grid
+        dtype = ct.precision.compute
+        comp = en.compute_energy(
+            ct.flops_matrix,
+            ct.flops_vector,
+            grid.energy_per_flop(EngineKind.MATRIX, dtype),
+            grid.energy_per_flop(EngineKind.VECTOR, dtype),
+        )
+        levels = en.level_energy(self.bytes_moved, grid.energy_arrays().level)
+        return np.concatenate([comp[..., None], levels], axis=-1)
+
+    @cached_property
+    def dynamic_energy_j(self) -> np.ndarray:
+        """Dynamic joules [H, B] of a run: every op's FLOPs and bytes."""
+        return self.dynamic_op_energy_j.sum(axis=(-2, -1))
+
+    @cached_property
+    def power_floor_s(self) -> np.ndarray:
+        """The least seconds [H, B] a run can take at the power limit: dynamic energy over
+        (TDP - idle power)."""
+        e = self.grid.energy_arrays()
+        return en.power_floor_s(self.dynamic_energy_j, e.tdp, e.idle)
+
+    @property
+    def power_capped(self) -> np.ndarray:
+        """Where the power cap binds [H, B]: the run would draw more than the TDP."""
+        return en.is_capped(self.latency_s, self.power_floor_s)
+
+    @property
+    def capped_latency_s(self) -> np.ndarray:
+        """Latency [H, B] under the power cap: ``max(latency, power floor)`` (seconds)."""
+        return en.capped_latency(self.latency_s, self.power_floor_s)
+
+    @property
+    def capped_throughput_per_s(self) -> np.ndarray:
+        """Samples per second [H, B] under the power cap."""
+        return throughput(self.costs.batch[None, :], self.capped_latency_s)
+
+    @cached_property
+    def _clock(self) -> tuple[np.ndarray, np.ndarray]:
+        return en.clock_fraction(
+            self.compute_time_s,
+            self.level_time_s.max(axis=-1),
+            self.overhead_s,
+            self.capped_latency_s,
+            self.power_capped,
+        )
+
+    @property
+    def clock_fraction(self) -> np.ndarray:
+        """Clock [H, B] as a fraction of the peaks' clock that holds a capped run at its TDP
+        (1 where the cap does not bind; :func:`roofline.energy.clock_fraction`)."""
+        return self._clock[0]
+
+    @property
+    def capped_time_s(self) -> np.ndarray:
+        """Op seconds [H, B, O] at the capped clock (compute time / clock fraction)."""
+        return self._clock[1]
+
+    @cached_property
+    def op_energy_j(self) -> np.ndarray:
+        """Joules [H, B, O, 2 + L] of each op by :attr:`energy_labels`: compute, each level's
+        bytes, and static power over the op's capped time."""
+        idle = self.grid.energy_arrays().idle
+        static = idle[:, None, None] * self.capped_time_s
+        return np.concatenate([self.dynamic_op_energy_j, static[..., None]], axis=-1)
+
+    @property
+    def energy_j(self) -> np.ndarray:
+        """Joules [H, B] of a run: dynamic + idle power x capped latency."""
+        idle = self.grid.energy_arrays().idle
+        return en.run_energy(self.dynamic_energy_j, idle, self.capped_latency_s)
+
+    def energy_by_part(self) -> np.ndarray:
+        """Joules [H, B, 2 + L] of a run by :attr:`energy_labels` (compute, levels, static)."""
+        idle = self.grid.energy_arrays().idle
+        static = idle[:, None] * self.capped_latency_s
+        dyn = self.dynamic_op_energy_j.sum(axis=-2)
+        return np.concatenate([dyn, static[..., None]], axis=-1)
+
+    @property
+    def energy_per_sample_j(self) -> np.ndarray:
+        """Joules per sample [H, B]."""
+        return en.per_sample(self.energy_j, self.costs.batch[None, :])
+
+    @property
+    def samples_per_j(self) -> np.ndarray:
+        """Samples per joule [H, B]."""
+        return en.samples_per_joule(self.energy_per_sample_j)
+
+    @property
+    def avg_power_w(self) -> np.ndarray:
+        """Average watts [H, B] over the capped run (at most the TDP)."""
+        return en.average_power(self.energy_j, self.capped_latency_s)
+
+    @property
+    def cost_per_1m_samples(self) -> np.ndarray:
+        """Dollars [H, B] per million samples (NaN where the device has no price)."""
+        hold = en.per_sample(self.capped_latency_s, self.costs.batch[None, :])
+        e = self.grid.energy_arrays()
+        return 1e6 * en.cost_per_sample(e, hold, self.energy_per_sample_j)
+
+    def capped_bound(self) -> np.ndarray:
+        """Label array [H, B]: ``power`` where the cap binds, else :meth:`dominant_bound`."""
+        return np.where(self.power_capped, str(Bound.POWER), self.dominant_bound())
+
     # -- tables ----------------------------------------------------------------------------------
     def totals(self) -> Table:
         """One row per (device variant, batch): latency, throughput, utilization, bound...
@@ -166,6 +302,7 @@ class Result:
             "feasible",
             "capacity_shortfall_bytes",
             "devices_needed",
+            *ENERGY_COLUMNS,
         ]
         cols += [f"{n}_bytes" for n in self.grid.level_names]
         cols += [f"{b}_bound_time_s" for b in self.bound_labels] + ["overhead_time_s"]
@@ -201,6 +338,13 @@ class Result:
             per_point(self.feasible.astype(bool)),
             per_point(self.shortfall_bytes.astype(float)),
             per_point(self.devices_needed.astype(int)),
+            if_fits(self.energy_per_sample_j),
+            if_fits(self.avg_power_w),
+            if_fits(self.samples_per_j),
+            if_fits(self.capped_throughput_per_s),
+            if_fits(self.cost_per_1m_samples),
+            per_point(self.power_capped.astype(bool)),
+            per_point(self.capped_bound().astype(str)),
         ]
         values += [moved[..., k].ravel() for k in range(moved.shape[-1])]
         values += [tb[..., k].ravel() for k in range(tb.shape[-1])]

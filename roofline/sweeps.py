@@ -186,8 +186,11 @@ def sweep(
     Table
         Columns: the knob paths (SI values), ``model``, ``batch``, ``dtype``, ``latency_s``,
         ``throughput_per_s``, ``utilization``, ``bound``, ``feasible``,
-        ``capacity_shortfall_bytes``, ``devices_needed``; rows ordered by model, dtype, variant,
-        batch. On a system: the knob paths and
+        ``capacity_shortfall_bytes``, ``devices_needed``, and the energy columns
+        (:data:`SWEEP_ENERGY_COLUMNS`: ``energy_per_sample_j``, ``avg_power_w``,
+        ``samples_per_j``, ``capped_throughput_per_s``, ``cost_per_1m_samples``,
+        ``power_capped``; NaN for a device without an energy model); rows ordered by model,
+        dtype, variant, batch. On a system: the knob paths and
         :data:`~roofline.systems.evaluate.SYSTEM_COLUMNS`, ordered by model, dtype, variant,
         layout, batch.
     """
@@ -241,6 +244,7 @@ def sweep(
             "feasible",
             "capacity_shortfall_bytes",
             "devices_needed",
+            *SWEEP_ENERGY_COLUMNS,
         )
     }
     starts = list(range(0, n, chunk))
@@ -277,6 +281,8 @@ def sweep(
                 out["feasible"].append(tot.feasible.ravel())
                 out["capacity_shortfall_bytes"].append(tot.shortfall_bytes.ravel())
                 out["devices_needed"].append(tot.devices_needed.ravel().astype(int))
+                for k, v in _energy_columns(tot, batches).items():
+                    out[k].append(v.ravel())
                 if progress:
                     progress(h)
     table = SweepTable.from_columns(
@@ -286,6 +292,40 @@ def sweep(
     table.knobs = tuple(cols)
     table.per_op = _per_op_table(loaded, hw, cols, batches, dtypes, pol, fuse) if per_op else None
     return table
+
+
+#: the energy, power and cost columns of a sweep (NaN for a device without an energy model)
+SWEEP_ENERGY_COLUMNS = (
+    "energy_per_sample_j",
+    "avg_power_w",
+    "samples_per_j",
+    "capped_throughput_per_s",
+    "cost_per_1m_samples",
+    "power_capped",
+)
+
+
+def _energy_columns(tot: Totals, batches: np.ndarray) -> dict[str, np.ndarray]:
+    """The :data:`SWEEP_ENERGY_COLUMNS` of a chunk [h, B] (infeasible points carry none)."""
+    h = tot.latency_s.shape[0]
+    e = tot.energy
+    if e is None:
+        nan = np.full((h, batches.size), np.nan)
+        cols = {k: nan for k in SWEEP_ENERGY_COLUMNS}
+        cols["power_capped"] = np.zeros((h, batches.size), dtype=bool)
+        return cols
+    per = e.energy_j / batches[None, :]
+    with np.errstate(divide="ignore"):
+        values = {
+            "energy_per_sample_j": per,
+            "avg_power_w": e.avg_power_w,
+            "samples_per_j": 1.0 / per,
+            "capped_throughput_per_s": throughput(batches[None, :], e.capped_latency_s),
+            "cost_per_1m_samples": 1e6 * e.cost_per_sample,
+        }
+    cols = {k: np.where(tot.feasible, v, np.nan) for k, v in values.items()}
+    cols["power_capped"] = e.power_capped
+    return cols
 
 
 #: the largest per-op detail a sweep builds (rows = points x batches x ops)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from roofline import energy as en
 from roofline.evaluation import evaluate_costs, padded_by_tile
 from roofline.formulas import paid_launches
 from roofline.grid import HardwareGrid, group_rows
@@ -28,9 +29,50 @@ from roofline.records import CostTable
 
 
 @dataclass(frozen=True, eq=False)
+class RunEnergy:
+    """Energy, power and cost of each (variant, batch) run [H, B] (:mod:`roofline.energy`; NaN
+    without an energy model): the same numbers as the :class:`~roofline.result.Result`'s."""
+
+    dynamic_j: np.ndarray
+    energy_j: np.ndarray
+    capped_latency_s: np.ndarray
+    power_capped: np.ndarray
+    avg_power_w: np.ndarray
+    cost_per_sample: np.ndarray
+
+
+def run_energy(
+    ct: CostTable, grid: HardwareGrid, level_bytes: np.ndarray, latency_s: np.ndarray
+) -> RunEnergy:
+    """:class:`RunEnergy` from totals only: FLOPs per batch, ``level_bytes`` [H, B, L] (bytes
+    each level serves in a run) and the uncapped ``latency_s`` [H, B]."""
+    e = grid.energy_arrays()
+    dtype = ct.precision.compute
+    fm = ct.flops_matrix.sum(axis=0)[None, :]
+    fv = ct.flops_vector.sum(axis=0)[None, :]
+    dyn = fm * grid.energy_per_flop(EngineKind.MATRIX, dtype)[:, None]
+    dyn = dyn + fv * grid.energy_per_flop(EngineKind.VECTOR, dtype)[:, None]
+    dyn = dyn + en.level_energy(level_bytes, e.level).sum(axis=-1)
+    floor = en.power_floor_s(dyn, e.tdp, e.idle)
+    capped = en.capped_latency(latency_s, floor)
+    energy = en.run_energy(dyn, e.idle, capped)
+    per = en.per_sample(energy, ct.batch[None, :])
+    cost = en.cost_per_sample(e, en.per_sample(capped, ct.batch[None, :]), per)
+    return RunEnergy(
+        dyn,
+        energy,
+        capped,
+        en.is_capped(latency_s, floor),
+        en.average_power(energy, capped),
+        cost,
+    )
+
+
+@dataclass(frozen=True, eq=False)
 class Totals:
     """Per (variant, batch) totals; ``bound_time_s`` is [H, B, 2 + L]: compute, the levels, and
-    the per-op overhead (as :meth:`roofline.result.Result.time_by_bound`)."""
+    the per-op overhead (as :meth:`roofline.result.Result.time_by_bound`); ``energy`` the
+    run's energy, power and cost."""
 
     latency_s: np.ndarray
     bound_time_s: np.ndarray
@@ -38,6 +80,7 @@ class Totals:
     shortfall_bytes: np.ndarray
     devices_needed: np.ndarray
     matrix_peak: np.ndarray
+    energy: RunEnergy | None = None
 
 
 def _rates(ct: CostTable, grid: HardwareGrid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -67,6 +110,7 @@ def totals_direct(
     feasible = np.empty((H, B), dtype=bool)
     shortfall = np.empty((H, B))
     devices = np.empty((H, B))
+    level_bytes = np.zeros((H, B, L))
     group = group_rows(np.concatenate([grid.capacity, grid.granularity], axis=1))
     n_groups = int(group.max()) + 1 if H else 0
     # few capacity configurations: place once per configuration (no H axis on the bytes);
@@ -109,7 +153,10 @@ def totals_direct(
         feasible[hs] = place.feasible[pick]
         shortfall[hs] = place.shortfall_bytes[pick]
         devices[hs] = place.devices_needed[pick]
-    return Totals(latency, bound_time, feasible, shortfall, devices, mpeak)
+        if grid.energy is not None:
+            level_bytes[hs] = moved.sum(axis=-2)
+    energy = run_energy(ct, grid, level_bytes, latency) if grid.energy is not None else None
+    return Totals(latency, bound_time, feasible, shortfall, devices, mpeak, energy)
 
 
 def totals_full(
@@ -120,6 +167,9 @@ def totals_full(
 ) -> Totals:
     """Totals through the full evaluation (devices with size-dependent efficiency curves)."""
     r = evaluate_costs(ct, grid, policy, launch=launch)
+    energy = None
+    if grid.energy is not None:
+        energy = run_energy(ct, grid, r.bytes_moved.sum(axis=-2), r.latency_s)
     return Totals(
         r.latency_s,
         r.time_by_bound(),
@@ -127,6 +177,7 @@ def totals_full(
         r.shortfall_bytes,
         r.devices_needed,
         r.matrix_peak,
+        energy,
     )
 
 
@@ -144,6 +195,7 @@ def totals_ridge(ct: CostTable, grid: HardwareGrid, launch: str = "kernel") -> T
     over = grid.overhead
     latency = np.zeros((H, B))
     bound_time = np.zeros((H, B, 2 + L))
+    level_bytes = np.zeros((H, B, L))
     # under SingleLevel the bytes depend only on main memory's granularity, and feasibility is
     # a comparison with its capacity: both vectorize without grouping by capacity
     v = pol.verdict(ct, grid)
@@ -152,6 +204,7 @@ def totals_ridge(ct: CostTable, grid: HardwareGrid, launch: str = "kernel") -> T
     for u in np.unique(group):
         hs = np.flatnonzero(group == u)
         moved = pol.place(ct, grid.take(hs[:1])).bytes[0, :, :, main]  # [B, O]
+        level_bytes[hs, :, main] = moved.sum(axis=-1)[None, :]
         for t in np.unique(tile_idx[hs]):
             ht = hs[tile_idx[hs] == t]
             fm = padded[t]  # [B, O]
@@ -162,7 +215,8 @@ def totals_ridge(ct: CostTable, grid: HardwareGrid, launch: str = "kernel") -> T
                 bound_time[ht, j, 0] = comp
                 bound_time[ht, j, 1 + main] = mem
                 bound_time[ht, j, 1 + L] = overhead
-    return Totals(latency, bound_time, feasible, shortfall, devices, mpeak)
+    energy = run_energy(ct, grid, level_bytes, latency) if grid.energy is not None else None
+    return Totals(latency, bound_time, feasible, shortfall, devices, mpeak, energy)
 
 
 def _ridge_one(fm, fv, moved, inv_m, inv_v, inv_bw):

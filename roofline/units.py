@@ -2,9 +2,13 @@
 
 SI prefixes are powers of 1000 (``GB`` = 1e9 B) and IEC prefixes powers of 1024
 (``GiB`` = 2**30 B); they are never mixed up. Inside the package every quantity is a float in base
-SI units: bytes, bytes per second, FLOP (or OP) per second, seconds. A bare number is taken as
-already in base units. Bits (``b``, ``bit``) are converted to bytes. Display formatting lives in
-:mod:`roofline.report`.
+SI units: bytes, bytes per second, FLOP (or OP) per second, seconds, joules (per FLOP or per
+byte), watts, US dollars, dollars per joule and dollars per second. A bare number is taken as
+already in base units, except where the caller demands a unit (``require_unit``: the energy, power
+and money fields of a device spec, where a bare ``700`` is more likely a typo than 700 W). Bits
+(``b``, ``bit``) are converted to bytes (``pJ/bit`` x 8 = ``pJ/B``). Money is in US dollars,
+written ``$25000``, ``$25k``, ``25000 USD`` (or ``25 kUSD``), ``$0.1/kWh`` or ``2.5 $/h``. A
+year is 365 days. Display formatting lives in :mod:`roofline.formatting`.
 """
 
 from __future__ import annotations
@@ -26,11 +30,35 @@ class Dim(str, Enum):
     TIME = "s"
     FREQUENCY = "Hz"
     COUNT = "count"
+    ENERGY = "J"
+    ENERGY_PER_BYTE = "J/B"
+    POWER = "W"
+    MONEY = "$"
+    MONEY_PER_ENERGY = "$/J"
+    MONEY_PER_TIME = "$/s"
 
 
 _SI = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
+#: sub-unit prefixes, only for energy and power (``pJ``, ``nJ``, ``mW``): never for bytes or rates
+_SMALL = {"m": 1e-3, "u": 1e-6, "µ": 1e-6, "n": 1e-9, "p": 1e-12, "f": 1e-15}
+_SMALL_DIMS = ("J", "J/B", "W")
 _IEC = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40, "Pi": 2.0**50, "Ei": 2.0**60}
-_TIME = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9, "min": 60.0, "h": 3600.0}
+_TIME = {
+    "s": 1.0,
+    "ms": 1e-3,
+    "us": 1e-6,
+    "µs": 1e-6,
+    "ns": 1e-9,
+    "min": 60.0,
+    "h": 3600.0,
+    "d": 86400.0,
+    "day": 86400.0,
+    "days": 86400.0,
+    "y": 365 * 86400.0,
+    "yr": 365 * 86400.0,
+    "year": 365 * 86400.0,
+    "years": 365 * 86400.0,
+}
 
 # unit body -> (dimension, multiplier to base SI)
 _UNITS: dict[str, tuple[Dim, float]] = {
@@ -48,21 +76,64 @@ _UNITS: dict[str, tuple[Dim, float]] = {
     "OP/s": (Dim.RATE, 1.0),
     "OPS": (Dim.RATE, 1.0),
     "Hz": (Dim.FREQUENCY, 1.0),
+    "J": (Dim.ENERGY, 1.0),
+    "J/FLOP": (Dim.ENERGY, 1.0),
+    "J/OP": (Dim.ENERGY, 1.0),
+    "J/B": (Dim.ENERGY_PER_BYTE, 1.0),
+    "J/byte": (Dim.ENERGY_PER_BYTE, 1.0),
+    "J/b": (Dim.ENERGY_PER_BYTE, 8.0),
+    "J/bit": (Dim.ENERGY_PER_BYTE, 8.0),
+    "W": (Dim.POWER, 1.0),
+    "$": (Dim.MONEY, 1.0),
+    "USD": (Dim.MONEY, 1.0),
 }
 
+# money rates: the prefix belongs to the denominator's unit (``$/kWh``), so they are listed whole
+_MONEY_RATES: dict[str, tuple[Dim, float]] = {
+    **{f"{cur}/{u}": (Dim.MONEY_PER_ENERGY, 1.0 / j) for cur in ("$", "USD") for u, j in (
+        ("J", 1.0), ("kJ", 1e3), ("MJ", 1e6), ("GJ", 1e9),
+        ("Wh", 3600.0), ("kWh", 3.6e6), ("MWh", 3.6e9),
+    )},
+    **{f"{cur}/{u}": (Dim.MONEY_PER_TIME, 1.0 / t) for cur in ("$", "USD") for u, t in (
+        ("s", 1.0), ("min", 60.0), ("h", 3600.0), ("hr", 3600.0), ("hour", 3600.0),
+        ("day", 86400.0), ("month", 365 * 86400.0 / 12), ("year", 365 * 86400.0),
+        ("y", 365 * 86400.0),
+    )},
+}  # fmt: skip
+
+#: dimensions whose spec fields demand a unit (a bare number is refused with the fix)
+UNIT_REQUIRED = frozenset(
+    {
+        Dim.ENERGY,
+        Dim.ENERGY_PER_BYTE,
+        Dim.POWER,
+        Dim.MONEY,
+        Dim.MONEY_PER_ENERGY,
+        Dim.MONEY_PER_TIME,
+    }
+)
+
 _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?inf|nan"
-_PATTERN = re.compile(rf"^\s*(?P<num>{_NUMBER})\s*(?P<unit>[A-Za-zµ/]*)\s*$")
+_PATTERN = re.compile(rf"^\s*(?P<num>{_NUMBER})\s*(?P<unit>[A-Za-zµ/$]*)\s*$")
+# ``$25000``, ``$25k``, ``$0.1/kWh``: the dollar sign written first
+_DOLLAR_FIRST = re.compile(
+    rf"^\s*\$\s*(?P<num>{_NUMBER})\s*(?P<prefix>[kMG]?)\s*(?P<rest>/\S*)?\s*$"
+)
 
 
 def _unit_factor(unit: str) -> tuple[Dim, float] | None:
     if unit in _TIME:
         return Dim.TIME, _TIME[unit]
+    if unit in _MONEY_RATES:
+        return _MONEY_RATES[unit]
     if unit in _UNITS:
         return _UNITS[unit]
-    for table in (_IEC, _SI):
+    for table in (_IEC, _SI, _SMALL):
         for prefix in sorted(table, key=len, reverse=True):
             if prefix and unit.startswith(prefix) and unit[len(prefix) :] in _UNITS:
                 dim, mult = _UNITS[unit[len(prefix) :]]
+                if table is _SMALL and dim.value not in _SMALL_DIMS:
+                    continue
                 return dim, mult * table[prefix]
     return None
 
@@ -74,16 +145,42 @@ _EXAMPLE = {
     Dim.TIME: "e.g. '5 us' or '10 ms'",
     Dim.FREQUENCY: "e.g. '1.41 GHz'",
     Dim.COUNT: "a plain number, e.g. 1024 or 1e6",
+    Dim.ENERGY: "e.g. '0.6 pJ' (per FLOP) or '1.2 nJ'",
+    Dim.ENERGY_PER_BYTE: "e.g. '28 pJ/B' or '3.5 pJ/bit'",
+    Dim.POWER: "e.g. '700 W' or '1.2 kW'",
+    Dim.MONEY: "e.g. '$25000', '$25k' or '25000 USD'",
+    Dim.MONEY_PER_ENERGY: "e.g. '$0.1/kWh' or '0.1 $/kWh'",
+    Dim.MONEY_PER_TIME: "e.g. '$2.5/h' or '2.5 $/h'",
 }
+
+#: the base unit a bare number is read in, for the fix of a refused bare number
+_BASE_UNIT = {
+    Dim.ENERGY: "J",
+    Dim.ENERGY_PER_BYTE: "J/B",
+    Dim.POWER: "W",
+    Dim.MONEY: "$",
+    Dim.MONEY_PER_ENERGY: "$/J",
+    Dim.MONEY_PER_TIME: "$/s",
+}
+
+
+def _with_unit(value: object, dim: Dim) -> str:
+    """The fix for a bare number: the number written with the base unit it would be read in."""
+    if dim == Dim.MONEY:
+        return f"write it with its unit, e.g. '${value}'"
+    return f"write it with its unit, e.g. '{value} {_BASE_UNIT.get(dim, dim.value)}'"
 
 
 def _suggest_unit(unit: str, dim: Dim) -> str:
     """``did you mean 'MiB'?`` for a mistyped unit of ``dim`` (case slips first), or an example."""
     if dim == Dim.TIME:
         names = list(_TIME)
+    elif dim in (Dim.MONEY_PER_ENERGY, Dim.MONEY_PER_TIME):
+        names = [n for n, (d, _) in _MONEY_RATES.items() if d == dim]
     else:
         bodies = [b for b, (d, _) in _UNITS.items() if d == dim]
-        prefixes = ("", *_SI, *(_IEC if dim in (Dim.BYTES, Dim.BANDWIDTH) else ()))
+        small = _SMALL if dim.value in _SMALL_DIMS else {}
+        prefixes = ("", *_SI, *small, *(_IEC if dim in (Dim.BYTES, Dim.BANDWIDTH) else ()))
         names = [p + b for b in bodies for p in prefixes]
     same = [n for n in names if n.lower() == unit.lower()]
     close = same or difflib.get_close_matches(unit, names, n=3, cutoff=0.6)
@@ -93,7 +190,12 @@ def _suggest_unit(unit: str, dim: Dim) -> str:
 
 
 def parse_quantity(
-    value: object, dim: Dim, *, positive: bool = True, allow_zero: bool = False
+    value: object,
+    dim: Dim,
+    *,
+    positive: bool = True,
+    allow_zero: bool = False,
+    require_unit: bool = False,
 ) -> float:
     """Return ``value`` as a float in base SI units of ``dim``.
 
@@ -107,6 +209,9 @@ def parse_quantity(
         Reject zero and negative values (rates and capacities).
     allow_zero : bool
         With ``positive``, still accept exactly zero (overheads).
+    require_unit : bool
+        Refuse a bare number (the energy, power and money fields of a device spec): the fix
+        writes the number with its base unit.
 
     Raises
     ------
@@ -115,6 +220,8 @@ def parse_quantity(
     """
     if isinstance(value, bool):
         raise UnitError(f"{value!r} is not a quantity", fix=_EXAMPLE[dim])
+    if isinstance(value, (int, float)) and require_unit:
+        raise UnitError(f"{value!r} has no unit", fix=_with_unit(value, dim))
     if isinstance(value, (int, float)):
         try:
             number = float(value)
@@ -124,11 +231,17 @@ def parse_quantity(
                 f"an integer of {bits} bits is beyond float range", fix=_EXAMPLE[dim]
             ) from None
     elif isinstance(value, str):
-        match = _PATTERN.match(value)
+        dollar = _DOLLAR_FIRST.match(value)
+        text = value
+        if dollar:
+            text = f"{dollar['num']} {dollar['prefix']}${dollar['rest'] or ''}"
+        match = _PATTERN.match(text)
         if not match:
             raise UnitError(f"cannot parse {value!r} as a quantity", fix=_EXAMPLE[dim])
         unit = match.group("unit")
         number = float(match.group("num"))
+        if not unit and require_unit:
+            raise UnitError(f"{value!r} has no unit", fix=_with_unit(value, dim))
         if unit:
             found = _unit_factor(unit)
             if found is None:

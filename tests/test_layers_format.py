@@ -14,10 +14,10 @@ import pytest
 
 import roofline as rl
 from roofline.counting import count_graph
-from roofline.testing.reference import count_graph_reference
 from roofline.errors import SpecError
 from roofline.families.layers import suggest_kind
 from roofline.importers import unused_params
+from roofline.testing.reference import count_graph_reference
 
 
 def spec(ops: list[dict[str, Any]], inputs: dict[str, list[int]] | None = None) -> dict:

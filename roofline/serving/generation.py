@@ -13,6 +13,13 @@ cache of ``p + i`` tokens (the new one included). For a batch of ``B`` such requ
 * ``feasible`` / ``devices_needed``: the prefill at (B, p) and the last decode step must fit;
   infeasible points carry no times (NaN: null in JSON, empty in CSV);
 * ``prefill_bound`` / ``decode_bound``: what bounds most of each phase's time.
+* energy (:mod:`roofline.energy`; NaN for a device without an energy model): the prefill's
+  dynamic energy plus ``o - 1`` decode steps at their mean dynamic energy (the mean of the range's
+  ends: exact where a step's FLOPs and bytes are affine in the context), plus idle power x the
+  capped e2e time. Each phase is capped at the power limit: the prefill exactly, the decode steps
+  at their mean (``max(tpot, mean step energy / (TDP - idle))``, a lower bound on the mean of the
+  capped steps). ``energy_per_token_j`` = that energy / (B x o); ``tokens_per_j`` its inverse;
+  ``avg_power_w`` = energy / capped e2e; ``capped_tokens_per_s`` = B x o / capped e2e.
 
 Each time comes as the estimate (launch overhead, engine efficiency, tile padding, efficiency
 curves) and as the strict roofline bound (``*_bound_s``, ``tokens_per_s_bound``: no overhead, no
@@ -36,8 +43,10 @@ from typing import Any
 import numpy as np
 
 from roofline.api import HardwareLike, ModelLike, device_file
+from roofline.energy import DeviceEnergy, power_floor_s
 from roofline.errors import SpecError
 from roofline.formulas import dominant
+from roofline.grid import to_grid
 from roofline.kinds import EngineKind
 from roofline.model import Model
 from roofline.placement import Policy
@@ -76,6 +85,10 @@ GENERATION_COLUMNS = (
     "pp",
     "ep",
     "dp",
+    "energy_per_token_j",
+    "tokens_per_j",
+    "avg_power_w",
+    "capped_tokens_per_s",
     "policy",
     "launch",
 )
@@ -225,6 +238,11 @@ def _one(
     kv = pre_totals["kv_cache_bytes"][pcol].copy()
     labels = prefill.labels if layout.devices > 1 else prefill.labels[:-1]
     prefill_bound = dominant(labels, pre_totals["by_bound_s"][pcol][:, : len(labels)])
+    energy = to_grid(system.device).energy_arrays()
+    pre_j, pre_busiest_j = prefill.dynamic_energy_j(energy.interconnect[0])
+    prefill_j, prefill_busiest_j = pre_j[pcol], pre_busiest_j[pcol]
+    step_j = np.zeros(b.size)
+    step_busiest_j = np.zeros(b.size)
     tpot = np.full(b.size, np.nan)
     tpot_bound = np.full(b.size, np.nan)
     decode_bound = np.full(b.size, "", dtype=object)
@@ -249,6 +267,9 @@ def _one(
         feasible[dec] &= decode.feasible[hi_col]
         devices[dec] = np.maximum(devices[dec], _devices_needed(decode, hi_col))
         kv[dec] = decode.kv_cache_bytes[hi_col]
+        dyn, busiest = decode.dynamic_energy_j(energy.interconnect[0])
+        step_j[dec] = 0.5 * (dyn[lo_col] + dyn[hi_col])  # exact: affine in the context
+        step_busiest_j[dec] = 0.5 * (busiest[lo_col] + busiest[hi_col])
     steps = o - 1.0
     with np.errstate(invalid="ignore"):
         e2e = ttft + np.where(steps > 0, steps * tpot, 0.0)
@@ -264,6 +285,16 @@ def _one(
         "e2e_bound_s": e2e_bound,
         "tokens_per_s_bound": b * o / e2e_bound,
     }
+    times |= _energy(
+        energy,
+        layout.devices,
+        b * o,
+        steps,
+        (prefill_j, prefill_busiest_j),
+        (step_j, step_busiest_j),
+        ttft,
+        tpot,
+    )
     # an infeasible point has no time: it says so instead
     times = {k: np.where(feasible, v, np.nan) for k, v in times.items()}
     n = b.size
@@ -284,6 +315,35 @@ def _one(
         "policy": np.full(n, prefill.results[0].policy, dtype=object),
         "launch": np.full(n, launch, dtype=object),
     }
+
+
+def _energy(
+    e: DeviceEnergy,
+    devices: int,
+    tokens: np.ndarray,
+    steps: np.ndarray,
+    prefill_j: tuple[np.ndarray, np.ndarray],
+    step_j: tuple[np.ndarray, np.ndarray],
+    ttft: np.ndarray,
+    tpot: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Energy columns of every point [P] (module docstring): ``tokens`` = B x o generated,
+    ``steps`` = o - 1 decode steps; the prefill's and a mean step's dynamic joules, each as
+    (the whole system's, the busiest device's). Each phase is throttled until its busiest device
+    draws no more than its TDP (:func:`roofline.energy.power_floor_s`); every device idles
+    through the whole run."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ttft_capped = np.fmax(ttft, power_floor_s(prefill_j[1][None], e.tdp[:1], e.idle[:1])[0])
+        tpot_capped = np.fmax(tpot, power_floor_s(step_j[1][None], e.tdp[:1], e.idle[:1])[0])
+        e2e = ttft_capped + np.where(steps > 0, steps * tpot_capped, 0.0)
+        joules = prefill_j[0] + steps * step_j[0] + devices * e.idle[0] * e2e
+        per_token = joules / tokens
+        return {
+            "energy_per_token_j": per_token,
+            "tokens_per_j": 1.0 / per_token,
+            "avg_power_w": joules / e2e,
+            "capped_tokens_per_s": tokens / e2e,
+        }
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -10,6 +10,8 @@ SI numbers, ``findings`` (the answer as numbers), a one-paragraph ``answer``, an
 * :func:`engine_balance_study`: powerful matrix *and* vector engines (Amdahl's limit);
 * :func:`onchip_memory_study`: large on-chip memory for small-batch inference;
 * :func:`precision_study`: half-precision floating point;
+* :func:`energy_study`: the same question in joules (what fp16 and int8 save per inference, and
+  where the energy goes: DRAM, on-chip, compute, static power);
 * :func:`fleet_breakdown`: the operator time breakdown of a fleet mix.
 
 Defaults follow the paper: its hypothetical 100 TOP/s accelerator at int8 and the Table 1 models
@@ -20,7 +22,7 @@ a study: its module here (the study function and its ``ENTRY``), its charts in
 :mod:`roofline.plot.studies`, its test, and its line below.
 """
 
-from roofline.studies import embedding, engine_balance, fleet, onchip_memory, precision
+from roofline.studies import embedding, energy, engine_balance, fleet, onchip_memory, precision
 from roofline.studies.base import (
     PAPER_DEVICE,
     PAPER_MODELS,
@@ -30,6 +32,7 @@ from roofline.studies.base import (
     StudyEntry,
 )
 from roofline.studies.embedding import TablesIn, embedding_study
+from roofline.studies.energy import energy_study
 from roofline.studies.engine_balance import engine_balance_study
 from roofline.studies.fleet import FLEET_MIX, fleet_breakdown
 from roofline.studies.onchip_memory import onchip_memory_study
@@ -44,6 +47,7 @@ STUDIES: dict[str, StudyEntry] = {
         engine_balance.ENTRY,
         onchip_memory.ENTRY,
         precision.ENTRY,
+        energy.ENTRY,
         fleet.ENTRY,
     )
 }
@@ -59,6 +63,7 @@ __all__ = [
     "StudyEntry",
     "TablesIn",
     "embedding_study",
+    "energy_study",
     "engine_balance_study",
     "fleet_breakdown",
     "onchip_memory_study",

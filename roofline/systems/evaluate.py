@@ -18,15 +18,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
+from roofline import energy as en
 from roofline.counting import count_graph
 from roofline.errors import SpecError
 from roofline.evaluation import evaluate_costs
 from roofline.formulas import dominant, throughput
 from roofline.fusion import fuse_table, fusion_groups
 from roofline.graph import Graph
+from roofline.grid import to_grid
 from roofline.kinds import Bound
 from roofline.model import Model
 from roofline.placement import Policy
@@ -100,6 +103,68 @@ class SystemResult:
     feasible: np.ndarray
     device_footprint_bytes: np.ndarray
     kv_cache_bytes: np.ndarray
+    dynamic_energy_j: np.ndarray
+    busiest_energy_j: np.ndarray
+
+    # -- energy (roofline.energy; NaN for a device without an energy model) ------------------
+    @property
+    def _energy(self) -> en.DeviceEnergy:
+        return to_grid(self.system.device).energy_arrays()
+
+    @property
+    def _devices(self) -> np.ndarray:
+        return np.array([lay.devices for lay in self.layouts], dtype=float)[:, None]
+
+    @property
+    def capped_latency_s(self) -> np.ndarray:
+        """Latency [N, B] under the power cap: until the busiest device draws no more than its
+        TDP (its dynamic joules over TDP - idle watts)."""
+        e = self._energy
+        floor = en.power_floor_s(self.busiest_energy_j, e.tdp[:1], e.idle[:1])
+        return en.capped_latency(self.latency_s, floor)
+
+    @property
+    def power_capped(self) -> np.ndarray:
+        """Where the cap binds [N, B]."""
+        return self.capped_latency_s > self.latency_s
+
+    @property
+    def energy_j(self) -> np.ndarray:
+        """Joules [N, B] of a run: every device's and link's dynamic energy, and every device's
+        idle power over the capped latency."""
+        idle = self._energy.idle[0] * self._devices
+        return self.dynamic_energy_j + idle * self.capped_latency_s
+
+    @property
+    def energy_per_sample_j(self) -> np.ndarray:
+        """Joules per sample [N, B]."""
+        return en.per_sample(self.energy_j, self.batch[None, :])
+
+    @property
+    def avg_power_w(self) -> np.ndarray:
+        """The whole system's average watts [N, B] over the capped run."""
+        return en.average_power(self.energy_j, self.capped_latency_s)
+
+    @property
+    def cost_per_1m_samples(self) -> np.ndarray:
+        """Dollars [N, B] per million samples: every device held for a sample's time."""
+        hold = en.per_sample(self.capped_latency_s, self.batch[None, :]) * self._devices
+        return 1e6 * en.cost_per_sample(self._energy, hold, self.energy_per_sample_j)
+
+    def energy_columns(self, i: int, j: int) -> list[Any]:
+        """The :data:`roofline.result.ENERGY_COLUMNS` of layout ``i`` at batch ``j``."""
+        eps = float(self.energy_per_sample_j[i, j])
+        capped = bool(self.power_capped[i, j])
+        bound = str(dominant(self.bound_labels, self.by_bound_s[i, j]))
+        return [
+            eps,
+            float(self.avg_power_w[i, j]),
+            float(1.0 / eps) if eps else float("nan"),
+            float(self.batch[j] / self.capped_latency_s[i, j]),
+            float(self.cost_per_1m_samples[i, j]),
+            capped,
+            str(Bound.POWER) if capped else bound,
+        ]
 
     @property
     def throughput_per_s(self) -> np.ndarray:
@@ -249,6 +314,24 @@ class Stages:
         """Every stage fits its device [C]."""
         return np.logical_and.reduce([r.feasible[0] for r in self.results])
 
+    def dynamic_energy_j(self, link_j_per_byte: float) -> tuple[np.ndarray, np.ndarray]:
+        """Dynamic joules of one run [C]: (the whole system's, the busiest device's).
+
+        Each stage runs its micro-batches on each of its ``tp`` devices in each of ``dp``
+        replicas (the busiest replica's work, as the latency takes it); the bytes each device sends
+        over the links (collectives and stage hops) cost ``link_j_per_byte`` (NaN without an
+        energy model: the result is NaN).
+        """
+        m, lay = self.micro_batches, self.layout
+        per_device = np.array([r.dynamic_energy_j[0] for r in self.results]) * m
+        sent = sum(
+            sum(c.level_bytes.values(), np.zeros_like(m)) for c in (*self.comms, *self.transfers)
+        )
+        links = m * np.asarray(sent) * link_j_per_byte if lay.devices > 1 else np.zeros_like(m)
+        system = (per_device.sum(axis=0) * lay.tp + links * lay.tp) * lay.dp
+        busiest = per_device.max(axis=0) + (links if lay.devices > 1 else 0.0)
+        return system, busiest
+
     def combine(self) -> dict[str, np.ndarray]:
         """Arrays [C]: latency (estimate and bound), interconnect, time by bound..."""
         stage = np.array([r.latency_s[0] + c.seconds for r, c in zip(self.results, self.comms)])
@@ -375,6 +458,8 @@ def evaluate_system(
             micro_batches,
         )
         parts.append(st.combine())
+        link_j = to_grid(system.device).energy_arrays().interconnect[0]
+        parts[-1]["dynamic_energy_j"], parts[-1]["busiest_energy_j"] = st.dynamic_energy_j(link_j)
         labels = st.labels
 
     def stack(key: str) -> np.ndarray:
@@ -396,4 +481,6 @@ def evaluate_system(
         feasible=stack("feasible"),
         device_footprint_bytes=stack("device_footprint_bytes"),
         kv_cache_bytes=stack("kv_cache_bytes"),
+        dynamic_energy_j=stack("dynamic_energy_j"),
+        busiest_energy_j=stack("busiest_energy_j"),
     )

@@ -21,6 +21,22 @@ time without curves is the ideal time. A level's gather curve splits ``t_L``: th
 reads there (``rows_L`` bytes, each row rounded up to the level's granularity) take
 ``rows_L / (bandwidth[L] * gather_L(rounded row bytes))`` and the rest
 ``(bytes[L] - rows_L) / (bandwidth[L] * curve_L(bytes[L] per launch))``.
+
+:func:`energy_one` computes a run's energy from the same per-op numbers (DESIGN.md, "Energy and
+power"), again with nothing shared with :mod:`roofline.energy`:
+
+* dynamic joules of op i = matrix FLOPs x e_matrix + vector FLOPs x e_vector (the compute
+  dtype's figures, or its fallback's) + sum over levels of bytes[L] x e_L (counted FLOPs,
+  unpadded);
+* the power floor ``T_min = E_dyn / (TDP - P_idle)``; the capped latency ``max(T, T_min)``;
+* where the cap binds, the clock fraction f solves
+  ``sum_i max(t_compute_i / f, max_L t_L_i) + overhead_i = T_min`` (by bisection on 1/f here);
+  each op's capped time is ``max(t_compute_i / f, max_L t_L_i) + overhead_i``;
+* energy = E_dyn + P_idle x capped latency; average power = energy / capped latency;
+* cost per sample = hourly x capped latency / batch, or price / lifetime x capped latency / batch
+  + energy / batch x PUE x electricity price.
+
+A device without an energy model gives NaN energies and its uncapped times.
 """
 
 from __future__ import annotations
@@ -246,6 +262,116 @@ def place_capacity(ct: CostTable, hw: Hardware, j: int) -> tuple[_Bytes, _Bytes,
         rows.append(looked_up)
     need = dense + tables + peak_act + kv
     return out, rows, _verdict(need, shortfall, hw)
+
+
+@dataclass(frozen=True)
+class OneEnergy:
+    """Energy of one run (joules, seconds, watts, dollars; NaN without an energy model).
+
+    Attributes
+    ----------
+    op_dynamic_j : list of list of float [O][1 + L]
+        Each op's compute joules, then each level's.
+    dynamic_j, floor_s, capped_latency_s, energy_j, avg_power_w, cost_per_sample : float
+    capped : bool
+    clock_fraction : float
+        1 where the cap does not bind; NaN where no op computes and it binds.
+    capped_time_s : list of float [O]
+    """
+
+    op_dynamic_j: list[list[float]]
+    dynamic_j: float
+    floor_s: float
+    capped: bool
+    capped_latency_s: float
+    clock_fraction: float
+    capped_time_s: list[float]
+    energy_j: float
+    avg_power_w: float
+    cost_per_sample: float
+
+
+def _solve_clock(c: list[float], m: list[float], over: list[float], target: float) -> float:
+    """1/f with sum max(c u, m) + over = target, by bisection (the function rises with u)."""
+
+    def run(u: float) -> float:
+        return math.fsum(max(ci * u, mi) + oi for ci, mi, oi in zip(c, m, over))
+
+    lo, hi = 1.0, 2.0
+    while run(hi) < target:
+        lo, hi = hi, hi * 2.0
+    for _ in range(400):
+        mid = 0.5 * (lo + hi)
+        if mid in (lo, hi):
+            break
+        if run(mid) < target:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+def energy_one(ct: CostTable, hw: Hardware, j: int, one: OneResult) -> OneEnergy:
+    """The energy of run ``one`` (from :func:`evaluate_one`) of ``ct`` at batch index ``j``."""
+    nan = float("nan")
+    levels = list(hw.memory.values())
+    dtype = ct.precision.compute
+    latency = one.latency_s
+    if hw.power is None:
+        n = ct.n_ops
+        return OneEnergy(
+            [[nan] * (1 + len(levels)) for _ in range(n)],
+            nan, nan, False, latency, 1.0, list(one.time_s), nan, nan, nan,
+        )  # fmt: skip
+    em, ev = hw.energy("matrix", dtype), hw.energy("vector", dtype)
+    op_dyn = []
+    for i in range(ct.n_ops):
+        row = [float(ct.flops_matrix[i, j]) * em + float(ct.flops_vector[i, j]) * ev]
+        row += [one.bytes_moved[i][k] * (lvl.energy or 0.0) for k, lvl in enumerate(levels)]
+        op_dyn.append(row)
+    dynamic = math.fsum(x for row in op_dyn for x in row)
+    tdp, idle = hw.power.tdp, hw.power.idle
+    floor = dynamic / (tdp - idle)
+    capped = floor > latency
+    c = list(one.compute_time_s)
+    m = [max(t) for t in one.level_time_s]
+    over = list(one.overhead_s)
+    times = [max(ci, mi) + oi for ci, mi, oi in zip(c, m, over)]
+    fraction = 1.0
+    capped_latency = latency
+    if capped:
+        capped_latency = floor
+        if any(ci > 0 for ci in c):
+            u = _solve_clock(c, m, over, floor)
+            fraction = 1.0 / u
+            times = [max(ci * u, mi) + oi for ci, mi, oi in zip(c, m, over)]
+        else:
+            fraction = nan
+            total = math.fsum(times)
+            times = [t * floor / total for t in times]
+    energy = dynamic + idle * capped_latency
+    batch = float(ct.batch[j])
+    cost = nan
+    if hw.cost is not None:
+        hold = capped_latency / batch
+        if hw.cost.hourly is not None:
+            cost = hw.cost.hourly * hold
+        else:
+            assert hw.cost.price and hw.cost.lifetime and hw.cost.electricity is not None
+            cost = hw.cost.price / hw.cost.lifetime * hold
+            cost += energy / batch * hw.cost.pue * hw.cost.electricity
+    return OneEnergy(
+        op_dyn,
+        dynamic,
+        floor,
+        capped,
+        capped_latency,
+        fraction,
+        times,
+        energy,
+        energy / capped_latency,
+        cost,
+    )
 
 
 def evaluate_one(ct: CostTable, hw: Hardware, j: int = 0, policy: str = "capacity") -> OneResult:

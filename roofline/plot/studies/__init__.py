@@ -14,7 +14,14 @@ from typing import Any
 import matplotlib.pyplot as plt
 
 from roofline.plot.common import axes
-from roofline.plot.studies import embedding, engine_balance, fleet, onchip_memory, precision
+from roofline.plot.studies import (
+    embedding,
+    energy,
+    engine_balance,
+    fleet,
+    onchip_memory,
+    precision,
+)
 
 #: chart name -> drawing; a study's panels name them (:class:`roofline.studies.base.Panel`)
 CHARTS: dict[str, Callable[..., None]] = {
@@ -27,6 +34,9 @@ CHARTS: dict[str, Callable[..., None]] = {
     "precision_speedup": precision.speedup,
     "fleet_shares": fleet.shares,
     "fleet_ranking": fleet.ranking,
+    "energy_breakdown": energy.breakdown,
+    "energy_saving": energy.saving,
+    "energy_power": energy.power,
 }
 
 

@@ -1,0 +1,182 @@
+"""Implication 4 of Park et al. (2018), half precision, asked in joules: what fp16 and int8 save in
+energy per inference for each of the paper's model classes, and where the energy goes.
+
+:func:`energy_study` evaluates the Table 1 models at fp32, fp16 and int8 on the paper's
+accelerator and on devices with energy models (:mod:`roofline.energy`), and splits each
+sample's joules into compute, on-chip memory, DRAM (the device's main memory), host memory and
+static power.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from roofline.counting import count_graph
+from roofline.dtypes import canonical
+from roofline.errors import SpecError
+from roofline.evaluation import evaluate_costs
+from roofline.kinds import LevelKind
+from roofline.presets import load_device, load_model
+from roofline.result import Result
+from roofline.studies.base import PAPER_DEVICE, Options, Study, StudyEntry, given, paper_models
+from roofline.table import Table
+
+#: where a sample's joules go, in the study's table (joules per sample each)
+PARTS = ("compute_j", "onchip_j", "dram_j", "host_j", "static_j")
+
+
+def _parts(r: Result) -> dict[str, float]:
+    """Joules per sample of run (0, 0) by :data:`PARTS` (on-chip levels summed)."""
+    by = r.energy_by_part()[0, 0] / float(r.costs.batch[0])
+    kinds = [str(k) for k in r.grid.level_kinds]
+    out = {"compute_j": float(by[0]), "static_j": float(by[-1])}
+    for part, kind in (
+        ("onchip_j", LevelKind.ONCHIP),
+        ("dram_j", LevelKind.DEVICE),
+        ("host_j", LevelKind.HOST),
+    ):
+        out[part] = float(sum(by[1 + i] for i, k in enumerate(kinds) if k == kind))
+    return out
+
+
+def energy_study(
+    models: Mapping[str, int] | Sequence[str] | None = None,
+    devices: Sequence[Any] = (PAPER_DEVICE, "t4", "h100_sxm5"),
+    dtypes: Sequence[str] = ("fp32", "fp16", "int8"),
+) -> Study:
+    """Half precision in joules: energy per sample at fp32, fp16 and int8 for the paper's model
+    classes, what each saves over fp32, and where the energy goes.
+
+    Parameters
+    ----------
+    models : mapping model -> batch, or model names (their :data:`PAPER_MODELS` batch)
+        Default the Table 1 models at the paper's batches.
+    devices : sequence of device-likes with an energy model
+        Default the paper's accelerator, a T4 (a paper-era inference GPU) and an H100.
+    dtypes : sequence of str
+        The first is the reference the savings are taken against.
+
+    Returns
+    -------
+    Study
+        ``table``: model, device, batch, dtype, compute_dtype (after the device's fallbacks),
+        supported, energy_per_sample_j, saving (1 - energy / reference energy), compute_j,
+        onchip_j, dram_j, host_j, static_j (joules per sample), dominant (the largest part),
+        regime (``memory``, ``compute`` or ``overhead``: what bounds most of the time at the
+        reference dtype), latency_s,
+        throughput_per_s and avg_power_w (both power-capped), power_capped, samples_per_j.
+        ``findings[device][model][dtype]``: the saving. A dtype a device lacks gives a row with
+        ``supported = False``.
+    """
+    mods = paper_models(models)
+    cols = [
+        "model",
+        "device",
+        "batch",
+        "dtype",
+        "compute_dtype",
+        "supported",
+        "energy_per_sample_j",
+        "saving",
+        *PARTS,
+        "dominant",
+        "regime",
+        "latency_s",
+        "throughput_per_s",
+        "avg_power_w",
+        "power_capped",
+        "samples_per_j",
+    ]
+    rows: list[list[Any]] = []
+    findings: dict[str, Any] = {}
+    nan = float("nan")
+    for dev in devices:
+        hw = load_device(dev)
+        if not hw.has_energy:
+            raise SpecError(
+                f"device {hw.name!r} has no energy model",
+                field="devices",
+                fix="give it a power block and energy figures (hw_specs/README.md, Energy)",
+            )
+        for name, batch in mods.items():
+            m = load_model(name)
+            ref, regime = None, ""
+            for dt in dtypes:
+                try:
+                    r = evaluate_costs(count_graph(m.graph, [batch], dt, fuse=True), hw)
+                except SpecError:
+                    blank = [nan] * (2 + len(PARTS))
+                    rows.append([m.name, hw.name, batch, dt, "", False, *blank, "", regime]
+                                + [nan] * 3 + [False, nan])  # fmt: skip
+                    continue
+                e = float(r.energy_per_sample_j[0, 0])
+                if ref is None:
+                    ref, regime = e, _regime(str(r.dominant_bound()[0, 0]))
+                parts = _parts(r)
+                used = hw.engines.matrix.resolve(canonical(dt))
+                rows.append(
+                    [m.name, hw.name, batch, dt, used, True, e, 1.0 - e / ref]
+                    + [parts[p] for p in PARTS]
+                    + [
+                        max(parts, key=lambda p: parts[p]).removesuffix("_j"),
+                        regime,
+                        float(r.capped_latency_s[0, 0]),
+                        float(r.capped_throughput_per_s[0, 0]),
+                        float(r.avg_power_w[0, 0]),
+                        bool(r.power_capped[0, 0]),
+                        float(r.samples_per_j[0, 0]),
+                    ]
+                )
+                findings.setdefault(hw.name, {}).setdefault(m.name, {})[dt] = 1.0 - e / ref
+    table = Table(cols, rows, title="energy study")
+    return ENTRY.study(table, findings, _answer(table, dtypes))
+
+
+def _regime(bound: str) -> str:
+    """``compute``, ``overhead`` (launch-bound) or ``memory`` (any level) for a dominant bound."""
+    return bound if bound in ("compute", "overhead") else "memory"
+
+
+def _answer(table: Table, dtypes: Sequence[str]) -> str:
+    """The study's answer: savings of each narrower dtype, and where the energy goes."""
+    ok = [r for r in table if r["supported"]]
+    parts: list[str] = []
+    for dt in dtypes[1:]:
+        sav = [r["saving"] for r in ok if r["dtype"] == dt]
+        if not sav:
+            continue
+        text = f"{dt} saves {100 * min(sav):.0f}-{100 * max(sav):.0f}% of the joules of {dtypes[0]}"
+        detail = []
+        for regime in ("memory", "compute", "overhead"):
+            got = [r["saving"] for r in ok if r["dtype"] == dt and r["regime"] == regime]
+            if got:
+                detail.append(f"{regime}-bound runs {100 * np.median(got):.0f}%")
+        parts.append(text + (f" (median: {', '.join(detail)})" if detail else ""))
+    if not ok:
+        return "No result: no device supports the dtypes."
+    where = {p: float(np.median([r[p] / r["energy_per_sample_j"] for r in ok])) for p in PARTS}
+    ranked = sorted(where, key=lambda p: -where[p])
+    goes = ", ".join(f"{p.removesuffix('_j')} {100 * where[p]:.0f}%" for p in ranked[:3])
+    return (
+        "; ".join(parts)
+        + f". The energy goes (median share per sample) to {goes}: narrower data cut DRAM and "
+        "compute joules, while static power follows the time a sample takes."
+    )
+
+
+def from_options(o: Options) -> Study:
+    """``roofline plot energy [MODEL...] [--hw DEVICE...]``."""
+    return energy_study(**given(models=o.models, devices=o.devices))
+
+
+ENTRY = StudyEntry(
+    name="energy",
+    question="Half precision in joules: what fp16 and int8 save per inference, and where the "
+    "energy goes",
+    charts=("energy_breakdown", "energy_saving", "energy_power"),
+    function=energy_study,
+    from_options=from_options,
+)

@@ -135,7 +135,7 @@ class Case:
     """How one published row maps to our model (module docstring for the rules).
 
     rule:
-      ``static``      exact prompt, output, batch and tp from the row (generate);
+      ``static``      exact prompt, output, batch and tp from the row (not capacity-gated);
       ``any_batch``   exact prompt and output from the row, best over ``BATCHES`` (and layouts);
       ``decode_b1``   batch 1, prompt from the row, best over ``GPT_FAST_OUTPUTS`` (gpt-fast);
       ``mlperf_llm``  prompt 1, output 2, best over ``BATCHES`` and every layout;

@@ -12,6 +12,8 @@ fused kernel's output is materialized, and every op of a kernel gets the kernel'
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from roofline.fusion import fusion_groups
@@ -24,8 +26,13 @@ def live_elements(graph: Graph) -> np.ndarray:
 
 
 def _live_elements(graph: Graph) -> np.ndarray:
+    return live_elements_of(graph, graph.tensor_sizes())
+
+
+def live_elements_of(graph: Graph, sizes: Mapping[str, float]) -> np.ndarray:
+    """Elements alive at each op [ops] when each tensor of ``graph`` has the given size (per
+    sample): a device's share of a split graph, for instance."""
     groups = fusion_groups(graph)
-    sizes = graph.tensor_sizes()
     n = len(groups)
     birth = {k: 0 for k in graph.inputs}
     death = dict(birth)

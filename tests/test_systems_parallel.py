@@ -10,10 +10,12 @@ from hypothesis import strategies as st
 
 import roofline as rl
 from roofline.counting import count_graph
+from roofline.liveness import live_elements
 from roofline.systems.collectives import collective
 from roofline.systems.evaluate import SystemResult
 from roofline.systems.pipeline import pipeline_latency, stage_shares
 from roofline.systems.roles import Role, roles
+from roofline.systems.sharding import shard
 
 LLAMA = "llama2_7b"
 
@@ -57,6 +59,32 @@ def test_megatron_roles_of_a_llama_block():
     assert by_name["self_attn"] == Role.HEADS
     assert by_name["embed_tokens"] == Role.VOCAB and by_name["lm_head"] == Role.COLUMN_GATHER
     assert {r for n, r in by_name.items() if "norm" in n} == {Role.REPLICATED}
+    # SwiGLU's activation and product sit between column- and row-parallel GEMMs: each device
+    # works on its shard; the residual adds see whole tensors
+    assert by_name["act_fn"] == by_name["mul"] == Role.SHARDED
+    assert by_name["add"] == Role.REPLICATED
+
+
+def test_sharded_pointwise_ops_and_live_activations_are_a_devices_share():
+    """Prefill of 8 x 512 tokens at tp=8: the SwiGLU product moves 1/8 of its bytes on each
+    device, and the live activations at it are the whole residual stream plus 1/8 of the
+    intermediate tensors (liveness over the split graph)."""
+    model = rl.load_model(LLAMA, phase="prefill", seq_len=512)
+    g = model.graph
+    full = count_graph(g, [8.0], "fp16", fuse=False)
+    dev, _, _ = shard(full, full, full, g, 8)
+    mul = next(i for i, op in enumerate(g.ops) if op.name.endswith("mlp.mul"))
+    np.testing.assert_allclose(dev.act_out_bytes[mul], full.act_out_bytes[mul] / 8)
+    np.testing.assert_allclose(dev.flops_vector[mul], full.flops_vector[mul] / 8)
+    node = g.nodes[mul]
+    sizes = g.tensor_sizes()
+    hidden, inter = 512 * 4096, 512 * 11008
+    assert sizes[node.output] == inter
+    # the product runs fused into up_proj's kernel: alive are the residual stream and the normed
+    # input (whole), SiLU(gate) from gate_proj's kernel and the product (split)
+    assert live_elements(g)[mul] == 2 * hidden + 2 * inter
+    per_sample = dev.live_act_bytes[mul, 0] / 8 / 2  # 8 samples, 2 bytes each
+    np.testing.assert_allclose(per_sample, 2 * hidden + 2 * inter / 8)
 
 
 def test_tensor_parallel_splits_the_work_and_adds_two_all_reduces_per_layer():

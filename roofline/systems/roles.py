@@ -7,7 +7,9 @@
   embedding is vocabulary-parallel (``vocab``: rows split, an all-reduce of the looked-up vectors);
   a final linear onto that vocabulary is column-parallel with its logits gathered
   (``column_gather``); everything else (norms, activations, other embeddings, a pooler) is
-  replicated. A mixture-of-experts layer is ``experts``.
+  replicated, but a pointwise op all of whose inputs are split (SwiGLU's activation and product
+  between the column-parallel up/gate and the row-parallel down projection) runs on its shard
+  (``sharded``: no communication). A mixture-of-experts layer is ``experts``.
 * A graph with pooled embedding tables is a recommendation model, run hybrid-parallel: its tables
   are sharded over the group (``table``: an all-to-all of the pooled vectors), its dense layers run
   data parallel inside the group (``data``: each device takes ``batch / t`` samples).
@@ -31,6 +33,7 @@ class Role(StrEnum):
     COLUMN = "column"
     ROW = "row"
     COLUMN_GATHER = "column_gather"
+    SHARDED = "sharded"
     HEADS = "heads"
     VOCAB = "vocab"
     TABLE = "table"
@@ -60,6 +63,23 @@ def _feeds_residual_add(graph: Graph, i: int, consumers: dict[str, list[int]]) -
     return False
 
 
+#: op categories that work element by element on their inputs (a split input stays split)
+_POINTWISE = (OpCategory.ELEMENTWISE,)
+#: roles whose output each device holds only its share of
+_SPLIT_OUTPUT = (Role.COLUMN, Role.HEADS, Role.SHARDED)
+
+
+def _spread_shards(graph: Graph, out: list[Role]) -> None:
+    """Mark ``sharded`` the replicated pointwise ops whose every input comes split (in op order,
+    so chains of them follow)."""
+    producer = {node.output: i for i, node in enumerate(graph.nodes)}
+    for i, node in enumerate(graph.nodes):
+        if out[i] != Role.REPLICATED or node.op.category not in _POINTWISE or not node.inputs:
+            continue
+        if all(t in producer and out[producer[t]] in _SPLIT_OUTPUT for t in node.inputs):
+            out[i] = Role.SHARDED
+
+
 def _roles(graph: Graph) -> tuple[Role, ...]:
     ops = graph.ops
     kinds = {op.kind for op in ops}
@@ -86,6 +106,7 @@ def _roles(graph: Graph) -> tuple[Role, ...]:
                     out[i] = Role.COLUMN
                 elif vocab and getattr(op, "out_features", 0) == vocab:
                     out[i] = Role.COLUMN_GATHER
+        _spread_shards(graph, out)
         return tuple(out)
     if "embedding_bag" in kinds:
         return tuple(Role.TABLE if op.kind == "embedding_bag" else Role.DATA for op in ops)

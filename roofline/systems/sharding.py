@@ -8,6 +8,8 @@ role               divided by t                                collective after 
 =================  ==========================================  ===============================
 column             FLOPs, weights, output (GEMM N)             -
 column_gather      as column                                   all-gather of the full output
+sharded            FLOPs, input, output (pointwise on a split  -
+                   tensor)
 row                FLOPs, weights, input (GEMM K)              all-reduce of the output
 heads              FLOPs, input, output (GEMM count); the KV   -
                    cache by max(t, KV heads) (KV heads are
@@ -27,8 +29,8 @@ times a device's tokens; balanced routing gives each device the same routed FLOP
 expert parallelism, and the experts touched are those of the whole group's tokens
 (``group`` counts, at ``ep`` times the batch), spread over the ep devices.
 
-Live activations are kept whole (the replicated residual stream dominates them), which never
-understates a device's footprint.
+Live activations are each device's share: the liveness of the graph with every tensor at the
+size one device holds (split outputs divided by t, the residual stream whole).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ import numpy as np
 
 from roofline.errors import SpecError
 from roofline.graph import Graph
+from roofline.liveness import live_elements, live_elements_of
 from roofline.ops.base import Op
 from roofline.records import CostTable
 from roofline.systems.roles import Role, roles
@@ -55,6 +58,7 @@ _SPLITS: dict[Role, tuple[tuple[str, ...], str | None, str | None]] = {
     Role.COLUMN: (_FLOPS + _WEIGHTS + _OUT, "n", None),
     Role.COLUMN_GATHER: (_FLOPS + _WEIGHTS + _OUT, "n", "all_gather"),
     Role.ROW: (_FLOPS + _WEIGHTS + _IN, "k", "all_reduce"),
+    Role.SHARDED: (_FLOPS + _WEIGHTS + _IN + _OUT, None, None),
     Role.HEADS: (_FLOPS + _IN + _OUT, "count", None),
     Role.VOCAB: (_WEIGHTS + ("gather_rows",), None, "all_reduce"),
     Role.TABLE: (_FLOPS + _WEIGHTS + _IN + _OUT + ("gather_rows",), None, "all_to_all"),
@@ -165,6 +169,7 @@ def shard(
         changes[name] = scaled
     for i, read in expert_read.items():
         changes["weight_read_bytes"][i] = read
+    changes["live_act_bytes"] = full.live_act_bytes * _live_share(graph, factor["act_out_elems"])
     if data.any():
         changes["live_act_bytes"] = np.where(
             data[:, None], local.live_act_bytes, full.live_act_bytes
@@ -182,6 +187,19 @@ def shard(
             base = gemm.get(dim, getattr(full, dim))
             gemm[dim] = np.where(rows[:, None], getattr(local, dim), base)
     return replace(full, **changes, **gemm), comms, expert_comms  # type: ignore[arg-type]
+
+
+def _live_share(graph: Graph, out_factor: np.ndarray) -> np.ndarray:
+    """Per op [O, 1]: the share of its live activations one device holds when each op's output
+    is divided by ``out_factor`` [O]."""
+    sizes = graph.tensor_sizes()
+    split: dict[str, float] = dict(sizes)
+    for i, node in enumerate(graph.nodes):
+        split[node.output] = sizes[node.output] * out_factor[i]
+    whole = live_elements(graph)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(whole > 0, live_elements_of(graph, split) / whole, 1.0)
+    return share[:, None]
 
 
 def _experts(

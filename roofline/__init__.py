@@ -58,6 +58,7 @@ _EXPORTS = {
     "engine_balance_study": "studies",
     "onchip_memory_study": "studies",
     "precision_study": "studies",
+    "scaling_study": "studies",
     "fleet_breakdown": "studies",
     "sweep": "sweeps",
     "sensitivity": "whatif",

@@ -12,6 +12,8 @@ SI numbers, ``findings`` (the answer as numbers), a one-paragraph ``answer``, an
 * :func:`precision_study`: half-precision floating point;
 * :func:`energy_study`: the same question in joules (what fp16 and int8 save per inference, and
   where the energy goes: DRAM, on-chip, compute, static power);
+* :func:`scaling_study`: how many chips and which link (implication 1 at system scale:
+  throughput per device against link bandwidth and device count);
 * :func:`fleet_breakdown`: the operator time breakdown of a fleet mix.
 
 Defaults follow the paper: its hypothetical 100 TOP/s accelerator at int8 and the Table 1 models
@@ -22,7 +24,15 @@ a study: its module here (the study function and its ``ENTRY``), its charts in
 :mod:`roofline.plot.studies`, its test, and its line below.
 """
 
-from roofline.studies import embedding, energy, engine_balance, fleet, onchip_memory, precision
+from roofline.studies import (
+    embedding,
+    energy,
+    engine_balance,
+    fleet,
+    onchip_memory,
+    precision,
+    scaling,
+)
 from roofline.studies.base import (
     PAPER_DEVICE,
     PAPER_MODELS,
@@ -37,6 +47,7 @@ from roofline.studies.engine_balance import engine_balance_study
 from roofline.studies.fleet import FLEET_MIX, fleet_breakdown
 from roofline.studies.onchip_memory import onchip_memory_study
 from roofline.studies.precision import precision_study
+from roofline.studies.scaling import scaling_study
 
 #: study name (also its ``roofline plot`` kind) -> its function, question, charts and how the
 #: command line runs it
@@ -48,6 +59,7 @@ STUDIES: dict[str, StudyEntry] = {
         onchip_memory.ENTRY,
         precision.ENTRY,
         energy.ENTRY,
+        scaling.ENTRY,
         fleet.ENTRY,
     )
 }
@@ -68,4 +80,5 @@ __all__ = [
     "fleet_breakdown",
     "onchip_memory_study",
     "precision_study",
+    "scaling_study",
 ]

@@ -62,8 +62,9 @@ def _balanced(graph: Graph, pp: int) -> np.ndarray:
     n = flops.size
     cum = np.cumsum(flops) / max(flops.sum(), 1e-300)
     cuts = np.searchsorted(cum, np.arange(1, pp) / pp, side="right")
-    cuts = np.clip(cuts, np.arange(1, pp), n - pp + np.arange(1, pp))  # >= one op per stage
-    cuts = np.maximum.accumulate(cuts)
+    prev = 0
+    for i in range(pp - 1):  # at least one op per stage, before and after each cut
+        cuts[i] = prev = min(max(int(cuts[i]), prev + 1), n - (pp - 1 - i))
     out = np.zeros((pp, n))
     bounds = [0, *cuts.tolist(), n]
     for s in range(pp):

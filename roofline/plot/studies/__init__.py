@@ -21,6 +21,7 @@ from roofline.plot.studies import (
     fleet,
     onchip_memory,
     precision,
+    scaling,
 )
 
 #: chart name -> drawing; a study's panels name them (:class:`roofline.studies.base.Panel`)
@@ -37,6 +38,7 @@ CHARTS: dict[str, Callable[..., None]] = {
     "energy_breakdown": energy.breakdown,
     "energy_saving": energy.saving,
     "energy_power": energy.power,
+    "scaling_bandwidth": scaling.bandwidth,
 }
 
 

@@ -1,0 +1,76 @@
+"""LLM generation and multi-device speed (issues 12 and 13), side by side in one run.
+
+* issue 12: a llama2_7b grid of 16 batches x 8 prompt lengths x 4 output lengths on one H100
+  (target <= 0.7 us per point), and one generate point (prefill + 127 decode steps) after warm-up
+  (target <= 70 us);
+* issue 13: llama2_70b over 16 batches x 8 contexts x 4 TP degrees x 3 PP degrees on a 32-GPU
+  system (4 DGX H100 nodes) at <= 1 us per point; a context is a prompt length, each point a full
+  generation (TTFT and time per output token over 128 tokens).
+
+Run: ``python benchmarks/bench_llm.py``. Prints the machine and its load first: the numbers are
+only comparable within one run.
+"""
+
+from __future__ import annotations
+
+import sys
+
+sys.path.insert(0, __file__.rsplit("/", 1)[0])
+from common import best_of, machine, report  # noqa: E402
+
+import roofline as rl  # noqa: E402
+from roofline.systems.variants import resized  # noqa: E402
+
+BATCHES = [1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 160, 192, 224, 256]
+PROMPTS = [128, 256, 384, 512, 768, 1024, 1536, 2048]
+OUTPUTS = [1, 32, 128, 512]
+
+
+def main() -> int:
+    print(machine())
+    ok = True
+    points = len(BATCHES) * len(PROMPTS) * len(OUTPUTS)
+
+    def grid() -> object:
+        return rl.generate(
+            "llama2_7b", "h100_sxm5", prompt=PROMPTS, output=OUTPUTS, batch=BATCHES, dtype="fp16"
+        )
+
+    grid()
+    best, med = best_of(grid, 5)
+    print(f"llama2_7b grid: {points} points, best {best * 1e3:.1f} ms, median {med * 1e3:.1f} ms")
+    ok &= report("issue 12 grid", best / points * 1e6, 0.7, "us/point", higher_is_better=False)
+
+    def one() -> object:
+        return rl.generate("llama2_7b", "h100_sxm5", prompt=512, output=128, batch=1, dtype="fp16")
+
+    one()
+    best, _ = best_of(one, 20)
+    ok &= report("issue 12 one point", best * 1e6, 70.0, "us", higher_is_better=False)
+
+    base = rl.load_hardware("2x_dgx_h100")
+    assert isinstance(base, rl.System)
+    big = resized(base, 32)
+
+    def systems() -> object:
+        return rl.generate(
+            "llama2_70b",
+            big,
+            prompt=PROMPTS,
+            output=128,
+            batch=BATCHES,
+            dtype="fp16",
+            tp=[1, 2, 4, 8],
+            pp=[1, 2, 4],
+        )
+
+    table = systems()
+    n = len(table)
+    best, med = best_of(systems, 3)
+    print(f"llama2_70b on 32 GPUs: {n} points, best {best:.2f} s, median {med:.2f} s")
+    ok &= report("issue 13 layouts grid", best / n * 1e6, 1.0, "us/point", higher_is_better=False)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

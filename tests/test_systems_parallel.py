@@ -234,3 +234,25 @@ def test_cli_layouts_and_layout_flags(capsys):
     assert "does not divide the system's 8 devices" in capsys.readouterr().err
     assert main(["layouts", LLAMA, "--hw", "h100_sxm5"]) == 2
     assert "needs a system" in capsys.readouterr().err
+
+
+def test_tables_shard_table_wise_when_they_spread_evenly_else_row_wise():
+    """rec_paper has ops of 10 and 30 side-by-side tables: over 2 or 5 devices each holds whole
+    tables and the pooled vectors are exchanged all-to-all (1/t of them held per device); over 4
+    the tables split by rows and every sample's partial sums are reduce-scattered."""
+    model = rl.load_model("rec_paper")
+    g = model.graph
+    full = count_graph(g, [64.0], "fp16", fuse=False)
+    tables = [i for i, op in enumerate(g.ops) if op.kind == "embedding_bag"]
+    for tp, kind, share in (
+        (2, "all_to_all", 0.5),
+        (5, "all_to_all", 0.2),
+        (4, "reduce_scatter", 1),
+    ):
+        dev, comms, _ = shard(full, full, full, g, tp)
+        by_op = {c.op: c for c in comms}
+        for i in tables:
+            assert by_op[i].kind == kind
+            np.testing.assert_allclose(by_op[i].size_bytes, full.act_out_bytes[i] * share)
+            np.testing.assert_allclose(dev.weight_bytes[i], full.weight_bytes[i] / tp)
+            np.testing.assert_allclose(dev.gather_rows[i], full.gather_rows[i] / tp)

@@ -15,7 +15,10 @@ heads              FLOPs, input, output (GEMM count); the KV   -
                    cache by max(t, KV heads) (KV heads are
                    replicated when t exceeds them)
 vocab              weights, rows looked up                     all-reduce of the output
-table              weights, rows, FLOPs, input, output         all-to-all of the pooled vectors
+table (table-wise) weights, rows, FLOPs, input, output         all-to-all of the pooled vectors
+table (row-wise)   weights, rows, FLOPs (each device holds     reduce-scatter of the partial
+                   1/t of every table's rows and serves the    pooled vectors (every sample's,
+                   lookups that fall in them)                  every table's)
 data               the batch: counts at batch / t              -
 experts (ep = 1)   FLOPs, weights (each expert's FFN split)    all-reduce of the output
 experts (ep > 1)   routed experts' weights by ep: a device     two all-to-alls (dispatch and
@@ -23,6 +26,10 @@ experts (ep > 1)   routed experts' weights by ep: a device     two all-to-alls (
                    EP group's tokens touch                     hidden over the ep devices
 replicated         nothing                                     -
 =================  ==========================================  ===============================
+
+An op of ``c`` side-by-side embedding tables is sharded table-wise when ``t`` divides ``c``
+(each device holds c/t whole tables), else row-wise (every table split by rows), as a sharding
+planner balances a group: whole tables when they spread evenly, rows when they do not.
 
 Under expert parallelism the ``ep`` devices each bring their own tokens, so the group routes ``ep``
 times a device's tokens; balanced routing gives each device the same routed FLOPs as without
@@ -63,6 +70,10 @@ _SPLITS: dict[Role, tuple[tuple[str, ...], str | None, str | None]] = {
     Role.VOCAB: (_WEIGHTS + ("gather_rows",), None, "all_reduce"),
     Role.TABLE: (_FLOPS + _WEIGHTS + _IN + _OUT + ("gather_rows",), None, "all_to_all"),
 }
+
+
+#: row-wise tables: the divided columns and the collective (see the module docstring)
+_ROW_WISE = (_FLOPS + _WEIGHTS + ("gather_rows",), "reduce_scatter")
 
 
 @dataclass(frozen=True)
@@ -147,6 +158,8 @@ def shard(
             )
             continue
         columns, dim, coll = _SPLITS.get(role, ((), None, None))
+        if role == Role.TABLE and (op.repeat if op.side_by_side else 1) % tp:
+            columns, coll = _ROW_WISE
         for c in columns:
             factor[c][i] = 1.0 / tp
         if dim:

@@ -10,11 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from roofline.errors import SpecError
 from roofline.families import FAMILIES, FamilyParams
 from roofline.graph import Graph
-from roofline.importers.spec_writer import dumps
 from roofline.output_files import write_text
 from roofline.spec_errors import validate
 from roofline.suggest import did_you_mean
 from roofline.yaml_loader import parse_yaml
+from roofline.yaml_writer import dumps
 
 
 class ModelSpec(BaseModel):

@@ -18,7 +18,8 @@ from typing import Any
 
 from roofline.cli.common import Command
 from roofline.errors import SpecError
-from roofline.importers.spec_writer import dumps, layers_spec, write_layers_spec
+from roofline.importers.spec_writer import layers_spec, write_layers_spec
+from roofline.yaml_writer import dumps
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

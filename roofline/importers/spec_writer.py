@@ -8,14 +8,12 @@ Reloading needs neither torch nor onnx. A preset (any other family) is written a
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from roofline.output_files import write_text
+from roofline.yaml_writer import dumps
 
 
 def layers_spec(model: Any) -> dict[str, Any]:
@@ -31,38 +29,6 @@ def unused_params(model: Any) -> list[str]:
         for op in model.graph.ops
         if op.kind == "parameter" and not getattr(op, "used", True)
     ]
-
-
-def dumps(spec: dict[str, Any]) -> str:
-    """Return ``spec`` as YAML text, one op per line."""
-    head = {k: v for k, v in spec.items() if k != "params"}
-    text = yaml.safe_dump(head, sort_keys=False, allow_unicode=True, width=100)
-    params = dict(spec.get("params") or {})
-    ops = params.pop("ops", None)
-    if not params and ops is None:
-        return text
-    lines = [text.rstrip("\n"), "params:"]
-    for key, value in params.items():
-        lines.append(f"  {key}: {_flow(value)}")
-    if ops is not None:
-        lines.append("  ops:")
-        lines += [f"    - {_flow(op)}" for op in ops]
-    return "\n".join(lines) + "\n"
-
-
-def _flow(value: Any) -> str:
-    """One value as single-line flow YAML."""
-    return yaml.safe_dump(
-        _plain(value), default_flow_style=True, sort_keys=False, width=math.inf
-    ).strip()
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
 
 
 def write_layers_spec(model: Any, path: str | os.PathLike[str]) -> Path:

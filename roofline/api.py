@@ -20,8 +20,9 @@ from roofline.precision import Precision
 from roofline.presets import Model, load_device, load_hardware, load_model, resolve_spec
 from roofline.records import CostTable
 from roofline.result import Result
-from roofline.systems.evaluate import SystemResult, evaluate_system
+from roofline.systems.evaluate import evaluate_system
 from roofline.systems.layout import layouts, one_device
+from roofline.systems.result import SystemResult
 from roofline.systems.spec import System
 from roofline.table import Table
 
@@ -161,7 +162,7 @@ def evaluate(
     micro_batches: int | None = None,
 ) -> Result | SystemResult:
     """Predict ``model`` on a device (per-op time and bound: a :class:`Result`) or on a system
-    of devices under parallel layouts (a :class:`~roofline.systems.evaluate.SystemResult`).
+    of devices under parallel layouts (a :class:`~roofline.systems.result.SystemResult`).
 
     On a device the arguments are those of :func:`evaluate_device`. On a system (``dgx_h100``,
     :func:`roofline.system`), ``tp``, ``pp``, ``ep`` and ``dp`` are the parallel degrees

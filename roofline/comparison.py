@@ -14,8 +14,9 @@ from roofline.placement import Policy
 from roofline.presets import load_hardware, load_model
 from roofline.records import CostTable
 from roofline.result import ENERGY_COLUMNS
-from roofline.systems.evaluate import SystemResult, evaluate_system
+from roofline.systems.evaluate import evaluate_system
 from roofline.systems.layout import layouts
+from roofline.systems.result import SystemResult
 from roofline.systems.spec import System
 from roofline.table import Table
 from roofline.whatif import sla_columns

@@ -191,7 +191,7 @@ def sweep(
         ``samples_per_j``, ``capped_throughput_per_s``, ``cost_per_1m_samples``,
         ``power_capped``; NaN for a device without an energy model); rows ordered by model,
         dtype, variant, batch. On a system: the knob paths and
-        :data:`~roofline.systems.evaluate.SYSTEM_COLUMNS`, ordered by model, dtype, variant,
+        :data:`~roofline.systems.result.SYSTEM_COLUMNS`, ordered by model, dtype, variant,
         layout, batch.
     """
     model_list = (

@@ -12,8 +12,8 @@ import roofline as rl
 from roofline.counting import count_graph
 from roofline.liveness import live_elements
 from roofline.systems.collectives import collective
-from roofline.systems.evaluate import SystemResult
 from roofline.systems.pipeline import pipeline_latency, stage_shares
+from roofline.systems.result import SystemResult
 from roofline.systems.roles import Role, roles
 from roofline.systems.sharding import shard
 

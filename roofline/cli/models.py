@@ -20,7 +20,7 @@ from roofline.cli.model_args import add_model_options, models_of
 from roofline.comparison import compare
 from roofline.hardware import Hardware
 from roofline.presets import list_devices, list_models, load_device, load_model
-from roofline.systems.evaluate import SystemResult
+from roofline.systems.result import SystemResult
 from roofline.table import Table
 
 #: the per-op columns ``analyze`` prints for people (csv and json keep them all)

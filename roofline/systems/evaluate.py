@@ -18,15 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 import numpy as np
 
-from roofline import energy as en
 from roofline.counting import count_graph
 from roofline.errors import SpecError
 from roofline.evaluation import evaluate_costs
-from roofline.formulas import dominant, throughput
 from roofline.fusion import fuse_table, fusion_groups
 from roofline.graph import Graph
 from roofline.grid import to_grid
@@ -38,10 +35,10 @@ from roofline.result import Result
 from roofline.systems.collectives import Cost, collective
 from roofline.systems.layout import Layout, check_devices
 from roofline.systems.pipeline import boundary_op, pipeline_latency, stage_shares
+from roofline.systems.result import SystemResult
 from roofline.systems.roles import Role, roles
 from roofline.systems.sharding import Comm, check_tensor_parallel, shard
 from roofline.systems.spec import System
-from roofline.table import Table
 
 #: count columns scaled by a stage's share of an op (``live_act_bytes`` only kept or dropped)
 _SHARED = (
@@ -59,187 +56,6 @@ _SHARED = (
     "weight_elems",
     "weight_bytes",
     "launches",
-)
-
-
-@dataclass(frozen=True, eq=False)
-class SystemResult:
-    """Predictions of one model on one system: arrays over (layout, batch).
-
-    Attributes
-    ----------
-    model, dtype, policy : str
-    system : System
-    layouts : tuple of Layout
-    batch : ndarray [B]
-        The whole system's batch (samples per run, over all replicas).
-    micro_batches : ndarray [N, B]
-    latency_s, latency_bound_s : ndarray [N, B]
-        Estimate and strict bound (seconds).
-    interconnect_s : ndarray [N, B]
-        Collective and transfer time on the critical path (estimate).
-    by_bound_s : ndarray [N, B, K]
-        Seconds by what bounds them (``bound_labels``): each stage's op time under its bound,
-        launch overhead, and the interconnect.
-    feasible : ndarray of bool [N, B]
-    device_footprint_bytes : ndarray [N, B]
-        The largest footprint of one device (weights, tables, activations, KV cache).
-    kv_cache_bytes : ndarray [N, B]
-        The KV cache of the whole system.
-    """
-
-    model: str
-    system: System
-    dtype: str
-    policy: str
-    layouts: tuple[Layout, ...]
-    batch: np.ndarray
-    micro_batches: np.ndarray
-    latency_s: np.ndarray
-    latency_bound_s: np.ndarray
-    interconnect_s: np.ndarray
-    by_bound_s: np.ndarray
-    bound_labels: tuple[str, ...]
-    feasible: np.ndarray
-    device_footprint_bytes: np.ndarray
-    kv_cache_bytes: np.ndarray
-    dynamic_energy_j: np.ndarray
-    busiest_energy_j: np.ndarray
-
-    # -- energy (roofline.energy; NaN for a device without an energy model) ------------------
-    @property
-    def _energy(self) -> en.DeviceEnergy:
-        return to_grid(self.system.device).energy_arrays()
-
-    @property
-    def _devices(self) -> np.ndarray:
-        return np.array([lay.devices for lay in self.layouts], dtype=float)[:, None]
-
-    @property
-    def capped_latency_s(self) -> np.ndarray:
-        """Latency [N, B] under the power cap: until the busiest device draws no more than its
-        TDP (its dynamic joules over TDP - idle watts)."""
-        e = self._energy
-        floor = en.power_floor_s(self.busiest_energy_j, e.tdp[:1], e.idle[:1])
-        return en.capped_latency(self.latency_s, floor)
-
-    @property
-    def power_capped(self) -> np.ndarray:
-        """Where the cap binds [N, B]."""
-        return self.capped_latency_s > self.latency_s
-
-    @property
-    def energy_j(self) -> np.ndarray:
-        """Joules [N, B] of a run: every device's and link's dynamic energy, and every device's
-        idle power over the capped latency."""
-        idle = self._energy.idle[0] * self._devices
-        return self.dynamic_energy_j + idle * self.capped_latency_s
-
-    @property
-    def energy_per_sample_j(self) -> np.ndarray:
-        """Joules per sample [N, B]."""
-        return en.per_sample(self.energy_j, self.batch[None, :])
-
-    @property
-    def avg_power_w(self) -> np.ndarray:
-        """The whole system's average watts [N, B] over the capped run."""
-        return en.average_power(self.energy_j, self.capped_latency_s)
-
-    @property
-    def cost_per_1m_samples(self) -> np.ndarray:
-        """Dollars [N, B] per million samples: every device held for a sample's time."""
-        hold = en.per_sample(self.capped_latency_s, self.batch[None, :]) * self._devices
-        return 1e6 * en.cost_per_sample(self._energy, hold, self.energy_per_sample_j)
-
-    def energy_columns(self, i: int, j: int) -> list[Any]:
-        """The :data:`roofline.result.ENERGY_COLUMNS` of layout ``i`` at batch ``j``."""
-        eps = float(self.energy_per_sample_j[i, j])
-        capped = bool(self.power_capped[i, j])
-        bound = str(dominant(self.bound_labels, self.by_bound_s[i, j]))
-        return [
-            eps,
-            float(self.avg_power_w[i, j]),
-            float(1.0 / eps) if eps else float("nan"),
-            float(self.batch[j] / self.capped_latency_s[i, j]),
-            float(self.cost_per_1m_samples[i, j]),
-            capped,
-            str(Bound.POWER) if capped else bound,
-        ]
-
-    @property
-    def throughput_per_s(self) -> np.ndarray:
-        """Samples per second of the whole system [N, B]."""
-        return throughput(self.batch[None, :], self.latency_s)
-
-    @property
-    def throughput_bound_per_s(self) -> np.ndarray:
-        """Strict-bound samples per second [N, B]: no system of these devices can exceed it."""
-        return throughput(self.batch[None, :], self.latency_bound_s)
-
-    def totals(self) -> Table:
-        """One row per (layout, batch); infeasible points carry no time."""
-        rows = []
-        bound = dominant(self.bound_labels, self.by_bound_s)
-        for i, lay in enumerate(self.layouts):
-            for j, b in enumerate(self.batch):
-                ok = bool(self.feasible[i, j])
-
-                def t(x: np.ndarray, ok: bool = ok, i: int = i, j: int = j) -> float | None:
-                    return float(x[i, j]) if ok else None
-
-                thr = t(self.throughput_per_s)
-                rows.append(
-                    [
-                        self.model,
-                        self.system.name,
-                        self.system.device.name,
-                        lay.devices,
-                        lay.tp,
-                        lay.pp,
-                        lay.ep,
-                        lay.dp,
-                        int(self.micro_batches[i, j]),
-                        int(b) if float(b).is_integer() else float(b),
-                        self.dtype,
-                        t(self.latency_s),
-                        t(self.latency_bound_s),
-                        thr,
-                        t(self.throughput_bound_per_s),
-                        None if thr is None else thr / lay.devices,
-                        t(self.interconnect_s),
-                        str(bound[i, j]),
-                        ok,
-                        float(self.device_footprint_bytes[i, j]),
-                        float(self.kv_cache_bytes[i, j]),
-                        self.policy,
-                    ]
-                )
-        return Table(SYSTEM_COLUMNS, rows, title=f"{self.model} on {self.system.name}")
-
-
-SYSTEM_COLUMNS = (
-    "model",
-    "system",
-    "device",
-    "devices",
-    "tp",
-    "pp",
-    "ep",
-    "dp",
-    "micro_batches",
-    "batch",
-    "dtype",
-    "latency_s",
-    "latency_bound_s",
-    "throughput_per_s",
-    "throughput_bound_per_s",
-    "throughput_per_device_per_s",
-    "interconnect_time_s",
-    "bound",
-    "feasible",
-    "device_footprint_bytes",
-    "kv_cache_bytes",
-    "policy",
 )
 
 

@@ -19,8 +19,9 @@ from roofline.counting import count_graph
 from roofline.errors import SpecError
 from roofline.formulas import dominant
 from roofline.model import Model
-from roofline.systems.evaluate import SYSTEM_COLUMNS, check_layout, stages
+from roofline.systems.evaluate import check_layout, stages
 from roofline.systems.layout import Layout, layouts
+from roofline.systems.result import SYSTEM_COLUMNS
 from roofline.systems.search import candidates
 from roofline.systems.spec import System
 from roofline.systems.variants import system_variants
@@ -63,7 +64,7 @@ def sweep_system_columns(
 ) -> tuple[dict[str, np.ndarray], tuple[str, ...]]:
     """(columns, knob paths): one row per model, dtype, variant, layout and batch.
 
-    Columns: the knob paths (SI values) then :data:`~roofline.systems.evaluate.SYSTEM_COLUMNS`;
+    Columns: the knob paths (SI values) then :data:`~roofline.systems.result.SYSTEM_COLUMNS`;
     times are NaN where a point does not fit. A variant no requested layout can fill adds no row.
     """
     if not vary:

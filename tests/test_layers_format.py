@@ -17,6 +17,7 @@ from roofline.counting import count_graph
 from roofline.errors import SpecError
 from roofline.families.layers import suggest_kind
 from roofline.importers import unused_params
+from roofline.liveness import live_elements
 from roofline.testing.reference import count_graph_reference
 
 
@@ -342,3 +343,21 @@ def test_per_run_ops_do_not_grow_with_the_batch() -> None:
     assert list(fast.flops_mac.sum(axis=0)) == [macs, macs]
     assert list(ref.flops_mac.sum(axis=0)) == [macs, macs]
     assert list(ref.flops_vector.sum(axis=0)) == [225 * 512] * 2
+
+
+def test_views_and_parameters_hold_no_live_activations() -> None:
+    """A view keeps its source alive and holds nothing itself; a parameter is a weight. Input x
+    (16 x 64 = 1024 elements) flattened, a 64-element position parameter added to the view."""
+    ops = [
+        {"kind": "parameter", "name": "pos", "shape": [1024]},
+        {"kind": "flatten", "name": "flat", "inputs": ["x"]},
+        {"kind": "elementwise", "name": "add", "inputs": ["flat", "pos"]},
+    ]
+    m = rl.load_model(spec(ops, {"x": [16, 64]}))
+    live = live_elements(m.graph)
+    # at the parameter only x is alive; at the add (one kernel with the view it reads), x
+    # (through the view, which holds nothing of its own) and the sum
+    assert live[0] == 1024 and live[2] == 2048
+    t = totals(m, [1])
+    assert list(count_graph(m.graph, [1], fuse=False).launches) == [0, 0, 1]
+    assert t["flops_vector"][0] == 1024

@@ -190,8 +190,9 @@ class Op(BaseModel):
 
     @property
     def launches(self) -> int:
-        """Kernel launches of the op: one per sequential copy, one for side-by-side copies."""
-        return 1 if self.side_by_side else self.repeat
+        """Kernel launches of the op: ``launches_per_copy`` (0 for a view or a parameter) per
+        sequential copy, once for side-by-side copies."""
+        return self.launches_per_copy * (1 if self.side_by_side else self.repeat)
 
     @property
     def params(self) -> float:

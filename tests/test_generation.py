@@ -61,6 +61,9 @@ def test_envelope_sum_equals_brute_force():
         want = vals.max(axis=1).sum() if c.size else 0.0
         assert total[i] == pytest.approx(want, rel=1e-12, abs=1e-9)
         assert by_line[i].sum() == pytest.approx(total[i], rel=1e-12, abs=1e-9)
+        top = vals.argmax(axis=1) if c.size else np.array([], dtype=int)
+        per_line = [vals[top == k, k].sum() for k in range(4)]
+        np.testing.assert_allclose(by_line[i], per_line, rtol=1e-9, atol=1e-9)
 
 
 @pytest.mark.parametrize("launch", ["kernel", "graph"])

@@ -6,6 +6,10 @@ that over the steps ``c = lo .. hi``. The envelope of K lines is piecewise linea
 K - 1 breaks, so the sum is a few arithmetic series: :func:`envelope_sum` finds the breaks (the
 pairwise crossings inside the range), takes the top line on each integer segment and sums it in
 closed form. Everything is vectorized over any leading shape.
+
+Most envelopes have one top line over the whole range: a line that is the top at both ends is the
+top everywhere between (every other line is below it at both ends, and lines are straight), so
+its sum is the count times the mean of its end values. Only the rest need the breaks.
 """
 
 from __future__ import annotations
@@ -30,8 +34,28 @@ def envelope_sum(
     (total [...], by_line [..., K])
         The sum, and the part of it where each line is the top one (ties to the lower index).
     """
-    lo = np.broadcast_to(np.asarray(lo, dtype=float), alpha.shape[:-1])
-    hi = np.broadcast_to(np.asarray(hi, dtype=float), alpha.shape[:-1])
+    lead, k = alpha.shape[:-1], alpha.shape[-1]
+    lo = np.broadcast_to(np.asarray(lo, dtype=float), lead).reshape(-1)
+    hi = np.broadcast_to(np.asarray(hi, dtype=float), lead).reshape(-1)
+    a, b = alpha.reshape(-1, k), beta.reshape(-1, k)
+    at_lo, at_hi = a + b * lo[:, None], a + b * hi[:, None]
+    top_lo, top_hi = np.argmax(at_lo, axis=-1), np.argmax(at_hi, axis=-1)
+    count = np.maximum(hi - lo + 1.0, 0.0)
+    rows = np.arange(lo.size)
+    total = count * (at_lo[rows, top_lo] + at_hi[rows, top_lo]) / 2.0
+    by_line = np.zeros_like(a)
+    by_line[rows, top_lo] = total
+    bent = np.flatnonzero(top_lo != top_hi)
+    if bent.size:
+        total[bent], by_line[bent] = _broken(a[bent], b[bent], lo[bent], hi[bent])
+    return total.reshape(lead), by_line.reshape(alpha.shape)
+
+
+def _broken(
+    alpha: np.ndarray, beta: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`envelope_sum` of envelopes whose top line changes in the range [N, K]: segments
+    between the lines' crossings, the top line of each summed in closed form."""
     k = alpha.shape[-1]
     i, j = np.triu_indices(k, 1)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -33,8 +33,10 @@ def test_the_bound_moves_from_the_link_to_memory_or_compute(study):
     f = study.findings["llama2_70b"]
     assert f["bound_low_bw"] == "interconnect" and f["bound_high_bw"] != "interconnect"
     assert f["gain_over_bandwidths"] > 1.2
+    # the 118B-parameter tables need four devices; over 4 and 8 their 10- and 30-table ops split
+    # by rows, whose reduce-scatter keeps the link the bound even at 900 GB/s
     r = study.findings["rec_paper"]
-    assert r["bound_low_bw"] == "interconnect" and r["bound_high_bw"] != "interconnect"
+    assert r["bound_low_bw"] == "interconnect" and r["gain_over_bandwidths"] > 1.5
 
 
 def test_where_the_models_fit(study):

@@ -256,15 +256,19 @@ def evaluate_system(
     fuse: bool = True,
     launch: str = "kernel",
     micro_batches: int | None = None,
+    counts: Callable[[np.ndarray], CostTable] | None = None,
 ) -> SystemResult:
-    """Evaluate ``model`` on ``system`` under each layout at each batch (module docstring)."""
+    """Evaluate ``model`` on ``system`` under each layout at each batch (module docstring).
+
+    ``counts(batch)`` gives the model's unfused counts (default: counted here; a sweep passes
+    counts it shares between its variants)."""
     parts = []
     labels: tuple[str, ...] = ()
     for lay in layouts:
         check_layout(model, system, lay)
         st = stages(
             model.graph,
-            lambda b: count_graph(model.graph, b, dtype),
+            counts or (lambda b: count_graph(model.graph, b, dtype)),
             system,
             lay,
             batch,

@@ -12,6 +12,7 @@ from roofline import energy as en
 from roofline.formulas import dominant, throughput
 from roofline.grid import to_grid
 from roofline.kinds import Bound
+from roofline.result import ENERGY_COLUMNS
 from roofline.systems.layout import Layout
 from roofline.systems.spec import System
 from roofline.table import Table
@@ -167,6 +168,7 @@ class SystemResult:
                         float(self.device_footprint_bytes[i, j]),
                         float(self.kv_cache_bytes[i, j]),
                         self.policy,
+                        *self.energy_columns(i, j),
                     ]
                 )
         return Table(SYSTEM_COLUMNS, rows, title=f"{self.model} on {self.system.name}")
@@ -195,4 +197,5 @@ SYSTEM_COLUMNS = (
     "device_footprint_bytes",
     "kv_cache_bytes",
     "policy",
+    *ENERGY_COLUMNS,
 )

@@ -17,9 +17,8 @@ import numpy as np
 
 from roofline.counting import count_graph
 from roofline.errors import SpecError
-from roofline.formulas import dominant
 from roofline.model import Model
-from roofline.systems.evaluate import check_layout, stages
+from roofline.systems.evaluate import check_layout, evaluate_system
 from roofline.systems.layout import Layout, layouts
 from roofline.systems.result import SYSTEM_COLUMNS
 from roofline.systems.search import candidates
@@ -84,64 +83,20 @@ def sweep_system_columns(
                 return cache[key]
 
             for i, variant in enumerate(variants):
-                for lay in _layouts_for(model, variant, tp, pp, ep, all_layouts):
-                    st = stages(model.graph, counts, variant, lay, batches, policy, fuse)
-                    part = st.combine()
-                    table = _rows(model, variant, lay, dt, batches, part, st.labels, policy)
-                    for k in cols:
-                        rows[k] += [cols[k][i]] * len(table)
-                    for j, name in enumerate(SYSTEM_COLUMNS):
-                        rows[name] += [r[j] for r in table]
+                lays = _layouts_for(model, variant, tp, pp, ep, all_layouts)
+                if not lays:
+                    continue
+                res = evaluate_system(
+                    model, variant, batches, dt, lays, policy, fuse, counts=counts
+                )
+                table = res.totals()
+                for k in cols:
+                    rows[k] += [cols[k][i]] * len(table)
+                for name in SYSTEM_COLUMNS:
+                    # infeasible points carry NaN (None in the result's own table)
+                    rows[name] += [np.nan if v is None else v for v in table.column(name)]
     out = {
         k: np.array(v, dtype=object if v and isinstance(v[0], str) else None)
         for k, v in rows.items()
     }
     return out, tuple(cols)
-
-
-def _rows(
-    model: Model,
-    system: System,
-    lay: Layout,
-    dtype: str,
-    batches: np.ndarray,
-    part: Mapping[str, np.ndarray],
-    labels: tuple[str, ...],
-    policy: str | None,
-) -> list[list[Any]]:
-    """SYSTEM_COLUMNS rows of one layout (times NaN where infeasible)."""
-    feasible = np.asarray(part["feasible"], dtype=bool)
-    lat = np.where(feasible, part["latency_s"], np.nan)
-    bound_lat = np.where(feasible, part["latency_bound_s"], np.nan)
-    inter = np.where(feasible, part["interconnect_s"], np.nan)
-    bound = dominant(labels, part["by_bound_s"])
-    out = []
-    for j, b in enumerate(batches):
-        thr = b / lat[j]
-        out.append(
-            [
-                model.name,
-                system.name,
-                system.device.name,
-                lay.devices,
-                lay.tp,
-                lay.pp,
-                lay.ep,
-                lay.dp,
-                int(part["micro_batches"][j]),
-                float(b),
-                dtype,
-                float(lat[j]),
-                float(bound_lat[j]),
-                float(thr),
-                float(b / bound_lat[j]),
-                float(thr / lay.devices),
-                float(inter[j]),
-                str(bound[j]) if feasible[j] else "",
-                bool(feasible[j]),
-                float(part["device_footprint_bytes"][j]),
-                float(part["kv_cache_bytes"][j]),
-                policy or "capacity",
-            ]
-        )
-    return out

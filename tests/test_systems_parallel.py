@@ -256,3 +256,16 @@ def test_tables_shard_table_wise_when_they_spread_evenly_else_row_wise():
             np.testing.assert_allclose(by_op[i].size_bytes, full.act_out_bytes[i] * share)
             np.testing.assert_allclose(dev.weight_bytes[i], full.weight_bytes[i] / tp)
             np.testing.assert_allclose(dev.gather_rows[i], full.gather_rows[i] / tp)
+
+
+def test_system_energy_counts_every_device_and_the_link():
+    """One device: the device's energy. Data parallel replicas: per sample the same as one
+    device at its share of the batch. Tensor parallel: finite, and never above two TDPs."""
+    one = _eval("llama2_7b", rl.system("h100_sxm5", 1), batch=[8], dtype="fp16")
+    dev = rl.evaluate_device("llama2_7b", "h100_sxm5", batch=[8], dtype="fp16")
+    np.testing.assert_allclose(one.energy_per_sample_j[0], dev.energy_per_sample_j[0], rtol=1e-12)
+    dp = _eval("llama2_7b", _node(count=2), batch=[16], dtype="fp16", tp=1, dp=2)
+    np.testing.assert_allclose(dp.energy_per_sample_j[0], dev.energy_per_sample_j[0], rtol=1e-12)
+    tp = _eval("llama2_7b", _node(count=2), batch=[8], dtype="fp16", tp=2, dp=1)
+    assert np.all(tp.energy_per_sample_j > 0) and np.all(np.isfinite(tp.energy_per_sample_j))
+    assert np.all(tp.avg_power_w <= 2 * 700.0 + 1e-6)  # two H100s, each capped at its TDP

@@ -4,7 +4,33 @@
 >>> r = rl.evaluate("resnet50", "a100_sxm4_80gb", batch=[1, 64], dtype="fp16")
 >>> r.totals()  # latency, throughput, utilization, bound per batch
 
-Submodules load on first use so that ``import roofline`` stays fast.
+The names exported here load their module on first use, so ``import roofline`` stays fast.
+
+The house, floor by floor: a module imports only its own floor and those below (CONTRIBUTING.md
+has the map, how a value flows from a spec to a chart, and where to add an op, a family, a
+device, a system, a study or a command).
+
+1. errors (one-line user errors), kinds (enums), units (unit strings to SI), dtypes (bits per
+   element), suggest (did you mean), spec_errors (validation errors as one line), yaml_loader and
+   yaml_writer (strict YAML), output_files (atomic writes), formatting (the only human units),
+   table (tidy tables), curves (efficiency curves)
+2. precision (dtype per tensor class), hardware (device specs), records (OpCost, CostTable),
+   energy (energy, power cap and cost formulas)
+3. ops/ (one module per operator; bytes derived once), graph, fusion (epilogues), liveness (live
+   activations), counting (graph to CostTable), graph_builder, characterize (Table 1 metrics)
+4. formulas (the roofline's formulas, once each), grid (device variants as arrays), knobs
+   (vary), placement (which level serves each byte), efficiency (derating), evaluation
+   (CostTable x devices to Result), result, observers (per-op replay), totals (sweep fast
+   paths), testing/ (the scalar oracle and the reference counter)
+5. families/ (model families), model (a loaded model), importers/ (PyTorch, ONNX, Hugging Face),
+   systems/spec (multi-device specs), presets (load by name or path)
+6. api (count, evaluate), systems/ (collectives, parallel layouts, system evaluation), serving/
+   (prefill, decode, generation), paper/ (Table 1 of Park et al.), fidelity/ (calibrate,
+   validate)
+7. sweeps (design-space sweeps), whatif (max batch, sensitivity, diffs), comparison (compare)
+8. plot/ (charts, matplotlib)
+9. studies/ (the paper's implications as studies; the STUDIES registry)
+10. cli/ (one module per command; the REGISTRY), __main__, and this __init__
 """
 
 from __future__ import annotations

@@ -24,9 +24,9 @@ fraction of the streaming bandwidth (no curve: they stream at ``curve_L`` like a
 The time without the curves is the ideal roofline (``Result.ideal_time_s``). Curves belong to
 the base device of a :class:`~roofline.grid.HardwareGrid`: varying a peak or a bandwidth keeps
 the curve, as a
-fraction of the new value. :func:`roofline.engine.evaluate_costs` applies them, and so does the
+fraction of the new value. :func:`roofline.evaluation.evaluate_costs` applies them, and so does the
 scalar oracle (:mod:`roofline.oracle`, on its own); the totals-only fast paths of
-:mod:`roofline.fastpath` do not, so sweeps of a device with curves take the full evaluation.
+:mod:`roofline.totals` do not, so sweeps of a device with curves take the full evaluation.
 """
 
 from __future__ import annotations

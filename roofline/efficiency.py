@@ -25,7 +25,7 @@ The time without the curves is the ideal roofline (``Result.ideal_time_s``). Cur
 the base device of a :class:`~roofline.grid.HardwareGrid`: varying a peak or a bandwidth keeps
 the curve, as a
 fraction of the new value. :func:`roofline.evaluation.evaluate_costs` applies them, and so does the
-scalar oracle (:mod:`roofline.oracle`, on its own); the totals-only fast paths of
+scalar oracle (:mod:`roofline.testing.oracle`, on its own); the totals-only fast paths of
 :mod:`roofline.totals` do not, so sweeps of a device with curves take the full evaluation.
 """
 

@@ -16,6 +16,7 @@ and its collectives' bandwidth time, and the pipeline at least the same formula 
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -41,7 +42,7 @@ from roofline.systems.pipeline import boundary_op, pipeline_latency, stage_share
 from roofline.systems.roles import Role, roles
 from roofline.systems.sharding import Comm, check_tensor_parallel, shard
 from roofline.systems.spec import System
-from roofline.table import Table
+from roofline.table import Table, html_table
 
 #: count columns scaled by a stage's share of an op (``live_act_bytes`` only kept or dropped)
 _SHARED = (
@@ -175,6 +176,14 @@ class SystemResult:
     def throughput_bound_per_s(self) -> np.ndarray:
         """Strict-bound samples per second [N, B]: no system of these devices can exceed it."""
         return throughput(self.batch[None, :], self.latency_bound_s)
+
+    def _repr_html_(self) -> str:
+        """The totals in human units, under a line naming model, system, dtype and batches."""
+        head = (
+            f"{self.model} at {self.dtype} on {self.system.name} "
+            f"({len(self.layouts)} layouts), batch {', '.join(f'{b:g}' for b in self.batch)}"
+        )
+        return f"<p><b>{html.escape(head)}</b></p>\n{html_table(self.totals())}"
 
     def totals(self) -> Table:
         """One row per (layout, batch); infeasible points carry no time."""

@@ -19,9 +19,10 @@ import html
 from typing import Any
 
 import ipywidgets as widgets
-import matplotlib.pyplot as plt
 from IPython import get_ipython
 from IPython.display import clear_output, display
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 from roofline.api import ModelLike, evaluate_device
 from roofline.dtypes import canonical, work_unit
@@ -126,7 +127,9 @@ class WhatIf:
         self.matrix_peak = _slider("matrix peak", [("", 0.0)], 0.0)
         self.vector_peak = _slider("vector peak", [("", 0.0)], 0.0)
         self._peak_options(dt)
-        self.figure = plt.figure(figsize=(10.0, 6.0), layout="constrained")
+        # not a pyplot figure: a notebook shows it in the widget only, not again below the cell
+        self.figure = Figure(figsize=(10.0, 6.0), layout="constrained")
+        FigureCanvasAgg(self.figure)
         self._chart = widgets.Output()
         self._table = widgets.HTML()
         sliders = [self.dtype, self.batch, self.bandwidth, self.capacity]

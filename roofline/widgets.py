@@ -2,15 +2,17 @@
 capacity, matrix and vector peaks, the batch and the dtype, driving a live roofline chart and the
 model's totals beside the device as shipped.
 
->>> from roofline.widgets import whatif
->>> w = whatif("resnet50", "a100_sxm4_80gb")  # the last line of a cell shows it
->>> w.bandwidth.value = w.bandwidth.options[-1][1]  # what a slider move does, from code
->>> w.totals["latency_s"]
-
 Each slider steps by factors of two around the device's own figure (its label is the absolute
 value in human units: ``4.08 TB/s``, ``80 MiB``, ``624 TOP/s``); every change re-evaluates the
 model on a one-variant grid (:func:`roofline.knobs.vary` of the four knobs) and redraws. Importing
 this module imports ipywidgets and matplotlib; :mod:`roofline` never does.
+
+Examples
+--------
+>>> from roofline.widgets import whatif
+>>> w = whatif("resnet50", "a100_sxm4_80gb")  # the last line of a cell shows it
+>>> w.bandwidth.value = w.bandwidth.options[-1][1]  # what a slider move does, from code
+>>> w.totals["latency_s"]
 """
 
 from __future__ import annotations

@@ -248,6 +248,15 @@ def test_integer_roofs_say_top_per_s_and_float_roofs_tflop_per_s():
     assert any(t.startswith("matrix engine") and "TFLOP/s (fp16)" in t for t in fp16)
 
 
+def test_the_engine_study_counts_int8_work_in_op_per_s():
+    fig = rl.engine_balance_study().figure()  # on the paper's accelerator at int8
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    assert ax.get_xlabel().endswith("(int8, OP/s)")
+    ticks = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert ticks and all(t.endswith("OP/s") and "FLOP" not in t for t in ticks)
+
+
 def test_legends_do_not_hide_ridge_points():
     # each memory roof meets the matrix roof at intensity peak / bandwidth: no legend covers it
     ax = table1_roofline()

@@ -7,6 +7,7 @@ from typing import Any
 
 from matplotlib.ticker import FuncFormatter
 
+from roofline.dtypes import work_unit
 from roofline.plot.common import legend_outside, si_formatter
 from roofline.plot.studies.common import LINE_COLORS, first_row
 
@@ -36,8 +37,9 @@ def vector_share(study: Any, ax: Any) -> None:
     if dev:
         ax.axvline(dev[0], color="grey", ls=":", lw=1)
     ax.set_xscale("log")
-    ax.xaxis.set_major_formatter(si_formatter("FLOP/s"))
-    ax.set_xlabel(f"Matrix-engine peak ({f['dtype']}, FLOP/s)")
+    unit = f"{work_unit(f.get('compute_dtype') or f['dtype'])}/s"  # int8 engines: TOP/s
+    ax.xaxis.set_major_formatter(si_formatter(unit))
+    ax.set_xlabel(f"Matrix-engine peak ({f['dtype']}, {unit})")
     ax.set_ylabel("Share of latency in vector work (%)")
     ax.set_ylim(0, 104)  # the 100% tick label stays clear of the title
     ax.grid(True, alpha=0.3)

@@ -17,6 +17,7 @@ from matplotlib.legend import Legend  # noqa: E402
 
 import roofline as rl  # noqa: E402
 from roofline import plot  # noqa: E402
+from roofline.cli.main import main  # noqa: E402
 from roofline.plot import energy as energy_charts  # noqa: E402
 from roofline.plot.validation import measured_vs_predicted  # noqa: E402
 
@@ -334,3 +335,16 @@ def test_heat_map_batch_selector_draws_one_panel():
         plot.plot_sweep(t, "latency_s", ax=ax)
     with pytest.raises(rl.SpecError, match="batch 3 was not swept"):
         plot.plot_sweep(t, "latency_s", batch=3)
+
+
+def test_the_cli_draws_in_a_style_and_names_a_bad_one(tmp_path, capsys):
+    out = tmp_path / "dark.png"
+    argv = ["plot", "roofline", "resnet50", "--hw", PAPER, "--style", "dark_background"]
+    assert main([*argv, "-o", str(out)]) == 0
+    corner = plt.imread(str(out))[2, 2, :3]
+    assert corner.max() < 0.1  # the dark style's black face, not the default white
+    assert main(["plot", "roofline", "resnet50", "--hw", PAPER, "--style", "neon", "-o",
+                 str(tmp_path / "x.png")]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert "--style: unknown matplotlib style 'neon'" in err and "dark_background" in err
+    assert not (tmp_path / "x.png").exists()

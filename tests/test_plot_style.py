@@ -293,6 +293,17 @@ def test_sweep_points_that_do_not_fit_are_crossed_out():
     np.testing.assert_array_equal(crosses[0].get_xdata(), np.asarray(caps)[bad])
 
 
+def test_batches_that_do_not_fit_are_crossed_out():
+    # Llama-2-7B on a T4 (16 GB): 13.5 GB of fp16 weights fit; the KV cache of a large batch of
+    # long contexts does not
+    r = rl.evaluate("llama2_7b", "t4", batch=[1, 64, 256], dtype="fp16")
+    bad = ~r.feasible[0]
+    assert bad.any() and not bad.all()
+    ax = plot.batch_scaling(r)
+    cross = next(line for line in ax.get_lines() if line.get_marker() == "x")
+    np.testing.assert_array_equal(cross.get_xdata(), r.costs.batch[bad])
+
+
 def test_heat_map_draws_every_swept_value_in_a_panel_per_batch():
     fig = heat_map()
     panels = [ax for ax in fig.axes if ax.get_title()]  # the color bars have none

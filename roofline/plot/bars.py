@@ -125,6 +125,10 @@ def batch_scaling(
     target_s : float or str, optional
         A latency target (seconds or ``"10ms"``): a horizontal line, and the largest evaluated
         batch that meets it is marked.
+
+    Notes
+    -----
+    A batch whose footprint does not fit the device is crossed out on the latency line.
     """
     ax = axes(ax)
     h = device_index(result, device)
@@ -142,6 +146,12 @@ def batch_scaling(
     auto_scale(ax2, thr, si_prefix=True)
     ax2.set_ylabel("Throughput (samples/s)", color="#d62728")
     handles = ax.get_lines() + ax2.get_lines()
+    bad = ~np.asarray(result.feasible[h], dtype=bool)
+    if bad.any():
+        (cross,) = ax.plot(
+            b[bad], lat[bad] * 1e3, "x", ms=10, color=foreground(), label="does not fit the device"
+        )
+        handles.append(cross)
     if target_s is not None:
         t = parse_quantity(target_s, Dim.TIME)
         line = ax.axhline(

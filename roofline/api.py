@@ -1,4 +1,4 @@
-"""The Python API: count and evaluate models on devices (:mod:`roofline.comparison` compares many)."""
+"""The Python API: count and evaluate models on devices (:mod:`roofline.comparison`: many)."""
 
 from __future__ import annotations
 

@@ -50,3 +50,9 @@ def canonical(name: str, *, field: str = "dtype") -> str:
 def nbytes(name: str) -> float:
     """Return bytes per element of dtype ``name`` (0.5 for int4)."""
     return BITS[canonical(name)] / 8.0
+
+
+def work_unit(name: str) -> str:
+    """The unit of one arithmetic operation at dtype ``name``: ``OP`` for integer dtypes (an int8
+    engine's 100 TOP/s), ``FLOP`` for floating-point ones."""
+    return "OP" if canonical(name).startswith("int") else "FLOP"

@@ -5,6 +5,7 @@ Array names carry SI suffixes; shapes use H variants, B batches, O ops, L memory
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -16,7 +17,7 @@ from roofline.formulas import dominant, throughput, time_by_bound, utilization
 from roofline.grid import HardwareGrid
 from roofline.kinds import Bound, EngineKind
 from roofline.records import CostTable
-from roofline.table import Table
+from roofline.table import Table, html_table
 
 #: the energy, power and cost columns of :meth:`Result.totals` (and of compare and sweep)
 ENERGY_COLUMNS = (
@@ -440,6 +441,16 @@ class Result:
     def __repr__(self) -> str:
         n = len(self.grid.labels)
         return f"Result({self.costs.model}, {n} devices, batch {list(self.costs.batch)})"
+
+    def _repr_html_(self) -> str:
+        """The totals in human units, under a line naming model, dtype, devices and batches."""
+        ct = self.costs
+        devices = ", ".join(self.grid.labels[:6]) + (" ..." if len(self.grid.labels) > 6 else "")
+        head = (
+            f"{ct.model} at {ct.precision.name} on {devices}, batch "
+            f"{', '.join(f'{b:g}' for b in ct.batch)} ({self.policy} placement)"
+        )
+        return f"<p><b>{html.escape(head)}</b></p>\n{html_table(self.totals())}"
 
 
 def _num(x: float) -> int | float:

@@ -8,6 +8,7 @@ CSV and JSON carry raw numbers (SI units, named by their column suffix: ``_s``, 
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import math
@@ -17,7 +18,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from roofline.errors import RooflineError, SpecError
-from roofline.formatting import format_table
+from roofline.formatting import format_table, format_value
 
 T = TypeVar("T", bound="Table")
 
@@ -206,3 +207,42 @@ class Table:
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
+
+    def _repr_html_(self) -> str:
+        """The table as HTML in human units, for Jupyter (a long table shows its first
+        :data:`HTML_HEAD` and last :data:`HTML_TAIL` rows)."""
+        return html_table(self)
+
+
+#: rows a long table shows at its top and bottom in a notebook
+HTML_HEAD, HTML_TAIL = 20, 5
+
+
+def html_table(table: Table) -> str:
+    """An HTML ``<table>`` of ``table``: its title as the caption, cells formatted by their
+    column's unit (:func:`roofline.formatting.format_value`), numbers right-aligned."""
+    n = len(table)
+    shown = list(range(n))
+    if n > HTML_HEAD + HTML_TAIL + 1:
+        shown = [*range(HTML_HEAD), -1, *range(n - HTML_TAIL, n)]
+    cols = {c: table.column(c) for c in table.columns}
+    out = ['<table class="roofline-table">']
+    if table.title:
+        out.append(f"<caption>{html.escape(table.title)}</caption>")
+    out.append(
+        "<thead><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in cols) + "</tr></thead>"
+    )
+    out.append("<tbody>")
+    for i in shown:
+        if i < 0:
+            hidden = n - HTML_HEAD - HTML_TAIL
+            out.append(f'<tr><td colspan="{len(cols)}">... {hidden} more rows ...</td></tr>')
+            continue
+        cells = []
+        for c, v in cols.items():
+            value = _plain(v[i])
+            align = ' style="text-align:right"' if isinstance(value, (int, float)) else ""
+            cells.append(f"<td{align}>{html.escape(format_value(c, value))}</td>")
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    out.append("</tbody></table>")
+    return "\n".join(out)

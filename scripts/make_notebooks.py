@@ -1,21 +1,30 @@
-"""Write the notebooks in notebooks/ from the cells below (outputs left empty).
+"""Write the notebooks in notebooks/ from the cells below and execute them, so that they are
+committed with their outputs (tables, charts, answers) and read on a code host without a kernel.
 
-    python scripts/make_notebooks.py            # write
-    python scripts/make_notebooks.py --execute  # write, then run each headless to check it
+    python scripts/make_notebooks.py               # write and execute every notebook
+    python scripts/make_notebooks.py energy.ipynb  # only the ones named
 
 The notebooks import only the installed package (and IPython's display); tests/test_notebooks.py
-executes every one of them.
+checks that the committed cells are the ones below and re-executes every notebook, comparing its
+text outputs with the committed ones.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
+from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 OUT = Path(__file__).resolve().parents[1] / "notebooks"
+#: seconds one cell may take
+CELL_TIMEOUT = 300
+#: the kernel draws inline (PNG outputs) whatever backend the caller's environment names
+INLINE = "module://matplotlib_inline.backend_inline"
 
 QUICKSTART = [
     (
@@ -227,13 +236,149 @@ WHATIF = [
         "code",
         'rl.compare(["resnet50", "dlrm_rm2"], ["t4", "a100_sxm4_80gb"], [1], ["fp16"], sla="10ms")',
     ),
+    (
+        "md",
+        "## Interactive what-if\nSliders for the main-memory bandwidth, the on-chip capacity, "
+        "the engines' peaks (factors of two around the device's own figures), the batch and the "
+        "dtype drive a live roofline and the totals beside the device as shipped. Run the "
+        "notebook to move them (a static page shows the chart below instead).",
+    ),
+    (
+        "code",
+        "from roofline.widgets import whatif\n\n"
+        'w = whatif("llama2_7b", "a100_sxm4_80gb", batch=1, dtype="fp16")\nw',
+    ),
+    (
+        "md",
+        "A slider moved from code does what dragging it does: four times the HBM bandwidth for "
+        "Llama-2-7B's decode step at batch 1, which reads every weight from HBM.",
+    ),
+    (
+        "code",
+        "w.bandwidth.value = w.bandwidth.options[5][1]\n"
+        'w.bandwidth.label, w.totals["latency_s"], w.baseline.latency_s[0, 0]',
+    ),
+    ("code", "w.figure"),
+]
+
+LLM_SYSTEMS = [
+    (
+        "md",
+        "# Language models on systems of accelerators\n\nGeneration (prefill then decode "
+        "with a KV cache) of decoder models on one device or on a system of devices with "
+        "parallel layouts (tensor, pipeline, expert and data parallel), the interconnect "
+        "modeled by the alpha-beta collectives of `docs/systems.md`.",
+    ),
+    ("code", "import roofline as rl\nfrom roofline import plot\n\nrl.list_systems()"),
+    (
+        "md",
+        "## Generation\n`generate` gives time to first token, time per output token, "
+        "end-to-end latency and tokens per second, each with its strict bound (what no real "
+        "system can beat), for every batch.",
+    ),
+    (
+        "code",
+        'rl.generate("llama2_70b", "dgx_h100", prompt=1024, output=256, batch=[1, 16, 64], '
+        'dtype="fp16", tp=8)',
+    ),
+    (
+        "md",
+        "## Choosing a layout\n`best_layout` scores every layout that fills the system and "
+        "ranks them by throughput per device; a target (`sla`, `ttft`, `per_user` tokens per "
+        "second) rules out those that miss it.",
+    ),
+    (
+        "code",
+        'rl.best_layout("llama2_70b", "dgx_h100", batch=64, dtype="fp16", prompt=1024, output=256)',
+    ),
+    (
+        "code",
+        'rl.best_layout("llama2_70b", "dgx_h100", batch=64, dtype="fp16", prompt=1024, '
+        "output=256, per_user=40)",
+    ),
+    (
+        "md",
+        "## What the interconnect buys\nThe NVLink bandwidth per GPU swept from 50 GB/s to "
+        "900 GB/s (the DGX H100's) at tensor parallel 8: at batch 1 decode reads the weights "
+        "and the all-reduces are small; at batch 64 the all-reduces grow with the batch.",
+    ),
+    (
+        "code",
+        'links = {"interconnect.nvlink.bandwidth": ["50 GB/s", "100 GB/s", "200 GB/s", '
+        '"450 GB/s", "900 GB/s"]}\n'
+        't = rl.sweep("llama2_70b", "dgx_h100", links, batch=[1, 64], dtype="fp16", tp=8)\n'
+        't.select(["interconnect.nvlink.bandwidth", "batch", "latency_s", "interconnect_time_s", '
+        '"bound"])',
+    ),
+    ("code", 'plot.plot_sweep(t, "latency_s");'),
+    (
+        "md",
+        "## Layouts side by side\nOne evaluation of every tensor-parallel degree (data "
+        "parallel fills the rest of the system).",
+    ),
+    ("code", 'rl.evaluate("llama2_70b", "dgx_h100", batch=64, dtype="fp16", tp=[2, 4, 8])'),
+]
+
+ENERGY = [
+    (
+        "md",
+        "# Energy, power and cost\n\nEvery shipped device has an energy model (joules per "
+        "FLOP per engine and dtype, per byte per memory level, idle power, TDP; sources in "
+        "`docs/energy.md`). A run's energy is its FLOPs and bytes at those prices plus idle "
+        "power over its time; where the power would exceed the TDP the clock is lowered.",
+    ),
+    (
+        "code",
+        "import roofline as rl\n\n"
+        'r = rl.evaluate("bert_large", "h100_sxm5", batch=[1, 64], dtype="int8")\n'
+        "r.energy_per_sample_j, r.samples_per_j, r.avg_power_w, r.power_capped",
+    ),
+    (
+        "md",
+        "## Where the joules go\nThe `EnergyBreakdown` observer splits a run's energy by op "
+        "kind and by compute, memory level and static power.",
+    ),
+    (
+        "code",
+        "e = rl.EnergyBreakdown()\n"
+        'rl.evaluate("dlrm_rm2", "a100_sxm4_80gb", batch=64, dtype="fp16", observers=[e])\n'
+        "e.table()",
+    ),
+    (
+        "code",
+        "from roofline.plot.energy import energy_breakdown, throughput_vs_power\n\n"
+        'rs = [rl.evaluate("resnet50", d, batch=[1, 64], dtype=dt) for d in ("t4", "l4", '
+        '"h100_sxm5") for dt in ("fp16", "int8")]\n'
+        "energy_breakdown(rs);",
+    ),
+    ("code", "throughput_vs_power(rs);"),
+    (
+        "md",
+        "## The power cap\nA lower TDP throttles the clock once the run's dynamic power "
+        "exceeds it: the capped throughput falls, the energy per sample barely moves.",
+    ),
+    (
+        "code",
+        'tdp = {"power.tdp": ["300 W", "400 W", "500 W", "700 W"]}\n'
+        't = rl.sweep("resnet50", "h100_sxm5", tdp, batch=[256], dtype="int8")\n'
+        't.select(["power.tdp", "throughput_per_s", "capped_throughput_per_s", '
+        '"energy_per_sample_j", "power_capped"])',
+    ),
+    (
+        "md",
+        "## The energy study\nWhat fp16 and int8 save in joules for the paper's model "
+        "classes, and where the energy goes.",
+    ),
+    ("code", "study = rl.energy_study()\nprint(study.answer)\nstudy.figure();"),
 ]
 
 NOTEBOOKS = {
-    "whatif_sweeps.ipynb": WHATIF,
     "quickstart.ipynb": QUICKSTART,
     "table1_roofline.ipynb": TABLE1,
     "implications.ipynb": IMPLICATIONS,
+    "whatif_sweeps.ipynb": WHATIF,
+    "llm_systems.ipynb": LLM_SYSTEMS,
+    "energy.ipynb": ENERGY,
 }
 
 
@@ -253,18 +398,39 @@ def build(cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
     return nb
 
 
-def main(argv: list[str]) -> int:
-    OUT.mkdir(exist_ok=True)
-    for name, cells in NOTEBOOKS.items():
-        nbformat.write(build(cells), OUT / name)
-        print(f"notebooks/{name}")
-    if "--execute" in argv:
-        from nbclient import NotebookClient
+def execute(nb: nbformat.NotebookNode, folder: str | None = None) -> nbformat.NotebookNode:
+    """Run ``nb`` headless with inline charts, in ``folder`` (default a scratch one: a notebook
+    writes no files); cells keep no timings, so a re-run changes only what changed."""
+    backend = os.environ.get("MPLBACKEND")
+    os.environ["MPLBACKEND"] = INLINE  # the kernel inherits the environment
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            NotebookClient(
+                nb,
+                timeout=CELL_TIMEOUT,
+                kernel_name="python3",
+                record_timing=False,
+                resources={"metadata": {"path": folder or tmp}},
+            ).execute()
+    finally:
+        if backend is None:
+            os.environ.pop("MPLBACKEND")
+        else:
+            os.environ["MPLBACKEND"] = backend
+    return nb
 
-        for name in NOTEBOOKS:
-            nb = nbformat.read(OUT / name, as_version=4)
-            NotebookClient(nb, timeout=120, kernel_name="python3").execute()
-            print(f"executed notebooks/{name}")
+
+def main(argv: list[str]) -> int:
+    names = [a for a in argv if not a.startswith("-")] or list(NOTEBOOKS)
+    unknown = [n for n in names if n not in NOTEBOOKS]
+    if unknown:
+        print(f"unknown notebook {unknown[0]!r}: use one of {', '.join(NOTEBOOKS)}")
+        return 2
+    OUT.mkdir(exist_ok=True)
+    for name in names:
+        nb = execute(build(NOTEBOOKS[name]))
+        nbformat.write(nb, OUT / name)
+        print(f"notebooks/{name}")
     return 0
 
 

@@ -20,13 +20,16 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "roofline"
 
 #: libraries that may be imported inside a function, to keep them off the cheap paths
-HEAVY_LIBRARIES = frozenset({"matplotlib", "scipy", "pandas", "torch", "onnx", "dask", "pyarrow"})
+HEAVY_LIBRARIES = frozenset(
+    {"matplotlib", "scipy", "pandas", "torch", "onnx", "dask", "pyarrow", "ipywidgets"}
+)
 #: our modules that may be imported inside a function: each imports a heavy library at its top
 HEAVY_MODULES = frozenset(
     {
         "roofline.plot",
         "roofline.plot.studies",
         "roofline.plot.validation",
+        "roofline.widgets",
         "roofline.importers.torch_trace",
         "roofline.importers.onnx_import",
         "roofline.importers.torchvision_compat",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 
@@ -44,3 +45,40 @@ def test_main_job_command_uses_shipped_presets():
     names = [w for w in words if not w.startswith("-") and not w.isdigit()]
     known = set(rl.list_models()) | set(rl.list_devices())
     assert names and all(n in known for n in names)
+
+
+def _readme_generator():
+    spec = importlib.util.spec_from_file_location(
+        "make_readme_charts", ROOT / "scripts" / "make_readme_charts.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_readme_table1_is_what_the_generator_writes():
+    # regenerating Table 1 (the CLI's `roofline table1 --format markdown`) gives the README's
+    # block: every number the README shows there is computed, not pasted
+    gen = _readme_generator()
+    assert gen.table1_block() in README, "run python scripts/make_readme_charts.py"
+    assert gen.readme_with_table1(README) == README
+    embeddings = next(line for line in README.splitlines() if "| Embeddings |" in line)
+    row = next(r for r in rl.table1() if r["model_type"] == "Embeddings" and
+               r["metric"] == "intensity_aw_avg")  # fmt: skip
+    assert f"| {row['computed_low']:.3g} ✓" in embeddings
+
+
+def test_every_picture_the_readme_shows_has_a_generator(tmp_path):
+    gen = _readme_generator()
+    shown = set(re.findall(r"!\[[^\]]*\]\(docs/img/([^)]+)\)", README))
+    assert shown and shown <= set(gen.CHARTS)
+    for name in shown:
+        assert (ROOT / "docs" / "img" / name).stat().st_size > 10_000
+    gen.CHARTS["roofline_paper_models.png"](tmp_path / "r.png")  # the generator still runs
+    assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_no_reference_to_notes_outside_the_repository():
+    # the project's notes live in docs/paper_notes.md; a reader of the README cannot open a
+    # paper.md that is not in the repository
+    assert "paper.md" not in README.replace("paper_notes.md", "")

@@ -54,6 +54,10 @@ def plot_arguments(parser: argparse.ArgumentParser) -> None:
         help="breakdown: group time by op category, op kind or bound",
     )
     parser.add_argument("--sla", help="batch: latency target, e.g. 10ms")
+    parser.add_argument(
+        "--style",
+        help="a matplotlib style for the chart, e.g. dark_background (default: matplotlib's)",
+    )
     add_output_options(parser, formats=False)
 
 
@@ -67,11 +71,19 @@ def run_plot(args: argparse.Namespace) -> int:
     )
     image_format(args.output, field="--output")  # before the (slow) drawing
     matplotlib.use("Agg")
-    chart = _draw(args)
-    try:
-        plot.save(chart, args.output)
-    finally:
-        plt.close(getattr(chart, "figure", chart))
+    style = args.style or "default"
+    _need(
+        style == "default" or style in plt.style.available,
+        f"unknown matplotlib style {style!r}",
+        "--style",
+        "use one of " + ", ".join(sorted(plt.style.available)),
+    )
+    with plt.style.context(style):
+        chart = _draw(args)
+        try:
+            plot.save(chart, args.output)
+        finally:
+            plt.close(getattr(chart, "figure", chart))
     return 0
 
 

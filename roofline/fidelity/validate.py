@@ -150,6 +150,8 @@ def run_validation(
         Time kernels by elapsed time, or by this process's CPU time (one thread only: time spent
         descheduled by other work on a shared machine then does not count).
 
+    Notes
+    -----
     The BLAS and torch thread counts of this process are left pinned to ``threads``.
     """
     say = progress or (lambda _msg: None)

@@ -1,7 +1,7 @@
 """Table 1 of Park et al. (2018) as reconstructed in the project's paper notes, as data.
 
-Every figure carries the confidence tag of the reconstruction (``docs/paper_notes.md``, a copy of
-the project notes ``shared/paper.md``, Section 2): ``H`` seen in retrieved text, ``M`` recollection
+Every figure carries the confidence tag of the reconstruction (``docs/paper_notes.md``, section 2,
+a copy of the project's notes): ``H`` seen in retrieved text, ``M`` recollection
 backed by an independent check, ``L`` recollection only. Each paper row names the preset(s) that
 stand for it, the batch convention, and which layers it covers. :mod:`roofline.paper` computes the
 rows and compares them with these figures.
@@ -47,7 +47,7 @@ class PaperCell:
     Attributes
     ----------
     text : str
-        The figure as paper.md writes it (``"43-829M"``).
+        The figure as docs/paper_notes.md writes it (``"43-829M"``).
     options : tuple of (low, high)
         Value ranges in elements or FLOPs per element; several when the recollections conflict
         (any one may match). ``low == high`` for a single figure, ``high = inf`` for ``>x``.
@@ -258,9 +258,9 @@ ROWS: tuple[PaperRow, ...] = (
         },
         "no strict constraint (L)",
         {
-            "intensity_w_avg": "the row is recalled, not read (paper.md Section 10). 22K "
-            "matches no weighted average of a channel-separated ResNeXt3D; the unweighted mean "
-            "of per-layer ops per weight is {layer_mean}",
+            "intensity_w_avg": "the row is recalled, not read (docs/paper_notes.md, section "
+            "10). 22K matches no weighted average of a channel-separated ResNeXt3D; the "
+            "unweighted mean of per-layer ops per weight is {layer_mean}",
             "intensity_w_min": "the smallest conv reuse is the 4x7x7 final stage (2 x 196 = 392 "
             "ops per weight at 32x224x224); 2K would need a final map about 5x larger",
             "params": "the channel-separated 101-layer model has 22M params; ResNeXt3D-101 with "

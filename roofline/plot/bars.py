@@ -11,7 +11,16 @@ from matplotlib.ticker import FuncFormatter
 
 from roofline.errors import SpecError
 from roofline.formatting import fmt_time, si
-from roofline.plot.common import auto_scale, axes, category_color, device_index
+from roofline.plot.common import (
+    auto_scale,
+    axes,
+    background,
+    category_color,
+    device_index,
+    foreground,
+    legend_below,
+    legend_outside,
+)
 from roofline.result import Result
 from roofline.units import Dim, parse_quantity
 
@@ -66,17 +75,11 @@ def breakdown(
             color = BOUND_COLORS[i % len(BOUND_COLORS)]
         else:  # op kinds take matplotlib's color cycle
             color = category_color(k) if by == "category" else None
-        ax.bar(x, vals, bottom=bottom, label=k, color=color, width=0.7, edgecolor="white")
+        ax.bar(x, vals, bottom=bottom, label=k, color=color, width=0.7, edgecolor=background(ax))
         bottom += vals
     ax.set_xticks(x, labels, fontsize=8)
     ax.set_ylabel("Share of latency (%)" if share else "Time (ms)")
-    ax.legend(
-        title=f"time by {by}",
-        fontsize=8,
-        title_fontsize=8,
-        loc="center left",
-        bbox_to_anchor=(1.01, 0.5),
-    )
+    legend_outside(ax, title=f"time by {by}")
     uniq = lambda xs: ", ".join(dict.fromkeys(xs))  # noqa: E731
     ax.set_title(
         title
@@ -122,6 +125,10 @@ def batch_scaling(
     target_s : float or str, optional
         A latency target (seconds or ``"10ms"``): a horizontal line, and the largest evaluated
         batch that meets it is marked.
+
+    Notes
+    -----
+    A batch whose footprint does not fit the device is crossed out on the latency line.
     """
     ax = axes(ax)
     h = device_index(result, device)
@@ -139,15 +146,23 @@ def batch_scaling(
     auto_scale(ax2, thr, si_prefix=True)
     ax2.set_ylabel("Throughput (samples/s)", color="#d62728")
     handles = ax.get_lines() + ax2.get_lines()
+    bad = ~np.asarray(result.feasible[h], dtype=bool)
+    if bad.any():
+        (cross,) = ax.plot(
+            b[bad], lat[bad] * 1e3, "x", ms=10, color=foreground(), label="does not fit the device"
+        )
+        handles.append(cross)
     if target_s is not None:
         t = parse_quantity(target_s, Dim.TIME)
-        line = ax.axhline(t * 1e3, color="black", ls=":", lw=1.5, label=f"target {fmt_time(t)}")
+        line = ax.axhline(
+            t * 1e3, color=foreground(), ls=":", lw=1.5, label=f"target {fmt_time(t)}"
+        )
         handles.append(line)
         ok = np.flatnonzero(lat <= t)
         if ok.size:
             k = int(ok[-1])
             ax.scatter(
-                [b[k]], [lat[k] * 1e3], s=160, facecolors="none", edgecolors="black", zorder=5
+                [b[k]], [lat[k] * 1e3], s=160, facecolors="none", edgecolors=foreground(), zorder=5
             )
             ax.annotate(
                 f"largest batch under target: {b[k]:g}\n({si(thr[k], ' samples/s')})",
@@ -156,9 +171,7 @@ def batch_scaling(
                 textcoords="offset points",
                 fontsize=8,
             )
-    ax.legend(
-        handles=handles, labels=[x.get_label() for x in handles], fontsize=8, loc="upper left"
-    )
+    legend_below(ax, handles=handles, labels=[x.get_label() for x in handles])
     ax.grid(True, which="major", alpha=0.3)
     ct = result.costs
     ax.set_title(

@@ -1,17 +1,20 @@
-"""What every chart shares: category colors, axes, tick formatters, picking a batch or device
-of a result, and writing the image file.
+"""What every chart shares: category colors, colors of the active style, axes, tick formatters in
+human units, legends outside the data, labels kept apart, picking a batch or device of a result,
+and writing the image file.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
+from roofline.dtypes import work_unit
 from roofline.errors import SpecError
-from roofline.formatting import si
+from roofline.formatting import fmt_time, si
 from roofline.output_files import atomic_write, image_format
 from roofline.result import Result
 
@@ -41,6 +44,17 @@ def category_color(category: str) -> str:
     return CATEGORY_COLORS.get(category, "#999999")
 
 
+def foreground() -> str:
+    """The active style's text color: roofs, stars and marks drawn in it stay visible on a dark
+    style (``dark_background``) as on the default one."""
+    return str(plt.rcParams["text.color"])
+
+
+def background(ax: Any) -> Any:
+    """The face color of ``ax``: the edge color that sets markers apart from their background."""
+    return ax.get_facecolor()
+
+
 def axes(ax: Any, figsize: tuple[float, float] = (8.0, 5.5)) -> Any:
     """``ax``, or the Axes of a new figure of ``figsize`` inches."""
     if ax is not None:
@@ -52,6 +66,120 @@ def axes(ax: Any, figsize: tuple[float, float] = (8.0, 5.5)) -> Any:
 def si_formatter(unit: str = "") -> Any:
     """A tick formatter printing SI prefixes (``1 T``, ``100 G``)."""
     return FuncFormatter(lambda v, _pos: si(v, unit, digits=3) if v > 0 else "0")
+
+
+_IEC_UNITS = tuple(
+    (2.0 ** (10 * k), u) for k, u in ((5, "PiB"), (4, "TiB"), (3, "GiB"), (2, "MiB"), (1, "KiB"))
+)
+
+
+def iec_bytes(v: float) -> str:
+    """A byte count in binary units with three significant digits (``12 MiB``, ``1.5 GiB``): how
+    capacities are specified, so a capacity axis always reads in MiB and GiB."""
+    for scale, unit in _IEC_UNITS:
+        if abs(v) >= scale:
+            return f"{v / scale:.3g} {unit}"
+    return f"{v:.3g} B"
+
+
+def knob_format(path: str) -> Callable[[float], str]:
+    """How to print a value of device knob ``path`` (``memory.hbm.bandwidth`` as ``2 TB/s``,
+    ``memory.sram.capacity`` as ``32 MiB``, ``engines.matrix.peak.int8`` as ``100 TOP/s``,
+    ``overheads.per_op`` as ``5 us``)."""
+    last = path.rsplit(".", 1)[-1]
+    if ".peak." in path:
+        unit = f"{work_unit(last)}/s" if _is_dtype(last) else "FLOP/s"
+        return lambda v: si(v, unit, digits=3)
+    if last == "bandwidth":
+        return lambda v: si(v, "B/s", digits=3)
+    if last in ("capacity", "granularity"):
+        return iec_bytes
+    if last == "per_op":
+        return fmt_time
+    return lambda v: si(v, digits=3)
+
+
+def metric_format(metric: str) -> Callable[[float], str]:
+    """How to print a value of result column ``metric`` (by its unit suffix)."""
+    if metric.endswith("_s") and not metric.endswith("_per_s"):
+        return fmt_time
+    if metric.endswith("_per_s"):
+        return lambda v: si(v, "/s", digits=3)
+    if metric.endswith("_bytes"):
+        return iec_bytes
+    if metric.endswith("_j"):
+        return lambda v: si(v, "J", digits=3)
+    if metric.endswith("_w"):
+        return lambda v: si(v, "W", digits=3)
+    return lambda v: f"{v:.3g}"
+
+
+def _is_dtype(name: str) -> bool:
+    try:
+        work_unit(name)
+    except SpecError:
+        return False
+    return True
+
+
+def value_ticks(axis: Any, values: Any, fmt: Callable[[float], str]) -> None:
+    """Ticks of ``axis`` at ``values`` (a sweep's knob values), labeled by ``fmt``, no minor ticks;
+    :func:`thin_ticks` drops labels that would touch."""
+    axis.set_major_locator(FixedLocator(list(values)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _p: fmt(v)))
+    axis.set_minor_locator(NullLocator())
+
+
+def thin_ticks(ax: Any, which: str = "x", gap_px: float = 4.0) -> None:
+    """Keep every k-th tick of a fixed-tick axis, the smallest k whose labels do not touch (after
+    a draw, so at the figure's final size)."""
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    values = list(axis.get_major_locator().tick_values(0, 1))
+    fig = ax.figure
+    for step in range(1, max(2, len(values))):
+        axis.set_major_locator(FixedLocator(values[::step]))
+        fig.canvas.draw()
+        boxes = [t.get_window_extent() for t in axis.get_ticklabels() if t.get_text()]
+        boxes = [b.padded(gap_px / 2) for b in boxes]
+        if not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :]):
+            return
+
+
+def legend_outside(ax: Any, **kwargs: Any) -> Any:
+    """A legend right of the axes, off the data (ridge points, bars and lines stay visible)."""
+    kwargs.setdefault("fontsize", 8)
+    kwargs.setdefault("title_fontsize", 8)
+    return ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, **kwargs)
+
+
+def legend_below(ax: Any, **kwargs: Any) -> Any:
+    """A legend under the axes (for charts with a right-hand y axis), off the data."""
+    kwargs.setdefault("fontsize", 8)
+    kwargs.setdefault("title_fontsize", 8)
+    kwargs.setdefault("ncols", 2)
+    return ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), **kwargs)
+
+
+def declutter(ax: Any, texts: Sequence[Any], step_pt: float = 4.0, tries: int = 40) -> None:
+    """Move the annotations ``texts`` (placed in offset points) up or down, in that order, until
+    none overlaps another annotation or an axis label; an annotation that cannot be placed is
+    hidden rather than drawn over another."""
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    fixed = [t.get_window_extent(renderer) for t in (ax.title, ax.xaxis.label, ax.yaxis.label)]
+    placed: list[Any] = []
+    for t in texts:
+        x0, y0 = t.xyann
+        for k in range(tries):
+            dy = step_pt * ((k + 1) // 2) * (1 if k % 2 else -1)
+            t.xyann = (x0, y0 + dy)
+            box = t.get_window_extent(renderer)
+            if not any(box.overlaps(b) for b in placed + fixed):
+                placed.append(box)
+                break
+        else:
+            t.set_visible(False)
 
 
 def plain_log_ticks(axis: Any, si_prefix: bool = False) -> None:

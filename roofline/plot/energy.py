@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from matplotlib.lines import Line2D
 
-from roofline.plot.common import axes
+from roofline.plot.common import axes, background, foreground, legend_outside
 from roofline.result import Result
 
 #: where the energy goes, in stacking order, and its color
@@ -46,7 +47,9 @@ def stacked_bars(
     for part, color in PART_COLORS.items():
         h = np.array([p.get(part, 0.0) for p in parts]) * scale
         if h.any():
-            ax.bar(x, h, bottom=bottom, color=color, label=part, edgecolor="white", width=0.8)
+            ax.bar(
+                x, h, bottom=bottom, color=color, label=part, edgecolor=background(ax), width=0.8
+            )
         bottom += h
     ax.set_xticks(x, labels, fontsize=7, rotation=30, ha="right")
 
@@ -65,7 +68,7 @@ def energy_breakdown(results: Result | Sequence[Result], ax: Any = None) -> Any:
     stacked_bars(ax, labels, parts, scale=1e3)
     ax.set_ylabel("Energy per sample (mJ)")
     ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(fontsize=8, title="energy goes to", title_fontsize=8)
+    legend_outside(ax, title="energy goes to")
     ax.set_title("Where a sample's energy goes", fontsize=10)
     return ax
 
@@ -85,13 +88,15 @@ def iso_efficiency(ax: Any, watts: Sequence[float], rates: Sequence[float]) -> N
 
 def throughput_vs_power(results: Result | Sequence[Result], ax: Any = None) -> Any:
     """Power-capped throughput against average power, one point per (model, device variant,
-    dtype, batch): color by device, marker by dtype, dotted lines of equal samples per joule."""
+    dtype, batch): color by device, marker by dtype, dotted lines of equal samples per joule; a
+    point that does not fit the device is crossed out."""
     ax = axes(ax)
     rs = [results] if isinstance(results, Result) else list(results)
     devices = list(dict.fromkeys(d for r in rs for d in r.grid.labels))
     colors = {d: f"C{k % 10}" for k, d in enumerate(devices)}
     watts, rates = [], []
     seen: set[tuple[str, str]] = set()
+    crossed = False
     for r in rs:
         dt = r.costs.precision.name
         for h, dev in enumerate(r.grid.labels):
@@ -99,6 +104,10 @@ def throughput_vs_power(results: Result | Sequence[Result], ax: Any = None) -> A
             label = None if (dev, dt) in seen else f"{dev} {dt}"
             seen.add((dev, dt))
             ax.plot(w, s, DTYPE_MARKERS.get(dt, "o"), color=colors[dev], label=label, ms=6)
+            bad = ~r.feasible[h]
+            if bad.any():
+                ax.plot(w[bad], s[bad], "x", color=foreground(), ms=10)
+                crossed = True
             watts += list(w)
             rates += list(s)
     iso_efficiency(ax, watts, rates)
@@ -107,7 +116,12 @@ def throughput_vs_power(results: Result | Sequence[Result], ax: Any = None) -> A
     ax.set_xlabel("Average power (W, power-capped)")
     ax.set_ylabel("Throughput (samples/s, power-capped)")
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=7, ncols=2)
+    handles, _ = ax.get_legend_handles_labels()
+    if crossed:
+        handles.append(
+            Line2D([], [], ls="", marker="x", color=foreground(), label="does not fit the device")
+        )
+    legend_outside(ax, handles=handles, fontsize=7)
     ax.set_title("Throughput against power", fontsize=10)
     return ax
 

@@ -17,15 +17,20 @@ import numpy as np
 from matplotlib.lines import Line2D
 
 from roofline.characterize import layer_mask, weight_read_elems
+from roofline.dtypes import work_unit
 from roofline.formatting import si
 from roofline.plot.common import (
     CATEGORY_COLORS,
     LEVEL_STYLES,
     MARKERS,
     axes,
+    background,
     batch_index,
     category_color,
+    declutter,
     device_index,
+    foreground,
+    legend_outside,
     si_formatter,
 )
 from roofline.result import Result
@@ -60,8 +65,10 @@ def roofline(
     -----
     Each op is a dot at (FLOPs / bytes moved, FLOPs / time), its area proportional to its share of
     the model's time and its color its category; a star is each model's aggregate point (total
-    FLOPs / total bytes, total FLOPs / latency). Ops without FLOPs (tensor manipulation) cannot
-    sit on log axes; the legend says how much time they take.
+    FLOPs / total bytes, total FLOPs / latency), hollow when the model does not fit the device.
+    Ops without FLOPs (tensor manipulation) cannot sit on log axes; the legend says how much time
+    they take. Integer dtypes count operations (OP/s), floating-point ones FLOPs. Roofs, stars
+    and marks take the active style's text color; both legends sit outside the data.
     """
     rs = [results] if isinstance(results, Result) else list(results)
     ax = axes(ax, figsize=(10.0, 6.0))
@@ -73,7 +80,10 @@ def roofline(
     vpeak = float(grid.peak("vector", dtype)[h] * grid.vector_eff[h])
     engines = grid.base.engines
     used = (engines.matrix.resolve(dtype) or dtype, engines.vector.resolve(dtype) or dtype)
-    xs_all, ys_all, hidden, cats_seen = [], [], [], []
+    unit = work_unit(used[0])
+    fg, bg = foreground(), background(ax)
+    xs_all, ys_all, hidden, cats_seen, labels = [], [], [], [], []
+    infeasible = False
     batches = {float(r.costs.batch[batch_index(r, batch)]) for r in rs}
     same_batch = len(batches) == 1
     for k, r in enumerate(rs):
@@ -95,7 +105,7 @@ def roofline(
             s=10 + 700 * share[ok],
             c=colors,
             alpha=0.7,
-            edgecolors="white",
+            edgecolors=bg,
             linewidths=0.6,
             marker=MARKERS[k % len(MARKERS)],
             zorder=3,
@@ -104,9 +114,21 @@ def roofline(
         total_crit = int(np.argmax(r.level_time_s[hk, j].sum(axis=0)))
         ax_x = flops.sum() / r.bytes_moved[hk, j, :, total_crit].sum()
         ax_y = flops.sum() / t.sum()
-        ax.scatter([ax_x], [ax_y], marker="*", s=320, c="black", edgecolors="white", zorder=5)
+        fits = bool(r.feasible[hk, j])
+        infeasible |= not fits
+        ax.scatter(
+            [ax_x],
+            [ax_y],
+            marker="*",
+            s=320,
+            c=fg if fits else "none",
+            edgecolors=bg if fits else fg,
+            zorder=5,
+        )
         label = ct.model if same_batch else f"{ct.model} (batch {ct.batch[j]:g})"
-        ax.annotate(
+        if not fits:
+            label += f" (does not fit: {int(r.devices_needed[hk, j])} devices)"
+        text = ax.annotate(
             label,
             (ax_x, ax_y),
             xytext=(7, 7),
@@ -115,22 +137,27 @@ def roofline(
             weight="bold",
             zorder=6,
         )
+        labels.append(text)
         xs_all += [*x, ax_x]
         ys_all += [*y, ax_y]
         if table1:
-            _table1_marks(ax, r, j, hk, mpeak, xs_all, label=len(rs) > 1)
-    roof_handles = _roofs(ax, grid, h, mpeak, vpeak, used, xs_all, ys_all)
+            labels += _table1_marks(ax, r, j, hk, mpeak, xs_all, label=len(rs) > 1)
+    roof_handles, roof_labels = _roofs(ax, grid, h, mpeak, vpeak, used, xs_all, ys_all)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.xaxis.set_major_formatter(si_formatter())
     ax.yaxis.set_major_formatter(si_formatter())
-    ax.set_xlabel("Arithmetic intensity (FLOP per byte moved at the op's busiest memory level)")
-    ax.set_ylabel("Attained performance (FLOP/s)")
+    ax.set_xlabel(f"Arithmetic intensity ({unit} per byte moved at the op's busiest memory level)")
+    ax.set_ylabel(f"Attained performance ({unit}/s)")
     ax.grid(True, which="major", alpha=0.3)
     order = list(CATEGORY_COLORS)
     seen = sorted(set(cats_seen), key=lambda c: (order.index(c) if c in order else len(order), c))
     handles = [Line2D([], [], ls="", marker="o", color=category_color(c), label=c) for c in seen]
-    handles.append(Line2D([], [], ls="", marker="*", color="black", ms=12, label="model (total)"))
+    handles.append(Line2D([], [], ls="", marker="*", color=fg, ms=12, label="model (total)"))
+    if infeasible:
+        handles.append(
+            Line2D([], [], ls="", marker="*", mfc="none", color=fg, ms=12, label="does not fit")
+        )
     if len(rs) > 1:
         handles += [
             Line2D(
@@ -146,7 +173,7 @@ def roofline(
                 ls="",
                 marker="D",
                 mfc="none",
-                color="black",
+                color=fg,
                 label="Table 1 AI w.r.t. weights",
             ),
             Line2D(
@@ -155,7 +182,7 @@ def roofline(
                 ls="",
                 marker="s",
                 mfc="none",
-                color="black",
+                color=fg,
                 label="Table 1 AI w.r.t. acts + weights",
             ),
         ]
@@ -163,23 +190,25 @@ def roofline(
     shown = [f"{m} {100 * v:.0f}%" for m, v in hidden if v > 0.005]
     if shown:
         note += "\nops without FLOPs (not shown):\n" + ", ".join(shown)
+    # roofs under the axes, ops and models right of them: no legend covers a ridge point
     leg = ax.legend(
-        handles=roof_handles, title="roofs", fontsize=8, title_fontsize=8, loc="upper left"
-    )
-    ax.add_artist(leg)
-    ax.legend(
-        handles=handles,
-        title=note,
+        handles=roof_handles,
+        title="roofs",
         fontsize=8,
         title_fontsize=8,
-        loc="upper left",
-        bbox_to_anchor=(1.01, 1.0),
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.13),
+        ncols=min(3, len(roof_handles)),
     )
+    ax.add_artist(leg)
+    leg.set_clip_on(False)  # add_artist clips to the axes, which would hide it
+    legend_outside(ax, handles=handles, title=note)
     names = ", ".join(r.costs.model for r in rs)
     bs = f"batch {batches.pop():g}" if same_batch else "batches as labeled"
     where = f"{grid.labels[h]}, {r0.costs.precision.name}, {bs}"
     sep = "\n" if len(names) + len(where) > 60 else " "
     ax.set_title(title or f"Roofline: {names}{sep}on {where}")
+    declutter(ax, roof_labels + labels)
     return ax
 
 
@@ -192,8 +221,9 @@ def _roofs(
     dtypes: tuple[str, str],
     xs: list[float],
     ys: list[float],
-) -> list[Any]:
-    """Draw compute and memory roofs; set the limits; return legend handles of the roofs."""
+) -> tuple[list[Any], list[Any]]:
+    """Draw compute and memory roofs; set the limits; return the roofs' legend handles and the
+    labels written along the memory roofs."""
     bws = grid.bandwidth[h]
     lo = min([*xs, *[vpeak / bw for bw in bws]], default=0.1)
     hi = max([*xs, *[mpeak / bw for bw in bws]], default=1e4)
@@ -201,28 +231,31 @@ def _roofs(
     ymin = min(min(ys, default=mpeak) / 3, vpeak / 10)
     ax.set_xlim(x[0], x[-1])
     ax.set_ylim(ymin, mpeak * 3)
+    fg = foreground()
     handles = [
         ax.axhline(
             mpeak,
-            color="black",
+            color=fg,
             lw=2.0,
             zorder=2,
-            label=f"matrix engine {si(mpeak, 'FLOP/s')} ({dtypes[0]})",
+            label=f"matrix engine {si(mpeak, work_unit(dtypes[0]) + '/s')} ({dtypes[0]})",
         ),
         ax.axhline(
             vpeak,
-            color="black",
+            color=fg,
             lw=1.2,
             ls="--",
             zorder=2,
-            label=f"vector engine {si(vpeak, 'FLOP/s')} ({dtypes[1]})",
+            label=f"vector engine {si(vpeak, work_unit(dtypes[1]) + '/s')} ({dtypes[1]})",
         ),
     ]
+    texts = []
     for name, bw, kind in zip(grid.level_names, bws, grid.level_kinds):
         (line,) = ax.plot(
             x,
             np.minimum(bw * x, mpeak),
-            color="#555555",
+            color=fg,
+            alpha=0.7,
             lw=1.5,
             zorder=2,
             ls=LEVEL_STYLES[kind],
@@ -231,17 +264,18 @@ def _roofs(
         handles.append(line)
         xl = max(x[0] * 2.0, ymin * 2.5 / bw)
         if bw * xl < mpeak / 3:
-            ax.annotate(
+            text = ax.annotate(
                 f"{name} {si(bw, 'B/s')}",
                 (xl, bw * xl),
                 xytext=(-4, 6),
                 textcoords="offset points",
                 fontsize=8,
-                color="#333333",
+                color=fg,
                 rotation=_slope_degrees(ax),
                 rotation_mode="anchor",
             )
-    return handles
+            texts.append(text)
+    return handles, texts
 
 
 def _slope_degrees(ax: Any) -> float:
@@ -264,10 +298,12 @@ def table1_intensities(ct: Any, j: int, mask: np.ndarray) -> tuple[float, float]
 
 def _table1_marks(
     ax: Any, r: Result, j: int, h: int, mpeak: float, xs: list[float], label: bool = False
-) -> None:
+) -> list[Any]:
     """Mark the Table 1 intensities on the main-memory roof, converted to FLOPs per byte; a model
     with embedding tables gets one pair for its dense layers and one for its tables, as the
-    paper's two recommendation rows."""
+    paper's two recommendation rows. Return the labels written beside the marks."""
+    fg = foreground()
+    texts = []
     ct = r.costs
     prec = ct.precision
     main = r.grid.main
@@ -289,7 +325,7 @@ def _table1_marks(
                     marker=marker,
                     s=70,
                     facecolors="none",
-                    edgecolors="black",
+                    edgecolors=fg,
                     linewidths=1.4,
                     zorder=6,
                 )
@@ -302,18 +338,20 @@ def _table1_marks(
                 pts[0],
                 arrowprops={
                     "arrowstyle": "->",
-                    "color": "black",
+                    "color": fg,
                     "lw": 0.8,
                     "shrinkA": 6,
                     "shrinkB": 6,
                 },
             )
         if (label or suffix) and pts:
-            ax.annotate(
+            text = ax.annotate(
                 ct.model + suffix,
                 pts[-1],
                 xytext=(6, -12),
                 textcoords="offset points",
                 fontsize=7,
-                color="#333333",
+                color=fg,
             )
+            texts.append(text)
+    return texts

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from roofline.fidelity.validate import SLACK
-from roofline.plot.common import axes
+from roofline.plot.common import axes, foreground, legend_outside
 
 
 def measured_vs_predicted(doc: dict[str, Any], ax: Any = None) -> Any:
@@ -27,7 +27,7 @@ def measured_vs_predicted(doc: dict[str, Any], ax: Any = None) -> Any:
             alpha=0.85,
         )
     for m in doc["models"]:
-        ax.scatter(m["predicted_s"], m["measured_s"], s=90, marker="*", color="black")
+        ax.scatter(m["predicted_s"], m["measured_s"], s=90, marker="*", color=foreground())
         ax.annotate(
             f"{m['model']} b{m['batch']}",
             (m["predicted_s"], m["measured_s"]),
@@ -37,7 +37,7 @@ def measured_vs_predicted(doc: dict[str, Any], ax: Any = None) -> Any:
         )
     pts = [r[c] for r in doc["kernels"] + doc["models"] for c in ("predicted_s", "measured_s")]
     lo, hi = min(pts) / 2, max(pts) * 2
-    ax.plot([lo, hi], [lo, hi], color="black", lw=1, label="measured = predicted")
+    ax.plot([lo, hi], [lo, hi], color=foreground(), lw=1, label="measured = predicted")
     ax.plot(
         [lo, hi],
         [lo / SLACK, hi / SLACK],
@@ -62,5 +62,5 @@ def measured_vs_predicted(doc: dict[str, Any], ax: Any = None) -> Any:
         fontsize=9,
     )
     ax.grid(True, which="both", lw=0.3, alpha=0.5)
-    ax.legend(fontsize=7, loc="upper left")
+    legend_outside(ax, fontsize=7)
     return ax

@@ -390,6 +390,8 @@ def generate(
         Parallel degrees on a system (:mod:`roofline.systems.layout`); ``dp`` None fills it.
         Every combination that fills the system is evaluated.
 
+    Notes
+    -----
     Every list is a grid axis; the batch x prompt x output grid of one model, system, layout and
     dtype is evaluated in one vectorized pass.
     """

@@ -3,6 +3,7 @@ per parallel layout and batch (:func:`roofline.systems.evaluate.evaluate_system`
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,7 @@ from roofline.kinds import Bound
 from roofline.result import ENERGY_COLUMNS
 from roofline.systems.layout import Layout
 from roofline.systems.spec import System
-from roofline.table import Table
+from roofline.table import Table, html_table
 
 
 @dataclass(frozen=True, eq=False)
@@ -131,6 +132,14 @@ class SystemResult:
     def throughput_bound_per_s(self) -> np.ndarray:
         """Strict-bound samples per second [N, B]: no system of these devices can exceed it."""
         return throughput(self.batch[None, :], self.latency_bound_s)
+
+    def _repr_html_(self) -> str:
+        """The totals in human units, under a line naming model, system, dtype and batches."""
+        head = (
+            f"{self.model} at {self.dtype} on {self.system.name} "
+            f"({len(self.layouts)} layouts), batch {', '.join(f'{b:g}' for b in self.batch)}"
+        )
+        return f"<p><b>{html.escape(head)}</b></p>\n{html_table(self.totals())}"
 
     def totals(self) -> Table:
         """One row per (layout, batch); infeasible points carry no time."""

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from roofline.formatting import fmt_bytes
-from roofline.plot.common import si_formatter
+from roofline.plot.common import foreground, legend_below, legend_outside, si_formatter
 from roofline.plot.studies.common import LINE_COLORS, first_row, latency_axis, rows_where
 
 
@@ -31,9 +31,7 @@ def bandwidth(study: Any, ax: Any) -> None:
         lw=1.2,
         label="per-op overhead of the lookups",
     )
-    ax.legend(
-        fontsize=8, title=f"tables in {rs[0]['tables_level']}" if rs else None, title_fontsize=8
-    )
+    legend_outside(ax, title=f"tables in {rs[0]['tables_level']}" if rs else None)
     ax.set_title(
         f"{f['model']} on {f['device']}, {f['dtype']}, batch {f['batch']}:\n"
         "latency against memory bandwidth (dotted: the device)",
@@ -50,7 +48,7 @@ def tiers(study: Any, ax: Any) -> None:
         x,
         lat,
         color=["#2ca02c" if r["fits"] else "#cccccc" for r in rs],
-        edgecolor="black",
+        edgecolor=foreground(),
     )
     for b, r in zip(bars, rs):
         if not r["fits"]:
@@ -97,13 +95,13 @@ def table_size(study: Any, ax: Any) -> None:
             [r["latency_s"] * 1e3 for r in bad],
             s=30,
             marker="x",
-            color="black",
+            color=foreground(),
             label="does not fit one device",
             zorder=3,
         )
     ax.plot([r["x"] for r in rs], [r["latency_s"] * 1e3 for r in rs], color="grey", lw=0.8)
     for name, b in study.findings["spill_bytes"].items():
-        ax.axvline(b, color="black", ls=":", lw=1)
+        ax.axvline(b, color=foreground(), ls=":", lw=1)
         ax.text(
             b,
             0.98,
@@ -129,7 +127,7 @@ def table_size(study: Any, ax: Any) -> None:
     )
     ax2.set_ylabel("Devices to hold the model in device memory", color="#9467bd")
     ax2.set_ylim(bottom=0)
-    ax.legend(fontsize=8, loc="upper left")
+    legend_below(ax)
     f = first_row(study)
     ax.set_title(
         f"{f['model']} on {f['device']}, {f['dtype']}, batch {f['batch']}:\nlatency "

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from roofline.plot.common import background, foreground, legend_outside
 from roofline.plot.energy import DTYPE_MARKERS, iso_efficiency, stacked_bars
 from roofline.plot.studies.common import rows_where
 
@@ -29,10 +30,10 @@ def breakdown(study: Any, ax: Any) -> None:
             labels.append(f"{m} {r['dtype']}")
             parts.append({p: r[col] / ref for p, col in _PARTS.items()})
     stacked_bars(ax, labels, parts)
-    ax.axhline(1.0, color="black", lw=0.8)
+    ax.axhline(1.0, color=foreground(), lw=0.8)
     ax.set_ylabel(f"Energy per sample (x the model's {study.table[0]['dtype']})")
     ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(fontsize=8, title="energy goes to", title_fontsize=8)
+    legend_outside(ax, title="energy goes to")
     ax.set_title(f"Where the energy goes on {device}", fontsize=10)
 
 
@@ -51,12 +52,12 @@ def saving(study: Any, ax: Any) -> None:
         x = np.arange(len(models)) + (k - (len(series) - 1) / 2) * w
         hatch = None if dt == "fp16" else "///"
         ax.bar(x, vals, width=w, color=f"C{devices.index(dev) % 10}", hatch=hatch,
-               edgecolor="white", label=f"{dev} {dt}")  # fmt: skip
+               edgecolor=background(ax), label=f"{dev} {dt}")  # fmt: skip
     ax.set_xticks(np.arange(len(models)), models, fontsize=7, rotation=15, ha="right")
     ax.set_ylabel(f"Energy saved over {study.table[0]['dtype']} (%)")
     ax.set_ylim(0, 119)
     ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(fontsize=7, ncols=3, loc="upper center")
+    legend_outside(ax, fontsize=7)
     ax.set_title("What narrower data save per sample", fontsize=10)
 
 
@@ -83,5 +84,5 @@ def power(study: Any, ax: Any) -> None:
     ax.set_xlabel("Average power (W, power-capped)")
     ax.set_ylabel("Throughput (samples/s, power-capped)")
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=7, ncols=2)
+    legend_outside(ax, fontsize=7)
     ax.set_title("Throughput against power (every model)", fontsize=10)

@@ -7,7 +7,8 @@ from typing import Any
 
 from matplotlib.ticker import FuncFormatter
 
-from roofline.plot.common import si_formatter
+from roofline.dtypes import work_unit
+from roofline.plot.common import legend_outside, si_formatter
 from roofline.plot.studies.common import LINE_COLORS, first_row
 
 
@@ -36,12 +37,13 @@ def vector_share(study: Any, ax: Any) -> None:
     if dev:
         ax.axvline(dev[0], color="grey", ls=":", lw=1)
     ax.set_xscale("log")
-    ax.xaxis.set_major_formatter(si_formatter("FLOP/s"))
-    ax.set_xlabel(f"Matrix-engine peak ({f['dtype']}, FLOP/s)")
+    unit = f"{work_unit(f.get('compute_dtype') or f['dtype'])}/s"  # int8 engines: TOP/s
+    ax.xaxis.set_major_formatter(si_formatter(unit))
+    ax.set_xlabel(f"Matrix-engine peak ({f['dtype']}, {unit})")
     ax.set_ylabel("Share of latency in vector work (%)")
-    ax.set_ylim(0, 100)
+    ax.set_ylim(0, 104)  # the 100% tick label stays clear of the title
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8, title="dashed: unbounded matrix engine", title_fontsize=8)
+    legend_outside(ax, title="dashed: unbounded\nmatrix engine")
     ax.set_title(
         f"Vector work on {f['device']} ({f['dtype']}) as the matrix peak grows\n"
         "(dotted: the device)",
@@ -75,6 +77,6 @@ def speedup(study: Any, ax: Any) -> None:
     ax.set_xlabel("Matrix-engine peak (multiple of the device's; dotted: the device)")
     ax.set_ylabel("Speedup over the device (x)")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8, title="dashed: Amdahl limit (unbounded matrix engine)", title_fontsize=8)
+    legend_outside(ax, title="dashed: Amdahl limit\n(unbounded matrix engine)")
     f = first_row(study)
     ax.set_title(f"Speedup from a faster matrix engine ({f['device']}, {f['dtype']})", fontsize=10)

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from roofline.plot.common import category_color
+from roofline.plot.common import background, category_color, legend_outside
 
 
 def shares(study: Any, ax: Any) -> None:
@@ -31,7 +31,7 @@ def shares(study: Any, ax: Any) -> None:
             bottom=bottom,
             color=category_color(g),
             label=g,
-            edgecolor="white",
+            edgecolor=background(ax),
             width=0.7,
         )
         bottom += vals
@@ -47,7 +47,7 @@ def shares(study: Any, ax: Any) -> None:
         ha="right",
     )
     ax.set_ylabel("Share of time (%)")
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    legend_outside(ax, fontsize=7)
     t = study.table.title
     ax.set_title(t[0].upper() + t[1:], fontsize=10)
 

@@ -8,6 +8,7 @@ from typing import Any
 import matplotlib
 from matplotlib.lines import Line2D
 
+from roofline.plot.common import foreground, legend_outside
 from roofline.plot.studies.common import iec_formatter, latency_axis, rows_where
 
 
@@ -19,7 +20,7 @@ def latency(study: Any, ax: Any, model: str) -> None:
     cmap = matplotlib.colormaps["viridis"]
     for k, b in enumerate(batches):
         sel = [r for r in rs if r["batch"] == b]
-        c = cmap(k / max(1, len(batches) - 1) * 0.9)
+        c = cmap(0.1 + 0.8 * k / max(1, len(batches) - 1))  # no near-black end: dark styles
         x = [r["onchip_capacity_bytes"] for r in sel]
         y = [r["latency_s"] * 1e3 for r in sel]
         ax.plot(x, y, "-", color=c, label=f"batch {b}")
@@ -27,7 +28,9 @@ def latency(study: Any, ax: Any, model: str) -> None:
             fit = [r for r in sel if r[key]]
             if fit:
                 x0, y0 = fit[0]["onchip_capacity_bytes"], fit[0]["latency_s"] * 1e3
-                ax.scatter([x0], [y0], marker=marker, s=60, color=c, edgecolors="black", zorder=4)
+                ax.scatter(
+                    [x0], [y0], marker=marker, s=60, color=c, edgecolors=foreground(), zorder=4
+                )
     h, _ = ax.get_legend_handles_labels()
     h += [
         Line2D(
@@ -36,7 +39,7 @@ def latency(study: Any, ax: Any, model: str) -> None:
             ls="",
             marker="o",
             color="grey",
-            mec="black",
+            mec=foreground(),
             label="activations fit on chip",
         ),
         Line2D(
@@ -45,7 +48,7 @@ def latency(study: Any, ax: Any, model: str) -> None:
             ls="",
             marker="^",
             color="grey",
-            mec="black",
+            mec=foreground(),
             label="weights + activations fit",
         ),
     ]
@@ -53,7 +56,7 @@ def latency(study: Any, ax: Any, model: str) -> None:
     ax.xaxis.set_major_formatter(iec_formatter())
     ax.set_xlabel("On-chip memory capacity (bytes, powers of 2)")
     latency_axis(ax)
-    ax.legend(handles=h, fontsize=7, loc="upper right")
+    legend_outside(ax, handles=h, fontsize=7)
     f = rs[0]
     ax.set_title(
         f"{model} on {f['device']} ({f['dtype']}), batch {batches[0]}-{batches[-1]}",

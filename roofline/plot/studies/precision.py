@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from matplotlib.patches import Patch
 
+from roofline.plot.common import background, foreground, legend_outside
 from roofline.plot.studies.common import rows_where
 
 _DTYPE_COLORS = {"fp32": "#7f7f7f", "fp16": "#1f77b4", "bf16": "#17becf", "int8": "#ff7f0e"}
@@ -28,7 +29,9 @@ def speedup(study: Any, ax: Any, device: str) -> None:
             vals.append(sel[0]["speedup"] if ok else np.nan)
             hatch.append(ok and sel[0]["compute_dtype"] != dt)
         x = np.arange(len(models)) + (k - (len(dtypes) - 1) / 2) * w
-        bars = ax.bar(x, vals, width=w, label=dt, color=_DTYPE_COLORS.get(dt), edgecolor="white")
+        bars = ax.bar(
+            x, vals, width=w, label=dt, color=_DTYPE_COLORS.get(dt), edgecolor=background(ax)
+        )
         for b, hh in zip(bars, hatch):
             if hh:
                 b.set_hatch("///")
@@ -37,22 +40,23 @@ def speedup(study: Any, ax: Any, device: str) -> None:
         np.arange(len(models)),
         [f"{m}\n{regimes.get(m, '?')}-bound" for m in models],
         fontsize=7,
-        rotation=15,
+        rotation=30,
         ha="right",
+        rotation_mode="anchor",
     )
-    ax.axhline(1.0, color="black", lw=0.8)
+    ax.axhline(1.0, color=foreground(), lw=0.8)
     ax.set_ylabel("Speedup over fp32 (x)")
     ax.set_xlabel("Model (bound at fp32)")
     ax.grid(True, axis="y", alpha=0.3)
     h, _ = ax.get_legend_handles_labels()
     h.append(
         Patch(
-            facecolor="white",
-            edgecolor="black",
+            facecolor="none",
+            edgecolor=foreground(),
             hatch="///",
             label="computed at a fallback dtype",
         )
     )
-    ax.legend(handles=h, fontsize=8, title="storage dtype", title_fontsize=8)
+    legend_outside(ax, handles=h, title="storage dtype")
     bs = sorted({r["batch"] for r in rs})
     ax.set_title(f"Speedup over fp32 on {device} (batch {', '.join(map(str, bs))})", fontsize=10)

@@ -29,7 +29,8 @@ device, a system, a study or a command).
    validate)
 7. sweeps (design-space sweeps), whatif (max batch, sensitivity, diffs), comparison (compare)
 8. plot/ (charts, matplotlib)
-9. studies/ (the paper's implications as studies; the STUDIES registry)
+9. studies/ (the paper's implications as studies; the STUDIES registry), widgets (the notebook
+   what-if widget, ipywidgets)
 10. cli/ (one module per command; the REGISTRY), __main__, and this __init__
 """
 

@@ -19,7 +19,7 @@ def _refuse(self: Any, *args: Any, **kwargs: Any) -> NoReturn:
     )
 
 
-class FrozenDict(dict):  # type: ignore[type-arg]
+class FrozenDict(dict[Any, Any]):
     """A ``dict`` that cannot be changed after it is made."""
 
     __slots__ = ()
@@ -36,7 +36,7 @@ class FrozenDict(dict):  # type: ignore[type-arg]
         return self
 
 
-class FrozenList(list):  # type: ignore[type-arg]
+class FrozenList(list[Any]):
     """A ``list`` that cannot be changed after it is made."""
 
     __slots__ = ()

@@ -109,6 +109,9 @@ def read_bounded(
     try:
         fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
     except (OSError, ValueError) as exc:
+        kind = _kind_of(path)
+        if kind is not None:  # a socket cannot even be opened (ENXIO): say what it is
+            raise _not_regular(kind, name, field, what) from None
         raise open_error(exc, name, field) from None
     try:
         st = os.fstat(fd)
@@ -117,23 +120,20 @@ def read_bounded(
                 "is a directory, not a spec file", file=name, field=field, fix="name a .yaml file"
             )
         if not stat.S_ISREG(st.st_mode):
-            raise SpecError(
-                f"is {file_kind(st.st_mode)}, not a regular file",
-                file=name,
-                field=field,
-                fix=f"give {what} (devices, pipes and sockets are never read)",
-            )
+            raise _not_regular(file_kind(st.st_mode), name, field, what)
         reads = _READS.get()
         if reads is not None:
             reads.add((st.st_dev, st.st_ino))
+        got = st.st_size  # a regular file's size is true (a /proc file's 0 is read below)
         chunks: list[bytes] = []
-        got = 0
-        while got <= limit:
-            chunk = os.read(fd, min(limit + 1 - got, 1 << 20))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            got += len(chunk)
+        if got <= limit:
+            got = 0
+            while got <= limit:
+                chunk = os.read(fd, min(limit + 1 - got, 1 << 20))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                got += len(chunk)
     except OSError as exc:
         raise open_error(exc, name, field) from None
     finally:
@@ -146,6 +146,24 @@ def read_bounded(
             fix="specs are small; is this the right file? (roofline.input_files.MAX_SPEC_BYTES)",
         )
     return b"".join(chunks)
+
+
+def _kind_of(path: str | os.PathLike[str]) -> str | None:
+    """What ``path`` is when it exists and is neither a regular file nor a directory."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return None
+    return None if stat.S_ISREG(mode) or stat.S_ISDIR(mode) else file_kind(mode)
+
+
+def _not_regular(kind: str, name: str, field: str | None, what: str) -> SpecError:
+    return SpecError(
+        f"is {kind}, not a regular file",
+        file=name,
+        field=field,
+        fix=f"give {what} (devices, pipes and sockets are never read)",
+    )
 
 
 def decode_text(raw: bytes, name: str, field: str | None = None) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 from roofline.errors import SpecError
 from roofline.hardware import Hardware
 from roofline.importers.hf_config import load_hf_json
+from roofline.input_files import note_input
 from roofline.model import Model, build_model, parse_overrides
 from roofline.spec_errors import validate
 from roofline.suggest import did_you_mean
@@ -130,6 +131,7 @@ def load_model(model: str | os.PathLike[str] | dict[str, Any] | Model, **overrid
     if isinstance(model, (str, os.PathLike)) and str(model).endswith(".onnx"):
         from roofline.importers.onnx_import import from_onnx  # imports onnx: only when asked
 
+        note_input(model)  # never written over by the command's outputs
         # ONNX symbolic dims (other than the batch) are the overrides: load_model(f, seq=128)
         return from_onnx(model, {k: int(v) for k, v in overrides.items()} or None)
     if overrides:

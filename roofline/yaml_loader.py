@@ -45,10 +45,13 @@ from yaml.resolver import Resolver
 from roofline.errors import SpecError
 from roofline.input_files import MAX_SPEC_BYTES, decode_text, read_bounded
 
-try:  # libyaml's parser (C); the same events as the pure-Python one, about 20x faster
-    from yaml.cyaml import CParser as _CParser
+#: libyaml's parser (C): the same events as the pure-Python one, about 14x faster; None where
+#: PyYAML was built without libyaml
+try:
+    from yaml import cyaml as _cyaml
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
-    _CParser = None
+    _cyaml = None  # type: ignore[assignment]
+_CParser: Any = getattr(_cyaml, "CParser", None)
 
 #: the byte cap of a spec file (the same as :data:`roofline.input_files.MAX_SPEC_BYTES`)
 MAX_FILE_BYTES = MAX_SPEC_BYTES
@@ -187,7 +190,7 @@ def _build(events: Iterator[Any]) -> Any:
             try:
                 value = cache[key]
             except KeyError:
-                value = cache[key] = _scalar(scalars, event)
+                value = cache[key] = _scalar(scalars, event, stack)
             if event.anchor is not None:
                 _define(event.anchor, anchors, open_anchors, event)
                 anchors[event.anchor] = (value, 1)
@@ -277,8 +280,9 @@ def _build(events: Iterator[Any]) -> Any:
     return root
 
 
-def _scalar(scalars: _Scalars, event: ScalarEvent) -> Any:
-    """One scalar event resolved and constructed (strings as they are; tags checked)."""
+def _scalar(scalars: _Scalars, event: ScalarEvent, stack: list[list[Any]]) -> Any:
+    """One scalar event resolved and constructed (strings as they are; tags checked; a YAML 1.1
+    surprise names its field)."""
     tag = event.tag
     if tag is None or tag == "!":
         tag = scalars.resolve(ScalarNode, event.value, event.implicit)
@@ -288,8 +292,12 @@ def _scalar(scalars: _Scalars, event: ScalarEvent) -> Any:
         return event.value
     if tag == _MERGE:
         return _MERGE_KEY
-    node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
-    return scalars.yaml_constructors[tag](scalars, node)
+    mark: Any = event.start_mark, event.end_mark  # libyaml's marks or pure-Python ones
+    node = ScalarNode(tag, event.value, mark[0], mark[1], event.style)
+    try:
+        return scalars.yaml_constructors[tag](scalars, node)
+    except SpecError as exc:
+        raise SpecError(exc.problem, field=_path(stack), fix=exc.fix) from None
 
 
 def _set_key(top: list[Any], key: Any, event: Any, stack: list[list[Any]]) -> None:
@@ -406,6 +414,11 @@ def _syntax_error(exc: yaml.YAMLError, text: str, file: str | None) -> SpecError
     where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     fix = "check indentation, colons and quotes"
+    if "maximum nesting depth" in problem:  # libyaml's own limit, met while it looks ahead
+        line = f"line {mark.line + 1}: " if mark is not None else ""
+        return SpecError(
+            f"{line}nesting deeper than {MAX_DEPTH} levels", file=file, fix="flatten the document"
+        )
     if mark is not None:
         lines = text.splitlines()
         row = lines[mark.line] if mark.line < len(lines) else ""

@@ -82,7 +82,7 @@ class Parser(argparse.ArgumentParser):
                 kwargs["action"] = _Once
         return super().add_argument(*args, **kwargs)
 
-    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:  # type: ignore[override]
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
         parsed, rest = super().parse_known_args(args, namespace)
         parsed.__dict__.pop(_GIVEN, None)
         return parsed, rest

@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 
 from roofline.errors import SpecError
-from roofline.field_checks import MAX_EXACT
 from roofline.fusion import fuse_table
 from roofline.graph import Graph
 from roofline.kinds import OpCategory
@@ -28,6 +27,7 @@ from roofline.liveness import live_elements
 from roofline.ops.base import Counts, Op
 from roofline.precision import Precision, byte_columns
 from roofline.records import CostTable
+from roofline.units import MAX_EXACT
 
 #: element-count fields of an op's counts (``weight_read`` None means "= weight")
 ELEMENT_FIELDS = (

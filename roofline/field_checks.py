@@ -26,9 +26,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import AfterValidator, BaseModel
 
 from roofline.errors import SpecError
-
-#: the largest integer a float holds exactly (and the largest size or count a spec may give)
-MAX_EXACT = 2**53
+from roofline.units import MAX_EXACT
 
 SCALARS = ("int", "float", "bool")
 

@@ -28,9 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from roofline.errors import SpecError
-from roofline.field_checks import MAX_EXACT
 from roofline.kinds import LevelKind
 from roofline.records import CostTable
+from roofline.units import MAX_EXACT
 
 
 def main_level(kinds: Sequence[str]) -> int:

@@ -10,11 +10,11 @@ from pydantic import ValidationError
 
 from roofline.counting import check_countable
 from roofline.errors import SpecError
-from roofline.field_checks import MAX_EXACT
 from roofline.graph import Graph, Node
 from roofline.ops import REGISTRY
 from roofline.ops.base import Shape, numel
 from roofline.spec_errors import from_validation_error
+from roofline.units import MAX_EXACT
 
 
 class GraphBuilder:

@@ -11,9 +11,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from roofline.errors import SpecError
-from roofline.field_checks import MAX_EXACT
 from roofline.output_files import write_text
 from roofline.suggest import did_you_mean
+from roofline.units import MAX_EXACT
 
 #: output formats of the commands that print tables
 FORMATS = ("table", "markdown", "csv", "json")

@@ -11,9 +11,11 @@ has the map, how a value flows from a spec to a chart, and where to add an op, a
 device, a system, a study or a command).
 
 1. errors (one-line user errors), kinds (enums), units (unit strings to SI), dtypes (bits per
-   element), suggest (did you mean), spec_errors (validation errors as one line), yaml_loader and
-   yaml_writer (strict YAML), output_files (atomic writes), formatting (the only human units),
-   table (tidy tables), curves (efficiency curves)
+   element), suggest (did you mean), spec_errors (validation errors as one line), frozen
+   (read-only containers), input_files (bounded reads), field_checks (plain typed values),
+   spec_ranges (physical ranges), arguments (API argument checks), yaml_loader and yaml_writer
+   (strict YAML), output_files (safe atomic writes), formatting (the only human units), table
+   (tidy tables), curves (efficiency curves)
 2. precision (dtype per tensor class), hardware (device specs), records (OpCost, CostTable),
    energy (energy, power cap and cost formulas)
 3. ops/ (one module per operator; bytes derived once), graph, fusion (epilogues), liveness (live

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from roofline.arguments import observer_list
 from roofline.characterize import Table1Row, table1
 from roofline.counting import as_batches, count_graph
 from roofline.errors import SpecError
@@ -171,9 +172,10 @@ def evaluate(
     (default ``min(pp, samples per replica)``), and ``batch`` the whole system's samples.
     """
     m = load_model(model)
+    observers = observer_list(observers)
     target = hw if isinstance(hw, HardwareGrid) else load_hardware(hw)
     if isinstance(target, System):
-        if list(observers):
+        if observers:
             raise SpecError(
                 "observers replay one device's ops; a system has many",
                 field="observers",
@@ -221,7 +223,7 @@ def evaluate_device(
     dtype : str or Precision
         Storage and compute precision; the engines run at the compute dtype's peak.
     policy : "capacity" (default), "single", or a Policy
-    observers : iterable of Observer
+    observers : iterable of Observer (or one, or None)
         Replayed op by op after evaluation (:mod:`roofline.observers`).
     fuse : bool
         Fold batch norm and fuse pointwise epilogues into their producers, as inference engines
@@ -230,6 +232,7 @@ def evaluate_device(
         Launch overhead once per kernel (eager, default) or once per run (a CUDA graph).
     """
     m = load_model(model)
+    observers = observer_list(observers)
     grid = hw if isinstance(hw, HardwareGrid) else load_device(hw)
     with device_file(hw):
         result = evaluate_costs(

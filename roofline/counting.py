@@ -27,6 +27,7 @@ from roofline.liveness import live_elements
 from roofline.ops.base import Counts, Op
 from roofline.precision import Precision, byte_columns
 from roofline.records import CostTable
+from roofline.units import MAX_EXACT
 
 #: element-count fields of an op's counts (``weight_read`` None means "= weight")
 ELEMENT_FIELDS = (
@@ -55,6 +56,14 @@ def as_batches(batch: Any) -> np.ndarray:
         raise SpecError(
             f"batch {batch!r} is a boolean, not a batch size", field="batch", fix="e.g. batch=1"
         )
+    items = batch if isinstance(batch, Sequence) and not isinstance(batch, str) else [batch]
+    if any(isinstance(b, int) and abs(b) > MAX_EXACT for b in items):
+        raise SpecError(
+            f"batch {max(abs(b) for b in items if isinstance(b, int)):.6g} is beyond 2**53 = "
+            f"{MAX_EXACT:.4g} samples",
+            field="batch",
+            fix="use a batch size of at most 2**53",
+        )
     try:
         arr = np.atleast_1d(np.asarray(batch))
         if arr.dtype.kind not in "iuf":
@@ -73,6 +82,12 @@ def as_batches(batch: Any) -> np.ndarray:
             f"batch {batch!r} must be positive and finite",
             field="batch",
             fix="use a batch size of 1 or more",
+        )
+    if np.any(arr > MAX_EXACT):
+        raise SpecError(
+            f"batch {arr.max():.6g} is beyond 2**53 = {MAX_EXACT:.4g} samples",
+            field="batch",
+            fix="use a batch size of at most 2**53",
         )
     return arr
 
@@ -358,5 +373,36 @@ def count_graph(
         Merge pointwise epilogues into their producers (:mod:`roofline.fusion`); rows are then
         fused kernels named after their first op.
     """
-    table = assemble(graph, count_elements(graph, as_batches(batch)), Precision.of(precision))
+    batches = as_batches(batch)
+    prec = Precision.of(precision)
+    with np.errstate(all="ignore"):  # checked below: a count beyond range names its op
+        table = assemble(graph, count_elements(graph, batches), prec)
+    check_counts(table)
     return fuse_table(table, graph) if fuse else table
+
+
+#: the largest count (FLOPs, bytes or elements of one op at one batch) a run may have: far past
+#: any real workload (1e60), and far enough below float range that every time, sum and energy
+#: derived from it stays finite
+MAX_COUNT = 1e60
+
+
+def check_counts(table: CostTable) -> None:
+    """A :class:`SpecError` naming the first op whose counts are not finite or beyond
+    :data:`MAX_COUNT` (sizes multiplied past any machine), at the first such batch."""
+    bad = np.zeros((table.n_ops, table.batch.size), dtype=bool)
+    with np.errstate(all="ignore"):
+        for col in table.columns.values():
+            if col.dtype.kind != "f":
+                continue
+            out = ~np.isfinite(col) | (np.abs(col) > MAX_COUNT)
+            bad |= out if out.ndim == 2 else out[:, None]
+    if not bad.any():
+        return
+    i, j = (int(x[0]) for x in np.nonzero(bad))
+    raise SpecError(
+        f"op {table.names[i]!r} counts beyond {MAX_COUNT:.0e} at batch {table.batch[j]:.6g} "
+        "(FLOPs, bytes or elements past any machine)",
+        field=f"ops.{table.names[i]}",
+        fix="check the op's sizes, its repeat and the batch",
+    )

@@ -13,6 +13,9 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from roofline.field_checks import check_fields
+from roofline.spec_ranges import RANGES
+
 
 class EfficiencyCurve(BaseModel):
     """Efficiency (0, 1] at increasing op sizes; linear in log(size) between, clamped outside."""
@@ -27,17 +30,25 @@ class EfficiencyCurve(BaseModel):
     )
     source: str | None = Field(None, description="how the curve was obtained")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_values(cls, data: object) -> object:
+        check_fields(cls, data)
+        return data
+
     @model_validator(mode="after")
     def _check(self) -> EfficiencyCurve:
         s, e = self.size, self.efficiency
         if len(s) != len(e):
             raise ValueError(f"size has {len(s)} entries but efficiency has {len(e)}")
-        if not all(np.isfinite(s)) or min(s) <= 0:
-            raise ValueError(f"sizes must be positive and finite, got {list(s)}")
+        lo, hi = RANGES["curve_size"]
+        if not all(lo <= x <= hi for x in s):
+            raise ValueError(f"sizes must be in [{lo:g}, {hi:g}], got {list(s)}")
         if any(b <= a for a, b in zip(s, s[1:])):
             raise ValueError(f"sizes must be strictly increasing, got {list(s)}")
-        if not all(0 < x <= 1 for x in e):
-            raise ValueError(f"efficiencies must be in (0, 1], got {list(e)}")
+        lo, hi = RANGES["efficiency"]
+        if not all(lo <= x <= hi for x in e):
+            raise ValueError(f"efficiencies must be in [{lo:g}, {hi:g}], got {list(e)}")
         return self
 
     def __call__(self, size: np.ndarray | float) -> np.ndarray:

@@ -73,6 +73,13 @@ def evaluate_costs(
         )
     grid = hw if isinstance(hw, HardwareGrid) else to_grid(hw)
     pol = get_policy(policy)
+    with np.errstate(all="ignore"):  # checked below: a non-finite time names its op
+        result = _evaluate(ct, grid, pol, launch)
+    check_finite(result)
+    return result
+
+
+def _evaluate(ct: CostTable, grid: HardwareGrid, pol: Policy, launch: str) -> Result:
     dtype = ct.precision.compute
     mpeak = grid.effective_peak(EngineKind.MATRIX, dtype)
     vpeak = grid.effective_peak(EngineKind.VECTOR, dtype)
@@ -112,4 +119,25 @@ def evaluate_costs(
         ideal_time_s=time if ideal is None else ideal + overhead,
         strict_time_s=strict,
         launch=launch,
+    )
+
+
+def check_finite(result: Result) -> None:
+    """A :class:`SpecError` naming the first op whose time or bytes are not finite and
+    non-negative (numbers no result may carry: a null latency, a NaN bound)."""
+    ok = np.ones(result.time_s.shape, dtype=bool)  # [H, B, O]
+    for arr in (result.time_s, result.compute_time_s, result.strict_time_s):
+        if arr is not None:
+            ok &= np.broadcast_to(np.isfinite(arr) & (arr >= 0), ok.shape)
+    for arr in (result.level_time_s, result.bytes_moved):
+        ok &= np.broadcast_to((np.isfinite(arr) & (arr >= 0)).all(axis=-1), ok.shape)
+    if ok.all():
+        return
+    h, j, i = (int(x[0]) for x in np.nonzero(~ok))
+    name = result.costs.names[i]
+    raise SpecError(
+        f"op {name!r} has no finite time at batch {result.costs.batch[j]:.6g} on "
+        f"{result.grid.labels[h]} (sizes or rates beyond what can be evaluated)",
+        field=f"ops.{name}",
+        fix="check the op's sizes and the device's peaks, bandwidths and efficiencies",
     )

@@ -27,8 +27,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from roofline.errors import SpecError
 from roofline.kinds import LevelKind
 from roofline.records import CostTable
+from roofline.units import MAX_EXACT
 
 
 def main_level(kinds: Sequence[str]) -> int:
@@ -58,6 +60,13 @@ def devices_needed(
     per = np.asarray(device_bytes, dtype=float)[:, None]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         pooled = np.ceil(footprint_bytes / per)
+    if not np.all(pooled <= MAX_EXACT):  # NaN and inf included
+        worst = np.nanmax(np.where(np.isfinite(footprint_bytes), footprint_bytes, np.inf))
+        raise SpecError(
+            f"a footprint of {worst:.4g} bytes needs more than 2**53 devices",
+            field="devices_needed",
+            fix="check the model's sizes (table rows, dims) and the batch",
+        )
     return np.maximum(pooled, np.where(feasible, 1.0, 2.0))
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from roofline.frozen import FrozenDict
 from roofline.ops import Op
 from roofline.ops.base import Shape, numel
 
@@ -39,6 +40,10 @@ class Graph:
     inputs: dict[str, Shape]
     nodes: tuple[Node, ...]
     _derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.inputs, FrozenDict):
+            object.__setattr__(self, "inputs", FrozenDict(self.inputs))
 
     def derived(self, key: str, compute: Callable[[Graph], T]) -> T:
         """Return ``compute(self)``, computed once per graph and cached under ``key``."""

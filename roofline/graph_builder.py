@@ -14,6 +14,7 @@ from roofline.graph import Graph, Node
 from roofline.ops import REGISTRY
 from roofline.ops.base import Shape, numel
 from roofline.spec_errors import from_validation_error
+from roofline.units import MAX_EXACT
 
 
 class GraphBuilder:
@@ -38,6 +39,7 @@ class GraphBuilder:
             raise SpecError(f"tensor {name!r} is defined twice", field="inputs")
         self._inputs[name] = tuple(int(s) for s in shape)
         self._shapes[name] = self._inputs[name]
+        _check_size(self._inputs[name], f"inputs.{name}")
         return name
 
     def shape(self, tensor: str) -> Shape:
@@ -76,6 +78,7 @@ class GraphBuilder:
             op = cls.model_validate({**fields, "kind": kind, "name": op_name})
         except ValidationError as exc:
             raise from_validation_error(exc, cls, file=None, prefix=f"ops.{op_name}") from None
+        _check_size(op.out_shape, f"ops.{op_name}")
         self._nodes.append(Node(op, tuple(inputs)))
         self._shapes[op_name] = op.out_shape
         return op_name
@@ -204,3 +207,13 @@ class GraphBuilder:
     def concat(self, xs: Sequence[str], dim: int = 0, name: str | None = None) -> str:
         """Concatenate along per-sample ``dim``."""
         return self.add_bound("concat", list(xs), name or "cat", dim=dim)
+
+
+def _check_size(shape: Shape, field: str) -> None:
+    """A SpecError for a per-sample tensor of more than 2**53 elements."""
+    if numel(shape) > MAX_EXACT:
+        raise SpecError(
+            f"a tensor of {float(numel(shape)):.4g} elements per sample is beyond 2**53",
+            field=field,
+            fix="check the shape (per sample, without the batch)",
+        )

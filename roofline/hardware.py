@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -30,24 +31,34 @@ from pydantic import (
 from roofline.curves import EfficiencyCurve
 from roofline.dtypes import canonical
 from roofline.errors import SpecError
+from roofline.field_checks import Name, check_fields
+from roofline.frozen import freeze_fields
 from roofline.kinds import LEVEL_ORDER, RESERVED_LEVEL_NAMES, EngineKind, LevelKind
+from roofline.spec_ranges import check_range
 from roofline.units import Dim, parse_quantity
 
 
-def _q(dim: Dim, allow_zero: bool = False) -> BeforeValidator:
-    return BeforeValidator(lambda v: parse_quantity(v, dim, allow_zero=allow_zero))
+def _q(dim: Dim, key: str, allow_zero: bool = False) -> BeforeValidator:
+    return BeforeValidator(
+        lambda v: check_range(parse_quantity(v, dim, allow_zero=allow_zero), key, dim.value)
+    )
 
 
-Rate = Annotated[float, _q(Dim.RATE)]
-Bytes = Annotated[float, _q(Dim.BYTES)]
-Bandwidth = Annotated[float, _q(Dim.BANDWIDTH)]
-Seconds = Annotated[float, _q(Dim.TIME, allow_zero=True)]
+Rate = Annotated[float, _q(Dim.RATE, "peak")]
+Bytes = Annotated[float, _q(Dim.BYTES, "capacity")]
+Granularity = Annotated[float, _q(Dim.BYTES, "granularity")]
+Bandwidth = Annotated[float, _q(Dim.BANDWIDTH, "bandwidth")]
+Seconds = Annotated[float, _q(Dim.TIME, "per_op", allow_zero=True)]
+Efficiency = Annotated[float, AfterValidator(lambda v: check_range(v, "efficiency"))]
+TileDim = Annotated[int, AfterValidator(lambda v: int(check_range(v, "tile")))]
 
 
-def _u(dim: Dim, allow_zero: bool = True) -> BeforeValidator:
+def _u(dim: Dim, key: str, allow_zero: bool = True) -> BeforeValidator:
     """A quantity that must carry its unit (energy, power, money)."""
     return BeforeValidator(
-        lambda v: parse_quantity(v, dim, allow_zero=allow_zero, require_unit=True)
+        lambda v: check_range(
+            parse_quantity(v, dim, allow_zero=allow_zero, require_unit=True), key, dim.value
+        )
     )
 
 
@@ -57,21 +68,39 @@ def _as_text(dim: Dim) -> PlainSerializer:
 
 
 #: joules per FLOP (or OP): ``"0.56 pJ"``
-EnergyPerFlop = Annotated[float, _u(Dim.ENERGY), _as_text(Dim.ENERGY)]
+EnergyPerFlop = Annotated[float, _u(Dim.ENERGY, "energy_per_flop"), _as_text(Dim.ENERGY)]
 #: joules per byte: ``"28 pJ/B"`` or ``"3.5 pJ/bit"``
-EnergyPerByte = Annotated[float, _u(Dim.ENERGY_PER_BYTE), _as_text(Dim.ENERGY_PER_BYTE)]
-Watts = Annotated[float, _u(Dim.POWER), _as_text(Dim.POWER)]
-PositiveWatts = Annotated[float, _u(Dim.POWER, allow_zero=False), _as_text(Dim.POWER)]
-Dollars = Annotated[float, _u(Dim.MONEY, allow_zero=False), _as_text(Dim.MONEY)]
-DollarsPerJoule = Annotated[float, _u(Dim.MONEY_PER_ENERGY), _as_text(Dim.MONEY_PER_ENERGY)]
-DollarsPerSecond = Annotated[
-    float, _u(Dim.MONEY_PER_TIME, allow_zero=False), _as_text(Dim.MONEY_PER_TIME)
+EnergyPerByte = Annotated[
+    float, _u(Dim.ENERGY_PER_BYTE, "energy_per_byte"), _as_text(Dim.ENERGY_PER_BYTE)
 ]
-Lifetime = Annotated[float, _q(Dim.TIME)]
+Watts = Annotated[float, _u(Dim.POWER, "idle"), _as_text(Dim.POWER)]
+PositiveWatts = Annotated[float, _u(Dim.POWER, "tdp", allow_zero=False), _as_text(Dim.POWER)]
+Dollars = Annotated[float, _u(Dim.MONEY, "price", allow_zero=False), _as_text(Dim.MONEY)]
+DollarsPerJoule = Annotated[
+    float, _u(Dim.MONEY_PER_ENERGY, "electricity"), _as_text(Dim.MONEY_PER_ENERGY)
+]
+DollarsPerSecond = Annotated[
+    float, _u(Dim.MONEY_PER_TIME, "hourly", allow_zero=False), _as_text(Dim.MONEY_PER_TIME)
+]
+Lifetime = Annotated[float, _q(Dim.TIME, "lifetime")]
 
 
 class _Spec(BaseModel):
+    """A frozen block of a device spec: plain values checked (:mod:`roofline.field_checks`),
+    its dicts and lists read-only once made (:mod:`roofline.frozen`)."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_values(cls, data: Any) -> Any:
+        check_fields(cls, data)
+        return data
+
+    @model_validator(mode="after")
+    def _read_only(self) -> Any:
+        freeze_fields(self)
+        return self
 
 
 class Engine(_Spec):
@@ -79,8 +108,10 @@ class Engine(_Spec):
 
     peak: dict[str, Rate] = Field(min_length=1, description="dense peak per dtype, FLOP/s")
     fallback: dict[str, str] = Field(default_factory=dict, description="dtype -> dtype used")
-    tile: tuple[int, int, int] | None = Field(None, description="(M, N, K) work granularity")
-    efficiency: float = Field(1.0, gt=0, le=1, description="attainable fraction of peak")
+    tile: tuple[TileDim, TileDim, TileDim] | None = Field(
+        None, description="(M, N, K) work granularity"
+    )
+    efficiency: Efficiency = Field(1.0, gt=0, le=1, description="attainable fraction of peak")
     efficiency_curve: EfficiencyCurve | None = Field(None, description="x efficiency by op FLOPs")
     source: str = Field(min_length=1)
     note: str | None = None
@@ -168,7 +199,7 @@ class MemoryLevel(_Spec):
     kind: LevelKind
     capacity: Bytes
     bandwidth: Bandwidth
-    granularity: Bytes = 64.0
+    granularity: Granularity = 64.0
     efficiency_curve: EfficiencyCurve | None = Field(None, description="x bandwidth by op bytes")
     gather_curve: EfficiencyCurve | None = Field(
         None, description="x bandwidth for random row reads, by row bytes (granularity rounded)"
@@ -239,7 +270,9 @@ class Cost(_Spec):
     price: Dollars | None = Field(None, description="purchase price of one device, dollars")
     lifetime: Lifetime | None = Field(None, description="amortization period, seconds")
     electricity: DollarsPerJoule | None = Field(None, description="dollars per joule")
-    pue: float = Field(1.0, ge=1.0, description="facility power usage effectiveness")
+    pue: Annotated[float, AfterValidator(lambda v: check_range(v, "pue"))] = Field(
+        1.0, description="facility power usage effectiveness"
+    )
     hourly: DollarsPerSecond | None = Field(
         None, description="all-in rental price of one device, dollars per second"
     )
@@ -276,7 +309,7 @@ class Hardware(_Spec):
     optionally its power envelope (``power``, with energy figures on every engine and level)
     and economics (``cost``)."""
 
-    name: str = Field(min_length=1)
+    name: Name
     description: str = ""
     source: str = Field(min_length=1)
     engines: Engines

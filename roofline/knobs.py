@@ -11,12 +11,14 @@ from typing import Any, Literal
 
 import numpy as np
 
+from roofline.arguments import knob_mapping, knob_values
 from roofline.dtypes import BITS, canonical
 from roofline.energy import DeviceEnergy
 from roofline.errors import SpecError
 from roofline.grid import HardwareGrid, to_grid
 from roofline.hardware import Hardware
 from roofline.kinds import EngineKind, LevelKind
+from roofline.spec_ranges import check_range, knob_range
 from roofline.suggest import did_you_mean
 from roofline.units import Dim, parse_quantity
 
@@ -139,7 +141,22 @@ def knob_dim(hw: Hardware, path: str) -> tuple[str, Dim | None]:
 
 def parse_knob_values(hw: Hardware, path: str, values: KnobValues) -> tuple[str, np.ndarray]:
     """Return (canonical path, values as SI floats) for a knob."""
+    values = knob_values(path, values)
     canon, dim = knob_dim(hw, path)
+    _, si = _parse_values(path, canon, dim, values)
+    key = knob_range(canon)
+    if key is not None:
+        for v in si:
+            try:
+                check_range(float(v), key)
+            except SpecError as exc:
+                raise exc.with_context(prefix=path) from None
+    return canon, si
+
+
+def _parse_values(
+    path: str, canon: str, dim: Dim | None, values: KnobValues
+) -> tuple[str, np.ndarray]:
     arr = np.asarray(values) if isinstance(values, np.ndarray) else None
     if arr is not None and arr.dtype.kind in "fiu" and arr.ndim == 1:
         # already SI numbers (sweep chunks): validate in bulk instead of one by one
@@ -194,7 +211,7 @@ def knob_columns(
 
     Paths are checked and canonicalized (:func:`knob_dim`); an empty mapping gives no columns.
     """
-    parsed = dict(parse_knob_values(hw, p, v) for p, v in knobs.items())
+    parsed = dict(parse_knob_values(hw, p, v) for p, v in knob_mapping(knobs).items())
     lists = list(parsed.values())
     if mode == "zip":
         if len({len(v) for v in lists}) > 1:
@@ -231,6 +248,12 @@ def vary(
     mode : "product" or "zip"
         Cartesian product of the value lists, or element-wise (equal lengths).
     """
+    if not isinstance(hw, Hardware):
+        raise SpecError(
+            f"vary takes a loaded device, not {type(hw).__name__}",
+            field="hw",
+            fix="rl.vary(rl.load_hardware('a100_sxm4_80gb'), {...})",
+        )
     parsed = knob_columns(hw, knobs, mode)
     if not parsed:
         return to_grid(hw)

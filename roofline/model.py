@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from roofline.errors import SpecError
 from roofline.families import FAMILIES, FamilyParams
+from roofline.field_checks import Name
+from roofline.frozen import freeze
 from roofline.graph import Graph
 from roofline.output_files import write_text
 from roofline.spec_errors import validate
@@ -22,11 +24,11 @@ class ModelSpec(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(min_length=1, description="model name (the file stem for presets)")
+    name: Name = Field(description="model name (the file stem for presets)")
     family: str = Field(min_length=1, description="family whose builder makes the graph")
     description: str = ""
     source: str = Field(min_length=1, description="paper / URL / code the numbers come from")
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: Annotated[dict[str, Any], AfterValidator(freeze)] = Field(default_factory=dict)
     notes: str | None = None
 
 

@@ -9,17 +9,25 @@ from __future__ import annotations
 
 import os
 import re
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 from roofline.errors import SpecError
 from roofline.hardware import Hardware
 from roofline.importers.hf_config import load_hf_json
+from roofline.input_files import note_input
 from roofline.model import Model, build_model, parse_overrides
 from roofline.spec_errors import validate
 from roofline.suggest import did_you_mean
 from roofline.systems.spec import System
-from roofline.yaml_loader import load_spec_data, path_exists
+from roofline.yaml_loader import (
+    content_key,
+    load_spec_data,
+    parse_spec,
+    path_exists,
+    read_spec_bytes,
+)
 
 
 def _spec_dir(kind: str) -> Path:
@@ -90,7 +98,10 @@ def suggest_preset(text: str, names: list[str], otherwise: str) -> str:
     return otherwise
 
 
-_MODEL_CACHE: dict[tuple[str, float], Model] = {}
+#: loaded models by (spec file, digest of its bytes), the most recent last: a file rewritten
+#: within the same second is never served stale, and a model is frozen so sharing it is safe
+_MODEL_CACHE: OrderedDict[tuple[str, str], Model] = OrderedDict()
+_MODEL_CACHE_MAX = 64
 
 
 #: ``MODEL:key=value,...``: a model with family parameters overridden
@@ -120,6 +131,7 @@ def load_model(model: str | os.PathLike[str] | dict[str, Any] | Model, **overrid
     if isinstance(model, (str, os.PathLike)) and str(model).endswith(".onnx"):
         from roofline.importers.onnx_import import from_onnx  # imports onnx: only when asked
 
+        note_input(model)  # never written over by the command's outputs
         # ONNX symbolic dims (other than the batch) are the overrides: load_model(f, seq=128)
         return from_onnx(model, {k: int(v) for k, v in overrides.items()} or None)
     if overrides:
@@ -129,20 +141,20 @@ def load_model(model: str | os.PathLike[str] | dict[str, Any] | Model, **overrid
     if isinstance(model, dict):
         return build_model(model, file="<dict>")
     path = resolve_spec(model, "model_specs")
-    try:
-        key = (str(path.resolve()), path.stat().st_mtime)
-    except OSError:
-        key = None
-    if key and key in _MODEL_CACHE:
+    raw = read_spec_bytes(path)
+    key = (str(path), content_key(raw))
+    if key in _MODEL_CACHE:
+        _MODEL_CACHE.move_to_end(key)
         return _MODEL_CACHE[key]
     result = build_model(
-        load_spec_data(path),
+        parse_spec(raw, str(path)),
         file=str(model)
         if isinstance(model, Path) or str(model).endswith((".yaml", ".yml"))
         else str(path),
     )
-    if key:
-        _MODEL_CACHE[key] = result
+    _MODEL_CACHE[key] = result
+    while len(_MODEL_CACHE) > _MODEL_CACHE_MAX:
+        _MODEL_CACHE.popitem(last=False)
     return result
 
 

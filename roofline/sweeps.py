@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from roofline.api import HardwareLike, ModelLike
+from roofline.arguments import check_executor
 from roofline.counting import as_batches, count_graph
 from roofline.efficiency import has_curves
 from roofline.errors import SpecError
@@ -199,6 +200,7 @@ def sweep(
         if isinstance(models, (str, dict)) or not isinstance(models, Sequence)
         else list(models)
     )
+    check_executor(executor)
     dtypes = [dtype] if isinstance(dtype, str) else list(dtype)
     pol = get_policy(policy).name
     batches = as_batches(batch)

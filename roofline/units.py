@@ -20,6 +20,10 @@ from enum import Enum
 
 from roofline.errors import UnitError
 
+#: the largest integer a float holds exactly, 2**53: the bound of every size, count and batch a
+#: spec or an argument may give (roofline.field_checks, roofline.counting.as_batches)
+MAX_EXACT = 2**53
+
 
 class Dim(str, Enum):
     """Physical dimension of a quantity."""

@@ -29,9 +29,8 @@ def dumps(spec: dict[str, Any]) -> str:
 
 def _flow(value: Any) -> str:
     """One value as single-line flow YAML."""
-    return yaml.safe_dump(
-        _plain(value), default_flow_style=True, sort_keys=False, width=math.inf
-    ).strip()
+    text = yaml.safe_dump(_plain(value), default_flow_style=True, sort_keys=False, width=math.inf)
+    return text.strip().removesuffix("\n...")  # a scalar is dumped as a document: "basic\n..."
 
 
 def _plain(value: Any) -> Any:

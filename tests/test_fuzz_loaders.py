@@ -7,6 +7,7 @@ import copy
 import math
 from typing import Any
 
+import numpy as np
 import yaml
 from hyp_strategies import devices, layer_models
 from hypothesis import given
@@ -234,3 +235,85 @@ def test_arbitrary_bytes_as_spec_files(tmp_path_factory, raw):
             load(str(path))
         except SpecError as exc:
             assert exc.file == str(path)
+
+
+# -- extreme floats in device specs ---------------------------------------------------------------
+
+#: floats at and past the edges of every range: subnormals, the smallest and largest normals,
+#: zero and negative zero, NaN and the infinities, and 2**53 + 1
+EXTREME = st.sampled_from(
+    [
+        5e-324,
+        1e-320,
+        2.2250738585072014e-308,
+        1e-300,
+        1e-30,
+        1e-4,
+        1e-3,
+        0.0,
+        -0.0,
+        -1e-300,
+        1.0,
+        1e3,
+        1e6,
+        2.0**53 + 1,
+        1e18,
+        1e30,
+        1e300,
+        1.7976931348623157e308,
+        float("nan"),
+        float("inf"),
+        float("-inf"),
+    ]
+)
+#: unit strings for the quantities that carry one
+UNITS = {"energy": " J", "tdp": " W", "idle": " W"}
+
+
+def _numeric_paths(node: Any, path: tuple = ()) -> list[tuple]:
+    """Paths to every number (and quantity string) in a device spec."""
+    if isinstance(node, dict):
+        return [p for k, v in node.items() for p in _numeric_paths(v, (*path, k))]
+    if isinstance(node, list):
+        return [p for i, v in enumerate(node) for p in _numeric_paths(v, (*path, i))]
+    if isinstance(node, (int, float)) and not isinstance(node, bool):
+        return [path]
+    if isinstance(node, str) and node[:1].isdigit():
+        return [path]
+    return []
+
+
+@st.composite
+def extreme_devices(draw: st.DrawFn) -> dict:
+    """A generated device (with its energy model) with 1-3 numbers replaced by extreme floats."""
+    spec = copy.deepcopy(draw(devices(energy=draw(st.booleans()))))
+    paths = _numeric_paths(spec)
+    for _ in range(draw(st.integers(1, 3))):
+        path = draw(st.sampled_from(paths))
+        parent = spec
+        for p in path[:-1]:
+            parent = parent[p]
+        value = draw(EXTREME)
+        unit = next((u for k, u in UNITS.items() if k in map(str, path)), "")
+        as_text = unit or isinstance(parent[path[-1]], str)
+        parent[path[-1]] = f"{value!r}{unit}" if as_text else value
+    return spec
+
+
+@given(extreme_devices(), layer_models(max_ops=3))
+def test_extreme_floats_in_a_device_give_finite_results_or_a_spec_error(device, model):
+    """Whatever extreme float lands in a device spec: a SpecError at load, or every time,
+    byte count and energy of the evaluation finite and non-negative (never a null latency)."""
+    try:
+        hw = load_hardware(device)
+        m = build_model(model)
+        r = evaluate_costs(count_graph(m.graph, [1, 5], "fp16"), hw)
+    except SpecError as exc:
+        assert "\n" not in str(exc)
+        return
+    for name in ("time_s", "latency_s", "bytes_moved", "compute_time_s", "devices_needed"):
+        arr = getattr(r, name)
+        assert np.isfinite(arr).all() and (arr >= 0).all(), name
+    assert (r.latency_s > 0).all()
+    if hw.has_energy:
+        assert np.isfinite(r.energy_per_sample_j).all()

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 from roofline.errors import SpecError
 from roofline.output_files import write_text
 from roofline.suggest import did_you_mean
+from roofline.units import MAX_EXACT
 
 #: output formats of the commands that print tables
 FORMATS = ("table", "markdown", "csv", "json")
@@ -20,9 +21,71 @@ FORMATS = ("table", "markdown", "csv", "json")
 POLICIES = ("single", "capacity")
 
 
+class _Extend(argparse.Action):
+    """A flag of one or more values: a repeat adds its values (``--hw t4 --hw l4`` is
+    ``--hw t4 l4``), replacing the default on first use."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        given = _given(namespace)
+        before = list(getattr(namespace, self.dest) or []) if self.dest in given else []
+        given.add(self.dest)
+        setattr(namespace, self.dest, before + list(values))
+
+
+class _Once(argparse._StoreAction):
+    """A flag of one value: given twice is an error (argparse would silently keep the last)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        given = _given(namespace)
+        if self.dest in given:
+            raise SpecError(
+                "given twice, but it takes one value",
+                field=option_string,
+                fix=f"give {option_string} once",
+            )
+        given.add(self.dest)
+        setattr(namespace, self.dest, values)
+
+
+_GIVEN = "_roofline_flags_given"
+
+
+def _given(namespace: argparse.Namespace) -> set[str]:
+    given: set[str] = namespace.__dict__.setdefault(_GIVEN, set())
+    return given
+
+
 class Parser(argparse.ArgumentParser):
     """argparse that raises :class:`~roofline.errors.SpecError` (with a did-you-mean for a
-    mistyped choice) instead of printing usage and exiting."""
+    mistyped choice) instead of printing usage and exiting, and never silently keeps the last of
+    a repeated flag: a flag of several values adds a repeat's values, a flag of one value
+    refuses a repeat."""
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        optional = bool(args) and str(args[0]).startswith("-")
+        if optional and kwargs.get("action") in (None, "store"):
+            if kwargs.get("nargs") in ("+", "*"):
+                kwargs["action"] = _Extend
+            elif kwargs.get("nargs") is None:
+                kwargs["action"] = _Once
+        return super().add_argument(*args, **kwargs)
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        parsed, rest = super().parse_known_args(args, namespace)
+        parsed.__dict__.pop(_GIVEN, None)
+        return parsed, rest
 
     def error(self, message: str) -> None:  # type: ignore[override]
         fix: str | None = f"see '{self.prog} --help'"
@@ -97,6 +160,12 @@ def parse_batches(
             if not (x >= 1 and x.is_integer()):
                 raise SpecError(
                     f"{part!r} must be a whole number >= 1",
+                    field=field,
+                    fix=f"e.g. {field} 1 16 64",
+                )
+            if x > MAX_EXACT:
+                raise SpecError(
+                    f"{part!r} is beyond 2**53 = {MAX_EXACT:.4g}",
                     field=field,
                     fix=f"e.g. {field} 1 16 64",
                 )

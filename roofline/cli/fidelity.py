@@ -19,6 +19,7 @@ from roofline.errors import SpecError
 from roofline.fidelity.calibrate import calibrate
 from roofline.fidelity.device_spec import to_yaml
 from roofline.fidelity.machine import Progress, progress_to_stderr
+from roofline.fidelity.report import load_report
 from roofline.fidelity.validate import run_validation, tables
 from roofline.output_files import image_format, write_text
 from roofline.presets import load_device
@@ -75,29 +76,13 @@ def _measure(args: argparse.Namespace, say: Progress | None) -> dict[str, Any]:
     )
 
 
-def _load_report(path: str) -> dict[str, Any]:
-    """A report saved by ``validate --json``."""
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-        if not isinstance(doc, dict) or not {"kernels", "summary", "machine"} <= set(doc):
-            raise ValueError("it lacks kernels, summary or machine")
-    except (OSError, ValueError) as exc:
-        raise SpecError(
-            f"not a validate report: {exc}",
-            file=path,
-            field="--from-json",
-            fix="give a file written by validate --json",
-        ) from None
-    return doc
-
-
 def run_validate(args: argparse.Namespace) -> int:
     """Time the kernel suite here (or re-read a report); print the tables, write JSON and chart."""
     if args.plot:
         image_format(args.plot, field="--plot")
     if args.json and not args.json.endswith(".json"):
         raise SpecError("file must end in .json", file=args.json, fix="e.g. validation.json")
-    doc = _load_report(args.from_json) if args.from_json else _measure(args, _say(args))
+    doc = load_report(args.from_json) if args.from_json else _measure(args, _say(args))
     text = json.dumps(doc, indent=1, allow_nan=False)
     if args.json:
         write_text(args.json, text + "\n")

@@ -19,6 +19,7 @@ from typing import Any
 from roofline.cli.common import Command
 from roofline.errors import SpecError
 from roofline.importers.spec_writer import layers_spec, write_layers_spec
+from roofline.input_files import note_input
 from roofline.yaml_writer import dumps
 
 
@@ -149,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
                 raise SpecError("--input applies to --torch", field="--input", fix="use --dim")
             from roofline.importers.onnx_import import from_onnx
 
+            note_input(args.file)  # never written over by -o
             model = from_onnx(args.file, parse_dims(args.dim), name=args.name, strict=args.strict)
     for w in caught:
         print(f"roofline: warning: {w.message}", file=sys.stderr)

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -23,7 +25,10 @@ from roofline.cli.common import Command, Parser
 from roofline.errors import RooflineError
 
 # scripts/gen_spec_docs.py imports atomic_write from here; new code imports roofline.output_files
-from roofline.output_files import atomic_write  # noqa: F401
+from roofline.output_files import (
+    atomic_write,  # noqa: F401
+    command_outputs,
+)
 
 
 class Entry(NamedTuple):
@@ -83,10 +88,33 @@ def build_parser(name: str | None = None) -> argparse.ArgumentParser:
     return p
 
 
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived: unwinds the command like Ctrl-C, so that its temporary files
+    are removed (:func:`roofline.output_files.command_outputs`)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    raise Terminated(signum)
+
+
+#: signals that end a command cleanly (SIGINT is Python's KeyboardInterrupt)
+_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; return the exit status (0 ok, 2 error, 130 interrupted)."""
+    """Run the CLI; return the exit status (0 ok, 2 error; interrupted: 130 for SIGINT, 143 for
+    SIGTERM, 129 for SIGHUP, with no output written).
+
+    A command's output files appear together when it succeeds, or not at all
+    (:func:`roofline.output_files.command_outputs`).
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    handlers = _install(_SIGNALS)
     try:
         # the first word that is not an option names the command (the only top-level option,
         # --debug, takes no value)
@@ -96,7 +124,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.command:
             parser.print_help()
             return 2
-        return int(args.run(args) or 0)
+        with command_outputs() as outputs:
+            status = int(args.run(args) or 0)
+            if status == 0:
+                outputs.commit()
+        return status
     except RooflineError as exc:
         if debug:
             raise
@@ -104,6 +136,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         print("roofline: error: interrupted (no output written)", file=sys.stderr)
-        return 130
+        return 128 + signal.SIGINT
+    except Terminated as exc:
+        what = signal.Signals(exc.signum).name
+        print(f"roofline: error: {what} received (no output written)", file=sys.stderr)
+        return 128 + exc.signum
     except BrokenPipeError:
         return 0
+    finally:
+        _restore(handlers)
+
+
+def _install(signums: tuple[int, ...]) -> dict[int, object]:
+    """Make ``signums`` raise :class:`Terminated` (main thread only); the old handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {s: signal.signal(s, _terminate) for s in signums}
+
+
+def _restore(handlers: dict[int, object]) -> None:
+    for s, handler in handlers.items():
+        signal.signal(s, handler)  # type: ignore[arg-type]

@@ -6,15 +6,29 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
+from roofline.field_checks import check_fields
+from roofline.frozen import freeze_fields
 from roofline.graph import Graph
 
 
 class FamilyParams(BaseModel):
-    """Base of every family's parameter schema: frozen, unknown fields rejected."""
+    """Base of every family's parameter schema: frozen, unknown fields rejected, plain values
+    checked (:mod:`roofline.field_checks`), dicts and lists read-only."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_values(cls, data: Any) -> Any:
+        check_fields(cls, data, limit=True)
+        return data
+
+    @model_validator(mode="after")
+    def _read_only(self) -> Any:
+        freeze_fields(self)
+        return self
 
 
 @dataclass(frozen=True)

@@ -91,8 +91,8 @@ class LayersParams(FamilyParams):
     @classmethod
     def _shapes(cls, v: dict[str, tuple[int, ...]]) -> dict[str, tuple[int, ...]]:
         for tname, shape in v.items():
-            if not tname:
-                raise ValueError("an input needs a non-empty name")
+            if not tname.strip():
+                raise ValueError("an input needs a non-blank name")
             if not shape or min(shape) < 1:
                 raise ValueError(
                     f"input {tname!r} has shape {list(shape)}: give at least one dimension, "
@@ -150,6 +150,12 @@ def _expand(
             name = f"{kind}{len(out)}"
         elif not isinstance(name, str):
             raise SpecError(f"name {name!r} is not a string", field=f"{at}.name", fix="e.g. conv1")
+        elif not name.strip():
+            raise SpecError(
+                f"the name {name!r} is blank",
+                field=f"{at}.name",
+                fix="give the op a name, or leave name out for <kind><position>",
+            )
         name = _substitute(name, subst, f"ops.{name}.name")
         inputs = fields.pop("inputs", None)
         reads = REGISTRY[kind].reads_inputs if kind in REGISTRY else True

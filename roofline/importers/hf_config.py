@@ -21,13 +21,13 @@ sliding windows follow the config's ``layer_types`` rule; MoE layers follow
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from roofline.errors import SpecError
+from roofline.input_files import read_json
 from roofline.model import Model, build_model
 from roofline.suggest import did_you_mean
 
@@ -347,14 +347,7 @@ MODEL_TYPES: dict[str, Callable[[_Config], Params]] = {
 
 def read_hf_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The JSON object in ``path``; SpecError if unreadable or not an object."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SpecError(f"cannot read: {exc.strerror}", file=str(path)) from None
-    except json.JSONDecodeError as exc:
-        raise SpecError(
-            f"invalid JSON at line {exc.lineno}: {exc.msg}", file=str(path), fix="fix the file"
-        ) from None
+    data = read_json(path, what="a Hugging Face config.json")
     if not isinstance(data, dict):
         raise SpecError("a config.json holds a JSON object", file=str(path))
     return data

@@ -19,9 +19,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from roofline.errors import SpecError
+from roofline.field_checks import Name, check_fields
 from roofline.kinds import OpCategory
 from roofline.precision import Precision, byte_columns
 from roofline.records import OpCost
@@ -140,7 +141,7 @@ class Op(BaseModel):
     aliases_input: ClassVar[bool] = False
     reads_inputs: ClassVar[bool] = True
     kind: str
-    name: str = Field(description="unique op name within its graph")
+    name: Name = Field(description="unique op name within its graph")
     repeat: int = Field(1, ge=1, description="sequential identical copies")
     shared_weights: bool = Field(
         False,
@@ -159,6 +160,13 @@ class Op(BaseModel):
         description="the op computes on parameters and constants only, once per run: its counts "
         "do not grow with the batch",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_values(cls, data: Any) -> Any:
+        """No boolean as a number, no ``"yes"`` as a boolean, nothing beyond 2**53."""
+        check_fields(cls, data, limit=True)
+        return data
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

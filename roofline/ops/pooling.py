@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from roofline.errors import SpecError
 from roofline.kinds import OpCategory
 from roofline.ops.base import Counts, Op, Shape, numel, register
 from roofline.ops.conv import bind_channels
@@ -70,6 +71,13 @@ class Pool(Op):
         for key in ("kernel_size", "stride", "padding"):
             if len(getattr(self, key)) != nd:
                 raise ValueError(f"{key} must have {nd} entries like input_size")
+        for key, least in (("kernel_size", 1), ("stride", 1), ("padding", 0), ("input_size", 1)):
+            if min(getattr(self, key)) < least:
+                raise SpecError(
+                    f"{key} {list(getattr(self, key))} has an entry below {least}",
+                    field=key,
+                    fix=f"every {key} entry is >= {least}",
+                )
         if min(self.output_size) < 1:
             raise ValueError(f"window {self.kernel_size} is larger than the padded input")
         if any(2 * p > k for p, k in zip(self.padding, self.kernel_size)):

@@ -22,22 +22,49 @@ collectives on these levels.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from roofline.errors import SpecError
+from roofline.field_checks import Name, check_fields
+from roofline.frozen import freeze_fields
 from roofline.hardware import Hardware
+from roofline.kinds import RESERVED_LEVEL_NAMES
+from roofline.spec_ranges import check_range
 from roofline.units import Dim, parse_quantity
 
-Bandwidth = Annotated[float, BeforeValidator(lambda v: parse_quantity(v, Dim.BANDWIDTH))]
-Seconds = Annotated[float, BeforeValidator(lambda v: parse_quantity(v, Dim.TIME, allow_zero=True))]
+Bandwidth = Annotated[
+    float,
+    BeforeValidator(lambda v: check_range(parse_quantity(v, Dim.BANDWIDTH), "bandwidth", "B/s")),
+]
+Seconds = Annotated[
+    float,
+    BeforeValidator(
+        lambda v: check_range(parse_quantity(v, Dim.TIME, allow_zero=True), "latency", "s")
+    ),
+]
 
 
-class Link(BaseModel):
-    """One interconnect level (module docstring)."""
+class _Spec(BaseModel):
+    """Frozen, unknown fields refused, plain values checked, dicts and lists read-only."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_values(cls, data: Any) -> Any:
+        check_fields(cls, data)
+        return data
+
+    @model_validator(mode="after")
+    def _read_only(self) -> Any:
+        freeze_fields(self)
+        return self
+
+
+class Link(_Spec):
+    """One interconnect level (module docstring)."""
 
     scope: Literal["scale_up", "scale_out"]
     topology: Literal["switch", "ring", "torus"]
@@ -68,12 +95,10 @@ class Link(BaseModel):
         return self
 
 
-class System(BaseModel):
+class System(_Spec):
     """``count`` devices of one kind and the interconnect levels joining them."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str = Field(min_length=1)
+    name: Name
     description: str = ""
     source: str = Field(min_length=1)
     device: Hardware
@@ -90,6 +115,16 @@ class System(BaseModel):
                 field="interconnect",
                 fix="add a level, e.g. nvlink: {scope: scale_up, topology: switch, ...}",
             )
+        for name, _ in levels:
+            taken = name in self.device.memory
+            if not name.strip() or name in RESERVED_LEVEL_NAMES or taken:
+                what = "a memory level of the device" if taken else "a bound label"
+                raise SpecError(
+                    f"an interconnect level cannot be named {name!r}"
+                    + (f" ({what})" if name.strip() else ""),
+                    field=f"interconnect.{name}",
+                    fix="rename the level, e.g. nvlink, infiniband, ici",
+                )
         prev = 1
         for name, link in levels:
             if link.devices % prev or link.devices <= prev:

@@ -1,0 +1,125 @@
+"""The report ``roofline validate --json`` writes, as a schema, and reading one back.
+
+``validate --from-json FILE`` re-renders a saved report: the file is read within the byte cap of
+:func:`roofline.input_files.read_json` (regular files only; NaN, Infinity and deep nesting
+refused), then held to :class:`Report`: every field the tables and the chart read is there with
+its type (strict: no string for a number, no number for a string), every time positive and
+finite. Anything else is one :class:`~roofline.errors.SpecError` naming the file and the field
+(``kernels[3].measured_s``), never a ``KeyError`` or ``TypeError`` halfway through a table.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from roofline.errors import SpecError
+from roofline.input_files import read_json
+from roofline.spec_errors import validate
+
+#: a time in seconds: positive and finite
+Seconds = Annotated[float, Field(gt=0)]
+#: a ratio or share: finite, not negative
+Share = Annotated[float, Field(ge=0)]
+
+
+class _Part(BaseModel):
+    """A block of the report: strict types, finite numbers, further fields kept as they are."""
+
+    model_config = ConfigDict(strict=True, allow_inf_nan=False, extra="allow", frozen=True)
+
+
+class Kernel(_Part):
+    """One timed kernel: what it was, measured and predicted seconds, their ratios."""
+
+    name: str
+    group: str
+    library: str
+    dtype: str
+    batch: int = Field(ge=1)
+    flops: Share
+    bytes: Share
+    bound: str
+    measured_s: Seconds
+    measured_min_s: Seconds
+    predicted_s: Seconds
+    ideal_s: Seconds
+    ratio: Share
+    ratio_ideal: Share
+
+
+class WholeModel(_Part):
+    """One whole model measured end to end."""
+
+    model: str
+    batch: int = Field(ge=1)
+    measured_s: Seconds
+    predicted_s: Seconds
+    ideal_s: Seconds
+    bound: str
+    ratio: Share
+
+
+class Summary(_Part):
+    """One summary row (a subset of the kernels)."""
+
+    subset: str
+    kernels: int = Field(ge=1)
+    median_ratio: Share
+
+
+class Threads(_Part):
+    blas: int | None = None
+
+
+class Machine(_Part):
+    """What the run ran on (the chart's title reads these)."""
+
+    cpu: str
+    cpus: int = Field(ge=1)
+    date: str
+    threads: Threads
+
+
+class Device(_Part):
+    name: str
+    file: str | None = None
+
+
+class Report(_Part):
+    """A whole report of ``roofline validate``."""
+
+    roofline_validate: int
+    machine: Machine
+    device: Device
+    summary: list[Summary]
+    kernels: list[Kernel] = Field(min_length=1)
+    models: list[WholeModel]
+
+
+def load_report(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The report saved in ``path`` (the document as written), checked against :class:`Report`.
+
+    Raises
+    ------
+    SpecError
+        Not a readable regular file within the cap, not JSON, or not a report (the first field
+        that does not fit, with the fix).
+    """
+    name = str(path)
+    doc = read_json(path, field="--from-json", what="a file written by validate --json")
+    if not isinstance(doc, dict):
+        raise SpecError(
+            f"top level is {type(doc).__name__}, not a report",
+            file=name,
+            field="--from-json",
+            fix="give a file written by validate --json",
+        )
+    try:
+        validate(Report, doc, file=name)
+    except SpecError as exc:
+        fix = exc.fix or "give a file written by validate --json"
+        raise SpecError(exc.problem, file=name, field=exc.field, fix=fix) from None
+    return doc

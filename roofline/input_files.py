@@ -1,0 +1,219 @@
+"""Reading input files: regular files only, never more than a hard byte cap, every failure one
+line naming the file.
+
+``stat`` says 0 bytes for a device or a pipe, so a size check before reading protects nothing:
+:func:`read_bounded` opens without blocking (a FIFO with no writer does not hang), refuses what
+``fstat`` says is not a regular file (``/dev/zero``, ``/dev/urandom``, a FIFO, a socket, a
+directory), then reads at most ``limit + 1`` bytes (a ``/proc`` file reports 0 bytes too, and is
+read within the cap). A symlink loop, a missing or unreadable file is a
+:class:`~roofline.errors.SpecError` with its fix.
+
+While a command runs (:func:`recording_reads`), every file read here is noted by device and
+inode, so that :mod:`roofline.output_files` refuses to write over an input of the same command.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from roofline.errors import SpecError
+
+#: the byte cap of a spec file (YAML) or a JSON document read by a command
+MAX_SPEC_BYTES = 16 * 2**20
+
+#: (device, inode) of every file read while a command runs; None outside a command
+_READS: ContextVar[set[tuple[int, int]] | None] = ContextVar("roofline_reads", default=None)
+
+
+@contextmanager
+def recording_reads() -> Iterator[set[tuple[int, int]]]:
+    """Note (device, inode) of every file :func:`read_bounded` reads inside the block; yields
+    the set, filled as files are read."""
+    reads: set[tuple[int, int]] = set()
+    token = _READS.set(reads)
+    try:
+        yield reads
+    finally:
+        _READS.reset(token)
+
+
+def note_input(path: str | os.PathLike[str]) -> None:
+    """Note ``path`` as an input of the running command (for a file read by another library,
+    such as an ONNX model); nothing outside :func:`recording_reads` or for a missing path."""
+    reads = _READS.get()
+    if reads is None:
+        return
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return
+    reads.add((st.st_dev, st.st_ino))
+
+
+def file_kind(mode: int) -> str:
+    """What a ``st_mode`` is, in words (``a FIFO``, ``a character device``...)."""
+    for test, words in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISLNK, "a symbolic link"),
+    ):
+        if test(mode):
+            return words
+    return "not a regular file"
+
+
+def open_error(exc: OSError | ValueError, name: str, field: str | None = None) -> SpecError:
+    """The one-line error for a path that cannot be opened (missing, loop, permission...)."""
+    if isinstance(exc, ValueError):  # a NUL byte in the name
+        return SpecError("the path contains a NUL byte", file=name, field=field, fix="fix the path")
+    code = exc.errno
+    problem, fix = {
+        errno.ENOENT: ("file does not exist", "check the path or use a preset name"),
+        errno.ELOOP: ("a symbolic link loop", "point the link at a real file"),
+        errno.EACCES: ("permission denied", "check the file's permissions"),
+        errno.EPERM: ("permission denied", "check the file's permissions"),
+        errno.ENAMETOOLONG: ("the path is too long", "use a shorter path"),
+        errno.ENOTDIR: ("a part of the path is not a directory", "check the path"),
+        errno.EISDIR: ("is a directory, not a spec file", "name a file"),
+    }.get(code or 0, (f"cannot read: {exc.strerror}", "check the path and its permissions"))
+    return SpecError(problem, file=name, field=field, fix=fix)
+
+
+def read_bounded(
+    path: str | os.PathLike[str],
+    limit: int = MAX_SPEC_BYTES,
+    *,
+    field: str | None = None,
+    what: str = "a spec file",
+) -> bytes:
+    """The bytes of the regular file ``path``, at most ``limit`` of them.
+
+    Raises
+    ------
+    SpecError
+        The path is missing, a loop, unreadable, not a regular file (a device, FIFO, socket or
+        directory), or holds more than ``limit`` bytes (nothing beyond ``limit + 1`` is read).
+    """
+    name = str(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    try:
+        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
+    except (OSError, ValueError) as exc:
+        kind = _kind_of(path)
+        if kind is not None:  # a socket cannot even be opened (ENXIO): say what it is
+            raise _not_regular(kind, name, field, what) from None
+        raise open_error(exc, name, field) from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise SpecError(
+                "is a directory, not a spec file", file=name, field=field, fix="name a .yaml file"
+            )
+        if not stat.S_ISREG(st.st_mode):
+            raise _not_regular(file_kind(st.st_mode), name, field, what)
+        reads = _READS.get()
+        if reads is not None:
+            reads.add((st.st_dev, st.st_ino))
+        got = st.st_size  # a regular file's size is true (a /proc file's 0 is read below)
+        chunks: list[bytes] = []
+        if got <= limit:
+            got = 0
+            while got <= limit:
+                chunk = os.read(fd, min(limit + 1 - got, 1 << 20))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                got += len(chunk)
+    except OSError as exc:
+        raise open_error(exc, name, field) from None
+    finally:
+        os.close(fd)
+    if got > limit:
+        raise SpecError(
+            f"file is over the {limit}-byte limit",
+            file=name,
+            field=field,
+            fix="specs are small; is this the right file? (roofline.input_files.MAX_SPEC_BYTES)",
+        )
+    return b"".join(chunks)
+
+
+def _kind_of(path: str | os.PathLike[str]) -> str | None:
+    """What ``path`` is when it exists and is neither a regular file nor a directory."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return None
+    return None if stat.S_ISREG(mode) or stat.S_ISDIR(mode) else file_kind(mode)
+
+
+def _not_regular(kind: str, name: str, field: str | None, what: str) -> SpecError:
+    return SpecError(
+        f"is {kind}, not a regular file",
+        file=name,
+        field=field,
+        fix=f"give {what} (devices, pipes and sockets are never read)",
+    )
+
+
+def decode_text(raw: bytes, name: str, field: str | None = None) -> str:
+    """``raw`` as UTF-8 text (a leading byte-order mark dropped); one line naming the byte
+    otherwise (UTF-16, Latin-1, binary)."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        start = exc.start + (3 if raw.startswith(b"\xef\xbb\xbf") else 0)
+        raise SpecError(
+            f"not UTF-8 text (byte {start})", file=name, field=field, fix="save the file as UTF-8"
+        ) from None
+
+
+def read_json(
+    path: str | os.PathLike[str],
+    limit: int = MAX_SPEC_BYTES,
+    *,
+    field: str | None = None,
+    what: str = "a JSON file",
+) -> Any:
+    """The JSON document in ``path``, read with :func:`read_bounded`.
+
+    NaN and Infinity (which Python's ``json`` accepts) are refused, and so is nesting past the
+    interpreter's recursion limit; every problem is one :class:`SpecError` naming the file.
+    """
+    name = str(path)
+    text = decode_text(read_bounded(path, limit, field=field, what=what), name, field)
+
+    def constant(word: str) -> Any:
+        raise SpecError(
+            f"{word} is not a JSON number", file=name, field=field, fix="write a finite number"
+        )
+
+    try:
+        return json.loads(text, parse_constant=constant)
+    except SpecError:
+        raise
+    except json.JSONDecodeError as exc:
+        raise SpecError(
+            f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
+            file=name,
+            field=field,
+            fix=f"give {what}",
+        ) from None
+    except RecursionError:
+        raise SpecError(
+            "the JSON nests too deeply", file=name, field=field, fix=f"give {what}"
+        ) from None
+    except ValueError as exc:  # an integer of more than 4300 digits
+        raise SpecError(
+            f"invalid JSON: {exc}".split(";")[0], file=name, field=field, fix=f"give {what}"
+        ) from None

@@ -4,9 +4,11 @@ optional energy model (joules per FLOP and per byte, idle power, TDP) and econom
 The same as numpy arrays over H device variants is :class:`roofline.grid.HardwareGrid`.
 
 All quantities are SI floats after validation: FLOP/s, bytes, bytes/s, seconds, joules per FLOP,
-joules per byte, watts, dollars. YAML may give unit strings (``"2.039 TB/s"``, ``"0.56 pJ"``,
-``"700 W"``, ``"$25000"``), parsed by :mod:`roofline.units`; the energy, power and money fields
-refuse a bare number.
+joules per byte, watts, dollars. A spec file writes every quantity with its unit (``"2.039 TB/s"``, ``"0.56 pJ"``, ``"700 W"``,
+``"$25000"``), parsed by :mod:`roofline.units`; a bare number there (``per_op: 5``) is refused with
+the fix (only zero needs no unit). A mapping built in Python may give numbers in base SI units, as
+everywhere in the Python API; text needs its unit there too. A dumped spec (``model_dump``) writes
+every quantity with its base unit, so it loads again from a file.
 
 The energy model is all or nothing: a device with a ``power`` block gives every engine an
 ``energy`` table (one figure per dtype it has a peak for) and every memory level an ``energy``;
@@ -23,6 +25,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -31,43 +34,50 @@ from roofline.curves import EfficiencyCurve
 from roofline.dtypes import canonical
 from roofline.errors import SpecError
 from roofline.kinds import LEVEL_ORDER, RESERVED_LEVEL_NAMES, EngineKind, LevelKind
-from roofline.units import Dim, parse_quantity
+from roofline.units import BASE_UNIT, Dim, parse_quantity, units_required
 
 
 def _q(dim: Dim, allow_zero: bool = False) -> BeforeValidator:
-    return BeforeValidator(lambda v: parse_quantity(v, dim, allow_zero=allow_zero))
+    """A quantity field: text with its unit; a number is refused with the fix in a spec file
+    (:func:`roofline.spec_errors.units_required`) and read in base SI units from Python."""
 
+    def parse(value: Any, info: ValidationInfo) -> float:
+        need = units_required(info.context)
+        return parse_quantity(value, dim, allow_zero=allow_zero, require_unit=need)
 
-Rate = Annotated[float, _q(Dim.RATE)]
-Bytes = Annotated[float, _q(Dim.BYTES)]
-Bandwidth = Annotated[float, _q(Dim.BANDWIDTH)]
-Seconds = Annotated[float, _q(Dim.TIME, allow_zero=True)]
-
-
-def _u(dim: Dim, allow_zero: bool = True) -> BeforeValidator:
-    """A quantity that must carry its unit (energy, power, money)."""
-    return BeforeValidator(
-        lambda v: parse_quantity(v, dim, allow_zero=allow_zero, require_unit=True)
-    )
+    return BeforeValidator(parse)
 
 
 def _as_text(dim: Dim) -> PlainSerializer:
     """Dump the SI float with its base unit, so a dumped spec loads again (``"5.6e-13 J"``)."""
-    return PlainSerializer(lambda v: f"{v!r} {dim.value}", return_type=str)
+    unit = BASE_UNIT[dim]
+    if dim == Dim.MONEY:
+        return PlainSerializer(lambda v: f"${v!r}", return_type=str)
+    return PlainSerializer(lambda v: f"{v!r} {unit}", return_type=str)
 
 
+#: FLOP (or OP) per second: ``"312 TFLOP/s"``
+Rate = Annotated[float, _q(Dim.RATE), _as_text(Dim.RATE)]
+#: bytes: ``"40 MiB"``
+Bytes = Annotated[float, _q(Dim.BYTES), _as_text(Dim.BYTES)]
+#: bytes per second: ``"2.039 TB/s"``
+Bandwidth = Annotated[float, _q(Dim.BANDWIDTH), _as_text(Dim.BANDWIDTH)]
+#: seconds, zero allowed: ``"5 us"``
+Seconds = Annotated[float, _q(Dim.TIME, allow_zero=True), _as_text(Dim.TIME)]
 #: joules per FLOP (or OP): ``"0.56 pJ"``
-EnergyPerFlop = Annotated[float, _u(Dim.ENERGY), _as_text(Dim.ENERGY)]
+EnergyPerFlop = Annotated[float, _q(Dim.ENERGY, allow_zero=True), _as_text(Dim.ENERGY)]
 #: joules per byte: ``"28 pJ/B"`` or ``"3.5 pJ/bit"``
-EnergyPerByte = Annotated[float, _u(Dim.ENERGY_PER_BYTE), _as_text(Dim.ENERGY_PER_BYTE)]
-Watts = Annotated[float, _u(Dim.POWER), _as_text(Dim.POWER)]
-PositiveWatts = Annotated[float, _u(Dim.POWER, allow_zero=False), _as_text(Dim.POWER)]
-Dollars = Annotated[float, _u(Dim.MONEY, allow_zero=False), _as_text(Dim.MONEY)]
-DollarsPerJoule = Annotated[float, _u(Dim.MONEY_PER_ENERGY), _as_text(Dim.MONEY_PER_ENERGY)]
-DollarsPerSecond = Annotated[
-    float, _u(Dim.MONEY_PER_TIME, allow_zero=False), _as_text(Dim.MONEY_PER_TIME)
+EnergyPerByte = Annotated[
+    float, _q(Dim.ENERGY_PER_BYTE, allow_zero=True), _as_text(Dim.ENERGY_PER_BYTE)
 ]
-Lifetime = Annotated[float, _q(Dim.TIME)]
+Watts = Annotated[float, _q(Dim.POWER, allow_zero=True), _as_text(Dim.POWER)]
+PositiveWatts = Annotated[float, _q(Dim.POWER), _as_text(Dim.POWER)]
+Dollars = Annotated[float, _q(Dim.MONEY), _as_text(Dim.MONEY)]
+DollarsPerJoule = Annotated[
+    float, _q(Dim.MONEY_PER_ENERGY, allow_zero=True), _as_text(Dim.MONEY_PER_ENERGY)
+]
+DollarsPerSecond = Annotated[float, _q(Dim.MONEY_PER_TIME), _as_text(Dim.MONEY_PER_TIME)]
+Lifetime = Annotated[float, _q(Dim.TIME), _as_text(Dim.TIME)]
 
 
 class _Spec(BaseModel):

@@ -161,9 +161,10 @@ def load_hardware(hw: HardwareSource) -> Hardware | System:
         path = resolve_spec(hw, "hw_specs")
         data = load_spec_data(path)
         file = str(hw) if str(hw).endswith((".yaml", ".yml")) else str(path)
+    from_file = not isinstance(hw, dict)
     if "count" in data or "device" in data:
-        return _system(data, file)
-    return validate(Hardware, data, file=file)
+        return _system(data, file, from_file)
+    return validate(Hardware, data, file=file, from_file=from_file)
 
 
 def load_device(hw: HardwareSource) -> Hardware:
@@ -178,7 +179,7 @@ def load_device(hw: HardwareSource) -> Hardware:
     return loaded
 
 
-def _system(data: dict[str, Any], file: str) -> System:
+def _system(data: dict[str, Any], file: str, from_file: bool) -> System:
     """Validate a system spec, its ``device`` a preset name, a path or an inline mapping."""
     device = data.get("device")
     if isinstance(device, (str, dict)):
@@ -194,7 +195,7 @@ def _system(data: dict[str, Any], file: str) -> System:
                 fix="name a device preset such as h100_sxm5",
             )
         data = {**data, "device": loaded}
-    return validate(System, data, file=file)
+    return validate(System, data, file=file, from_file=from_file)
 
 
 def system(

@@ -22,16 +22,12 @@ collectives on these levels.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from roofline.errors import SpecError
-from roofline.hardware import Hardware
-from roofline.units import Dim, parse_quantity
-
-Bandwidth = Annotated[float, BeforeValidator(lambda v: parse_quantity(v, Dim.BANDWIDTH))]
-Seconds = Annotated[float, BeforeValidator(lambda v: parse_quantity(v, Dim.TIME, allow_zero=True))]
+from roofline.hardware import Bandwidth, Hardware, Seconds
 
 
 class Link(BaseModel):

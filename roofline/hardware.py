@@ -4,11 +4,12 @@ optional energy model (joules per FLOP and per byte, idle power, TDP) and econom
 The same as numpy arrays over H device variants is :class:`roofline.grid.HardwareGrid`.
 
 All quantities are SI floats after validation: FLOP/s, bytes, bytes/s, seconds, joules per FLOP,
-joules per byte, watts, dollars. A spec file writes every quantity with its unit (``"2.039 TB/s"``, ``"0.56 pJ"``, ``"700 W"``,
-``"$25000"``), parsed by :mod:`roofline.units`; a bare number there (``per_op: 5``) is refused with
-the fix (only zero needs no unit). A mapping built in Python may give numbers in base SI units, as
-everywhere in the Python API; text needs its unit there too. A dumped spec (``model_dump``) writes
-every quantity with its base unit, so it loads again from a file.
+joules per byte, watts, dollars. A spec file writes every quantity with its unit
+(``"2.039 TB/s"``, ``"0.56 pJ"``, ``"700 W"``, ``"$25000"``), parsed by :mod:`roofline.units`; a
+bare number there (``per_op: 5``) is refused with the fix (only zero needs no unit). A mapping
+built in Python may give numbers in base SI units, as everywhere in the Python API; text needs its
+unit there too. A dumped spec (``model_dump``) writes every quantity with its base unit, so it
+loads again from a file.
 
 The energy model is all or nothing: a device with a ``power`` block gives every engine an
 ``energy`` table (one figure per dtype it has a peak for) and every memory level an ``energy``;

@@ -8,12 +8,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from roofline.batch_sizes import batch_sizes
 from roofline.characterize import Table1Row, table1
 from roofline.counting import as_batches, count_graph
 from roofline.errors import SpecError
 from roofline.evaluation import evaluate_costs
 from roofline.grid import HardwareGrid
 from roofline.hardware import Hardware
+from roofline.knobs import warn_unread
 from roofline.observers import Observer, replay
 from roofline.placement import Policy
 from roofline.precision import Precision
@@ -142,14 +144,24 @@ def count(model: ModelLike, batch: Any = 1, dtype: str | Precision = "fp32") -> 
         ``"fp32"``, ``"fp16"``, ``"bf16"``, ``"int8"``, ``"fp8"``, ``"w4a16"``...
     """
     m = load_model(model)
-    return Counts(m, count_graph(m.graph, batch, dtype))
+    return Counts(m, count_graph(m.graph, batch_sizes(batch), dtype))
+
+
+def default_dtype(target: Hardware | HardwareGrid | System) -> str:
+    """The dtype a device (a grid's base device, a system's device) is evaluated at when none is
+    given: its ``default_dtype`` (:attr:`roofline.hardware.Hardware.dtype`)."""
+    if isinstance(target, HardwareGrid):
+        return target.base.dtype
+    if isinstance(target, System):
+        return target.device.dtype
+    return target.dtype
 
 
 def evaluate(
     model: ModelLike,
     hw: HardwareLike | HardwareGrid,
     batch: Any = 1,
-    dtype: str | Precision = "fp32",
+    dtype: str | Precision | None = None,
     policy: str | Policy | None = None,
     observers: Iterable[Observer] = (),
     fuse: bool = True,
@@ -163,7 +175,8 @@ def evaluate(
     """Predict ``model`` on a device (per-op time and bound: a :class:`Result`) or on a system
     of devices under parallel layouts (a :class:`~roofline.systems.evaluate.SystemResult`).
 
-    On a device the arguments are those of :func:`evaluate_device`. On a system (``dgx_h100``,
+    On a device the arguments are those of :func:`evaluate_device`; ``dtype`` None is the
+    device's ``default_dtype`` (the dtype its datasheet headlines). On a system (``dgx_h100``,
     :func:`roofline.system`), ``tp``, ``pp``, ``ep`` and ``dp`` are the parallel degrees
     (:mod:`roofline.systems.layout`; each a number or a list, every combination that fills the
     system evaluated in one call; ``dp`` None fills it), ``micro_batches`` the pipeline's
@@ -178,12 +191,13 @@ def evaluate(
                 field="observers",
                 fix="evaluate the system's device, or drop observers",
             )
+        dt = default_dtype(target) if dtype is None else dtype
         with device_file(hw):
             return evaluate_system(
                 m,
                 target,
-                as_batches(batch),
-                Precision.of(dtype).name if isinstance(dtype, Precision) else dtype,
+                as_batches(batch_sizes(batch)),
+                Precision.of(dt).name if isinstance(dt, Precision) else dt,
                 layouts(tp, pp, ep, dp, devices=target.count),
                 policy,
                 fuse,
@@ -203,7 +217,7 @@ def evaluate_device(
     model: ModelLike,
     hw: HardwareLike | HardwareGrid,
     batch: Any = 1,
-    dtype: str | Precision = "fp32",
+    dtype: str | Precision | None = None,
     policy: str | Policy | None = None,
     observers: Iterable[Observer] = (),
     fuse: bool = True,
@@ -217,8 +231,10 @@ def evaluate_device(
     hw : str, path, mapping, Hardware or HardwareGrid
         One device, or a grid of variants (:func:`roofline.grid.vary`).
     batch : int or sequence of int
-    dtype : str or Precision
-        Storage and compute precision; the engines run at the compute dtype's peak.
+    dtype : str or Precision, optional
+        Storage and compute precision; the engines run at the compute dtype's peak. Default: the
+        device's ``default_dtype``. A grid whose varied knobs the evaluation does not read at
+        this dtype (``engines.matrix.peak.fp16`` at fp32) warns (:class:`UnreadKnobWarning`).
     policy : "capacity" (default), "single", or a Policy
     observers : iterable of Observer
         Replayed op by op after evaluation (:mod:`roofline.observers`).
@@ -230,9 +246,12 @@ def evaluate_device(
     """
     m = load_model(model)
     grid = hw if isinstance(hw, HardwareGrid) else load_device(hw)
+    dt = default_dtype(grid) if dtype is None else dtype
+    if isinstance(grid, HardwareGrid) and grid.knobs:
+        warn_unread(grid.base, grid.knobs, dt)
     with device_file(hw):
         result = evaluate_costs(
-            count_graph(m.graph, batch, dtype, fuse=fuse), grid, policy, launch=launch
+            count_graph(m.graph, batch_sizes(batch), dt, fuse=fuse), grid, policy, launch=launch
         )
     replay(result, observers)
     return result

@@ -298,6 +298,9 @@ class Hardware(_Spec):
         description="the dtype the device's datasheet headlines (fp16/bf16 on GPUs, int8 on "
         "inference accelerators): what every command uses when no dtype is given",
     )
+    default_dtype_source: str | None = Field(
+        None, min_length=1, description="where the datasheet headlines default_dtype"
+    )
     assumptions: list[str] = Field(default_factory=list)
     note: str | None = None
     power: Power | None = None
@@ -332,7 +335,35 @@ class Hardware(_Spec):
                 fix=f"reorder {list(self.memory)}",
             )
         self._check_energy()
+        self._check_default_dtype()
         return self
+
+    def _check_default_dtype(self) -> None:
+        """``default_dtype`` cites its source and runs on both engines (natively or by a
+        declared fallback)."""
+        if self.default_dtype is None:
+            if self.default_dtype_source:
+                raise SpecError(
+                    "default_dtype_source without default_dtype",
+                    field="default_dtype",
+                    fix="add default_dtype: the dtype the datasheet headlines, e.g. fp16",
+                )
+            return
+        if not self.default_dtype_source:
+            raise SpecError(
+                "default_dtype has no default_dtype_source",
+                field="default_dtype_source",
+                fix="cite the datasheet that headlines it",
+            )
+        for eng in EngineKind:
+            engine: Engine = getattr(self.engines, eng)
+            if not engine.resolve(self.default_dtype):
+                raise SpecError(
+                    f"default_dtype {self.default_dtype} has no {eng} peak",
+                    field="default_dtype",
+                    fix=f"use one of {', '.join(engine.peak)} or declare "
+                    f"engines.{eng}.fallback.{self.default_dtype}",
+                )
 
     def _check_energy(self) -> None:
         """The energy model is all or nothing: ``power`` and an energy on every engine and
@@ -373,11 +404,13 @@ class Hardware(_Spec):
     @property
     def dtype(self) -> str:
         """The dtype to use when none is given: ``default_dtype``, else the first of bf16, fp16,
-        int8, fp32 the matrix engine runs natively."""
+        int8, fp32 both engines run (the matrix engine natively), else the matrix engine's
+        first dtype."""
         if self.default_dtype:
             return self.default_dtype
-        peaks = self.engines.matrix.peak
-        return next((d for d in ("bf16", "fp16", "int8", "fp32") if d in peaks), next(iter(peaks)))
+        peaks, vector = self.engines.matrix.peak, self.engines.vector
+        both = [d for d in ("bf16", "fp16", "int8", "fp32") if d in peaks and vector.resolve(d)]
+        return both[0] if both else next(iter(peaks))
 
     @property
     def curves(self) -> tuple[EfficiencyCurve | None, ...]:

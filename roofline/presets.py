@@ -16,6 +16,7 @@ from roofline.errors import SpecError
 from roofline.hardware import Hardware
 from roofline.importers.hf_config import load_hf_json
 from roofline.model import Model, build_model, parse_overrides
+from roofline.preset_index import COLUMNS as INDEX_COLUMNS
 from roofline.spec_errors import validate
 from roofline.suggest import did_you_mean
 from roofline.systems.spec import System
@@ -218,6 +219,42 @@ def system(
 def list_models() -> list[str]:
     """Names of the shipped model presets."""
     return preset_names("model_specs")
+
+
+def preset_index() -> dict[str, list[dict[str, Any]]]:
+    """Every shipped preset as the entries of :mod:`roofline.preset_index` (what
+    ``scripts/gen_preset_index.py`` writes), built by loading each one."""
+    models = []
+    for name in list_models():
+        m = load_model(name)
+        models.append([name, m.family, m.sample, m.spec.description])
+    devices = []
+    for name in list_devices():
+        hw = load_device(name)
+        matrix = hw.engines.matrix
+        int8 = matrix.resolve("int8")
+        main = hw.memory[hw.main_level]
+        onchip = sum(lv.capacity for lv in hw.memory.values() if lv.kind == "onchip")
+        devices.append(
+            [
+                name,
+                hw.dtype,
+                hw.peak("matrix", hw.dtype),
+                matrix.peak[int8] if int8 else None,
+                main.bandwidth,
+                main.capacity,
+                onchip,
+                hw.description,
+            ]
+        )
+    systems = []
+    for name in list_systems():
+        s = load_hardware(name)
+        assert isinstance(s, System)
+        links = ", ".join(f"{k}: {v.topology} of {v.devices}" for k, v in s.interconnect.items())
+        systems.append([name, s.count, s.device.name, s.device.dtype, links, s.description])
+    rows: dict[str, list[list[Any]]] = {"models": models, "devices": devices, "systems": systems}
+    return {k: [dict(zip(INDEX_COLUMNS[k], r)) for r in v] for k, v in rows.items()}
 
 
 def list_devices() -> list[str]:

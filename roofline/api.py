@@ -38,9 +38,25 @@ class Counts:
     model: Model
     costs: CostTable
 
-    def table1(self, batch_index: int = 0) -> Table1Row:
-        """Park et al.'s Table 1 metrics at one batch."""
-        return table1(self.costs, batch_index)
+    def table1(self, batch: int | None = None) -> Table1Row:
+        """Park et al.'s Table 1 metrics at one counted batch: ``batch``, or the only one.
+
+        Counts of several batches need ``batch=`` (a SpecError naming them otherwise);
+        :meth:`totals` has the Table 1 metrics of every batch, a row each.
+        """
+        counted = [int(b) if float(b).is_integer() else float(b) for b in self.costs.batch]
+        if batch is None and len(counted) == 1:
+            return table1(self.costs, 0)
+        if batch is None or batch not in counted:
+            listed = ", ".join(map(str, counted))
+            raise SpecError(
+                "counted at several batches: pick one"
+                if batch is None
+                else f"batch {batch!r} was not counted (these counts have batch {listed})",
+                field="batch",
+                fix=f"c.table1(batch=...) with one of {listed}; c.totals() has every batch",
+            )
+        return table1(self.costs, counted.index(batch))
 
     def totals(self) -> Table:
         """One row per batch: params, FLOPs, bytes by tensor class, Table 1 metrics."""
@@ -94,9 +110,24 @@ class Counts:
             )
         return Table(cols, rows, title=f"{ct.model} counts")
 
-    def per_op(self, batch_index: int = 0) -> Table:
-        """One row per op: FLOPs, params and bytes by tensor class."""
-        ct, j = self.costs, batch_index
+    def per_op(self, batch: int | None = None) -> Table:
+        """One row per op at one counted batch (``batch``, or the only one): FLOPs, params and
+        bytes by tensor class."""
+        ct = self.costs
+        counted = [int(b) if float(b).is_integer() else float(b) for b in ct.batch]
+        if batch is None and len(counted) > 1:
+            raise SpecError(
+                "counted at several batches: pick one",
+                field="batch",
+                fix="c.per_op(batch=...) with one of " + ", ".join(map(str, counted)),
+            )
+        if batch is not None and batch not in counted:
+            raise SpecError(
+                f"batch {batch!r} was not counted",
+                field="batch",
+                fix="use one of " + ", ".join(map(str, counted)),
+            )
+        j = 0 if batch is None else counted.index(batch)
         cols = [
             "op",
             "kind",

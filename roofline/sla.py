@@ -14,6 +14,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
+from typing import NamedTuple
 
 import numpy as np
 
@@ -169,6 +170,15 @@ def _argmax_throughput(batches: np.ndarray, good: np.ndarray, lat: np.ndarray) -
     return k, float(lat[k])
 
 
+class LargestBatch(NamedTuple):
+    """What the deprecated :func:`max_batch_under` returns: the largest batch meeting the target
+    (0 when none), its latency (s) and its throughput (samples/s)."""
+
+    batch: int
+    latency_s: float
+    throughput_per_s: float
+
+
 def max_batch_under(
     model: ModelLike,
     hw: HardwareLike,
@@ -177,12 +187,16 @@ def max_batch_under(
     policy: str | Policy | None = None,
     fuse: bool = True,
     feasible_only: bool = True,
-) -> BatchesUnderSLA:
-    """Deprecated name of :func:`batches_under_sla` (it returns the same record)."""
+) -> LargestBatch:
+    """Deprecated: the largest batch only. :func:`batches_under_sla` returns it beside the batch
+    of most throughput, which is usually the one to run at."""
     warnings.warn(
-        "max_batch_under is now batches_under_sla (it returns the same record, with the best "
-        "batch beside the largest)",
+        "max_batch_under is deprecated: batches_under_sla returns the largest batch beside the "
+        "batch of most throughput (often a smaller one)",
         DeprecationWarning,
         stacklevel=2,
     )
-    return batches_under_sla(model, hw, target_s, dtype, policy, fuse, feasible_only)
+    r = batches_under_sla(model, hw, target_s, dtype, policy, fuse, feasible_only)
+    return LargestBatch(
+        r.max_batch_under_sla, r.latency_at_max_batch_s, r.throughput_at_max_batch_per_s
+    )

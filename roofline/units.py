@@ -166,7 +166,7 @@ _BARE_FIX = {
     Dim.BYTES: ("B", "MiB"),
     Dim.BANDWIDTH: ("B/s", "GB/s"),
     Dim.RATE: ("FLOP/s", "TFLOP/s"),
-    Dim.TIME: ("s", "us"),
+    Dim.TIME: ("s", "ms", "us"),
     Dim.FREQUENCY: ("Hz", "GHz"),
     Dim.ENERGY: ("J", "pJ"),
     Dim.ENERGY_PER_BYTE: ("J/B", "pJ/B"),

@@ -3,8 +3,7 @@ the batches under a latency target)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -138,8 +137,7 @@ def _knob_value(hw: Hardware, path: str) -> tuple[str, float]:
     return canon, float(hw.overheads.per_op)
 
 
-@dataclass(frozen=True, eq=False)
-class DeviceDiff:
+class DeviceDiff(NamedTuple):
     """One model on two devices (:func:`diff_devices`).
 
     Attributes

@@ -9,7 +9,7 @@ import argparse
 import re
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from roofline.batch_sizes import batch_sizes
@@ -208,6 +208,7 @@ def parse_batches(
     if not values:
         return list(default)
     numbers: list[float] = []
+    texts: list[str] = []
     for v in values:
         for part in str(v).split(","):
             try:
@@ -216,7 +217,8 @@ def parse_batches(
                 raise SpecError(
                     f"{part!r} is not a number", field=field, fix=f"e.g. {field} 1 16 64"
                 ) from None
-    return batch_sizes([int(x) if x.is_integer() else x for x in numbers], field=field)
+            texts.append(part)
+    return batch_sizes(numbers, field=field, typed=texts)
 
 
 def output_format(args: argparse.Namespace) -> str:
@@ -229,13 +231,13 @@ def output_format(args: argparse.Namespace) -> str:
     if path and path != "-":
         ext = PurePath(path).suffix.lower()
         by_ext = EXTENSIONS.get(ext)
-        if by_ext is None:
+        if by_ext is None and not Path(path).is_dir():  # writing reports a directory
             raise SpecError(
                 f"cannot tell the format of {path!r} from its extension {ext or '(none)'}",
                 field="--output",
                 fix="name it " + ", ".join(EXTENSIONS),
             )
-        if given and given != by_ext and not (given == "table" and by_ext == "table"):
+        if given and by_ext and given != by_ext:
             raise SpecError(
                 f"--format {given} disagrees with {path!r} ({ext} is {by_ext})",
                 field="--format",

@@ -25,7 +25,7 @@ ROWS = ("rec_fc", "rec_emb", "resnext", "faster_rcnn", "resnext3d", "seq2seq")
 def table1_arguments(parser: argparse.ArgumentParser) -> None:
     add_batch_option(parser, default="each row's own, as the paper's conventions")
     parser.add_argument(
-        "--rows", nargs="+", choices=ROWS, metavar="ROW", help="only these rows: " + ", ".join(ROWS)
+        "--rows", nargs="+", metavar="ROW", help="only these rows: " + ", ".join(ROWS)
     )
     add_output_options(parser)
 

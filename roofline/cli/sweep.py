@@ -60,6 +60,8 @@ def parse_vary(items: list[str], hw: Any) -> dict[str, list[float]]:
                     texts: list[Any] = parse_range(spec, dim, allow_zero=zero_ok(canon))
                 else:
                     texts = [v.strip() for v in spec.split(",") if v.strip()]
+                    if not texts:
+                        raise SpecError(f"empty value list {spec!r}", fix="give a,b,c")
                 # a system's knobs are checked by the sweep (roofline.systems.variants)
                 values = texts if on_system else parse_knob_values(hw, canon, texts)[1].tolist()
             except SpecError as exc:

@@ -110,6 +110,8 @@ def add_output_options(
         parser.add_argument(
             "--format",
             choices=FORMATS,
+            default="table",
+            action=_FormatGiven,
             help="table or markdown for people (human units), csv or json with raw SI numbers "
             "(default: from the -o file's extension, else table)",
         )
@@ -136,6 +138,21 @@ def add_output_options(
     parser.add_argument(*flags, dest=dest, metavar="FILE", help=help_o)
     parser.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     parser.set_defaults(output_dest=dest)
+
+
+class _FormatGiven(argparse.Action):
+    """``--format``: stores the format and notes that it was given (``format_given``), so that
+    without it the output file's extension picks the format (:func:`output_format`)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, values)
+        namespace.format_given = True
 
 
 def add_dtype_option(parser: argparse.ArgumentParser, many: bool = False) -> None:
@@ -226,7 +243,7 @@ def output_format(args: argparse.Namespace) -> str:
     (:data:`EXTENSIONS`), else ``table``. An unknown extension, or one that disagrees with
     ``--format``, is a :class:`~roofline.errors.SpecError`."""
     path = getattr(args, getattr(args, "output_dest", "output"), None)
-    given = getattr(args, "format", None)
+    given = args.format if getattr(args, "format_given", False) else None
     by_ext = None
     if path and path != "-":
         ext = PurePath(path).suffix.lower()

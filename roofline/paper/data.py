@@ -258,7 +258,7 @@ ROWS: tuple[PaperRow, ...] = (
         },
         "no strict constraint (L)",
         {
-            "intensity_w_avg": "the row is recalled, not read from the paper. 22K "
+            "intensity_w_avg": "the row is recalled, not read (paper.md Section 10). 22K "
             "matches no weighted average of a channel-separated ResNeXt3D; the unweighted mean "
             "of per-layer ops per weight is {layer_mean}",
             "intensity_w_min": "the smallest conv reuse is the 4x7x7 final stage (2 x 196 = 392 "

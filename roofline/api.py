@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from roofline.batch_sizes import batch_sizes
 from roofline.characterize import Table1Row, table1
@@ -14,8 +14,10 @@ from roofline.counting import as_batches, count_graph
 from roofline.errors import SpecError
 from roofline.evaluation import evaluate_costs
 from roofline.grid import HardwareGrid
+from roofline.grid import stack as stack_devices
 from roofline.hardware import Hardware
-from roofline.knobs import warn_unread
+from roofline.knobs import KnobValues, warn_unread
+from roofline.knobs import vary as vary_device
 from roofline.observers import Observer, replay
 from roofline.placement import Policy
 from roofline.precision import Precision
@@ -286,6 +288,29 @@ def evaluate_device(
         )
     replay(result, observers)
     return result
+
+
+def vary(
+    hw: HardwareLike, knobs: Mapping[str, KnobValues], mode: Literal["product", "zip"] = "product"
+) -> HardwareGrid:
+    """A grid of device ``hw`` (a preset name, path, mapping or Hardware) with its knobs set to
+    every combination of values (``mode="zip"``: element-wise); see
+    :func:`roofline.knobs.vary` for the knob paths and values."""
+    return vary_device(load_device(hw), knobs, mode)
+
+
+def stack(devices: HardwareLike | Sequence[HardwareLike]) -> HardwareGrid:
+    """One grid of several devices (preset names, paths, mappings or Hardware) sharing their
+    memory level names and kinds (:func:`roofline.grid.stack`)."""
+    listed: list[Any] = (
+        [devices] if isinstance(devices, (str, dict, os.PathLike, Hardware)) else list(devices)
+    )
+    return stack_devices([load_device(d) for d in listed])
+
+
+def to_grid(hw: HardwareLike) -> HardwareGrid:
+    """A one-variant grid of device ``hw`` (a preset name, path, mapping or Hardware)."""
+    return stack([hw])
 
 
 @contextmanager

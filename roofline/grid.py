@@ -16,7 +16,6 @@ from roofline.errors import SpecError
 from roofline.formulas import device_memory, main_level
 from roofline.hardware import Cost, Engine, Hardware, Power
 from roofline.kinds import EngineKind
-from roofline.presets import HardwareSource, load_device
 
 
 @dataclass(frozen=True, eq=False)
@@ -164,22 +163,15 @@ class HardwareGrid:
         return _with_energy(hw, self.energy, h)
 
 
-def to_grid(hw: HardwareSource) -> HardwareGrid:
-    """A one-variant grid of ``hw`` (a Hardware, preset name, YAML path or mapping)."""
+def to_grid(hw: Hardware) -> HardwareGrid:
+    """A one-variant grid of ``hw``."""
     return stack([hw])
 
 
-def stack(devices: Sequence[HardwareSource]) -> HardwareGrid:
-    """Stack devices (Hardware, preset names, YAML paths or mappings) with the same memory level
-    names and kinds into one grid."""
-    listed = [devices] if isinstance(devices, (str, dict)) else list(devices)
-    if not listed:
+def stack(devices: Sequence[Hardware]) -> HardwareGrid:
+    """Stack devices with the same memory level names and kinds into one grid."""
+    if not devices:
         raise SpecError("no devices to stack", field="devices")
-    return _stack([load_device(d) for d in listed])
-
-
-def _stack(devices: list[Hardware]) -> HardwareGrid:
-    """:func:`stack` of loaded devices."""
     base = devices[0]
     for d in devices[1:]:
         if d.level_names != base.level_names:

@@ -19,7 +19,6 @@ from roofline.grid import HardwareGrid, to_grid
 from roofline.hardware import Engine, Hardware
 from roofline.kinds import EngineKind, LevelKind
 from roofline.precision import Precision
-from roofline.presets import HardwareSource, load_device
 from roofline.suggest import did_you_mean
 from roofline.units import Dim, parse_quantity
 
@@ -217,15 +216,14 @@ def knob_columns(
 
 
 def vary(
-    hw: HardwareSource,
-    knobs: Mapping[str, KnobValues],
-    mode: Literal["product", "zip"] = "product",
+    hw: Hardware, knobs: Mapping[str, KnobValues], mode: Literal["product", "zip"] = "product"
 ) -> HardwareGrid:
-    """Return a grid of ``hw`` with knobs set to each combination of values.
+    """Return a grid of ``hw`` with knobs set to each combination of values
+    (:func:`roofline.api.vary` takes a preset name or a path too).
 
     Parameters
     ----------
-    hw : Hardware, preset name, YAML path or mapping
+    hw : Hardware
     knobs : mapping path -> values
         Paths such as ``memory.hbm.bandwidth`` (``memory.main.*`` and ``memory.onchip.*`` are
         aliases for the device level and the largest on-chip level), ``engines.matrix.peak.fp16``,
@@ -237,7 +235,6 @@ def vary(
     mode : "product" or "zip"
         Cartesian product of the value lists, or element-wise (equal lengths).
     """
-    hw = load_device(hw)
     parsed = knob_columns(hw, knobs, mode)
     if not parsed:
         return to_grid(hw)

@@ -60,7 +60,6 @@ COMPARE_PEOPLE_COLUMNS = (
     "energy_per_sample_j",
     "cost_per_1m_samples",
     "max_batch_under_sla",
-    "throughput_at_max_batch_per_s",
     "best_batch_under_sla",
     "throughput_at_best_batch_per_s",
 )

@@ -13,7 +13,8 @@ device, a system, a study or a command).
 1. errors (one-line user errors), kinds (enums), units (unit strings to SI), dtypes (bits per
    element), suggest (did you mean), spec_errors (validation errors as one line), frozen
    (read-only containers), input_files (bounded reads), field_checks (plain typed values),
-   spec_ranges (physical ranges), arguments (API argument checks), yaml_loader and yaml_writer
+   spec_ranges (physical ranges), arguments (API argument checks), batch_sizes (batch checks),
+   preset_index (the static preset list), yaml_loader and yaml_writer
    (strict YAML), output_files (safe atomic writes), formatting (the only human units), table
    (tidy tables), curves (efficiency curves)
 2. precision (dtype per tensor class), hardware (device specs), records (OpCost, CostTable),
@@ -29,7 +30,8 @@ device, a system, a study or a command).
 6. api (count, evaluate), systems/ (collectives, parallel layouts, system evaluation), serving/
    (prefill, decode, generation), paper/ (Table 1 of Park et al.), fidelity/ (calibrate,
    validate)
-7. sweeps (design-space sweeps), whatif (max batch, sensitivity, diffs), comparison (compare)
+7. sweeps (design-space sweeps), sla (batches under a latency target), whatif (sensitivity,
+   diffs), comparison (compare)
 8. plot/ (charts, matplotlib)
 9. studies/ (the paper's implications as studies; the STUDIES registry), widgets (the notebook
    what-if widget, ipywidgets)
@@ -60,14 +62,17 @@ _EXPORTS = {
     "Model": "presets",
     "Hardware": "hardware",
     "HardwareGrid": "grid",
-    "vary": "knobs",
-    "stack": "grid",
-    "to_grid": "grid",
+    "vary": "api",
+    "stack": "api",
+    "to_grid": "api",
     "Precision": "precision",
     "Result": "result",
     "Table": "table",
     "RooflineError": "errors",
     "SpecError": "errors",
+    "SpecErrors": "errors",
+    "RooflineWarning": "errors",
+    "UnreadKnobWarning": "errors",
     "UnitError": "errors",
     "parse_quantity": "units",
     "SingleLevel": "placement",
@@ -92,7 +97,10 @@ _EXPORTS = {
     "sweep": "sweeps",
     "sensitivity": "whatif",
     "diff_devices": "whatif",
-    "max_batch_under": "whatif",
+    "DeviceDiff": "whatif",
+    "max_batch_under": "sla",
+    "batches_under_sla": "sla",
+    "BatchesUnderSLA": "sla",
     "evaluate_costs": "evaluation",
     "count_graph": "counting",
     "generate": "serving.generation",

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from roofline.arguments import observer_list
+from roofline.batch_sizes import batch_sizes
 from roofline.characterize import Table1Row, table1
 from roofline.counting import as_batches, count_graph
 from roofline.errors import SpecError
 from roofline.evaluation import evaluate_costs
 from roofline.grid import HardwareGrid
+from roofline.grid import stack as stack_devices
 from roofline.hardware import Hardware
+from roofline.knobs import KnobValues, warn_unread
+from roofline.knobs import vary as vary_device
 from roofline.observers import Observer, replay
 from roofline.placement import Policy
 from roofline.precision import Precision
@@ -38,9 +42,25 @@ class Counts:
     model: Model
     costs: CostTable
 
-    def table1(self, batch_index: int = 0) -> Table1Row:
-        """Park et al.'s Table 1 metrics at one batch."""
-        return table1(self.costs, batch_index)
+    def table1(self, batch: int | None = None) -> Table1Row:
+        """Park et al.'s Table 1 metrics at one counted batch: ``batch``, or the only one.
+
+        Counts of several batches need ``batch=`` (a SpecError naming them otherwise);
+        :meth:`totals` has the Table 1 metrics of every batch, a row each.
+        """
+        counted = [int(b) if float(b).is_integer() else float(b) for b in self.costs.batch]
+        if batch is None and len(counted) == 1:
+            return table1(self.costs, 0)
+        if batch is None or batch not in counted:
+            listed = ", ".join(map(str, counted))
+            raise SpecError(
+                "counted at several batches: pick one"
+                if batch is None
+                else f"batch {batch!r} was not counted (these counts have batch {listed})",
+                field="batch",
+                fix=f"c.table1(batch=...) with one of {listed}; c.totals() has every batch",
+            )
+        return table1(self.costs, counted.index(batch))
 
     def totals(self) -> Table:
         """One row per batch: params, FLOPs, bytes by tensor class, Table 1 metrics."""
@@ -94,9 +114,24 @@ class Counts:
             )
         return Table(cols, rows, title=f"{ct.model} counts")
 
-    def per_op(self, batch_index: int = 0) -> Table:
-        """One row per op: FLOPs, params and bytes by tensor class."""
-        ct, j = self.costs, batch_index
+    def per_op(self, batch: int | None = None) -> Table:
+        """One row per op at one counted batch (``batch``, or the only one): FLOPs, params and
+        bytes by tensor class."""
+        ct = self.costs
+        counted = [int(b) if float(b).is_integer() else float(b) for b in ct.batch]
+        if batch is None and len(counted) > 1:
+            raise SpecError(
+                "counted at several batches: pick one",
+                field="batch",
+                fix="c.per_op(batch=...) with one of " + ", ".join(map(str, counted)),
+            )
+        if batch is not None and batch not in counted:
+            raise SpecError(
+                f"batch {batch!r} was not counted",
+                field="batch",
+                fix="use one of " + ", ".join(map(str, counted)),
+            )
+        j = 0 if batch is None else counted.index(batch)
         cols = [
             "op",
             "kind",
@@ -144,14 +179,24 @@ def count(model: ModelLike, batch: Any = 1, dtype: str | Precision = "fp32") -> 
         ``"fp32"``, ``"fp16"``, ``"bf16"``, ``"int8"``, ``"fp8"``, ``"w4a16"``...
     """
     m = load_model(model)
-    return Counts(m, count_graph(m.graph, batch, dtype))
+    return Counts(m, count_graph(m.graph, batch_sizes(batch), dtype))
+
+
+def default_dtype(target: Hardware | HardwareGrid | System) -> str:
+    """The dtype a device (a grid's base device, a system's device) is evaluated at when none is
+    given: its ``default_dtype`` (:attr:`roofline.hardware.Hardware.dtype`)."""
+    if isinstance(target, HardwareGrid):
+        return target.base.dtype
+    if isinstance(target, System):
+        return target.device.dtype
+    return target.dtype
 
 
 def evaluate(
     model: ModelLike,
     hw: HardwareLike | HardwareGrid,
     batch: Any = 1,
-    dtype: str | Precision = "fp32",
+    dtype: str | Precision | None = None,
     policy: str | Policy | None = None,
     observers: Iterable[Observer] = (),
     fuse: bool = True,
@@ -165,7 +210,8 @@ def evaluate(
     """Predict ``model`` on a device (per-op time and bound: a :class:`Result`) or on a system
     of devices under parallel layouts (a :class:`~roofline.systems.result.SystemResult`).
 
-    On a device the arguments are those of :func:`evaluate_device`. On a system (``dgx_h100``,
+    On a device the arguments are those of :func:`evaluate_device`; ``dtype`` None is the
+    device's ``default_dtype`` (the dtype its datasheet headlines). On a system (``dgx_h100``,
     :func:`roofline.system`), ``tp``, ``pp``, ``ep`` and ``dp`` are the parallel degrees
     (:mod:`roofline.systems.layout`; each a number or a list, every combination that fills the
     system evaluated in one call; ``dp`` None fills it), ``micro_batches`` the pipeline's
@@ -181,12 +227,13 @@ def evaluate(
                 field="observers",
                 fix="evaluate the system's device, or drop observers",
             )
+        dt = default_dtype(target) if dtype is None else dtype
         with device_file(hw):
             return evaluate_system(
                 m,
                 target,
-                as_batches(batch),
-                Precision.of(dtype).name if isinstance(dtype, Precision) else dtype,
+                as_batches(batch_sizes(batch)),
+                Precision.of(dt).name if isinstance(dt, Precision) else dt,
                 layouts(tp, pp, ep, dp, devices=target.count),
                 policy,
                 fuse,
@@ -206,7 +253,7 @@ def evaluate_device(
     model: ModelLike,
     hw: HardwareLike | HardwareGrid,
     batch: Any = 1,
-    dtype: str | Precision = "fp32",
+    dtype: str | Precision | None = None,
     policy: str | Policy | None = None,
     observers: Iterable[Observer] = (),
     fuse: bool = True,
@@ -220,8 +267,10 @@ def evaluate_device(
     hw : str, path, mapping, Hardware or HardwareGrid
         One device, or a grid of variants (:func:`roofline.grid.vary`).
     batch : int or sequence of int
-    dtype : str or Precision
-        Storage and compute precision; the engines run at the compute dtype's peak.
+    dtype : str or Precision, optional
+        Storage and compute precision; the engines run at the compute dtype's peak. Default: the
+        device's ``default_dtype``. A grid whose varied knobs the evaluation does not read at
+        this dtype (``engines.matrix.peak.fp16`` at fp32) warns (:class:`UnreadKnobWarning`).
     policy : "capacity" (default), "single", or a Policy
     observers : iterable of Observer (or one, or None)
         Replayed op by op after evaluation (:mod:`roofline.observers`).
@@ -234,12 +283,38 @@ def evaluate_device(
     m = load_model(model)
     observers = observer_list(observers)
     grid = hw if isinstance(hw, HardwareGrid) else load_device(hw)
+    dt = default_dtype(grid) if dtype is None else dtype
+    if isinstance(grid, HardwareGrid) and grid.knobs:
+        warn_unread(grid.base, grid.knobs, dt)
     with device_file(hw):
         result = evaluate_costs(
-            count_graph(m.graph, batch, dtype, fuse=fuse), grid, policy, launch=launch
+            count_graph(m.graph, batch_sizes(batch), dt, fuse=fuse), grid, policy, launch=launch
         )
     replay(result, observers)
     return result
+
+
+def vary(
+    hw: HardwareLike, knobs: Mapping[str, KnobValues], mode: Literal["product", "zip"] = "product"
+) -> HardwareGrid:
+    """A grid of device ``hw`` (a preset name, path, mapping or Hardware) with its knobs set to
+    every combination of values (``mode="zip"``: element-wise); see
+    :func:`roofline.knobs.vary` for the knob paths and values."""
+    return vary_device(load_device(hw), knobs, mode)
+
+
+def stack(devices: HardwareLike | Sequence[HardwareLike]) -> HardwareGrid:
+    """One grid of several devices (preset names, paths, mappings or Hardware) sharing their
+    memory level names and kinds (:func:`roofline.grid.stack`)."""
+    listed: list[Any] = (
+        [devices] if isinstance(devices, (str, dict, os.PathLike, Hardware)) else list(devices)
+    )
+    return stack_devices([load_device(d) for d in listed])
+
+
+def to_grid(hw: HardwareLike) -> HardwareGrid:
+    """A one-variant grid of device ``hw`` (a preset name, path, mapping or Hardware)."""
+    return stack([hw])
 
 
 @contextmanager

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+import os
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from roofline.api import HardwareLike, ModelLike, device_file
-from roofline.counting import as_batches, count_graph
+from roofline.api import HardwareLike, ModelLike, default_dtype, device_file
+from roofline.batch_sizes import batch_sizes
+from roofline.counting import count_graph
 from roofline.errors import SpecError
 from roofline.evaluation import evaluate_costs
 from roofline.formulas import dominant
+from roofline.model import Model
 from roofline.placement import Policy
 from roofline.presets import load_hardware, load_model
 from roofline.records import CostTable
 from roofline.result import ENERGY_COLUMNS
+from roofline.sla import SLA_COLUMNS, batches_under_sla
 from roofline.systems.evaluate import evaluate_system
 from roofline.systems.layout import layouts
-from roofline.systems.result import SystemResult
 from roofline.systems.spec import System
 from roofline.table import Table
-from roofline.whatif import sla_columns
 
 COMPARE_COLUMNS = (
     "model",
@@ -47,8 +50,8 @@ COMPARE_COLUMNS = (
 def compare(
     models: Sequence[ModelLike],
     devices: Sequence[HardwareLike],
-    batches: Any = (1,),
-    dtypes: Sequence[str] | str = ("fp32",),
+    batch: Any = (1,),
+    dtype: Sequence[str] | str | None = None,
     policy: str | Policy | None = None,
     fuse: bool = True,
     launch: str = "kernel",
@@ -57,64 +60,115 @@ def compare(
     pp: int | Sequence[int] = 1,
     ep: int | Sequence[int] = 1,
     dp: int | Sequence[int] | None = None,
+    *,
+    batches: Any = None,
+    dtypes: Sequence[str] | str | None = None,
 ) -> Table:
     """One row per (model, device, batch, dtype) with the :data:`COMPARE_COLUMNS`.
 
+    Parameters
+    ----------
+    models, devices : sequences of preset names, paths, mappings or loaded objects
+        A single model or device may be given bare (``compare("resnet50", "t4")``).
+    batch : int or sequence of int
+        Batch sizes (whole numbers >= 1).
+    dtype : str or sequence of str, optional
+        Default: each device's ``default_dtype`` (the dtype its datasheet headlines).
+    sla : latency target, optional
+        Seconds, or text with its unit (``"10 ms"``): each row adds the largest batch meeting
+        it and the batch of most throughput meeting it (:data:`~roofline.sla.SLA_COLUMNS`).
+    batches, dtypes : deprecated spellings of ``batch`` and ``dtype``
+
     Devices are evaluated one at a time (their memory hierarchies may differ); each evaluation is
-    vectorized over batches. ``fuse`` as in :func:`evaluate`. With ``sla`` (a latency target,
-    ``"10ms"`` or seconds), each row adds the largest batch meeting it and the throughput there.
-    A system (``dgx_h100``) gives a row per parallel layout (``tp``, ``pp``, ``ep``, ``dp`` as in
-    :func:`roofline.evaluate`), named in the ``layout`` column (``-`` for a device).
+    vectorized over batches. ``fuse`` as in :func:`evaluate`. A system (``dgx_h100``) gives a row
+    per parallel layout (``tp``, ``pp``, ``ep``, ``dp`` as in :func:`roofline.evaluate`), named in
+    the ``layout`` column (``-`` for a device).
     """
-    if isinstance(dtypes, str):
-        dtypes = [dtypes]
-    loaded = [load_model(m) for m in models]
-    targets = [(d, load_hardware(d)) for d in devices]
-    systems = [(d, s) for d, s in targets if isinstance(s, System)]
-    hws = [(d, s) for d, s in targets if not isinstance(s, System)]
+    batch = _renamed("batches", batches, "batch", batch, (1,))
+    dtype = _renamed("dtypes", dtypes, "dtype", dtype, None)
+    sizes = batch_sizes(batch)
+    loaded = [load_model(m) for m in _listed(models)]
+    targets = [(d, load_hardware(d)) for d in _listed(devices)]
+    columns = [*COMPARE_COLUMNS, "layout", *(SLA_COLUMNS if sla is not None else ())]
     rows: list[list[Any]] = []
-    columns = [*COMPARE_COLUMNS, "layout"]
-    if sla is not None:
-        columns += [
-            "sla_s",
-            "max_batch_under_sla",
-            "latency_at_max_batch_s",
-            "throughput_at_max_batch_per_s",
-        ]
     for m in loaded:
-        for dt in dtypes:
-            ct = count_graph(m.graph, batches, dt, fuse=fuse)
-            for arg, hw in hws:
+        counted: dict[str, CostTable] = {}
+        for arg, target in targets:
+            given = [dtype] if isinstance(dtype, str) else list(dtype or ())
+            for dt in given or [default_dtype(target)]:
+                if dt not in counted:
+                    counted[dt] = count_graph(m.graph, sizes, dt, fuse=fuse)
+                ct = counted[dt]
+                if isinstance(target, System):
+                    rows.extend(
+                        _system_rows(
+                            m,
+                            arg,
+                            target,
+                            ct,
+                            sla,
+                            policy,
+                            fuse,
+                            launch,
+                            layouts(tp, pp, ep, dp, devices=target.count),
+                        )
+                    )
+                    continue
                 with device_file(arg):
-                    tot = evaluate_costs(ct, hw, policy, launch=launch).totals()
-                    extra = sla_columns(m, hw, sla, dt, policy, fuse) if sla is not None else []
+                    tot = evaluate_costs(ct, target, policy, launch=launch).totals()
+                    extra = (
+                        list(batches_under_sla(m, target, sla, dt, policy, fuse).columns().values())
+                        if sla is not None
+                        else []
+                    )
                 idx = [tot.columns.index(c) for c in COMPARE_COLUMNS]
                 rows.extend([r[i] for i in idx] + ["-"] + extra for r in tot.rows)
-            for arg, system in systems:
-                if sla is not None:
-                    raise SpecError(
-                        "the SLA search runs on one device",
-                        field="sla",
-                        fix="compare the system without --sla, or its device with it",
-                    )
-                with device_file(arg):
-                    res = evaluate_system(
-                        m,
-                        system,
-                        as_batches(batches),
-                        dt,
-                        layouts(tp, pp, ep, dp, devices=system.count),
-                        policy,
-                        fuse,
-                        launch,
-                    )
-                rows.extend(_system_rows(res, ct))
-    return Table(columns, rows, title="compare")
+    return Table(columns, rows, title="compare")  # fmt: skip
 
 
-def _system_rows(res: SystemResult, ct: CostTable) -> list[list[Any]]:
+def _renamed(old: str, old_value: Any, new: str, new_value: Any, default: Any) -> Any:
+    """``new_value``, or ``old_value`` given under a deprecated name (with a DeprecationWarning;
+    both given is a SpecError)."""
+    if old_value is None:
+        return new_value
+    warnings.warn(
+        f"compare({old}=...) is deprecated: write {new}=... as evaluate and sweep do",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    if new_value is not default and new_value != default:
+        raise SpecError(f"both {old} and {new} given", field=old, fix=f"give {new} only")
+    return old_value
+
+
+def _listed(items: Any) -> list[Any]:
+    """A sequence of models or devices (a single one given bare becomes a list of one)."""
+    if isinstance(items, (str, dict, os.PathLike)) or not isinstance(items, Sequence):
+        return [items]
+    return list(items)
+
+
+def _system_rows(
+    m: Model,
+    arg: HardwareLike,
+    system: System,
+    ct: CostTable,
+    sla: str | float | None,
+    policy: str | Policy | None,
+    fuse: bool,
+    launch: str,
+    lays: Any,
+) -> list[list[Any]]:
     """Rows of :data:`COMPARE_COLUMNS` (+ layout) of a system's result (the model's own totals
     from ``ct``, counted at the whole system's batch)."""
+    if sla is not None:
+        raise SpecError(
+            "the SLA search runs on one device",
+            field="sla",
+            fix="compare the system without --sla, or its device with it",
+        )
+    with device_file(arg):
+        res = evaluate_system(m, system, ct.batch, ct.precision.name, lays, policy, fuse, launch)
     dev = res.system.device
     peak = dev.peak("matrix", ct.precision.compute) * dev.engines.matrix.efficiency
     flops = (ct.flops_matrix + ct.flops_vector).sum(axis=0)

@@ -4,9 +4,12 @@ optional energy model (joules per FLOP and per byte, idle power, TDP) and econom
 The same as numpy arrays over H device variants is :class:`roofline.grid.HardwareGrid`.
 
 All quantities are SI floats after validation: FLOP/s, bytes, bytes/s, seconds, joules per FLOP,
-joules per byte, watts, dollars. YAML may give unit strings (``"2.039 TB/s"``, ``"0.56 pJ"``,
-``"700 W"``, ``"$25000"``), parsed by :mod:`roofline.units`; the energy, power and money fields
-refuse a bare number.
+joules per byte, watts, dollars. A spec file writes every quantity with its unit
+(``"2.039 TB/s"``, ``"0.56 pJ"``, ``"700 W"``, ``"$25000"``), parsed by :mod:`roofline.units`; a
+bare number there (``per_op: 5``) is refused with the fix (only zero needs no unit). A mapping
+built in Python may give numbers in base SI units, as everywhere in the Python API; text needs its
+unit there too. A dumped spec (``model_dump``) writes every quantity with its base unit, so it
+loads again from a file.
 
 The energy model is all or nothing: a device with a ``power`` block gives every engine an
 ``energy`` table (one figure per dtype it has a peak for) and every memory level an ``energy``;
@@ -24,6 +27,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -35,54 +39,63 @@ from roofline.field_checks import Name, check_fields
 from roofline.frozen import freeze_fields
 from roofline.kinds import LEVEL_ORDER, RESERVED_LEVEL_NAMES, EngineKind, LevelKind
 from roofline.spec_ranges import check_range
-from roofline.units import Dim, parse_quantity
+from roofline.units import BASE_UNIT, Dim, parse_quantity, units_required
 
 
-def _q(dim: Dim, key: str, allow_zero: bool = False) -> BeforeValidator:
-    return BeforeValidator(
-        lambda v: check_range(parse_quantity(v, dim, allow_zero=allow_zero), key, dim.value)
-    )
+def quantity(dim: Dim, key: str, allow_zero: bool = False) -> BeforeValidator:
+    """A quantity field: text with its unit; a number is refused with the fix in a spec file
+    (:func:`roofline.spec_errors.units_required`) and read in base SI units from Python; then
+    held to the physical range of ``key`` (:mod:`roofline.spec_ranges`)."""
+
+    def parse(value: Any, info: ValidationInfo) -> float:
+        need = units_required(info.context)
+        si = parse_quantity(value, dim, allow_zero=allow_zero, require_unit=need)
+        return check_range(si, key, dim.value)
+
+    return BeforeValidator(parse)
 
 
-Rate = Annotated[float, _q(Dim.RATE, "peak")]
-Bytes = Annotated[float, _q(Dim.BYTES, "capacity")]
-Granularity = Annotated[float, _q(Dim.BYTES, "granularity")]
-Bandwidth = Annotated[float, _q(Dim.BANDWIDTH, "bandwidth")]
-Seconds = Annotated[float, _q(Dim.TIME, "per_op", allow_zero=True)]
+def as_text(dim: Dim) -> PlainSerializer:
+    """Dump the SI float with its base unit, so a dumped spec loads again (``"5.6e-13 J"``)."""
+    unit = BASE_UNIT[dim]
+    if dim == Dim.MONEY:
+        return PlainSerializer(lambda v: f"${v!r}", return_type=str)
+    return PlainSerializer(lambda v: f"{v!r} {unit}", return_type=str)
+
+
+#: FLOP (or OP) per second: ``"312 TFLOP/s"``
+Rate = Annotated[float, quantity(Dim.RATE, "peak"), as_text(Dim.RATE)]
+#: bytes: ``"40 MiB"``
+Bytes = Annotated[float, quantity(Dim.BYTES, "capacity"), as_text(Dim.BYTES)]
+Granularity = Annotated[float, quantity(Dim.BYTES, "granularity"), as_text(Dim.BYTES)]
+#: bytes per second: ``"2.039 TB/s"``
+Bandwidth = Annotated[float, quantity(Dim.BANDWIDTH, "bandwidth"), as_text(Dim.BANDWIDTH)]
+#: seconds, zero allowed: ``"5 us"``
+Seconds = Annotated[float, quantity(Dim.TIME, "per_op", allow_zero=True), as_text(Dim.TIME)]
 Efficiency = Annotated[float, AfterValidator(lambda v: check_range(v, "efficiency"))]
 TileDim = Annotated[int, AfterValidator(lambda v: int(check_range(v, "tile")))]
-
-
-def _u(dim: Dim, key: str, allow_zero: bool = True) -> BeforeValidator:
-    """A quantity that must carry its unit (energy, power, money)."""
-    return BeforeValidator(
-        lambda v: check_range(
-            parse_quantity(v, dim, allow_zero=allow_zero, require_unit=True), key, dim.value
-        )
-    )
-
-
-def _as_text(dim: Dim) -> PlainSerializer:
-    """Dump the SI float with its base unit, so a dumped spec loads again (``"5.6e-13 J"``)."""
-    return PlainSerializer(lambda v: f"{v!r} {dim.value}", return_type=str)
-
-
 #: joules per FLOP (or OP): ``"0.56 pJ"``
-EnergyPerFlop = Annotated[float, _u(Dim.ENERGY, "energy_per_flop"), _as_text(Dim.ENERGY)]
+EnergyPerFlop = Annotated[
+    float, quantity(Dim.ENERGY, "energy_per_flop", allow_zero=True), as_text(Dim.ENERGY)
+]
 #: joules per byte: ``"28 pJ/B"`` or ``"3.5 pJ/bit"``
 EnergyPerByte = Annotated[
-    float, _u(Dim.ENERGY_PER_BYTE, "energy_per_byte"), _as_text(Dim.ENERGY_PER_BYTE)
+    float,
+    quantity(Dim.ENERGY_PER_BYTE, "energy_per_byte", allow_zero=True),
+    as_text(Dim.ENERGY_PER_BYTE),
 ]
-Watts = Annotated[float, _u(Dim.POWER, "idle"), _as_text(Dim.POWER)]
-PositiveWatts = Annotated[float, _u(Dim.POWER, "tdp", allow_zero=False), _as_text(Dim.POWER)]
-Dollars = Annotated[float, _u(Dim.MONEY, "price", allow_zero=False), _as_text(Dim.MONEY)]
+Watts = Annotated[float, quantity(Dim.POWER, "idle", allow_zero=True), as_text(Dim.POWER)]
+PositiveWatts = Annotated[float, quantity(Dim.POWER, "tdp"), as_text(Dim.POWER)]
+Dollars = Annotated[float, quantity(Dim.MONEY, "price"), as_text(Dim.MONEY)]
 DollarsPerJoule = Annotated[
-    float, _u(Dim.MONEY_PER_ENERGY, "electricity"), _as_text(Dim.MONEY_PER_ENERGY)
+    float,
+    quantity(Dim.MONEY_PER_ENERGY, "electricity", allow_zero=True),
+    as_text(Dim.MONEY_PER_ENERGY),
 ]
 DollarsPerSecond = Annotated[
-    float, _u(Dim.MONEY_PER_TIME, "hourly", allow_zero=False), _as_text(Dim.MONEY_PER_TIME)
+    float, quantity(Dim.MONEY_PER_TIME, "hourly"), as_text(Dim.MONEY_PER_TIME)
 ]
-Lifetime = Annotated[float, _q(Dim.TIME, "lifetime")]
+Lifetime = Annotated[float, quantity(Dim.TIME, "lifetime"), as_text(Dim.TIME)]
 
 
 class _Spec(BaseModel):
@@ -320,6 +333,9 @@ class Hardware(_Spec):
         description="the dtype the device's datasheet headlines (fp16/bf16 on GPUs, int8 on "
         "inference accelerators): what every command uses when no dtype is given",
     )
+    default_dtype_source: str | None = Field(
+        None, min_length=1, description="where the datasheet headlines default_dtype"
+    )
     assumptions: list[str] = Field(default_factory=list)
     note: str | None = None
     power: Power | None = None
@@ -354,7 +370,35 @@ class Hardware(_Spec):
                 fix=f"reorder {list(self.memory)}",
             )
         self._check_energy()
+        self._check_default_dtype()
         return self
+
+    def _check_default_dtype(self) -> None:
+        """``default_dtype`` cites its source and runs on both engines (natively or by a
+        declared fallback)."""
+        if self.default_dtype is None:
+            if self.default_dtype_source:
+                raise SpecError(
+                    "default_dtype_source without default_dtype",
+                    field="default_dtype",
+                    fix="add default_dtype: the dtype the datasheet headlines, e.g. fp16",
+                )
+            return
+        if not self.default_dtype_source:
+            raise SpecError(
+                "default_dtype has no default_dtype_source",
+                field="default_dtype_source",
+                fix="cite the datasheet that headlines it",
+            )
+        for eng in EngineKind:
+            engine: Engine = getattr(self.engines, eng)
+            if not engine.resolve(self.default_dtype):
+                raise SpecError(
+                    f"default_dtype {self.default_dtype} has no {eng} peak",
+                    field="default_dtype",
+                    fix=f"use one of {', '.join(engine.peak)} or declare "
+                    f"engines.{eng}.fallback.{self.default_dtype}",
+                )
 
     def _check_energy(self) -> None:
         """The energy model is all or nothing: ``power`` and an energy on every engine and
@@ -395,11 +439,13 @@ class Hardware(_Spec):
     @property
     def dtype(self) -> str:
         """The dtype to use when none is given: ``default_dtype``, else the first of bf16, fp16,
-        int8, fp32 the matrix engine runs natively."""
+        int8, fp32 both engines run (the matrix engine natively), else the matrix engine's
+        first dtype."""
         if self.default_dtype:
             return self.default_dtype
-        peaks = self.engines.matrix.peak
-        return next((d for d in ("bf16", "fp16", "int8", "fp32") if d in peaks), next(iter(peaks)))
+        peaks, vector = self.engines.matrix.peak, self.engines.vector
+        both = [d for d in ("bf16", "fp16", "int8", "fp32") if d in peaks and vector.resolve(d)]
+        return both[0] if both else next(iter(peaks))
 
     @property
     def curves(self) -> tuple[EfficiencyCurve | None, ...]:

@@ -6,7 +6,8 @@ and :func:`vary`, which makes a :class:`~roofline.grid.HardwareGrid` of every co
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -14,10 +15,11 @@ import numpy as np
 from roofline.arguments import knob_mapping, knob_values
 from roofline.dtypes import BITS, canonical
 from roofline.energy import DeviceEnergy
-from roofline.errors import SpecError
+from roofline.errors import SpecError, UnreadKnobWarning
 from roofline.grid import HardwareGrid, to_grid
-from roofline.hardware import Hardware
+from roofline.hardware import Engine, Hardware
 from roofline.kinds import EngineKind, LevelKind
+from roofline.precision import Precision
 from roofline.spec_ranges import check_range, knob_range
 from roofline.suggest import did_you_mean
 from roofline.units import Dim, parse_quantity
@@ -70,7 +72,8 @@ _ENERGY_KNOBS = {
 _ZERO_OK = ("overheads.per_op", "power.idle", "power.interconnect", "cost.electricity")
 
 
-def _zero_ok(path: str) -> bool:
+def zero_ok(path: str) -> bool:
+    """Whether knob ``path`` (canonical) may be zero (an overhead, an energy, idle power...)."""
     return path in _ZERO_OK or path.endswith(".energy") or ".energy." in path
 
 
@@ -161,8 +164,8 @@ def _parse_values(
     if arr is not None and arr.dtype.kind in "fiu" and arr.ndim == 1:
         # already SI numbers (sweep chunks): validate in bulk instead of one by one
         si = arr.astype(float)
-        zero_ok = _zero_ok(canon)
-        bad = ~np.isfinite(si) | (si < 0) | ((si == 0) & (not zero_ok))
+        zero = zero_ok(canon)
+        bad = ~np.isfinite(si) | (si < 0) | ((si == 0) & (not zero))
         if dim is None:
             bad |= (si <= 0) | (si > 1)
         if canon == "cost.pue":
@@ -187,7 +190,7 @@ def _parse_values(
             out.append(x)
         else:
             try:
-                x = parse_quantity(v, dim, allow_zero=_zero_ok(canon))
+                x = parse_quantity(v, dim, allow_zero=zero_ok(canon))
             except SpecError as exc:
                 raise exc.with_context(prefix=path) from None
             if canon == "cost.pue" and x < 1:
@@ -201,7 +204,7 @@ def _range_fix(path: str, dim: Dim | None) -> str:
         return "a PUE is at least 1 (facility power over IT power)"
     if dim is None:
         return "use a value in (0, 1]"
-    return "use a non-negative, finite value" if _zero_ok(path) else "use a positive, finite value"
+    return "use a non-negative, finite value" if zero_ok(path) else "use a positive, finite value"
 
 
 def knob_columns(
@@ -232,7 +235,8 @@ def knob_columns(
 def vary(
     hw: Hardware, knobs: Mapping[str, KnobValues], mode: Literal["product", "zip"] = "product"
 ) -> HardwareGrid:
-    """Return a grid of ``hw`` with knobs set to each combination of values.
+    """Return a grid of ``hw`` with knobs set to each combination of values
+    (:func:`roofline.api.vary` takes a preset name or a path too).
 
     Parameters
     ----------
@@ -325,3 +329,40 @@ def _set_energy(energy: DeviceEnergy, parts: list[str], col: np.ndarray, names: 
     else:
         return False
     return True
+
+
+def unread_knobs(hw: Hardware, paths: Iterable[str], dtype: str | Precision) -> dict[str, str]:
+    """The knobs among ``paths`` that an evaluation of one device at ``dtype`` does not read,
+    each with why and the fix: a peak or an energy of a dtype other than the one the engine runs
+    (the compute dtype, or its fallback), and ``power.interconnect`` (read on systems only).
+
+    Varying such a knob gives the same answer for every variant.
+    """
+    compute = Precision.of(dtype).compute
+    out: dict[str, str] = {}
+    for path in paths:
+        canon, _ = knob_dim(hw, path)
+        parts = canon.split(".")
+        if parts[0] == "engines" and parts[2] in ("peak", "energy"):
+            engine: Engine = getattr(hw.engines, parts[1])
+            used = engine.resolve(compute)
+            if parts[3] != used:
+                runs = f"{used}'s" if used and used != compute else "its"
+                out[canon] = (
+                    f"{canon} is not read at {compute}: the {parts[1]} engine runs {compute} at "
+                    f"{runs} {parts[2]}, so every variant gives the same answer (evaluate at "
+                    f"dtype {parts[3]}, or vary engines.{parts[1]}.{parts[2]}.{used or compute})"
+                )
+        elif canon == "power.interconnect":
+            out[canon] = (
+                f"{canon} is not read on one device (only by a system's collectives), so every "
+                "variant gives the same answer (vary it on a system such as dgx_h100)"
+            )
+    return out
+
+
+def warn_unread(hw: Hardware, paths: Iterable[str], dtype: str | Precision) -> None:
+    """Warn (:class:`~roofline.errors.UnreadKnobWarning`) of every knob among ``paths`` that an
+    evaluation at ``dtype`` does not read (:func:`unread_knobs`)."""
+    for message in unread_knobs(hw, paths, dtype).values():
+        warnings.warn(UnreadKnobWarning(message), stacklevel=3)

@@ -18,6 +18,7 @@ from roofline.hardware import Hardware
 from roofline.importers.hf_config import load_hf_json
 from roofline.input_files import note_input
 from roofline.model import Model, build_model, parse_overrides
+from roofline.preset_index import COLUMNS as INDEX_COLUMNS
 from roofline.spec_errors import validate
 from roofline.suggest import did_you_mean
 from roofline.systems.spec import System
@@ -173,9 +174,10 @@ def load_hardware(hw: HardwareSource) -> Hardware | System:
         path = resolve_spec(hw, "hw_specs")
         data = load_spec_data(path)
         file = str(hw) if str(hw).endswith((".yaml", ".yml")) else str(path)
+    from_file = not isinstance(hw, dict)
     if "count" in data or "device" in data:
-        return _system(data, file)
-    return validate(Hardware, data, file=file)
+        return _system(data, file, from_file)
+    return validate(Hardware, data, file=file, from_file=from_file)
 
 
 def load_device(hw: HardwareSource) -> Hardware:
@@ -190,7 +192,7 @@ def load_device(hw: HardwareSource) -> Hardware:
     return loaded
 
 
-def _system(data: dict[str, Any], file: str) -> System:
+def _system(data: dict[str, Any], file: str, from_file: bool) -> System:
     """Validate a system spec, its ``device`` a preset name, a path or an inline mapping."""
     device = data.get("device")
     if isinstance(device, (str, dict)):
@@ -206,7 +208,7 @@ def _system(data: dict[str, Any], file: str) -> System:
                 fix="name a device preset such as h100_sxm5",
             )
         data = {**data, "device": loaded}
-    return validate(System, data, file=file)
+    return validate(System, data, file=file, from_file=from_file)
 
 
 def system(
@@ -229,6 +231,42 @@ def system(
 def list_models() -> list[str]:
     """Names of the shipped model presets."""
     return preset_names("model_specs")
+
+
+def preset_index() -> dict[str, list[dict[str, Any]]]:
+    """Every shipped preset as the entries of :mod:`roofline.preset_index` (what
+    ``scripts/gen_preset_index.py`` writes), built by loading each one."""
+    models = []
+    for name in list_models():
+        m = load_model(name)
+        models.append([name, m.family, m.sample, m.spec.description])
+    devices = []
+    for name in list_devices():
+        hw = load_device(name)
+        matrix = hw.engines.matrix
+        int8 = matrix.resolve("int8")
+        main = hw.memory[hw.main_level]
+        onchip = sum(lv.capacity for lv in hw.memory.values() if lv.kind == "onchip")
+        devices.append(
+            [
+                name,
+                hw.dtype,
+                hw.peak("matrix", hw.dtype),
+                matrix.peak[int8] if int8 else None,
+                main.bandwidth,
+                main.capacity,
+                onchip,
+                hw.description,
+            ]
+        )
+    systems = []
+    for name in list_systems():
+        s = load_hardware(name)
+        assert isinstance(s, System)
+        links = ", ".join(f"{k}: {v.topology} of {v.devices}" for k, v in s.interconnect.items())
+        systems.append([name, s.count, s.device.name, s.device.dtype, links, s.description])
+    rows: dict[str, list[list[Any]]] = {"models": models, "devices": devices, "systems": systems}
+    return {k: [dict(zip(INDEX_COLUMNS[k], r)) for r in v] for k, v in rows.items()}
 
 
 def list_devices() -> list[str]:

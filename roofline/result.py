@@ -355,10 +355,12 @@ class Result:
         return Table.from_columns(dict(zip(cols, values)), title=title)
 
     def per_op(self, device: int | str = 0, batch: Any = None) -> Table:
-        """One row per op (and per batch unless ``batch`` picks one) on one device variant."""
+        """One row per op (and per batch unless ``batch`` picks one) on one device variant
+        (``device``: its index or label). A device or a batch this result did not evaluate is a
+        :class:`~roofline.errors.SpecError` naming those it did."""
         ct = self.costs
-        h = pick_device(self.grid.labels, device)
-        js = range(ct.batch.size) if batch is None else [pick_batch(ct.batch, batch)]
+        h = self._device_index(device)
+        js = range(ct.batch.size) if batch is None else [self.batch_index(batch)]
         labels = self.bound_labels
         cols = [
             "model",
@@ -419,6 +421,33 @@ class Result:
                 )
         return Table(cols, rows, title=f"{ct.model} on {self.grid.labels[h]} per op")
 
+    def batch_index(self, batch: Any) -> int:
+        """The index of batch size ``batch`` on the batch axis; a SpecError naming the evaluated
+        batches when it is not one of them."""
+        hits = np.flatnonzero(self.costs.batch == batch) if _is_number(batch) else np.array([])
+        if len(hits) == 0:
+            evaluated = ", ".join(f"{_num(b)}" for b in self.costs.batch)
+            raise SpecError(
+                f"batch {batch!r} was not evaluated (this result has batch {evaluated})",
+                field="batch",
+                fix=f"use one of {evaluated}, or evaluate with batch=[..., {batch!r}]",
+            )
+        return int(hits[0])
+
+    def _device_index(self, device: int | str) -> int:
+        """The index of ``device`` (an index or a label); a SpecError naming the variants."""
+        labels = self.grid.labels
+        if isinstance(device, str) and device in labels:
+            return labels.index(device)
+        whole = _is_number(device) and float(device).is_integer()
+        if whole and -len(labels) <= int(device) < len(labels):
+            return int(device) % len(labels)
+        raise SpecError(
+            f"no device {device!r} in this result",
+            field="device",
+            fix=f"use an index below {len(labels)} or a label: " + ", ".join(labels[:8]),
+        )
+
     def to_records(self) -> list[dict[str, Any]]:
         """Totals as a list of dicts."""
         return self.totals().to_records()
@@ -452,6 +481,11 @@ class Result:
             f"{', '.join(f'{b:g}' for b in ct.batch)} ({self.policy} placement)"
         )
         return f"<p><b>{html.escape(head)}</b></p>\n{html_table(self.totals())}"
+
+
+def _is_number(x: Any) -> bool:
+    """A real number (numpy's included), not a boolean."""
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
 
 
 def _num(x: float) -> int | float:

@@ -1,8 +1,10 @@
-"""Pydantic validation errors as one-line :class:`~roofline.errors.SpecError`: the most telling
-error, its dotted field path, and a did-you-mean for unknown fields."""
+"""Pydantic validation errors as :class:`~roofline.errors.SpecError`: every invalid field of a spec
+at once (one line each, :class:`~roofline.errors.SpecErrors` when there are several), with its
+dotted field path and a did-you-mean for unknown fields."""
 
 from __future__ import annotations
 
+import difflib
 import re
 import types
 from collections.abc import Mapping
@@ -10,8 +12,9 @@ from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from roofline.errors import SpecError
+from roofline.errors import SpecError, SpecErrors
 from roofline.suggest import did_you_mean
+from roofline.units import SPEC_FILE_CONTEXT
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -72,15 +75,38 @@ def field_path(loc: tuple, prefix: str | None = None) -> str | None:
 def from_validation_error(
     exc: ValidationError, model: type[BaseModel], *, file: str | None, prefix: str | None = None
 ) -> SpecError:
-    """Turn the most telling pydantic error into a one-line SpecError.
+    """Every invalid field of a pydantic error as one SpecError (one field) or a
+    :class:`~roofline.errors.SpecErrors` block (several), in the order of the spec's fields.
 
-    An unknown field is reported before anything else (a mistyped required field also shows up
-    as missing, but the typo is the cause). A model validator's message that starts with
-    ``name=`` (``hidden_size=5140 is not divisible by ...``) names the field ``name`` when the
-    model has such a field.
+    A required field reported missing beside an unknown field that is a likely misspelling of it
+    is left out (the typo is the cause; its did-you-mean names the field). A model validator's
+    message that starts with ``name=`` (``hidden_size=5140 is not divisible by ...``) names the
+    field ``name`` when the model has such a field.
     """
     errors = exc.errors()
-    err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+    extra = [tuple(e["loc"]) for e in errors if e["type"] == "extra_forbidden"]
+    kept = [e for e in errors if not _caused_by_typo(e, extra)]
+    out: list[SpecError] = []
+    for err in kept:
+        one = _one(err, model, file, prefix)
+        if all(one.render() != o.render() for o in out):
+            out.append(one)
+    return out[0] if len(out) == 1 else SpecErrors(out)
+
+
+def _caused_by_typo(err: Any, extra: list[tuple]) -> bool:
+    """Whether ``err`` is a missing field beside an unknown field spelled close to it."""
+    loc = tuple(err["loc"])
+    if err["type"] != "missing" or not loc or isinstance(loc[-1], int):
+        return False
+    return any(
+        e[:-1] == loc[:-1] and difflib.get_close_matches(str(e[-1]), [str(loc[-1])], cutoff=0.6)
+        for e in extra
+    )
+
+
+def _one(err: Any, model: type[BaseModel], file: str | None, prefix: str | None) -> SpecError:
+    """One pydantic error as a one-line SpecError."""
     loc = tuple(err["loc"])
     etype = err["type"]
     msg = err["msg"].removeprefix("Value error, ")
@@ -125,10 +151,18 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def validate(model: type[M], data: Any, *, file: str | None, prefix: str | None = None) -> M:
-    """``model.model_validate(data)`` with errors mapped to SpecError."""
+def validate(
+    model: type[M],
+    data: Any,
+    *,
+    file: str | None,
+    prefix: str | None = None,
+    from_file: bool = False,
+) -> M:
+    """``model.model_validate(data)`` with errors mapped to SpecError; ``from_file``: the data was
+    read from a spec file, whose quantity fields must carry units (:mod:`roofline.units`)."""
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=SPEC_FILE_CONTEXT if from_file else None)
     except ValidationError as exc:
         raise from_validation_error(exc, model, file=file, prefix=prefix) from None
     except SpecError as exc:

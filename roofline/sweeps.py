@@ -21,15 +21,16 @@ from typing import Any
 
 import numpy as np
 
-from roofline.api import HardwareLike, ModelLike
+from roofline.api import HardwareLike, ModelLike, default_dtype
 from roofline.arguments import check_executor
+from roofline.batch_sizes import batch_sizes
 from roofline.counting import as_batches, count_graph
 from roofline.efficiency import has_curves
 from roofline.errors import SpecError
 from roofline.evaluation import evaluate_costs
 from roofline.formulas import dominant, throughput, utilization
 from roofline.hardware import Hardware
-from roofline.knobs import knob_columns
+from roofline.knobs import knob_columns, warn_unread
 from roofline.knobs import vary as variant_grid
 from roofline.model import Model, build_model
 from roofline.placement import get_policy
@@ -42,6 +43,27 @@ from roofline.totals import Totals, totals_direct, totals_full, totals_ridge
 
 DEFAULT_CHUNK = 4096
 RIDGE_CHUNK = 65536
+
+
+def sweep_dtypes(
+    target: Hardware | System, vary: Mapping[str, Any], dtype: Sequence[str] | str | None
+) -> list[str]:
+    """The dtypes of a sweep (default: the device's ``default_dtype``), warning of every varied
+    knob that is not read at one of them (:func:`roofline.knobs.warn_unread`)."""
+    dtypes = (
+        [default_dtype(target)]
+        if dtype is None
+        else [dtype]
+        if isinstance(dtype, str)
+        else list(dtype)
+    )
+    if isinstance(target, System):
+        device, paths = target.device, [p[7:] for p in vary if p.startswith("device.")]
+    else:
+        device, paths = target, list(vary)
+    for dt in dtypes:
+        warn_unread(device, paths, dt)
+    return dtypes
 
 
 def knob_grid(hw: Hardware, knobs: Mapping[str, Sequence[Any]], mode: str) -> dict[str, np.ndarray]:
@@ -144,7 +166,7 @@ def sweep(
     base_device: HardwareLike,
     vary: Mapping[str, Sequence[Any]],
     batch: Any = 1,
-    dtype: Sequence[str] | str = "fp32",
+    dtype: Sequence[str] | str | None = None,
     mode: str = "product",
     policy: str | None = None,
     fuse: bool = True,
@@ -169,6 +191,9 @@ def sweep(
     vary : mapping knob path -> values
         Values are SI numbers or unit strings (``"2 TB/s"``, ``"32 MiB"``).
     batch, dtype : one or several
+        Batch sizes (whole numbers >= 1); dtypes (default: the device's ``default_dtype``). A
+        varied knob the evaluation does not read at a dtype (``engines.matrix.peak.fp16`` at
+        fp32) warns (:class:`~roofline.errors.UnreadKnobWarning`): its variants are identical.
     mode : ``"product"`` (every combination) or ``"zip"`` (element-wise)
     policy : ``"capacity"`` (default) or ``"single"`` (the O(log ops) ridge path)
     fuse : as in :func:`roofline.evaluate`
@@ -201,10 +226,10 @@ def sweep(
         else list(models)
     )
     check_executor(executor)
-    dtypes = [dtype] if isinstance(dtype, str) else list(dtype)
     pol = get_policy(policy).name
-    batches = as_batches(batch)
+    batches = as_batches(batch_sizes(batch))
     target = load_hardware(base_device)
+    dtypes = sweep_dtypes(target, vary, dtype)
     if isinstance(target, System):
         sys_cols, knobs = sweep_system_columns(
             [load_model(m) for m in model_list],

@@ -1,8 +1,10 @@
 """A tidy table: rows of raw SI values with ordered columns, and its exports.
 
-CSV and JSON carry raw numbers (SI units, named by their column suffix: ``_s``, ``_bytes``,
-``_per_s``); ``to_markdown`` and ``to_text`` are for people and format through
-:mod:`roofline.report`.
+CSV, JSON and Parquet carry raw numbers (SI units, named by their column suffix: ``_s``,
+``_bytes``, ``_per_s``), floats at their shortest round-trip text (``repr``: ``2039000000000.0``,
+never ``2.039e+12`` rounded nor ``2039000000000.0002`` from a unit conversion, which
+:mod:`roofline.units` parses exactly); ``to_markdown`` and ``to_text`` are for people and format
+through :mod:`roofline.formatting` (human units, ``units`` choosing the byte prefixes).
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from typing import Any, TypeVar
 import numpy as np
 
 from roofline.errors import RooflineError, SpecError
-from roofline.formatting import format_table, format_value
+from roofline.formatting import UNITS, format_table, format_value
+from roofline.output_files import atomic_write
+from roofline.suggest import did_you_mean
 
 T = TypeVar("T", bound="Table")
 
@@ -30,6 +34,26 @@ def _plain(v: Any) -> Any:
     if isinstance(v, float) and not math.isfinite(v):
         return None
     return v
+
+
+def _units(units: str) -> str:
+    """``units`` checked against :data:`~roofline.formatting.UNITS`."""
+    if units not in UNITS:
+        raise SpecError(f"unknown units {units!r}", field="units", fix="use " + ", ".join(UNITS))
+    return units
+
+
+def _arrow_column(values: Any) -> Any:
+    """A column for pyarrow: numbers as they are, anything else (text, mixed) as text or null."""
+    arr = np.asarray(values) if not isinstance(values, np.ndarray) else values
+    if arr.dtype.kind in "biuf":
+        return arr
+    items = arr.tolist()
+    if all(isinstance(x, (bool, type(None))) for x in items):
+        return items
+    if all(isinstance(x, (int, float, type(None))) and not isinstance(x, bool) for x in items):
+        return [None if x is None else float(x) for x in items]
+    return [None if x is None else str(x) for x in items]
 
 
 def _csv_cell(x: Any) -> str:
@@ -116,14 +140,17 @@ class Table:
             return np.asarray(self._cols[name])
         return np.asarray(self[name])
 
-    def select(self, columns: Sequence[str]) -> Table:
-        """A table of only ``columns`` (in that order); an unknown column is a SpecError."""
+    def select(self, columns: Sequence[str], field: str = "columns") -> Table:
+        """A table of only ``columns`` (in that order); an unknown column is a SpecError naming
+        ``field`` (with a did-you-mean and the columns there are)."""
         missing = [c for c in columns if c not in self.columns]
         if missing:
             raise SpecError(
                 f"no column {missing[0]!r}",
-                field="columns",
-                fix="use one of " + ", ".join(self.columns),
+                field=field,
+                fix=" ".join(filter(None, [did_you_mean(missing[0], self.columns), "columns:"]))
+                + " "
+                + ", ".join(self.columns),
             )
         if self._cols is not None:
             return Table.from_columns({c: self._cols[c] for c in columns}, title=self.title)
@@ -170,13 +197,35 @@ class Table:
         body = "\n".join(",".join(r) for r in zip(*out))
         return header + "\n" + (body + "\n" if body else "")
 
-    def to_markdown(self) -> str:
-        """A GitHub markdown table with human units."""
-        return format_table(self, markdown=True)
+    def to_markdown(self, units: str = "kind") -> str:
+        """A GitHub markdown table with human units (``units``: :data:`~roofline.formatting.UNITS`;
+        one row prints vertically)."""
+        return format_table(self, markdown=True, units=_units(units))
 
-    def to_text(self) -> str:
-        """An aligned plain-text table with human units."""
-        return format_table(self, markdown=False)
+    def to_text(self, units: str = "kind") -> str:
+        """An aligned plain-text table with human units (``units``:
+        :data:`~roofline.formatting.UNITS`; one row prints vertically)."""
+        return format_table(self, markdown=False, units=_units(units))
+
+    def to_parquet(self, path: str) -> None:
+        """Write the table to ``path`` as Parquet (raw SI numbers; needs pyarrow, imported here),
+        atomically (:func:`roofline.output_files.atomic_write`)."""
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError as exc:
+            raise SpecError(
+                "writing Parquet needs pyarrow",
+                file=path,
+                field="output",
+                fix="pip install pyarrow (or write .csv)",
+            ) from exc
+        if self._cols is not None:
+            data = {k: _arrow_column(v) for k, v in self._cols.items()}
+        else:
+            data = {c: _arrow_column([r[i] for r in self.rows]) for i, c in enumerate(self.columns)}
+        arrow = pa.table(data)
+        atomic_write(path, lambda tmp: pq.write_table(arrow, tmp))
 
     def to_pandas(self):
         """A pandas DataFrame (pandas is imported here, only when asked for)."""
@@ -188,19 +237,20 @@ class Table:
             return pd.DataFrame({k: np.asarray(v) for k, v in self._cols.items()})
         return pd.DataFrame(self.rows, columns=list(self.columns))
 
-    def format(self, fmt: str) -> str:
-        """Render as ``table``, ``markdown``, ``csv`` or ``json``."""
-        renderers = {
-            "table": self.to_text,
-            "markdown": self.to_markdown,
-            "csv": self.to_csv,
-            "json": self.to_json,
-        }
-        if fmt not in renderers:
-            raise SpecError(
-                f"unknown format {fmt!r}", field="format", fix="use table, markdown, csv or json"
-            )
-        return renderers[fmt]()
+    def format(self, fmt: str, units: str = "kind") -> str:
+        """Render as ``table``, ``markdown`` (human units in the convention ``units``), ``csv``
+        or ``json`` (raw SI numbers)."""
+        if fmt == "table":
+            return self.to_text(units)
+        if fmt == "markdown":
+            return self.to_markdown(units)
+        if fmt == "csv":
+            return self.to_csv()
+        if fmt == "json":
+            return self.to_json()
+        raise SpecError(
+            f"unknown format {fmt!r}", field="format", fix="use table, markdown, csv or json"
+        )
 
     def __repr__(self) -> str:
         return self.to_text()

@@ -3,12 +3,18 @@
 SI prefixes are powers of 1000 (``GB`` = 1e9 B) and IEC prefixes powers of 1024
 (``GiB`` = 2**30 B); they are never mixed up. Inside the package every quantity is a float in base
 SI units: bytes, bytes per second, FLOP (or OP) per second, seconds, joules (per FLOP or per
-byte), watts, US dollars, dollars per joule and dollars per second. A bare number is taken as
-already in base units, except where the caller demands a unit (``require_unit``: the energy, power
-and money fields of a device spec, where a bare ``700`` is more likely a typo than 700 W). Bits
-(``b``, ``bit``) are converted to bytes (``pJ/bit`` x 8 = ``pJ/B``). Money is in US dollars,
-written ``$25000``, ``$25k``, ``25000 USD`` (or ``25 kUSD``), ``$0.1/kWh`` or ``2.5 $/h``. A
-year is 365 days. Display formatting lives in :mod:`roofline.formatting`.
+byte), watts, US dollars, dollars per joule and dollars per second.
+
+Where a unit is expected, text must carry it: ``"5"`` is refused with the fix (``write 5 s or
+5 us``), in a spec file and on the command line alike; so is a bare YAML number in a spec file's
+quantity field (``per_op: 5``, ``require_unit``; :data:`SPEC_FILE_CONTEXT`). Only zero needs no
+unit. A Python number given to the API (a knob value, an SLA, a field of a spec mapping built in
+Python) is already in base SI units. Bits (``b``, ``bit``) are
+converted to bytes (``pJ/bit`` x 8 = ``pJ/B``). Money is in US dollars, written ``$25000``,
+``$25k``, ``25000 USD`` (or ``25 kUSD``), ``$0.1/kWh`` or ``2.5 $/h``. A year is 365 days.
+The number and its unit's multiplier are multiplied in decimal, so ``"2.039 TB/s"`` is exactly
+the float nearest 2.039e12 (no ``2039000000000.0002``). Display formatting lives in
+:mod:`roofline.formatting`.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
+from decimal import Decimal
 from enum import Enum
 
 from roofline.errors import UnitError
@@ -157,8 +164,28 @@ _EXAMPLE = {
     Dim.MONEY_PER_TIME: "e.g. '$2.5/h' or '2.5 $/h'",
 }
 
-#: the base unit a bare number is read in, for the fix of a refused bare number
-_BASE_UNIT = {
+#: the units a bare number might have meant, for the fix of a refused bare number: the base unit
+#: it used to be read in, then the unit such figures are usually written in
+_BARE_FIX = {
+    Dim.BYTES: ("B", "MiB"),
+    Dim.BANDWIDTH: ("B/s", "GB/s"),
+    Dim.RATE: ("FLOP/s", "TFLOP/s"),
+    Dim.TIME: ("s", "ms", "us"),
+    Dim.FREQUENCY: ("Hz", "GHz"),
+    Dim.ENERGY: ("J", "pJ"),
+    Dim.ENERGY_PER_BYTE: ("J/B", "pJ/B"),
+    Dim.POWER: ("W",),
+    Dim.MONEY_PER_ENERGY: ("$/J", "$/kWh"),
+    Dim.MONEY_PER_TIME: ("$/s", "$/h"),
+}
+
+#: the base unit of each dimension as written in a spec (what a dumped spec carries)
+BASE_UNIT = {
+    Dim.BYTES: "B",
+    Dim.BANDWIDTH: "B/s",
+    Dim.RATE: "FLOP/s",
+    Dim.TIME: "s",
+    Dim.FREQUENCY: "Hz",
     Dim.ENERGY: "J",
     Dim.ENERGY_PER_BYTE: "J/B",
     Dim.POWER: "W",
@@ -168,11 +195,19 @@ _BASE_UNIT = {
 }
 
 
-def _with_unit(value: object, dim: Dim) -> str:
-    """The fix for a bare number: the number written with the base unit it would be read in."""
+def _short(value: object, limit: int = 40) -> str:
+    """``repr(value)`` cut to ``limit`` characters (a 400-digit integer is noise)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def bare_number_fix(value: object, dim: Dim) -> str:
+    """The fix for a number written without its unit: ``write 5 s or 5 us``."""
+    text = str(value).strip() if isinstance(value, str) else _short(value)
     if dim == Dim.MONEY:
-        return f"write it with its unit, e.g. '${value}'"
-    return f"write it with its unit, e.g. '{value} {_BASE_UNIT.get(dim, dim.value)}'"
+        return f"write it with its unit: '${text}' or '{text} USD'"
+    units = _BARE_FIX.get(dim, (dim.value,))
+    return "write it with its unit: " + " or ".join(f"'{text} {u}'" for u in units)
 
 
 def _suggest_unit(unit: str, dim: Dim) -> str:
@@ -193,6 +228,18 @@ def _suggest_unit(unit: str, dim: Dim) -> str:
     return _EXAMPLE[dim]
 
 
+def _times(number: str, mult: float) -> float:
+    """``number`` (decimal text) x ``mult``, multiplied in decimal and rounded once to a float
+    (in binary where the decimal exponent is out of range: the result is then 0 or infinite)."""
+    x = float(number)
+    if not math.isfinite(x) or x == 0:
+        return x * mult
+    try:
+        return float(Decimal(number) * Decimal(repr(mult)))
+    except ArithmeticError:
+        return x * mult
+
+
 def parse_quantity(
     value: object,
     dim: Dim,
@@ -206,7 +253,9 @@ def parse_quantity(
     Parameters
     ----------
     value : str or int or float
-        ``"2.039 TB/s"``, ``"40 MiB"``, ``"5 us"``, or a bare number already in base units.
+        ``"2.039 TB/s"``, ``"40 MiB"``, ``"5 us"``, or a Python number already in base units.
+        Text must carry its unit (``"5"`` is refused with the fix), except zero and
+        dimensionless counts.
     dim : Dim
         The dimension the value must have.
     positive : bool
@@ -214,18 +263,16 @@ def parse_quantity(
     allow_zero : bool
         With ``positive``, still accept exactly zero (overheads).
     require_unit : bool
-        Refuse a bare number (the energy, power and money fields of a device spec): the fix
-        writes the number with its base unit.
+        Refuse a bare number too (the quantity fields of a spec file): the fix writes the
+        number with the units it may have meant.
 
     Raises
     ------
     UnitError
-        Unparseable string, wrong dimension, NaN or infinite, or not positive.
+        Unparseable string, missing unit, wrong dimension, NaN or infinite, or not positive.
     """
     if isinstance(value, bool):
         raise UnitError(f"{value!r} is not a quantity", fix=_EXAMPLE[dim])
-    if isinstance(value, (int, float)) and require_unit:
-        raise UnitError(f"{value!r} has no unit", fix=_with_unit(value, dim))
     if isinstance(value, (int, float)):
         try:
             number = float(value)
@@ -234,6 +281,8 @@ def parse_quantity(
             raise UnitError(
                 f"an integer of {bits} bits is beyond float range", fix=_EXAMPLE[dim]
             ) from None
+        if require_unit and number != 0 and math.isfinite(number) and dim != Dim.COUNT:
+            raise UnitError(f"{_short(value)} has no unit", fix=bare_number_fix(value, dim))
     elif isinstance(value, str):
         dollar = _DOLLAR_FIRST.match(value)
         text = value
@@ -244,8 +293,8 @@ def parse_quantity(
             raise UnitError(f"cannot parse {value!r} as a quantity", fix=_EXAMPLE[dim])
         unit = match.group("unit")
         number = float(match.group("num"))
-        if not unit and require_unit:
-            raise UnitError(f"{value!r} has no unit", fix=_with_unit(value, dim))
+        if not unit and number != 0 and math.isfinite(number) and dim != Dim.COUNT:
+            raise UnitError(f"{value!r} has no unit", fix=bare_number_fix(value, dim))
         if unit:
             found = _unit_factor(unit)
             if found is None:
@@ -256,21 +305,33 @@ def parse_quantity(
                     f"{value!r} is a {got_dim.value} quantity where {dim.value} is expected",
                     fix=_EXAMPLE[dim],
                 )
-            number *= mult
+            number = _times(match.group("num"), mult)
     else:
         raise UnitError(f"{value!r} is not a quantity", fix=_EXAMPLE[dim])
     if not math.isfinite(number):
-        raise UnitError(f"{value!r} is not finite", fix=_EXAMPLE[dim])
+        raise UnitError(f"{_short(value)} is not finite", fix=_EXAMPLE[dim])
     if positive and (number < 0 or (number == 0 and not allow_zero)):
         need = "non-negative" if allow_zero else "positive"
-        raise UnitError(f"{value!r} must be {need}", fix=_EXAMPLE[dim])
+        raise UnitError(f"{_short(value)} must be {need}", fix=_EXAMPLE[dim])
     return number
 
 
-def parse_range(text: str, dim: Dim) -> list[float]:
+#: the pydantic validation context of a spec read from a file: its quantity fields need units
+SPEC_FILE_CONTEXT = {"units": "required"}
+
+
+def units_required(context: object) -> bool:
+    """Whether a pydantic validation ``context`` is that of a spec file
+    (:data:`SPEC_FILE_CONTEXT`), whose bare numbers are refused."""
+    return isinstance(context, dict) and context.get("units") == "required"
+
+
+def parse_range(text: str, dim: Dim, *, allow_zero: bool = False) -> list[float]:
     """Parse a sweep range: ``"a,b,c"`` or ``"start:stop:n[:lin|log]"`` into SI floats.
 
-    ``"0.5TB/s:8TB/s:16:log"`` gives 16 log-spaced points from 0.5 to 8 TB/s inclusive.
+    ``"0.5TB/s:8TB/s:16:log"`` gives 16 log-spaced points from 0.5 to 8 TB/s inclusive. Each
+    value needs its unit (zero excepted, where ``allow_zero``). Interior points are rounded to
+    15 significant digits, so that a table shows ``1e+12``, not ``999999999999.9999``.
     """
     text = text.strip()
     if ":" in text:
@@ -279,7 +340,8 @@ def parse_range(text: str, dim: Dim) -> list[float]:
             raise UnitError(
                 f"cannot parse range {text!r}", fix="use start:stop:count[:lin|log] or a,b,c"
             )
-        start, stop = parse_quantity(parts[0], dim), parse_quantity(parts[1], dim)
+        start = parse_quantity(parts[0], dim, allow_zero=allow_zero)
+        stop = parse_quantity(parts[1], dim, allow_zero=allow_zero)
         try:
             count = int(parts[2])
         except ValueError:
@@ -295,11 +357,15 @@ def parse_range(text: str, dim: Dim) -> list[float]:
         if count == 1:
             return [start]
         if scale == "log":
+            if start <= 0:
+                raise UnitError(f"a log range cannot start at {parts[0]!r}", fix="use lin")
             ratio = (stop / start) ** (1.0 / (count - 1))
-            return [start * ratio**i for i in range(count - 1)] + [stop]
-        step = (stop - start) / (count - 1)
-        return [start + step * i for i in range(count - 1)] + [stop]
+            inner = [start * ratio**i for i in range(1, count - 1)]
+        else:
+            step = (stop - start) / (count - 1)
+            inner = [start + step * i for i in range(1, count - 1)]
+        return [start, *(float(f"{x:.15g}") for x in inner), stop]
     values = [v for v in text.split(",") if v.strip()]
     if not values:
         raise UnitError(f"empty value list {text!r}", fix="give a,b,c or start:stop:count")
-    return [parse_quantity(v, dim) for v in values]
+    return [parse_quantity(v, dim, allow_zero=allow_zero) for v in values]

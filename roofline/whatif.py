@@ -1,100 +1,38 @@
-"""What a knob buys: latency-bound batch, one-knob sensitivity rankings, and device diffs."""
+"""What a knob buys: one-knob sensitivity rankings, and device diffs (:mod:`roofline.sla` finds
+the batches under a latency target)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from roofline.api import HardwareLike, ModelLike
+from roofline.api import HardwareLike, ModelLike, default_dtype
 from roofline.api import evaluate_device as evaluate
+from roofline.batch_sizes import batch_sizes
 from roofline.counting import as_batches, count_graph
-from roofline.dtypes import canonical
 from roofline.errors import SpecError
 from roofline.evaluation import evaluate_costs
 from roofline.grid import stack
 from roofline.hardware import Hardware
 from roofline.kinds import EngineKind
-from roofline.knobs import knob_dim, vary
+from roofline.knobs import knob_dim, vary, warn_unread
 from roofline.placement import Policy
+from roofline.precision import Precision
 from roofline.presets import load_device, load_model
 from roofline.table import Table
-from roofline.units import Dim, parse_quantity
-
-MAX_BATCH = 2**24
 
 
-def max_batch_under(
-    model: ModelLike,
-    hw: HardwareLike,
-    target_s: float | str,
-    dtype: str = "fp32",
-    policy: str | Policy | None = None,
-    fuse: bool = True,
-    feasible_only: bool = True,
-) -> tuple[int, float, float]:
-    """Return (largest batch with latency <= target, its latency in s, its throughput per s).
-
-    Latency is non-decreasing in batch (every count is affine in batch with a non-negative slope,
-    and spilling only adds traffic), so the answer is bracketed on a power-of-two grid and then
-    refined with vectorized evaluations of up to 64 batches at a time. Returns ``(0, nan, 0.0)``
-    when even batch 1 misses the target (or does not fit, with ``feasible_only``).
-    """
-    target = parse_quantity(target_s, Dim.TIME)
-    m = load_model(model)
-    dev = load_device(hw)
-
-    def ok(batches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        r = evaluate_costs(count_graph(m.graph, batches, dtype, fuse=fuse), dev, policy)
-        lat = r.latency_s[0]
-        good = lat <= target
-        if feasible_only:
-            good &= r.feasible[0]
-        return good, lat
-
-    grid = 2.0 ** np.arange(0, int(np.log2(MAX_BATCH)) + 1)
-    good, lat = ok(grid)
-    if not good[0]:
-        return 0, float("nan"), 0.0
-    # last good power of two; the first bad one bounds the answer (monotone latency)
-    k = int(np.flatnonzero(good)[-1])
-    lo, hi = int(grid[k]), int(grid[k + 1]) if k + 1 < grid.size else int(grid[k])
-    best_lat = float(lat[k])
-    while hi - lo > 1:
-        cand = np.unique(np.linspace(lo, hi, num=min(64, hi - lo + 1)).astype(int))
-        g, la = ok(cand.astype(float))
-        idx = np.flatnonzero(g)
-        j = int(idx[-1])
-        lo, best_lat = int(cand[j]), float(la[j])
-        if j + 1 < cand.size:
-            hi = int(cand[j + 1])
-        else:
-            break
-    return lo, best_lat, lo / best_lat
-
-
-def sla_columns(
-    model: ModelLike,
-    hw: HardwareLike,
-    target: str | float,
-    dtype: str,
-    policy: str | Policy | None,
-    fuse: bool,
-) -> list[Any]:
-    """``[sla_s, max_batch_under_sla, latency_at_max_batch_s, throughput_at_max_batch_per_s]``."""
-    t = parse_quantity(target, Dim.TIME)
-    b, lat, thr = max_batch_under(model, hw, t, dtype, policy, fuse)
-    return [t, b, lat, thr]
-
-
-def default_knobs(hw: Hardware, dtype: str) -> list[str]:
+def default_knobs(hw: Hardware, dtype: str | Precision) -> list[str]:
     """Knobs worth ranking on ``hw`` at ``dtype``: every level's bandwidth and capacity, the
-    matrix and vector peaks of the dtype actually used, and the per-op overhead."""
+    matrix and vector peaks of the dtype actually used, and the per-op overhead (when it is
+    not zero: doubling zero changes nothing)."""
     knobs = []
+    compute = Precision.of(dtype).compute
     for name in hw.memory:
         knobs += [f"memory.{name}.bandwidth", f"memory.{name}.capacity"]
     for eng in EngineKind:
-        used = getattr(hw.engines, eng).resolve(dtype)
+        used = getattr(hw.engines, eng).resolve(compute)
         if used:
             knobs.append(f"engines.{eng}.peak.{used}")
     if hw.overheads.per_op > 0:
@@ -106,7 +44,7 @@ def sensitivity(
     model: ModelLike,
     hw: HardwareLike,
     batch: int = 1,
-    dtype: str = "fp32",
+    dtype: str | Precision | None = None,
     knobs: list[str] | None = None,
     factor: float = 2.0,
     policy: str | Policy | None = None,
@@ -116,12 +54,16 @@ def sensitivity(
 
     Returns one row per knob, sorted by the speedup from improving it (a larger bandwidth, peak
     or capacity; a smaller overhead), with the new latency, speedup and bound in each direction.
-    All variants are evaluated in one vectorized call.
+    All variants are evaluated in one vectorized call. ``dtype`` None is the device's
+    ``default_dtype``; a given knob the evaluation does not read at it warns
+    (:class:`~roofline.errors.UnreadKnobWarning`).
     """
     dev = load_device(hw)
     m = load_model(model)
-    dt = canonical(dtype)
+    dt = Precision.of(default_dtype(dev) if dtype is None else dtype).name
     paths = knobs or default_knobs(dev, dt)
+    if knobs:
+        warn_unread(dev, knobs, dt)
     if factor <= 1:
         raise SpecError(f"factor={factor} must be > 1", field="factor", fix="e.g. 2")
     base_vals = {}
@@ -133,10 +75,10 @@ def sensitivity(
         worse = arr * factor if canon == "overheads.per_op" else arr / factor
         for v in (better, worse):
             variants.append(vary(dev, {canon: [v]}).variant(0))
-    b = as_batches(batch)
+    b = as_batches(batch_sizes(batch))
     if b.size != 1:
         raise SpecError("sensitivity takes one batch size", field="batch", fix="e.g. batch=16")
-    r = evaluate_costs(count_graph(m.graph, b, dtype, fuse=fuse), stack(variants), policy)
+    r = evaluate_costs(count_graph(m.graph, b, dt, fuse=fuse), stack(variants), policy)
     lat = r.latency_s[:, 0]
     bound = r.dominant_bound()[:, 0]
     rows: list[list[Any]] = []
@@ -195,25 +137,38 @@ def _knob_value(hw: Hardware, path: str) -> tuple[str, float]:
     return canon, float(hw.overheads.per_op)
 
 
+class DeviceDiff(NamedTuple):
+    """One model on two devices (:func:`diff_devices`).
+
+    Attributes
+    ----------
+    by_kind : Table
+        Time on each device and the speedup (a / b) per op kind, then the total.
+    bound_changes : Table
+        The ops whose bound differs between the devices, with their times and speedup.
+    """
+
+    by_kind: Table
+    bound_changes: Table
+
+
 def diff_devices(
     model: Any,
     hw_a: HardwareLike,
     hw_b: HardwareLike,
-    batch: int = 1,
-    dtype: str = "fp32",
+    batch: int | list[int] = 1,
+    dtype: str | Precision | None = None,
     policy: str | Policy | None = None,
     fuse: bool = True,
-) -> tuple[Table, Table]:
-    """Compare one model on two devices.
-
-    Returns
-    -------
-    (by_kind, changed) : (Table, Table)
-        Time on each device and the speedup (a / b) per op kind; and the ops whose bound
-        differs between the devices, with their times.
-    """
-    ra = evaluate(model, hw_a, batch=batch, dtype=dtype, policy=policy, fuse=fuse)
-    rb = evaluate(model, hw_b, batch=batch, dtype=dtype, policy=policy, fuse=fuse)
+) -> DeviceDiff:
+    """Compare one model on two devices at one batch and one dtype (default: the first
+    device's ``default_dtype``); return a :class:`DeviceDiff`."""
+    sizes = batch_sizes(batch)
+    if len(sizes) != 1:
+        raise SpecError("diff takes one batch size", field="batch", fix="e.g. batch=16")
+    dt = default_dtype(load_device(hw_a)) if dtype is None else dtype
+    ra = evaluate(model, hw_a, batch=sizes, dtype=dt, policy=policy, fuse=fuse)
+    rb = evaluate(model, hw_b, batch=sizes, dtype=dt, policy=policy, fuse=fuse)
     ct = ra.costs
     ta, tb = ra.time_s[0, 0], rb.time_s[0, 0]
     na, nb = ra.grid.labels[0], rb.grid.labels[0]
@@ -248,4 +203,4 @@ def diff_devices(
         changed,
         title="ops whose bound changes",
     )
-    return by_kind, changed_t
+    return DeviceDiff(by_kind, changed_t)

@@ -59,7 +59,7 @@ QUICKSTART = [
     (
         "code",
         'rl.compare(["resnet50", "mobilenet_v2"], ["a100_sxm4_80gb", "t4"], '
-        'batches=[1, 16], dtypes=["fp16"])',
+        'batch=[1, 16], dtype="fp16")',
     ),
     (
         "md",
@@ -229,12 +229,15 @@ WHATIF = [
     ),
     (
         "code",
-        '[(d, rl.max_batch_under("resnet50", d, "5 ms", dtype="fp16")) for d in '
-        '("t4", "l4", "a100_sxm4_80gb", "h100_sxm5")]',
+        'for d in ("t4", "l4", "a100_sxm4_80gb", "h100_sxm5"):\n'
+        '    s = rl.batches_under_sla("resnet50", d, "5 ms", dtype="fp16")\n'
+        '    print(f"{d:16} largest batch {s.max_batch_under_sla:4d}, "\n'
+        '          f"{s.throughput_at_max_batch_per_s:,.0f} samples/s")',
     ),
     (
         "code",
-        'rl.compare(["resnet50", "dlrm_rm2"], ["t4", "a100_sxm4_80gb"], [1], ["fp16"], sla="10ms")',
+        'rl.compare(["resnet50", "dlrm_rm2"], ["t4", "a100_sxm4_80gb"], batch=1, dtype="fp16",\n'
+        '           sla="10 ms")',
     ),
     (
         "md",

@@ -47,7 +47,7 @@ MISUSE = {
         ["compare", "resnet18", "vgg61", "--hw", "t4"],
         r"unknown model 'vgg61' \(did you mean 'vgg16'",
     ),
-    "batch zero": ([*ANALYZE, "--batch", "0"], r"--batch: '0' must be a whole number >= 1"),
+    "batch zero": ([*ANALYZE, "--batch", "0"], r"--batch: '0' must be positive"),
     "batch negative": ([*ANALYZE, "--batch", "-4"], r"--batch: .*'-4'"),
     "batch fraction": ([*ANALYZE, "--batch", "1.5"], r"--batch: .*'1.5'"),
     "batch not a number": ([*ANALYZE, "--batch", "ten"], r"--batch: 'ten' is not a number"),
@@ -91,6 +91,12 @@ VARY = {
     "empty list": ("memory.hbm.bandwidth=", r"empty value list"),
     "efficiency above one": ("engines.matrix.efficiency=2", r"must be in \(0, 1\]"),
     "unknown dtype in a knob": ("engines.matrix.peak.fp17=1TFLOP/s", r"unknown dtype 'fp17'"),
+    "value without its unit": (
+        "memory.hbm.bandwidth=900",
+        r"--vary memory.hbm.bandwidth: '900' has no unit \(write it with its unit: '900 B/s' or "
+        r"'900 GB/s'\)",
+    ),
+    "range end without its unit": ("memory.hbm.bandwidth=1TB/s:2:3", r"'2' has no unit"),
 }
 
 
@@ -141,7 +147,7 @@ def test_interrupt_during_evaluation(monkeypatch, capsys, tmp_path):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(roofline.cli.models, "evaluate_any", interrupted)
+    monkeypatch.setattr(roofline.cli.models, "evaluate", interrupted)
     out = tmp_path / "out.json"
     _fails([*ANALYZE, "--format", "json", "-o", str(out)], capsys, r"interrupted", status=130)
     assert list(tmp_path.iterdir()) == []

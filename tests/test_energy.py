@@ -268,7 +268,7 @@ def test_energy_knobs_need_an_energy_model():
 
 # -- columns of compare, sweep, generate; the observer ------------------------------------------
 def test_compare_shows_the_energy_columns():
-    t = rl.compare(["resnet18"], ["t4"], batches=[1, 8], dtypes=["fp16"])
+    t = rl.compare(["resnet18"], ["t4"], batch=[1, 8], dtype=["fp16"])
     for col in ("energy_per_sample_j", "avg_power_w", "samples_per_j", "capped_throughput_per_s"):
         assert all(r[col] > 0 for r in t.to_records())
     r = rl.evaluate("resnet18", "t4", batch=[1, 8], dtype="fp16")

@@ -50,7 +50,7 @@ def test_a_trillion_row_table_is_infeasible_by_its_size(tmp_path):
     needed: how many devices' device memory (on-chip + HBM, never host memory) holds it."""
     path = tmp_path / "big_table.yaml"
     path.write_text(BIG_TABLE)
-    r = evaluate(str(path), A100, batch=[1, 1000])
+    r = evaluate(str(path), A100, batch=[1, 1000], dtype="fp32")
     _finite(r)
     table = 1e12 * 64 * 4
     assert not r.feasible.any()
@@ -107,7 +107,9 @@ def test_extremes_through_the_cli_are_valid_json(argv, capsys):
 def test_trillion_row_table_through_the_cli(tmp_path, capsys):
     path = tmp_path / "big_table.yaml"
     path.write_text(BIG_TABLE)
-    assert cli.main(["compare", str(path), "--hw", A100, "--format", "json"]) == 0
+    assert (
+        cli.main(["compare", str(path), "--hw", A100, "--dtype", "fp32", "--format", "json"]) == 0
+    )
     (row,) = json.loads(capsys.readouterr().out)
     assert row["feasible"] is False
     assert row["capacity_shortfall_bytes"] == pytest.approx(2.56e14)

@@ -18,6 +18,8 @@ import roofline as rl
 from roofline.cli.main import main
 from roofline.curves import EfficiencyCurve, interpolate
 from roofline.errors import SpecError
+from roofline.fidelity.kernels import torch_suite
+from roofline.fidelity.validate import not_run
 from roofline.grid import stack
 from roofline.knobs import vary
 
@@ -208,3 +210,16 @@ def test_validate_quick_reports_the_documented_summary(calibrated: str, capsys) 
     ratios = [k["ratio"] for k in doc["kernels"]]
     assert overall["median_ratio"] == pytest.approx(float(np.median(ratios)))
     assert overall["lower_bound_share"] == pytest.approx(np.mean(np.array(ratios) >= 1))
+
+
+def test_validate_lists_what_it_leaves_out_and_why():
+    """Without torch the torch kernels and both whole models are listed as not run, with the
+    install command; with torch and --quick only the models are."""
+    missing = not_run(with_torch=True, have_torch=False, quick=False, models=True)
+    names = [r["name"] for r in missing]
+    assert names == [k.name for k in torch_suite(False)] + ["model resnet50", "model dlrm_rm2"]
+    assert all("roofline[torch]" in r["reason"] for r in missing)
+    quick = not_run(with_torch=True, have_torch=True, quick=True, models=True)
+    assert [r["name"] for r in quick] == ["model resnet50", "model dlrm_rm2"]
+    assert not_run(with_torch=True, have_torch=True, quick=False, models=True) == []
+    assert all("--no-torch" in r["reason"] for r in not_run(False, True, False, True))

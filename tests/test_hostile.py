@@ -729,9 +729,9 @@ BAD_CALLS = {
     "observers=[1]": (lambda: rl.evaluate(MODEL, HW, observers=[1]), "observers[0]"),
     "observers='abc'": (lambda: rl.evaluate(MODEL, HW, observers="abc"), "observers"),
     "observers=object()": (lambda: rl.evaluate(MODEL, HW, observers=object()), "observers"),
-    "vary('a100...')": (
-        lambda: rl.vary(DEVICE, {"memory.hbm.bandwidth": [1e12]}),  # type: ignore[arg-type]
-        "hw",
+    "vary('no_such_device')": (
+        lambda: rl.vary("no_such_device", {"memory.hbm.bandwidth": [1e12]}),
+        "device",
     ),
     "vary(hw, {k: None})": (lambda: rl.vary(HW, {"memory.hbm.bandwidth": None}), "memory.hbm"),
     "vary(hw, None)": (lambda: rl.vary(HW, None), "vary"),  # type: ignore[arg-type]

@@ -1,13 +1,22 @@
-"""The README stays current: presets listed, compare fields documented, CI runs its test command."""
+"""The README stays current: presets listed, compare fields documented, CI runs its test command,
+and every cheap code block runs as written: the blocks marked ``<!-- slow: reason -->`` (an install,
+a measurement of minutes) or ``<!-- not run: reason -->`` (it needs files of the reader's) are
+not run."""
 
 from __future__ import annotations
 
 import importlib.util
 import re
+import shlex
+import warnings
 from pathlib import Path
 
+import pytest
+
 import roofline as rl
+from roofline import cli
 from roofline.comparison import COMPARE_COLUMNS
+from roofline.errors import RooflineWarning
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -82,3 +91,61 @@ def test_no_reference_to_notes_outside_the_repository():
     # the project's notes live in docs/paper_notes.md; a reader of the README cannot open a
     # paper.md that is not in the repository
     assert "paper.md" not in README.replace("paper_notes.md", "")
+
+
+# -- the README's code blocks run ----------------------------------------------------------------
+
+#: a fenced bash or python block, with the ``<!-- slow: reason -->`` or ``<!-- not run: reason -->``
+#: marker that may precede it
+BLOCK = re.compile(
+    r"(?:<!-- (?:slow|not run): (?P<skip>[^>]*) -->\n)?"
+    r"```(?P<lang>bash|python)\n(?P<code>.*?)\n```",
+    re.S,
+)
+BLOCKS = [(m["lang"], m["code"], m["skip"]) for m in BLOCK.finditer(README)]
+CHEAP = [(lang, code) for lang, code, slow in BLOCKS if slow is None]
+
+
+def _commands(code: str) -> list[list[str]]:
+    """The ``roofline`` commands of a bash block: continuation lines joined, comments dropped,
+    ``&&`` splitting commands."""
+    out = []
+    for line in code.replace("\\\n", " ").splitlines():
+        for part in line.split("&&"):
+            words = shlex.split(part, comments=True)
+            if words:
+                assert words[0] == "roofline", f"a README command that is not roofline: {part}"
+                out.append(words[1:])
+    return out
+
+
+def test_every_block_runs_here_or_says_why_not():
+    assert len(CHEAP) >= 4
+    for _lang, _code, slow in BLOCKS:
+        assert slow is None or len(slow.strip()) > 10  # a reason, not a bare mark
+
+
+@pytest.mark.parametrize(
+    ("lang", "code"), CHEAP, ids=[f"{lang}-{i}" for i, (lang, _c) in enumerate(CHEAP)]
+)
+def test_readme_block_runs(lang, code, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RooflineWarning)  # the README's examples are all meant
+        warnings.simplefilter("error", DeprecationWarning)
+        if lang == "python":
+            exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+            return
+        for argv in _commands(code):
+            assert cli.main(argv) == 0, (argv, capsys.readouterr().err)
+    assert "roofline: warning" not in capsys.readouterr().err
+
+
+def test_the_main_job_runs(capsys):
+    blocks = re.findall(r"```bash\n(.*?)\n```", README, flags=re.S)
+    main_cmd = next(b for b in blocks if "roofline compare" in b)
+    argv = shlex.split(main_cmd.split("roofline compare", 1)[1])
+    assert cli.main(["compare", *argv]) == 0
+    out = capsys.readouterr().out
+    assert "hypothetical_100tops" in out and "int8" in out and "fp16" in out

@@ -218,7 +218,8 @@ def test_fleet_shares_are_the_mix_weighted_model_shares():
     per = {}
     for name in mix:
         obs = ByCategory()
-        rl.evaluate(name, "t4", batch=100 if name == "rec_paper" else 1, observers=[obs])
+        batch = 100 if name == "rec_paper" else 1
+        rl.evaluate(name, "t4", batch=batch, dtype="fp32", observers=[obs])  # the study's dtype
         per[name] = {r["category"]: r["time_share"] for r in obs.table()}
     expected = 0.75 * per["rec_paper"]["fc"] + 0.25 * per["resnet50"].get("fc", 0.0)
     assert st.findings["shares"]["fc"] == pytest.approx(expected)

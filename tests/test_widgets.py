@@ -27,11 +27,14 @@ def _close():
 def _edited(level_or_engine: str, field: str, factor: float, dtype: str | None = None):
     """The device's spec with one figure multiplied by ``factor``, built by hand (not through
     the knobs the widget uses)."""
-    spec = rl.load_hardware(DEVICE).model_dump(exclude_none=True)
+    hw = rl.load_hardware(DEVICE)
+    spec = hw.model_dump(exclude_none=True)  # quantities as text with their base unit
     if dtype is None:
-        spec["memory"][level_or_engine][field] *= factor
+        spec["memory"][level_or_engine][field] = getattr(hw.memory[level_or_engine], field) * factor
     else:
-        spec["engines"][level_or_engine][field][dtype] *= factor
+        spec["engines"][level_or_engine][field][dtype] = (
+            getattr(getattr(hw.engines, level_or_engine), field)[dtype] * factor
+        )
     return rl.Hardware.model_validate(spec)
 
 

@@ -1,5 +1,6 @@
-"""What every command shares: the argument parser that raises instead of exiting, the interface
-of a command (:class:`Command`), the shared options, batch parsing and writing the output.
+"""What every command shares: the argument parser that raises instead of exiting and shows
+defaults in ``--help``, the interface of a command (:class:`Command`), the shared options, batch
+parsing, and writing the output in the format the ``-o`` file's extension names.
 """
 
 from __future__ import annotations
@@ -8,17 +9,57 @@ import argparse
 import re
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from pathlib import PurePath
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+from roofline.batch_sizes import batch_sizes
+from roofline.dtypes import ALIASES, DTYPES
 from roofline.errors import SpecError
-from roofline.output_files import write_text
+from roofline.formatting import UNITS
+from roofline.output_files import check_target, write_text
 from roofline.suggest import did_you_mean
-from roofline.units import MAX_EXACT
+
+if TYPE_CHECKING:
+    from roofline.table import Table
 
 #: output formats of the commands that print tables
 FORMATS = ("table", "markdown", "csv", "json")
+#: the format ``-o FILE`` writes, by the file's extension (parquet needs pyarrow)
+EXTENSIONS = {
+    ".csv": "csv",
+    ".json": "json",
+    ".md": "markdown",
+    ".txt": "table",
+    ".parquet": "parquet",
+}
 #: placement policies a command may choose
 POLICIES = ("single", "capacity")
+#: the dtype help of every ``--dtype``
+DTYPE_HELP = (
+    f"precision of weights, activations and compute: {', '.join(DTYPES)} (also "
+    f"{', '.join(ALIASES)}), or wNaM for N-bit weights with M-bit activations (w4a16, w8a16); "
+    "default: each device's default_dtype, the dtype its datasheet headlines "
+    "(roofline list devices)"
+)
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Help that keeps the examples' line breaks and appends each option's default (when it has
+    one worth saying: not None, False or empty)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (
+            "%(default)" in text
+            or "default:" in text
+            or default in (None, False, argparse.SUPPRESS)
+            or default == []
+            or not action.option_strings
+        ):
+            return text
+        shown = " ".join(map(str, default)) if isinstance(default, (list, tuple)) else default
+        return f"{text} (default: {shown})"
 
 
 class _Extend(argparse.Action):
@@ -69,9 +110,13 @@ def _given(namespace: argparse.Namespace) -> set[str]:
 
 class Parser(argparse.ArgumentParser):
     """argparse that raises :class:`~roofline.errors.SpecError` (with a did-you-mean for a
-    mistyped choice) instead of printing usage and exiting, and never silently keeps the last of
-    a repeated flag: a flag of several values adds a repeat's values, a flag of one value
-    refuses a repeat."""
+    mistyped choice) instead of printing usage and exiting, shows defaults in ``--help``, and
+    never silently keeps the last of a repeated flag: a flag of several values adds a repeat's
+    values, a flag of one value refuses a repeat."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
         optional = bool(args) and str(args[0]).startswith("-")
@@ -98,33 +143,125 @@ class Parser(argparse.ArgumentParser):
 
 class Command(NamedTuple):
     """A command as its module defines it: ``add_arguments(parser)`` adds its options, ``run(args)``
-    runs it and returns the exit status. Each command module maps names to these in ``COMMANDS``;
-    :data:`roofline.cli.main.REGISTRY` names the module of each command."""
+    runs it and returns the exit status, ``examples`` are shown at the end of its ``--help``.
+    Each command module maps names to these in ``COMMANDS``; :data:`roofline.cli.main.REGISTRY`
+    names the module of each command."""
 
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int]
+    examples: tuple[str, ...] = ()
 
 
-def add_output_options(parser: argparse.ArgumentParser, formats: bool = True) -> None:
-    """Add ``--format`` (when the command prints tables), ``-o/--output`` and a hidden
-    ``--debug`` (so that it may follow the command)."""
+def epilog(examples: Sequence[str]) -> str | None:
+    """The ``--help`` epilog of a command's examples (None without any)."""
+    if not examples:
+        return None
+    return "examples:\n" + "\n".join(f"  {e}" for e in examples)
+
+
+def add_output_options(
+    parser: argparse.ArgumentParser,
+    formats: bool = True,
+    flags: Sequence[str] = ("-o", "--output"),
+    dest: str = "output",
+) -> None:
+    """Add ``--format``, ``--units`` and ``--columns`` (when the command prints tables), the
+    output file (``flags``, stored as ``dest``) and a hidden ``--debug`` (so that it may follow
+    the command)."""
     if formats:
-        parser.add_argument("--format", choices=FORMATS, default="table")
-    parser.add_argument("-o", "--output", help="write to FILE instead of stdout")
+        parser.add_argument(
+            "--format",
+            choices=FORMATS,
+            default="table",
+            action=_FormatGiven,
+            help="table or markdown for people (human units), csv or json with raw SI numbers "
+            "(default: from the -o file's extension, else table)",
+        )
+        parser.add_argument(
+            "--units",
+            choices=UNITS,
+            default="kind",
+            help="byte prefixes for people: kind = each kind of figure its convention, IEC (MiB) "
+            "for capacities and footprints, SI (MB) for bytes moved and bandwidths; si or iec "
+            "for every byte figure",
+        )
+        parser.add_argument(
+            "--columns",
+            metavar="A,B,C",
+            help="print only these columns, in this order ('all': every column; an unknown "
+            "name lists them)",
+        )
+        help_o = (
+            "write to FILE instead of stdout, in the format its extension names: .csv, .json, "
+            ".md (markdown), .txt (table), .parquet (needs pyarrow)"
+        )
+    else:
+        help_o = "write to FILE instead of stdout"
+    parser.add_argument(*flags, dest=dest, metavar="FILE", help=help_o)
     parser.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    parser.set_defaults(output_dest=dest)
+
+
+class _FormatGiven(argparse.Action):
+    """``--format``: stores the format and notes that it was given (``format_given``), so that
+    without it the output file's extension picks the format (:func:`output_format`)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, values)
+        namespace.format_given = True
+
+
+def add_dtype_option(parser: argparse.ArgumentParser, many: bool = False) -> None:
+    """Add ``--dtype`` (one, or with ``many`` one or more); default each device's own."""
+    if many:
+        parser.add_argument("--dtype", nargs="+", metavar="DTYPE", help=DTYPE_HELP)
+    else:
+        parser.add_argument("--dtype", metavar="DTYPE", help=DTYPE_HELP)
+
+
+def add_batch_option(parser: argparse.ArgumentParser, default: str = "1") -> None:
+    """Add ``--batch`` (one or more whole numbers, spaces or commas between them)."""
+    parser.add_argument(
+        "--batch",
+        nargs="+",
+        metavar="N",
+        help=f"batch size(s), samples per run: 1 16 64 or 1,16,64 (default: {default})",
+    )
 
 
 def add_policy_option(parser: argparse.ArgumentParser) -> None:
     """Add ``--policy single|capacity`` (default capacity)."""
-    parser.add_argument("--policy", choices=POLICIES, default="capacity")
+    parser.add_argument(
+        "--policy",
+        choices=POLICIES,
+        default="capacity",
+        help="placement: capacity keeps what fits on chip; single streams everything from "
+        "device memory (the classic roofline)",
+    )
+
+
+def add_fuse_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--no-fuse``."""
+    parser.add_argument(
+        "--no-fuse",
+        action="store_true",
+        help="run every op as its own kernel (default: fold batch norm and fuse epilogues, as "
+        "inference engines do)",
+    )
 
 
 def add_layout_options(parser: argparse.ArgumentParser) -> None:
     """Add ``--tp --pp --ep --dp`` (each one or more degrees): parallel layouts on a system."""
     for flag, what in (
-        ("--tp", "tensor-parallel degree(s)"),
-        ("--pp", "pipeline stages"),
-        ("--ep", "expert-parallel degree(s)"),
+        ("--tp", "tensor-parallel degree(s) (default: 1)"),
+        ("--pp", "pipeline stages (default: 1)"),
+        ("--ep", "expert-parallel degree(s) (default: 1)"),
         ("--dp", "data-parallel replicas (default: fill the system)"),
     ):
         parser.add_argument(flag, nargs="+", metavar="N", help=f"on a system: {what}")
@@ -145,32 +282,90 @@ def parse_batches(
     values: Sequence[str] | None, default: Sequence[int] = (1,), field: str = "--batch"
 ) -> list[int]:
     """Whole numbers >= 1 from a flag's values (``1 16 64`` or ``1,16,64``), batch sizes by
-    default; ``default`` when none are given."""
+    default; ``default`` when none are given. The same check as the API's
+    (:func:`roofline.batch_sizes.batch_sizes`)."""
     if not values:
         return list(default)
-    out = []
+    numbers: list[float] = []
+    texts: list[str] = []
     for v in values:
         for part in str(v).split(","):
             try:
-                x = float(part)
+                numbers.append(float(part))
             except ValueError:
                 raise SpecError(
                     f"{part!r} is not a number", field=field, fix=f"e.g. {field} 1 16 64"
                 ) from None
-            if not (x >= 1 and x.is_integer()):
-                raise SpecError(
-                    f"{part!r} must be a whole number >= 1",
-                    field=field,
-                    fix=f"e.g. {field} 1 16 64",
-                )
-            if x > MAX_EXACT:
-                raise SpecError(
-                    f"{part!r} is beyond 2**53 = {MAX_EXACT:.4g}",
-                    field=field,
-                    fix=f"e.g. {field} 1 16 64",
-                )
-            out.append(int(x))
-    return out
+            texts.append(part)
+    return batch_sizes(numbers, field=field, typed=texts)
+
+
+def output_format(args: argparse.Namespace) -> str:
+    """The format to write: ``--format``, else the output file's extension
+    (:data:`EXTENSIONS`), else ``table``. An unknown extension without ``--format``, or one
+    that disagrees with it, is a :class:`~roofline.errors.SpecError`; so is a target that is
+    not a new or regular file (:func:`~roofline.output_files.check_target`)."""
+    path = getattr(args, getattr(args, "output_dest", "output"), None)
+    given = args.format if getattr(args, "format_given", False) else None
+    by_ext = None
+    if path and path != "-":
+        check_target(path)  # a device, a FIFO or a directory is named as such, before its name
+        ext = PurePath(path).suffix.lower()
+        by_ext = EXTENSIONS.get(ext)
+        if by_ext is None and not given:
+            raise SpecError(
+                f"cannot tell the format of {path!r} from its extension {ext or '(none)'}",
+                field="--output",
+                fix="name it " + ", ".join(EXTENSIONS),
+            )
+        if given and by_ext and given != by_ext:
+            raise SpecError(
+                f"--format {given} disagrees with {path!r} ({ext} is {by_ext})",
+                field="--format",
+                fix="drop --format (the extension picks it) or rename the file",
+            )
+    return given or by_ext or "table"
+
+
+def chosen_columns(
+    table: Table, args: argparse.Namespace, fmt: str, people: Sequence[str] | None = None
+) -> Table:
+    """``table`` with ``--columns`` applied (``all``: every column); without it, ``people``
+    (a compact set) for table and markdown output and every column for files of data."""
+    spec = getattr(args, "columns", None)
+    if spec and spec.strip() != "all":
+        names = [c.strip() for c in spec.split(",") if c.strip()]
+        if not names:
+            raise SpecError("no column named", field="--columns", fix="e.g. --columns model,batch")
+        return table.select(names, field="--columns")
+    if not spec and people and fmt in ("table", "markdown"):
+        return table.select([c for c in people if c in table.columns])
+    return table
+
+
+def emit(table: Table, args: argparse.Namespace, people: Sequence[str] | None = None) -> None:
+    """Print ``table`` or write it to the output file, in :func:`output_format`'s format, with
+    :func:`chosen_columns` and ``--units`` applied."""
+    fmt = output_format(args)
+    table = chosen_columns(table, args, fmt, people)
+    path = getattr(args, getattr(args, "output_dest", "output"), None)
+    if fmt == "parquet" and path:
+        table.to_parquet(path)
+        return
+    write_output(table.format(fmt, units=getattr(args, "units", "kind")), path)
+
+
+def one_table_format(args: argparse.Namespace, what: str) -> str:
+    """:func:`output_format` for a command that writes several tables: Parquet holds one, so it
+    is a SpecError naming the formats that do."""
+    fmt = output_format(args)
+    if fmt == "parquet":
+        raise SpecError(
+            f"a Parquet file holds one table; {what}",
+            field="--output",
+            fix="write .json (every table) or .csv",
+        )
+    return fmt
 
 
 def write_output(text: str, path: str | None) -> None:

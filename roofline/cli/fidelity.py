@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from roofline.cli.common import Command, add_output_options, write_output
+from roofline.cli.common import Command, add_output_options, emit, output_format, write_output
 from roofline.errors import SpecError
 from roofline.fidelity.calibrate import calibrate
 from roofline.fidelity.device_spec import to_yaml
@@ -88,16 +88,16 @@ def run_validate(args: argparse.Namespace) -> int:
         write_text(args.json, text + "\n")
     if args.plot:
         _write_chart(doc, args.plot)
-    if args.format == "json":
-        out = text
-    elif args.format == "csv":
-        out = tables(doc)[0].to_csv()
+    fmt = output_format(args)
+    if fmt == "json":
+        write_output(text, args.output)
+    elif fmt in ("csv", "parquet"):
+        emit(tables(doc)[0], args)  # the per-kernel table
     else:
         parts = tables(doc)
         if args.summary_only:
             parts = parts[1:]
-        out = "\n".join(t.format(args.format) for t in parts)
-    write_output(out, args.output)
+        write_output("\n".join(t.format(fmt, args.units) for t in parts), args.output)
     return 0
 
 
@@ -124,7 +124,12 @@ def calibrate_arguments(sp: argparse.ArgumentParser) -> None:
 def validate_arguments(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--hw", help="device spec (default: calibrate this machine first)")
     sp.add_argument("--quick", action="store_true", help="a few small kernels, no whole models")
-    sp.add_argument("--no-torch", action="store_true", help="numpy kernels only")
+    sp.add_argument(
+        "--no-torch",
+        action="store_true",
+        help="numpy kernels only (without torch installed, the torch kernels and the whole "
+        "models are left out and listed as not run: pip install 'roofline[torch]')",
+    )
     sp.add_argument("--no-models", action="store_true", help="skip resnet50 and DLRM")
     sp.add_argument("--summary-only", action="store_true", help="no per-kernel table")
     sp.add_argument(
@@ -133,15 +138,35 @@ def validate_arguments(sp: argparse.ArgumentParser) -> None:
         default="wall",
         help="time by elapsed time, or by process CPU time (needs --threads 1)",
     )
-    sp.add_argument("--json", help="also write the full JSON document to FILE.json")
-    sp.add_argument("--from-json", help="re-render a report saved with --json (no measuring)")
-    sp.add_argument("--plot", help="also write the measured-vs-predicted chart (png/svg/pdf)")
+    sp.add_argument("--json", metavar="FILE", help="also write the full JSON document to FILE.json")
+    sp.add_argument(
+        "--from-json", metavar="FILE", help="re-render a report saved with --json (no measuring)"
+    )
+    sp.add_argument(
+        "--plot", metavar="FILE", help="also write the measured-vs-predicted chart (png/svg/pdf)"
+    )
     sp.add_argument("--threads", type=int, help="BLAS/torch threads (default: all usable CPUs)")
     sp.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     add_output_options(sp)
 
 
 COMMANDS = {
-    "calibrate": Command(calibrate_arguments, run_calibrate),
-    "validate": Command(validate_arguments, run_validate),
+    "calibrate": Command(
+        calibrate_arguments,
+        run_calibrate,
+        (
+            "roofline calibrate -o mymachine.yaml",
+            "roofline calibrate --quick --threads 1 -o quick.yaml",
+        ),
+    ),
+    "validate": Command(
+        validate_arguments,
+        run_validate,
+        (
+            "roofline validate --hw mymachine.yaml",
+            "roofline validate --hw mymachine.yaml --quick --summary-only",
+            "roofline validate --hw mymachine.yaml --json report.json --plot report.png",
+            "roofline validate --from-json report.json --format markdown",
+        ),
+    ),
 }

@@ -6,13 +6,16 @@ from __future__ import annotations
 import argparse
 
 from roofline.cli.common import (
-    FORMATS,
+    DTYPE_HELP,
     Command,
+    add_batch_option,
+    add_fuse_option,
     add_layout_options,
+    add_output_options,
     add_policy_option,
+    emit,
     layout_args,
     parse_batches,
-    write_output,
 )
 from roofline.cli.model_args import add_model_options, models_of
 from roofline.serving.generation import generate
@@ -44,30 +47,30 @@ SUMMARY_COLUMNS = (
 def generate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("models", nargs="+", help="decoder models: presets, YAML or config.json")
     parser.add_argument("--hw", nargs="+", required=True, help="device preset(s) or YAML path(s)")
-    parser.add_argument("--prompt", nargs="+", default=["512"], help="prompt tokens (default 512)")
+    parser.add_argument(
+        "--prompt", nargs="+", default=["512"], metavar="TOKENS", help="prompt tokens"
+    )
     parser.add_argument(
         "--output",
         nargs="+",
         default=["128"],
         dest="tokens",
         metavar="TOKENS",
-        help="output tokens generated per request (default 128); write to a file with -o FILE",
+        help="output tokens generated per request; write to a file with -o FILE",
     )
-    parser.add_argument("--batch", nargs="+", help="requests run together (default 1)")
-    parser.add_argument("--dtype", nargs="+", help="default: each device's headline dtype")
+    add_batch_option(parser, default="1 request")
+    parser.add_argument("--dtype", nargs="+", metavar="DTYPE", help=DTYPE_HELP)
     parser.add_argument(
         "--launch",
         choices=("kernel", "graph"),
         default="kernel",
         help="launch overhead per kernel (eager) or once per step (CUDA graphs)",
     )
-    parser.add_argument("--no-fuse", action="store_true", help="run every op as its own kernel")
+    add_fuse_option(parser)
     add_model_options(parser)
     add_layout_options(parser)
     add_policy_option(parser)
-    parser.add_argument("--format", choices=FORMATS, default="table")
-    parser.add_argument("-o", dest="file", metavar="FILE", help="write to FILE instead of stdout")
-    parser.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    add_output_options(parser, flags=("-o",), dest="file")
 
 
 def _counts(values: list[str], flag: str) -> list[int]:
@@ -89,10 +92,18 @@ def run_generate(args: argparse.Namespace) -> int:
         fuse=not args.no_fuse,
         **layout_args(args),
     )
-    if args.format in ("table", "markdown"):
-        table = table.select(SUMMARY_COLUMNS)
-    write_output(table.format(args.format), args.file)
+    emit(table, args, SUMMARY_COLUMNS)
     return 0
 
 
-COMMANDS = {"generate": Command(generate_arguments, run_generate)}
+COMMANDS = {
+    "generate": Command(
+        generate_arguments,
+        run_generate,
+        (
+            "roofline generate llama2_7b --hw h100_sxm5 --batch 1 8 64",
+            "roofline generate llama3_70b --hw dgx_h100 --tp 8 --prompt 2048 --output 256",
+            "roofline generate mixtral_8x7b --hw mi300x --dtype fp8 --launch graph -o gen.csv",
+        ),
+    )
+}

@@ -51,7 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--strict", action="store_true", help="fail on an op with no mapping (default: warn)"
     )
-    parser.add_argument("-o", "--output", help="write the spec here (default: print it)")
+    parser.add_argument(
+        "-o", "--output", metavar="FILE", help="write the spec here (default: print it)"
+    )
 
 
 def parse_shape(text: str) -> tuple[str, tuple[int, ...]]:
@@ -163,4 +165,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"import": Command(add_arguments, run)}
+COMMANDS = {
+    "import": Command(
+        add_arguments,
+        run,
+        (
+            "roofline import model.onnx -o model.yaml --dim seq=128",
+            "roofline import --torch torchvision.models:resnet50 --input 1x3x224x224 "
+            "-o resnet50.yaml",
+            "roofline check resnet50.yaml",
+        ),
+    )
+}

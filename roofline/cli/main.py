@@ -7,8 +7,10 @@ command's module is imported only when that command runs or its ``--help`` is as
 in a module of its group), its test, and its line in :data:`REGISTRY`.
 
 Every :class:`~roofline.errors.RooflineError` (and argparse misuse) becomes one line
-``roofline: error: ...`` on stderr and exit status 2; ``--debug`` re-raises. Output files are
-written to a temporary name and renamed (:mod:`roofline.output_files`), so an error leaves none.
+``roofline: error: ...`` on stderr (a spec with several invalid fields: one line each) and exit
+status 2; ``--debug`` re-raises. Every :class:`~roofline.errors.RooflineWarning` becomes one line
+``roofline: warning: ...`` on stderr. Output files are written to a temporary name and renamed
+(:mod:`roofline.output_files`), so an error leaves none.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ import importlib
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple, TextIO
 
-from roofline.cli.common import Command, Parser
-from roofline.errors import RooflineError
+from roofline import __version__
+from roofline.cli.common import Command, Parser, epilog
+from roofline.errors import RooflineError, RooflineWarning
 
 # scripts/gen_spec_docs.py imports atomic_write from here; new code imports roofline.output_files
 from roofline.output_files import (
@@ -40,7 +44,7 @@ class Entry(NamedTuple):
 
 #: command -> its module and one-line help, in the order ``roofline --help`` lists them
 REGISTRY: dict[str, Entry] = {
-    "list": Entry("roofline.cli.models", "list model or device presets"),
+    "list": Entry("roofline.cli.listing", "list the model, device or system presets"),
     "analyze": Entry("roofline.cli.models", "per-op prediction of one model on one device"),
     "compare": Entry("roofline.cli.models", "models x devices x batches x dtypes"),
     "table1": Entry(
@@ -65,6 +69,13 @@ REGISTRY: dict[str, Entry] = {
     "validate": Entry(
         "roofline.cli.fidelity", "time real kernels here and compare with predictions"
     ),
+    "new": Entry("roofline.cli.spec_files", "write a commented device spec template to fill in"),
+    "check": Entry(
+        "roofline.cli.spec_files", "check a model, device or system spec file; print a summary"
+    ),
+    "completion": Entry(
+        "roofline.cli.completion", "print a shell completion script (bash, zsh or tcsh)"
+    ),
 }
 
 
@@ -76,14 +87,20 @@ def command(name: str) -> Command:
 def build_parser(name: str | None = None) -> argparse.ArgumentParser:
     """The argument parser: every command with its help; the options of command ``name`` only
     (so that no other command's module is imported)."""
-    p = Parser(prog="roofline", description="Analytical roofline modeling of DL inference.")
+    p = Parser(
+        prog="roofline",
+        description="Analytical roofline modeling of DL inference.",
+        epilog="Run 'roofline COMMAND --help' for a command's options and examples.",
+    )
     p.add_argument("--debug", action="store_true", help="show tracebacks")
+    p.add_argument("--version", action="version", version=f"roofline {__version__}")
     sub = p.add_subparsers(dest="command", parser_class=Parser, metavar="COMMAND")
     for cmd, entry in REGISTRY.items():
         sp = sub.add_parser(cmd, help=entry.help, description=entry.help)
-        if cmd == name:
-            add_arguments, run = command(cmd)
+        if cmd == name or name == "*":
+            add_arguments, run, examples = command(cmd)
             add_arguments(sp)
+            sp.epilog = epilog(examples)
             sp.set_defaults(run=run)
     return p
 
@@ -103,6 +120,29 @@ def _terminate(signum: int, _frame: object) -> None:
 
 #: signals that end a command cleanly (SIGINT is Python's KeyboardInterrupt)
 _SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """A :class:`RooflineWarning` as one stderr line; any other warning as Python shows it."""
+    if issubclass(category, RooflineWarning):
+        print(f"roofline: warning: {message}", file=sys.stderr)
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
+def _run(args: Any) -> int:
+    """Run the command, every roofline warning printed once as a line on stderr."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("default", RooflineWarning)
+        warnings.showwarning = _show_warning
+        return int(args.run(args) or 0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -125,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return 2
         with command_outputs() as outputs:
-            status = int(args.run(args) or 0)
+            status = _run(args)
             if status == 0:
                 outputs.commit()
         return status

@@ -1,27 +1,31 @@
-"""Commands ``list``, ``analyze`` and ``compare``: the presets, one model per op on one device, and
-models x devices x batches x dtypes."""
+"""Commands ``analyze`` and ``compare``: one model per op on one device, and models x devices x
+batches x dtypes."""
 
 from __future__ import annotations
 
 import argparse
 import json
 
-from roofline.api import evaluate as evaluate_any
+from roofline.api import evaluate
 from roofline.cli.common import (
     Command,
+    add_batch_option,
+    add_dtype_option,
+    add_fuse_option,
     add_layout_options,
     add_output_options,
     add_policy_option,
+    chosen_columns,
+    emit,
     layout_args,
+    one_table_format,
+    output_format,
     parse_batches,
     write_output,
 )
 from roofline.cli.model_args import add_model_options, models_of
 from roofline.comparison import compare
-from roofline.hardware import Hardware
-from roofline.presets import list_devices, list_models, load_device, load_model
 from roofline.systems.result import SystemResult
-from roofline.table import Table
 
 #: the per-op columns ``analyze`` prints for people (csv and json keep them all)
 ANALYZE_COLUMNS = (
@@ -40,80 +44,35 @@ ANALYZE_COLUMNS = (
     "tile_utilization",
 )
 
-
-def list_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("what", choices=("models", "devices"))
-    add_output_options(parser)
-
-
-def run_list(args: argparse.Namespace) -> int:
-    """Print the model or device presets, one line each."""
-    table = _models(args.format) if args.what == "models" else _devices(args.format)
-    write_output(table.format(args.format), args.output)
-    return 0
-
-
-def _short(text: str, fmt: str) -> str:
-    """A description cut to one line for people; csv and json keep it whole."""
-    if fmt in ("csv", "json"):
-        return text
-    text = text.split(" (", 1)[0]
-    return text if len(text) <= 48 else text[:47] + "…"
-
-
-def _models(fmt: str) -> Table:
-    rows = []
-    for n in list_models():
-        m = load_model(n)
-        rows.append([n, m.family, m.sample, _short(m.spec.description, fmt)])
-    return Table(["model", "family", "sample", "description"], rows, title="models")
-
-
-def _devices(fmt: str) -> Table:
-    rows = []
-    for n in list_devices():
-        hw = load_device(n)
-
-        def peak(dtype: str, hw: Hardware = hw) -> float | None:
-            used = hw.engines.matrix.resolve(dtype)
-            return hw.engines.matrix.peak[used] if used else None
-
-        main = hw.memory[hw.main_level]
-        onchip = sum(lv.capacity for lv in hw.memory.values() if lv.kind == "onchip")
-        rows.append(
-            [
-                n,
-                _short(hw.description, fmt),
-                peak("fp16") or peak("bf16"),
-                peak("int8"),
-                main.bandwidth,
-                main.capacity,
-                onchip,
-            ]
-        )
-    return Table(
-        [
-            "device",
-            "description",
-            "fp16_matrix_flops_per_s",
-            "int8_matrix_flops_per_s",
-            "main_bandwidth_bytes_per_s",
-            "main_capacity_bytes",
-            "onchip_bytes",
-        ],
-        rows,
-        title="devices",
-    )
+#: the columns ``compare`` prints for people (csv, json and ``--columns all`` keep them all)
+COMPARE_PEOPLE_COLUMNS = (
+    "model",
+    "device",
+    "layout",
+    "batch",
+    "dtype",
+    "latency_s",
+    "throughput_per_s",
+    "utilization",
+    "bound",
+    "feasible",
+    "weight_bytes",
+    "energy_per_sample_j",
+    "cost_per_1m_samples",
+    "max_batch_under_sla",
+    "best_batch_under_sla",
+    "throughput_at_best_batch_per_s",
+)
 
 
 def analyze_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="preset name or YAML path")
-    parser.add_argument("--hw", required=True, help="device preset name or YAML path")
-    parser.add_argument("--batch", nargs="+", help="batch size(s)")
-    parser.add_argument("--dtype", default="fp32")
+    parser.add_argument("model", help="model preset name or YAML path (MODEL:key=value,...)")
+    parser.add_argument("--hw", required=True, help="device or system preset name or YAML path")
+    add_batch_option(parser)
+    add_dtype_option(parser)
     add_model_options(parser)
     add_policy_option(parser)
-    parser.add_argument("--no-fuse", action="store_true", help="run every op as its own kernel")
+    add_fuse_option(parser)
     add_layout_options(parser)
     add_output_options(parser)
 
@@ -121,7 +80,8 @@ def analyze_arguments(parser: argparse.ArgumentParser) -> None:
 def run_analyze(args: argparse.Namespace) -> int:
     """Print the per-op prediction and the totals of one model on one device; on a system, the
     totals of each parallel layout."""
-    r = evaluate_any(
+    fmt = output_format(args)
+    r = evaluate(
         models_of([args.model], args.set)[0],
         args.hw,
         batch=parse_batches(args.batch),
@@ -131,53 +91,81 @@ def run_analyze(args: argparse.Namespace) -> int:
         **layout_args(args),
     )
     if isinstance(r, SystemResult):
-        write_output(r.totals().format(args.format), args.output)
+        emit(r.totals(), args)
         return 0
     ops = r.per_op()
-    if args.format == "csv":
-        text = ops.format("csv")
-    elif args.format == "json":
+    if fmt in ("csv", "parquet"):
+        emit(ops, args)
+        return 0
+    fmt = one_table_format(args, "analyze writes its ops and its summary")
+    if fmt == "json":
+        ops = chosen_columns(ops, args, fmt)
         doc = {"summary": r.totals().to_records(), "ops": ops.to_records()}
         text = json.dumps(doc, indent=1, allow_nan=False)
     else:
-        idx = [ops.columns.index(c) for c in ANALYZE_COLUMNS]
-        slim = Table(ANALYZE_COLUMNS, [[row[i] for i in idx] for row in ops.rows], title=ops.title)
-        text = slim.format(args.format) + "\n" + r.totals().format(args.format)
+        slim = chosen_columns(ops, args, fmt, ANALYZE_COLUMNS)
+        text = slim.format(fmt, args.units) + "\n" + r.totals().format(fmt, args.units)
     write_output(text, args.output)
     return 0
 
 
 def compare_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("models", nargs="+")
-    parser.add_argument("--hw", nargs="+", required=True)
-    parser.add_argument("--batch", nargs="+")
-    parser.add_argument("--dtype", nargs="+")
+    parser.add_argument(
+        "models", nargs="+", help="model preset names or YAML paths (MODEL:key=value,...)"
+    )
+    parser.add_argument(
+        "--hw", nargs="+", required=True, help="device or system preset names or YAML paths"
+    )
+    add_batch_option(parser)
+    add_dtype_option(parser, many=True)
     add_model_options(parser)
     add_policy_option(parser)
-    parser.add_argument("--no-fuse", action="store_true")
-    parser.add_argument("--sla", help="latency target, e.g. 10ms: adds max batch under it")
+    add_fuse_option(parser)
+    parser.add_argument(
+        "--sla",
+        metavar="TIME",
+        help="latency target with its unit (10ms, 2.5 s): adds the largest batch meeting it "
+        "and the batch of most throughput meeting it",
+    )
     add_layout_options(parser)
     add_output_options(parser)
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    """Print one row per model x device x batch x dtype."""
+    """Print one row per model x device x batch x dtype (a compact set of columns for people)."""
     table = compare(
         models_of(args.models, args.set),
         args.hw,
-        parse_batches(args.batch),
-        args.dtype or ["fp32"],
+        batch=parse_batches(args.batch),
+        dtype=args.dtype,
         policy=args.policy,
         fuse=not args.no_fuse,
         sla=args.sla,
         **layout_args(args),
     )
-    write_output(table.format(args.format), args.output)
+    people = [c for c in COMPARE_PEOPLE_COLUMNS if c != "layout" or set(table["layout"]) != {"-"}]
+    emit(table, args, people)
     return 0
 
 
 COMMANDS = {
-    "list": Command(list_arguments, run_list),
-    "analyze": Command(analyze_arguments, run_analyze),
-    "compare": Command(compare_arguments, run_compare),
+    "analyze": Command(
+        analyze_arguments,
+        run_analyze,
+        (
+            "roofline analyze resnet50 --hw a100_sxm4_80gb --batch 8",
+            "roofline analyze llama2_7b:phase=decode --hw h100_sxm5 --batch 16 --dtype fp8",
+            "roofline analyze bert_base --hw t4 --columns op,kind,time_s,bound -o ops.csv",
+            "roofline analyze llama2_70b --hw dgx_h100 --tp 4 8 --batch 64",
+        ),
+    ),
+    "compare": Command(
+        compare_arguments,
+        run_compare,
+        (
+            "roofline compare resnet50 dlrm_rm2 --hw t4 l4 --batch 1 64",
+            "roofline compare resnet50 --hw l4 --dtype int8 --sla 10ms",
+            "roofline compare bert_large --hw a100_sxm4_80gb h100_sxm5 --columns all -o cmp.json",
+        ),
+    ),
 }

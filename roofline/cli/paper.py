@@ -7,23 +7,49 @@ from __future__ import annotations
 
 import argparse
 
-from roofline.cli.common import Command, add_output_options, parse_batches, write_output
+from roofline.cli.common import (
+    Command,
+    add_batch_option,
+    add_output_options,
+    chosen_columns,
+    output_format,
+    parse_batches,
+    write_output,
+)
 from roofline.paper.table1 import render, table1
+
+#: the rows of Table 1, by key
+ROWS = ("rec_fc", "rec_emb", "resnext", "faster_rcnn", "resnext3d", "seq2seq")
 
 
 def table1_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--batch", nargs="+", help="compute every row at these batch sizes instead")
+    add_batch_option(parser, default="each row's own, as the paper's conventions")
     parser.add_argument(
-        "--rows", nargs="+", help="row keys: rec_fc rec_emb resnext faster_rcnn resnext3d seq2seq"
+        "--rows", nargs="+", metavar="ROW", help="only these rows: " + ", ".join(ROWS)
     )
     add_output_options(parser)
 
 
 def run_table1(args: argparse.Namespace) -> int:
     """Print Table 1, each figure beside the paper's with a verdict."""
+    fmt = output_format(args)
     batch = parse_batches(args.batch) if args.batch else None
-    write_output(render(table1(batch=batch, rows=args.rows), args.format), args.output)
+    table = chosen_columns(table1(batch=batch, rows=args.rows), args, fmt)
+    if fmt == "parquet" and args.output:
+        table.to_parquet(args.output)
+        return 0
+    write_output(render(table, fmt), args.output)
     return 0
 
 
-COMMANDS = {"table1": Command(table1_arguments, run_table1)}
+COMMANDS = {
+    "table1": Command(
+        table1_arguments,
+        run_table1,
+        (
+            "roofline table1",
+            "roofline table1 --format markdown",
+            "roofline table1 --rows rec_fc rec_emb --batch 1 100 -o table1.csv",
+        ),
+    )
+}

@@ -4,7 +4,9 @@
 
 * ``roofline MODEL... --hw DEVICE``: the roofline chart (``--table1`` adds the Table 1 marks);
 * ``breakdown MODEL... --hw DEVICE... [--by category|kind|bound]``: stacked time shares;
-* ``batch MODEL --hw DEVICE [--sla 10ms]``: latency and throughput against batch size;
+* ``batch MODEL --hw DEVICE [--sla 10ms]``: latency and throughput against batch size; with an
+  SLA the batches :func:`roofline.sla.batches_under_sla` finds (the largest, and the best
+  throughput) are among those drawn, so the chart and ``compare --sla`` agree;
 * a study of :data:`roofline.studies.STUDIES` by name (``embeddings``, ``engines``, ``onchip``,
   ``precision``, ``fleet``): models and devices optional, as each study reads them.
 """
@@ -19,9 +21,16 @@ import matplotlib.pyplot as plt
 
 from roofline import plot
 from roofline.api import evaluate_device as evaluate
-from roofline.cli.common import Command, add_output_options, parse_batches
+from roofline.cli.common import (
+    DTYPE_HELP,
+    Command,
+    add_batch_option,
+    add_output_options,
+    parse_batches,
+)
 from roofline.errors import SpecError
 from roofline.output_files import image_format
+from roofline.sla import batches_under_sla
 from roofline.studies import STUDIES, Options
 
 #: charts of the given models; the studies follow them as kinds
@@ -39,12 +48,13 @@ def plot_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "models", nargs="*", help="preset names or YAML paths (fleet: MODEL=WEIGHT)"
     )
-    parser.add_argument("--hw", nargs="+", help="device preset(s)")
-    parser.add_argument("--batch", nargs="+", help="batch size(s)")
+    parser.add_argument("--hw", nargs="+", help="device preset(s) or YAML path(s)")
+    add_batch_option(parser, default="1; batch: 1 2 4 ... 256")
     parser.add_argument(
         "--dtype",
-        help="precision (default int8 for roofline and the hardware "
-        "studies on the paper's accelerator, fp32 otherwise)",
+        metavar="DTYPE",
+        help=DTYPE_HELP.replace("default:", "default for the charts of models:")
+        + "; the studies keep the paper's precisions",
     )
     parser.add_argument("--table1", action="store_true", help="roofline: mark Table 1 intensities")
     parser.add_argument(
@@ -53,7 +63,12 @@ def plot_arguments(parser: argparse.ArgumentParser) -> None:
         default="category",
         help="breakdown: group time by op category, op kind or bound",
     )
-    parser.add_argument("--sla", help="batch: latency target, e.g. 10ms")
+    parser.add_argument(
+        "--sla",
+        metavar="TIME",
+        help="batch: latency target with its unit, e.g. 10ms (marks the largest batch meeting "
+        "it; the batches compare --sla finds are drawn)",
+    )
     parser.add_argument(
         "--style",
         help="a matplotlib style for the chart, e.g. dark_background (default: matplotlib's)",
@@ -94,7 +109,7 @@ def _draw(args: argparse.Namespace) -> Any:
     if k in STUDIES:
         options = Options(tuple(models), tuple(hws or ()), tuple(batches or ()), args.dtype)
         return STUDIES[k].from_options(options).figure()
-    dtype = args.dtype or ("int8" if k == "roofline" else "fp32")
+    dtype = args.dtype  # None: each device's default_dtype
     _need(
         bool(models),
         f"plot {k} needs at least one model",
@@ -109,8 +124,13 @@ def _draw(args: argparse.Namespace) -> Any:
         _need(bool(hws), "plot breakdown needs --hw", "--hw", "e.g. --hw a100_sxm4_80gb t4")
         rs = [evaluate(m, hw, batch=batches or [1], dtype=dtype) for m in models for hw in hws]
         return plot.breakdown(rs, by=args.by)
-    m = _one(models, "models", "model")
-    r = evaluate(m, _one(hws, "--hw", "device"), batch=batches or DEFAULT_BATCHES, dtype=dtype)
+    m, hw = _one(models, "models", "model"), _one(hws, "--hw", "device")
+    grid = list(batches or DEFAULT_BATCHES)
+    if args.sla is not None:  # the same search as compare --sla: its batches are drawn too
+        found = batches_under_sla(m, hw, args.sla, dtype)
+        grid += [found.max_batch_under_sla, found.best_batch_under_sla]
+    grid = sorted({b for b in grid if b >= 1})
+    r = evaluate(m, hw, batch=grid, dtype=dtype)
     return plot.batch_scaling(r, target_s=args.sla)
 
 
@@ -129,4 +149,16 @@ def _one(values: list[str] | None, field: str, what: str) -> str:
     return values[0]  # type: ignore[index]
 
 
-COMMANDS = {"plot": Command(plot_arguments, run_plot)}
+COMMANDS = {
+    "plot": Command(
+        plot_arguments,
+        run_plot,
+        (
+            "roofline plot roofline resnet50 --hw hypothetical_100tops -o roofline.png",
+            "roofline plot roofline resnet50 dlrm_rm2 --hw a100_sxm4_80gb --table1 -o r.svg",
+            "roofline plot breakdown resnet50 --hw t4 l4 --by bound -o breakdown.png",
+            "roofline plot batch resnet50 --hw l4 --dtype int8 --sla 10ms -o batch.png",
+            "roofline plot onchip -o onchip.png",
+        ),
+    )
+}

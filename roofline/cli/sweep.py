@@ -10,16 +10,23 @@ from typing import Any
 
 from roofline.cli.common import (
     Command,
+    add_batch_option,
+    add_dtype_option,
+    add_fuse_option,
     add_layout_options,
     add_output_options,
     add_policy_option,
+    chosen_columns,
+    emit,
     layout_args,
+    one_table_format,
+    output_format,
     parse_batches,
     write_output,
 )
 from roofline.cli.model_args import add_model_options, models_of
 from roofline.errors import SpecError
-from roofline.knobs import knob_dim
+from roofline.knobs import knob_dim, parse_knob_values, zero_ok
 from roofline.output_files import image_format, write_text
 from roofline.presets import load_hardware
 from roofline.sweeps import Progress, n_points, sweep
@@ -32,7 +39,8 @@ from roofline.whatif import diff_devices, sensitivity
 def parse_vary(items: list[str], hw: Any) -> dict[str, list[float]]:
     """``["memory.hbm.bandwidth=0.5TB/s:8TB/s:16:log", "memory.sram.capacity=8MiB,32MiB"]`` ->
     {canonical path: SI values}; on a system, its knobs (``count=8,16``,
-    ``interconnect.nvlink.bandwidth=...``, ``device.<knob>=...``)."""
+    ``interconnect.nvlink.bandwidth=...``, ``device.<knob>=...``). Each value needs its unit
+    (zero excepted where the knob may be zero), checked as the API checks a knob's values."""
     out: dict[str, list[float]] = {}
     for item in items:
         if "=" not in item:
@@ -46,18 +54,16 @@ def parse_vary(items: list[str], hw: Any) -> dict[str, list[float]]:
         canon, dim = system_knob_dim(hw, path.strip()) if on_system else knob_dim(hw, path.strip())
         if dim is None and canon == "count":
             values = _counts(spec)
-        elif dim is None:
-            try:
-                values = [float(v) for v in spec.split(",")]
-            except ValueError:
-                raise SpecError(
-                    f"cannot parse {spec!r}",
-                    field=f"--vary {path}",
-                    fix="give numbers in (0, 1], e.g. 0.5,0.8,1",
-                ) from None
         else:
             try:
-                values = parse_range(spec, dim)
+                if dim is not None and ":" in spec:
+                    texts: list[Any] = parse_range(spec, dim, allow_zero=zero_ok(canon))
+                else:
+                    texts = [v.strip() for v in spec.split(",") if v.strip()]
+                    if not texts:
+                        raise SpecError(f"empty value list {spec!r}", fix="give a,b,c")
+                # a system's knobs are checked by the sweep (roofline.systems.variants)
+                values = texts if on_system else parse_knob_values(hw, canon, texts)[1].tolist()
             except SpecError as exc:
                 raise SpecError(exc.problem, field=f"--vary {path}", fix=exc.fix) from None
         if canon in out:
@@ -70,16 +76,17 @@ def run_sweep(args: argparse.Namespace) -> int:
     """Evaluate the models over the device variants; print the table, write the chart."""
     if args.plot:
         image_format(args.plot, field="--plot")  # before the sweep
+    fmt = output_format(args)
     hw = load_hardware(args.hw)
     knobs = parse_vary(args.vary, hw)
-    total = n_points(knobs, args.mode) * len(args.models) * len(args.dtype or ["fp32"])
+    total = n_points(knobs, args.mode) * len(args.models) * len(args.dtype or [None])
     bar = Progress(total, stream=sys.stderr) if not args.quiet else None
     table = sweep(
         models_of(args.models, args.set),
         hw,
         knobs,
         batch=parse_batches(args.batch),
-        dtype=args.dtype or "fp32",
+        dtype=args.dtype,
         mode=args.mode,
         policy=args.policy,
         fuse=not args.no_fuse,
@@ -91,7 +98,8 @@ def run_sweep(args: argparse.Namespace) -> int:
         write_text(args.per_op, table.per_op.to_csv())
     if args.plot:
         _write_chart(table, args.metric, args.plot)
-    write_output(table.format(args.format), args.output)
+    people = [*table.knobs, *(c for c in SWEEP_PEOPLE_COLUMNS if c in table.columns)]
+    emit(table, args, people if fmt in ("table", "markdown") else None)
     return 0
 
 
@@ -147,11 +155,12 @@ def run_sensitivity(args: argparse.Namespace) -> int:
         args.hw,
         batch=b[0],
         dtype=args.dtype,
+        knobs=args.knob or None,
         factor=args.factor,
         policy=args.policy,
         fuse=not args.no_fuse,
     )
-    write_output(table.format(args.format), args.output)
+    emit(table, args)
     return 0
 
 
@@ -163,30 +172,33 @@ def run_diff(args: argparse.Namespace) -> int:
             field="--hw",
             fix="e.g. --hw a100_sxm4_80gb h100_sxm5",
         )
-    b = parse_batches(args.batch)
-    by_kind, changed = diff_devices(
+    fmt = one_table_format(args, "diff writes two tables")
+    d = diff_devices(
         models_of([args.model], args.set)[0],
         args.hw[0],
         args.hw[1],
-        batch=b[0],
+        batch=parse_batches(args.batch),
         dtype=args.dtype,
         policy=args.policy,
     )
-    if args.format == "json":
+    by_kind = chosen_columns(d.by_kind, args, fmt)
+    if fmt == "json":
         text = json.dumps(
-            {"by_kind": by_kind.to_records(), "bound_changes": changed.to_records()},
+            {"by_kind": by_kind.to_records(), "bound_changes": d.bound_changes.to_records()},
             indent=1,
             allow_nan=False,
         )
     else:
-        text = by_kind.format(args.format) + "\n" + changed.format(args.format)
+        text = by_kind.format(fmt, args.units) + "\n" + d.bound_changes.format(fmt, args.units)
     write_output(text, args.output)
     return 0
 
 
 def sweep_arguments(sp: argparse.ArgumentParser) -> None:
-    sp.add_argument("models", nargs="+")
-    sp.add_argument("--hw", required=True, help="base device, or a system (then --tp/--pp/--ep)")
+    sp.add_argument("models", nargs="+", help="model preset names or YAML paths")
+    sp.add_argument(
+        "--hw", required=True, help="the base device, or a system (then --tp/--pp/--ep)"
+    )
     add_model_options(sp)
     add_layout_options(sp)
     sp.add_argument(
@@ -197,49 +209,115 @@ def sweep_arguments(sp: argparse.ArgumentParser) -> None:
         action="append",
         required=True,
         metavar="PATH=VALUES",
-        help="e.g. memory.hbm.bandwidth=0.5TB/s:8TB/s:16:log or "
-        "memory.sram.capacity=8MiB,32MiB,128MiB (repeatable)",
+        help="a knob and its values, each with its unit: memory.hbm.bandwidth=0.5TB/s:8TB/s:16:log "
+        "or memory.sram.capacity=8MiB,32MiB,128MiB (repeatable; knobs: memory.LEVEL.capacity, "
+        ".bandwidth, .granularity, .energy; engines.matrix|vector.peak.DTYPE, .energy.DTYPE, "
+        ".efficiency; overheads.per_op; power.tdp, .idle; cost.*; on a system count, "
+        "interconnect.LEVEL.bandwidth|latency, device.KNOB)",
     )
-    sp.add_argument("--mode", choices=("product", "zip"), default="product")
-    sp.add_argument("--batch", nargs="+")
-    sp.add_argument("--dtype", nargs="+")
+    sp.add_argument(
+        "--mode",
+        choices=("product", "zip"),
+        default="product",
+        help="every combination of the knobs' values, or their values side by side",
+    )
+    add_batch_option(sp)
+    add_dtype_option(sp, many=True)
     add_policy_option(sp)
-    sp.add_argument("--no-fuse", action="store_true")
-    sp.add_argument("--plot", help="write a chart of the result (FILE.png|svg|pdf)")
+    add_fuse_option(sp)
+    sp.add_argument("--plot", metavar="FILE", help="write a chart of the result (.png, .svg, .pdf)")
     sp.add_argument(
         "--per-op", metavar="FILE", help="also write per-op detail as CSV (small sweeps)"
     )
     sp.add_argument(
-        "--metric", default="latency_s", choices=("latency_s", "throughput_per_s", "utilization")
+        "--metric",
+        default="latency_s",
+        choices=("latency_s", "throughput_per_s", "utilization"),
+        help="what --plot draws",
     )
-    sp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    sp.add_argument("-q", "--quiet", action="store_true", help="no progress bar on stderr")
     add_output_options(sp)
 
 
 def sensitivity_arguments(sp: argparse.ArgumentParser) -> None:
-    sp.add_argument("model")
-    sp.add_argument("--hw", required=True)
-    sp.add_argument("--batch", nargs="+")
-    sp.add_argument("--dtype", default="fp32")
-    sp.add_argument("--factor", type=float, default=2.0)
+    sp.add_argument("model", help="model preset name or YAML path")
+    sp.add_argument("--hw", required=True, help="device preset name or YAML path")
+    add_batch_option(sp)
+    add_dtype_option(sp)
+    sp.add_argument(
+        "--factor",
+        type=float,
+        default=2.0,
+        help="each knob is multiplied and divided by this (> 1)",
+    )
+    sp.add_argument(
+        "--knob",
+        action="append",
+        metavar="PATH",
+        help="rank only this knob (repeatable; default: every level's bandwidth and capacity, "
+        "the peaks at the dtype, the per-op overhead)",
+    )
     add_model_options(sp)
     add_policy_option(sp)
-    sp.add_argument("--no-fuse", action="store_true")
+    add_fuse_option(sp)
     add_output_options(sp)
 
 
 def diff_arguments(sp: argparse.ArgumentParser) -> None:
-    sp.add_argument("model")
-    sp.add_argument("--hw", nargs="+", required=True)
-    sp.add_argument("--batch", nargs="+")
-    sp.add_argument("--dtype", default="fp32")
+    sp.add_argument("model", help="model preset name or YAML path")
+    sp.add_argument("--hw", nargs="+", required=True, help="two devices: from, to")
+    add_batch_option(sp)
+    sp.add_argument(
+        "--dtype",
+        metavar="DTYPE",
+        help="precision on both devices (default: the first device's default_dtype)",
+    )
     add_model_options(sp)
     add_policy_option(sp)
     add_output_options(sp)
 
 
+#: the columns ``sweep`` prints for people after its knobs (csv, json and ``--columns all`` keep
+#: every column)
+SWEEP_PEOPLE_COLUMNS = (
+    "model",
+    "layout",
+    "batch",
+    "dtype",
+    "latency_s",
+    "throughput_per_s",
+    "utilization",
+    "bound",
+    "feasible",
+    "energy_per_sample_j",
+    "cost_per_1m_samples",
+    "power_capped",
+)
+
+
 COMMANDS = {
-    "sweep": Command(sweep_arguments, run_sweep),
-    "sensitivity": Command(sensitivity_arguments, run_sensitivity),
-    "diff": Command(diff_arguments, run_diff),
+    "sweep": Command(
+        sweep_arguments,
+        run_sweep,
+        (
+            "roofline sweep resnet50 --hw a100_sxm4_80gb "
+            "--vary memory.hbm.bandwidth=0.5TB/s:8TB/s:16:log --batch 1 64",
+            "roofline sweep resnet50 --hw a100_sxm4_80gb --vary memory.sram.capacity=8MiB,32MiB "
+            "--vary engines.matrix.peak.fp16=100TFLOP/s,300TFLOP/s -o sweep.csv --plot sweep.png",
+            "roofline sweep llama2_70b --hw dgx_h100 --vary count=8,16 --all-layouts",
+        ),
+    ),
+    "sensitivity": Command(
+        sensitivity_arguments,
+        run_sensitivity,
+        (
+            "roofline sensitivity dlrm_rm2 --hw a100_sxm4_80gb --batch 64",
+            "roofline sensitivity resnet50 --hw t4 --factor 1.5 --knob memory.dram.bandwidth",
+        ),
+    ),
+    "diff": Command(
+        diff_arguments,
+        run_diff,
+        ("roofline diff resnet50 --hw a100_sxm4_80gb h100_sxm5 --batch 16",),
+    ),
 }

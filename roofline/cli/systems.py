@@ -7,9 +7,11 @@ import argparse
 
 from roofline.cli.common import (
     Command,
+    add_batch_option,
+    add_output_options,
     add_policy_option,
+    emit,
     parse_batches,
-    write_output,
 )
 from roofline.cli.model_args import add_model_options, models_of
 from roofline.systems.search import best_layout
@@ -18,18 +20,34 @@ from roofline.systems.search import best_layout
 def layouts_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="preset name, YAML path or config.json")
     parser.add_argument("--hw", required=True, help="a system, e.g. dgx_h100")
-    parser.add_argument("--batch", nargs="+", help="batch size(s) of the whole system")
-    parser.add_argument("--dtype", help="default: the device's headline dtype")
-    parser.add_argument("--sla", help="latency target (per output token with --prompt), e.g. 50ms")
-    parser.add_argument("--ttft", help="time-to-first-token target, e.g. 2s (with --prompt)")
-    parser.add_argument("--per-user", type=float, help="output tokens/s each user must get")
-    parser.add_argument("--prompt", type=int, help="prompt tokens: rank by generation")
-    parser.add_argument("--output", type=int, dest="tokens", help="output tokens (with --prompt)")
+    add_batch_option(parser, default="1 (the whole system's)")
+    parser.add_argument(
+        "--dtype", metavar="DTYPE", help="precision (default: the device's default_dtype)"
+    )
+    parser.add_argument(
+        "--sla",
+        metavar="TIME",
+        help="latency target with its unit (per output token with --prompt), e.g. 50ms",
+    )
+    parser.add_argument(
+        "--ttft", metavar="TIME", help="time-to-first-token target, e.g. 2s (with --prompt)"
+    )
+    parser.add_argument(
+        "--per-user", type=float, metavar="TOKENS_PER_S", help="output tokens/s each user must get"
+    )
+    parser.add_argument(
+        "--prompt", type=int, metavar="TOKENS", help="prompt tokens: rank by generation"
+    )
+    parser.add_argument(
+        "--output",
+        type=int,
+        dest="tokens",
+        metavar="TOKENS",
+        help="output tokens (with --prompt); write to a file with -o FILE",
+    )
     add_model_options(parser)
     add_policy_option(parser)
-    parser.add_argument("--format", choices=("table", "markdown", "csv", "json"), default="table")
-    parser.add_argument("-o", dest="output", metavar="FILE", help="write to FILE")
-    parser.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    add_output_options(parser, flags=("-o",), dest="file")
 
 
 def run_layouts(args: argparse.Namespace) -> int:
@@ -46,8 +64,18 @@ def run_layouts(args: argparse.Namespace) -> int:
         output=args.tokens,
         policy=args.policy,
     )
-    write_output(table.format(args.format), args.output)
+    emit(table, args)
     return 0
 
 
-COMMANDS = {"layouts": Command(layouts_arguments, run_layouts)}
+COMMANDS = {
+    "layouts": Command(
+        layouts_arguments,
+        run_layouts,
+        (
+            "roofline layouts llama2_70b --hw dgx_h100 --batch 64",
+            "roofline layouts llama3_70b --hw dgx_h100 --batch 32 --prompt 2048 --output 256 "
+            "--sla 50ms",
+        ),
+    )
+}

@@ -243,6 +243,9 @@ def calibrate(
         "description": f"{model}: {threads} of {cpus()} CPUs, measured by roofline calibrate "
         f"on {today}",
         "source": f"{stamp} (python -m roofline calibrate{' --quick' if quick else ''})",
+        "default_dtype": "fp32",
+        "default_dtype_source": f"{stamp}; fp32, the precision numpy (and torch on a CPU, by "
+        "default) computes in and the validation suite runs",
         "engines": {
             "matrix": {
                 "peak": {dt: rate_text(p, "FLOP/s") for dt, p in peaks.items()},

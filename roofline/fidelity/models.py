@@ -133,19 +133,29 @@ def dlrm(torch: Any, preset: str = "dlrm_rm2") -> Callable[[int], Callable[[], A
     return at
 
 
-def measure_models(hw: Hardware, say: Progress, clock: str = "wall") -> list[dict[str, Any]]:
-    """Measure and predict each whole model at its batches; a model that cannot be built (no
-    torchvision, not enough memory) is skipped with a progress line saying why."""
+#: the whole models measured, with their batches
+MODELS = (("resnet50", (1, 8)), ("dlrm_rm2", (1, 64)))
+
+
+def measure_models(
+    hw: Hardware, say: Progress, clock: str = "wall"
+) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """Measure and predict each whole model at its batches (fp32, as torch runs them); return
+    the rows and the models skipped, each with the reason (no torchvision, not enough memory),
+    also said as a progress line."""
     torch = torch_module()
     rows: list[dict[str, Any]] = []
-    for name, batches, factory in (("resnet50", (1, 8), resnet50), ("dlrm_rm2", (1, 64), dlrm)):
+    skipped: list[dict[str, str]] = []
+    factories = {"resnet50": resnet50, "dlrm_rm2": dlrm}
+    for name, batches in MODELS:
         try:
-            runner = factory(torch)
+            runner = factories[name](torch)
         except (ImportError, MemoryError, ValueError, RuntimeError) as exc:
             say(f"skipping {name}: {exc}")
+            skipped.append({"name": f"model {name}", "reason": str(exc)})
             continue
-        pred = evaluate(name, hw, batch=list(batches), fuse=False)
-        fused = evaluate(name, hw, batch=list(batches), fuse=True)
+        pred = evaluate(name, hw, batch=list(batches), dtype="fp32", fuse=False)
+        fused = evaluate(name, hw, batch=list(batches), dtype="fp32", fuse=True)
         for j, b in enumerate(batches):
             meas = measure(runner(b), quick=False, clock=clock)
             row: dict[str, Any] = {
@@ -167,4 +177,4 @@ def measure_models(hw: Hardware, say: Progress, clock: str = "wall") -> list[dic
                 f"predicted {row['predicted_s'] * 1e3:.3g} ms (x{row['ratio']:.2f})"
             )
         del runner
-    return rows
+    return rows, skipped

@@ -31,8 +31,8 @@ from roofline.counting import count_graph
 from roofline.errors import SpecError
 from roofline.evaluation import evaluate_costs
 from roofline.fidelity import machine as mach
-from roofline.fidelity.kernels import Kernel, release, suite
-from roofline.fidelity.models import measure_models
+from roofline.fidelity.kernels import Kernel, release, suite, torch_suite
+from roofline.fidelity.models import MODELS, measure_models
 from roofline.fidelity.timing import measure
 from roofline.hardware import Hardware
 from roofline.presets import build_model
@@ -169,7 +169,8 @@ def run_validation(
         say(warn)
     kernels = suite(quick, torch is not None)
     t0 = time.perf_counter()
-    rows, skipped = [], []
+    rows: list[dict[str, Any]] = []
+    skipped = not_run(with_torch, torch is not None, quick, models)
     for i, k in enumerate(kernels, 1):
         try:
             pred = predict(k, hw)
@@ -201,7 +202,8 @@ def run_validation(
     release()
     whole: list[dict[str, Any]] = []
     if torch is not None and models and not quick:
-        whole = measure_models(hw, say, clock)
+        whole, missed = measure_models(hw, say, clock)
+        skipped += missed
     info["load_average_after"] = list(os.getloadavg())
     return {
         "roofline_validate": 1,
@@ -224,6 +226,24 @@ def run_validation(
         "models": whole,
         "elapsed_s": time.perf_counter() - t0,
     }
+
+
+def not_run(with_torch: bool, have_torch: bool, quick: bool, models: bool) -> list[dict[str, str]]:
+    """What the suite leaves out and why, before it runs: the torch kernels without torch (or
+    with ``with_torch`` off), the whole models without torch, with ``quick`` or ``models`` off."""
+    out: list[dict[str, str]] = []
+    if not with_torch:
+        why_torch = "torch kernels not asked for (--no-torch)"
+    elif not have_torch:
+        why_torch = "torch is not installed: pip install 'roofline[torch]' (see the README)"
+    else:
+        why_torch = ""
+    if why_torch:
+        out += [{"name": k.name, "reason": why_torch} for k in torch_suite(quick)]
+    if why_torch or quick or not models:
+        why = why_torch or ("--quick runs no whole model" if quick else "--no-models")
+        out += [{"name": f"model {name}", "reason": why} for name, _ in MODELS]
+    return out
 
 
 KERNEL_COLUMNS = (
@@ -259,4 +279,7 @@ def tables(doc: dict[str, Any]) -> list[Table]:
     out = [k, s]
     if doc["models"]:
         out.append(Table.from_records(doc["models"], title="whole models (measured end to end)"))
+    if doc.get("skipped"):
+        skipped = [[r["name"], r["reason"]] for r in doc["skipped"]]
+        out.append(Table(["name", "reason"], skipped, title=f"not run ({len(skipped)})"))
     return out

@@ -24,26 +24,19 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from roofline.errors import SpecError
 from roofline.field_checks import Name, check_fields
 from roofline.frozen import freeze_fields
-from roofline.hardware import Hardware
+from roofline.hardware import Hardware, as_text, quantity
 from roofline.kinds import RESERVED_LEVEL_NAMES
-from roofline.spec_ranges import check_range
-from roofline.units import Dim, parse_quantity
+from roofline.units import Dim
 
-Bandwidth = Annotated[
-    float,
-    BeforeValidator(lambda v: check_range(parse_quantity(v, Dim.BANDWIDTH), "bandwidth", "B/s")),
-]
-Seconds = Annotated[
-    float,
-    BeforeValidator(
-        lambda v: check_range(parse_quantity(v, Dim.TIME, allow_zero=True), "latency", "s")
-    ),
-]
+#: bytes per second per direction per device: ``"450 GB/s"``
+Bandwidth = Annotated[float, quantity(Dim.BANDWIDTH, "bandwidth"), as_text(Dim.BANDWIDTH)]
+#: seconds per collective step, zero allowed: ``"12 us"``
+Seconds = Annotated[float, quantity(Dim.TIME, "latency", allow_zero=True), as_text(Dim.TIME)]
 
 
 class _Spec(BaseModel):

@@ -4,9 +4,9 @@ The energy model rides along as :class:`roofline.energy.DeviceEnergy` (None with
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -18,6 +18,57 @@ from roofline.hardware import Cost, Engine, Hardware, Power
 from roofline.kinds import EngineKind
 
 
+class VariantLabels(Sequence[str]):
+    """The names ``base[i]`` of a grid's variants, made one at a time when asked for: a sweep of
+    a million variants builds no million strings."""
+
+    __slots__ = ("base", "positions")
+
+    def __init__(self, base: str, positions: np.ndarray | range) -> None:
+        self.base = base
+        self.positions = positions
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+    @overload
+    def __getitem__(self, i: slice) -> VariantLabels: ...
+    def __getitem__(self, i: int | slice) -> str | VariantLabels:
+        if isinstance(i, slice):
+            return self.take(i)
+        return f"{self.base}[{int(self.positions[i])}]"
+
+    def __iter__(self) -> Iterator[str]:
+        return (f"{self.base}[{int(j)}]" for j in self.positions)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return len(other) == len(self) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"VariantLabels({self.base!r}, {len(self)} variants)"
+
+    def take(self, idx: Any) -> VariantLabels:
+        """The labels at ``idx`` (a slice or index array), still lazy."""
+        positions = self.positions
+        if isinstance(positions, range) and isinstance(idx, slice):
+            return VariantLabels(self.base, positions[idx])
+        return VariantLabels(self.base, np.asarray(positions)[idx])
+
+
+def take_labels(labels: Sequence[str], idx: Any) -> Sequence[str]:
+    """``labels`` at ``idx``: lazy labels stay lazy, others become a tuple."""
+    if isinstance(labels, VariantLabels):
+        return labels.take(idx)
+    return tuple(np.asarray(labels, dtype=object)[idx])
+
+
 @dataclass(frozen=True, eq=False)
 class HardwareGrid:
     """H device variants sharing one memory structure, as numpy arrays.
@@ -26,8 +77,8 @@ class HardwareGrid:
     ----------
     base : Hardware
         The device the variants derive from (structure, fallbacks, labels).
-    labels : tuple of str
-        A name per variant.
+    labels : sequence of str
+        A name per variant (:class:`VariantLabels` for the variants of a knob grid).
     capacity, bandwidth, granularity : ndarray [H, L]
         Bytes, bytes/s, bytes per memory level.
     matrix_peak, vector_peak : dict dtype -> ndarray [H]
@@ -42,7 +93,7 @@ class HardwareGrid:
     """
 
     base: Hardware
-    labels: tuple[str, ...]
+    labels: Sequence[str]
     capacity: np.ndarray
     bandwidth: np.ndarray
     granularity: np.ndarray
@@ -112,7 +163,7 @@ class HardwareGrid:
         """Return the variants at ``idx`` (a slice or index array)."""
         return HardwareGrid(
             self.base,
-            tuple(np.asarray(self.labels, dtype=object)[idx]),
+            take_labels(self.labels, idx),
             self.capacity[idx],
             self.bandwidth[idx],
             self.granularity[idx],

@@ -6,15 +6,18 @@ and :func:`vary`, which makes a :class:`~roofline.grid.HardwareGrid` of every co
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 
+from roofline.budget import STREAM_FIX, check_budget
 from roofline.dtypes import BITS, canonical
 from roofline.energy import DeviceEnergy
 from roofline.errors import SpecError
-from roofline.grid import HardwareGrid, to_grid
+from roofline.grid import HardwareGrid, VariantLabels, to_grid
 from roofline.hardware import Hardware
 from roofline.kinds import EngineKind, LevelKind
 from roofline.suggest import did_you_mean
@@ -187,29 +190,88 @@ def _range_fix(path: str, dim: Dim | None) -> str:
     return "use a non-negative, finite value" if _zero_ok(path) else "use a positive, finite value"
 
 
+@dataclass(frozen=True, eq=False)
+class KnobSpace:
+    """The variants of a knob grid without their columns: each knob's values (SI floats) and how
+    they combine, so that any slice of variants is made on demand (a sweep of 1e9 points never
+    holds 1e9 knob values).
+
+    Variant ``i`` of a ``product`` space takes the values at ``np.unravel_index(i, lengths)``: the
+    first knob varies slowest, as ``np.meshgrid(..., indexing="ij")`` ravels; of a ``zip`` space,
+    the ``i``-th value of every knob.
+    """
+
+    paths: tuple[str, ...]
+    values: tuple[np.ndarray, ...]
+    mode: str = "product"
+
+    @property
+    def size(self) -> int:
+        """Number of variants (a Python int: a product of 1e6 x 1e6 values does not overflow)."""
+        if not self.values:
+            return 0
+        lengths = [len(v) for v in self.values]
+        return lengths[0] if self.mode == "zip" else math.prod(lengths)
+
+    def columns(self, start: int = 0, stop: int | None = None) -> dict[str, np.ndarray]:
+        """The knob values [stop - start] of variants ``start`` to ``stop`` (default: all)."""
+        stop = self.size if stop is None else min(stop, self.size)
+        if self.mode == "zip":
+            return {p: v[start:stop] for p, v in zip(self.paths, self.values)}
+        flat = np.arange(start, stop, dtype=np.int64)
+        out: dict[str, np.ndarray] = {}
+        for p, v in reversed(list(zip(self.paths, self.values))):
+            flat, pos = np.divmod(flat, len(v))
+            out[p] = v[pos]
+        return {p: out[p] for p in self.paths}
+
+
+#: bytes a grid holds per variant and knob column beyond its levels and peaks (efficiencies,
+#: overhead, tile, energy scalars): an upper estimate for the budget check
+_GRID_BYTES_PER_VARIANT = 8 * 24
+
+
+def knob_space(hw: Hardware, knobs: Mapping[str, KnobValues], mode: str = "product") -> KnobSpace:
+    """The :class:`KnobSpace` of ``knobs`` on ``hw``: paths checked and canonicalized
+    (:func:`knob_dim`), values parsed; nothing of the grid's size is allocated."""
+    if mode not in ("product", "zip"):
+        raise SpecError(f"unknown mode {mode!r}", field="mode", fix="use 'product' or 'zip'")
+    parsed = dict(parse_knob_values(hw, p, v) for p, v in knobs.items())
+    if mode == "zip" and len({len(v) for v in parsed.values()}) > 1:
+        raise SpecError(
+            "zip mode needs value lists of equal length",
+            field="vary",
+            fix="use mode='product' or give equal lengths",
+        )
+    return KnobSpace(tuple(parsed), tuple(parsed.values()), mode)
+
+
 def knob_columns(
     hw: Hardware, knobs: Mapping[str, KnobValues], mode: str = "product"
 ) -> dict[str, np.ndarray]:
     """Value columns (SI floats, one entry per variant) of a product or zip grid of knobs.
 
-    Paths are checked and canonicalized (:func:`knob_dim`); an empty mapping gives no columns.
+    Paths are checked and canonicalized (:func:`knob_dim`); an empty mapping gives no columns. The
+    grid's size is checked against the memory budget (:mod:`roofline.budget`) before allocating.
     """
-    parsed = dict(parse_knob_values(hw, p, v) for p, v in knobs.items())
-    lists = list(parsed.values())
-    if mode == "zip":
-        if len({len(v) for v in lists}) > 1:
-            raise SpecError(
-                "zip mode needs value lists of equal length",
-                field="vary",
-                fix="use mode='product' or give equal lengths",
-            )
-        return parsed
-    if mode != "product":
-        raise SpecError(f"unknown mode {mode!r}", field="mode", fix="use 'product' or 'zip'")
-    if not parsed:
-        return {}
-    mesh = np.meshgrid(*lists, indexing="ij")
-    return {k: m.ravel() for k, m in zip(parsed, mesh)}
+    space = knob_space(hw, knobs, mode)
+    check_grid_size(hw, space)
+    return space.columns() if space.paths else {}
+
+
+def check_grid_size(hw: Hardware, space: KnobSpace) -> None:
+    """Refuse a grid of ``space`` on ``hw`` that would not fit the memory budget."""
+    levels = len(hw.memory)
+    peaks = len(hw.engines.matrix.peak) + len(hw.engines.vector.peak)
+    per_variant = 8 * (3 * levels + peaks + len(space.paths)) + _GRID_BYTES_PER_VARIANT
+    if hw.has_energy:
+        per_variant += 8 * (levels + peaks)
+    check_budget(
+        float(space.size) * per_variant,
+        f"a grid of {space.size:,} device variants",
+        field="vary",
+        fix=f"vary fewer values, or sweep it chunk by chunk with rl.sweep ({STREAM_FIX})",
+    )
 
 
 def vary(
@@ -262,7 +324,7 @@ def vary(
             (meff if parts[1] == EngineKind.MATRIX else veff)[:] = col
         else:
             overhead[:] = col
-    labels = tuple(f"{hw.name}[{i}]" for i in range(h))
+    labels = VariantLabels(hw.name, range(h))
     tile = None if g.tile is None else np.repeat(g.tile, h, axis=0)
     if energy is not None:
         low = np.flatnonzero(energy.tdp <= energy.idle)

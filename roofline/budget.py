@@ -22,7 +22,8 @@ BUDGET_ENV = "ROOFLINE_MEMORY_BUDGET"
 DEFAULT_BUDGET = 4 * 2**30
 #: what a refusal suggests when streaming is the way out
 STREAM_FIX = (
-    "stream it to disk: rl.sweep(..., out='sweep.parquet') or roofline sweep ... -o sweep.parquet"
+    "stream it to disk with rl.sweep(..., out='sweep.parquet') or roofline sweep ... -o "
+    "sweep.parquet"
 )
 
 
@@ -61,4 +62,24 @@ def check_budget(
         f"{what} would take {fmt_bytes(nbytes)} of memory, over the budget of {fmt_bytes(limit)}",
         field=field,
         fix=f"{fix}; or {raise_it}" if fix else raise_it,
+    )
+
+
+#: arrays of [variants, batches, ops] an evaluation holds at its peak, per memory level and
+#: besides (placement, per-level times, derating, the result's own arrays): an upper estimate
+EVALUATION_ARRAYS_PER_LEVEL, EVALUATION_ARRAYS = 4, 10
+
+
+def check_evaluation_size(
+    variants: int, batches: int, ops: int, levels: int, budget: float | str | None = None
+) -> None:
+    """Refuse a full evaluation (per-op arrays of [variants, batches, ops, levels]) beyond the
+    budget."""
+    arrays = EVALUATION_ARRAYS_PER_LEVEL * levels + EVALUATION_ARRAYS
+    check_budget(
+        8.0 * variants * batches * ops * arrays,
+        f"evaluating {variants:,} device variants x {batches:,} batches x {ops:,} ops per op",
+        field="hw",
+        fix="sweep the variants instead (rl.sweep keeps totals only, chunk by chunk)",
+        budget=budget,
     )

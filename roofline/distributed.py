@@ -13,6 +13,7 @@ same.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from contextlib import contextmanager
@@ -33,6 +34,10 @@ Progress = Callable[[int], None] | None
 WINDOW_PER_WORKER = 4
 #: times a task that raised is retried on Dask (a lost worker is rescheduled regardless)
 RETRIES = 1
+#: how long to wait for a scheduler to answer
+CONNECT_TIMEOUT = "10s"
+#: a scheduler's address: ``tcp://host:port`` (or tls://, ucx://, inproc://)
+SCHEDULER_ADDRESS = re.compile(r"^(tcp|tls|ucx|inproc)://\[?[\w.:-]+\]?:\d+$")
 _SWEEP_IDS = count()
 
 
@@ -176,17 +181,16 @@ def dask_client(scheduler: str | None = None, workers: int | None = None) -> Ite
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
                                 or workers < 1):  # fmt: skip
         raise SpecError(f"workers={workers!r} must be a whole number >= 1", field="workers")
-    try:
-        from dask.distributed import Client, LocalCluster
-    except ImportError:
-        raise SpecError(
-            "a Dask cluster needs dask.distributed",
-            field="scheduler" if scheduler else "workers",
-            fix="pip install 'roofline[dask]'",
-        ) from None
     if scheduler is not None:
+        if not isinstance(scheduler, str) or not SCHEDULER_ADDRESS.match(scheduler):
+            raise SpecError(
+                f"{scheduler!r} is not a scheduler address",
+                field="scheduler",
+                fix="give tcp://HOST:PORT, as 'dask scheduler' prints it (port 8786 by default)",
+            )
+        Client, _ = _dask(scheduler)
         try:
-            client = Client(scheduler, timeout="10s", set_as_default=False)
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
         except (OSError, TimeoutError, ValueError) as exc:
             raise SpecError(
                 f"cannot reach the Dask scheduler at {scheduler!r} ({exc.__class__.__name__})",
@@ -197,6 +201,7 @@ def dask_client(scheduler: str | None = None, workers: int | None = None) -> Ite
         with client:
             yield client
         return
+    Client, LocalCluster = _dask(scheduler)
     with (
         LocalCluster(
             n_workers=workers,
@@ -208,6 +213,19 @@ def dask_client(scheduler: str | None = None, workers: int | None = None) -> Ite
         Client(cluster, set_as_default=False) as client,
     ):
         yield client
+
+
+def _dask(scheduler: str | None) -> tuple[Any, Any]:
+    """dask.distributed's Client and LocalCluster, or the error saying how to install them."""
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise SpecError(
+            "a Dask cluster needs dask.distributed",
+            field="scheduler" if scheduler else "workers",
+            fix="pip install 'roofline[dask]'",
+        ) from None
+    return Client, LocalCluster
 
 
 def n_workers(client: Any) -> int:

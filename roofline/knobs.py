@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from roofline.budget import STREAM_FIX, check_budget
+from roofline.budget import check_budget
 from roofline.dtypes import BITS, canonical
 from roofline.energy import DeviceEnergy
 from roofline.errors import SpecError
@@ -270,7 +270,8 @@ def check_grid_size(hw: Hardware, space: KnobSpace) -> None:
         float(space.size) * per_variant,
         f"a grid of {space.size:,} device variants",
         field="vary",
-        fix=f"vary fewer values, or sweep it chunk by chunk with rl.sweep ({STREAM_FIX})",
+        fix="vary fewer values, or sweep them: rl.sweep(..., out='sweep.parquet') holds a chunk "
+        "at a time",
     )
 
 
@@ -292,8 +293,16 @@ def vary(
         SI units or unit strings (``"2 TB/s"``, ``"0.5 pJ"``, ``"500 W"``).
     mode : "product" or "zip"
         Cartesian product of the value lists, or element-wise (equal lengths).
+
+    The grid's size is checked against the memory budget (:mod:`roofline.budget`) first.
     """
-    parsed = knob_columns(hw, knobs, mode)
+    return grid_of(hw, knob_columns(hw, knobs, mode))
+
+
+def grid_of(hw: Hardware, parsed: dict[str, np.ndarray]) -> HardwareGrid:
+    """The grid of ``hw`` with each canonical knob path set to its column of SI values (one
+    variant per entry): what :func:`vary` builds once the values are checked, and what a sweep
+    builds for each chunk of its :class:`KnobSpace`."""
     if not parsed:
         return to_grid(hw)
     cols = list(parsed.values())

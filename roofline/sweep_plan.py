@@ -22,8 +22,7 @@ from roofline.counting import count_graph
 from roofline.efficiency import has_curves
 from roofline.formulas import throughput, utilization
 from roofline.hardware import Hardware
-from roofline.knobs import KnobSpace
-from roofline.knobs import vary as variant_grid
+from roofline.knobs import KnobSpace, grid_of
 from roofline.model import Model
 from roofline.records import CostTable
 from roofline.totals import Totals, totals_direct, totals_full, totals_ridge
@@ -243,7 +242,7 @@ def plan_sweep(
 
 def chunk_totals(plan: SweepPlan, job: SweepJob, knobs: dict[str, np.ndarray]) -> Totals:
     """Totals [variants, batches] of one job on the variants whose knob values are ``knobs``."""
-    grid = variant_grid(plan.hw, knobs, mode="zip")
+    grid = grid_of(plan.hw, knobs)
     if has_curves(grid):
         return totals_full(job.costs, grid, plan.policy)  # the fast paths assume ideal rooflines
     if job.varying is not None:

@@ -256,6 +256,9 @@ class ParquetSink:
                 written[task.index] = chunk if isinstance(chunk, int) else writer(task, chunk)
 
             drive(write)
+            for name in os.listdir(tmp):  # a part a lost worker began, written again elsewhere
+                if name.startswith(".part-") and name.endswith(".tmp"):
+                    os.unlink(os.path.join(tmp, name))
             missing = [i for i in written if not os.path.exists(os.path.join(tmp, part_name(i)))]
             if missing:
                 raise SpecError(

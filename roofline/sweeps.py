@@ -71,7 +71,7 @@ class Progress:
         self.first: float | None = None
         self.shown = False
         self.last = 0.0
-        self.stream = self.stream or sys.stderr
+        self.stream = sys.stderr if self.stream is None else self.stream
         isatty = getattr(self.stream, "isatty", lambda: False)
         self.tty = bool(isatty())
         self.every = 0.1 if self.tty else 5.0

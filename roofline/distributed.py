@@ -13,19 +13,22 @@ same.
 
 from __future__ import annotations
 
+import ctypes
+import importlib
 import re
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from itertools import count
 from typing import Any
 
 from roofline.errors import SpecError
 from roofline.sweep_plan import SweepPlan, Task
 
-#: ``compute(plan, task)``: one chunk's columns
+#: ``compute(plan, task)``: one task's chunks (an iterator, or a list from a remote task)
 Compute = Callable[[SweepPlan, Task], Any]
-#: ``write(task, result)``: hand one chunk to the sink, in table order
+#: ``write(task, result)``: hand one task's chunks to the sink, in table order
 Write = Callable[[Task, Any], None]
 #: ``progress(points)``: points finished since the last call
 Progress = Callable[[int], None] | None
@@ -34,6 +37,14 @@ Progress = Callable[[int], None] | None
 WINDOW_PER_WORKER = 4
 #: times a task that raised is retried on Dask (a lost worker is rescheduled regardless)
 RETRIES = 1
+#: glibc malloc settings for processes that run chunks (read from the environment at process
+#: start): freed chunk-sized arrays stay for the next chunk instead of being handed back to the
+#: system and faulted in again (about a third of a chunk's time otherwise). Dask sets
+#: MALLOC_TRIM_THRESHOLD_=65536 in its workers, which makes it worse; the workers of
+#: ``workers=N`` get these instead, and ``dask worker`` processes should be started with them.
+MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": 1 << 26, "MALLOC_TRIM_THRESHOLD_": 1 << 28}
+#: mallopt's parameter numbers (glibc malloc.h)
+_MALLOPT = {"MALLOC_MMAP_THRESHOLD_": -3, "MALLOC_TRIM_THRESHOLD_": -1}
 #: how long to wait for a scheduler to answer
 CONNECT_TIMEOUT = "10s"
 #: a scheduler's address: ``tcp://host:port`` (or tls://, ucx://, inproc://)
@@ -43,7 +54,7 @@ _SWEEP_IDS = count()
 
 def compute_and_write(compute: Compute, writer: Callable[[Task, Any], int], plan: SweepPlan,
                       task: Task) -> int:  # fmt: skip
-    """Compute one chunk and write it where it runs; return its rows (a worker's task)."""
+    """Compute one task and write it where it runs; return its rows (a worker's task)."""
     return writer(task, compute(plan, task))
 
 
@@ -54,7 +65,7 @@ def _points(plan: SweepPlan, task: Task) -> int:
 def run_serial(
     plan: SweepPlan, tasks: Iterable[Task], compute: Compute, write: Write, progress: Progress
 ) -> None:
-    """Every chunk in this process, in order."""
+    """Every task in this process, in order, each chunk written as it is computed."""
     for task in tasks:
         write(task, compute(plan, task))
         if progress:
@@ -199,10 +210,15 @@ def dask_client(scheduler: str | None = None, workers: int | None = None) -> Ite
                 "tcp://HOST:8786', then give --scheduler tcp://HOST:8786",
             ) from None
         with client:
+            client.run(warm_worker)
             yield client
         return
     Client, LocalCluster = _dask(scheduler)
+    import dask
+
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {})) | MALLOC_ENV
     with (
+        dask.config.set({"distributed.nanny.pre-spawn-environ": environ}),
         LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
@@ -212,7 +228,29 @@ def dask_client(scheduler: str | None = None, workers: int | None = None) -> Ite
         ) as cluster,
         Client(cluster, set_as_default=False) as client,
     ):
+        client.run(warm_worker)
         yield client
+
+
+def keep_freed_memory() -> bool:
+    """Give this process :data:`MALLOC_ENV`'s malloc settings now (glibc only; elsewhere nothing
+    happens); return whether they were set. For a process that runs a long sweep itself (the
+    command line does)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    return all(libc.mallopt(_MALLOPT[k], v) == 1 for k, v in MALLOC_ENV.items())
+
+
+def warm_worker() -> None:
+    """Import what a task needs (run on each worker as the cluster is joined, so that the first
+    chunks do not wait for imports)."""
+    for name in ("roofline.sweep_plan", "pyarrow.parquet"):
+        with suppress(ImportError):  # no pyarrow there: parts are not written there
+            importlib.import_module(name)
 
 
 def _dask(scheduler: str | None) -> tuple[Any, Any]:

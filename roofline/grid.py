@@ -57,8 +57,11 @@ class VariantLabels(Sequence[str]):
     def take(self, idx: Any) -> VariantLabels:
         """The labels at ``idx`` (a slice or index array), still lazy."""
         positions = self.positions
-        if isinstance(positions, range) and isinstance(idx, slice):
-            return VariantLabels(self.base, positions[idx])
+        if isinstance(positions, range):
+            if isinstance(idx, slice):
+                return VariantLabels(self.base, positions[idx])
+            picked = np.arange(len(positions))[idx]  # bounds and negative indices as numpy's
+            return VariantLabels(self.base, positions.start + positions.step * picked)
         return VariantLabels(self.base, np.asarray(positions)[idx])
 
 
@@ -318,7 +321,20 @@ def _with_energy(hw: Hardware, energy: DeviceEnergy | None, h: int) -> Hardware:
 
 
 def group_rows(key: np.ndarray) -> np.ndarray:
-    """Group index per row of ``key`` (equal rows, same group); O(n) when all rows are equal."""
-    if key.shape[0] == 0 or (key == key[0]).all():
-        return np.zeros(key.shape[0], dtype=np.intp)
-    return np.ravel(np.unique(key, axis=0, return_inverse=True)[1])
+    """Group index per row of ``key`` [n, k] (equal rows, same group; groups numbered in the
+    order of their sorted rows, as ``np.unique(key, axis=0)`` numbers them).
+
+    Column by column: each column's values become codes (a 1-D sort), merged into one code per
+    row; constant columns cost one comparison. O(n) when all rows are equal.
+    """
+    n = key.shape[0]
+    codes = np.zeros(n, dtype=np.int64)
+    if n == 0:
+        return codes.astype(np.intp)
+    for col in key.T:
+        if (col == col[0]).all():
+            continue
+        values, inverse = np.unique(col, return_inverse=True)
+        codes = codes * values.size + inverse.ravel()
+        codes = np.unique(codes, return_inverse=True)[1].ravel()  # renumber: never overflows
+    return codes.astype(np.intp)

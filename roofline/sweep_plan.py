@@ -61,13 +61,19 @@ COLUMN_TYPES = {
     "devices_needed": np.int64,
     "power_capped": np.bool_,
 }
-#: elements of temporaries a chunk of the direct path may hold per array (~32 MB of float64):
+#: elements of temporaries a chunk of the direct path may hold per array (4 MB of float64):
 #: chunks are sized by ops x batches x levels so that big models take fewer variants at once
-CHUNK_ELEMENTS = 1 << 22
-#: the most variants in one chunk (the ridge path's temporaries do not grow with ops)
-MAX_CHUNK = 65536
+CHUNK_ELEMENTS = 1 << 19
+#: the most variants in one chunk: bigger chunks allocate arrays that malloc maps and unmaps
+#: afresh each time (page faults cost more than the chunk overhead they save)
+MAX_CHUNK = 8192
 #: the fewest variants in one chunk whatever the model
 MIN_CHUNK = 16
+#: the most variants in a sweep's first chunk (its first result comes early)
+FIRST_CHUNK = 1024
+#: rows of a task (a Parquet part, a worker's unit of work): several chunks, so that a task
+#: outweighs its scheduling and a dataset of 1e9 rows has thousands of parts, not millions
+PART_ROWS = 1 << 17
 #: estimated microseconds the line path spends per group, and per group and op (sorting), and
 #: the direct paths per variant and op: the line path is taken where it costs less per variant
 LINE_GROUP_US, LINE_OP_US, DIRECT_OP_US = 45.0, 0.05, 0.04
@@ -116,14 +122,23 @@ class SweepJob:
 
 @dataclass(frozen=True)
 class Task:
-    """One chunk: variants ``start`` to ``stop`` of job ``job``; ``index`` orders the chunks,
-    ``row`` is the table row of its first point."""
+    """Variants ``start`` to ``stop`` of job ``job``, computed ``chunk`` variants at a time (a
+    worker's unit of work, one Parquet part); ``index`` orders the tasks, ``row`` is the table
+    row of the first point."""
 
     index: int
     job: int
     start: int
     stop: int
     row: int
+    chunk: int
+
+    def chunks(self, batches: int) -> Iterator[Task]:
+        """The task's chunks, each as a one-chunk task (same index)."""
+        for start in range(self.start, self.stop, self.chunk):
+            stop = min(start + self.chunk, self.stop)
+            row = self.row + (start - self.start) * batches
+            yield Task(self.index, self.job, start, stop, row, self.chunk)
 
 
 @dataclass(frozen=True, eq=False)
@@ -147,18 +162,20 @@ class SweepPlan:
         return len(self.jobs) * self.n_variants * self.batches.size
 
     def tasks(self) -> Iterator[Task]:
-        """The chunks in table order (job by job, variants ascending)."""
+        """The tasks in table order (job by job, variants ascending): about :data:`PART_ROWS`
+        rows each, but the very first, one chunk of at most :data:`FIRST_CHUNK` variants, so that
+        the first result comes early."""
         index = 0
-        per_job = self.n_variants * self.batches.size
+        nb = self.batches.size
         for j, job in enumerate(self.jobs):
-            for start in range(0, self.n_variants, job.chunk):
-                stop = min(start + job.chunk, self.n_variants)
-                yield Task(index, j, start, stop, j * per_job + start * self.batches.size)
+            per_task = job.chunk * max(1, PART_ROWS // (job.chunk * nb))
+            start = 0
+            while start < self.n_variants:
+                size = min(job.chunk, FIRST_CHUNK) if index == 0 else per_task
+                stop = min(start + size, self.n_variants)
+                yield Task(index, j, start, stop, (j * self.n_variants + start) * nb, job.chunk)
                 index += 1
-
-    @property
-    def n_tasks(self) -> int:
-        return sum(-(-self.n_variants // job.chunk) for job in self.jobs)
+                start = stop
 
 
 def _direct_ops(ct: CostTable, hw: Hardware, policy: str) -> int:
@@ -252,8 +269,20 @@ def chunk_totals(plan: SweepPlan, job: SweepJob, knobs: dict[str, np.ndarray]) -
     return totals_direct(job.costs, grid, plan.policy)
 
 
+def task_columns(plan: SweepPlan, task: Task) -> Iterator[dict[str, np.ndarray]]:
+    """The compact columns of each chunk of a task, computed one at a time."""
+    for part in task.chunks(plan.batches.size):
+        yield chunk_columns(plan, part)
+
+
+def task_list(plan: SweepPlan, task: Task) -> list[dict[str, np.ndarray]]:
+    """:func:`task_columns` as a list (what a remote task sends back)."""
+    return list(task_columns(plan, task))
+
+
 def chunk_columns(plan: SweepPlan, task: Task) -> dict[str, np.ndarray]:
-    """The compact columns of one chunk, in table order (variant, then batch)."""
+    """The compact columns of one chunk (a one-chunk task), in table order (variant, then
+    batch)."""
     job = plan.jobs[task.job]
     knobs = plan.space.columns(task.start, task.stop)
     tot = chunk_totals(plan, job, knobs)

@@ -24,7 +24,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -44,8 +44,11 @@ META_KIND = "roofline sweep"
 #: Parquet compression of each part
 COMPRESSION = "snappy"
 
-#: ``write(task, columns)``: one chunk, in table order
-Write = Callable[[Task, dict[str, np.ndarray]], None]
+#: one chunk's compact columns
+Columns = dict[str, np.ndarray]
+#: ``write(task, chunks)``: one task's chunks (or, from a worker that wrote its part, its row
+#: count), in table order
+Write = Callable[[Task, Iterable[Columns]], None]
 #: ``drive(write)``: runs the sweep, calling ``write`` for every chunk
 Drive = Callable[[Write], None]
 
@@ -60,13 +63,14 @@ class SweepTable(Table):
 @dataclass(frozen=True)
 class SweepOutput:
     """What a streamed sweep wrote: where (``path``; None for a callback or a stream), how many
-    rows and chunks, its columns, and per-op detail when asked for."""
+    rows and chunks, its columns, per-op detail when asked for, and a dataset's part files."""
 
     path: str | None
     rows: int
     chunks: int
     columns: tuple[str, ...]
     per_op: Table | None = None
+    parts: int = 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,10 +118,13 @@ class MemorySink:
         )
         cols = {c: np.empty(rows, dtype=schema.dtype(c)) for c in schema.columns}
 
-        def write(task: Task, chunk: dict[str, np.ndarray]) -> None:
-            n = len(chunk[schema.columns[0]])
-            for c, v in chunk.items():
-                cols[c][task.row : task.row + n] = v
+        def write(task: Task, chunks: Iterable[Columns]) -> None:
+            row = task.row
+            for chunk in chunks:
+                n = len(chunk[schema.columns[0]])
+                for c, v in chunk.items():
+                    cols[c][row : row + n] = v
+                row += n
 
         drive(write)
         table = SweepTable.from_columns(schema.decode(cols), title=schema.title)
@@ -134,10 +141,11 @@ class CallbackSink:
     def run(self, schema: SweepSchema, rows: int, drive: Drive) -> SweepOutput:
         count = [0, 0]
 
-        def write(task: Task, chunk: dict[str, np.ndarray]) -> None:
-            self.fn(SweepChunk(task.index, task.row, chunk, schema))
-            count[0] += len(chunk[schema.columns[0]])
-            count[1] += 1
+        def write(task: Task, chunks: Iterable[Columns]) -> None:
+            for chunk in chunks:
+                self.fn(SweepChunk(count[1], count[0], chunk, schema))
+                count[0] += len(chunk[schema.columns[0]])
+                count[1] += 1
 
         drive(write)
         return SweepOutput(None, count[0], count[1], schema.columns)
@@ -160,17 +168,18 @@ class TextSink:
         count = [0, 0]
 
         def into(f: IO) -> None:
-            def write(task: Task, chunk: dict[str, np.ndarray]) -> None:
-                table = Table.from_columns(schema.decode(chunk))
-                first = count[1] == 0
-                if self.fmt == "csv":
-                    text = table.to_csv()
-                    f.write(text if first else text.split("\n", 1)[1])
-                else:
-                    body = table.to_json()[2:-2]  # the rows between "[\n" and "\n]"
-                    f.write(("[\n" if first else ",\n") + body)
-                count[0] += len(table)
-                count[1] += 1
+            def write(task: Task, chunks: Iterable[Columns]) -> None:
+                for chunk in chunks:
+                    table = Table.from_columns(schema.decode(chunk))
+                    first = count[1] == 0
+                    if self.fmt == "csv":
+                        text = table.to_csv()
+                        f.write(text if first else text.split("\n", 1)[1])
+                    else:
+                        body = table.to_json()[2:-2]  # the rows between "[\n" and "\n]"
+                        f.write(("[\n" if first else ",\n") + body)
+                    count[0] += len(table)
+                    count[1] += 1
 
             drive(write)
             if count[1] == 0:
@@ -202,9 +211,36 @@ class PartitionWriter:
     directory: str
     schema: SweepSchema
 
-    def __call__(self, task: Task, chunk: dict[str, np.ndarray]) -> int:
-        import pyarrow as pa
+    def __call__(self, task: Task, chunks: Iterable[Columns]) -> int:
         import pyarrow.parquet as pq
+
+        name = part_name(task.index)
+        tmp = os.path.join(self.directory, f".{name}.{os.getpid()}.tmp")
+        rows = 0
+        writer = None
+        try:
+            for chunk in chunks:
+                table = self.arrow(chunk)
+                if writer is None:
+                    writer = pq.ParquetWriter(
+                        tmp,
+                        table.schema,
+                        compression=COMPRESSION,
+                        use_dictionary=[*self.schema.knobs, *self.schema.categories],
+                    )
+                writer.write_table(table)  # a row group per chunk
+                rows += table.num_rows
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is not None:
+            os.replace(tmp, os.path.join(self.directory, name))
+        return rows
+
+    def arrow(self, chunk: Columns) -> Any:
+        """One chunk as a pyarrow Table: categorical codes dictionary-encoded with every label
+        (the same dictionary in every part)."""
+        import pyarrow as pa
 
         arrays = []
         for c in self.schema.columns:
@@ -213,17 +249,17 @@ class PartitionWriter:
                 arrays.append(pa.DictionaryArray.from_arrays(pa.array(chunk[c]), labels))
             else:
                 arrays.append(pa.array(chunk[c]))
-        table = pa.Table.from_arrays(arrays, names=list(self.schema.columns))
-        name = part_name(task.index)
-        tmp = os.path.join(self.directory, f".{name}.{os.getpid()}.tmp")
-        pq.write_table(
-            table,
-            tmp,
-            compression=COMPRESSION,
-            use_dictionary=[*self.schema.knobs, *self.schema.categories],
-        )
-        os.replace(tmp, os.path.join(self.directory, name))
-        return table.num_rows
+        return pa.Table.from_arrays(arrays, names=list(self.schema.columns))
+
+
+def need_pyarrow(field: str) -> None:
+    """Import pyarrow's Parquet module now (before the sweep), or say how to install it."""
+    try:
+        import pyarrow.parquet  # noqa: F401
+    except ImportError:
+        raise SpecError(
+            "Parquet needs pyarrow", field=field, fix="pip install 'roofline[parquet]'"
+        ) from None
 
 
 def part_name(index: int) -> str:
@@ -242,6 +278,7 @@ class ParquetSink:
     def run(self, schema: SweepSchema, rows: int, drive: Drive) -> SweepOutput:
         target = Path(self.path)
         _check_dataset_target(target)
+        need_pyarrow("out")
         try:
             tmp = tempfile.mkdtemp(prefix=f".{target.name[:200]}.", dir=target.parent)
         except OSError as exc:
@@ -250,10 +287,12 @@ class ParquetSink:
             writer = PartitionWriter(os.path.abspath(tmp), schema)
             self.remote = writer
             written: dict[int, int] = {}
+            n_chunks = [0]
 
-            def write(task: Task, chunk: dict[str, np.ndarray] | int) -> None:
+            def write(task: Task, chunks: Iterable[Columns] | int) -> None:
                 # an int: the worker wrote the part itself and says how many rows
-                written[task.index] = chunk if isinstance(chunk, int) else writer(task, chunk)
+                written[task.index] = chunks if isinstance(chunks, int) else writer(task, chunks)
+                n_chunks[0] += len(range(task.start, task.stop, task.chunk))
 
             drive(write)
             for name in os.listdir(tmp):  # a part a lost worker began, written again elsewhere
@@ -287,7 +326,8 @@ class ParquetSink:
             raise
         finally:
             self.remote = None
-        return SweepOutput(self.path, int(sum(written.values())), len(written), schema.columns)
+        rows_written = int(sum(written.values()))
+        return SweepOutput(self.path, rows_written, n_chunks[0], schema.columns, parts=len(written))
 
 
 def _umask() -> int:
@@ -395,6 +435,7 @@ def read_sweep(
     columns : only these columns (default: all)
     memory_budget : bytes or a size (``"16 GiB"``); default :mod:`roofline.budget`'s
     """
+    need_pyarrow("path")
     import pyarrow.parquet as pq
 
     root = Path(path)

@@ -259,26 +259,28 @@ def _run(
     sink: Any,
 ) -> None:
     """Run the plan's chunks where asked, handing each to ``write`` in table order."""
-    compute = sweep_plan.chunk_columns  # looked up now: a test may replace it
     bar = progress if isinstance(progress, Progress) else None
     report = progress.update if isinstance(progress, Progress) else progress
     if scheduler is None and workers is None:
         if executor is None:
-            distributed.run_serial(plan, plan.tasks(), compute, write, report)
+            distributed.run_serial(plan, plan.tasks(), sweep_plan.task_columns, write, report)
             return
         per = getattr(executor, "_max_workers", 2) or 2
         distributed.run_executor(
-            executor, plan, plan.tasks(), compute, write, report,
+            executor, plan, plan.tasks(), sweep_plan.task_list, write, report,
             window or distributed.WINDOW_PER_WORKER * per,
         )  # fmt: skip
         return
     with distributed.dask_client(scheduler, workers) as client:
         if bar is not None:
             bar.restart()
+        writer = getattr(sink, "remote", None)
         distributed.run_dask(
-            client, plan, plan.tasks(), compute, write, report,
+            client, plan, plan.tasks(),
+            sweep_plan.task_list if writer is None else sweep_plan.task_columns,
+            write, report,
             window or distributed.WINDOW_PER_WORKER * distributed.n_workers(client),
-            getattr(sink, "remote", None),
+            writer,
         )  # fmt: skip
 
 
@@ -308,11 +310,11 @@ def _system_sweep(
         title=f"sweep of {system.name}",
         types={k: v.dtype for k, v in cols.items()},
     )
-    task = sweep_plan.Task(0, 0, 0, n, 0)
+    task = sweep_plan.Task(0, 0, 0, n, 0, max(n, 1))
 
     def drive(write: Callable[[Any, Any], None]) -> None:
         if n:
-            write(task, cols)
+            write(task, [cols])
 
     return sink.run(schema, n, drive)
 

@@ -49,7 +49,7 @@ def totals_lines(
     varying: Varying,
     launch: str = "kernel",
 ) -> Totals:
-    """Latency and time per bound of every variant and batch, one group of variants at a time
+    """Latency and time per bound of every variant and batch, all groups of variants at once
     (module docstring); ``varying`` is the rate expected to differ within groups."""
     pol = get_policy(policy)
     H, L = grid.capacity.shape
@@ -63,18 +63,15 @@ def totals_lines(
         [grid.capacity, grid.granularity, np.delete(rates, col, axis=1), tile_idx[:, None]], axis=1
     )
     group = group_rows(key)
-    members = np.argsort(group, kind="stable")
-    starts = np.searchsorted(group[members], np.arange(group.max() + 2 if H else 1))
-    reps = members[starts[:-1]]
-    place = pol.place(ct, grid.take(reps))  # one placement per group
-    fv = ct.flops_vector.T  # [B, O]
+    G = int(group.max()) + 1 if H else 0
+    reps = np.zeros(G, dtype=np.intp)
+    reps[group[::-1]] = np.arange(H)[::-1]  # the first variant of each group
+    place = pol.place(ct, grid.take(reps))  # one placement per group: bytes [G, B, O, L]
+    lines = _lines(padded[tile_idx[reps]], ct.flops_vector.T, place.bytes, rates[reps], col)
+    rows = (group[:, None] * B + np.arange(B)[None, :]).ravel()  # [H * B]: a (group, batch) row
+    x = np.repeat(rates[:, col], B)
     bound_time = np.zeros((H, B, 2 + L))
-    for g, r in enumerate(reps):
-        hs = members[starts[g] : starts[g + 1]]
-        x = rates[hs, col]
-        for j in range(B):
-            lines = _build(padded[tile_idx[r], j], fv[j], place.bytes[g, j], rates[r], col, L)
-            bound_time[hs, j, : 1 + L] = lines.at(x)
+    bound_time[..., : 1 + L] = lines.at(rows, x).reshape(H, B, 1 + L)
     over = grid.overhead[:, None] * paid_launches(ct.launches, launch)
     bound_time[..., 1 + L] = over
     latency = bound_time[..., : 1 + L].sum(axis=-1) + over
@@ -103,93 +100,118 @@ def _column(varying: Varying) -> int:
 
 @dataclass(frozen=True, eq=False)
 class _Side:
-    """Ops whose line wins from their breakpoint on (``right``: at it too), sorted by it: prefix
-    sums of the lines' intercepts and slopes, suffix sums of the constants by bound."""
+    """Ops whose line wins from their breakpoint on (``right``: at it too), each row's sorted by
+    it (ops of the other side last, at +inf): prefix sums [R, O + 1] of the lines' intercepts and
+    slopes, suffix sums [R, 1 + L, O + 1] of the constants by bound."""
 
     breaks: np.ndarray
     right: bool
     a: np.ndarray
     s: np.ndarray
-    c: np.ndarray  # [1 + L, n + 1]
+    c: np.ndarray
 
-    def add(self, x: np.ndarray, out: np.ndarray, line_bound: int) -> None:
-        k = np.searchsorted(self.breaks, x, side="right" if self.right else "left")
-        out[:, line_bound] += self.a[k] + self.s[k] * x
-        out += self.c[:, k].T
+    def add(self, rows: np.ndarray, x: np.ndarray, out: np.ndarray, line_bound: int) -> None:
+        k = _searchsorted_rows(self.breaks, rows, x, "right" if self.right else "left")
+        out[:, line_bound] += self.a[rows, k] + self.s[rows, k] * x
+        out += self.c[rows, :, k]
 
 
 @dataclass(frozen=True, eq=False)
 class _Lines:
-    """One group's ops at one batch (module docstring)."""
+    """Every (group, batch) row's ops (module docstring)."""
 
     sides: tuple[_Side, ...]
-    fixed: np.ndarray  # [1 + L] time of ops that do not depend on x, by bound
+    fixed: np.ndarray  # [R, 1 + L] time of the ops that do not depend on x, by bound
     line_bound: int
 
-    def at(self, x: np.ndarray) -> np.ndarray:
-        """Time by bound [h, 1 + L] (compute, then each level) at inverse rates ``x`` [h]."""
-        out = np.broadcast_to(self.fixed, (x.size, self.fixed.size)).copy()
+    def at(self, rows: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """Time by bound [n, 1 + L] (compute, then each level) of the queries: row ``rows`` [n]
+        at inverse rate ``x`` [n]."""
+        out = self.fixed[rows]
         for side in self.sides:
-            side.add(x, out, self.line_bound)
+            side.add(rows, x, out, self.line_bound)
         return out
 
 
-def _build(
-    padded: np.ndarray,
-    fv: np.ndarray,
-    moved: np.ndarray,
-    rates: np.ndarray,
-    col: int,
-    L: int,
+def _lines(
+    padded: np.ndarray, fv: np.ndarray, moved: np.ndarray, rates: np.ndarray, col: int
 ) -> _Lines:
-    """The lines of one group at one batch: ``padded`` and ``fv`` [O] matrix and vector FLOPs,
-    ``moved`` [O, L] bytes per level, ``rates`` [2 + L] inverse rates (``col`` varies)."""
-    t_mem = moved * rates[2:][None, :]  # [O, L]: the same products as the direct path
+    """The lines of every group and batch: ``padded`` [G, B, O] and ``fv`` [B, O] matrix and
+    vector FLOPs, ``moved`` [G, B, O, L] bytes per level, ``rates`` [G, 2 + L] inverse rates
+    (``col`` varies)."""
+    G, B, O, L = moved.shape
+    fv = np.broadcast_to(fv, padded.shape)
+    inv_m, inv_v = rates[:, 0, None, None], rates[:, 1, None, None]
+    t_mem = moved * rates[:, None, None, 2:]  # the same products as the direct path
     if col < 2:
         slope = padded if col == 0 else fv
-        a = fv * rates[1] if col == 0 else padded * rates[0]
+        a = fv * inv_v if col == 0 else padded * inv_m
         others = t_mem
         others_bound = np.arange(1, 1 + L)
         line_bound = 0
     else:
         lvl = col - 2
-        slope = moved[:, lvl]
-        a = np.zeros_like(slope)
-        compute = padded * rates[0] + fv * rates[1]
-        others = np.column_stack([compute, np.delete(t_mem, lvl, axis=1)])
+        slope = moved[..., lvl]
+        a = np.zeros(slope.shape)
+        compute = padded * inv_m + fv * inv_v
+        others = np.concatenate([compute[..., None], np.delete(t_mem, lvl, axis=-1)], axis=-1)
         others_bound = np.array([0, *(1 + k for k in range(L) if k != lvl)])
         line_bound = 1 + lvl
     # the constant: the largest other term, the first of equals (as the full evaluation's argmax)
-    pick = np.argmax(others, axis=1)
-    c = others[np.arange(others.shape[0]), pick]
-    bound = others_bound[pick]
-    line_first = line_bound < bound  # the line wins ties
-    fixed = np.zeros(1 + L)
+    pick = np.argmax(others, axis=-1)
+    c = np.take_along_axis(others, pick[..., None], axis=-1)[..., 0].reshape(G * B, O)
+    bound = others_bound[pick].reshape(G * B, O)
+    slope = np.ascontiguousarray(slope).reshape(G * B, O)
+    a = np.ascontiguousarray(a).reshape(G * B, O)
+    line_first = line_bound < bound  # of equal times, the line's bound comes first
     flat = slope <= 0
-    if flat.any():
-        line_wins = np.where(line_first[flat], a[flat] >= c[flat], a[flat] > c[flat])
-        np.add.at(fixed, np.where(line_wins, line_bound, bound[flat]),
-                  np.where(line_wins, a[flat], c[flat]))  # fmt: skip
+    wins = np.where(line_first, a >= c, a > c)
+    flat_time = np.where(wins, a, c)
+    flat_bound = np.where(wins, line_bound, bound)
+    fixed = np.zeros((G * B, 1 + L))
+    for b in range(1 + L):
+        fixed[:, b] = np.where(flat & (flat_bound == b), flat_time, 0.0).sum(axis=1)
     sides = []
     for right in (True, False):
         sel = ~flat & (line_first == right)
         if not sel.any():
             continue
-        brk = (c[sel] - a[sel]) / slope[sel]
-        order = np.argsort(brk, kind="stable")
-        cs = np.zeros((1 + L, order.size + 1))
-        vals = c[sel][order]
-        bs = bound[sel][order]
-        for b in np.unique(bs):
-            part = np.where(bs == b, vals, 0.0)
-            cs[b, :-1] = np.cumsum(part[::-1])[::-1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            brk = np.where(sel, (c - a) / np.where(sel, slope, 1.0), np.inf)
+        order = np.argsort(brk, axis=1, kind="stable")
+
+        def sort(v: np.ndarray, order: np.ndarray = order, sel: np.ndarray = sel) -> np.ndarray:
+            return np.take_along_axis(np.where(sel, v, 0.0), order, axis=1)
+
+        cs = sort(c)
+        bs = np.take_along_axis(bound, order, axis=1)
+        suffix = np.zeros((G * B, 1 + L, O + 1))
+        for b in range(1 + L):
+            part = np.where(bs == b, cs, 0.0)
+            suffix[:, b, :-1] = np.cumsum(part[:, ::-1], axis=1)[:, ::-1]
+        zero = np.zeros((G * B, 1))
         sides.append(
             _Side(
-                brk[order],
+                np.take_along_axis(brk, order, axis=1),
                 right,
-                np.concatenate([[0.0], np.cumsum(a[sel][order])]),
-                np.concatenate([[0.0], np.cumsum(slope[sel][order])]),
-                cs,
+                np.concatenate([zero, np.cumsum(sort(a), axis=1)], axis=1),
+                np.concatenate([zero, np.cumsum(sort(slope), axis=1)], axis=1),
+                suffix,
             )
         )
     return _Lines(tuple(sides), fixed, line_bound)
+
+
+def _searchsorted_rows(
+    sorted_rows: np.ndarray, rows: np.ndarray, x: np.ndarray, side: str
+) -> np.ndarray:
+    """``np.searchsorted(sorted_rows[r], x, side)`` for each query (row ``r``, value ``x``), in
+    one search: values become ranks (equal values, equal ranks), so ``row * ranks + rank`` is
+    sorted over the whole array and keeps every tie."""
+    R, n = sorted_rows.shape
+    _, rank = np.unique(np.concatenate([sorted_rows.ravel(), x]), return_inverse=True)
+    rank = np.ravel(rank).astype(np.int64)
+    span = int(rank.max()) + 1
+    keys = (np.arange(R, dtype=np.int64)[:, None] * span + rank[: R * n].reshape(R, n)).ravel()
+    queries = rows.astype(np.int64) * span + rank[R * n :]
+    return np.searchsorted(keys, queries, side=side) - rows.astype(np.int64) * n  # type: ignore[call-overload]

@@ -29,7 +29,7 @@ from roofline.sweeps import Progress, sweep
 from roofline.totals_lines import totals_lines
 
 pd = pytest.importorskip("pandas")
-pytest.importorskip("pyarrow")
+pq = pytest.importorskip("pyarrow.parquet")
 
 HW = "a100_sxm4_80gb"
 KNOBS = {
@@ -45,13 +45,16 @@ def reference():
     return sweep(MODELS, HW, KNOBS, **ARGS)
 
 
-def test_parquet_dataset_reads_back_as_the_in_memory_table(tmp_path, reference):
+def test_parquet_dataset_reads_back_as_the_in_memory_table(tmp_path, reference, monkeypatch):
+    monkeypatch.setattr(roofline.sweep_plan, "PART_ROWS", 16)  # two chunks of 4 x 2 rows a part
     out = tmp_path / "s.parquet"
     got = sweep(MODELS, HW, KNOBS, **ARGS, out=str(out), chunk=4)
     assert isinstance(got, SweepOutput) and got.rows == len(reference)
-    # 2 models x 2 dtypes x ceil(27 / 4) chunks, one part each, in table order
-    assert got.chunks == 2 * 2 * 7
-    assert sorted(p.name for p in out.iterdir())[:2] == [META_FILE, "part-000000.parquet"]
+    # 2 models x 2 dtypes x ceil(27 / 4) chunks; a part holds 8 variants, the first only 4
+    assert got.chunks == 2 * 2 * 7 and got.parts == 4 * 4
+    names = sorted(p.name for p in out.iterdir())
+    assert names[:2] == [META_FILE, "part-000000.parquet"] and len(names) == 1 + got.parts
+    assert pq.ParquetFile(out / "part-000001.parquet").num_row_groups == 2  # one per chunk
     back = read_sweep(out)
     assert back.to_json() == reference.to_json()  # energy columns included
     assert back.knobs == ("memory.hbm.bandwidth", "memory.sram.capacity")
@@ -330,7 +333,7 @@ def test_a_system_sweep_streams_too(tmp_path):
     assert read_sweep(out).to_json() == ref.to_json()
 
 
-def test_a_killed_worker_changes_nothing(tmp_path):
+def test_a_killed_worker_changes_nothing(tmp_path, monkeypatch):
     """A 2-worker LocalCluster loses a worker mid-sweep (SIGKILL): the scheduler runs its tasks
     again elsewhere and the dataset equals the serial sweep's rows."""
     distributed = pytest.importorskip("distributed")
@@ -339,6 +342,8 @@ def test_a_killed_worker_changes_nothing(tmp_path):
         "memory.hbm.bandwidth": np.geomspace(0.5e12, 4e12, 40),
     }
     ref = sweep("resnet50", HW, knobs, dtype="fp16", chunk=40)
+    # many parts (4 chunks each), so that some are in flight when the worker dies
+    monkeypatch.setattr(roofline.sweep_plan, "PART_ROWS", 160)
     with (
         distributed.LocalCluster(
             n_workers=2,
@@ -369,7 +374,7 @@ def test_a_killed_worker_changes_nothing(tmp_path):
             scheduler=cluster.scheduler_address,
             progress=kill_once,
         )
-        assert killed and got.chunks == 48
+        assert killed and got.chunks == 48 and got.parts > 2
     with pytest.raises(ProcessLookupError):
         os.kill(victim, 0)
     assert read_sweep(out).to_json() == ref.to_json()

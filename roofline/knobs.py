@@ -225,6 +225,22 @@ class KnobSpace:
             out[p] = v[pos]
         return {p: out[p] for p in self.paths}
 
+    def groups(self, start: int, stop: int, knob: int) -> np.ndarray:
+        """Group number [stop - start] of variants ``start`` to ``stop`` of a product space:
+        equal for variants that differ only in knob ``knob`` (numbered 0, 1... in the slice)."""
+        lengths = [len(v) for v in self.values]
+        stride = math.prod(lengths[knob + 1 :])
+        flat = np.arange(start, stop, dtype=np.int64)
+        outer, inner = np.divmod(flat, stride * lengths[knob])
+        key = outer * stride + inner % stride
+        low = int(key.min()) if key.size else 0
+        span = int(key.max()) - low + 1 if key.size else 0
+        if span <= 4 * key.size:  # a lookup table beats a sort
+            seen = np.zeros(span, dtype=bool)
+            seen[key - low] = True
+            return (np.cumsum(seen) - 1)[key - low]
+        return np.ravel(np.unique(key, return_inverse=True)[1])
+
 
 #: bytes a grid holds per variant and knob column beyond its levels and peaks (efficiencies,
 #: overhead, tile, energy scalars): an upper estimate for the budget check

@@ -67,6 +67,8 @@ CHUNK_ELEMENTS = 1 << 19
 #: the most variants in one chunk: bigger chunks allocate arrays that malloc maps and unmaps
 #: afresh each time (page faults cost more than the chunk overhead they save)
 MAX_CHUNK = 8192
+#: the most variants in one chunk of the line path (its temporaries are per variant, not per op)
+LINE_MAX_CHUNK = 65536
 #: the fewest variants in one chunk whatever the model
 MIN_CHUNK = 16
 #: the most variants in a sweep's first chunk (its first result comes early)
@@ -118,6 +120,7 @@ class SweepJob:
     flops: np.ndarray
     chunk: int
     varying: Varying | None = None
+    varying_knob: int = -1
 
 
 @dataclass(frozen=True)
@@ -188,22 +191,22 @@ def _direct_ops(ct: CostTable, hw: Hardware, policy: str) -> int:
 
 def line_rate(
     ct: CostTable, hw: Hardware, space: KnobSpace, policy: str
-) -> tuple[Varying | None, int]:
-    """(the rate to group variants by, variants per group), or (None, 1) where the direct paths
-    cost less per variant: in a product of knobs, the rate knob with the most values varies
-    within groups of that many variants. Decided per sweep, never per chunk, so a variant's
-    numbers do not depend on the chunking."""
+) -> tuple[Varying | None, int, int]:
+    """(the rate to group variants by, the knob that varies it, variants per group), or
+    (None, -1, 1) where the direct paths cost less per variant: in a product of knobs, the rate
+    knob with the most values varies within groups of that many variants. Decided per sweep,
+    never per chunk, so a variant's numbers do not depend on the chunking."""
     if space.mode != "product" or any(c is not None for c in hw.curves):
-        return None, 1
-    best: tuple[Varying | None, int] = (None, 1)
-    for path, values in zip(space.paths, space.values):
+        return None, -1, 1
+    best: tuple[Varying | None, int, int] = (None, -1, 1)
+    for i, (path, values) in enumerate(zip(space.paths, space.values)):
         rate = varying_rate(path, hw.level_names)
-        if rate is not None and len(values) > best[1]:
-            best = (rate, len(values))
+        if rate is not None and len(values) > best[2]:
+            best = (rate, i, len(values))
     per_group = LINE_GROUP_US + LINE_OP_US * ct.n_ops * ct.batch.size
     direct = DIRECT_OP_US * (_direct_ops(ct, hw, policy) + 25) * ct.batch.size
-    if best[0] is None or per_group / best[1] >= direct:
-        return None, 1
+    if best[0] is None or per_group / best[2] >= direct:
+        return None, -1, 1
     return best
 
 
@@ -218,7 +221,7 @@ def chunk_size(ct: CostTable, hw: Hardware, policy: str, per_group: int = 1) -> 
     batches, levels = ct.batch.size, len(hw.memory)
     if per_group > 1:
         groups = CHUNK_ELEMENTS // (batches * max(ct.n_ops, 1) * (levels + 1))
-        return int(np.clip(max(groups, 1) * per_group, MIN_CHUNK, MAX_CHUNK))
+        return int(np.clip(max(groups, 1) * per_group, MIN_CHUNK, LINE_MAX_CHUNK // batches))
     if policy == "single" and not any(c is not None for c in hw.curves):
         per_variant = batches * (_direct_ops(ct, hw, policy) + 8)
     else:
@@ -244,9 +247,10 @@ def plan_sweep(
         for dt in dtypes:
             ct = count_graph(m.graph, batches, dt, fuse=fuse)
             flops = (ct.flops_matrix + ct.flops_vector).sum(axis=0)
-            rate, per_group = line_rate(ct, hw, space, policy)
+            rate, knob, per_group = line_rate(ct, hw, space, policy)
             size = chunk if chunk is not None else chunk_size(ct, hw, policy, per_group)
-            jobs.append(SweepJob(names.index(m.name), dts.index(dt), ct, flops, size, rate))
+            code = (names.index(m.name), dts.index(dt))
+            jobs.append(SweepJob(*code, ct, flops, size, rate, knob))
     levels = ("compute", *hw.level_names, "overhead")
     schema = SweepSchema(
         columns=(*space.paths, *RESULT_COLUMNS),
@@ -257,13 +261,14 @@ def plan_sweep(
     return SweepPlan(hw, space, batches, policy, tuple(jobs), schema)
 
 
-def chunk_totals(plan: SweepPlan, job: SweepJob, knobs: dict[str, np.ndarray]) -> Totals:
-    """Totals [variants, batches] of one job on the variants whose knob values are ``knobs``."""
-    grid = grid_of(plan.hw, knobs)
+def chunk_totals(plan: SweepPlan, job: SweepJob, task: Task) -> Totals:
+    """Totals [variants, batches] of one job on the variants of a one-chunk task."""
+    grid = grid_of(plan.hw, plan.space.columns(task.start, task.stop))
     if has_curves(grid):
         return totals_full(job.costs, grid, plan.policy)  # the fast paths assume ideal rooflines
     if job.varying is not None:
-        return totals_lines(job.costs, grid, plan.policy, job.varying)
+        group = plan.space.groups(task.start, task.stop, job.varying_knob)
+        return totals_lines(job.costs, grid, plan.policy, job.varying, group=group)
     if plan.policy == "single":
         return totals_ridge(job.costs, grid)
     return totals_direct(job.costs, grid, plan.policy)
@@ -285,7 +290,7 @@ def chunk_columns(plan: SweepPlan, task: Task) -> dict[str, np.ndarray]:
     batch)."""
     job = plan.jobs[task.job]
     knobs = plan.space.columns(task.start, task.stop)
-    tot = chunk_totals(plan, job, knobs)
+    tot = chunk_totals(plan, job, task)
     batches = plan.batches
     h, nb = tot.latency_s.shape
     lat = tot.latency_s

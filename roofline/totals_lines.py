@@ -48,9 +48,15 @@ def totals_lines(
     policy: str | Policy | None,
     varying: Varying,
     launch: str = "kernel",
+    group: np.ndarray | None = None,
 ) -> Totals:
     """Latency and time per bound of every variant and batch, all groups of variants at once
-    (module docstring); ``varying`` is the rate expected to differ within groups."""
+    (module docstring); ``varying`` is the rate expected to differ within groups.
+
+    ``group`` [H] numbers the groups 0..G-1 where the caller knows them (variants of equal number
+    must differ in ``varying`` only: a sweep knows which knob values they share); by default
+    variants are grouped by their capacities, granularities and other rates.
+    """
     pol = get_policy(policy)
     H, L = grid.capacity.shape
     B = ct.batch.size
@@ -59,10 +65,10 @@ def totals_lines(
     rates = np.column_stack([1.0 / mpeak, 1.0 / vpeak, 1.0 / grid.bandwidth])  # [H, 2 + L]
     col = _column(varying)
     padded, tile_idx = padded_by_tile(ct, grid)
-    key = np.concatenate(
-        [grid.capacity, grid.granularity, np.delete(rates, col, axis=1), tile_idx[:, None]], axis=1
-    )
-    group = group_rows(key)
+    if group is None:
+        others = np.delete(rates, col, axis=1)
+        key = np.concatenate([grid.capacity, grid.granularity, others, tile_idx[:, None]], axis=1)
+        group = group_rows(key)
     G = int(group.max()) + 1 if H else 0
     reps = np.zeros(G, dtype=np.intp)
     reps[group[::-1]] = np.arange(H)[::-1]  # the first variant of each group
@@ -101,19 +107,19 @@ def _column(varying: Varying) -> int:
 @dataclass(frozen=True, eq=False)
 class _Side:
     """Ops whose line wins from their breakpoint on (``right``: at it too), each row's sorted by
-    it (ops of the other side last, at +inf): prefix sums [R, O + 1] of the lines' intercepts and
-    slopes, suffix sums [R, 1 + L, O + 1] of the constants by bound."""
+    it (ops of the other side last, at +inf). ``sums`` [R * (O + 1), 2 + (1 + L)]: for the first
+    k ops of row r (at r * (O + 1) + k), the sums of the lines' intercepts and slopes, then of the
+    constants of the other ops by bound."""
 
     breaks: np.ndarray
     right: bool
-    a: np.ndarray
-    s: np.ndarray
-    c: np.ndarray
+    sums: np.ndarray
 
     def add(self, rows: np.ndarray, x: np.ndarray, out: np.ndarray, line_bound: int) -> None:
         k = _searchsorted_rows(self.breaks, rows, x, "right" if self.right else "left")
-        out[:, line_bound] += self.a[rows, k] + self.s[rows, k] * x
-        out += self.c[rows, :, k]
+        got = self.sums[rows * (self.breaks.shape[1] + 1) + k]
+        out[:, line_bound] += got[:, 0] + got[:, 1] * x
+        out += got[:, 2:]
 
 
 @dataclass(frozen=True, eq=False)
@@ -185,20 +191,13 @@ def _lines(
 
         cs = sort(c)
         bs = np.take_along_axis(bound, order, axis=1)
-        suffix = np.zeros((G * B, 1 + L, O + 1))
+        sums = np.zeros((G * B, O + 1, 3 + L))
+        sums[:, 1:, 0] = np.cumsum(sort(a), axis=1)
+        sums[:, 1:, 1] = np.cumsum(sort(slope), axis=1)
         for b in range(1 + L):
             part = np.where(bs == b, cs, 0.0)
-            suffix[:, b, :-1] = np.cumsum(part[:, ::-1], axis=1)[:, ::-1]
-        zero = np.zeros((G * B, 1))
-        sides.append(
-            _Side(
-                np.take_along_axis(brk, order, axis=1),
-                right,
-                np.concatenate([zero, np.cumsum(sort(a), axis=1)], axis=1),
-                np.concatenate([zero, np.cumsum(sort(slope), axis=1)], axis=1),
-                suffix,
-            )
-        )
+            sums[:, :-1, 2 + b] = np.cumsum(part[:, ::-1], axis=1)[:, ::-1]
+        sides.append(_Side(np.take_along_axis(brk, order, axis=1), right, sums.reshape(-1, 3 + L)))
     return _Lines(tuple(sides), fixed, line_bound)
 
 
@@ -206,12 +205,14 @@ def _searchsorted_rows(
     sorted_rows: np.ndarray, rows: np.ndarray, x: np.ndarray, side: str
 ) -> np.ndarray:
     """``np.searchsorted(sorted_rows[r], x, side)`` for each query (row ``r``, value ``x``), in
-    one search: values become ranks (equal values, equal ranks), so ``row * ranks + rank`` is
-    sorted over the whole array and keeps every tie."""
+    one search: every value becomes its rank among the distinct values of ``sorted_rows`` (a
+    query: the rank of the last value it passes), so ``row * ranks + rank`` is sorted over the
+    whole array and keeps every tie."""
     R, n = sorted_rows.shape
-    _, rank = np.unique(np.concatenate([sorted_rows.ravel(), x]), return_inverse=True)
-    rank = np.ravel(rank).astype(np.int64)
-    span = int(rank.max()) + 1
-    keys = (np.arange(R, dtype=np.int64)[:, None] * span + rank[: R * n].reshape(R, n)).ravel()
-    queries = rows.astype(np.int64) * span + rank[R * n :]
-    return np.searchsorted(keys, queries, side=side) - rows.astype(np.int64) * n  # type: ignore[call-overload]
+    values, rank = np.unique(sorted_rows, return_inverse=True)
+    span = values.size + 1
+    rows = rows.astype(np.int64)
+    keys = np.arange(R, dtype=np.int64)[:, None] * span + np.ravel(rank).reshape(R, n)
+    passed = np.searchsorted(values, x, side=side) - 1  # type: ignore[call-overload]
+    found = np.searchsorted(keys.ravel(), rows * span + passed, side="right")
+    return found - rows * n

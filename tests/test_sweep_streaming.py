@@ -195,6 +195,14 @@ def test_knob_space_slices_equal_the_whole_grid():
         part = space.columns(start, stop)
         for k in whole:
             np.testing.assert_array_equal(part[k], whole[k][start:stop])
+        # groups: the same number exactly where every other knob has the same value
+        for i, knob in enumerate(knobs):
+            groups = space.groups(start, stop, i)
+            others = np.column_stack([part[k] for k in part if k != knob])
+            same_group = groups[:, None] == groups[None, :]
+            same_others = (others[:, None, :] == others[None, :, :]).all(axis=-1)
+            np.testing.assert_array_equal(same_group, same_others)
+            assert sorted(set(groups.tolist())) == list(range(groups.max() + 1))
 
 
 def test_variant_labels_are_lazy_and_read_like_strings():
@@ -259,11 +267,14 @@ def test_line_path_equals_full_evaluation_whatever_varies(model, device):
 
 
 @pytest.mark.parametrize("policy", ["capacity", "single"])
-def test_rows_do_not_depend_on_the_chunking(policy):
+@pytest.mark.parametrize("bandwidth_first", [False, True])
+def test_rows_do_not_depend_on_the_chunking(policy, bandwidth_first):
     knobs = {
         "memory.sram.capacity": np.geomspace(1e6, 1e9, 7),
         "memory.hbm.bandwidth": np.geomspace(0.5e12, 4e12, 40),
     }
+    if bandwidth_first:
+        knobs = dict(reversed(knobs.items()))
     plan = roofline.sweep_plan.plan_sweep(
         [rl.load_model("resnet50")],
         rl.load_hardware(HW),

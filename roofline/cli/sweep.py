@@ -19,7 +19,6 @@ from roofline.cli.common import (
     write_output,
 )
 from roofline.cli.model_args import add_model_options, models_of
-from roofline.distributed import keep_freed_memory
 from roofline.errors import SpecError
 from roofline.knobs import knob_dim
 from roofline.output_files import image_format, write_text
@@ -76,7 +75,6 @@ def run_sweep(args: argparse.Namespace) -> int:
         image_format(args.plot, field="--plot")  # before the sweep
     hw = load_hardware(args.hw)
     knobs = parse_vary(args.vary, hw)
-    keep_freed_memory()  # this process runs the chunks (unless a cluster does): reuse memory
     total = n_points(knobs, args.mode) * len(args.models) * len(args.dtype or ["fp32"])
     bar = Progress(total, stream=sys.stderr) if not args.quiet else None
     dataset = args.output and (

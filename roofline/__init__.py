@@ -60,6 +60,7 @@ _EXPORTS = {
     "precision_study": "studies",
     "fleet_breakdown": "studies",
     "sweep": "sweeps",
+    "read_sweep": "sweep_sinks",
     "sensitivity": "whatif",
     "diff_devices": "whatif",
     "max_batch_under": "whatif",

@@ -14,7 +14,6 @@ same.
 from __future__ import annotations
 
 import ctypes
-import importlib
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -25,6 +24,7 @@ from typing import Any
 
 from roofline.errors import SpecError
 from roofline.sweep_plan import SweepPlan, Task
+from roofline.sweep_sinks import need_pyarrow
 
 #: ``compute(plan, task)``: one task's chunks (an iterator, or a list from a remote task)
 Compute = Callable[[SweepPlan, Task], Any]
@@ -248,9 +248,8 @@ def keep_freed_memory() -> bool:
 def warm_worker() -> None:
     """Import what a task needs (run on each worker as the cluster is joined, so that the first
     chunks do not wait for imports)."""
-    for name in ("roofline.sweep_plan", "pyarrow.parquet"):
-        with suppress(ImportError):  # no pyarrow there: parts are not written there
-            importlib.import_module(name)
+    with suppress(SpecError):  # no pyarrow there: parts are not written there
+        need_pyarrow("workers")
 
 
 def _dask(scheduler: str | None) -> tuple[Any, Any]:

@@ -107,7 +107,8 @@ def run_sweep(args: argparse.Namespace) -> int:
     if isinstance(result, SweepOutput):
         if dataset and not args.quiet:
             print(
-                f"roofline: wrote {result.rows:,} rows in {result.chunks} parts to {result.path}",
+                f"roofline: wrote {result.rows:,} rows ({result.chunks} chunks, {result.parts} "
+                f"parts) to {result.path}",
                 file=sys.stderr,
             )
         if args.plot:

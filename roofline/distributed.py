@@ -2,10 +2,10 @@
 cluster (an existing one at ``tcp://host:port``, or a ``LocalCluster`` of N workers started and
 closed here).
 
-Every runner keeps at most ``window`` chunks between submission and the sink (in flight, or done
+Every runner keeps at most ``window`` tasks between submission and the sink (in flight, or done
 and waiting for an earlier chunk), hands results to ``write`` in table order, and reports finished
 points to ``progress``. On Dask the plan (counts, device, knob values) is scattered to the workers
-once and each task is five integers; with a Parquet sink the workers write their parts themselves
+once and each task is six integers; with a Parquet sink the workers write their parts themselves
 and return only a row count. A worker lost mid-sweep costs its tasks, which the scheduler runs
 again elsewhere (a part is renamed into place whole, so a rerun replaces it): the result is the
 same.
@@ -33,7 +33,7 @@ Write = Callable[[Task, Any], None]
 #: ``progress(points)``: points finished since the last call
 Progress = Callable[[int], None] | None
 
-#: chunks between submission and the sink, per worker, by default
+#: tasks between submission and the sink, per worker, by default
 WINDOW_PER_WORKER = 4
 #: times a task that raised is retried on Dask (a lost worker is rescheduled regardless)
 RETRIES = 1
@@ -91,8 +91,8 @@ class _InOrder:
 
 
 class _Feed:
-    """The tasks not yet submitted, admitted while fewer than ``window`` chunks are unwritten:
-    the chunks from the next to write up to the next to submit are all in flight or held."""
+    """The tasks not yet submitted, admitted while fewer than ``window`` tasks are unwritten:
+    the tasks from the next to write up to the next to submit are all in flight or held."""
 
     def __init__(self, tasks: Iterable[Task]) -> None:
         self.it = iter(tasks)
@@ -141,7 +141,7 @@ def run_dask(
     window: int,
     writer: Callable[[Task, Any], int] | None = None,
 ) -> None:
-    """Chunks on a Dask cluster: the plan scattered once, tasks of five integers, at most
+    """Chunks on a Dask cluster: the plan scattered once, tasks of six integers, at most
     ``window`` unwritten; with ``writer`` the workers write their chunks and return row counts."""
     from dask.distributed import as_completed
 

@@ -3,7 +3,7 @@ model and dtype, the device, the knob space, the batches, the policy, the table'
 one task computes (:func:`chunk_columns`: the compact columns of a slice of variants).
 
 A plan is plain, picklable data, shipped once to each worker (a Dask cluster scatters it); a task
-is five integers. Each variant is computed independently by the same code whatever the chunking or
+is six integers. Each variant is computed independently by the same code whatever the chunking or
 the machine, so the results of a sweep do not depend on where its chunks ran.
 
 Columns are compact: ``model``, ``dtype`` and ``bound`` are integer codes into

@@ -19,7 +19,7 @@ from common import best_of, machine, report  # noqa: E402
 
 import roofline as rl  # noqa: E402
 from roofline.counting import count_graph  # noqa: E402
-from roofline.grid import vary  # noqa: E402
+from roofline.knobs import vary  # noqa: E402
 from roofline.totals import totals_direct, totals_ridge  # noqa: E402
 
 

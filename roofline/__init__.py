@@ -16,7 +16,7 @@ device, a system, a study or a command).
    spec_ranges (physical ranges), arguments (API argument checks), batch_sizes (batch checks),
    preset_index (the static preset list), yaml_loader and yaml_writer
    (strict YAML), output_files (safe atomic writes), formatting (the only human units), table
-   (tidy tables), curves (efficiency curves)
+   (tidy tables), curves (efficiency curves), budget (the memory budget)
 2. precision (dtype per tensor class), hardware (device specs), records (OpCost, CostTable),
    energy (energy, power cap and cost formulas)
 3. ops/ (one module per operator; bytes derived once), graph, fusion (epilogues), liveness (live
@@ -24,13 +24,16 @@ device, a system, a study or a command).
 4. formulas (the roofline's formulas, once each), grid (device variants as arrays), knobs
    (vary), placement (which level serves each byte), efficiency (derating), evaluation
    (CostTable x devices to Result), result, observers (per-op replay), totals (sweep fast
-   paths), testing/ (the scalar oracle and the reference counter)
+   paths), totals_lines (variants differing in one rate), testing/ (the scalar oracle and the
+   reference counter)
 5. families/ (model families), model (a loaded model), importers/ (PyTorch, ONNX, Hugging Face),
    systems/spec (multi-device specs), presets (load by name or path)
 6. api (count, evaluate), systems/ (collectives, parallel layouts, system evaluation), serving/
    (prefill, decode, generation), paper/ (Table 1 of Park et al.), fidelity/ (calibrate,
    validate)
-7. sweeps (design-space sweeps), sla (batches under a latency target), whatif (sensitivity,
+7. sweeps (design-space sweeps), sweep_plan (a sweep as independent chunks), sweep_sinks
+   (where the rows go: memory, Parquet, text, a callback), distributed (serial, executor and Dask
+   runs), sla (batches under a latency target), whatif (sensitivity,
    diffs), comparison (compare)
 8. plot/ (charts, matplotlib)
 9. studies/ (the paper's implications as studies; the STUDIES registry), widgets (the notebook
@@ -95,6 +98,7 @@ _EXPORTS = {
     "scaling_study": "studies",
     "fleet_breakdown": "studies",
     "sweep": "sweeps",
+    "read_sweep": "sweep_sinks",
     "sensitivity": "whatif",
     "diff_devices": "whatif",
     "DeviceDiff": "whatif",

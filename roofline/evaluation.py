@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from roofline.budget import check_evaluation_size
 from roofline.efficiency import derate
 from roofline.errors import SpecError
 from roofline.formulas import (
@@ -72,6 +73,7 @@ def evaluate_costs(
             fix="use 'kernel' (one launch per kernel) or 'graph' (one per run, CUDA graphs)",
         )
     grid = hw if isinstance(hw, HardwareGrid) else to_grid(hw)
+    check_evaluation_size(grid.size, ct.batch.size, ct.n_ops, len(grid.level_names))
     pol = get_policy(policy)
     with np.errstate(all="ignore"):  # checked below: a non-finite time names its op
         result = _evaluate(ct, grid, pol, launch)

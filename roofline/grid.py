@@ -4,9 +4,9 @@ The energy model rides along as :class:`roofline.energy.DeviceEnergy` (None with
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -18,6 +18,60 @@ from roofline.hardware import Cost, Engine, Hardware, Power
 from roofline.kinds import EngineKind
 
 
+class VariantLabels(Sequence[str]):
+    """The names ``base[i]`` of a grid's variants, made one at a time when asked for: a sweep of
+    a million variants builds no million strings."""
+
+    __slots__ = ("base", "positions")
+
+    def __init__(self, base: str, positions: np.ndarray | range) -> None:
+        self.base = base
+        self.positions = positions
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+    @overload
+    def __getitem__(self, i: slice) -> VariantLabels: ...
+    def __getitem__(self, i: int | slice) -> str | VariantLabels:
+        if isinstance(i, slice):
+            return self.take(i)
+        return f"{self.base}[{int(self.positions[i])}]"
+
+    def __iter__(self) -> Iterator[str]:
+        return (f"{self.base}[{int(j)}]" for j in self.positions)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return len(other) == len(self) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"VariantLabels({self.base!r}, {len(self)} variants)"
+
+    def take(self, idx: Any) -> VariantLabels:
+        """The labels at ``idx`` (a slice or index array), still lazy."""
+        positions = self.positions
+        if isinstance(positions, range):
+            if isinstance(idx, slice):
+                return VariantLabels(self.base, positions[idx])
+            picked = np.arange(len(positions))[idx]  # bounds and negative indices as numpy's
+            return VariantLabels(self.base, positions.start + positions.step * picked)
+        return VariantLabels(self.base, np.asarray(positions)[idx])
+
+
+def take_labels(labels: Sequence[str], idx: Any) -> Sequence[str]:
+    """``labels`` at ``idx``: lazy labels stay lazy, others become a tuple."""
+    if isinstance(labels, VariantLabels):
+        return labels.take(idx)
+    return tuple(np.asarray(labels, dtype=object)[idx])
+
+
 @dataclass(frozen=True, eq=False)
 class HardwareGrid:
     """H device variants sharing one memory structure, as numpy arrays.
@@ -26,8 +80,8 @@ class HardwareGrid:
     ----------
     base : Hardware
         The device the variants derive from (structure, fallbacks, labels).
-    labels : tuple of str
-        A name per variant.
+    labels : sequence of str
+        A name per variant (:class:`VariantLabels` for the variants of a knob grid).
     capacity, bandwidth, granularity : ndarray [H, L]
         Bytes, bytes/s, bytes per memory level.
     matrix_peak, vector_peak : dict dtype -> ndarray [H]
@@ -42,7 +96,7 @@ class HardwareGrid:
     """
 
     base: Hardware
-    labels: tuple[str, ...]
+    labels: Sequence[str]
     capacity: np.ndarray
     bandwidth: np.ndarray
     granularity: np.ndarray
@@ -112,7 +166,7 @@ class HardwareGrid:
         """Return the variants at ``idx`` (a slice or index array)."""
         return HardwareGrid(
             self.base,
-            tuple(np.asarray(self.labels, dtype=object)[idx]),
+            take_labels(self.labels, idx),
             self.capacity[idx],
             self.bandwidth[idx],
             self.granularity[idx],
@@ -267,7 +321,20 @@ def _with_energy(hw: Hardware, energy: DeviceEnergy | None, h: int) -> Hardware:
 
 
 def group_rows(key: np.ndarray) -> np.ndarray:
-    """Group index per row of ``key`` (equal rows, same group); O(n) when all rows are equal."""
-    if key.shape[0] == 0 or (key == key[0]).all():
-        return np.zeros(key.shape[0], dtype=np.intp)
-    return np.ravel(np.unique(key, axis=0, return_inverse=True)[1])
+    """Group index per row of ``key`` [n, k] (equal rows, same group; groups numbered in the
+    order of their sorted rows, as ``np.unique(key, axis=0)`` numbers them).
+
+    Column by column: each column's values become codes (a 1-D sort), merged into one code per
+    row; constant columns cost one comparison. O(n) when all rows are equal.
+    """
+    n = key.shape[0]
+    codes = np.zeros(n, dtype=np.int64)
+    if n == 0:
+        return codes.astype(np.intp)
+    for col in key.T:
+        if (col == col[0]).all():
+            continue
+        values, inverse = np.unique(col, return_inverse=True)
+        codes = codes * values.size + inverse.ravel()
+        codes = np.unique(codes, return_inverse=True)[1].ravel()  # renumber: never overflows
+    return codes.astype(np.intp)

@@ -6,17 +6,20 @@ and :func:`vary`, which makes a :class:`~roofline.grid.HardwareGrid` of every co
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 
 from roofline.arguments import knob_mapping, knob_values
+from roofline.budget import check_budget
 from roofline.dtypes import BITS, canonical
 from roofline.energy import DeviceEnergy
 from roofline.errors import SpecError, UnreadKnobWarning
-from roofline.grid import HardwareGrid, to_grid
+from roofline.grid import HardwareGrid, VariantLabels, to_grid
 from roofline.hardware import Engine, Hardware
 from roofline.kinds import EngineKind, LevelKind
 from roofline.precision import Precision
@@ -207,29 +210,105 @@ def _range_fix(path: str, dim: Dim | None) -> str:
     return "use a non-negative, finite value" if zero_ok(path) else "use a positive, finite value"
 
 
+@dataclass(frozen=True, eq=False)
+class KnobSpace:
+    """The variants of a knob grid without their columns: each knob's values (SI floats) and how
+    they combine, so that any slice of variants is made on demand (a sweep of 1e9 points never
+    holds 1e9 knob values).
+
+    Variant ``i`` of a ``product`` space takes the values at ``np.unravel_index(i, lengths)``: the
+    first knob varies slowest, as ``np.meshgrid(..., indexing="ij")`` ravels; of a ``zip`` space,
+    the ``i``-th value of every knob.
+    """
+
+    paths: tuple[str, ...]
+    values: tuple[np.ndarray, ...]
+    mode: str = "product"
+
+    @property
+    def size(self) -> int:
+        """Number of variants (a Python int: a product of 1e6 x 1e6 values does not overflow)."""
+        if not self.values:
+            return 0
+        lengths = [len(v) for v in self.values]
+        return lengths[0] if self.mode == "zip" else math.prod(lengths)
+
+    def columns(self, start: int = 0, stop: int | None = None) -> dict[str, np.ndarray]:
+        """The knob values [stop - start] of variants ``start`` to ``stop`` (default: all)."""
+        stop = self.size if stop is None else min(stop, self.size)
+        if self.mode == "zip":
+            return {p: v[start:stop] for p, v in zip(self.paths, self.values)}
+        flat = np.arange(start, stop, dtype=np.int64)
+        out: dict[str, np.ndarray] = {}
+        for p, v in reversed(list(zip(self.paths, self.values))):
+            flat, pos = np.divmod(flat, len(v))
+            out[p] = v[pos]
+        return {p: out[p] for p in self.paths}
+
+    def groups(self, start: int, stop: int, knob: int) -> np.ndarray:
+        """Group number [stop - start] of variants ``start`` to ``stop`` of a product space:
+        equal for variants that differ only in knob ``knob`` (numbered 0, 1... in the slice)."""
+        lengths = [len(v) for v in self.values]
+        stride = math.prod(lengths[knob + 1 :])
+        flat = np.arange(start, stop, dtype=np.int64)
+        outer, inner = np.divmod(flat, stride * lengths[knob])
+        key = outer * stride + inner % stride
+        low = int(key.min()) if key.size else 0
+        span = int(key.max()) - low + 1 if key.size else 0
+        if span <= 4 * key.size:  # a lookup table beats a sort
+            seen = np.zeros(span, dtype=bool)
+            seen[key - low] = True
+            return (np.cumsum(seen) - 1)[key - low]
+        return np.ravel(np.unique(key, return_inverse=True)[1])
+
+
+#: bytes a grid holds per variant and knob column beyond its levels and peaks (efficiencies,
+#: overhead, tile, energy scalars): an upper estimate for the budget check
+_GRID_BYTES_PER_VARIANT = 8 * 24
+
+
+def knob_space(hw: Hardware, knobs: Mapping[str, KnobValues], mode: str = "product") -> KnobSpace:
+    """The :class:`KnobSpace` of ``knobs`` on ``hw``: paths checked and canonicalized
+    (:func:`knob_dim`), values parsed; nothing of the grid's size is allocated."""
+    if mode not in ("product", "zip"):
+        raise SpecError(f"unknown mode {mode!r}", field="mode", fix="use 'product' or 'zip'")
+    parsed = dict(parse_knob_values(hw, p, v) for p, v in knob_mapping(knobs).items())
+    if mode == "zip" and len({len(v) for v in parsed.values()}) > 1:
+        raise SpecError(
+            "zip mode needs value lists of equal length",
+            field="vary",
+            fix="use mode='product' or give equal lengths",
+        )
+    return KnobSpace(tuple(parsed), tuple(parsed.values()), mode)
+
+
 def knob_columns(
     hw: Hardware, knobs: Mapping[str, KnobValues], mode: str = "product"
 ) -> dict[str, np.ndarray]:
     """Value columns (SI floats, one entry per variant) of a product or zip grid of knobs.
 
-    Paths are checked and canonicalized (:func:`knob_dim`); an empty mapping gives no columns.
+    Paths are checked and canonicalized (:func:`knob_dim`); an empty mapping gives no columns. The
+    grid's size is checked against the memory budget (:mod:`roofline.budget`) before allocating.
     """
-    parsed = dict(parse_knob_values(hw, p, v) for p, v in knob_mapping(knobs).items())
-    lists = list(parsed.values())
-    if mode == "zip":
-        if len({len(v) for v in lists}) > 1:
-            raise SpecError(
-                "zip mode needs value lists of equal length",
-                field="vary",
-                fix="use mode='product' or give equal lengths",
-            )
-        return parsed
-    if mode != "product":
-        raise SpecError(f"unknown mode {mode!r}", field="mode", fix="use 'product' or 'zip'")
-    if not parsed:
-        return {}
-    mesh = np.meshgrid(*lists, indexing="ij")
-    return {k: m.ravel() for k, m in zip(parsed, mesh)}
+    space = knob_space(hw, knobs, mode)
+    check_grid_size(hw, space)
+    return space.columns() if space.paths else {}
+
+
+def check_grid_size(hw: Hardware, space: KnobSpace) -> None:
+    """Refuse a grid of ``space`` on ``hw`` that would not fit the memory budget."""
+    levels = len(hw.memory)
+    peaks = len(hw.engines.matrix.peak) + len(hw.engines.vector.peak)
+    per_variant = 8 * (3 * levels + peaks + len(space.paths)) + _GRID_BYTES_PER_VARIANT
+    if hw.has_energy:
+        per_variant += 8 * (levels + peaks)
+    check_budget(
+        float(space.size) * per_variant,
+        f"a grid of {space.size:,} device variants",
+        field="vary",
+        fix="vary fewer values, or sweep them: rl.sweep(..., out='sweep.parquet') holds a chunk "
+        "at a time",
+    )
 
 
 def vary(
@@ -251,6 +330,8 @@ def vary(
         SI units or unit strings (``"2 TB/s"``, ``"0.5 pJ"``, ``"500 W"``).
     mode : "product" or "zip"
         Cartesian product of the value lists, or element-wise (equal lengths).
+
+    The grid's size is checked against the memory budget (:mod:`roofline.budget`) first.
     """
     if not isinstance(hw, Hardware):
         raise SpecError(
@@ -258,7 +339,13 @@ def vary(
             field="hw",
             fix="rl.vary(rl.load_hardware('a100_sxm4_80gb'), {...})",
         )
-    parsed = knob_columns(hw, knobs, mode)
+    return grid_of(hw, knob_columns(hw, knobs, mode))
+
+
+def grid_of(hw: Hardware, parsed: dict[str, np.ndarray]) -> HardwareGrid:
+    """The grid of ``hw`` with each canonical knob path set to its column of SI values (one
+    variant per entry): what :func:`vary` builds once the values are checked, and what a sweep
+    builds for each chunk of its :class:`KnobSpace`."""
     if not parsed:
         return to_grid(hw)
     cols = list(parsed.values())
@@ -289,7 +376,7 @@ def vary(
             (meff if parts[1] == EngineKind.MATRIX else veff)[:] = col
         else:
             overhead[:] = col
-    labels = tuple(f"{hw.name}[{i}]" for i in range(h))
+    labels = VariantLabels(hw.name, range(h))
     tile = None if g.tile is None else np.repeat(g.tile, h, axis=0)
     if energy is not None:
         low = np.flatnonzero(energy.tdp <= energy.idle)

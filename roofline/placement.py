@@ -166,21 +166,10 @@ class CapacityAware:
         if tables.size:
             rem = cap[:, None, :] - used
             density = ct.gather_rows[tables, 0] / np.maximum(ct.weight_bytes[tables], 1.0)
-            for t in tables[np.argsort(-density, kind="stable")]:
-                size = ct.weight_bytes[t]
-                fits = rem >= size
-                lvl = np.argmax(fits, axis=-1)
-                placed = fits.any(axis=-1)
-                lvl = np.where(placed, lvl, L - 1)
-                take = np.where(placed, size, 0.0)
-                np.put_along_axis(
-                    rem,
-                    lvl[..., None],
-                    np.take_along_axis(rem, lvl[..., None], -1) - take[..., None],
-                    -1,
-                )
-                shortfall = shortfall + np.where(placed, 0.0, size)
-                tbl_lvl[..., t] = lvl
+            order = tables[np.argsort(-density, kind="stable")]
+            placed_at, short = first_fit(ct.weight_bytes[order], rem.reshape(H * B, L))
+            tbl_lvl[..., order] = placed_at.reshape(H, B, order.size)
+            shortfall = shortfall + short.reshape(H, B)
 
         out = np.zeros((H, B, O, L))
         gathered = np.zeros_like(out) if tables.size else None
@@ -200,6 +189,70 @@ class CapacityAware:
         return Placement(
             out, v.feasible, v.shortfall_bytes, v.footprint_bytes, v.devices_needed, w_lvl, gathered
         )
+
+
+#: runs of consecutive tables one level takes before :func:`first_fit` goes table by table
+MAX_RUNS = 32
+
+
+def first_fit(sizes: np.ndarray, room: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Place tables of ``sizes`` [T] bytes, in that order, each in the first level with room
+    left, for each of V cases of ``room`` [V, L] (bytes free per level).
+
+    Returns (level [V, T], L - 1 for a table that fits nowhere; bytes that fit nowhere [V]).
+    Equal rows of ``room`` are placed once. Level by level this is the same as table by table: a
+    level takes, in order, each table it still has room for among those the faster levels left;
+    runs of tables that fit one after the other are taken at once (prefix sums), so a case costs
+    a few vector operations per level rather than a Python step per table.
+    """
+    V, L = room.shape
+    if V > 1:
+        rows, inverse = np.unique(room, axis=0, return_inverse=True)
+    else:
+        rows, inverse = room, np.zeros(1, dtype=np.intp)
+    levels = np.empty((rows.shape[0], sizes.size), dtype=np.intp)
+    short = np.empty(rows.shape[0])
+    for u, free in enumerate(rows):
+        left = np.arange(sizes.size)
+        levels[u] = L - 1
+        for lvl in range(L):
+            if not left.size:
+                break
+            take = _fill(sizes[left], float(free[lvl]))
+            levels[u, left[take]] = lvl
+            left = left[~take]
+        short[u] = sizes[left].sum()
+    inverse = np.ravel(inverse)
+    return levels[inverse], short[inverse]
+
+
+def _fill(sizes: np.ndarray, room: float) -> np.ndarray:
+    """Which of ``sizes`` (in order) one level of ``room`` bytes takes, each if it still fits."""
+    n = sizes.size
+    take = np.zeros(n, dtype=bool)
+    ends = np.concatenate([[0.0], np.cumsum(sizes)])
+    pos = runs = 0
+    while pos < n:
+        # the longest run from pos that fits: tables pos..stop-1 together need ends[stop]-ends[pos]
+        stop = int(np.searchsorted(ends, ends[pos] + room, side="right")) - 1
+        if stop > pos:
+            take[pos:stop] = True
+            room -= ends[stop] - ends[pos]
+            pos = stop
+        if pos >= n:
+            break
+        fits = np.flatnonzero(sizes[pos:] <= room)
+        if not fits.size:
+            break
+        pos += int(fits[0])
+        runs += 1
+        if runs > MAX_RUNS:  # many small gaps: finish table by table
+            for i, size in enumerate(sizes[pos:].tolist(), start=pos):
+                if room >= size:
+                    take[i] = True
+                    room -= size
+            break
+    return take
 
 
 POLICIES: dict[str, type[SingleLevel] | type[CapacityAware]] = {

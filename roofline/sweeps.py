@@ -1,48 +1,51 @@
-"""Design-space sweeps: models x device variants x batches x dtypes -> a tidy table.
+"""Design-space sweeps: models x device variants x batches x dtypes -> a tidy table, in memory or
+streamed.
 
 A sweep varies knobs of one base device (``memory.hbm.bandwidth``, ``memory.sram.capacity``,
 ``engines.matrix.peak.fp16``..., see :func:`roofline.knobs.vary`), as a Cartesian product or
-zipped lists, and evaluates every point with the totals-only fast paths of
-:mod:`roofline.fastpath` in chunks of variants, so memory stays bounded by the chunk. With an
-executor (a process pool, a Dask client's executor) the chunks run remotely and the results are
-identical: each variant is computed independently by the same code.
+zipped lists, and evaluates every point with the totals-only fast paths of :mod:`roofline.totals`
+in chunks of variants (:mod:`roofline.sweep_plan`), so memory stays bounded by the chunk.
+
+Chunks go to a sink (:mod:`roofline.sweep_sinks`): a table in memory (the default, refused beyond
+the memory budget of :mod:`roofline.budget`), a partitioned Parquet dataset, CSV or JSON text, or a
+function, chunk by chunk, so a sweep of any size holds a few chunks at a time. They run in this
+process, on a ``concurrent.futures`` executor or on a Dask cluster
+(:mod:`roofline.distributed`); the results are identical wherever they ran.
 """
 
 from __future__ import annotations
 
-import json
 import math
+import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
+from roofline import distributed, sweep_plan
 from roofline.api import HardwareLike, ModelLike, default_dtype
 from roofline.arguments import check_executor
 from roofline.batch_sizes import batch_sizes
 from roofline.counting import as_batches, count_graph
-from roofline.efficiency import has_curves
 from roofline.errors import SpecError
 from roofline.evaluation import evaluate_costs
-from roofline.formulas import dominant, throughput, utilization
 from roofline.hardware import Hardware
-from roofline.knobs import knob_columns, warn_unread
+from roofline.knobs import KnobSpace, knob_space, warn_unread
 from roofline.knobs import vary as variant_grid
-from roofline.model import Model, build_model
+from roofline.model import Model
 from roofline.placement import get_policy
 from roofline.presets import load_hardware, load_model
-from roofline.records import CostTable
+from roofline.sweep_plan import SWEEP_ENERGY_COLUMNS, SweepPlan, SweepSchema, plan_sweep
+from roofline.sweep_sinks import SweepOutput, SweepTable, sink_for
 from roofline.systems.spec import System
 from roofline.systems.sweep import sweep_system_columns
 from roofline.table import Table
-from roofline.totals import Totals, totals_direct, totals_full, totals_ridge
 
-DEFAULT_CHUNK = 4096
-RIDGE_CHUNK = 65536
+__all__ = ["SWEEP_ENERGY_COLUMNS", "Progress", "SweepOutput", "SweepTable", "n_points", "sweep"]
 
 
 def sweep_dtypes(
@@ -66,61 +69,19 @@ def sweep_dtypes(
     return dtypes
 
 
-def knob_grid(hw: Hardware, knobs: Mapping[str, Sequence[Any]], mode: str) -> dict[str, np.ndarray]:
-    """Value columns of the sweep's grid (:func:`roofline.grid.knob_columns`); at least one knob."""
+def knob_grid(hw: Hardware, knobs: Mapping[str, Sequence[Any]], mode: str) -> KnobSpace:
+    """The sweep's :class:`~roofline.knobs.KnobSpace` (nothing allocated); at least one knob."""
     if not knobs:
         raise SpecError(
             "no knob to vary", field="vary", fix="e.g. {'memory.main.bandwidth': [...]}"
         )
-    return knob_columns(hw, knobs, mode)
-
-
-class SweepTable(Table):
-    """A sweep's tidy table, with the knob paths it varied and, on request, per-op detail."""
-
-    knobs: tuple[str, ...] = ()
-    per_op: Table | None = None
-
-
-_COUNTS: dict[tuple[Any, ...], CostTable] = {}
-
-
-def _counts(spec: dict[str, Any], batches: np.ndarray, dtype: str, fuse: bool) -> CostTable:
-    """Counts of a spec, cached per process (workers count each model once, not per chunk)."""
-    key = (json.dumps(spec, sort_keys=True, default=str), tuple(batches), dtype, fuse)
-    if key not in _COUNTS:
-        if len(_COUNTS) > 32:
-            _COUNTS.clear()
-        model = build_model(spec, file="<sweep>")
-        _COUNTS[key] = count_graph(model.graph, batches, dtype, fuse=fuse)
-    return _COUNTS[key]
-
-
-def _evaluate_chunk(
-    spec: Any,
-    hw: Hardware,
-    cols: dict[str, np.ndarray],
-    batches: np.ndarray,
-    dtype: str,
-    policy: str,
-    fuse: bool,
-) -> Totals:
-    """Evaluate one chunk of variants (runs in workers: arguments are plain, picklable data).
-
-    ``spec`` is a model spec mapping, or (in-process) an already counted CostTable.
-    """
-    ct = spec if isinstance(spec, CostTable) else _counts(spec, batches, dtype, fuse)
-    grid = variant_grid(hw, cols, mode="zip")
-    if has_curves(grid):
-        return totals_full(ct, grid, policy)  # the fast paths assume the ideal roofline
-    if policy == "single":
-        return totals_ridge(ct, grid)
-    return totals_direct(ct, grid, policy)
+    return knob_space(hw, knobs, mode)
 
 
 @dataclass
 class Progress:
-    """A progress line on stderr, shown only once a run has taken longer than ``delay`` s."""
+    """A progress line on stderr with the rate and the time left, shown only once a run has
+    taken longer than ``delay`` s; :attr:`first` is the time the first result arrived."""
 
     total: int
     label: str = "sweep"
@@ -130,17 +91,24 @@ class Progress:
     def __post_init__(self) -> None:
         self.start = time.perf_counter()
         self.done = 0
+        self.first: float | None = None
         self.shown = False
         self.last = 0.0
-        self.stream = self.stream or sys.stderr
+        self.stream = sys.stderr if self.stream is None else self.stream
         isatty = getattr(self.stream, "isatty", lambda: False)
         self.tty = bool(isatty())
         self.every = 0.1 if self.tty else 5.0
+
+    def restart(self) -> None:
+        """Count time from now (after a cluster started)."""
+        self.start = time.perf_counter()
 
     def update(self, n: int) -> None:
         self.done += n
         now = time.perf_counter()
         elapsed = now - self.start
+        if self.first is None:
+            self.first = elapsed
         finished = self.done >= self.total
         if elapsed < self.delay and not (finished and self.shown):
             return
@@ -152,13 +120,26 @@ class Progress:
         bar = "#" * int(30 * frac)
         end = "" if self.tty and not finished else "\n"
         start = "\r" if self.tty else ""
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        left = (self.total - self.done) / rate if rate > 0 else float("inf")
+        eta = "done" if finished else f"ETA {_duration(left)}"
         self.stream.write(
             f"{start}{self.label}: [{bar:<30}] {100 * frac:5.1f}% "
-            f"({self.done}/{self.total} points, {elapsed:.1f} s){end}"
+            f"({self.done}/{self.total} points, {elapsed:.1f} s, {rate:.3g} points/s, {eta}){end}"
         )
         if self.tty and finished:
             self.stream.write("\n")
         self.stream.flush()
+
+
+def _duration(s: float) -> str:
+    """``75`` -> ``1m15s``: the time left, to the second."""
+    if not math.isfinite(s):
+        return "?"
+    s = int(round(s))
+    h, rest = divmod(s, 3600)
+    m, sec = divmod(rest, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{sec:02d}s" if m else f"{sec}s"
 
 
 def sweep(
@@ -172,14 +153,20 @@ def sweep(
     fuse: bool = True,
     chunk: int | None = None,
     executor: Executor | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], None] | Progress | None = None,
     per_op: bool = False,
     tp: Any = 1,
     pp: Any = 1,
     ep: Any = 1,
     all_layouts: bool = False,
-) -> SweepTable:
-    """Evaluate models on every variant of ``base_device``; return one row per point.
+    out: str | os.PathLike | Callable[[Any], Any] | None = None,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    window: int | None = None,
+    memory_budget: float | str | None = None,
+) -> SweepTable | SweepOutput:
+    """Evaluate models on every variant of ``base_device``; one row per point, in memory or
+    streamed to ``out``.
 
     Parameters
     ----------
@@ -197,19 +184,39 @@ def sweep(
     mode : ``"product"`` (every combination) or ``"zip"`` (element-wise)
     policy : ``"capacity"`` (default) or ``"single"`` (the O(log ops) ridge path)
     fuse : as in :func:`roofline.evaluate`
-    chunk : variants evaluated at once (bounds memory: ~chunk x batches x ops floats); default
-        4096, or 65536 on the ridge path of ``policy="single"`` (memory O(chunk) there)
+    chunk : variants evaluated at once; default: sized by ops x batches x levels so that each
+        temporary array holds about :data:`~roofline.sweep_plan.CHUNK_ELEMENTS` elements
     executor : a ``concurrent.futures.Executor`` to run chunks on (results identical)
-    progress : called with the number of points finished after each chunk
+    progress : called with the number of points finished after each chunk, or a
+        :class:`Progress` (its clock restarts once a Dask cluster is up)
     per_op : also attach ``table.per_op``, a Table with one row per point and op (knobs, model,
         batch, dtype, op, kind, time_s, bound): for small sweeps, up to :data:`MAX_PER_OP_ROWS`
     tp, pp, ep, all_layouts : on a system, the layouts of each variant: the degrees given (each an
         int or a list; ``dp`` fills the variant, combinations that cannot are skipped), or with
         ``all_layouts`` every layout that fills it
+    out : where the rows go: None (default) returns the table, held in memory within the memory
+        budget; a path streams them chunk by chunk: ``"x.parquet"`` a partitioned Parquet dataset
+        (a directory; :func:`roofline.sweep_sinks.read_sweep` reads it back), ``"x.csv"`` or
+        ``"x.json"`` text as the table's ``to_csv``/``to_json``; a function is called with each
+        :class:`~roofline.sweep_sinks.SweepChunk` in table order
+    scheduler : ``"tcp://host:port"``: run the chunks on that Dask cluster (workers write their
+        Parquet parts themselves: the path must be on a filesystem they share)
+    workers : run the chunks on a Dask ``LocalCluster`` of this many single-threaded worker
+        processes, started and closed by the call (a script doing this needs the
+        ``if __name__ == "__main__":`` guard)
+    window : most tasks (about 131,072 rows each) submitted but not yet written (default 4 per
+        worker): bounds the memory of results waiting for an earlier one
+    memory_budget : bytes or a size (``"16 GiB"``) the in-memory table may take (default
+        :mod:`roofline.budget`: 4 GiB or ``ROOFLINE_MEMORY_BUDGET``)
+
+    A sweep run in this process sets glibc's malloc to keep freed memory for reuse
+    (:func:`roofline.distributed.keep_freed_memory`: chunks allocate and free the same arrays
+    over and over, and the default returns them to the system each time, which costs up to half
+    of a sweep's time in page faults); the process keeps up to 256 MB of freed heap afterwards.
 
     Returns
     -------
-    Table
+    SweepTable, or SweepOutput when ``out`` is given
         Columns: the knob paths (SI values), ``model``, ``batch``, ``dtype``, ``latency_s``,
         ``throughput_per_s``, ``utilization``, ``bound``, ``feasible``,
         ``capacity_shortfall_bytes``, ``devices_needed``, and the energy columns
@@ -218,7 +225,7 @@ def sweep(
         ``power_capped``; NaN for a device without an energy model); rows ordered by model,
         dtype, variant, batch. On a system: the knob paths and
         :data:`~roofline.systems.result.SYSTEM_COLUMNS`, ordered by model, dtype, variant,
-        layout, batch.
+        layout, batch. A :class:`~roofline.sweep_sinks.SweepOutput` says where the rows went.
     """
     model_list = (
         [models]
@@ -230,129 +237,128 @@ def sweep(
     batches = as_batches(batch_sizes(batch))
     target = load_hardware(base_device)
     dtypes = sweep_dtypes(target, vary, dtype)
-    if isinstance(target, System):
-        sys_cols, knobs = sweep_system_columns(
-            [load_model(m) for m in model_list],
-            target,
-            vary,
-            batches,
-            dtypes,
-            mode,
-            pol,
-            fuse,
-            tp,
-            pp,
-            ep,
-            all_layouts,
-        )
-        table = SweepTable.from_columns(sys_cols, title=f"sweep of {target.name}")
-        table.knobs = knobs
-        return table
-    hw = target
-    if chunk is None:
-        chunk = RIDGE_CHUNK if pol == "single" else DEFAULT_CHUNK
-    if not isinstance(chunk, int) or chunk < 1:
+    sink = sink_for(out, budget=memory_budget)
+    if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
         raise SpecError(f"chunk={chunk!r} must be a positive integer", field="chunk")
-    cols = knob_grid(hw, vary, mode)
-    n = len(next(iter(cols.values())))
-    loaded = [load_model(m) for m in model_list]
-    levels = ("compute", *hw.level_names, "overhead")
-    out: dict[str, list] = {
-        k: []
-        for k in (
-            *cols,
-            "model",
-            "batch",
-            "dtype",
-            "latency_s",
-            "throughput_per_s",
-            "utilization",
-            "bound",
-            "feasible",
-            "capacity_shortfall_bytes",
-            "devices_needed",
-            *SWEEP_ENERGY_COLUMNS,
+    if window is not None and (isinstance(window, bool) or not isinstance(window, int)
+                               or window < 1):  # fmt: skip
+        raise SpecError(f"window={window!r} must be a positive integer", field="window")
+    if executor is not None and (scheduler is not None or workers is not None):
+        raise SpecError(
+            "give an executor or a Dask cluster, not both",
+            field="executor",
+            fix="drop executor= to use scheduler= or workers=",
         )
-    }
-    starts = list(range(0, n, chunk))
-    for m in loaded:
-        spec = m.spec.model_dump()
-        flops_cache: dict[str, np.ndarray] = {}
-        for dt in dtypes:
-            ct = count_graph(m.graph, batches, dt, fuse=fuse)
-            flops_cache[dt] = (ct.flops_matrix + ct.flops_vector).sum(axis=0)
-            src = spec if executor is not None else ct
-            jobs = [
-                (src, hw, {k: v[s : s + chunk] for k, v in cols.items()}, batches, dt, pol, fuse)
-                for s in starts
-            ]
-            results: Iterator[Totals]
-            if executor is None:
-                results = (_evaluate_chunk(*job) for job in jobs)
-            else:
-                results = executor.map(_evaluate_chunk, *zip(*jobs))
-            for s, tot in zip(starts, results):
-                h = tot.latency_s.shape[0]
-                nb = batches.size
-                for k, v in cols.items():
-                    out[k].append(np.repeat(v[s : s + h], nb))
-                out["model"].append(np.full(h * nb, m.name, dtype=object))
-                out["dtype"].append(np.full(h * nb, dt, dtype=object))
-                out["batch"].append(np.tile(batches, h))
-                lat = tot.latency_s
-                out["latency_s"].append(lat.ravel())
-                out["throughput_per_s"].append(throughput(batches[None, :], lat).ravel())
-                util = utilization(flops_cache[dt], lat, tot.matrix_peak)
-                out["utilization"].append(util.ravel())
-                out["bound"].append(dominant(levels, tot.bound_time_s).ravel())
-                out["feasible"].append(tot.feasible.ravel())
-                out["capacity_shortfall_bytes"].append(tot.shortfall_bytes.ravel())
-                out["devices_needed"].append(tot.devices_needed.ravel().astype(int))
-                for k, v in _energy_columns(tot, batches).items():
-                    out[k].append(v.ravel())
-                if progress:
-                    progress(h)
-    table = SweepTable.from_columns(
-        {k: np.concatenate(v) if v else np.array([]) for k, v in out.items()},
-        title=f"sweep of {hw.name}",
+    if isinstance(target, System):
+        return _system_sweep(
+            model_list, target, vary, batches, dtypes, mode, pol, fuse, (tp, pp, ep, all_layouts),
+            sink,
+        )  # fmt: skip
+    hw = target
+    space = knob_grid(hw, vary, mode)
+    loaded = [load_model(m) for m in model_list]
+    plan = plan_sweep(loaded, hw, space, batches, dtypes, pol, fuse, chunk)
+    if per_op:
+        _check_per_op(loaded, space.size, batches, dtypes, fuse)
+
+    def drive(write: Callable[[Any, Any], None]) -> None:
+        _run(plan, write, executor, scheduler, workers, window, progress, sink)
+
+    result = sink.run(plan.schema, plan.n_rows, drive)
+    if per_op:
+        detail = _per_op_table(loaded, hw, space.columns(), batches, dtypes, pol, fuse)
+        if isinstance(result, SweepTable):
+            result.per_op = detail
+        else:
+            result = replace(result, per_op=detail)
+    return result
+
+
+def _run(
+    plan: SweepPlan,
+    write: Callable[[Any, Any], None],
+    executor: Executor | None,
+    scheduler: str | None,
+    workers: int | None,
+    window: int | None,
+    progress: Callable[[int], None] | Progress | None,
+    sink: Any,
+) -> None:
+    """Run the plan's chunks where asked, handing each to ``write`` in table order."""
+    bar = progress if isinstance(progress, Progress) else None
+    report = progress.update if isinstance(progress, Progress) else progress
+    if scheduler is None and workers is None:
+        distributed.keep_freed_memory()  # this process computes or writes every chunk
+        if executor is None:
+            distributed.run_serial(plan, plan.tasks(), sweep_plan.task_columns, write, report)
+            return
+        per = getattr(executor, "_max_workers", 2) or 2
+        distributed.run_executor(
+            executor, plan, plan.tasks(), sweep_plan.task_list, write, report,
+            window or distributed.WINDOW_PER_WORKER * per,
+        )  # fmt: skip
+        return
+    with distributed.dask_client(scheduler, workers) as client:
+        if bar is not None:
+            bar.restart()
+        writer = getattr(sink, "remote", None)
+        distributed.run_dask(
+            client, plan, plan.tasks(),
+            sweep_plan.task_list if writer is None else sweep_plan.task_columns,
+            write, report,
+            window or distributed.WINDOW_PER_WORKER * distributed.n_workers(client),
+            writer,
+        )  # fmt: skip
+
+
+def _system_sweep(
+    models: list[Any],
+    system: System,
+    vary: Mapping[str, Sequence[Any]],
+    batches: np.ndarray,
+    dtypes: list[str],
+    mode: str,
+    policy: str,
+    fuse: bool,
+    layout: tuple[Any, Any, Any, bool],
+    sink: Any,
+) -> SweepTable | SweepOutput:
+    """A sweep over a system's variants, as one chunk handed to the sink."""
+    tp, pp, ep, all_layouts = layout
+    cols, knobs = sweep_system_columns(
+        [load_model(m) for m in models], system, vary, batches, dtypes, mode, policy, fuse,
+        tp, pp, ep, all_layouts,
+    )  # fmt: skip
+    n = len(next(iter(cols.values()))) if cols else 0
+    schema = SweepSchema(
+        columns=tuple(cols),
+        categories={},
+        knobs=knobs,
+        title=f"sweep of {system.name}",
+        types={k: v.dtype for k, v in cols.items()},
     )
-    table.knobs = tuple(cols)
-    table.per_op = _per_op_table(loaded, hw, cols, batches, dtypes, pol, fuse) if per_op else None
-    return table
+    task = sweep_plan.Task(0, 0, 0, n, 0, max(n, 1))
+
+    def drive(write: Callable[[Any, Any], None]) -> None:
+        if n:
+            write(task, [cols])
+
+    return sink.run(schema, n, drive)
 
 
-#: the energy, power and cost columns of a sweep (NaN for a device without an energy model)
-SWEEP_ENERGY_COLUMNS = (
-    "energy_per_sample_j",
-    "avg_power_w",
-    "samples_per_j",
-    "capped_throughput_per_s",
-    "cost_per_1m_samples",
-    "power_capped",
-)
-
-
-def _energy_columns(tot: Totals, batches: np.ndarray) -> dict[str, np.ndarray]:
-    """The :data:`SWEEP_ENERGY_COLUMNS` of a chunk [h, B] (infeasible points carry none)."""
-    h = tot.latency_s.shape[0]
-    e = tot.energy
-    if e is None:
-        nan = np.full((h, batches.size), np.nan)
-        cols = {k: nan for k in SWEEP_ENERGY_COLUMNS}
-        cols["power_capped"] = np.zeros((h, batches.size), dtype=bool)
-        return cols
-    per = e.energy_j / batches[None, :]
-    with np.errstate(divide="ignore"):
-        values = {
-            "energy_per_sample_j": per,
-            "avg_power_w": e.avg_power_w,
-            "samples_per_j": 1.0 / per,
-            "capped_throughput_per_s": throughput(batches[None, :], e.capped_latency_s),
-            "cost_per_1m_samples": 1e6 * e.cost_per_sample,
-        }
-    cols = {k: np.where(tot.feasible, v, np.nan) for k, v in values.items()}
-    cols["power_capped"] = e.power_capped
-    return cols
+def _check_per_op(
+    models: Sequence[Model], points: int, batches: np.ndarray, dtypes: Sequence[str], fuse: bool
+) -> None:
+    """Refuse per-op detail beyond :data:`MAX_PER_OP_ROWS` rows, before sweeping."""
+    rows = 0
+    for m in models:
+        rows += points * batches.size * len(count_graph(m.graph, 1, dtypes[0], fuse=fuse).names)
+    if rows * len(dtypes) > MAX_PER_OP_ROWS:
+        raise SpecError(
+            f"per-op detail would have {rows * len(dtypes)} rows",
+            field="per_op",
+            fix=f"sweep fewer points (at most {MAX_PER_OP_ROWS} rows) or drop per_op",
+        )
 
 
 #: the largest per-op detail a sweep builds (rows = points x batches x ops)
@@ -370,15 +376,6 @@ def _per_op_table(
 ) -> Table:
     """One row per (model, dtype, variant, batch, op), through the full evaluation."""
     grid = variant_grid(hw, cols, mode="zip")
-    rows = 0
-    for m in models:
-        rows += grid.size * batches.size * len(count_graph(m.graph, 1, dtypes[0], fuse=fuse).names)
-    if rows * len(dtypes) > MAX_PER_OP_ROWS:
-        raise SpecError(
-            f"per-op detail would have {rows * len(dtypes)} rows",
-            field="per_op",
-            fix=f"sweep fewer points (at most {MAX_PER_OP_ROWS} rows) or drop per_op",
-        )
     out: dict[str, list] = {k: [] for k in (*cols, "model", "batch", "dtype", "op", "kind",
                                             "time_s", "bound")}  # fmt: skip
     for m in models:

@@ -169,9 +169,9 @@ def test_interrupt_while_writing_leaves_no_partial_file(monkeypatch, capsys, tmp
 @pytest.mark.parametrize("quiet", [True, False])
 def test_interrupt_during_a_long_sweep(monkeypatch, capsys, tmp_path, quiet):
     """Ctrl-C after the first chunk: exit 130, the error as the last stderr line, no file."""
-    import roofline.sweeps
+    import roofline.sweep_plan
 
-    real = roofline.sweeps._evaluate_chunk
+    real = roofline.sweep_plan.chunk_columns
     calls = []
 
     def chunk_then_interrupt(*args, **kwargs):
@@ -180,7 +180,7 @@ def test_interrupt_during_a_long_sweep(monkeypatch, capsys, tmp_path, quiet):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(roofline.sweeps, "_evaluate_chunk", chunk_then_interrupt)
+    monkeypatch.setattr(roofline.sweep_plan, "chunk_columns", chunk_then_interrupt)
     out = tmp_path / "sweep.csv"
     argv = [
         "sweep",

@@ -9,7 +9,7 @@ import argparse
 import re
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from roofline.batch_sizes import batch_sizes
@@ -309,7 +309,8 @@ def output_format(args: argparse.Namespace) -> str:
     given = args.format if getattr(args, "format_given", False) else None
     by_ext = None
     if path and path != "-":
-        check_target(path)  # a device, a FIFO or a directory is named as such, before its name
+        if not Path(path).is_dir():  # a directory: a sweep's dataset, else refused by the writer
+            check_target(path)  # a device, a FIFO... is named as such before its extension
         ext = PurePath(path).suffix.lower()
         by_ext = EXTENSIONS.get(ext)
         if by_ext is None and not given:

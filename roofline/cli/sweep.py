@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from roofline.cli.common import (
@@ -29,6 +30,7 @@ from roofline.errors import SpecError
 from roofline.knobs import knob_dim, parse_knob_values, zero_ok
 from roofline.output_files import image_format, write_text
 from roofline.presets import load_hardware
+from roofline.sweep_sinks import SweepOutput, TextSink, is_dataset, read_sweep
 from roofline.sweeps import Progress, n_points, sweep
 from roofline.systems.spec import System
 from roofline.systems.variants import system_knob_dim
@@ -73,7 +75,8 @@ def parse_vary(items: list[str], hw: Any) -> dict[str, list[float]]:
 
 
 def run_sweep(args: argparse.Namespace) -> int:
-    """Evaluate the models over the device variants; print the table, write the chart."""
+    """Evaluate the models over the device variants: stream the rows to a Parquet dataset
+    (``-o x.parquet``) or as CSV/JSON text, or print the table; write the chart."""
     if args.plot:
         image_format(args.plot, field="--plot")  # before the sweep
     fmt = output_format(args)
@@ -81,7 +84,15 @@ def run_sweep(args: argparse.Namespace) -> int:
     knobs = parse_vary(args.vary, hw)
     total = n_points(knobs, args.mode) * len(args.models) * len(args.dtype or [None])
     bar = Progress(total, stream=sys.stderr) if not args.quiet else None
-    table = sweep(
+    dataset = bool(args.output) and (fmt == "parquet" or is_dataset(Path(args.output)))
+    out: Any = None
+    if dataset:
+        out = args.output
+    elif fmt in ("csv", "json") and not args.plot and not getattr(args, "columns", None):
+        # streamed as it is computed; --columns needs the whole table (emit below)
+        path = None if not args.output or args.output == "-" else args.output
+        out = TextSink(fmt, path, sys.stdout)
+    result = sweep(
         models_of(args.models, args.set),
         hw,
         knobs,
@@ -90,16 +101,29 @@ def run_sweep(args: argparse.Namespace) -> int:
         mode=args.mode,
         policy=args.policy,
         fuse=not args.no_fuse,
-        progress=bar.update if bar else None,
+        progress=bar,
         per_op=bool(args.per_op),
+        out=out,
+        scheduler=args.scheduler,
+        workers=args.workers,
         **_layout_kwargs(args, hw),
     )
-    if args.per_op and table.per_op is not None:
-        write_text(args.per_op, table.per_op.to_csv())
+    if args.per_op and result.per_op is not None:
+        write_text(args.per_op, result.per_op.to_csv())
+    if isinstance(result, SweepOutput):
+        if dataset and not args.quiet:
+            print(
+                f"roofline: wrote {result.rows:,} rows ({result.chunks} chunks, {result.parts} "
+                f"parts) to {result.path}",
+                file=sys.stderr,
+            )
+        if args.plot:
+            _write_chart(read_sweep(args.output), args.metric, args.plot)
+        return 0
     if args.plot:
-        _write_chart(table, args.metric, args.plot)
-    people = [*table.knobs, *(c for c in SWEEP_PEOPLE_COLUMNS if c in table.columns)]
-    emit(table, args, people if fmt in ("table", "markdown") else None)
+        _write_chart(result, args.metric, args.plot)
+    people = [*result.knobs, *(c for c in SWEEP_PEOPLE_COLUMNS if c in result.columns)]
+    emit(result, args, people if fmt in ("table", "markdown") else None)
     return 0
 
 
@@ -236,7 +260,31 @@ def sweep_arguments(sp: argparse.ArgumentParser) -> None:
         help="what --plot draws",
     )
     sp.add_argument("-q", "--quiet", action="store_true", help="no progress bar on stderr")
+    cluster = sp.add_mutually_exclusive_group()
+    cluster.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="run the chunks on this Dask cluster (with -o x.parquet its workers write the parts: "
+        "a path they share)",
+    )
+    cluster.add_argument(
+        "--workers",
+        type=_positive_int,
+        metavar="N",
+        help="run the chunks on N local worker processes (a Dask LocalCluster, closed at the end)",
+    )
     add_output_options(sp)
+    sp.epilog = (
+        "-o FILE.parquet streams the rows to a partitioned Parquet dataset (a directory); "
+        "--format csv|json streams them as text; table and markdown hold the whole table"
+    )
+
+
+def _positive_int(text: str) -> int:
+    """``--workers``: a whole number >= 1."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise SpecError(f"{text!r} is not a number of workers", field="--workers", fix="e.g. 2")
+    return int(text)
 
 
 def sensitivity_arguments(sp: argparse.ArgumentParser) -> None:

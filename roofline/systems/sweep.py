@@ -10,11 +10,13 @@ only, so they are computed once per model and dtype and shared by every variant.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from roofline.budget import check_budget
 from roofline.counting import count_graph
 from roofline.errors import SpecError
 from roofline.model import Model
@@ -24,6 +26,9 @@ from roofline.systems.result import SYSTEM_COLUMNS
 from roofline.systems.search import candidates
 from roofline.systems.spec import System
 from roofline.systems.variants import system_variants
+
+#: memory a system variant takes while a sweep holds it (a validated System, ~17 kB measured)
+VARIANT_BYTES = 32 * 1024
 
 
 def _layouts_for(
@@ -68,6 +73,14 @@ def sweep_system_columns(
     """
     if not vary:
         raise SpecError("no knob to vary", field="vary", fix="e.g. {'count': [8, 16, 32]}")
+    sizes = [len(v) for v in vary.values()]
+    points = sizes[0] if mode == "zip" else math.prod(sizes)
+    check_budget(
+        float(points) * VARIANT_BYTES,
+        f"{points:,} system variants",
+        field="vary",
+        fix="vary fewer values (each variant is a validated system)",
+    )
     cols, variants = system_variants(system, vary, mode)
     rows: dict[str, list[Any]] = {k: [] for k in (*cols, *SYSTEM_COLUMNS)}
     for model in models:

@@ -1,0 +1,85 @@
+"""The memory budget: how many bytes one sweep table, device grid or evaluation may allocate,
+checked from its size *before* anything is allocated.
+
+The budget is 4 GiB unless ``memory_budget=`` is given (``rl.sweep``, ``rl.read_sweep``) or the
+environment variable ``ROOFLINE_MEMORY_BUDGET`` sets it (bytes, or a size such as ``"16 GiB"``).
+A request beyond it is one :class:`~roofline.errors.SpecError` that names the size, the budget,
+how to stream instead (``out="sweep.parquet"``, ``-o sweep.parquet``) and how to raise it, never a
+``MemoryError`` halfway through.
+"""
+
+from __future__ import annotations
+
+import os
+
+from roofline.errors import SpecError
+from roofline.formatting import fmt_bytes
+from roofline.units import Dim, parse_quantity
+
+#: the environment variable that sets the budget
+BUDGET_ENV = "ROOFLINE_MEMORY_BUDGET"
+#: the budget when neither an argument nor the environment sets one (bytes)
+DEFAULT_BUDGET = 4 * 2**30
+#: what a refusal suggests when streaming is the way out
+STREAM_FIX = (
+    "stream it to disk with rl.sweep(..., out='sweep.parquet') or roofline sweep ... -o "
+    "sweep.parquet"
+)
+
+
+def memory_budget(budget: float | str | None = None) -> float:
+    """The budget in bytes: ``budget`` if given, else ``ROOFLINE_MEMORY_BUDGET``, else 4 GiB."""
+    field = "memory_budget"
+    value: object = budget
+    if budget is None:
+        value = os.environ.get(BUDGET_ENV)
+        field = BUDGET_ENV
+        if value is None or not str(value).strip():
+            return float(DEFAULT_BUDGET)
+    try:
+        return parse_quantity(value, Dim.BYTES)
+    except SpecError as exc:
+        raise SpecError(exc.problem, field=field, fix="a size such as '16 GiB' or 2e10") from None
+
+
+def check_budget(
+    nbytes: float,
+    what: str,
+    field: str,
+    fix: str | None = None,
+    budget: float | str | None = None,
+) -> None:
+    """Refuse (:class:`SpecError` naming ``field``) when ``what`` would take more than the budget.
+
+    ``nbytes`` is the estimate of what would be allocated; ``fix`` says how to need less (the
+    message always adds how to raise the budget).
+    """
+    limit = memory_budget(budget)
+    if nbytes <= limit:
+        return
+    raise_it = f"raise the budget with memory_budget= or {BUDGET_ENV} (now {fmt_bytes(limit)})"
+    raise SpecError(
+        f"{what} would take {fmt_bytes(nbytes)} of memory, over the budget of {fmt_bytes(limit)}",
+        field=field,
+        fix=f"{fix}; or {raise_it}" if fix else raise_it,
+    )
+
+
+#: arrays of [variants, batches, ops] an evaluation holds at its peak, per memory level and
+#: besides (placement, per-level times, derating, the result's own arrays): an upper estimate
+EVALUATION_ARRAYS_PER_LEVEL, EVALUATION_ARRAYS = 4, 10
+
+
+def check_evaluation_size(
+    variants: int, batches: int, ops: int, levels: int, budget: float | str | None = None
+) -> None:
+    """Refuse a full evaluation (per-op arrays of [variants, batches, ops, levels]) beyond the
+    budget."""
+    arrays = EVALUATION_ARRAYS_PER_LEVEL * levels + EVALUATION_ARRAYS
+    check_budget(
+        8.0 * variants * batches * ops * arrays,
+        f"evaluating {variants:,} device variants x {batches:,} batches x {ops:,} ops per op",
+        field="hw",
+        fix="sweep the variants instead (rl.sweep keeps totals only, chunk by chunk)",
+        budget=budget,
+    )

@@ -1,4 +1,4 @@
-"""Totals-only evaluation for sweeps: same numbers as :func:`~roofline.engine.evaluate_costs`,
+"""Totals-only evaluation for sweeps: same numbers as :func:`~roofline.evaluation.evaluate_costs`,
 without per-op arrays.
 
 Two paths, both proven equal to the full evaluation in the tests:

@@ -8,7 +8,8 @@
   SLA the batches :func:`roofline.sla.batches_under_sla` finds (the largest, and the best
   throughput) are among those drawn, so the chart and ``compare --sla`` agree;
 * a study of :data:`roofline.studies.STUDIES` by name (``embeddings``, ``engines``, ``onchip``,
-  ``precision``, ``fleet``): models and devices optional, as each study reads them.
+  ``precision``, ``energy``, ``scaling``, ``fleet``): models and devices optional, as each study
+  reads them.
 """
 
 from __future__ import annotations

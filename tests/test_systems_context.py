@@ -173,7 +173,7 @@ def test_the_search_tries_cp_only_for_long_prompts():
     long = rl.best_layout("llama3_8b", "dgx_h100", prompt=8192, output=4).to_records()
     cps = {r["cp"] for r in long}
     assert cps == {1, 2, 4, 8}  # 8192 tokens leave each of 8 ranks CP_MIN_TOKENS
-    assert 8192 // 8 == CP_MIN_TOKENS
+    assert CP_MIN_TOKENS * 8 <= 8192  # the rule the search applies
     short = rl.best_layout("llama3_8b", "dgx_h100", prompt=1024, output=4).to_records()
     assert {r["cp"] for r in short} == {1}
     plain = rl.best_layout("resnet50", "dgx_h100", batch=[8]).to_records()

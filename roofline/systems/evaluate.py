@@ -215,7 +215,7 @@ def stages(
     ``counts(micro_batch)`` returns the model's unfused counts with one column per micro-batch
     size [C] (a preset's :func:`~roofline.counting.count_graph`, or a decoder phase's counts at
     (batch, length) points), all from ``graph``'s structure; with ``layout.cp`` > 1, one
-    context-parallel rank's counts of the decoder phase ``context``
+    context-parallel rank's counts of the decoder phase ``context`` (None: prefill)
     (:func:`~roofline.systems.context.rank_counts`).
     """
     replica = np.ceil(batch / layout.dp)  # the busiest replica's whole samples

@@ -206,15 +206,17 @@ def evaluate(
     ep: int | Sequence[int] = 1,
     dp: int | Sequence[int] | None = None,
     micro_batches: int | None = None,
+    cp: int | Sequence[int] = 1,
 ) -> Result | SystemResult:
     """Predict ``model`` on a device (per-op time and bound: a :class:`Result`) or on a system
     of devices under parallel layouts (a :class:`~roofline.systems.result.SystemResult`).
 
     On a device the arguments are those of :func:`evaluate_device`; ``dtype`` None is the
     device's ``default_dtype`` (the dtype its datasheet headlines). On a system (``dgx_h100``,
-    :func:`roofline.system`), ``tp``, ``pp``, ``ep`` and ``dp`` are the parallel degrees
+    :func:`roofline.system`), ``tp``, ``pp``, ``ep``, ``dp`` and ``cp`` are the parallel degrees
     (:mod:`roofline.systems.layout`; each a number or a list, every combination that fills the
-    system evaluated in one call; ``dp`` None fills it), ``micro_batches`` the pipeline's
+    system evaluated in one call; ``dp`` None fills it; ``cp`` splits a decoder's sequence,
+    :mod:`roofline.systems.context`), ``micro_batches`` the pipeline's
     (default ``min(pp, samples per replica)``), and ``batch`` the whole system's samples.
     """
     m = load_model(model)
@@ -234,15 +236,15 @@ def evaluate(
                 target,
                 as_batches(batch_sizes(batch)),
                 Precision.of(dt).name if isinstance(dt, Precision) else dt,
-                layouts(tp, pp, ep, dp, devices=target.count),
+                layouts(tp, pp, ep, dp, devices=target.count, cp=cp),
                 policy,
                 fuse,
                 launch,
                 micro_batches,
             )
-    if not one_device(tp, pp, ep, dp):
+    if not one_device(tp, pp, ep, dp, cp):
         raise SpecError(
-            "tp, pp, ep and dp need a system of devices, not one device",
+            "tp, pp, ep, dp and cp need a system of devices, not one device",
             field="tp",
             fix="use a system such as dgx_h100, or rl.system(device, count, interconnect=...)",
         )

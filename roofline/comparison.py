@@ -60,6 +60,7 @@ def compare(
     pp: int | Sequence[int] = 1,
     ep: int | Sequence[int] = 1,
     dp: int | Sequence[int] | None = None,
+    cp: int | Sequence[int] = 1,
     *,
     batches: Any = None,
     dtypes: Sequence[str] | str | None = None,
@@ -81,8 +82,8 @@ def compare(
 
     Devices are evaluated one at a time (their memory hierarchies may differ); each evaluation is
     vectorized over batches. ``fuse`` as in :func:`evaluate`. A system (``dgx_h100``) gives a row
-    per parallel layout (``tp``, ``pp``, ``ep``, ``dp`` as in :func:`roofline.evaluate`), named in
-    the ``layout`` column (``-`` for a device).
+    per parallel layout (``tp``, ``pp``, ``ep``, ``dp``, ``cp`` as in :func:`roofline.evaluate`),
+    named in the ``layout`` column (``-`` for a device).
     """
     batch = _renamed("batches", batches, "batch", batch, (1,))
     dtype = _renamed("dtypes", dtypes, "dtype", dtype, None)
@@ -110,7 +111,7 @@ def compare(
                             policy,
                             fuse,
                             launch,
-                            layouts(tp, pp, ep, dp, devices=target.count),
+                            layouts(tp, pp, ep, dp, devices=target.count, cp=cp),
                         )
                     )
                     continue

@@ -114,7 +114,7 @@ def column_kind(column: str) -> str:
     c = column
     if c.startswith("device."):  # a system sweep's device knob
         return column_kind(c[len("device.") :])
-    if c in ("batch", "rank", "index", "ops", "count", "tp", "pp", "ep", "dp", "layers"):
+    if c in ("batch", "rank", "index", "ops", "count", "tp", "pp", "cp", "ep", "dp", "layers"):
         return "count"
     if c.endswith(("_count", "devices_needed", "batch_under_sla", "_batch")):
         return "count"

@@ -159,6 +159,7 @@ def sweep(
     pp: Any = 1,
     ep: Any = 1,
     all_layouts: bool = False,
+    cp: Any = 1,
     out: str | os.PathLike | Callable[[Any], Any] | None = None,
     scheduler: str | None = None,
     workers: int | None = None,
@@ -191,9 +192,9 @@ def sweep(
         :class:`Progress` (its clock restarts once a Dask cluster is up)
     per_op : also attach ``table.per_op``, a Table with one row per point and op (knobs, model,
         batch, dtype, op, kind, time_s, bound): for small sweeps, up to :data:`MAX_PER_OP_ROWS`
-    tp, pp, ep, all_layouts : on a system, the layouts of each variant: the degrees given (each an
-        int or a list; ``dp`` fills the variant, combinations that cannot are skipped), or with
-        ``all_layouts`` every layout that fills it
+    tp, pp, ep, cp, all_layouts : on a system, the layouts of each variant: the degrees given
+        (each an int or a list; ``dp`` fills the variant, combinations that cannot are skipped),
+        or with ``all_layouts`` every layout that fills it
     out : where the rows go: None (default) returns the table, held in memory within the memory
         budget; a path streams them chunk by chunk: ``"x.parquet"`` a partitioned Parquet dataset
         (a directory; :func:`roofline.sweep_sinks.read_sweep` reads it back), ``"x.csv"`` or
@@ -251,8 +252,8 @@ def sweep(
         )
     if isinstance(target, System):
         return _system_sweep(
-            model_list, target, vary, batches, dtypes, mode, pol, fuse, (tp, pp, ep, all_layouts),
-            sink,
+            model_list, target, vary, batches, dtypes, mode, pol, fuse,
+            (tp, pp, ep, all_layouts, cp), sink,
         )  # fmt: skip
     hw = target
     space = knob_grid(hw, vary, mode)
@@ -320,14 +321,14 @@ def _system_sweep(
     mode: str,
     policy: str,
     fuse: bool,
-    layout: tuple[Any, Any, Any, bool],
+    layout: tuple[Any, Any, Any, bool, Any],
     sink: Any,
 ) -> SweepTable | SweepOutput:
     """A sweep over a system's variants, as one chunk handed to the sink."""
-    tp, pp, ep, all_layouts = layout
+    tp, pp, ep, all_layouts, cp = layout
     cols, knobs = sweep_system_columns(
         [load_model(m) for m in models], system, vary, batches, dtypes, mode, policy, fuse,
-        tp, pp, ep, all_layouts,
+        tp, pp, ep, all_layouts, cp,
     )  # fmt: skip
     n = len(next(iter(cols.values()))) if cols else 0
     schema = SweepSchema(

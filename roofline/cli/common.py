@@ -257,10 +257,12 @@ def add_fuse_option(parser: argparse.ArgumentParser) -> None:
 
 
 def add_layout_options(parser: argparse.ArgumentParser) -> None:
-    """Add ``--tp --pp --ep --dp`` (each one or more degrees): parallel layouts on a system."""
+    """Add ``--tp --pp --cp --ep --dp`` (each one or more degrees): parallel layouts on a
+    system."""
     for flag, what in (
         ("--tp", "tensor-parallel degree(s) (default: 1)"),
         ("--pp", "pipeline stages (default: 1)"),
+        ("--cp", "context-parallel degree(s): a decoder's tokens split (default: 1)"),
         ("--ep", "expert-parallel degree(s) (default: 1)"),
         ("--dp", "data-parallel replicas (default: fill the system)"),
     ):
@@ -268,10 +270,10 @@ def add_layout_options(parser: argparse.ArgumentParser) -> None:
 
 
 def layout_args(args: argparse.Namespace) -> dict[str, Any]:
-    """The ``tp``, ``pp``, ``ep``, ``dp`` keyword arguments from the layout flags (lists of
-    degrees; ``dp`` None to fill the system)."""
+    """The ``tp``, ``pp``, ``ep``, ``dp``, ``cp`` keyword arguments from the layout flags (lists
+    of degrees; ``dp`` None to fill the system)."""
     out: dict[str, Any] = {}
-    for name in ("tp", "pp", "ep", "dp"):
+    for name in ("tp", "pp", "ep", "dp", "cp"):
         values = getattr(args, name, None)
         default = None if name == "dp" else [1]
         out[name] = parse_batches(values, field=f"--{name}") if values else default

@@ -40,6 +40,7 @@ SUMMARY_COLUMNS = (
     "decode_bound",
     "tp",
     "pp",
+    "cp",
     "dp",
 )
 

@@ -140,9 +140,9 @@ def _counts(spec: str) -> list[float]:
 
 
 def _layout_kwargs(args: argparse.Namespace, hw: Any) -> dict[str, Any]:
-    """The sweep's layout arguments on a system (``--all-layouts`` or ``--tp/--pp/--ep``)."""
+    """The sweep's layout arguments on a system (``--all-layouts`` or ``--tp/--pp/--cp/--ep``)."""
     if not isinstance(hw, System):
-        if args.all_layouts or any(getattr(args, k) for k in ("tp", "pp", "ep", "dp")):
+        if args.all_layouts or any(getattr(args, k) for k in ("tp", "pp", "cp", "ep", "dp")):
             raise SpecError(
                 f"{hw.name} is one device: layouts need a system",
                 field="--tp",
@@ -156,7 +156,13 @@ def _layout_kwargs(args: argparse.Namespace, hw: Any) -> dict[str, Any]:
             fix="drop --dp; vary count instead",
         )
     lay = layout_args(args)
-    return {"tp": lay["tp"], "pp": lay["pp"], "ep": lay["ep"], "all_layouts": args.all_layouts}
+    return {
+        "tp": lay["tp"],
+        "pp": lay["pp"],
+        "ep": lay["ep"],
+        "cp": lay["cp"],
+        "all_layouts": args.all_layouts,
+    }
 
 
 def _write_chart(table: Any, metric: str, path: str) -> None:

@@ -54,6 +54,7 @@ from roofline.presets import load_hardware, load_model
 from roofline.result import Result
 from roofline.serving.context_counts import Phase, PhaseCounts
 from roofline.serving.envelope import envelope_sum
+from roofline.systems.context import rank_counts
 from roofline.systems.evaluate import Stages, check_layout, stages
 from roofline.systems.layout import Layout, layouts, one_device
 from roofline.systems.pipeline import pipeline_latency
@@ -83,6 +84,7 @@ GENERATION_COLUMNS = (
     "decode_bound",
     "tp",
     "pp",
+    "cp",
     "ep",
     "dp",
     "energy_per_token_j",
@@ -222,13 +224,14 @@ def _one(
     pre = phase_counts(model, "prefill")
     prefill = stages(
         pre.template,
-        lambda micro: pre.table(micro, pp, dtype, fuse=False),
+        rank_counts(pre, pp, layout.cp, dtype),
         system,
         layout,
         pb,
         policy,
         fuse,
         launch,
+        context="prefill",
     )
     pre_totals = prefill.combine()
     ttft = pre_totals["latency_s"][pcol]
@@ -254,13 +257,14 @@ def _one(
         ph = phase_counts(model, "decode")
         decode = stages(
             ph.template,
-            lambda micro: ph.table(micro, dc, dtype, fuse=False),
+            rank_counts(ph, dc, layout.cp, dtype),
             system,
             layout,
             db,
             policy,
             fuse,
             launch,
+            context="decode",
         )
         tpot[dec], tpot_bound[dec], by_bound = _decode(decode, lo_col, hi_col, lo, hi)
         decode_bound[dec] = dominant(labels, by_bound[:, : len(labels)])
@@ -311,7 +315,7 @@ def _one(
         "devices_needed": devices.astype(int),
         "prefill_bound": prefill_bound,
         "decode_bound": np.array([x or None for x in decode_bound], dtype=object),
-        **{k: np.full(n, getattr(layout, k)) for k in ("tp", "pp", "ep", "dp")},
+        **{k: np.full(n, getattr(layout, k)) for k in ("tp", "pp", "cp", "ep", "dp")},
         "policy": np.full(n, prefill.results[0].policy, dtype=object),
         "launch": np.full(n, launch, dtype=object),
     }
@@ -366,6 +370,7 @@ def generate(
     pp: int | Sequence[int] = 1,
     ep: int | Sequence[int] = 1,
     dp: int | Sequence[int] | None = None,
+    cp: int | Sequence[int] = 1,
 ) -> Table:
     """Generation metrics of decoder models: one row per (model, device or system, layout,
     dtype, batch, prompt, output), with the columns of :data:`GENERATION_COLUMNS` (module
@@ -386,8 +391,9 @@ def generate(
     policy : placement policy (``capacity`` default, or ``single``)
     launch : ``kernel`` (a launch per kernel) or ``graph`` (one per step: CUDA graphs)
     fuse : fuse pointwise epilogues (as :func:`roofline.evaluate`)
-    tp, pp, ep, dp : int or list of int
-        Parallel degrees on a system (:mod:`roofline.systems.layout`); ``dp`` None fills it.
+    tp, pp, ep, dp, cp : int or list of int
+        Parallel degrees on a system (:mod:`roofline.systems.layout`); ``dp`` None fills it;
+        ``cp`` splits each sequence over that many devices (:mod:`roofline.systems.context`).
         Every combination that fills the system is evaluated.
 
     Notes
@@ -404,13 +410,13 @@ def generate(
             target = load_hardware(arg)
             system = target if isinstance(target, System) else single(target)
             device = system.device
-            if system.count == 1 and not one_device(tp, pp, ep, dp):
+            if system.count == 1 and not one_device(tp, pp, ep, dp, cp):
                 raise SpecError(
-                    f"{device.name} is one device: tp, pp and ep need a system",
+                    f"{device.name} is one device: tp, pp, cp and ep need a system",
                     field="tp",
                     fix="use a system such as dgx_h100, or rl.system(device, count, ...)",
                 )
-            for lay in layouts(tp, pp, ep, dp, devices=system.count):
+            for lay in layouts(tp, pp, ep, dp, devices=system.count, cp=cp):
                 for dt in _as_list(dtype) if dtype is not None else [device.dtype]:
                     with device_file(arg):
                         parts.append(_one(m, system, lay, dt, grid, policy, launch, fuse))

@@ -33,6 +33,7 @@ alone. Measured NCCL bus bandwidths are held to it in the tests.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -159,20 +160,38 @@ def _group(system: System, m: int) -> list[tuple[str, Link, int]]:
     return out
 
 
-def collective(kind: str, size_bytes: np.ndarray | float, m: int, system: System) -> Cost:
+def collective(
+    kind: str, size_bytes: np.ndarray | float, m: int, system: System, stride: int = 1
+) -> Cost:
     """The :class:`Cost` of collective ``kind`` of ``size_bytes`` over a packed group of ``m``
-    devices of ``system`` (module docstring for the formulas)."""
+    devices of ``system`` (module docstring for the formulas), or over ``m`` devices ``stride``
+    apart in a packed block of ``m x stride`` (a context-parallel group beside its tensor-parallel
+    one: each level then holds the group's members of its domains)."""
     if kind not in COLLECTIVES:
         raise SpecError(f"unknown collective {kind!r}", field="collective", fix=str(COLLECTIVES))
     size = np.asarray(size_bytes, dtype=float)
     if m <= 1:
         zero = np.zeros_like(size)
         return Cost(zero, zero, {})
-    levels = _group(system, m)
+    levels = _strided(_group(system, m * stride), stride)
     if kind == "p2p":  # the two ends are in different domains of the outermost level spanned
         name, link, _ = levels[-1]
         return _flat(kind, size, 2, name, link)
     return _hierarchical(kind, size, levels)
+
+
+def _strided(levels: list[tuple[str, Link, int]], stride: int) -> list[tuple[str, Link, int]]:
+    """The levels of a packed block with every ``stride``-th device kept: the stride absorbs
+    the innermost levels' devices first (a level left with one member drops out)."""
+    if stride == 1:
+        return levels
+    out = []
+    for name, link, here in levels:
+        kept = here // math.gcd(here, stride)
+        stride //= here // kept
+        if kept > 1:
+            out.append((name, link, kept))
+    return out or levels[-1:]
 
 
 def _hierarchical(kind: str, size: np.ndarray, levels: list[tuple[str, Link, int]]) -> Cost:

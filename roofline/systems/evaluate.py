@@ -7,7 +7,9 @@ without pipelining). Its counts at the micro-batch are split over the tensor-par
 stage is evaluated on one device like any single-device model (placement, fusion, launch
 overhead, efficiency); the stage's collectives run after their ops on the interconnect
 (:mod:`~roofline.systems.collectives`) and are added to its time, and the boundary activations
-cross to the next stage. A point is feasible when every stage fits its device.
+cross to the next stage. A point is feasible when every stage fits its device. Under context
+parallelism (``cp`` > 1, decoders only) the counts are one context-parallel rank's and the ring
+that completes its attention joins the stage's collectives (:mod:`~roofline.systems.context`).
 
 The estimate adds collectives to compute time (Megatron's all-reduces sit on the critical path).
 The strict bound lets them overlap: a stage takes at least the larger of its strict roofline time
@@ -32,7 +34,9 @@ from roofline.model import Model
 from roofline.placement import Policy
 from roofline.records import CostTable
 from roofline.result import Result
+from roofline.serving.context_counts import LENGTH_PARAM, Phase, PhaseCounts
 from roofline.systems.collectives import Cost, collective
+from roofline.systems.context import check_context_parallel, context_comms, rank_counts
 from roofline.systems.layout import Layout, check_devices
 from roofline.systems.pipeline import boundary_op, pipeline_latency, stage_shares
 from roofline.systems.result import SystemResult
@@ -90,15 +94,21 @@ def _fused(ct: CostTable, graph: Graph) -> CostTable:
 
 
 def _comm_cost(
-    comms: Sequence[Comm], share: np.ndarray, tp: int, system: System, columns: int
+    comms: Sequence[Comm],
+    share: np.ndarray,
+    tp: int,
+    system: System,
+    columns: int,
+    stride: int = 1,
 ) -> Cost:
-    """The stage's collectives, one after another, per column [C]."""
+    """The stage's collectives over groups of ``tp`` devices ``stride`` apart, one after
+    another, per column [C]."""
     zero = np.zeros(columns)
     total = Cost(zero, zero, {})
     for c in comms:
         runs = c.copies * share[c.op]  # the stage's share of the op's runs
         if runs > 0:
-            one = collective(c.kind, c.size_bytes, tp, system)
+            one = collective(c.kind, c.size_bytes, tp, system, stride)
             # collectives after different ops (and runs) come one after another: add them
             total = Cost(
                 total.bandwidth_s + runs * one.bandwidth_s,
@@ -133,7 +143,7 @@ class Stages:
     def dynamic_energy_j(self, link_j_per_byte: float) -> tuple[np.ndarray, np.ndarray]:
         """Dynamic joules of one run [C]: (the whole system's, the busiest device's).
 
-        Each stage runs its micro-batches on each of its ``tp`` devices in each of ``dp``
+        Each stage runs its micro-batches on each of its ``tp x cp`` devices in each of ``dp``
         replicas (the busiest replica's work, as the latency takes it); the bytes each device sends
         over the links (collectives and stage hops) cost ``link_j_per_byte`` (NaN without an
         energy model: the result is NaN).
@@ -144,7 +154,8 @@ class Stages:
             sum(c.level_bytes.values(), np.zeros_like(m)) for c in (*self.comms, *self.transfers)
         )
         links = m * np.asarray(sent) * link_j_per_byte if lay.devices > 1 else np.zeros_like(m)
-        system = (per_device.sum(axis=0) * lay.tp + links * lay.tp) * lay.dp
+        group = lay.model_parallel
+        system = (per_device.sum(axis=0) * group + links * group) * lay.dp
         busiest = per_device.max(axis=0) + (links if lay.devices > 1 else 0.0)
         return system, busiest
 
@@ -178,6 +189,7 @@ def check_layout(model: Model, system: System, layout: Layout) -> None:
     """SpecError when ``layout`` cannot run ``model`` on ``system``."""
     check_devices(layout, system.count, system.name)
     check_tensor_parallel(model.graph, layout.tp)
+    check_context_parallel(model, layout.cp)
     if layout.ep > 1 and Role.EXPERTS not in roles(model.graph):
         raise SpecError(
             f"ep={layout.ep} but {model.name} has no mixture-of-experts layer",
@@ -196,12 +208,15 @@ def stages(
     fuse: bool = True,
     launch: str = "kernel",
     micro_batches: int | None = None,
+    context: Phase | None = None,
 ) -> Stages:
     """Evaluate one layout's stages at each column of ``batch`` (the whole system's samples).
 
     ``counts(micro_batch)`` returns the model's unfused counts with one column per micro-batch
     size [C] (a preset's :func:`~roofline.counting.count_graph`, or a decoder phase's counts at
-    (batch, length) points), all from ``graph``'s structure.
+    (batch, length) points), all from ``graph``'s structure; with ``layout.cp`` > 1, one
+    context-parallel rank's counts of the decoder phase ``context`` (None: prefill)
+    (:func:`~roofline.systems.context.rank_counts`).
     """
     replica = np.ceil(batch / layout.dp)  # the busiest replica's whole samples
     m = (
@@ -214,6 +229,7 @@ def stages(
     local = counts(micro / layout.tp) if layout.tp > 1 and Role.DATA in roles(graph) else full
     group = counts(micro * layout.ep) if layout.ep > 1 else full
     sharded, comms, expert_comms = shard(full, local, group, graph, layout.tp, layout.ep)
+    ring = context_comms(sharded, graph, layout.cp, context or "prefill")
     shares = stage_shares(graph, layout.pp)
     last = boundary_op(shares)
     dev = system.device
@@ -224,13 +240,18 @@ def stages(
         results.append(evaluate_costs(_fused(ct, graph) if fuse else ct, dev, policy, launch))
         comm = _comm_cost(comms, shares[s], layout.tp, system, batch.size)
         moe = _comm_cost(expert_comms, shares[s], layout.ep, system, batch.size)
+        ctx = _comm_cost(ring, shares[s], layout.cp, system, batch.size, stride=layout.tp)
         comm_costs.append(
-            Cost(comm.bandwidth_s + moe.bandwidth_s, comm.latency_s + moe.latency_s, {})
+            Cost(
+                comm.bandwidth_s + moe.bandwidth_s + ctx.bandwidth_s,
+                comm.latency_s + moe.latency_s + ctx.latency_s,
+                {},
+            )
         )
         if s < layout.pp - 1:
             op = int(last[s])
             size = sharded.act_out_bytes[op] / max(graph.ops[op].repeat, 1)
-            hops.append(collective("p2p", size, 2 * layout.tp, system))
+            hops.append(collective("p2p", size, 2 * layout.model_parallel, system))
         else:
             hops.append(Cost(zero, zero, {}))
     labels = ("compute", *dev.level_names, str(Bound.OVERHEAD), str(Bound.INTERCONNECT))
@@ -240,8 +261,9 @@ def stages(
         comms=tuple(comm_costs),
         transfers=tuple(hops),
         micro_batches=m,
-        # the system's cache: each sample's (its micro-batch's over its size) times the samples
-        kv_cache_bytes=full.kv_footprint_bytes.sum(axis=0) / micro * batch,
+        # the system's cache: each sample's (its micro-batch's over its size, on each of the cp
+        # ranks that share its sequence) times the samples
+        kv_cache_bytes=full.kv_footprint_bytes.sum(axis=0) / micro * batch * layout.cp,
         labels=labels,
     )
 
@@ -264,11 +286,18 @@ def evaluate_system(
     counts it shares between its variants)."""
     parts = []
     labels: tuple[str, ...] = ()
+    phase: PhaseCounts | None = None
     for lay in layouts:
         check_layout(model, system, lay)
+        lay_counts = counts or (lambda b: count_graph(model.graph, b, dtype))
+        if lay.cp > 1:
+            # one rank's counts: the model's phase at its own length, split over the ranks
+            phase = phase or PhaseCounts(model, model.params.phase)  # type: ignore[attr-defined]
+            length = getattr(model.params, LENGTH_PARAM[phase.phase])
+            lay_counts = rank_counts(phase, np.full(batch.size, length), lay.cp, dtype)
         st = stages(
-            model.graph,
-            counts or (lambda b: count_graph(model.graph, b, dtype)),
+            phase.template if lay.cp > 1 and phase else model.graph,
+            lay_counts,
             system,
             lay,
             batch,
@@ -276,6 +305,7 @@ def evaluate_system(
             fuse,
             launch,
             micro_batches,
+            phase.phase if lay.cp > 1 and phase else None,
         )
         parts.append(st.combine())
         link_j = to_grid(system.device).energy_arrays().interconnect[0]

@@ -1,6 +1,6 @@
 """Parallel layouts: how a model's work is spread over a system's devices.
 
-A :class:`Layout` has four degrees, each at least 1:
+A :class:`Layout` has five degrees, each at least 1:
 
 * ``tp`` tensor parallel: the devices of a group split every layer (Megatron-style: column- and
   row-parallel GEMMs, attention by heads, the vocabulary of embeddings and head); a recommendation
@@ -8,13 +8,18 @@ A :class:`Layout` has four degrees, each at least 1:
   parallel inside it;
 * ``pp`` pipeline parallel: consecutive stages of layers on different groups, micro-batches
   flowing through them;
+* ``cp`` context parallel: a decoder's sequence split over ``cp`` devices, each holding the whole
+  (tensor-parallel shard of the) weights, its share of the tokens and of the KV cache, attention
+  completed by a ring (:mod:`roofline.systems.context`);
 * ``ep`` expert parallel: a mixture-of-experts layer's experts spread over ``ep`` devices of the
-  tensor- and data-parallel groups (tokens dispatched and combined by all-to-all);
+  tensor-, context- and data-parallel groups (tokens dispatched and combined by all-to-all);
 * ``dp`` data parallel: replicas, each taking ``batch / dp`` of the batch.
 
-A layout uses ``tp x pp x dp`` devices, which must be the system's count: a layout that leaves
-devices idle is an error naming the degrees that fill the system. Groups are packed: a tensor-
-parallel group fills the fastest interconnect domain first (Megatron places TP inside a node).
+A layout uses ``tp x pp x cp x dp`` devices, which must be the system's count: a layout that
+leaves devices idle is an error naming the degrees that fill the system. Groups are packed in
+Megatron's order (tp, cp, dp, pp): a tensor-parallel group fills the fastest interconnect domain
+first (Megatron places TP inside a node), a context-parallel group is ``cp`` devices ``tp`` apart
+within the next ``tp x cp``.
 """
 
 from __future__ import annotations
@@ -28,15 +33,16 @@ from roofline.errors import SpecError
 
 @dataclass(frozen=True)
 class Layout:
-    """Degrees of tensor, pipeline, expert and data parallelism (module docstring)."""
+    """Degrees of tensor, pipeline, expert, data and context parallelism (module docstring)."""
 
     tp: int = 1
     pp: int = 1
     ep: int = 1
     dp: int = 1
+    cp: int = 1
 
     def __post_init__(self) -> None:
-        for name in ("tp", "pp", "ep", "dp"):
+        for name in ("tp", "pp", "ep", "dp", "cp"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise SpecError(
@@ -44,30 +50,43 @@ class Layout:
                     field=name,
                     fix=f"e.g. {name}=2",
                 )
-        if (self.tp * self.dp) % self.ep:
+        holders = self.tp * self.cp * self.dp
+        if holders % self.ep:
+            what = "tp x cp x dp" if self.cp > 1 else "tp x dp"
             raise SpecError(
-                f"ep={self.ep} does not divide the tp x dp = {self.tp * self.dp} devices that "
-                "hold the experts",
+                f"ep={self.ep} does not divide the {what} = {holders} devices that hold the "
+                "experts",
                 field="ep",
-                fix=f"use an ep that divides {self.tp * self.dp}",
+                fix=f"use an ep that divides {holders}",
             )
 
     @property
     def devices(self) -> int:
-        """Devices the layout uses: tp x pp x dp."""
-        return self.tp * self.pp * self.dp
+        """Devices the layout uses: tp x pp x cp x dp."""
+        return self.tp * self.pp * self.cp * self.dp
+
+    @property
+    def model_parallel(self) -> int:
+        """Devices of one replica's pipeline stage: tp x cp (what ``dp`` multiplies by pp)."""
+        return self.tp * self.cp
 
     @property
     def label(self) -> str:
-        """``tp2 pp1 ep1 dp4``."""
-        return f"tp{self.tp} pp{self.pp} ep{self.ep} dp{self.dp}"
+        """``tp2 pp1 ep1 dp4`` (``cp2`` after ``pp`` when context parallel)."""
+        cp = f" cp{self.cp}" if self.cp > 1 else ""
+        return f"tp{self.tp} pp{self.pp}{cp} ep{self.ep} dp{self.dp}"
 
 
 def layouts(
-    tp: Any = 1, pp: Any = 1, ep: Any = 1, dp: Any = None, devices: int | None = None
+    tp: Any = 1,
+    pp: Any = 1,
+    ep: Any = 1,
+    dp: Any = None,
+    devices: int | None = None,
+    cp: Any = 1,
 ) -> list[Layout]:
     """Every combination of the given degrees (each an int or a list). ``dp`` None fills the
-    system: ``devices / (tp x pp)`` (an error when that is not whole)."""
+    system: ``devices / (tp x pp x cp)`` (an error when that is not whole)."""
 
     def many(v: Any, name: str) -> list[Any]:
         values = list(v) if isinstance(v, (list, tuple, range)) else [v]
@@ -79,47 +98,55 @@ def layouts(
     first: SpecError | None = None
     for t in many(tp, "tp"):
         for p in many(pp, "pp"):
-            for e in many(ep, "ep"):
-                for d in many(dp, "dp"):
-                    try:
-                        Layout(t, p)  # the degrees themselves, before any arithmetic
-                        if d is None:
-                            total = devices or 1
-                            whole = isinstance(t, int) and isinstance(p, int)
-                            if whole and total % (t * p):
-                                raise SpecError(
-                                    f"tp={t} x pp={p} does not divide the system's {total} devices",
-                                    field="tp",
-                                    fix=f"use degrees whose product divides {total}",
-                                )
-                            d = total // (t * p) if whole else d
-                        out.append(Layout(t, p, e, d))
-                    except SpecError as exc:
-                        first = first or exc
+            for c in many(cp, "cp"):
+                for e in many(ep, "ep"):
+                    for d in many(dp, "dp"):
+                        try:
+                            out.append(_filled(t, p, c, e, d, devices or 1))
+                        except SpecError as exc:
+                            first = first or exc
     # a grid of degrees keeps the combinations that fill the system; none is an error
     if not out and first is not None:
         raise first
     return out
 
 
-def one_device(tp: Any = 1, pp: Any = 1, ep: Any = 1, dp: Any = None) -> bool:
+def _filled(t: Any, p: Any, c: Any, e: Any, d: Any, total: int) -> Layout:
+    """The layout of the degrees, ``d`` None filling ``total`` devices."""
+    Layout(t, p, cp=c)  # the degrees themselves, before any arithmetic
+    if d is None:
+        used = t * p * c
+        if total % used:
+            what = f"tp={t} x pp={p}" + (f" x cp={c}" if c != 1 else "")
+            raise SpecError(
+                f"{what} does not divide the system's {total} devices",
+                field="tp",
+                fix=f"use degrees whose product divides {total}",
+            )
+        d = total // used
+    return Layout(t, p, e, d, c)
+
+
+def one_device(tp: Any = 1, pp: Any = 1, ep: Any = 1, dp: Any = None, cp: Any = 1) -> bool:
     """Whether the degrees (numbers or lists) ask for nothing but one device."""
 
     def ones(v: Any, none_ok: bool = False) -> bool:
         values = list(v) if isinstance(v, (list, tuple, range)) else [v]
         return all(x == 1 or (none_ok and x is None) for x in values)
 
-    return ones(tp) and ones(pp) and ones(ep) and ones(dp, none_ok=True)
+    return ones(tp) and ones(pp) and ones(ep) and ones(dp, none_ok=True) and ones(cp)
 
 
 def check_devices(layout: Layout, count: int, system: str) -> None:
     """SpecError unless ``layout`` uses exactly the system's ``count`` devices."""
     if layout.devices != count:
-        fill = count // math.gcd(count, layout.tp * layout.pp)
+        used = layout.tp * layout.pp * layout.cp
+        names = "tp x pp x cp" if layout.cp > 1 else "tp x pp"
+        fill = count // math.gcd(count, used)
         fix = (
-            f"set dp={count // (layout.tp * layout.pp)} to fill it"
-            if count % (layout.tp * layout.pp) == 0
-            else f"use tp x pp dividing {count}; dp then fills it (e.g. dp={fill})"
+            f"set dp={count // used} to fill it"
+            if count % used == 0
+            else f"use {names} dividing {count}; dp then fills it (e.g. dp={fill})"
         )
         raise SpecError(
             f"{layout.label} uses {layout.devices} devices but {system} has {count}",

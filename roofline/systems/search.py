@@ -1,10 +1,12 @@
 """The best parallel layout of a model on a system, under a service-level target.
 
-Every layout that fills the system (``tp x pp x dp`` = its devices; ``ep`` among the divisors of
-``tp x dp`` for a mixture-of-experts model) is tried at every batch; a layout the model cannot run
-(heads or vocabulary that do not split, more stages than layers) is listed with the reason. Each
-point is scored by throughput per device (the cost of serving: samples, or output tokens, per
-second per device) and kept when it fits every device and meets the target:
+Every layout that fills the system (``tp x pp x cp x dp`` = its devices; ``ep`` among the divisors
+of ``tp x cp x dp`` for a mixture-of-experts model; ``cp`` > 1 only for a decoder language model
+whose prompt, or prefill sequence, leaves every context-parallel rank at least
+:data:`~roofline.systems.context.CP_MIN_TOKENS` tokens) is tried at every batch; a layout the
+model cannot run (heads or vocabulary that do not split, more stages than layers) is listed
+with the reason. Each point is scored by throughput per device (the cost of serving: samples, or
+output tokens, per second per device) and kept when it fits every device and meets the target:
 
 * a decoder language model with ``prompt`` and ``output`` runs :func:`roofline.generate`:
   ``sla`` bounds the time per output token (and ``ttft``, the time to first token), ``per_user``
@@ -27,6 +29,7 @@ from roofline.errors import SpecError
 from roofline.presets import load_hardware, load_model
 from roofline.serving.context_counts import is_decoder
 from roofline.serving.generation import generate
+from roofline.systems.context import CP_MIN_TOKENS
 from roofline.systems.evaluate import evaluate_system
 from roofline.systems.layout import Layout
 from roofline.systems.roles import Role, roles
@@ -39,6 +42,7 @@ SEARCH_COLUMNS = (
     "layout",
     "tp",
     "pp",
+    "cp",
     "ep",
     "dp",
     "batch",
@@ -57,16 +61,21 @@ def _divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
-def candidates(model: Any, system: System) -> list[Layout]:
-    """Every layout filling ``system``: tp and pp dividing its count, dp filling it, and ep over
-    the divisors of tp x dp for a model with experts (else 1)."""
+def candidates(model: Any, system: System, tokens: int | None = None) -> list[Layout]:
+    """Every layout filling ``system``: tp, pp and cp dividing its count, dp filling it, and ep
+    over the divisors of tp x cp x dp for a model with experts (else 1). ``cp`` > 1 only for a
+    decoder with ``tokens`` (its prompt) of at least ``cp x`` :data:`CP_MIN_TOKENS`."""
     experts = Role.EXPERTS in roles(model.graph)
+    long = tokens is not None and is_decoder(model)
     out = []
     for tp in _divisors(system.count):
         for pp in _divisors(system.count // tp):
-            dp = system.count // (tp * pp)
-            for ep in _divisors(tp * dp) if experts else [1]:
-                out.append(Layout(tp, pp, ep, dp))
+            for cp in _divisors(system.count // (tp * pp)):
+                if cp > 1 and not (long and tokens is not None and tokens >= cp * CP_MIN_TOKENS):
+                    continue
+                dp = system.count // (tp * pp * cp)
+                for ep in _divisors(tp * cp * dp) if experts else [1]:
+                    out.append(Layout(tp, pp, ep, dp, cp))
     return out
 
 
@@ -103,7 +112,8 @@ def best_layout(
     first = parse_quantity(ttft, Dim.TIME) if ttft is not None else np.inf
     batches = [batch] if isinstance(batch, int) else list(batch)
     rows: list[dict[str, Any]] = []
-    for lay in candidates(m, target):
+    tokens = (prompt or 512) if llm else _prefill_tokens(m)
+    for lay in candidates(m, target, tokens):
         try:
             rows += (
                 _llm_rows(m, target, lay, batches, dt, prompt or 512, output or 128, policy)
@@ -128,6 +138,7 @@ def best_layout(
                 lay.label,
                 lay.tp,
                 lay.pp,
+                lay.cp,
                 lay.ep,
                 lay.dp,
                 r.get("batch"),
@@ -142,6 +153,13 @@ def best_layout(
             ]
         )
     return Table(SEARCH_COLUMNS, table_rows, title=f"layouts of {m.name} on {target.name}")
+
+
+def _prefill_tokens(model: Any) -> int | None:
+    """The sequence a decoder evaluated in its prefill phase splits over cp (else None)."""
+    if is_decoder(model) and model.params.phase == "prefill":
+        return int(model.params.seq_len)
+    return None
 
 
 def _plain_rows(
@@ -188,6 +206,7 @@ def _llm_rows(
         pp=lay.pp,
         ep=lay.ep,
         dp=lay.dp,
+        cp=lay.cp,
     )
     out = []
     for r in t:

@@ -2,8 +2,8 @@
 
 Each variant of the base system (:mod:`roofline.systems.variants`) is evaluated under every
 layout asked for (``layouts="all"``: every layout filling the variant, as
-:func:`roofline.systems.search.candidates`; or degrees ``tp``/``pp``/``ep`` with ``dp`` filling
-the variant, skipping the combinations that cannot fill it) through
+:func:`roofline.systems.search.candidates`; or degrees ``tp``/``pp``/``cp``/``ep`` with ``dp``
+filling the variant, skipping the combinations that cannot fill it) through
 :func:`~roofline.systems.evaluate.evaluate_system`. Counts depend on the model, dtype and batch
 only, so they are computed once per model and dtype and shared by every variant.
 """
@@ -32,14 +32,14 @@ VARIANT_BYTES = 32 * 1024
 
 
 def _layouts_for(
-    model: Model, system: System, tp: Any, pp: Any, ep: Any, every: bool
+    model: Model, system: System, tp: Any, pp: Any, ep: Any, every: bool, cp: Any = 1
 ) -> list[Layout]:
     """The layouts to evaluate on one variant: those that fill it and the model accepts."""
     if every:
         out = candidates(model, system)
     else:
         try:
-            out = layouts(tp, pp, ep, None, devices=system.count)
+            out = layouts(tp, pp, ep, None, devices=system.count, cp=cp)
         except SpecError:
             return []
     kept = []
@@ -65,6 +65,7 @@ def sweep_system_columns(
     pp: Any = 1,
     ep: Any = 1,
     all_layouts: bool = False,
+    cp: Any = 1,
 ) -> tuple[dict[str, np.ndarray], tuple[str, ...]]:
     """(columns, knob paths): one row per model, dtype, variant, layout and batch.
 
@@ -96,7 +97,7 @@ def sweep_system_columns(
                 return cache[key]
 
             for i, variant in enumerate(variants):
-                lays = _layouts_for(model, variant, tp, pp, ep, all_layouts)
+                lays = _layouts_for(model, variant, tp, pp, ep, all_layouts, cp)
                 if not lays:
                     continue
                 res = evaluate_system(

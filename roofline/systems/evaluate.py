@@ -80,12 +80,11 @@ def _stage_table(ct: CostTable, share: np.ndarray) -> CostTable:
 
 def _fused(ct: CostTable, graph: Graph) -> CostTable:
     """Fuse an already scaled table: inner elements from its own (scaled) outputs."""
-    inner = np.stack(
-        [
-            ct.act_out_elems[m[:-1]].sum(axis=0) if len(m) > 1 else np.zeros(ct.batch.size)
-            for m in fusion_groups(graph)
-        ]
-    )
+    groups = fusion_groups(graph)
+    starts = np.array([m[0] for m in groups])
+    inside = np.ones(ct.n_ops)
+    inside[[m[-1] for m in groups]] = 0.0  # a group's last output leaves it
+    inner = np.add.reduceat(ct.act_out_elems * inside[:, None], starts, axis=0)
     return fuse_table(ct, graph, inner)
 
 
@@ -220,7 +219,8 @@ def stages(
     results, comm_costs, hops = [], [], []
     zero = np.zeros(batch.size)
     for s in range(layout.pp):
-        ct = _stage_table(sharded, shares[s])
+        whole = bool((shares[s] == 1.0).all())  # one stage: the table as it is
+        ct = sharded if whole else _stage_table(sharded, shares[s])
         results.append(evaluate_costs(_fused(ct, graph) if fuse else ct, dev, policy, launch))
         comm = _comm_cost(comms, shares[s], layout.tp, system, batch.size)
         moe = _comm_cost(expert_comms, shares[s], layout.ep, system, batch.size)

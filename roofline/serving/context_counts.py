@@ -22,7 +22,14 @@ from typing import Any, Literal
 
 import numpy as np
 
-from roofline.counting import ELEMENT_FIELDS, Elements, assemble, coefficients, count_elements
+from roofline.counting import (
+    ELEMENT_FIELDS,
+    Elements,
+    assemble,
+    coefficients,
+    count_elements,
+    weight_copies,
+)
 from roofline.errors import SpecError
 from roofline.fusion import fuse_table, inner_elements
 from roofline.graph import Graph
@@ -216,11 +223,10 @@ class PhaseCounts:
         fields = {f: rep * (q[f"a.{f}"] + q[f"b.{f}"] * batch) for f in ELEMENT_FIELDS}
         dims = q["gemm_a"] + q["gemm_b"] * batch
         dims[:, 3] *= template.repeat[template.gemm_op][:, None]
-        copies = np.array([1.0 if op.shared_weights else op.repeat for op in self.template.ops])
         el = Elements(
             batch=batch,
             fields=fields,
-            weight=copies * q["weight"][:, 0],
+            weight=weight_copies(self.template) * q["weight"][:, 0],
             row_elems=q["row"][:, 0],
             live=q["live"] * batch,
             gemm_op=template.gemm_op,

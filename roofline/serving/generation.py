@@ -187,9 +187,12 @@ def _decode(
     over those means (exact with one stage; with several, it assumes the slowest stage stays the
     slowest over the range)."""
     stage, stage_bound, hop, hop_bound, by = [], [], [], [], []
+    means: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # equal stages: one result
     for r, comm, xfer in zip(st.results, st.comms, st.transfers):
-        mean, by_dev = _device_means(r, lo_col, hi_col, lo, hi, strict=False)
-        strict, _ = _device_means(r, lo_col, hi_col, lo, hi, strict=True)
+        if id(r) not in means:
+            mean, by_dev = _device_means(r, lo_col, hi_col, lo, hi, strict=False)
+            means[id(r)] = (mean, by_dev, _device_means(r, lo_col, hi_col, lo, hi, strict=True)[0])
+        mean, by_dev, strict = means[id(r)]
         stage.append(mean + comm.seconds[lo_col])
         stage_bound.append(np.maximum(strict, comm.bound_seconds[lo_col]))
         hop.append(xfer.seconds[lo_col])

@@ -213,7 +213,7 @@ def stages(
     local = counts(micro / layout.tp) if layout.tp > 1 and Role.DATA in roles(graph) else full
     group = counts(micro * layout.ep) if layout.ep > 1 else full
     sharded, comms, expert_comms = shard(full, local, group, graph, layout.tp, layout.ep)
-    shares = stage_shares(graph, layout.pp)
+    shares = graph.derived(f"stage_shares.{layout.pp}", lambda g: stage_shares(g, layout.pp))
     last = boundary_op(shares)
     dev = system.device
     results, comm_costs, hops = [], [], []

@@ -24,7 +24,7 @@ import numpy as np
 from roofline.counting import count_graph
 from roofline.errors import SpecError
 from roofline.evaluation import evaluate_costs
-from roofline.fusion import fuse_table, fusion_groups
+from roofline.fusion import fuse_table, fusion_groups, group_reduce
 from roofline.graph import Graph
 from roofline.grid import to_grid
 from roofline.kinds import Bound
@@ -80,11 +80,9 @@ def _stage_table(ct: CostTable, share: np.ndarray) -> CostTable:
 
 def _fused(ct: CostTable, graph: Graph) -> CostTable:
     """Fuse an already scaled table: inner elements from its own (scaled) outputs."""
-    groups = fusion_groups(graph)
-    starts = np.array([m[0] for m in groups])
     inside = np.ones(ct.n_ops)
-    inside[[m[-1] for m in groups]] = 0.0  # a group's last output leaves it
-    inner = np.add.reduceat(ct.act_out_elems * inside[:, None], starts, axis=0)
+    inside[[m[-1] for m in fusion_groups(graph)]] = 0.0  # a group's last output leaves it
+    inner = group_reduce(graph, ct.act_out_elems * inside[:, None], np.add)
     return fuse_table(ct, graph, inner)
 
 

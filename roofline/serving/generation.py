@@ -46,7 +46,7 @@ from roofline.api import HardwareLike, ModelLike, device_file
 from roofline.energy import DeviceEnergy, power_floor_s
 from roofline.errors import SpecError
 from roofline.formulas import dominant
-from roofline.grid import group_rows, to_grid
+from roofline.grid import to_grid
 from roofline.kinds import EngineKind
 from roofline.model import Model
 from roofline.placement import Policy
@@ -144,9 +144,13 @@ def _columns(*keys: np.ndarray) -> tuple[np.ndarray, ...]:
     """Unique rows of the stacked keys (sorted, as ``np.unique(axis=0)``) and, per key position,
     the row each point maps to."""
     stacked = np.stack(keys, axis=1)
-    inverse = group_rows(stacked)
-    first = np.unique(inverse, return_index=True)[1]
-    return (*stacked[first].T, inverse)
+    order = np.lexsort(keys[::-1])  # the first key sorts first
+    rows = stacked[order]
+    new = np.ones(order.size, dtype=bool)
+    new[1:] = (rows[1:] != rows[:-1]).any(axis=1)
+    inverse = np.empty(order.size, dtype=np.intp)
+    inverse[order] = np.cumsum(new) - 1
+    return (*rows[new].T, inverse)
 
 
 def _components(r: Result, strict: bool) -> tuple[np.ndarray, np.ndarray]:

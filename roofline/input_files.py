@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import stat
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -270,6 +271,7 @@ class FileCache(Generic[T]):
     def __init__(self, size: int) -> None:
         self.size = size
         self._entries: OrderedDict[tuple[str, str], _Entry[T]] = OrderedDict()
+        self._lock = threading.Lock()  # sweeps may load from several threads
 
     def load(
         self,
@@ -283,19 +285,21 @@ class FileCache(Generic[T]):
         errors give the file)."""
         key = (str(path), label)
         stamp = stat_stamp(path)
-        entry = self._entries.get(key)
-        if entry is not None and entry.settled and stamp is not None and entry.stamp == stamp:
-            self._entries.move_to_end(key)
-            return entry.value
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry.settled and stamp is not None and entry.stamp == stamp:
+                self._entries.move_to_end(key)
+                return entry.value
         now_ns = time.time_ns()
         raw = read(path)
         digest = hashlib.blake2b(raw, digest_size=16).hexdigest()
         value = entry.value if entry is not None and entry.digest == digest else build(raw)
         settled = stamp is not None and max(stamp[4], stamp[5]) < now_ns - SETTLED_S * 1e9
-        self._entries[key] = _Entry(stamp, digest, settled, value)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.size:
-            self._entries.popitem(last=False)
+        with self._lock:
+            self._entries[key] = _Entry(stamp, digest, settled, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
         return value
 
     def __len__(self) -> int:
@@ -303,8 +307,10 @@ class FileCache(Generic[T]):
 
     def drop(self, path: str | os.PathLike[str], label: str) -> None:
         """Forget the value of ``path`` (it depends on something that changed)."""
-        self._entries.pop((str(path), label), None)
+        with self._lock:
+            self._entries.pop((str(path), label), None)
 
     def clear(self) -> None:
         """Forget every value."""
-        self._entries.clear()
+        with self._lock:
+            self._entries.clear()

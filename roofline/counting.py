@@ -290,16 +290,52 @@ def count_elements(graph: Graph, batch: np.ndarray) -> Elements:
             order = np.argsort(gemm_op, kind="stable")  # GEMMs in op order, as the reference
             gemm_op, dims = gemm_op[order], dims[order]
     dims[:, 3] *= co.repeat[gemm_op][:, None]
-    # repeated ops hold one weight copy each, unless they share one (decoder steps)
-    copies = np.array([1.0 if op.shared_weights else op.repeat for op in graph.ops])
     return Elements(
         batch=batch,
         fields=elems,
-        weight=copies * co.weight,
+        weight=weight_copies(graph) * co.weight,
         row_elems=co.row_elems,
         live=live_elements(graph)[:, None] * batch[None, :],
         gemm_op=gemm_op,
         gemm_dims=dims,
+    )
+
+
+def weight_copies(graph: Graph) -> np.ndarray:
+    """Weight copies each op holds [O] (cached on the graph): one per repeat, unless the copies
+    share one (decoder steps)."""
+    return graph.derived("weight_copies", _weight_copies)
+
+
+def _weight_copies(graph: Graph) -> np.ndarray:
+    copies = np.array([1.0 if op.shared_weights else op.repeat for op in graph.ops])
+    copies.flags.writeable = False
+    return copies
+
+
+@dataclass(frozen=True, eq=False)
+class _Labels:
+    """What a count table takes from its graph whatever the batch (read-only arrays)."""
+
+    names: tuple[str, ...]
+    kinds: tuple[str, ...]
+    categories: tuple[str, ...]
+    launches: np.ndarray
+    is_table: np.ndarray
+
+
+def _labels(graph: Graph) -> _Labels:
+    ops = graph.ops
+    launches = np.array([float(op.launches) for op in ops])
+    is_table = np.array([op.category == OpCategory.EMBEDDING for op in ops])
+    launches.flags.writeable = False
+    is_table.flags.writeable = False
+    return _Labels(
+        names=tuple(op.name for op in ops),
+        kinds=tuple(op.kind for op in ops),
+        categories=tuple(str(op.category) for op in ops),
+        launches=launches,
+        is_table=is_table,
     )
 
 
@@ -325,11 +361,12 @@ def assemble(graph: Graph, el: Elements, precision: Precision) -> CostTable:
         },
         precision,
     )
+    labels = graph.derived("count_labels", _labels)
     return CostTable(
         model=graph.name,
-        names=tuple(op.name for op in ops),
-        kinds=tuple(op.kind for op in ops),
-        categories=tuple(str(op.category) for op in ops),
+        names=labels.names,
+        kinds=labels.kinds,
+        categories=labels.categories,
         batch=el.batch,
         precision=precision,
         flops_matrix=matrix,
@@ -347,8 +384,8 @@ def assemble(graph: Graph, el: Elements, precision: Precision) -> CostTable:
         weight_elems=el.weight,
         weight_bytes=nbytes["weight"],
         gather_row_bytes=nbytes["row"],
-        launches=np.array([float(op.launches) for op in ops]),
-        is_table=np.array([op.category == OpCategory.EMBEDDING for op in ops]),
+        launches=labels.launches,
+        is_table=labels.is_table,
         gemm_op=el.gemm_op,
         gemm_m=dims[:, 0],
         gemm_n=dims[:, 1],

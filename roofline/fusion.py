@@ -18,6 +18,7 @@ default (``fuse=False`` models an eager framework that runs every op as its own 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -52,6 +53,42 @@ def _fusion_groups(graph: Graph) -> list[list[int]]:
     return groups
 
 
+@dataclass(frozen=True, eq=False)
+class _Plan:
+    """The fused groups as index arrays: each group's first op [G], and for each later member
+    position k, which groups have one (mask [G]) and its op index."""
+
+    first: np.ndarray
+    last: np.ndarray
+    owner: np.ndarray
+    later: tuple[tuple[np.ndarray, np.ndarray], ...]
+
+
+def _plan(graph: Graph) -> _Plan:
+    groups = fusion_groups(graph)
+    first = np.array([m[0] for m in groups], dtype=np.intp)
+    sizes = np.array([len(m) for m in groups])
+    owner = np.empty(sum(sizes), dtype=np.intp)
+    for g, members in enumerate(groups):
+        owner[members] = g
+    later = tuple((sizes > k, first[sizes > k] + k) for k in range(1, int(sizes.max(initial=1))))
+    last = np.array([m[-1] for m in groups], dtype=np.intp)
+    return _Plan(first, last, owner, later)
+
+
+def group_reduce(graph: Graph, col: np.ndarray, how: np.ufunc) -> np.ndarray:
+    """``how.reduceat(col, first ops, axis=0)`` over ``graph``'s fused groups (``np.add`` or
+    ``np.maximum``), member after member: the same left-to-right order, without reduceat's slow
+    strided loop over a wide ``col`` [O, columns]."""
+    plan = graph.derived("fusion_plan", _plan)
+    if len(plan.later) >= 7:  # long groups: reduceat (its order changes from 8 members on)
+        return how.reduceat(col, plan.first, axis=0)
+    out = col[plan.first]
+    for has, idx in plan.later:
+        out[has] = how(out[has], col[idx])
+    return out
+
+
 def inner_elements(graph: Graph) -> np.ndarray:
     """Per-sample elements [groups] each fused group produces and consumes inside itself
     (cached on the graph)."""
@@ -77,24 +114,20 @@ def fuse_table(ct: CostTable, graph: Graph, inner: np.ndarray | None = None) -> 
     ``inner`` [groups, columns] are the elements each group keeps inside itself per column
     (default :func:`inner_elements` x the batch of each column).
     """
-    groups = fusion_groups(graph)
-    if len(groups) == ct.n_ops:
+    plan = graph.derived("fusion_plan", _plan)
+    if plan.first.size == ct.n_ops:
         return ct
-    owner = np.empty(ct.n_ops, dtype=np.intp)
-    for g, members in enumerate(groups):
-        owner[members] = g
-    first = np.array([m[0] for m in groups])
-    last = np.array([m[-1] for m in groups])
+    first, last, owner = plan.first, plan.last, plan.owner
     cols = {}
     for f, col in ct.columns.items():
         if f in _FROM_LAST:
             cols[f] = col[last]
         elif f in _LARGEST:
-            cols[f] = np.maximum.reduceat(col, first, axis=0)
+            cols[f] = group_reduce(graph, col, np.maximum)
         elif f in _FROM_FIRST:
             cols[f] = col[first]
         else:
-            cols[f] = np.add.reduceat(col, first, axis=0)
+            cols[f] = group_reduce(graph, col, np.add)
     # an input produced inside the group never leaves the engine
     if inner is None:
         inner = inner_elements(graph)[:, None] * ct.batch

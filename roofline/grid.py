@@ -4,6 +4,8 @@ The energy model rides along as :class:`roofline.energy.DeviceEnergy` (None with
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
@@ -217,9 +219,30 @@ class HardwareGrid:
         return _with_energy(hw, self.energy, h)
 
 
+#: one-variant grids of the devices seen last, by identity (each holds its device, so an id is
+#: never reused while cached); a device is frozen and so is its grid's every array
+_GRIDS: OrderedDict[int, tuple[Hardware, HardwareGrid]] = OrderedDict()
+_GRIDS_MAX = 64
+_GRIDS_LOCK = threading.Lock()  # sweeps may evaluate from several threads
+
+
 def to_grid(hw: Hardware) -> HardwareGrid:
-    """A one-variant grid of ``hw``."""
-    return stack([hw])
+    """A one-variant grid of ``hw`` (built once per device object; its arrays read-only)."""
+    with _GRIDS_LOCK:
+        hit = _GRIDS.get(id(hw))
+        if hit is not None and hit[0] is hw:
+            _GRIDS.move_to_end(id(hw))
+            return hit[1]
+    grid = stack([hw])
+    arrays = [grid.capacity, grid.bandwidth, grid.granularity, grid.matrix_eff, grid.vector_eff]
+    arrays += [grid.overhead, *grid.matrix_peak.values(), *grid.vector_peak.values()]
+    for arr in arrays if grid.tile is None else [*arrays, grid.tile]:
+        arr.flags.writeable = False
+    with _GRIDS_LOCK:
+        _GRIDS[id(hw)] = (hw, grid)
+        while len(_GRIDS) > _GRIDS_MAX:
+            _GRIDS.popitem(last=False)
+    return grid
 
 
 def stack(devices: Sequence[Hardware]) -> HardwareGrid:

@@ -10,18 +10,26 @@ read within the cap). A symlink loop, a missing or unreadable file is a
 
 While a command runs (:func:`recording_reads`), every file read here is noted by device and
 inode, so that :mod:`roofline.output_files` refuses to write over an input of the same command.
+
+:class:`FileCache` keeps what was built from a file (a validated spec) for as long as the file is
+unchanged: a repeated load costs one ``stat`` and a dict lookup.
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import stat
-from collections.abc import Iterator
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from roofline.errors import SpecError
 
@@ -217,3 +225,92 @@ def read_json(
         raise SpecError(
             f"invalid JSON: {exc}".split(";")[0], file=name, field=field, fix=f"give {what}"
         ) from None
+
+
+#: seconds a file must have stood unchanged before it was read for its ``stat`` to vouch for its
+#: bytes: a rewrite within one tick of the file system's clock (or with its mtime set back) keeps
+#: size and times, so a file younger than this is re-read and compared by content (git's "racy
+#: clean" rule; 2 s covers the coarsest timestamps and some clock skew on a network share)
+SETTLED_S = 2.0
+
+T = TypeVar("T")
+
+
+def stat_stamp(path: str | os.PathLike[str]) -> tuple[int, ...] | None:
+    """(device, inode, mode, size, mtime ns, ctime ns) of the regular file ``path``, noted as an
+    input of the running command; None when it cannot be looked up or is not a regular file (the
+    caller then reads it, which says why in one line)."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    reads = _READS.get()
+    if reads is not None:
+        reads.add((st.st_dev, st.st_ino))
+    return (st.st_dev, st.st_ino, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+@dataclass(frozen=True)
+class _Entry(Generic[T]):
+    stamp: tuple[int, ...] | None
+    digest: str
+    settled: bool
+    value: T
+
+
+class FileCache(Generic[T]):
+    """What was built from each file's bytes, by (path, label), the most recent last.
+
+    A hit needs the file's :func:`stat_stamp` unchanged since it was read and the file then older
+    than :data:`SETTLED_S`; otherwise the file is read again and its value rebuilt unless its
+    bytes are the same (by digest). Values must be immutable: every caller shares them.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[str, str], _Entry[T]] = OrderedDict()
+        self._lock = threading.Lock()  # sweeps may load from several threads
+
+    def load(
+        self,
+        path: str | os.PathLike[str],
+        label: str,
+        read: Callable[[str | os.PathLike[str]], bytes],
+        build: Callable[[bytes], T],
+    ) -> T:
+        """The value built from ``path``'s bytes (``read`` reads them, ``build`` makes the value
+        and raises on bad input, which is never cached); ``label`` is part of the key (the name
+        errors give the file)."""
+        key = (str(path), label)
+        stamp = stat_stamp(path)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry.settled and stamp is not None and entry.stamp == stamp:
+                self._entries.move_to_end(key)
+                return entry.value
+        now_ns = time.time_ns()
+        raw = read(path)
+        digest = hashlib.blake2b(raw, digest_size=16).hexdigest()
+        value = entry.value if entry is not None and entry.digest == digest else build(raw)
+        settled = stamp is not None and max(stamp[4], stamp[5]) < now_ns - SETTLED_S * 1e9
+        with self._lock:
+            self._entries[key] = _Entry(stamp, digest, settled, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def drop(self, path: str | os.PathLike[str], label: str) -> None:
+        """Forget the value of ``path`` (it depends on something that changed)."""
+        with self._lock:
+            self._entries.pop((str(path), label), None)
+
+    def clear(self) -> None:
+        """Forget every value."""
+        with self._lock:
+            self._entries.clear()

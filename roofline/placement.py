@@ -193,6 +193,8 @@ class CapacityAware:
 
 #: runs of consecutive tables one level takes before :func:`first_fit` goes table by table
 MAX_RUNS = 32
+#: tables :func:`first_fit` places one by one across all cases at once (more: case by case)
+FEW_TABLES = 8
 
 
 def first_fit(sizes: np.ndarray, room: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -206,6 +208,8 @@ def first_fit(sizes: np.ndarray, room: np.ndarray) -> tuple[np.ndarray, np.ndarr
     a few vector operations per level rather than a Python step per table.
     """
     V, L = room.shape
+    if sizes.size <= FEW_TABLES:
+        return _table_by_table(sizes, room)
     if V > 1:
         rows, inverse = np.unique(room, axis=0, return_inverse=True)
     else:
@@ -224,6 +228,24 @@ def first_fit(sizes: np.ndarray, room: np.ndarray) -> tuple[np.ndarray, np.ndarr
         short[u] = sizes[left].sum()
     inverse = np.ravel(inverse)
     return levels[inverse], short[inverse]
+
+
+def _table_by_table(sizes: np.ndarray, room: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`first_fit` as its rule reads, every case at once: a few vector operations per
+    table (a language model's one or two tables over thousands of (batch, length) cases)."""
+    V, L = room.shape
+    rem = room.copy()
+    levels = np.empty((V, sizes.size), dtype=np.intp)
+    short = np.zeros(V)
+    cases = np.arange(V)
+    for t, size in enumerate(sizes.tolist()):
+        fits = rem >= size
+        placed = fits.any(axis=1)
+        lvl = np.where(placed, np.argmax(fits, axis=1), L - 1)
+        rem[cases, lvl] -= np.where(placed, size, 0.0)
+        short += np.where(placed, 0.0, size)
+        levels[:, t] = lvl
+    return levels, short
 
 
 def _fill(sizes: np.ndarray, room: float) -> np.ndarray:

@@ -7,32 +7,32 @@ separator or ends in ``.yaml``/``.yml``) is a file. Presets ship in ``model_spec
 
 from __future__ import annotations
 
+import functools
 import os
 import re
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 from roofline.errors import SpecError
 from roofline.hardware import Hardware
 from roofline.importers.hf_config import load_hf_json
-from roofline.input_files import note_input
+from roofline.input_files import FileCache, note_input
 from roofline.model import Model, build_model, parse_overrides
 from roofline.preset_index import COLUMNS as INDEX_COLUMNS
 from roofline.spec_errors import validate
 from roofline.suggest import did_you_mean
 from roofline.systems.spec import System
 from roofline.yaml_loader import (
-    content_key,
-    load_spec_data,
     parse_spec,
     path_exists,
     read_spec_bytes,
 )
 
 
+@functools.cache
 def _spec_dir(kind: str) -> Path:
-    """The folder of shipped specs: ``roofline/_data/<kind>`` in a wheel, else the repo's."""
+    """The folder of shipped specs: ``roofline/_data/<kind>`` in a wheel, else the repo's (found
+    once: the package does not move while it runs)."""
     here = Path(__file__).resolve().parent
     for cand in (here / "_data" / kind, here.parent / kind):
         if cand.is_dir():
@@ -99,10 +99,11 @@ def suggest_preset(text: str, names: list[str], otherwise: str) -> str:
     return otherwise
 
 
-#: loaded models by (spec file, digest of its bytes), the most recent last: a file rewritten
-#: within the same second is never served stale, and a model is frozen so sharing it is safe
-_MODEL_CACHE: OrderedDict[tuple[str, str], Model] = OrderedDict()
-_MODEL_CACHE_MAX = 64
+#: loaded models and devices by spec file, while the file is unchanged
+#: (:class:`~roofline.input_files.FileCache`: a file rewritten within the same second is never
+#: served stale); models and devices are frozen, so sharing them is safe
+_MODEL_CACHE: FileCache[Model] = FileCache(64)
+_HARDWARE_CACHE: FileCache[tuple[Hardware | System, str | None]] = FileCache(64)
 
 
 #: ``MODEL:key=value,...``: a model with family parameters overridden
@@ -142,21 +143,14 @@ def load_model(model: str | os.PathLike[str] | dict[str, Any] | Model, **overrid
     if isinstance(model, dict):
         return build_model(model, file="<dict>")
     path = resolve_spec(model, "model_specs")
-    raw = read_spec_bytes(path)
-    key = (str(path), content_key(raw))
-    if key in _MODEL_CACHE:
-        _MODEL_CACHE.move_to_end(key)
-        return _MODEL_CACHE[key]
-    result = build_model(
-        parse_spec(raw, str(path)),
-        file=str(model)
+    file = (
+        str(model)
         if isinstance(model, Path) or str(model).endswith((".yaml", ".yml"))
-        else str(path),
+        else str(path)
     )
-    _MODEL_CACHE[key] = result
-    while len(_MODEL_CACHE) > _MODEL_CACHE_MAX:
-        _MODEL_CACHE.popitem(last=False)
-    return result
+    return _MODEL_CACHE.load(
+        path, file, read_spec_bytes, lambda raw: build_model(parse_spec(raw, str(path)), file=file)
+    )
 
 
 HardwareSource = str | os.PathLike[str] | dict[str, Any] | Hardware | System
@@ -169,15 +163,37 @@ def load_hardware(hw: HardwareSource) -> Hardware | System:
     if isinstance(hw, (Hardware, System)):
         return hw
     if isinstance(hw, dict):
-        data, file = hw, "<dict>"
-    else:
-        path = resolve_spec(hw, "hw_specs")
-        data = load_spec_data(path)
-        file = str(hw) if str(hw).endswith((".yaml", ".yml")) else str(path)
-    from_file = not isinstance(hw, dict)
+        return _hardware(hw, "<dict>", from_file=False)[0]
+    path = resolve_spec(hw, "hw_specs")
+    file = str(hw) if str(hw).endswith((".yaml", ".yml")) else str(path)
+
+    def build(raw: bytes) -> tuple[Hardware | System, str | None]:
+        return _hardware(parse_spec(raw, str(path)), file, from_file=True)
+
+    loaded, device = _HARDWARE_CACHE.load(path, file, read_spec_bytes, build)
+    # a system naming its device by preset or path is stale when that file changed
+    if isinstance(loaded, System) and device is not None and not _current(device, loaded.device):
+        _HARDWARE_CACHE.drop(path, file)
+        loaded, _ = _HARDWARE_CACHE.load(path, file, read_spec_bytes, build)
+    return loaded
+
+
+def _current(device: str, loaded: Hardware) -> bool:
+    """Whether loading ``device`` again gives the very device ``loaded`` (its file unchanged)."""
+    try:
+        return load_hardware(device) is loaded
+    except SpecError:  # gone or broken: rebuilding the system says so, naming the system file
+        return False
+
+
+def _hardware(
+    data: dict[str, Any], file: str, from_file: bool
+) -> tuple[Hardware | System, str | None]:
+    """(the device or system a spec mapping describes, the device file a system names or None)."""
     if "count" in data or "device" in data:
-        return _system(data, file, from_file)
-    return validate(Hardware, data, file=file, from_file=from_file)
+        device = data.get("device")
+        return _system(data, file, from_file), device if isinstance(device, str) else None
+    return validate(Hardware, data, file=file, from_file=from_file), None
 
 
 def load_device(hw: HardwareSource) -> Hardware:

@@ -159,12 +159,12 @@ class CostTable:
     gemm_count: np.ndarray
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
+        for name in _ARRAY_FIELDS:
+            value = getattr(self, name)
             if isinstance(value, np.ndarray) and value.flags.writeable:
                 value = value.view()
                 value.flags.writeable = False
-                object.__setattr__(self, f.name, value)
+                object.__setattr__(self, name, value)
 
     @property
     def n_ops(self) -> int:
@@ -184,3 +184,9 @@ class CostTable:
         if unknown:
             raise TypeError(f"not count columns: {sorted(unknown)}")
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+#: the fields of a :class:`CostTable` that hold arrays (made read-only views when it is built)
+_ARRAY_FIELDS = tuple(
+    f.name for f in fields(CostTable) if f.name not in ("model", "names", "kinds", "categories")
+)

@@ -22,7 +22,14 @@ from typing import Any, Literal
 
 import numpy as np
 
-from roofline.counting import ELEMENT_FIELDS, Elements, assemble, coefficients, count_elements
+from roofline.counting import (
+    ELEMENT_FIELDS,
+    Elements,
+    assemble,
+    coefficients,
+    count_elements,
+    weight_copies,
+)
 from roofline.errors import SpecError
 from roofline.fusion import fuse_table, inner_elements
 from roofline.graph import Graph
@@ -85,21 +92,35 @@ def _power_basis(x: np.ndarray, degree: int) -> np.ndarray:
 @dataclass(frozen=True, eq=False)
 class _Fit:
     """Polynomial coefficients of every quantity in the phase length, stacked into one matrix
-    [degree + 1, total size] so that all quantities at all lengths take one product."""
+    [degree + 1, total size]. Most quantities (weights, most activations) do not depend on the
+    length: those are kept as their constant term, and only the entries that move with it take
+    a product per call."""
 
     coef: np.ndarray
     slices: dict[str, tuple[slice, tuple[int, ...]]]
     degree: int
+    #: flat indices of the entries whose higher coefficients are not all zero
+    moving: np.ndarray
+    #: per quantity: None when it does not depend on the length, else (its moving entries'
+    #: positions in it, their positions in ``moving``)
+    rows: dict[str, tuple[np.ndarray, np.ndarray] | None]
+    #: per quantity: its constant term, shape [..., 1] (read-only)
+    fixed: dict[str, np.ndarray]
 
     def all_at(self, length: np.ndarray) -> dict[str, np.ndarray]:
-        """Every quantity at each length: name -> shape [..., len(length)]."""
-        flat = self.coef.T @ _power_basis(length, self.degree)  # [total, P]
-        return {k: flat[s].reshape(*shape, length.size) for k, (s, shape) in self.slices.items()}
-
-    def at(self, name: str, length: np.ndarray) -> np.ndarray:
-        """Quantity ``name`` at each length: shape [..., len(length)]."""
-        s, shape = self.slices[name]
-        return (self.coef[:, s].T @ _power_basis(length, self.degree)).reshape(*shape, length.size)
+        """Every quantity at each length: name -> shape [..., len(length)], or [..., 1] for a
+        quantity that does not depend on the length."""
+        moving = self.coef[:, self.moving].T @ _power_basis(length, self.degree)  # [M, P]
+        out = {}
+        for name, (s, shape) in self.slices.items():
+            rows = self.rows[name]
+            if rows is None:
+                out[name] = self.fixed[name]
+                continue
+            full = np.repeat(self.coef[0, s][:, None], length.size, axis=1)
+            full[rows[0]] = moving[rows[1]]
+            out[name] = full.reshape(*shape, length.size)
+        return out
 
 
 def _fit(probes: list[dict[str, np.ndarray]], lengths: tuple[int, ...]) -> _Fit:
@@ -110,7 +131,19 @@ def _fit(probes: list[dict[str, np.ndarray]], lengths: tuple[int, ...]) -> _Fit:
         slices[name] = (slice(start, start + value.size), value.shape)
         start += value.size
     stacked = np.stack([np.concatenate([p[n].ravel() for n in slices]) for p in probes])
-    return _Fit(inv @ stacked, slices, degree)
+    coef = inv @ stacked
+    coef.flags.writeable = False
+    # an entry with zero higher terms is its constant term exactly, at any length
+    moves = (coef[1:] != 0.0).any(axis=0)
+    moving = np.flatnonzero(moves)
+    where = np.cumsum(moves) - 1  # position in ``moving`` of each moving entry
+    rows: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
+    fixed = {}
+    for name, (s, shape) in slices.items():
+        inside = np.flatnonzero(moves[s])
+        rows[name] = (inside, where[s][inside]) if inside.size else None
+        fixed[name] = coef[0, s].reshape(*shape, 1)
+    return _Fit(coef, slices, degree, moving, rows, fixed)
 
 
 def _close(a: np.ndarray, b: np.ndarray) -> bool:
@@ -190,11 +223,10 @@ class PhaseCounts:
         fields = {f: rep * (q[f"a.{f}"] + q[f"b.{f}"] * batch) for f in ELEMENT_FIELDS}
         dims = q["gemm_a"] + q["gemm_b"] * batch
         dims[:, 3] *= template.repeat[template.gemm_op][:, None]
-        copies = np.array([1.0 if op.shared_weights else op.repeat for op in self.template.ops])
         el = Elements(
             batch=batch,
             fields=fields,
-            weight=copies * q["weight"][:, 0],
+            weight=weight_copies(self.template) * q["weight"][:, 0],
             row_elems=q["row"][:, 0],
             live=q["live"] * batch,
             gemm_op=template.gemm_op,

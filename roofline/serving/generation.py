@@ -143,10 +143,16 @@ class _Grid:
 
 
 def _columns(*keys: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Unique rows of the stacked keys and, per key position, the row each point maps to."""
+    """Unique rows of the stacked keys (sorted, as ``np.unique(axis=0)``) and, per key position,
+    the row each point maps to."""
     stacked = np.stack(keys, axis=1)
-    uniq, inverse = np.unique(stacked, axis=0, return_inverse=True)
-    return (*uniq.T, inverse.ravel())
+    order = np.lexsort(keys[::-1])  # the first key sorts first
+    rows = stacked[order]
+    new = np.ones(order.size, dtype=bool)
+    new[1:] = (rows[1:] != rows[:-1]).any(axis=1)
+    inverse = np.empty(order.size, dtype=np.intp)
+    inverse[order] = np.cumsum(new) - 1
+    return (*rows[new].T, inverse)
 
 
 def _components(r: Result, strict: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -187,9 +193,12 @@ def _decode(
     over those means (exact with one stage; with several, it assumes the slowest stage stays the
     slowest over the range)."""
     stage, stage_bound, hop, hop_bound, by = [], [], [], [], []
+    means: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # equal stages: one result
     for r, comm, xfer in zip(st.results, st.comms, st.transfers):
-        mean, by_dev = _device_means(r, lo_col, hi_col, lo, hi, strict=False)
-        strict, _ = _device_means(r, lo_col, hi_col, lo, hi, strict=True)
+        if id(r) not in means:
+            mean, by_dev = _device_means(r, lo_col, hi_col, lo, hi, strict=False)
+            means[id(r)] = (mean, by_dev, _device_means(r, lo_col, hi_col, lo, hi, strict=True)[0])
+        mean, by_dev, strict = means[id(r)]
         stage.append(mean + comm.seconds[lo_col])
         stage_bound.append(np.maximum(strict, comm.bound_seconds[lo_col]))
         hop.append(xfer.seconds[lo_col])

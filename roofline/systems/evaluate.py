@@ -26,7 +26,7 @@ import numpy as np
 from roofline.counting import count_graph
 from roofline.errors import SpecError
 from roofline.evaluation import evaluate_costs
-from roofline.fusion import fuse_table, fusion_groups
+from roofline.fusion import fuse_table, fusion_groups, group_reduce
 from roofline.graph import Graph
 from roofline.grid import to_grid
 from roofline.kinds import Bound
@@ -84,12 +84,9 @@ def _stage_table(ct: CostTable, share: np.ndarray) -> CostTable:
 
 def _fused(ct: CostTable, graph: Graph) -> CostTable:
     """Fuse an already scaled table: inner elements from its own (scaled) outputs."""
-    inner = np.stack(
-        [
-            ct.act_out_elems[m[:-1]].sum(axis=0) if len(m) > 1 else np.zeros(ct.batch.size)
-            for m in fusion_groups(graph)
-        ]
-    )
+    inside = np.ones(ct.n_ops)
+    inside[[m[-1] for m in fusion_groups(graph)]] = 0.0  # a group's last output leaves it
+    inner = group_reduce(graph, ct.act_out_elems * inside[:, None], np.add)
     return fuse_table(ct, graph, inner)
 
 
@@ -230,14 +227,19 @@ def stages(
     group = counts(micro * layout.ep) if layout.ep > 1 else full
     sharded, comms, expert_comms = shard(full, local, group, graph, layout.tp, layout.ep)
     ring = context_comms(sharded, graph, layout.cp, context or "prefill")
-    shares = stage_shares(graph, layout.pp)
+    shares = graph.derived(f"stage_shares.{layout.pp}", lambda g: stage_shares(g, layout.pp))
     last = boundary_op(shares)
     dev = system.device
     results, comm_costs, hops = [], [], []
     zero = np.zeros(batch.size)
+    done: dict[bytes, Result] = {}  # middle stages of equal layer counts are equal
     for s in range(layout.pp):
-        ct = _stage_table(sharded, shares[s])
-        results.append(evaluate_costs(_fused(ct, graph) if fuse else ct, dev, policy, launch))
+        key = shares[s].tobytes()
+        if key not in done:
+            whole = bool((shares[s] == 1.0).all())  # one stage: the table as it is
+            ct = sharded if whole else _stage_table(sharded, shares[s])
+            done[key] = evaluate_costs(_fused(ct, graph) if fuse else ct, dev, policy, launch)
+        results.append(done[key])
         comm = _comm_cost(comms, shares[s], layout.tp, system, batch.size)
         moe = _comm_cost(expert_comms, shares[s], layout.ep, system, batch.size)
         ctx = _comm_cost(ring, shares[s], layout.cp, system, batch.size, stride=layout.tp)

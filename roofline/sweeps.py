@@ -205,7 +205,7 @@ def sweep(
     workers : run the chunks on a Dask ``LocalCluster`` of this many single-threaded worker
         processes, started and closed by the call (a script doing this needs the
         ``if __name__ == "__main__":`` guard)
-    window : most tasks (about 131,072 rows each) submitted but not yet written (default 4 per
+    window : most tasks (about 524,288 rows each) submitted but not yet written (default 4 per
         worker): bounds the memory of results waiting for an earlier one
     memory_budget : bytes or a size (``"16 GiB"``) the in-memory table may take (default
         :mod:`roofline.budget`: 4 GiB or ``ROOFLINE_MEMORY_BUDGET``)

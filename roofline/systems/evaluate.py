@@ -32,7 +32,7 @@ from roofline.grid import to_grid
 from roofline.kinds import Bound
 from roofline.model import Model
 from roofline.placement import Policy
-from roofline.records import CostTable
+from roofline.records import BATCHED, CostTable
 from roofline.result import Result
 from roofline.serving.context_counts import LENGTH_PARAM, Phase, PhaseCounts
 from roofline.systems.collectives import Cost, collective
@@ -45,22 +45,7 @@ from roofline.systems.sharding import Comm, check_tensor_parallel, shard
 from roofline.systems.spec import System
 
 #: count columns scaled by a stage's share of an op (``live_act_bytes`` only kept or dropped)
-_SHARED = (
-    "flops_matrix",
-    "flops_vector",
-    "flops_mac",
-    "weight_read_bytes",
-    "gather_rows",
-    "act_in_elems",
-    "act_out_elems",
-    "act_in_bytes",
-    "act_out_bytes",
-    "kv_bytes",
-    "kv_footprint_bytes",
-    "weight_elems",
-    "weight_bytes",
-    "launches",
-)
+_SHARED = (*BATCHED, "weight_elems", "weight_bytes", "launches")
 
 
 def default_micro_batches(replica_batch: np.ndarray, pp: int) -> np.ndarray:

@@ -20,6 +20,7 @@ column beside a ``knob`` column (sensitivity's ``base_value``) takes that row's 
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 #: the prefix conventions of :func:`format_value` (module docstring)
@@ -247,12 +248,15 @@ def format_table(table: Any, markdown: bool = False, units: str = "kind") -> str
     out = [table.title] if table.title else []
     out.append("  ".join(c.ljust(w) for c, w in zip(cols, widths)).rstrip())
     out.append("  ".join("-" * w for w in widths))
-    for r in body:
-        right = [_numeric(v) and not vertical for v in r]
+    raws = [[None] * 2] * len(body) if vertical else table.rows  # vertical: all left
+    for r, raw in zip(body, raws):
+        # numbers right-aligned by their value, not their text: "2x_dgx_h100" is a name
+        right = [_is_number(v) for v in raw]
         line = "  ".join(v.rjust(w) if k else v.ljust(w) for v, w, k in zip(r, widths, right))
         out.append(line.rstrip())
     return "\n".join(out) + "\n"
 
 
-def _numeric(s: str) -> bool:
-    return bool(s) and (s[0].isdigit() or s[0] in "-.$") and s != "-"
+def _is_number(value: Any) -> bool:
+    # numbers.Real covers numpy's integers and floats (registered), not its bool_
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)

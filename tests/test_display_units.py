@@ -124,3 +124,11 @@ def test_column_kinds_of_the_shared_suffixes():
     assert column_kind("kv_bytes") == "bytes"
     assert column_kind("main_bandwidth_bytes_per_s") == "bandwidth"
     assert format_table(Table(["a"], [[1.0]])).splitlines()[0] == "a"
+
+
+def test_numbers_align_right_by_value_and_names_left_whatever_their_first_character():
+    """``2x_dgx_h100`` used to be right-aligned: alignment was guessed from the text."""
+    t = Table(["system", "devices"], [("2x_dgx_h100", 16), ("dgx_h100", 8)])
+    lines = format_table(t).splitlines()
+    assert lines[2].startswith("2x_dgx_h100 ") and lines[3].startswith("dgx_h100 ")
+    assert lines[2].endswith(" 16") and lines[3].endswith("  8")

@@ -67,6 +67,11 @@ def compare(
 ) -> Table:
     """One row per (model, device, batch, dtype) with the :data:`COMPARE_COLUMNS`.
 
+    Devices are evaluated one at a time (their memory hierarchies may differ); each evaluation is
+    vectorized over batches. ``fuse`` as in :func:`evaluate`. A system (``dgx_h100``) gives a row
+    per parallel layout (``tp``, ``pp``, ``ep``, ``dp``, ``cp`` as in :func:`roofline.evaluate`),
+    named in the ``layout`` column (``-`` for a device).
+
     Parameters
     ----------
     models, devices : sequences of preset names, paths, mappings or loaded objects
@@ -79,11 +84,6 @@ def compare(
         Seconds, or text with its unit (``"10 ms"``): each row adds the largest batch meeting
         it and the batch of most throughput meeting it (:data:`~roofline.sla.SLA_COLUMNS`).
     batches, dtypes : deprecated spellings of ``batch`` and ``dtype``
-
-    Devices are evaluated one at a time (their memory hierarchies may differ); each evaluation is
-    vectorized over batches. ``fuse`` as in :func:`evaluate`. A system (``dgx_h100``) gives a row
-    per parallel layout (``tp``, ``pp``, ``ep``, ``dp``, ``cp`` as in :func:`roofline.evaluate`),
-    named in the ``layout`` column (``-`` for a device).
     """
     batch = _renamed("batches", batches, "batch", batch, (1,))
     dtype = _renamed("dtypes", dtypes, "dtype", dtype, None)

@@ -317,6 +317,8 @@ def vary(
     """Return a grid of ``hw`` with knobs set to each combination of values
     (:func:`roofline.api.vary` takes a preset name or a path too).
 
+    The grid's size is checked against the memory budget (:mod:`roofline.budget`) first.
+
     Parameters
     ----------
     hw : Hardware
@@ -330,8 +332,6 @@ def vary(
         SI units or unit strings (``"2 TB/s"``, ``"0.5 pJ"``, ``"500 W"``).
     mode : "product" or "zip"
         Cartesian product of the value lists, or element-wise (equal lengths).
-
-    The grid's size is checked against the memory budget (:mod:`roofline.budget`) first.
     """
     if not isinstance(hw, Hardware):
         raise SpecError(

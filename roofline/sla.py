@@ -87,6 +87,12 @@ def batches_under_sla(
     """Return the largest batch and the best-throughput batch of ``model`` on device ``hw``
     whose latency meets ``sla`` (seconds, or text with its unit: ``"10 ms"``).
 
+    Latency is non-decreasing in batch (counts grow with batch, spilling only adds traffic), so
+    the largest batch is bracketed on powers of two and refined. Every batch up to it meets the
+    target; the best throughput among them is found exactly up to :data:`EXACT_UP_TO` (every
+    batch evaluated) and, above, on a grid :data:`GRID_RATIO` apart refined to every batch around
+    its best point.
+
     Parameters
     ----------
     dtype : str or Precision, optional
@@ -94,12 +100,6 @@ def batches_under_sla(
     feasible_only : bool
         Count only batches whose footprint fits the device (a batch that does not fit meets no
         target).
-
-    Latency is non-decreasing in batch (counts grow with batch, spilling only adds traffic), so
-    the largest batch is bracketed on powers of two and refined. Every batch up to it meets the
-    target; the best throughput among them is found exactly up to :data:`EXACT_UP_TO` (every
-    batch evaluated) and, above, on a grid :data:`GRID_RATIO` apart refined to every batch around
-    its best point.
     """
     target = parse_quantity(sla, Dim.TIME)
     m = load_model(model)

@@ -169,6 +169,11 @@ def sweep(
     """Evaluate models on every variant of ``base_device``; one row per point, in memory or
     streamed to ``out``.
 
+    A sweep run in this process sets glibc's malloc to keep freed memory for reuse
+    (:func:`roofline.distributed.keep_freed_memory`: chunks allocate and free the same arrays
+    over and over, and the default returns them to the system each time, which costs up to half
+    of a sweep's time in page faults); the process keeps up to 256 MB of freed heap afterwards.
+
     Parameters
     ----------
     models : model-like or sequence of them
@@ -209,11 +214,6 @@ def sweep(
         worker): bounds the memory of results waiting for an earlier one
     memory_budget : bytes or a size (``"16 GiB"``) the in-memory table may take (default
         :mod:`roofline.budget`: 4 GiB or ``ROOFLINE_MEMORY_BUDGET``)
-
-    A sweep run in this process sets glibc's malloc to keep freed memory for reuse
-    (:func:`roofline.distributed.keep_freed_memory`: chunks allocate and free the same arrays
-    over and over, and the default returns them to the system each time, which costs up to half
-    of a sweep's time in page faults); the process keeps up to 256 MB of freed heap afterwards.
 
     Returns
     -------

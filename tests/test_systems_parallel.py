@@ -174,11 +174,21 @@ def test_lists_of_degrees_are_one_call_and_skip_what_cannot_fill_the_system():
         ({"pp": 64, "dp": 1}, "uses 64 devices"),
         ({"ep": 2}, "has no mixture-of-experts layer"),
         ({"tp": 0}, "tp=0 must be a whole number >= 1"),
+        # a bad degree in a list is an error, not a combination skipped (it used to be dropped)
+        ({"tp": [2, 0]}, "tp=0 must be a whole number >= 1"),
+        ({"pp": [1, True]}, "pp=True must be a whole number >= 1"),
+        ({"cp": [2, -1]}, "cp=-1 must be a whole number >= 1"),
+        ({"tp": [2.0]}, "tp=2.0 must be a whole number >= 1"),
     ],
 )
 def test_bad_layouts_are_one_spec_error(kwargs, match):
     with pytest.raises(rl.SpecError, match=match):
         rl.evaluate(LLAMA, "dgx_h100", batch=[8], dtype="fp16", **kwargs)
+
+
+def test_numpy_degrees_are_whole_numbers():
+    r = _eval(LLAMA, "dgx_h100", batch=[1], dtype="fp16", tp=np.array([4, 8]))
+    assert [lay.tp for lay in r.layouts] == [4, 8]
 
 
 def test_a_tp_that_does_not_divide_the_heads_is_refused():

@@ -25,8 +25,11 @@ within the next ``tp x cp``.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from roofline.errors import SpecError
 
@@ -43,13 +46,7 @@ class Layout:
 
     def __post_init__(self) -> None:
         for name in ("tp", "pp", "ep", "dp", "cp"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise SpecError(
-                    f"{name}={value!r} must be a whole number >= 1",
-                    field=name,
-                    fix=f"e.g. {name}=2",
-                )
+            check_degree(name, getattr(self, name))
         holders = self.tp * self.cp * self.dp
         if holders % self.ep:
             what = "tp x cp x dp" if self.cp > 1 else "tp x dp"
@@ -77,6 +74,14 @@ class Layout:
         return f"tp{self.tp} pp{self.pp}{cp} ep{self.ep} dp{self.dp}"
 
 
+def check_degree(name: str, value: Any) -> None:
+    """SpecError unless the parallel degree ``value`` of ``name`` is a whole number >= 1."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 1:
+        raise SpecError(
+            f"{name}={value!r} must be a whole number >= 1", field=name, fix=f"e.g. {name}=2"
+        )
+
+
 def layouts(
     tp: Any = 1,
     pp: Any = 1,
@@ -89,10 +94,13 @@ def layouts(
     system: ``devices / (tp x pp x cp)`` (an error when that is not whole)."""
 
     def many(v: Any, name: str) -> list[Any]:
-        values = list(v) if isinstance(v, (list, tuple, range)) else [v]
+        values = list(v) if isinstance(v, (list, tuple, range, np.ndarray)) else [v]
         if not values:
             raise SpecError(f"{name} is empty", field=name, fix=f"e.g. {name}=[1, 2]")
-        return values
+        for value in values:  # a bad degree is an error, never a combination skipped
+            if not (name == "dp" and value is None):
+                check_degree(name, value)
+        return [None if value is None else int(value) for value in values]
 
     out: list[Layout] = []
     first: SpecError | None = None

@@ -20,6 +20,7 @@ import numpy as np
 
 from roofline.api import HardwareLike, ModelLike, default_dtype
 from roofline.counting import count_graph
+from roofline.errors import SpecError
 from roofline.evaluation import evaluate_costs
 from roofline.placement import Policy
 from roofline.precision import Precision
@@ -101,7 +102,10 @@ def batches_under_sla(
         Count only batches whose footprint fits the device (a batch that does not fit meets no
         target).
     """
-    target = parse_quantity(sla, Dim.TIME)
+    try:
+        target = parse_quantity(sla, Dim.TIME)
+    except SpecError as exc:
+        raise exc.with_context(prefix="sla") from None
     m = load_model(model)
     dev = load_device(hw)
     dt = default_dtype(dev) if dtype is None else dtype

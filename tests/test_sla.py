@@ -100,8 +100,12 @@ def test_a_bare_sla_is_refused_in_the_cli_and_the_api(capsys):
     assert main(["compare", "resnet50", "--hw", "l4", "--sla", "10"]) == 2
     err = capsys.readouterr().err
     assert "'10' has no unit" in err and "'10 ms'" in err
-    with pytest.raises(SpecError, match="has no unit"):
+    with pytest.raises(SpecError, match="has no unit") as info:
         batches_under_sla("resnet50", "l4", "10")
+    assert info.value.field == "sla"  # the error names the argument
+    with pytest.raises(SpecError, match="must be positive") as info:
+        rl.best_layout("llama2_7b", "dgx_h100", sla="0 ms")
+    assert info.value.field == "sla"
     # a Python number is seconds, as everywhere in the API
     assert batches_under_sla("resnet50", "l4", 0.01, "int8").sla_s == 0.01
 

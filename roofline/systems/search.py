@@ -108,7 +108,10 @@ def best_layout(
             field="prompt",
             fix="drop --prompt/--output to search by batch latency",
         )
-    limit = parse_quantity(sla, Dim.TIME) if sla is not None else np.inf
+    try:
+        limit = parse_quantity(sla, Dim.TIME) if sla is not None else np.inf
+    except SpecError as exc:
+        raise exc.with_context(prefix="sla") from None
     first = parse_quantity(ttft, Dim.TIME) if ttft is not None else np.inf
     batches = [batch] if isinstance(batch, int) else list(batch)
     rows: list[dict[str, Any]] = []

@@ -101,11 +101,12 @@ def _gemm_dims(c: Counts) -> list[list[float]]:
     return [[float(g.m), float(g.n), float(g.k), float(g.count)] for g in c.gemms]
 
 
-def _curved(v0: np.ndarray, v1: np.ndarray, v2: np.ndarray) -> bool:
-    """Whether three equally spaced values are not on a line (within float rounding)."""
+def _curved(v: np.ndarray) -> np.ndarray:
+    """Whether the values at three equally spaced probes (axis 1 of ``v`` [N, 3, K]) are not on
+    a line (within float rounding): one flag per row."""
     with np.errstate(all="ignore"):
-        scale = np.maximum.reduce([np.abs(v0), np.abs(v1), np.abs(v2), np.ones_like(v0)])
-        return bool(np.any(np.abs(v2 - 2.0 * v1 + v0) > AFFINE_RTOL * scale))
+        scale = np.maximum(np.abs(v).max(axis=1), 1.0)
+        return (np.abs(v[:, 2] - 2.0 * v[:, 1] + v[:, 0]) > AFFINE_RTOL * scale).any(axis=1)
 
 
 @dataclass(frozen=True, eq=False)
@@ -145,28 +146,37 @@ def coefficients(graph: Graph) -> Coefficients:
 def _coefficients(graph: Graph) -> Coefficients:
     ops = graph.ops
     n = len(ops)
-    a = {f: np.zeros(n) for f in ELEMENT_FIELDS}
-    b = {f: np.zeros(n) for f in ELEMENT_FIELDS}
-    exact = np.zeros(n, dtype=bool)
+    a: dict[str, np.ndarray] = {}
+    b: dict[str, np.ndarray] = {}
     weight = np.zeros(n)
     row = np.zeros(n)
     g_op: list[int] = []
     g_a: list[list[float]] = []
     g_b: list[list[float]] = []
+    values = np.zeros((n, len(PROBES), len(ELEMENT_FIELDS)))
+    dims: list[list[np.ndarray]] = []
     for i, op in enumerate(ops):
         probes = [op.counts(p) for p in PROBES]
         weight[i] = float(probes[1].weight)
         row[i] = float(probes[1].gather_row_elems)
-        v = np.array([[_element(c, f) for f in ELEMENT_FIELDS] for c in probes])
-        dims = [np.array(_gemm_dims(c)).reshape(-1, 4) for c in probes]
-        same_gemms = dims[0].shape == dims[1].shape == dims[2].shape
-        if not op.affine_in_batch or not same_gemms or _curved(*v) or _curved(*dims):
-            exact[i] = True
-            continue
+        values[i] = [[_element(c, f) for f in ELEMENT_FIELDS] for c in probes]
+        dims.append([np.array(_gemm_dims(c)).reshape(-1, 4) for c in probes])
+    same_gemms = np.array([d[0].shape == d[1].shape == d[2].shape for d in dims], dtype=bool)
+    curved_gemms = np.zeros(n, dtype=bool)
+    with_gemms = [i for i in range(n) if same_gemms[i] and len(dims[i][0])]
+    if with_gemms:
+        stacked = np.concatenate([np.stack(dims[i], axis=1) for i in with_gemms])  # [G, 3, 4]
+        owner = np.repeat(with_gemms, [len(dims[i][0]) for i in with_gemms])
+        np.logical_or.at(curved_gemms, owner, _curved(stacked))
+    affine = np.array([op.affine_in_batch for op in ops], dtype=bool)
+    exact = ~affine | ~same_gemms | _curved(values) | curved_gemms
+    with np.errstate(all="ignore"):  # exact ops may hold anything: their coefficients are zero
         for k, f in enumerate(ELEMENT_FIELDS):
-            a[f][i], b[f][i] = v[0, k], v[1, k] - v[0, k]
-        for d0, d1 in zip(dims[0], dims[1]):
-            g_op.append(i)
+            a[f] = np.where(exact, 0.0, values[:, 0, k])
+            b[f] = np.where(exact, 0.0, values[:, 1, k] - values[:, 0, k])
+    for j in np.flatnonzero(~exact).tolist():
+        for d0, d1 in zip(dims[j][0], dims[j][1]):
+            g_op.append(j)
             g_a.append(list(d0))
             g_b.append(list(d1 - d0))
     return Coefficients(

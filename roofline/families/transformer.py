@@ -48,9 +48,6 @@ from roofline.ops.moe import MoE
 if TYPE_CHECKING:
     from roofline.model import Model
 
-OptInt = int | None
-OptBool = bool | None
-
 
 def _norm(b: GraphBuilder, p: TransformerParams, x: str, name: str) -> str:
     """LayerNorm or RMSNorm (``p.norm``) over the last dim of ``x``."""

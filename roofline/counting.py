@@ -24,24 +24,13 @@ from roofline.fusion import fuse_table
 from roofline.graph import Graph
 from roofline.kinds import OpCategory
 from roofline.liveness import live_elements
-from roofline.ops.base import Counts, Op
+from roofline.ops.base import BATCHED_COUNTS, Counts, Op
 from roofline.precision import Precision, byte_columns
 from roofline.records import CostTable
 from roofline.units import MAX_EXACT
 
 #: element-count fields of an op's counts (``weight_read`` None means "= weight")
-ELEMENT_FIELDS = (
-    "weight",
-    "weight_read",
-    "gather_rows",
-    "act_in",
-    "act_out",
-    "kv",
-    "kv_footprint",
-    "index",
-    "vector_flops",
-    "vector_mac_flops",
-)
+ELEMENT_FIELDS = ("weight", "weight_read", *BATCHED_COUNTS)
 #: batch sizes each op is evaluated at: intercept (0), slope (1 - 0), curvature check (2)
 PROBES = (0.0, 1.0, 2.0)
 #: relative tolerance of the curvature check (float rounding of large counts)

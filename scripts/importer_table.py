@@ -44,30 +44,14 @@ import roofline as rl
 from roofline.counting import count_graph
 from roofline.importers import UnmappedOpWarning, from_onnx, from_torch, write_layers_spec
 from roofline.importers.torchvision_compat import build_on_meta, import_torchvision
+from roofline.records import BATCHED, PER_OP
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "importers.md"
 BEGIN, END = "<!-- BEGIN GENERATED -->", "<!-- END GENERATED -->"
 TOLERANCE = 1e-3
 #: count columns compared in the round trip (every column of a CostTable)
-COLUMNS = (
-    "flops_matrix",
-    "flops_vector",
-    "flops_mac",
-    "weight_read_bytes",
-    "gather_rows",
-    "act_in_elems",
-    "act_out_elems",
-    "act_in_bytes",
-    "act_out_bytes",
-    "kv_bytes",
-    "kv_footprint_bytes",
-    "weight_elems",
-    "weight_bytes",
-    "gather_row_bytes",
-    "live_act_bytes",
-    "launches",
-)
+COLUMNS = (*BATCHED, *PER_OP, "live_act_bytes", "launches")
 BYTE_COLUMNS = ("weight_bytes", "weight_read_bytes", "act_in_bytes", "act_out_bytes", "kv_bytes")
 VIDEO_112 = ("r3d_18", "mc3_18", "r2plus1d_18")
 VIDEO_224 = ("s3d", "mvit_v1_b", "mvit_v2_s", "swin3d_t", "swin3d_s", "swin3d_b")

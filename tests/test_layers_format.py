@@ -18,6 +18,7 @@ from roofline.errors import SpecError
 from roofline.families.layers import suggest_kind
 from roofline.importers import unused_params
 from roofline.liveness import live_elements
+from roofline.records import BATCHED, PER_OP
 from roofline.testing.reference import count_graph_reference
 
 
@@ -37,23 +38,7 @@ def error(ops: list[dict[str, Any]], inputs: dict[str, list[int]] | None = None)
 
 
 #: count columns of a CostTable (per op x batch, or per op)
-COLUMNS = (
-    "flops_matrix",
-    "flops_vector",
-    "flops_mac",
-    "weight_read_bytes",
-    "gather_rows",
-    "act_in_elems",
-    "act_out_elems",
-    "act_in_bytes",
-    "act_out_bytes",
-    "kv_bytes",
-    "kv_footprint_bytes",
-    "weight_elems",
-    "weight_bytes",
-    "gather_row_bytes",
-    "live_act_bytes",
-)
+COLUMNS = (*BATCHED, *PER_OP, "live_act_bytes")
 
 
 def totals(model: Any, batch: list[int]) -> dict[str, np.ndarray]:

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from roofline.counting import weight_copies
 from roofline.families.base import family
 from roofline.families.transformer_blocks import Block, layer_groups
 from roofline.families.transformer_params import TransformerParams
@@ -47,9 +48,6 @@ from roofline.ops.moe import MoE
 
 if TYPE_CHECKING:
     from roofline.model import Model
-
-OptInt = int | None
-OptBool = bool | None
 
 
 def _norm(b: GraphBuilder, p: TransformerParams, x: str, name: str) -> str:
@@ -116,8 +114,5 @@ def active_params(model: Model | Graph) -> float:
     the lm_head count whole, as published active-parameter figures count them). For a dense
     model this is the parameter count."""
     graph = model if isinstance(model, Graph) else model.graph
-    total = 0.0
-    for op in graph.ops:
-        copies = 1 if op.shared_weights else op.repeat
-        total += copies * (op.active_params if isinstance(op, MoE) else op.params)
-    return total
+    per_copy = (op.active_params if isinstance(op, MoE) else op.params for op in graph.ops)
+    return float(sum(c * n for c, n in zip(weight_copies(graph), per_copy, strict=True)))

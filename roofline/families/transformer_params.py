@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import Field, model_validator
 
 from roofline.families.base import FamilyParams
-
-if TYPE_CHECKING:
-    pass
 
 OptInt = int | None
 OptBool = bool | None

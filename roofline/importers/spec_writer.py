@@ -12,9 +12,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-from roofline.output_files import write_text
-from roofline.yaml_writer import dumps
-
 
 def layers_spec(model: Any) -> dict[str, Any]:
     """Return the spec mapping of ``model`` (a :class:`~roofline.presets.Model`)."""
@@ -34,7 +31,7 @@ def unused_params(model: Any) -> list[str]:
 def write_layers_spec(model: Any, path: str | os.PathLike[str]) -> Path:
     """Write ``model``'s spec to ``path`` (YAML) and return the path.
 
-    Written atomically (:func:`roofline.output_files.write_text`): a failure leaves nothing
+    Written atomically (:meth:`~roofline.presets.Model.to_yaml`): a failure leaves nothing
     half-written.
 
     Raises
@@ -42,5 +39,5 @@ def write_layers_spec(model: Any, path: str | os.PathLike[str]) -> Path:
     SpecError
         The directory does not exist or cannot be written.
     """
-    write_text(str(path), dumps(layers_spec(model)))
+    model.to_yaml(str(path))
     return Path(path)

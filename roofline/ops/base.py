@@ -228,7 +228,7 @@ def _apply_shared_fields(counts: Callable[[Any, Any], Counts]) -> Callable[[Any,
             c = counts(self, 1.0)
             c = replace(
                 c,
-                **{f: getattr(c, f) + zero for f in _BATCHED_FIELDS},
+                **{f: getattr(c, f) + zero for f in BATCHED_COUNTS},
                 # the batch does not scale any dim: counting evaluates such GEMMs at two batches
                 gemms=tuple(Gemm(g.m, g.n, g.k, g.count + zero, "") for g in c.gemms),
             )
@@ -242,7 +242,7 @@ def _apply_shared_fields(counts: Callable[[Any, Any], Counts]) -> Callable[[Any,
 
 
 #: Counts fields that grow with the batch (weights and row lengths do not)
-_BATCHED_FIELDS = (
+BATCHED_COUNTS = (
     "gather_rows",
     "act_in",
     "act_out",

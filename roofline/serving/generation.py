@@ -216,6 +216,25 @@ def _devices_needed(st: Stages, col: np.ndarray) -> np.ndarray:
     return st.layout.devices * per_stage[col]
 
 
+def _phase_stages(
+    model: Model,
+    phase: Phase,
+    batch: np.ndarray,
+    length: np.ndarray,
+    system: System,
+    layout: Layout,
+    dtype: str,
+    policy: str | Policy | None,
+    fuse: bool,
+    launch: str,
+) -> Stages:
+    """``model``'s ``phase`` under ``layout`` at each (batch, length) point [C] (one context-
+    parallel rank's counts when ``layout.cp`` > 1)."""
+    ph = phase_counts(model, phase)
+    counts = rank_counts(ph, length, layout.cp, dtype)
+    return stages(ph.template, counts, system, layout, batch, policy, fuse, launch, context=phase)
+
+
 def _one(
     model: Model,
     system: System,
@@ -230,18 +249,8 @@ def _one(
     b, p, o = grid.batch, grid.prompt, grid.output
     check_layout(model, system, layout)
     pb, pp, pcol = _columns(b, p)
-    pre = phase_counts(model, "prefill")
-    prefill = stages(
-        pre.template,
-        rank_counts(pre, pp, layout.cp, dtype),
-        system,
-        layout,
-        pb,
-        policy,
-        fuse,
-        launch,
-        context="prefill",
-    )
+    run = (system, layout, dtype, policy, fuse, launch)
+    prefill = _phase_stages(model, "prefill", pb, pp, *run)
     pre_totals = prefill.combine()
     ttft = pre_totals["latency_s"][pcol]
     ttft_bound = pre_totals["latency_bound_s"][pcol]
@@ -263,18 +272,7 @@ def _one(
         lo, hi = p[dec] + 1.0, p[dec] + o[dec] - 1.0
         db, dc, dcol = _columns(np.concatenate([b[dec], b[dec]]), np.concatenate([lo, hi]))
         lo_col, hi_col = dcol[: dec.size], dcol[dec.size :]
-        ph = phase_counts(model, "decode")
-        decode = stages(
-            ph.template,
-            rank_counts(ph, dc, layout.cp, dtype),
-            system,
-            layout,
-            db,
-            policy,
-            fuse,
-            launch,
-            context="decode",
-        )
+        decode = _phase_stages(model, "decode", db, dc, *run)
         tpot[dec], tpot_bound[dec], by_bound = _decode(decode, lo_col, hi_col, lo, hi)
         decode_bound[dec] = dominant(labels, by_bound[:, : len(labels)])
         feasible[dec] &= decode.feasible[hi_col]

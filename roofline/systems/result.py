@@ -108,20 +108,27 @@ class SystemResult:
         hold = en.per_sample(self.capped_latency_s, self.batch[None, :]) * self._devices
         return 1e6 * en.cost_per_sample(self._energy, hold, self.energy_per_sample_j)
 
+    def _energy_arrays(self) -> tuple[np.ndarray, ...]:
+        """The :data:`roofline.result.ENERGY_COLUMNS` as arrays [N, B], in that order."""
+        eps = self.energy_per_sample_j
+        capped = self.power_capped
+        bound = dominant(self.bound_labels, self.by_bound_s)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            per_j = np.where(eps != 0, 1.0 / eps, np.nan)
+            capped_thr = self.batch[None, :] / self.capped_latency_s
+        return (
+            eps,
+            self.avg_power_w,
+            per_j,
+            capped_thr,
+            self.cost_per_1m_samples,
+            capped,
+            np.where(capped, str(Bound.POWER), bound),
+        )
+
     def energy_columns(self, i: int, j: int) -> list[Any]:
         """The :data:`roofline.result.ENERGY_COLUMNS` of layout ``i`` at batch ``j``."""
-        eps = float(self.energy_per_sample_j[i, j])
-        capped = bool(self.power_capped[i, j])
-        bound = str(dominant(self.bound_labels, self.by_bound_s[i, j]))
-        return [
-            eps,
-            float(self.avg_power_w[i, j]),
-            float(1.0 / eps) if eps else float("nan"),
-            float(self.batch[j] / self.capped_latency_s[i, j]),
-            float(self.cost_per_1m_samples[i, j]),
-            capped,
-            str(Bound.POWER) if capped else bound,
-        ]
+        return _energy_row(self._energy_arrays(), i, j)
 
     @property
     def throughput_per_s(self) -> np.ndarray:
@@ -145,6 +152,8 @@ class SystemResult:
         """One row per (layout, batch); infeasible points carry no time."""
         rows = []
         bound = dominant(self.bound_labels, self.by_bound_s)
+        throughput, throughput_bound = self.throughput_per_s, self.throughput_bound_per_s
+        energy = self._energy_arrays()
         for i, lay in enumerate(self.layouts):
             for j, b in enumerate(self.batch):
                 ok = bool(self.feasible[i, j])
@@ -152,7 +161,7 @@ class SystemResult:
                 def t(x: np.ndarray, ok: bool = ok, i: int = i, j: int = j) -> float | None:
                     return float(x[i, j]) if ok else None
 
-                thr = t(self.throughput_per_s)
+                thr = t(throughput)
                 rows.append(
                     [
                         self.model,
@@ -170,7 +179,7 @@ class SystemResult:
                         t(self.latency_s),
                         t(self.latency_bound_s),
                         thr,
-                        t(self.throughput_bound_per_s),
+                        t(throughput_bound),
                         None if thr is None else thr / lay.devices,
                         t(self.interconnect_s),
                         str(bound[i, j]),
@@ -178,10 +187,24 @@ class SystemResult:
                         float(self.device_footprint_bytes[i, j]),
                         float(self.kv_cache_bytes[i, j]),
                         self.policy,
-                        *self.energy_columns(i, j),
+                        *_energy_row(energy, i, j),
                     ]
                 )
         return Table(SYSTEM_COLUMNS, rows, title=f"{self.model} on {self.system.name}")
+
+
+def _energy_row(arrays: tuple[np.ndarray, ...], i: int, j: int) -> list[Any]:
+    """Point (i, j) of :meth:`SystemResult._energy_arrays` as Python scalars."""
+    eps, power, per_j, capped_thr, cost, capped, bound = (a[i, j] for a in arrays)
+    return [
+        float(eps),
+        float(power),
+        float(per_j),
+        float(capped_thr),
+        float(cost),
+        bool(capped),
+        str(bound),
+    ]
 
 
 SYSTEM_COLUMNS = (

@@ -22,38 +22,18 @@ collectives on these levels.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from roofline.errors import SpecError
-from roofline.field_checks import Name, check_fields
-from roofline.frozen import freeze_fields
-from roofline.hardware import Hardware, as_text, quantity
+from roofline.field_checks import Name
+from roofline.hardware import Bandwidth, Hardware, _Spec, as_text, quantity
 from roofline.kinds import RESERVED_LEVEL_NAMES
 from roofline.units import Dim
 
-#: bytes per second per direction per device: ``"450 GB/s"``
-Bandwidth = Annotated[float, quantity(Dim.BANDWIDTH, "bandwidth"), as_text(Dim.BANDWIDTH)]
 #: seconds per collective step, zero allowed: ``"12 us"``
 Seconds = Annotated[float, quantity(Dim.TIME, "latency", allow_zero=True), as_text(Dim.TIME)]
-
-
-class _Spec(BaseModel):
-    """Frozen, unknown fields refused, plain values checked, dicts and lists read-only."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _plain_values(cls, data: Any) -> Any:
-        check_fields(cls, data)
-        return data
-
-    @model_validator(mode="after")
-    def _read_only(self) -> Any:
-        freeze_fields(self)
-        return self
 
 
 class Link(_Spec):

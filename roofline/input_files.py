@@ -227,6 +227,11 @@ def read_json(
         ) from None
 
 
+def content_key(raw: bytes) -> str:
+    """A digest of a file's bytes: what the caches of loaded specs and parses are keyed by."""
+    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+
+
 #: seconds a file must have stood unchanged before it was read for its ``stat`` to vouch for its
 #: bytes: a rewrite within one tick of the file system's clock (or with its mtime set back) keeps
 #: size and times, so a file younger than this is re-read and compared by content (git's "racy
@@ -292,7 +297,7 @@ class FileCache(Generic[T]):
                 return entry.value
         now_ns = time.time_ns()
         raw = read(path)
-        digest = hashlib.blake2b(raw, digest_size=16).hexdigest()
+        digest = content_key(raw)
         value = entry.value if entry is not None and entry.digest == digest else build(raw)
         settled = stamp is not None and max(stamp[4], stamp[5]) < now_ns - SETTLED_S * 1e9
         with self._lock:

@@ -55,14 +55,20 @@ def recording_reads() -> Iterator[set[tuple[int, int]]]:
 def note_input(path: str | os.PathLike[str]) -> None:
     """Note ``path`` as an input of the running command (for a file read by another library,
     such as an ONNX model); nothing outside :func:`recording_reads` or for a missing path."""
-    reads = _READS.get()
-    if reads is None:
+    if _READS.get() is None:
         return
     try:
         st = os.stat(path)
     except (OSError, ValueError):
         return
-    reads.add((st.st_dev, st.st_ino))
+    _note(st)
+
+
+def _note(st: os.stat_result) -> None:
+    """Note the file of ``st`` as an input of the running command (nothing outside one)."""
+    reads = _READS.get()
+    if reads is not None:
+        reads.add((st.st_dev, st.st_ino))
 
 
 def file_kind(mode: int) -> str:
@@ -129,9 +135,7 @@ def read_bounded(
             )
         if not stat.S_ISREG(st.st_mode):
             raise _not_regular(file_kind(st.st_mode), name, field, what)
-        reads = _READS.get()
-        if reads is not None:
-            reads.add((st.st_dev, st.st_ino))
+        _note(st)
         got = st.st_size  # a regular file's size is true (a /proc file's 0 is read below)
         chunks: list[bytes] = []
         if got <= limit:
@@ -251,9 +255,7 @@ def stat_stamp(path: str | os.PathLike[str]) -> tuple[int, ...] | None:
         return None
     if not stat.S_ISREG(st.st_mode):
         return None
-    reads = _READS.get()
-    if reads is not None:
-        reads.add((st.st_dev, st.st_ino))
+    _note(st)
     return (st.st_dev, st.st_ino, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 

@@ -55,14 +55,20 @@ def recording_reads() -> Iterator[set[tuple[int, int]]]:
 def note_input(path: str | os.PathLike[str]) -> None:
     """Note ``path`` as an input of the running command (for a file read by another library,
     such as an ONNX model); nothing outside :func:`recording_reads` or for a missing path."""
-    reads = _READS.get()
-    if reads is None:
+    if _READS.get() is None:
         return
     try:
         st = os.stat(path)
     except (OSError, ValueError):
         return
-    reads.add((st.st_dev, st.st_ino))
+    _note(st)
+
+
+def _note(st: os.stat_result) -> None:
+    """Note the file of ``st`` as an input of the running command (nothing outside one)."""
+    reads = _READS.get()
+    if reads is not None:
+        reads.add((st.st_dev, st.st_ino))
 
 
 def file_kind(mode: int) -> str:
@@ -129,9 +135,7 @@ def read_bounded(
             )
         if not stat.S_ISREG(st.st_mode):
             raise _not_regular(file_kind(st.st_mode), name, field, what)
-        reads = _READS.get()
-        if reads is not None:
-            reads.add((st.st_dev, st.st_ino))
+        _note(st)
         got = st.st_size  # a regular file's size is true (a /proc file's 0 is read below)
         chunks: list[bytes] = []
         if got <= limit:
@@ -227,6 +231,11 @@ def read_json(
         ) from None
 
 
+def content_key(raw: bytes) -> str:
+    """A digest of a file's bytes: what the caches of loaded specs and parses are keyed by."""
+    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+
+
 #: seconds a file must have stood unchanged before it was read for its ``stat`` to vouch for its
 #: bytes: a rewrite within one tick of the file system's clock (or with its mtime set back) keeps
 #: size and times, so a file younger than this is re-read and compared by content (git's "racy
@@ -246,9 +255,7 @@ def stat_stamp(path: str | os.PathLike[str]) -> tuple[int, ...] | None:
         return None
     if not stat.S_ISREG(st.st_mode):
         return None
-    reads = _READS.get()
-    if reads is not None:
-        reads.add((st.st_dev, st.st_ino))
+    _note(st)
     return (st.st_dev, st.st_ino, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
@@ -292,7 +299,7 @@ class FileCache(Generic[T]):
                 return entry.value
         now_ns = time.time_ns()
         raw = read(path)
-        digest = hashlib.blake2b(raw, digest_size=16).hexdigest()
+        digest = content_key(raw)
         value = entry.value if entry is not None and entry.digest == digest else build(raw)
         settled = stamp is not None and max(stamp[4], stamp[5]) < now_ns - SETTLED_S * 1e9
         with self._lock:

@@ -22,7 +22,7 @@ import numpy as np
 from roofline.errors import RooflineError, SpecError
 from roofline.formatting import UNITS, format_table, format_value
 from roofline.output_files import atomic_write
-from roofline.suggest import did_you_mean
+from roofline.suggest import unknown_column
 
 T = TypeVar("T", bound="Table")
 
@@ -145,13 +145,7 @@ class Table:
         ``field`` (with a did-you-mean and the columns there are)."""
         missing = [c for c in columns if c not in self.columns]
         if missing:
-            raise SpecError(
-                f"no column {missing[0]!r}",
-                field=field,
-                fix=" ".join(filter(None, [did_you_mean(missing[0], self.columns), "columns:"]))
-                + " "
-                + ", ".join(self.columns),
-            )
+            raise unknown_column(missing[0], self.columns, field)
         if self._cols is not None:
             return Table.from_columns({c: self._cols[c] for c in columns}, title=self.title)
         idx = [self.columns.index(c) for c in columns]

@@ -19,7 +19,6 @@ a digest of the bytes, so a file rewritten within the same second is never serve
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections import OrderedDict
@@ -43,7 +42,7 @@ from yaml.nodes import ScalarNode
 from yaml.resolver import Resolver
 
 from roofline.errors import SpecError
-from roofline.input_files import MAX_SPEC_BYTES, decode_text, read_bounded
+from roofline.input_files import MAX_SPEC_BYTES, content_key, decode_text, read_bounded
 
 #: libyaml's parser (C): the same events as the pure-Python one, about 14x faster; None where
 #: PyYAML was built without libyaml
@@ -491,8 +490,3 @@ def read_spec_file(path: str | os.PathLike[str]) -> dict[str, Any]:
 def load_spec_data(path: Path) -> dict[str, Any]:
     """Read a spec file, parsed once per content (a fresh copy is returned)."""
     return read_spec_file(path)
-
-
-def content_key(raw: bytes) -> str:
-    """A digest of a file's bytes: what the caches of loaded specs are keyed by."""
-    return hashlib.blake2b(raw, digest_size=16).hexdigest()

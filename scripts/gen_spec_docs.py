@@ -373,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         return 0
     if current != wanted:
-        from roofline.cli.main import atomic_write  # keeps the file's usual mode, unlike mkstemp's
+        from roofline.output_files import atomic_write  # the file's usual mode, not mkstemp's
 
         atomic_write(str(README), lambda tmp: Path(tmp).write_text(wanted, encoding="utf-8"))
         print(f"wrote {README.relative_to(ROOT)}")

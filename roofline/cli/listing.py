@@ -24,7 +24,7 @@ from roofline.cli.common import (
 from roofline.errors import SpecError
 from roofline.formatting import format_table
 from roofline.preset_index import COLUMNS, read_index
-from roofline.suggest import did_you_mean
+from roofline.suggest import unknown_column
 
 #: what each list holds, for ``roofline list`` without a word
 WHAT = {
@@ -93,13 +93,7 @@ def _select(table: Listing, spec: str | None) -> Listing:
     names = [c.strip() for c in spec.split(",") if c.strip()]
     for n in names:
         if n not in table.columns:
-            raise SpecError(
-                f"no column {n!r}",
-                field="--columns",
-                fix=" ".join(filter(None, [did_you_mean(n, table.columns), "columns:"]))
-                + " "
-                + ", ".join(table.columns),
-            )
+            raise unknown_column(n, table.columns, "--columns")
     idx = [table.columns.index(n) for n in names]
     return Listing(tuple(names), [tuple(r[i] for i in idx) for r in table.rows], table.title)
 

@@ -27,12 +27,7 @@ from typing import Any, NamedTuple, TextIO
 from roofline import __version__
 from roofline.cli.common import Command, Parser, epilog
 from roofline.errors import RooflineError, RooflineWarning
-
-# scripts/gen_spec_docs.py imports atomic_write from here; new code imports roofline.output_files
-from roofline.output_files import (
-    atomic_write,  # noqa: F401
-    command_outputs,
-)
+from roofline.output_files import command_outputs
 
 
 class Entry(NamedTuple):

@@ -25,18 +25,14 @@ from roofline.hardware import Hardware
 from roofline.knobs import KnobSpace, grid_of
 from roofline.model import Model
 from roofline.records import CostTable
+from roofline.result import ENERGY_COLUMNS
 from roofline.totals import Totals, totals_direct, totals_full, totals_ridge
 from roofline.totals_lines import Varying, totals_lines, varying_rate
 
-#: the energy, power and cost columns of a sweep (NaN for a device without an energy model)
-SWEEP_ENERGY_COLUMNS = (
-    "energy_per_sample_j",
-    "avg_power_w",
-    "samples_per_j",
-    "capped_throughput_per_s",
-    "cost_per_1m_samples",
-    "power_capped",
-)
+#: the energy, power and cost columns of a sweep (NaN for a device without an energy model):
+#: :data:`~roofline.result.ENERGY_COLUMNS` but the capped bound (the ``bound`` column has the
+#: uncapped one)
+SWEEP_ENERGY_COLUMNS = tuple(c for c in ENERGY_COLUMNS if c != "capped_bound")
 #: the columns after the knobs, in order
 RESULT_COLUMNS = (
     "model",

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from roofline import energy as en
 from roofline.counting import count_graph
 from roofline.efficiency import has_curves
 from roofline.formulas import throughput, utilization
@@ -317,15 +318,14 @@ def energy_columns(tot: Totals, batches: np.ndarray) -> dict[str, np.ndarray]:
         cols = {k: nan for k in SWEEP_ENERGY_COLUMNS}
         cols["power_capped"] = np.zeros((h, batches.size), dtype=bool)
         return cols
-    per = e.energy_j / batches[None, :]
-    with np.errstate(divide="ignore"):
-        values = {
-            "energy_per_sample_j": per,
-            "avg_power_w": e.avg_power_w,
-            "samples_per_j": 1.0 / per,
-            "capped_throughput_per_s": throughput(batches[None, :], e.capped_latency_s),
-            "cost_per_1m_samples": 1e6 * e.cost_per_sample,
-        }
+    per = en.per_sample(e.energy_j, batches[None, :])
+    values = {
+        "energy_per_sample_j": per,
+        "avg_power_w": e.avg_power_w,
+        "samples_per_j": en.samples_per_joule(per),
+        "capped_throughput_per_s": throughput(batches[None, :], e.capped_latency_s),
+        "cost_per_1m_samples": 1e6 * e.cost_per_sample,
+    }
     cols = {k: np.where(tot.feasible, v, np.nan) for k, v in values.items()}
     cols["power_capped"] = e.power_capped
     return cols

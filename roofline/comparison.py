@@ -173,6 +173,8 @@ def _system_rows(
     dev = res.system.device
     peak = dev.peak("matrix", ct.precision.compute) * dev.engines.matrix.efficiency
     flops = (ct.flops_matrix + ct.flops_vector).sum(axis=0)
+    bound = dominant(res.bound_labels, res.by_bound_s)
+    thr = res.throughput_per_s
     out = []
     for i, lay in enumerate(res.layouts):
         for j, b in enumerate(res.batch):
@@ -191,9 +193,9 @@ def _system_rows(
                     float(ct.live_act_bytes[:, j].max()),
                     float(res.kv_cache_bytes[i, j]),
                     lat if ok else None,
-                    float(b) / lat if ok else None,
+                    float(thr[i, j]) if ok else None,
                     float(flops[j]) / (lat * peak * lay.devices) if ok else None,
-                    str(dominant(res.bound_labels, res.by_bound_s[i, j])),
+                    str(bound[i, j]),
                     ok,
                     res.policy,
                     0.0 if ok else None,

@@ -22,6 +22,7 @@ from roofline.api import HardwareLike, ModelLike, default_dtype
 from roofline.counting import count_graph
 from roofline.errors import SpecError
 from roofline.evaluation import evaluate_costs
+from roofline.formulas import throughput
 from roofline.placement import Policy
 from roofline.precision import Precision
 from roofline.presets import load_device, load_model
@@ -169,7 +170,7 @@ def _best(latencies: Latencies, largest: int) -> tuple[int, float]:
 
 def _argmax_throughput(batches: np.ndarray, good: np.ndarray, lat: np.ndarray) -> tuple[int, float]:
     """(index of the most samples per second among the ``good`` batches, its latency)."""
-    thr = np.where(good, batches / lat, -np.inf)
+    thr = np.where(good, throughput(batches, lat), -np.inf)
     k = int(np.argmax(thr))
     return k, float(lat[k])
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from roofline import energy as en
 from roofline.counting import count_graph
 from roofline.efficiency import has_curves
 from roofline.formulas import throughput, utilization
@@ -25,18 +26,14 @@ from roofline.hardware import Hardware
 from roofline.knobs import KnobSpace, grid_of
 from roofline.model import Model
 from roofline.records import CostTable
+from roofline.result import ENERGY_COLUMNS
 from roofline.totals import Totals, totals_direct, totals_full, totals_ridge
 from roofline.totals_lines import Varying, totals_lines, varying_rate
 
-#: the energy, power and cost columns of a sweep (NaN for a device without an energy model)
-SWEEP_ENERGY_COLUMNS = (
-    "energy_per_sample_j",
-    "avg_power_w",
-    "samples_per_j",
-    "capped_throughput_per_s",
-    "cost_per_1m_samples",
-    "power_capped",
-)
+#: the energy, power and cost columns of a sweep (NaN for a device without an energy model):
+#: :data:`~roofline.result.ENERGY_COLUMNS` but the capped bound (the ``bound`` column has the
+#: uncapped one)
+SWEEP_ENERGY_COLUMNS = tuple(c for c in ENERGY_COLUMNS if c != "capped_bound")
 #: the columns after the knobs, in order
 RESULT_COLUMNS = (
     "model",
@@ -321,15 +318,14 @@ def energy_columns(tot: Totals, batches: np.ndarray) -> dict[str, np.ndarray]:
         cols = {k: nan for k in SWEEP_ENERGY_COLUMNS}
         cols["power_capped"] = np.zeros((h, batches.size), dtype=bool)
         return cols
-    per = e.energy_j / batches[None, :]
-    with np.errstate(divide="ignore"):
-        values = {
-            "energy_per_sample_j": per,
-            "avg_power_w": e.avg_power_w,
-            "samples_per_j": 1.0 / per,
-            "capped_throughput_per_s": throughput(batches[None, :], e.capped_latency_s),
-            "cost_per_1m_samples": 1e6 * e.cost_per_sample,
-        }
+    per = en.per_sample(e.energy_j, batches[None, :])
+    values = {
+        "energy_per_sample_j": per,
+        "avg_power_w": e.avg_power_w,
+        "samples_per_j": en.samples_per_joule(per),
+        "capped_throughput_per_s": throughput(batches[None, :], e.capped_latency_s),
+        "cost_per_1m_samples": 1e6 * e.cost_per_sample,
+    }
     cols = {k: np.where(tot.feasible, v, np.nan) for k, v in values.items()}
     cols["power_capped"] = e.power_capped
     return cols

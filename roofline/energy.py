@@ -139,7 +139,7 @@ def device_energy(devices: Sequence[Hardware]) -> DeviceEnergy | None:
         price=scalar("cost", "price"),
         lifetime=scalar("cost", "lifetime"),
         electricity=scalar("cost", "electricity"),
-        pue=np.array([d.cost.pue if d.cost is not None else nan for d in devices]),
+        pue=scalar("cost", "pue"),
         hourly=scalar("cost", "hourly"),
     )
 

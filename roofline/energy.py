@@ -37,10 +37,12 @@ from typing import Any
 import numpy as np
 
 from roofline.hardware import Hardware
-from roofline.kinds import EngineKind
+from roofline.kinds import EngineKind, LevelKind
 
 #: the part of an op's energy spent computing, and the part spent while the run lasts
 COMPUTE, STATIC = "compute", "static"
+#: where a run's joules go, by memory level kind: on chip, the device's main memory (DRAM), host
+WHERE = {"onchip": LevelKind.ONCHIP, "dram": LevelKind.DEVICE, "host": LevelKind.HOST}
 
 
 @dataclass(frozen=True, eq=False)
@@ -137,7 +139,7 @@ def device_energy(devices: Sequence[Hardware]) -> DeviceEnergy | None:
         price=scalar("cost", "price"),
         lifetime=scalar("cost", "lifetime"),
         electricity=scalar("cost", "electricity"),
-        pue=np.array([d.cost.pue if d.cost is not None else nan for d in devices]),
+        pue=scalar("cost", "pue"),
         hourly=scalar("cost", "hourly"),
     )
 
@@ -265,6 +267,18 @@ def clock_fraction(
         return 1.0 / u, times
 
 
+def energy_parts(by_part: np.ndarray, level_kinds: Sequence[str]) -> dict[str, np.ndarray]:
+    """Joules [...] by where they go: ``compute``, ``onchip``, ``dram``, ``host``, ``static``
+    (the levels of each kind summed, :data:`WHERE`), from ``by_part`` [..., 1 + L + 1]
+    (compute, each level, static: :meth:`roofline.result.Result.energy_by_part`)."""
+    out = {COMPUTE: by_part[..., 0]}
+    for part, kind in WHERE.items():
+        idx = [1 + i for i, k in enumerate(level_kinds) if k == kind]
+        out[part] = by_part[..., idx].sum(axis=-1)
+    out[STATIC] = by_part[..., -1]
+    return out
+
+
 def system_energy(
     device_energy_j: Sequence[np.ndarray] | np.ndarray,
     interconnect_bytes: np.ndarray,
@@ -291,6 +305,7 @@ def system_energy(
 __all__ = [
     "COMPUTE",
     "STATIC",
+    "WHERE",
     "DeviceEnergy",
     "average_power",
     "capped_latency",
@@ -298,6 +313,7 @@ __all__ = [
     "compute_energy",
     "cost_per_sample",
     "device_energy",
+    "energy_parts",
     "is_capped",
     "level_energy",
     "per_sample",

@@ -14,7 +14,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from roofline.dtypes import work_unit
 from roofline.errors import SpecError
-from roofline.formatting import fmt_time, si
+from roofline.formatting import fmt_bytes, fmt_time, si
 from roofline.output_files import atomic_write, image_format
 from roofline.result import Result
 
@@ -68,18 +68,11 @@ def si_formatter(unit: str = "") -> Any:
     return FuncFormatter(lambda v, _pos: si(v, unit, digits=3) if v > 0 else "0")
 
 
-_IEC_UNITS = tuple(
-    (2.0 ** (10 * k), u) for k, u in ((5, "PiB"), (4, "TiB"), (3, "GiB"), (2, "MiB"), (1, "KiB"))
-)
-
-
 def iec_bytes(v: float) -> str:
     """A byte count in binary units with three significant digits (``12 MiB``, ``1.5 GiB``): how
-    capacities are specified, so a capacity axis always reads in MiB and GiB."""
-    for scale, unit in _IEC_UNITS:
-        if abs(v) >= scale:
-            return f"{v / scale:.3g} {unit}"
-    return f"{v:.3g} B"
+    capacities are specified, so a capacity axis always reads in MiB and GiB
+    (:func:`roofline.formatting.fmt_bytes`)."""
+    return fmt_bytes(v)
 
 
 def knob_format(path: str) -> Callable[[float], str]:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from matplotlib.lines import Line2D
 
+from roofline.energy import energy_parts
 from roofline.plot.common import axes, background, foreground, legend_outside
 from roofline.result import Result
 
@@ -26,16 +27,10 @@ DTYPE_MARKERS = {"fp32": "s", "tf32": "D", "bf16": "^", "fp16": "o", "fp8": "v",
 
 
 def parts_per_sample(r: Result, h: int, j: int) -> dict[str, float]:
-    """Joules per sample of variant ``h`` at batch index ``j`` by :data:`PART_COLORS` (on-chip
-    levels summed; the device's main memory as ``dram``)."""
+    """Joules per sample of variant ``h`` at batch index ``j`` by :data:`PART_COLORS`
+    (:func:`roofline.energy.energy_parts`)."""
     by = r.energy_by_part()[h, j] / float(r.costs.batch[j])
-    kinds = [str(k) for k in r.grid.level_kinds]
-    out = dict.fromkeys(PART_COLORS, 0.0)
-    out["compute"], out["static"] = float(by[0]), float(by[-1])
-    names = {"onchip": "onchip", "device": "dram", "host": "host"}
-    for i, k in enumerate(kinds):
-        out[names[k]] += float(by[1 + i])
-    return out
+    return {p: float(v) for p, v in energy_parts(by, r.grid.level_kinds).items()}
 
 
 def stacked_bars(

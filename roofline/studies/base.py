@@ -159,11 +159,15 @@ class StudyEntry:
         return Study(self.name, self.question, table, findings, answer, panels)
 
 
-def paper_models(models: Mapping[str, int] | Sequence[str] | None) -> dict[str, int]:
-    """Model -> batch: ``models`` as given, names at their :data:`PAPER_MODELS` batch (1 for
-    others), or all of :data:`PAPER_MODELS` when None."""
+def paper_models(
+    models: Mapping[str, int] | Sequence[str] | None,
+    batches: Mapping[str, int] = PAPER_MODELS,
+    other: int = 1,
+) -> dict[str, int]:
+    """Model -> batch: ``models`` as given, names at their ``batches`` batch (``other`` for
+    the rest), or all of ``batches`` when None (default :data:`PAPER_MODELS`, 1)."""
     if models is None:
-        return dict(PAPER_MODELS)
+        return dict(batches)
     if isinstance(models, Mapping):
         return {str(k): int(v) for k, v in models.items()}
-    return {m: PAPER_MODELS.get(m, 1) for m in models}
+    return {m: batches.get(m, other) for m in models}

@@ -16,9 +16,9 @@ import numpy as np
 
 from roofline.counting import count_graph
 from roofline.dtypes import canonical
+from roofline.energy import energy_parts
 from roofline.errors import SpecError
 from roofline.evaluation import evaluate_costs
-from roofline.kinds import LevelKind
 from roofline.presets import load_device, load_model
 from roofline.result import Result
 from roofline.studies.base import PAPER_DEVICE, Options, Study, StudyEntry, given, paper_models
@@ -29,17 +29,9 @@ PARTS = ("compute_j", "onchip_j", "dram_j", "host_j", "static_j")
 
 
 def _parts(r: Result) -> dict[str, float]:
-    """Joules per sample of run (0, 0) by :data:`PARTS` (on-chip levels summed)."""
+    """Joules per sample of run (0, 0) by :data:`PARTS` (:func:`roofline.energy.energy_parts`)."""
     by = r.energy_by_part()[0, 0] / float(r.costs.batch[0])
-    kinds = [str(k) for k in r.grid.level_kinds]
-    out = {"compute_j": float(by[0]), "static_j": float(by[-1])}
-    for part, kind in (
-        ("onchip_j", LevelKind.ONCHIP),
-        ("dram_j", LevelKind.DEVICE),
-        ("host_j", LevelKind.HOST),
-    ):
-        out[part] = float(sum(by[1 + i] for i, k in enumerate(kinds) if k == kind))
-    return out
+    return {f"{p}_j": float(v) for p, v in energy_parts(by, r.grid.level_kinds).items()}
 
 
 def energy_study(

@@ -21,7 +21,7 @@ from roofline.formatting import si
 from roofline.grid import to_grid
 from roofline.model import Model
 from roofline.presets import load_hardware, load_model
-from roofline.studies.base import Options, Study, StudyEntry, given
+from roofline.studies.base import Options, Study, StudyEntry, given, paper_models
 from roofline.systems.spec import System
 from roofline.systems.sweep import sweep_system_columns
 from roofline.systems.variants import resized
@@ -94,15 +94,7 @@ def scaling_study(
             fix="name a system preset such as dgx_h100",
         )
     level = next(iter(base.interconnect))
-    picked = (
-        dict(SCALING_MODELS)
-        if models is None
-        else (
-            {str(k): int(v) for k, v in models.items()}
-            if isinstance(models, Mapping)
-            else {m: SCALING_MODELS.get(m, 32) for m in models}
-        )
-    )
+    picked = paper_models(models, SCALING_MODELS, other=32)
     dt = dtype or base.device.dtype
     knob = f"interconnect.{level}.bandwidth"
     rows: list[list[Any]] = []

@@ -418,10 +418,13 @@ def _set_energy(energy: DeviceEnergy, parts: list[str], col: np.ndarray, names: 
     return True
 
 
-def unread_knobs(hw: Hardware, paths: Iterable[str], dtype: str | Precision) -> dict[str, str]:
-    """The knobs among ``paths`` that an evaluation of one device at ``dtype`` does not read,
+def unread_knobs(
+    hw: Hardware, paths: Iterable[str], dtype: str | Precision, on_system: bool = False
+) -> dict[str, str]:
+    """The knobs among ``paths`` that an evaluation of device ``hw`` at ``dtype`` does not read,
     each with why and the fix: a peak or an energy of a dtype other than the one the engine runs
-    (the compute dtype, or its fallback), and ``power.interconnect`` (read on systems only).
+    (the compute dtype, or its fallback), and ``power.interconnect`` unless ``hw`` is the device
+    of a system (``on_system``: its collectives read it).
 
     Varying such a knob gives the same answer for every variant.
     """
@@ -440,7 +443,7 @@ def unread_knobs(hw: Hardware, paths: Iterable[str], dtype: str | Precision) -> 
                     f"{runs} {parts[2]}, so every variant gives the same answer (evaluate at "
                     f"dtype {parts[3]}, or vary engines.{parts[1]}.{parts[2]}.{used or compute})"
                 )
-        elif canon == "power.interconnect":
+        elif canon == "power.interconnect" and not on_system:
             out[canon] = (
                 f"{canon} is not read on one device (only by a system's collectives), so every "
                 "variant gives the same answer (vary it on a system such as dgx_h100)"
@@ -448,8 +451,10 @@ def unread_knobs(hw: Hardware, paths: Iterable[str], dtype: str | Precision) -> 
     return out
 
 
-def warn_unread(hw: Hardware, paths: Iterable[str], dtype: str | Precision) -> None:
+def warn_unread(
+    hw: Hardware, paths: Iterable[str], dtype: str | Precision, on_system: bool = False
+) -> None:
     """Warn (:class:`~roofline.errors.UnreadKnobWarning`) of every knob among ``paths`` that an
     evaluation at ``dtype`` does not read (:func:`unread_knobs`)."""
-    for message in unread_knobs(hw, paths, dtype).values():
+    for message in unread_knobs(hw, paths, dtype, on_system).values():
         warnings.warn(UnreadKnobWarning(message), stacklevel=3)

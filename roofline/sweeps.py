@@ -65,7 +65,7 @@ def sweep_dtypes(
     else:
         device, paths = target, list(vary)
     for dt in dtypes:
-        warn_unread(device, paths, dt)
+        warn_unread(device, paths, dt, on_system=isinstance(target, System))
     return dtypes
 
 

@@ -3,6 +3,8 @@ re-link the system; bad knobs are one SpecError."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -68,3 +70,22 @@ def test_bad_system_knobs_are_one_spec_error(knobs, field):
     with pytest.raises(SpecError) as e:
         rl.sweep("llama2_7b", "dgx_h100", knobs, dtype="fp16")
     assert field in str(e.value)
+
+
+def test_the_link_energy_charges_the_collectives_and_is_read_on_a_system():
+    """A tensor-parallel layout's all-reduces cost link energy (they used to be dropped: only
+    pipeline hops were charged, and tp=8 pp=1 has none), and varying it on a system is no unread
+    knob."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", rl.UnreadKnobWarning)
+        t = rl.sweep(
+            "llama2_7b",
+            "dgx_h100",
+            {"device.power.interconnect": ["0 J/B", "1 nJ/B", "2 nJ/B"]},
+            batch=8,
+            dtype="fp16",
+            tp=8,
+        )
+    e0, e1, e2 = t.column("energy_per_sample_j")
+    assert e1 > e0  # the all-reduces' bytes are charged
+    assert e2 - e1 == pytest.approx(e1 - e0, rel=1e-9)  # linear in joules per byte

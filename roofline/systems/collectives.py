@@ -66,6 +66,20 @@ class Cost:
         """The strict bound: bandwidth time alone (seconds)."""
         return self.bandwidth_s
 
+    def then(self, other: Cost, times: float = 1.0) -> Cost:
+        """This collective, then ``times`` runs of ``other`` one after another: times, latencies
+        and the bytes sent on each level all add."""
+        names = set(self.level_bytes) | set(other.level_bytes)
+        zero = np.zeros_like(self.bandwidth_s)
+        return Cost(
+            self.bandwidth_s + times * other.bandwidth_s,
+            self.latency_s + times * other.latency_s,
+            {
+                n: self.level_bytes.get(n, zero) + times * other.level_bytes.get(n, zero)
+                for n in names
+            },
+        )
+
     def pipelined(self, other: Cost) -> Cost:
         """Two phases working at once on chunks: the slower bandwidth, both latencies."""
         names = set(self.level_bytes) | set(other.level_bytes)

@@ -91,12 +91,8 @@ def _comm_cost(
         runs = c.copies * share[c.op]  # the stage's share of the op's runs
         if runs > 0:
             one = collective(c.kind, c.size_bytes, tp, system, stride)
-            # collectives after different ops (and runs) come one after another: add them
-            total = Cost(
-                total.bandwidth_s + runs * one.bandwidth_s,
-                total.latency_s + runs * one.latency_s,
-                {},
-            )
+            # collectives after different ops (and runs) come one after another
+            total = total.then(one, runs)
     return total
 
 
@@ -228,13 +224,7 @@ def stages(
         comm = _comm_cost(comms, shares[s], layout.tp, system, batch.size)
         moe = _comm_cost(expert_comms, shares[s], layout.ep, system, batch.size)
         ctx = _comm_cost(ring, shares[s], layout.cp, system, batch.size, stride=layout.tp)
-        comm_costs.append(
-            Cost(
-                comm.bandwidth_s + moe.bandwidth_s + ctx.bandwidth_s,
-                comm.latency_s + moe.latency_s + ctx.latency_s,
-                {},
-            )
-        )
+        comm_costs.append(comm.then(moe).then(ctx))
         if s < layout.pp - 1:
             op = int(last[s])
             size = sharded.act_out_bytes[op] / max(graph.ops[op].repeat, 1)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
@@ -445,19 +446,22 @@ def read_spec_bytes(path: str | os.PathLike[str]) -> bytes:
 #: parsed specs by (content digest, file name), the most recent last
 _PARSED: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
 _PARSED_MAX = 64
+_PARSED_LOCK = threading.Lock()
 
 
 def parse_spec(raw: bytes, name: str) -> dict[str, Any]:
     """A spec file's bytes as a mapping (a fresh copy: the parse is cached by content)."""
     key = (content_key(raw), name)
-    data = _PARSED.get(key)
+    with _PARSED_LOCK:  # loads may run on several threads (a sweep's executor)
+        data = _PARSED.get(key)
+        if data is not None:
+            _PARSED.move_to_end(key)
     if data is None:
         data = _parse_mapping(raw, name)
-        _PARSED[key] = data
-        while len(_PARSED) > _PARSED_MAX:
-            _PARSED.popitem(last=False)
-    else:
-        _PARSED.move_to_end(key)
+        with _PARSED_LOCK:
+            _PARSED[key] = data
+            while len(_PARSED) > _PARSED_MAX:
+                _PARSED.popitem(last=False)
     return _thaw(data)
 
 

@@ -61,6 +61,28 @@ MISUSE = {
         [*ANALYZE, "--dtype", "int32"],
         r"engines.matrix.peak.int32: .*no matrix peak for int32",
     ),
+    # str.isdigit accepts superscripts, which int() refuses: they used to end in a traceback
+    "a superscript device count": (
+        ["sweep", "resnet50", "--hw", "2x_dgx_h100", "--vary", "count=\u00b2"],
+        r"--vary count: '\u00b2' is not a device count",
+    ),
+    "a superscript --workers": (
+        [
+            "sweep",
+            "resnet50",
+            "--hw",
+            "t4",
+            "--vary",
+            "memory.dram.bandwidth=1TB/s",
+            "--workers",
+            "\u00b2",
+        ],
+        r"--workers",
+    ),
+    "a superscript --dim": (
+        ["import", "torchvision.models:resnet18", "--dim", "seq=\u00b2"],
+        r"--dim 'seq=\u00b2' is not NAME=VALUE",
+    ),
     "sla of the wrong dimension": (
         ["compare", "resnet18", "--hw", "t4", "--sla", "10GB"],
         r"bytes quantity where s is expected",

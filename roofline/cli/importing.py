@@ -77,7 +77,7 @@ def parse_dims(items: list[str]) -> dict[str, int]:
     out = {}
     for item in items:
         name, _, value = item.partition("=")
-        if not name or not value.isdigit() or int(value) < 1:
+        if not name or not (value.isascii() and value.isdigit()) or int(value) < 1:
             raise SpecError(
                 f"--dim {item!r} is not NAME=VALUE", field="--dim", fix="e.g. --dim seq=128"
             )

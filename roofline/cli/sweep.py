@@ -131,7 +131,7 @@ def _counts(spec: str) -> list[float]:
     """``8,16,32`` -> device counts (whole numbers >= 1)."""
     out = []
     for v in spec.split(","):
-        if not v.strip().isdigit() or int(v) < 1:
+        if not (v.strip().isascii() and v.strip().isdigit()) or int(v) < 1:
             raise SpecError(
                 f"{v!r} is not a device count", field="--vary count", fix="e.g. count=8,16,32"
             )
@@ -288,7 +288,7 @@ def sweep_arguments(sp: argparse.ArgumentParser) -> None:
 
 def _positive_int(text: str) -> int:
     """``--workers``: a whole number >= 1."""
-    if not text.strip().isdigit() or int(text) < 1:
+    if not (text.strip().isascii() and text.strip().isdigit()) or int(text) < 1:
         raise SpecError(f"{text!r} is not a number of workers", field="--workers", fix="e.g. 2")
     return int(text)
 

@@ -112,7 +112,10 @@ def best_layout(
         limit = parse_quantity(sla, Dim.TIME) if sla is not None else np.inf
     except SpecError as exc:
         raise exc.with_context(prefix="sla") from None
-    first = parse_quantity(ttft, Dim.TIME) if ttft is not None else np.inf
+    try:
+        first = parse_quantity(ttft, Dim.TIME) if ttft is not None else np.inf
+    except SpecError as exc:
+        raise exc.with_context(prefix="ttft") from None
     batches = [batch] if isinstance(batch, int) else list(batch)
     rows: list[dict[str, Any]] = []
     tokens = (prompt or 512) if llm else _prefill_tokens(m)

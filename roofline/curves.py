@@ -11,16 +11,14 @@ How the evaluation applies them is :mod:`roofline.efficiency`'s job.
 from __future__ import annotations
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from roofline.field_checks import check_fields
+from roofline.field_checks import SpecModel
 from roofline.spec_ranges import RANGES
 
 
-class EfficiencyCurve(BaseModel):
+class EfficiencyCurve(SpecModel):
     """Efficiency (0, 1] at increasing op sizes; linear in log(size) between, clamped outside."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     size: tuple[float, ...] = Field(
         min_length=1, description="op sizes, strictly increasing: FLOPs (engines) or bytes (levels)"
@@ -29,12 +27,6 @@ class EfficiencyCurve(BaseModel):
         min_length=1, description="attained fraction of peak at each size, each in (0, 1]"
     )
     source: str | None = Field(None, description="how the curve was obtained")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _plain_values(cls, data: object) -> object:
-        check_fields(cls, data)
-        return data
 
     @model_validator(mode="after")
     def _check(self) -> EfficiencyCurve:

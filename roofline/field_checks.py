@@ -21,11 +21,12 @@ import functools
 import math
 import types
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 
-from pydantic import AfterValidator, BaseModel
+from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
 
 from roofline.errors import SpecError
+from roofline.frozen import freeze_fields
 from roofline.units import MAX_EXACT
 
 SCALARS = ("int", "float", "bool")
@@ -162,3 +163,25 @@ def _show(value: float | int) -> str:
     if isinstance(value, int) and value.bit_length() > 64:
         return f"an integer of {value.bit_length()} bits"
     return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+class SpecModel(BaseModel):
+    """Base of a spec block (a device's engines and levels, a system, a family's parameters):
+    frozen, unknown fields refused, plain values checked (:func:`check_fields`, with ``limit``
+    where :attr:`LIMIT_NUMBERS`), its dicts and lists read-only once made
+    (:func:`roofline.frozen.freeze_fields`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    #: refuse any number beyond 2**53 in magnitude (sizes that become counts), not only integers
+    LIMIT_NUMBERS: ClassVar[bool] = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_values(cls, data: Any) -> Any:
+        check_fields(cls, data, limit=cls.LIMIT_NUMBERS)
+        return data
+
+    @model_validator(mode="after")
+    def _read_only(self) -> Any:
+        freeze_fields(self)
+        return self

@@ -22,9 +22,7 @@ from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     PlainSerializer,
     ValidationInfo,
@@ -35,8 +33,7 @@ from pydantic import (
 from roofline.curves import EfficiencyCurve
 from roofline.dtypes import canonical
 from roofline.errors import SpecError
-from roofline.field_checks import Name, check_fields
-from roofline.frozen import freeze_fields
+from roofline.field_checks import Name, SpecModel
 from roofline.kinds import LEVEL_ORDER, RESERVED_LEVEL_NAMES, EngineKind, LevelKind
 from roofline.spec_ranges import check_range
 from roofline.units import BASE_UNIT, Dim, parse_quantity, units_required
@@ -98,25 +95,7 @@ DollarsPerSecond = Annotated[
 Lifetime = Annotated[float, quantity(Dim.TIME, "lifetime"), as_text(Dim.TIME)]
 
 
-class _Spec(BaseModel):
-    """A frozen block of a device spec: plain values checked (:mod:`roofline.field_checks`),
-    its dicts and lists read-only once made (:mod:`roofline.frozen`)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _plain_values(cls, data: Any) -> Any:
-        check_fields(cls, data)
-        return data
-
-    @model_validator(mode="after")
-    def _read_only(self) -> Any:
-        freeze_fields(self)
-        return self
-
-
-class Engine(_Spec):
+class Engine(SpecModel):
     """A compute engine: dense peak per dtype (FLOP/s or OP/s), optional tile shape."""
 
     peak: dict[str, Rate] = Field(min_length=1, description="dense peak per dtype, FLOP/s")
@@ -193,14 +172,14 @@ class Engine(_Spec):
         return ""
 
 
-class Engines(_Spec):
+class Engines(SpecModel):
     """The matrix engine (GEMMs, convolutions) and the vector engine (everything else)."""
 
     matrix: Engine
     vector: Engine
 
 
-class MemoryLevel(_Spec):
+class MemoryLevel(SpecModel):
     """One memory level: capacity (bytes), bandwidth (bytes/s), access granularity (bytes).
 
     ``efficiency_curve`` derates the bandwidth by the bytes an op moves at the level;
@@ -245,7 +224,7 @@ def _need_source(source: str | None, field: str) -> None:
         )
 
 
-class Overheads(_Spec):
+class Overheads(SpecModel):
     """Fixed costs: ``per_op`` seconds added to every op launch (kernel launch, dispatch)."""
 
     per_op: Seconds = 0.0
@@ -253,7 +232,7 @@ class Overheads(_Spec):
     note: str | None = None
 
 
-class Power(_Spec):
+class Power(SpecModel):
     """The device's power envelope: board power limit (TDP), static (idle) power drawn whenever
     it runs, and optionally the energy per byte sent over its scale-up links (NVLink, ICI...)."""
 
@@ -276,7 +255,7 @@ class Power(_Spec):
         return self
 
 
-class Cost(_Spec):
+class Cost(SpecModel):
     """Economics of one device: a purchase price amortized over a lifetime plus electricity at a
     PUE, or an all-in hourly price (a cloud rate, which already includes energy)."""
 
@@ -317,7 +296,7 @@ class Cost(_Spec):
         return self
 
 
-class Hardware(_Spec):
+class Hardware(SpecModel):
     """An accelerator: engines, memory levels ordered fastest to slowest, overheads, and
     optionally its power envelope (``power``, with energy figures on every engine and level)
     and economics (``cost``)."""

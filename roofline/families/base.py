@@ -6,29 +6,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import ConfigDict
 
-from roofline.field_checks import check_fields
-from roofline.frozen import freeze_fields
+from roofline.field_checks import SpecModel
 from roofline.graph import Graph
 
 
-class FamilyParams(BaseModel):
+class FamilyParams(SpecModel):
     """Base of every family's parameter schema: frozen, unknown fields rejected, plain values
-    checked (:mod:`roofline.field_checks`), dicts and lists read-only."""
+    checked (any number beyond 2**53 refused: sizes become counts), dicts and lists read-only."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _plain_values(cls, data: Any) -> Any:
-        check_fields(cls, data, limit=True)
-        return data
-
-    @model_validator(mode="after")
-    def _read_only(self) -> Any:
-        freeze_fields(self)
-        return self
+    LIMIT_NUMBERS = True
 
 
 @dataclass(frozen=True)

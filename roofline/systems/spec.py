@@ -27,8 +27,8 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from roofline.errors import SpecError
-from roofline.field_checks import Name
-from roofline.hardware import Bandwidth, Hardware, _Spec, as_text, quantity
+from roofline.field_checks import Name, SpecModel
+from roofline.hardware import Bandwidth, Hardware, as_text, quantity
 from roofline.kinds import RESERVED_LEVEL_NAMES
 from roofline.units import Dim
 
@@ -36,7 +36,7 @@ from roofline.units import Dim
 Seconds = Annotated[float, quantity(Dim.TIME, "latency", allow_zero=True), as_text(Dim.TIME)]
 
 
-class Link(_Spec):
+class Link(SpecModel):
     """One interconnect level (module docstring)."""
 
     scope: Literal["scale_up", "scale_out"]
@@ -68,7 +68,7 @@ class Link(_Spec):
         return self
 
 
-class System(_Spec):
+class System(SpecModel):
     """``count`` devices of one kind and the interconnect levels joining them."""
 
     name: Name

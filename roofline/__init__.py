@@ -16,7 +16,8 @@ device, a system, a study or a command).
    spec_ranges (physical ranges), arguments (API argument checks), batch_sizes (batch checks),
    preset_index (the static preset list), yaml_loader and yaml_writer
    (strict YAML), output_files (safe atomic writes), formatting (the only human units), table
-   (tidy tables), curves (efficiency curves), budget (the memory budget)
+   (tidy tables), curves (efficiency curves), budget (the memory budget), disk_columns (a table
+   beyond the budget, on disk)
 2. precision (dtype per tensor class), hardware (device specs), records (OpCost, CostTable),
    energy (energy, power cap and cost formulas)
 3. ops/ (one module per operator; bytes derived once), graph, fusion (epilogues), liveness (live

@@ -5,7 +5,8 @@ The budget is 4 GiB unless ``memory_budget=`` is given (``rl.sweep``, ``rl.read_
 environment variable ``ROOFLINE_MEMORY_BUDGET`` sets it (bytes, or a size such as ``"16 GiB"``).
 A request beyond it is one :class:`~roofline.errors.SpecError` that names the size, the budget,
 how to stream instead (``out="sweep.parquet"``, ``-o sweep.parquet``) and how to raise it, never a
-``MemoryError`` halfway through.
+``MemoryError`` halfway through. A sweep's own table is the exception: beyond the budget it goes
+to disk (:mod:`roofline.disk_columns`) instead of being refused.
 """
 
 from __future__ import annotations

@@ -101,11 +101,12 @@ class SweepSchema:
 
     def decode(self, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """``columns`` with categorical codes replaced by their labels (object arrays)."""
-        out = dict(columns)
-        for name, labels in self.categories.items():
-            if name in out:
-                out[name] = np.asarray(labels, dtype=object)[out[name]]
-        return out
+        return {name: self.decode_column(name, values) for name, values in columns.items()}
+
+    def decode_column(self, name: str, values: np.ndarray) -> np.ndarray:
+        """Column ``name``'s labels (an object array) if it is categorical, else ``values``."""
+        labels = self.categories.get(name)
+        return values if labels is None else np.asarray(labels, dtype=object)[values]
 
 
 @dataclass(frozen=True, eq=False)

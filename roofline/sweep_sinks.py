@@ -31,8 +31,10 @@ from typing import IO, Any, Protocol
 
 import numpy as np
 
-from roofline.budget import STREAM_FIX, check_budget
+from roofline.budget import STREAM_FIX, check_budget, memory_budget
+from roofline.disk_columns import CodedColumns, ColumnFiles, check_disk, spill_directory
 from roofline.errors import SpecError
+from roofline.formatting import fmt_bytes
 from roofline.output_files import atomic_write
 from roofline.sweep_plan import SweepSchema, Task
 from roofline.table import Table
@@ -88,9 +90,7 @@ class SweepChunk:
 
     def to_table(self) -> SweepTable:
         """The chunk as a table (categories decoded to strings)."""
-        t = SweepTable.from_columns(self.schema.decode(self.columns), title=self.schema.title)
-        t.knobs = self.schema.knobs
-        return t
+        return _sweep_table(self.schema.decode(self.columns), self.schema)
 
 
 class Sink(Protocol):
@@ -100,22 +100,19 @@ class Sink(Protocol):
 
 
 class MemorySink:
-    """Keeps the whole table: columns preallocated at their final size (checked against the memory
-    budget first), filled chunk by chunk, categories decoded at the end."""
+    """Keeps the whole table: in memory when it fits the memory budget (columns preallocated at
+    their final size, filled chunk by chunk, categories decoded at the end), else on disk
+    (:mod:`roofline.disk_columns`: compact columns in files the OS pages in, categories decoded
+    when a column is read), so a sweep's memory is bounded whatever its size."""
 
     def __init__(self, budget: float | str | None = None) -> None:
         self.budget = budget
 
     def run(self, schema: SweepSchema, rows: int, drive: Drive) -> SweepTable:
         # codes are decoded into object arrays (8 B a cell) once the table is complete
-        per_row = schema.row_bytes() + 8 * len(schema.categories)
-        check_budget(
-            float(rows) * per_row,
-            f"a sweep table of {rows:,} rows",
-            field="out",
-            fix=STREAM_FIX,
-            budget=self.budget,
-        )
+        in_memory = float(rows) * (schema.row_bytes() + 8 * len(schema.categories))
+        if in_memory > memory_budget(self.budget):
+            return self._on_disk(schema, rows, drive)
         cols = {c: np.empty(rows, dtype=schema.dtype(c)) for c in schema.columns}
 
         def write(task: Task, chunks: Iterable[Columns]) -> None:
@@ -127,9 +124,30 @@ class MemorySink:
                 row += n
 
         drive(write)
-        table = SweepTable.from_columns(schema.decode(cols), title=schema.title)
-        table.knobs = schema.knobs
-        return table
+        return _sweep_table(schema.decode(cols), schema)
+
+    def _on_disk(self, schema: SweepSchema, rows: int, drive: Drive) -> SweepTable:
+        directory = spill_directory()
+        what = f"a sweep table of {rows:,} rows (over the memory budget of "
+        what += f"{fmt_bytes(memory_budget(self.budget))})"
+        check_disk(float(rows) * schema.row_bytes(), directory, what, STREAM_FIX)
+        with ColumnFiles({c: schema.dtype(c) for c in schema.columns}, rows, directory) as files:
+
+            def write(task: Task, chunks: Iterable[Columns]) -> None:
+                row = task.row
+                for chunk in chunks:
+                    files.write(row, chunk)
+                    row += len(chunk[schema.columns[0]])
+
+            drive(write)
+            columns = files.mapped()
+        return _sweep_table(CodedColumns(columns, rows, schema.decode_column), schema)
+
+
+def _sweep_table(columns: Any, schema: SweepSchema) -> SweepTable:
+    table = SweepTable.from_columns(columns, title=schema.title)
+    table.knobs = schema.knobs
+    return table
 
 
 class CallbackSink:

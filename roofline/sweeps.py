@@ -6,11 +6,11 @@ A sweep varies knobs of one base device (``memory.hbm.bandwidth``, ``memory.sram
 zipped lists, and evaluates every point with the totals-only fast paths of :mod:`roofline.totals`
 in chunks of variants (:mod:`roofline.sweep_plan`), so memory stays bounded by the chunk.
 
-Chunks go to a sink (:mod:`roofline.sweep_sinks`): a table in memory (the default, refused beyond
-the memory budget of :mod:`roofline.budget`), a partitioned Parquet dataset, CSV or JSON text, or a
-function, chunk by chunk, so a sweep of any size holds a few chunks at a time. They run in this
-process, on a ``concurrent.futures`` executor or on a Dask cluster
-(:mod:`roofline.distributed`); the results are identical wherever they ran.
+Chunks go to a sink (:mod:`roofline.sweep_sinks`): a table (the default: in memory within the memory
+budget of :mod:`roofline.budget`, beyond it in files the OS pages in, :mod:`roofline.disk_columns`),
+a partitioned Parquet dataset, CSV or JSON text, or a function, chunk by chunk, so a sweep of any
+size holds a few chunks at a time. They run in this process, on a ``concurrent.futures`` executor or
+on a Dask cluster (:mod:`roofline.distributed`); the results are identical wherever they ran.
 """
 
 from __future__ import annotations
@@ -201,9 +201,10 @@ def sweep(
         (each an int or a list; ``dp`` fills the variant, combinations that cannot are skipped),
         or with ``all_layouts`` every layout that fills it
     out : where the rows go: None (default) returns the table, held in memory within the memory
-        budget; a path streams them chunk by chunk: ``"x.parquet"`` a partitioned Parquet dataset
-        (a directory; :func:`roofline.sweep_sinks.read_sweep` reads it back), ``"x.csv"`` or
-        ``"x.json"`` text as the table's ``to_csv``/``to_json``; a function is called with each
+        budget and on disk beyond it (:mod:`roofline.disk_columns`); a path streams them chunk by
+        chunk: ``"x.parquet"`` a partitioned Parquet dataset (a directory;
+        :func:`roofline.sweep_sinks.read_sweep` reads it back), ``"x.csv"`` or ``"x.json"`` text as
+        the table's ``to_csv``/``to_json``; a function is called with each
         :class:`~roofline.sweep_sinks.SweepChunk` in table order
     scheduler : ``"tcp://host:port"``: run the chunks on that Dask cluster (workers write their
         Parquet parts themselves: the path must be on a filesystem they share)
@@ -212,8 +213,8 @@ def sweep(
         ``if __name__ == "__main__":`` guard)
     window : most tasks (about 524,288 rows each) submitted but not yet written (default 4 per
         worker): bounds the memory of results waiting for an earlier one
-    memory_budget : bytes or a size (``"16 GiB"``) the in-memory table may take (default
-        :mod:`roofline.budget`: 4 GiB or ``ROOFLINE_MEMORY_BUDGET``)
+    memory_budget : bytes or a size (``"16 GiB"``) the table may take in memory before it goes to
+        disk (default :mod:`roofline.budget`: 4 GiB or ``ROOFLINE_MEMORY_BUDGET``)
 
     Returns
     -------

@@ -14,8 +14,8 @@ import html
 import io
 import json
 import math
-from collections.abc import Iterator, Sequence
-from typing import Any, TypeVar
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -25,6 +25,20 @@ from roofline.output_files import atomic_write
 from roofline.suggest import unknown_column
 
 T = TypeVar("T", bound="Table")
+
+
+class SizedColumns(Protocol):
+    """Read-only columns that know their row count without reading a column (columns on disk,
+    :class:`roofline.disk_columns.CodedColumns`): a table keeps them as they are."""
+
+    rows: int
+
+    def __getitem__(self, name: str) -> Any: ...
+    def __iter__(self) -> Iterator[str]: ...
+    def __len__(self) -> int: ...
+    def keys(self) -> Any: ...
+    def values(self) -> Any: ...
+    def items(self) -> Any: ...
 
 
 def _plain(v: Any) -> Any:
@@ -80,21 +94,28 @@ class Table:
     ) -> None:
         self.columns = tuple(columns)
         self._rows: list[tuple] | None = [tuple(_plain(v) for v in r) for r in rows]
-        self._cols: dict[str, Any] | None = None
+        self._cols: Mapping[str, Any] | None = None
+        self._length = len(self._rows)
         self.title = title
         for r in self._rows:
             if len(r) != len(self.columns):
                 raise ValueError(f"row has {len(r)} values for {len(self.columns)} columns")
 
     @classmethod
-    def from_columns(cls: type[T], columns: dict[str, Any], title: str = "") -> T:
-        """Build from equal-length columns (numpy arrays or lists)."""
+    def from_columns(cls: type[T], columns: Mapping[str, Any] | SizedColumns, title: str = "") -> T:
+        """Build from equal-length columns (numpy arrays or lists; copied into a new dict), or from
+        :class:`SizedColumns` (kept as they are: nothing is read until asked for)."""
         t = cls((), [], title)
         t.columns = tuple(columns)
-        lengths = {len(v) for v in columns.values()}
-        if len(lengths) > 1:
-            raise ValueError(f"columns differ in length: {sorted(lengths)}")
-        t._cols = dict(columns)
+        if isinstance(columns, dict) or not hasattr(columns, "rows"):
+            lengths = {len(v) for v in columns.values()}
+            if len(lengths) > 1:
+                raise ValueError(f"columns differ in length: {sorted(lengths)}")
+            t._cols = dict(columns)
+            t._length = lengths.pop() if lengths else 0
+        else:
+            t._cols = columns  # type: ignore[assignment]
+            t._length = int(columns.rows)
         t._rows = None
         return t
 
@@ -118,9 +139,7 @@ class Table:
         return cls(cols, [[r.get(c) for c in cols] for r in records], title)
 
     def __len__(self) -> int:
-        if self._cols is not None:
-            return len(next(iter(self._cols.values()))) if self._cols else 0
-        return len(self.rows)
+        return self._length
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return iter(self.to_records())

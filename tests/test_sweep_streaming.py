@@ -4,6 +4,7 @@ number."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import subprocess
@@ -20,6 +21,7 @@ import roofline as rl
 import roofline.distributed
 import roofline.sweep_plan
 from roofline.counting import count_graph
+from roofline.disk_columns import CodedColumns
 from roofline.evaluation import evaluate_costs
 from roofline.grid import VariantLabels
 from roofline.knobs import knob_columns, knob_space, vary
@@ -173,9 +175,8 @@ def test_sizes_are_refused_before_allocating(monkeypatch):
     # the budget: the environment, then the argument
     small = {"memory.hbm.bandwidth": np.geomspace(1e11, 1e13, 1000)}
     monkeypatch.setenv("ROOFLINE_MEMORY_BUDGET", "10 kB")
-    with pytest.raises(rl.SpecError, match="ROOFLINE_MEMORY_BUDGET"):
-        sweep("resnet18", hw, small)
-    assert len(sweep("resnet18", hw, small, memory_budget="1 GiB")) == 1000
+    assert isinstance(sweep("resnet18", hw, small)._cols, CodedColumns)  # over it: on disk
+    assert isinstance(sweep("resnet18", hw, small, memory_budget="1 GiB")._cols, dict)
     monkeypatch.setenv("ROOFLINE_MEMORY_BUDGET", "lots")
     with pytest.raises(rl.SpecError, match="ROOFLINE_MEMORY_BUDGET: .*lots"):
         sweep("resnet18", hw, small)
@@ -391,3 +392,42 @@ def test_a_killed_worker_changes_nothing(tmp_path, monkeypatch):
     assert read_sweep(out).to_json() == ref.to_json()
     assert json.loads((out / META_FILE).read_text())["rows"] == len(ref)
     assert not [p for p in Path(out).iterdir() if p.name.startswith(".")]
+
+
+def test_a_table_over_the_memory_budget_goes_to_disk_and_reads_the_same(tmp_path, monkeypatch):
+    hw = rl.load_hardware(HW)
+    knobs = {"memory.hbm.bandwidth": np.geomspace(1e11, 1e13, 300)}
+    monkeypatch.setenv("ROOFLINE_SPILL_DIR", str(tmp_path))
+    memory = sweep(["resnet18", "mobilenet_v2"], hw, knobs, batch=[1, 8], dtype=["fp16", "int8"])
+    disk = sweep(["resnet18", "mobilenet_v2"], hw, knobs, batch=[1, 8], dtype=["fp16", "int8"],
+                 memory_budget="1 kB", chunk=100)  # fmt: skip
+    assert isinstance(memory._cols, dict) and isinstance(disk._cols, CodedColumns)
+    assert len(disk) == len(memory) == 2400 and disk.knobs == memory.knobs
+    assert disk.to_csv() == memory.to_csv()
+    assert disk["model"] == memory["model"] and disk.rows == memory.rows
+    assert disk._cols.nbytes() < sum(v.nbytes for v in memory._cols.values())  # codes kept
+    assert os.listdir(tmp_path) == []  # unlinked once mapped: gone with the table
+
+    # a sweep whose disk fills halfway: one line, and nothing left behind
+    real_pwrite = os.pwrite
+
+    def full_after_one_chunk(fd: int, data: object, offset: int) -> int:
+        if offset > 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_pwrite(fd, data, offset)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "pwrite", full_after_one_chunk)
+    with pytest.raises(rl.SpecError, match="table on disk: No space left.*SPILL_DIR"):
+        sweep("resnet18", hw, knobs, batch=[1, 8], memory_budget="1 kB", chunk=100)
+    monkeypatch.setattr(os, "pwrite", real_pwrite)
+    assert os.listdir(tmp_path) == []
+    # a directory that cannot hold it, or is not there: one line naming the way out
+    monkeypatch.setenv("ROOFLINE_SPILL_DIR", str(tmp_path / "missing"))
+    with pytest.raises(rl.SpecError, match="ROOFLINE_SPILL_DIR"):
+        sweep("resnet18", hw, knobs, memory_budget="1 kB")
+    huge = {"memory.hbm.bandwidth": np.geomspace(1e11, 1e13, 10**6),
+            "memory.sram.capacity": np.geomspace(1e6, 1e9, 10**6)}  # fmt: skip
+    monkeypatch.setenv("ROOFLINE_SPILL_DIR", str(tmp_path))
+    with pytest.raises(rl.SpecError, match=r"on disk in .* free.*out='sweep.parquet'.*SPILL_DIR"):
+        sweep("resnet50", hw, huge)
+    assert os.listdir(tmp_path) == []

@@ -19,7 +19,7 @@ from roofline.presets import (
     build_model,  # noqa: E402
     resolve_spec,
 )
-from roofline.yaml_loader import load_spec_data  # noqa: E402
+from roofline.yaml_loader import read_spec_file  # noqa: E402
 
 FVCORE_S = 0.1  # the figure for fvcore on a 2-core machine
 
@@ -37,7 +37,7 @@ def measured_fvcore() -> float | None:
 
 def main() -> int:
     print(machine())
-    data = load_spec_data(resolve_spec("resnet50", "model_specs"))
+    data = read_spec_file(resolve_spec("resnet50", "model_specs"))
     build_model(data)  # warm pydantic schemas, as a long-lived process would have them
     graphs = [build_model(data).graph for _ in range(30)]
     it = iter(graphs)

@@ -48,9 +48,14 @@ class Counts:
         Counts of several batches need ``batch=`` (a SpecError naming them otherwise);
         :meth:`totals` has the Table 1 metrics of every batch, a row each.
         """
+        return table1(self.costs, self._batch_index(batch, "table1"))
+
+    def _batch_index(self, batch: int | None, method: str) -> int:
+        """Index of ``batch`` among the counted batches (None: the only one); a SpecError naming
+        them and the ``c.METHOD(batch=...)`` call otherwise."""
         counted = [int(b) if float(b).is_integer() else float(b) for b in self.costs.batch]
         if batch is None and len(counted) == 1:
-            return table1(self.costs, 0)
+            return 0
         if batch is None or batch not in counted:
             listed = ", ".join(map(str, counted))
             raise SpecError(
@@ -58,9 +63,9 @@ class Counts:
                 if batch is None
                 else f"batch {batch!r} was not counted (these counts have batch {listed})",
                 field="batch",
-                fix=f"c.table1(batch=...) with one of {listed}; c.totals() has every batch",
+                fix=f"c.{method}(batch=...) with one of {listed}; c.totals() has every batch",
             )
-        return table1(self.costs, counted.index(batch))
+        return counted.index(batch)
 
     def totals(self) -> Table:
         """One row per batch: params, FLOPs, bytes by tensor class, Table 1 metrics."""
@@ -118,20 +123,7 @@ class Counts:
         """One row per op at one counted batch (``batch``, or the only one): FLOPs, params and
         bytes by tensor class."""
         ct = self.costs
-        counted = [int(b) if float(b).is_integer() else float(b) for b in ct.batch]
-        if batch is None and len(counted) > 1:
-            raise SpecError(
-                "counted at several batches: pick one",
-                field="batch",
-                fix="c.per_op(batch=...) with one of " + ", ".join(map(str, counted)),
-            )
-        if batch is not None and batch not in counted:
-            raise SpecError(
-                f"batch {batch!r} was not counted",
-                field="batch",
-                fix="use one of " + ", ".join(map(str, counted)),
-            )
-        j = 0 if batch is None else counted.index(batch)
+        j = self._batch_index(batch, "per_op")
         cols = [
             "op",
             "kind",

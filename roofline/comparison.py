@@ -7,12 +7,14 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from roofline.api import HardwareLike, ModelLike, default_dtype, device_file
 from roofline.batch_sizes import batch_sizes
 from roofline.counting import count_graph
 from roofline.errors import SpecError
 from roofline.evaluation import evaluate_costs
-from roofline.formulas import dominant
+from roofline.formulas import dominant, utilization
 from roofline.model import Model
 from roofline.placement import Policy
 from roofline.presets import load_hardware, load_model
@@ -173,6 +175,8 @@ def _system_rows(
     dev = res.system.device
     peak = dev.peak("matrix", ct.precision.compute) * dev.engines.matrix.efficiency
     flops = (ct.flops_matrix + ct.flops_vector).sum(axis=0)
+    # the whole system's peak: each layout's devices at the device's effective matrix peak
+    util = utilization(flops, res.latency_s, peak * np.array([lay.devices for lay in res.layouts]))
     bound = dominant(res.bound_labels, res.by_bound_s)
     thr = res.throughput_per_s
     out = []
@@ -194,7 +198,7 @@ def _system_rows(
                     float(res.kv_cache_bytes[i, j]),
                     lat if ok else None,
                     float(thr[i, j]) if ok else None,
-                    float(flops[j]) / (lat * peak * lay.devices) if ok else None,
+                    float(util[i, j]) if ok else None,
                     str(bound[i, j]),
                     ok,
                     res.policy,

@@ -487,10 +487,6 @@ def _thaw(value: Any) -> Any:
 
 
 def read_spec_file(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a YAML spec file into a mapping (SpecError on every kind of failure)."""
+    """Read a YAML spec file into a mapping, parsed once per content (a fresh copy each call;
+    SpecError on every kind of failure)."""
     return parse_spec(read_spec_bytes(path), str(path))
-
-
-def load_spec_data(path: Path) -> dict[str, Any]:
-    """Read a spec file, parsed once per content (a fresh copy is returned)."""
-    return read_spec_file(path)

@@ -63,6 +63,11 @@ def test_table1_of_several_batches_needs_one_named():
     with pytest.raises(SpecError, match="several batches"):
         c.per_op()
     assert len(c.per_op(batch=1)) == len(one.per_op())
+    # per_op looks the batch up as table1 does, and says so in the same words
+    with pytest.raises(
+        SpecError, match=r"batch 4 was not counted \(these counts have batch 1, 64\)"
+    ):
+        c.per_op(batch=4)
 
 
 def test_results_have_named_fields():

@@ -178,6 +178,19 @@ def test_cli_generate_json_and_infeasible_rows(tmp_path, capsys):
     assert "--output: 'x' is not a number" in capsys.readouterr().err
 
 
+def test_cli_generate_shows_every_parallel_degree(capsys):
+    # the table for people lists each degree of the layout, expert parallelism among them
+    from roofline.cli.generate import SUMMARY_COLUMNS
+    from roofline.cli.main import main
+
+    assert {"tp", "pp", "cp", "ep", "dp"} <= set(SUMMARY_COLUMNS)
+    argv = ["generate", "mixtral_8x7b", "--hw", "dgx_h100", "--ep", "2", "--prompt", "64"]
+    assert main([*argv, "--output", "2", "--batch", "8", "16"]) == 0
+    header, _, row = capsys.readouterr().out.splitlines()[1:4]
+    assert header.split()[-5:] == ["tp", "pp", "cp", "ep", "dp"]
+    assert row.split()[-5:-1] == ["1", "1", "1", "2"]
+
+
 def test_set_and_model_suffix_change_family_parameters(capsys):
     from roofline.cli.main import main
 

@@ -346,3 +346,26 @@ def test_views_and_parameters_hold_no_live_activations() -> None:
     t = totals(m, [1])
     assert list(count_graph(m.graph, [1], fuse=False).launches) == [0, 0, 1]
     assert t["flops_vector"][0] == 1024
+
+
+@pytest.mark.parametrize(
+    ("op", "field", "problem"),
+    [
+        (
+            {"kind": "pool", "kernel_size": 0},
+            "kernel_size",
+            "kernel_size=[0, 0] has an entry below",
+        ),
+        ({"kind": "pool", "kernel_size": 9}, "kernel_size", "larger than the padded input [8, 8]"),
+        ({"kind": "pool", "kernel_size": 2, "padding": 2}, "padding", "more than half"),
+        ({"kind": "pool", "kernel_size": [2, 2, 2]}, "kernel_size", "like input_size"),
+        ({"kind": "adaptive_pool", "output_size": [1, 1, 1]}, "output_size", "does not fit"),
+    ],
+)
+def test_a_bad_pool_names_its_field_and_the_fix(op: dict, field: str, problem: str) -> None:
+    # pooling's checks raise ValueError("field=value ... (fix)") as the other ops do; the loader
+    # names the field from the message
+    exc = error([{**op, "name": "p1"}])
+    assert exc.field == f"params.ops.p1.{field}", str(exc)
+    assert problem in exc.problem and exc.problem.endswith(")"), str(exc)
+    assert "\n" not in str(exc)

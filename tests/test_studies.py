@@ -207,6 +207,19 @@ def test_unsupported_dtype_is_a_row_not_an_error():
     assert int8["speedup"] == pytest.approx(1.0)  # the first supported dtype is the reference
 
 
+def test_precision_and_energy_studies_name_a_runs_regime_alike():
+    # one definition: the bound the core reports for most of the time (Result.dominant_bound),
+    # memory levels named "memory"; a launch-bound run was "memory" in the precision study
+    kw = dict(models={"rec_paper": 100}, devices=("h100_sxm5",), dtypes=("fp32", "fp16"))
+    prec = rl.precision_study(**kw)
+    energy = rl.energy_study(**kw)
+    fp32 = next(r for r in prec.table if r["dtype"] == "fp32")
+    assert fp32["bound"] == "overhead"  # the H100's launches outlast this run's roofline time
+    assert [r["regime"] for r in prec.table] == ["overhead", "overhead"]
+    assert [r["regime"] for r in energy.table] == [r["regime"] for r in prec.table]
+    assert "memory-bound" not in prec.answer and "launch-bound" in prec.answer
+
+
 # -- fleet --------------------------------------------------------------------------------------
 
 

@@ -279,3 +279,14 @@ def test_system_energy_counts_every_device_and_the_link():
     tp = _eval("llama2_7b", _node(count=2), batch=[8], dtype="fp16", tp=2, dp=1)
     assert np.all(tp.energy_per_sample_j > 0) and np.all(np.isfinite(tp.energy_per_sample_j))
     assert np.all(tp.avg_power_w <= 2 * 700.0 + 1e-6)  # two H100s, each capped at its TDP
+
+
+def test_compare_rows_of_a_system_use_the_whole_systems_peak():
+    # utilization = FLOPs / (latency x the layout's devices x the device's effective matrix peak)
+    t = rl.compare(LLAMA, "dgx_h100", batch=[1, 8], tp=(2, 8))
+    dev = rl.load_hardware("h100_sxm5")
+    peak = dev.peak("matrix", "fp16") * dev.engines.matrix.efficiency
+    for r in t:
+        assert r["devices_needed"] == 8
+        expect = r["flops"] / (r["latency_s"] * 8 * peak)
+        assert r["utilization"] == pytest.approx(expect, rel=1e-12)

@@ -41,6 +41,7 @@ SUMMARY_COLUMNS = (
     "tp",
     "pp",
     "cp",
+    "ep",
     "dp",
 )
 

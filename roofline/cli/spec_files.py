@@ -24,7 +24,7 @@ from roofline.kinds import EngineKind
 from roofline.presets import load_hardware, load_model
 from roofline.systems.spec import System
 from roofline.table import Table
-from roofline.yaml_loader import load_spec_data
+from roofline.yaml_loader import read_spec_file
 
 #: the templates ``new`` writes, by kind
 TEMPLATES = {"device": Path(__file__).resolve().parents[1] / "templates" / "device.yaml"}
@@ -75,7 +75,7 @@ def kind_of(path: str) -> str:
     """``device``, ``system`` or ``model``: what the spec file at ``path`` describes."""
     if path.endswith((".json", ".onnx")):
         return "model"
-    data = load_spec_data(Path(path))
+    data = read_spec_file(path)
     if "device" in data or "count" in data:
         return "system"
     if "engines" in data or "memory" in data:

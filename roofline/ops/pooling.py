@@ -16,7 +16,6 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from roofline.errors import SpecError
 from roofline.kinds import OpCategory
 from roofline.ops.base import Counts, Op, Shape, numel, register
 from roofline.ops.conv import bind_channels
@@ -70,18 +69,26 @@ class Pool(Op):
         nd = len(self.input_size)
         for key in ("kernel_size", "stride", "padding"):
             if len(getattr(self, key)) != nd:
-                raise ValueError(f"{key} must have {nd} entries like input_size")
+                raise ValueError(
+                    f"{key}={list(getattr(self, key))} needs {nd} entries like input_size "
+                    "(one per spatial dim, or one number for all)"
+                )
         for key, least in (("kernel_size", 1), ("stride", 1), ("padding", 0), ("input_size", 1)):
             if min(getattr(self, key)) < least:
-                raise SpecError(
-                    f"{key} {list(getattr(self, key))} has an entry below {least}",
-                    field=key,
-                    fix=f"every {key} entry is >= {least}",
+                raise ValueError(
+                    f"{key}={list(getattr(self, key))} has an entry below {least} "
+                    f"(every {key} entry is >= {least})"
                 )
         if min(self.output_size) < 1:
-            raise ValueError(f"window {self.kernel_size} is larger than the padded input")
+            raise ValueError(
+                f"kernel_size={list(self.kernel_size)} is larger than the padded input "
+                f"{list(self.input_size)} (a smaller window, or more padding)"
+            )
         if any(2 * p > k for p, k in zip(self.padding, self.kernel_size)):
-            raise ValueError("padding must be at most half the kernel size")
+            raise ValueError(
+                f"padding={list(self.padding)} is more than half of kernel_size="
+                f"{list(self.kernel_size)} (PyTorch refuses it: pad at most half the window)"
+            )
         return self
 
     @property
@@ -134,7 +141,10 @@ class AdaptivePool(Op):
         if not self.output_size:
             object.__setattr__(self, "output_size", (1,) * len(self.input_size))
         if len(self.output_size) != len(self.input_size) or min(self.output_size) < 1:
-            raise ValueError("output_size must be positive with as many dims as input_size")
+            raise ValueError(
+                f"output_size={list(self.output_size)} does not fit input_size="
+                f"{list(self.input_size)} (positive sizes, one per spatial dim)"
+            )
         return self
 
     def counts(self, batch: Any) -> Counts:

@@ -1,6 +1,8 @@
 """What every study shares: the :class:`Study` record (a table, its answer, its charts), the
 registry record of a study (:class:`StudyEntry`), what the command line passes a study
-(:class:`Options`), and the paper's defaults (:data:`PAPER_MODELS`, :data:`PAPER_DEVICE`).
+(:class:`Options`), the paper's defaults (:data:`PAPER_MODELS`, :data:`PAPER_DEVICE`), and the
+device x model x dtype loop of the precision and energy studies (:func:`dtype_runs`) with the one
+definition of a run's regime (:func:`regime`).
 
 A study names its charts (:class:`Panel`); :mod:`roofline.plot.studies` draws them. That module
 imports matplotlib, so it is imported only when a study is drawn: computing one never loads it.
@@ -8,10 +10,18 @@ imports matplotlib, so it is imported only when a study is drawn: computing one 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from roofline.counting import count_graph
+from roofline.errors import SpecError
+from roofline.evaluation import evaluate_costs
+from roofline.hardware import Hardware
+from roofline.kinds import Bound
+from roofline.model import Model
+from roofline.presets import load_model
+from roofline.result import Result
 from roofline.table import Table
 
 #: the Table 1 models and their batch conventions (samples per run)
@@ -171,3 +181,63 @@ def paper_models(
     if isinstance(models, Mapping):
         return {str(k): int(v) for k, v in models.items()}
     return {m: batches.get(m, other) for m in models}
+
+
+def regime(result: Result) -> str:
+    """What bounds most of run (0, 0)'s time, as the core reports it
+    (:meth:`roofline.result.Result.dominant_bound`), with every memory level named ``memory``:
+    ``compute``, ``overhead`` (launch-bound) or ``memory``."""
+    bound = str(result.dominant_bound()[0, 0])
+    return bound if bound in (Bound.COMPUTE, Bound.OVERHEAD) else "memory"
+
+
+@dataclass(frozen=True)
+class DtypeRun:
+    """One model at its batch on one device at one dtype (:func:`dtype_runs`).
+
+    Attributes
+    ----------
+    device : Hardware
+    model : Model
+    batch : int
+        Samples per run.
+    dtype : str
+        The dtype as asked.
+    result : Result or None
+        None where the device lacks the dtype (and declares no fallback for it).
+    reference : Result or None
+        The run of the first dtype the device supports for this model (this run's own result
+        when it is that one; None while none is supported yet): what savings and speedups are
+        taken against, and whose :func:`regime` the rows carry.
+    """
+
+    device: Hardware
+    model: Model
+    batch: int
+    dtype: str
+    result: Result | None
+    reference: Result | None
+
+    @property
+    def regime(self) -> str:
+        """:func:`regime` of the reference run; empty while there is none."""
+        return regime(self.reference) if self.reference is not None else ""
+
+
+def dtype_runs(
+    devices: Sequence[Hardware], models: Mapping[str, int], dtypes: Sequence[str]
+) -> Iterator[DtypeRun]:
+    """Each device x model x dtype, in that nesting order: ``models`` (model-like -> batch, as
+    :func:`paper_models` gives them) counted at their batch (epilogues fused) and evaluated."""
+    loaded = [(load_model(name), batch) for name, batch in models.items()]
+    for hw in devices:
+        for m, batch in loaded:
+            ref: Result | None = None
+            for dt in dtypes:
+                try:
+                    r = evaluate_costs(count_graph(m.graph, [batch], dt, fuse=True), hw)
+                except SpecError:
+                    yield DtypeRun(hw, m, batch, dt, None, ref)
+                    continue
+                ref = ref if ref is not None else r
+                yield DtypeRun(hw, m, batch, dt, r, ref)

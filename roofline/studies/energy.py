@@ -14,14 +14,20 @@ from typing import Any
 
 import numpy as np
 
-from roofline.counting import count_graph
 from roofline.dtypes import canonical
 from roofline.energy import energy_parts
 from roofline.errors import SpecError
-from roofline.evaluation import evaluate_costs
-from roofline.presets import load_device, load_model
+from roofline.presets import load_device
 from roofline.result import Result
-from roofline.studies.base import PAPER_DEVICE, Options, Study, StudyEntry, given, paper_models
+from roofline.studies.base import (
+    PAPER_DEVICE,
+    Options,
+    Study,
+    StudyEntry,
+    dtype_runs,
+    given,
+    paper_models,
+)
 from roofline.table import Table
 
 #: where a sample's joules go, in the study's table (joules per sample each)
@@ -57,8 +63,8 @@ def energy_study(
         ``table``: model, device, batch, dtype, compute_dtype (after the device's fallbacks),
         supported, energy_per_sample_j, saving (1 - energy / reference energy), compute_j,
         onchip_j, dram_j, host_j, static_j (joules per sample), dominant (the largest part),
-        regime (``memory``, ``compute`` or ``overhead``: what bounds most of the time at the
-        reference dtype), latency_s,
+        regime (:func:`roofline.studies.base.regime` at the reference dtype: ``memory``,
+        ``compute`` or ``overhead``), latency_s,
         throughput_per_s and avg_power_w (both power-capped), power_capped, samples_per_j.
         ``findings[device][model][dtype]``: the saving. A dtype a device lacks gives a row with
         ``supported = False``.
@@ -85,51 +91,42 @@ def energy_study(
     rows: list[list[Any]] = []
     findings: dict[str, Any] = {}
     nan = float("nan")
-    for dev in devices:
-        hw = load_device(dev)
+    hws = [load_device(dev) for dev in devices]
+    for hw in hws:
         if not hw.has_energy:
             raise SpecError(
                 f"device {hw.name!r} has no energy model",
                 field="devices",
                 fix="give it a power block and energy figures (hw_specs/README.md, Energy)",
             )
-        for name, batch in mods.items():
-            m = load_model(name)
-            ref, regime = None, ""
-            for dt in dtypes:
-                try:
-                    r = evaluate_costs(count_graph(m.graph, [batch], dt, fuse=True), hw)
-                except SpecError:
-                    blank = [nan] * (2 + len(PARTS))
-                    rows.append([m.name, hw.name, batch, dt, "", False, *blank, "", regime]
-                                + [nan] * 3 + [False, nan])  # fmt: skip
-                    continue
-                e = float(r.energy_per_sample_j[0, 0])
-                if ref is None:
-                    ref, regime = e, _regime(str(r.dominant_bound()[0, 0]))
-                parts = _parts(r)
-                used = hw.engines.matrix.resolve(canonical(dt))
-                rows.append(
-                    [m.name, hw.name, batch, dt, used, True, e, 1.0 - e / ref]
-                    + [parts[p] for p in PARTS]
-                    + [
-                        max(parts, key=lambda p: parts[p]).removesuffix("_j"),
-                        regime,
-                        float(r.capped_latency_s[0, 0]),
-                        float(r.capped_throughput_per_s[0, 0]),
-                        float(r.avg_power_w[0, 0]),
-                        bool(r.power_capped[0, 0]),
-                        float(r.samples_per_j[0, 0]),
-                    ]
-                )
-                findings.setdefault(hw.name, {}).setdefault(m.name, {})[dt] = 1.0 - e / ref
+    for run in dtype_runs(hws, mods, dtypes):
+        hw, m, r, ref = run.device, run.model, run.result, run.reference
+        head = [m.name, hw.name, run.batch, run.dtype]
+        if r is None or ref is None:
+            blank = [nan] * (2 + len(PARTS))
+            rows.append(head + ["", False, *blank, "", run.regime, nan, nan, nan, False, nan])
+            continue
+        e = float(r.energy_per_sample_j[0, 0])
+        saving = 1.0 - e / float(ref.energy_per_sample_j[0, 0])
+        parts = _parts(r)
+        used = hw.engines.matrix.resolve(canonical(run.dtype))
+        rows.append(
+            head
+            + [used, True, e, saving]
+            + [parts[p] for p in PARTS]
+            + [
+                max(parts, key=lambda p: parts[p]).removesuffix("_j"),
+                run.regime,
+                float(r.capped_latency_s[0, 0]),
+                float(r.capped_throughput_per_s[0, 0]),
+                float(r.avg_power_w[0, 0]),
+                bool(r.power_capped[0, 0]),
+                float(r.samples_per_j[0, 0]),
+            ]
+        )
+        findings.setdefault(hw.name, {}).setdefault(m.name, {})[run.dtype] = saving
     table = Table(cols, rows, title="energy study")
     return ENTRY.study(table, findings, _answer(table, dtypes))
-
-
-def _regime(bound: str) -> str:
-    """``compute``, ``overhead`` (launch-bound) or ``memory`` (any level) for a dominant bound."""
-    return bound if bound in ("compute", "overhead") else "memory"
 
 
 def _answer(table: Table, dtypes: Sequence[str]) -> str:

@@ -11,12 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from roofline.counting import count_graph
 from roofline.dtypes import canonical
-from roofline.errors import SpecError
-from roofline.evaluation import evaluate_costs
-from roofline.presets import load_device, load_model
-from roofline.studies.base import Options, Study, StudyEntry, given, paper_models
+from roofline.presets import load_device
+from roofline.studies.base import Options, Study, StudyEntry, dtype_runs, given, paper_models
 from roofline.table import Table
 
 
@@ -34,8 +31,9 @@ def precision_study(
     Study
         ``table``: model, device, batch, dtype, compute_dtype (the peak actually used, after
         the device's fallbacks), latency_s, speedup (over fp32), bound (dominant at this dtype),
-        regime (``memory`` or ``compute``: the dominant bound at fp32). A dtype a device lacks
-        gives a row with ``supported = False``.
+        regime (:func:`roofline.studies.base.regime` at the reference dtype, the first the device
+        supports: ``memory``, ``compute`` or ``overhead``). A dtype a device lacks gives a row
+        with ``supported = False``.
     """
     mods = paper_models(models)
     cols = [
@@ -52,54 +50,50 @@ def precision_study(
     ]
     rows: list[list[Any]] = []
     findings: dict[str, Any] = {}
-    for dev in devices:
-        hw = load_device(dev)
-        for name, batch in mods.items():
-            m = load_model(name)
-            ref, regime = None, ""
-            for dt in dtypes:
-                try:
-                    r = evaluate_costs(count_graph(m.graph, [batch], dt, fuse=True), hw)
-                except SpecError:
-                    rows.append(
-                        [
-                            m.name,
-                            hw.name,
-                            batch,
-                            dt,
-                            "",
-                            False,
-                            float("nan"),
-                            float("nan"),
-                            "",
-                            regime,
-                        ]
-                    )
-                    continue
-                lat = float(r.latency_s[0, 0])
-                bound = str(r.dominant_bound()[0, 0])
-                if ref is None:
-                    ref, regime = lat, "compute" if bound == "compute" else "memory"
-                used = hw.engines.matrix.resolve(canonical(dt))
-                rows.append([m.name, hw.name, batch, dt, used, True, lat, ref / lat, bound, regime])
-                findings.setdefault(hw.name, {}).setdefault(m.name, {})[dt] = ref / lat
+    nan = float("nan")
+    hws = [load_device(dev) for dev in devices]
+    for run in dtype_runs(hws, mods, dtypes):
+        hw, m, r, ref = run.device, run.model, run.result, run.reference
+        if r is None or ref is None:
+            rows.append(
+                [m.name, hw.name, run.batch, run.dtype, "", False, nan, nan, "", run.regime]
+            )
+            continue
+        lat = float(r.latency_s[0, 0])
+        speedup = float(ref.latency_s[0, 0]) / lat
+        used = hw.engines.matrix.resolve(canonical(run.dtype))
+        bound = str(r.dominant_bound()[0, 0])
+        rows.append(
+            [m.name, hw.name, run.batch, run.dtype, used, True, lat, speedup, bound, run.regime]
+        )
+        findings.setdefault(hw.name, {}).setdefault(m.name, {})[run.dtype] = speedup
     table = Table(cols, rows, title="precision study")
-    half = [x["speedup"] for x in table if x["dtype"] in ("fp16", "bf16") and x["supported"]]
-    mem = [
-        x["speedup"]
-        for x in table
-        if x["dtype"] in ("fp16", "bf16") and x["supported"] and x["regime"] == "memory"
-    ]
-    answer = (
-        f"Half precision speeds models up {min(half):.2f}-{max(half):.1f}x over fp32; "
-        f"memory-bound ones by {np.median(mem):.2f}x (median) from halved bytes alone, even "
-        "where the device computes fp16 at the fp32 rate; compute-bound ones only where the "
-        "device has faster half-precision arithmetic."
-        if half and mem
-        else "No half-precision result (no device supports fp16/bf16)."
-    )
+    answer = _answer(table)
     devices = list(dict.fromkeys(x["device"] for x in table))
     return ENTRY.study(table, findings, answer, subjects=devices)
+
+
+def _answer(table: Table) -> str:
+    """The study's answer: the half-precision speedups, the median of each regime's."""
+    half = [x for x in table if x["dtype"] in ("fp16", "bf16") and x["supported"]]
+    if not half:
+        return "No half-precision result (no device supports fp16/bf16)."
+    speedups = [x["speedup"] for x in half]
+    parts = [f"Half precision speeds models up {min(speedups):.2f}-{max(speedups):.1f}x over fp32"]
+    mem = [x["speedup"] for x in half if x["regime"] == "memory"]
+    if mem:
+        parts.append(
+            f"memory-bound ones by {np.median(mem):.2f}x (median) from halved bytes alone, even "
+            "where the device computes fp16 at the fp32 rate"
+        )
+    parts.append("compute-bound ones only where the device has faster half-precision arithmetic")
+    launch = [x["speedup"] for x in half if x["regime"] == "overhead"]
+    if launch:
+        parts.append(
+            f"launch-bound ones by {np.median(launch):.2f}x (median), the launch overhead "
+            "staying what it was"
+        )
+    return "; ".join(parts) + "."
 
 
 def from_options(o: Options) -> Study:

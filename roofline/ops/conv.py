@@ -89,23 +89,37 @@ class Conv(Op):
     def _check(self) -> Conv:
         nd = len(self.kernel_size)
         if nd not in (1, 2, 3):
-            raise ValueError(f"kernel_size has {nd} dims; 1, 2 or 3 are supported")
+            raise ValueError(
+                f"kernel_size={list(self.kernel_size)} has {nd} dims (1, 2 or 3 are supported)"
+            )
         for key in ("input_size", "stride", "padding", "dilation"):
             if len(getattr(self, key)) != nd:
-                raise ValueError(f"{key} must have {nd} entries like kernel_size")
-        if min(self.kernel_size + self.stride + self.dilation + self.input_size) < 1:
-            raise ValueError("kernel_size, stride, dilation and input_size must be >= 1")
-        if min(self.padding) < 0:
-            raise ValueError("padding must be >= 0")
+                raise ValueError(
+                    f"{key}={list(getattr(self, key))} needs {nd} entries like kernel_size "
+                    "(one per spatial dim, or one number for all)"
+                )
+        for key, least in (
+            ("kernel_size", 1),
+            ("stride", 1),
+            ("dilation", 1),
+            ("input_size", 1),
+            ("padding", 0),
+        ):
+            if min(getattr(self, key)) < least:
+                raise ValueError(
+                    f"{key}={list(getattr(self, key))} has an entry below {least} "
+                    f"(every {key} entry is >= {least})"
+                )
         if self.in_channels % self.groups or self.out_channels % self.groups:
             raise ValueError(
                 f"groups={self.groups} must divide in_channels={self.in_channels} "
-                f"and out_channels={self.out_channels}"
+                f"and out_channels={self.out_channels} (a divisor of both)"
             )
         if min(self.output_size) < 1:
             raise ValueError(
-                f"kernel {self.kernel_size} (dilation {self.dilation}) is larger than the padded "
-                f"input {self.input_size} + 2*{self.padding}"
+                f"kernel_size={list(self.kernel_size)} (dilation {list(self.dilation)}) is larger "
+                f"than the padded input {list(self.input_size)} + 2*{list(self.padding)} "
+                "(a smaller kernel, or more padding)"
             )
         return self
 

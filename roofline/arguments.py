@@ -7,6 +7,7 @@ deep inside (``observers=[1]``, ``executor=object()``, ``vary(hw, {knob: None})`
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -45,6 +46,17 @@ def observer_list(observers: Any) -> list[Any]:
                 "rl.EnergyBreakdown() or a subclass of rl.Observer",
             )
     return out
+
+
+def check_count(name: str, value: Any, example: int = 2) -> None:
+    """SpecError naming ``name`` unless ``value`` is a whole number >= 1 (an int or numpy integer;
+    never a bool or a float such as 2.0): parallel degrees, chunk sizes, windows, workers."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 1:
+        raise SpecError(
+            f"{name}={value!r} must be a whole number >= 1",
+            field=name,
+            fix=f"e.g. {name}={example}",
+        )
 
 
 def check_executor(executor: Any) -> None:

@@ -22,6 +22,7 @@ from contextlib import contextmanager, suppress
 from itertools import count
 from typing import Any
 
+from roofline.arguments import check_count
 from roofline.errors import SpecError
 from roofline.sweep_plan import SweepPlan, Task
 from roofline.sweep_sinks import need_pyarrow
@@ -189,9 +190,8 @@ def dask_client(scheduler: str | None = None, workers: int | None = None) -> Ite
             field="workers",
             fix="--scheduler tcp://HOST:8786 uses that cluster's workers, --workers N starts N",
         )
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
-                                or workers < 1):  # fmt: skip
-        raise SpecError(f"workers={workers!r} must be a whole number >= 1", field="workers")
+    if workers is not None:
+        check_count("workers", workers)
     if scheduler is not None:
         if not isinstance(scheduler, str) or not SCHEDULER_ADDRESS.match(scheduler):
             raise SpecError(

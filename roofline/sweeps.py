@@ -28,7 +28,7 @@ import numpy as np
 
 from roofline import distributed, sweep_plan
 from roofline.api import HardwareLike, ModelLike, default_dtype
-from roofline.arguments import check_executor
+from roofline.arguments import check_count, check_executor
 from roofline.batch_sizes import batch_sizes
 from roofline.counting import as_batches, count_graph
 from roofline.errors import SpecError
@@ -240,11 +240,9 @@ def sweep(
     target = load_hardware(base_device)
     dtypes = sweep_dtypes(target, vary, dtype)
     sink = sink_for(out, budget=memory_budget)
-    if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
-        raise SpecError(f"chunk={chunk!r} must be a positive integer", field="chunk")
-    if window is not None and (isinstance(window, bool) or not isinstance(window, int)
-                               or window < 1):  # fmt: skip
-        raise SpecError(f"window={window!r} must be a positive integer", field="window")
+    for name, count in (("chunk", chunk), ("window", window)):
+        if count is not None:
+            check_count(name, count, example=65536 if name == "chunk" else 8)
     if executor is not None and (scheduler is not None or workers is not None):
         raise SpecError(
             "give an executor or a Dask cluster, not both",

@@ -5,8 +5,10 @@ errors that name what was evaluated, and the same validation in the CLI and the 
 from __future__ import annotations
 
 import json
+import re
 import warnings
 
+import numpy as np
 import pytest
 
 import roofline as rl
@@ -103,3 +105,17 @@ def test_a_zero_overhead_is_accepted_alike(capsys):
     cli = json.loads(capsys.readouterr().out)
     assert [r["latency_s"] for r in cli] == api["latency_s"]
     assert rl.evaluate("resnet18", rl.vary("t4", {"overheads.per_op": ["0 s"]})).latency_s.size
+
+
+@pytest.mark.parametrize(
+    ("argument", "value"),
+    [("chunk", 0), ("chunk", 2.0), ("window", True), ("window", -1), ("workers", 0),
+     ("workers", np.float64(2))],
+)  # fmt: skip
+def test_counts_are_whole_numbers_everywhere_with_one_message(argument, value):
+    # chunk, window and workers say what a parallel degree says (arguments.check_count)
+    problem = re.escape(f"{argument}: {argument}={value!r} must be a whole number >= 1")
+    with pytest.raises(SpecError, match=problem):
+        rl.sweep("resnet18", "t4", {"overheads.per_op": [0.0, 5e-6]}, **{argument: value})
+    with pytest.raises(SpecError, match=r"tp: tp=0 must be a whole number >= 1"):
+        rl.generate("llama2_7b", "dgx_h100", tp=0)

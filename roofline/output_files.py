@@ -75,18 +75,16 @@ class OutputBatch:
                 prefix=f".{os.path.basename(target)[:_TMP_STEM]}.", suffix=".tmp", dir=parent
             )
         except OSError as exc:
-            raise _unwritable(shown, exc) from None
+            raise unwritable(shown, exc) from None
         try:
             os.close(fd)
             self.staged.append(Staged(tmp, target, shown))
             writer(tmp)
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual mode
+            os.chmod(tmp, 0o666 & ~umask())  # mkstemp makes 0600; give the file the usual mode
         except BaseException as exc:
             self.discard()
             if isinstance(exc, OSError):
-                raise _unwritable(shown, exc) from None
+                raise unwritable(shown, exc) from None
             raise
 
     def commit(self) -> None:
@@ -100,7 +98,7 @@ class OutputBatch:
                     os.replace(s.tmp, s.target)
                 except OSError as exc:
                     self.staged = self.staged[i:]
-                    raise _unwritable(s.shown, exc) from None
+                    raise unwritable(s.shown, exc) from None
             self.staged = []
         finally:
             self.discard()
@@ -162,7 +160,7 @@ def check_target(path: str, inputs: Collection[tuple[int, int]] = ()) -> str:
                 fix="remove the link or name another file",
             ) from None
     except OSError as exc:
-        raise _unwritable(path, exc) from None
+        raise unwritable(path, exc) from None
     if st is not None:
         if stat.S_ISDIR(st.st_mode):
             raise SpecError("is a directory", file=path, field="output", fix="name a file")
@@ -214,6 +212,14 @@ def image_format(path: str, field: str = "output") -> str:
     return fmt
 
 
-def _unwritable(path: str, exc: OSError) -> SpecError:
+def unwritable(path: str, exc: OSError, field: str = "output") -> SpecError:
+    """The one-line error for an output ``path`` the OS would not let us write (``exc``)."""
     why = {errno.ELOOP: "a symbolic link loop"}.get(exc.errno or 0, f"cannot write: {exc.strerror}")
-    return SpecError(why, file=path, field="output", fix="choose a writable location")
+    return SpecError(why, file=path, field=field, fix="choose a writable location")
+
+
+def umask() -> int:
+    """This process's file-creation mask (read by setting it and putting it back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

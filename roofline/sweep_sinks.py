@@ -35,7 +35,7 @@ from roofline.budget import STREAM_FIX, check_budget, memory_budget
 from roofline.disk_columns import CodedColumns, ColumnFiles, check_disk, spill_directory
 from roofline.errors import SpecError
 from roofline.formatting import fmt_bytes
-from roofline.output_files import atomic_write
+from roofline.output_files import atomic_write, umask, unwritable
 from roofline.sweep_plan import SweepSchema, Task
 from roofline.table import Table
 
@@ -303,7 +303,7 @@ class ParquetSink:
         try:
             tmp = tempfile.mkdtemp(prefix=f".{target.name[:200]}.", dir=target.parent)
         except OSError as exc:
-            raise _unwritable(self.path, exc) from None
+            raise unwritable(self.path, exc, field="out") from None
         try:
             writer = PartitionWriter(os.path.abspath(tmp), schema)
             self.remote = writer
@@ -338,23 +338,17 @@ class ParquetSink:
             }
             with open(os.path.join(tmp, META_FILE), "w", encoding="utf-8") as f:
                 json.dump(meta, f, indent=1)
-            os.chmod(tmp, 0o777 & ~_umask())
+            os.chmod(tmp, 0o777 & ~umask())
             _swap_in(Path(tmp), target)
         except BaseException as exc:
             shutil.rmtree(tmp, ignore_errors=True)
             if isinstance(exc, OSError):
-                raise _unwritable(self.path, exc) from None
+                raise unwritable(self.path, exc, field="out") from None
             raise
         finally:
             self.remote = None
         rows_written = int(sum(written.values()))
         return SweepOutput(self.path, rows_written, n_chunks[0], schema.columns, parts=len(written))
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def is_dataset(path: Path) -> bool:
@@ -404,12 +398,6 @@ def _swap_in(tmp: Path, target: Path) -> None:
         raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
-
-
-def _unwritable(path: str, exc: OSError) -> SpecError:
-    return SpecError(
-        f"cannot write: {exc.strerror}", file=path, field="out", fix="choose a writable location"
-    )
 
 
 def sink_for(out: Any, fmt: str | None = None, budget: float | str | None = None) -> Sink:

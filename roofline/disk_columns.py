@@ -57,6 +57,15 @@ def check_disk(nbytes: float, directory: str, what: str, fix: str) -> None:
     )
 
 
+def _cannot_write(path: str, exc: OSError) -> SpecError:
+    return SpecError(
+        f"cannot write a table on disk: {exc.strerror}",
+        file=path,
+        field="out",
+        fix=f"set {SPILL_ENV} to a writable disk with room, or stream with out='sweep.parquet'",
+    )
+
+
 class ColumnFiles:
     """Columns of ``rows`` values each, one file per column in a new private directory under
     ``directory``, filled by :meth:`write` in any order and opened by :meth:`mapped`. Used as a
@@ -65,8 +74,11 @@ class ColumnFiles:
     def __init__(self, dtypes: Mapping[str, np.dtype], rows: int, directory: str) -> None:
         self.rows = rows
         self.dtypes = {name: np.dtype(t) for name, t in dtypes.items()}
-        self.root = tempfile.mkdtemp(prefix="roofline-table-", dir=directory)
         self._fds: dict[str, int] = {}
+        try:
+            self.root = tempfile.mkdtemp(prefix="roofline-table-", dir=directory)
+        except OSError as exc:
+            raise _cannot_write(directory, exc) from None
         try:
             for i, (name, dtype) in enumerate(self.dtypes.items()):
                 fd = os.open(self._path(i), os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
@@ -74,18 +86,10 @@ class ColumnFiles:
                 os.ftruncate(fd, rows * dtype.itemsize)
         except OSError as exc:
             self.discard()
-            raise self._error(exc) from None
+            raise _cannot_write(self.root, exc) from None
 
     def _path(self, i: int) -> str:
         return os.path.join(self.root, f"column-{i:04d}.bin")
-
-    def _error(self, exc: OSError) -> SpecError:
-        return SpecError(
-            f"cannot write a table on disk: {exc.strerror}",
-            file=self.root,
-            field="out",
-            fix=f"set {SPILL_ENV} to a writable disk with room, or stream with out='sweep.parquet'",
-        )
 
     def write(self, row: int, columns: Mapping[str, np.ndarray]) -> None:
         """Write ``columns`` (equal lengths) at rows ``row``, ``row + 1``, ..."""
@@ -98,7 +102,7 @@ class ColumnFiles:
                     done = os.pwrite(self._fds[name], data, offset)
                     data, offset = data[done:], offset + done
             except OSError as exc:
-                raise self._error(exc) from None
+                raise _cannot_write(self.root, exc) from None
 
     def mapped(self) -> dict[str, np.ndarray]:
         """The columns, memory-mapped read-only; the files are unlinked (their space returns when

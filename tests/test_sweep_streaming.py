@@ -425,6 +425,11 @@ def test_a_table_over_the_memory_budget_goes_to_disk_and_reads_the_same(tmp_path
     monkeypatch.setenv("ROOFLINE_SPILL_DIR", str(tmp_path / "missing"))
     with pytest.raises(rl.SpecError, match="ROOFLINE_SPILL_DIR"):
         sweep("resnet18", hw, knobs, memory_budget="1 kB")
+    (tmp_path / "a_file").write_text("")
+    monkeypatch.setenv("ROOFLINE_SPILL_DIR", str(tmp_path / "a_file"))
+    with pytest.raises(rl.SpecError, match="a_file: out: cannot write a table on disk.*SPILL_DIR"):
+        sweep("resnet18", hw, knobs, memory_budget="1 kB")
+    (tmp_path / "a_file").unlink()
     huge = {"memory.hbm.bandwidth": np.geomspace(1e11, 1e13, 10**6),
             "memory.sram.capacity": np.geomspace(1e6, 1e9, 10**6)}  # fmt: skip
     monkeypatch.setenv("ROOFLINE_SPILL_DIR", str(tmp_path))

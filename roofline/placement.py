@@ -154,10 +154,12 @@ class CapacityAware:
         act_lvl = np.where(is_res[..., None], resident[..., None], act_lvl)
         w_lvl = np.where(is_res, resident, main)
 
-        used = np.zeros((H, B, L))
-        for lvl in range(L):
-            acts_here = np.where(act_lvl == lvl, live[None], 0.0).max(axis=-1)
-            used[..., lvl] = acts_here + np.where(w_lvl == lvl, dense_w, 0.0)
+        # every level at once, level-major [H, L, B, O] (long inner rows), as one-hot level masks
+        levels = np.arange(L)[:, None, None]
+        act_at = act_lvl[:, None] == levels
+        w_at = w_lvl[:, None] == levels[..., 0]  # [H, L, B]
+        used_at = np.where(act_at, live[None, None], 0.0).max(axis=-1)
+        used = np.ascontiguousarray((used_at + np.where(w_at, dense_w, 0.0)).transpose(0, 2, 1))
         used[..., main] += fp.kv_cache_bytes[None, :]
 
         shortfall = np.maximum(0.0, used[..., main] - cap[:, main, None])
@@ -171,20 +173,17 @@ class CapacityAware:
             tbl_lvl[..., order] = placed_at.reshape(H, B, order.size)
             shortfall = shortfall + short.reshape(H, B)
 
-        out = np.zeros((H, B, O, L))
-        gathered = np.zeros_like(out) if tables.size else None
-        wr = ct.weight_read_bytes.T[None]
-        act = (ct.act_in_bytes + ct.act_out_bytes).T[None]
-        for lvl in range(L):
-            part = np.where(w_lvl[..., None] == lvl, wr, 0.0) + np.where(act_lvl == lvl, act, 0.0)
-            if gathered is not None:
-                gathered[..., lvl] = np.where(
-                    tbl_lvl == lvl, gather_bytes(ct, grid.granularity[:, lvl]), 0.0
-                )
-                part = part + gathered[..., lvl]
-            if lvl == main:
-                part = part + ct.kv_bytes.T[None]
-            out[..., lvl] = part
+        wr = ct.weight_read_bytes.T
+        act = (ct.act_in_bytes + ct.act_out_bytes).T
+        at = np.where(w_at[..., None], wr, 0.0) + np.where(act_at, act, 0.0)  # [H, L, B, O]
+        gathered = None
+        if tables.size:
+            rows = np.stack([gather_bytes(ct, grid.granularity[:, lvl]) for lvl in range(L)], 1)
+            gathered_at = np.where(tbl_lvl[:, None] == levels, rows, 0.0)
+            at = at + gathered_at
+            gathered = np.ascontiguousarray(gathered_at.transpose(0, 2, 3, 1))
+        at[:, main] = at[:, main] + ct.kv_bytes.T[None]
+        out = np.ascontiguousarray(at.transpose(0, 2, 3, 1))  # [H, B, O, L]
         v = verdict(fp, shortfall, grid, B)
         return Placement(
             out, v.feasible, v.shortfall_bytes, v.footprint_bytes, v.devices_needed, w_lvl, gathered

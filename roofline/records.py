@@ -159,12 +159,13 @@ class CostTable:
     gemm_count: np.ndarray
 
     def __post_init__(self) -> None:
+        values = self.__dict__  # a frozen dataclass: its fields set in place, as __init__ does
         for name in _ARRAY_FIELDS:
-            value = getattr(self, name)
+            value = values[name]
             if isinstance(value, np.ndarray) and value.flags.writeable:
                 value = value.view()
                 value.flags.writeable = False
-                object.__setattr__(self, name, value)
+                values[name] = value
 
     @property
     def n_ops(self) -> int:

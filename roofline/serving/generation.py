@@ -169,20 +169,28 @@ def _components(r: Result, strict: bool) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _device_means(
-    r: Result, lo_col: np.ndarray, hi_col: np.ndarray, lo: np.ndarray, hi: np.ndarray, strict: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """(one device's mean step seconds [P], its seconds by bound [P, 2 + L]) over contexts
-    lo..hi: the exact sum of each op's upper envelope of affine components."""
-    comps, overhead = _components(r, strict)
-    t_lo, t_hi = comps[lo_col], comps[hi_col]  # [P, O, K]
+    r: Result, lo_col: np.ndarray, hi_col: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(one device's mean step seconds [P], its seconds by bound [P, 2 + L], the strict bound's
+    mean step seconds [P]) over contexts lo..hi: the exact sum of each op's upper envelope of
+    affine components, the estimate's and the strict bound's in one pass."""
+    comps, overhead = _components(r, strict=False)
+    strict, no_overhead = _components(r, strict=True)
+    both = np.stack([comps, strict])  # [2, C, O, K]
+    t_lo, t_hi = both[:, lo_col], both[:, hi_col]  # [2, P, O, K]
     span = np.maximum(hi - lo, 1.0)[:, None, None]
     beta = (t_hi - t_lo) / span
     alpha = t_lo - beta * lo[:, None, None]
     steps = hi - lo + 1.0
-    total, by_line = envelope_sum(alpha, beta, lo[:, None], hi[:, None])  # [P, O], [P, O, K]
+    total, by_line = envelope_sum(alpha, beta, lo[:, None], hi[:, None])  # [2, P, O], [.., K]
     over = overhead[lo_col].sum(axis=-1) * steps
-    by_bound = np.concatenate([by_line.sum(axis=1), over[:, None]], axis=-1)
-    return (total.sum(axis=-1) + over) / steps, by_bound / steps[:, None]
+    by_bound = np.concatenate([by_line[0].sum(axis=1), over[:, None]], axis=-1)
+    strict_over = no_overhead[lo_col].sum(axis=-1) * steps
+    return (
+        (total[0].sum(axis=-1) + over) / steps,
+        by_bound / steps[:, None],
+        (total[1].sum(axis=-1) + strict_over) / steps,
+    )
 
 
 def _decode(
@@ -196,8 +204,7 @@ def _decode(
     means: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # equal stages: one result
     for r, comm, xfer in zip(st.results, st.comms, st.transfers):
         if id(r) not in means:
-            mean, by_dev = _device_means(r, lo_col, hi_col, lo, hi, strict=False)
-            means[id(r)] = (mean, by_dev, _device_means(r, lo_col, hi_col, lo, hi, strict=True)[0])
+            means[id(r)] = _device_means(r, lo_col, hi_col, lo, hi)
         mean, by_dev, strict = means[id(r)]
         stage.append(mean + comm.seconds[lo_col])
         stage_bound.append(np.maximum(strict, comm.bound_seconds[lo_col]))

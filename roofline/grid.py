@@ -18,7 +18,7 @@ from roofline.energy import DeviceEnergy, device_energy
 from roofline.errors import SpecError
 from roofline.formulas import device_memory, main_level
 from roofline.hardware import Cost, Engine, Hardware, Power
-from roofline.kinds import EngineKind
+from roofline.kinds import EngineKind, LevelKind
 
 
 class VariantLabels(Sequence[str]):
@@ -131,6 +131,11 @@ class HardwareGrid:
     def main(self) -> int:
         """Index of main memory (the level of kind ``device``)."""
         return main_level(self.level_kinds)
+
+    @cached_property
+    def onchip_levels(self) -> tuple[int, ...]:
+        """Indices of the on-chip levels, fastest first."""
+        return tuple(i for i, k in enumerate(self.level_kinds) if k == LevelKind.ONCHIP)
 
     @cached_property
     def device_memory(self) -> np.ndarray:

@@ -37,7 +37,6 @@ import numpy as np
 from roofline.errors import SpecError
 from roofline.formulas import Footprint, devices_needed, footprint, gather_bytes
 from roofline.grid import HardwareGrid
-from roofline.kinds import LevelKind
 from roofline.records import CostTable
 
 
@@ -138,7 +137,7 @@ class CapacityAware:
         H, L = grid.capacity.shape
         B, O = ct.batch.size, ct.n_ops
         main = grid.main
-        onchip = [i for i, k in enumerate(grid.level_kinds) if k == LevelKind.ONCHIP]
+        onchip = grid.onchip_levels
         cap = grid.capacity
         fp = footprint(ct)
         dense_w, peak_act = fp.dense_weight_bytes, fp.peak_activation_bytes
@@ -178,8 +177,9 @@ class CapacityAware:
         at = np.where(w_at[..., None], wr, 0.0) + np.where(act_at, act, 0.0)  # [H, L, B, O]
         gathered = None
         if tables.size:
-            rows = np.stack([gather_bytes(ct, grid.granularity[:, lvl]) for lvl in range(L)], 1)
-            gathered_at = np.where(tbl_lvl[:, None] == levels, rows, 0.0)
+            # every level's granularity as one [L x H] vector of variants: [L, H, B, O] rows
+            per_level = gather_bytes(ct, grid.granularity.T.reshape(-1)).reshape(L, H, B, O)
+            gathered_at = np.where(tbl_lvl[:, None] == levels, per_level.transpose(1, 0, 2, 3), 0.0)
             at = at + gathered_at
             gathered = np.ascontiguousarray(gathered_at.transpose(0, 2, 3, 1))
         at[:, main] = at[:, main] + ct.kv_bytes.T[None]

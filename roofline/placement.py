@@ -141,7 +141,7 @@ class CapacityAware:
         cap = grid.capacity
         fp = footprint(ct)
         dense_w, peak_act = fp.dense_weight_bytes, fp.peak_activation_bytes
-        live = ct.live_act_bytes.T  # [B, O]
+        live = np.ascontiguousarray(ct.live_act_bytes.T)  # [B, O], rows read many times
 
         resident = np.full((H, B), -1)
         act_lvl = np.full((H, B, O), main)
@@ -172,8 +172,8 @@ class CapacityAware:
             tbl_lvl[..., order] = placed_at.reshape(H, B, order.size)
             shortfall = shortfall + short.reshape(H, B)
 
-        wr = ct.weight_read_bytes.T
-        act = (ct.act_in_bytes + ct.act_out_bytes).T
+        wr = np.ascontiguousarray(ct.weight_read_bytes.T)
+        act = (ct.act_in_bytes.T + ct.act_out_bytes.T).copy()  # [B, O] in row order
         at = np.where(w_at[..., None], wr, 0.0) + np.where(act_at, act, 0.0)  # [H, L, B, O]
         gathered = None
         if tables.size:

@@ -205,7 +205,12 @@ def join_columns(a: CostTable, b: CostTable) -> CostTable | None:
     labels = ("model", "names", "kinds", "categories", "precision")
     if any(getattr(a, f) != getattr(b, f) for f in labels):
         return None
-    if not all(np.array_equal(getattr(a, f), getattr(b, f)) for f in _PER_OP_FIELDS):
+    if not all(_same_bits(getattr(a, f), getattr(b, f)) for f in _PER_OP_FIELDS):
         return None
     columns = {f: np.concatenate([getattr(a, f), getattr(b, f)], axis=-1) for f in _COLUMN_FIELDS}
     return replace(a, batch=np.concatenate([a.batch, b.batch]), **columns)  # type: ignore[arg-type]
+
+
+def _same_bits(x: np.ndarray, y: np.ndarray) -> bool:
+    """Whether two arrays hold the very same values (bit for bit, so -0.0 is not 0.0)."""
+    return x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes()

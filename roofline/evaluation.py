@@ -26,7 +26,7 @@ from roofline.formulas import (
     padded_matrix_flops,
     strict_time,
 )
-from roofline.grid import HardwareGrid, group_rows, to_grid
+from roofline.grid import HardwareGrid, to_grid
 from roofline.hardware import Hardware
 from roofline.kinds import EngineKind
 from roofline.placement import Policy, get_policy
@@ -38,8 +38,7 @@ def padded_by_tile(ct: CostTable, grid: HardwareGrid) -> tuple[np.ndarray, np.nd
     """(padded matrix FLOPs per distinct tile shape [T, B, O], tile index per variant [H])."""
     if grid.tile is None:
         return ct.flops_matrix.T[None], np.zeros(grid.size, dtype=np.intp)
-    idx = group_rows(grid.tile)
-    first = [int(np.flatnonzero(idx == g)[0]) for g in range(int(idx.max()) + 1)]
+    idx, first = grid.tile_groups
     return np.stack([padded_matrix_flops(ct, grid.tile[i]).T for i in first]), idx
 
 

@@ -56,7 +56,7 @@ def _fusion_groups(graph: Graph) -> list[list[int]]:
 @dataclass(frozen=True, eq=False)
 class _Plan:
     """The fused groups as index arrays: each group's first op [G], and for each later member
-    position k, which groups have one (mask [G]) and its op index."""
+    position k, which groups have one (their indices) and its op index."""
 
     first: np.ndarray
     last: np.ndarray
@@ -71,7 +71,10 @@ def _plan(graph: Graph) -> _Plan:
     owner = np.empty(sum(sizes), dtype=np.intp)
     for g, members in enumerate(groups):
         owner[members] = g
-    later = tuple((sizes > k, first[sizes > k] + k) for k in range(1, int(sizes.max(initial=1))))
+    later = tuple(
+        (np.flatnonzero(sizes > k), first[sizes > k] + k)
+        for k in range(1, int(sizes.max(initial=1)))
+    )
     last = np.array([m[-1] for m in groups], dtype=np.intp)
     return _Plan(first, last, owner, later)
 

@@ -8,6 +8,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, overload
 
 import numpy as np
@@ -17,7 +18,7 @@ from roofline.energy import DeviceEnergy, device_energy
 from roofline.errors import SpecError
 from roofline.formulas import device_memory, main_level
 from roofline.hardware import Cost, Engine, Hardware, Power
-from roofline.kinds import EngineKind
+from roofline.kinds import EngineKind, LevelKind
 
 
 class VariantLabels(Sequence[str]):
@@ -119,41 +120,74 @@ class HardwareGrid:
     def level_names(self) -> tuple[str, ...]:
         return self.base.level_names
 
-    @property
+    # the structure and rates below are read many times per evaluation: a grid is frozen, so
+    # each is worked out once per grid
+
+    @cached_property
     def level_kinds(self) -> tuple[str, ...]:
         return tuple(lvl.kind for lvl in self.base.memory.values())
 
-    @property
+    @cached_property
     def main(self) -> int:
         """Index of main memory (the level of kind ``device``)."""
         return main_level(self.level_kinds)
 
-    @property
+    @cached_property
+    def onchip_levels(self) -> tuple[int, ...]:
+        """Indices of the on-chip levels, fastest first."""
+        return tuple(i for i, k in enumerate(self.level_kinds) if k == LevelKind.ONCHIP)
+
+    @cached_property
     def device_memory(self) -> np.ndarray:
-        """Device memory bytes [H] per variant: on-chip levels + main memory."""
-        return device_memory(self.capacity, self.level_kinds)
+        """Device memory bytes [H] per variant: on-chip levels + main memory (read-only)."""
+        return _read_only(device_memory(self.capacity, self.level_kinds))
 
     def effective_peak(self, engine: str, dtype: str) -> np.ndarray:
-        """Attainable FLOP/s [H] of ``engine`` at ``dtype``: dense peak x engine efficiency."""
-        eff = self.matrix_eff if engine == EngineKind.MATRIX else self.vector_eff
-        return self.peak(engine, dtype) * eff
+        """Attainable FLOP/s [H] of ``engine`` at ``dtype``: dense peak x engine efficiency
+        (read-only)."""
+        key = ("effective", engine, dtype)
+        if key not in self._peaks:
+            eff = self.matrix_eff if engine == EngineKind.MATRIX else self.vector_eff
+            self._peaks[key] = _read_only(self.peak(engine, dtype) * eff)
+        return self._peaks[key]
 
     def peak(self, engine: str, dtype: str) -> np.ndarray:
         """Peak [H] of ``engine`` for ``dtype`` (fallbacks honoured; SpecError if none)."""
-        self.base.peak(engine, dtype)  # raises the clear error if the dtype is unsupported
-        eng: Engine = getattr(self.base.engines, engine)
-        table = self.matrix_peak if engine == EngineKind.MATRIX else self.vector_peak
-        return table[eng.resolve(canonical(dtype))]
+        key = ("dense", engine, dtype)
+        if key not in self._peaks:
+            self.base.peak(engine, dtype)  # raises the clear error if the dtype is unsupported
+            eng: Engine = getattr(self.base.engines, engine)
+            table = self.matrix_peak if engine == EngineKind.MATRIX else self.vector_peak
+            self._peaks[key] = table[eng.resolve(canonical(dtype))]
+        return self._peaks[key]
+
+    @cached_property
+    def tile_groups(self) -> tuple[np.ndarray, tuple[int, ...]]:
+        """(distinct tile shape of each variant [H], the first variant of each shape); all
+        variants in one group without tiles."""
+        if self.tile is None:
+            return np.zeros(self.size, dtype=np.intp), (0,)
+        idx = group_rows(self.tile)
+        idx.flags.writeable = False
+        return idx, tuple(int(np.flatnonzero(idx == g)[0]) for g in range(int(idx.max()) + 1))
+
+    @cached_property
+    def _peaks(self) -> dict[tuple[str, str, str], np.ndarray]:
+        """Rates asked for so far, by (dense, effective or energy, engine, dtype)."""
+        return {}
 
     def energy_per_flop(self, engine: str, dtype: str) -> np.ndarray:
         """Joules per FLOP [H] of ``engine`` at ``dtype`` (fallbacks honoured; NaN without an
         energy model)."""
         if self.energy is None:
             return np.full(self.size, np.nan)
-        self.base.peak(engine, dtype)  # the clear error if the dtype is unsupported
-        eng: Engine = getattr(self.base.engines, engine)
-        table = self.energy.matrix if engine == EngineKind.MATRIX else self.energy.vector
-        return table.get(eng.resolve(canonical(dtype)), np.full(self.size, np.nan))
+        key = ("energy", engine, dtype)
+        if key not in self._peaks:
+            self.base.peak(engine, dtype)  # the clear error if the dtype is unsupported
+            eng: Engine = getattr(self.base.engines, engine)
+            table = self.energy.matrix if engine == EngineKind.MATRIX else self.energy.vector
+            self._peaks[key] = table.get(eng.resolve(canonical(dtype)), np.full(self.size, np.nan))
+        return self._peaks[key]
 
     def energy_arrays(self) -> DeviceEnergy:
         """The grid's :class:`DeviceEnergy`, all NaN when it has none (so formulas need not ask)."""
@@ -222,6 +256,13 @@ class HardwareGrid:
 #: one-variant grids of the devices seen last, by identity (each holds its device, so an id is
 #: never reused while cached); a device is frozen and so is its grid's every array
 _GRIDS: OrderedDict[int, tuple[Hardware, HardwareGrid]] = OrderedDict()
+
+
+def _read_only(arr: np.ndarray) -> np.ndarray:
+    arr.flags.writeable = False
+    return arr
+
+
 _GRIDS_MAX = 64
 _GRIDS_LOCK = threading.Lock()  # sweeps may evaluate from several threads
 

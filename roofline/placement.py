@@ -37,7 +37,6 @@ import numpy as np
 from roofline.errors import SpecError
 from roofline.formulas import Footprint, devices_needed, footprint, gather_bytes
 from roofline.grid import HardwareGrid
-from roofline.kinds import LevelKind
 from roofline.records import CostTable
 
 
@@ -138,11 +137,11 @@ class CapacityAware:
         H, L = grid.capacity.shape
         B, O = ct.batch.size, ct.n_ops
         main = grid.main
-        onchip = [i for i, k in enumerate(grid.level_kinds) if k == LevelKind.ONCHIP]
+        onchip = grid.onchip_levels
         cap = grid.capacity
         fp = footprint(ct)
         dense_w, peak_act = fp.dense_weight_bytes, fp.peak_activation_bytes
-        live = ct.live_act_bytes.T  # [B, O]
+        live = np.ascontiguousarray(ct.live_act_bytes.T)  # [B, O], rows read many times
 
         resident = np.full((H, B), -1)
         act_lvl = np.full((H, B, O), main)
@@ -154,10 +153,12 @@ class CapacityAware:
         act_lvl = np.where(is_res[..., None], resident[..., None], act_lvl)
         w_lvl = np.where(is_res, resident, main)
 
-        used = np.zeros((H, B, L))
-        for lvl in range(L):
-            acts_here = np.where(act_lvl == lvl, live[None], 0.0).max(axis=-1)
-            used[..., lvl] = acts_here + np.where(w_lvl == lvl, dense_w, 0.0)
+        # every level at once, level-major [H, L, B, O] (long inner rows), as one-hot level masks
+        levels = np.arange(L)[:, None, None]
+        act_at = act_lvl[:, None] == levels
+        w_at = w_lvl[:, None] == levels[..., 0]  # [H, L, B]
+        used_at = np.where(act_at, live[None, None], 0.0).max(axis=-1)
+        used = np.ascontiguousarray((used_at + np.where(w_at, dense_w, 0.0)).transpose(0, 2, 1))
         used[..., main] += fp.kv_cache_bytes[None, :]
 
         shortfall = np.maximum(0.0, used[..., main] - cap[:, main, None])
@@ -171,20 +172,18 @@ class CapacityAware:
             tbl_lvl[..., order] = placed_at.reshape(H, B, order.size)
             shortfall = shortfall + short.reshape(H, B)
 
-        out = np.zeros((H, B, O, L))
-        gathered = np.zeros_like(out) if tables.size else None
-        wr = ct.weight_read_bytes.T[None]
-        act = (ct.act_in_bytes + ct.act_out_bytes).T[None]
-        for lvl in range(L):
-            part = np.where(w_lvl[..., None] == lvl, wr, 0.0) + np.where(act_lvl == lvl, act, 0.0)
-            if gathered is not None:
-                gathered[..., lvl] = np.where(
-                    tbl_lvl == lvl, gather_bytes(ct, grid.granularity[:, lvl]), 0.0
-                )
-                part = part + gathered[..., lvl]
-            if lvl == main:
-                part = part + ct.kv_bytes.T[None]
-            out[..., lvl] = part
+        wr = np.ascontiguousarray(ct.weight_read_bytes.T)
+        act = (ct.act_in_bytes.T + ct.act_out_bytes.T).copy()  # [B, O] in row order
+        at = np.where(w_at[..., None], wr, 0.0) + np.where(act_at, act, 0.0)  # [H, L, B, O]
+        gathered = None
+        if tables.size:
+            # every level's granularity as one [L x H] vector of variants: [L, H, B, O] rows
+            per_level = gather_bytes(ct, grid.granularity.T.reshape(-1)).reshape(L, H, B, O)
+            gathered_at = np.where(tbl_lvl[:, None] == levels, per_level.transpose(1, 0, 2, 3), 0.0)
+            at = at + gathered_at
+            gathered = np.ascontiguousarray(gathered_at.transpose(0, 2, 3, 1))
+        at[:, main] = at[:, main] + ct.kv_bytes.T[None]
+        out = np.ascontiguousarray(at.transpose(0, 2, 3, 1))  # [H, B, O, L]
         v = verdict(fp, shortfall, grid, B)
         return Placement(
             out, v.feasible, v.shortfall_bytes, v.footprint_bytes, v.devices_needed, w_lvl, gathered

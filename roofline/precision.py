@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from roofline.dtypes import canonical, nbytes
@@ -52,14 +53,20 @@ class Precision:
 
     def bytes_per(self, tensor_class: TensorClass | str) -> float:
         """Bytes per element of a :class:`~roofline.kinds.TensorClass` (or its string value)."""
-        dtype = {
-            TensorClass.WEIGHT: self.weights,
-            TensorClass.ACT_IN: self.activations,
-            TensorClass.ACT_OUT: self.activations,
-            TensorClass.KV: self.kv_cache,
-            TensorClass.INDEX: self.index,
-        }[TensorClass(tensor_class)]
-        return nbytes(dtype)
+        return _bytes_per(self, TensorClass(tensor_class))
+
+
+@lru_cache(maxsize=1024)
+def _bytes_per(precision: Precision, tensor_class: TensorClass) -> float:
+    """:meth:`Precision.bytes_per`, worked out once per (precision, class)."""
+    dtype = {
+        TensorClass.WEIGHT: precision.weights,
+        TensorClass.ACT_IN: precision.activations,
+        TensorClass.ACT_OUT: precision.activations,
+        TensorClass.KV: precision.kv_cache,
+        TensorClass.INDEX: precision.index,
+    }[tensor_class]
+    return nbytes(dtype)
 
 
 #: element-count keys :func:`byte_columns` converts, and the tensor class whose dtype each takes
@@ -83,9 +90,16 @@ def byte_columns(elements: Mapping[str, Any], precision: Precision) -> dict[str,
     :data:`BYTE_CLASSES`; an ``index`` entry (lookup indices, in the ``index`` dtype) is added to
     ``act_in``'s bytes, as lookup indices are read with the op's inputs.
     """
-    out = {k: v * precision.bytes_per(BYTE_CLASSES[k]) for k, v in elements.items() if k != "index"}
+    per = _per_element(precision)
+    out = {k: v * per[k] for k, v in elements.items() if k != "index"}
     if "index" in elements:
-        out["act_in"] = out.get("act_in", 0.0) + elements["index"] * precision.bytes_per(
-            TensorClass.INDEX
-        )
+        out["act_in"] = out.get("act_in", 0.0) + elements["index"] * per["index"]
+    return out
+
+
+@lru_cache(maxsize=256)
+def _per_element(precision: Precision) -> dict[str, float]:
+    """Bytes per element of every :data:`BYTE_CLASSES` key and ``index``, once per precision."""
+    out = {k: precision.bytes_per(c) for k, c in BYTE_CLASSES.items()}
+    out["index"] = precision.bytes_per(TensorClass.INDEX)
     return out

@@ -159,12 +159,13 @@ class CostTable:
     gemm_count: np.ndarray
 
     def __post_init__(self) -> None:
+        values = self.__dict__  # a frozen dataclass: its fields set in place, as __init__ does
         for name in _ARRAY_FIELDS:
-            value = getattr(self, name)
+            value = values[name]
             if isinstance(value, np.ndarray) and value.flags.writeable:
                 value = value.view()
                 value.flags.writeable = False
-                object.__setattr__(self, name, value)
+                values[name] = value
 
     @property
     def n_ops(self) -> int:
@@ -190,3 +191,26 @@ class CostTable:
 _ARRAY_FIELDS = tuple(
     f.name for f in fields(CostTable) if f.name not in ("model", "names", "kinds", "categories")
 )
+
+#: the fields of a :class:`CostTable` with no column axis (labels aside): what two tables of the
+#: same model's ops share whatever their columns
+_PER_OP_FIELDS = (*PER_OP, *PER_OP_EXTRA, "gemm_op")
+#: the fields of a :class:`CostTable` whose last axis is its columns
+_COLUMN_FIELDS = (*BATCHED, "live_act_bytes", "gemm_m", "gemm_n", "gemm_k", "gemm_count")
+
+
+def join_columns(a: CostTable, b: CostTable) -> CostTable | None:
+    """One table of the columns of ``a`` then those of ``b``, or None when they are not the
+    same ops (labels, precision, per-op counts or GEMMs differ)."""
+    labels = ("model", "names", "kinds", "categories", "precision")
+    if any(getattr(a, f) != getattr(b, f) for f in labels):
+        return None
+    if not all(_same_bits(getattr(a, f), getattr(b, f)) for f in _PER_OP_FIELDS):
+        return None
+    columns = {f: np.concatenate([getattr(a, f), getattr(b, f)], axis=-1) for f in _COLUMN_FIELDS}
+    return replace(a, batch=np.concatenate([a.batch, b.batch]), **columns)  # type: ignore[arg-type]
+
+
+def _same_bits(x: np.ndarray, y: np.ndarray) -> bool:
+    """Whether two arrays hold the very same values (bit for bit, so -0.0 is not 0.0)."""
+    return x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes()

@@ -9,6 +9,7 @@ import pytest
 import roofline as rl
 from roofline.counting import count_graph
 from roofline.evaluation import evaluate_costs
+from roofline.serving import generation
 from roofline.serving.context_counts import PhaseCounts
 from roofline.serving.envelope import envelope_sum
 from roofline.serving.generation import GENERATION_COLUMNS, generate
@@ -208,3 +209,41 @@ def test_set_and_model_suffix_change_family_parameters(capsys):
     assert kv[1] == kv[0] * 4096 / 64
     assert main([*base[:1], MODEL, *base[1:], "--set", "contxt_len=4"]) == 2
     assert "did you mean 'context_len'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "system, degrees, points",
+    [
+        ("h100_sxm5", {}, {"prompt": [128, 2000], "output": [1, 2, 77], "batch": [1, 48]}),
+        ("h100_sxm5", {"policy": "single"}, {"prompt": 512, "output": 128, "batch": 1}),
+        ("dgx_h100", {"tp": [1, 2, 8], "pp": [1, 2]}, {"prompt": 512, "output": 2, "batch": 3}),
+        ("dgx_h100", {"tp": [1, 2, 8], "pp": [1, 2]},
+         {"prompt": [128, 2000], "output": [1, 2, 77], "batch": [1, 48]}),
+    ],
+)  # fmt: skip
+def test_both_phases_in_one_pass_equal_each_phase_alone(monkeypatch, system, degrees, points):
+    # the prefill's and the decode's columns evaluated together must give the very same numbers
+    # (bit for bit, NaN where NaN) as the phases evaluated one at a time, one column or several
+    def table() -> dict[str, np.ndarray]:
+        t = generate("llama2_7b", system, dtype="fp16", **degrees, **points)
+        return {c: t.column(c) for c in GENERATION_COLUMNS}
+
+    taken = []
+    original = generation._both_stages
+
+    def both(*args):  # noqa: ANN202
+        st = original(*args)
+        taken.append(st is not None)
+        return st
+
+    monkeypatch.setattr(generation, "_both_stages", both)
+    joined = table()
+    assert any(taken)  # the one pass ran
+    monkeypatch.setattr(generation, "_both_stages", lambda *args: None)
+    alone = table()
+    for c in GENERATION_COLUMNS:
+        a, b = joined[c], alone[c]
+        if a.dtype.kind == "f":
+            assert a.tobytes() == b.tobytes(), c
+        else:
+            assert a.tolist() == b.tolist(), c

@@ -106,20 +106,25 @@ class _Fit:
     rows: dict[str, tuple[np.ndarray, np.ndarray] | None]
     #: per quantity: its constant term, shape [..., 1] (read-only)
     fixed: dict[str, np.ndarray]
+    #: the flat entries from the first to the last quantity that moves (start, stop)
+    span: tuple[int, int]
 
     def all_at(self, length: np.ndarray) -> dict[str, np.ndarray]:
         """Every quantity at each length: name -> shape [..., len(length)], or [..., 1] for a
         quantity that does not depend on the length."""
         moving = self.coef[:, self.moving].T @ _power_basis(length, self.degree)  # [M, P]
+        # the quantities that move, side by side: their constant terms, then the moving entries
+        span = slice(self.span[0], self.span[1])
+        full = np.repeat(self.coef[0, span][:, None], length.size, axis=1)
+        full[self.moving - span.start] = moving
         out = {}
         for name, (s, shape) in self.slices.items():
-            rows = self.rows[name]
-            if rows is None:
+            if self.rows[name] is None:
                 out[name] = self.fixed[name]
-                continue
-            full = np.repeat(self.coef[0, s][:, None], length.size, axis=1)
-            full[rows[0]] = moving[rows[1]]
-            out[name] = full.reshape(*shape, length.size)
+            else:
+                out[name] = full[s.start - span.start : s.stop - span.start].reshape(
+                    *shape, length.size
+                )
         return out
 
 
@@ -143,7 +148,9 @@ def _fit(probes: list[dict[str, np.ndarray]], lengths: tuple[int, ...]) -> _Fit:
         inside = np.flatnonzero(moves[s])
         rows[name] = (inside, where[s][inside]) if inside.size else None
         fixed[name] = coef[0, s].reshape(*shape, 1)
-    return _Fit(coef, slices, degree, moving, rows, fixed)
+    spans = [s for name, (s, _) in slices.items() if rows[name] is not None]
+    span = (min(s.start for s in spans), max(s.stop for s in spans)) if spans else (0, 0)
+    return _Fit(coef, slices, degree, moving, rows, fixed, span)
 
 
 def _close(a: np.ndarray, b: np.ndarray) -> bool:

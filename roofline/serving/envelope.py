@@ -14,6 +14,8 @@ its sum is the count times the mean of its end values. Only the rest need the br
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 
@@ -38,7 +40,9 @@ def envelope_sum(
     lo = np.broadcast_to(np.asarray(lo, dtype=float), lead).reshape(-1)
     hi = np.broadcast_to(np.asarray(hi, dtype=float), lead).reshape(-1)
     a, b = alpha.reshape(-1, k), beta.reshape(-1, k)
-    at_lo, at_hi = a + b * lo[:, None], a + b * hi[:, None]
+    # the bounds repeated along the lines: arrays of one shape take numpy's fast loops
+    at_lo = a + b * np.repeat(lo, k).reshape(-1, k)
+    at_hi = a + b * np.repeat(hi, k).reshape(-1, k)
     top_lo, top_hi = np.argmax(at_lo, axis=-1), np.argmax(at_hi, axis=-1)
     count = np.maximum(hi - lo + 1.0, 0.0)
     rows = np.arange(lo.size)
@@ -57,7 +61,7 @@ def _broken(
     """:func:`envelope_sum` of envelopes whose top line changes in the range [N, K]: segments
     between the lines' crossings, the top line of each summed in closed form."""
     k = alpha.shape[-1]
-    i, j = np.triu_indices(k, 1)
+    i, j = _pairs(k)
     with np.errstate(divide="ignore", invalid="ignore"):
         cross = (alpha[..., j] - alpha[..., i]) / (beta[..., i] - beta[..., j])
     cross = np.where(np.isfinite(cross), cross, lo[..., None])
@@ -74,3 +78,12 @@ def _broken(
     onehot = top[..., None] == np.arange(k)
     by_line = (seg[..., None] * onehot).sum(axis=-2)
     return seg.sum(axis=-1), by_line
+
+
+@lru_cache(maxsize=16)
+def _pairs(k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair (i < j) of ``k`` lines: ``np.triu_indices(k, 1)``, made once per ``k``."""
+    i, j = np.triu_indices(k, 1)
+    i.flags.writeable = False
+    j.flags.writeable = False
+    return i, j

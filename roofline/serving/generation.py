@@ -46,11 +46,13 @@ from roofline.api import HardwareLike, ModelLike, device_file
 from roofline.energy import DeviceEnergy, power_floor_s
 from roofline.errors import SpecError
 from roofline.formulas import dominant
+from roofline.fusion import fusion_groups
 from roofline.grid import to_grid
 from roofline.kinds import EngineKind
 from roofline.model import Model
 from roofline.placement import Policy
 from roofline.presets import load_hardware, load_model
+from roofline.records import CostTable, join_columns
 from roofline.result import Result
 from roofline.serving.context_counts import Phase, PhaseCounts
 from roofline.serving.envelope import envelope_sum
@@ -96,6 +98,8 @@ GENERATION_COLUMNS = (
 )
 
 _PHASES: weakref.WeakKeyDictionary[Model, dict[str, PhaseCounts]] = weakref.WeakKeyDictionary()
+#: whether each model's prefill and decode templates are one graph (:func:`_same_graph`)
+_SAME: weakref.WeakKeyDictionary[Model, bool] = weakref.WeakKeyDictionary()
 
 
 def phase_counts(model: Model, phase: Phase) -> PhaseCounts:
@@ -155,34 +159,42 @@ def _columns(*keys: np.ndarray) -> tuple[np.ndarray, ...]:
     return (*rows[new].T, inverse)
 
 
-def _components(r: Result, strict: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(seconds per op and component [C, O, 1 + L]: compute then each level; overhead [C, O])."""
-    if strict:
-        ct, grid = r.costs, r.grid
-        dtype = ct.precision.compute
-        compute = ct.flops_matrix.T / grid.peak(EngineKind.MATRIX, dtype)[0]
-        compute = compute + ct.flops_vector.T / grid.peak(EngineKind.VECTOR, dtype)[0]
-        levels = r.bytes_moved[0] / grid.bandwidth[0]
-        return np.concatenate([compute[..., None], levels], axis=-1), np.zeros_like(compute)
-    comps = np.concatenate([r.compute_time_s[0][..., None], r.level_time_s[0]], axis=-1)
-    return comps, r.overhead_s[0]
+def _components(r: Result, cols: np.ndarray, out: np.ndarray) -> None:
+    """Fill ``out`` [2, P, O, 1 + L] with the seconds per op and component (compute, then each
+    level) at columns ``cols`` [P]: the estimate's in ``out[0]``, the strict bound's in
+    ``out[1]``."""
+    ct, grid = r.costs, r.grid
+    out[0, ..., 0] = r.compute_time_s[0][cols]
+    out[0, ..., 1:] = r.level_time_s[0][cols]
+    dtype = ct.precision.compute
+    compute = ct.flops_matrix.T[cols] / grid.peak(EngineKind.MATRIX, dtype)[0]
+    out[1, ..., 0] = compute + ct.flops_vector.T[cols] / grid.peak(EngineKind.VECTOR, dtype)[0]
+    out[1, ..., 1:] = r.bytes_moved[0][cols] / grid.bandwidth[0]
 
 
 def _device_means(
-    r: Result, lo_col: np.ndarray, hi_col: np.ndarray, lo: np.ndarray, hi: np.ndarray, strict: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """(one device's mean step seconds [P], its seconds by bound [P, 2 + L]) over contexts
-    lo..hi: the exact sum of each op's upper envelope of affine components."""
-    comps, overhead = _components(r, strict)
-    t_lo, t_hi = comps[lo_col], comps[hi_col]  # [P, O, K]
+    r: Result, lo_col: np.ndarray, hi_col: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(one device's mean step seconds [P], its seconds by bound [P, 2 + L], the strict bound's
+    mean step seconds [P]) over contexts lo..hi: the exact sum of each op's upper envelope of
+    affine components (the strict bound has no overhead), the estimate's and the strict
+    bound's in one pass."""
+    shape = (2, lo.size, r.costs.n_ops, 1 + len(r.grid.level_names))
+    t_lo, t_hi = np.empty(shape), np.empty(shape)
+    _components(r, lo_col, t_lo)
+    _components(r, hi_col, t_hi)
     span = np.maximum(hi - lo, 1.0)[:, None, None]
     beta = (t_hi - t_lo) / span
     alpha = t_lo - beta * lo[:, None, None]
     steps = hi - lo + 1.0
-    total, by_line = envelope_sum(alpha, beta, lo[:, None], hi[:, None])  # [P, O], [P, O, K]
-    over = overhead[lo_col].sum(axis=-1) * steps
-    by_bound = np.concatenate([by_line.sum(axis=1), over[:, None]], axis=-1)
-    return (total.sum(axis=-1) + over) / steps, by_bound / steps[:, None]
+    total, by_line = envelope_sum(alpha, beta, lo[:, None], hi[:, None])  # [2, P, O], [.., K]
+    over = r.overhead_s[0][lo_col].sum(axis=-1) * steps
+    by_bound = np.concatenate([by_line[0].sum(axis=1), over[:, None]], axis=-1)
+    return (
+        (total[0].sum(axis=-1) + over) / steps,
+        by_bound / steps[:, None],
+        (total[1].sum(axis=-1) + np.zeros(lo.size)) / steps,
+    )
 
 
 def _decode(
@@ -196,8 +208,7 @@ def _decode(
     means: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # equal stages: one result
     for r, comm, xfer in zip(st.results, st.comms, st.transfers):
         if id(r) not in means:
-            mean, by_dev = _device_means(r, lo_col, hi_col, lo, hi, strict=False)
-            means[id(r)] = (mean, by_dev, _device_means(r, lo_col, hi_col, lo, hi, strict=True)[0])
+            means[id(r)] = _device_means(r, lo_col, hi_col, lo, hi)
         mean, by_dev, strict = means[id(r)]
         stage.append(mean + comm.seconds[lo_col])
         stage_bound.append(np.maximum(strict, comm.bound_seconds[lo_col]))
@@ -235,6 +246,84 @@ def _phase_stages(
     return stages(ph.template, counts, system, layout, batch, policy, fuse, launch, context=phase)
 
 
+class _NotJoined(Exception):
+    """The two phases' count tables are not the same ops: evaluate them one at a time."""
+
+
+def _same_graph(model: Model) -> bool:
+    """Whether the prefill and decode templates are one graph (ops, wiring, tensor sizes)."""
+    if model not in _SAME:
+        a = phase_counts(model, "prefill").template
+        b = phase_counts(model, "decode").template
+        try:
+            _SAME[model] = a.nodes == b.nodes and a.tensor_sizes() == b.tensor_sizes()
+        except ValueError:  # an op holding arrays does not compare: take them as different
+            _SAME[model] = False
+    return _SAME[model]
+
+
+def _both_stages(
+    model: Model,
+    prefill: tuple[np.ndarray, np.ndarray],
+    decode: tuple[np.ndarray, np.ndarray],
+    system: System,
+    layout: Layout,
+    dtype: str,
+    policy: str | Policy | None,
+    fuse: bool,
+    launch: str,
+) -> Stages | None:
+    """The prefill's (batch, prompt) points [C1] and the decode's (batch, context) points [C2]
+    as the columns of one evaluation [C1 + C2], prefill first; None where that could change a
+    number or does not apply.
+
+    Every step of an evaluation works column by column, except numpy's sums along the first
+    axis of a [rows, columns] array (ops, or pipeline stages): with several columns they add row
+    after row, with one column the first row plus the rest pairwise. So a phase of one column
+    joins only where that order cannot matter (:func:`_one_column_sums`). The phases must be one
+    graph and one set of per-op counts (weights, GEMMs); context parallelism counts and
+    communicates each phase its own way, and expert parallelism sizes its dispatch from all the
+    columns.
+    """
+    if layout.cp > 1 or layout.ep > 1:
+        return None
+    single = min(prefill[0].size, decode[0].size) < 2
+    if single and (layout.pp > 2 or not _short_groups(model, fuse)) or not _same_graph(model):
+        return None
+    pre, dec = phase_counts(model, "prefill"), phase_counts(model, "decode")
+    n = prefill[0].size
+
+    def counts(micro: np.ndarray) -> CostTable:
+        a = pre.table(micro[:n], prefill[1], dtype, fuse=False)
+        b = dec.table(micro[n:], decode[1], dtype, fuse=False)
+        joined = join_columns(a, b)
+        if joined is None or not (_one_column_sums(a) and _one_column_sums(b)):
+            raise _NotJoined
+        return joined
+
+    batch = np.concatenate([prefill[0], decode[0]])
+    try:
+        return stages(pre.template, counts, system, layout, batch, policy, fuse, launch)
+    except _NotJoined:
+        return None
+
+
+def _short_groups(model: Model, fuse: bool) -> bool:
+    """Whether fusion reduces the ops of each group one member after another, whatever the
+    columns (groups of at most 7 ops; :func:`roofline.fusion.group_reduce`)."""
+    if not fuse:
+        return True
+    return max(len(g) for g in fusion_groups(phase_counts(model, "prefill").template)) < 8
+
+
+def _one_column_sums(ct: CostTable) -> bool:
+    """Whether the sums over ``ct``'s ops come out the same with one column as with several:
+    true with several columns; with one, when at most two ops hold KV cache (the only count
+    summed over the ops: two terms and zeros add up alike in any order). Stage sums (at most two
+    stages, checked by the caller) are ``a + (0 + b)`` or ``a + b``: alike."""
+    return ct.batch.size > 1 or int(np.count_nonzero(ct.kv_footprint_bytes)) <= 2
+
+
 def _one(
     model: Model,
     system: System,
@@ -250,7 +339,12 @@ def _one(
     check_layout(model, system, layout)
     pb, pp, pcol = _columns(b, p)
     run = (system, layout, dtype, policy, fuse, launch)
-    prefill = _phase_stages(model, "prefill", pb, pp, *run)
+    dec = np.flatnonzero(o >= 2)
+    lo, hi = p[dec] + 1.0, p[dec] + o[dec] - 1.0
+    db, dc, dcol = _columns(np.concatenate([b[dec], b[dec]]), np.concatenate([lo, hi]))
+    lo_col, hi_col = dcol[: dec.size], dcol[dec.size :]
+    both = _both_stages(model, (pb, pp), (db, dc), *run) if dec.size else None
+    prefill = both or _phase_stages(model, "prefill", pb, pp, *run)
     pre_totals = prefill.combine()
     ttft = pre_totals["latency_s"][pcol]
     ttft_bound = pre_totals["latency_bound_s"][pcol]
@@ -260,25 +354,27 @@ def _one(
     labels = prefill.labels if layout.devices > 1 else prefill.labels[:-1]
     prefill_bound = dominant(labels, pre_totals["by_bound_s"][pcol][:, : len(labels)])
     energy = to_grid(system.device).energy_arrays()
-    pre_j, pre_busiest_j = prefill.dynamic_energy_j(energy.interconnect[0])
+    link_j = energy.interconnect[0]
+    pre_j, pre_busiest_j = prefill.dynamic_energy_j(link_j)
     prefill_j, prefill_busiest_j = pre_j[pcol], pre_busiest_j[pcol]
     step_j = np.zeros(b.size)
     step_busiest_j = np.zeros(b.size)
     tpot = np.full(b.size, np.nan)
     tpot_bound = np.full(b.size, np.nan)
     decode_bound = np.full(b.size, "", dtype=object)
-    dec = np.flatnonzero(o >= 2)
     if dec.size:
-        lo, hi = p[dec] + 1.0, p[dec] + o[dec] - 1.0
-        db, dc, dcol = _columns(np.concatenate([b[dec], b[dec]]), np.concatenate([lo, hi]))
-        lo_col, hi_col = dcol[: dec.size], dcol[dec.size :]
-        decode = _phase_stages(model, "decode", db, dc, *run)
+        if both is not None:  # the decode's columns follow the prefill's
+            decode = both
+            lo_col, hi_col = lo_col + pb.size, hi_col + pb.size
+        else:
+            decode = _phase_stages(model, "decode", db, dc, *run)
         tpot[dec], tpot_bound[dec], by_bound = _decode(decode, lo_col, hi_col, lo, hi)
         decode_bound[dec] = dominant(labels, by_bound[:, : len(labels)])
         feasible[dec] &= decode.feasible[hi_col]
         devices[dec] = np.maximum(devices[dec], _devices_needed(decode, hi_col))
         kv[dec] = decode.kv_cache_bytes[hi_col]
-        dyn, busiest = decode.dynamic_energy_j(energy.interconnect[0])
+        same = decode is prefill
+        dyn, busiest = (pre_j, pre_busiest_j) if same else decode.dynamic_energy_j(link_j)
         step_j[dec] = 0.5 * (dyn[lo_col] + dyn[hi_col])  # exact: affine in the context
         step_busiest_j[dec] = 0.5 * (busiest[lo_col] + busiest[hi_col])
     steps = o - 1.0

@@ -139,16 +139,19 @@ class Stages:
 
     def combine(self) -> dict[str, np.ndarray]:
         """Arrays [C]: latency (estimate and bound), interconnect, time by bound..."""
-        stage = np.array([r.latency_s[0] + c.seconds for r, c in zip(self.results, self.comms)])
+        # equal stages share one result: reduce each distinct result once
+        sums: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        for r in self.results:
+            if id(r) not in sums:
+                sums[id(r)] = (r.latency_s[0], r.latency_bound_s[0], r.time_by_bound()[0])
+        per_stage = [sums[id(r)] for r in self.results]
+        stage = np.array([t[0] + c.seconds for t, c in zip(per_stage, self.comms)])
         stage_bound = np.array(
-            [
-                np.maximum(r.latency_bound_s[0], c.bound_seconds)
-                for r, c in zip(self.results, self.comms)
-            ]
+            [np.maximum(t[1], c.bound_seconds) for t, c in zip(per_stage, self.comms)]
         )
         hop = np.array([x.seconds for x in self.transfers])
         hop_bound = np.array([x.bound_seconds for x in self.transfers])
-        by_bound = sum(r.time_by_bound()[0] for r in self.results)
+        by_bound = sum(t[2] for t in per_stage)
         wire = sum(c.seconds for c in self.comms) + hop.sum(axis=0)
         m = self.micro_batches
         return {

@@ -42,6 +42,7 @@ size one device holds (split outputs divided by t, the residual stream whole).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -145,33 +146,32 @@ def shard(
     if tp == 1 and ep == 1:
         return full, [], []
     rs = roles(graph)
-    n = full.n_ops
-    factor = {name: np.ones(n) for name in (*_FLOPS, *_WEIGHTS, *_IN, *_OUT, *_KV, "gather_rows")}
-    gemm_factor = {d: np.ones(n) for d in ("n", "k", "count")}
     comms: list[Comm] = []
     expert_comms: list[Comm] = []
     expert_read: dict[int, np.ndarray] = {}
-    for i, (op, role) in enumerate(zip(graph.ops, rs)):
-        if role == Role.EXPERTS:
+    if Role.EXPERTS in rs:
+        factor, gemm_factor, after = _split(graph, tp, skip_experts=True)
+        for i in np.flatnonzero([r == Role.EXPERTS for r in rs]).tolist():
             _experts(
-                full, group, op, i, tp, ep, factor, gemm_factor, comms, expert_comms, expert_read
+                full,
+                group,
+                graph.ops[i],
+                i,
+                tp,
+                ep,
+                factor,
+                gemm_factor,
+                comms,
+                expert_comms,
+                expert_read,
             )
-            continue
-        columns, dim, coll = _SPLITS.get(role, ((), None, None))
-        if role == Role.TABLE and (op.repeat if op.side_by_side else 1) % tp:
-            columns, coll = _ROW_WISE
-        for c in columns:
-            factor[c][i] = 1.0 / tp
-        if dim:
-            gemm_factor[dim][i] = 1.0 / tp
-        if role == Role.HEADS:
-            kv = kv_heads(op)
-            for c in _KV:
-                factor[c][i] = max(1.0 / tp, 1.0 / kv)
-        if coll:
-            copies = 1 if op.side_by_side else op.repeat
-            size = full.act_out_bytes[i] / copies / (tp if coll == "all_to_all" else 1.0)
-            comms.append(Comm(i, coll, size, copies))
+        live_share = _live_share(graph, factor["act_out_elems"])
+    else:  # the split depends on the graph and tp alone: worked out once
+        factor, gemm_factor, after, live_share = graph.derived(f"tp_split.{tp}", _static_split(tp))
+    for i, coll, copies in after:
+        size = full.act_out_bytes[i] / copies / (tp if coll == "all_to_all" else 1.0)
+        comms.append(Comm(i, coll, size, copies))
+    comms.sort(key=lambda c: c.op)  # in op order, the experts' among the rest
     data = np.array([r == Role.DATA for r in rs])
     changes: dict[str, np.ndarray] = {}
     for name, f in factor.items():
@@ -182,7 +182,7 @@ def shard(
         changes[name] = scaled
     for i, read in expert_read.items():
         changes["weight_read_bytes"][i] = read
-    changes["live_act_bytes"] = full.live_act_bytes * _live_share(graph, factor["act_out_elems"])
+    changes["live_act_bytes"] = full.live_act_bytes * live_share
     if data.any():
         changes["live_act_bytes"] = np.where(
             data[:, None], local.live_act_bytes, full.live_act_bytes
@@ -200,6 +200,53 @@ def shard(
             base = gemm.get(dim, getattr(full, dim))
             gemm[dim] = np.where(rows[:, None], getattr(local, dim), base)
     return replace(full, **changes, **gemm), comms, expert_comms  # type: ignore[arg-type]
+
+
+#: per count column and per GEMM dim, the factor [O] one device's share scales each op by
+_Factors = dict[str, np.ndarray]
+#: the collectives after ops: (op, kind, copies)
+_After = list[tuple[int, str, int]]
+
+
+def _split(graph: Graph, tp: int, skip_experts: bool) -> tuple[_Factors, _Factors, _After]:
+    """The factors and collectives of every op's role over ``tp`` devices (experts' left out:
+    they depend on the counts)."""
+    n = len(graph.ops)
+    factor = {name: np.ones(n) for name in (*_FLOPS, *_WEIGHTS, *_IN, *_OUT, *_KV, "gather_rows")}
+    gemm_factor = {d: np.ones(n) for d in ("n", "k", "count")}
+    after: _After = []
+    for i, (op, role) in enumerate(zip(graph.ops, roles(graph))):
+        if role == Role.EXPERTS and skip_experts:
+            continue
+        columns, dim, coll = _SPLITS.get(role, ((), None, None))
+        if role == Role.TABLE and (op.repeat if op.side_by_side else 1) % tp:
+            columns, coll = _ROW_WISE
+        for c in columns:
+            factor[c][i] = 1.0 / tp
+        if dim:
+            gemm_factor[dim][i] = 1.0 / tp
+        if role == Role.HEADS:
+            kv = kv_heads(op)
+            for c in _KV:
+                factor[c][i] = max(1.0 / tp, 1.0 / kv)
+        if coll:
+            after.append((i, coll, 1 if op.side_by_side else op.repeat))
+    return factor, gemm_factor, after
+
+
+def _static_split(
+    tp: int,
+) -> Callable[[Graph], tuple[_Factors, _Factors, _After, np.ndarray]]:
+    """:func:`_split` of a graph without experts, with its live share (read-only)."""
+
+    def split(graph: Graph) -> tuple[_Factors, _Factors, _After, np.ndarray]:
+        factor, gemm_factor, after = _split(graph, tp, skip_experts=False)
+        live = _live_share(graph, factor["act_out_elems"])
+        for arr in (*factor.values(), *gemm_factor.values(), live):
+            arr.flags.writeable = False
+        return factor, gemm_factor, after, live
+
+    return split
 
 
 def _live_share(graph: Graph, out_factor: np.ndarray) -> np.ndarray:

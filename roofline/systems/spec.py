@@ -22,6 +22,8 @@ collectives on these levels.
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
@@ -122,12 +124,29 @@ class System(SpecModel):
         return tuple(self.interconnect.items())
 
 
+#: the one-device system of recent device objects (by identity: a device spec is frozen, so its
+#: system is built and validated once); bounded, as :func:`roofline.grid.to_grid`'s grids
+_SINGLES: OrderedDict[int, System] = OrderedDict()
+_SINGLES_MAX = 64
+_SINGLES_LOCK = threading.Lock()
+
+
 def single(device: Hardware) -> System:
     """A system of one device and no interconnect: a device where a system is evaluated."""
-    return System(
+    with _SINGLES_LOCK:
+        hit = _SINGLES.get(id(device))
+        if hit is not None and hit.device is device:
+            _SINGLES.move_to_end(id(device))
+            return hit
+    system = System(
         name=device.name,
         description=device.description,
         source=device.source,
         device=device,
         count=1,
     )
+    with _SINGLES_LOCK:
+        _SINGLES[id(device)] = system
+        while len(_SINGLES) > _SINGLES_MAX:
+            _SINGLES.popitem(last=False)
+    return system

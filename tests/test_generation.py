@@ -217,13 +217,15 @@ def test_set_and_model_suffix_change_family_parameters(capsys):
         ("h100_sxm5", {}, {"prompt": [128, 2000], "output": [1, 2, 77], "batch": [1, 48]}),
         ("h100_sxm5", {"policy": "single"}, {"prompt": 512, "output": 128, "batch": 1}),
         ("dgx_h100", {"tp": [1, 2, 8], "pp": [1, 2]}, {"prompt": 512, "output": 2, "batch": 3}),
+        ("dgx_h100", {"tp": [1, 2], "pp": [4, 8]}, {"prompt": 512, "output": 128, "batch": 1}),
         ("dgx_h100", {"tp": [1, 2, 8], "pp": [1, 2]},
          {"prompt": [128, 2000], "output": [1, 2, 77], "batch": [1, 48]}),
     ],
 )  # fmt: skip
 def test_both_phases_in_one_pass_equal_each_phase_alone(monkeypatch, system, degrees, points):
-    # the prefill's and the decode's columns evaluated together must give the very same numbers
-    # (bit for bit, NaN where NaN) as the phases evaluated one at a time, one column or several
+    # the prefill's and the decode's columns evaluated together give the numbers of the phases
+    # evaluated one at a time, one column or several (NaN where NaN; to the last bits: numpy
+    # sums a one-column table's ops pairwise, a wider one's row after row)
     def table() -> dict[str, np.ndarray]:
         t = generate("llama2_7b", system, dtype="fp16", **degrees, **points)
         return {c: t.column(c) for c in GENERATION_COLUMNS}
@@ -244,6 +246,6 @@ def test_both_phases_in_one_pass_equal_each_phase_alone(monkeypatch, system, deg
     for c in GENERATION_COLUMNS:
         a, b = joined[c], alone[c]
         if a.dtype.kind == "f":
-            assert a.tobytes() == b.tobytes(), c
+            np.testing.assert_allclose(a, b, rtol=1e-13, atol=0, err_msg=c)
         else:
             assert a.tolist() == b.tolist(), c

@@ -46,7 +46,6 @@ from roofline.api import HardwareLike, ModelLike, device_file
 from roofline.energy import DeviceEnergy, power_floor_s
 from roofline.errors import SpecError
 from roofline.formulas import dominant
-from roofline.fusion import fusion_groups
 from roofline.grid import to_grid
 from roofline.kinds import EngineKind
 from roofline.model import Model
@@ -274,21 +273,15 @@ def _both_stages(
     launch: str,
 ) -> Stages | None:
     """The prefill's (batch, prompt) points [C1] and the decode's (batch, context) points [C2]
-    as the columns of one evaluation [C1 + C2], prefill first; None where that could change a
-    number or does not apply.
+    as the columns of one evaluation [C1 + C2], prefill first; None where that does not apply.
 
-    Every step of an evaluation works column by column, except numpy's sums along the first
-    axis of a [rows, columns] array (ops, or pipeline stages): with several columns they add row
-    after row, with one column the first row plus the rest pairwise. So a phase of one column
-    joins only where that order cannot matter (:func:`_one_column_sums`). The phases must be one
-    graph and one set of per-op counts (weights, GEMMs); context parallelism counts and
-    communicates each phase its own way, and expert parallelism sizes its dispatch from all the
-    columns.
+    Every step of an evaluation works column by column, so the phases must only be one graph
+    with one set of per-op counts (weights, GEMMs); context parallelism counts and communicates
+    each phase its own way, and expert parallelism sizes its dispatch from all the columns.
+    (numpy sums the ops of a one-column table pairwise and of a wider one row after row, so a
+    point can differ in its last bit from the same point evaluated alone.)
     """
-    if layout.cp > 1 or layout.ep > 1:
-        return None
-    single = min(prefill[0].size, decode[0].size) < 2
-    if single and (layout.pp > 2 or not _short_groups(model, fuse)) or not _same_graph(model):
+    if layout.cp > 1 or layout.ep > 1 or not _same_graph(model):
         return None
     pre, dec = phase_counts(model, "prefill"), phase_counts(model, "decode")
     n = prefill[0].size
@@ -297,7 +290,7 @@ def _both_stages(
         a = pre.table(micro[:n], prefill[1], dtype, fuse=False)
         b = dec.table(micro[n:], decode[1], dtype, fuse=False)
         joined = join_columns(a, b)
-        if joined is None or not (_one_column_sums(a) and _one_column_sums(b)):
+        if joined is None:
             raise _NotJoined
         return joined
 
@@ -306,22 +299,6 @@ def _both_stages(
         return stages(pre.template, counts, system, layout, batch, policy, fuse, launch)
     except _NotJoined:
         return None
-
-
-def _short_groups(model: Model, fuse: bool) -> bool:
-    """Whether fusion reduces the ops of each group one member after another, whatever the
-    columns (groups of at most 7 ops; :func:`roofline.fusion.group_reduce`)."""
-    if not fuse:
-        return True
-    return max(len(g) for g in fusion_groups(phase_counts(model, "prefill").template)) < 8
-
-
-def _one_column_sums(ct: CostTable) -> bool:
-    """Whether the sums over ``ct``'s ops come out the same with one column as with several:
-    true with several columns; with one, when at most two ops hold KV cache (the only count
-    summed over the ops: two terms and zeros add up alike in any order). Stage sums (at most two
-    stages, checked by the caller) are ``a + (0 + b)`` or ``a + b``: alike."""
-    return ct.batch.size > 1 or int(np.count_nonzero(ct.kv_footprint_bytes)) <= 2
 
 
 def _one(

@@ -3,6 +3,8 @@ pipeline arithmetic, invariants (hypothesis) and bad layouts."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -290,3 +292,58 @@ def test_compare_rows_of_a_system_use_the_whole_systems_peak():
         assert r["devices_needed"] == 8
         expect = r["flops"] / (r["latency_s"] * 8 * peak)
         assert r["utilization"] == pytest.approx(expect, rel=1e-12)
+
+
+HF_CONFIGS = Path(__file__).parent / "data" / "hf_configs"
+
+
+def _roles_by_name(model: rl.Model) -> dict[str, Role]:
+    return {op.name: r for op, r in zip(model.graph.ops, roles(model.graph))}
+
+
+def test_latent_attention_is_split_by_heads_with_its_latent_whole():
+    # DeepSeek's MLA under tensor parallelism as vLLM and SGLang run it: the low-rank down
+    # projections (q_a_proj, kv_a_proj_with_mqa) replicated, q_b_proj column-parallel, the
+    # attention by heads with its one latent per token on every device, o_proj row-parallel,
+    # the MoE as experts (the graph was once taken for a CNN: every linear column_gather)
+    m = rl.load_model("deepseek_v3")
+    r = _roles_by_name(m)
+    block = "model.layers.3-60"
+    assert r["model.embed_tokens"] == Role.VOCAB and r["lm_head"] == Role.COLUMN_GATHER
+    assert r[f"{block}.self_attn.q_a_proj"] == Role.REPLICATED
+    assert r[f"{block}.self_attn.kv_a_proj_with_mqa"] == Role.REPLICATED
+    assert r[f"{block}.self_attn.q_b_proj"] == Role.COLUMN
+    assert r[f"{block}.self_attn"] == Role.HEADS
+    assert r[f"{block}.self_attn.o_proj"] == Role.ROW
+    assert r[f"{block}.mlp"] == Role.EXPERTS
+    assert r["model.layers.0-2.mlp.down_proj"] == Role.ROW
+    # one device's share at tp = 8: the op's kv_b_proj weights and FLOPs by 8, its cache whole
+    i = [op.name for op in m.graph.ops].index(f"{block}.self_attn")
+    batch = np.array([4.0])
+    ct = count_graph(m.graph, batch, "bf16", fuse=False)
+    local, _, _ = shard(ct, ct, ct, m.graph, 8)
+    for column, share in (("weight_bytes", 1 / 8), ("flops_matrix", 1 / 8),
+                          ("kv_footprint_bytes", 1.0)):  # fmt: skip
+        assert getattr(local, column)[i] == pytest.approx(getattr(ct, column)[i] * share)
+
+
+def test_deepseek_runs_expert_parallel_and_its_unrepeated_dense_block_is_split():
+    m = rl.from_hf_config(HF_CONFIGS / "deepseek_v2_lite.json")
+    r = _roles_by_name(m)  # layer 0 is dense and not repeated: split like the others
+    assert [r[f"model.layers.0.mlp.{p}"] for p in ("gate_proj", "up_proj", "down_proj")] == [
+        Role.COLUMN,
+        Role.COLUMN,
+        Role.ROW,
+    ]
+    assert r["model.layers.0.self_attn.q_proj"] == Role.COLUMN
+    t = rl.generate(m, "dgx_h100", prompt=256, output=8, batch=8, ep=[1, 8])
+    assert t.column("ep").tolist() == [1, 8] and all(t.column("feasible"))
+
+
+def test_post_norms_do_not_hide_a_row_parallel_linear():
+    # Gemma 2 normalizes o_proj's and down_proj's outputs before the residual add: they are
+    # still row-parallel (an all-reduce each), not column-parallel with no communication
+    r = _roles_by_name(rl.from_hf_config(HF_CONFIGS / "gemma2_9b.json"))
+    rows = [name for name, role in r.items() if role == Role.ROW]
+    assert rows and all(name.endswith(("o_proj", "down_proj")) for name in rows)
+    assert len(rows) == 4  # two blocks (local and global attention) x o_proj, down_proj

@@ -1,9 +1,14 @@
 """What each op does under tensor parallelism, read from the graph's structure (not op names).
 
-* A graph with attention is a transformer, split Megatron-style over a group of ``t`` devices:
-  attention by heads (``heads``); a linear whose output feeds a residual add is row-parallel
-  (``row``: its input and K dim split, an all-reduce of its output); every other linear of a
-  repeated block is column-parallel (``column``: N dim split, no communication); the largest token
+* A graph with attention (plain or latent) is a transformer, split Megatron-style over a group
+  of ``t`` devices: attention by heads (``heads``); a linear whose output feeds a residual add,
+  directly or through norms (Gemma 2's post-norms), is row-parallel (``row``: its input and K dim
+  split, an all-reduce of its output); a linear whose output feeds a norm otherwise (a low-rank
+  down projection: MLA's ``q_a_proj`` and ``kv_a_proj_with_mqa``, whose norm needs the whole
+  vector) is replicated, as vLLM and SGLang run DeepSeek's; every other linear of a repeated
+  block, or whose output reaches attention or a row-parallel linear through pointwise ops (an
+  unrepeated first block, as DeepSeek's dense layers), is column-parallel (``column``: N dim
+  split, no communication); the largest token
   embedding is vocabulary-parallel (``vocab``: rows split, an all-reduce of the looked-up vectors);
   a final linear onto that vocabulary is column-parallel with its logits gathered
   (``column_gather``); everything else (norms, activations, other embeddings, a pooler) is
@@ -55,12 +60,35 @@ def _consumers(graph: Graph) -> dict[str, list[int]]:
 
 
 def _feeds_residual_add(graph: Graph, i: int, consumers: dict[str, list[int]]) -> bool:
-    """Whether op i's output is added to another tensor (a residual connection)."""
+    """Whether op i's output is added to another tensor (a residual connection), directly or
+    through norms."""
     for j in consumers[graph.nodes[i].output]:
         op = graph.nodes[j].op
         if op.kind == "elementwise" and getattr(op, "op", "") == "add":
             return True
+        if op.category == OpCategory.NORMALIZATION and _feeds_residual_add(graph, j, consumers):
+            return True
     return False
+
+
+def _feeds_split_input(graph: Graph, i: int, consumers: dict[str, list[int]]) -> bool:
+    """Whether op i's output reaches attention or a row-parallel linear (which take split
+    inputs) directly or through pointwise ops."""
+    for j in consumers[graph.nodes[i].output]:
+        op = graph.nodes[j].op
+        if op.category == OpCategory.ATTENTION:
+            return True
+        if op.kind == "linear" and _feeds_residual_add(graph, j, consumers):
+            return True
+        if op.category in _POINTWISE and _feeds_split_input(graph, j, consumers):
+            return True
+    return False
+
+
+def _feeds_norm(graph: Graph, i: int, consumers: dict[str, list[int]]) -> bool:
+    """Whether op i's output is normalized by some op (which needs the whole vector)."""
+    nodes = graph.nodes
+    return any(nodes[j].op.category == OpCategory.NORMALIZATION for j in consumers[nodes[i].output])
 
 
 #: op categories that work element by element on their inputs (a split input stays split)
@@ -84,7 +112,7 @@ def _roles(graph: Graph) -> tuple[Role, ...]:
     ops = graph.ops
     kinds = {op.kind for op in ops}
     out = [Role.REPLICATED] * len(ops)
-    if "attention" in kinds:
+    if any(op.category == OpCategory.ATTENTION for op in ops):
         consumers = _consumers(graph)
         tokens = [
             (getattr(op, "num_embeddings", 0), i)
@@ -93,7 +121,7 @@ def _roles(graph: Graph) -> tuple[Role, ...]:
         ]
         vocab = max(tokens)[0] if tokens else 0
         for i, op in enumerate(ops):
-            if op.kind == "attention":
+            if op.category == OpCategory.ATTENTION:
                 out[i] = Role.HEADS
             elif op.category == OpCategory.EMBEDDING and op.kind == "embedding":
                 out[i] = Role.VOCAB if getattr(op, "num_embeddings", 0) == vocab else out[i]
@@ -102,7 +130,9 @@ def _roles(graph: Graph) -> tuple[Role, ...]:
             elif op.kind == "linear":
                 if _feeds_residual_add(graph, i, consumers):
                     out[i] = Role.ROW
-                elif op.repeat > 1:
+                elif _feeds_norm(graph, i, consumers):
+                    pass  # replicated
+                elif op.repeat > 1 or _feeds_split_input(graph, i, consumers):
                     out[i] = Role.COLUMN
                 elif vocab and getattr(op, "out_features", 0) == vocab:
                     out[i] = Role.COLUMN_GATHER

@@ -11,9 +11,11 @@ column_gather      as column                                   all-gather of the
 sharded            FLOPs, input, output (pointwise on a split  -
                    tensor)
 row                FLOPs, weights, input (GEMM K)              all-reduce of the output
-heads              FLOPs, input, output (GEMM count); the KV   -
-                   cache by max(t, KV heads) (KV heads are
-                   replicated when t exceeds them)
+heads              FLOPs, weights, input, output (GEMM         -
+                   count); the KV cache by max(t, KV heads)
+                   (KV heads are replicated when t exceeds
+                   them; latent attention's one latent per
+                   token is replicated)
 vocab              weights, rows looked up                     all-reduce of the output
 table (table-wise) weights, rows, FLOPs, input, output         all-to-all of the pooled vectors
 table (row-wise)   weights, rows, FLOPs (each device holds     reduce-scatter of the partial
@@ -67,7 +69,7 @@ _SPLITS: dict[Role, tuple[tuple[str, ...], str | None, str | None]] = {
     Role.COLUMN_GATHER: (_FLOPS + _WEIGHTS + _OUT, "n", "all_gather"),
     Role.ROW: (_FLOPS + _WEIGHTS + _IN, "k", "all_reduce"),
     Role.SHARDED: (_FLOPS + _WEIGHTS + _IN + _OUT, None, None),
-    Role.HEADS: (_FLOPS + _IN + _OUT, "count", None),
+    Role.HEADS: (_FLOPS + _WEIGHTS + _IN + _OUT, "count", None),
     Role.VOCAB: (_WEIGHTS + ("gather_rows",), None, "all_reduce"),
     Role.TABLE: (_FLOPS + _WEIGHTS + _IN + _OUT + ("gather_rows",), None, "all_to_all"),
 }
@@ -90,7 +92,10 @@ class Comm:
 
 
 def kv_heads(op: Op) -> int:
-    """Key/value heads of an attention op (its query heads when it declares none)."""
+    """Key/value heads of an attention op (its query heads when it declares none; one for latent
+    attention, whose cached latent every head reads)."""
+    if op.kind == "latent_attention":
+        return 1
     declared = getattr(op, "num_kv_heads", None)
     return int(declared if declared is not None else getattr(op, "num_heads", 1))
 

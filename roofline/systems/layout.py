@@ -25,12 +25,12 @@ within the next ``tp x cp``.
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from roofline.arguments import check_count
 from roofline.errors import SpecError
 
 
@@ -76,10 +76,7 @@ class Layout:
 
 def check_degree(name: str, value: Any) -> None:
     """SpecError unless the parallel degree ``value`` of ``name`` is a whole number >= 1."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 1:
-        raise SpecError(
-            f"{name}={value!r} must be a whole number >= 1", field=name, fix=f"e.g. {name}=2"
-        )
+    check_count(name, value)
 
 
 def layouts(

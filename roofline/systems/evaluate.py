@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from roofline import energy as en
 from roofline.counting import count_graph
 from roofline.errors import SpecError
 from roofline.evaluation import evaluate_costs
@@ -131,10 +132,12 @@ class Stages:
         sent = sum(
             sum(c.level_bytes.values(), np.zeros_like(m)) for c in (*self.comms, *self.transfers)
         )
-        links = m * np.asarray(sent) * link_j_per_byte if lay.devices > 1 else np.zeros_like(m)
-        group = lay.model_parallel
-        system = (per_device.sum(axis=0) * group + links * group) * lay.dp
-        busiest = per_device.max(axis=0) + (links if lay.devices > 1 else 0.0)
+        # one device's sends; a single device sends nothing (and costs no NaN without a model)
+        j_per_byte = link_j_per_byte if lay.devices > 1 else 0.0
+        sent_bytes = m * np.asarray(sent) if lay.devices > 1 else np.zeros_like(m)
+        copies = lay.model_parallel * lay.dp  # the devices that run each stage's share
+        system = en.system_energy(per_device * copies, sent_bytes * copies, j_per_byte)
+        busiest = per_device.max(axis=0) + sent_bytes * j_per_byte
         return system, busiest
 
     def combine(self) -> dict[str, np.ndarray]:

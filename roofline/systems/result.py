@@ -73,17 +73,21 @@ class SystemResult:
         return np.array([lay.devices for lay in self.layouts], dtype=float)[:, None]
 
     @property
-    def capped_latency_s(self) -> np.ndarray:
-        """Latency [N, B] under the power cap: until the busiest device draws no more than its
-        TDP (its dynamic joules over TDP - idle watts)."""
+    def _power_floor_s(self) -> np.ndarray:
+        """The least seconds [N, B] a run takes under the cap: until the busiest device draws no
+        more than its TDP (its dynamic joules over TDP - idle watts)."""
         e = self._energy
-        floor = en.power_floor_s(self.busiest_energy_j, e.tdp[:1], e.idle[:1])
-        return en.capped_latency(self.latency_s, floor)
+        return en.power_floor_s(self.busiest_energy_j, e.tdp[:1], e.idle[:1])
+
+    @property
+    def capped_latency_s(self) -> np.ndarray:
+        """Latency [N, B] under the power cap (:attr:`_power_floor_s`)."""
+        return en.capped_latency(self.latency_s, self._power_floor_s)
 
     @property
     def power_capped(self) -> np.ndarray:
         """Where the cap binds [N, B]."""
-        return self.capped_latency_s > self.latency_s
+        return en.is_capped(self.latency_s, self._power_floor_s)
 
     @property
     def energy_j(self) -> np.ndarray:

@@ -36,7 +36,7 @@ taken on the chord between the range's ends (exact at both ends).
 from __future__ import annotations
 
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +46,7 @@ from roofline.api import HardwareLike, ModelLike, device_file
 from roofline.energy import DeviceEnergy, power_floor_s
 from roofline.errors import SpecError
 from roofline.formulas import dominant
+from roofline.graph import Graph
 from roofline.grid import to_grid
 from roofline.kinds import EngineKind
 from roofline.model import Model
@@ -226,23 +227,38 @@ def _devices_needed(st: Stages, col: np.ndarray) -> np.ndarray:
     return st.layout.devices * per_stage[col]
 
 
+@dataclass(frozen=True)
+class _Run:
+    """What a table of points runs on: the system and its layout, the dtype, the placement
+    policy, epilogue fusion and the launch mode."""
+
+    system: System
+    layout: Layout
+    dtype: str
+    policy: str | Policy | None
+    fuse: bool
+    launch: str
+
+    def stages(
+        self,
+        graph: Graph,
+        counts: Callable[[np.ndarray], CostTable],
+        batch: np.ndarray,
+        context: Phase | None = None,
+    ) -> Stages:
+        """:func:`roofline.systems.evaluate.stages` of ``counts`` on this run."""
+        s, lay, policy, fuse = self.system, self.layout, self.policy, self.fuse
+        return stages(graph, counts, s, lay, batch, policy, fuse, self.launch, context=context)
+
+
 def _phase_stages(
-    model: Model,
-    phase: Phase,
-    batch: np.ndarray,
-    length: np.ndarray,
-    system: System,
-    layout: Layout,
-    dtype: str,
-    policy: str | Policy | None,
-    fuse: bool,
-    launch: str,
+    model: Model, phase: Phase, batch: np.ndarray, length: np.ndarray, run: _Run
 ) -> Stages:
-    """``model``'s ``phase`` under ``layout`` at each (batch, length) point [C] (one context-
-    parallel rank's counts when ``layout.cp`` > 1)."""
+    """``model``'s ``phase`` under ``run.layout`` at each (batch, length) point [C] (one
+    context-parallel rank's counts when ``layout.cp`` > 1)."""
     ph = phase_counts(model, phase)
-    counts = rank_counts(ph, length, layout.cp, dtype)
-    return stages(ph.template, counts, system, layout, batch, policy, fuse, launch, context=phase)
+    counts = rank_counts(ph, length, run.layout.cp, run.dtype)
+    return run.stages(ph.template, counts, batch, context=phase)
 
 
 class _NotJoined(Exception):
@@ -265,12 +281,7 @@ def _both_stages(
     model: Model,
     prefill: tuple[np.ndarray, np.ndarray],
     decode: tuple[np.ndarray, np.ndarray],
-    system: System,
-    layout: Layout,
-    dtype: str,
-    policy: str | Policy | None,
-    fuse: bool,
-    launch: str,
+    run: _Run,
 ) -> Stages | None:
     """The prefill's (batch, prompt) points [C1] and the decode's (batch, context) points [C2]
     as the columns of one evaluation [C1 + C2], prefill first; None where that does not apply.
@@ -281,14 +292,14 @@ def _both_stages(
     (numpy sums the ops of a one-column table pairwise and of a wider one row after row, so a
     point can differ in its last bit from the same point evaluated alone.)
     """
-    if layout.cp > 1 or layout.ep > 1 or not _same_graph(model):
+    if run.layout.cp > 1 or run.layout.ep > 1 or not _same_graph(model):
         return None
     pre, dec = phase_counts(model, "prefill"), phase_counts(model, "decode")
     n = prefill[0].size
 
     def counts(micro: np.ndarray) -> CostTable:
-        a = pre.table(micro[:n], prefill[1], dtype, fuse=False)
-        b = dec.table(micro[n:], decode[1], dtype, fuse=False)
+        a = pre.table(micro[:n], prefill[1], run.dtype, fuse=False)
+        b = dec.table(micro[n:], decode[1], run.dtype, fuse=False)
         joined = join_columns(a, b)
         if joined is None:
             raise _NotJoined
@@ -296,7 +307,7 @@ def _both_stages(
 
     batch = np.concatenate([prefill[0], decode[0]])
     try:
-        return stages(pre.template, counts, system, layout, batch, policy, fuse, launch)
+        return run.stages(pre.template, counts, batch)
     except _NotJoined:
         return None
 
@@ -315,13 +326,13 @@ def _one(
     b, p, o = grid.batch, grid.prompt, grid.output
     check_layout(model, system, layout)
     pb, pp, pcol = _columns(b, p)
-    run = (system, layout, dtype, policy, fuse, launch)
+    run = _Run(system, layout, dtype, policy, fuse, launch)
     dec = np.flatnonzero(o >= 2)
     lo, hi = p[dec] + 1.0, p[dec] + o[dec] - 1.0
     db, dc, dcol = _columns(np.concatenate([b[dec], b[dec]]), np.concatenate([lo, hi]))
     lo_col, hi_col = dcol[: dec.size], dcol[dec.size :]
-    both = _both_stages(model, (pb, pp), (db, dc), *run) if dec.size else None
-    prefill = both or _phase_stages(model, "prefill", pb, pp, *run)
+    both = _both_stages(model, (pb, pp), (db, dc), run) if dec.size else None
+    prefill = both or _phase_stages(model, "prefill", pb, pp, run)
     pre_totals = prefill.combine()
     ttft = pre_totals["latency_s"][pcol]
     ttft_bound = pre_totals["latency_bound_s"][pcol]
@@ -344,7 +355,7 @@ def _one(
             decode = both
             lo_col, hi_col = lo_col + pb.size, hi_col + pb.size
         else:
-            decode = _phase_stages(model, "decode", db, dc, *run)
+            decode = _phase_stages(model, "decode", db, dc, run)
         tpot[dec], tpot_bound[dec], by_bound = _decode(decode, lo_col, hi_col, lo, hi)
         decode_bound[dec] = dominant(labels, by_bound[:, : len(labels)])
         feasible[dec] &= decode.feasible[hi_col]

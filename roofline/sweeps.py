@@ -33,6 +33,7 @@ from roofline.batch_sizes import batch_sizes
 from roofline.counting import as_batches, count_graph
 from roofline.errors import SpecError
 from roofline.evaluation import evaluate_costs
+from roofline.fusion import fusion_groups
 from roofline.hardware import Hardware
 from roofline.knobs import KnobSpace, knob_space, warn_unread
 from roofline.knobs import vary as variant_grid
@@ -349,10 +350,12 @@ def _system_sweep(
 def _check_per_op(
     models: Sequence[Model], points: int, batches: np.ndarray, dtypes: Sequence[str], fuse: bool
 ) -> None:
-    """Refuse per-op detail beyond :data:`MAX_PER_OP_ROWS` rows, before sweeping."""
+    """Refuse per-op detail beyond :data:`MAX_PER_OP_ROWS` rows, before sweeping (a row per
+    kernel: a fused group, or an op unfused)."""
     rows = 0
     for m in models:
-        rows += points * batches.size * len(count_graph(m.graph, 1, dtypes[0], fuse=fuse).names)
+        kernels = len(fusion_groups(m.graph)) if fuse else len(m.graph.ops)
+        rows += points * batches.size * kernels
     if rows * len(dtypes) > MAX_PER_OP_ROWS:
         raise SpecError(
             f"per-op detail would have {rows * len(dtypes)} rows",

@@ -242,13 +242,12 @@ def test_per_op_detail_on_request(tmp_path):
             po.column("batch") == row["batch"]
         )
         assert po.column("time_s")[sel].sum() == pytest.approx(row["latency_s"], rel=1e-12)
-    with pytest.raises(rl.SpecError, match="per-op detail"):
-        sweep(
-            "resnet50",
-            "a100_sxm4_80gb",
-            {"memory.hbm.bandwidth": np.geomspace(1e11, 1e13, 50000)},
-            per_op=True,
-        )
+    many = {"memory.hbm.bandwidth": np.geomspace(1e11, 1e13, 50000)}
+    # a row per point and kernel: resnet50's 56 fused groups, or its 174 ops unfused
+    with pytest.raises(rl.SpecError, match="per-op detail would have 2800000 rows"):
+        sweep("resnet50", "a100_sxm4_80gb", many, per_op=True)
+    with pytest.raises(rl.SpecError, match="per-op detail would have 8700000 rows"):
+        sweep("resnet50", "a100_sxm4_80gb", many, per_op=True, fuse=False)
     out = tmp_path / "ops.csv"
     cmd = [
         *SWEEP_CLI,

@@ -347,3 +347,23 @@ def test_post_norms_do_not_hide_a_row_parallel_linear():
     rows = [name for name, role in r.items() if role == Role.ROW]
     assert rows and all(name.endswith(("o_proj", "down_proj")) for name in rows)
     assert len(rows) == 4  # two blocks (local and global attention) x o_proj, down_proj
+
+
+@pytest.mark.parametrize("config", ["gpt2", "gemma_2b", "qwen2_0_5b"])
+def test_tied_embeddings_split_the_vocabulary_not_the_positions(config):
+    # with tied embeddings (GPT-2, Gemma, Qwen2-0.5B, Falcon) the token lookup reads the LM
+    # head's table: it is the vocabulary (split by rows, an all-reduce) and the head is
+    # column-parallel with its logits gathered; GPT-2's 1024-row position table is not (it was
+    # taken for the vocabulary, and the head, the largest weight of a small model, stayed whole
+    # on every device)
+    m = rl.from_hf_config(HF_CONFIGS / f"{config}.json")
+    r = _roles_by_name(m)
+    assert r["model.embed_tokens"] == Role.VOCAB and r["lm_head"] == Role.COLUMN_GATHER
+    assert r.get("model.position_embeddings", Role.REPLICATED) == Role.REPLICATED
+    vocab = next(op.num_embeddings for op in m.graph.ops if op.name == "model.embed_tokens")
+    if vocab % 2:  # GPT-2's 50257 rows: pad the vocabulary, as Megatron does
+        with pytest.raises(rl.SpecError, match="does not divide the vocabulary of 50257"):
+            rl.generate(m, "dgx_h100", prompt=64, output=2, tp=2)
+    else:
+        t = rl.generate(m, "dgx_h100", prompt=64, output=2, batch=8, tp=[1, 2])
+        assert t.column("tp").tolist() == [1, 2] and all(t.column("feasible"))

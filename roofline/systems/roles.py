@@ -9,7 +9,8 @@
   block, or whose output reaches attention or a row-parallel linear through pointwise ops (an
   unrepeated first block, as DeepSeek's dense layers), is column-parallel (``column``: N dim
   split, no communication); the largest token
-  embedding is vocabulary-parallel (``vocab``: rows split, an all-reduce of the looked-up vectors);
+  embedding (its own table, or the LM head's when they are tied) is vocabulary-parallel
+  (``vocab``: rows split, an all-reduce of the looked-up vectors);
   a final linear onto that vocabulary is column-parallel with its logits gathered
   (``column_gather``); everything else (norms, activations, other embeddings, a pooler) is
   replicated, but a pointwise op all of whose inputs are split (SwiGLU's activation and product
@@ -91,6 +92,9 @@ def _feeds_norm(graph: Graph, i: int, consumers: dict[str, list[int]]) -> bool:
     return any(nodes[j].op.category == OpCategory.NORMALIZATION for j in consumers[nodes[i].output])
 
 
+#: ops that look tokens up in a table: their own (``embedding``), or the LM head's when the
+#: embeddings are tied (``tied_embedding``: GPT-2, Falcon, Gemma); the largest is the vocabulary
+_TOKEN_TABLES = ("embedding", "tied_embedding")
 #: op categories that work element by element on their inputs (a split input stays split)
 _POINTWISE = (OpCategory.ELEMENTWISE,)
 #: roles whose output each device holds only its share of
@@ -117,13 +121,13 @@ def _roles(graph: Graph) -> tuple[Role, ...]:
         tokens = [
             (getattr(op, "num_embeddings", 0), i)
             for i, op in enumerate(ops)
-            if op.kind == "embedding"
+            if op.kind in _TOKEN_TABLES
         ]
         vocab = max(tokens)[0] if tokens else 0
         for i, op in enumerate(ops):
             if op.category == OpCategory.ATTENTION:
                 out[i] = Role.HEADS
-            elif op.category == OpCategory.EMBEDDING and op.kind == "embedding":
+            elif op.kind in _TOKEN_TABLES:
                 out[i] = Role.VOCAB if getattr(op, "num_embeddings", 0) == vocab else out[i]
             elif op.kind == "moe":
                 out[i] = Role.EXPERTS

@@ -127,9 +127,16 @@ class MemorySink:
         return _sweep_table(schema.decode(cols), schema)
 
     def _on_disk(self, schema: SweepSchema, rows: int, drive: Drive) -> SweepTable:
-        directory = spill_directory()
         what = f"a sweep table of {rows:,} rows (over the memory budget of "
         what += f"{fmt_bytes(memory_budget(self.budget))})"
+        loose = [c for c in schema.columns if schema.dtype(c).hasobject]
+        if loose:  # a file holds fixed-width values only
+            raise SpecError(
+                f"{what} cannot go to disk: column {loose[0]!r} holds Python objects",
+                field="out",
+                fix=STREAM_FIX,
+            )
+        directory = spill_directory()
         check_disk(float(rows) * schema.row_bytes(), directory, what, STREAM_FIX)
         with ColumnFiles({c: schema.dtype(c) for c in schema.columns}, rows, directory) as files:
 

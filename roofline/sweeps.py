@@ -331,9 +331,15 @@ def _system_sweep(
         tp, pp, ep, all_layouts, cp,
     )  # fmt: skip
     n = len(next(iter(cols.values()))) if cols else 0
+    categories: dict[str, tuple[str, ...]] = {}
+    for name, values in cols.items():  # text columns as codes, as a device sweep's
+        if values.dtype == object and all(isinstance(x, str) for x in values):
+            labels, codes = np.unique(values.astype(str), return_inverse=True)
+            categories[name] = tuple(str(x) for x in labels)
+            cols[name] = codes.astype(np.int32)
     schema = SweepSchema(
         columns=tuple(cols),
-        categories={},
+        categories=categories,
         knobs=knobs,
         title=f"sweep of {system.name}",
         types={k: v.dtype for k, v in cols.items()},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -266,3 +267,16 @@ def test_per_op_detail_on_request(tmp_path):
     ]
     assert subprocess.run(cmd, capture_output=True).returncode == 0
     assert len(out.read_text().splitlines()) == 1 + 2 * n_ops
+
+
+def test_a_system_sweep_over_the_budget_goes_to_disk_too(tmp_path, monkeypatch):
+    # a system sweep's text columns (model, system, bound...) are codes like a device sweep's,
+    # so its table can go to disk (object columns cannot: that was a TypeError traceback)
+    monkeypatch.setenv("ROOFLINE_SPILL_DIR", str(tmp_path))
+    knobs = {"interconnect.nvlink.bandwidth": [1e11, 2e11, 3e11]}
+    args = (["llama2_70b", "mixtral_8x7b"], "dgx_h100", knobs)
+    memory = sweep(*args, tp=[1, 2], ep=[1, 2], batch=[1, 4, 512])
+    disk = sweep(*args, tp=[1, 2], ep=[1, 2], batch=[1, 4, 512], memory_budget="100 B")
+    assert isinstance(memory._cols, dict) and not isinstance(disk._cols, dict)
+    assert disk.to_csv() == memory.to_csv() and disk.rows == memory.rows
+    assert os.listdir(tmp_path) == []

@@ -402,9 +402,8 @@ def _swap_in(tmp: Path, target: Path) -> None:
 
 def sink_for(out: Any, fmt: str | None = None, budget: float | str | None = None) -> Sink:
     """The sink of ``out``: None keeps the table in memory; a sink is itself; a callable is called
-    with each chunk;
-    a path ending ``.parquet`` (or an existing dataset) is a Parquet dataset; ``.csv`` / ``.json``
-    (or ``fmt``) a text file."""
+    with each chunk; a path ending ``.parquet`` (or an existing dataset, or ``fmt="parquet"``) is
+    a Parquet dataset; ``.csv`` / ``.json`` (or ``fmt``) a text file."""
     if out is None:
         return MemorySink(budget)
     if callable(getattr(out, "run", None)) and not callable(out):

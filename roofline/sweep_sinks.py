@@ -36,6 +36,7 @@ from roofline.disk_columns import CodedColumns, ColumnFiles, check_disk, spill_d
 from roofline.errors import SpecError
 from roofline.formatting import fmt_bytes
 from roofline.output_files import atomic_write, umask, unwritable
+from roofline.suggest import unknown_column
 from roofline.sweep_plan import SweepSchema, Task
 from roofline.table import Table
 
@@ -458,12 +459,7 @@ def read_sweep(
     names = list(meta["columns"]) if columns is None else list(columns)
     unknown = [c for c in names if c not in meta["columns"]]
     if unknown:
-        raise SpecError(
-            f"no column {unknown[0]!r}",
-            file=str(root),
-            field="columns",
-            fix="use some of " + ", ".join(meta["columns"]),
-        )
+        raise unknown_column(unknown[0], meta["columns"], "columns").with_context(file=str(root))
     check_budget(
         float(meta["rows"]) * 8 * max(len(names), 1),
         f"reading {meta['rows']:,} rows",

@@ -36,6 +36,7 @@ from roofline.disk_columns import CodedColumns, ColumnFiles, check_disk, spill_d
 from roofline.errors import SpecError
 from roofline.formatting import fmt_bytes
 from roofline.output_files import atomic_write, umask, unwritable
+from roofline.suggest import unknown_column
 from roofline.sweep_plan import SweepSchema, Task
 from roofline.table import Table
 
@@ -409,9 +410,8 @@ def _swap_in(tmp: Path, target: Path) -> None:
 
 def sink_for(out: Any, fmt: str | None = None, budget: float | str | None = None) -> Sink:
     """The sink of ``out``: None keeps the table in memory; a sink is itself; a callable is called
-    with each chunk;
-    a path ending ``.parquet`` (or an existing dataset) is a Parquet dataset; ``.csv`` / ``.json``
-    (or ``fmt``) a text file."""
+    with each chunk; a path ending ``.parquet`` (or an existing dataset, or ``fmt="parquet"``) is
+    a Parquet dataset; ``.csv`` / ``.json`` (or ``fmt``) a text file."""
     if out is None:
         return MemorySink(budget)
     if callable(getattr(out, "run", None)) and not callable(out):
@@ -466,12 +466,7 @@ def read_sweep(
     names = list(meta["columns"]) if columns is None else list(columns)
     unknown = [c for c in names if c not in meta["columns"]]
     if unknown:
-        raise SpecError(
-            f"no column {unknown[0]!r}",
-            file=str(root),
-            field="columns",
-            fix="use some of " + ", ".join(meta["columns"]),
-        )
+        raise unknown_column(unknown[0], meta["columns"], "columns").with_context(file=str(root))
     check_budget(
         float(meta["rows"]) * 8 * max(len(names), 1),
         f"reading {meta['rows']:,} rows",

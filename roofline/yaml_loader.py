@@ -146,9 +146,9 @@ _Scalars.add_implicit_resolver(
 
 _NO_KEY = object()
 _MERGE_KEY = object()
-# a collection being built: [is_map, value, pending key, slot in parent, line, anchor, size,
+# a collection being built: [is_map, value, pending key, slot in parent, anchor, size,
 # explicit key -> line, merged items]
-_IS_MAP, _DATA, _KEY, _SLOT, _LINE, _ANCHOR, _SIZE, _LINES, _MERGES = range(9)
+_IS_MAP, _DATA, _KEY, _SLOT, _ANCHOR, _SIZE, _LINES, _MERGES = range(8)
 
 
 def _path(stack: list[list[Any]], leaf: bool = True) -> str | None:
@@ -231,14 +231,12 @@ def _build(events: Iterator[Any]) -> Any:
                     fix="flatten the document",
                 )
             if nodes >= MAX_NODES:
-                raise _too_many(line, stack, False)
+                raise _too_many(line, False)
             if event.anchor is not None:
                 _define(event.anchor, anchors, open_anchors, event)
                 open_anchors.add(event.anchor)
             # _SIZE holds the node count before this one: its size is the difference at its end
-            stack.append(
-                [is_map, {} if is_map else [], _NO_KEY, slot, line, event.anchor, nodes, {}, []]
-            )
+            stack.append([is_map, {} if is_map else [], _NO_KEY, slot, event.anchor, nodes, {}, []])
             nodes += 1
             continue
         elif kind is MappingEndEvent or kind is SequenceEndEvent:
@@ -262,7 +260,7 @@ def _build(events: Iterator[Any]) -> Any:
         else:
             continue
         if nodes > MAX_NODES:
-            raise _too_many(event.start_mark.line, stack, kind is AliasEvent)
+            raise _too_many(event.start_mark.line, kind is AliasEvent)
         if not stack:
             root = value
             continue
@@ -334,7 +332,7 @@ def _scalar_key(line: int, stack: list[list[Any]]) -> SpecError:
     )
 
 
-def _too_many(line: int, stack: list[list[Any]], alias: bool) -> SpecError:
+def _too_many(line: int, alias: bool) -> SpecError:
     return SpecError(
         f"line {line + 1}: the document holds more than {MAX_NODES} nodes"
         + (" (alias bomb?)" if alias else ""),
@@ -361,12 +359,6 @@ def _merged(value: Any, line: int, stack: list[list[Any]]) -> list[tuple[Any, An
 def _refused(tag: str, event: Any) -> SpecError:
     line = event.start_mark.line + 1
     return SpecError(f"line {line}: refused the tag {tag!r}", fix=_PLAIN)
-
-
-def _duplicate_anchor(anchor: str, line: int) -> SpecError:
-    return SpecError(
-        f"line {line + 1}: anchor &{anchor} is defined twice", fix="give each anchor its own name"
-    )
 
 
 class _PyParser(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser):

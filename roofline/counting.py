@@ -47,12 +47,7 @@ def as_batches(batch: Any) -> np.ndarray:
         )
     items = batch if isinstance(batch, Sequence) and not isinstance(batch, str) else [batch]
     if any(isinstance(b, int) and abs(b) > MAX_EXACT for b in items):
-        raise SpecError(
-            f"batch {max(abs(b) for b in items if isinstance(b, int)):.6g} is beyond 2**53 = "
-            f"{MAX_EXACT:.4g} samples",
-            field="batch",
-            fix="use a batch size of at most 2**53",
-        )
+        raise _beyond_exact(max(abs(b) for b in items if isinstance(b, int)))
     try:
         arr = np.atleast_1d(np.asarray(batch))
         if arr.dtype.kind not in "iuf":
@@ -73,12 +68,17 @@ def as_batches(batch: Any) -> np.ndarray:
             fix="use a batch size of 1 or more",
         )
     if np.any(arr > MAX_EXACT):
-        raise SpecError(
-            f"batch {arr.max():.6g} is beyond 2**53 = {MAX_EXACT:.4g} samples",
-            field="batch",
-            fix="use a batch size of at most 2**53",
-        )
+        raise _beyond_exact(arr.max())
     return arr
+
+
+def _beyond_exact(largest: Any) -> SpecError:
+    """The error for a batch size past 2**53 (``largest``: the biggest one given)."""
+    return SpecError(
+        f"batch {largest:.6g} is beyond 2**53 = {MAX_EXACT:.4g} samples",
+        field="batch",
+        fix="use a batch size of at most 2**53",
+    )
 
 
 def _element(c: Counts, f: str) -> float:

@@ -149,7 +149,7 @@ def parse_knob_values(hw: Hardware, path: str, values: KnobValues) -> tuple[str,
     """Return (canonical path, values as SI floats) for a knob."""
     values = knob_values(path, values)
     canon, dim = knob_dim(hw, path)
-    _, si = _parse_values(path, canon, dim, values)
+    si = _parse_values(path, canon, dim, values)
     key = knob_range(canon)
     if key is not None:
         for v in si:
@@ -160,9 +160,8 @@ def parse_knob_values(hw: Hardware, path: str, values: KnobValues) -> tuple[str,
     return canon, si
 
 
-def _parse_values(
-    path: str, canon: str, dim: Dim | None, values: KnobValues
-) -> tuple[str, np.ndarray]:
+def _parse_values(path: str, canon: str, dim: Dim | None, values: KnobValues) -> np.ndarray:
+    """``values`` as SI floats, each checked for its dimension and sign."""
     arr = np.asarray(values) if isinstance(values, np.ndarray) else None
     if arr is not None and arr.dtype.kind in "fiu" and arr.ndim == 1:
         # already SI numbers (sweep chunks): validate in bulk instead of one by one
@@ -180,7 +179,7 @@ def _parse_values(
                 field=path,
                 fix=_range_fix(canon, dim),
             )
-        return canon, si
+        return si
     out: list[float] = []
     for v in values:
         if dim is None:
@@ -199,7 +198,7 @@ def _parse_values(
             if canon == "cost.pue" and x < 1:
                 raise SpecError(f"{v!r} is below 1", field=path, fix=_range_fix(canon, dim))
             out.append(x)
-    return canon, np.asarray(out, dtype=float)
+    return np.asarray(out, dtype=float)
 
 
 def _range_fix(path: str, dim: Dim | None) -> str:

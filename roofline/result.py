@@ -491,37 +491,3 @@ def _is_number(x: Any) -> bool:
 def _num(x: float) -> int | float:
     """An integral float as int (batch sizes)."""
     return int(x) if float(x).is_integer() else float(x)
-
-
-def pick_device(labels: tuple[str, ...], device: int | str) -> int:
-    """Index of ``device`` (a label or an index) among a result's device ``labels``."""
-    if isinstance(device, str):
-        if device in labels:
-            return labels.index(device)
-    elif (
-        isinstance(device, (int, np.integer))
-        and not isinstance(device, bool)
-        and -len(labels) <= int(device) < len(labels)
-    ):
-        return int(device) % len(labels)
-    shown = ", ".join(labels[:4]) + (", ..." if len(labels) > 4 else "")
-    raise SpecError(
-        f"no device {device!r} in this result",
-        field="device",
-        fix=f"use an index below {len(labels)} or a label: {shown}",
-    )
-
-
-def pick_batch(batches: np.ndarray, batch: Any) -> int:
-    """Index of ``batch`` among a result's evaluated ``batches``."""
-    try:
-        idx = np.flatnonzero(batches == float(batch))
-    except (TypeError, ValueError):
-        idx = np.array([], dtype=int)
-    if isinstance(batch, bool) or idx.size == 0:
-        raise SpecError(
-            f"batch {batch!r} was not evaluated",
-            field="batch",
-            fix=f"use one of {[f'{b:g}' for b in batches]}",
-        )
-    return int(idx[0])

@@ -332,7 +332,7 @@ def test_per_run_ops_do_not_grow_with_the_batch() -> None:
 
 def test_views_and_parameters_hold_no_live_activations() -> None:
     """A view keeps its source alive and holds nothing itself; a parameter is a weight. Input x
-    (16 x 64 = 1024 elements) flattened, a 64-element position parameter added to the view."""
+    (16 x 64 = 1024 elements) flattened, a 1024-element position parameter added to the view."""
     ops = [
         {"kind": "parameter", "name": "pos", "shape": [1024]},
         {"kind": "flatten", "name": "flat", "inputs": ["x"]},

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 from roofline.dtypes import canonical, nbytes
@@ -98,8 +99,9 @@ def byte_columns(elements: Mapping[str, Any], precision: Precision) -> dict[str,
 
 
 @lru_cache(maxsize=256)
-def _per_element(precision: Precision) -> dict[str, float]:
-    """Bytes per element of every :data:`BYTE_CLASSES` key and ``index``, once per precision."""
+def _per_element(precision: Precision) -> Mapping[str, float]:
+    """Bytes per element of every :data:`BYTE_CLASSES` key and ``index``, once per precision
+    (read-only: every caller shares it)."""
     out = {k: precision.bytes_per(c) for k, c in BYTE_CLASSES.items()}
     out["index"] = precision.bytes_per(TensorClass.INDEX)
-    return out
+    return MappingProxyType(out)

@@ -25,6 +25,7 @@ from roofline.plot.common import (
     knob_format,
     legend_outside,
     metric_format,
+    peak_unit,
     thin_ticks,
     value_ticks,
 )
@@ -268,5 +269,5 @@ def axis_label(path: str) -> str:
     unit = {"bandwidth": "B/s", "capacity": "B", "granularity": "B", "per_op": "s"}
     last = path.rsplit(".", 1)[-1]
     if ".peak." in path:
-        return f"{path} ({knob_format(path)(1.0).split(' ', 1)[-1]})"
+        return f"{path} ({peak_unit(path)})"
     return f"{path} ({unit.get(last, '')})" if last in unit else path

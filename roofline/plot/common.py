@@ -81,7 +81,7 @@ def knob_format(path: str) -> Callable[[float], str]:
     ``overheads.per_op`` as ``5 us``)."""
     last = path.rsplit(".", 1)[-1]
     if ".peak." in path:
-        unit = f"{work_unit(last)}/s" if _is_dtype(last) else "FLOP/s"
+        unit = peak_unit(path)
         return lambda v: si(v, unit, digits=3)
     if last == "bandwidth":
         return lambda v: si(v, "B/s", digits=3)
@@ -90,6 +90,13 @@ def knob_format(path: str) -> Callable[[float], str]:
     if last == "per_op":
         return fmt_time
     return lambda v: si(v, digits=3)
+
+
+def peak_unit(path: str) -> str:
+    """The unit of peak knob ``path``: ``OP/s`` for an integer dtype (``engines.matrix.peak.int8``),
+    ``FLOP/s`` otherwise."""
+    last = path.rsplit(".", 1)[-1]
+    return f"{work_unit(last)}/s" if _is_dtype(last) else "FLOP/s"
 
 
 def metric_format(metric: str) -> Callable[[float], str]:

@@ -25,6 +25,7 @@ from roofline.plot.common import (
     knob_format,
     legend_outside,
     metric_format,
+    peak_unit,
     thin_ticks,
     value_ticks,
 )
@@ -135,7 +136,7 @@ def _lines(
     if xs.min() > 0:
         ax.set_xscale("log")
     value_ticks(ax.xaxis, xs, knob_format(knob))
-    _metric_axis(ax, metric, y_all[np.isin(np.arange(y_all.size), _union(rows, series))])
+    _metric_axis(ax, metric, y_all[np.any([rows[k] for k in series], axis=0)])
     ax.set_xlabel(axis_label(knob))
     ax.grid(True, which="major", alpha=0.3)
     handles, _ = ax.get_legend_handles_labels()
@@ -145,10 +146,6 @@ def _lines(
     ax.set_title(title or f"{METRIC_LABELS.get(metric, metric)} over {knob}")
     thin_ticks(ax, "x")
     return fig
-
-
-def _union(rows: dict[Any, np.ndarray], series: list[Any]) -> np.ndarray:
-    return np.flatnonzero(np.any([rows[k] for k in series], axis=0))
 
 
 def _metric_axis(ax: Any, metric: str, values: np.ndarray) -> None:
@@ -272,5 +269,5 @@ def axis_label(path: str) -> str:
     unit = {"bandwidth": "B/s", "capacity": "B", "granularity": "B", "per_op": "s"}
     last = path.rsplit(".", 1)[-1]
     if ".peak." in path:
-        return f"{path} ({knob_format(path)(1.0).split(' ', 1)[-1]})"
+        return f"{path} ({peak_unit(path)})"
     return f"{path} ({unit.get(last, '')})" if last in unit else path

@@ -22,6 +22,7 @@ from roofline.grid import to_grid
 from roofline.model import Model
 from roofline.presets import load_hardware, load_model
 from roofline.studies.base import Options, Study, StudyEntry, given, paper_models
+from roofline.systems.layout import Layout
 from roofline.systems.spec import System
 from roofline.systems.sweep import sweep_system_columns
 from roofline.systems.variants import resized
@@ -152,7 +153,7 @@ def _best_rows(
             continue
         i = here[np.argmax(per_device[here])]
         lat = float(cols["latency_s"][i])
-        layout = f"tp{cols['tp'][i]} pp{cols['pp'][i]} ep{cols['ep'][i]} dp{cols['dp'][i]}"
+        layout = Layout(*(int(cols[d][i]) for d in ("tp", "pp", "ep", "dp", "cp"))).label
         out.append(
             [
                 model,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from typing import Any
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from common import best_of, machine, report  # noqa: E402
@@ -73,40 +74,27 @@ def main() -> int:
     assert isinstance(base, rl.System)
     big = resized(base, 32)
 
-    def systems() -> object:
-        return rl.generate(
-            "llama2_70b",
-            big,
-            prompt=PROMPTS,
-            output=128,
-            batch=BATCHES,
-            dtype="fp16",
-            tp=[1, 2, 4, 8],
-            pp=[1, 2, 4],
-        )
+    for what, title, degrees in (
+        ("on 32 GPUs", "issue 13 layouts grid", {"pp": [1, 2, 4]}),
+        ("tp x cp on 32 GPUs", "issue 13 cp grid", {"cp": [1, 2, 4]}),
+    ):
 
-    table = systems()
-    n = len(table)
-    best, med = best_of(systems, 3)
-    print(f"llama2_70b on 32 GPUs: {n} points, best {best:.2f} s, median {med:.2f} s")
-    ok &= report("issue 13 layouts grid", best / n * 1e6, 1.0, "us/point", higher_is_better=False)
+        def layouts(degrees: dict[str, list[int]] = degrees) -> Any:
+            return rl.generate(
+                "llama2_70b",
+                big,
+                prompt=PROMPTS,
+                output=128,
+                batch=BATCHES,
+                dtype="fp16",
+                tp=[1, 2, 4, 8],
+                **degrees,
+            )
 
-    def context() -> object:
-        return rl.generate(
-            "llama2_70b",
-            big,
-            prompt=PROMPTS,
-            output=128,
-            batch=BATCHES,
-            dtype="fp16",
-            tp=[1, 2, 4, 8],
-            cp=[1, 2, 4],
-        )
-
-    n = len(context())
-    best, med = best_of(context, 3)
-    print(f"llama2_70b tp x cp on 32 GPUs: {n} points, best {best:.2f} s, median {med:.2f} s")
-    ok &= report("issue 13 cp grid", best / n * 1e6, 1.0, "us/point", higher_is_better=False)
+        n = len(layouts())
+        best, med = best_of(layouts, 3)
+        print(f"llama2_70b {what}: {n} points, best {best:.2f} s, median {med:.2f} s")
+        ok &= report(title, best / n * 1e6, 1.0, "us/point", higher_is_better=False)
     return 0 if ok else 1
 
 

@@ -71,6 +71,8 @@ class Summary(_Part):
 
 
 class Threads(_Part):
+    """The thread counts the run pinned (``blas``: None where the BLAS could not be reached)."""
+
     blas: int | None = None
 
 
@@ -84,6 +86,8 @@ class Machine(_Part):
 
 
 class Device(_Part):
+    """The device the predictions used: its name and the spec file it came from (if any)."""
+
     name: str
     file: str | None = None
 

@@ -101,9 +101,8 @@ class _Fit:
     degree: int
     #: flat indices of the entries whose higher coefficients are not all zero
     moving: np.ndarray
-    #: per quantity: None when it does not depend on the length, else (its moving entries'
-    #: positions in it, their positions in ``moving``)
-    rows: dict[str, tuple[np.ndarray, np.ndarray] | None]
+    #: the quantities that depend on the length (one moving entry or more)
+    varying: frozenset[str]
     #: per quantity: its constant term, shape [..., 1] (read-only)
     fixed: dict[str, np.ndarray]
     #: the flat entries from the first to the last quantity that moves (start, stop)
@@ -119,7 +118,7 @@ class _Fit:
         full[self.moving - span.start] = moving
         out = {}
         for name, (s, shape) in self.slices.items():
-            if self.rows[name] is None:
+            if name not in self.varying:
                 out[name] = self.fixed[name]
             else:
                 out[name] = full[s.start - span.start : s.stop - span.start].reshape(
@@ -141,16 +140,11 @@ def _fit(probes: list[dict[str, np.ndarray]], lengths: tuple[int, ...]) -> _Fit:
     # an entry with zero higher terms is its constant term exactly, at any length
     moves = (coef[1:] != 0.0).any(axis=0)
     moving = np.flatnonzero(moves)
-    where = np.cumsum(moves) - 1  # position in ``moving`` of each moving entry
-    rows: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
-    fixed = {}
-    for name, (s, shape) in slices.items():
-        inside = np.flatnonzero(moves[s])
-        rows[name] = (inside, where[s][inside]) if inside.size else None
-        fixed[name] = coef[0, s].reshape(*shape, 1)
-    spans = [s for name, (s, _) in slices.items() if rows[name] is not None]
+    varying = frozenset(name for name, (s, _) in slices.items() if moves[s].any())
+    fixed = {name: coef[0, s].reshape(*shape, 1) for name, (s, shape) in slices.items()}
+    spans = [s for name, (s, _) in slices.items() if name in varying]
     span = (min(s.start for s in spans), max(s.stop for s in spans)) if spans else (0, 0)
-    return _Fit(coef, slices, degree, moving, rows, fixed, span)
+    return _Fit(coef, slices, degree, moving, varying, fixed, span)
 
 
 def _close(a: np.ndarray, b: np.ndarray) -> bool:

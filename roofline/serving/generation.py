@@ -193,7 +193,7 @@ def _device_means(
     return (
         (total[0].sum(axis=-1) + over) / steps,
         by_bound / steps[:, None],
-        (total[1].sum(axis=-1) + np.zeros(lo.size)) / steps,
+        total[1].sum(axis=-1) / steps,
     )
 
 

@@ -52,7 +52,7 @@ from roofline.errors import SpecError
 from roofline.graph import Graph
 from roofline.kinds import OpCategory
 from roofline.model import Model
-from roofline.records import CostTable
+from roofline.records import BATCHED, CostTable
 from roofline.serving.context_counts import Phase, PhaseCounts, is_decoder
 from roofline.systems.sharding import Comm
 
@@ -127,7 +127,7 @@ def _decode_rank(whole: CostTable, part: CostTable, attn: np.ndarray) -> CostTab
     """Attention rows over the rank's shard of the cache (``part``), the rest replicated
     (``whole``)."""
     changes = {}
-    for name in (*_PER_STEP, "gather_rows", "kv_footprint_bytes", "live_act_bytes"):
+    for name in (*BATCHED, "live_act_bytes"):
         changes[name] = np.where(attn[:, None], getattr(part, name), getattr(whole, name))
     g = attn[whole.gemm_op][:, None]
     for name in ("gemm_m", "gemm_n", "gemm_k", "gemm_count"):

@@ -272,23 +272,16 @@ def evaluate_system(
     phase: PhaseCounts | None = None
     for lay in layouts:
         check_layout(model, system, lay)
+        graph, context = model.graph, None
         lay_counts = counts or (lambda b: count_graph(model.graph, b, dtype))
         if lay.cp > 1:
             # one rank's counts: the model's phase at its own length, split over the ranks
             phase = phase or PhaseCounts(model, model.params.phase)  # type: ignore[attr-defined]
             length = getattr(model.params, LENGTH_PARAM[phase.phase])
             lay_counts = rank_counts(phase, np.full(batch.size, length), lay.cp, dtype)
+            graph, context = phase.template, phase.phase
         st = stages(
-            phase.template if lay.cp > 1 and phase else model.graph,
-            lay_counts,
-            system,
-            lay,
-            batch,
-            policy,
-            fuse,
-            launch,
-            micro_batches,
-            phase.phase if lay.cp > 1 and phase else None,
+            graph, lay_counts, system, lay, batch, policy, fuse, launch, micro_batches, context
         )
         parts.append(st.combine())
         link_j = to_grid(system.device).energy_arrays().interconnect[0]

@@ -46,7 +46,7 @@ class Layout:
 
     def __post_init__(self) -> None:
         for name in ("tp", "pp", "ep", "dp", "cp"):
-            check_degree(name, getattr(self, name))
+            check_count(name, getattr(self, name))
         holders = self.tp * self.cp * self.dp
         if holders % self.ep:
             what = "tp x cp x dp" if self.cp > 1 else "tp x dp"
@@ -74,11 +74,6 @@ class Layout:
         return f"tp{self.tp} pp{self.pp}{cp} ep{self.ep} dp{self.dp}"
 
 
-def check_degree(name: str, value: Any) -> None:
-    """SpecError unless the parallel degree ``value`` of ``name`` is a whole number >= 1."""
-    check_count(name, value)
-
-
 def layouts(
     tp: Any = 1,
     pp: Any = 1,
@@ -96,7 +91,7 @@ def layouts(
             raise SpecError(f"{name} is empty", field=name, fix=f"e.g. {name}=[1, 2]")
         for value in values:  # a bad degree is an error, never a combination skipped
             if not (name == "dp" and value is None):
-                check_degree(name, value)
+                check_count(name, value)
         return [None if value is None else int(value) for value in values]
 
     out: list[Layout] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -112,8 +113,10 @@ class SystemResult:
         hold = en.per_sample(self.capped_latency_s, self.batch[None, :]) * self._devices
         return 1e6 * en.cost_per_sample(self._energy, hold, self.energy_per_sample_j)
 
+    @cached_property
     def _energy_arrays(self) -> tuple[np.ndarray, ...]:
-        """The :data:`roofline.result.ENERGY_COLUMNS` as arrays [N, B], in that order."""
+        """The :data:`roofline.result.ENERGY_COLUMNS` as arrays [N, B], in that order (worked
+        out once: :meth:`energy_columns` reads one point of them at a time)."""
         eps = self.energy_per_sample_j
         capped = self.power_capped
         bound = dominant(self.bound_labels, self.by_bound_s)
@@ -132,7 +135,7 @@ class SystemResult:
 
     def energy_columns(self, i: int, j: int) -> list[Any]:
         """The :data:`roofline.result.ENERGY_COLUMNS` of layout ``i`` at batch ``j``."""
-        return _energy_row(self._energy_arrays(), i, j)
+        return _energy_row(self._energy_arrays, i, j)
 
     @property
     def throughput_per_s(self) -> np.ndarray:
@@ -157,7 +160,7 @@ class SystemResult:
         rows = []
         bound = dominant(self.bound_labels, self.by_bound_s)
         throughput, throughput_bound = self.throughput_per_s, self.throughput_bound_per_s
-        energy = self._energy_arrays()
+        energy = self._energy_arrays
         for i, lay in enumerate(self.layouts):
             for j, b in enumerate(self.batch):
                 ok = bool(self.feasible[i, j])

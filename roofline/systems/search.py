@@ -66,12 +66,12 @@ def candidates(model: Any, system: System, tokens: int | None = None) -> list[La
     over the divisors of tp x cp x dp for a model with experts (else 1). ``cp`` > 1 only for a
     decoder with ``tokens`` (its prompt) of at least ``cp x`` :data:`CP_MIN_TOKENS`."""
     experts = Role.EXPERTS in roles(model.graph)
-    long = tokens is not None and is_decoder(model)
+    most_cp = max(tokens // CP_MIN_TOKENS, 1) if tokens is not None and is_decoder(model) else 1
     out = []
     for tp in _divisors(system.count):
         for pp in _divisors(system.count // tp):
             for cp in _divisors(system.count // (tp * pp)):
-                if cp > 1 and not (long and tokens is not None and tokens >= cp * CP_MIN_TOKENS):
+                if cp > most_cp:
                     continue
                 dp = system.count // (tp * pp * cp)
                 for ep in _divisors(tp * cp * dp) if experts else [1]:

@@ -155,7 +155,7 @@ def shard(
     expert_comms: list[Comm] = []
     expert_read: dict[int, np.ndarray] = {}
     if Role.EXPERTS in rs:
-        factor, gemm_factor, after = _split(graph, tp, skip_experts=True)
+        factor, gemm_factor, after = _split(graph, tp)
         for i in np.flatnonzero([r == Role.EXPERTS for r in rs]).tolist():
             _experts(
                 full,
@@ -213,16 +213,14 @@ _Factors = dict[str, np.ndarray]
 _After = list[tuple[int, str, int]]
 
 
-def _split(graph: Graph, tp: int, skip_experts: bool) -> tuple[_Factors, _Factors, _After]:
-    """The factors and collectives of every op's role over ``tp`` devices (experts' left out:
-    they depend on the counts)."""
+def _split(graph: Graph, tp: int) -> tuple[_Factors, _Factors, _After]:
+    """The factors and collectives of every op's role over ``tp`` devices (experts' left at 1:
+    they depend on the counts, :func:`_experts` sets them)."""
     n = len(graph.ops)
     factor = {name: np.ones(n) for name in (*_FLOPS, *_WEIGHTS, *_IN, *_OUT, *_KV, "gather_rows")}
     gemm_factor = {d: np.ones(n) for d in ("n", "k", "count")}
     after: _After = []
     for i, (op, role) in enumerate(zip(graph.ops, roles(graph))):
-        if role == Role.EXPERTS and skip_experts:
-            continue
         columns, dim, coll = _SPLITS.get(role, ((), None, None))
         if role == Role.TABLE and (op.repeat if op.side_by_side else 1) % tp:
             columns, coll = _ROW_WISE
@@ -245,7 +243,7 @@ def _static_split(
     """:func:`_split` of a graph without experts, with its live share (read-only)."""
 
     def split(graph: Graph) -> tuple[_Factors, _Factors, _After, np.ndarray]:
-        factor, gemm_factor, after = _split(graph, tp, skip_experts=False)
+        factor, gemm_factor, after = _split(graph, tp)
         live = _live_share(graph, factor["act_out_elems"])
         for arr in (*factor.values(), *gemm_factor.values(), live):
             arr.flags.writeable = False

@@ -367,3 +367,12 @@ def test_tied_embeddings_split_the_vocabulary_not_the_positions(config):
     else:
         t = rl.generate(m, "dgx_h100", prompt=64, output=2, batch=8, tp=[1, 2])
         assert t.column("tp").tolist() == [1, 2] and all(t.column("feasible"))
+
+
+def test_degrees_as_numpy_arrays_are_lists_everywhere():
+    # a numpy array of degrees is a list of them, also where one device is checked for
+    # (it was numpy's "truth value of an array is ambiguous" ValueError there)
+    with pytest.raises(rl.SpecError, match="h100_sxm5 is one device"):
+        rl.generate("llama2_7b", "h100_sxm5", tp=np.array([1, 2]))
+    t = rl.generate("llama2_7b", "dgx_h100", output=2, tp=np.array([1, 2]))
+    assert t.column("tp").tolist() == [1, 2]

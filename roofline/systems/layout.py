@@ -74,6 +74,10 @@ class Layout:
         return f"tp{self.tp} pp{self.pp}{cp} ep{self.ep} dp{self.dp}"
 
 
+#: what a degree argument may be besides one number: its values
+_DEGREE_LISTS = (list, tuple, range, np.ndarray)
+
+
 def layouts(
     tp: Any = 1,
     pp: Any = 1,
@@ -86,7 +90,7 @@ def layouts(
     system: ``devices / (tp x pp x cp)`` (an error when that is not whole)."""
 
     def many(v: Any, name: str) -> list[Any]:
-        values = list(v) if isinstance(v, (list, tuple, range, np.ndarray)) else [v]
+        values = list(v) if isinstance(v, _DEGREE_LISTS) else [v]
         if not values:
             raise SpecError(f"{name} is empty", field=name, fix=f"e.g. {name}=[1, 2]")
         for value in values:  # a bad degree is an error, never a combination skipped
@@ -131,7 +135,7 @@ def one_device(tp: Any = 1, pp: Any = 1, ep: Any = 1, dp: Any = None, cp: Any = 
     """Whether the degrees (numbers or lists) ask for nothing but one device."""
 
     def ones(v: Any, none_ok: bool = False) -> bool:
-        values = list(v) if isinstance(v, (list, tuple, range)) else [v]
+        values = list(v) if isinstance(v, _DEGREE_LISTS) else [v]
         return all(x == 1 or (none_ok and x is None) for x in values)
 
     return ones(tp) and ones(pp) and ones(ep) and ones(dp, none_ok=True) and ones(cp)

@@ -18,9 +18,8 @@ from typing import Any
 
 from roofline.cli.common import Command
 from roofline.errors import SpecError
-from roofline.importers.spec_writer import layers_spec, write_layers_spec
+from roofline.importers.spec_writer import write_layers_spec
 from roofline.input_files import note_input
-from roofline.yaml_writer import dumps
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -161,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
         params = sum(op.params for op in model.graph.ops)
         print(f"wrote {args.output}: {len(model.graph.ops)} ops, {params:,.0f} parameters")
     else:
-        sys.stdout.write(dumps(layers_spec(model)))
+        sys.stdout.write(model.to_yaml())
     return 0
 
 

@@ -48,19 +48,17 @@ from roofline.errors import SpecError
 from roofline.formulas import dominant
 from roofline.graph import Graph
 from roofline.grid import to_grid
-from roofline.kinds import EngineKind
 from roofline.model import Model
 from roofline.placement import Policy
 from roofline.presets import load_hardware, load_model
 from roofline.records import CostTable, join_columns
-from roofline.result import Result
 from roofline.serving.context_counts import Phase, PhaseCounts
-from roofline.serving.envelope import envelope_sum
 from roofline.systems.context import rank_counts
 from roofline.systems.evaluate import Stages, check_layout, stages
 from roofline.systems.layout import Layout, layouts, one_device
 from roofline.systems.pipeline import pipeline_latency
 from roofline.systems.spec import System, single
+from roofline.systems.stage_costs import StepMeans
 from roofline.table import Table
 
 GENERATION_COLUMNS = (
@@ -159,44 +157,6 @@ def _columns(*keys: np.ndarray) -> tuple[np.ndarray, ...]:
     return (*rows[new].T, inverse)
 
 
-def _components(r: Result, cols: np.ndarray, out: np.ndarray) -> None:
-    """Fill ``out`` [2, P, O, 1 + L] with the seconds per op and component (compute, then each
-    level) at columns ``cols`` [P]: the estimate's in ``out[0]``, the strict bound's in
-    ``out[1]``."""
-    ct, grid = r.costs, r.grid
-    out[0, ..., 0] = r.compute_time_s[0][cols]
-    out[0, ..., 1:] = r.level_time_s[0][cols]
-    dtype = ct.precision.compute
-    compute = ct.flops_matrix.T[cols] / grid.peak(EngineKind.MATRIX, dtype)[0]
-    out[1, ..., 0] = compute + ct.flops_vector.T[cols] / grid.peak(EngineKind.VECTOR, dtype)[0]
-    out[1, ..., 1:] = r.bytes_moved[0][cols] / grid.bandwidth[0]
-
-
-def _device_means(
-    r: Result, lo_col: np.ndarray, hi_col: np.ndarray, lo: np.ndarray, hi: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(one device's mean step seconds [P], its seconds by bound [P, 2 + L], the strict bound's
-    mean step seconds [P]) over contexts lo..hi: the exact sum of each op's upper envelope of
-    affine components (the strict bound has no overhead), the estimate's and the strict
-    bound's in one pass."""
-    shape = (2, lo.size, r.costs.n_ops, 1 + len(r.grid.level_names))
-    t_lo, t_hi = np.empty(shape), np.empty(shape)
-    _components(r, lo_col, t_lo)
-    _components(r, hi_col, t_hi)
-    span = np.maximum(hi - lo, 1.0)[:, None, None]
-    beta = (t_hi - t_lo) / span
-    alpha = t_lo - beta * lo[:, None, None]
-    steps = hi - lo + 1.0
-    total, by_line = envelope_sum(alpha, beta, lo[:, None], hi[:, None])  # [2, P, O], [.., K]
-    over = r.overhead_s[0][lo_col].sum(axis=-1) * steps
-    by_bound = np.concatenate([by_line[0].sum(axis=1), over[:, None]], axis=-1)
-    return (
-        (total[0].sum(axis=-1) + over) / steps,
-        by_bound / steps[:, None],
-        total[1].sum(axis=-1) / steps,
-    )
-
-
 def _decode(
     st: Stages, lo_col: np.ndarray, hi_col: np.ndarray, lo: np.ndarray, hi: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -205,11 +165,11 @@ def _decode(
     over those means (exact with one stage; with several, it assumes the slowest stage stays the
     slowest over the range)."""
     stage, stage_bound, hop, hop_bound, by = [], [], [], [], []
-    means: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # equal stages: one result
+    means: dict[int, StepMeans] = {}  # equal stages: one result
     for r, comm, xfer in zip(st.results, st.comms, st.transfers):
         if id(r) not in means:
-            means[id(r)] = _device_means(r, lo_col, hi_col, lo, hi)
-        mean, by_dev, strict = means[id(r)]
+            means[id(r)] = r.step_means(lo_col, hi_col, lo, hi)
+        mean, strict, by_dev = means[id(r)]
         stage.append(mean + comm.seconds[lo_col])
         stage_bound.append(np.maximum(strict, comm.bound_seconds[lo_col]))
         hop.append(xfer.seconds[lo_col])
@@ -223,7 +183,7 @@ def _decode(
 
 def _devices_needed(st: Stages, col: np.ndarray) -> np.ndarray:
     """The layout's devices, times the most devices' memory one stage's share needs."""
-    per_stage = np.max([r.devices_needed[0] for r in st.results], axis=0)
+    per_stage = np.max([r.devices_needed for r in st.results], axis=0)
     return st.layout.devices * per_stage[col]
 
 
@@ -312,6 +272,108 @@ def _both_stages(
         return None
 
 
+@dataclass(frozen=True, eq=False)
+class _Points:
+    """The grid's points and the count columns they need: the prefill's (batch, prompt) columns
+    ``pb``, ``pp`` [C1] and each point's column ``pcol`` [P]; the points with decode steps
+    ``dec`` [D], their context ranges ``lo``..``hi`` [D], the decode's (batch, context) columns
+    ``db``, ``dc`` [C2] and the columns of each range's ends ``lo_col``, ``hi_col`` [D]."""
+
+    grid: _Grid
+    pb: np.ndarray
+    pp: np.ndarray
+    pcol: np.ndarray
+    dec: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    db: np.ndarray
+    dc: np.ndarray
+    lo_col: np.ndarray
+    hi_col: np.ndarray
+
+    @classmethod
+    def of(cls, grid: _Grid) -> _Points:
+        b, p, o = grid.batch, grid.prompt, grid.output
+        pb, pp, pcol = _columns(b, p)
+        dec = np.flatnonzero(o >= 2)
+        lo, hi = p[dec] + 1.0, p[dec] + o[dec] - 1.0
+        db, dc, dcol = _columns(np.concatenate([b[dec], b[dec]]), np.concatenate([lo, hi]))
+        return cls(grid, pb, pp, pcol, dec, lo, hi, db, dc, dcol[: dec.size], dcol[dec.size :])
+
+
+@dataclass(frozen=True, eq=False)
+class _Phases:
+    """What the generation table takes from its two phases, per point [P]: the prefill's
+    latency, strict bound and dominant bound, whether the point fits, the devices it needs, its
+    KV cache at the last step, the decode's mean step (NaN without decode steps), and the
+    dynamic joules of the prefill and of a mean step, each as (the whole system's, the busiest
+    device's)."""
+
+    ttft: np.ndarray
+    ttft_bound: np.ndarray
+    prefill_bound: np.ndarray
+    feasible: np.ndarray
+    devices: np.ndarray
+    kv: np.ndarray
+    tpot: np.ndarray
+    tpot_bound: np.ndarray
+    decode_bound: np.ndarray
+    prefill_j: tuple[np.ndarray, np.ndarray]
+    step_j: tuple[np.ndarray, np.ndarray]
+    dtype: str
+    policy: str
+
+
+def _phases(model: Model, run: _Run, pts: _Points) -> _Phases:
+    """:class:`_Phases` from the stages of the layout (:func:`roofline.systems.evaluate.stages`)."""
+    n_points, dec, lo, hi = pts.grid.batch.size, pts.dec, pts.lo, pts.hi
+    lo_col, hi_col, pcol = pts.lo_col, pts.hi_col, pts.pcol
+    both = _both_stages(model, (pts.pb, pts.pp), (pts.db, pts.dc), run) if dec.size else None
+    prefill = both or _phase_stages(model, "prefill", pts.pb, pts.pp, run)
+    pre_totals = prefill.combine()
+    feasible = pre_totals["feasible"][pcol].copy()
+    devices = _devices_needed(prefill, pcol)
+    kv = pre_totals["kv_cache_bytes"][pcol].copy()
+    labels = prefill.labels if run.layout.devices > 1 else prefill.labels[:-1]
+    prefill_bound = dominant(labels, pre_totals["by_bound_s"][pcol][:, : len(labels)])
+    link_j = to_grid(run.system.device).energy_arrays().interconnect[0]
+    pre_j, pre_busiest_j = prefill.dynamic_energy_j(link_j)
+    step_j, step_busiest_j = np.zeros(n_points), np.zeros(n_points)
+    tpot, tpot_bound = np.full(n_points, np.nan), np.full(n_points, np.nan)
+    decode_bound = np.full(n_points, None, dtype=object)
+    if dec.size:
+        if both is not None:  # the decode's columns follow the prefill's
+            decode = both
+            lo_col, hi_col = lo_col + pts.pb.size, hi_col + pts.pb.size
+        else:
+            decode = _phase_stages(model, "decode", pts.db, pts.dc, run)
+        tpot[dec], tpot_bound[dec], by_bound = _decode(decode, lo_col, hi_col, lo, hi)
+        decode_bound[dec] = dominant(labels, by_bound[:, : len(labels)])
+        feasible[dec] &= decode.feasible[hi_col]
+        devices[dec] = np.maximum(devices[dec], _devices_needed(decode, hi_col))
+        kv[dec] = decode.kv_cache_bytes[hi_col]
+        same = decode is prefill
+        dyn, busiest = (pre_j, pre_busiest_j) if same else decode.dynamic_energy_j(link_j)
+        step_j[dec] = 0.5 * (dyn[lo_col] + dyn[hi_col])  # exact: affine in the context
+        step_busiest_j[dec] = 0.5 * (busiest[lo_col] + busiest[hi_col])
+    first = prefill.results[0]
+    return _Phases(
+        ttft=pre_totals["latency_s"][pcol],
+        ttft_bound=pre_totals["latency_bound_s"][pcol],
+        prefill_bound=prefill_bound,
+        feasible=feasible,
+        devices=devices,
+        kv=kv,
+        tpot=tpot,
+        tpot_bound=tpot_bound,
+        decode_bound=decode_bound,
+        prefill_j=(pre_j[pcol], pre_busiest_j[pcol]),
+        step_j=(step_j, step_busiest_j),
+        dtype=first.dtype,
+        policy=first.policy,
+    )
+
+
 def _one(
     model: Model,
     system: System,
@@ -325,46 +387,10 @@ def _one(
     """Columns of the generation table for one model, system (or device), layout and dtype."""
     b, p, o = grid.batch, grid.prompt, grid.output
     check_layout(model, system, layout)
-    pb, pp, pcol = _columns(b, p)
     run = _Run(system, layout, dtype, policy, fuse, launch)
-    dec = np.flatnonzero(o >= 2)
-    lo, hi = p[dec] + 1.0, p[dec] + o[dec] - 1.0
-    db, dc, dcol = _columns(np.concatenate([b[dec], b[dec]]), np.concatenate([lo, hi]))
-    lo_col, hi_col = dcol[: dec.size], dcol[dec.size :]
-    both = _both_stages(model, (pb, pp), (db, dc), run) if dec.size else None
-    prefill = both or _phase_stages(model, "prefill", pb, pp, run)
-    pre_totals = prefill.combine()
-    ttft = pre_totals["latency_s"][pcol]
-    ttft_bound = pre_totals["latency_bound_s"][pcol]
-    feasible = pre_totals["feasible"][pcol].copy()
-    devices = _devices_needed(prefill, pcol)
-    kv = pre_totals["kv_cache_bytes"][pcol].copy()
-    labels = prefill.labels if layout.devices > 1 else prefill.labels[:-1]
-    prefill_bound = dominant(labels, pre_totals["by_bound_s"][pcol][:, : len(labels)])
-    energy = to_grid(system.device).energy_arrays()
-    link_j = energy.interconnect[0]
-    pre_j, pre_busiest_j = prefill.dynamic_energy_j(link_j)
-    prefill_j, prefill_busiest_j = pre_j[pcol], pre_busiest_j[pcol]
-    step_j = np.zeros(b.size)
-    step_busiest_j = np.zeros(b.size)
-    tpot = np.full(b.size, np.nan)
-    tpot_bound = np.full(b.size, np.nan)
-    decode_bound = np.full(b.size, "", dtype=object)
-    if dec.size:
-        if both is not None:  # the decode's columns follow the prefill's
-            decode = both
-            lo_col, hi_col = lo_col + pb.size, hi_col + pb.size
-        else:
-            decode = _phase_stages(model, "decode", db, dc, run)
-        tpot[dec], tpot_bound[dec], by_bound = _decode(decode, lo_col, hi_col, lo, hi)
-        decode_bound[dec] = dominant(labels, by_bound[:, : len(labels)])
-        feasible[dec] &= decode.feasible[hi_col]
-        devices[dec] = np.maximum(devices[dec], _devices_needed(decode, hi_col))
-        kv[dec] = decode.kv_cache_bytes[hi_col]
-        same = decode is prefill
-        dyn, busiest = (pre_j, pre_busiest_j) if same else decode.dynamic_energy_j(link_j)
-        step_j[dec] = 0.5 * (dyn[lo_col] + dyn[hi_col])  # exact: affine in the context
-        step_busiest_j[dec] = 0.5 * (busiest[lo_col] + busiest[hi_col])
+    pts = _Points.of(grid)
+    ph = _phases(model, run, pts)
+    ttft, ttft_bound, tpot, tpot_bound = ph.ttft, ph.ttft_bound, ph.tpot, ph.tpot_bound
     steps = o - 1.0
     with np.errstate(invalid="ignore"):
         e2e = ttft + np.where(steps > 0, steps * tpot, 0.0)
@@ -380,34 +406,26 @@ def _one(
         "e2e_bound_s": e2e_bound,
         "tokens_per_s_bound": b * o / e2e_bound,
     }
-    times |= _energy(
-        energy,
-        layout.devices,
-        b * o,
-        steps,
-        (prefill_j, prefill_busiest_j),
-        (step_j, step_busiest_j),
-        ttft,
-        tpot,
-    )
+    energy = to_grid(system.device).energy_arrays()
+    times |= _energy(energy, layout.devices, b * o, steps, ph.prefill_j, ph.step_j, ttft, tpot)
     # an infeasible point has no time: it says so instead
-    times = {k: np.where(feasible, v, np.nan) for k, v in times.items()}
+    times = {k: np.where(ph.feasible, v, np.nan) for k, v in times.items()}
     n = b.size
     return {
         "model": np.full(n, model.name, dtype=object),
         "device": np.full(n, system.name, dtype=object),
-        "dtype": np.full(n, prefill.results[0].costs.precision.name, dtype=object),
+        "dtype": np.full(n, ph.dtype, dtype=object),
         "batch": b.astype(int),
         "prompt": p.astype(int),
         "output": o.astype(int),
         **times,
-        "kv_cache_bytes": kv,
-        "feasible": feasible,
-        "devices_needed": devices.astype(int),
-        "prefill_bound": prefill_bound,
-        "decode_bound": np.array([x or None for x in decode_bound], dtype=object),
+        "kv_cache_bytes": ph.kv,
+        "feasible": ph.feasible,
+        "devices_needed": ph.devices.astype(int),
+        "prefill_bound": ph.prefill_bound,
+        "decode_bound": ph.decode_bound,
         **{k: np.full(n, getattr(layout, k)) for k in ("tp", "pp", "cp", "ep", "dp")},
-        "policy": np.full(n, prefill.results[0].policy, dtype=object),
+        "policy": np.full(n, ph.policy, dtype=object),
         "launch": np.full(n, launch, dtype=object),
     }
 

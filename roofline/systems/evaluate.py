@@ -26,7 +26,6 @@ import numpy as np
 from roofline import energy as en
 from roofline.counting import count_graph
 from roofline.errors import SpecError
-from roofline.evaluation import evaluate_costs
 from roofline.fusion import fuse_table, fusion_groups, group_reduce
 from roofline.graph import Graph
 from roofline.grid import to_grid
@@ -34,7 +33,6 @@ from roofline.kinds import Bound
 from roofline.model import Model
 from roofline.placement import Policy
 from roofline.records import BATCHED, CostTable
-from roofline.result import Result
 from roofline.serving.context_counts import LENGTH_PARAM, Phase, PhaseCounts
 from roofline.systems.collectives import Cost, collective
 from roofline.systems.context import check_context_parallel, context_comms, rank_counts
@@ -44,6 +42,7 @@ from roofline.systems.result import SystemResult
 from roofline.systems.roles import Role, roles
 from roofline.systems.sharding import Comm, check_tensor_parallel, shard
 from roofline.systems.spec import System
+from roofline.systems.stage_costs import StageCosts, stage_costs
 
 #: count columns scaled by a stage's share of an op (``live_act_bytes`` only kept or dropped)
 _SHARED = (*BATCHED, "weight_elems", "weight_bytes", "launches")
@@ -68,7 +67,7 @@ def _stage_table(ct: CostTable, share: np.ndarray) -> CostTable:
     return replace(ct, **changes)
 
 
-def _fused(ct: CostTable, graph: Graph) -> CostTable:
+def fuse_counts(ct: CostTable, graph: Graph) -> CostTable:
     """Fuse an already scaled table: inner elements from its own (scaled) outputs."""
     inside = np.ones(ct.n_ops)
     inside[[m[-1] for m in fusion_groups(graph)]] = 0.0  # a group's last output leaves it
@@ -101,13 +100,13 @@ def _comm_cost(
 class Stages:
     """One layout's pipeline stages evaluated over columns (batches or points).
 
-    ``results[s]`` is stage s on one device (:class:`~roofline.result.Result`, one variant);
+    ``results[s]`` is stage s on one device (:class:`~roofline.systems.stage_costs.StageCosts`);
     ``comms[s]`` its collectives and ``transfers[s]`` the hop of its boundary activations to the
     next stage (zero after the last); ``micro_batches`` [C]; ``kv_cache_bytes`` [C] the system's.
     """
 
     layout: Layout
-    results: tuple[Result, ...]
+    results: tuple[StageCosts, ...]
     comms: tuple[Cost, ...]
     transfers: tuple[Cost, ...]
     micro_batches: np.ndarray
@@ -117,7 +116,7 @@ class Stages:
     @property
     def feasible(self) -> np.ndarray:
         """Every stage fits its device [C]."""
-        return np.logical_and.reduce([r.feasible[0] for r in self.results])
+        return np.logical_and.reduce([r.feasible for r in self.results])
 
     def dynamic_energy_j(self, link_j_per_byte: float) -> tuple[np.ndarray, np.ndarray]:
         """Dynamic joules of one run [C]: (the whole system's, the busiest device's).
@@ -128,7 +127,7 @@ class Stages:
         energy model: the result is NaN).
         """
         m, lay = self.micro_batches, self.layout
-        per_device = np.array([r.dynamic_energy_j[0] for r in self.results]) * m
+        per_device = np.array([r.dynamic_j for r in self.results]) * m
         sent = sum(
             sum(c.level_bytes.values(), np.zeros_like(m)) for c in (*self.comms, *self.transfers)
         )
@@ -146,7 +145,7 @@ class Stages:
         sums: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         for r in self.results:
             if id(r) not in sums:
-                sums[id(r)] = (r.latency_s[0], r.latency_bound_s[0], r.time_by_bound()[0])
+                sums[id(r)] = (r.latency_s, r.latency_bound_s, r.by_bound_s)
         per_stage = [sums[id(r)] for r in self.results]
         stage = np.array([t[0] + c.seconds for t, c in zip(per_stage, self.comms)])
         stage_bound = np.array(
@@ -164,7 +163,7 @@ class Stages:
             "interconnect_s": wire,
             "by_bound_s": np.concatenate([by_bound, wire[:, None]], axis=-1),
             "feasible": self.feasible,
-            "device_footprint_bytes": np.max([r.footprint_bytes[0] for r in self.results], axis=0),
+            "device_footprint_bytes": np.max([r.footprint_bytes for r in self.results], axis=0),
             "kv_cache_bytes": self.kv_cache_bytes,
         }
 
@@ -219,13 +218,13 @@ def stages(
     dev = system.device
     results, comm_costs, hops = [], [], []
     zero = np.zeros(batch.size)
-    done: dict[bytes, Result] = {}  # middle stages of equal layer counts are equal
+    done: dict[bytes, StageCosts] = {}  # middle stages of equal layer counts are equal
     for s in range(layout.pp):
         key = shares[s].tobytes()
         if key not in done:
             whole = bool((shares[s] == 1.0).all())  # one stage: the table as it is
             ct = sharded if whole else _stage_table(sharded, shares[s])
-            done[key] = evaluate_costs(_fused(ct, graph) if fuse else ct, dev, policy, launch)
+            done[key] = stage_costs(fuse_counts(ct, graph) if fuse else ct, dev, policy, launch)
         results.append(done[key])
         comm = _comm_cost(comms, shares[s], layout.tp, system, batch.size)
         moe = _comm_cost(expert_comms, shares[s], layout.ep, system, batch.size)

@@ -154,6 +154,10 @@ class CodedColumns(Mapping[str, np.ndarray]):
     def __getitem__(self, name: str) -> np.ndarray:
         return self._decode(name, self._columns[name])
 
+    def take(self, name: str, rows: np.ndarray) -> np.ndarray:
+        """Column ``name`` at ``rows`` only (read and decoded: a preview of a long table)."""
+        return self._decode(name, self._columns[name][rows])
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._columns)
 

@@ -265,11 +265,28 @@ class Table:
             f"unknown format {fmt!r}", field="format", fix="use table, markdown, csv or json"
         )
 
+    def preview(self) -> tuple[Table, int]:
+        """(the rows a display shows: all of a short table, the first :data:`HTML_HEAD` and the
+        last :data:`HTML_TAIL` of a long one; how many rows it leaves out between them). Only
+        the shown rows are read (a table on disk decodes no more)."""
+        n = len(self)
+        if n <= HTML_HEAD + HTML_TAIL + 1:
+            return self, 0
+        idx = np.r_[0:HTML_HEAD, n - HTML_TAIL : n]
+        if self._cols is None:
+            return Table(self.columns, [self.rows[i] for i in idx], self.title), n - idx.size
+        take = getattr(self._cols, "take", None)
+        cols = {
+            c: take(c, idx) if take is not None else np.asarray(self._cols[c])[idx]
+            for c in self.columns
+        }
+        return Table.from_columns(cols, title=self.title), n - idx.size
+
     def __repr__(self) -> str:
-        return self.to_text()
+        return _display(self, markdown=False)
 
     def _repr_markdown_(self) -> str:
-        return self.to_markdown()
+        return _display(self, markdown=True)
 
     def _repr_html_(self) -> str:
         """The table as HTML in human units, for Jupyter (a long table shows its first
@@ -277,18 +294,35 @@ class Table:
         return html_table(self)
 
 
-#: rows a long table shows at its top and bottom in a notebook
+#: rows a long table shows at its top and bottom when displayed (repr, a notebook)
 HTML_HEAD, HTML_TAIL = 20, 5
+
+
+def _display(table: Table, markdown: bool) -> str:
+    """``table`` as text or markdown for a display: a long one as its :meth:`Table.preview`,
+    with a line saying how many rows it leaves out (``to_text`` and ``to_markdown`` print all)."""
+    shown, hidden = table.preview()
+    text = shown.to_markdown() if markdown else shown.to_text()
+    if not hidden:
+        return text
+    lines = text.split("\n")
+    gap = f"... {hidden:,} more rows ..."
+    if markdown:
+        at, gap = 2, "| " + gap + " |" + " |" * (len(table.columns) - 1)
+    else:
+        at = 3 if table.title else 2
+    lines.insert(at + HTML_HEAD, gap)
+    return "\n".join(lines)
 
 
 def html_table(table: Table) -> str:
     """An HTML ``<table>`` of ``table``: its title as the caption, cells formatted by their
     column's unit (:func:`roofline.formatting.format_value`), numbers right-aligned."""
-    n = len(table)
-    shown = list(range(n))
-    if n > HTML_HEAD + HTML_TAIL + 1:
-        shown = [*range(HTML_HEAD), -1, *range(n - HTML_TAIL, n)]
-    cols = {c: table.column(c) for c in table.columns}
+    preview, hidden = table.preview()
+    shown: list[int] = list(range(len(preview)))
+    if hidden:
+        shown = [*range(HTML_HEAD), -1, *range(HTML_HEAD, len(preview))]
+    cols = {c: preview.column(c) for c in table.columns}
     out = ['<table class="roofline-table">']
     if table.title:
         out.append(f"<caption>{html.escape(table.title)}</caption>")
@@ -298,7 +332,6 @@ def html_table(table: Table) -> str:
     out.append("<tbody>")
     for i in shown:
         if i < 0:
-            hidden = n - HTML_HEAD - HTML_TAIL
             out.append(f'<tr><td colspan="{len(cols)}">... {hidden} more rows ...</td></tr>')
             continue
         cells = []

@@ -27,11 +27,11 @@ from roofline.kinds import TensorClass
 from roofline.records import CostTable
 
 #: count columns of a fused kernel taken from its last op (the one output it writes)
-_FROM_LAST = ("act_out_elems", "act_out_bytes")
+FROM_LAST = ("act_out_elems", "act_out_bytes")
 #: count columns of a fused kernel that are the largest over its ops, not a sum
-_LARGEST = ("live_act_bytes", "gather_row_bytes")
+LARGEST = ("live_act_bytes", "gather_row_bytes")
 #: count columns of a fused kernel taken from its first op (the kernel's identity)
-_FROM_FIRST = ("launches", "is_table")
+FROM_FIRST = ("launches", "is_table")
 
 
 def fusion_groups(graph: Graph) -> list[list[int]]:
@@ -54,9 +54,10 @@ def _fusion_groups(graph: Graph) -> list[list[int]]:
 
 
 @dataclass(frozen=True, eq=False)
-class _Plan:
-    """The fused groups as index arrays: each group's first op [G], and for each later member
-    position k, which groups have one (their indices) and its op index."""
+class FusionPlan:
+    """The fused groups as index arrays: each group's first and last op [G], each op's group
+    [O], and for each later member position k, which groups have one (their indices) and its op
+    index."""
 
     first: np.ndarray
     last: np.ndarray
@@ -64,7 +65,12 @@ class _Plan:
     later: tuple[tuple[np.ndarray, np.ndarray], ...]
 
 
-def _plan(graph: Graph) -> _Plan:
+def fusion_plan(graph: Graph) -> FusionPlan:
+    """The :class:`FusionPlan` of ``graph``'s :func:`fusion_groups` (cached on the graph)."""
+    return graph.derived("fusion_plan", _plan)
+
+
+def _plan(graph: Graph) -> FusionPlan:
     groups = fusion_groups(graph)
     first = np.array([m[0] for m in groups], dtype=np.intp)
     sizes = np.array([len(m) for m in groups])
@@ -76,20 +82,25 @@ def _plan(graph: Graph) -> _Plan:
         for k in range(1, int(sizes.max(initial=1)))
     )
     last = np.array([m[-1] for m in groups], dtype=np.intp)
-    return _Plan(first, last, owner, later)
+    return FusionPlan(first, last, owner, later)
 
 
-def group_reduce(graph: Graph, col: np.ndarray, how: np.ufunc) -> np.ndarray:
+def group_reduce(graph: Graph, col: np.ndarray, how: np.ufunc, stacked: bool = False) -> np.ndarray:
     """``how.reduceat(col, first ops, axis=0)`` over ``graph``'s fused groups (``np.add`` or
     ``np.maximum``), member after member: the same left-to-right order, without reduceat's slow
-    strided loop over a wide ``col`` [O, columns]."""
-    plan = graph.derived("fusion_plan", _plan)
+    strided loop over a wide ``col`` [O, columns]. ``stacked``: ``col`` is [fields, O, columns],
+    each field reduced as it would be alone (one pass for all of them)."""
+    plan = fusion_plan(graph)
     if len(plan.later) >= 7:  # long groups: reduceat (its order changes from 8 members on)
+        if stacked:
+            return np.stack([how.reduceat(c, plan.first, axis=0) for c in col])
         return how.reduceat(col, plan.first, axis=0)
+    if stacked:  # the groups on axis 1
+        col = col.swapaxes(0, 1)
     out = col[plan.first]
     for has, idx in plan.later:
         out[has] = how(out[has], col[idx])
-    return out
+    return out.swapaxes(0, 1) if stacked else out
 
 
 def inner_elements(graph: Graph) -> np.ndarray:
@@ -117,17 +128,17 @@ def fuse_table(ct: CostTable, graph: Graph, inner: np.ndarray | None = None) -> 
     ``inner`` [groups, columns] are the elements each group keeps inside itself per column
     (default :func:`inner_elements` x the batch of each column).
     """
-    plan = graph.derived("fusion_plan", _plan)
+    plan = fusion_plan(graph)
     if plan.first.size == ct.n_ops:
         return ct
     first, last, owner = plan.first, plan.last, plan.owner
     cols = {}
     for f, col in ct.columns.items():
-        if f in _FROM_LAST:
+        if f in FROM_LAST:
             cols[f] = col[last]
-        elif f in _LARGEST:
+        elif f in LARGEST:
             cols[f] = group_reduce(graph, col, np.maximum)
-        elif f in _FROM_FIRST:
+        elif f in FROM_FIRST:
             cols[f] = col[first]
         else:
             cols[f] = group_reduce(graph, col, np.add)

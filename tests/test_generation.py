@@ -50,6 +50,38 @@ def test_context_axis_counts_equal_a_graph_per_length(phase):
             np.testing.assert_allclose(getattr(ct, dim)[:, j], getattr(ref, dim)[:, 0])
 
 
+@pytest.mark.parametrize("model", [MODEL, "gpt_j_6b"])
+@pytest.mark.parametrize("phase", ["prefill", "decode"])
+def test_context_axis_table_is_assemble_of_elements_bit_for_bit(model, phase):
+    """The table of the polynomial fit (a plan worked out once) has the very bits of
+    assemble (and fuse_table) of PhaseCounts.elements, every field, fused or not, at one point
+    and at many."""
+    from dataclasses import fields
+
+    from roofline.counting import assemble
+    from roofline.fusion import fuse_table
+    from roofline.precision import Precision
+
+    pc = PhaseCounts(rl.load_model(model), phase)
+    rng = np.random.default_rng(3)
+    for size in (1, 3, 40):
+        batch = rng.uniform(0.5, 300.0, size)
+        length = rng.integers(1, 2000, size).astype(float)
+        for dtype in ("fp16", "w4a16"):
+            el, inner = pc.elements(batch, length)
+            unfused = assemble(pc.template, el, Precision.of(dtype))
+            for fuse in (False, True):
+                want = fuse_table(unfused, pc.template, inner) if fuse else unfused
+                got = pc.table(batch, length, dtype, fuse=fuse)
+                for f in fields(want):
+                    a, b = getattr(got, f.name), getattr(want, f.name)
+                    if isinstance(b, np.ndarray):
+                        assert a.dtype == b.dtype and a.shape == b.shape, f.name
+                        assert a.tobytes() == b.tobytes() and not a.flags.writeable, f.name
+                    else:
+                        assert a == b, f.name
+
+
 def test_envelope_sum_equals_brute_force():
     rng = np.random.default_rng(7)
     alpha, beta = rng.normal(size=(200, 4)), rng.normal(size=(200, 4))

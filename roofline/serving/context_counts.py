@@ -31,12 +31,20 @@ from roofline.counting import (
     weight_copies,
 )
 from roofline.errors import SpecError
-from roofline.fusion import fuse_table, inner_elements
+from roofline.fusion import (
+    FROM_LAST,
+    LARGEST,
+    fuse_table,
+    fusion_plan,
+    group_reduce,
+    inner_elements,
+)
 from roofline.graph import Graph
+from roofline.kinds import TensorClass
 from roofline.liveness import live_elements
 from roofline.model import Model
-from roofline.precision import Precision
-from roofline.records import CostTable
+from roofline.precision import Precision, byte_columns
+from roofline.records import BATCHED, CostTable
 
 Phase = Literal["prefill", "decode"]
 #: probe lengths and polynomial degree of each phase
@@ -86,7 +94,10 @@ def _structure(graph: Graph) -> tuple[Any, ...]:
 
 def _power_basis(x: np.ndarray, degree: int) -> np.ndarray:
     """[degree + 1, len(x)] rows 1, x, x^2, ..."""
-    return np.stack([x**k for k in range(degree + 1)])
+    out = np.empty((degree + 1, x.size))
+    for k in range(degree + 1):
+        out[k] = x**k
+    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -107,11 +118,13 @@ class _Fit:
     fixed: dict[str, np.ndarray]
     #: the flat entries from the first to the last quantity that moves (start, stop)
     span: tuple[int, int]
+    #: the higher coefficients' columns of the moving entries, transposed [M, degree + 1]
+    moving_t: np.ndarray
 
     def all_at(self, length: np.ndarray) -> dict[str, np.ndarray]:
         """Every quantity at each length: name -> shape [..., len(length)], or [..., 1] for a
         quantity that does not depend on the length."""
-        moving = self.coef[:, self.moving].T @ _power_basis(length, self.degree)  # [M, P]
+        moving = self.moving_t @ _power_basis(length, self.degree)  # [M, P]
         # the quantities that move, side by side: their constant terms, then the moving entries
         span = slice(self.span[0], self.span[1])
         full = np.repeat(self.coef[0, span][:, None], length.size, axis=1)
@@ -144,12 +157,216 @@ def _fit(probes: list[dict[str, np.ndarray]], lengths: tuple[int, ...]) -> _Fit:
     fixed = {name: coef[0, s].reshape(*shape, 1) for name, (s, shape) in slices.items()}
     spans = [s for name, (s, _) in slices.items() if name in varying]
     span = (min(s.start for s in spans), max(s.stop for s in spans)) if spans else (0, 0)
-    return _Fit(coef, slices, degree, moving, varying, fixed, span)
+    return _Fit(coef, slices, degree, moving, varying, fixed, span, coef[:, moving].T)
 
 
 def _close(a: np.ndarray, b: np.ndarray) -> bool:
     scale = np.maximum(np.maximum(np.abs(a), np.abs(b)), 1.0)
     return bool(np.all(np.abs(a - b) <= FIT_RTOL * scale))
+
+
+#: the count columns of a table that have a column axis [O, P], stacked in this order: those a
+#: fused kernel sums over its ops, those it takes from its last op, then its largest
+_SUMMED = tuple(f for f in BATCHED if f not in FROM_LAST and f not in LARGEST)
+_STACK = (*_SUMMED, *FROM_LAST, "live_act_bytes")
+#: the element quantities each stacked column is, as :func:`~roofline.counting.assemble` takes
+#: them: (quantity, :func:`~roofline.precision.byte_columns` key, or None for the elements
+#: themselves); the first is written, any later one added (``flops_mac`` adds to the GEMM FLOPs)
+_SOURCES: dict[str, tuple[tuple[str, str | None], ...]] = {
+    "flops_vector": (("vector_flops", None),),
+    "weight_read_bytes": (("weight_read", "weight_read"),),
+    "gather_rows": (("gather_rows", None),),
+    "act_in_elems": (("act_in", None),),
+    "act_in_bytes": (("act_in", "act_in"), ("index", "index")),
+    "kv_bytes": (("kv", "kv"),),
+    "kv_footprint_bytes": (("kv_footprint", "kv_footprint"),),
+    "act_out_elems": (("act_out", None),),
+    "act_out_bytes": (("act_out", "act_out"),),
+    "live_act_bytes": (("live", "live"),),
+}
+_MATRIX, _MAC = _STACK.index("flops_matrix"), _STACK.index("flops_mac")
+_ACT_IN, _ACT_IN_BYTES = _STACK.index("act_in_elems"), _STACK.index("act_in_bytes")
+
+
+@dataclass(frozen=True, eq=False)
+class _Plan:
+    """How :meth:`PhaseCounts.table` evaluates a fit, worked out once: every count that changes
+    with the columns is one row of a matrix [rows, P] = ``scale * (a + b * batch)`` (the
+    formula of :meth:`PhaseCounts.elements`), where ``a`` and ``b`` are constants or entries of
+    the fit's moving quantities; the table's columns are rows of it, times bytes per element.
+    Rows that are zero at every column (most ops read no KV cache, gather no rows...) are left
+    out: the table starts as zeros. Index arrays are read-only."""
+
+    fit: _Fit
+    #: [rows, 1]: each row's factor (``repeat``, or 1), constant intercept (0 where it moves)
+    #: and constant slope
+    scale: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    #: rows whose intercept / slope moves with the length, and their moving entries of the fit
+    a_rows: np.ndarray
+    a_from: np.ndarray
+    b_rows: np.ndarray
+    b_from: np.ndarray
+    #: rows of the GEMM dims (m, n, k, then count: [4, G]) and of the fused-inner elements
+    gemms: slice
+    inner: slice
+    #: stacked table rows ([len(_STACK) x O] flattened) written from rows, then added to
+    put_to: np.ndarray
+    put_from: np.ndarray
+    put_keys: tuple[str | None, ...]
+    add_to: np.ndarray
+    add_from: np.ndarray
+    add_keys: tuple[str | None, ...]
+    #: per position of a GEMM within its op: (the ops that have one, their GEMMs), in order
+    passes: tuple[tuple[np.ndarray, np.ndarray], ...]
+    n_ops: int
+
+
+def _lean_plan(fit: _Fit, template: Graph) -> _Plan | None:
+    """The :class:`_Plan` of ``fit``; None where its shortcuts would not give the very bits of
+    :meth:`PhaseCounts.elements` (a -0.0 coefficient, a weight that moves with the length)."""
+    coef = fit.coef
+    co = coefficients(template)
+    rep = co.repeat
+    if fit.varying & {"weight", "row"} or np.signbit(coef[coef == 0.0]).any():
+        return None
+    if not np.all(np.isfinite(rep) & (rep > 0.0)):
+        return None
+    # zero rows stay +0.0 and adding +0.0 changes no count: a row is zero for good when its
+    # coefficients are +0.0 and do not move (no coefficient is -0.0, so no count is)
+    pos = np.full(coef.shape[1], -1, dtype=np.intp)
+    pos[fit.moving] = np.arange(fit.moving.size)
+
+    def entries(name: str) -> np.ndarray:
+        s, shape = fit.slices[name]
+        return np.arange(s.start, s.stop).reshape(shape)
+
+    scale: list[np.ndarray] = []
+    ai: list[np.ndarray] = []
+    bi: list[np.ndarray] = []
+    row_of: dict[str, np.ndarray] = {}  # quantity -> row of each op (-1: zero)
+    start = 0
+    quantities = dict.fromkeys(q for srcs in _SOURCES.values() for q, _ in srcs)
+    quantities["vector_mac_flops"] = None
+    for q in quantities:
+        a = entries(f"a.{q}") if q != "live" else np.full(co.repeat.size, -1)
+        b = entries(f"b.{q}") if q != "live" else entries("live")
+        zero = (a < 0) | ((pos[a] < 0) & (coef[0, a] == 0.0))
+        zero &= (pos[b] < 0) & (coef[0, b] == 0.0)
+        keep = np.flatnonzero(~zero)
+        row_of[q] = np.full(rep.size, -1, dtype=np.intp)
+        row_of[q][keep] = start + np.arange(keep.size)
+        start += keep.size
+        scale.append(rep[keep] if q != "live" else np.ones(keep.size))
+        ai.append(a[keep])
+        bi.append(b[keep])
+    gemms = slice(start, start + co.gemm_op.size * 4)
+    scale += [np.ones(co.gemm_op.size * 3), rep[co.gemm_op]]
+    ai.append(entries("gemm_a").T.ravel())
+    bi.append(entries("gemm_b").T.ravel())
+    groups = entries("inner")
+    inner = slice(gemms.stop, gemms.stop + groups.size)
+    scale.append(np.ones(groups.size))
+    ai.append(np.full(groups.size, -1))
+    bi.append(groups)
+    a_idx, b_idx = np.concatenate(ai), np.concatenate(bi)
+    moves_a = (a_idx >= 0) & (pos[a_idx] >= 0)
+    moves_b = pos[b_idx] >= 0
+    a_const = np.where((a_idx >= 0) & ~moves_a, coef[0, a_idx], 0.0)
+    b_const = np.where(moves_b, 0.0, coef[0, b_idx])
+
+    n = rep.size
+    put: list[tuple[int, int, str | None]] = []
+    add: list[tuple[int, int, str | None]] = []
+    for c, name in enumerate(_STACK):
+        srcs = _SOURCES.get(name, ())
+        if name == "flops_mac":  # written as the GEMM FLOPs: the vector ones are added
+            srcs = (("flops_matrix", None), ("vector_mac_flops", None))
+        for op in range(n):
+            # the first source that is not zero is written (+0.0 plus it is itself), any later
+            # one added to it
+            nonzero = [(q, key) for q, key in srcs if q == "flops_matrix" or row_of[q][op] >= 0]
+            for k, (q, key) in enumerate(nonzero):
+                if q != "flops_matrix":
+                    (add if k else put).append((c * n + op, int(row_of[q][op]), key))
+    # np.add.at's order: the GEMMs of an op one after another, the first added to +0.0 (no
+    # count is -0.0, so that is the first itself)
+    position = np.zeros(co.gemm_op.size, dtype=np.intp)
+    seen: dict[int, int] = {}
+    for g, op in enumerate(co.gemm_op.tolist()):
+        position[g] = seen.get(op, 0)
+        seen[op] = position[g] + 1
+    passes = tuple(
+        (co.gemm_op[position == k], np.flatnonzero(position == k))
+        for k in range(int(position.max(initial=-1)) + 1)
+    )
+
+    def ro(x: Any, dtype: Any = None) -> np.ndarray:
+        arr = np.array(x, dtype=dtype)
+        arr.flags.writeable = False
+        return arr
+
+    def column(x: list[np.ndarray]) -> np.ndarray:
+        return ro(np.concatenate(x)[:, None], float)
+
+    return _Plan(
+        fit=fit,
+        scale=column(scale),
+        a=ro(a_const[:, None]),
+        b=ro(b_const[:, None]),
+        a_rows=ro(np.flatnonzero(moves_a)),
+        a_from=ro(pos[a_idx[moves_a]]),
+        b_rows=ro(np.flatnonzero(moves_b)),
+        b_from=ro(pos[b_idx[moves_b]]),
+        gemms=gemms,
+        inner=inner,
+        put_to=ro([t for t, _, _ in put], np.intp),
+        put_from=ro([f for _, f, _ in put], np.intp),
+        put_keys=tuple(k for _, _, k in put),
+        add_to=ro([t for t, _, _ in add], np.intp),
+        add_from=ro([f for _, f, _ in add], np.intp),
+        add_keys=tuple(k for _, _, k in add),
+        passes=passes,
+        n_ops=n,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class _InPrecision:
+    """What a :class:`_Plan`'s tables take from their precision whatever the columns: bytes
+    per element of each written and added row [rows, 1], of a fused-inner element, and the
+    per-op fields (labels, weights, launches, GEMM owners) of the unfused and fused table."""
+
+    precision: Precision
+    put_factor: np.ndarray
+    add_factor: np.ndarray
+    act_in: float
+    per_op: dict[str, Any]
+    fused_per_op: dict[str, Any]
+
+
+#: the fields of a table that do not depend on its columns
+_PER_OP = (
+    "model",
+    "names",
+    "kinds",
+    "categories",
+    "weight_elems",
+    "weight_bytes",
+    "gather_row_bytes",
+    "launches",
+    "is_table",
+    "gemm_op",
+)
+
+
+def _factors(keys: tuple[str | None, ...], precision: Precision) -> np.ndarray:
+    """Bytes per element of each key [len(keys), 1] (1 for None: elements), read-only."""
+    per = {k: sum(byte_columns({k: 1.0}, precision).values()) for k in set(keys) if k}
+    out = np.array([per[k] if k else 1.0 for k in keys]).reshape(-1, 1)
+    out.flags.writeable = False
+    return out
 
 
 class PhaseCounts:
@@ -183,6 +400,8 @@ class PhaseCounts:
         )
         self._fit = _fit([_quantities(g) for g in graphs], probes) if self.polynomial else None
         self._checked = max(probes)
+        self._plan = _lean_plan(self._fit, self.template) if self._fit is not None else None
+        self._precisions: dict[str | Precision, _InPrecision] = {}
 
     def graph(self, length: int) -> Graph:
         """The phase's graph at ``length`` tokens (built once, a bounded number kept)."""
@@ -209,6 +428,7 @@ class PhaseCounts:
             self._checked = length
         else:
             self._fit = None
+            self._plan = None
             self.polynomial = False
 
     def elements(self, batch: np.ndarray, length: np.ndarray) -> tuple[Elements, np.ndarray]:
@@ -273,7 +493,96 @@ class PhaseCounts:
         precision: str | Precision,
         fuse: bool = True,
     ) -> CostTable:
-        """The phase's counts with one column per (``batch``, ``length``) point [P]."""
-        el, inner = self.elements(np.asarray(batch, dtype=float), length)
+        """The phase's counts with one column per (``batch``, ``length``) point [P] (batches
+        positive and finite, as :func:`~roofline.counting.as_batches` leaves them)."""
+        batch = np.asarray(batch, dtype=float)
+        length = np.asarray(length, dtype=float)
+        self._check(int(length.max()))
+        if self._plan is not None and batch.ndim == 1 and length.shape == batch.shape:
+            return self._lean_table(self._plan, batch, length, self._in(precision), fuse)
+        el, inner = self.elements(batch, length)
         ct = assemble(self.template, el, Precision.of(precision))
         return fuse_table(ct, self.template, inner) if fuse else ct
+
+    def _in(self, precision: str | Precision) -> _InPrecision:
+        """The :class:`_InPrecision` of ``precision`` (worked out once per precision, from the
+        tables :func:`~roofline.counting.assemble` and :func:`fuse_table` give at one point)."""
+        if precision not in self._precisions:
+            assert self._plan is not None
+            prec = Precision.of(precision)
+            one = np.ones(1)
+            el, inner = self.elements(one, one * PROBES[self.phase][0])
+            ct = assemble(self.template, el, prec)
+            fused = fuse_table(ct, self.template, inner)
+            self._precisions[precision] = _InPrecision(
+                precision=prec,
+                put_factor=_factors(self._plan.put_keys, prec),
+                add_factor=_factors(self._plan.add_keys, prec),
+                act_in=prec.bytes_per(TensorClass.ACT_IN),
+                per_op={f: getattr(ct, f) for f in _PER_OP},
+                fused_per_op={f: getattr(fused, f) for f in _PER_OP},
+            )
+        return self._precisions[precision]
+
+    def _lean_table(
+        self, plan: _Plan, batch: np.ndarray, length: np.ndarray, inp: _InPrecision, fuse: bool
+    ) -> CostTable:
+        """:meth:`table` of the polynomial fit, by ``plan``: the same counts, bit for bit, as
+        :func:`assemble` (and :func:`fuse_table`) of :meth:`elements`, in a few array passes."""
+        fit, size = plan.fit, batch.size
+        moving = fit.moving_t @ _power_basis(length, fit.degree)  # [M, P]
+        rows = np.multiply(plan.b, batch)
+        if plan.b_rows.size:
+            slope = moving[plan.b_from]
+            slope *= batch
+            rows[plan.b_rows] = slope
+        rows += plan.a
+        if plan.a_rows.size:
+            rows[plan.a_rows] += moving[plan.a_from]
+        rows *= plan.scale
+        stack = np.zeros((len(_STACK), plan.n_ops, size))
+        flat = stack.reshape(-1, size)
+        put = rows[plan.put_from]
+        flat[plan.put_to] = np.multiply(put, inp.put_factor, out=put)
+        dims = rows[plan.gemms].reshape(4, -1, size)
+        flops = np.multiply(dims[0], 2.0)
+        for d in dims[1:]:
+            flops *= d
+        matrix = stack[_MATRIX]
+        for k, (ops, gemms) in enumerate(plan.passes):
+            if k:
+                matrix[ops] += flops[gemms]
+            else:
+                matrix[ops] = flops[gemms]
+        stack[_MAC] = matrix
+        if plan.add_to.size:
+            add = rows[plan.add_from]
+            flat[plan.add_to] += np.multiply(add, inp.add_factor, out=add)
+        rows.flags.writeable = False
+        per_op = inp.per_op
+        groups = fusion_plan(self.template)
+        if not fuse or groups.first.size == plan.n_ops:
+            stack.flags.writeable = False
+            columns: dict[str, Any] = dict(zip(_STACK, stack))
+        else:
+            summed = group_reduce(self.template, stack[: len(_SUMMED)], np.add, stacked=True)
+            inner = rows[plan.inner]
+            summed[_ACT_IN] -= inner
+            summed[_ACT_IN_BYTES] -= inner * inp.act_in
+            last = stack[len(_SUMMED) : -1][:, groups.last]
+            largest = group_reduce(self.template, stack[-1], np.maximum)
+            for arr in (summed, last, largest):
+                arr.flags.writeable = False
+            columns = dict(zip(_STACK, (*summed, *last, largest)))
+            per_op = inp.fused_per_op
+        dims = rows[plan.gemms].reshape(4, -1, batch.size)
+        return CostTable(
+            batch=batch,
+            precision=inp.precision,
+            gemm_m=dims[0],
+            gemm_n=dims[1],
+            gemm_k=dims[2],
+            gemm_count=dims[3],
+            **per_op,
+            **columns,
+        )

@@ -24,7 +24,7 @@ from roofline.evaluation import evaluate_costs
 from roofline.grid import to_grid
 from roofline.placement import CapacityAware, get_policy
 from roofline.records import CostTable, join_columns
-from roofline.serving.generation import phase_counts
+from roofline.serving.context_counts import phase_counts
 from roofline.systems import stage_costs as sc
 from roofline.systems.evaluate import fuse_counts
 from roofline.systems.stage_costs import FullStage, LeanStage, stage_costs

@@ -16,6 +16,7 @@ whose columns are arbitrary (batch, length) points, which the ordinary evaluatio
 
 from __future__ import annotations
 
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -586,3 +587,15 @@ class PhaseCounts:
             **per_op,
             **columns,
         )
+
+
+_PHASES: weakref.WeakKeyDictionary[Model, dict[str, PhaseCounts]] = weakref.WeakKeyDictionary()
+
+
+def phase_counts(model: Model, phase: Phase) -> PhaseCounts:
+    """The :class:`PhaseCounts` of ``model``'s phase (built once per model: its probe graphs and
+    fit are the costly part)."""
+    per_model = _PHASES.setdefault(model, {})
+    if phase not in per_model:
+        per_model[phase] = PhaseCounts(model, phase)
+    return per_model[phase]

@@ -52,7 +52,7 @@ from roofline.model import Model
 from roofline.placement import Policy
 from roofline.presets import load_hardware, load_model
 from roofline.records import CostTable, join_columns
-from roofline.serving.context_counts import Phase, PhaseCounts
+from roofline.serving.context_counts import Phase, phase_counts
 from roofline.systems.context import rank_counts
 from roofline.systems.evaluate import Stages, check_layout, stages
 from roofline.systems.layout import Layout, layouts, one_device
@@ -95,17 +95,8 @@ GENERATION_COLUMNS = (
     "launch",
 )
 
-_PHASES: weakref.WeakKeyDictionary[Model, dict[str, PhaseCounts]] = weakref.WeakKeyDictionary()
 #: whether each model's prefill and decode templates are one graph (:func:`_same_graph`)
 _SAME: weakref.WeakKeyDictionary[Model, bool] = weakref.WeakKeyDictionary()
-
-
-def phase_counts(model: Model, phase: Phase) -> PhaseCounts:
-    """The :class:`PhaseCounts` of ``model``'s phase (built once per model)."""
-    per_model = _PHASES.setdefault(model, {})
-    if phase not in per_model:
-        per_model[phase] = PhaseCounts(model, phase)
-    return per_model[phase]
 
 
 def _lengths(values: Any, field: str, minimum: int) -> np.ndarray:

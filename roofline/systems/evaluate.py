@@ -33,7 +33,7 @@ from roofline.kinds import Bound
 from roofline.model import Model
 from roofline.placement import Policy
 from roofline.records import BATCHED, CostTable
-from roofline.serving.context_counts import LENGTH_PARAM, Phase, PhaseCounts
+from roofline.serving.context_counts import LENGTH_PARAM, Phase, PhaseCounts, phase_counts
 from roofline.systems.collectives import Cost, collective
 from roofline.systems.context import check_context_parallel, context_comms, rank_counts
 from roofline.systems.layout import Layout, check_devices
@@ -275,7 +275,7 @@ def evaluate_system(
         lay_counts = counts or (lambda b: count_graph(model.graph, b, dtype))
         if lay.cp > 1:
             # one rank's counts: the model's phase at its own length, split over the ranks
-            phase = phase or PhaseCounts(model, model.params.phase)  # type: ignore[attr-defined]
+            phase = phase or phase_counts(model, model.params.phase)  # type: ignore[attr-defined]
             length = getattr(model.params, LENGTH_PARAM[phase.phase])
             lay_counts = rank_counts(phase, np.full(batch.size, length), lay.cp, dtype)
             graph, context = phase.template, phase.phase

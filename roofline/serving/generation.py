@@ -123,29 +123,28 @@ def _lengths(values: Any, field: str, minimum: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Grid:
-    """The points: batch, prompt and output per point [P] (their Cartesian product)."""
+    """The points: batch, prompt and output per point [P], the Cartesian product of the axes
+    (``axes``: the batches, prompts and outputs asked for, in order)."""
 
     batch: np.ndarray
     prompt: np.ndarray
     output: np.ndarray
+    axes: tuple[np.ndarray, np.ndarray, np.ndarray]
 
     @classmethod
     def product(cls, batch: np.ndarray, prompt: np.ndarray, output: np.ndarray) -> _Grid:
         b, p, o = np.meshgrid(batch, prompt, output, indexing="ij")
-        return cls(b.ravel(), p.ravel(), o.ravel())
+        return cls(b.ravel(), p.ravel(), o.ravel(), (batch, prompt, output))
 
 
-def _columns(*keys: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Unique rows of the stacked keys (sorted, as ``np.unique(axis=0)``) and, per key position,
-    the row each point maps to."""
-    stacked = np.stack(keys, axis=1)
-    order = np.lexsort(keys[::-1])  # the first key sorts first
-    rows = stacked[order]
-    new = np.ones(order.size, dtype=bool)
-    new[1:] = (rows[1:] != rows[:-1]).any(axis=1)
-    inverse = np.empty(order.size, dtype=np.intp)
-    inverse[order] = np.cumsum(new) - 1
-    return (*rows[new].T, inverse)
+def _product_columns(
+    first: np.ndarray, second: np.ndarray, at_first: np.ndarray, at_second: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The columns of a product of two axes of distinct sorted values, ``first`` x ``second``
+    (the first sorting first, as ``np.unique(axis=0)`` of the pairs), and the column of each
+    pair (``at_first``, ``at_second``): (first key [C], second key [C], column of each pair)."""
+    col = np.searchsorted(first, at_first) * second.size + np.searchsorted(second, at_second)
+    return np.repeat(first, second.size), np.tile(second, first.size), col
 
 
 def _decode(
@@ -284,12 +283,20 @@ class _Points:
 
     @classmethod
     def of(cls, grid: _Grid) -> _Points:
+        """Every batch meets every prompt and output, so the prefill's columns are the product
+        of the distinct batches and prompts, and the decode's of the distinct batches and the
+        contexts at which some range starts or ends."""
         b, p, o = grid.batch, grid.prompt, grid.output
-        pb, pp, pcol = _columns(b, p)
+        batches, prompts, outputs = (np.unique(a) for a in grid.axes)
+        pb, pp, pcol = _product_columns(batches, prompts, b, p)
         dec = np.flatnonzero(o >= 2)
         lo, hi = p[dec] + 1.0, p[dec] + o[dec] - 1.0
-        db, dc, dcol = _columns(np.concatenate([b[dec], b[dec]]), np.concatenate([lo, hi]))
-        return cls(grid, pb, pp, pcol, dec, lo, hi, db, dc, dcol[: dec.size], dcol[dec.size :])
+        steps = outputs[outputs >= 2]
+        ends = [prompts + 1.0, (prompts[:, None] + steps[None, :] - 1.0).ravel()]
+        contexts = np.unique(np.concatenate(ends)) if steps.size else np.empty(0)
+        db, dc, lo_col = _product_columns(batches, contexts, b[dec], lo)
+        hi_col = _product_columns(batches, contexts, b[dec], hi)[2]
+        return cls(grid, pb, pp, pcol, dec, lo, hi, db, dc, lo_col, hi_col)
 
 
 @dataclass(frozen=True, eq=False)

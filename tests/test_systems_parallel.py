@@ -12,8 +12,11 @@ from hypothesis import strategies as st
 
 import roofline as rl
 from roofline.counting import count_graph
+from roofline.grid import to_grid
 from roofline.liveness import live_elements
 from roofline.systems.collectives import collective
+from roofline.systems.evaluate import stages
+from roofline.systems.layout import layouts
 from roofline.systems.pipeline import pipeline_latency, stage_shares
 from roofline.systems.result import SystemResult
 from roofline.systems.roles import Role, roles
@@ -376,3 +379,28 @@ def test_degrees_as_numpy_arrays_are_lists_everywhere():
         rl.generate("llama2_7b", "h100_sxm5", tp=np.array([1, 2]))
     t = rl.generate("llama2_7b", "dgx_h100", output=2, tp=np.array([1, 2]))
     assert t.column("tp").tolist() == [1, 2]
+
+
+def test_the_busiest_device_sends_only_its_own_stages_bytes():
+    """Under pipelining a device runs one stage: its joules are that stage's work and that
+    stage's sends (its collectives, its hop to the next stage), never the other stages'."""
+    m = rl.load_model(LLAMA)
+    system = rl.load_hardware("dgx_h100")
+    lay = next(iter(layouts(2, 2, 1, 1, devices=4)))
+    batch = np.array([8.0, 64.0])
+    staged = stages(m.graph, lambda b: count_graph(m.graph, b, "fp16"), system, lay, batch)
+    link = to_grid(system.device).energy_arrays().interconnect[0]
+    total, busiest = staged.dynamic_energy_j(link)
+    mb = staged.micro_batches
+    own = [
+        (r.dynamic_j + link * (sum(c.level_bytes.values()) + sum(x.level_bytes.values()))) * mb
+        for r, c, x in zip(staged.results, staged.comms, staged.transfers)
+    ]
+    np.testing.assert_allclose(busiest, np.max(own, axis=0), rtol=1e-12)
+    # what it used to take: the busiest stage's work plus every stage's sends
+    every = sum(sum(c.level_bytes.values()) for c in (*staged.comms, *staged.transfers))
+    before = np.max([r.dynamic_j * mb for r in staged.results], axis=0) + link * every * mb
+    assert (busiest < before).all()
+    copies = lay.model_parallel * lay.dp
+    want = sum(o * copies for o in own)
+    np.testing.assert_allclose(total, want, rtol=1e-12)

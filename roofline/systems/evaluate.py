@@ -123,20 +123,26 @@ class Stages:
 
         Each stage runs its micro-batches on each of its ``tp x cp`` devices in each of ``dp``
         replicas (the busiest replica's work, as the latency takes it); the bytes each device sends
-        over the links (collectives and stage hops) cost ``link_j_per_byte`` (NaN without an
-        energy model: the result is NaN).
+        over the links (its stage's collectives and its hop to the next stage) cost
+        ``link_j_per_byte`` (NaN without an energy model: the result is NaN). The busiest device
+        is the one of the stage with the most joules, its own sends included.
         """
         m, lay = self.micro_batches, self.layout
-        per_device = np.array([r.dynamic_j for r in self.results]) * m
-        sent = sum(
-            sum(c.level_bytes.values(), np.zeros_like(m)) for c in (*self.comms, *self.transfers)
+        per_device = np.array([r.dynamic_j for r in self.results]) * m  # [pp, C]
+        zero = np.zeros_like(m)
+        # the sends of one device of each stage: its collectives and its hop to the next stage;
+        # a single device sends nothing (and costs no NaN without a model)
+        sent = np.array(
+            [
+                sum(c.level_bytes.values(), zero) + sum(x.level_bytes.values(), zero)
+                for c, x in zip(self.comms, self.transfers)
+            ]
         )
-        # one device's sends; a single device sends nothing (and costs no NaN without a model)
         j_per_byte = link_j_per_byte if lay.devices > 1 else 0.0
-        sent_bytes = m * np.asarray(sent) if lay.devices > 1 else np.zeros_like(m)
+        sent_bytes = m * sent if lay.devices > 1 else np.zeros_like(per_device)
         copies = lay.model_parallel * lay.dp  # the devices that run each stage's share
-        system = en.system_energy(per_device * copies, sent_bytes * copies, j_per_byte)
-        busiest = per_device.max(axis=0) + sent_bytes * j_per_byte
+        system = en.system_energy(per_device * copies, sent_bytes.sum(axis=0) * copies, j_per_byte)
+        busiest = (per_device + sent_bytes * j_per_byte).max(axis=0)
         return system, busiest
 
     def combine(self) -> dict[str, np.ndarray]:

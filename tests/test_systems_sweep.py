@@ -44,6 +44,20 @@ def test_all_layouts_cover_every_filling_layout():
     assert all(tp * pp * dp == 4 for tp, pp, dp in by_count[4]) and len(by_count[4]) == 6
 
 
+def test_all_layouts_split_a_long_prefill_over_context_parallel_ranks():
+    """A decoder's 4096-token prefill: every layout the layout search tries, cp 2 and 4 (each
+    rank at least 1024 tokens) included, as rl.evaluate gives each."""
+    m = rl.load_model("llama2_7b", phase="prefill", seq_len=4096)
+    t = rl.sweep(m, "dgx_h100", {"count": [4]}, batch=1, dtype="fp16", all_layouts=True)
+    got = {(r["tp"], r["pp"], r["cp"], r["dp"]) for r in t}
+    assert {(1, 1, 4, 1), (2, 1, 2, 1), (1, 2, 2, 1)} <= got
+    assert all(tp * pp * cp * dp == 4 for tp, pp, cp, dp in got)
+    row = next(r for r in t if (r["tp"], r["pp"], r["cp"]) == (1, 1, 4))
+    four = resized(rl.load_hardware("dgx_h100"), 4)
+    direct = rl.evaluate(m, four, batch=1, dtype="fp16", tp=1, pp=1, cp=4)
+    assert row["latency_s"] == pytest.approx(float(direct.latency_s[0, 0]), rel=1e-12)
+
+
 def test_resizing_keeps_fast_levels_and_cuts_a_torus():
     two = rl.load_hardware("2x_dgx_h100")
     assert isinstance(two, System)

@@ -118,7 +118,7 @@ def best_layout(
         raise exc.with_context(prefix="ttft") from None
     batches = [batch] if isinstance(batch, int) else list(batch)
     rows: list[dict[str, Any]] = []
-    tokens = (prompt or 512) if llm else _prefill_tokens(m)
+    tokens = (prompt or 512) if llm else prefill_tokens(m)
     for lay in candidates(m, target, tokens):
         try:
             rows += (
@@ -161,7 +161,7 @@ def best_layout(
     return Table(SEARCH_COLUMNS, table_rows, title=f"layouts of {m.name} on {target.name}")
 
 
-def _prefill_tokens(model: Any) -> int | None:
+def prefill_tokens(model: Any) -> int | None:
     """The sequence a decoder evaluated in its prefill phase splits over cp (else None)."""
     if is_decoder(model) and model.params.phase == "prefill":
         return int(model.params.seq_len)

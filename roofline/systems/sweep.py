@@ -1,8 +1,9 @@
 """Sweeps over systems: interconnect, device count and device knobs x layouts x batches.
 
 Each variant of the base system (:mod:`roofline.systems.variants`) is evaluated under every
-layout asked for (``layouts="all"``: every layout filling the variant, as
-:func:`roofline.systems.search.candidates`; or degrees ``tp``/``pp``/``cp``/``ep`` with ``dp``
+layout asked for (``layouts="all"``: every layout filling the variant, as the layout search
+tries them, :func:`roofline.systems.search.candidates`, context parallelism included for a
+decoder's long prefill; or degrees ``tp``/``pp``/``cp``/``ep`` with ``dp``
 filling the variant, skipping the combinations that cannot fill it) through
 :func:`~roofline.systems.evaluate.evaluate_system`. Counts depend on the model, dtype and batch
 only, so they are computed once per model and dtype and shared by every variant.
@@ -23,7 +24,7 @@ from roofline.model import Model
 from roofline.systems.evaluate import check_layout, evaluate_system
 from roofline.systems.layout import Layout, layouts
 from roofline.systems.result import SYSTEM_COLUMNS
-from roofline.systems.search import candidates
+from roofline.systems.search import candidates, prefill_tokens
 from roofline.systems.spec import System
 from roofline.systems.variants import system_variants
 
@@ -36,7 +37,7 @@ def _layouts_for(
 ) -> list[Layout]:
     """The layouts to evaluate on one variant: those that fill it and the model accepts."""
     if every:
-        out = candidates(model, system)
+        out = candidates(model, system, prefill_tokens(model))
     else:
         try:
             out = layouts(tp, pp, ep, None, devices=system.count, cp=cp)

@@ -23,7 +23,7 @@ from roofline.grid import HardwareGrid, VariantLabels, to_grid
 from roofline.hardware import Engine, Hardware
 from roofline.kinds import EngineKind, LevelKind
 from roofline.precision import Precision
-from roofline.spec_ranges import check_range, knob_range
+from roofline.spec_ranges import check_ranges, knob_range
 from roofline.suggest import did_you_mean
 from roofline.units import Dim, parse_quantity
 
@@ -152,53 +152,73 @@ def parse_knob_values(hw: Hardware, path: str, values: KnobValues) -> tuple[str,
     si = _parse_values(path, canon, dim, values)
     key = knob_range(canon)
     if key is not None:
-        for v in si:
-            try:
-                check_range(float(v), key)
-            except SpecError as exc:
-                raise exc.with_context(prefix=path) from None
+        try:
+            check_ranges(si, key)
+        except SpecError as exc:
+            raise exc.with_context(prefix=path) from None
     return canon, si
 
 
 def _parse_values(path: str, canon: str, dim: Dim | None, values: KnobValues) -> np.ndarray:
-    """``values`` as SI floats, each checked for its dimension and sign."""
+    """``values`` as SI floats (text parsed with its units), checked by :func:`_check_range`."""
     arr = np.asarray(values) if isinstance(values, np.ndarray) else None
     if arr is not None and arr.dtype.kind in "fiu" and arr.ndim == 1:
-        # already SI numbers (sweep chunks): validate in bulk instead of one by one
+        shown: Sequence[Any] | np.ndarray = arr  # already SI numbers (sweep chunks)
         si = arr.astype(float)
+    else:
+        shown = list(values)
+        si = np.array([_si_value(path, dim, v) for v in shown], dtype=float)
+    _check_range(path, canon, dim, si, shown)
+    return si
+
+
+def _si_value(path: str, dim: Dim | None, value: Any) -> float:
+    """One knob value as an SI float: a plain number for a dimensionless fraction, else a
+    quantity with its units (its range is checked apart)."""
+    if dim is None:
+        if isinstance(value, bool):
+            raise SpecError(f"{value!r} is not a number", field=path, fix=_range_fix(path, dim))
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise SpecError(f"{value!r} is not a number", field=path) from None
+    try:
+        return parse_quantity(value, dim, positive=False)
+    except SpecError as exc:
+        raise exc.with_context(prefix=path) from None
+
+
+def _check_range(
+    path: str, canon: str, dim: Dim | None, si: np.ndarray, shown: Sequence[Any] | np.ndarray
+) -> None:
+    """One SpecError for the first value out of its knob's range: finite and non-negative;
+    positive unless the knob may be zero (an overhead, an idle power); a fraction in (0, 1]; a
+    PUE of at least 1."""
+    with np.errstate(invalid="ignore"):
         zero = zero_ok(canon)
         bad = ~np.isfinite(si) | (si < 0) | ((si == 0) & (not zero))
         if dim is None:
             bad |= (si <= 0) | (si > 1)
         if canon == "cost.pue":
             bad |= si < 1
-        if bad.any():
-            v = si[np.flatnonzero(bad)[0]]
-            raise SpecError(
-                f"{v!r} is not a valid value",
-                field=path,
-                fix=_range_fix(canon, dim),
-            )
-        return si
-    out: list[float] = []
-    for v in values:
-        if dim is None:
-            try:
-                x = float(v)
-            except (TypeError, ValueError):
-                raise SpecError(f"{v!r} is not a number", field=path) from None
-            if not (0 < x <= 1):
-                raise SpecError(f"{v!r} must be in (0, 1]", field=path)
-            out.append(x)
-        else:
-            try:
-                x = parse_quantity(v, dim, allow_zero=zero_ok(canon))
-            except SpecError as exc:
-                raise exc.with_context(prefix=path) from None
-            if canon == "cost.pue" and x < 1:
-                raise SpecError(f"{v!r} is below 1", field=path, fix=_range_fix(canon, dim))
-            out.append(x)
-    return np.asarray(out, dtype=float)
+    if not bad.any():
+        return
+    i = int(np.flatnonzero(bad)[0])
+    x, v = float(si[i]), shown[i]
+    if not math.isfinite(x):
+        problem = "is not finite"
+    elif dim is None:
+        problem = "must be in (0, 1]"
+    elif canon == "cost.pue" and x >= 0:
+        problem = "is below 1"
+    else:
+        problem = "must be non-negative" if zero else "must be positive"
+    raise SpecError(f"{_plain(v)!r} {problem}", field=path, fix=_range_fix(canon, dim))
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds (for messages)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _range_fix(path: str, dim: Dim | None) -> str:

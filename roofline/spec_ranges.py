@@ -9,6 +9,8 @@ them. Change a range here.
 
 from __future__ import annotations
 
+import numpy as np
+
 from roofline.errors import SpecError
 
 #: the physical range of every quantity of a device spec, inclusive, in SI units: a value outside
@@ -46,6 +48,17 @@ def check_range(value: float, key: str, unit: str = "") -> float:
             fix="check the number and its unit (the ranges are in hw_specs/README.md)",
         )
     return value
+
+
+def check_ranges(values: np.ndarray, key: str) -> np.ndarray:
+    """``values`` [N] if every one lies in ``RANGES[key]``, else :func:`check_range`'s
+    SpecError for the first that does not (two comparisons for the lot: a sweep's values)."""
+    lo, hi = RANGES[key]
+    with np.errstate(invalid="ignore"):
+        bad = ~((values >= lo) & (values <= hi))
+    if bad.any():
+        check_range(float(values[np.flatnonzero(bad)[0]]), key)
+    return values
 
 
 def knob_range(path: str) -> str | None:

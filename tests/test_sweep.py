@@ -280,3 +280,28 @@ def test_a_system_sweep_over_the_budget_goes_to_disk_too(tmp_path, monkeypatch):
     assert isinstance(memory._cols, dict) and not isinstance(disk._cols, dict)
     assert disk.to_csv() == memory.to_csv() and disk.rows == memory.rows
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "text", "si", "problem"),
+    [
+        ("memory.hbm.bandwidth", "-2 TB/s", -2e12, "must be positive"),
+        ("memory.hbm.bandwidth", "0 TB/s", 0.0, "must be positive"),
+        ("overheads.per_op", "-1 us", -1e-6, "must be non-negative"),
+        ("engines.matrix.efficiency", "1.5", 1.5, r"must be in \(0, 1\]"),
+        ("memory.hbm.bandwidth", "1e30 TB/s", 1e42, "outside the physical range"),
+    ],
+)
+def test_a_knob_value_out_of_range_is_refused_alike_as_text_and_as_si_numbers(
+    path, text, si, problem
+):
+    """The same rule, one place: a value given with its units (one by one) and the same value as
+    an SI number in a sweep chunk (checked in bulk) are refused with the same problem."""
+    from roofline.errors import SpecError
+    from roofline.knobs import parse_knob_values
+
+    hw = rl.load_hardware("h100_sxm5")
+    for values in ([text], np.array([1.0 if si != 1.0 else 0.5, si])):
+        with pytest.raises(SpecError, match=problem) as err:
+            parse_knob_values(hw, path, values)
+        assert err.value.field == path

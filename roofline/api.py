@@ -16,6 +16,7 @@ from roofline.errors import SpecError
 from roofline.evaluation import evaluate_costs
 from roofline.grid import HardwareGrid
 from roofline.grid import stack as stack_devices
+from roofline.grid import to_grid as device_grid
 from roofline.hardware import Hardware
 from roofline.knobs import KnobValues, warn_unread
 from roofline.knobs import vary as vary_device
@@ -307,8 +308,9 @@ def stack(devices: HardwareLike | Sequence[HardwareLike]) -> HardwareGrid:
 
 
 def to_grid(hw: HardwareLike) -> HardwareGrid:
-    """A one-variant grid of device ``hw`` (a preset name, path, mapping or Hardware)."""
-    return stack([hw])
+    """A one-variant grid of device ``hw`` (a preset name, path, mapping or Hardware): built
+    once per device and shared, so its arrays are read-only (:func:`roofline.grid.to_grid`)."""
+    return device_grid(load_device(hw))
 
 
 @contextmanager

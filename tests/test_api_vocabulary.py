@@ -36,6 +36,9 @@ def test_preset_names_are_accepted_wherever_a_device_goes():
     assert grid.labels == ("t4[0]", "t4[1]")
     assert rl.stack(["t4", "l4"]).labels == ("t4", "l4")
     assert rl.to_grid("l4").labels == ("l4",)
+    # one grid per device, shared by every evaluation: read-only
+    assert rl.to_grid("l4") is rl.to_grid(rl.load_hardware("l4"))
+    assert not rl.to_grid("l4").bandwidth.flags.writeable
     r = rl.evaluate("resnet50", grid, batch=8)
     assert r.latency_s[1, 0] < r.latency_s[0, 0]
 

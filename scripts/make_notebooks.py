@@ -424,7 +424,11 @@ def execute(nb: nbformat.NotebookNode, folder: str | None = None) -> nbformat.No
 
 
 def main(argv: list[str]) -> int:
-    names = [a for a in argv if not a.startswith("-")] or list(NOTEBOOKS)
+    flags = [a for a in argv if a.startswith("-")]
+    if flags:
+        print(f"unknown option {flags[0]!r}: name notebooks ({', '.join(NOTEBOOKS)}) or none")
+        return 2
+    names = argv or list(NOTEBOOKS)
     unknown = [n for n in names if n not in NOTEBOOKS]
     if unknown:
         print(f"unknown notebook {unknown[0]!r}: use one of {', '.join(NOTEBOOKS)}")

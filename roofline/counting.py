@@ -307,7 +307,7 @@ def weight_copies(graph: Graph) -> np.ndarray:
 
 
 def _weight_copies(graph: Graph) -> np.ndarray:
-    copies = np.array([1.0 if op.shared_weights else op.repeat for op in graph.ops])
+    copies = np.array([float(op.weight_copies) for op in graph.ops])
     copies.flags.writeable = False
     return copies
 

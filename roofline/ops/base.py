@@ -161,6 +161,12 @@ class Op(BaseModel):
         "do not grow with the batch",
     )
 
+    @property
+    def weight_copies(self) -> int:
+        """Copies of its weights the op holds: one per repeat, or one for all of them when the
+        copies share their weights (``shared_weights``: a decoder step run ``repeat`` times)."""
+        return 1 if self.shared_weights else self.repeat
+
     @model_validator(mode="before")
     @classmethod
     def _plain_values(cls, data: Any) -> Any:
@@ -339,7 +345,7 @@ def cost_from_counts(op: Op, c: Counts, batch: Any, precision: Precision) -> OpC
     r = float(op.repeat)
     matrix = sum((g.flops for g in c.gemms), zeros)
     elements = {
-        "weight": (1.0 if op.shared_weights else r) * c.weight,
+        "weight": float(op.weight_copies) * c.weight,
         "weight_read": r * ((c.weight if c.weight_read is None else c.weight_read) + zeros),
         "row": float(c.gather_row_elems),
         "act_in": r * (c.act_in + zeros),

@@ -292,7 +292,7 @@ def _experts(
     for c in ("weight_elems", "weight_bytes"):
         factor[c][i] = held
     per_param = float(full.weight_bytes[i]) / max(float(full.weight_elems[i]), 1.0)
-    always_b = always * per_param * (copies if not op.shared_weights else 1)
+    always_b = always * per_param * op.weight_copies
     expert_read[i] = (group.weight_read_bytes[i] - always_b) / ep + always_b
     act = float(full.act_in_bytes[i].sum()) / max(float(full.act_in_elems[i].sum()), 1.0)
     tokens = full.batch * float(getattr(op, "tokens", 1))

@@ -329,6 +329,27 @@ def numel(shape: Shape) -> int:
     return out
 
 
+def check_spatial(
+    like: str, sizes: Mapping[str, tuple[int, ...]], least: Mapping[str, int]
+) -> None:
+    """A ValueError unless every entry of ``sizes`` (a windowed op's per-dimension fields: kernel,
+    stride, padding...) has one value per spatial dimension of ``sizes[like]``, and each value of
+    a field named in ``least`` is at least its bound."""
+    nd = len(sizes[like])
+    for key, val in sizes.items():
+        if len(val) != nd:
+            raise ValueError(
+                f"{key}={list(val)} needs {nd} entries like {like} "
+                "(one per spatial dim, or one number for all)"
+            )
+    for key, bound in least.items():
+        if min(sizes[key]) < bound:
+            raise ValueError(
+                f"{key}={list(sizes[key])} has an entry below {bound} "
+                f"(every {key} entry is >= {bound})"
+            )
+
+
 def derive_cost(op: Op, batch: Any, precision: Precision) -> OpCost:
     """Return the cost of ``op`` (``repeat`` copies) at ``batch`` samples in ``precision``.
 

@@ -21,7 +21,17 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from roofline.kinds import OpCategory
-from roofline.ops.base import Counts, Gemm, Op, Shape, bind_field, numel, rank_error, register
+from roofline.ops.base import (
+    Counts,
+    Gemm,
+    Op,
+    Shape,
+    bind_field,
+    check_spatial,
+    numel,
+    rank_error,
+    register,
+)
 
 
 def conv_out_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
@@ -92,24 +102,9 @@ class Conv(Op):
             raise ValueError(
                 f"kernel_size={list(self.kernel_size)} has {nd} dims (1, 2 or 3 are supported)"
             )
-        for key in ("input_size", "stride", "padding", "dilation"):
-            if len(getattr(self, key)) != nd:
-                raise ValueError(
-                    f"{key}={list(getattr(self, key))} needs {nd} entries like kernel_size "
-                    "(one per spatial dim, or one number for all)"
-                )
-        for key, least in (
-            ("kernel_size", 1),
-            ("stride", 1),
-            ("dilation", 1),
-            ("input_size", 1),
-            ("padding", 0),
-        ):
-            if min(getattr(self, key)) < least:
-                raise ValueError(
-                    f"{key}={list(getattr(self, key))} has an entry below {least} "
-                    f"(every {key} entry is >= {least})"
-                )
+        fields = ("kernel_size", "input_size", "stride", "padding", "dilation")
+        least = {"kernel_size": 1, "stride": 1, "dilation": 1, "input_size": 1, "padding": 0}
+        check_spatial("kernel_size", {k: getattr(self, k) for k in fields}, least)
         if self.in_channels % self.groups or self.out_channels % self.groups:
             raise ValueError(
                 f"groups={self.groups} must divide in_channels={self.in_channels} "

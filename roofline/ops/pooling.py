@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from roofline.kinds import OpCategory
-from roofline.ops.base import Counts, Op, Shape, numel, register
+from roofline.ops.base import Counts, Op, Shape, check_spatial, numel, register
 from roofline.ops.conv import bind_channels
 
 
@@ -66,19 +66,9 @@ class Pool(Op):
 
     @model_validator(mode="after")
     def _check(self) -> Pool:
-        nd = len(self.input_size)
-        for key in ("kernel_size", "stride", "padding"):
-            if len(getattr(self, key)) != nd:
-                raise ValueError(
-                    f"{key}={list(getattr(self, key))} needs {nd} entries like input_size "
-                    "(one per spatial dim, or one number for all)"
-                )
-        for key, least in (("kernel_size", 1), ("stride", 1), ("padding", 0), ("input_size", 1)):
-            if min(getattr(self, key)) < least:
-                raise ValueError(
-                    f"{key}={list(getattr(self, key))} has an entry below {least} "
-                    f"(every {key} entry is >= {least})"
-                )
+        sizes = {k: getattr(self, k) for k in ("input_size", "kernel_size", "stride", "padding")}
+        least = {"kernel_size": 1, "stride": 1, "padding": 0, "input_size": 1}
+        check_spatial("input_size", sizes, least)
         if min(self.output_size) < 1:
             raise ValueError(
                 f"kernel_size={list(self.kernel_size)} is larger than the padded input "

@@ -103,7 +103,7 @@ class Engine(SpecModel):
     tile: tuple[TileDim, TileDim, TileDim] | None = Field(
         None, description="(M, N, K) work granularity"
     )
-    efficiency: Efficiency = Field(1.0, gt=0, le=1, description="attainable fraction of peak")
+    efficiency: Efficiency = Field(1.0, description="attainable fraction of peak")
     efficiency_curve: EfficiencyCurve | None = Field(None, description="x efficiency by op FLOPs")
     source: str = Field(min_length=1)
     note: str | None = None

@@ -204,7 +204,7 @@ def _capacity_bytes(ct: CostTable, grid: HardwareGrid) -> tuple[np.ndarray, ...]
         resident[whole <= cap[lvl]] = lvl
         act_lvl[live <= cap[lvl]] = lvl
     is_res = resident >= 0
-    w_lvl = np.full(C, main)
+    w_lvl = None  # main memory in every column, the common case (weights that do not fit on chip)
     if is_res.any():
         act_lvl = np.where(is_res, resident, act_lvl)
         w_lvl = np.where(is_res, resident, main)
@@ -213,10 +213,19 @@ def _capacity_bytes(ct: CostTable, grid: HardwareGrid) -> tuple[np.ndarray, ...]
     moved = np.zeros((L, O, C))
     # activations and dense weights sit on chip or in main memory, never in a host tier
     for lvl in (*grid.onchip_levels, main):
-        act_at, w_at = act_lvl == lvl, w_lvl == lvl
+        act_at = act_lvl == lvl
         used[lvl] = np.where(act_at, live, 0.0).max(axis=0)
+        acts = np.where(act_at, act, 0.0)
+        if w_lvl is None:  # no mask: adding 0.0 where the weights are not is the identity
+            if lvl == main:
+                used[lvl] += fp.dense_weight_bytes
+                np.add(ct.weight_read_bytes, acts, out=moved[lvl])
+            else:
+                np.add(acts, 0.0, out=moved[lvl])
+            continue
+        w_at = w_lvl == lvl
         used[lvl] += np.where(w_at, fp.dense_weight_bytes, 0.0)
-        moved[lvl] = np.where(w_at, ct.weight_read_bytes, 0.0) + np.where(act_at, act, 0.0)
+        moved[lvl] = np.where(w_at, ct.weight_read_bytes, 0.0) + acts
     used[main] += fp.kv_cache_bytes
     shortfall = np.maximum(0.0, used[main] - cap[main])
     tables = np.flatnonzero(ct.is_table)
@@ -227,8 +236,10 @@ def _capacity_bytes(ct: CostTable, grid: HardwareGrid) -> tuple[np.ndarray, ...]
         shortfall = shortfall + short
         table_lvl = placed_at.T  # [T, C]
         for lvl in range(L):
-            rows = gather_bytes(ct, grid.granularity[:, lvl])[0].T[order]  # [T, C]
-            moved[lvl, order] += np.where(table_lvl == lvl, rows, 0.0)
+            at = table_lvl == lvl
+            if at.any():
+                rows = gather_bytes(ct, grid.granularity[:, lvl])[0].T[order]  # [T, C]
+                moved[lvl, order] += np.where(at, rows, 0.0)
     moved[main] += ct.kv_bytes
     v = verdict(fp, shortfall[None], grid, C)
     return moved, v.feasible[0], v.devices_needed[0], v.footprint_bytes[0]

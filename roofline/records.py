@@ -195,22 +195,50 @@ _ARRAY_FIELDS = tuple(
 #: the fields of a :class:`CostTable` with no column axis (labels aside): what two tables of the
 #: same model's ops share whatever their columns
 _PER_OP_FIELDS = (*PER_OP, *PER_OP_EXTRA, "gemm_op")
-#: the fields of a :class:`CostTable` whose last axis is its columns
+#: the fields of a :class:`CostTable` whose last axis is its columns (each [rows, C])
 _COLUMN_FIELDS = (*BATCHED, "live_act_bytes", "gemm_m", "gemm_n", "gemm_k", "gemm_count")
+#: the labels of a :class:`CostTable` that two tables of the same ops share
+_LABELS = ("model", "names", "kinds", "categories", "precision")
+
+#: the most bytes of arrays worth stacking into one to work on them in a few numpy calls: the
+#: stack is one more copy of them, which pays where numpy's per-call overhead outweighs it
+#: (tables of a few columns), and below glibc's default mmap threshold (128 KiB) its memory comes
+#: from the heap again, not fresh pages faulted in on every call
+STACK_BYTES = 1 << 17
+
+
+def stackable(arrays: list[np.ndarray]) -> bool:
+    """Whether to work on ``arrays`` stacked into one: all of one dtype (a stack would cast
+    them) and :data:`STACK_BYTES` at most in all."""
+    return sum(x.nbytes for x in arrays) <= STACK_BYTES and len({x.dtype for x in arrays}) == 1
 
 
 def join_columns(a: CostTable, b: CostTable) -> CostTable | None:
     """One table of the columns of ``a`` then those of ``b``, or None when they are not the
     same ops (labels, precision, per-op counts or GEMMs differ)."""
-    labels = ("model", "names", "kinds", "categories", "precision")
-    if any(getattr(a, f) != getattr(b, f) for f in labels):
+    if any(getattr(a, f) != getattr(b, f) for f in _LABELS):
         return None
     if not all(_same_bits(getattr(a, f), getattr(b, f)) for f in _PER_OP_FIELDS):
         return None
-    columns = {f: np.concatenate([getattr(a, f), getattr(b, f)], axis=-1) for f in _COLUMN_FIELDS}
-    return replace(a, batch=np.concatenate([a.batch, b.batch]), **columns)  # type: ignore[arg-type]
+    xs = [getattr(a, f) for f in _COLUMN_FIELDS]
+    ys = [getattr(b, f) for f in _COLUMN_FIELDS]
+    if stackable(xs + ys):  # every field's rows one under another: one concatenation for all
+        rows = np.concatenate([np.concatenate(xs), np.concatenate(ys)], axis=-1)
+        rows.flags.writeable = False  # before the fields are sliced: they are read-only too
+        joined, start = [], 0
+        for x in xs:
+            joined.append(rows[start : start + len(x)])
+            start += len(x)
+    else:
+        joined = [np.concatenate([x, y], axis=-1) for x, y in zip(xs, ys)]
+        for arr in joined:
+            arr.flags.writeable = False
+    batch = np.concatenate([a.batch, b.batch])
+    batch.flags.writeable = False
+    return replace(a, batch=batch, **dict(zip(_COLUMN_FIELDS, joined)))  # type: ignore[arg-type]
 
 
 def _same_bits(x: np.ndarray, y: np.ndarray) -> bool:
-    """Whether two arrays hold the very same values (bit for bit, so -0.0 is not 0.0)."""
-    return x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes()
+    """Whether two arrays hold the very same values (bit for bit, so -0.0 is not 0.0): the same
+    array, or the same dtype, shape and bytes."""
+    return x is y or (x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes())

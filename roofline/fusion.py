@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -140,7 +139,9 @@ SUMMED_PER_OP = tuple(f for f in PER_OP if f not in LARGEST)
 _ACT_IN, _ACT_IN_BYTES = SUMMED.index("act_in_elems"), SUMMED.index("act_in_bytes")
 
 
-def _reduce_each(graph: Graph, cols: list[np.ndarray], how: np.ufunc) -> Any:
+def _reduce_each(
+    graph: Graph, cols: list[np.ndarray], how: np.ufunc
+) -> np.ndarray | list[np.ndarray]:
     """:func:`group_reduce` of each of ``cols`` (one shape, [O, ...]): one stacked pass into a
     writable array [len(cols), G, ...] where :func:`~roofline.records.stackable`, else a list
     of one array per column."""

@@ -200,18 +200,6 @@ _COLUMN_FIELDS = (*BATCHED, "live_act_bytes", "gemm_m", "gemm_n", "gemm_k", "gem
 #: the labels of a :class:`CostTable` that two tables of the same ops share
 _LABELS = ("model", "names", "kinds", "categories", "precision")
 
-#: the most bytes of arrays worth stacking into one to work on them in a few numpy calls: the
-#: stack is one more copy of them, which pays where numpy's per-call overhead outweighs it
-#: (tables of a few columns), and below glibc's default mmap threshold (128 KiB) its memory comes
-#: from the heap again, not fresh pages faulted in on every call
-STACK_BYTES = 1 << 17
-
-
-def stackable(arrays: list[np.ndarray]) -> bool:
-    """Whether to work on ``arrays`` stacked into one: all of one dtype (a stack would cast
-    them) and :data:`STACK_BYTES` at most in all."""
-    return sum(x.nbytes for x in arrays) <= STACK_BYTES and len({x.dtype for x in arrays}) == 1
-
 
 def join_columns(a: CostTable, b: CostTable) -> CostTable | None:
     """One table of the columns of ``a`` then those of ``b``, or None when they are not the
@@ -220,22 +208,24 @@ def join_columns(a: CostTable, b: CostTable) -> CostTable | None:
         return None
     if not all(_same_bits(getattr(a, f), getattr(b, f)) for f in _PER_OP_FIELDS):
         return None
-    xs = [getattr(a, f) for f in _COLUMN_FIELDS]
-    ys = [getattr(b, f) for f in _COLUMN_FIELDS]
-    if stackable(xs + ys):  # every field's rows one under another: one concatenation for all
-        rows = np.concatenate([np.concatenate(xs), np.concatenate(ys)], axis=-1)
-        rows.flags.writeable = False  # before the fields are sliced: they are read-only too
-        joined, start = [], 0
-        for x in xs:
-            joined.append(rows[start : start + len(x)])
-            start += len(x)
-    else:
-        joined = [np.concatenate([x, y], axis=-1) for x, y in zip(xs, ys)]
-        for arr in joined:
-            arr.flags.writeable = False
     batch = np.concatenate([a.batch, b.batch])
     batch.flags.writeable = False
-    return replace(a, batch=batch, **dict(zip(_COLUMN_FIELDS, joined)))  # type: ignore[arg-type]
+    xs = [getattr(a, f) for f in _COLUMN_FIELDS]
+    ys = [getattr(b, f) for f in _COLUMN_FIELDS]
+    if len({x.dtype for x in xs} | {y.dtype for y in ys}) > 1:  # each field keeps its own type
+        pairs = zip(_COLUMN_FIELDS, xs, ys)
+        columns = {f: np.concatenate([x, y], axis=-1) for f, x, y in pairs}
+        return replace(a, batch=batch, **columns)  # type: ignore[arg-type]
+    # every field's rows one under another, a's columns then b's: two copies for all the fields
+    rows = np.empty((sum(len(x) for x in xs), batch.size), xs[0].dtype)
+    np.concatenate(xs, out=rows[:, : a.batch.size])
+    np.concatenate(ys, out=rows[:, a.batch.size :])
+    rows.flags.writeable = False  # before the fields are sliced: they are read-only too
+    columns, start = {}, 0
+    for f, x in zip(_COLUMN_FIELDS, xs):
+        columns[f] = rows[start : start + len(x)]
+        start += len(x)
+    return replace(a, batch=batch, **columns)  # type: ignore[arg-type]
 
 
 def _same_bits(x: np.ndarray, y: np.ndarray) -> bool:

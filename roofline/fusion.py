@@ -24,7 +24,7 @@ import numpy as np
 
 from roofline.graph import Graph
 from roofline.kinds import TensorClass
-from roofline.records import CostTable
+from roofline.records import BATCHED, PER_OP, CostTable
 
 #: count columns of a fused kernel taken from its last op (the one output it writes)
 FROM_LAST = ("act_out_elems", "act_out_bytes")
@@ -55,14 +55,17 @@ def _fusion_groups(graph: Graph) -> list[list[int]]:
 
 @dataclass(frozen=True, eq=False)
 class FusionPlan:
-    """The fused groups as index arrays: each group's first and last op [G], each op's group
-    [O], and for each later member position k, which groups have one (their indices) and its op
-    index."""
+    """The fused groups as index arrays: each group's first and last op [G] (``first_ops`` the
+    first as ints), each op's group [O], for each later member position k, which groups have
+    one (their indices) and its op index, and ``inside`` [O]: 1.0 for an op whose output stays
+    inside its group, 0.0 for each group's last op."""
 
     first: np.ndarray
     last: np.ndarray
     owner: np.ndarray
     later: tuple[tuple[np.ndarray, np.ndarray], ...]
+    first_ops: tuple[int, ...]
+    inside: np.ndarray
 
 
 def fusion_plan(graph: Graph) -> FusionPlan:
@@ -82,25 +85,34 @@ def _plan(graph: Graph) -> FusionPlan:
         for k in range(1, int(sizes.max(initial=1)))
     )
     last = np.array([m[-1] for m in groups], dtype=np.intp)
-    return FusionPlan(first, last, owner, later)
+    inside = np.ones(owner.size)
+    inside[last] = 0.0
+    for arr in (first, last, owner, inside):
+        arr.flags.writeable = False
+    return FusionPlan(first, last, owner, later, tuple(first.tolist()), inside)
 
 
 def group_reduce(graph: Graph, col: np.ndarray, how: np.ufunc, stacked: bool = False) -> np.ndarray:
     """``how.reduceat(col, first ops, axis=0)`` over ``graph``'s fused groups (``np.add`` or
     ``np.maximum``), member after member: the same left-to-right order, without reduceat's slow
-    strided loop over a wide ``col`` [O, columns]. ``stacked``: ``col`` is [fields, O, columns],
-    each field reduced as it would be alone (one pass for all of them)."""
+    strided loop over a wide ``col`` [O, ...]. ``stacked``: ``col`` is [fields, O, ...], each
+    field reduced as it would be alone (one pass for all of them) into a C-contiguous slab of
+    the result [fields, G, ...]."""
     plan = fusion_plan(graph)
     if len(plan.later) >= 7:  # long groups: reduceat (its order changes from 8 members on)
         if stacked:
             return np.stack([how.reduceat(c, plan.first, axis=0) for c in col])
         return how.reduceat(col, plan.first, axis=0)
-    if stacked:  # the groups on axis 1
-        col = col.swapaxes(0, 1)
-    out = col[plan.first]
+    # take: the gathers of fancy indexing, faster
+    if stacked:  # the ops on axis 1
+        out = col.take(plan.first, axis=1)
+        for has, idx in plan.later:
+            out[:, has] = how(out.take(has, axis=1), col.take(idx, axis=1))
+        return out
+    out = col.take(plan.first, axis=0)
     for has, idx in plan.later:
-        out[has] = how(out[has], col[idx])
-    return out.swapaxes(0, 1) if stacked else out
+        out[has] = how(out.take(has, axis=0), col.take(idx, axis=0))
+    return out
 
 
 def inner_elements(graph: Graph) -> np.ndarray:
@@ -121,6 +133,29 @@ def _inner_elements(graph: Graph) -> np.ndarray:
     return inner
 
 
+#: the count columns of a fused kernel that sum its ops', by shape: [O, columns] and [O]
+SUMMED = tuple(f for f in BATCHED if f not in FROM_LAST + LARGEST)
+SUMMED_PER_OP = tuple(f for f in PER_OP if f not in LARGEST)
+_ACT_IN, _ACT_IN_BYTES = SUMMED.index("act_in_elems"), SUMMED.index("act_in_bytes")
+#: the most bytes of count columns :func:`fuse_table` stacks to reduce them in one pass: the
+#: stack is one more copy of them, which pays where numpy's per-call overhead outweighs it
+#: (tables of a few columns), and below glibc's default mmap threshold (128 KiB) its memory comes
+#: from the heap again, not fresh pages faulted in on every call (fuse_counts of llama2_7b's
+#: 640 columns: 1.3 ms stacked, 0.2 ms field by field)
+STACK_BYTES = 1 << 17
+
+
+def _reduce_each(
+    graph: Graph, cols: list[np.ndarray], how: np.ufunc
+) -> np.ndarray | list[np.ndarray]:
+    """:func:`group_reduce` of each of ``cols`` (one shape, [O, ...]): one stacked pass into a
+    writable array [len(cols), G, ...] where they are of one dtype (a stack would cast them) and
+    :data:`STACK_BYTES` at most in all, else a list of one array per column."""
+    if sum(c.nbytes for c in cols) <= STACK_BYTES and len({c.dtype for c in cols}) == 1:
+        return group_reduce(graph, np.array(cols), how, stacked=True)  # np.stack's work, faster
+    return [group_reduce(graph, c, how) for c in cols]
+
+
 def fuse_table(ct: CostTable, graph: Graph, inner: np.ndarray | None = None) -> CostTable:
     """Merge the rows of ``ct`` (counted from ``graph``) into the fused kernels of
     :func:`fusion_groups`; rows are named after each kernel's first op.
@@ -131,33 +166,33 @@ def fuse_table(ct: CostTable, graph: Graph, inner: np.ndarray | None = None) -> 
     plan = fusion_plan(graph)
     if plan.first.size == ct.n_ops:
         return ct
-    first, last, owner = plan.first, plan.last, plan.owner
-    cols = {}
-    for f, col in ct.columns.items():
-        if f in FROM_LAST:
-            cols[f] = col[last]
-        elif f in LARGEST:
-            cols[f] = group_reduce(graph, col, np.maximum)
-        elif f in FROM_FIRST:
-            cols[f] = col[first]
-        else:
-            cols[f] = group_reduce(graph, col, np.add)
+    first, last = plan.first, plan.last
+    summed = _reduce_each(graph, [getattr(ct, f) for f in SUMMED], np.add)
+    per_op = _reduce_each(graph, [getattr(ct, f) for f in SUMMED_PER_OP], np.add)
     # an input produced inside the group never leaves the engine
     if inner is None:
         inner = inner_elements(graph)[:, None] * ct.batch
-    cols["act_in_elems"] = cols["act_in_elems"] - inner
-    cols["act_in_bytes"] = cols["act_in_bytes"] - inner * ct.precision.bytes_per(TensorClass.ACT_IN)
+    summed[_ACT_IN] -= inner
+    summed[_ACT_IN_BYTES] -= inner * ct.precision.bytes_per(TensorClass.ACT_IN)
+    for done in (summed, per_op):
+        if isinstance(done, np.ndarray):  # frozen before its slabs are taken: they are too
+            done.flags.writeable = False
+    ops = plan.first_ops
     return CostTable(
         model=ct.model,
-        names=tuple(ct.names[i] for i in first),
-        kinds=tuple(ct.kinds[i] for i in first),
-        categories=tuple(ct.categories[i] for i in first),
+        names=tuple([ct.names[i] for i in ops]),
+        kinds=tuple([ct.kinds[i] for i in ops]),
+        categories=tuple([ct.categories[i] for i in ops]),
         batch=ct.batch,
         precision=ct.precision,
-        gemm_op=owner[ct.gemm_op],
+        gemm_op=plan.owner[ct.gemm_op],
         gemm_m=ct.gemm_m,
         gemm_n=ct.gemm_n,
         gemm_k=ct.gemm_k,
         gemm_count=ct.gemm_count,
-        **cols,
+        **dict(zip(SUMMED, summed)),
+        **dict(zip(SUMMED_PER_OP, per_op)),
+        **{f: getattr(ct, f).take(last, axis=0) for f in FROM_LAST},
+        **{f: group_reduce(graph, getattr(ct, f), np.maximum) for f in LARGEST},
+        **{f: getattr(ct, f).take(first, axis=0) for f in FROM_FIRST},
     )

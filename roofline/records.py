@@ -195,22 +195,40 @@ _ARRAY_FIELDS = tuple(
 #: the fields of a :class:`CostTable` with no column axis (labels aside): what two tables of the
 #: same model's ops share whatever their columns
 _PER_OP_FIELDS = (*PER_OP, *PER_OP_EXTRA, "gemm_op")
-#: the fields of a :class:`CostTable` whose last axis is its columns
+#: the fields of a :class:`CostTable` whose last axis is its columns (each [rows, C])
 _COLUMN_FIELDS = (*BATCHED, "live_act_bytes", "gemm_m", "gemm_n", "gemm_k", "gemm_count")
+#: the labels of a :class:`CostTable` that two tables of the same ops share
+_LABELS = ("model", "names", "kinds", "categories", "precision")
 
 
 def join_columns(a: CostTable, b: CostTable) -> CostTable | None:
     """One table of the columns of ``a`` then those of ``b``, or None when they are not the
     same ops (labels, precision, per-op counts or GEMMs differ)."""
-    labels = ("model", "names", "kinds", "categories", "precision")
-    if any(getattr(a, f) != getattr(b, f) for f in labels):
+    if any(getattr(a, f) != getattr(b, f) for f in _LABELS):
         return None
     if not all(_same_bits(getattr(a, f), getattr(b, f)) for f in _PER_OP_FIELDS):
         return None
-    columns = {f: np.concatenate([getattr(a, f), getattr(b, f)], axis=-1) for f in _COLUMN_FIELDS}
-    return replace(a, batch=np.concatenate([a.batch, b.batch]), **columns)  # type: ignore[arg-type]
+    batch = np.concatenate([a.batch, b.batch])
+    batch.flags.writeable = False
+    xs = [getattr(a, f) for f in _COLUMN_FIELDS]
+    ys = [getattr(b, f) for f in _COLUMN_FIELDS]
+    if len({x.dtype for x in xs} | {y.dtype for y in ys}) > 1:  # each field keeps its own type
+        pairs = zip(_COLUMN_FIELDS, xs, ys)
+        columns = {f: np.concatenate([x, y], axis=-1) for f, x, y in pairs}
+        return replace(a, batch=batch, **columns)  # type: ignore[arg-type]
+    # every field's rows one under another, a's columns then b's: two copies for all the fields
+    rows = np.empty((sum(len(x) for x in xs), batch.size), xs[0].dtype)
+    np.concatenate(xs, out=rows[:, : a.batch.size])
+    np.concatenate(ys, out=rows[:, a.batch.size :])
+    rows.flags.writeable = False  # before the fields are sliced: they are read-only too
+    columns, start = {}, 0
+    for f, x in zip(_COLUMN_FIELDS, xs):
+        columns[f] = rows[start : start + len(x)]
+        start += len(x)
+    return replace(a, batch=batch, **columns)  # type: ignore[arg-type]
 
 
 def _same_bits(x: np.ndarray, y: np.ndarray) -> bool:
-    """Whether two arrays hold the very same values (bit for bit, so -0.0 is not 0.0)."""
-    return x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes()
+    """Whether two arrays hold the very same values (bit for bit, so -0.0 is not 0.0): the same
+    array, or the same dtype, shape and bytes."""
+    return x is y or (x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes())

@@ -26,7 +26,7 @@ import numpy as np
 from roofline import energy as en
 from roofline.counting import count_graph
 from roofline.errors import SpecError
-from roofline.fusion import fuse_table, fusion_groups, group_reduce
+from roofline.fusion import fuse_table, fusion_plan, group_reduce
 from roofline.graph import Graph
 from roofline.grid import to_grid
 from roofline.kinds import Bound
@@ -69,8 +69,7 @@ def _stage_table(ct: CostTable, share: np.ndarray) -> CostTable:
 
 def fuse_counts(ct: CostTable, graph: Graph) -> CostTable:
     """Fuse an already scaled table: inner elements from its own (scaled) outputs."""
-    inside = np.ones(ct.n_ops)
-    inside[[m[-1] for m in fusion_groups(graph)]] = 0.0  # a group's last output leaves it
+    inside = fusion_plan(graph).inside  # a group's last output leaves it
     inner = group_reduce(graph, ct.act_out_elems * inside[:, None], np.add)
     return fuse_table(ct, graph, inner)
 

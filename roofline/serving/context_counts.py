@@ -34,7 +34,7 @@ from roofline.counting import (
 from roofline.errors import SpecError
 from roofline.fusion import (
     FROM_LAST,
-    LARGEST,
+    SUMMED,
     fuse_table,
     fusion_plan,
     group_reduce,
@@ -45,7 +45,7 @@ from roofline.kinds import TensorClass
 from roofline.liveness import live_elements
 from roofline.model import Model
 from roofline.precision import Precision, byte_columns
-from roofline.records import BATCHED, CostTable
+from roofline.records import CostTable
 
 Phase = Literal["prefill", "decode"]
 #: probe lengths and polynomial degree of each phase
@@ -168,8 +168,7 @@ def _close(a: np.ndarray, b: np.ndarray) -> bool:
 
 #: the count columns of a table that have a column axis [O, P], stacked in this order: those a
 #: fused kernel sums over its ops, those it takes from its last op, then its largest
-_SUMMED = tuple(f for f in BATCHED if f not in FROM_LAST and f not in LARGEST)
-_STACK = (*_SUMMED, *FROM_LAST, "live_act_bytes")
+_STACK = (*SUMMED, *FROM_LAST, "live_act_bytes")
 #: the element quantities each stacked column is, as :func:`~roofline.counting.assemble` takes
 #: them: (quantity, :func:`~roofline.precision.byte_columns` key, or None for the elements
 #: themselves); the first is written, any later one added (``flops_mac`` adds to the GEMM FLOPs)
@@ -566,11 +565,11 @@ class PhaseCounts:
             stack.flags.writeable = False
             columns: dict[str, Any] = dict(zip(_STACK, stack))
         else:
-            summed = group_reduce(self.template, stack[: len(_SUMMED)], np.add, stacked=True)
+            summed = group_reduce(self.template, stack[: len(SUMMED)], np.add, stacked=True)
             inner = rows[plan.inner]
             summed[_ACT_IN] -= inner
             summed[_ACT_IN_BYTES] -= inner * inp.act_in
-            last = stack[len(_SUMMED) : -1][:, groups.last]
+            last = stack[len(SUMMED) : -1][:, groups.last]
             largest = group_reduce(self.template, stack[-1], np.maximum)
             for arr in (summed, last, largest):
                 arr.flags.writeable = False

@@ -924,3 +924,26 @@ def test_dlrm_bound_holds_for_the_trace_mean_and_says_where_it_breaks():
     out = evaluate_case("mlperf-v4.1-nvidia-dgx-h100_h100-sxm-80gbx8_trt-dlrm-v2-99-offline")
     assert out.extra["break_even_pairs"] > DLRM_PAIRS_PER_SAMPLE
     assert out.extra["x100"] < 1.0
+
+
+@pytest.mark.parametrize("name", ["peers", "single", "bert", "nccl", "multi", "dlrm"])
+def test_the_docs_ratio_tables_are_the_codes(name):
+    """Every table ``scripts/published_ratios.py`` writes into docs/llm.md and docs/systems.md
+    (all but the timed ``speed``) is what the code gives today: a change to the model that moves
+    a bound or an estimate must regenerate them (``python scripts/published_ratios.py --write``).
+    They were found stale once, several commits after the changes that moved them."""
+    import importlib.util
+    import re
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "published_ratios.py"
+    spec = importlib.util.spec_from_file_location("published_ratios", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    doc, make = module.TABLES[name]
+    text = (script.parents[1] / doc).read_text()
+    block = re.search(
+        rf"<!-- published_ratios:{name} -->\n(.*?)\n<!-- /published_ratios:{name} -->", text, re.S
+    )
+    assert block is not None, f"{doc} has no block for {name}"
+    assert block.group(1) == make(), f"{doc}: regenerate with scripts/published_ratios.py --write"

@@ -147,8 +147,9 @@ def test_a_feasible_context_parallel_point_fits_each_device(cp, batch, prompt):
     r = rl.evaluate(m, system, batch=[batch], dtype="bf16", tp=8 // cp, cp=cp)
     assert isinstance(r, SystemResult)
     dev = system.device
-    all_levels = sum(lvl.capacity for lvl in dev.memory.values())
-    assert not r.feasible[0, 0] or r.device_footprint_bytes[0, 0] <= all_levels
+    # a language model keeps everything in the device's own memory (on chip and main)
+    held = sum(lvl.capacity for lvl in dev.memory.values() if lvl.kind != "host")
+    assert not r.feasible[0, 0] or r.device_footprint_bytes[0, 0] <= held
 
 
 @given(prompt=st.integers(2048, 4096), batch=st.integers(1, 4))

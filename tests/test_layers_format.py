@@ -18,7 +18,6 @@ from roofline.errors import SpecError
 from roofline.families.layers import suggest_kind
 from roofline.importers import unused_params
 from roofline.liveness import live_elements
-from roofline.records import BATCHED, PER_OP
 from roofline.testing.reference import count_graph_reference
 
 
@@ -37,17 +36,16 @@ def error(ops: list[dict[str, Any]], inputs: dict[str, list[int]] | None = None)
     return info.value
 
 
-#: count columns of a CostTable (per op x batch, or per op)
-COLUMNS = (*BATCHED, *PER_OP, "live_act_bytes")
-
-
 def totals(model: Any, batch: list[int]) -> dict[str, np.ndarray]:
-    """Each column summed over ops, one value per batch."""
+    """Each count column of the table (``CostTable.columns``: per op x batch, or per op) summed
+    over ops, one value per batch, and the GEMMs' dimensions summed likewise."""
     c = count_graph(model.graph, batch)
     out = {}
-    for k in COLUMNS:
-        v = np.asarray(getattr(c, k), dtype=float)
+    for k, col in c.columns.items():
+        v = np.asarray(col, dtype=float)
         out[k] = v.sum(axis=0) if v.ndim == 2 else np.full(len(batch), v.sum())
+    for k in ("gemm_m", "gemm_n", "gemm_k", "gemm_count"):
+        out[k] = np.asarray(getattr(c, k), dtype=float).sum(axis=0)
     return out
 
 

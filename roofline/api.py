@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from roofline.arguments import observer_list
+from roofline.arguments import observer_list, one_or_many
 from roofline.batch_sizes import batch_sizes
 from roofline.characterize import Table1Row, table1
 from roofline.counting import as_batches, count_graph
@@ -301,10 +301,7 @@ def vary(
 def stack(devices: HardwareLike | Sequence[HardwareLike]) -> HardwareGrid:
     """One grid of several devices (preset names, paths, mappings or Hardware) sharing their
     memory level names and kinds (:func:`roofline.grid.stack`)."""
-    listed: list[Any] = (
-        [devices] if isinstance(devices, (str, dict, os.PathLike, Hardware)) else list(devices)
-    )
-    return stack_devices([load_device(d) for d in listed])
+    return stack_devices([load_device(d) for d in one_or_many(devices)])
 
 
 def to_grid(hw: HardwareLike) -> HardwareGrid:

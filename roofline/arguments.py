@@ -8,6 +8,7 @@ deep inside (``observers=[1]``, ``executor=object()``, ``vary(hw, {knob: None})`
 from __future__ import annotations
 
 import numbers
+import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -46,6 +47,14 @@ def observer_list(observers: Any) -> list[Any]:
                 "rl.EnergyBreakdown() or a subclass of rl.Observer",
             )
     return out
+
+
+def one_or_many(value: Any) -> list[Any]:
+    """A list of the models, devices or dtypes in ``value``: one given bare (a name, a path, a
+    mapping, a loaded object: anything but a list or tuple of them) becomes a list of one."""
+    if isinstance(value, (str, bytes, dict, os.PathLike)) or not isinstance(value, Sequence):
+        return [value]
+    return list(value)
 
 
 def check_count(name: str, value: Any, example: int = 2) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from roofline.api import HardwareLike, ModelLike, default_dtype, device_file
+from roofline.arguments import one_or_many
 from roofline.batch_sizes import batch_sizes
 from roofline.counting import count_graph
 from roofline.errors import SpecError
@@ -90,8 +90,8 @@ def compare(
     batch = _renamed("batches", batches, "batch", batch, (1,))
     dtype = _renamed("dtypes", dtypes, "dtype", dtype, None)
     sizes = batch_sizes(batch)
-    loaded = [load_model(m) for m in _listed(models)]
-    targets = [(d, load_hardware(d)) for d in _listed(devices)]
+    loaded = [load_model(m) for m in one_or_many(models)]
+    targets = [(d, load_hardware(d)) for d in one_or_many(devices)]
     columns = [*COMPARE_COLUMNS, "layout", *(SLA_COLUMNS if sla is not None else ())]
     rows: list[list[Any]] = []
     for m in loaded:
@@ -142,13 +142,6 @@ def _renamed(old: str, old_value: Any, new: str, new_value: Any, default: Any) -
     if new_value is not default and new_value != default:
         raise SpecError(f"both {old} and {new} given", field=old, fix=f"give {new} only")
     return old_value
-
-
-def _listed(items: Any) -> list[Any]:
-    """A sequence of models or devices (a single one given bare becomes a list of one)."""
-    if isinstance(items, (str, dict, os.PathLike)) or not isinstance(items, Sequence):
-        return [items]
-    return list(items)
 
 
 def _system_rows(

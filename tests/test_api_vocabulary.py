@@ -122,3 +122,21 @@ def test_counts_are_whole_numbers_everywhere_with_one_message(argument, value):
         rl.sweep("resnet18", "t4", {"overheads.per_op": [0.0, 5e-6]}, **{argument: value})
     with pytest.raises(SpecError, match=r"tp: tp=0 must be a whole number >= 1"):
         rl.generate("llama2_7b", "dgx_h100", tp=0)
+
+
+def test_one_model_or_device_or_a_list_of_them_everywhere():
+    """compare, generate and stack read "one or a list" by one rule (arguments.one_or_many): a
+    name, a path, a mapping or a loaded object is one; a list or tuple is many."""
+    from pathlib import Path
+
+    from roofline.arguments import one_or_many
+
+    hw = rl.load_hardware("t4")
+    spec = {"name": "x"}
+    assert one_or_many("t4") == ["t4"] and one_or_many(Path("t4.yaml")) == [Path("t4.yaml")]
+    assert one_or_many(spec) == [spec] and one_or_many(hw) == [hw]
+    assert one_or_many(("t4", "l4")) == ["t4", "l4"] and one_or_many(["t4"]) == ["t4"]
+    assert len(rl.compare("resnet18", ("t4", "l4"), batch=1)) == 2
+    assert rl.stack(("t4", hw)).labels == ("t4", "t4")
+    t = rl.generate(("llama2_7b",), ["h100_sxm5", "l4"], prompt=128, output=2, batch=1)
+    assert t["device"] == ["h100_sxm5", "l4"]

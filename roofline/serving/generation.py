@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from roofline.api import HardwareLike, ModelLike, device_file
+from roofline.arguments import one_or_many
 from roofline.energy import DeviceEnergy, power_floor_s
 from roofline.errors import SpecError
 from roofline.formulas import dominant
@@ -457,12 +458,6 @@ def _energy(
         }
 
 
-def _as_list(value: Any) -> list[Any]:
-    if isinstance(value, (str, dict, Model)) or not isinstance(value, Sequence):
-        return [value]
-    return list(value)
-
-
 def generate(
     model: ModelLike | Sequence[ModelLike],
     hw: HardwareLike | Sequence[HardwareLike],
@@ -512,8 +507,8 @@ def generate(
         _lengths(batch, "batch", 1), _lengths(prompt, "prompt", 1), _lengths(output, "output", 1)
     )
     parts: list[dict[str, np.ndarray]] = []
-    for m in (load_model(x) for x in _as_list(model)):
-        for arg in _as_list(hw):
+    for m in (load_model(x) for x in one_or_many(model)):
+        for arg in one_or_many(hw):
             target = load_hardware(arg)
             system = target if isinstance(target, System) else single(target)
             device = system.device
@@ -524,7 +519,7 @@ def generate(
                     fix="use a system such as dgx_h100, or rl.system(device, count, ...)",
                 )
             for lay in layouts(tp, pp, ep, dp, devices=system.count, cp=cp):
-                for dt in _as_list(dtype) if dtype is not None else [device.dtype]:
+                for dt in one_or_many(dtype) if dtype is not None else [device.dtype]:
                     with device_file(arg):
                         parts.append(_one(m, system, lay, dt, grid, policy, launch, fuse))
     columns = {c: np.concatenate([part[c] for part in parts]) for c in GENERATION_COLUMNS}

@@ -10,8 +10,10 @@ and its dynamic joules; and it gives a decode's mean step over a range of contex
   level's seconds per op and column, component-major ([O, C] and [L, O, C], the columns
   contiguous), with the placement of the built-in policies written for one device. It is
   :func:`roofline.evaluation.evaluate_costs` without the per-op arrays of a
-  :class:`~roofline.result.Result` no stage reads, and ``tests/test_stage_costs.py`` holds it
-  equal to that (to the last bits numpy's summation order leaves).
+  :class:`~roofline.result.Result` no stage reads: its totals are the full evaluation's to the
+  bit (each sum runs over the ops in a Result's order and grouping), a decode's mean within the
+  last bits (the envelopes are summed in another order); ``tests/test_stage_costs.py`` holds
+  both.
 * **full**: a :class:`~roofline.result.Result` (a device with efficiency curves, a policy of the
   user's own; counts whose times are not finite, so that the evaluation names the op).
 

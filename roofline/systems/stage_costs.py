@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Protocol
 
 import numpy as np
 
@@ -47,7 +48,7 @@ from roofline.serving.envelope import envelope_sum
 StepMeans = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
-class StageCosts:
+class StageCosts(Protocol):
     """One stage on one device over C columns (K = 1 + L bounds: compute, then each level).
 
     Attributes
@@ -65,15 +66,24 @@ class StageCosts:
         The placement policy's name and the precision's.
     """
 
-    latency_s: np.ndarray
-    latency_bound_s: np.ndarray
-    by_bound_s: np.ndarray
-    feasible: np.ndarray
-    devices_needed: np.ndarray
-    footprint_bytes: np.ndarray
-    dynamic_j: np.ndarray
-    policy: str
-    dtype: str
+    @property
+    def latency_s(self) -> np.ndarray: ...
+    @property
+    def latency_bound_s(self) -> np.ndarray: ...
+    @property
+    def by_bound_s(self) -> np.ndarray: ...
+    @property
+    def feasible(self) -> np.ndarray: ...
+    @property
+    def devices_needed(self) -> np.ndarray: ...
+    @property
+    def footprint_bytes(self) -> np.ndarray: ...
+    @property
+    def dynamic_j(self) -> np.ndarray: ...
+    @property
+    def policy(self) -> str: ...
+    @property
+    def dtype(self) -> str: ...
 
     def step_means(
         self, lo_col: np.ndarray, hi_col: np.ndarray, lo: np.ndarray, hi: np.ndarray
@@ -81,7 +91,7 @@ class StageCosts:
         """(mean step seconds [P], its strict bound [P], mean seconds by bound [P, K + 1]) of
         the decode steps over contexts ``lo``..``hi`` [P] whose ends are columns ``lo_col``,
         ``hi_col`` [P] (module docstring)."""
-        raise NotImplementedError
+        ...
 
 
 def stage_costs(
@@ -94,7 +104,7 @@ def stage_costs(
     seconds = op_seconds(ct, grid, pol, launch)
     if seconds is None:
         return FullStage(evaluate_costs(ct, grid, pol, launch))
-    return LeanStage(seconds, pol.name, ct.precision.name)
+    return LeanStage.of(seconds, pol.name, ct.precision.name)
 
 
 @dataclass(frozen=True, eq=False)
@@ -359,16 +369,36 @@ def lean_step_means(
     return (est + over) / steps, strict / steps, by
 
 
-class LeanStage(StageCosts):
-    """:class:`StageCosts` from :class:`OpSeconds`."""
+@dataclass(frozen=True, eq=False)
+class LeanStage:
+    """:class:`StageCosts` from :class:`OpSeconds` (:meth:`of` works out the totals)."""
 
-    def __init__(self, seconds: OpSeconds, policy: str, dtype: str) -> None:
-        s = seconds
-        self.seconds = s
-        self.latency_s, self.latency_bound_s, self.by_bound_s = phase_totals(s, slice(None))
-        self.feasible, self.devices_needed = s.feasible, s.devices_needed
-        self.footprint_bytes, self.dynamic_j = s.footprint_bytes, s.dynamic_j
-        self.policy, self.dtype = policy, dtype
+    seconds: OpSeconds
+    policy: str
+    dtype: str
+    latency_s: np.ndarray
+    latency_bound_s: np.ndarray
+    by_bound_s: np.ndarray
+
+    @classmethod
+    def of(cls, seconds: OpSeconds, policy: str, dtype: str) -> LeanStage:
+        return cls(seconds, policy, dtype, *phase_totals(seconds, slice(None)))
+
+    @property
+    def feasible(self) -> np.ndarray:
+        return self.seconds.feasible
+
+    @property
+    def devices_needed(self) -> np.ndarray:
+        return self.seconds.devices_needed
+
+    @property
+    def footprint_bytes(self) -> np.ndarray:
+        return self.seconds.footprint_bytes
+
+    @property
+    def dynamic_j(self) -> np.ndarray:
+        return self.seconds.dynamic_j
 
     def step_means(
         self, lo_col: np.ndarray, hi_col: np.ndarray, lo: np.ndarray, hi: np.ndarray
@@ -376,29 +406,46 @@ class LeanStage(StageCosts):
         return lean_step_means(self.seconds, lo_col, hi_col, lo, hi)
 
 
-class FullStage(StageCosts):
+@dataclass(frozen=True, eq=False)
+class FullStage:
     """:class:`StageCosts` of a :class:`~roofline.result.Result` of one variant."""
 
-    def __init__(self, result: Result) -> None:
-        r = self.result = result
-        self.feasible, self.devices_needed = r.feasible[0], r.devices_needed[0]
-        self.footprint_bytes = r.footprint_bytes[0]
-        self.policy, self.dtype = r.policy, r.costs.precision.name
+    result: Result
+
+    @property
+    def feasible(self) -> np.ndarray:
+        return self.result.feasible[0]
+
+    @property
+    def devices_needed(self) -> np.ndarray:
+        return self.result.devices_needed[0]
+
+    @property
+    def footprint_bytes(self) -> np.ndarray:
+        return self.result.footprint_bytes[0]
+
+    @property
+    def policy(self) -> str:
+        return self.result.policy
+
+    @property
+    def dtype(self) -> str:
+        return self.result.costs.precision.name
 
     @cached_property
-    def latency_s(self) -> np.ndarray:  # type: ignore[override]
+    def latency_s(self) -> np.ndarray:
         return self.result.latency_s[0]
 
     @cached_property
-    def latency_bound_s(self) -> np.ndarray:  # type: ignore[override]
+    def latency_bound_s(self) -> np.ndarray:
         return self.result.latency_bound_s[0]
 
     @cached_property
-    def by_bound_s(self) -> np.ndarray:  # type: ignore[override]
+    def by_bound_s(self) -> np.ndarray:
         return self.result.time_by_bound()[0]
 
     @cached_property
-    def dynamic_j(self) -> np.ndarray:  # type: ignore[override]
+    def dynamic_j(self) -> np.ndarray:
         return self.result.dynamic_energy_j[0]
 
     def step_means(

@@ -12,11 +12,11 @@ field's columns concatenated.
 
 from __future__ import annotations
 
-from dataclasses import fields
 from functools import reduce
 
 import numpy as np
 import pytest
+from table_bits import assert_same_bits
 
 import roofline as rl
 from roofline import fusion
@@ -76,17 +76,6 @@ def _chain() -> Graph:
     return b.build()
 
 
-def _assert_same_bits(got: CostTable | None, want: CostTable | None) -> None:
-    assert got is not None and want is not None
-    for f in fields(want):
-        a, b = getattr(got, f.name), getattr(want, f.name)
-        if isinstance(b, np.ndarray):
-            assert a.dtype == b.dtype and a.shape == b.shape, f.name
-            assert a.tobytes() == b.tobytes() and not a.flags.writeable, f.name
-        else:
-            assert a == b, f.name
-
-
 @pytest.mark.parametrize("name", ["llama2_7b", "resnet50", "chain"])
 def test_fused_tables_have_the_same_bits_stacked_or_column_by_column(name, monkeypatch):
     """fuse_table stacks the columns it sums to reduce them in one pass while the stack is small
@@ -101,7 +90,7 @@ def test_fused_tables_have_the_same_bits_stacked_or_column_by_column(name, monke
         return fuse_table(table, graph)
 
     stacked = fused(1 << 40)
-    _assert_same_bits(stacked, fused(0))
+    assert_same_bits(stacked, fused(0))
     groups = fusion.fusion_groups(graph)
     long = max(map(len, groups)) >= 8
     assert long == (name == "chain")
@@ -118,7 +107,7 @@ def test_fused_tables_have_the_same_bits_stacked_or_column_by_column(name, monke
     # a column of another dtype keeps it (a stack would cast it)
     single = ct.with_columns(kv_bytes=ct.kv_bytes.astype(np.float32))
     assert fused(1 << 40, single).kv_bytes.dtype == np.float32
-    _assert_same_bits(fused(1 << 40, single), fused(0, single))
+    assert_same_bits(fused(1 << 40, single), fused(0, single))
 
 
 @pytest.mark.parametrize("name", ["llama2_7b", "resnet50"])

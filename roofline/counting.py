@@ -25,7 +25,7 @@ from roofline.graph import Graph
 from roofline.kinds import OpCategory
 from roofline.liveness import live_elements
 from roofline.ops.base import BATCHED_COUNTS, Counts, Op
-from roofline.precision import Precision, byte_columns
+from roofline.precision import Precision, byte_columns, per_element
 from roofline.records import CostTable
 from roofline.units import MAX_EXACT
 
@@ -338,6 +338,25 @@ def _labels(graph: Graph) -> _Labels:
     )
 
 
+#: the count columns of a table with a column axis, but the GEMM FLOPs, and the element
+#: quantities of :class:`Elements` each is made of (``live``: the live activations), each with the
+#: :func:`~roofline.precision.byte_columns` key that turns it into bytes (None: the elements
+#: themselves); the first is the column, any later one added to it (lookup indices are read with
+#: an op's inputs). ``flops_mac`` is the GEMM FLOPs plus ``vector_mac_flops``.
+COLUMN_SOURCES: dict[str, tuple[tuple[str, str | None], ...]] = {
+    "flops_vector": (("vector_flops", None),),
+    "weight_read_bytes": (("weight_read", "weight_read"),),
+    "gather_rows": (("gather_rows", None),),
+    "act_in_elems": (("act_in", None),),
+    "act_in_bytes": (("act_in", "act_in"), ("index", "index")),
+    "kv_bytes": (("kv", "kv"),),
+    "kv_footprint_bytes": (("kv_footprint", "kv_footprint"),),
+    "act_out_elems": (("act_out", None),),
+    "act_out_bytes": (("act_out", "act_out"),),
+    "live_act_bytes": (("live", "live"),),
+}
+
+
 def assemble(graph: Graph, el: Elements, precision: Precision) -> CostTable:
     """The (unfused) :class:`CostTable` of ``graph``'s ops from their :class:`Elements`: GEMM
     FLOPs summed per op, elements turned into bytes in ``precision``."""
@@ -346,20 +365,14 @@ def assemble(graph: Graph, el: Elements, precision: Precision) -> CostTable:
     matrix = np.zeros((len(ops), el.batch.size))
     np.add.at(matrix, el.gemm_op, 2.0 * dims[:, 0] * dims[:, 1] * dims[:, 2] * dims[:, 3])
     f = el.fields
-    nbytes = byte_columns(
-        {
-            "weight": el.weight,
-            "weight_read": f["weight_read"],
-            "row": el.row_elems,
-            "act_in": f["act_in"],
-            "index": f["index"],
-            "act_out": f["act_out"],
-            "kv": f["kv"],
-            "kv_footprint": f["kv_footprint"],
-            "live": el.live,
-        },
-        precision,
-    )
+    quantities = {**f, "live": el.live}
+    per = per_element(precision)
+    columns: dict[str, np.ndarray] = {}
+    for name, sources in COLUMN_SOURCES.items():
+        for k, (q, key) in enumerate(sources):
+            part = quantities[q] if key is None else quantities[q] * per[key]
+            columns[name] = columns[name] + part if k else part
+    nbytes = byte_columns({"weight": el.weight, "row": el.row_elems}, precision)
     labels = graph.derived("count_labels", _labels)
     return CostTable(
         model=graph.name,
@@ -369,17 +382,8 @@ def assemble(graph: Graph, el: Elements, precision: Precision) -> CostTable:
         batch=el.batch,
         precision=precision,
         flops_matrix=matrix,
-        flops_vector=f["vector_flops"],
         flops_mac=matrix + f["vector_mac_flops"],
-        weight_read_bytes=nbytes["weight_read"],
-        gather_rows=f["gather_rows"],
-        act_in_elems=f["act_in"],
-        act_out_elems=f["act_out"],
-        act_in_bytes=nbytes["act_in"],
-        act_out_bytes=nbytes["act_out"],
-        kv_bytes=nbytes["kv"],
-        kv_footprint_bytes=nbytes["kv_footprint"],
-        live_act_bytes=nbytes["live"],
+        **columns,
         weight_elems=el.weight,
         weight_bytes=nbytes["weight"],
         gather_row_bytes=nbytes["row"],

@@ -133,7 +133,7 @@ def check_finite(result: Result) -> None:
         result.level_time_s,
         result.bytes_moved,
     )
-    if all(arr is None or _finite_non_negative(arr) for arr in arrays):
+    if all(arr is None or finite_non_negative(arr) for arr in arrays):
         return
     ok = np.ones(result.time_s.shape, dtype=bool)  # [H, B, O]
     for arr in (result.time_s, result.compute_time_s, result.strict_time_s):
@@ -153,7 +153,7 @@ def check_finite(result: Result) -> None:
     )
 
 
-def _finite_non_negative(arr: np.ndarray) -> bool:
+def finite_non_negative(arr: np.ndarray) -> bool:
     """Whether every value of ``arr`` is finite and >= 0: two reductions (NaN fails both
     comparisons), the common case of :func:`check_finite` without a mask per element."""
     return arr.size == 0 or bool(arr.min() >= 0.0 and arr.max() < np.inf)

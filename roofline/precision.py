@@ -91,7 +91,7 @@ def byte_columns(elements: Mapping[str, Any], precision: Precision) -> dict[str,
     :data:`BYTE_CLASSES`; an ``index`` entry (lookup indices, in the ``index`` dtype) is added to
     ``act_in``'s bytes, as lookup indices are read with the op's inputs.
     """
-    per = _per_element(precision)
+    per = per_element(precision)
     out = {k: v * per[k] for k, v in elements.items() if k != "index"}
     if "index" in elements:
         out["act_in"] = out.get("act_in", 0.0) + elements["index"] * per["index"]
@@ -99,7 +99,7 @@ def byte_columns(elements: Mapping[str, Any], precision: Precision) -> dict[str,
 
 
 @lru_cache(maxsize=256)
-def _per_element(precision: Precision) -> Mapping[str, float]:
+def per_element(precision: Precision) -> Mapping[str, float]:
     """Bytes per element of every :data:`BYTE_CLASSES` key and ``index``, once per precision
     (read-only: every caller shares it)."""
     out = {k: precision.bytes_per(c) for k, c in BYTE_CLASSES.items()}

@@ -187,26 +187,24 @@ class CostTable:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
+#: the labels of a :class:`CostTable`'s ops (tuples of text)
+LABEL_FIELDS = ("model", "names", "kinds", "categories")
 #: the fields of a :class:`CostTable` that hold arrays (made read-only views when it is built)
-_ARRAY_FIELDS = tuple(
-    f.name for f in fields(CostTable) if f.name not in ("model", "names", "kinds", "categories")
-)
+_ARRAY_FIELDS = tuple(f.name for f in fields(CostTable) if f.name not in LABEL_FIELDS)
 
 #: the fields of a :class:`CostTable` with no column axis (labels aside): what two tables of the
 #: same model's ops share whatever their columns
-_PER_OP_FIELDS = (*PER_OP, *PER_OP_EXTRA, "gemm_op")
+PER_OP_FIELDS = (*PER_OP, *PER_OP_EXTRA, "gemm_op")
 #: the fields of a :class:`CostTable` whose last axis is its columns (each [rows, C])
 _COLUMN_FIELDS = (*BATCHED, "live_act_bytes", "gemm_m", "gemm_n", "gemm_k", "gemm_count")
-#: the labels of a :class:`CostTable` that two tables of the same ops share
-_LABELS = ("model", "names", "kinds", "categories", "precision")
 
 
 def join_columns(a: CostTable, b: CostTable) -> CostTable | None:
     """One table of the columns of ``a`` then those of ``b``, or None when they are not the
     same ops (labels, precision, per-op counts or GEMMs differ)."""
-    if any(getattr(a, f) != getattr(b, f) for f in _LABELS):
+    if any(getattr(a, f) != getattr(b, f) for f in (*LABEL_FIELDS, "precision")):
         return None
-    if not all(_same_bits(getattr(a, f), getattr(b, f)) for f in _PER_OP_FIELDS):
+    if not all(_same_bits(getattr(a, f), getattr(b, f)) for f in PER_OP_FIELDS):
         return None
     batch = np.concatenate([a.batch, b.batch])
     batch.flags.writeable = False

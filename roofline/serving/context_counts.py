@@ -24,6 +24,7 @@ from typing import Any, Literal
 import numpy as np
 
 from roofline.counting import (
+    COLUMN_SOURCES,
     ELEMENT_FIELDS,
     Elements,
     assemble,
@@ -45,7 +46,7 @@ from roofline.kinds import TensorClass
 from roofline.liveness import live_elements
 from roofline.model import Model
 from roofline.precision import Precision, byte_columns
-from roofline.records import CostTable
+from roofline.records import LABEL_FIELDS, PER_OP_FIELDS, CostTable
 
 Phase = Literal["prefill", "decode"]
 #: probe lengths and polynomial degree of each phase
@@ -169,21 +170,6 @@ def _close(a: np.ndarray, b: np.ndarray) -> bool:
 #: the count columns of a table that have a column axis [O, P], stacked in this order: those a
 #: fused kernel sums over its ops, those it takes from its last op, then its largest
 _STACK = (*SUMMED, *FROM_LAST, "live_act_bytes")
-#: the element quantities each stacked column is, as :func:`~roofline.counting.assemble` takes
-#: them: (quantity, :func:`~roofline.precision.byte_columns` key, or None for the elements
-#: themselves); the first is written, any later one added (``flops_mac`` adds to the GEMM FLOPs)
-_SOURCES: dict[str, tuple[tuple[str, str | None], ...]] = {
-    "flops_vector": (("vector_flops", None),),
-    "weight_read_bytes": (("weight_read", "weight_read"),),
-    "gather_rows": (("gather_rows", None),),
-    "act_in_elems": (("act_in", None),),
-    "act_in_bytes": (("act_in", "act_in"), ("index", "index")),
-    "kv_bytes": (("kv", "kv"),),
-    "kv_footprint_bytes": (("kv_footprint", "kv_footprint"),),
-    "act_out_elems": (("act_out", None),),
-    "act_out_bytes": (("act_out", "act_out"),),
-    "live_act_bytes": (("live", "live"),),
-}
 _MATRIX, _MAC = _STACK.index("flops_matrix"), _STACK.index("flops_mac")
 _ACT_IN, _ACT_IN_BYTES = _STACK.index("act_in_elems"), _STACK.index("act_in_bytes")
 
@@ -247,7 +233,7 @@ def _lean_plan(fit: _Fit, template: Graph) -> _Plan | None:
     bi: list[np.ndarray] = []
     row_of: dict[str, np.ndarray] = {}  # quantity -> row of each op (-1: zero)
     start = 0
-    quantities = dict.fromkeys(q for srcs in _SOURCES.values() for q, _ in srcs)
+    quantities = dict.fromkeys(q for srcs in COLUMN_SOURCES.values() for q, _ in srcs)
     quantities["vector_mac_flops"] = None
     for q in quantities:
         a = entries(f"a.{q}") if q != "live" else np.full(co.repeat.size, -1)
@@ -280,7 +266,7 @@ def _lean_plan(fit: _Fit, template: Graph) -> _Plan | None:
     put: list[tuple[int, int, str | None]] = []
     add: list[tuple[int, int, str | None]] = []
     for c, name in enumerate(_STACK):
-        srcs = _SOURCES.get(name, ())
+        srcs = COLUMN_SOURCES.get(name, ())
         if name == "flops_mac":  # written as the GEMM FLOPs: the vector ones are added
             srcs = (("flops_matrix", None), ("vector_mac_flops", None))
         for op in range(n):
@@ -347,18 +333,7 @@ class _InPrecision:
 
 
 #: the fields of a table that do not depend on its columns
-_PER_OP = (
-    "model",
-    "names",
-    "kinds",
-    "categories",
-    "weight_elems",
-    "weight_bytes",
-    "gather_row_bytes",
-    "launches",
-    "is_table",
-    "gemm_op",
-)
+_PER_OP = (*LABEL_FIELDS, *PER_OP_FIELDS)
 
 
 def _factors(keys: tuple[str | None, ...], precision: Precision) -> np.ndarray:

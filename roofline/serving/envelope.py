@@ -80,6 +80,15 @@ def _broken(
     return seg.sum(axis=-1), by_line
 
 
+def chord_lines(
+    at_lo: np.ndarray, at_hi: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(intercepts, slopes) of the lines through ``at_lo`` at ``lo`` and ``at_hi`` at ``hi``
+    (all broadcastable; a range of one point, ``hi == lo``, takes a slope over 1)."""
+    beta = (at_hi - at_lo) / np.maximum(hi - lo, 1.0)
+    return at_lo - beta * lo, beta
+
+
 @lru_cache(maxsize=16)
 def _pairs(k: int) -> tuple[np.ndarray, np.ndarray]:
     """Every pair (i < j) of ``k`` lines: ``np.triu_indices(k, 1)``, made once per ``k``."""

@@ -34,7 +34,7 @@ import numpy as np
 from roofline import energy as en
 from roofline.budget import check_evaluation_size
 from roofline.efficiency import has_curves
-from roofline.evaluation import evaluate_costs
+from roofline.evaluation import evaluate_costs, finite_non_negative
 from roofline.formulas import footprint, gather_bytes, launch_overhead, padded_matrix_flops
 from roofline.grid import HardwareGrid, to_grid
 from roofline.hardware import Hardware
@@ -42,7 +42,7 @@ from roofline.kinds import EngineKind
 from roofline.placement import CapacityAware, Policy, SingleLevel, first_fit, get_policy, verdict
 from roofline.records import CostTable
 from roofline.result import Result
-from roofline.serving.envelope import envelope_sum
+from roofline.serving.envelope import chord_lines, envelope_sum
 
 #: (mean step seconds [P], its strict bound [P], mean seconds by bound [P, K + 1])
 StepMeans = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -142,16 +142,12 @@ class OpSeconds:
     dynamic_j: np.ndarray
 
 
-def lean_policy(policy: Policy) -> bool:
-    """Whether :func:`op_seconds` places bytes as ``policy`` does (the built-in policies)."""
-    return type(policy) in (CapacityAware, SingleLevel)
-
-
 def op_seconds(ct: CostTable, grid: HardwareGrid, policy: Policy, launch: str) -> OpSeconds | None:
-    """:class:`OpSeconds` of ``ct`` on ``grid``'s one device under ``policy`` (built in:
-    :func:`lean_policy`) and ``launch``; None where the full evaluation must run instead (a
-    device with efficiency curves; counts whose times are not finite, which it names)."""
-    if grid.size != 1 or has_curves(grid) or not lean_policy(policy):
+    """:class:`OpSeconds` of ``ct`` on ``grid``'s one device under ``policy`` and ``launch``;
+    None where the full evaluation must run instead (a policy other than the built-in two, whose
+    rules this one writes for one device; a device with efficiency curves; counts whose times
+    are not finite, which it names)."""
+    if grid.size != 1 or has_curves(grid) or type(policy) not in (CapacityAware, SingleLevel):
         return None
     check_evaluation_size(1, ct.batch.size, ct.n_ops, len(grid.level_names))
     dtype = ct.precision.compute
@@ -166,7 +162,7 @@ def op_seconds(ct: CostTable, grid: HardwareGrid, policy: Policy, launch: str) -
         strict = ct.flops_matrix / grid.peak(EngineKind.MATRIX, dtype)[0]
         strict = strict + ct.flops_vector / grid.peak(EngineKind.VECTOR, dtype)[0]
         levels = moved / grid.bandwidth[0][:, None, None]
-        if not all(_finite_non_negative(a) for a in (compute, strict, levels)):
+        if not all(finite_non_negative(a) for a in (compute, strict, levels)):
             return None  # the full evaluation names the op
         e = grid.energy_arrays()
         # per op and part, summed as a Result sums them (the same bits)
@@ -196,10 +192,6 @@ def op_seconds(ct: CostTable, grid: HardwareGrid, policy: Policy, launch: str) -
         footprint_bytes=held,
         dynamic_j=joules,
     )
-
-
-def _finite_non_negative(a: np.ndarray) -> bool:
-    return a.size == 0 or bool(a.min() >= 0.0 and a.max() < np.inf)
 
 
 def _capacity_bytes(ct: CostTable, grid: HardwareGrid) -> tuple[np.ndarray, ...]:
@@ -296,16 +288,15 @@ def _by_code(seconds: np.ndarray, code: np.ndarray, codes: int) -> np.ndarray:
     return np.bincount(key.ravel(), seconds.ravel(), codes * points).reshape(codes, points).T
 
 
-def phase_totals(s: OpSeconds, cols: slice) -> tuple[np.ndarray, ...]:
-    """(latency [P], strict-bound latency [P], seconds by bound [P, K + 1]) of one run at each
-    of the columns ``cols``: each op's largest component plus its overhead, summed; by bound as
+def phase_totals(s: OpSeconds) -> tuple[np.ndarray, ...]:
+    """(latency [C], strict-bound latency [C], seconds by bound [C, K + 1]) of one run at each
+    column: each op's largest component plus its overhead, summed; by bound as
     :meth:`roofline.result.Result.time_by_bound` (K = 1 + L: compute, the levels; the overhead
     in the last slot). Each sum runs over the ops in the order and grouping of a
     :class:`~roofline.result.Result`'s, so the totals are its totals to the bit."""
-    level_max = s.level_max[:, cols]
-    work, code = _top(s.compute[:, cols], level_max, s.level_top[:, cols])
+    work, code = _top(s.compute, s.level_max, s.level_top)
     time = work + s.overhead[:, None]
-    strict = np.maximum(s.strict_compute[:, cols], level_max)
+    strict = np.maximum(s.strict_compute, s.level_max)
     k = 1 + s.levels.shape[0]
     by = np.empty((work.shape[1], k + 1))
     by[:, :k] = _by_code(time - s.overhead[:, None], code, k)
@@ -321,7 +312,7 @@ def _op_sum(seconds: np.ndarray) -> np.ndarray:
 
 def lean_step_means(
     s: OpSeconds, lo_col: np.ndarray, hi_col: np.ndarray, lo: np.ndarray, hi: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> StepMeans:
     """(mean step seconds [P], its strict bound [P], mean seconds by bound [P, K + 1]) of the
     decode steps over contexts ``lo``..``hi`` [P] whose ends are columns ``lo_col``, ``hi_col``.
 
@@ -356,8 +347,7 @@ def lean_step_means(
             q.append(pt)
         a_lo, a_hi = np.concatenate(at_lo, axis=1), np.concatenate(at_hi, axis=1)
         at = np.concatenate(q)
-        beta = (a_hi - a_lo) / np.maximum(hi - lo, 1.0)[at]
-        alpha = a_lo - beta * lo[at]
+        alpha, beta = chord_lines(a_lo, a_hi, lo[at], hi[at])
         total, by_line = envelope_sum(alpha.T, beta.T, lo[at], hi[at])
         n = est_o.size
         sums[0][est_o, est_q] = total[:n]
@@ -382,7 +372,7 @@ class LeanStage:
 
     @classmethod
     def of(cls, seconds: OpSeconds, policy: str, dtype: str) -> LeanStage:
-        return cls(seconds, policy, dtype, *phase_totals(seconds, slice(None)))
+        return cls(seconds, policy, dtype, *phase_totals(seconds))
 
     @property
     def feasible(self) -> np.ndarray:
@@ -456,9 +446,7 @@ class FullStage:
         t_lo, t_hi = np.empty(shape), np.empty(shape)
         _components(r, lo_col, t_lo)
         _components(r, hi_col, t_hi)
-        span = np.maximum(hi - lo, 1.0)[:, None, None]
-        beta = (t_hi - t_lo) / span
-        alpha = t_lo - beta * lo[:, None, None]
+        alpha, beta = chord_lines(t_lo, t_hi, lo[:, None, None], hi[:, None, None])
         steps = hi - lo + 1.0
         total, by_line = envelope_sum(alpha, beta, lo[:, None], hi[:, None])  # [2, P, O], [.., K]
         over = r.overhead_s[0][lo_col].sum(axis=-1) * steps

@@ -204,7 +204,7 @@ def join_columns(a: CostTable, b: CostTable) -> CostTable | None:
     same ops (labels, precision, per-op counts or GEMMs differ)."""
     if any(getattr(a, f) != getattr(b, f) for f in (*LABEL_FIELDS, "precision")):
         return None
-    if not all(_same_bits(getattr(a, f), getattr(b, f)) for f in PER_OP_FIELDS):
+    if not all(same_bits(getattr(a, f), getattr(b, f)) for f in PER_OP_FIELDS):
         return None
     batch = np.concatenate([a.batch, b.batch])
     batch.flags.writeable = False
@@ -226,7 +226,7 @@ def join_columns(a: CostTable, b: CostTable) -> CostTable | None:
     return replace(a, batch=batch, **columns)  # type: ignore[arg-type]
 
 
-def _same_bits(x: np.ndarray, y: np.ndarray) -> bool:
+def same_bits(x: np.ndarray, y: np.ndarray) -> bool:
     """Whether two arrays hold the very same values (bit for bit, so -0.0 is not 0.0): the same
     array, or the same dtype, shape and bytes."""
     return x is y or (x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes())

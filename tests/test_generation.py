@@ -12,6 +12,7 @@ from roofline.counting import count_graph
 from roofline.evaluation import evaluate_costs
 from roofline.serving import generation
 from roofline.serving.context_counts import PhaseCounts
+from roofline.serving.count_map import STACK as STACK_FIELDS
 from roofline.serving.envelope import envelope_sum
 from roofline.serving.generation import GENERATION_COLUMNS, generate
 
@@ -53,10 +54,13 @@ def test_context_axis_counts_equal_a_graph_per_length(phase):
 
 @pytest.mark.parametrize("model", [MODEL, "gpt_j_6b"])
 @pytest.mark.parametrize("phase", ["prefill", "decode"])
-def test_context_axis_table_is_assemble_of_elements_bit_for_bit(model, phase):
-    """The table of the polynomial fit (a plan worked out once) has the very bits of
-    assemble (and fuse_table) of PhaseCounts.elements, every field, fused or not, at one point
-    and at many."""
+def test_context_axis_table_is_assemble_of_elements(model, phase):
+    """The table of the polynomial fit (a linear map of the monomials of (batch, length), worked
+    out once) is assemble (and fuse_table) of PhaseCounts.elements, every field, fused or not,
+    at one point and at many: to the bit at whole batches (every count an integer below 2^53),
+    within rounding at fractional ones (micro-batches split over devices)."""
+
+    from dataclasses import fields
 
     from roofline.counting import assemble
     from roofline.fusion import fuse_table
@@ -64,15 +68,51 @@ def test_context_axis_table_is_assemble_of_elements_bit_for_bit(model, phase):
 
     pc = PhaseCounts(rl.load_model(model), phase)
     rng = np.random.default_rng(3)
-    for size in (1, 3, 40):
-        batch = rng.uniform(0.5, 300.0, size)
-        length = rng.integers(1, 2000, size).astype(float)
-        for dtype in ("fp16", "w4a16"):
-            el, inner = pc.elements(batch, length)
-            unfused = assemble(pc.template, el, Precision.of(dtype))
-            for fuse in (False, True):
-                want = fuse_table(unfused, pc.template, inner) if fuse else unfused
-                assert_same_bits(pc.table(batch, length, dtype, fuse=fuse), want)
+    for whole in (True, False):
+        for size in (1, 3, 40):
+            if whole:
+                batch = rng.integers(1, 300, size).astype(float)
+            else:
+                batch = rng.uniform(0.5, 300.0, size)
+            length = rng.integers(1, 2000, size).astype(float)
+            for dtype in ("fp16", "w4a16"):
+                el, inner = pc.elements(batch, length)
+                unfused = assemble(pc.template, el, Precision.of(dtype))
+                for fuse in (False, True):
+                    want = fuse_table(unfused, pc.template, inner) if fuse else unfused
+                    got = pc.table(batch, length, dtype, fuse=fuse)
+                    if whole:
+                        assert_same_bits(got, want)
+                        continue
+                    for f in fields(want):
+                        a, b = getattr(got, f.name), getattr(want, f.name)
+                        if isinstance(b, np.ndarray):
+                            np.testing.assert_allclose(a, b, rtol=1e-14, atol=0, err_msg=f.name)
+                        else:
+                            assert a == b, f.name
+
+
+def test_phases_side_by_side_are_each_phase_alone():
+    """One table of a prefill's points then a decode's (one map over both phases' monomials)
+    holds each phase's own table in its columns, to the bit at whole batches."""
+    from roofline.serving.context_counts import phase_counts
+
+    m = rl.load_model(MODEL)
+    pre, dec = phase_counts(m, "prefill"), phase_counts(m, "decode")
+    a = (np.array([1.0, 8.0, 64.0]), np.array([128.0, 512.0, 2048.0]))
+    b = (np.array([1.0, 1.0, 8.0, 64.0]), np.array([129.0, 900.0, 1500.0, 2048.0]))
+    for fuse in (False, True):
+        both = pre.table_beside(dec, a, b, "fp16", fuse)
+        assert both is not None
+        want = (pre.table(*a, "fp16", fuse=fuse), dec.table(*b, "fp16", fuse=fuse))
+        for f in ("batch", *STACK_FIELDS, "gemm_m", "gemm_n", "gemm_k", "gemm_count"):
+            got = getattr(both, f)
+            joined = np.concatenate([getattr(want[0], f), getattr(want[1], f)], axis=-1)
+            assert got.tobytes() == joined.tobytes(), f
+        for f in ("weight_bytes", "launches", "gemm_op", "names"):
+            assert np.array_equal(getattr(both, f), getattr(want[1], f))
+    other = phase_counts(rl.load_model("gpt_j_6b"), "decode")
+    assert pre.table_beside(other, a, b, "fp16", True) is None  # not the same ops
 
 
 def test_envelope_sum_equals_brute_force():

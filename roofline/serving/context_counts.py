@@ -34,7 +34,6 @@ from roofline.counting import (
 )
 from roofline.errors import SpecError
 from roofline.fusion import (
-    FROM_LAST,
     SUMMED,
     fuse_table,
     fusion_plan,
@@ -46,7 +45,8 @@ from roofline.kinds import TensorClass
 from roofline.liveness import live_elements
 from roofline.model import Model
 from roofline.precision import Precision, byte_columns
-from roofline.records import LABEL_FIELDS, PER_OP_FIELDS, CostTable
+from roofline.records import CostTable
+from roofline.serving.count_map import LIVE, PER_OP, STACK, CountMap
 
 Phase = Literal["prefill", "decode"]
 #: probe lengths and polynomial degree of each phase
@@ -167,21 +167,18 @@ def _close(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.all(np.abs(a - b) <= FIT_RTOL * scale))
 
 
-#: the count columns of a table that have a column axis [O, P], stacked in this order: those a
-#: fused kernel sums over its ops, those it takes from its last op, then its largest
-_STACK = (*SUMMED, *FROM_LAST, "live_act_bytes")
-_MATRIX, _MAC = _STACK.index("flops_matrix"), _STACK.index("flops_mac")
-_ACT_IN, _ACT_IN_BYTES = _STACK.index("act_in_elems"), _STACK.index("act_in_bytes")
+_ACT_IN, _ACT_IN_BYTES = STACK.index("act_in_elems"), STACK.index("act_in_bytes")
 
 
 @dataclass(frozen=True, eq=False)
 class _Plan:
-    """How :meth:`PhaseCounts.table` evaluates a fit, worked out once: every count that changes
-    with the columns is one row of a matrix [rows, P] = ``scale * (a + b * batch)`` (the
-    formula of :meth:`PhaseCounts.elements`), where ``a`` and ``b`` are constants or entries of
-    the fit's moving quantities; the table's columns are rows of it, times bytes per element.
-    Rows that are zero at every column (most ops read no KV cache, gather no rows...) are left
-    out: the table starts as zeros. Index arrays are read-only."""
+    """The rows a fit's table is made of, worked out once: every count that changes with the
+    columns is one row of a matrix [rows, P] = ``scale * (a + b * batch)`` (the formula of
+    :meth:`PhaseCounts.elements`), where ``a`` and ``b`` are constants or entries of the fit's
+    moving quantities; the table's columns are rows of it, times bytes per element. Rows that
+    are zero at every column (most ops read no KV cache, gather no rows...) are left out.
+    :meth:`PhaseCounts.count_map` turns the rows into coefficients of the monomials of
+    (batch, length). Index arrays are read-only."""
 
     fit: _Fit
     #: [rows, 1]: each row's factor (``repeat``, or 1), constant intercept (0 where it moves)
@@ -197,20 +194,18 @@ class _Plan:
     #: rows of the GEMM dims (m, n, k, then count: [4, G]) and of the fused-inner elements
     gemms: slice
     inner: slice
-    #: stacked table rows ([len(_STACK) x O] flattened) written from rows, then added to
+    #: stacked table rows ([len(STACK) x O] flattened) written from rows, then added to
     put_to: np.ndarray
     put_from: np.ndarray
     put_keys: tuple[str | None, ...]
     add_to: np.ndarray
     add_from: np.ndarray
     add_keys: tuple[str | None, ...]
-    #: per position of a GEMM within its op: (the ops that have one, their GEMMs), in order
-    passes: tuple[tuple[np.ndarray, np.ndarray], ...]
     n_ops: int
 
 
 def _lean_plan(fit: _Fit, template: Graph) -> _Plan | None:
-    """The :class:`_Plan` of ``fit``; None where its shortcuts would not give the very bits of
+    """The :class:`_Plan` of ``fit``; None where its shortcuts would not give the counts of
     :meth:`PhaseCounts.elements` (a -0.0 coefficient, a weight that moves with the length)."""
     coef = fit.coef
     co = coefficients(template)
@@ -265,7 +260,7 @@ def _lean_plan(fit: _Fit, template: Graph) -> _Plan | None:
     n = rep.size
     put: list[tuple[int, int, str | None]] = []
     add: list[tuple[int, int, str | None]] = []
-    for c, name in enumerate(_STACK):
+    for c, name in enumerate(STACK):
         srcs = COLUMN_SOURCES.get(name, ())
         if name == "flops_mac":  # written as the GEMM FLOPs: the vector ones are added
             srcs = (("flops_matrix", None), ("vector_mac_flops", None))
@@ -276,17 +271,6 @@ def _lean_plan(fit: _Fit, template: Graph) -> _Plan | None:
             for k, (q, key) in enumerate(nonzero):
                 if q != "flops_matrix":
                     (add if k else put).append((c * n + op, int(row_of[q][op]), key))
-    # np.add.at's order: the GEMMs of an op one after another, the first added to +0.0 (no
-    # count is -0.0, so that is the first itself)
-    position = np.zeros(co.gemm_op.size, dtype=np.intp)
-    seen: dict[int, int] = {}
-    for g, op in enumerate(co.gemm_op.tolist()):
-        position[g] = seen.get(op, 0)
-        seen[op] = position[g] + 1
-    passes = tuple(
-        (co.gemm_op[position == k], np.flatnonzero(position == k))
-        for k in range(int(position.max(initial=-1)) + 1)
-    )
 
     def ro(x: Any, dtype: Any = None) -> np.ndarray:
         arr = np.array(x, dtype=dtype)
@@ -313,27 +297,8 @@ def _lean_plan(fit: _Fit, template: Graph) -> _Plan | None:
         add_to=ro([t for t, _, _ in add], np.intp),
         add_from=ro([f for _, f, _ in add], np.intp),
         add_keys=tuple(k for _, _, k in add),
-        passes=passes,
         n_ops=n,
     )
-
-
-@dataclass(frozen=True, eq=False)
-class _InPrecision:
-    """What a :class:`_Plan`'s tables take from their precision whatever the columns: bytes
-    per element of each written and added row [rows, 1], of a fused-inner element, and the
-    per-op fields (labels, weights, launches, GEMM owners) of the unfused and fused table."""
-
-    precision: Precision
-    put_factor: np.ndarray
-    add_factor: np.ndarray
-    act_in: float
-    per_op: dict[str, Any]
-    fused_per_op: dict[str, Any]
-
-
-#: the fields of a table that do not depend on its columns
-_PER_OP = (*LABEL_FIELDS, *PER_OP_FIELDS)
 
 
 def _factors(keys: tuple[str | None, ...], precision: Precision) -> np.ndarray:
@@ -376,7 +341,9 @@ class PhaseCounts:
         self._fit = _fit([_quantities(g) for g in graphs], probes) if self.polynomial else None
         self._checked = max(probes)
         self._plan = _lean_plan(self._fit, self.template) if self._fit is not None else None
-        self._precisions: dict[str | Precision, _InPrecision] = {}
+        self._maps: dict[tuple[str | Precision, bool], CountMap] = {}
+        self._beside: dict[tuple[int, str | Precision, bool], tuple[PhaseCounts, CountMap | None]]
+        self._beside = {}
 
     def graph(self, length: int) -> Graph:
         """The phase's graph at ``length`` tokens (built once, a bounded number kept)."""
@@ -404,6 +371,7 @@ class PhaseCounts:
         else:
             self._fit = None
             self._plan = None
+            self._maps.clear()
             self.polynomial = False
 
     def elements(self, batch: np.ndarray, length: np.ndarray) -> tuple[Elements, np.ndarray]:
@@ -473,93 +441,81 @@ class PhaseCounts:
         batch = np.asarray(batch, dtype=float)
         length = np.asarray(length, dtype=float)
         self._check(int(length.max()))
-        if self._plan is not None and batch.ndim == 1 and length.shape == batch.shape:
-            return self._lean_table(self._plan, batch, length, self._in(precision), fuse)
+        if batch.ndim == 1 and length.shape == batch.shape:
+            counts = self.count_map(precision, fuse)
+            if counts is not None:
+                return counts.table((batch, length))
         el, inner = self.elements(batch, length)
         ct = assemble(self.template, el, Precision.of(precision))
         return fuse_table(ct, self.template, inner) if fuse else ct
 
-    def _in(self, precision: str | Precision) -> _InPrecision:
-        """The :class:`_InPrecision` of ``precision`` (worked out once per precision, from the
-        tables :func:`~roofline.counting.assemble` and :func:`fuse_table` give at one point)."""
-        if precision not in self._precisions:
-            assert self._plan is not None
-            prec = Precision.of(precision)
-            one = np.ones(1)
-            el, inner = self.elements(one, one * PROBES[self.phase][0])
-            ct = assemble(self.template, el, prec)
-            fused = fuse_table(ct, self.template, inner)
-            self._precisions[precision] = _InPrecision(
-                precision=prec,
-                put_factor=_factors(self._plan.put_keys, prec),
-                add_factor=_factors(self._plan.add_keys, prec),
-                act_in=prec.bytes_per(TensorClass.ACT_IN),
-                per_op={f: getattr(ct, f) for f in _PER_OP},
-                fused_per_op={f: getattr(fused, f) for f in _PER_OP},
-            )
-        return self._precisions[precision]
+    def count_map(self, precision: str | Precision, fuse: bool) -> CountMap | None:
+        """The phase's table as a linear map of the monomials of its points (worked out once
+        per precision and fusion); None where its counts are not a polynomial fit."""
+        if self._plan is None:
+            return None
+        key = (precision, fuse)
+        if key not in self._maps:
+            self._maps[key] = self._new_map(self._plan, Precision.of(precision), fuse)
+        return self._maps[key]
 
-    def _lean_table(
-        self, plan: _Plan, batch: np.ndarray, length: np.ndarray, inp: _InPrecision, fuse: bool
-    ) -> CostTable:
-        """:meth:`table` of the polynomial fit, by ``plan``: the same counts, bit for bit, as
-        :func:`assemble` (and :func:`fuse_table`) of :meth:`elements`, in a few array passes."""
-        fit, size = plan.fit, batch.size
-        moving = fit.moving_t @ _power_basis(length, fit.degree)  # [M, P]
-        rows = np.multiply(plan.b, batch)
-        if plan.b_rows.size:
-            slope = moving[plan.b_from]
-            slope *= batch
-            rows[plan.b_rows] = slope
-        rows += plan.a
-        if plan.a_rows.size:
-            rows[plan.a_rows] += moving[plan.a_from]
+    def table_beside(
+        self,
+        other: PhaseCounts,
+        points: tuple[np.ndarray, np.ndarray],
+        other_points: tuple[np.ndarray, np.ndarray],
+        precision: str | Precision,
+        fuse: bool,
+    ) -> CostTable | None:
+        """One table of this phase's (batch, length) ``points`` [C1] then ``other``'s [C2]
+        (another phase of the same ops: one graph's prefill and decode); None where the two are
+        not the same ops or either is not a polynomial fit."""
+        for pc, (_, length) in ((self, points), (other, other_points)):
+            pc._check(int(np.max(length)))
+        key = (id(other), precision, fuse)
+        if key not in self._beside:
+            mine, theirs = self.count_map(precision, fuse), other.count_map(precision, fuse)
+            both = mine.beside(theirs) if mine is not None and theirs is not None else None
+            self._beside[key] = (other, both)
+        both = self._beside[key][1]
+        if both is None or self._plan is None or other._plan is None:
+            return None
+        return both.table(points, other_points)
+
+    def _new_map(self, plan: _Plan, precision: Precision, fuse: bool) -> CountMap:
+        """The :class:`~roofline.serving.count_map.CountMap` of ``plan``: each row's
+        ``scale x (a(L) + b(L) x B)`` as coefficients of ``1, L, .., B, B L, ..``, times bytes
+        per element, stacked as the table's columns (and summed over fused kernels)."""
+        d, n = plan.fit.degree, plan.n_ops
+        rows = np.zeros((plan.scale.shape[0], 2 * (d + 1)))
+        rows[:, 0], rows[:, d + 1] = plan.a[:, 0], plan.b[:, 0]
+        rows[plan.a_rows, : d + 1] += plan.fit.moving_t[plan.a_from]
+        rows[plan.b_rows, d + 1 :] += plan.fit.moving_t[plan.b_from]
         rows *= plan.scale
-        stack = np.zeros((len(_STACK), plan.n_ops, size))
-        flat = stack.reshape(-1, size)
-        put = rows[plan.put_from]
-        flat[plan.put_to] = np.multiply(put, inp.put_factor, out=put)
-        dims = rows[plan.gemms].reshape(4, -1, size)
-        flops = np.multiply(dims[0], 2.0)
-        for d in dims[1:]:
-            flops *= d
-        matrix = stack[_MATRIX]
-        for k, (ops, gemms) in enumerate(plan.passes):
-            if k:
-                matrix[ops] += flops[gemms]
-            else:
-                matrix[ops] = flops[gemms]
-        stack[_MAC] = matrix
-        if plan.add_to.size:
-            add = rows[plan.add_from]
-            flat[plan.add_to] += np.multiply(add, inp.add_factor, out=add)
-        rows.flags.writeable = False
-        per_op = inp.per_op
+        flat = np.zeros((len(STACK) * n, rows.shape[1]))
+        flat[plan.put_to] = rows[plan.put_from] * _factors(plan.put_keys, precision)
+        flat[plan.add_to] += rows[plan.add_from] * _factors(plan.add_keys, precision)
+        stack = flat.reshape(len(STACK), n, -1)
+        gemm = rows[plan.gemms]
+        # the fields that do not depend on the columns, from the tables at one point
+        one = np.ones(1)
+        el, inner = self.elements(one, one * PROBES[self.phase][0])
+        ct = assemble(self.template, el, precision)
         groups = fusion_plan(self.template)
-        if not fuse or groups.first.size == plan.n_ops:
-            stack.flags.writeable = False
-            columns: dict[str, Any] = dict(zip(_STACK, stack))
-        else:
-            summed = group_reduce(self.template, stack[: len(SUMMED)], np.add, stacked=True)
-            inner = rows[plan.inner]
-            summed[_ACT_IN] -= inner
-            summed[_ACT_IN_BYTES] -= inner * inp.act_in
-            last = stack[len(SUMMED) : -1][:, groups.last]
-            largest = group_reduce(self.template, stack[-1], np.maximum)
-            for arr in (summed, last, largest):
-                arr.flags.writeable = False
-            columns = dict(zip(_STACK, (*summed, *last, largest)))
-            per_op = inp.fused_per_op
-        dims = rows[plan.gemms].reshape(4, -1, batch.size)
-        return CostTable(
-            batch=batch,
-            precision=inp.precision,
-            gemm_m=dims[0],
-            gemm_n=dims[1],
-            gemm_k=dims[2],
-            gemm_count=dims[3],
-            **per_op,
-            **columns,
+        if not fuse or groups.first.size == n:
+            per_op = {f: getattr(ct, f) for f in PER_OP}
+            return CountMap.of(d, stack, None, None, gemm, ct.gemm_op, precision, per_op)
+        fused = fuse_table(ct, self.template, inner)
+        summed = group_reduce(self.template, stack[: len(SUMMED)], np.add, stacked=True)
+        # an input produced inside the group never leaves the engine
+        inner_rows = rows[plan.inner]
+        summed[_ACT_IN] -= inner_rows
+        summed[_ACT_IN_BYTES] -= inner_rows * precision.bytes_per(TensorClass.ACT_IN)
+        last = stack[len(SUMMED) : LIVE][:, groups.last]
+        dense = np.concatenate([summed, last, np.zeros((1, *summed.shape[1:]))])
+        per_op = {f: getattr(fused, f) for f in PER_OP}
+        return CountMap.of(
+            d, dense, stack[LIVE], self.template, gemm, fused.gemm_op, precision, per_op
         )
 
 

@@ -247,11 +247,16 @@ def _both_stages(
         return None
     pre, dec = phase_counts(model, "prefill"), phase_counts(model, "decode")
     n = prefill[0].size
+    # one stage on one device (replicas aside) takes the table as it is: fused already
+    fuse = run.fuse and run.layout.tp == 1 and run.layout.pp == 1
 
     def counts(micro: np.ndarray) -> CostTable:
-        a = pre.table(micro[:n], prefill[1], run.dtype, fuse=False)
-        b = dec.table(micro[n:], decode[1], run.dtype, fuse=False)
-        joined = join_columns(a, b)
+        a, b = (micro[:n], prefill[1]), (micro[n:], decode[1])
+        joined = pre.table_beside(dec, a, b, run.dtype, fuse)
+        if joined is None:
+            joined = join_columns(
+                pre.table(*a, run.dtype, fuse=False), dec.table(*b, run.dtype, fuse=False)
+            )
         if joined is None:
             raise _NotJoined
         return joined

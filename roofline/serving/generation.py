@@ -268,6 +268,11 @@ def _both_stages(
         return None
 
 
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """The distinct values of a short axis, sorted (``np.unique``, without its per-call cost)."""
+    return np.array(sorted(set(values.tolist())), dtype=float)
+
+
 @dataclass(frozen=True, eq=False)
 class _Points:
     """The grid's points and the count columns they need: the prefill's (batch, prompt) columns
@@ -293,7 +298,7 @@ class _Points:
         of the distinct batches and prompts, and the decode's of the distinct batches and the
         contexts at which some range starts or ends."""
         b, p, o = grid.batch, grid.prompt, grid.output
-        batches, prompts, outputs = (np.unique(a) for a in grid.axes)
+        batches, prompts, outputs = (_distinct(a) for a in grid.axes)
         pb, pp, pcol = _product_columns(batches, prompts, b, p)
         dec = np.flatnonzero(o >= 2)
         lo, hi = p[dec] + 1.0, p[dec] + o[dec] - 1.0
@@ -383,16 +388,16 @@ def _one(
     system: System,
     layout: Layout,
     dtype: str,
-    grid: _Grid,
+    pts: _Points,
     policy: str | Policy | None,
     launch: str,
     fuse: bool,
 ) -> dict[str, np.ndarray]:
-    """Columns of the generation table for one model, system (or device), layout and dtype."""
-    b, p, o = grid.batch, grid.prompt, grid.output
+    """Columns of the generation table for one model, system (or device), layout and dtype at
+    the grid's points ``pts``."""
+    b, p, o = pts.grid.batch, pts.grid.prompt, pts.grid.output
     check_layout(model, system, layout)
     run = _Run(system, layout, dtype, policy, fuse, launch)
-    pts = _Points.of(grid)
     ph = _phases(model, run, pts)
     ttft, ttft_bound, tpot, tpot_bound = ph.ttft, ph.ttft_bound, ph.tpot, ph.tpot_bound
     steps = o - 1.0
@@ -511,6 +516,7 @@ def generate(
     grid = _Grid.product(
         _lengths(batch, "batch", 1), _lengths(prompt, "prompt", 1), _lengths(output, "output", 1)
     )
+    pts = _Points.of(grid)  # the count columns every layout and dtype needs
     parts: list[dict[str, np.ndarray]] = []
     for m in (load_model(x) for x in one_or_many(model)):
         for arg in one_or_many(hw):
@@ -526,6 +532,9 @@ def generate(
             for lay in layouts(tp, pp, ep, dp, devices=system.count, cp=cp):
                 for dt in one_or_many(dtype) if dtype is not None else [device.dtype]:
                     with device_file(arg):
-                        parts.append(_one(m, system, lay, dt, grid, policy, launch, fuse))
-    columns = {c: np.concatenate([part[c] for part in parts]) for c in GENERATION_COLUMNS}
+                        parts.append(_one(m, system, lay, dt, pts, policy, launch, fuse))
+    if len(parts) == 1:  # one model, device, layout and dtype: its columns as they are
+        columns = {c: parts[0][c] for c in GENERATION_COLUMNS}
+    else:
+        columns = {c: np.concatenate([part[c] for part in parts]) for c in GENERATION_COLUMNS}
     return Table.from_columns(columns, title="generate")

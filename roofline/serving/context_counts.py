@@ -504,7 +504,7 @@ class PhaseCounts:
         groups = fusion_plan(self.template)
         if not fuse or groups.first.size == n:
             per_op = {f: getattr(ct, f) for f in PER_OP}
-            return CountMap.of(d, stack, None, None, gemm, ct.gemm_op, precision, per_op)
+            return CountMap.of((d,), stack, None, None, gemm, ct.gemm_op, precision, per_op)
         fused = fuse_table(ct, self.template, inner)
         summed = group_reduce(self.template, stack[: len(SUMMED)], np.add, stacked=True)
         # an input produced inside the group never leaves the engine
@@ -515,7 +515,7 @@ class PhaseCounts:
         dense = np.concatenate([summed, last, np.zeros((1, *summed.shape[1:]))])
         per_op = {f: getattr(fused, f) for f in PER_OP}
         return CountMap.of(
-            d, dense, stack[LIVE], self.template, gemm, fused.gemm_op, precision, per_op
+            (d,), dense, stack[LIVE], self.template, gemm, fused.gemm_op, precision, per_op
         )
 
 

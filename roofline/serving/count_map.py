@@ -97,6 +97,8 @@ class CountMap:
     live : ndarray [O_live, K] or None
         Coefficients of the unfused ops' live activation bytes, where the table is fused (its ops'
         largest, grouped by ``graph``'s fusion); None: ``live_act_bytes`` is linear, in ``linear``.
+    graph : Graph or None
+        The unfused graph whose fused kernels group the live rows (None: not fused).
     gemm : ndarray [4 x G, K]
         Coefficients of the GEMM dimensions m, n, k and count (``repeat`` included).
     passes : GEMMs per position within their op (:func:`gemm_passes`)
@@ -119,23 +121,6 @@ class CountMap:
     @classmethod
     def of(
         cls,
-        degree: int,
-        stack: np.ndarray,
-        live: np.ndarray | None,
-        graph: Graph | None,
-        gemm: np.ndarray,
-        owner: np.ndarray,
-        precision: Precision,
-        per_op: dict[str, Any],
-    ) -> CountMap:
-        """The map of one phase from its dense coefficients: ``stack`` [len(STACK), O, K],
-        ``live`` (unfused, where the table is fused), ``gemm`` [4 x G, K] and each GEMM's op
-        ``owner`` [G]."""
-        return cls._from_dense((degree,), stack, live, graph, gemm, owner, precision, per_op)
-
-    @classmethod
-    def _from_dense(
-        cls,
         degrees: tuple[int, ...],
         stack: np.ndarray,
         live: np.ndarray | None,
@@ -145,6 +130,9 @@ class CountMap:
         precision: Precision,
         per_op: dict[str, Any],
     ) -> CountMap:
+        """The map of dense coefficients: ``stack`` [len(STACK), O, K] (zero rows included),
+        ``live`` (unfused, where the table is fused), ``gemm`` [4 x G, K] and each GEMM's op
+        ``owner`` [G]."""
         flat = stack.reshape(-1, stack.shape[-1])
         rows = np.flatnonzero((flat != 0.0).any(axis=1))
         linear, gemm = np.ascontiguousarray(flat[rows]), np.ascontiguousarray(gemm)
@@ -189,7 +177,7 @@ class CountMap:
         live = None
         if self.live is not None and other.live is not None:
             live = side(self.live, other.live)
-        return CountMap._from_dense(
+        return CountMap.of(
             self.degrees + other.degrees,
             side(self._dense(), other._dense()),
             live,

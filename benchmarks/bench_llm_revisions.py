@@ -26,8 +26,12 @@ from common import machine  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 #: the measurement, run with the tree under test first on the path (one JSON line of us/point)
+#: the extra line of a measurement: minor page faults per grid call (glibc faulting freed memory
+#: back in; what makes two runs of one tree disagree: CONTRIBUTING.md)
+FAULTS = "grid page faults per call"
+
 CHILD = """
-import json, time
+import json, resource, time
 import roofline as rl
 from roofline.systems.variants import resized
 B = [1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 160, 192, 224, 256]
@@ -43,8 +47,11 @@ gen = rl.generate
 big = resized(rl.load_hardware("2x_dgx_h100"), 32)
 grid = dict(prompt=P, output=O, batch=B, dtype="fp16")
 sys_grid = dict(prompt=P, output=128, batch=B, dtype="fp16", tp=[1, 2, 4, 8])
+faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+grid_s = best(lambda: gen("llama2_7b", "h100_sxm5", **grid), 7)
+faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / 8
 print(json.dumps({
-    "llama2_7b grid [us/point]": best(lambda: gen("llama2_7b", "h100_sxm5", **grid), 7) / 512e-6,
+    "llama2_7b grid [us/point]": grid_s / 512e-6,
     "one point [us]": best(
         lambda: gen("llama2_7b", "h100_sxm5", prompt=512, output=128, batch=1, dtype="fp16"), 30
     ) * 1e6,
@@ -52,8 +59,9 @@ print(json.dumps({
         lambda: gen("llama2_70b", big, pp=[1, 2, 4], **sys_grid), 3) / 1536e-6,
     "tp x cp on 32 GPUs [us/point]": best(
         lambda: gen("llama2_70b", big, cp=[1, 2, 4], **sys_grid), 3) / 1536e-6,
+    FAULTS: faults,
 }))
-"""
+""".replace("FAULTS", repr(FAULTS))
 
 
 def _measure(tree: Path) -> dict[str, float]:
@@ -87,9 +95,14 @@ def main() -> int:
             )
     print(f"{'line':34s} {args.rev[:12]:>12s} {'this tree':>12s} {'factor':>8s}")
     for line in runs["this"][0]:
+        if line == FAULTS:
+            continue
         a = min(r[line] for r in runs["rev"])
         b = min(r[line] for r in runs["this"])
         print(f"{line:34s} {a:12.2f} {b:12.2f} {a / b:7.2f}x")
+    for side, name in (("rev", args.rev[:12]), ("this", "this tree")):
+        each = ", ".join(f"{r.get(FAULTS, float('nan')):.0f}" for r in runs[side])
+        print(f"{FAULTS} ({name}), each round: {each}")
     print(machine())  # the load after: the figures are only as steady as it was
     return 0
 

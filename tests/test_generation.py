@@ -314,3 +314,17 @@ def test_both_phases_in_one_pass_equal_each_phase_alone(monkeypatch, system, deg
             np.testing.assert_allclose(a, b, rtol=1e-13, atol=0, err_msg=c)
         else:
             assert a.tolist() == b.tolist(), c
+
+
+def test_a_model_generate_has_seen_is_freed_with_it():
+    """The phase counts cached for a model (probe graphs, fit, maps) go when the model goes: a
+    notebook that builds many models does not keep them all."""
+    import gc
+    import weakref
+
+    m = rl.load_model(MODEL).with_params(num_layers=2)
+    generate(m, DEVICE, prompt=64, output=4)
+    alive = weakref.ref(m)
+    del m
+    gc.collect()
+    assert alive() is None

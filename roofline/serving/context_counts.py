@@ -16,7 +16,6 @@ whose columns are arbitrary (batch, length) points, which the ordinary evaluatio
 
 from __future__ import annotations
 
-import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -519,13 +518,10 @@ class PhaseCounts:
         )
 
 
-_PHASES: weakref.WeakKeyDictionary[Model, dict[str, PhaseCounts]] = weakref.WeakKeyDictionary()
-
-
 def phase_counts(model: Model, phase: Phase) -> PhaseCounts:
     """The :class:`PhaseCounts` of ``model``'s phase (built once per model: its probe graphs and
-    fit are the costly part)."""
-    per_model = _PHASES.setdefault(model, {})
-    if phase not in per_model:
-        per_model[phase] = PhaseCounts(model, phase)
-    return per_model[phase]
+    fit are the costly part). Kept with the model's graph, which only that model owns: a
+    reference cycle the garbage collector frees with the model (a weak-keyed table would not:
+    its values refer to their key)."""
+    graph: Graph = model.graph
+    return graph.derived(f"phase_counts.{phase}", lambda _: PhaseCounts(model, phase))

@@ -26,8 +26,8 @@ from common import machine  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 #: the measurement, run with the tree under test first on the path (one JSON line of us/point)
-#: the extra line of a measurement: minor page faults per grid call (glibc faulting freed memory
-#: back in; what makes two runs of one tree disagree: CONTRIBUTING.md)
+#: the extra line of a measurement (the CHILD's key): minor page faults per grid call (glibc
+#: faulting freed memory back in; what makes two runs of one tree disagree: CONTRIBUTING.md)
 FAULTS = "grid page faults per call"
 
 CHILD = """
@@ -59,9 +59,9 @@ print(json.dumps({
         lambda: gen("llama2_70b", big, pp=[1, 2, 4], **sys_grid), 3) / 1536e-6,
     "tp x cp on 32 GPUs [us/point]": best(
         lambda: gen("llama2_70b", big, cp=[1, 2, 4], **sys_grid), 3) / 1536e-6,
-    FAULTS: faults,
+    "grid page faults per call": faults,
 }))
-""".replace("FAULTS", repr(FAULTS))
+"""
 
 
 def _measure(tree: Path) -> dict[str, float]:

@@ -202,9 +202,8 @@ _COLUMN_FIELDS = (*BATCHED, "live_act_bytes", "gemm_m", "gemm_n", "gemm_k", "gem
 def join_columns(a: CostTable, b: CostTable) -> CostTable | None:
     """One table of the columns of ``a`` then those of ``b``, or None when they are not the
     same ops (labels, precision, per-op counts or GEMMs differ)."""
-    if any(getattr(a, f) != getattr(b, f) for f in (*LABEL_FIELDS, "precision")):
-        return None
-    if not all(same_bits(getattr(a, f), getattr(b, f)) for f in PER_OP_FIELDS):
+    fields = (*LABEL_FIELDS, "precision", *PER_OP_FIELDS)
+    if not same_ops({f: getattr(a, f) for f in fields}, {f: getattr(b, f) for f in fields}):
         return None
     batch = np.concatenate([a.batch, b.batch])
     batch.flags.writeable = False
@@ -224,6 +223,17 @@ def join_columns(a: CostTable, b: CostTable) -> CostTable | None:
         columns[f] = rows[start : start + len(x)]
         start += len(x)
     return replace(a, batch=batch, **columns)  # type: ignore[arg-type]
+
+
+def same_ops(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two tables' fields that do not depend on their columns (labels, precision,
+    per-op counts, GEMM owners: ``a`` and ``b`` by name) are the same ops: arrays bit for bit
+    (:func:`same_bits`), the rest equal."""
+    for f, x in a.items():
+        y = b[f]
+        if not (same_bits(x, y) if isinstance(x, np.ndarray) else x == y):
+            return False
+    return True
 
 
 def same_bits(x: np.ndarray, y: np.ndarray) -> bool:

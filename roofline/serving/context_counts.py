@@ -33,19 +33,16 @@ from roofline.counting import (
 )
 from roofline.errors import SpecError
 from roofline.fusion import (
-    SUMMED,
     fuse_table,
     fusion_plan,
-    group_reduce,
     inner_elements,
 )
 from roofline.graph import Graph
-from roofline.kinds import TensorClass
 from roofline.liveness import live_elements
 from roofline.model import Model
 from roofline.precision import Precision, byte_columns
 from roofline.records import CostTable
-from roofline.serving.count_map import LIVE, PER_OP, STACK, CountMap
+from roofline.serving.count_map import LIVE, PER_OP, STACK, CountMap, powers
 
 Phase = Literal["prefill", "decode"]
 #: probe lengths and polynomial degree of each phase
@@ -93,14 +90,6 @@ def _structure(graph: Graph) -> tuple[Any, ...]:
     )
 
 
-def _power_basis(x: np.ndarray, degree: int) -> np.ndarray:
-    """[degree + 1, len(x)] rows 1, x, x^2, ..."""
-    out = np.empty((degree + 1, x.size))
-    for k in range(degree + 1):
-        out[k] = x**k
-    return out
-
-
 @dataclass(frozen=True, eq=False)
 class _Fit:
     """Polynomial coefficients of every quantity in the phase length, stacked into one matrix
@@ -125,7 +114,7 @@ class _Fit:
     def all_at(self, length: np.ndarray) -> dict[str, np.ndarray]:
         """Every quantity at each length: name -> shape [..., len(length)], or [..., 1] for a
         quantity that does not depend on the length."""
-        moving = self.moving_t @ _power_basis(length, self.degree)  # [M, P]
+        moving = self.moving_t @ powers(length, self.degree)  # [M, P]
         # the quantities that move, side by side: their constant terms, then the moving entries
         span = slice(self.span[0], self.span[1])
         full = np.repeat(self.coef[0, span][:, None], length.size, axis=1)
@@ -143,7 +132,7 @@ class _Fit:
 
 def _fit(probes: list[dict[str, np.ndarray]], lengths: tuple[int, ...]) -> _Fit:
     degree = len(lengths) - 1
-    inv = np.linalg.inv(_power_basis(np.array(lengths, dtype=float), degree).T)
+    inv = np.linalg.inv(powers(np.array(lengths, dtype=float), degree).T)
     slices, start = {}, 0
     for name, value in probes[0].items():
         slices[name] = (slice(start, start + value.size), value.shape)
@@ -164,9 +153,6 @@ def _fit(probes: list[dict[str, np.ndarray]], lengths: tuple[int, ...]) -> _Fit:
 def _close(a: np.ndarray, b: np.ndarray) -> bool:
     scale = np.maximum(np.maximum(np.abs(a), np.abs(b)), 1.0)
     return bool(np.all(np.abs(a - b) <= FIT_RTOL * scale))
-
-
-_ACT_IN, _ACT_IN_BYTES = STACK.index("act_in_elems"), STACK.index("act_in_bytes")
 
 
 @dataclass(frozen=True, eq=False)
@@ -496,22 +482,18 @@ class PhaseCounts:
         flat[plan.add_to] += rows[plan.add_from] * _factors(plan.add_keys, precision)
         stack = flat.reshape(len(STACK), n, -1)
         gemm = rows[plan.gemms]
-        # the fields that do not depend on the columns, from the tables at one point
+        # the fields that do not depend on the columns, from the table at one point
         one = np.ones(1)
-        el, inner = self.elements(one, one * PROBES[self.phase][0])
-        ct = assemble(self.template, el, precision)
-        groups = fusion_plan(self.template)
-        if not fuse or groups.first.size == n:
+        ct = assemble(self.template, self.elements(one, one * PROBES[self.phase][0])[0], precision)
+        if not fuse or fusion_plan(self.template).first.size == n:
             per_op = {f: getattr(ct, f) for f in PER_OP}
             return CountMap.of((d,), stack, None, None, gemm, ct.gemm_op, precision, per_op)
-        fused = fuse_table(ct, self.template, inner)
-        summed = group_reduce(self.template, stack[: len(SUMMED)], np.add, stacked=True)
-        # an input produced inside the group never leaves the engine
-        inner_rows = rows[plan.inner]
-        summed[_ACT_IN] -= inner_rows
-        summed[_ACT_IN_BYTES] -= inner_rows * precision.bytes_per(TensorClass.ACT_IN)
-        last = stack[len(SUMMED) : LIVE][:, groups.last]
-        dense = np.concatenate([summed, last, np.zeros((1, *summed.shape[1:]))])
+        # fusion is linear in the counts, but for a kernel's live bytes (its ops' largest, kept
+        # unfused in the map): the coefficients fuse as fuse_table fuses counts
+        coef = ct.with_columns(**dict(zip(STACK, stack)))
+        fused = fuse_table(coef, self.template, rows[plan.inner])
+        columns = [getattr(fused, f) for f in STACK[:LIVE]]
+        dense = np.stack([*columns, np.zeros_like(columns[0])])
         per_op = {f: getattr(fused, f) for f in PER_OP}
         return CountMap.of(
             (d,), dense, stack[LIVE], self.template, gemm, fused.gemm_op, precision, per_op

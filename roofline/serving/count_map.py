@@ -28,7 +28,7 @@ import numpy as np
 from roofline.fusion import FROM_LAST, SUMMED, fusion_groups, group_reduce
 from roofline.graph import Graph
 from roofline.precision import Precision
-from roofline.records import LABEL_FIELDS, PER_OP_FIELDS, CostTable, same_bits
+from roofline.records import LABEL_FIELDS, PER_OP_FIELDS, CostTable, same_ops
 
 #: the count columns of a table that have a column axis [O, C], in the order of a map's stack:
 #: those a fused kernel sums over its ops, those it takes from its last op, then its largest
@@ -36,6 +36,14 @@ STACK = (*SUMMED, *FROM_LAST, "live_act_bytes")
 MATRIX, MAC, LIVE = STACK.index("flops_matrix"), STACK.index("flops_mac"), len(STACK) - 1
 #: the fields of a table that do not depend on its columns
 PER_OP = (*LABEL_FIELDS, *PER_OP_FIELDS)
+
+
+def powers(x: np.ndarray, degree: int) -> np.ndarray:
+    """[degree + 1, len(x)] rows 1, x, x^2, ..."""
+    out = np.empty((degree + 1, x.size))
+    for k in range(degree + 1):
+        out[k] = x**k
+    return out
 
 
 def monomials(points: tuple[tuple[np.ndarray, np.ndarray], ...], degrees: tuple[int, ...]) -> Any:
@@ -47,10 +55,8 @@ def monomials(points: tuple[tuple[np.ndarray, np.ndarray], ...], degrees: tuple[
     row = col = 0
     for (batch, length), d in zip(points, degrees):
         cols = slice(col, col + batch.size)
-        for j in range(d + 1):
-            out[row + j, cols] = length**j
-        powers = out[row : row + d + 1, cols]
-        np.multiply(powers, batch, out=out[row + d + 1 : row + 2 * d + 2, cols])
+        out[row : row + d + 1, cols] = of_length = powers(length, d)
+        np.multiply(of_length, batch, out=out[row + d + 1 : row + 2 * d + 2, cols])
         row, col = row + 2 * (d + 1), col + batch.size
     return out
 
@@ -166,10 +172,8 @@ class CountMap:
             return None
         if (self.live is None) != (other.live is None) or self.gemm.shape[0] != other.gemm.shape[0]:
             return None
-        for f in PER_OP:
-            a, b = self.per_op[f], other.per_op[f]
-            if not (same_bits(a, b) if isinstance(a, np.ndarray) else a == b):
-                return None
+        if not same_ops(self.per_op, other.per_op):
+            return None
 
         def side(x: np.ndarray, y: np.ndarray) -> np.ndarray:
             return np.concatenate([x, y], axis=-1)

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -247,7 +247,8 @@ def _both_stages(
         return None
     pre, dec = phase_counts(model, "prefill"), phase_counts(model, "decode")
     n = prefill[0].size
-    # one stage on one device (replicas aside) takes the table as it is: fused already
+    # one stage on one device (replicas aside): the counts come fused, and are evaluated as
+    # they are (as unfused counts are with fuse=False)
     fuse = run.fuse and run.layout.tp == 1 and run.layout.pp == 1
 
     def counts(micro: np.ndarray) -> CostTable:
@@ -263,7 +264,7 @@ def _both_stages(
 
     batch = np.concatenate([prefill[0], decode[0]])
     try:
-        return run.stages(pre.template, counts, batch)
+        return replace(run, fuse=run.fuse and not fuse).stages(pre.template, counts, batch)
     except _NotJoined:
         return None
 

@@ -68,12 +68,8 @@ def _stage_table(ct: CostTable, share: np.ndarray) -> CostTable:
 
 
 def fuse_counts(ct: CostTable, graph: Graph) -> CostTable:
-    """Fuse an already scaled table: inner elements from its own (scaled) outputs (a table
-    fused already, or with nothing to fuse, as it is)."""
-    plan = fusion_plan(graph)
-    if ct.n_ops == plan.first.size:
-        return ct
-    inside = plan.inside  # a group's last output leaves it
+    """Fuse an already scaled table: inner elements from its own (scaled) outputs."""
+    inside = fusion_plan(graph).inside  # a group's last output leaves it
     inner = group_reduce(graph, ct.act_out_elems * inside[:, None], np.add)
     return fuse_table(ct, graph, inner)
 
@@ -206,9 +202,9 @@ def stages(
 
     ``counts(micro_batch)`` returns the model's unfused counts with one column per micro-batch
     size [C] (a preset's :func:`~roofline.counting.count_graph`, or a decoder phase's counts at
-    (batch, length) points), all from ``graph``'s structure (fused counts where ``layout`` has
-    one stage and no tensor or expert parallelism: the table is taken as it is); with
-    ``layout.cp`` > 1, one
+    (batch, length) points), all from ``graph``'s structure (with ``fuse`` False, counts are
+    evaluated as they are: fused ones too, where the layout has one stage and no tensor, expert
+    or context parallelism, and so splits no op); with ``layout.cp`` > 1, one
     context-parallel rank's counts of the decoder phase ``context`` (None: prefill)
     (:func:`~roofline.systems.context.rank_counts`).
     """

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -195,9 +196,42 @@ def padded_matrix_flops(ct: CostTable, tile: np.ndarray | None) -> np.ndarray:
         * (np.ceil(n / tn) * tn)
         * (np.ceil(k / tk) * tk)
     )
-    out = np.zeros_like(ct.flops_matrix)
-    np.add.at(out, ct.gemm_op, padded)
+    return sum_gemms(ct.gemm_op, padded, ct.flops_matrix.shape)
+
+
+def sum_gemms(owner: np.ndarray, per_gemm: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Per op [shape]: ``per_gemm`` [G, ...] summed over each op's GEMMs (``owner`` [G]), in
+    GEMM order (``np.add.at`` into zeros, to the bit), zero for an op without one."""
+    out = np.zeros(shape)
+    for k, (ops, gemms) in enumerate(gemm_passes(owner)):
+        if k:
+            out[ops] += per_gemm[gemms]
+        else:
+            out[ops] = per_gemm[gemms]
     return out
+
+
+def gemm_passes(owner: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """Per position of a GEMM within its op: (the ops that have one, their GEMMs), in order (the
+    first GEMM of an op is written, each later one added: the order of ``np.add.at``). Worked
+    out once per distinct ``owner`` [G] (a model's GEMMs)."""
+    return _passes(np.asarray(owner, dtype=np.intp).tobytes())
+
+
+@lru_cache(maxsize=256)
+def _passes(owner_bytes: bytes) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    owner = np.frombuffer(owner_bytes, dtype=np.intp)
+    position = np.zeros(owner.size, dtype=np.intp)
+    seen: dict[int, int] = {}
+    for g, op in enumerate(owner.tolist()):
+        position[g] = seen.get(op, 0)
+        seen[op] = position[g] + 1
+    out = []
+    for k in range(int(position.max(initial=-1)) + 1):
+        ops, gemms = owner[position == k], np.flatnonzero(position == k)
+        ops.flags.writeable = gemms.flags.writeable = False
+        out.append((ops, gemms))
+    return tuple(out)
 
 
 def row_bytes(ct: CostTable, granularity: np.ndarray) -> np.ndarray:

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from roofline.formulas import gemm_passes
 from roofline.fusion import FROM_LAST, SUMMED, fusion_groups, group_reduce
 from roofline.graph import Graph
 from roofline.precision import Precision
@@ -65,20 +66,6 @@ def _product(coef: np.ndarray, basis: np.ndarray) -> np.ndarray:
     """``coef @ basis`` by numpy's own loop: BLAS would start threads for these small products,
     which cost more than they save and keep a second core spinning."""
     return np.einsum("rk,kc->rc", coef, basis)
-
-
-def gemm_passes(owner: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
-    """Per position of a GEMM within its op: (the ops that have one, their GEMMs), in order (the
-    first GEMM of an op is written, each later one added: the order of ``np.add.at``)."""
-    position = np.zeros(owner.size, dtype=np.intp)
-    seen: dict[int, int] = {}
-    for g, op in enumerate(owner.tolist()):
-        position[g] = seen.get(op, 0)
-        seen[op] = position[g] + 1
-    return tuple(
-        (owner[position == k], np.flatnonzero(position == k))
-        for k in range(int(position.max(initial=-1)) + 1)
-    )
 
 
 def _same_fusion(a: Graph | None, b: Graph | None) -> bool:

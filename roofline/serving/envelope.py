@@ -37,8 +37,7 @@ def envelope_sum(
         The sum, and the part of it where each line is the top one (ties to the lower index).
     """
     lead, k = alpha.shape[:-1], alpha.shape[-1]
-    lo = np.broadcast_to(np.asarray(lo, dtype=float), lead).reshape(-1)
-    hi = np.broadcast_to(np.asarray(hi, dtype=float), lead).reshape(-1)
+    lo, hi = _flat(lo, lead), _flat(hi, lead)
     a, b = alpha.reshape(-1, k), beta.reshape(-1, k)
     # the bounds repeated along the lines: arrays of one shape take numpy's fast loops
     at_lo = a + b * np.repeat(lo, k).reshape(-1, k)
@@ -53,6 +52,12 @@ def envelope_sum(
     if bent.size:
         total[bent], by_line[bent] = _broken(a[bent], b[bent], lo[bent], hi[bent])
     return total.reshape(lead), by_line.reshape(alpha.shape)
+
+
+def _flat(bound: np.ndarray, lead: tuple[int, ...]) -> np.ndarray:
+    """``bound`` as floats of shape ``lead``, flattened (broadcast where it is not that shape)."""
+    arr = np.asarray(bound, dtype=float)
+    return (arr if arr.shape == lead else np.broadcast_to(arr, lead)).reshape(-1)
 
 
 def _broken(

@@ -161,23 +161,20 @@ def op_seconds(ct: CostTable, grid: HardwareGrid, policy: Policy, launch: str) -
         compute = compute + ct.flops_vector / grid.effective_peak(EngineKind.VECTOR, dtype)[0]
         strict = ct.flops_matrix / grid.peak(EngineKind.MATRIX, dtype)[0]
         strict = strict + ct.flops_vector / grid.peak(EngineKind.VECTOR, dtype)[0]
-        levels = moved / grid.bandwidth[0][:, None, None]
+        # per column, op and part [C, O, 1 + L], summed as a Result sums them (the same bits)
+        parts = np.empty((moved.shape[2], moved.shape[1], 1 + moved.shape[0]))
+        parts[..., 0] = en.compute_energy(
+            ct.flops_matrix,
+            ct.flops_vector,
+            grid.energy_per_flop(EngineKind.MATRIX, dtype),
+            grid.energy_per_flop(EngineKind.VECTOR, dtype),
+        )[0]
+        e_level = grid.energy_arrays().level
+        parts[..., 1:] = en.level_energy(moved.transpose(2, 1, 0)[None], e_level)[0]
+        joules = parts.sum(axis=(-2, -1))
+        levels = np.divide(moved, grid.bandwidth[0][:, None, None], out=moved)  # moved is ours
         if not all(finite_non_negative(a) for a in (compute, strict, levels)):
             return None  # the full evaluation names the op
-        e = grid.energy_arrays()
-        # per op and part, summed as a Result sums them (the same bits)
-        joules = np.concatenate(
-            [
-                en.compute_energy(
-                    ct.flops_matrix,
-                    ct.flops_vector,
-                    grid.energy_per_flop(EngineKind.MATRIX, dtype),
-                    grid.energy_per_flop(EngineKind.VECTOR, dtype),
-                )[0, ..., None],
-                en.level_energy(np.ascontiguousarray(moved.transpose(2, 1, 0))[None], e.level)[0],
-            ],
-            axis=-1,
-        ).sum(axis=(-2, -1))
     overhead = launch_overhead(grid.overhead, ct.launches, launch)[0, 0]
     level_max, level_top = _levels_top(levels)
     return OpSeconds(

@@ -15,6 +15,7 @@ from roofline.serving.context_counts import PhaseCounts
 from roofline.serving.count_map import STACK as STACK_FIELDS
 from roofline.serving.envelope import envelope_sum
 from roofline.serving.generation import GENERATION_COLUMNS, generate
+from roofline.systems.layout import layouts
 
 MODEL = "llama2_7b"
 DEVICE = "a100_sxm4_80gb"
@@ -328,3 +329,33 @@ def test_a_model_generate_has_seen_is_freed_with_it():
     del m
     gc.collect()
     assert alive() is None
+
+
+@pytest.mark.parametrize("policy", ["capacity", "single"])
+def test_one_device_shortcut_is_the_pipeline_formulas(policy):
+    """On one device the pipeline's formulas (stages, collectives, transfers, micro-batches)
+    reduce to the stage's own figures by adding zeros: ``Stages.alone`` takes them directly, to
+    the bit (the latency, the bound, time by bound, energy and the decode's mean step)."""
+    pts = generation._Points.of(
+        generation._Grid.product(
+            np.array([1.0, 48.0]), np.array([128.0, 2000.0]), np.array([1.0, 2.0, 77.0])
+        )
+    )
+    system = rl.system("h100_sxm5", 1)
+    lay = next(iter(layouts(1, 1, 1, None, devices=1)))
+    run = generation._Run(system, lay, "fp16", policy, True, "kernel")
+    st = generation._both_stages(rl.load_model(MODEL), (pts.pb, pts.pp), (pts.db, pts.dc), run)
+    assert st is not None and st.alone
+
+    def same(a: np.ndarray, b: np.ndarray) -> None:
+        assert a.shape == b.shape and a.tobytes() == b.tobytes()
+
+    fast, slow = st.combine(), st.pipelined()
+    assert fast.keys() == slow.keys()
+    for k in fast:
+        same(np.asarray(fast[k]), np.asarray(slow[k]))
+    for a, b in zip(st.dynamic_energy_j(0.5), st.pipelined_energy_j(0.5)):
+        same(a, b)
+    cols = (pts.lo_col + pts.pb.size, pts.hi_col + pts.pb.size, pts.lo, pts.hi)
+    for a, b in zip(generation._decode(st, *cols), generation._pipelined_decode(st, *cols)):
+        same(a, b)

@@ -138,14 +138,19 @@ class _Grid:
         return cls(b.ravel(), p.ravel(), o.ravel(), (batch, prompt, output))
 
 
-def _product_columns(
+def _product(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The columns of the product of two axes of distinct sorted values, ``first`` x ``second``
+    (the first sorting first, as ``np.unique(axis=0)`` of the pairs): (first key [C], second key
+    [C])."""
+    return np.repeat(first, second.size), np.tile(second, first.size)
+
+
+def _column(
     first: np.ndarray, second: np.ndarray, at_first: np.ndarray, at_second: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The columns of a product of two axes of distinct sorted values, ``first`` x ``second``
-    (the first sorting first, as ``np.unique(axis=0)`` of the pairs), and the column of each
-    pair (``at_first``, ``at_second``): (first key [C], second key [C], column of each pair)."""
-    col = np.searchsorted(first, at_first) * second.size + np.searchsorted(second, at_second)
-    return np.repeat(first, second.size), np.tile(second, first.size), col
+) -> np.ndarray:
+    """The column of each pair (``at_first``, ``at_second``) in :func:`_product` of ``first``
+    and ``second``."""
+    return np.searchsorted(first, at_first) * second.size + np.searchsorted(second, at_second)
 
 
 def _decode(
@@ -155,6 +160,16 @@ def _decode(
     each stage's mean (collectives and transfers do not depend on the context), then the pipeline
     over those means (exact with one stage; with several, it assumes the slowest stage stays the
     slowest over the range)."""
+    if st.alone:  # the pipeline of one device is its stage (Stages.alone)
+        mean, strict, by_dev = st.results[0].step_means(lo_col, hi_col, lo, hi)
+        return mean, strict, np.concatenate([by_dev, np.zeros((lo.size, 1))], axis=-1)
+    return _pipelined_decode(st, lo_col, hi_col, lo, hi)
+
+
+def _pipelined_decode(
+    st: Stages, lo_col: np.ndarray, hi_col: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_decode` by the pipeline's formulas (what it reduces to on one device)."""
     stage, stage_bound, hop, hop_bound, by = [], [], [], [], []
     means: dict[int, StepMeans] = {}  # equal stages: one result
     for r, comm, xfer in zip(st.results, st.comms, st.transfers):
@@ -300,14 +315,17 @@ class _Points:
         contexts at which some range starts or ends."""
         b, p, o = grid.batch, grid.prompt, grid.output
         batches, prompts, outputs = (_distinct(a) for a in grid.axes)
-        pb, pp, pcol = _product_columns(batches, prompts, b, p)
+        pb, pp = _product(batches, prompts)
+        pcol = _column(batches, prompts, b, p)
         dec = np.flatnonzero(o >= 2)
         lo, hi = p[dec] + 1.0, p[dec] + o[dec] - 1.0
         steps = outputs[outputs >= 2]
-        ends = [prompts + 1.0, (prompts[:, None] + steps[None, :] - 1.0).ravel()]
-        contexts = np.unique(np.concatenate(ends)) if steps.size else np.empty(0)
-        db, dc, lo_col = _product_columns(batches, contexts, b[dec], lo)
-        hi_col = _product_columns(batches, contexts, b[dec], hi)[2]
+        ends = {*(prompts + 1.0).tolist()}
+        ends.update((prompts[:, None] + steps[None, :] - 1.0).ravel().tolist())
+        contexts = np.array(sorted(ends)) if steps.size else np.empty(0)
+        db, dc = _product(batches, contexts)
+        at = b[dec]
+        lo_col, hi_col = _column(batches, contexts, at, lo), _column(batches, contexts, at, hi)
         return cls(grid, pb, pp, pcol, dec, lo, hi, db, dc, lo_col, hi_col)
 
 
@@ -419,7 +437,7 @@ def _one(
     energy = to_grid(system.device).energy_arrays()
     times |= _energy(energy, layout.devices, b * o, steps, ph.prefill_j, ph.step_j, ttft, tpot)
     # an infeasible point has no time: it says so instead
-    times = {k: np.where(ph.feasible, v, np.nan) for k, v in times.items()}
+    times = dict(zip(times, np.where(ph.feasible, np.array(list(times.values())), np.nan)))
     n = b.size
     return {
         "model": np.full(n, model.name, dtype=object),

@@ -126,6 +126,12 @@ class Stages:
         ``link_j_per_byte`` (NaN without an energy model: the result is NaN). The busiest device
         is the one of the stage with the most joules, its own sends included.
         """
+        if self.alone:  # one run on one device that sends nothing: its own joules
+            return self.results[0].dynamic_j, self.results[0].dynamic_j
+        return self.pipelined_energy_j(link_j_per_byte)
+
+    def pipelined_energy_j(self, link_j_per_byte: float) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`dynamic_energy_j` by the general formulas (what it reduces to on one device)."""
         m, lay = self.micro_batches, self.layout
         per_device = np.array([r.dynamic_j for r in self.results]) * m  # [pp, C]
         zero = np.zeros_like(m)
@@ -144,8 +150,31 @@ class Stages:
         busiest = (per_device + sent_bytes * j_per_byte).max(axis=0)
         return system, busiest
 
+    @property
+    def alone(self) -> bool:
+        """One device: one stage, one micro-batch, no collectives and no transfers, where the
+        pipeline's formulas reduce to the stage's own figures (adding zeros; the same bits)."""
+        return self.layout.devices == 1
+
     def combine(self) -> dict[str, np.ndarray]:
         """Arrays [C]: latency (estimate and bound), interconnect, time by bound..."""
+        if self.alone:
+            r = self.results[0]
+            zero = np.zeros_like(r.latency_s)
+            return {
+                "micro_batches": self.micro_batches,
+                "latency_s": r.latency_s,
+                "latency_bound_s": r.latency_bound_s,
+                "interconnect_s": zero,
+                "by_bound_s": np.concatenate([r.by_bound_s, zero[:, None]], axis=-1),
+                "feasible": r.feasible,
+                "device_footprint_bytes": r.footprint_bytes,
+                "kv_cache_bytes": self.kv_cache_bytes,
+            }
+        return self.pipelined()
+
+    def pipelined(self) -> dict[str, np.ndarray]:
+        """:meth:`combine` by the pipeline's formulas (what it reduces to on one device)."""
         # equal stages share one result: reduce each distinct result once
         sums: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         for r in self.results:
@@ -171,6 +200,19 @@ class Stages:
             "device_footprint_bytes": np.max([r.footprint_bytes for r in self.results], axis=0),
             "kv_cache_bytes": self.kv_cache_bytes,
         }
+
+
+def _stage_split(pp: int) -> Callable[[Graph], tuple[np.ndarray, np.ndarray]]:
+    """A graph's (share of each op in each of ``pp`` stages [pp, O], the last op of each stage
+    [pp]), worked out once per graph and ``pp``."""
+
+    def split(graph: Graph) -> tuple[np.ndarray, np.ndarray]:
+        shares = stage_shares(graph, pp)
+        last = boundary_op(shares)
+        shares.flags.writeable = last.flags.writeable = False
+        return shares, last
+
+    return split
 
 
 def check_layout(model: Model, system: System, layout: Layout) -> None:
@@ -220,8 +262,7 @@ def stages(
     group = counts(micro * layout.ep) if layout.ep > 1 else full
     sharded, comms, expert_comms = shard(full, local, group, graph, layout.tp, layout.ep)
     ring = context_comms(sharded, graph, layout.cp, context or "prefill")
-    shares = graph.derived(f"stage_shares.{layout.pp}", lambda g: stage_shares(g, layout.pp))
-    last = boundary_op(shares)
+    shares, last = graph.derived(f"stage_shares.{layout.pp}", _stage_split(layout.pp))
     dev = system.device
     results, comm_costs, hops = [], [], []
     zero = np.zeros(batch.size)
@@ -234,9 +275,12 @@ def stages(
             done[key] = stage_costs(fuse_counts(ct, graph) if fuse else ct, dev, policy, launch)
         results.append(done[key])
         comm = _comm_cost(comms, shares[s], layout.tp, system, batch.size)
-        moe = _comm_cost(expert_comms, shares[s], layout.ep, system, batch.size)
-        ctx = _comm_cost(ring, shares[s], layout.cp, system, batch.size, stride=layout.tp)
-        comm_costs.append(comm.then(moe).then(ctx))
+        if expert_comms:
+            comm = comm.then(_comm_cost(expert_comms, shares[s], layout.ep, system, batch.size))
+        if ring:
+            ctx = _comm_cost(ring, shares[s], layout.cp, system, batch.size, stride=layout.tp)
+            comm = comm.then(ctx)
+        comm_costs.append(comm)
         if s < layout.pp - 1:
             op = int(last[s])
             size = sharded.act_out_bytes[op] / max(graph.ops[op].repeat, 1)

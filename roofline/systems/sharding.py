@@ -103,8 +103,12 @@ def kv_heads(op: Op) -> int:
 def check_tensor_parallel(graph: Graph, tp: int) -> None:
     """SpecError when ``tp`` cannot split the model: its heads and KV heads first, then the
     vocabulary."""
-    if tp == 1:
-        return
+    if tp > 1:  # a split that holds is remembered with the graph (one that fails raises anew)
+        graph.derived(f"tp_checked.{tp}", lambda g: _check_split(g, tp))
+
+
+def _check_split(graph: Graph, tp: int) -> bool:
+    """:func:`check_tensor_parallel`'s checks (True, or the SpecError)."""
     pairs = list(zip(graph.ops, roles(graph)))
     for op, role in pairs:
         if role != Role.HEADS:
@@ -131,6 +135,7 @@ def check_tensor_parallel(graph: Graph, tp: int) -> None:
                 fix=f"use a tp that divides {vocab}, or pad the vocabulary (Megatron pads to a "
                 "multiple of 128 x tp: set vocab_size)",
             )
+    return True
 
 
 def shard(

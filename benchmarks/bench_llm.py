@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from common import best_of, machine, report  # noqa: E402
+from common import best_of, function_calls, machine, report  # noqa: E402
 
 import roofline as rl  # noqa: E402
 from roofline.systems.variants import resized  # noqa: E402
@@ -60,6 +60,10 @@ def main() -> int:
     one()
     best, _ = best_of(one, 20)
     ok &= report("issue 12 one point", best * 1e6, 70.0, "us", higher_is_better=False)
+    print(
+        f"function calls (any machine, any load): one point {function_calls(one)}, the grid "
+        f"{function_calls(grid) / points:.1f} per point (information)"
+    )
 
     for load, name in (
         (rl.load_hardware, "h100_sxm5"),

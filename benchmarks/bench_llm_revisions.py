@@ -7,7 +7,9 @@ machine: both sides see the same load.
 
 Run: ``python benchmarks/bench_llm_revisions.py REV [--rounds 3]`` (REV: a commit, e.g. the
 main of the last stop). The lines are those of ``benchmarks/bench_llm.py``: the llama2_7b grid
-and one generate point on h100_sxm5, and llama2_70b on 32 GPUs over tp x pp and tp x cp.
+and one generate point on h100_sxm5, and llama2_70b on 32 GPUs over tp x pp and tp x cp; and
+the function calls of one point and of the grid (Python and C calls: the same on any machine and
+load, what per-call overhead costs).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ FAULTS = "grid page faults per call"
 CHILD = """
 import json, resource, time
 import roofline as rl
+from common import function_calls
 from roofline.systems.variants import resized
 B = [1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 160, 192, 224, 256]
 P = [128, 256, 384, 512, 768, 1024, 1536, 2048]
@@ -60,12 +63,18 @@ print(json.dumps({
     "tp x cp on 32 GPUs [us/point]": best(
         lambda: gen("llama2_70b", big, cp=[1, 2, 4], **sys_grid), 3) / 1536e-6,
     "grid page faults per call": faults,
+    "one point [function calls]": function_calls(
+        lambda: gen("llama2_7b", "h100_sxm5", prompt=512, output=128, batch=1, dtype="fp16")
+    ),
+    "grid [function calls per point]": function_calls(
+        lambda: gen("llama2_7b", "h100_sxm5", **grid)) / 512,
 }))
 """
 
 
 def _measure(tree: Path) -> dict[str, float]:
-    env = {**os.environ, "PYTHONPATH": str(tree)}
+    # the tree first on the path, then this folder (common.py: the same counter for both sides)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tree), str(Path(__file__).parent)])}
     done = subprocess.run(
         [sys.executable, "-c", CHILD], cwd=tree, env=env, capture_output=True, text=True, check=True
     )

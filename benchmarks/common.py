@@ -47,3 +47,24 @@ def report(name: str, value: float, target: float, unit: str, higher_is_better: 
         f"{name}: {value:.4g} {unit} (target {cmp} {target:.4g} {unit}) {'MET' if ok else 'MISSED'}"
     )
     return ok
+
+
+def function_calls(fn: Callable[[], object]) -> int:
+    """Python and C function calls one ``fn()`` makes (``sys.setprofile`` events): unlike a
+    time, the same on any machine and under any load, so it shows a change of per-call overhead
+    that the noise of a shared VM hides. Run ``fn`` once before, so caches are warm."""
+    import sys
+
+    count = 0
+
+    def tally(frame: object, event: str, arg: object) -> None:
+        nonlocal count
+        if event in ("call", "c_call"):
+            count += 1
+
+    sys.setprofile(tally)
+    try:
+        fn()
+    finally:
+        sys.setprofile(None)
+    return count

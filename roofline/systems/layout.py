@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -88,6 +89,22 @@ def layouts(
 ) -> list[Layout]:
     """Every combination of the given degrees (each an int or a list). ``dp`` None fills the
     system: ``devices / (tp x pp x cp)`` (an error when that is not whole)."""
+    degrees = (tp, pp, ep, dp, cp, devices)
+    if all(type(v) is int or v is None for v in degrees):  # one layout: made once
+        return list(_one_layout(*degrees))
+    return _layouts(tp, pp, ep, dp, devices, cp)
+
+
+@lru_cache(maxsize=256)
+def _one_layout(
+    tp: int, pp: int, ep: int, dp: int | None, cp: int, devices: int | None
+) -> tuple[Layout, ...]:
+    """:func:`layouts` of plain numbers (errors are raised, never kept)."""
+    return tuple(_layouts(tp, pp, ep, dp, devices, cp))
+
+
+def _layouts(tp: Any, pp: Any, ep: Any, dp: Any, devices: int | None, cp: Any) -> list[Layout]:
+    """:func:`layouts` (its docstring)."""
 
     def many(v: Any, name: str) -> list[Any]:
         values = list(v) if isinstance(v, _DEGREE_LISTS) else [v]

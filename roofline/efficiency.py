@@ -41,7 +41,7 @@ from roofline.records import CostTable
 
 def has_curves(grid: HardwareGrid) -> bool:
     """Whether the grid's base device declares any efficiency or gather curve."""
-    return any(c is not None for c in grid.base.curves)
+    return grid.curved
 
 
 def efficiency_factors(

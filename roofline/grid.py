@@ -128,6 +128,11 @@ class HardwareGrid:
         return tuple(lvl.kind for lvl in self.base.memory.values())
 
     @cached_property
+    def curved(self) -> bool:
+        """Whether the base device declares any efficiency or gather curve."""
+        return any(c is not None for c in self.base.curves)
+
+    @cached_property
     def main(self) -> int:
         """Index of main memory (the level of kind ``device``)."""
         return main_level(self.level_kinds)

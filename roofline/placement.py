@@ -29,6 +29,7 @@ this kind whose device memory (on-chip + main, never host tiers) holds the footp
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -86,10 +87,20 @@ class Verdict:
 
 def verdict(fp: Footprint, shortfall: np.ndarray, grid: HardwareGrid, batches: int) -> Verdict:
     """The :class:`Verdict` of a footprint given the bytes that did not fit [H, B]."""
-    need = np.broadcast_to(fp.total_bytes, (grid.size, batches)).astype(float)
-    shortfall = np.broadcast_to(shortfall, need.shape).astype(float)
+    need = _as_grid(fp.total_bytes, (grid.size, batches))
+    shortfall = _as_grid(shortfall, need.shape)
     feasible = shortfall <= 0
     return Verdict(feasible, shortfall, need, devices_needed(need, grid.device_memory, feasible))
+
+
+def _as_grid(values: np.ndarray | float, shape: tuple[int, ...]) -> np.ndarray:
+    """A new float array of ``shape`` from ``values`` (broadcast where it is not that shape)."""
+    arr = np.asarray(values)
+    if arr.shape != shape:
+        # [B] as [1, B]: the same elements, a reshape; else numpy's broadcast
+        same = arr.ndim and arr.size == math.prod(shape) and arr.shape == shape[-arr.ndim :]
+        arr = arr.reshape(shape) if same else np.broadcast_to(arr, shape)
+    return arr.astype(float)
 
 
 class SingleLevel:

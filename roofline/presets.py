@@ -53,6 +53,11 @@ def preset_names(kind: str) -> list[str]:
     return sorted(p.stem for p in _spec_dir(kind).glob("*.yaml"))
 
 
+#: the file of each preset name found (the shipped folders do not move while the package runs;
+#: the loaders still ``stat`` it, so an edited preset is read again)
+_PRESET_FILES: dict[tuple[str, str], Path] = {}
+
+
 def resolve_spec(name_or_path: str | os.PathLike[str], kind: str) -> Path:
     """Return the file for a preset name or a path; SpecError with suggestions if neither."""
     what = "model" if kind == "model_specs" else "device"
@@ -63,6 +68,9 @@ def resolve_spec(name_or_path: str | os.PathLike[str], kind: str) -> Path:
             fix=f"run 'roofline list {what}s' to see the presets",
         )
     text = str(name_or_path)
+    found = _PRESET_FILES.get((text, kind))
+    if found is not None:
+        return found
     if "\0" in text:
         raise SpecError(f"{text!r} contains a NUL byte", field=what, fix="name a preset or a file")
     p = Path(text)
@@ -73,6 +81,7 @@ def resolve_spec(name_or_path: str | os.PathLike[str], kind: str) -> Path:
     for folder in PRESET_DIRS[kind]:
         cand = _spec_dir(folder) / f"{text}.yaml"
         if path_exists(cand):
+            _PRESET_FILES[(text, kind)] = cand
             return cand
     fix = f"run 'roofline list {what}s' to see them"
     for folder in PRESET_DIRS[kind]:  # devices before the systems made of them

@@ -101,6 +101,9 @@ _SAME: weakref.WeakKeyDictionary[Model, bool] = weakref.WeakKeyDictionary()
 
 
 def _lengths(values: Any, field: str, minimum: int) -> np.ndarray:
+    """A whole-number axis as floats [n] (SpecError naming ``field`` otherwise)."""
+    if type(values) is int and values >= minimum:  # one plain number, the common case
+        return np.array([float(values)])
     arr = np.atleast_1d(np.asarray(values, dtype=object))
     out = []
     for v in arr.ravel():
@@ -134,15 +137,21 @@ class _Grid:
 
     @classmethod
     def product(cls, batch: np.ndarray, prompt: np.ndarray, output: np.ndarray) -> _Grid:
-        b, p, o = np.meshgrid(batch, prompt, output, indexing="ij")
-        return cls(b.ravel(), p.ravel(), o.ravel(), (batch, prompt, output))
+        nb, npr, no = batch.size, prompt.size, output.size  # meshgrid(indexing="ij"), raveled
+        b, p = batch.repeat(npr * no), _tiled(prompt.repeat(no), nb)
+        return cls(b, p, _tiled(output, nb * npr), (batch, prompt, output))
 
 
 def _product(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The columns of the product of two axes of distinct sorted values, ``first`` x ``second``
     (the first sorting first, as ``np.unique(axis=0)`` of the pairs): (first key [C], second key
     [C])."""
-    return np.repeat(first, second.size), np.tile(second, first.size)
+    return first.repeat(second.size), _tiled(second, first.size)
+
+
+def _tiled(a: np.ndarray, times: int) -> np.ndarray:
+    """``np.tile`` of a 1-D array (one C call instead of numpy's Python function)."""
+    return a[None, :].repeat(times, axis=0).ravel()
 
 
 def _column(
@@ -150,7 +159,7 @@ def _column(
 ) -> np.ndarray:
     """The column of each pair (``at_first``, ``at_second``) in :func:`_product` of ``first``
     and ``second``."""
-    return np.searchsorted(first, at_first) * second.size + np.searchsorted(second, at_second)
+    return first.searchsorted(at_first) * second.size + second.searchsorted(at_second)
 
 
 def _decode(

@@ -150,6 +150,8 @@ def _filled(t: Any, p: Any, c: Any, e: Any, d: Any, total: int) -> Layout:
 
 def one_device(tp: Any = 1, pp: Any = 1, ep: Any = 1, dp: Any = None, cp: Any = 1) -> bool:
     """Whether the degrees (numbers or lists) ask for nothing but one device."""
+    if all(type(v) is int for v in (tp, pp, ep, cp)) and (dp is None or type(dp) is int):
+        return tp == pp == ep == cp == 1 and dp in (None, 1)
 
     def ones(v: Any, none_ok: bool = False) -> bool:
         values = list(v) if isinstance(v, _DEGREE_LISTS) else [v]

@@ -89,17 +89,30 @@ def layouts(
 ) -> list[Layout]:
     """Every combination of the given degrees (each an int or a list). ``dp`` None fills the
     system: ``devices / (tp x pp x cp)`` (an error when that is not whole)."""
-    degrees = (tp, pp, ep, dp, cp, devices)
-    if all(type(v) is int or v is None for v in degrees):  # one layout: made once
-        return list(_one_layout(*degrees))
+    key = tuple(_plain(v) for v in (tp, pp, ep, dp, cp, devices))
+    if all(k is not _NOT_PLAIN for k in key):  # plain numbers and lists of them: made once
+        return list(_cached_layouts(*key))
     return _layouts(tp, pp, ep, dp, devices, cp)
 
 
+#: a degree argument :func:`layouts` does not cache (anything but plain ints and lists of them)
+_NOT_PLAIN = object()
+
+
+def _plain(v: Any) -> Any:
+    """``v`` as a hashable key: an int or None as it is, a list (or tuple, range) of ints as a
+    tuple; :data:`_NOT_PLAIN` for anything else (bools, floats, arrays: checked every time)."""
+    if v is None or type(v) is int:
+        return v
+    if isinstance(v, (list, tuple, range)) and all(type(x) is int for x in v):
+        return ("list", *v)
+    return _NOT_PLAIN
+
+
 @lru_cache(maxsize=256)
-def _one_layout(
-    tp: int, pp: int, ep: int, dp: int | None, cp: int, devices: int | None
-) -> tuple[Layout, ...]:
-    """:func:`layouts` of plain numbers (errors are raised, never kept)."""
+def _cached_layouts(*key: Any) -> tuple[Layout, ...]:
+    """:func:`layouts` of a :func:`_plain` key (errors are raised, never kept)."""
+    tp, pp, ep, dp, cp, devices = (list(k[1:]) if isinstance(k, tuple) else k for k in key)
     return tuple(_layouts(tp, pp, ep, dp, devices, cp))
 
 

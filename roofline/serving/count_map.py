@@ -62,10 +62,25 @@ def monomials(points: tuple[tuple[np.ndarray, np.ndarray], ...], degrees: tuple[
     return out
 
 
+#: the most multiply-adds (rows x monomials x columns) of one BLAS product here: OpenBLAS runs a
+#: product up to ``SMP_THRESHOLD_MIN x GEMM_MULTITHREAD_THRESHOLD`` = 65536 x 4 on one thread;
+#: above it starts its threads, which for these products cost more than they save and keep a
+#: second core spinning
+ONE_THREAD_PRODUCT = 65536 * 4
+
+
 def _product(coef: np.ndarray, basis: np.ndarray) -> np.ndarray:
-    """``coef @ basis`` by numpy's own loop: BLAS would start threads for these small products,
-    which cost more than they save and keep a second core spinning."""
-    return np.einsum("rk,kc->rc", coef, basis)
+    """``coef @ basis`` [R, C], in blocks of columns small enough for BLAS to run on one thread
+    (:data:`ONE_THREAD_PRODUCT`; numpy's own loop, ``np.einsum``, takes twice as long). Exact
+    where the counts are integers below 2^53, as any order of their sums is."""
+    rows, k = coef.shape
+    step = max(1, ONE_THREAD_PRODUCT // max(rows * k, 1))
+    if basis.shape[1] <= step:
+        return coef @ basis
+    out = np.empty((rows, basis.shape[1]))
+    for start in range(0, basis.shape[1], step):
+        np.matmul(coef, basis[:, start : start + step], out=out[:, start : start + step])
+    return out
 
 
 def _same_fusion(a: Graph | None, b: Graph | None) -> bool:

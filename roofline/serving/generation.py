@@ -150,7 +150,7 @@ def _product(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def _tiled(a: np.ndarray, times: int) -> np.ndarray:
-    """``np.tile`` of a 1-D array (one C call instead of numpy's Python function)."""
+    """``np.tile`` of a 1-D array, by array methods (numpy's ``tile`` is a Python function)."""
     return a[None, :].repeat(times, axis=0).ravel()
 
 

@@ -89,9 +89,10 @@ def layouts(
 ) -> list[Layout]:
     """Every combination of the given degrees (each an int or a list). ``dp`` None fills the
     system: ``devices / (tp x pp x cp)`` (an error when that is not whole)."""
-    key = tuple(_plain(v) for v in (tp, pp, ep, dp, cp, devices))
-    if all(k is not _NOT_PLAIN for k in key):  # plain numbers and lists of them: made once
-        return list(_cached_layouts(*key))
+    key = tuple(_plain(v) for v in (tp, pp, ep, dp, cp))
+    plain = devices is None or type(devices) is int
+    if plain and all(k is not _NOT_PLAIN for k in key):  # plain numbers, lists of them: made once
+        return list(_cached_layouts(devices, *key))
     return _layouts(tp, pp, ep, dp, devices, cp)
 
 
@@ -110,9 +111,10 @@ def _plain(v: Any) -> Any:
 
 
 @lru_cache(maxsize=256)
-def _cached_layouts(*key: Any) -> tuple[Layout, ...]:
-    """:func:`layouts` of a :func:`_plain` key (errors are raised, never kept)."""
-    tp, pp, ep, dp, cp, devices = (list(k[1:]) if isinstance(k, tuple) else k for k in key)
+def _cached_layouts(devices: int | None, *key: Any) -> tuple[Layout, ...]:
+    """:func:`layouts` of ``devices`` and the :func:`_plain` keys of the degrees (errors are
+    raised, never kept)."""
+    tp, pp, ep, dp, cp = (list(k[1:]) if isinstance(k, tuple) else k for k in key)
     return tuple(_layouts(tp, pp, ep, dp, devices, cp))
 
 

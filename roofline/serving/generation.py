@@ -367,7 +367,7 @@ def _phases(model: Model, run: _Run, pts: _Points) -> _Phases:
     lo_col, hi_col, pcol = pts.lo_col, pts.hi_col, pts.pcol
     both = _both_stages(model, (pts.pb, pts.pp), (pts.db, pts.dc), run) if dec.size else None
     prefill = both or _phase_stages(model, "prefill", pts.pb, pts.pp, run)
-    pre_totals = prefill.combine()
+    pre_totals = prefill.combine(pts.pb.size)  # the prefill's columns come first
     feasible = pre_totals["feasible"][pcol].copy()
     devices = _devices_needed(prefill, pcol)
     kv = pre_totals["kv_cache_bytes"][pcol].copy()

@@ -156,49 +156,54 @@ class Stages:
         pipeline's formulas reduce to the stage's own figures (adding zeros; the same bits)."""
         return self.layout.devices == 1
 
-    def combine(self) -> dict[str, np.ndarray]:
-        """Arrays [C]: latency (estimate and bound), interconnect, time by bound..."""
+    def combine(self, upto: int | None = None) -> dict[str, np.ndarray]:
+        """Arrays [C] (the first ``upto`` columns; None: all): latency (estimate and bound),
+        interconnect, time by bound..."""
         if self.alone:
-            r = self.results[0]
-            zero = np.zeros_like(r.latency_s)
+            r, cols = self.results[0], slice(upto)
+            latency, bound, by_bound = r.totals(upto)
+            zero = np.zeros_like(latency)
             return {
-                "micro_batches": self.micro_batches,
-                "latency_s": r.latency_s,
-                "latency_bound_s": r.latency_bound_s,
+                "micro_batches": self.micro_batches[cols],
+                "latency_s": latency,
+                "latency_bound_s": bound,
                 "interconnect_s": zero,
-                "by_bound_s": np.concatenate([r.by_bound_s, zero[:, None]], axis=-1),
-                "feasible": r.feasible,
-                "device_footprint_bytes": r.footprint_bytes,
-                "kv_cache_bytes": self.kv_cache_bytes,
+                "by_bound_s": np.concatenate([by_bound, zero[:, None]], axis=-1),
+                "feasible": r.feasible[cols],
+                "device_footprint_bytes": r.footprint_bytes[cols],
+                "kv_cache_bytes": self.kv_cache_bytes[cols],
             }
-        return self.pipelined()
+        return self.pipelined(upto)
 
-    def pipelined(self) -> dict[str, np.ndarray]:
+    def pipelined(self, upto: int | None = None) -> dict[str, np.ndarray]:
         """:meth:`combine` by the pipeline's formulas (what it reduces to on one device)."""
+        cols = slice(upto)
         # equal stages share one result: reduce each distinct result once
         sums: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         for r in self.results:
             if id(r) not in sums:
-                sums[id(r)] = (r.latency_s, r.latency_bound_s, r.by_bound_s)
+                sums[id(r)] = r.totals(upto)
         per_stage = [sums[id(r)] for r in self.results]
-        stage = np.array([t[0] + c.seconds for t, c in zip(per_stage, self.comms)])
+        stage = np.array([t[0] + c.seconds[cols] for t, c in zip(per_stage, self.comms)])
         stage_bound = np.array(
-            [np.maximum(t[1], c.bound_seconds) for t, c in zip(per_stage, self.comms)]
+            [np.maximum(t[1], c.bound_seconds[cols]) for t, c in zip(per_stage, self.comms)]
         )
-        hop = np.array([x.seconds for x in self.transfers])
-        hop_bound = np.array([x.bound_seconds for x in self.transfers])
+        hop = np.array([x.seconds[cols] for x in self.transfers])
+        hop_bound = np.array([x.bound_seconds[cols] for x in self.transfers])
         by_bound = sum(t[2] for t in per_stage)
-        wire = sum(c.seconds for c in self.comms) + hop.sum(axis=0)
-        m = self.micro_batches
+        wire = sum(c.seconds[cols] for c in self.comms) + hop.sum(axis=0)
+        m = self.micro_batches[cols]
         return {
             "micro_batches": m,
             "latency_s": pipeline_latency(stage, hop, m),
             "latency_bound_s": pipeline_latency(stage_bound, hop_bound, m),
             "interconnect_s": wire,
             "by_bound_s": np.concatenate([by_bound, wire[:, None]], axis=-1),
-            "feasible": self.feasible,
-            "device_footprint_bytes": np.max([r.footprint_bytes for r in self.results], axis=0),
-            "kv_cache_bytes": self.kv_cache_bytes,
+            "feasible": self.feasible[cols],
+            "device_footprint_bytes": np.max(
+                [r.footprint_bytes[cols] for r in self.results], axis=0
+            ),
+            "kv_cache_bytes": self.kv_cache_bytes[cols],
         }
 
 
@@ -266,21 +271,24 @@ def stages(
     dev = system.device
     results, comm_costs, hops = [], [], []
     zero = np.zeros(batch.size)
-    done: dict[bytes, StageCosts] = {}  # middle stages of equal layer counts are equal
+    # middle stages of equal layer counts are equal: their costs and collectives, made once
+    done: dict[bytes, tuple[StageCosts, Cost]] = {}
     for s in range(layout.pp):
         key = shares[s].tobytes()
         if key not in done:
             whole = bool((shares[s] == 1.0).all())  # one stage: the table as it is
             ct = sharded if whole else _stage_table(sharded, shares[s])
-            done[key] = stage_costs(fuse_counts(ct, graph) if fuse else ct, dev, policy, launch)
-        results.append(done[key])
-        comm = _comm_cost(comms, shares[s], layout.tp, system, batch.size)
-        if expert_comms:
-            comm = comm.then(_comm_cost(expert_comms, shares[s], layout.ep, system, batch.size))
-        if ring:
-            ctx = _comm_cost(ring, shares[s], layout.cp, system, batch.size, stride=layout.tp)
-            comm = comm.then(ctx)
-        comm_costs.append(comm)
+            cost = stage_costs(fuse_counts(ct, graph) if fuse else ct, dev, policy, launch)
+            comm = _comm_cost(comms, shares[s], layout.tp, system, batch.size)
+            if expert_comms:
+                moe = _comm_cost(expert_comms, shares[s], layout.ep, system, batch.size)
+                comm = comm.then(moe)
+            if ring:
+                ctx = _comm_cost(ring, shares[s], layout.cp, system, batch.size, stride=layout.tp)
+                comm = comm.then(ctx)
+            done[key] = (cost, comm)
+        results.append(done[key][0])
+        comm_costs.append(done[key][1])
         if s < layout.pp - 1:
             op = int(last[s])
             size = sharded.act_out_bytes[op] / max(graph.ops[op].repeat, 1)

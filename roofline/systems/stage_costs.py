@@ -46,6 +46,8 @@ from roofline.serving.envelope import chord_lines, envelope_sum
 
 #: (mean step seconds [P], its strict bound [P], mean seconds by bound [P, K + 1])
 StepMeans = tuple[np.ndarray, np.ndarray, np.ndarray]
+#: (latency [C], strict-bound latency [C], seconds by bound [C, K + 1]) of one run per column
+Totals = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 class StageCosts(Protocol):
@@ -84,6 +86,11 @@ class StageCosts(Protocol):
     def policy(self) -> str: ...
     @property
     def dtype(self) -> str: ...
+
+    def totals(self, upto: int | None = None) -> Totals:
+        """(``latency_s``, ``latency_bound_s``, ``by_bound_s``) of the first ``upto`` columns
+        (None: all), each column's as in the whole arrays."""
+        ...
 
     def step_means(
         self, lo_col: np.ndarray, hi_col: np.ndarray, lo: np.ndarray, hi: np.ndarray
@@ -140,6 +147,23 @@ class OpSeconds:
     devices_needed: np.ndarray
     footprint_bytes: np.ndarray
     dynamic_j: np.ndarray
+
+    def upto(self, n: int | None) -> OpSeconds:
+        """The first ``n`` columns (views; None: all of them)."""
+        if n is None or n >= self.compute.shape[1]:
+            return self
+        return OpSeconds(
+            compute=self.compute[:, :n],
+            strict_compute=self.strict_compute[:, :n],
+            levels=self.levels[:, :, :n],
+            level_max=self.level_max[:, :n],
+            level_top=self.level_top[:, :n],
+            overhead=self.overhead,
+            feasible=self.feasible[:n],
+            devices_needed=self.devices_needed[:n],
+            footprint_bytes=self.footprint_bytes[:n],
+            dynamic_j=self.dynamic_j[:n],
+        )
 
 
 def op_seconds(ct: CostTable, grid: HardwareGrid, policy: Policy, launch: str) -> OpSeconds | None:
@@ -285,7 +309,7 @@ def _by_code(seconds: np.ndarray, code: np.ndarray, codes: int) -> np.ndarray:
     return np.bincount(key.ravel(), seconds.ravel(), codes * points).reshape(codes, points).T
 
 
-def phase_totals(s: OpSeconds) -> tuple[np.ndarray, ...]:
+def phase_totals(s: OpSeconds) -> Totals:
     """(latency [C], strict-bound latency [C], seconds by bound [C, K + 1]) of one run at each
     column: each op's largest component plus its overhead, summed; by bound as
     :meth:`roofline.result.Result.time_by_bound` (K = 1 + L: compute, the levels; the overhead
@@ -358,18 +382,37 @@ def lean_step_means(
 
 @dataclass(frozen=True, eq=False)
 class LeanStage:
-    """:class:`StageCosts` from :class:`OpSeconds` (:meth:`of` works out the totals)."""
+    """:class:`StageCosts` from :class:`OpSeconds` (the totals worked out when first read)."""
 
     seconds: OpSeconds
     policy: str
     dtype: str
-    latency_s: np.ndarray
-    latency_bound_s: np.ndarray
-    by_bound_s: np.ndarray
 
     @classmethod
     def of(cls, seconds: OpSeconds, policy: str, dtype: str) -> LeanStage:
-        return cls(seconds, policy, dtype, *phase_totals(seconds))
+        return cls(seconds, policy, dtype)
+
+    @cached_property
+    def _all(self) -> Totals:
+        return phase_totals(self.seconds)
+
+    @property
+    def latency_s(self) -> np.ndarray:
+        return self._all[0]
+
+    @property
+    def latency_bound_s(self) -> np.ndarray:
+        return self._all[1]
+
+    @property
+    def by_bound_s(self) -> np.ndarray:
+        return self._all[2]
+
+    def totals(self, upto: int | None = None) -> Totals:
+        if upto is None or "_all" in self.__dict__:
+            whole = self._all
+            return whole if upto is None else (whole[0][:upto], whole[1][:upto], whole[2][:upto])
+        return phase_totals(self.seconds.upto(upto))
 
     @property
     def feasible(self) -> np.ndarray:
@@ -434,6 +477,10 @@ class FullStage:
     @cached_property
     def dynamic_j(self) -> np.ndarray:
         return self.result.dynamic_energy_j[0]
+
+    def totals(self, upto: int | None = None) -> Totals:
+        cols = slice(upto)
+        return self.latency_s[cols], self.latency_bound_s[cols], self.by_bound_s[cols]
 
     def step_means(
         self, lo_col: np.ndarray, hi_col: np.ndarray, lo: np.ndarray, hi: np.ndarray

@@ -39,6 +39,26 @@ def _repeated_load(load: Callable[[str], object], name: str) -> float:
     return best / 100 * 1e6
 
 
+def _numpy_call_us() -> str:
+    """Microseconds of a few numpy calls on a point's small arrays (13 ops x 3 columns): what
+    each of the hundred-odd array operations of one generate point costs at least
+    (CONTRIBUTING.md, "Where rl.generate's time goes")."""
+    import numpy as np
+
+    a, b = np.linspace(1.0, 2.0, 39).reshape(13, 3), np.linspace(2.0, 1.0, 39).reshape(13, 3)
+    mask = a > b
+    calls = {
+        "a + b": lambda: a + b,
+        "np.where": lambda: np.where(mask, a, 0.0),
+        "a.sum(axis=0)": lambda: a.sum(axis=0),
+    }
+    out = []
+    for name, fn in calls.items():
+        best, _ = best_of(lambda fn=fn: [fn() for _ in range(1000)], 5)
+        out.append(f"{name} {best * 1e3:.2f} us")
+    return ", ".join(out)
+
+
 def main() -> int:
     print(machine())
     ok = True
@@ -64,6 +84,7 @@ def main() -> int:
         f"function calls (any machine, any load): one point {function_calls(one)}, the grid "
         f"{function_calls(grid) / points:.1f} per point (information)"
     )
+    print(f"one numpy call on a [13, 3] array: {_numpy_call_us()} (information: the floor)")
 
     for load, name in (
         (rl.load_hardware, "h100_sxm5"),

@@ -364,3 +364,21 @@ def test_one_device_shortcut_is_the_pipeline_formulas(policy):
     cols = (pts.lo_col + pts.pb.size, pts.hi_col + pts.pb.size, pts.lo, pts.hi)
     for a, b in zip(generation._decode(st, *cols), generation._pipelined_decode(st, *cols)):
         same(a, b)
+
+
+def test_phases_joined_without_their_map_are_still_fused(monkeypatch):
+    """Where the two phases have no joint count map (a fit that failed, maps of other ops), the
+    one pass joins the phases' own tables: fused as the map's would have been, so the numbers
+    are those of the phases evaluated one at a time (not of unfused kernels)."""
+    points = {"prompt": [128, 700], "output": [2, 33], "batch": [1, 8], "dtype": "fp16"}
+
+    def table() -> dict[str, np.ndarray]:
+        t = generate(MODEL, DEVICE, **points)
+        return {c: t.column(c) for c in ("ttft_s", "tpot_s", "e2e_bound_s")}
+
+    monkeypatch.setattr(PhaseCounts, "table_beside", lambda *args, **kwargs: None)
+    joined = table()
+    monkeypatch.setattr(generation, "_both_stages", lambda *args: None)
+    alone = table()
+    for c in joined:
+        np.testing.assert_allclose(joined[c], alone[c], rtol=1e-13, atol=0, err_msg=c)

@@ -278,9 +278,9 @@ def _both_stages(
     def counts(micro: np.ndarray) -> CostTable:
         a, b = (micro[:n], prefill[1]), (micro[n:], decode[1])
         joined = pre.table_beside(dec, a, b, run.dtype, fuse)
-        if joined is None:
+        if joined is None:  # the phases' own tables, fused as the map's would have been
             joined = join_columns(
-                pre.table(*a, run.dtype, fuse=False), dec.table(*b, run.dtype, fuse=False)
+                pre.table(*a, run.dtype, fuse=fuse), dec.table(*b, run.dtype, fuse=fuse)
             )
         if joined is None:
             raise _NotJoined

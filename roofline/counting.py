@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from roofline.errors import SpecError
+from roofline.formulas import gemm_flops, sum_gemms
 from roofline.fusion import fuse_table
 from roofline.graph import Graph
 from roofline.kinds import OpCategory
@@ -362,8 +363,8 @@ def assemble(graph: Graph, el: Elements, precision: Precision) -> CostTable:
     FLOPs summed per op, elements turned into bytes in ``precision``."""
     ops = graph.ops
     dims = el.gemm_dims
-    matrix = np.zeros((len(ops), el.batch.size))
-    np.add.at(matrix, el.gemm_op, 2.0 * dims[:, 0] * dims[:, 1] * dims[:, 2] * dims[:, 3])
+    flops = gemm_flops(dims[:, 0], dims[:, 1], dims[:, 2], dims[:, 3])
+    matrix = sum_gemms(el.gemm_op, flops, np.zeros((len(ops), el.batch.size)))
     f = el.fields
     quantities = {**f, "live": el.live}
     per = per_element(precision)

@@ -196,13 +196,20 @@ def padded_matrix_flops(ct: CostTable, tile: np.ndarray | None) -> np.ndarray:
         * (np.ceil(n / tn) * tn)
         * (np.ceil(k / tk) * tk)
     )
-    return sum_gemms(ct.gemm_op, padded, ct.flops_matrix.shape)
+    return sum_gemms(ct.gemm_op, padded, np.zeros_like(ct.flops_matrix))
 
 
-def sum_gemms(owner: np.ndarray, per_gemm: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Per op [shape]: ``per_gemm`` [G, ...] summed over each op's GEMMs (``owner`` [G]), in
-    GEMM order (``np.add.at`` into zeros, to the bit), zero for an op without one."""
-    out = np.zeros(shape)
+def gemm_flops(
+    m: np.ndarray, n: np.ndarray, k: np.ndarray, count: np.ndarray | float
+) -> np.ndarray:
+    """FLOPs of ``count`` GEMMs of ``m x n x k`` each: 2 per multiply-accumulate."""
+    return 2.0 * m * n * k * count
+
+
+def sum_gemms(owner: np.ndarray, per_gemm: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out`` [O, ...] with ``per_gemm`` [G, ...] summed over each op's GEMMs (``owner`` [G]) in
+    GEMM order, the first written and each later one added (``np.add.at`` into zeros, to the
+    bit); an op without a GEMM keeps its value. Returns ``out``."""
     for k, (ops, gemms) in enumerate(gemm_passes(owner)):
         if k:
             out[ops] += per_gemm[gemms]

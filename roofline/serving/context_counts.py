@@ -40,7 +40,7 @@ from roofline.fusion import (
 from roofline.graph import Graph
 from roofline.liveness import live_elements
 from roofline.model import Model
-from roofline.precision import Precision, byte_columns
+from roofline.precision import Precision, per_element
 from roofline.records import CostTable
 from roofline.serving.count_map import LIVE, PER_OP, STACK, CountMap, powers
 
@@ -288,7 +288,7 @@ def _lean_plan(fit: _Fit, template: Graph) -> _Plan | None:
 
 def _factors(keys: tuple[str | None, ...], precision: Precision) -> np.ndarray:
     """Bytes per element of each key [len(keys), 1] (1 for None: elements), read-only."""
-    per = {k: sum(byte_columns({k: 1.0}, precision).values()) for k in set(keys) if k}
+    per = per_element(precision)
     out = np.array([per[k] if k else 1.0 for k in keys]).reshape(-1, 1)
     out.flags.writeable = False
     return out
@@ -487,7 +487,7 @@ class PhaseCounts:
         ct = assemble(self.template, self.elements(one, one * PROBES[self.phase][0])[0], precision)
         if not fuse or fusion_plan(self.template).first.size == n:
             per_op = {f: getattr(ct, f) for f in PER_OP}
-            return CountMap.of((d,), stack, None, None, gemm, ct.gemm_op, precision, per_op)
+            return CountMap.of((d,), stack, None, None, gemm, precision, per_op)
         # fusion is linear in the counts, but for a kernel's live bytes (its ops' largest, kept
         # unfused in the map): the coefficients fuse as fuse_table fuses counts
         coef = ct.with_columns(**dict(zip(STACK, stack)))
@@ -495,9 +495,7 @@ class PhaseCounts:
         columns = [getattr(fused, f) for f in STACK[:LIVE]]
         dense = np.stack([*columns, np.zeros_like(columns[0])])
         per_op = {f: getattr(fused, f) for f in PER_OP}
-        return CountMap.of(
-            (d,), dense, stack[LIVE], self.template, gemm, fused.gemm_op, precision, per_op
-        )
+        return CountMap.of((d,), dense, stack[LIVE], self.template, gemm, precision, per_op)
 
 
 def phase_counts(model: Model, phase: Phase) -> PhaseCounts:

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from roofline.formulas import gemm_passes
+from roofline.formulas import gemm_flops, sum_gemms
 from roofline.fusion import FROM_LAST, SUMMED, fusion_groups, group_reduce
 from roofline.graph import Graph
 from roofline.precision import Precision
@@ -109,7 +109,6 @@ class CountMap:
         The unfused graph whose fused kernels group the live rows (None: not fused).
     gemm : ndarray [4 x G, K]
         Coefficients of the GEMM dimensions m, n, k and count (``repeat`` included).
-    passes : GEMMs per position within their op (:func:`gemm_passes`)
     per_op : dict
         The table's fields that do not depend on its columns (labels, weights, launches, GEMM
         owners).
@@ -121,7 +120,6 @@ class CountMap:
     live: np.ndarray | None
     graph: Graph | None
     gemm: np.ndarray
-    passes: tuple[tuple[np.ndarray, np.ndarray], ...]
     precision: Precision
     per_op: dict[str, Any]
     n_ops: int
@@ -134,13 +132,12 @@ class CountMap:
         live: np.ndarray | None,
         graph: Graph | None,
         gemm: np.ndarray,
-        owner: np.ndarray,
         precision: Precision,
         per_op: dict[str, Any],
     ) -> CountMap:
         """The map of dense coefficients: ``stack`` [len(STACK), O, K] (zero rows included),
-        ``live`` (unfused, where the table is fused), ``gemm`` [4 x G, K] and each GEMM's op
-        ``owner`` [G]."""
+        ``live`` (unfused, where the table is fused) and ``gemm`` [4 x G, K] (each GEMM's op is
+        ``per_op["gemm_op"]``)."""
         flat = stack.reshape(-1, stack.shape[-1])
         rows = np.flatnonzero((flat != 0.0).any(axis=1))
         linear, gemm = np.ascontiguousarray(flat[rows]), np.ascontiguousarray(gemm)
@@ -154,7 +151,6 @@ class CountMap:
             live=live,
             graph=graph,
             gemm=gemm,
-            passes=gemm_passes(owner),
             precision=precision,
             per_op=per_op,
             n_ops=stack.shape[1],
@@ -189,7 +185,6 @@ class CountMap:
             live,
             self.graph,
             side(self.gemm, other.gemm),
-            self.per_op["gemm_op"],
             self.precision,
             self.per_op,
         )
@@ -203,15 +198,8 @@ class CountMap:
         stack = np.zeros((len(STACK), self.n_ops, size))
         stack.reshape(-1, size)[self.linear_to] = _product(self.linear, basis)
         dims = _product(self.gemm, basis).reshape(4, -1, size)
-        flops = np.multiply(dims[0], 2.0)
-        for d in dims[1:]:
-            flops *= d
-        matrix = stack[MATRIX]
-        for k, (ops, gemms) in enumerate(self.passes):
-            if k:
-                matrix[ops] += flops[gemms]
-            else:
-                matrix[ops] = flops[gemms]
+        # the map's GEMM ops have no linear matrix FLOPs: their rows are the GEMMs' sums
+        matrix = sum_gemms(self.per_op["gemm_op"], gemm_flops(*dims), stack[MATRIX])
         stack[MAC] += matrix
         if self.live is not None:
             assert self.graph is not None

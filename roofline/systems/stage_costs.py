@@ -111,7 +111,7 @@ def stage_costs(
     seconds = op_seconds(ct, grid, pol, launch)
     if seconds is None:
         return FullStage(evaluate_costs(ct, grid, pol, launch))
-    return LeanStage.of(seconds, pol.name, ct.precision.name)
+    return LeanStage(seconds, pol.name, ct.precision.name)
 
 
 @dataclass(frozen=True, eq=False)
@@ -388,10 +388,6 @@ class LeanStage:
     policy: str
     dtype: str
 
-    @classmethod
-    def of(cls, seconds: OpSeconds, policy: str, dtype: str) -> LeanStage:
-        return cls(seconds, policy, dtype)
-
     @cached_property
     def _all(self) -> Totals:
         return phase_totals(self.seconds)
@@ -409,10 +405,7 @@ class LeanStage:
         return self._all[2]
 
     def totals(self, upto: int | None = None) -> Totals:
-        if upto is None or "_all" in self.__dict__:
-            whole = self._all
-            return whole if upto is None else (whole[0][:upto], whole[1][:upto], whole[2][:upto])
-        return phase_totals(self.seconds.upto(upto))
+        return self._all if upto is None else phase_totals(self.seconds.upto(upto))
 
     @property
     def feasible(self) -> np.ndarray:

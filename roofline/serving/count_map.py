@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from roofline.formulas import gemm_flops, sum_gemms
+from roofline.counting import gemm_flops, sum_gemms
 from roofline.fusion import FROM_LAST, SUMMED, fusion_groups, group_reduce
 from roofline.graph import Graph
 from roofline.precision import Precision

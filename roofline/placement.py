@@ -11,10 +11,12 @@ KV cache + the peak live activation set fit in main memory.
 ``CapacityAware`` (the default):
 
 1. Dense weights stay resident on chip when weights + the peak live activation set fit in an
-   on-chip level (the fastest that holds them); then that level serves all weight and activation
-   bytes. Otherwise each op streams its weights from main memory once per run.
-2. Otherwise each op's activations stay in the fastest on-chip level that holds the live set at
-   that op, else they go to main memory (written and read back).
+   on-chip level (the fastest that holds them), which then serves their bytes. Otherwise each op
+   streams its weights from main memory once per run.
+2. Each op's activations stay in the fastest on-chip level that holds the live set at that op,
+   else they go to main memory (written and read back). With weights resident, that is their
+   level or a faster one (the live set is part of what it holds), never a slower one. (With one
+   on-chip level, 1 and 2 keep everything in it.)
 3. Embedding tables are placed one by one, densest first (lookups per byte of table), in the
    fastest level with room left after 1-2 (on-chip levels, main memory, then host tiers); each
    lookup reads whole rows rounded up to that level's access granularity.
@@ -160,9 +162,7 @@ class CapacityAware:
             fits = (dense_w + peak_act)[None, :] <= cap[:, lvl, None]
             resident = np.where(fits, lvl, resident)
             act_lvl = np.where(live[None] <= cap[:, lvl, None, None], lvl, act_lvl)
-        is_res = resident >= 0
-        act_lvl = np.where(is_res[..., None], resident[..., None], act_lvl)
-        w_lvl = np.where(is_res, resident, main)
+        w_lvl = np.where(resident >= 0, resident, main)
 
         # every level at once, level-major [H, L, B, O] (long inner rows), as one-hot level masks
         levels = np.arange(L)[:, None, None]

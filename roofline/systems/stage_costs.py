@@ -231,7 +231,6 @@ def _capacity_bytes(ct: CostTable, grid: HardwareGrid) -> tuple[np.ndarray, ...]
     is_res = resident >= 0
     w_lvl = None  # main memory in every column, the common case (weights that do not fit on chip)
     if is_res.any():
-        act_lvl = np.where(is_res, resident, act_lvl)
         w_lvl = np.where(is_res, resident, main)
     act = ct.act_in_bytes + ct.act_out_bytes
     used = np.zeros((L, C))

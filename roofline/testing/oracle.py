@@ -215,14 +215,9 @@ def place_capacity(ct: CostTable, hw: Hardware, j: int) -> tuple[_Bytes, _Bytes,
 
     # 1. weights resident in the fastest on-chip level holding weights + peak live activations
     resident = next((k for k in onchip if dense + peak_act <= levels[k].capacity), None)
-    if resident is not None:
-        w_lvl, act_lvl = resident, [resident] * n
-    else:
-        # 2. each op's activations in the fastest on-chip level holding its live set
-        w_lvl = main
-        act_lvl = [
-            next((k for k in onchip if live[i] <= levels[k].capacity), main) for i in range(n)
-        ]
+    w_lvl = main if resident is None else resident
+    # 2. each op's activations in the fastest on-chip level holding its live set
+    act_lvl = [next((k for k in onchip if live[i] <= levels[k].capacity), main) for i in range(n)]
 
     used = [0.0] * nl
     for k in range(nl):

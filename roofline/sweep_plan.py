@@ -293,7 +293,7 @@ def chunk_columns(plan: SweepPlan, task: Task) -> dict[str, np.ndarray]:
     tot = chunk_totals(plan, job, task)
     batches = plan.batches
     h, nb = tot.latency_s.shape
-    lat = tot.latency_s
+    lat = np.where(tot.feasible, tot.latency_s, np.nan)  # an infeasible point has no time
     cols: dict[str, np.ndarray] = {k: np.repeat(v, nb) for k, v in knobs.items()}
     cols["model"] = np.full(h * nb, job.model, dtype=COLUMN_TYPES["model"])
     cols["batch"] = np.tile(batches, h)

@@ -225,7 +225,8 @@ def sweep(
         ``capacity_shortfall_bytes``, ``devices_needed``, and the energy columns
         (:data:`SWEEP_ENERGY_COLUMNS`: ``energy_per_sample_j``, ``avg_power_w``,
         ``samples_per_j``, ``capped_throughput_per_s``, ``cost_per_1m_samples``,
-        ``power_capped``; NaN for a device without an energy model); rows ordered by model,
+        ``power_capped``; NaN for a device without an energy model; an infeasible point has no
+        latency, throughput, utilization or energy: NaN); rows ordered by model,
         dtype, variant, batch. On a system: the knob paths and
         :data:`~roofline.systems.result.SYSTEM_COLUMNS`, ordered by model, dtype, variant,
         layout, batch. A :class:`~roofline.sweep_sinks.SweepOutput` says where the rows went.

@@ -97,6 +97,22 @@ def test_sweep_table_shape_units_and_order():
     assert t.to_pandas is not None and len(t.to_records()) == len(t)
 
 
+def test_an_infeasible_point_has_no_time_in_a_sweep_as_in_totals():
+    """Mixtral 8x7B does not fit one 80 GB A100 at 16 bits: the sweep's row says so and, like
+    ``evaluate(...).totals()``, carries no latency, throughput or utilization (it once printed
+    14 ms and 70.5 samples/s there while its energy columns were empty)."""
+    knobs = {"memory.hbm.bandwidth": ["2 TB/s", "3 TB/s"]}
+    rows = sweep(["mixtral_8x7b"], "a100_sxm4_80gb", knobs, batch=[1, 4]).to_records()
+    hw = vary(rl.load_hardware("a100_sxm4_80gb"), knobs)
+    totals = rl.evaluate("mixtral_8x7b", hw, batch=[1, 4]).totals().to_records()
+    assert len(rows) == len(totals) == 4
+    for row, tot in zip(rows, totals):
+        assert row["feasible"] is tot["feasible"] is False
+        for col in ("latency_s", "throughput_per_s", "utilization", "energy_per_sample_j"):
+            assert row[col] is None and tot[col] is None, col
+        assert row["devices_needed"] == tot["devices_needed"] >= 2
+
+
 def test_sweep_zip_mode_and_errors():
     t = sweep(
         "resnet50",

@@ -215,6 +215,125 @@ def test_tied_weights_count_once_and_unused_params_are_kept() -> None:
     assert unused_params(model) == ["unused.weight", "unused.bias"]
 
 
+# -- the trace does not depend on where the weights live or whether they require grad ------------
+def _import_on(device: str, make: Any, *inputs: Any, frozen: bool = False) -> tuple[Any, Any]:
+    """The module ``make()`` built on ``device`` (its parameters frozen if asked) and its import;
+    the module's parameters are checked to be left as they were."""
+    with torch.device(device):  # moving a module to meta unties its weights; build it there
+        module = make()
+    module.requires_grad_(not frozen)
+    before = [(p, p.device, p.requires_grad) for p in module.parameters()]
+    model = from_torch(module, *inputs)
+    assert [(p, p.device, p.requires_grad) for p in module.parameters()] == before
+    return module, model
+
+
+def _assert_same_counts(a: Any, b: Any) -> None:
+    """The same ops, and every count column equal at batch 1 and 8."""
+    assert [op.model_dump() for op in a.graph.ops] == [op.model_dump() for op in b.graph.ops]
+    ca, cb = rl.count(a, batch=[1, 8]).costs, rl.count(b, batch=[1, 8]).costs
+    for col, x in ca.columns.items():
+        np.testing.assert_array_equal(x, cb.columns[col], err_msg=col)
+
+
+class LastTokenLM(nn.Module):
+    """Tied head on a sliced (non-contiguous) 3-D input: aten's matmul folds it into one ``mm``
+    only when the weight requires grad, else it expands the weight into a ``bmm``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.wte = nn.Embedding(100, 32)
+        self.head = nn.Linear(32, 100, bias=False)
+        self.head.weight = self.wte.weight
+
+    def forward(self, ids: Any) -> Any:
+        return self.head(self.wte(ids)[:, -1:, :])
+
+
+@pytest.mark.parametrize(("device", "frozen"), [("cpu", False), ("cpu", True), ("meta", True)])
+def test_tied_weights_count_once_wherever_the_weights_live(device: str, frozen: bool) -> None:
+    ids = torch.zeros(1, 12, dtype=torch.long)
+    _, reference = _import_on("meta", LastTokenLM, ids)
+    module, model = _import_on(device, LastTokenLM, ids, frozen=frozen)
+    assert _only(model, "linear").tied_to == "wte"
+    unique = sum(p.numel() for p in module.parameters())  # a tied tensor is listed once
+    assert rl.count(model).costs.weight_elems.sum() == unique == 3200
+    _assert_same_counts(model, reference)
+
+
+class SlicedLinear(nn.Module):
+    """An untied linear on a sliced (non-contiguous) 3-D input."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(32, 48)
+
+    def forward(self, x: Any) -> Any:
+        return self.fc(x[:, -1:, :])
+
+
+@pytest.mark.parametrize(("device", "frozen"), [("cpu", False), ("meta", True)])
+def test_linear_on_a_strided_input_is_a_linear_wherever_the_weights_live(
+    device: str, frozen: bool
+) -> None:
+    _, reference = _import_on("meta", SlicedLinear, (1, 10, 32))
+    _, model = _import_on(device, SlicedLinear, (1, 10, 32), frozen=frozen)
+    op = _only(model, "linear")
+    assert (op.in_features, op.out_features, op.bias) == (32, 48, True)
+    costs = rl.count(model).costs  # batch 1: the input, not the weights, is the activation read
+    assert costs.act_in_bytes.sum() == 32 * 4
+    assert costs.weight_elems.sum() == 32 * 48 + 48
+    _assert_same_counts(model, reference)
+
+
+class Encoder(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.attn = nn.MultiheadAttention(64, 4, batch_first=True)
+
+    def forward(self, x: Any) -> Any:
+        return self.attn(x, x, x, need_weights=False)[0]
+
+
+@pytest.mark.parametrize(("device", "frozen"), [("cpu", False), ("meta", True)])
+def test_multihead_attention_wherever_the_weights_live(device: str, frozen: bool) -> None:
+    """The FLOPs are torch's counter's over the meta forward (on CPU weights, eval and no grad,
+    torch runs its fused fast path, which the counter counts as 0)."""
+    meta, reference = _import_on("meta", Encoder, (1, 10, 64))
+    _check_flops(meta, (1, 10, 64), model=reference)
+    _, model = _import_on(device, Encoder, (1, 10, 64), frozen=frozen)
+    _assert_same_counts(model, reference)
+
+
+class ExpandedHead(nn.Module):
+    """A weight expanded over the batch by the model's own code: still one weight, tied."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.wte = nn.Embedding(100, 32)
+
+    def forward(self, ids: Any) -> Any:
+        h = self.wte(ids)
+        return torch.bmm(h, self.wte.weight.t().expand(h.shape[0], -1, -1))
+
+
+def test_an_expanded_parameter_in_bmm_is_a_weight_read_once() -> None:
+    module = ExpandedHead().to("meta")
+    model = from_torch(module, torch.zeros(1, 12, dtype=torch.long))
+    head = _only(model, "linear")
+    assert (head.in_features, head.out_features, head.tied_to) == (32, 100, "wte")
+    costs = rl.count(model, batch=[1, 8]).costs
+    assert costs.weight_elems.sum() == 3200
+    # the weights read once per run, the activations per sample: (12, 32) in
+    assert costs.weight_read_bytes.sum(axis=0).tolist() == [3200 * 4] * 2
+    assert costs.act_in_bytes[costs.names.index("linear")].tolist() == [
+        12 * 32 * 4 * b for b in (1, 8)
+    ]
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        module(torch.zeros(8, 12, dtype=torch.long, device="meta"))
+    assert costs.flops_mac.sum(axis=0)[1] == counter.get_total_flops()
+
+
 class Odd(nn.Module):
     def forward(self, x: Any) -> Any:
         return torch.cumsum(torch.relu(x), dim=1)

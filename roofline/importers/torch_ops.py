@@ -10,6 +10,7 @@ aten                                     roofline
 =======================================  ===================================================
 convolution (1-3D, groups)               conv (tied_to when its weights ran before)
 addmm / mm with a parameter operand      linear (bias from addmm), else matmul
+bmm / baddbmm by an expanded parameter   linear (the weight read once, tied_to as above)
 bmm / baddbmm / mm of activations        matmul (+ elementwise add for baddbmm's input)
 _scaled_dot_product_* / F.sdpa           attention (causal, GQA, heads first)
 embedding / _embedding_bag               embedding / embedding_bag (pooling factor from offsets)
@@ -181,28 +182,40 @@ def mm(tr: Tracer, func: Any, a: dict[str, Any], out: Any) -> None:
     x, w = a["mat1"] if "mat1" in a else a["self"], a["mat2"]
     bias = a.get("self") if "mat1" in a else None
     if tr.is_param(w) and not tr.is_param(x) and not tr.batched(w):
-        base = tr.where("linear")
-        has_bias = bias is not None and tr.is_param(bias) and bias.numel() == w.shape[1]
-        tied = tr.weight(w, base)
-        if has_bias:
-            tr.weight(bias, base)
-        fields: dict[str, Any] = dict(
-            in_features=int(w.shape[0]), out_features=int(w.shape[1]), bias=has_bias
-        )
-        if tied:
-            fields["tied_to"] = tied
-        name = tr.emit("linear", [x], out, base, **fields)
-        if bias is not None and not has_bias:
-            tr.emit_named("elementwise", [name, tr.tensor(bias)], [out, bias], out, f"{base}.add")
-        return
+        return _linear(tr, x, w, out, bias)
     _matmul(tr, x, w, out, bias)
 
 
 @handles(aten.bmm, aten.baddbmm)
 def bmm(tr: Tracer, func: Any, a: dict[str, Any], out: Any) -> None:
-    if "batch1" in a:
-        return _matmul(tr, a["batch1"], a["batch2"], out, a["self"])
-    _matmul(tr, a["self"], a["mat2"], out, None)
+    x, y, add = (
+        (a["batch1"], a["batch2"], a["self"]) if "batch1" in a else (a["self"], a["mat2"], None)
+    )
+    if tr.is_param(y) and not tr.is_param(x) and _broadcast_matrix(y):
+        return _linear(tr, x, y, out, add)
+    _matmul(tr, x, y, out, add)
+
+
+def _broadcast_matrix(t: torch.Tensor) -> bool:
+    """Whether the leading dims of ``t`` only repeat one matrix (an ``expand``: stride 0)."""
+    return all(s == 0 or n == 1 for n, s in zip(t.shape[:-2], t.stride()[:-2]))
+
+
+def _linear(tr: Tracer, x: torch.Tensor, w: torch.Tensor, out: torch.Tensor, bias: Any) -> None:
+    """``x @ w (+ bias)`` with parameter ``w`` a (k, n) matrix, or one expanded over leading
+    dims (the same weights, read once per run): a ``linear`` op on ``x``."""
+    base = tr.where("linear")
+    k, n = int(w.shape[-2]), int(w.shape[-1])
+    has_bias = bias is not None and tr.is_param(bias) and bias.numel() == n
+    tied = tr.weight(w, base)
+    if has_bias:
+        tr.weight(bias, base)
+    fields: dict[str, Any] = dict(in_features=k, out_features=n, bias=has_bias)
+    if tied:
+        fields["tied_to"] = tied
+    name = tr.emit("linear", [x], out, base, **fields)
+    if bias is not None and not has_bias:
+        tr.emit_named("elementwise", [name, tr.tensor(bias)], [out, bias], out, f"{base}.add")
 
 
 def _matmul(tr: Tracer, x: torch.Tensor, y: torch.Tensor, out: torch.Tensor, add: Any) -> None:
@@ -614,11 +627,13 @@ def elementwise(tr: Tracer, func: Any, a: dict[str, Any], out: Any) -> None:
 
 def _linear_bias(tr: Tracer, tensors: list[torch.Tensor], y: torch.Tensor) -> bool:
     """``F.linear`` on a 3-D input runs a matmul, then adds the bias: fold the add into the
-    linear (``nn.Linear``'s bias, as a 2-D input gives with ``addmm``)."""
+    linear (``nn.Linear``'s bias, as a 2-D input gives with ``addmm``). The matmul's result may
+    be a pending reshape of the linear's (a strided input): it is written here, as the add
+    would write it."""
     for x, b in (tensors, tensors[::-1]):
         v = tr.value(x)
-        if isinstance(v, Act) and v.tensor and tr.is_param(b) and b.dim() == 1:
-            owner = tr.b.add_bias(v.tensor, int(b.numel()))
+        if isinstance(v, Act) and (v.tensor or v.step) and tr.is_param(b) and b.dim() == 1:
+            owner = tr.b.add_bias(tr.realize(v), int(b.numel()))
             if owner:
                 tr.weight(b, owner)
                 tr.bind(y, v)

@@ -166,6 +166,21 @@ def _meta_inputs(inputs: Sequence[Any], batch_dim: int | None) -> tuple[list[Any
     return out, (TRACE_BATCH if b0 else 1)
 
 
+def _meta_param(p: torch.Tensor) -> torch.Tensor:
+    """``p`` itself when it is a meta tensor that requires grad (as a module built on meta has
+    them), else a meta tensor like it that does (for a float ``p``).
+
+    Why requires grad: aten's ``matmul`` of a strided 3-D input by a 2-D weight folds into one
+    ``mm`` only when the weight requires grad; otherwise it expands the weight over the batch
+    into a ``bmm``. The trace, and so every count, must not depend on the device of the user's
+    weights or on whether they are frozen.
+    """
+    trainable = p.dtype.is_floating_point or p.dtype.is_complex
+    if p.device.type == "meta" and (p.requires_grad or not trainable):
+        return p
+    return torch.empty_like(p, device="meta").requires_grad_(trainable)
+
+
 def _input_names(module: nn.Module, n: int) -> list[str]:
     try:
         params = [
@@ -190,8 +205,8 @@ def from_torch(
     Parameters
     ----------
     module : torch.nn.Module
-        The model; its weights may live anywhere (they are replaced by meta tensors for the
-        trace, the module is not changed).
+        The model; its weights may live anywhere and be frozen or not (they are replaced by
+        meta tensors that require grad for the trace, the module is not changed).
     *example_inputs : tensor or shape
         The forward's positional inputs, as tensors (only their shape and dtype are used) or
         shapes (``(1, 3, 224, 224)``: a float32 tensor).
@@ -229,7 +244,7 @@ def from_torch(
     by_id: dict[int, torch.Tensor] = {}
     for pname, p in params.items():
         if id(p) not in by_id:
-            by_id[id(p)] = p if p.device.type == "meta" else torch.empty_like(p, device="meta")
+            by_id[id(p)] = _meta_param(p)
             tracer.bind(by_id[id(p)], Param(pname))
         meta[pname] = by_id[id(p)]
     tracer.full_params = {v.name: t for t, v in tracer.values.values() if isinstance(v, Param)}

@@ -13,6 +13,7 @@ import torch
 
 from roofline.importers.builder import SpecBuilder
 from roofline.importers.values import Act, Const, Param, Shape, batch_axis, per_sample
+from roofline.ops.base import numel
 
 
 class Tracer:
@@ -146,14 +147,16 @@ class Tracer:
 
     def weight(self, w: torch.Tensor | None, owner: str) -> str | None:
         """Record parameter ``w`` as a weight of op ``owner``; return the op that already holds
-        these weights (tied weights), else None. A non-parameter ``w`` gives None too."""
+        these weights (tied weights), else None. A non-parameter ``w`` gives None too; a view of
+        a parameter expanded over some dims holds the elements of one copy."""
         if w is None:
             return None
         v = self.value(w)
         if not isinstance(v, Param):
             return None
         self.used.add(v.name)
-        key = (v.name, int(w.storage_offset()), int(w.numel()))
+        elems = numel(tuple(int(n) for n, s in zip(w.shape, w.stride()) if s != 0))
+        key = (v.name, int(w.storage_offset()), elems)
         first = self.weight_users.get(key)
         if first is None:
             self.weight_users[key] = owner

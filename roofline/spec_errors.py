@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from roofline.errors import SpecError, SpecErrors
 from roofline.suggest import did_you_mean
-from roofline.units import SPEC_FILE_CONTEXT
+from roofline.units import SPEC_FILE_CONTEXT, short_repr
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -138,17 +138,11 @@ def _one(err: Any, model: type[BaseModel], file: str | None, prefix: str | None)
     elif etype == "too_short":
         need = (err.get("ctx") or {}).get("min_length", 1)
         entries = "entry" if need == 1 else "entries"
-        msg = f"needs at least {need} {entries}, got {_short(err.get('input'))}"
+        msg = f"needs at least {need} {entries}, got {short_repr(err.get('input'), 60)}"
         fix = "see the README of this spec folder"
     elif "input" in err and etype not in ("value_error", "assertion_error"):
-        msg = f"{msg} (got {_short(err['input'])})"
+        msg = f"{msg} (got {short_repr(err['input'], 60)})"
     return SpecError(msg, file=file, field=field, fix=fix)
-
-
-def _short(value: Any, limit: int = 60) -> str:
-    """``repr(value)`` cut to ``limit`` characters (a whole mapping is noise in a one-liner)."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def validate(

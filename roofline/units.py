@@ -195,15 +195,16 @@ BASE_UNIT = {
 }
 
 
-def _short(value: object, limit: int = 40) -> str:
-    """``repr(value)`` cut to ``limit`` characters (a 400-digit integer is noise)."""
+def short_repr(value: object, limit: int = 40) -> str:
+    """``repr(value)`` cut to ``limit`` characters for a one-line message (a 400-digit integer,
+    a whole mapping, is noise there)."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def bare_number_fix(value: object, dim: Dim) -> str:
     """The fix for a number written without its unit: ``write 5 s or 5 us``."""
-    text = str(value).strip() if isinstance(value, str) else _short(value)
+    text = str(value).strip() if isinstance(value, str) else short_repr(value)
     if dim == Dim.MONEY:
         return f"write it with its unit: '${text}' or '{text} USD'"
     units = _BARE_FIX.get(dim, (dim.value,))
@@ -282,7 +283,7 @@ def parse_quantity(
                 f"an integer of {bits} bits is beyond float range", fix=_EXAMPLE[dim]
             ) from None
         if require_unit and number != 0 and math.isfinite(number) and dim != Dim.COUNT:
-            raise UnitError(f"{_short(value)} has no unit", fix=bare_number_fix(value, dim))
+            raise UnitError(f"{short_repr(value)} has no unit", fix=bare_number_fix(value, dim))
     elif isinstance(value, str):
         dollar = _DOLLAR_FIRST.match(value)
         text = value
@@ -309,10 +310,10 @@ def parse_quantity(
     else:
         raise UnitError(f"{value!r} is not a quantity", fix=_EXAMPLE[dim])
     if not math.isfinite(number):
-        raise UnitError(f"{_short(value)} is not finite", fix=_EXAMPLE[dim])
+        raise UnitError(f"{short_repr(value)} is not finite", fix=_EXAMPLE[dim])
     if positive and (number < 0 or (number == 0 and not allow_zero)):
         need = "non-negative" if allow_zero else "positive"
-        raise UnitError(f"{_short(value)} must be {need}", fix=_EXAMPLE[dim])
+        raise UnitError(f"{short_repr(value)} must be {need}", fix=_EXAMPLE[dim])
     return number
 
 

@@ -158,3 +158,102 @@ def test_unreadable_files(which, kind, tmp_path, capsys):
     assert cli.main(_argv(path, case, out)) == 2
     _check_line(capsys.readouterr().err, path, case)
     assert not out.exists()
+
+
+# -- a detection backbone's parameters, named as the detection spec spells them --------------------
+
+PRESETS = Path(__file__).parents[1] / "model_specs"
+#: case -> (preset, its params changed, field named, problem); each was a raw pydantic
+#: ValidationError (a traceback) or, for a stage of 0 or fewer units, a silent wrong count
+BACKBONE_CASES = {
+    "resnet_stage_of_no_blocks": (
+        "fasterrcnn_resnet50_fpn",
+        {"backbone_layers": [0, 4, 6, 3]},
+        "params.backbone_layers[0]",
+        r"greater than 0 \(got 0\)",
+    ),
+    "shufflenet_negative_channels": (
+        "faster_rcnn_shufflenet",
+        {"backbone_channels": [-1, 480, 960]},
+        "params.backbone_channels[0]",
+        r"-1 is not a positive integer",
+    ),
+    "shufflenet_negative_units": (
+        "faster_rcnn_shufflenet",
+        {"backbone_layers": [-1, 8, 4]},
+        "params.backbone_layers[0]",
+        r"-1 is not a positive integer",
+    ),
+    "shufflenet_stage_of_no_units": (
+        "faster_rcnn_shufflenet",
+        {"backbone_layers": [4, 8, 0]},
+        "params.backbone_layers[2]",
+        r"0 is not a positive integer",
+    ),
+    "shufflenet_widths_not_divisible_by_groups": (
+        "faster_rcnn_shufflenet",
+        {"backbone_channels": [250, 480, 960]},
+        "params.backbone_channels",
+        r"backbone_channels=\(250, 480, 960\), backbone_groups=3: .* divisible by backbone_groups",
+    ),
+    "shufflenet_v2_stage_of_no_units": (
+        "faster_rcnn_shufflenet",
+        {
+            "backbone": "shufflenet_v2",
+            "backbone_groups": 1,
+            "backbone_layers": [4, 0, 4],
+            "backbone_channels": [24, 116, 232, 464, 1024],
+        },
+        "params.backbone_layers[1]",
+        r"0 is not a positive integer",
+    ),
+    "shufflenet_v2_odd_width": (
+        "faster_rcnn_shufflenet",
+        {
+            "backbone": "shufflenet_v2",
+            "backbone_groups": 1,
+            "backbone_channels": [24, 117, 232, 464, 1024],
+        },
+        "params.backbone_channels",
+        r"backbone_channels=\(24, 117, 232, 464, 1024\): stage width 117 is odd",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BACKBONE_CASES))
+def test_backbone_params_are_named_as_the_detection_spec_spells_them(name, tmp_path, capsys):
+    preset, changes, field, problem = BACKBONE_CASES[name]
+    spec = _preset(preset)
+    spec["params"].update(changes)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    case = {"kind": "model", "field": field, "problem": problem}
+    exc = _api(path, case)
+    assert (exc.file, exc.field) == (str(path), field)
+    assert re.search(problem, exc.problem), exc.problem
+    out = tmp_path / "out.json"
+    assert cli.main(_argv(path, case, out)) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    _check_line(captured.err, path, case)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("preset", "repeats", "field"),
+    [
+        ("shufflenet_v2_x1_0", [0, 8, 4], r"stages_repeats\[0\]"),
+        ("shufflenet_v2_x1_0", [4, -1, 4], r"stages_repeats\[1\]"),
+        ("shufflenet_v1_g3", [4, 8, 0], r"stages_repeats\[2\]"),
+    ],
+)
+def test_shufflenet_stages_have_units(preset, repeats, field):
+    """A ShuffleNet stage of 0 or fewer units was left out (a silent wrong count)."""
+    spec = _preset(preset)
+    spec["params"]["stages_repeats"] = repeats
+    with pytest.raises(SpecError, match=rf": params\.{field}: -?\d is not a positive integer"):
+        evaluate(spec, DEVICE)
+
+
+def _preset(name: str) -> dict:
+    return yaml.safe_load((PRESETS / f"{name}.yaml").read_text(encoding="utf-8"))

@@ -29,13 +29,14 @@ RPN NMS for the same reason). Op names follow torchvision's module paths (``back
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 
-from roofline.errors import SpecError
+from roofline.errors import SpecError, SpecErrors
 from roofline.families.base import FamilyParams, family
 from roofline.families.resnet import ResNetParams, resnet_stages, resnet_stem
 from roofline.families.shufflenet import (
@@ -46,11 +47,20 @@ from roofline.families.shufflenet import (
 )
 from roofline.graph import Graph
 from roofline.graph_builder import GraphBuilder
+from roofline.spec_errors import from_validation_error
 
 #: backbone -> (entries of backbone_layers, of backbone_channels, feature maps it returns)
 _BACKBONE_SHAPES = {"resnet": (4, 0, 4), "shufflenet_v1": (3, 3, 3), "shufflenet_v2": (3, 5, 4)}
 #: the padding multiple of torchvision's ``GeneralizedRCNNTransform`` (size_divisible)
 SIZE_DIVISIBLE = 32
+#: a backbone family's parameter -> the Faster R-CNN parameter it is given from
+_BACKBONE_FIELDS = {
+    "layers": "backbone_layers",
+    "stages_repeats": "backbone_layers",
+    "stage_out_channels": "backbone_channels",
+    "stages_out_channels": "backbone_channels",
+    "groups": "backbone_groups",
+}
 
 
 class FasterRCNNParams(FamilyParams):
@@ -128,6 +138,7 @@ class FasterRCNNParams(FamilyParams):
             raise ValueError(
                 f"backbone_groups={self.backbone_groups} applies to shufflenet_v1 only (use 1)"
             )
+        _backbone_params(self)  # the backbone family's own checks, named by our fields
         r = self.returned_layers
         if not r or list(r) != sorted(set(r)) or r[0] < 1 or r[-1] > n_maps:
             raise ValueError(f"returned_layers={r} must be increasing values in 1..{n_maps}")
@@ -179,29 +190,58 @@ class _Builder(GraphBuilder):
         return Graph(g.name, g.inputs, tuple(reversed(kept)))
 
 
+BackboneParams = ResNetParams | ShuffleNetV1Params | ShuffleNetV2Params
+
+
+def _backbone_params(p: FasterRCNNParams) -> BackboneParams:
+    """The backbone family's parameters of ``p``; its errors as a SpecError naming our field
+    (``backbone_layers[0]``, not the backbone family's ``layers[0]``)."""
+    shape = {"input_size": p.input_size, "in_channels": p.in_channels}
+    cls: type[BackboneParams]
+    if p.backbone == "resnet":
+        cls, data = ResNetParams, {"layers": p.backbone_layers, **shape}
+    elif p.backbone == "shufflenet_v1":
+        cls, data = (
+            ShuffleNetV1Params,
+            {
+                "groups": p.backbone_groups,
+                "stages_repeats": p.backbone_layers,
+                "stage_out_channels": p.backbone_channels,
+                **shape,
+            },
+        )
+    else:
+        cls, data = (
+            ShuffleNetV2Params,
+            {
+                "stages_repeats": p.backbone_layers,
+                "stages_out_channels": p.backbone_channels,
+                **shape,
+            },
+        )
+    try:
+        return cls.model_validate(data)
+    except ValidationError as exc:
+        err = from_validation_error(exc, cls, file=None)
+    except SpecError as exc:
+        err = exc
+    first = err.errors[0] if isinstance(err, SpecErrors) else err
+    raise SpecError(_renamed(first.problem), field=_renamed(first.field or ""), fix=first.fix)
+
+
+def _renamed(text: str) -> str:
+    """``text`` with the backbone family's parameter names as Faster R-CNN's."""
+    return re.sub(r"\b(\w+)\b", lambda m: _BACKBONE_FIELDS.get(m[1], m[1]), text)
+
+
 def _backbone(b: _Builder, x: str, p: FasterRCNNParams) -> list[str]:
     """Return the backbone's feature maps, strides 4-32 or 8-32 (see ``returned_layers``)."""
-    if p.backbone == "resnet":
-        rp = ResNetParams(
-            layers=p.backbone_layers, input_size=p.input_size, in_channels=p.in_channels
-        )
-        return resnet_stages(b, resnet_stem(b, x), rp)
-    if p.backbone == "shufflenet_v1":
-        v1 = ShuffleNetV1Params(
-            groups=p.backbone_groups,
-            stages_repeats=p.backbone_layers,
-            stage_out_channels=p.backbone_channels,
-            input_size=p.input_size,
-            in_channels=p.in_channels,
-        )
-        return shufflenet_v1_features(b, x, v1)
-    v2 = ShuffleNetV2Params(
-        stages_repeats=p.backbone_layers,
-        stages_out_channels=p.backbone_channels,
-        input_size=p.input_size,
-        in_channels=p.in_channels,
-    )
-    return shufflenet_v2_features(b, x, v2)
+    bp = _backbone_params(p)
+    if isinstance(bp, ResNetParams):
+        return resnet_stages(b, resnet_stem(b, x), bp)
+    if isinstance(bp, ShuffleNetV1Params):
+        return shufflenet_v1_features(b, x, bp)
+    return shufflenet_v2_features(b, x, bp)
 
 
 def _fpn(b: _Builder, feats: list[str], p: FasterRCNNParams) -> list[str]:

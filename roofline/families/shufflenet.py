@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
+from roofline.errors import SpecError
 from roofline.families.base import FamilyParams, family
 from roofline.graph import Graph
 from roofline.graph_builder import GraphBuilder
@@ -51,6 +52,7 @@ class ShuffleNetV2Params(FamilyParams):
 
     @model_validator(mode="after")
     def _check(self) -> ShuffleNetV2Params:
+        _check_positive(self, "stages_repeats", "stages_out_channels")
         for c in self.stages_out_channels[1:4]:
             if c % 2:
                 raise ValueError(
@@ -81,6 +83,7 @@ class ShuffleNetV1Params(FamilyParams):
 
     @model_validator(mode="after")
     def _check(self) -> ShuffleNetV1Params:
+        _check_positive(self, "stages_repeats", "stage_out_channels")
         g = self.groups
         prev = self.stem_channels
         for out in self.stage_out_channels:
@@ -93,6 +96,19 @@ class ShuffleNetV1Params(FamilyParams):
                 )
             prev = out
         return self
+
+
+def _check_positive(p: FamilyParams, *fields: str) -> None:
+    """SpecError naming the first entry of ``fields`` (tuples of counts) below 1: a stage of 0
+    units or of no channels is no network torchvision builds."""
+    for name in fields:
+        for i, value in enumerate(getattr(p, name)):
+            if value < 1:
+                raise SpecError(
+                    f"{value} is not a positive integer",
+                    field=f"{name}[{i}]",
+                    fix="every stage has at least one unit and one channel",
+                )
 
 
 def _conv_bn(

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from roofline.errors import SpecError
 from roofline.families.base import FamilyParams
+from roofline.suggest import did_you_mean
+from roofline.units import short_repr
 
 OptInt = int | None
 OptBool = bool | None
+
+#: the attention span of a layer, by its Hugging Face ``layer_types`` name
+LAYER_TYPES = ("full_attention", "sliding_attention")
 
 
 class TransformerParams(FamilyParams):
@@ -177,6 +184,24 @@ class TransformerParams(FamilyParams):
             and layer not in self.dense_layers
         )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_lengths(cls, data: Any) -> Any:
+        """``seq_len`` and ``context_len`` left out default to their field default (128, 2048
+        tokens) or to ``max_position_embeddings``, whichever is less: a default is never the
+        error of a model that supports fewer tokens."""
+        if not isinstance(data, Mapping):
+            return data
+        longest = data.get("max_position_embeddings")
+        if isinstance(longest, bool) or not isinstance(longest, int) or longest < 1:
+            return data  # the field's own check says why
+        lengths = {
+            k: min(cls.model_fields[k].default, longest)
+            for k in ("seq_len", "context_len")
+            if k not in data
+        }
+        return {**data, **lengths} if lengths else data
+
     @model_validator(mode="after")
     def _check(self) -> TransformerParams:
         if self.attention_head_dim is None and self.hidden_size % self.num_heads:
@@ -227,11 +252,10 @@ def _check_llm_features(p: TransformerParams) -> None:
         )
     if p.shared_expert_gate and not p.shared_size:
         raise ValueError("shared_expert_gate=True needs shared experts (set num_shared_experts)")
-    if p.layer_types is not None and len(p.layer_types) != p.num_layers:
-        raise ValueError(
-            f"layer_types={len(p.layer_types)} entries for num_layers={p.num_layers} "
-            "(give one per layer)"
-        )
+    if p.layer_types is not None:
+        check_layer_types(p.layer_types, p.num_layers, "layer_types", "num_layers")
+    check_layer_indices(p.dense_layers, p.num_layers, "dense_layers", "num_layers")
+    check_leading_layers(p.first_k_dense_layers, p.num_layers, "first_k_dense_layers", "num_layers")
     if p.layer_types and "sliding_attention" in p.layer_types and p.sliding_window is None:
         raise ValueError("layer_types has sliding_attention layers (set sliding_window)")
     if p.kv_lora_rank is not None and not (p.qk_nope_head_dim and p.v_head_dim):
@@ -243,3 +267,61 @@ def _check_llm_features(p: TransformerParams) -> None:
         raise ValueError("tie_word_embeddings=True needs lm_head=True (the table's other user)")
     if p.parallel_residual and p.norm_position != "pre":
         raise ValueError("parallel_residual=True needs norm_position='pre'")
+
+
+# -- per-layer settings: one check each, naming the field as the caller's input spells it
+# (``dense_layers`` in a spec, ``mlp_only_layers`` in a Hugging Face config)
+
+
+def check_layer_types(types: Any, num_layers: int, field: str, layers_field: str) -> list[str]:
+    """``types`` as a list of :data:`LAYER_TYPES`, one per layer; else a SpecError naming
+    ``field`` (or its entry)."""
+    fix = f"give one of {', '.join(LAYER_TYPES)} per layer ({layers_field}={num_layers})"
+    if not isinstance(types, (list, tuple)):
+        raise SpecError(f"{short_repr(types)} is not a list", field=field, fix=fix)
+    for i, kind in enumerate(types):
+        if not isinstance(kind, str) or kind not in LAYER_TYPES:
+            raise SpecError(
+                f"{short_repr(kind)} is not a layer type",
+                field=f"{field}[{i}]",
+                fix=did_you_mean(str(kind), LAYER_TYPES, f"use {' or '.join(LAYER_TYPES)}"),
+            )
+    if len(types) != num_layers:
+        raise SpecError(
+            f"{len(types)} entries for {layers_field}={num_layers}", field=field, fix=fix
+        )
+    return list(types)
+
+
+def check_layer_indices(layers: Any, num_layers: int, field: str, layers_field: str) -> list[int]:
+    """``layers`` as a list of distinct 0-based layer indices below ``num_layers``; else a
+    SpecError naming ``field`` (or its entry)."""
+    fix = (
+        f"list 0-based layer indices 0 to {num_layers - 1} ({layers_field}={num_layers}), each once"
+    )
+    if not isinstance(layers, (list, tuple)):
+        raise SpecError(f"{short_repr(layers)} is not a list of layers", field=field, fix=fix)
+    seen: set[int] = set()
+    for i, layer in enumerate(layers):
+        if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < num_layers:
+            raise SpecError(
+                f"{short_repr(layer)} is not a layer index 0..{num_layers - 1}",
+                field=f"{field}[{i}]",
+                fix=fix,
+            )
+        if layer in seen:
+            raise SpecError(f"layer {layer} is listed twice", field=f"{field}[{i}]", fix=fix)
+        seen.add(layer)
+    return list(layers)
+
+
+def check_leading_layers(count: Any, num_layers: int, field: str, layers_field: str) -> int:
+    """``count`` as a number of leading layers, 0 to ``num_layers``; else a SpecError naming
+    ``field``."""
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= num_layers:
+        raise SpecError(
+            f"{short_repr(count)} is not a number of layers 0..{num_layers}",
+            field=field,
+            fix=f"at most {layers_field}={num_layers}",
+        )
+    return count

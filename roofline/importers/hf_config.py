@@ -26,10 +26,19 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from roofline.errors import SpecError
+from roofline.families.transformer_params import (
+    check_layer_indices,
+    check_layer_types,
+    check_leading_layers,
+)
+from roofline.field_checks import check_fields
 from roofline.input_files import read_json
 from roofline.model import Model, build_model
 from roofline.suggest import did_you_mean
+from roofline.units import short_repr
 
 _MISSING = object()
 Params = dict[str, Any]
@@ -42,6 +51,14 @@ _ALIASES = {
     "max_position_embeddings": ("n_positions",),
     "intermediate_size": ("n_inner",),
 }
+
+
+class _Plain(BaseModel):
+    """The kinds of a config's scalars, held to :func:`roofline.field_checks.check_fields` (a
+    count is an integer at most 2**53, a flag ``true`` or ``false``) before any is used."""
+
+    count: int
+    flag: bool
 
 
 class _Config:
@@ -65,14 +82,61 @@ class _Config:
         return self.data.get(key, default)
 
     def size(self, key: str, default: Any = _MISSING) -> int:
-        """A positive integer field."""
+        """A positive integer field (at most 2**53: checked before any per-layer list)."""
+        return self._integer(key, default, 1, "a positive integer")
+
+    def count(self, key: str, default: Any = _MISSING) -> int:
+        """A non-negative integer field, at most 2**53."""
+        return self._integer(key, default, 0, "a non-negative integer")
+
+    def _integer(self, key: str, default: Any, least: int, what: str) -> int:
         value = self.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise self.error(key, f"{value!r} is not a positive integer", "use the model's value")
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise self.error(key, f"{short_repr(value)} is not {what}", "use the model's value")
+        self._plain("count", key, value)
         return value
+
+    def flag(self, key: str, default: bool) -> bool:
+        """A boolean field: JSON ``true`` or ``false`` (``default`` when absent or null)."""
+        value = self.get(key, default)
+        self._plain("flag", key, value)
+        return bool(value)
+
+    def mapping(self, key: str) -> Mapping[str, Any]:
+        """An object field (``{}`` when absent or null)."""
+        value = self.get(key, {})
+        if not isinstance(value, Mapping):
+            raise self.error(
+                key, f"{short_repr(value)} is not an object", "give a JSON object {...}"
+            )
+        return value
+
+    def fraction(self, key: str, value: Any) -> float:
+        """``value`` (read from ``key``) as a number in (0, 1]."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+            raise self.error(
+                key, f"{short_repr(value)} is not a share in (0, 1]", "e.g. 0.25 or 1.0"
+            )
+        return float(value)
+
+    def _plain(self, kind: str, key: str, value: Any) -> None:
+        try:
+            check_fields(_Plain, {kind: value})
+        except SpecError as exc:
+            raise self.error(key, exc.problem, exc.fix) from None
 
     def error(self, key: str, problem: str, fix: str | None) -> SpecError:
         return SpecError(problem, file=self.file, field=key, fix=fix)
+
+
+def _partial_rotary(c: _Config, key: str, default: float = 1.0) -> float:
+    """The share of each head RoPE rotates: ``key``, else ``rope_parameters``' own, else 1."""
+    if c.get(key, None) is not None:
+        return c.fraction(key, c.get(key))
+    rope = c.mapping("rope_parameters")
+    if rope.get("partial_rotary_factor") is not None:
+        return c.fraction("rope_parameters.partial_rotary_factor", rope["partial_rotary_factor"])
+    return default
 
 
 def _decoder(c: _Config, kv_default: int | None, tie: bool, max_pos: int) -> Params:
@@ -85,7 +149,6 @@ def _decoder(c: _Config, kv_default: int | None, tie: bool, max_pos: int) -> Par
         ffn = "geglu"
     else:
         raise c.error("hidden_act", f"{act!r} is not modeled", "supported: silu, gelu*")
-    rope = c.get("rope_parameters", None) or {}
     return {
         "architecture": "decoder",
         "vocab_size": c.size("vocab_size"),
@@ -93,30 +156,30 @@ def _decoder(c: _Config, kv_default: int | None, tie: bool, max_pos: int) -> Par
         "num_layers": c.size("num_hidden_layers"),
         "num_heads": heads,
         "num_kv_heads": c.size("num_key_value_heads", kv_default or heads),
-        "attention_head_dim": c.size("head_dim", None) if c.get("head_dim", None) else None,
+        # null derives it (hidden_size / heads), as transformers does; 0 is no head width
+        "attention_head_dim": None if c.get("head_dim", None) is None else c.size("head_dim"),
         "intermediate_size": c.size("intermediate_size"),
         "ffn": ffn,
         "norm": "rmsnorm",
         "norm_position": "pre",
         "bias": False,
         "position_embedding": "rotary",
-        "partial_rotary_factor": c.get(
-            "partial_rotary_factor", rope.get("partial_rotary_factor", 1.0)
-        ),
+        "partial_rotary_factor": _partial_rotary(c, "partial_rotary_factor"),
         "max_position_embeddings": c.size("max_position_embeddings", max_pos),
         "lm_head": True,
-        "tie_word_embeddings": bool(c.get("tie_word_embeddings", tie)),
+        "tie_word_embeddings": c.flag("tie_word_embeddings", tie),
     }
 
 
 def _sliding(c: _Config, rule: Callable[[int], bool], window: int | None) -> Params:
     """Sliding-window fields: ``layer_types`` from the config, else from ``rule(layer)``."""
+    layers = c.size("num_hidden_layers")  # at most 2**53 before a list of that length is built
+    given = c.get("layer_types", None)
+    if given is not None:
+        given = check_layer_types(given, layers, "layer_types", "num_hidden_layers")
     if window is None:
         return {}
-    layers = c.size("num_hidden_layers")
-    types = c.get("layer_types", None) or [
-        "sliding_attention" if rule(i) else "full_attention" for i in range(layers)
-    ]
+    types = given or ["sliding_attention" if rule(i) else "full_attention" for i in range(layers)]
     if "sliding_attention" not in types:
         return {}
     if isinstance(window, bool) or not isinstance(window, int) or window < 1:
@@ -125,9 +188,9 @@ def _sliding(c: _Config, rule: Callable[[int], bool], window: int | None) -> Par
 
 
 def _llama(c: _Config) -> Params:
-    bias = bool(c.get("attention_bias", False))
+    bias = c.flag("attention_bias", False)
     p = _decoder(c, None, False, 2048)
-    return {**p, "qkv_bias": bias, "o_bias": bias, "mlp_bias": bool(c.get("mlp_bias", False))}
+    return {**p, "qkv_bias": bias, "o_bias": bias, "mlp_bias": c.flag("mlp_bias", False)}
 
 
 def _mistral(c: _Config) -> Params:
@@ -155,18 +218,18 @@ def _moe(c: _Config, experts_key: str, width: int) -> Params:
 
 def _qwen2(c: _Config) -> Params:
     p = _decoder(c, 32, False, 32768)
-    window = c.raw("sliding_window", 4096) if c.get("use_sliding_window", False) else None
-    first = c.get("max_window_layers", 28)
+    window = c.raw("sliding_window", 4096) if c.flag("use_sliding_window", False) else None
+    first = c.count("max_window_layers", 28)
     sliding = _sliding(c, lambda i: i >= first, window)
     return {**p, **sliding, "qkv_bias": True, "o_bias": False, "mlp_bias": False}
 
 
 def _qwen2_moe(c: _Config) -> Params:
     p = _decoder(c, 16, False, 32768)
-    window = c.raw("sliding_window", 4096) if c.get("use_sliding_window", False) else None
-    last = c.get("max_window_layers", 28)
+    window = c.raw("sliding_window", 4096) if c.flag("use_sliding_window", False) else None
+    last = c.count("max_window_layers", 28)
     sliding = _sliding(c, lambda i: bool((i + 1) % 2) and i < last, window)
-    p = {**p, **sliding, "qkv_bias": bool(c.get("qkv_bias", True)), "o_bias": False}
+    p = {**p, **sliding, "qkv_bias": c.flag("qkv_bias", True), "o_bias": False}
     if not c.get("num_experts", 60):
         return p
     shared = c.get("shared_expert_intermediate_size", 5632)
@@ -183,13 +246,15 @@ def _qwen2_moe(c: _Config) -> Params:
         "shared_expert_intermediate_size": shared,
         "shared_expert_gate": True,
         "moe_layer_step": c.size("decoder_sparse_step", 1),
-        "dense_layers": list(c.get("mlp_only_layers", None) or []),
+        "dense_layers": check_layer_indices(
+            c.get("mlp_only_layers", []), p["num_layers"], "mlp_only_layers", "num_hidden_layers"
+        ),
     }
 
 
 def _gemma(c: _Config) -> Params:
     p = _decoder(c, 16, True, 8192)
-    bias = bool(c.get("attention_bias", False))
+    bias = c.flag("attention_bias", False)
     return {**p, "attention_head_dim": c.size("head_dim", 256), "qkv_bias": bias, "o_bias": bias}
 
 
@@ -205,26 +270,29 @@ def _phi3(c: _Config) -> Params:
 
 def _deepseek(c: _Config) -> Params:
     p = _decoder(c, None, False, 2048 if c.get("model_type") == "deepseek_v2" else 4096)
-    bias = bool(c.get("attention_bias", False))
+    bias = c.flag("attention_bias", False)
     mla = {
         "kv_lora_rank": c.size("kv_lora_rank"),
-        "q_lora_rank": c.size("q_lora_rank", 1536) if c.raw("q_lora_rank", 1536) else None,
+        # null: no query compression (transformers: q_proj); 0 is no width
+        "q_lora_rank": None if c.raw("q_lora_rank", 1536) is None else c.size("q_lora_rank", 1536),
         "qk_nope_head_dim": c.size("qk_nope_head_dim"),
         "qk_rope_head_dim": c.size("qk_rope_head_dim"),
         "v_head_dim": c.size("v_head_dim"),
         "num_kv_heads": None,
         "qkv_bias": bias,
         "o_bias": bias,
-        "mlp_bias": bool(c.get("mlp_bias", False)),
+        "mlp_bias": c.flag("mlp_bias", False),
     }
     moe = _moe(c, "n_routed_experts", c.size("moe_intermediate_size"))
-    shared = c.get("n_shared_experts", 0)
+    first_k = c.count("first_k_dense_replace", 0)
     return {
         **p,
         **mla,
         **moe,
-        "num_shared_experts": shared,
-        "first_k_dense_layers": c.get("first_k_dense_replace", 0),
+        "num_shared_experts": c.count("n_shared_experts", 0),
+        "first_k_dense_layers": check_leading_layers(
+            first_k, p["num_layers"], "first_k_dense_replace", "num_hidden_layers"
+        ),
     }
 
 
@@ -244,57 +312,65 @@ def _gpt2(c: _Config) -> Params:
         "position_embedding": "learned",
         "max_position_embeddings": c.size("max_position_embeddings", 1024),
         "lm_head": True,
-        "tie_word_embeddings": bool(c.get("tie_word_embeddings", True)),
+        "tie_word_embeddings": c.flag("tie_word_embeddings", True),
     }
 
 
 def _gptj(c: _Config) -> Params:
     p = _gpt2(c)
     head = p["hidden_size"] // p["num_heads"]
-    rotary = c.get("rotary_dim", 64) or head
+    # transformers rotates rotary_dim dims of each head, all of them when it is null or 0
+    rotary = head if c.raw("rotary_dim", 64) is None else c.count("rotary_dim", 64) or head
+    if rotary > head:
+        raise c.error(
+            "rotary_dim",
+            f"{rotary} exceeds the head width {head} (hidden_size / num_attention_heads)",
+            f"rotate at most {head} dims per head",
+        )
     return {
         **p,
         "position_embedding": "rotary",
-        "partial_rotary_factor": min(1.0, rotary / head),
+        "partial_rotary_factor": rotary / head,
         "max_position_embeddings": c.size("max_position_embeddings", 2048),
         "parallel_residual": True,
         "parallel_norms": 1,
         "qkv_bias": False,
         "o_bias": False,
         "lm_head_bias": True,
-        "tie_word_embeddings": bool(c.get("tie_word_embeddings", False)),
+        "tie_word_embeddings": c.flag("tie_word_embeddings", False),
     }
 
 
 def _gpt_neox(c: _Config) -> Params:
-    bias = bool(c.get("attention_bias", True))
-    rope = c.get("rope_parameters", None) or {}
+    bias = c.flag("attention_bias", True)
     return {
         **_gpt2(c),
         "intermediate_size": c.size("intermediate_size"),
         "position_embedding": "rotary",
-        "partial_rotary_factor": c.get("rotary_pct", rope.get("partial_rotary_factor", 1.0)),
+        "partial_rotary_factor": _partial_rotary(c, "rotary_pct"),
         "max_position_embeddings": c.size("max_position_embeddings", 2048),
-        "parallel_residual": bool(c.get("use_parallel_residual", True)),
+        "parallel_residual": c.flag("use_parallel_residual", True),
         "parallel_norms": 2,
         "qkv_bias": bias,
         "o_bias": bias,
-        "tie_word_embeddings": bool(c.get("tie_word_embeddings", False)),
+        "tie_word_embeddings": c.flag("tie_word_embeddings", False),
     }
 
 
 def _falcon(c: _Config) -> Params:
     p = _gpt2(c)
-    heads, new = p["num_heads"], bool(c.get("new_decoder_architecture", False))
+    heads, new = p["num_heads"], c.flag("new_decoder_architecture", False)
     # K/V heads: grouped (new architecture), one (multi-query), or one per query head
-    kv = c.size("num_kv_heads", heads) if new else (1 if c.get("multi_query", True) else heads)
-    parallel = bool(c.get("parallel_attn", True))
+    kv = c.size("num_kv_heads", heads) if new else (1 if c.flag("multi_query", True) else heads)
+    parallel = c.flag("parallel_attn", True)
     norms = c.get("num_ln_in_parallel_attn", None) or (2 if new else 1)
+    if isinstance(norms, bool) or norms not in (1, 2):
+        raise c.error("num_ln_in_parallel_attn", f"{short_repr(norms)} is not 1 or 2", "or null")
     return {
         **p,
         "num_kv_heads": kv,
         "intermediate_size": c.size("ffn_hidden_size", 4 * p["hidden_size"]),
-        "bias": bool(c.get("bias", False)),
+        "bias": c.flag("bias", False),
         "position_embedding": "rotary",  # or ALiBi: no parameters either way
         "max_position_embeddings": c.size("max_position_embeddings", 2048),
         "parallel_residual": parallel,
@@ -320,7 +396,7 @@ def _bert(c: _Config) -> Params:
         "bias": True,
         "position_embedding": "learned",
         "max_position_embeddings": c.size("max_position_embeddings", 512),
-        "type_vocab_size": c.get("type_vocab_size", 2),
+        "type_vocab_size": c.count("type_vocab_size", 2),
         "pooler": True,
     }
 
@@ -357,13 +433,22 @@ def hf_params(config: Mapping[str, Any], file: str | None = None) -> dict[str, A
     """Transformer-family parameters of a Hugging Face config mapping."""
     c = _Config(config, file)
     model_type = c.get("model_type")
-    if model_type not in MODEL_TYPES:
+    if not isinstance(model_type, str) or model_type not in MODEL_TYPES:
+        supported = "supported: " + ", ".join(MODEL_TYPES)
+        if not isinstance(model_type, str):  # a list or an object: no name to look up
+            raise c.error(
+                "model_type", f"{short_repr(model_type)} is not a model type name", supported
+            )
         raise c.error(
             "model_type",
             f"unknown model_type {model_type!r}",
-            did_you_mean(str(model_type), MODEL_TYPES, "supported: " + ", ".join(MODEL_TYPES)),
+            did_you_mean(model_type, MODEL_TYPES, supported),
         )
-    return {k: v for k, v in MODEL_TYPES[model_type](c).items() if v is not None}
+    try:
+        params = MODEL_TYPES[model_type](c)
+    except SpecError as exc:  # a shared check (transformer_params) names the key, not the file
+        raise exc.with_context(file=file) from None
+    return {k: v for k, v in params.items() if v is not None}
 
 
 def from_hf_config(

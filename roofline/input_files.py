@@ -129,12 +129,7 @@ def read_bounded(
         raise open_error(exc, name, field) from None
     try:
         st = os.fstat(fd)
-        if stat.S_ISDIR(st.st_mode):
-            raise SpecError(
-                "is a directory, not a spec file", file=name, field=field, fix="name a .yaml file"
-            )
-        if not stat.S_ISREG(st.st_mode):
-            raise _not_regular(file_kind(st.st_mode), name, field, what)
+        _check_regular(st, name, field, what)
         _note(st)
         got = st.st_size  # a regular file's size is true (a /proc file's 0 is read below)
         chunks: list[bytes] = []
@@ -158,6 +153,30 @@ def read_bounded(
             fix="specs are small; is this the right file? (roofline.input_files.MAX_SPEC_BYTES)",
         )
     return b"".join(chunks)
+
+
+def require_file(
+    path: str | os.PathLike[str], *, field: str | None = None, what: str = "a spec file"
+) -> None:
+    """A SpecError unless ``path`` is an existing regular file, saying what it is instead:
+    missing, a directory, a device, a FIFO... (the same words :func:`read_bounded` uses), for a
+    command that hands the path to another reader."""
+    name = str(path)
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError) as exc:
+        raise open_error(exc, name, field) from None
+    _check_regular(st, name, field, what)
+
+
+def _check_regular(st: os.stat_result, name: str, field: str | None, what: str) -> None:
+    """The one place a path that is not a regular file is refused: a directory, or a device,
+    FIFO, socket... by its kind."""
+    if stat.S_ISDIR(st.st_mode):
+        fix = "name a .yaml file" if what == "a spec file" else f"give {what}"
+        raise SpecError(f"is a directory, not {what}", file=name, field=field, fix=fix)
+    if not stat.S_ISREG(st.st_mode):
+        raise _not_regular(file_kind(st.st_mode), name, field, what)
 
 
 def _kind_of(path: str | os.PathLike[str]) -> str | None:

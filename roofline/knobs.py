@@ -80,6 +80,27 @@ def zero_ok(path: str) -> bool:
     return path in _ZERO_OK or path.endswith(".energy") or ".energy." in path
 
 
+#: knobs that a device improves by lowering (the rest: by raising, as a bandwidth or a peak)
+_LOWER_IS_BETTER = (
+    "overheads.per_op",
+    "power.idle",
+    "power.interconnect",
+    "cost.price",
+    "cost.electricity",
+    "cost.pue",
+    "cost.hourly",
+)
+
+
+def lower_is_better(path: str) -> bool:
+    """Whether knob ``path`` (canonical) improves a device by going down: an overhead, an
+    energy, idle power, a price, a PUE, an access granularity (less waste per lookup). A
+    bandwidth, capacity, peak, efficiency, TDP or lifetime improves by going up."""
+    return (
+        path in _LOWER_IS_BETTER or path.endswith((".energy", ".granularity")) or ".energy." in path
+    )
+
+
 def _need_energy(hw: Hardware, path: str) -> None:
     if not hw.has_energy:
         raise SpecError(
@@ -133,16 +154,62 @@ def knob_dim(hw: Hardware, path: str) -> tuple[str, Dim | None]:
     if path in _ENERGY_KNOBS:
         _need_energy(hw, path)
         return path, _ENERGY_KNOBS[path]
+    raise SpecError(
+        f"unknown knob {path!r}",
+        field=path,
+        fix=did_you_mean(
+            path, knob_paths(hw), "e.g. memory.main.bandwidth, engines.matrix.peak.fp16"
+        ),
+    )
+
+
+def knob_paths(hw: Hardware) -> list[str]:
+    """Every knob path :func:`knob_dim` knows on ``hw`` (a peak and an energy of every dtype,
+    though only those the device has can be read or varied, and the energy and cost knobs,
+    though only a device with an energy model and that way of pricing has them)."""
     known = [f"memory.{n}.{k}" for n in hw.memory for k in _PATH_DIMS] + [
         f"engines.{e}.{what}.{d}" for e in EngineKind for d in BITS for what in ("peak", "energy")
     ]
     known += ["engines.matrix.efficiency", "engines.vector.efficiency", "overheads.per_op"]
-    known += list(_ENERGY_KNOBS)
-    raise SpecError(
-        f"unknown knob {path!r}",
-        field=path,
-        fix=did_you_mean(path, known, "e.g. memory.main.bandwidth, engines.matrix.peak.fp16"),
+    return known + list(_ENERGY_KNOBS)
+
+
+def knob_base(hw: Hardware, path: str) -> tuple[str, float]:
+    """(canonical path, the value ``hw`` has for knob ``path``, SI): read from the device's
+    one-variant grid through the same slot :func:`vary` writes, so that ``vary(hw, {path:
+    [value]})`` gives ``hw`` back. A SpecError for a knob the device does not have (a peak of a
+    dtype its engine lacks, an energy without an energy model, a price of an hourly device)."""
+    canon, _ = knob_dim(hw, path)
+    g = to_grid(hw)
+    names = list(hw.memory)
+    slots = _Slots(
+        g.capacity,
+        g.bandwidth,
+        g.granularity,
+        g.matrix_peak,
+        g.vector_peak,
+        g.matrix_eff,
+        g.vector_eff,
+        g.overhead,
+        g.energy,
     )
+    parts = canon.split(".")
+    target, key = slots.slot(parts, names)
+    if isinstance(target, dict) and key not in target:
+        eng = getattr(hw.engines, parts[1])
+        raise SpecError(
+            f"{hw.name} has no {parts[1]} {parts[2]} for {key}",
+            field=path,
+            fix=f"use one of {', '.join(eng.peak)}",
+        )
+    value = float(np.asarray(target[key]).reshape(-1)[0])
+    if not math.isfinite(value):
+        raise SpecError(
+            f"{hw.name} gives no value for {canon}",
+            field=path,
+            fix="add it to the device spec (hw_specs/README.md)",
+        )
+    return canon, value
 
 
 def parse_knob_values(hw: Hardware, path: str, values: KnobValues) -> tuple[str, np.ndarray]:
@@ -370,31 +437,22 @@ def grid_of(hw: Hardware, parsed: dict[str, np.ndarray]) -> HardwareGrid:
     cols = list(parsed.values())
     g = to_grid(hw)
     h = cols[0].size
-    rep = {k: np.repeat(v, h, axis=0) for k, v in (("cap", g.capacity), ("bw", g.bandwidth))}
-    capacity, bandwidth = rep["cap"], rep["bw"]
-    granularity = np.repeat(g.granularity, h, axis=0)
-    mp = {k: np.repeat(v, h) for k, v in g.matrix_peak.items()}
-    vp = {k: np.repeat(v, h) for k, v in g.vector_peak.items()}
-    meff, veff = np.repeat(g.matrix_eff, h), np.repeat(g.vector_eff, h)
-    overhead = np.repeat(g.overhead, h)
-    energy = None if g.energy is None else g.energy.repeat(h)
+    s = _Slots(
+        np.repeat(g.capacity, h, axis=0),
+        np.repeat(g.bandwidth, h, axis=0),
+        np.repeat(g.granularity, h, axis=0),
+        {k: np.repeat(v, h) for k, v in g.matrix_peak.items()},
+        {k: np.repeat(v, h) for k, v in g.vector_peak.items()},
+        np.repeat(g.matrix_eff, h),
+        np.repeat(g.vector_eff, h),
+        np.repeat(g.overhead, h),
+        None if g.energy is None else g.energy.repeat(h),
+    )
     names = list(hw.memory)
     for path, col in zip(parsed, cols):
-        parts = path.split(".")
-        if energy is not None and _set_energy(energy, parts, col, names):
-            continue
-        if parts[0] == "memory":
-            arr = {"capacity": capacity, "bandwidth": bandwidth, "granularity": granularity}[
-                parts[2]
-            ]
-            arr[:, names.index(parts[1])] = col
-        elif parts[0] == "engines" and parts[2] == "peak":
-            table = mp if parts[1] == EngineKind.MATRIX else vp
-            table[parts[3]] = col.copy()
-        elif parts[0] == "engines" and parts[2] == "efficiency":
-            (meff if parts[1] == EngineKind.MATRIX else veff)[:] = col
-        else:
-            overhead[:] = col
+        target, key = s.slot(path.split("."), names)
+        target[key] = col.copy() if isinstance(target, dict) else col
+    energy = s.energy
     labels = VariantLabels(hw.name, range(h))
     tile = None if g.tile is None else np.repeat(g.tile, h, axis=0)
     if energy is not None:
@@ -409,32 +467,64 @@ def grid_of(hw: Hardware, parsed: dict[str, np.ndarray]) -> HardwareGrid:
     return HardwareGrid(
         hw,
         labels,
-        capacity,
-        bandwidth,
-        granularity,
-        mp,
-        vp,
-        meff,
-        veff,
-        overhead,
+        s.capacity,
+        s.bandwidth,
+        s.granularity,
+        s.matrix_peak,
+        s.vector_peak,
+        s.matrix_eff,
+        s.vector_eff,
+        s.overhead,
         tile,
         knobs=dict(zip(parsed, cols)),
         energy=energy,
     )
 
 
-def _set_energy(energy: DeviceEnergy, parts: list[str], col: np.ndarray, names: list[str]) -> bool:
-    """Write a knob of the energy model into ``energy`` (in place); False for other knobs."""
-    if parts[0] == "memory" and parts[2] == "energy":
-        energy.level[:, names.index(parts[1])] = col
-    elif parts[0] == "engines" and parts[2] == "energy":
-        table = energy.matrix if parts[1] == EngineKind.MATRIX else energy.vector
-        table[parts[3]] = col.copy()
-    elif parts[0] in ("power", "cost"):
-        getattr(energy, parts[1])[:] = col
-    else:
-        return False
-    return True
+@dataclass(frozen=True)
+class _Slots:
+    """The arrays of a grid that knobs set: :meth:`slot` is the one map from a knob path to
+    where its value lives, for :func:`grid_of` to write and :func:`knob_base` to read."""
+
+    capacity: np.ndarray
+    bandwidth: np.ndarray
+    granularity: np.ndarray
+    matrix_peak: dict[str, np.ndarray]
+    vector_peak: dict[str, np.ndarray]
+    matrix_eff: np.ndarray
+    vector_eff: np.ndarray
+    overhead: np.ndarray
+    energy: DeviceEnergy | None
+
+    def slot(self, parts: list[str], names: list[str]) -> tuple[Any, Any]:
+        """(container, key) of the canonical knob path split into ``parts``: the knob's values
+        are ``container[key]`` (a column of an [H, L] array, a dtype of a peak or energy table,
+        or a whole [H] array)."""
+        matrix = len(parts) > 1 and parts[1] == EngineKind.MATRIX
+        energy = self.energy
+        if parts[0] == "memory":
+            col = (slice(None), names.index(parts[1]))
+            if parts[2] == "energy":
+                return _energy(energy).level, col
+            levels = {"capacity": self.capacity, "bandwidth": self.bandwidth}
+            return levels.get(parts[2], self.granularity), col
+        if parts[0] == "engines" and parts[2] == "peak":
+            return (self.matrix_peak if matrix else self.vector_peak), parts[3]
+        if parts[0] == "engines" and parts[2] == "energy":
+            e = _energy(energy)
+            return (e.matrix if matrix else e.vector), parts[3]
+        if parts[0] == "engines":  # efficiency
+            return (self.matrix_eff if matrix else self.vector_eff), slice(None)
+        if parts[0] in ("power", "cost"):
+            return getattr(_energy(energy), parts[1]), slice(None)
+        return self.overhead, slice(None)
+
+
+def _energy(energy: DeviceEnergy | None) -> DeviceEnergy:
+    """The grid's energy model (:func:`knob_dim` refuses an energy knob of a device without)."""
+    if energy is None:  # pragma: no cover - knob_dim checked
+        raise SpecError("the device has no energy model", fix="add its power block")
+    return energy
 
 
 def unread_knobs(

@@ -3,6 +3,8 @@ the batches under a latency target)."""
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -16,7 +18,7 @@ from roofline.evaluation import evaluate_costs
 from roofline.grid import stack
 from roofline.hardware import Hardware
 from roofline.kinds import EngineKind
-from roofline.knobs import knob_dim, vary, warn_unread
+from roofline.knobs import knob_base, lower_is_better, vary, warn_unread
 from roofline.placement import Policy
 from roofline.precision import Precision
 from roofline.presets import load_device, load_model
@@ -40,6 +42,10 @@ def default_knobs(hw: Hardware, dtype: str | Precision) -> list[str]:
     return knobs
 
 
+#: what the improved or degraded columns of a direction that leaves the knob's range show
+OUT_OF_RANGE = "out of range"
+
+
 def sensitivity(
     model: ModelLike,
     hw: HardwareLike,
@@ -52,53 +58,63 @@ def sensitivity(
 ) -> Table:
     """Rank how much each knob buys: latency with the knob times ``factor`` and divided by it.
 
-    Returns one row per knob, sorted by the speedup from improving it (a larger bandwidth, peak
-    or capacity; a smaller overhead), with the new latency, speedup and bound in each direction.
-    All variants are evaluated in one vectorized call. ``dtype`` None is the device's
-    ``default_dtype``; a given knob the evaluation does not read at it warns
-    (:class:`~roofline.errors.UnreadKnobWarning`).
+    Returns one row per knob, sorted by the speedup from improving it, with the device's own
+    value of the knob (``base_value``, SI: what :func:`~roofline.knobs.vary` sets and
+    :func:`~roofline.knobs.knob_base` reads) and the new latency, speedup and bound in each
+    direction. Improving is raising a bandwidth, capacity, peak, efficiency, TDP or lifetime
+    and lowering an overhead, an energy, idle power, a price, a PUE or an access granularity
+    (:func:`~roofline.knobs.lower_is_better`). Any knob of :func:`~roofline.knobs.vary` may be
+    given; the default is :func:`default_knobs`.
+
+    A direction whose value would leave the knob's valid range (an efficiency of 1.0 doubled,
+    a PUE below 1, a value outside its physical range, idle power above the TDP) is not
+    clamped: its latency and speedup are empty (NaN) and its bound says ``out of range``
+    (:data:`OUT_OF_RANGE`), so a figure never stands for a factor other than ``factor``; such a
+    row ranks below those whose improvement was evaluated.
+
+    All variants are evaluated in one vectorized call. ``factor`` is a finite number > 1.
+    ``dtype`` None is the device's ``default_dtype``; a given knob the evaluation does not read
+    at it warns (:class:`~roofline.errors.UnreadKnobWarning`).
     """
+    factor = check_factor(factor)
     dev = load_device(hw)
     m = load_model(model)
     dt = Precision.of(default_dtype(dev) if dtype is None else dtype).name
     paths = knobs or default_knobs(dev, dt)
     if knobs:
         warn_unread(dev, knobs, dt)
-    if factor <= 1:
-        raise SpecError(f"factor={factor} must be > 1", field="factor", fix="e.g. 2")
-    base_vals = {}
-    variants = [dev]
-    for p in paths:
-        canon, arr = _knob_value(dev, p)
-        base_vals[canon] = arr
-        better = arr / factor if canon == "overheads.per_op" else arr * factor
-        worse = arr * factor if canon == "overheads.per_op" else arr / factor
-        for v in (better, worse):
-            variants.append(vary(dev, {canon: [v]}).variant(0))
     b = as_batches(batch_sizes(batch))
     if b.size != 1:
         raise SpecError("sensitivity takes one batch size", field="batch", fix="e.g. batch=16")
+    base_vals: dict[str, float] = {}
+    variants = [dev]
+    where: dict[str, list[int | None]] = {}  # knob -> variant of (improved, degraded); None: out
+    for p in paths:
+        canon, value = knob_base(dev, p)
+        base_vals[canon] = value
+        up, down = value * factor, value / factor
+        better, worse = (down, up) if lower_is_better(canon) else (up, down)
+        where[canon] = []
+        for v in (better, worse):
+            try:
+                variants.append(vary(dev, {canon: [v]}).variant(0))
+            except SpecError:  # the value leaves the knob's range: no figure, a note
+                where[canon].append(None)
+            else:
+                where[canon].append(len(variants) - 1)
     r = evaluate_costs(count_graph(m.graph, b, dt, fuse=fuse), stack(variants), policy)
     lat = r.latency_s[:, 0]
     bound = r.dominant_bound()[:, 0]
     rows: list[list[Any]] = []
-    for i, p in enumerate(base_vals):
-        hb, hw_ = 1 + 2 * i, 2 + 2 * i
-        rows.append(
-            [
-                p,
-                base_vals[p],
-                float(lat[0]),
-                str(bound[0]),
-                float(lat[hb]),
-                float(lat[0] / lat[hb]),
-                str(bound[hb]),
-                float(lat[hw_]),
-                float(lat[0] / lat[hw_]),
-                str(bound[hw_]),
-            ]
-        )
-    rows.sort(key=lambda r: -float(r[5]))
+    for p, value in base_vals.items():
+        row: list[Any] = [p, value, float(lat[0]), str(bound[0])]
+        for i in where[p]:
+            if i is None:
+                row += [float("nan"), float("nan"), OUT_OF_RANGE]
+            else:
+                row += [float(lat[i]), float(lat[0] / lat[i]), str(bound[i])]
+        rows.append(row)
+    rows.sort(key=lambda r: (math.isnan(r[5]), -r[5] if not math.isnan(r[5]) else 0.0))
     cols = [
         "knob",
         "base_value",
@@ -118,23 +134,20 @@ def sensitivity(
     )
 
 
-def _knob_value(hw: Hardware, path: str) -> tuple[str, float]:
-    canon, _ = knob_dim(hw, path)
-    parts = canon.split(".")
-    if parts[0] == "memory":
-        return canon, float(getattr(hw.memory[parts[1]], parts[2]))
-    if parts[0] == "engines":
-        eng = getattr(hw.engines, parts[1])
-        if parts[2] == "peak":
-            if parts[3] not in eng.peak:
-                raise SpecError(
-                    f"{hw.name} has no {parts[1]} peak for {parts[3]}",
-                    field=path,
-                    fix=f"use one of {', '.join(eng.peak)}",
-                )
-            return canon, float(eng.peak[parts[3]])
-        return canon, float(eng.efficiency)
-    return canon, float(hw.overheads.per_op)
+def check_factor(factor: Any, field: str = "factor") -> float:
+    """``factor`` of :func:`sensitivity` as a float: a real number (no bool, no text), finite
+    and > 1; a SpecError naming ``field`` otherwise."""
+    fix = f"e.g. {'--factor 2' if field.startswith('--') else 'factor=2'}: each knob is "
+    fix += "multiplied and divided by it"
+    if not isinstance(factor, numbers.Real) or isinstance(factor, (bool, np.bool_)):
+        raise SpecError(f"{factor!r} is not a number", field=field, fix=fix)
+    try:
+        x = float(factor)
+    except OverflowError:  # an integer beyond the floats
+        x = -math.inf if str(factor).startswith("-") else math.inf
+    if not math.isfinite(x) or x <= 1:
+        raise SpecError(f"{x:g} must be a finite number > 1", field=field, fix=fix)
+    return x
 
 
 class DeviceDiff(NamedTuple):

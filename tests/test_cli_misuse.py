@@ -130,6 +130,66 @@ def test_malformed_vary(case, capsys, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+SENS = ["sensitivity", "resnet18", "--hw", "t4"]
+SWEEP_BW = ["sweep", "resnet18", "--hw", "t4", "-q", "--vary", "memory.dram.bandwidth=1TB/s"]
+#: input slips a fuzzer found: each names its flag and says what is wrong with the value
+SLIPS = {
+    "factor nan": ([*SENS, "--factor", "nan"], r"^roofline: error: --factor: nan must be a finite"),
+    "factor inf": ([*SENS, "--factor", "inf"], r"--factor: inf must be a finite number > 1"),
+    "factor overflow": ([*SENS, "--factor", "1e400"], r"--factor: inf must be a finite number"),
+    "factor one": ([*SENS, "--factor", "1"], r"--factor: 1 must be a finite number > 1"),
+    "factor below one": ([*SENS, "--factor", "0.5"], r"--factor: 0.5 must be a finite number"),
+    "factor text": ([*SENS, "--factor", "two"], r"--factor: 'two' is not a number"),
+    "workers zero": ([*SWEEP_BW, "--workers", "0"], r"--workers: '0' must be a whole number >= 1"),
+    "workers negative": ([*SWEEP_BW, "--workers", "-1"], r"--workers: '-1' must be a whole"),
+    "workers text": ([*SWEEP_BW, "--workers", "two"], r"--workers: 'two' must be a whole"),
+    "vary with no knob": (
+        [*SWEEP_BW[:-1], "=1TB/s"],
+        r"^roofline: error: --vary: .*'=1TB/s' names no knob before '='",
+    ),
+    "vary an unknown knob": (
+        [*SWEEP_BW[:-1], "memory.dram.bandwith=1TB/s"],
+        r"^roofline: error: --vary memory.dram.bandwith: unknown knob",
+    ),
+    "vary an empty item": (
+        [*SWEEP_BW[:-1], "memory.dram.bandwidth=1TB/s,,2TB/s"],
+        r"--vary memory.dram.bandwidth: an empty value in the list '1TB/s,,2TB/s'",
+    ),
+    "vary a trailing comma": (
+        [*SWEEP_BW[:-1], "memory.dram.bandwidth=1TB/s,"],
+        r"--vary memory.dram.bandwidth: an empty value",
+    ),
+    "per-op of an unknown extension": (
+        [*SWEEP_BW, "--per-op", "out.xyz"],
+        r"--per-op: 'out.xyz' is not a .csv file",
+    ),
+    "per-op without an extension": (
+        [*SWEEP_BW, "--per-op", "out"],
+        r"--per-op: 'out' is not a .csv file",
+    ),
+    "per-op to stdout": ([*SWEEP_BW, "--per-op", "-"], r"--per-op: '-' is not a .csv file"),
+    "check a directory": (["check", "."], r"^roofline: error: \.: is a directory"),
+    "check a device": (["check", os.devnull], r"is a character device, not a regular file"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SLIPS))
+def test_input_slips_name_the_flag(case, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv, pattern = SLIPS[case]
+    line = _fails(argv, capsys, pattern)
+    assert "_positive_int" not in line
+    assert list(tmp_path.iterdir()) == []  # no per-op file, no output
+
+
+def test_per_op_writes_a_csv_file(capsys, tmp_path):
+    out = tmp_path / "per_op.CSV"
+    assert cli.main([*SWEEP_BW, "--per-op", str(out), "--format", "csv"]) == 0
+    header = out.read_text().splitlines()[0].split(",")
+    assert "op" in header and "time_s" in header
+    capsys.readouterr()
+
+
 def test_unwritable_outputs_leave_no_file(capsys, tmp_path):
     a_file = tmp_path / "not_a_dir"
     a_file.write_text("x")

@@ -24,6 +24,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import warnings
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
@@ -887,6 +888,151 @@ def test_repeated_single_value_flags_are_refused(argv, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     refused(argv, "given twice")
     assert list(tmp_path.iterdir()) == []
+
+
+# -- sensitivity: every knob's base value is the device's own ---------------------------------
+
+
+def _purchased() -> rl.Hardware:
+    """h100_sxm5 priced by purchase (price, lifetime, electricity, PUE) instead of by the hour."""
+    spec = yaml.safe_load((ROOT / "hw_specs" / "h100_sxm5.yaml").read_text())
+    spec["name"] = "h100_purchased"
+    spec["cost"] = {
+        "price": "$30000",
+        "lifetime": "4 y",
+        "electricity": "$0.1/kWh",
+        "pue": 1.2,
+        "source": "a test's assumption",
+    }
+    return rl.load_hardware(spec)
+
+
+def _spec_value(hw: rl.Hardware, path: str) -> float:
+    """Knob ``path``'s value read from the loaded spec's own fields (apart from roofline.knobs)."""
+    parts = path.split(".")
+    if parts[0] == "memory":
+        return getattr(hw.memory[parts[1]], parts[2])
+    if parts[0] == "engines":
+        engine = getattr(hw.engines, parts[1])
+        return (
+            engine.efficiency if parts[2] == "efficiency" else getattr(engine, parts[2])[parts[3]]
+        )
+    if parts[0] == "overheads":
+        return hw.overheads.per_op
+    return getattr(getattr(hw, parts[0]), parts[1])
+
+
+def _every_knob(hw: rl.Hardware) -> list[str]:
+    """Every knob ``sensitivity --help`` lists that ``hw`` has a value for."""
+    knobs = [f"memory.{n}.{k}" for n in hw.memory for k in SENSITIVITY_LEAVES[:4]]
+    for e in ("matrix", "vector"):
+        engine = getattr(hw.engines, e)
+        knobs += [f"engines.{e}.{what}.{dt}" for dt in engine.peak for what in ("peak", "energy")]
+        knobs.append(f"engines.{e}.efficiency")
+    knobs += ["overheads.per_op", "power.tdp", "power.idle", "power.interconnect"]
+    hourly = hw.cost.hourly is not None
+    return knobs + (
+        ["cost.hourly"]
+        if hourly
+        else ["cost.price", "cost.lifetime", "cost.electricity", "cost.pue"]
+    )
+
+
+#: the last word of every knob family ``sensitivity --help`` lists
+SENSITIVITY_LEAVES = (
+    "capacity",
+    "bandwidth",
+    "granularity",
+    "energy",
+    "peak",
+    "efficiency",
+    "per_op",
+    "tdp",
+    "idle",
+    "interconnect",
+    "price",
+    "lifetime",
+    "electricity",
+    "pue",
+    "hourly",
+)
+
+
+def test_sensitivity_help_lists_every_knob_family(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["sensitivity", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for leaf in SENSITIVITY_LEAVES:
+        assert leaf in text.split("--knob", 1)[1], leaf
+
+
+def test_sensitivity_base_values_are_the_devices_figures():
+    """cost.hourly and power.idle used to read the per-op overhead ($0.018/h, 5 uW)."""
+    hw = rl.load_hardware("h100_sxm5")
+    t = rl.sensitivity(MODEL, hw, knobs=["cost.hourly", "power.idle", "power.tdp"])
+    base = {r["knob"]: r["base_value"] for r in t}
+    assert base["cost.hourly"] == pytest.approx(4.916 / 3600) == hw.cost.hourly
+    assert base["power.idle"] == 140.0 == hw.power.idle
+    assert base["power.tdp"] == 700.0 == hw.power.tdp
+
+
+@pytest.mark.parametrize("device", ["h100_sxm5", "purchased"])
+def test_every_knob_gets_its_own_base_value(device):
+    """Each listed knob's base value is the spec's own figure, and varying the knob to it gives
+    the device back (the value rl.vary sets is the value sensitivity reads)."""
+    hw = _purchased() if device == "purchased" else rl.load_hardware("h100_sxm5")
+    knobs = _every_knob(hw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", rl.UnreadKnobWarning)  # peaks of other dtypes
+        t = rl.sensitivity(MODEL, hw, knobs=knobs)
+    base = {r["knob"]: r["base_value"] for r in t}
+    assert sorted(base) == sorted(knobs)
+    for knob in knobs:
+        assert base[knob] == _spec_value(hw, knob), knob
+        varied, plain = rl.vary(hw, {knob: [base[knob]]}).variant(0), hw
+        assert varied.model_dump(exclude={"name"}) == plain.model_dump(exclude={"name"}), knob
+    for r in t:  # every evaluated direction has a latency (NaN is None); the others say why not
+        for d in ("improved", "degraded"):
+            ok = r[f"{d}_latency_s"] is not None and math.isfinite(r[f"{d}_latency_s"])
+            assert ok or r[f"{d}_bound"] == "out of range", (r["knob"], d)
+
+
+def test_sensitivity_skips_a_direction_that_leaves_the_knobs_range():
+    """An efficiency of 1.0 cannot double, a PUE of 1.2 cannot halve: those cells are empty
+    and say so, the other direction is evaluated, and the row ranks last."""
+    hw = _purchased()
+    knobs = ["engines.matrix.efficiency", "cost.pue", "memory.hbm.bandwidth"]
+    rows = {r["knob"]: r for r in rl.sensitivity(MODEL, hw, knobs=knobs)}
+    for knob in knobs[:2]:
+        r = rows[knob]
+        assert r["improved_latency_s"] is None and r["improved_speedup"] is None  # NaN
+        assert r["improved_bound"] == "out of range"
+        assert math.isfinite(r["degraded_latency_s"]), knob
+    t = rl.sensitivity(MODEL, hw, knobs=knobs)
+    assert t[0]["knob"] == "memory.hbm.bandwidth"
+    status, out, err = run(["sensitivity", MODEL, "--hw", "h100_sxm5", "--knob", "power.tdp"])
+    assert status == 0 and err == "", err
+    assert "700 W" in out
+
+
+@pytest.mark.parametrize(
+    "factor, problem",
+    [
+        ("2", r"'2' is not a number"),
+        (None, r"None is not a number"),
+        (True, r"True is not a number"),
+        (float("nan"), r"nan must be a finite number > 1"),
+        (float("inf"), r"inf must be a finite number > 1"),
+        (1.0, r"1 must be a finite number > 1"),
+        (0.5, r"0.5 must be a finite number > 1"),
+        (10**400, r"inf must be a finite number > 1"),
+    ],
+    ids=["text", "None", "bool", "nan", "inf", "one", "half", "int beyond floats"],
+)
+def test_sensitivity_factor_is_a_finite_number_above_one(factor, problem):
+    with pytest.raises(SpecError, match=problem) as info:
+        rl.sensitivity(MODEL, "t4", factor=factor)
+    assert info.value.field == "factor"
 
 
 def test_the_corpus_has_at_least_100_cases():

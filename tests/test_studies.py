@@ -13,6 +13,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import roofline as rl  # noqa: E402
+from roofline import cli  # noqa: E402
 from roofline.counting import count_graph  # noqa: E402
 from roofline.errors import SpecError  # noqa: E402
 from roofline.evaluation import evaluate_costs  # noqa: E402
@@ -256,6 +257,51 @@ def test_fleet_rejects_an_empty_or_negative_mix():
     for bad in ({}, {"resnet50": -1.0}, {"resnet50": 0.0}):
         with pytest.raises(SpecError, match="fleet mix"):
             rl.fleet_breakdown(bad)
+
+
+@pytest.mark.parametrize(
+    "weight, problem",
+    [
+        (float("nan"), r"weight nan of 'resnet50' in the fleet mix is not a finite number >= 0"),
+        (float("inf"), r"weight inf of 'resnet50' in the fleet mix is not a finite number >= 0"),
+        (-float("inf"), r"weight -inf of 'resnet50' .* not a finite number >= 0"),
+        ("a", r"weight 'a' of 'resnet50' in the fleet mix is not a number"),
+        ("0.5", r"weight '0.5' of 'resnet50' .* is not a number"),
+        (None, r"weight None of 'resnet50' .* is not a number"),
+        (True, r"weight True of 'resnet50' .* is not a number"),
+        (10**400, r"weight inf of 'resnet50' .* not a finite number >= 0"),
+    ],
+    ids=["nan", "inf", "-inf", "text", "numeric text", "None", "bool", "int beyond floats"],
+)
+def test_fleet_names_the_models_bad_weight(weight, problem):
+    """A weight that is not a finite number >= 0 is a SpecError naming the model's weight, not
+    a TypeError from the sum or a NaN share."""
+    with pytest.raises(SpecError, match=problem) as info:
+        rl.fleet_breakdown({"rec_paper": 1.0, "resnet50": weight}, device="t4")
+    assert info.value.field == "mix.resnet50"
+
+
+@pytest.mark.parametrize("mix", [["resnet50"], "resnet50", 1.0], ids=["list", "str", "number"])
+def test_fleet_mix_must_be_a_mapping(mix):
+    with pytest.raises(SpecError, match="is not a fleet mix") as info:
+        rl.fleet_breakdown(mix)
+    assert info.value.field == "mix"
+
+
+def test_fleet_huge_weights_normalize_without_overflow():
+    st = rl.fleet_breakdown({"resnet50": 1e308, "vgg16": 1e308}, device="t4")
+    assert st.findings["mix"] == {"resnet50": 0.5, "vgg16": 0.5}
+    assert all(math.isfinite(v) for v in st.findings["shares"].values())
+
+
+@pytest.mark.parametrize("weight", ["nan", "inf", "-1", "x"])
+def test_fleet_chart_refuses_a_bad_weight_in_one_line(weight, tmp_path, capsys):
+    out = tmp_path / "f.png"
+    argv = ["plot", "fleet", f"resnet50={weight}", "--hw", "t4", "-o", str(out)]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("roofline: error: models.resnet50: weight ")
+    assert not out.exists()
 
 
 # -- the Study object ---------------------------------------------------------------------------

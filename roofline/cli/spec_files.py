@@ -20,6 +20,7 @@ from roofline.api import count
 from roofline.cli.common import Command, add_output_options, emit, write_output
 from roofline.errors import SpecError
 from roofline.hardware import Hardware
+from roofline.input_files import require_file
 from roofline.kinds import EngineKind
 from roofline.presets import load_hardware, load_model
 from roofline.systems.spec import System
@@ -65,8 +66,9 @@ def check_arguments(parser: argparse.ArgumentParser) -> None:
 def run_check(args: argparse.Namespace) -> int:
     """Load the file; print its summary (an invalid one is a SpecError: every field at once)."""
     path = Path(args.file)
-    if not path.is_file():
+    if not path.exists():
         raise SpecError("no such file", file=args.file, fix="give the path of a spec file")
+    require_file(args.file)  # a directory, a device, a FIFO: each said as such
     emit(summary(str(path)), args)
     return 0
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from roofline.cli.common import (
@@ -28,14 +28,14 @@ from roofline.cli.common import (
 from roofline.cli.model_args import add_model_options, models_of
 from roofline.errors import SpecError
 from roofline.knobs import knob_dim, parse_knob_values, zero_ok
-from roofline.output_files import image_format, write_text
+from roofline.output_files import check_target, image_format, write_text
 from roofline.presets import load_hardware
 from roofline.sweep_sinks import SweepOutput, TextSink, is_dataset, read_sweep
 from roofline.sweeps import Progress, n_points, sweep
 from roofline.systems.spec import System
 from roofline.systems.variants import system_knob_dim
 from roofline.units import parse_range
-from roofline.whatif import diff_devices, sensitivity
+from roofline.whatif import check_factor, diff_devices, sensitivity
 
 
 def parse_vary(items: list[str], hw: Any) -> dict[str, list[float]]:
@@ -52,8 +52,18 @@ def parse_vary(items: list[str], hw: Any) -> dict[str, list[float]]:
                 fix="write PATH=a,b,c or PATH=start:stop:count[:log]",
             )
         path, spec = item.split("=", 1)
+        path = path.strip()
+        if not path:
+            raise SpecError(
+                f"--vary {item!r} names no knob before '='",
+                field="--vary",
+                fix="write PATH=VALUES, e.g. memory.main.bandwidth=1TB/s,2TB/s",
+            )
         on_system = isinstance(hw, System)
-        canon, dim = system_knob_dim(hw, path.strip()) if on_system else knob_dim(hw, path.strip())
+        try:
+            canon, dim = system_knob_dim(hw, path) if on_system else knob_dim(hw, path)
+        except SpecError as exc:
+            raise SpecError(exc.problem, field=f"--vary {path}", fix=exc.fix) from None
         if dim is None and canon == "count":
             values = _counts(spec)
         else:
@@ -61,9 +71,13 @@ def parse_vary(items: list[str], hw: Any) -> dict[str, list[float]]:
                 if dim is not None and ":" in spec:
                     texts: list[Any] = parse_range(spec, dim, allow_zero=zero_ok(canon))
                 else:
-                    texts = [v.strip() for v in spec.split(",") if v.strip()]
-                    if not texts:
+                    texts = [v.strip() for v in spec.split(",")]
+                    if not any(texts):
                         raise SpecError(f"empty value list {spec!r}", fix="give a,b,c")
+                    if not all(texts):
+                        raise SpecError(
+                            f"an empty value in the list {spec!r}", fix="write a,b,c with no gap"
+                        )
                 # a system's knobs are checked by the sweep (roofline.systems.variants)
                 values = texts if on_system else parse_knob_values(hw, canon, texts)[1].tolist()
             except SpecError as exc:
@@ -79,6 +93,9 @@ def run_sweep(args: argparse.Namespace) -> int:
     (``-o x.parquet``) or as CSV/JSON text, or print the table; write the chart."""
     if args.plot:
         image_format(args.plot, field="--plot")  # before the sweep
+    if args.per_op:
+        _per_op_path(args.per_op)
+    workers = None if args.workers is None else _positive_int(args.workers)
     fmt = output_format(args)
     hw = load_hardware(args.hw)
     knobs = parse_vary(args.vary, hw)
@@ -105,7 +122,7 @@ def run_sweep(args: argparse.Namespace) -> int:
         per_op=bool(args.per_op),
         out=out,
         scheduler=args.scheduler,
-        workers=args.workers,
+        workers=workers,
         **_layout_kwargs(args, hw),
     )
     if args.per_op and result.per_op is not None:
@@ -180,13 +197,18 @@ def run_sensitivity(args: argparse.Namespace) -> int:
     b = parse_batches(args.batch)
     if len(b) != 1:
         raise SpecError("sensitivity takes one batch size", field="--batch", fix="e.g. --batch 16")
+    try:
+        factor: Any = float(args.factor)
+    except ValueError:
+        factor = args.factor  # check_factor says it is not a number
+    factor = check_factor(factor, field="--factor")
     table = sensitivity(
         models_of([args.model], args.set)[0],
         args.hw,
         batch=b[0],
         dtype=args.dtype,
         knobs=args.knob or None,
-        factor=args.factor,
+        factor=factor,
         policy=args.policy,
         fuse=not args.no_fuse,
     )
@@ -275,7 +297,6 @@ def sweep_arguments(sp: argparse.ArgumentParser) -> None:
     )
     cluster.add_argument(
         "--workers",
-        type=_positive_int,
         metavar="N",
         help="run the chunks on N local worker processes (a Dask LocalCluster, closed at the end)",
     )
@@ -287,10 +308,29 @@ def sweep_arguments(sp: argparse.ArgumentParser) -> None:
 
 
 def _positive_int(text: str) -> int:
-    """``--workers``: a whole number >= 1."""
+    """``--workers``: a whole number >= 1 (checked when the command runs, not by argparse,
+    whose message would name this function)."""
     if not (text.strip().isascii() and text.strip().isdigit()) or int(text) < 1:
-        raise SpecError(f"{text!r} is not a number of workers", field="--workers", fix="e.g. 2")
+        raise SpecError(
+            f"{text!r} must be a whole number >= 1", field="--workers", fix="e.g. --workers 2"
+        )
     return int(text)
+
+
+def _per_op_path(path: str) -> None:
+    """``--per-op FILE``: a CSV file (its extension says so, as ``-o`` files' do), a new or
+    regular file."""
+    ext = PurePath(path).suffix.lower()
+    if ext != ".csv":
+        raise SpecError(
+            f"{path!r} is not a .csv file: the per-op detail is written as CSV",
+            field="--per-op",
+            fix="name the file .csv, e.g. --per-op per_op.csv",
+        )
+    try:
+        check_target(path)  # a directory, a device... named before the sweep runs
+    except SpecError as exc:
+        raise SpecError(exc.problem, file=exc.file, field="--per-op", fix=exc.fix) from None
 
 
 def sensitivity_arguments(sp: argparse.ArgumentParser) -> None:
@@ -300,16 +340,19 @@ def sensitivity_arguments(sp: argparse.ArgumentParser) -> None:
     add_dtype_option(sp)
     sp.add_argument(
         "--factor",
-        type=float,
-        default=2.0,
-        help="each knob is multiplied and divided by this (> 1)",
+        default="2",
+        help="each knob is multiplied and divided by this (a finite number > 1)",
     )
     sp.add_argument(
         "--knob",
         action="append",
         metavar="PATH",
-        help="rank only this knob (repeatable; default: every level's bandwidth and capacity, "
-        "the peaks at the dtype, the per-op overhead)",
+        help="rank only this knob (repeatable): any device knob of sweep --vary, "
+        "memory.LEVEL.capacity, .bandwidth, .granularity, .energy; engines.matrix|vector.peak."
+        "DTYPE, .energy.DTYPE, .efficiency; overheads.per_op; power.tdp, .idle, .interconnect; "
+        "cost.price, .lifetime, .electricity, .pue, .hourly (default: every level's bandwidth "
+        "and capacity, the peaks at the dtype, the per-op overhead); a direction that would "
+        "leave the knob's range shows 'out of range'",
     )
     add_model_options(sp)
     add_policy_option(sp)

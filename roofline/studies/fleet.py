@@ -11,8 +11,12 @@ model's share.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+import numpy as np
 
 from roofline.api import evaluate_device as evaluate
 from roofline.errors import SpecError
@@ -63,15 +67,7 @@ def fleet_breakdown(
         ``ranking``, ``paper_ranking``, ``order_agrees`` (the paper's four groups appear in
         the paper's order in ours) and ``mix`` (the normalized weights).
     """
-    mix = dict(FLEET_MIX if mix is None else mix)
-    total = sum(mix.values())
-    if not mix or total <= 0 or any(w < 0 for w in mix.values()):
-        raise SpecError(
-            "the fleet mix needs non-negative weights with a positive sum",
-            field="mix",
-            fix="e.g. {'rec_paper': 0.6, 'resnet50': 0.4}",
-        )
-    weights = {m: w / total for m, w in mix.items()}
+    weights = mix_weights(FLEET_MIX if mix is None else mix)
     hw = load_device(device)
     obs = ByCategory()
     names = {}
@@ -130,22 +126,65 @@ def fleet_breakdown(
     return ENTRY.study(table, findings, answer)
 
 
+#: the fix of every mix error, by the field it is given as (the API's mix, the CLI's models)
+_MIX_FIX = {
+    "mix": "weights are finite numbers >= 0 with a positive sum, e.g. "
+    "{'rec_paper': 0.6, 'resnet50': 0.4}",
+    "models": "write MODEL=WEIGHT, each weight a finite number >= 0, e.g. rec_paper=0.6",
+}
+
+
+def mix_weights(mix: Any, field: str = "mix") -> dict[str, float]:
+    """A fleet mix normalized to sum to 1: a non-empty mapping model -> weight, each weight a
+    finite real number >= 0 (no bool, no text, no NaN or inf), their sum positive; a SpecError
+    naming the model's weight (``mix.MODEL``) otherwise."""
+    fix = _MIX_FIX.get(field, _MIX_FIX["mix"])
+    if not isinstance(mix, Mapping) or not mix:
+        raise SpecError(
+            f"{type(mix).__name__ if not isinstance(mix, Mapping) else 'an empty mapping'} is "
+            "not a fleet mix of model -> weight",
+            field=field,
+            fix=fix,
+        )
+    values: dict[Any, float] = {}
+    for name, w in mix.items():
+        if not isinstance(w, numbers.Real) or isinstance(w, (bool, np.bool_)):
+            problem = f"weight {w!r} of {name!r} in the fleet mix is not a number"
+        else:
+            values[name] = x = _real(w)
+            if math.isfinite(x) and x >= 0:
+                continue
+            problem = f"weight {x:g} of {name!r} in the fleet mix is not a finite number >= 0"
+        raise SpecError(problem, field=f"{field}.{name}", fix=fix)
+    top = max(values.values())
+    if top <= 0:
+        raise SpecError("the weights of the fleet mix sum to 0", field=field, fix=fix)
+    scaled = {m: w / top for m, w in values.items()}  # no overflow summing 1e308s
+    total = sum(scaled.values())
+    return {m: w / total for m, w in scaled.items()}
+
+
+def _real(w: Any) -> float:
+    """A real number as a float (an integer too large for one is infinite)."""
+    try:
+        return float(w)
+    except OverflowError:
+        return math.inf if w > 0 else -math.inf
+
+
 def parse_mix(items: Sequence[str]) -> dict[str, float] | None:
     """``["rec_paper=0.6", "resnet50"]`` -> {model: weight} (a bare name weighs 1); None when
     empty."""
     if not items:
         return None
-    mix = {}
+    mix: dict[str, Any] = {}
     for it in items:
         name, _, w = it.partition("=")
         try:
             mix[name] = float(w) if w else 1.0
         except ValueError:
-            raise SpecError(
-                f"weight {w!r} of {name!r} is not a number",
-                field="models",
-                fix="write MODEL=WEIGHT, e.g. rec_paper=0.6",
-            ) from None
+            mix[name] = w  # mix_weights says it is not a number
+    mix_weights(mix, field="models")
     return mix
 
 

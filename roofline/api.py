@@ -210,7 +210,9 @@ def evaluate(
     (:mod:`roofline.systems.layout`; each a number or a list, every combination that fills the
     system evaluated in one call; ``dp`` None fills it; ``cp`` splits a decoder's sequence,
     :mod:`roofline.systems.context`), ``micro_batches`` the pipeline's
-    (default ``min(pp, samples per replica)``), and ``batch`` the whole system's samples.
+    (default ``min(pp, samples per replica)``; one given is a whole number >= 1 and at most the
+    samples per replica at every batch: a SpecError otherwise), and ``batch`` the whole system's
+    samples.
     """
     m = load_model(model)
     observers = observer_list(observers)
@@ -240,6 +242,12 @@ def evaluate(
             "tp, pp, ep, dp and cp need a system of devices, not one device",
             field="tp",
             fix="use a system such as dgx_h100, or rl.system(device, count, interconnect=...)",
+        )
+    if micro_batches is not None:
+        raise SpecError(
+            "micro_batches split a system's pipeline; one device runs the batch whole",
+            field="micro_batches",
+            fix="drop micro_batches, or evaluate a system with pp > 1",
         )
     return evaluate_device(m, hw, batch, dtype, policy, observers, fuse, launch)
 

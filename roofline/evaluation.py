@@ -20,7 +20,7 @@ from roofline.budget import check_evaluation_size
 from roofline.efficiency import derate
 from roofline.errors import SpecError
 from roofline.formulas import (
-    LAUNCH_MODES,
+    check_launch,
     launch_overhead,
     op_time,
     padded_matrix_flops,
@@ -65,12 +65,7 @@ def evaluate_costs(
     (one per run, a captured CUDA graph). The Result carries the estimate (overheads, engine
     efficiency, tile padding, efficiency curves) and the strict roofline bound beside it.
     """
-    if launch not in LAUNCH_MODES:
-        raise SpecError(
-            f"unknown launch mode {launch!r}",
-            field="launch",
-            fix="use 'kernel' (one launch per kernel) or 'graph' (one per run, CUDA graphs)",
-        )
+    check_launch(launch)
     grid = hw if isinstance(hw, HardwareGrid) else to_grid(hw)
     check_evaluation_size(grid.size, ct.batch.size, ct.n_ops, len(grid.level_names))
     pol = get_policy(policy)

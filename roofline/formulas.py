@@ -128,6 +128,16 @@ def op_time(
 LAUNCH_MODES = ("kernel", "graph")
 
 
+def check_launch(launch: object) -> None:
+    """A SpecError naming ``launch`` unless it is one of :data:`LAUNCH_MODES`."""
+    if launch not in LAUNCH_MODES:
+        raise SpecError(
+            f"unknown launch mode {launch!r}",
+            field="launch",
+            fix="use 'kernel' (one launch per kernel) or 'graph' (one per run, CUDA graphs)",
+        )
+
+
 def paid_launches(launches: np.ndarray, mode: str) -> float:
     """Launches paid per run: every kernel's (``kernel``) or one for the whole run (``graph``)."""
     total = float(launches.sum())

@@ -382,3 +382,31 @@ def test_phases_joined_without_their_map_are_still_fused(monkeypatch):
     alone = table()
     for c in joined:
         np.testing.assert_allclose(joined[c], alone[c], rtol=1e-13, atol=0, err_msg=c)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"model": []}, "model"),
+        ({"model": ()}, "model"),
+        ({"hw": []}, "hw"),
+        ({"dtype": []}, "dtype"),
+    ],
+)
+def test_an_empty_list_is_one_spec_error(kwargs, field):
+    # an empty model, device or dtype list used to end in numpy's "need at least one array to
+    # concatenate"
+    args = {"model": MODEL, "hw": DEVICE, "prompt": 16, "output": 2, **kwargs}
+    with pytest.raises(rl.SpecError) as err:
+        generate(**args)
+    assert err.value.field == field and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("launch", ["x", "", None, "Graph"])
+def test_an_unknown_launch_mode_is_refused_as_evaluate_refuses_it(launch):
+    # generate accepted any launch mode as "graph" and printed it in the launch column
+    with pytest.raises(rl.SpecError) as got:
+        generate(MODEL, DEVICE, prompt=16, output=2, launch=launch)
+    with pytest.raises(rl.SpecError) as want:
+        rl.evaluate(MODEL, DEVICE, launch=launch)
+    assert got.value.field == "launch" and str(got.value) == str(want.value)

@@ -118,3 +118,47 @@ def test_max_batch_under_is_deprecated_and_named():
     found = batches_under_sla("resnet50", "l4", "10 ms", dtype="int8")
     assert old.batch == found.max_batch_under_sla
     assert old.throughput_per_s == found.throughput_at_max_batch_per_s
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field", "match"),
+    [
+        # generation targets without a prompt: every layout missed them, with no reason given
+        ({"per_user": 5.0}, "per_user", "per_user is a target of generation"),
+        ({"ttft": "1 s"}, "ttft", "ttft is a target of generation"),
+        # a target no number meets, or every number does
+        ({"prompt": 128, "per_user": math.nan}, "per_user", "not finite"),
+        ({"prompt": 128, "per_user": math.inf}, "per_user", "not finite"),
+        ({"prompt": 128, "per_user": -1}, "per_user", "must be positive"),
+        ({"prompt": 128, "per_user": 0}, "per_user", "must be positive"),
+        ({"prompt": 128, "per_user": True}, "per_user", "not a quantity"),
+    ],
+)
+def test_layout_search_targets_are_checked(kwargs, field, match):
+    with pytest.raises(SpecError, match=match) as info:
+        rl.best_layout("llama2_7b", "dgx_h100", **kwargs)
+    assert info.value.field == field
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [["--per-user", "nan"], ["--per-user", "-1"], ["--per-user", "0"], ["--per-user", "20"]],
+)
+def test_cli_layouts_per_user_is_checked(flags, capsys):
+    # --per-user nan marked every layout "meets_sla no" with an empty reason, exit 0
+    argv = ["layouts", "llama2_7b", "--hw", "dgx_h100", *flags]
+    for extra in ([], ["--prompt", "128", "--output", "8"]):
+        if flags[1] == "20" and extra:
+            continue  # a sound target with a prompt: searched
+        assert main([*argv, *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("roofline: error: per_user: ") and err.count("\n") == 1
+
+
+def test_a_per_user_target_with_a_prompt_is_met_by_the_layouts_that_give_it():
+    t = rl.best_layout("llama2_7b", "dgx_h100", prompt=128, output=8, per_user=50.0)
+    rows = t.to_records()
+    assert any(r["meets_sla"] for r in rows)
+    for r in rows:
+        fast = r["feasible"] and r["tokens_per_s_per_user"] >= 50.0
+        assert r["meets_sla"] == fast

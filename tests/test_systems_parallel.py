@@ -408,3 +408,94 @@ def test_the_busiest_device_sends_only_its_own_stages_bytes():
     copies = lay.model_parallel * lay.dp
     want = sum(o * copies for o in own)
     np.testing.assert_allclose(total, want, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"micro_batches": "a"}, "micro_batches='a' must be a whole number >= 1"),
+        ({"micro_batches": 0}, "micro_batches=0 must be a whole number >= 1"),
+        ({"micro_batches": -1}, "micro_batches=-1 must be a whole number >= 1"),
+        ({"micro_batches": 1.5}, "micro_batches=1.5 must be a whole number >= 1"),
+        ({"micro_batches": True}, "micro_batches=True must be a whole number >= 1"),
+        # a replica of pp=8 dp=1 runs all 8 samples: 9 micro-batches would be fractions of one
+        ({"micro_batches": 9}, "runs 8 samples at batch 8, and a micro-batch is at least one"),
+        ({"micro_batches": 1000}, "use at most 8"),
+        # the smallest batch bounds them: one sample is one micro-batch
+        ({"micro_batches": 2, "batch": [1, 8]}, "runs 1 samples at batch 1"),
+        # pp=4 leaves dp=2 replicas of 4 samples each
+        ({"micro_batches": 5, "pp": 4}, "a replica of tp1 pp4 ep1 dp2 runs 4 samples"),
+    ],
+)
+def test_bad_micro_batches_are_one_spec_error(kwargs, match):
+    # "a" was a ValueError, 0 the default, 1.5 a fractional count and 1000 a feasible latency
+    args = {"batch": 8, "dtype": "fp16", "pp": 8, **kwargs}
+    with pytest.raises(rl.SpecError, match=match) as err:
+        rl.evaluate(LLAMA, "dgx_h100", **args)
+    assert err.value.field == "micro_batches"
+
+
+def test_micro_batches_up_to_the_replicas_samples_are_used_and_refused_on_one_device():
+    r = _eval(LLAMA, "dgx_h100", batch=[8, 64], dtype="fp16", pp=8, micro_batches=8)
+    assert r.micro_batches.tolist() == [[8.0, 8.0]]
+    with pytest.raises(rl.SpecError, match="one device runs the batch whole") as err:
+        rl.evaluate(LLAMA, "h100_sxm5", micro_batches=2)  # it used to be ignored
+    assert err.value.field == "micro_batches"
+
+
+#: arguments of the layout search that no layout can run with: (arguments, field)
+BAD_SEARCH = [
+    ({"prompt": 0}, "prompt"),  # it was searched as 512
+    ({"output": 0}, "output"),  # it was searched as 128
+    ({"prompt": -1}, "prompt"),
+    ({"prompt": 1.5}, "prompt"),
+    ({"prompt": 1_000_000}, "params.seq_len"),  # beyond max_position_embeddings
+    ({"prompt": 4000, "output": 200}, "params.context_len"),
+    ({"prompt": 128, "batch": 0}, "batch"),
+    ({"prompt": 128, "batch": []}, "batch"),
+    ({"prompt": 128, "policy": "x"}, "policy"),
+    ({"prompt": 128, "dtype": "int64"}, "engines.matrix.peak.int64"),
+    ({"batch": 0}, "batch"),
+    ({"batch": []}, "batch"),
+    ({"policy": "x"}, "policy"),
+    ({"dtype": "int64"}, "engines.matrix.peak.int64"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "field"), BAD_SEARCH)
+def test_best_layout_refuses_bad_arguments_once(kwargs, field):
+    # each used to be a reason listed on every layout (or a default searched instead)
+    with pytest.raises(rl.SpecError) as err:
+        rl.best_layout(LLAMA, "dgx_h100", **kwargs)
+    assert err.value.field == field and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"prompt": 0}, {"output": 0}, {"prompt": -1}, {"prompt": 128, "batch": 0}]
+)
+def test_best_layout_refuses_what_generate_refuses_with_its_words(kwargs):
+    args = {"prompt": 128, "output": 8, "batch": 1, **kwargs}
+    with pytest.raises(rl.SpecError) as got:
+        rl.best_layout(LLAMA, "dgx_h100", **args)
+    with pytest.raises(rl.SpecError) as want:
+        rl.generate(LLAMA, "dgx_h100", **args)
+    assert str(got.value) == str(want.value)
+
+
+@pytest.mark.parametrize(
+    ("flags", "field"),
+    [
+        (["--prompt", "0"], "prompt"),
+        (["--output", "0"], "output"),
+        (["--prompt", "-1"], "prompt"),
+        (["--prompt", "1000000"], "params.seq_len"),
+        (["--dtype", "int64"], "engines.matrix.peak.int64"),
+    ],
+)
+def test_cli_layouts_bad_arguments_exit_2_with_one_line(flags, field, capsys):
+    from roofline.cli.main import main
+
+    assert main(["layouts", LLAMA, "--hw", "dgx_h100", *flags]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("roofline: error: ") and captured.err.count("\n") == 1
+    assert f" {field}: " in captured.err and captured.out == ""

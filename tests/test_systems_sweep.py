@@ -103,3 +103,52 @@ def test_the_link_energy_charges_the_collectives_and_is_read_on_a_system():
     e0, e1, e2 = t.column("energy_per_sample_j")
     assert e1 > e0  # the all-reduces' bytes are charged
     assert e2 - e1 == pytest.approx(e1 - e0, rel=1e-9)  # linear in joules per byte
+
+
+@pytest.mark.parametrize(
+    ("counts", "degrees", "match"),
+    [
+        # no variant can host tp=8: the table used to be empty
+        ([4], {"tp": 8}, r"^tp: tp=8 x pp=1 does not divide the system's 4 devices"),
+        ([2, 4], {"tp": 8}, r"^tp: no variant of dgx_h100 \(2, 4 devices\) can run the layout"),
+        ([4, 8], {"tp": 3}, r"^tp: no variant of dgx_h100 \(4, 8 devices\) can run the layout"),
+        # a layout the model cannot split: rl.evaluate's words, though a variant has 4 devices
+        ([3, 4], {"tp": 3}, r"^tp: tp=3 does not divide the 32 attention heads"),
+        ([4, 8], {"ep": 2}, r"^ep: ep=2 but llama2_7b has no mixture-of-experts layer"),
+        # a bad degree is an error for every variant
+        ([4, 8], {"tp": 0}, r"^tp: tp=0 must be a whole number >= 1"),
+        ([4, 8], {"tp": []}, r"^tp: tp is empty"),
+        ([4, 8], {"pp": [2, True]}, r"^pp: pp=True must be a whole number >= 1"),
+    ],
+)
+def test_a_layout_no_variant_can_run_is_one_spec_error(counts, degrees, match):
+    with pytest.raises(SpecError, match=match):
+        rl.sweep("llama2_7b", "dgx_h100", {"count": counts}, dtype="fp16", **degrees)
+
+
+def test_the_model_refusing_a_layout_is_evaluates_error():
+    three = resized(rl.load_hardware("dgx_h100"), 3)
+    with pytest.raises(SpecError) as direct:
+        rl.evaluate("llama2_7b", three, dtype="fp16", tp=3)
+    with pytest.raises(SpecError) as swept:
+        rl.sweep("llama2_7b", "dgx_h100", {"count": [3, 4]}, dtype="fp16", tp=3)
+    assert str(swept.value) == str(direct.value)
+
+
+def test_variants_that_cannot_host_the_layout_are_skipped():
+    t = rl.sweep("llama2_7b", "dgx_h100", {"count": [2, 4, 8]}, batch=[1, 8], dtype="fp16", tp=4)
+    assert sorted(set(t.column("count"))) == [4, 8] and len(t) == 2 * 2
+
+
+def test_cli_sweep_a_layout_no_variant_can_run_exits_2_and_writes_nothing(tmp_path, capsys):
+    from roofline.cli.main import main
+
+    out = tmp_path / "x.csv"
+    argv = ["sweep", "llama2_7b", "--hw", "dgx_h100", "--tp", "8", "--vary", "count=4", "-q"]
+    assert main([*argv, "-o", str(out)]) == 2  # it wrote a file of the header alone
+    err = capsys.readouterr().err
+    assert err.startswith("roofline: error: tp: ") and err.count("\n") == 1
+    assert not out.exists()
+    assert main([*argv[:5], "3", "--vary", "count=4,8", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("roofline: error: tp: ") and err.count("\n") == 1

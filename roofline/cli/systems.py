@@ -33,7 +33,10 @@ def layouts_arguments(parser: argparse.ArgumentParser) -> None:
         "--ttft", metavar="TIME", help="time-to-first-token target, e.g. 2s (with --prompt)"
     )
     parser.add_argument(
-        "--per-user", type=float, metavar="TOKENS_PER_S", help="output tokens/s each user must get"
+        "--per-user",
+        type=float,
+        metavar="TOKENS_PER_S",
+        help="output tokens/s each user must get (with --prompt)",
     )
     parser.add_argument(
         "--prompt", type=int, metavar="TOKENS", help="prompt tokens: rank by generation"

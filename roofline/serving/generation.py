@@ -46,7 +46,7 @@ from roofline.api import HardwareLike, ModelLike, device_file
 from roofline.arguments import one_or_many
 from roofline.energy import DeviceEnergy, power_floor_s
 from roofline.errors import SpecError
-from roofline.formulas import dominant
+from roofline.formulas import check_launch, dominant
 from roofline.graph import Graph
 from roofline.grid import to_grid
 from roofline.model import Model
@@ -100,8 +100,10 @@ GENERATION_COLUMNS = (
 _SAME: weakref.WeakKeyDictionary[Model, bool] = weakref.WeakKeyDictionary()
 
 
-def _lengths(values: Any, field: str, minimum: int) -> np.ndarray:
-    """A whole-number axis as floats [n] (SpecError naming ``field`` otherwise)."""
+def whole_numbers(values: Any, field: str, minimum: int) -> np.ndarray:
+    """A whole-number axis as floats [n] (SpecError naming ``field`` otherwise): the check of
+    :func:`generate`'s batch, prompt and output (and the layout search's,
+    :func:`roofline.systems.search.best_layout`)."""
     if type(values) is int and values >= minimum:  # one plain number, the common case
         return np.array([float(values)])
     arr = np.atleast_1d(np.asarray(values, dtype=object))
@@ -542,12 +544,19 @@ def generate(
     dtype is evaluated in one vectorized pass.
     """
     grid = _Grid.product(
-        _lengths(batch, "batch", 1), _lengths(prompt, "prompt", 1), _lengths(output, "output", 1)
+        whole_numbers(batch, "batch", 1),
+        whole_numbers(prompt, "prompt", 1),
+        whole_numbers(output, "output", 1),
     )
+    models, targets = one_or_many(model), one_or_many(hw)
+    dtypes = None if dtype is None else one_or_many(dtype)
+    if not models or not targets or dtypes == []:
+        _nothing_given(models, targets)
+    check_launch(launch)  # as evaluate_costs does (the lean stages read it only)
     pts = _Points.of(grid)  # the count columns every layout and dtype needs
     parts: list[dict[str, np.ndarray]] = []
-    for m in (load_model(x) for x in one_or_many(model)):
-        for arg in one_or_many(hw):
+    for m in (load_model(x) for x in models):
+        for arg in targets:
             target = load_hardware(arg)
             system = target if isinstance(target, System) else single(target)
             device = system.device
@@ -558,7 +567,7 @@ def generate(
                     fix="use a system such as dgx_h100, or rl.system(device, count, ...)",
                 )
             for lay in layouts(tp, pp, ep, dp, devices=system.count, cp=cp):
-                for dt in one_or_many(dtype) if dtype is not None else [device.dtype]:
+                for dt in dtypes or [device.dtype]:
                     with device_file(arg):
                         parts.append(_one(m, system, lay, dt, pts, policy, launch, fuse))
     if len(parts) == 1:  # one model, device, layout and dtype: its columns as they are
@@ -566,3 +575,17 @@ def generate(
     else:
         columns = {c: np.concatenate([part[c] for part in parts]) for c in GENERATION_COLUMNS}
     return Table.from_columns(columns, title="generate")
+
+
+def _nothing_given(models: list[Any], targets: list[Any]) -> None:
+    """The SpecError of :func:`generate` given an empty list of models, devices or dtypes (a
+    table of no rows would say nothing)."""
+    if not models:
+        raise SpecError("no model given", field="model", fix="give one or more, e.g. ['llama3_8b']")
+    if not targets:
+        raise SpecError(
+            "no device or system given", field="hw", fix="give one or more, e.g. ['h100_sxm5']"
+        )
+    raise SpecError(
+        "no dtype given", field="dtype", fix="give one or more, or None for each device's default"
+    )

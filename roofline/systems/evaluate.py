@@ -1,15 +1,17 @@
 """A model on a system under parallel layouts: per-device counts, stages, collectives, totals.
 
 For each :class:`~roofline.systems.layout.Layout` and batch, the busiest replica runs
-``ceil(batch / dp)`` samples as ``m`` micro-batches (by default ``min(pp, its samples)``; one
-without pipelining). Its counts at the micro-batch are split over the tensor-parallel group
-(:mod:`~roofline.systems.sharding`), cut into stages (:mod:`~roofline.systems.pipeline`), and each
-stage is evaluated on one device like any single-device model (placement, fusion, launch
-overhead, efficiency); the stage's collectives run after their ops on the interconnect
-(:mod:`~roofline.systems.collectives`) and are added to its time, and the boundary activations
-cross to the next stage. A point is feasible when every stage fits its device. Under context
-parallelism (``cp`` > 1, decoders only) the counts are one context-parallel rank's and the ring
-that completes its attention joins the stage's collectives (:mod:`~roofline.systems.context`).
+``ceil(batch / dp)`` samples as ``m`` micro-batches (by default ``min(pp, its samples)``, one
+without pipelining; ``m`` given is a whole number no larger than those samples at every batch, a
+micro-batch being at least one sample). Its counts at the micro-batch are split over the
+tensor-parallel group (:mod:`~roofline.systems.sharding`), cut into stages
+(:mod:`~roofline.systems.pipeline`), and each stage is evaluated on one device like any
+single-device model (placement, fusion, launch overhead, efficiency); the stage's collectives run
+after their ops on the interconnect (:mod:`~roofline.systems.collectives`) and are added to its
+time, and the boundary activations cross to the next stage. A point is feasible when every stage
+fits its device. Under context parallelism (``cp`` > 1, decoders only) the counts are one
+context-parallel rank's and the ring that completes its attention joins the stage's collectives
+(:mod:`~roofline.systems.context`).
 
 The estimate adds collectives to compute time (Megatron's all-reduces sit on the critical path).
 The strict bound lets them overlap: a stage takes at least the larger of its strict roofline time
@@ -18,12 +20,15 @@ and its collectives' bandwidth time, and the pipeline at least the same formula 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
 from roofline import energy as en
+from roofline.arguments import check_count
 from roofline.counting import count_graph
 from roofline.errors import SpecError
 from roofline.fusion import fuse_table, fusion_plan, group_reduce
@@ -46,6 +51,23 @@ from roofline.systems.stage_costs import StageCosts, stage_costs
 
 #: count columns scaled by a stage's share of an op (``live_act_bytes`` only kept or dropped)
 _SHARED = (*BATCHED, "weight_elems", "weight_bytes", "launches")
+
+
+def check_micro_batches(micro_batches: Any, batch: np.ndarray, layouts: Sequence[Layout]) -> None:
+    """SpecError naming ``micro_batches`` unless it is a whole number >= 1 and at most the samples
+    of the busiest replica (``ceil(batch / dp)``) at every batch and layout: a micro-batch is at
+    least one sample (more micro-batches than samples would run fractions of one)."""
+    check_count("micro_batches", micro_batches, example=4)
+    fewest = float(np.min(batch))
+    for lay in layouts:
+        samples = math.ceil(fewest / lay.dp)
+        if micro_batches > samples:
+            raise SpecError(
+                f"micro_batches={micro_batches} but a replica of {lay.label} runs {samples} "
+                f"samples at batch {fewest:g}, and a micro-batch is at least one sample",
+                field="micro_batches",
+                fix=f"use at most {samples}, or None for min(pp, samples per replica)",
+            )
 
 
 def default_micro_batches(replica_batch: np.ndarray, pp: int) -> np.ndarray:
@@ -324,7 +346,11 @@ def evaluate_system(
     """Evaluate ``model`` on ``system`` under each layout at each batch (module docstring).
 
     ``counts(batch)`` gives the model's unfused counts (default: counted here; a sweep passes
-    counts it shares between its variants)."""
+    counts it shares between its variants). ``micro_batches`` None is the default (module
+    docstring); else a whole number >= 1 and at most the busiest replica's samples at every
+    batch (:func:`check_micro_batches`)."""
+    if micro_batches is not None:
+        check_micro_batches(micro_batches, batch, layouts)
     parts = []
     labels: tuple[str, ...] = ()
     phase: PhaseCounts | None = None

@@ -118,18 +118,21 @@ def _cached_layouts(devices: int | None, *key: Any) -> tuple[Layout, ...]:
     return tuple(_layouts(tp, pp, ep, dp, devices, cp))
 
 
+def degree_values(v: Any, name: str) -> list[Any]:
+    """The values of degree ``name`` (an int or a list of them; ``dp`` may be None), each a whole
+    number >= 1: a bad degree is a SpecError, never a combination skipped."""
+    values = list(v) if isinstance(v, _DEGREE_LISTS) else [v]
+    if not values:
+        raise SpecError(f"{name} is empty", field=name, fix=f"e.g. {name}=[1, 2]")
+    for value in values:
+        if not (name == "dp" and value is None):
+            check_count(name, value)
+    return [None if value is None else int(value) for value in values]
+
+
 def _layouts(tp: Any, pp: Any, ep: Any, dp: Any, devices: int | None, cp: Any) -> list[Layout]:
     """:func:`layouts` (its docstring)."""
-
-    def many(v: Any, name: str) -> list[Any]:
-        values = list(v) if isinstance(v, _DEGREE_LISTS) else [v]
-        if not values:
-            raise SpecError(f"{name} is empty", field=name, fix=f"e.g. {name}=[1, 2]")
-        for value in values:  # a bad degree is an error, never a combination skipped
-            if not (name == "dp" and value is None):
-                check_count(name, value)
-        return [None if value is None else int(value) for value in values]
-
+    many = degree_values
     out: list[Layout] = []
     first: SpecError | None = None
     for t in many(tp, "tp"):

@@ -8,10 +8,16 @@ model cannot run (heads or vocabulary that do not split, more stages than layers
 with the reason. Each point is scored by throughput per device (the cost of serving: samples, or
 output tokens, per second per device) and kept when it fits every device and meets the target:
 
-* a decoder language model with ``prompt`` and ``output`` runs :func:`roofline.generate`:
-  ``sla`` bounds the time per output token (and ``ttft``, the time to first token), ``per_user``
-  asks for at least that many output tokens per second per user;
-* any other model runs :func:`roofline.evaluate`: ``sla`` bounds the latency of a batch.
+* a decoder language model with ``prompt`` and ``output`` (one of them given, the other is
+  :func:`roofline.generate`'s default: 512 prompt, 128 output tokens) runs
+  :func:`roofline.generate`: ``sla`` bounds the time per output token (and ``ttft``, the time to
+  first token), ``per_user`` asks for at least that many output tokens per second per user;
+* any other model runs :func:`roofline.evaluate`: ``sla`` bounds the latency of a batch (``ttft``
+  and ``per_user``, targets of generation, need a prompt or an output: an error without).
+
+The arguments are checked once, as :func:`roofline.generate` and :func:`roofline.evaluate` check
+them (the same errors): a bad batch, prompt, output, target, dtype or policy is a
+:class:`~roofline.errors.SpecError`, never a reason listed on every layout.
 
 The table is sorted best first: points that meet the target by throughput per device, then the
 rest; ``rank`` is 1 for the best.
@@ -24,11 +30,12 @@ from typing import Any
 
 import numpy as np
 
-from roofline.api import ModelLike
+from roofline.api import ModelLike, device_file
+from roofline.batch_sizes import batch_sizes
 from roofline.errors import SpecError
 from roofline.presets import load_hardware, load_model
 from roofline.serving.context_counts import is_decoder
-from roofline.serving.generation import generate
+from roofline.serving.generation import generate, whole_numbers
 from roofline.systems.context import CP_MIN_TOKENS
 from roofline.systems.evaluate import evaluate_system
 from roofline.systems.layout import Layout
@@ -55,6 +62,11 @@ SEARCH_COLUMNS = (
     "meets_sla",
     "reason",
 )
+
+
+#: the fields of the errors a layout itself causes (degrees that do not split the model or
+#: fill the system): such a layout is listed with the reason, any other error is raised
+LAYOUT_FIELDS = ("tp", "pp", "cp", "ep", "dp", "parallel")
 
 
 def _divisors(n: int) -> list[int]:
@@ -108,32 +120,47 @@ def best_layout(
             field="prompt",
             fix="drop --prompt/--output to search by batch latency",
         )
-    try:
-        limit = parse_quantity(sla, Dim.TIME) if sla is not None else np.inf
-    except SpecError as exc:
-        raise exc.with_context(prefix="sla") from None
-    try:
-        first = parse_quantity(ttft, Dim.TIME) if ttft is not None else np.inf
-    except SpecError as exc:
-        raise exc.with_context(prefix="ttft") from None
-    batches = [batch] if isinstance(batch, int) else list(batch)
+    for name, value in (("ttft", ttft), ("per_user", per_user)):
+        if value is not None and not llm:  # a generation target: without one, no row meets it
+            raise SpecError(
+                f"{name} is a target of generation, searched with a prompt or an output only",
+                field=name,
+                fix="give them, e.g. --prompt 512 --output 128, or drop the target",
+            )
+    limit, first, least = (
+        _target(sla, "sla", Dim.TIME),
+        _target(ttft, "ttft", Dim.TIME),
+        _target(per_user, "per_user", Dim.COUNT),
+    )
+    # the checks generate and evaluate make, once: a bad argument is an error, not a reason
+    tokens: int | None  # what a context-parallel layout splits (candidates)
+    if llm:
+        batches = [int(b) for b in whole_numbers(batch, "batch", 1)]
+        asked = _one_length(512 if prompt is None else prompt, "prompt")
+        generated = _one_length(128 if output is None else output, "output")
+        tokens = asked
+    else:
+        batches, asked, generated = batch_sizes(batch), 0, 0
+        tokens = prefill_tokens(m)
     rows: list[dict[str, Any]] = []
-    tokens = (prompt or 512) if llm else prefill_tokens(m)
     for lay in candidates(m, target, tokens):
         try:
-            rows += (
-                _llm_rows(m, target, lay, batches, dt, prompt or 512, output or 128, policy)
-                if llm
-                else _plain_rows(m, target, lay, batches, dt, policy)
-            )
+            with device_file(system):
+                rows += (
+                    _llm_rows(m, target, lay, batches, dt, asked, generated, policy)
+                    if llm
+                    else _plain_rows(m, target, lay, batches, dt, policy)
+                )
         except SpecError as exc:
+            if exc.field not in LAYOUT_FIELDS:  # the arguments' fault: every layout would fail
+                raise
             rows.append({"layout": lay, "batch": None, "feasible": False, "reason": exc.problem})
     for r in rows:
         ok = bool(r.get("feasible")) and not r.get("reason")
         tpot, ft, user = r.get("tpot_s"), r.get("ttft_s"), r.get("tokens_per_s_per_user")
         lat = tpot if llm else r.get("latency_s")
         ok = ok and (lat is None or lat <= limit) and (ft is None or ft <= first)
-        r["meets_sla"] = ok and (per_user is None or (user is not None and user >= per_user))
+        r["meets_sla"] = ok and (per_user is None or (user is not None and user >= least))
     rows.sort(key=lambda r: (not r["meets_sla"], -(r.get("throughput_per_device_per_s") or 0.0)))
     table_rows = []
     for i, r in enumerate(rows):
@@ -159,6 +186,29 @@ def best_layout(
             ]
         )
     return Table(SEARCH_COLUMNS, table_rows, title=f"layouts of {m.name} on {target.name}")
+
+
+def _target(value: Any, field: str, dim: Dim) -> float:
+    """A service-level target as a positive finite number in SI units (None: no target, inf for
+    a limit and 0 for a floor alike never bind); a SpecError naming ``field`` otherwise."""
+    if value is None:
+        return np.inf if dim == Dim.TIME else 0.0
+    try:
+        return parse_quantity(value, dim)
+    except SpecError as exc:
+        raise exc.with_context(prefix=field) from None
+
+
+def _one_length(value: Any, field: str) -> int:
+    """One prompt or output length, checked as :func:`roofline.generate` checks it."""
+    lengths = whole_numbers(value, field, 1)
+    if lengths.size != 1:
+        raise SpecError(
+            f"{lengths.size} values of {field} given; a layout search takes one",
+            field=field,
+            fix=f"search one {field} at a time, e.g. {field}={int(lengths[0])}",
+        )
+    return int(lengths[0])
 
 
 def prefill_tokens(model: Any) -> int | None:

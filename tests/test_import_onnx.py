@@ -9,6 +9,7 @@ linear's in*out per row, a matmul's m*n*k per product; ``flops_mac`` is 2 x MACs
 from __future__ import annotations
 
 import importlib.util
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -400,3 +401,163 @@ def test_torch_export_of_resnet18_equals_from_torch(tmp_path: Path) -> None:
     b = totals(from_torch(build_on_meta("resnet18"), (1, 3, 224, 224)), (1, 64))
     for col in ("weight_elems", "flops_mac", "weight_read_bytes", "act_in_bytes", "act_out_bytes"):
         np.testing.assert_array_equal(getattr(a, col).sum(axis=0), getattr(b, col).sum(axis=0))
+
+
+# -- shapes past the folding limit, and batches an export fixed ------------------------------------
+@pytest.mark.parametrize(
+    ("start", "limit", "delta", "length"),
+    [(0, 9973, 1, 9973), (5, 0, -2, 3), (0.0, 1.0, 0.3, 4), (3, 3, 1, 0), (7, 2, 1, 0)],
+)
+def test_range_length_from_its_scalars(start: Any, limit: Any, delta: Any, length: int) -> None:
+    """max(0, ceil((limit - start) / delta)), as numpy's arange, with no array made."""
+    from roofline.importers.onnx_shapes import range_length
+
+    assert range_length(np.array(start), np.array(limit), np.array(delta)) == length
+    assert length == len(np.arange(start, limit, delta))
+
+
+def _export(module: Any, x: Any, path: Path, dynamic: dict[int, str] | None) -> None:
+    torch = pytest.importorskip("torch")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module,
+            (x,),
+            str(path),
+            dynamo=False,
+            input_names=["x"],
+            dynamic_axes={"x": dynamic} if dynamic else None,
+        )
+
+
+def _torch_flops(module: Any, x: Any) -> int:
+    torch = pytest.importorskip("torch")
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        module(x)
+    return int(counter.get_total_flops())
+
+
+def test_a_position_range_longer_than_the_folding_limit(tmp_path: Path) -> None:
+    """``arange(seq)`` at seq 8192: a Range past the 4096 elements whose values are folded is
+    sized from its scalar inputs; params and flops_mac equal torch's at batch 1 and 3."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+
+    class PosEmb(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.pos, self.fc = nn.Embedding(16384, 64), nn.Linear(64, 64)
+
+        def forward(self, x: Any) -> Any:
+            return self.fc(x + self.pos(torch.arange(x.shape[1])))
+
+    module = PosEmb().eval()
+    path = tmp_path / "pos.onnx"
+    _export(module, torch.randn(1, 40, 64), path, {0: "batch", 1: "seq"})
+    model = from_onnx(path, dims={"seq": 8192})
+    c = totals(model, (1, 3))
+    assert c.weight_elems.sum() == sum(p.numel() for p in module.parameters())
+    want = [_torch_flops(module, torch.randn(b, 8192, 64)) for b in (1, 3)]
+    assert list(c.flops_mac.sum(axis=0)) == want
+
+
+def test_a_tiny_llama_with_dynamic_batch_and_seq_equals_torch(tmp_path: Path) -> None:
+    """transformers' mask code takes ``arange(batch)``, traced at 9973: params are
+    ``sum(p.numel())`` and flops_mac torch's FlopCounterMode at batch 1 and 3 (eager
+    attention, grouped-query; random weights, so the exporter merges no two initializers)."""
+    torch = pytest.importorskip("torch")
+    hidden = "torchvision" not in sys.modules
+    if hidden:  # the CPU torch wheel cannot import torchvision; transformers would try
+        sys.modules["torchvision"] = None  # type: ignore[assignment]
+    try:
+        pytest.importorskip("transformers")
+        from transformers.utils import import_utils
+
+        import_utils.is_torchvision_available()
+        from transformers import AutoModelForCausalLM, LlamaConfig
+    finally:
+        if hidden:
+            del sys.modules["torchvision"]
+    config = LlamaConfig(
+        vocab_size=128,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+    )
+    torch.manual_seed(0)
+    llama = AutoModelForCausalLM.from_config(config, attn_implementation="eager")
+    with torch.no_grad():
+        for p in llama.parameters():
+            p.normal_()
+
+    class Logits(torch.nn.Module):  # a mask given: no packed-sequence check (aten::diff)
+        def __init__(self) -> None:
+            super().__init__()
+            self.m = llama
+
+        def forward(self, ids: Any) -> Any:
+            mask = torch.ones_like(ids)
+            return self.m(input_ids=ids, attention_mask=mask, use_cache=False).logits
+
+    module = Logits().eval()
+    path = tmp_path / "llama.onnx"
+    _export(module, torch.randint(0, 128, (2, 16)), path, {0: "batch", 1: "seq"})
+    c = totals(from_onnx(path, dims={"seq": 40}), (1, 3))
+    assert c.weight_elems.sum() == sum(p.numel() for p in llama.parameters())
+    want = [_torch_flops(module, torch.randint(0, 128, (b, 40))) for b in (1, 3)]
+    assert list(c.flops_mac.sum(axis=0)) == want
+
+
+def test_a_batch_the_export_fixed_in_a_reshape_is_one_clear_error(tmp_path: Path) -> None:
+    """Without a dynamic batch axis the exporter bakes batch 1 into ``view(B, T, 4, 16)``;
+    traced at another batch, that Reshape drops elements, and every count past it would be
+    per run: a SpecError naming the file, the node and the export argument that fixes it."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+
+    class Heads(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.q, self.o = nn.Linear(64, 64), nn.Linear(64, 64)
+
+        def forward(self, x: Any) -> Any:
+            b, t, _ = x.shape
+            h = self.q(x).view(b, t, 4, 16).transpose(1, 2)
+            a = (h @ h.transpose(-1, -2)).softmax(-1) @ h
+            return self.o(a.transpose(1, 2).reshape(b, t, 64))
+
+    module = Heads().eval()
+    static, dynamic = tmp_path / "static.onnx", tmp_path / "dynamic.onnx"
+    _export(module, torch.randn(1, 40, 64), static, None)
+    with pytest.raises(SpecError) as info:
+        from_onnx(static)
+    text = str(info.value)
+    assert text.startswith(f"{static}: node '/Reshape' (Reshape): its fixed target [1, 40, 4, 16]")
+    assert "baked its batch size 1" in text and "\n" not in text
+    assert info.value.fix and "dynamic_axes={'x': {0: 'batch'}}" in info.value.fix
+    _export(module, torch.randn(1, 40, 64), dynamic, {0: "batch"})
+    want = [_torch_flops(module, torch.randn(b, 40, 64)) for b in (1, 8)]
+    assert list(totals(from_onnx(dynamic), (1, 8)).flops_mac.sum(axis=0)) == want
+
+
+def test_a_reshape_that_changes_the_element_count_is_an_error() -> None:
+    """A fixed target that does not hold the (symbolic) batch: never a silent count."""
+    node = helper.make_node("Reshape", ["x", "flat"], ["y"], "/m/Reshape")
+    m = graph_model([node], [image(4, 8, 8)], [ints("flat", 1, 256)], "y")
+    with pytest.raises(SpecError, match=r"node '/m/Reshape' \(Reshape\): its target \[1, 256\]"):
+        from_onnx(m)
+
+
+def test_a_static_batch_cnn_counts_as_a_dynamic_one() -> None:
+    """A fixed dim 0 with no reshape target that holds it (Flatten, GlobalAveragePool) is traced
+    like a symbolic batch: the same counts at every batch."""
+    static = cnn()
+    static.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 1
+    a, b = totals(from_onnx(static)), totals(from_onnx(cnn()))
+    for col in ("weight_elems", "flops_mac", "act_in_bytes", "act_out_bytes"):
+        np.testing.assert_array_equal(getattr(a, col), getattr(b, col))

@@ -9,7 +9,11 @@ Batch. The batch axis is a symbolic dim of the first input: one named like a bat
 ``batch_size``, ``N``), else its first symbolic dim; with no symbolic dim, its first dim. It is
 set to :data:`~roofline.importers.values.TRACE_BATCH` for shape inference, and every tensor's
 per-sample shape follows as for the torch tracer (:mod:`roofline.importers.values`). Every other
-symbolic dim needs a value (``dims={"seq": 128}``), else a SpecError names them.
+symbolic dim needs a value (``dims={"seq": 128}``), else a SpecError names them. A ``Reshape``
+whose output holds another number of elements than its input, or an ``Expand`` whose target does
+not broadcast with it, is a SpecError: the export fixed there a dim the import traces at another
+value (most often the batch size of an export without a dynamic batch axis), and the counts past
+it would be wrong.
 
 Parameters. An initializer read as a weight (Conv, Gemm, a MatMul operand, a norm's scale and
 bias, a Gather table, LSTM/GRU W, R, B) is a parameter, and so is a float initializer of more than
@@ -25,6 +29,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
@@ -36,6 +41,7 @@ from roofline.importers.onnx_ops import map_node
 from roofline.importers.onnx_shapes import fold, resolve
 from roofline.importers.values import TRACE_BATCH, per_sample
 from roofline.model import build_model
+from roofline.ops.base import broadcast_shapes, numel
 
 #: initializers up to this many elements keep their values (shape tensors, axes, scalars)
 SMALL = 4096
@@ -76,9 +82,10 @@ def _load(model: Any) -> tuple[onnx.ModelProto, str]:
 
 def _inputs(
     proto: onnx.ModelProto, dims: dict[str, int], origin: str
-) -> tuple[dict[str, list[int]], dict[str, int]]:
+) -> tuple[dict[str, list[int]], dict[str, int], int | None]:
     """Graph inputs (initializers excluded) with every dim a number: the batch axis (dim 0 of
-    the first input, and every dim with its symbol) set to TRACE_BATCH."""
+    the first input, and every dim with its symbol) set to TRACE_BATCH; the symbols' values;
+    and the batch size the file fixes (a static first dim 0), None where the batch is symbolic."""
     inits = {i.name for i in proto.graph.initializer}
     raw = [i for i in proto.graph.input if i.name not in inits]
     if not raw:
@@ -88,6 +95,7 @@ def _inputs(
     batch_symbol = (named or free or [None])[0]
     out: dict[str, list[int]] = {}
     missing: list[str] = []
+    fixed: int | None = None
     for k, inp in enumerate(raw):
         shape = []
         for j, d in enumerate(inp.type.tensor_type.shape.dim):
@@ -101,6 +109,7 @@ def _inputs(
                     missing.append(d.dim_param)
             elif k == 0 and j == 0 and batch_symbol is None:
                 shape.append(TRACE_BATCH)  # a fixed batch size: traced like a symbolic one
+                fixed = int(d.dim_value) if d.HasField("dim_value") else None
             elif d.HasField("dim_value"):
                 shape.append(int(d.dim_value))
             else:
@@ -119,7 +128,62 @@ def _inputs(
     symbols = dict(dims)
     if batch_symbol:
         symbols[batch_symbol] = TRACE_BATCH
-    return out, symbols
+    return out, symbols, fixed
+
+
+def _dynamic_batch_fix(first: str) -> str:
+    """The export argument that keeps the batch of input ``first`` symbolic."""
+    return (
+        "re-export with a dynamic batch axis: "
+        f"torch.onnx.export(..., dynamic_axes={{{first!r}: {{0: 'batch'}}}})"
+    )
+
+
+def _check_targets(
+    proto: onnx.ModelProto,
+    shapes: dict[str, tuple[int, ...]],
+    inits: dict[str, Any],
+    origin: str,
+    fixed: int | None,
+    first: str,
+) -> None:
+    """Raise a SpecError for the first Reshape whose output holds another number of elements
+    than its input, or Expand whose target does not broadcast with its input: the target fixes
+    a dim the import traces at another value (with ``fixed``, the batch size of input ``first``
+    the export baked in), and every count past it would miss that dim's share."""
+    for node in proto.graph.node:
+        x = shapes.get(node.input[0]) if node.input else None
+        if x is None or node.op_type not in ("Reshape", "Expand"):
+            continue
+        if node.op_type == "Reshape":
+            out = shapes.get(node.output[0])
+            if out is None or numel(out) == numel(x):
+                continue
+            target = list(out)
+        else:
+            value = inits.get(node.input[1])
+            if not isinstance(value, np.ndarray):
+                continue
+            target = [int(d) for d in value.reshape(-1)]
+            if broadcast_shapes(x, tuple(target)) is not None:
+                continue
+        field = f"node {node.name or node.output[0]!r} ({node.op_type})"
+        if fixed is not None:
+            raise SpecError(
+                f"its fixed target {target} drops the batch of its input, batch x "
+                f"{list(per_sample(x, TRACE_BATCH))}: the export baked its batch size {fixed} "
+                "into the graph, so counts at any other batch would be wrong",
+                file=origin,
+                field=field,
+                fix=_dynamic_batch_fix(first),
+            )
+        raise SpecError(
+            f"its target {target} does not fit its input {list(x)} (the batch traced at "
+            f"{TRACE_BATCH}): the export fixed a dim there that the file declares symbolic",
+            file=origin,
+            field=field,
+            fix="export that dim as dynamic (the batch too), or give dims its exported value",
+        )
 
 
 def _infer(
@@ -246,8 +310,9 @@ def from_onnx(
     """
 
     proto, origin = _load(model)
-    inputs, symbols = _inputs(proto, dims or {}, origin)
+    inputs, symbols, fixed = _inputs(proto, dims or {}, origin)
     shapes, inits = _infer(proto, inputs, symbols, origin)
+    _check_targets(proto, shapes, inits, origin, fixed, next(iter(inputs)))
     label = name or (Path(origin).stem if not origin.startswith("<") else proto.graph.name)
     builder = SpecBuilder(label or "model", origin, strict)
     g = OnnxGraph(builder, TRACE_BATCH, shapes, inits)
@@ -264,9 +329,12 @@ def from_onnx(
         except KeyError as exc:
             raise SpecError(
                 f"node {node.name or node.op_type!r} ({node.op_type}): tensor {exc} has no "
-                "inferred shape",
+                "inferred shape"
+                + ("" if fixed is None else f" (the file fixes the batch size at {fixed})"),
                 file=origin,
-                fix="run onnx.shape_inference on the model to see why; export with static dims",
+                fix="run onnx.shape_inference on the model to see why; export with static dims"
+                if fixed is None
+                else _dynamic_batch_fix(next(iter(inputs))),
             ) from None
     for x in inits:
         if x not in g.used and g.is_param(x) and not g.consumers.get(x):

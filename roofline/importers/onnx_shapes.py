@@ -4,12 +4,13 @@ Exporters compute reshape targets from ``Shape`` with ``Gather``, ``Div``, ``Cas
 onnx's data propagation covers some of these ops only; where it stops, the output shape of a
 ``Reshape`` (and everything after it) stays unknown. :func:`fold` evaluates such small integer
 tensors from known shapes and constants, and :func:`resolve` gives the output shapes of the ops
-that read them (Reshape, Expand, Unsqueeze, Slice, Split, Tile, Pad, Resize...), which the
+that read them (Reshape, Expand, Unsqueeze, Slice, Split, Tile, Pad, Resize, Range...), which the
 importer feeds back to shape inference until nothing more resolves.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -92,7 +93,8 @@ def _eval(node: Any, ins: list[Any], shapes: Shapes, a: dict[str, Any]) -> Any:
     if op == "Where":
         return np.where(ins[0], ins[1], ins[2])
     if op == "Range":
-        return np.arange(ins[0], ins[1], ins[2])
+        n = range_length(ins[0], ins[1], ins[2])
+        return None if n is None or n > LIMIT else np.arange(ins[0], ins[1], ins[2])
     if op == "ConstantOfShape":
         fill = a.get("value")
         value = np.float32(0) if fill is None else numpy_helper.to_array(fill).reshape(-1)[0]
@@ -150,6 +152,20 @@ def _reshape(shape: tuple[int, ...], target: list[int], a: dict[str, Any]) -> tu
     return tuple(int(d) for d in out)
 
 
+def range_length(start: Any, limit: Any, delta: Any) -> int | None:
+    """Elements of ``Range(start, limit, delta)``: max(0, ceil((limit - start) / delta)), from
+    its scalar inputs (None for a zero or non-finite step, or bounds that are not numbers)."""
+    s, e, d = (np.asarray(v).reshape(-1) for v in (start, limit, delta))
+    if s.size != 1 or e.size != 1 or d.size != 1:
+        return None
+    s0, e0, d0 = s[0].item(), e[0].item(), d[0].item()
+    if all(isinstance(v, int) for v in (s0, e0, d0)):
+        # integer ceiling: a float quotient rounds int64 bounds (INT64_MAX ends are common)
+        return None if d0 == 0 else max(0, -((s0 - e0) // d0))
+    q = (e0 - s0) / d0 if d0 else math.nan
+    return max(0, math.ceil(q)) if math.isfinite(q) else None
+
+
 def _slice(x: np.ndarray, ins: list[np.ndarray | None]) -> np.ndarray:
     starts, ends = _int_list(ins[0]) or [], _int_list(ins[1]) or []
     axes = _int_list(ins[2]) if len(ins) > 2 and ins[2] is not None else list(range(len(starts)))
@@ -182,6 +198,9 @@ def resolve(node: Any, shapes: Shapes, values: Values) -> dict[str, tuple[int, .
         return {out: tuple(np.shape(values[out]))}
     x = shapes.get(node.input[0]) if node.input else None
     v = [values.get(i) if i else None for i in node.input]
+    if op == "Range" and len(v) == 3 and all(i is not None for i in v):
+        n = range_length(v[0], v[1], v[2])  # fold keeps no value past LIMIT: size it here
+        return {} if n is None else {out: (n,)}
     if x is None:
         return {}
     if op in SAME_SHAPE:

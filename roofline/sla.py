@@ -66,9 +66,14 @@ class BatchesUnderSLA:
     latency_at_best_batch_s: float
     throughput_at_best_batch_per_s: float
 
-    def columns(self) -> dict[str, float | int]:
-        """The fields as table columns, in :data:`SLA_COLUMNS` order."""
-        return asdict(self)
+    def columns(self) -> dict[str, float | int | None]:
+        """The fields as table columns, in :data:`SLA_COLUMNS` order; when no batch meets the
+        target, every column but ``sla_s`` is None (``-`` in a table, null in JSON, empty in
+        CSV), not a batch or a throughput of 0."""
+        cols: dict[str, float | int | None] = dict(asdict(self))
+        if self.max_batch_under_sla == 0:
+            cols.update({k: None for k in cols if k != "sla_s"})
+        return cols
 
 
 #: the columns ``compare --sla`` adds (the fields of :class:`BatchesUnderSLA`)

@@ -4,6 +4,7 @@ exit status 2 (130 when interrupted), no traceback and no output file."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -81,7 +82,7 @@ MISUSE = {
     ),
     "a superscript --dim": (
         ["import", "torchvision.models:resnet18", "--dim", "seq=\u00b2"],
-        r"--dim 'seq=\u00b2' is not NAME=VALUE",
+        r"--dim seq: '\u00b2' must be a whole number >= 1",
     ),
     "sla of the wrong dimension": (
         ["compare", "resnet18", "--hw", "t4", "--sla", "10GB"],
@@ -170,6 +171,10 @@ SLIPS = {
     "per-op to stdout": ([*SWEEP_BW, "--per-op", "-"], r"--per-op: '-' is not a .csv file"),
     "check a directory": (["check", "."], r"^roofline: error: \.: is a directory"),
     "check a device": (["check", os.devnull], r"is a character device, not a regular file"),
+    "dim zero": (["import", "x.onnx", "--dim", "seq=0"], r"--dim seq: '0' must be a whole number"),
+    "dim without a name": (["import", "x.onnx", "--dim", "=8"], r"--dim '=8' is not NAME=VALUE"),
+    "import a directory": (["import", "."], r"^roofline: error: \.: is a directory, not an .onnx"),
+    "import a device": (["import", os.devnull], r"is a character device, not a regular file"),
 }
 
 
@@ -180,6 +185,15 @@ def test_input_slips_name_the_flag(case, capsys, tmp_path, monkeypatch):
     line = _fails(argv, capsys, pattern)
     assert "_positive_int" not in line
     assert list(tmp_path.iterdir()) == []  # no per-op file, no output
+
+
+def test_an_sla_no_batch_meets_shows_none_not_zero(capsys):
+    argv = ["compare", "resnet18", "--hw", "t4", "--sla", "1e-30s", "--format", "json"]
+    assert cli.main(argv) == 0
+    row = json.loads(capsys.readouterr().out)[0]
+    assert row["sla_s"] == 1e-30
+    for col in ("max_batch_under_sla", "best_batch_under_sla", "throughput_at_best_batch_per_s"):
+        assert row[col] is None, col  # '-' in a table, empty in CSV
 
 
 def test_per_op_writes_a_csv_file(capsys, tmp_path):

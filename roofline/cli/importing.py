@@ -75,10 +75,16 @@ def parse_dims(items: list[str]) -> dict[str, int]:
     """``["seq=128"]`` -> {"seq": 128}."""
     out = {}
     for item in items:
-        name, _, value = item.partition("=")
-        if not name or not (value.isascii() and value.isdigit()) or int(value) < 1:
+        name, eq, value = item.partition("=")
+        if not name.strip() or not eq:
             raise SpecError(
                 f"--dim {item!r} is not NAME=VALUE", field="--dim", fix="e.g. --dim seq=128"
+            )
+        if not (value.isascii() and value.isdigit()) or int(value) < 1:
+            raise SpecError(
+                f"{value!r} must be a whole number >= 1",
+                field=f"--dim {name}",
+                fix=f"e.g. --dim {name}=128",
             )
         out[name] = int(value)
     return out

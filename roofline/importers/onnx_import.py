@@ -40,6 +40,7 @@ from roofline.importers.onnx_light import WireError, read_light
 from roofline.importers.onnx_ops import map_node
 from roofline.importers.onnx_shapes import fold, resolve
 from roofline.importers.values import TRACE_BATCH, per_sample
+from roofline.input_files import require_file
 from roofline.model import build_model
 from roofline.ops.base import broadcast_shapes, numel
 
@@ -57,8 +58,7 @@ def _load(model: Any) -> tuple[onnx.ModelProto, str]:
             fix="pass the .onnx file's path",
         )
     path = str(model)
-    if not Path(path).is_file():
-        raise SpecError("file does not exist", file=path, fix="check the path")
+    require_file(path, what="an .onnx file")  # missing, a directory, a device: said as such
     try:
         try:
             proto = onnx.ModelProto.FromString(read_light(path, SMALL))

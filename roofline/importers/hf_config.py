@@ -429,6 +429,11 @@ def read_hf_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
+#: flags that add weights and work no model here has (an encoder-decoder's cross-attention):
+#: refused rather than ignored, since ignoring them would miscount
+_NOT_MODELED = ("add_cross_attention", "is_encoder_decoder")
+
+
 def hf_params(config: Mapping[str, Any], file: str | None = None) -> dict[str, Any]:
     """Transformer-family parameters of a Hugging Face config mapping."""
     c = _Config(config, file)
@@ -444,6 +449,9 @@ def hf_params(config: Mapping[str, Any], file: str | None = None) -> dict[str, A
             f"unknown model_type {model_type!r}",
             did_you_mean(model_type, MODEL_TYPES, supported),
         )
+    for key in _NOT_MODELED:
+        if c.flag(key, False):
+            raise c.error(key, "cross-attention to an encoder is not modeled", f"set {key} false")
     try:
         params = MODEL_TYPES[model_type](c)
     except SpecError as exc:  # a shared check (transformer_params) names the key, not the file

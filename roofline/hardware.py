@@ -287,11 +287,13 @@ class Cost(SpecModel):
                         field=name,
                         fix="e.g. lifetime: 5 y" if name == "lifetime" else "e.g. $0.1/kWh",
                     )
-        elif self.lifetime is not None or self.electricity is not None:
+        elif self.lifetime is not None or self.electricity is not None or self.pue != 1.0:
+            # a PUE of 1 is the default, which a dumped and reloaded spec carries too
+            given = [n for n in ("lifetime", "electricity") if getattr(self, n) is not None]
             raise SpecError(
                 "an hourly price already includes energy and amortization",
-                field="lifetime" if self.lifetime is not None else "electricity",
-                fix="drop lifetime and electricity, or give price instead of hourly",
+                field=given[0] if given else "pue",
+                fix="drop lifetime, electricity and pue, or give price instead of hourly",
             )
         return self
 

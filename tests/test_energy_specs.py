@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from roofline.errors import SpecError
 from roofline.kinds import EngineKind, LevelKind
 from roofline.presets import list_devices, load_hardware
 
@@ -62,3 +63,20 @@ def test_a_cost_block_is_dated_and_sourced():
     for n in priced:
         cost = load_hardware(n).cost
         assert cost.source and cost.note
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [({"lifetime": "5 y"}, "lifetime"), ({"electricity": "$0.1/kWh"}, "electricity"),
+     ({"pue": 1.3}, "pue")],
+)  # fmt: skip
+def test_an_hourly_price_takes_no_amortization_or_energy_terms(extra, field):
+    """An all-in hourly rate already includes energy: a lifetime, an electricity price or a PUE
+    beside it would be ignored, so each is refused by name (a PUE of 1.3 was silently ignored)."""
+    spec = load_hardware("h100_sxm5").model_dump(mode="json")
+    spec["cost"] = {"hourly": "$2/h", "source": "test", **extra}
+    with pytest.raises(SpecError, match="an hourly price already includes") as err:
+        load_hardware(spec)
+    assert err.value.field == f"cost.{field}"
+    spec["cost"] = {"hourly": "$2/h", "source": "test", "pue": 1.0}  # the default, as dumped
+    assert load_hardware(spec).cost.hourly == pytest.approx(2 / 3600)

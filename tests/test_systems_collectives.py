@@ -11,7 +11,9 @@ import yaml
 
 import roofline as rl
 from roofline.systems.collectives import bus_bandwidth, collective
+from roofline.systems.search import _divisors
 
+ROOT = Path(__file__).parent.parent
 DATA = Path(__file__).parent / "data" / "published" / "nccl_bus_bandwidth.yaml"
 S = np.array([1e3, 1e6, 1e9])
 
@@ -176,6 +178,38 @@ def test_bad_system_specs_are_one_line(change, match):
     with pytest.raises(rl.SpecError, match=match) as err:
         rl.load_hardware(spec)
     assert "\n" not in str(err.value)
+
+
+def test_a_system_of_a_billion_devices_is_refused_not_searched(tmp_path):
+    """A typo of a count (2**30) was accepted, then `roofline layouts` factored it for minutes."""
+    text = (ROOT / "hw_specs" / "systems" / "dgx_h100.yaml").read_text(encoding="utf-8")
+    big = tmp_path / "big.yaml"
+    big.write_text(text.replace("count: 8", "count: 1073741824"), encoding="utf-8")
+    with pytest.raises(rl.SpecError, match=r"count: .*less than or equal to 1048576") as err:
+        rl.load_hardware(str(big))
+    assert err.value.file == str(big)
+
+
+def test_the_divisors_a_layout_search_tries():
+    for n in (1, 2, 7, 8, 12, 36, 97, 720, 2**20):
+        assert _divisors(n) == [d for d in range(1, n + 1) if n % d == 0]
+
+
+def test_an_error_of_the_systems_device_names_the_system_file_and_field(tmp_path):
+    """An unknown device name is the system's `device` field (it read device.device), and an
+    inline device's bad field is the system file's `device.<field>` (it named '<dict>')."""
+    spec = yaml.safe_load((ROOT / "hw_specs" / "systems" / "dgx_h100.yaml").read_text())
+    path = tmp_path / "sys.yaml"
+    path.write_text(yaml.safe_dump({**spec, "device": "nonexistent_dev"}), encoding="utf-8")
+    with pytest.raises(rl.SpecError) as err:
+        rl.load_hardware(str(path))
+    assert (err.value.file, err.value.field) == (str(path), "device")
+    device = yaml.safe_load((ROOT / "hw_specs" / "h100_sxm5.yaml").read_text())
+    device["memory"]["hbm"]["bandwidth"] = "-1 TB/s"
+    path.write_text(yaml.safe_dump({**spec, "device": device}), encoding="utf-8")
+    with pytest.raises(rl.SpecError) as err:
+        rl.load_hardware(str(path))
+    assert (err.value.file, err.value.field) == (str(path), "device.memory.hbm.bandwidth")
 
 
 def test_a_system_where_one_device_is_needed_says_so():

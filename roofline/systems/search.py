@@ -25,6 +25,7 @@ rest; ``rank`` is 1 for the best.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -70,7 +71,9 @@ LAYOUT_FIELDS = ("tp", "pp", "cp", "ep", "dp", "parallel")
 
 
 def _divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
+    """The divisors of ``n`` >= 1, ascending (trial division up to its square root)."""
+    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
+    return small + [n // d for d in reversed(small) if d * d != n]
 
 
 def candidates(model: Any, system: System, tokens: int | None = None) -> list[Layout]:

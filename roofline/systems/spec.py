@@ -38,12 +38,17 @@ from roofline.units import Dim
 Seconds = Annotated[float, quantity(Dim.TIME, "latency", allow_zero=True), as_text(Dim.TIME)]
 
 
+#: the most devices a system or a level may join: 2**20, five times the largest clusters built
+#: (a typo such as 1073741824 would otherwise send the layout search through every factoring)
+MAX_DEVICES = 2**20
+
+
 class Link(SpecModel):
     """One interconnect level (module docstring)."""
 
     scope: Literal["scale_up", "scale_out"]
     topology: Literal["switch", "ring", "torus"]
-    devices: int = Field(ge=2, description="devices per domain of this level")
+    devices: int = Field(ge=2, le=MAX_DEVICES, description="devices per domain of this level")
     dims: tuple[int, ...] | None = Field(
         None, description="torus dimensions (their product is `devices`)"
     )
@@ -77,7 +82,7 @@ class System(SpecModel):
     description: str = ""
     source: str = Field(min_length=1)
     device: Hardware
-    count: int = Field(ge=1, description="devices in the system")
+    count: int = Field(ge=1, le=MAX_DEVICES, description="devices in the system")
     interconnect: dict[str, Link] = Field(default_factory=dict)
     note: str | None = None
 

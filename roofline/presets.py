@@ -58,6 +58,12 @@ def preset_names(kind: str) -> list[str]:
 _PRESET_FILES: dict[tuple[str, str], Path] = {}
 
 
+def _is_path(text: str) -> bool:
+    """Whether ``text`` names a file: a spec suffix or a folder in it. A bare word is always a
+    preset (a file of that name in the current folder does not shadow it)."""
+    return Path(text).suffix in (".yaml", ".yml", ".json", ".onnx") or os.sep in text or "/" in text
+
+
 def resolve_spec(name_or_path: str | os.PathLike[str], kind: str) -> Path:
     """Return the file for a preset name or a path; SpecError with suggestions if neither."""
     what = "model" if kind == "model_specs" else "device"
@@ -73,11 +79,8 @@ def resolve_spec(name_or_path: str | os.PathLike[str], kind: str) -> Path:
         return found
     if "\0" in text:
         raise SpecError(f"{text!r} contains a NUL byte", field=what, fix="name a preset or a file")
-    p = Path(text)
-    # a path names a file; a bare word is always a preset (a file of that name in the current
-    # folder does not shadow it)
-    if p.suffix in (".yaml", ".yml", ".json", ".onnx") or os.sep in text or "/" in text:
-        return p
+    if _is_path(text):
+        return Path(text)
     for folder in PRESET_DIRS[kind]:
         cand = _spec_dir(folder) / f"{text}.yaml"
         if path_exists(cand):
@@ -201,6 +204,10 @@ def _hardware(
     """(the device or system a spec mapping describes, the device file a system names or None)."""
     if "count" in data or "device" in data:
         device = data.get("device")
+        if from_file and isinstance(device, str) and _is_path(device):
+            # a relative device path is the system file's neighbour, wherever the user runs from
+            device = str(Path(file).parent / Path(device).expanduser())
+            data = {**data, "device": device}
         return _system(data, file, from_file), device if isinstance(device, str) else None
     return validate(Hardware, data, file=file, from_file=from_file), None
 

@@ -223,3 +223,17 @@ def test_a_bare_word_is_a_preset_even_when_a_file_has_that_name(tmp_path, monkey
     (tmp_path / "resnet18").mkdir()
     assert rl.load_hardware("t4").name == "t4"
     assert rl.load_model("resnet18").name == "resnet18"
+
+
+def test_a_relative_device_path_is_the_system_files_neighbour(tmp_path, monkeypatch):
+    """`device: ../dev.yaml` in a system file worked or failed depending on the current folder."""
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "dev.yaml").write_text(
+        (ROOT / "hw_specs" / "h100_sxm5.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    spec = yaml.safe_load((ROOT / "hw_specs" / "systems" / "dgx_h100.yaml").read_text())
+    path = tmp_path / "sub" / "sys.yaml"
+    path.write_text(yaml.safe_dump({**spec, "device": "../dev.yaml"}), encoding="utf-8")
+    for cwd in (tmp_path, tmp_path / "sub", ROOT):
+        monkeypatch.chdir(cwd)
+        assert rl.load_hardware(str(path)).device.name == "h100_sxm5"

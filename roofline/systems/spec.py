@@ -1,7 +1,8 @@
 """Systems: N devices of one kind joined by interconnect levels.
 
 A system spec (YAML in ``hw_specs/`` with a ``device:`` and a ``count:``) names its device (a
-device preset, resolved by :func:`roofline.presets.load_hardware`, or an inline device mapping),
+device preset or a device file, a relative path being the system file's neighbour, resolved by
+:func:`roofline.presets.load_hardware`, or an inline device mapping),
 how many there are, and its interconnect levels,
 fastest first: a scale-up domain (NVLink through NVSwitch, Infinity Fabric, TPU ICI) and optionally
 a scale-out network joining the domains (InfiniBand, Ethernet). Each level gives:

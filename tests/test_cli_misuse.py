@@ -330,3 +330,21 @@ def test_api_argument_misuse_is_a_spec_error(case):
     with pytest.raises(SpecError, match=pattern) as info:
         evaluate("resnet18", "a100_sxm4_80gb", **kwargs)
     assert info.value.field == field
+
+
+def test_a_chart_option_the_chart_does_not_read_is_named_in_a_warning(capsys, tmp_path):
+    """plot energy --sla 5ms --by kind drew the energy study and said nothing of either."""
+    out = tmp_path / "e.svg"
+    assert (
+        cli.main(["plot", "breakdown", "resnet18", "--hw", "t4", "--sla", "5ms", "-o", str(out)])
+        == 0
+    )
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "roofline: warning: plot breakdown does not read --sla: ignored (--sla is for plot batch)"
+    )
+    assert (
+        cli.main(["plot", "breakdown", "resnet18", "--hw", "t4", "--by", "kind", "-o", str(out)])
+        == 0
+    )
+    assert capsys.readouterr().err == ""

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import warnings
 from typing import Any
 
 import matplotlib
@@ -29,7 +30,7 @@ from roofline.cli.common import (
     add_output_options,
     parse_batches,
 )
-from roofline.errors import SpecError
+from roofline.errors import RooflineWarning, SpecError
 from roofline.output_files import image_format
 from roofline.sla import batches_under_sla
 from roofline.studies import STUDIES, Options
@@ -61,8 +62,7 @@ def plot_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--by",
         choices=("category", "kind", "bound"),
-        default="category",
-        help="breakdown: group time by op category, op kind or bound",
+        help="breakdown: group time by op category (default), op kind or bound",
     )
     parser.add_argument(
         "--sla",
@@ -103,8 +103,26 @@ def run_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+#: the chart options only some kinds read: the kinds that read each
+_ONLY = {"--table1": ("roofline",), "--by": ("breakdown",), "--sla": ("batch",)}
+
+
+def _unread(args: argparse.Namespace) -> None:
+    """A warning naming the options given that the chart of ``args.kind`` does not read."""
+    given = {"--table1": args.table1, "--by": args.by is not None, "--sla": args.sla is not None}
+    unread = [opt for opt, kinds in _ONLY.items() if given[opt] and args.kind not in kinds]
+    if unread:
+        warnings.warn(
+            f"plot {args.kind} does not read {', '.join(unread)}: ignored "
+            f"({'; '.join(f'{o} is for plot {_ONLY[o][0]}' for o in unread)})",
+            RooflineWarning,
+            stacklevel=2,
+        )
+
+
 def _draw(args: argparse.Namespace) -> Any:
     """Build the chart of ``args.kind``; return its Axes or Figure."""
+    _unread(args)
     k, models, hws = args.kind, args.models, args.hw
     batches = parse_batches(args.batch) if args.batch else None
     if k in STUDIES:
@@ -124,7 +142,7 @@ def _draw(args: argparse.Namespace) -> Any:
     if k == "breakdown":
         _need(bool(hws), "plot breakdown needs --hw", "--hw", "e.g. --hw a100_sxm4_80gb t4")
         rs = [evaluate(m, hw, batch=batches or [1], dtype=dtype) for m in models for hw in hws]
-        return plot.breakdown(rs, by=args.by)
+        return plot.breakdown(rs, by=args.by or "category")
     m, hw = _one(models, "models", "model"), _one(hws, "--hw", "device")
     grid = list(batches or DEFAULT_BATCHES)
     if args.sla is not None:  # the same search as compare --sla: its batches are drawn too

@@ -26,7 +26,8 @@ from roofline.graph import Graph
 from roofline.kinds import TensorClass
 from roofline.records import BATCHED, PER_OP, CostTable
 
-#: count columns of a fused kernel taken from its last op (the one output it writes)
+#: count columns of a fused kernel taken from its last op (the one output it writes; plus the
+#: intermediates of the ops before it, :func:`output_share`)
 FROM_LAST = ("act_out_elems", "act_out_bytes")
 #: count columns of a fused kernel that are the largest over its ops, not a sum
 LARGEST = ("live_act_bytes", "gather_row_bytes")
@@ -133,6 +134,37 @@ def _inner_elements(graph: Graph) -> np.ndarray:
     return inner
 
 
+def output_share(graph: Graph) -> np.ndarray:
+    """Per op [O]: the share of the activation elements it writes that is its output tensor (the
+    rest are its own intermediates, which a kernel writes and reads back whether or not an
+    epilogue is fused after it: a mixture-of-experts layer's expert activations). 1 for most
+    ops (cached on the graph)."""
+    return graph.derived("fusion_output_share", _output_share)
+
+
+def _output_share(graph: Graph) -> np.ndarray:
+    sizes = graph.tensor_sizes()
+    share = np.ones(len(graph.nodes))
+    for i, node in enumerate(graph.nodes):
+        copies = node.op.repeat if node.op.side_by_side else 1
+        written = float(np.asarray(node.op.counts(1.0).act_out)) * copies  # per sample
+        if written > sizes[node.output]:
+            share[i] = sizes[node.output] / written
+    share.flags.writeable = False
+    return share
+
+
+def _inner_writes(graph: Graph) -> np.ndarray | None:
+    """Per op [O]: the share of its written elements a fused kernel still writes besides its last
+    op's output (the intermediates of a member before the last), or None where there are none."""
+    return graph.derived("fusion_inner_writes", _inner_writes_of)
+
+
+def _inner_writes_of(graph: Graph) -> np.ndarray | None:
+    own = fusion_plan(graph).inside * (1.0 - output_share(graph))
+    return own if own.any() else None
+
+
 #: the count columns of a fused kernel that sum its ops', by shape: [O, columns] and [O]
 SUMMED = tuple(f for f in BATCHED if f not in FROM_LAST + LARGEST)
 SUMMED_PER_OP = tuple(f for f in PER_OP if f not in LARGEST)
@@ -178,6 +210,11 @@ def fuse_table(ct: CostTable, graph: Graph, inner: np.ndarray | None = None) -> 
         if isinstance(done, np.ndarray):  # frozen before its slabs are taken: they are too
             done.flags.writeable = False
     ops = plan.first_ops
+    written = {f: getattr(ct, f).take(last, axis=0) for f in FROM_LAST}
+    own = _inner_writes(graph)
+    if own is not None:  # a member's own intermediates are written inside the kernel too
+        for f in FROM_LAST:
+            written[f] = written[f] + group_reduce(graph, getattr(ct, f) * own[:, None], np.add)
     return CostTable(
         model=ct.model,
         names=tuple([ct.names[i] for i in ops]),
@@ -192,7 +229,7 @@ def fuse_table(ct: CostTable, graph: Graph, inner: np.ndarray | None = None) -> 
         gemm_count=ct.gemm_count,
         **dict(zip(SUMMED, summed)),
         **dict(zip(SUMMED_PER_OP, per_op)),
-        **{f: getattr(ct, f).take(last, axis=0) for f in FROM_LAST},
+        **written,
         **{f: group_reduce(graph, getattr(ct, f), np.maximum) for f in LARGEST},
         **{f: getattr(ct, f).take(first, axis=0) for f in FROM_FIRST},
     )

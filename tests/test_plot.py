@@ -198,3 +198,120 @@ def test_validation_chart_puts_each_kernel_at_predicted_measured():
     assert points == [(1e-3, 2e-3), (4e-4, 3e-4), (0.01, 0.02)]
     # the y = x line over the points' range with a factor 2 of margin: 3e-4 / 2 to 0.02 * 2
     assert list(ax.get_lines()[0].get_xdata()) == pytest.approx([1.5e-4, 0.04])
+
+
+# -- what does not fit has no value: the batch chart and sweep charts --------------------------
+
+
+def _crosses(ax):
+    return [line for line in ax.get_lines() if line.get_marker() == "x"]
+
+
+def _at_axes_bottom(ax, line):
+    """Whether ``line`` is drawn with x in data and y in axes coordinates, low in the axes."""
+    xy = np.c_[line.get_xdata(), line.get_ydata()]
+    same = np.allclose(line.get_transform().transform(xy), ax.get_xaxis_transform().transform(xy))
+    return same and bool(np.all((xy[:, 1] >= 0) & (xy[:, 1] < 0.5)))
+
+
+def test_batch_chart_marks_the_batch_the_sla_search_finds():
+    # Llama-2-7B on a T4 under 2 s: batches 4 and up do not fit (their KV cache), though their
+    # latency is under the target; compare --sla and batches_under_sla say 3, so must the chart
+    found = rl.batches_under_sla("llama2_7b", "t4", "2s")
+    assert found.max_batch_under_sla == 3
+    grid = sorted({1, 2, 4, 8, 16, 32, 64, 128, 256, found.max_batch_under_sla})
+    r = rl.evaluate("llama2_7b", "t4", batch=grid)
+    assert (r.latency_s[0, ~r.feasible[0]] <= 2.0).any()
+    ax = plot.batch_scaling(r, target_s="2s")
+    note = next(t.get_text() for t in ax.texts if "largest batch" in t.get_text())
+    assert note.startswith("largest batch under target: 3\n")
+    assert "  " not in note and note.endswith(" samples/s)")
+
+
+def test_batch_chart_draws_no_time_for_a_batch_that_does_not_fit():
+    r = rl.evaluate("llama2_7b", "t4", batch=[1, 2, 64, 256])
+    bad = ~r.feasible[0]
+    assert bad.any() and not bad.all()
+    ax = plot.batch_scaling(r)
+    latency, throughput = ax.get_lines()[0], ax.figure.axes[1].get_lines()[0]
+    for line in (latency, throughput):  # a gap, never a value, where the batch does not fit
+        y = np.asarray(line.get_ydata(), dtype=float)
+        assert np.isnan(y[bad]).all() and np.isfinite(y[~bad]).all()
+    (cross,) = _crosses(ax)
+    np.testing.assert_array_equal(cross.get_xdata(), r.costs.batch[bad])
+    assert _at_axes_bottom(ax, cross)
+
+
+def test_sweep_line_crosses_what_does_not_fit_and_keeps_its_tick():
+    # a T4 with 4 to 32 GiB: Llama-2-7B's 13.5 GB of fp16 weights need 16 GiB
+    caps = [4 * 2**30, 8 * 2**30, 16 * 2**30, 32 * 2**30]
+    t = rl.sweep("llama2_7b", "t4", {"memory.dram.capacity": caps})
+    bad = ~t.column("feasible").astype(bool)
+    assert list(bad) == [True, True, False, False]
+    ax = plot.plot_sweep(t, "latency_s").axes[0]
+    (cross,) = _crosses(ax)
+    np.testing.assert_array_equal(cross.get_xdata(), np.asarray(caps)[bad])
+    assert _at_axes_bottom(ax, cross)
+    lo, hi = ax.get_xlim()
+    assert lo < caps[0] and caps[-1] < hi  # every swept value stays on the axis
+    assert np.isnan(np.asarray(ax.get_lines()[0].get_ydata(), dtype=float)[bad]).all()
+
+
+def test_sweep_where_nothing_fits_shows_its_axis_and_says_so():
+    caps = [2 * 2**30, 4 * 2**30, 8 * 2**30]
+    t = rl.sweep("llama2_7b", "t4", {"memory.dram.capacity": caps})
+    assert not t.column("feasible").astype(bool).any()
+    ax = plot.plot_sweep(t, "latency_s").axes[0]
+    (cross,) = _crosses(ax)
+    np.testing.assert_array_equal(cross.get_xdata(), caps)
+    assert _at_axes_bottom(ax, cross)
+    lo, hi = ax.get_xlim()
+    assert lo < caps[0] and caps[-1] < hi
+    assert any("no point fits" in x.get_text() for x in ax.texts)
+    assert list(ax.get_yticks()) == []  # no latency scale around nothing
+
+
+def _best(t, metric, knobs, pick):
+    """Per distinct knob values: ``pick`` (min or max) of ``metric`` over the layouts that fit."""
+    ok = t.column("feasible").astype(bool)
+    cols = [t.column(k).astype(float) for k in knobs]
+    v = t.column(metric).astype(float)
+    out = {}
+    for point in sorted(set(zip(*cols))):
+        here = ok & np.all([c == p for c, p in zip(cols, point)], axis=0)
+        out[point] = pick(v[here])
+    return out
+
+
+def test_sweep_of_several_layouts_draws_the_best_layout_per_point():
+    t = rl.sweep("llama2_70b", "dgx_h100", {"count": [2, 8]}, all_layouts=True, batch=1)
+    assert len(t) > 2  # several layouts per count
+    ax = plot.plot_sweep(t, "latency_s").axes[0]
+    data = [line for line in ax.get_lines() if line.get_marker() == "o"]
+    assert len(data) == 1
+    best = _best(t, "latency_s", ["count"], np.min)
+    np.testing.assert_array_equal(data[0].get_xdata(), [2, 8])
+    np.testing.assert_allclose(data[0].get_ydata(), [best[(2.0,)], best[(8.0,)]])
+    assert "best layout per point (lowest latency)" in ax.get_title()
+    names = {x.get_text() for x in ax.texts}
+    assert {"tp2 pp1 ep1 dp1", "tp8 pp1 ep1 dp1"} <= names
+    # throughput: the highest
+    ax = plot.plot_sweep(t, "throughput_per_s").axes[0]
+    best = _best(t, "throughput_per_s", ["count"], np.max)
+    np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), [best[(2.0,)], best[(8.0,)]])
+
+
+def test_heat_map_of_several_layouts_takes_the_best_per_cell():
+    from matplotlib.collections import QuadMesh
+
+    knobs = {"count": [2, 8], "interconnect.nvlink.bandwidth": [1e11, 4.5e11]}
+    # at batch 64 the last layout of a 2-device variant does not fit, while others do
+    t = rl.sweep("llama2_70b", "dgx_h100", knobs, all_layouts=True, batch=64)
+    fig = plot.plot_sweep(t, "latency_s")
+    mesh = next(c for c in fig.axes[0].collections if isinstance(c, QuadMesh))
+    z = np.asarray(mesh.get_array()).reshape(2, 2)  # rows: bandwidth; columns: count
+    best = _best(t, "latency_s", list(knobs), np.min)
+    for (count, bw), v in best.items():
+        assert np.isfinite(v)
+        assert z[[1e11, 4.5e11].index(bw), [2, 8].index(count)] == pytest.approx(v, rel=1e-12)
+    assert "best layout per point" in fig.axes[0].get_title()

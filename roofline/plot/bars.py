@@ -16,10 +16,13 @@ from roofline.plot.common import (
     axes,
     background,
     category_color,
+    cross_handle,
+    cross_out,
     device_index,
     foreground,
     legend_below,
     legend_outside,
+    nothing_fits,
 )
 from roofline.result import Result
 from roofline.units import Dim, parse_quantity
@@ -124,21 +127,28 @@ def batch_scaling(
         An evaluation over several batches.
     target_s : float or str, optional
         A latency target (seconds or ``"10ms"``): a horizontal line, and the largest evaluated
-        batch that meets it is marked.
+        batch that meets it is marked with its throughput. A batch meets the target as in
+        :func:`roofline.batches_under_sla` (``compare --sla``): it fits the device and its
+        latency is at most the target, so where the evaluated batches include the batch that
+        search finds (``plot batch --sla`` adds it), the chart marks the same batch.
 
     Notes
     -----
-    A batch whose footprint does not fit the device is crossed out on the latency line.
+    A batch whose footprint does not fit the device has no time: both lines leave a gap there
+    and a cross at the bottom of the chart says so (:func:`~roofline.plot.common.cross_out`);
+    when no batch fits, the chart says that instead of drawing a scale around nothing.
     """
     ax = axes(ax)
     h = device_index(result, device)
     b = result.costs.batch
-    lat = result.latency_s[h]
-    thr = result.throughput_per_s[h]
+    fits = np.asarray(result.feasible[h], dtype=bool)
+    lat = np.where(fits, result.latency_s[h], np.nan)
+    thr = np.where(fits, result.throughput_per_s[h], np.nan)
+    t = None if target_s is None else parse_quantity(target_s, Dim.TIME)
     ax.plot(b, lat * 1e3, "o-", color="#1f77b4", label="latency")
     ax.set_xscale("log", base=2)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:g}"))
-    auto_scale(ax, lat * 1e3)
+    auto_scale(ax, np.append(lat, [] if t is None or not fits.any() else [t]) * 1e3)
     ax.set_xlabel("Batch size (samples per run)")
     ax.set_ylabel("Latency (ms)", color="#1f77b4")
     ax2 = ax.twinx()
@@ -146,28 +156,29 @@ def batch_scaling(
     auto_scale(ax2, thr, si_prefix=True)
     ax2.set_ylabel("Throughput (samples/s)", color="#d62728")
     handles = ax.get_lines() + ax2.get_lines()
-    bad = ~np.asarray(result.feasible[h], dtype=bool)
-    if bad.any():
-        (cross,) = ax.plot(
-            b[bad], lat[bad] * 1e3, "x", ms=10, color=foreground(), label="does not fit the device"
-        )
-        handles.append(cross)
-    if target_s is not None:
-        t = parse_quantity(target_s, Dim.TIME)
+    if not fits.all():
+        cross_out(ax, b[~fits])
+        handles.append(cross_handle())
+    if not fits.any():
+        nothing_fits(ax, "no batch fits the device")
+        ax2.set_yticks([])
+    if t is not None:
         line = ax.axhline(
             t * 1e3, color=foreground(), ls=":", lw=1.5, label=f"target {fmt_time(t)}"
         )
         handles.append(line)
-        ok = np.flatnonzero(lat <= t)
+        ok = np.flatnonzero(fits & (result.latency_s[h] <= t))
         if ok.size:
             k = int(ok[-1])
             ax.scatter(
                 [b[k]], [lat[k] * 1e3], s=160, facecolors="none", edgecolors=foreground(), zorder=5
             )
+            ax.get_ylim()  # settle the limits: is the mark low in the axes (by the crosses)?
+            _, up = ax.transAxes.inverted().transform(ax.transData.transform((b[k], lat[k] * 1e3)))
             ax.annotate(
-                f"largest batch under target: {b[k]:g}\n({si(thr[k], ' samples/s')})",
+                f"largest batch under target: {b[k]:g}\n({si(thr[k], 'samples/s')})",
                 (b[k], lat[k] * 1e3),
-                xytext=(10, -28),
+                xytext=(10, 10 if up < 0.3 else -28),
                 textcoords="offset points",
                 fontsize=8,
             )

@@ -1,6 +1,6 @@
 """What every chart shares: category colors, colors of the active style, axes, tick formatters in
-human units, legends outside the data, labels kept apart, picking a batch or device of a result,
-and writing the image file.
+human units, legends outside the data, labels kept apart, the mark of a point that does not fit,
+picking a batch or device of a result, and writing the image file.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from roofline.dtypes import work_unit
@@ -48,6 +49,52 @@ def foreground() -> str:
     """The active style's text color: roofs, stars and marks drawn in it stay visible on a dark
     style (``dark_background``) as on the default one."""
     return str(plt.rcParams["text.color"])
+
+
+#: the legend entry of a point that does not fit (it has no time, so no value to draw)
+DOES_NOT_FIT = "does not fit the device"
+#: height of the crosses of :func:`cross_out`, in axes coordinates (0: the bottom edge)
+CROSS_Y = 0.04
+
+
+def cross_out(ax: Any, x: Any, color: str | None = None, row: int = 0) -> Any:
+    """Cross out the points at data positions ``x`` that do not fit; return the Line2D.
+
+    A point that does not fit has no time (nor any value derived from one), so its cross cannot
+    sit at a value: it stands at the bottom of ``ax`` (x in data, y in axes coordinates; on a
+    linear or log y axis alike), and the x axis reaches it even when nothing else is drawn.
+    ``row`` stacks the crosses of several series (each a bit higher) so none hides another;
+    ``color`` defaults to the style's text color. The line carries no legend label: a chart adds
+    :func:`cross_handle` once.
+    """
+    xs = np.asarray(x, dtype=float)
+    (line,) = ax.plot(
+        xs,
+        np.full(xs.shape, CROSS_Y * (1 + row)),
+        ls="",
+        marker="x",
+        ms=8,
+        mew=1.5,
+        color=color or foreground(),
+        transform=ax.get_xaxis_transform(),
+        clip_on=False,
+        zorder=4,
+        label="_nolegend_",
+    )
+    return line
+
+
+def cross_handle() -> Any:
+    """The legend entry of the crosses of :func:`cross_out`."""
+    return Line2D([], [], ls="", marker="x", color=foreground(), label=DOES_NOT_FIT)
+
+
+def nothing_fits(ax: Any, text: str = "no point fits the device") -> None:
+    """An axes whose every point does not fit: no value scale (its y ticks would be a range
+    around nothing), and ``text`` in the middle; the x axis and the crosses stay."""
+    ax.set_ylim(0.0, 1.0)
+    ax.set_yticks([])
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color=foreground())
 
 
 def background(ax: Any) -> Any:

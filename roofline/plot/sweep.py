@@ -4,8 +4,14 @@
 Knob axes read in human units (bandwidth in TB/s, capacities in MiB and GiB, peaks in FLOP/s or
 OP/s), with a tick at each swept value as far as labels fit; a heat map's cells are centered on
 the swept values with edges halfway between neighbours on the axis's own scale (the geometric
-mean on a log axis), so every swept value gets its cell. Points that do not fit the device are
-crossed out.
+mean on a log axis), so every swept value gets its cell. A point that does not fit the device has
+no value to draw: a line leaves a gap there and a cross at the bottom of the axes marks it (a heat
+map's cell stays blank under a cross); a chart where nothing fits says so.
+
+A system sweep with several layouts per variant (``all_layouts``, or lists of degrees) has several
+rows per point: the chart draws the best layout that fits at each point, best by the metric drawn
+(:func:`best_rows`: the lowest latency, energy or cost; the highest throughput or utilization),
+and names each point's layout on a line chart.
 """
 
 from __future__ import annotations
@@ -21,15 +27,20 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 from roofline.errors import SpecError
 from roofline.formatting import format_value
 from roofline.plot.common import (
-    foreground,
+    DOES_NOT_FIT,
+    cross_handle,
+    cross_out,
+    declutter,
     knob_format,
     legend_outside,
     metric_format,
+    nothing_fits,
     peak_unit,
     thin_ticks,
     value_ticks,
 )
 from roofline.sweeps import SweepTable
+from roofline.systems.layout import Layout
 
 #: axis labels of the usual metrics
 METRIC_LABELS = {
@@ -65,6 +76,15 @@ def plot_sweep(
     -----
     One knob: a line per (model, batch, dtype). Two knobs: a heat map per (model, batch, dtype),
     side by side, each with its color scale (logarithmic where its values span a decade or more).
+    A point that does not fit has no value: a gap in its line and a cross at the bottom of the
+    axes, or a blank cell under a cross.
+
+    A system sweep of several layouts per variant draws, at each point, the best layout that
+    fits, by ``metric`` (:func:`best_rows`): what the system can do there at best, never one
+    layout's value beside another's on one line, nor whichever layout came last in a cell. The
+    title (a heat map's panel title) says so, and a line chart of up to
+    :data:`MAX_LAYOUT_LABELS` points names each point's layout (``tp8 pp1 ep1 dp1``). To compare
+    layouts, sweep one layout at a time (``tp=``, ``pp=``...).
     """
     knobs = list(table.knobs)
     if not knobs or len(knobs) > 2:
@@ -85,16 +105,69 @@ def plot_sweep(
                 fix=f"use one of {[f'{b:g}' for b in done]}",
             )
     keys_arr = np.array([f"{m}\0{b}\0{d}" for m, b, d in keys])
+    pick = best_rows(table, metric, keys_arr)
+    points = _Points(table, metric, pick)
+    keys_arr = keys_arr[pick]
     rows = {k: keys_arr == f"{k[0]}\0{k[1]}\0{k[2]}" for k in series}
     if len(knobs) == 1:
-        return _lines(table, metric, knobs[0], series, rows, ax, title)
+        return _lines(points, knobs[0], series, rows, ax, title)
     if ax is not None and len(series) > 1:
         raise SpecError(
             f"the sweep has {len(series)} panels (model, batch, dtype) but one Axes was given",
             field="batch",
             fix="pass batch= (and sweep one model and dtype), or no ax for a panel each",
         )
-    return _heat_maps(table, metric, knobs, series, rows, ax, title)
+    return _heat_maps(points, knobs, series, rows, ax, title)
+
+
+#: the columns of a system sweep's layout (:class:`~roofline.systems.layout.Layout`)
+LAYOUT_COLUMNS = ("tp", "pp", "ep", "dp", "cp")
+
+
+def higher_is_better(metric: str) -> bool:
+    """Whether more of ``metric`` is better: rates (``throughput_per_s``, ``samples_per_j``) and
+    ``utilization``; less of everything else (times, energy, power, bytes, cost)."""
+    return metric.endswith(("_per_s", "_per_j")) or metric == "utilization"
+
+
+def best_rows(table: SweepTable, metric: str, keys: np.ndarray) -> np.ndarray:
+    """Indices of one row per point of the chart: per series key (``keys``, one per row) and
+    knob values, the row of the best ``metric`` among those that fit (:func:`higher_is_better`;
+    the first in table order on a tie), or the first row where none fits. A sweep with one row
+    per point (a device, or a system at one layout) keeps every row, in order."""
+    bad = _infeasible(table)
+    parts = [keys.astype(str)] + [table.column(k).astype(float).astype(str) for k in table.knobs]
+    point = np.unique(np.array(["\0".join(p) for p in zip(*parts)]), return_inverse=True)[1]
+    if np.unique(point).size == point.size:
+        return np.arange(point.size)
+    v = table.column(metric).astype(float)
+    score = np.where(bad | ~np.isfinite(v), np.inf, -v if higher_is_better(metric) else v)
+    order = np.lexsort((np.arange(point.size), score, point))
+    first = np.unique(point[order], return_index=True)[1]
+    return np.sort(order[first])
+
+
+class _Points:
+    """The rows a chart draws (:func:`best_rows`): knob values, the metric (NaN where a point
+    does not fit: it has no value), which do not fit, and each one's layout label when the sweep
+    had several layouts per point (else None)."""
+
+    def __init__(self, table: SweepTable, metric: str, pick: np.ndarray) -> None:
+        self.metric = metric
+        self.knob = {k: table.column(k).astype(float)[pick] for k in table.knobs}
+        self.bad = _infeasible(table)[pick]
+        self.value = np.where(self.bad, np.nan, table.column(metric).astype(float)[pick])
+        self.layouts: list[str] | None = None
+        if pick.size < len(table) and all(c in table.columns for c in LAYOUT_COLUMNS):
+            cols = [table.column(c)[pick] for c in LAYOUT_COLUMNS]
+            self.layouts = [Layout(*map(int, d)).label for d in zip(*cols)]
+
+    def best_note(self) -> str:
+        """How the chart chose among layouts ('' when it did not have to)."""
+        if self.layouts is None:
+            return ""
+        how = "highest" if higher_is_better(self.metric) else "lowest"
+        return f"best layout per point ({how} {METRIC_LABELS.get(self.metric, self.metric)})"
 
 
 def _series_label(key: tuple[Any, Any, Any]) -> str:
@@ -108,43 +181,62 @@ def _infeasible(table: SweepTable) -> np.ndarray:
 
 
 def _lines(
-    table: SweepTable,
-    metric: str,
+    points: _Points,
     knob: str,
     series: list[Any],
     rows: dict[Any, np.ndarray],
     ax: Any,
     title: str | None,
 ) -> Any:
-    """A line of ``metric`` against ``knob`` per series."""
+    """A line of the metric against ``knob`` per series; crosses where a point does not fit."""
     if ax is None:
         _, ax = plt.subplots(figsize=(8.0, 4.5), layout="constrained")
     fig = ax.figure
-    x_all = table.column(knob).astype(float)
-    y_all = table.column(metric).astype(float)
-    bad_all = _infeasible(table)
+    metric = points.metric
+    x_all, y_all, bad_all = points.knob[knob], points.value, points.bad
     crossed = False
-    for key in series:
-        sel = rows[key]
-        order = np.argsort(x_all[sel])
-        x, y, bad = x_all[sel][order], y_all[sel][order], bad_all[sel][order]
-        ax.plot(x, y, marker="o", ms=3, label=_series_label(key))
+    note = points.best_note()
+    names: list[Any] = []
+    for i, key in enumerate(series):
+        sel = np.flatnonzero(rows[key])
+        sel = sel[np.argsort(x_all[sel], kind="stable")]
+        x, y, bad = x_all[sel], y_all[sel], bad_all[sel]
+        (line,) = ax.plot(x, y, marker="o", ms=3, label=_series_label(key))
         if bad.any():
-            ax.plot(x[bad], y[bad], ls="", marker="x", ms=8, color=foreground())
+            cross_out(ax, x[bad], color=line.get_color(), row=i)
             crossed = True
+        if points.layouts is not None and sel.size <= MAX_LAYOUT_LABELS:
+            for j in sel[~bad]:
+                names.append(
+                    ax.annotate(
+                        points.layouts[j],
+                        (x_all[j], y_all[j]),
+                        xytext=(-4, 4) if x_all[j] == x_all.max() else (4, 4),
+                        textcoords="offset points",
+                        ha="right" if x_all[j] == x_all.max() else "left",
+                        fontsize=7,
+                        color=line.get_color(),
+                    )
+                )
     xs = np.unique(x_all)
     if xs.min() > 0:
         ax.set_xscale("log")
     value_ticks(ax.xaxis, xs, knob_format(knob))
-    _metric_axis(ax, metric, y_all[np.any([rows[k] for k in series], axis=0)])
+    shown = y_all[np.any([rows[k] for k in series], axis=0)]
+    _metric_axis(ax, metric, shown)
+    if not np.isfinite(shown).any():
+        nothing_fits(ax)
     ax.set_xlabel(axis_label(knob))
     ax.grid(True, which="major", alpha=0.3)
     handles, _ = ax.get_legend_handles_labels()
     if crossed:
-        handles.append(_cross_handle())
+        handles.append(cross_handle())
     legend_outside(ax, handles=handles)
-    ax.set_title(title or f"{METRIC_LABELS.get(metric, metric)} over {knob}")
+    head = title or f"{METRIC_LABELS.get(metric, metric)} over {knob}"
+    ax.set_title(f"{head}\n{note}" if note else head)
     thin_ticks(ax, "x")
+    if names:
+        declutter(ax, names)
     return fig
 
 
@@ -180,8 +272,7 @@ def cell_edges(values: np.ndarray) -> tuple[np.ndarray, bool]:
 
 
 def _heat_maps(
-    table: SweepTable,
-    metric: str,
+    points: _Points,
     knobs: list[str],
     series: list[Any],
     rows: dict[Any, np.ndarray],
@@ -198,10 +289,9 @@ def _heat_maps(
         panels = list(grid.flat)
     else:
         fig, panels = ax.figure, [ax]
-    x_all = table.column(knobs[0]).astype(float)
-    y_all = table.column(knobs[1]).astype(float)
-    z_all = table.column(metric).astype(float)
-    bad_all = _infeasible(table)
+    metric = points.metric
+    x_all, y_all = points.knob[knobs[0]], points.knob[knobs[1]]
+    z_all, bad_all = points.value, points.bad
     xe, xlog = cell_edges(x_all)
     ye, ylog = cell_edges(y_all)
     ux, uy = np.unique(x_all), np.unique(y_all)
@@ -228,7 +318,11 @@ def _heat_maps(
         value_ticks(pax.yaxis, uy, knob_format(knobs[1]))
         pax.set_xlabel(axis_label(knobs[0]))
         pax.set_ylabel(axis_label(knobs[1]))
-        pax.set_title(_series_label(key), fontsize=9)
+        note = points.best_note()
+        pax.set_title(_series_label(key) + (f"\n{note}" if note else ""), fontsize=9)
+        if not np.isfinite(z_all[sel]).any():
+            pax.text(0.5, 0.5, "no point fits the device", transform=pax.transAxes,
+                     ha="center", va="center", fontsize=9)  # fmt: skip
     for pax in panels[n:]:
         pax.set_visible(False)
     if crossed:
@@ -257,11 +351,9 @@ def _norm(values: np.ndarray) -> Normalize:
 
 #: a heat map's mark of a point that does not fit: readable on every color of the map
 _CROSS: dict[str, Any] = {"ls": "", "marker": "X", "ms": 8, "mfc": "white", "mec": "black",
-          "label": "does not fit the device"}  # fmt: skip
-
-
-def _cross_handle() -> Line2D:
-    return Line2D([], [], ls="", marker="x", color=foreground(), label="does not fit the device")
+          "label": DOES_NOT_FIT}  # fmt: skip
+#: a line chart names each point's layout (when it chose among several) up to this many points
+MAX_LAYOUT_LABELS = 12
 
 
 def axis_label(path: str) -> str:

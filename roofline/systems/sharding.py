@@ -300,6 +300,9 @@ def _experts(
     always_b = always * per_param * op.weight_copies
     expert_read[i] = (group.weight_read_bytes[i] - always_b) / ep + always_b
     act = float(full.act_in_bytes[i].sum()) / max(float(full.act_in_elems[i].sum()), 1.0)
-    tokens = full.batch * float(getattr(op, "tokens", 1))
+    # the tokens of each column [C]: its router GEMM's M (the op's first GEMM, M = batch x
+    # tokens), read from the counts and not from ``op``, whose ``tokens`` is the graph's length
+    # (a phase's template graph is one token long whatever each column's length is)
+    tokens = full.gemm_m[np.searchsorted(full.gemm_op, i)]
     dispatch = tokens * float(getattr(op, "top_k", 1)) * float(getattr(op, "hidden_size", 0)) * act
     expert_comms.append(Comm(i, "all_to_all", dispatch, 2 * copies))  # dispatch and combine

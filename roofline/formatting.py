@@ -45,36 +45,50 @@ def _missing(x: Any) -> str | None:
     return None
 
 
+def _prefixed(
+    x: float, scales: list[tuple[float, str]], digits: int, up: bool = False
+) -> tuple[str, str]:
+    """(``x`` at ``digits`` significant digits, its prefix): the largest of ``scales`` (largest
+    first; the last one is the floor) at which ``x`` *rounded* is at least 1, so that a value
+    rounding up to the next prefix takes it (``999.7e6`` is ``1 G``, never ``1e+03 M``). With
+    ``up`` (powers of 1024), a value ``digits`` cannot write at its prefix (1000 to 1023 of it)
+    is a fraction of the next (``0.977 GiB``, never ``1e+03 MiB``). The one place every prefix
+    of this module is chosen."""
+
+    def rounded(i: int) -> float:  # |x| at scales[i], rounded to `digits` digits
+        return float(f"{abs(x) / scales[i][0]:.{digits}g}")
+
+    i = next((i for i in range(len(scales)) if rounded(i) >= 1), len(scales) - 1)
+    if up and i > 0 and rounded(i) >= 10**digits:
+        i -= 1
+    scale, prefix = scales[i]
+    return f"{x / scale:.{digits}g}", prefix
+
+
 def si(x: float, unit: str = "", digits: int = 3) -> str:
-    """``1.23e12, 'FLOP'`` -> ``'1.23 TFLOP'`` (powers of 1000)."""
+    """``1.23e12, 'FLOP'`` -> ``'1.23 TFLOP'`` (powers of 1000; no prefix below 1)."""
     if (text := _missing(x)) is not None:
         return text
-    ax = abs(x)
-    for scale, prefix in _SI:
-        if ax >= scale:
-            return f"{x / scale:.{digits}g} {prefix}{unit}".rstrip()
-    return f"{x:.{digits}g} {unit}".rstrip()
+    value, prefix = _prefixed(x, [*_SI, (1.0, "")], digits)
+    return f"{value} {prefix}{unit}".rstrip()
 
 
 def si_small(x: float, unit: str, digits: int = 3) -> str:
     """``2.5e-12, 'J'`` -> ``'2.5 pJ'``: powers of 1000 down to femto (energy, power) and up."""
     if (text := _missing(x)) is not None:
         return text
-    ax = abs(x)
-    if ax >= 1000 or ax == 0:
+    if x == 0:
         return si(x, unit, digits)
-    scale, prefix = next(((s, p) for s, p in _SUB if ax >= s * 0.9995), _SUB[-1])
-    return f"{x / scale:.{digits}g} {prefix}{unit}"
+    value, prefix = _prefixed(x, [*_SI, *_SUB], digits)
+    return f"{value} {prefix}{unit}"
 
 
 def iec(x: float, unit: str = "B", digits: int = 3) -> str:
     """``41943040, 'B'`` -> ``'40 MiB'`` (powers of 1024)."""
     if (text := _missing(x)) is not None:
         return text
-    for scale, prefix in _IEC:
-        if abs(x) >= scale:
-            return f"{x / scale:.{digits}g} {prefix}{unit}"
-    return f"{x:.{digits}g} {unit}"
+    value, prefix = _prefixed(x, [*_IEC, (1.0, "")], digits, up=True)
+    return f"{value} {prefix}{unit}"
 
 
 def fmt_bytes(x: float, iec_prefixes: bool = True) -> str:
@@ -83,28 +97,36 @@ def fmt_bytes(x: float, iec_prefixes: bool = True) -> str:
     return iec(x, "B") if iec_prefixes else si(x, "B")
 
 
+#: the units of :func:`fmt_time`, largest first: years and days for long spans, ns the floor
+_TIME = [(365 * 86400.0, "y"), (86400.0, "d"), (1.0, "s"), (1e-3, "ms"), (1e-6, "us"), (1e-9, "ns")]
+
+
 def fmt_time(x: float) -> str:
     """Seconds as ns, us, ms or s (days and years for long spans)."""
     if (text := _missing(x)) is not None:
         return text
-    ax = abs(x)
-    if ax == 0:
+    if x == 0:
         return "0 s"
-    if ax >= 365 * 86400:
-        return f"{x / (365 * 86400):.3g} y"
-    if ax >= 86400:
-        return f"{x / 86400:.3g} d"
-    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "us"), (1e-9, "ns")):
-        if ax >= scale or scale == 1e-9:
-            return f"{x / scale:.3g} {unit}"
-    return f"{x:.3g} s"  # pragma: no cover
+    value, unit = _prefixed(x, _TIME, 3)
+    return f"{value} {unit}"
 
 
 def fmt_money(x: float) -> str:
     """Dollars: ``$0.0421``, ``$25k``."""
     if (text := _missing(x)) is not None:
         return text
-    return f"${x:.3g}" if abs(x) < 1000 else "$" + si(x).replace(" ", "")
+    value, prefix = _prefixed(x, [*_SI, (1.0, "")], 3)
+    return f"${value}{prefix}"
+
+
+def fmt_count(x: float) -> str:
+    """A whole count exactly, every digit (``12345678``, as table cells write a batch); a
+    fractional one at 4 significant digits."""
+    if (text := _missing(x)) is not None:
+        return text
+    if isinstance(x, float) and not x.is_integer():
+        return f"{x:.4g}"
+    return str(int(x))
 
 
 def column_kind(column: str) -> str:
@@ -115,6 +137,8 @@ def column_kind(column: str) -> str:
     c = column
     if c.startswith("device."):  # a system sweep's device knob
         return column_kind(c[len("device.") :])
+    if "_per_s_" in c:  # a rate qualified after its unit: tokens_per_s_bound, _per_user
+        return column_kind(c[: c.index("_per_s_") + len("_per_s")])
     if c in ("batch", "rank", "index", "ops", "count", "tp", "pp", "cp", "ep", "dp", "layers"):
         return "count"
     if c.endswith(("_count", "devices_needed", "batch_under_sla", "_batch")):
@@ -189,7 +213,7 @@ def format_value(column: str, v: Any, units: str = "kind") -> str:
         return str(v)
     kind = column_kind(column)
     if kind == "count":
-        return f"{v:g}"
+        return fmt_count(v)
     if kind == "time":
         return fmt_time(v)
     if kind in ("capacity", "bytes"):

@@ -20,7 +20,7 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 
 from roofline.errors import RooflineError, SpecError
-from roofline.formatting import UNITS, format_table, format_value
+from roofline.formatting import UNITS, column_kind, format_table, format_value
 from roofline.output_files import atomic_write
 from roofline.suggest import unknown_column
 
@@ -55,6 +55,20 @@ def _units(units: str) -> str:
     if units not in UNITS:
         raise SpecError(f"unknown units {units!r}", field="units", fix="use " + ", ".join(UNITS))
     return units
+
+
+def _numeric(column: str, values: Any) -> np.ndarray | None:
+    """``values`` as float64 (None as NaN) where the column holds a quantity by its name
+    (:func:`~roofline.formatting.column_kind` other than ``plain``) and every value is None or a
+    number, so that a column of no values (every point infeasible, a device without a price)
+    keeps its numeric type; None where the values are typed already or are not all numbers."""
+    arr = values if isinstance(values, np.ndarray) else np.asarray(values, dtype=object)
+    if arr.dtype.kind != "O" or column_kind(column) == "plain":
+        return None
+    items = arr.tolist()
+    if any(isinstance(x, bool) or not isinstance(x, (int, float, type(None))) for x in items):
+        return None
+    return np.array([np.nan if x is None else x for x in items], dtype=np.float64)
 
 
 def _arrow_column(values: Any) -> Any:
@@ -233,22 +247,34 @@ class Table:
                 field="output",
                 fix="pip install pyarrow (or write .csv)",
             ) from exc
-        if self._cols is not None:
-            data = {k: _arrow_column(v) for k, v in self._cols.items()}
-        else:
-            data = {c: _arrow_column([r[i] for r in self.rows]) for i, c in enumerate(self.columns)}
+        data = {}
+        for c in self.columns:
+            values = self._cols[c] if self._cols is not None else self[c]
+            number = _numeric(c, values)  # a quantity with no value is float64 nulls, not null
+            data[c] = (
+                _arrow_column(values) if number is None else pa.array(number, from_pandas=True)
+            )
         arrow = pa.table(data)
         atomic_write(path, lambda tmp: pq.write_table(arrow, tmp))
 
     def to_pandas(self):
-        """A pandas DataFrame (pandas is imported here, only when asked for)."""
+        """A pandas DataFrame (pandas is imported here, only when asked for). A column holding a
+        quantity (:func:`~roofline.formatting.column_kind` other than ``plain``) whose values
+        are None or numbers is float64, None as NaN, even when every value is None."""
         try:
             import pandas as pd
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise RooflineError("to_pandas needs pandas: pip install pandas") from exc
         if self._cols is not None:
-            return pd.DataFrame({k: np.asarray(v) for k, v in self._cols.items()})
-        return pd.DataFrame(self.rows, columns=list(self.columns))
+            frame = pd.DataFrame({k: np.asarray(v) for k, v in self._cols.items()})
+        else:
+            frame = pd.DataFrame(self.rows, columns=list(self.columns))
+        for i, c in enumerate(self.columns):
+            if frame.iloc[:, i].dtype == object:
+                number = _numeric(c, frame.iloc[:, i].to_numpy(dtype=object))
+                if number is not None:
+                    frame.isetitem(i, number)
+        return frame
 
     def format(self, fmt: str, units: str = "kind") -> str:
         """Render as ``table``, ``markdown`` (human units in the convention ``units``), ``csv``

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
+from os import PathLike
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -13,7 +15,7 @@ from roofline.api import HardwareLike, ModelLike, default_dtype
 from roofline.api import evaluate_device as evaluate
 from roofline.batch_sizes import batch_sizes
 from roofline.counting import as_batches, count_graph
-from roofline.errors import SpecError
+from roofline.errors import RooflineWarning, SpecError
 from roofline.evaluation import evaluate_costs
 from roofline.grid import stack
 from roofline.hardware import Hardware
@@ -175,7 +177,15 @@ def diff_devices(
     fuse: bool = True,
 ) -> DeviceDiff:
     """Compare one model on two devices at one batch and one dtype (default: the first
-    device's ``default_dtype``); return a :class:`DeviceDiff`."""
+    device's ``default_dtype``); return a :class:`DeviceDiff`.
+
+    Times are seconds and speedups a's time over b's. Each device's columns are named by its
+    label (``{label}_time_s``, ``{label}_bound``): its name, or, when both devices have the same
+    name (a preset against an edited copy of its YAML), the name with ``_a`` and ``_b``, which
+    the title then says. On a device the model does not fit (infeasible at this batch), its
+    times and every speedup are empty (NaN: null in JSON), the title says so and a
+    :class:`~roofline.errors.RooflineWarning` names the device.
+    """
     sizes = batch_sizes(batch)
     if len(sizes) != 1:
         raise SpecError("diff takes one batch size", field="batch", fix="e.g. batch=16")
@@ -183,19 +193,54 @@ def diff_devices(
     ra = evaluate(model, hw_a, batch=sizes, dtype=dt, policy=policy, fuse=fuse)
     rb = evaluate(model, hw_b, batch=sizes, dtype=dt, policy=policy, fuse=fuse)
     ct = ra.costs
-    ta, tb = ra.time_s[0, 0], rb.time_s[0, 0]
     na, nb = ra.grid.labels[0], rb.grid.labels[0]
-    kinds = sorted(set(ct.kinds), key=lambda k: -sum(t for t, kk in zip(ta, ct.kinds) if kk == k))
+    notes = []
+    if na == nb:  # one name: the columns would clash, so each side is told apart by a suffix
+        na, nb = f"{na}_a", f"{nb}_b"
+
+        def given(hw: Any) -> str:
+            return str(hw) if isinstance(hw, (str, PathLike)) else "a device object"
+
+        notes.append(f"{na} is {given(hw_a)}, {nb} is {given(hw_b)}")
+    nan = float("nan")
+    misfits = [n for n, r in ((na, ra), (nb, rb)) if not bool(r.feasible[0, 0])]
+    misfit_note = ""
+    if misfits:
+        fits = f"fits neither {na} nor {nb}" if len(misfits) == 2 else f"does not fit {misfits[0]}"
+        misfit_note = f"{fits}: no time"
+        notes.append(misfit_note)
+        warnings.warn(
+            RooflineWarning(
+                f"{ct.model} {fits} at batch {ct.batch[0]:g} ({ct.precision.name}): "
+                "its times there and the speedups are empty"
+            ),
+            stacklevel=2,
+        )
+    # an infeasible device has no time: its times are NaN, and so is every speedup
+    ta = ra.time_s[0, 0] if na not in misfits else np.full(ct.n_ops, nan)
+    tb = rb.time_s[0, 0] if nb not in misfits else np.full(ct.n_ops, nan)
+
+    def speedup(a: float, b: float) -> float:  # no speedup beside a device with no time
+        if math.isnan(a) or math.isnan(b):
+            return nan
+        return float(a / b) if b else float("inf")
+
+    order = ra.time_s[0, 0]  # the kinds by their time on a, feasible or not
+    kinds = sorted(
+        set(ct.kinds), key=lambda k: -sum(t for t, kk in zip(order, ct.kinds) if kk == k)
+    )
     rows: list[list[Any]] = []
     for k in kinds:
         sel = np.array([kk == k for kk in ct.kinds])
         a, b = float(ta[sel].sum()), float(tb[sel].sum())
-        rows.append([k, int(sel.sum()), a, b, a / b if b else float("inf")])
-    rows.append(["total", ct.n_ops, float(ta.sum()), float(tb.sum()), float(ta.sum() / tb.sum())])
+        rows.append([k, int(sel.sum()), a, b, speedup(a, b)])
+    a, b = float(ta.sum()), float(tb.sum())
+    rows.append(["total", ct.n_ops, a, b, speedup(a, b)])
+    notes.append(f"batch {ct.batch[0]:g}, {ct.precision.name}")
     by_kind = Table(
         ["kind", "ops", f"{na}_time_s", f"{nb}_time_s", "speedup"],
         rows,
-        title=f"{ct.model}: {na} vs {nb} (batch {ct.batch[0]:g}, {ct.precision.name})",
+        title=f"{ct.model}: {na} vs {nb} ({'; '.join(notes)})",
     )
     la, lb = ra.bound_labels, rb.bound_labels
     changed = [
@@ -206,7 +251,7 @@ def diff_devices(
             lb[rb.bound[0, 0, i]],
             float(ta[i]),
             float(tb[i]),
-            float(ta[i] / tb[i]) if tb[i] else float("inf"),
+            speedup(ta[i], tb[i]),
         ]
         for i, n in enumerate(ct.names)
         if la[ra.bound[0, 0, i]] != lb[rb.bound[0, 0, i]]
@@ -214,6 +259,6 @@ def diff_devices(
     changed_t = Table(
         ["op", "kind", f"{na}_bound", f"{nb}_bound", f"{na}_time_s", f"{nb}_time_s", "speedup"],
         changed,
-        title="ops whose bound changes",
+        title="ops whose bound changes" + (f" ({misfit_note})" if misfits else ""),
     )
     return DeviceDiff(by_kind, changed_t)

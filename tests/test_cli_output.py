@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+import roofline as rl
 from roofline.cli.main import main
 from roofline.comparison import COMPARE_COLUMNS
 
@@ -85,3 +86,45 @@ def test_diff_cannot_be_one_parquet_table(tmp_path, capsys):
     argv = ["diff", "resnet18", "--hw", "t4", "l4", "-o", str(tmp_path / "d.parquet")]
     assert main(argv) == 2
     assert "a Parquet file holds one table" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("ext", ["csv", "json", "md", "txt"])
+def test_a_file_holds_what_stdout_prints_final_newline_included(ext, tmp_path, capsys):
+    """``-o x.json`` had no final newline while stdout had one."""
+    fmt = {"csv": "csv", "json": "json", "md": "markdown", "txt": "table"}[ext]
+    assert main([*COMPARE, "--format", fmt]) == 0
+    printed = capsys.readouterr().out
+    out = tmp_path / f"r.{ext}"
+    assert main([*COMPARE, "-o", str(out)]) == 0
+    assert out.read_text() == printed and printed.endswith("\n")
+
+
+@pytest.mark.parametrize("how", [["--format", "csv"], ["-o", "d.csv"]])
+def test_diff_cannot_be_one_csv_table(how, tmp_path, capsys, monkeypatch):
+    """diff writes two tables; as CSV the second header read as data. Refused like Parquet."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["diff", "resnet18", "--hw", "t4", "l4", *how]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("roofline: error: ") and err.count("\n") == 1
+    assert "CSV holds one table" in err and "json" in err and how[0] in err
+    assert not (tmp_path / "d.csv").exists()
+
+
+def test_a_quantity_with_no_value_keeps_a_number_type(tmp_path):
+    """A column of quantities that are all None (every point infeasible, a device without a
+    price) was ``object`` in pandas and type null in Parquet; it is float64, None as NaN."""
+    pd = pytest.importorskip("pandas")
+    frame = rl.evaluate("llama2_70b", "dgx_h100", batch=[1, 64], tp=[1]).totals().to_pandas()
+    assert not frame["feasible"].any()  # 140 GB of fp16 weights on one 80 GB device
+    for c in ("latency_s", "throughput_per_s"):
+        assert frame[c].dtype == "float64" and frame[c].isna().all()
+    table = rl.compare(["resnet18"], ["t4"], batch=[1, 8])
+    assert table["cost_per_1m_samples"] == [None, None]  # hw_specs/t4.yaml has no price
+    frame = table.to_pandas()
+    assert frame["cost_per_1m_samples"].dtype == "float64"
+    assert pd.api.types.is_string_dtype(frame["device"]) or frame["device"].dtype == object
+    pq = pytest.importorskip("pyarrow.parquet")
+    assert main([*COMPARE, "--columns", "all", "-o", str(tmp_path / "c.parquet")]) == 0
+    back = pq.read_table(tmp_path / "c.parquet")
+    assert str(back.schema.field("cost_per_1m_samples").type) == "double"
+    assert back.column("cost_per_1m_samples").null_count == 2

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 
+import numpy as np
 import pytest
 
 import roofline as rl
@@ -132,3 +133,65 @@ def test_numbers_align_right_by_value_and_names_left_whatever_their_first_charac
     lines = format_table(t).splitlines()
     assert lines[2].startswith("2x_dgx_h100 ") and lines[3].startswith("dgx_h100 ")
     assert lines[2].endswith(" 16") and lines[3].endswith("  8")
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "shown"),
+    [
+        # 0.9996 ms rounds to 3 digits as 1.00 ms: the prefix is picked after rounding
+        ("latency_s", 0.0009996, "1 ms"),
+        ("bytes_moved", 999_700_000, "1 GB"),  # 999.7 MB -> 1.00e3 MB = 1 GB
+        ("weight_bytes", 1023.7 * 2**20, "1 GiB"),  # 1023.7 / 1024 = 0.9997 GiB
+        ("throughput_per_s", 999.8, "1 k/s"),
+        ("cost_per_1m_samples", 999.9, "$1k"),
+        ("energy_per_sample_j", 999.7, "1 kJ"),
+        ("avg_power_w", 0.99996, "1 W"),
+        ("cost.lifetime", 86399.9, "1 d"),
+        # 1000 MiB is 1000 / 1024 = 0.9765625 GiB: three digits cannot write 1000 of a prefix
+        ("weight_bytes", 1000 * 2**20, "0.977 GiB"),
+        ("memory.hbm.bandwidth", 999.96e9, "1 TB/s"),
+    ],
+)
+def test_a_value_that_rounds_up_to_the_next_prefix_takes_it(column, value, shown):
+    assert format_value(column, value) == shown
+
+
+MANTISSA = re.compile(r"^\$?([\d.]+)(?= |[kMGTPE]|$)")  # the digits before a unit or prefix
+
+
+@pytest.mark.parametrize("units", ["si", "iec"])
+def test_a_byte_figure_at_a_prefix_boundary_has_one_to_three_digits(units):
+    """Across each prefix boundary (999 to 1024 of a prefix of 1000 or of 1024, in steps of
+    0.01) a figure is 1 to 3 digits and its prefix, never ``1e+03``: 1000 to 1023 of an IEC
+    prefix, which three digits cannot write, is a fraction of the next (``0.977 GiB``)."""
+    base = 1000.0 if units == "si" else 1024.0
+    for k in range(5):
+        for m in np.arange(999.0, 1024.0, 0.01):
+            text = format_value("bytes_moved", m * base**k, units)
+            m_text = MANTISSA.match(text)
+            assert m_text and 0.97 <= float(m_text.group(1)) < 1000, text
+
+
+@pytest.mark.parametrize("unit", [1e-6, 1e-3, 1.0])
+def test_a_time_at_a_unit_boundary_has_one_to_three_digits(unit):
+    """0.9996 ms is ``1 ms`` (it was ``1e+03 us``): every time around a boundary of ns, us, ms
+    and s is 1 to 3 digits and its unit."""
+    for m in np.arange(0.998, 1.002, 0.00001):
+        text = format_value("latency_s", m * unit)
+        m_text = MANTISSA.match(text)
+        assert m_text and 1 <= float(m_text.group(1)) < 1000, text
+
+
+def test_rates_qualified_after_their_unit_print_as_rates():
+    """``tokens_per_s_bound`` and ``tokens_per_s_per_user`` (generate, layouts) beside
+    ``tokens_per_s`` printed ``246.4`` against ``176 /s``."""
+    for c in ("tokens_per_s_bound", "tokens_per_s_per_user"):
+        assert column_kind(c) == column_kind("tokens_per_s") == "per_time"
+        assert format_value(c, 246.4) == "246 /s"
+
+
+@pytest.mark.parametrize("value", [12_345_678, 2**53, 1024, 12_345_678.0])
+def test_a_count_prints_whole(value):
+    """A count is exact, every digit: ``:g`` wrote batch 12345678 as ``1.23457e+07``."""
+    text = format_value("batch", value)
+    assert text.isdigit() and int(text) == value

@@ -323,3 +323,58 @@ def test_a_knob_value_out_of_range_is_refused_alike_as_text_and_as_si_numbers(
         with pytest.raises(SpecError, match=problem) as err:
             parse_knob_values(hw, path, values)
         assert err.value.field == path
+
+
+def test_diff_of_two_devices_of_one_name_keeps_both(tmp_path, capsys):
+    """A preset against an edited copy of its YAML: both are named a100_sxm4_80gb, and the
+    columns were both ``a100_sxm4_80gb_time_s`` (JSON kept one, the first device's times lost)."""
+    from roofline.cli.main import main
+
+    spec = os.path.join(os.path.dirname(__file__), "..", "hw_specs", "a100_sxm4_80gb.yaml")
+    with open(spec) as f:
+        text = f.read()
+    assert text.count("bandwidth: 2.039 TB/s") == 1  # the HBM's
+    mine = tmp_path / "my_a100.yaml"
+    mine.write_text(text.replace("bandwidth: 2.039 TB/s", "bandwidth: 4 TB/s"))
+    d = rl.diff_devices("resnet50", "a100_sxm4_80gb", str(mine), batch=64, dtype="fp16")
+    cols = d.by_kind.columns
+    assert len(set(cols)) == len(cols) and len(set(d.bound_changes.columns)) == 7
+    a, b = cols[2], cols[3]
+    assert (a, b) == ("a100_sxm4_80gb_a_time_s", "a100_sxm4_80gb_b_time_s")
+    assert "a100_sxm4_80gb_a is a100_sxm4_80gb" in d.by_kind.title and str(mine) in d.by_kind.title
+    total = d.by_kind[-1]
+    ta = rl.evaluate("resnet50", "a100_sxm4_80gb", batch=64, dtype="fp16").latency_s[0, 0]
+    tb = rl.evaluate("resnet50", str(mine), batch=64, dtype="fp16").latency_s[0, 0]
+    assert total[a] == pytest.approx(ta) and total[b] == pytest.approx(tb) and tb < ta
+    assert main(["diff", "resnet50", "--hw", "a100_sxm4_80gb", str(mine), "--batch", "64",
+                 "--dtype", "fp16", "--format", "json"]) == 0  # fmt: skip
+    rows = json.loads(capsys.readouterr().out)["by_kind"]
+    assert rows[-1][a] == pytest.approx(ta) and rows[-1][b] == pytest.approx(tb)
+
+
+def test_diff_gives_no_time_where_the_model_does_not_fit(capsys):
+    """llama2_70b at batch 16 fits neither a T4 (16 GB) nor an H100 (80 GB): diff printed a 467
+    ms total and a 9.23x speedup. A device the model does not fit has no time, so no speedup,
+    and a warning names it."""
+    from roofline.cli.main import main
+
+    for hw in ("t4", "h100_sxm5"):
+        assert not rl.evaluate("llama2_70b", hw, batch=16, dtype="fp16").feasible[0, 0]
+    with pytest.warns(rl.RooflineWarning, match="fits neither t4 nor h100_sxm5"):
+        d = rl.diff_devices("llama2_70b", "t4", "h100_sxm5", batch=16, dtype="fp16")
+    for row in [*d.by_kind, *d.bound_changes]:
+        assert row["t4_time_s"] is None and row["h100_sxm5_time_s"] is None
+        assert row["speedup"] is None
+    assert "fits neither" in d.by_kind.title
+    # one side fits (mi300x: 192 GB): its times stay, the other's and the speedups go
+    r = rl.evaluate("llama2_70b", "mi300x", batch=1, dtype="fp16")
+    assert r.feasible[0, 0]
+    with pytest.warns(rl.RooflineWarning, match="does not fit t4"):
+        d = rl.diff_devices("llama2_70b", "mi300x", "t4", batch=1, dtype="fp16")
+    total = d.by_kind[-1]
+    assert total["mi300x_time_s"] == pytest.approx(r.latency_s[0, 0])
+    assert total["t4_time_s"] is None and total["speedup"] is None
+    assert main(["diff", "llama2_70b", "--hw", "t4", "h100_sxm5", "--batch", "16"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.startswith("roofline: warning: ") and "t4" in captured.err
+    assert "467" not in captured.out and "9.23" not in captured.out

@@ -359,21 +359,26 @@ def emit(table: Table, args: argparse.Namespace, people: Sequence[str] | None = 
 
 
 def one_table_format(args: argparse.Namespace, what: str) -> str:
-    """:func:`output_format` for a command that writes several tables: Parquet holds one, so it
-    is a SpecError naming the formats that do."""
+    """:func:`output_format` for a command that writes several tables: Parquet and CSV hold one
+    (a second CSV header would read as data), so either is a SpecError naming the formats that
+    hold them all."""
     fmt = output_format(args)
-    if fmt == "parquet":
+    if fmt in ("parquet", "csv"):
+        name = {"parquet": "a Parquet file", "csv": "CSV"}[fmt]
+        given = getattr(args, "format_given", False)
         raise SpecError(
-            f"a Parquet file holds one table; {what}",
-            field="--output",
-            fix="write .json (every table) or .csv",
+            f"{name} holds one table; {what}",
+            field="--format" if given else "--output",
+            fix="use --format json or -o FILE.json (every table), or table/markdown text",
         )
     return fmt
 
 
 def write_output(text: str, path: str | None) -> None:
-    """Print ``text`` (no path or ``-``) or write it atomically to ``path``."""
+    """Print ``text`` (no path or ``-``) or write it atomically to ``path``; either way it ends
+    with a newline."""
+    text = text if text.endswith("\n") else text + "\n"
     if not path or path == "-":
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.write(text)
         return
     write_text(path, text)

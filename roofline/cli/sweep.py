@@ -217,14 +217,16 @@ def run_sensitivity(args: argparse.Namespace) -> int:
 
 
 def run_diff(args: argparse.Namespace) -> int:
-    """Print one model's speedup by op kind from one device to another, and the bound changes."""
+    """Print one model's speedup by op kind from one device to another, and the bound changes:
+    two tables, so as text, markdown or one JSON document (CSV and Parquet hold one table and
+    are refused, :func:`~roofline.cli.common.one_table_format`)."""
     if len(args.hw) != 2:
         raise SpecError(
             f"diff needs two devices, got {len(args.hw)}",
             field="--hw",
             fix="e.g. --hw a100_sxm4_80gb h100_sxm5",
         )
-    fmt = one_table_format(args, "diff writes two tables")
+    fmt = one_table_format(args, "diff writes two tables (by kind, and the bound changes)")
     d = diff_devices(
         models_of([args.model], args.set)[0],
         args.hw[0],

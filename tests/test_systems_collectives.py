@@ -237,3 +237,117 @@ def test_a_relative_device_path_is_the_system_files_neighbour(tmp_path, monkeypa
     for cwd in (tmp_path, tmp_path / "sub", ROOT):
         monkeypatch.chdir(cwd)
         assert rl.load_hardware(str(path)).device.name == "h100_sxm5"
+
+
+# -- the pipeline hop, the packing order and the critical path -----------------------------------
+
+NV = (450e9, 12e-6)  # 2x_dgx_h100: NVLink inside a node, then NDR InfiniBand between the two
+IB = (50e9, 5e-6)
+
+
+def _stages(model, system, batch, **degrees):
+    from roofline.counting import count_graph
+    from roofline.systems.evaluate import stages
+    from roofline.systems.layout import Layout
+
+    g = model.graph
+    return stages(g, lambda b: count_graph(g, b, "fp16"), system, Layout(**degrees),
+                  np.array([float(batch)]))  # fmt: skip
+
+
+def test_a_replicas_pipeline_hop_stays_inside_its_node():
+    """Devices are packed tp, cp, pp, dp (inference: a replica's devices are contiguous, replicas
+    outermost): tp=1 pp=2 dp=8 on two nodes puts both stages of a replica in one node."""
+    m = rl.load_model("llama2_7b", phase="prefill", seq_len=2048)
+    r = rl.evaluate(m, "2x_dgx_h100", batch=16, dtype="fp16", tp=1, pp=2, micro_batches=1)
+    size = 2 * 2048 * 4096 * 2  # one replica's 2 samples of the residual stream, fp16
+    np.testing.assert_allclose(r.interconnect_s[0, 0], size / NV[0] + NV[1], rtol=1e-12)
+
+
+def test_a_hop_between_stages_in_different_nodes_crosses_infiniband():
+    """tp=1 pp=16: a replica spans both nodes; the hop from stage 7 (device 7) to stage 8
+    (device 8) is the one on InfiniBand, the others on NVLink."""
+    m = rl.load_model("llama2_7b", phase="prefill", seq_len=2048)
+    st = _stages(m, rl.load_hardware("2x_dgx_h100"), 16, tp=1, pp=16)
+    size = 1 * 2048 * 4096 * 2  # one sample per micro-batch
+    for s, hop in enumerate(st.transfers[:-1]):
+        bw, lat = IB if s == 7 else NV
+        np.testing.assert_allclose(hop.seconds, size / bw + lat, rtol=1e-12)
+    assert set(st.transfers[7].level_bytes) == {"infiniband"}
+
+
+def test_an_expert_group_wider_than_a_stage_takes_one_run_per_replica():
+    """Packed tp, cp, pp, dp, the 8 experts' holders of stage 0 under tp=1 pp=2 ep=8 are devices
+    0, 2, ..., 14: 4 per node. The all-to-all: (4-1)/4 x S/2 on NVLink beside 1/2 x S on
+    InfiniBand (each device sends half its bytes to the other node), pipelined."""
+    from roofline.systems.collectives import collective
+
+    s2 = rl.load_hardware("2x_dgx_h100")
+    size = np.array([1e6, 1e8])
+    c = collective("all_to_all", size, 8, s2, stride=2, run=1)
+    inside, across = 3 / 4 * size / 2 / NV[0], 1 / 2 * size / IB[0]
+    np.testing.assert_allclose(c.bandwidth_s, np.maximum(inside, across), rtol=1e-12)
+    np.testing.assert_allclose(c.latency_s, 3 * NV[1] + IB[1], rtol=1e-12)
+    # the same group in the evaluation: stage 0's MoE collectives use it
+    mx = rl.load_model("mixtral_8x7b")
+    spread = _stages(mx, s2, 64, tp=1, pp=2, ep=8, dp=8).comms[0]
+    assert spread.level_bytes["infiniband"].sum() > 0  # a contiguous group of 8 stays in a node
+
+
+def test_a_resnet_pipeline_hop_carries_the_shortcut_across_the_cut():
+    """resnet50 cut in two falls inside block layer3.0: its branch output layer3.0.relu2 (50,176
+    elements per sample) and the block's input layer2.3.relu3 (401,408, read by the downsample
+    shortcut) both cross; 128 samples per micro-batch at fp16."""
+    s2 = _system(devices=2, bw=450e9, lat=12e-6, inr=True)
+    st = _stages(rl.load_model("resnet50"), s2, 256, pp=2)
+    assert st.micro_batches[0] == 2
+    want = 128 * (50_176 + 401_408) * 2 / 450e9 + 12e-6
+    np.testing.assert_allclose(st.transfers[0].seconds, want, rtol=1e-12)
+
+
+def test_a_transformer_hop_is_the_residual_stream_between_layers():
+    """Between a decoder's layers only the block's output crosses (as before the fix)."""
+    m = rl.load_model("llama2_70b", phase="prefill", seq_len=512)
+    st = _stages(m, rl.load_hardware("dgx_h100"), 8, tp=2, pp=4)
+    size = 2 * 512 * 8192 * 2  # 2 samples per micro-batch, hidden 8192, fp16, whole on each
+    for hop in st.transfers[:-1]:
+        np.testing.assert_allclose(hop.seconds, size / NV[0] + NV[1], rtol=1e-12)
+
+
+def test_a_one_dimensional_torus_all_to_all_is_the_ring():
+    """A torus runs dimension by dimension on bidirectional rings: with dims [8] it is the ring
+    of 8, the all-to-all's m/4 mean distance included; dims [8, 8] pays it on each dimension."""
+    ring = collective("all_to_all", S, 8, _system("ring"))
+    torus = collective("all_to_all", S, 8, _system("torus", dims=[8]))
+    np.testing.assert_array_equal(torus.bandwidth_s, ring.bandwidth_s)
+    np.testing.assert_array_equal(torus.latency_s, ring.latency_s)
+    np.testing.assert_allclose(ring.bandwidth_s, 7 / 8 * S * 2 / 100e9, rtol=1e-12)
+    t2 = collective("all_to_all", S, 64, _system("torus", devices=64, dims=[8, 8]))
+    np.testing.assert_allclose(t2.bandwidth_s, 7 / 8 * S * 2 / 50e9, rtol=1e-12)
+    np.testing.assert_allclose(t2.latency_s, 14e-6, rtol=1e-12)
+    # end to end: mixtral ep=8 on the ring and on the one-dimensional torus
+    ring_r, torus_r = (
+        rl.evaluate("mixtral_8x7b", s, batch=64, dtype="fp16", ep=8)
+        for s in (_system("ring"), _system("torus", dims=[8]))
+    )
+    np.testing.assert_allclose(torus_r.interconnect_s, ring_r.interconnect_s, rtol=1e-12)
+
+
+def test_the_interconnect_column_is_the_critical_path():
+    """tp8 pp2 on two nodes, 2 micro-batches: the latency is sum_s (t_s + c_s + h_s) + (m - 1) x
+    the slowest stage's step, and the interconnect column its collectives and hops along that
+    path; with the stages' op time by bound (counted the same way) it adds up to the latency."""
+    m = rl.load_model("llama2_70b", phase="prefill", seq_len=2048)
+    s2 = rl.load_hardware("2x_dgx_h100")
+    r = rl.evaluate(m, s2, batch=2, dtype="fp16", tp=8, pp=2)
+    st = _stages(m, s2, 2, tp=8, pp=2)
+    assert r.micro_batches[0, 0] == st.micro_batches[0] == 2
+    t = np.array([x.totals()[0][0] for x in st.results])
+    c = np.array([x.seconds[0] for x in st.comms])
+    h = np.array([x.seconds[0] for x in st.transfers])
+    k = int(np.argmax(t + c + h))
+    np.testing.assert_allclose(r.latency_s[0, 0], (t + c + h).sum() + (t + c + h)[k], rtol=1e-12)
+    np.testing.assert_allclose(r.interconnect_s[0, 0], (c + h).sum() + c[k] + h[k], rtol=1e-12)
+    np.testing.assert_allclose(r.by_bound_s[0, 0].sum(), r.latency_s[0, 0], rtol=1e-12)
+    row = next(iter(r.totals()))
+    assert row["interconnect_time_s"] == pytest.approx(r.interconnect_s[0, 0], rel=1e-12)

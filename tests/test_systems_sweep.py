@@ -152,3 +152,28 @@ def test_cli_sweep_a_layout_no_variant_can_run_exits_2_and_writes_nothing(tmp_pa
     assert main([*argv[:5], "3", "--vary", "count=4,8", "-q"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("roofline: error: tp: ") and err.count("\n") == 1
+
+
+def test_infeasible_system_points_have_no_energy_or_cost():
+    """A layout that does not fit has no time, energy, power or cost (NaN), in a system sweep
+    as in a device sweep and in evaluate's totals."""
+    t = rl.sweep("llama2_70b", "dgx_h100", {"count": [2, 8]}, batch=64, dtype="fp16",
+                 all_layouts=True)  # fmt: skip
+    rows = list(t)
+    bad = [r for r in rows if not r["feasible"]]
+    good = [r for r in rows if r["feasible"]]
+    assert bad and good
+    cols = ("energy_per_sample_j", "avg_power_w", "samples_per_j", "capped_throughput_per_s",
+            "cost_per_1m_samples")  # fmt: skip
+
+    def empty(v):  # NaN (None where a table stores a missing value as None)
+        return v is None or bool(np.isnan(v))
+
+    for r in bad:
+        assert all(empty(r[k]) for k in cols), r
+    for r in good:
+        assert all(np.isfinite(r[k]) and r[k] > 0 for k in cols), r
+    res = rl.evaluate("llama2_70b", "dgx_h100", batch=64, dtype="fp16", tp=[1, 8])
+    assert not res.feasible.all() and res.feasible.any()
+    for row, ok in zip(res.totals(), res.feasible.ravel()):
+        assert empty(row["cost_per_1m_samples"]) != bool(ok)

@@ -19,11 +19,14 @@ point-to-point     S / b                                          a
 A ``torus`` with dims (d_1, ..., d_k) runs each collective dimension by dimension on
 bidirectional rings, each dimension getting ``b / k`` of the device's bandwidth; an all-reduce is a
 reduce-scatter along d_1, d_2, ... (the buffer shrinking by each d_i) and an all-gather back, phase
-i moving ``2 (d_i-1)/d_i x S_i`` with ``S_i = S / (d_1 ... d_{i-1})``. A group larger than a
-level's domain is hierarchical: inside each domain on the faster level, then across the domains on
-the next (all-reduce: reduce-scatter inside, all-reduce of S/m_1 across, all-gather inside; an
-all-to-all sends (m_1-1)/m of its bytes inside and (m-m_1)/m across). Groups are packed: a group
-of ``m`` devices fills whole domains from the smallest level up.
+i moving ``2 (d_i-1)/d_i x S_i`` with ``S_i = S / (d_1 ... d_{i-1})``. An all-to-all is the ring's
+on every dimension: phase i moves ``(d_i-1)/d_i x S x d_i/4`` (every byte a device holds is
+routed along each dimension; ``d_i/4`` the ring's mean distance), so a 1-D torus is the ring.
+A group larger than a level's domain is hierarchical: inside each domain on the faster level,
+then across the domains on the next (all-reduce: reduce-scatter inside, all-reduce of S/m_1
+across, all-gather inside; an all-to-all sends (m_1-1)/m of its bytes inside and (m-m_1)/m
+across). Groups are packed in the layout's order (tp, cp, pp, dp; :mod:`~roofline.systems.layout`):
+a group of ``m`` devices fills whole domains from the smallest level up.
 
 Phases pipeline (NCCL and XLA split the buffer into chunks, so the dimensions and levels work at
 once): a multi-phase collective takes the slowest phase's bandwidth time plus every phase's
@@ -134,7 +137,10 @@ def _torus(kind: str, size: np.ndarray, m: int, name: str, link: Link) -> Cost:
     out = Cost(np.zeros_like(size), np.zeros_like(size), {})
     share = size
     for d in dims:
-        sent = passes * share * (d - 1) / d
+        if kind == "all_to_all":  # the ring formula on each dimension: mean distance d/4
+            sent = (d - 1) / d * share * (d / 4.0)
+        else:
+            sent = passes * share * (d - 1) / d
         phase = Cost(sent / per_dim_bw, np.full_like(size, passes * (d - 1) * link.latency),
                      {name: sent})  # fmt: skip
         out = out.pipelined(phase)
@@ -175,19 +181,28 @@ def _group(system: System, m: int) -> list[tuple[str, Link, int]]:
 
 
 def collective(
-    kind: str, size_bytes: np.ndarray | float, m: int, system: System, stride: int = 1
+    kind: str,
+    size_bytes: np.ndarray | float,
+    m: int,
+    system: System,
+    stride: int = 1,
+    run: int = 1,
 ) -> Cost:
     """The :class:`Cost` of collective ``kind`` of ``size_bytes`` over a packed group of ``m``
     devices of ``system`` (module docstring for the formulas), or over ``m`` devices ``stride``
     apart in a packed block of ``m x stride`` (a context-parallel group beside its tensor-parallel
-    one: each level then holds the group's members of its domains)."""
+    one: each level then holds the group's members of its domains), or, with ``run`` > 1 (dividing
+    ``m``), over runs of ``run`` consecutive devices, one run in every ``stride`` (an
+    expert-parallel group across the replicas of one pipeline stage: runs of ``tp x cp`` devices,
+    ``tp x cp x pp`` apart)."""
     if kind not in COLLECTIVES:
         raise SpecError(f"unknown collective {kind!r}", field="collective", fix=str(COLLECTIVES))
     size = np.asarray(size_bytes, dtype=float)
     if m <= 1:
         zero = np.zeros_like(size)
         return Cost(zero, zero, {})
-    levels = _strided(_group(system, m * stride), stride)
+    block = _group(system, m * stride)
+    levels = _strided(block, stride) if run == 1 else _runs(block, stride, run)
     if kind == "p2p":  # the two ends are in different domains of the outermost level spanned
         name, link, _ = levels[-1]
         return _flat(kind, size, 2, name, link)
@@ -206,6 +221,39 @@ def _strided(levels: list[tuple[str, Link, int]], stride: int) -> list[tuple[str
         if kept > 1:
             out.append((name, link, kept))
     return out or levels[-1:]
+
+
+def _runs(
+    levels: list[tuple[str, Link, int]], stride: int, run: int
+) -> list[tuple[str, Link, int]]:
+    """The levels of a packed block with one run of ``run`` consecutive devices kept in every
+    ``stride`` runs: each level holds the kept devices of its domain over those of the domain
+    inside it (a level left with one member drops out)."""
+
+    def kept(devices: int) -> int:  # the kept devices among the block's first ``devices``
+        whole, rest = divmod(devices, run * stride)
+        return whole * run + min(rest, run)
+
+    out = []
+    inner = members = 1
+    for name, link, here in levels:
+        inner *= here
+        now = kept(inner)
+        if now // members > 1:
+            out.append((name, link, now // members))
+        members = now
+    return out or levels[-1:]
+
+
+def point_to_point(size_bytes: np.ndarray | float, a: int, b: int, system: System) -> Cost:
+    """The :class:`Cost` of sending ``size_bytes`` from device ``a`` to device ``b`` (indices in
+    the system's packing): on the fastest level whose domain holds both."""
+    size = np.asarray(size_bytes, dtype=float)
+    for name, link in system.links:
+        if a // link.devices == b // link.devices:
+            return _flat("p2p", size, 2, name, link)
+    name, link = system.links[-1]
+    return _flat("p2p", size, 2, name, link)
 
 
 def _hierarchical(kind: str, size: np.ndarray, levels: list[tuple[str, Link, int]]) -> Cost:

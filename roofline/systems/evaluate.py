@@ -34,15 +34,15 @@ from roofline.errors import SpecError
 from roofline.fusion import fuse_table, fusion_plan, group_reduce, output_share
 from roofline.graph import Graph
 from roofline.grid import to_grid
-from roofline.kinds import Bound
+from roofline.kinds import Bound, TensorClass
 from roofline.model import Model
 from roofline.placement import Policy
 from roofline.records import BATCHED, CostTable
 from roofline.serving.context_counts import LENGTH_PARAM, Phase, PhaseCounts, phase_counts
-from roofline.systems.collectives import Cost, collective
+from roofline.systems.collectives import Cost, collective, point_to_point
 from roofline.systems.context import check_context_parallel, context_comms, rank_counts
 from roofline.systems.layout import Layout, check_devices
-from roofline.systems.pipeline import boundary_op, pipeline_latency, stage_shares
+from roofline.systems.pipeline import Cut, crossing, pipeline_latency, stage_shares
 from roofline.systems.result import SystemResult
 from roofline.systems.roles import Role, roles
 from roofline.systems.sharding import Comm, check_tensor_parallel, shard
@@ -112,15 +112,17 @@ def _comm_cost(
     system: System,
     columns: int,
     stride: int = 1,
+    run: int = 1,
 ) -> Cost:
-    """The stage's collectives over groups of ``tp`` devices ``stride`` apart, one after
-    another, per column [C]."""
+    """The stage's collectives over groups of ``tp`` devices ``stride`` apart (with ``run`` > 1:
+    runs of ``run`` consecutive devices, one in every ``stride``;
+    :func:`~roofline.systems.collectives.collective`), one after another, per column [C]."""
     zero = np.zeros(columns)
     total = Cost(zero, zero, {})
     for c in comms:
         runs = c.copies * share[c.op]  # the stage's share of the op's runs
         if runs > 0:
-            one = collective(c.kind, c.size_bytes, tp, system, stride)
+            one = collective(c.kind, c.size_bytes, tp, system, stride, run)
             # collectives after different ops (and runs) come one after another
             total = total.then(one, runs)
     return total
@@ -131,8 +133,10 @@ class Stages:
     """One layout's pipeline stages evaluated over columns (batches or points).
 
     ``results[s]`` is stage s on one device (:class:`~roofline.systems.stage_costs.StageCosts`);
-    ``comms[s]`` its collectives and ``transfers[s]`` the hop of its boundary activations to the
-    next stage (zero after the last); ``micro_batches`` [C]; ``kv_cache_bytes`` [C] the system's.
+    ``comms[s]`` its collectives and ``transfers[s]`` the hop to the next stage of every tensor
+    that crosses the cut (:func:`~roofline.systems.pipeline.crossing`; zero after the last), from
+    a device to its peer ``tp x cp`` devices on; ``micro_batches`` [C]; ``kv_cache_bytes`` [C]
+    the system's.
     """
 
     layout: Layout
@@ -221,9 +225,20 @@ class Stages:
         )
         hop = np.array([x.seconds[cols] for x in self.transfers])
         hop_bound = np.array([x.bound_seconds[cols] for x in self.transfers])
-        by_bound = sum(t[2] for t in per_stage)
-        wire = sum(c.seconds[cols] for c in self.comms) + hop.sum(axis=0)
         m = self.micro_batches[cols]
+        # the critical path as the latency takes it: every stage once, then m - 1 more steps of
+        # the slowest stage (its compute, its collectives and its hop)
+        slowest = np.argmax(stage + hop, axis=0)  # [C]
+        again = m - 1
+        comm = np.array([c.seconds[cols] for c in self.comms])  # [pp, C]
+        each = np.arange(m.size)
+        wire = comm.sum(axis=0) + hop.sum(axis=0)
+        wire = np.where(again > 0, wire + again * (comm + hop)[slowest, each], wire)
+        parts = np.array([t[2] for t in per_stage])  # [pp, C, K]
+        by_bound = parts.sum(axis=0)
+        by_bound = np.where(
+            again[:, None] > 0, by_bound + again[:, None] * parts[slowest, each], by_bound
+        )
         return {
             "micro_batches": m,
             "latency_s": pipeline_latency(stage, hop, m),
@@ -238,17 +253,26 @@ class Stages:
         }
 
 
-def _stage_split(pp: int) -> Callable[[Graph], tuple[np.ndarray, np.ndarray]]:
-    """A graph's (share of each op in each of ``pp`` stages [pp, O], the last op of each stage
-    [pp]), worked out once per graph and ``pp``."""
+def _stage_split(pp: int) -> Callable[[Graph], tuple[np.ndarray, tuple[Cut, ...]]]:
+    """A graph's (share of each op in each of ``pp`` stages [pp, O], what crosses each of the
+    ``pp - 1`` cuts), worked out once per graph and ``pp``."""
 
-    def split(graph: Graph) -> tuple[np.ndarray, np.ndarray]:
+    def split(graph: Graph) -> tuple[np.ndarray, tuple[Cut, ...]]:
         shares = stage_shares(graph, pp)
-        last = boundary_op(shares)
-        shares.flags.writeable = last.flags.writeable = False
-        return shares, last
+        cuts = crossing(graph, shares)
+        shares.flags.writeable = False
+        return shares, cuts
 
     return split
+
+
+def _hop_bytes(cut: Cut, ct: CostTable, micro: np.ndarray) -> np.ndarray:
+    """Bytes [C] one device sends across ``cut`` per micro-batch: each crossing op's output per
+    copy, as the (sharded) table has it, and the graph inputs read after the cut."""
+    size = (ct.act_out_bytes[cut.ops] / cut.divisors[:, None]).sum(axis=0)
+    if cut.input_elems:
+        size = size + cut.input_elems * micro * ct.precision.bytes_per(TensorClass.ACT_IN)
+    return size
 
 
 def check_layout(model: Model, system: System, layout: Layout) -> None:
@@ -298,8 +322,13 @@ def stages(
     group = counts(micro * layout.ep) if layout.ep > 1 else full
     sharded, comms, expert_comms = shard(full, local, group, graph, layout.tp, layout.ep)
     ring = context_comms(sharded, graph, layout.cp, context or "prefill")
-    shares, last = graph.derived(f"stage_shares.{layout.pp}", _stage_split(layout.pp))
+    shares, cuts = graph.derived(f"stage_split.{layout.pp}", _stage_split(layout.pp))
     dev = system.device
+    # devices are packed tp, cp, pp, dp (layout module): an expert-parallel group wider than a
+    # stage's tp x cp devices takes that stage's devices of consecutive replicas, runs of
+    # tp x cp devices, one in every pp
+    mp = layout.model_parallel
+    spread = (layout.pp, mp) if layout.pp > 1 and layout.ep > mp and layout.ep % mp == 0 else ()
     results, comm_costs, hops = [], [], []
     zero = np.zeros(batch.size)
     # middle stages of equal layer counts are equal: their costs and collectives, made once
@@ -312,7 +341,7 @@ def stages(
             cost = stage_costs(fuse_counts(ct, graph) if fuse else ct, dev, policy, launch)
             comm = _comm_cost(comms, shares[s], layout.tp, system, batch.size)
             if expert_comms:
-                moe = _comm_cost(expert_comms, shares[s], layout.ep, system, batch.size)
+                moe = _comm_cost(expert_comms, shares[s], layout.ep, system, batch.size, *spread)
                 comm = comm.then(moe)
             if ring:
                 ctx = _comm_cost(ring, shares[s], layout.cp, system, batch.size, stride=layout.tp)
@@ -321,9 +350,9 @@ def stages(
         results.append(done[key][0])
         comm_costs.append(done[key][1])
         if s < layout.pp - 1:
-            op = int(last[s])
-            size = sharded.act_out_bytes[op] / max(graph.ops[op].repeat, 1)
-            hops.append(collective("p2p", size, 2 * layout.model_parallel, system))
+            # a device of stage s sends to its peer of stage s + 1, tp x cp devices on
+            size = _hop_bytes(cuts[s], sharded, micro)
+            hops.append(point_to_point(size, s * mp, (s + 1) * mp, system))
         else:
             hops.append(Cost(zero, zero, {}))
     labels = ("compute", *dev.level_names, str(Bound.OVERHEAD), str(Bound.INTERCONNECT))

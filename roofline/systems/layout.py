@@ -16,10 +16,18 @@ A :class:`Layout` has five degrees, each at least 1:
 * ``dp`` data parallel: replicas, each taking ``batch / dp`` of the batch.
 
 A layout uses ``tp x pp x cp x dp`` devices, which must be the system's count: a layout that
-leaves devices idle is an error naming the degrees that fill the system. Groups are packed in
-Megatron's order (tp, cp, dp, pp): a tensor-parallel group fills the fastest interconnect domain
-first (Megatron places TP inside a node), a context-parallel group is ``cp`` devices ``tp`` apart
-within the next ``tp x cp``.
+leaves devices idle is an error naming the degrees that fill the system. Devices are packed in
+the order tp, cp, pp, dp (innermost first), as an inference deployment places its replicas: a
+tensor-parallel group fills the fastest interconnect domain first (Megatron places TP inside a
+node); a context-parallel group is ``cp`` devices ``tp`` apart within the next ``tp x cp``;
+neighbouring pipeline stages of a replica are ``tp x cp`` devices apart, so a replica's
+``tp x cp x pp`` devices are contiguous and its hops stay inside a domain where it fits one;
+data-parallel replicas, independent copies of the model that exchange nothing, are outermost
+(``tp x cp x pp`` devices apart). An expert-parallel group is ``ep`` consecutive devices of one
+stage's ``tp x cp x dp`` holders: inside a replica's stage when ``ep <= tp x cp``, else runs of
+``tp x cp`` devices from consecutive replicas, one run in every ``pp``. (Training frameworks
+such as Megatron-LM order tp, cp, dp, pp instead, keeping the data-parallel gradient all-reduce
+inside a node; inference has no such all-reduce.)
 """
 
 from __future__ import annotations
@@ -65,7 +73,8 @@ class Layout:
 
     @property
     def model_parallel(self) -> int:
-        """Devices of one replica's pipeline stage: tp x cp (what ``dp`` multiplies by pp)."""
+        """Devices of one replica's pipeline stage: tp x cp (the distance between neighbouring
+        stages in the packing tp, cp, pp, dp)."""
         return self.tp * self.cp
 
     @property

@@ -6,14 +6,24 @@ block (embeddings) go to the first stage, those after it (the final norm, the he
 A model without a repeated block is cut into ``p`` runs of consecutive ops of about equal FLOPs.
 More stages than layers (or ops) is an error.
 
+**Hops.** After every stage but the last, each device sends its peer of the next stage (``tp x
+cp`` devices on, in the layout's packing) every tensor produced at or before the cut and read
+after it (:func:`crossing`): between layers of a repeated block the block's output; in a model
+cut into runs of ops, every output (a ResNet's skip connections too) and graph input a later
+stage reads; each at its size per micro-batch as one device holds it under tensor parallelism.
+
 **Time.** A batch split into ``m`` micro-batches flows through stages of times ``t_s`` (each
 including its collectives) with a transfer ``c_s`` of the boundary activations after every stage
 but the last: the first micro-batch takes ``sum_s (t_s + c_s)``, and the others follow one per
 slowest step, so ``latency = sum_s (t_s + c_s) + (m - 1) x max_s (t_s + c_s)``. With equal stages
-that is ``(m + p - 1)`` steps: the bubble is ``(p - 1) / m`` of the useful time.
+that is ``(m + p - 1)`` steps: the bubble is ``(p - 1) / m`` of the useful time. The time on
+the interconnect along that path is every stage's collectives and transfer once plus ``m - 1``
+times those of the slowest stage (the one that sets the step).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -72,10 +82,61 @@ def _balanced(graph: Graph, pp: int) -> np.ndarray:
     return out
 
 
-def boundary_op(shares: np.ndarray) -> np.ndarray:
-    """Index of the last op of each stage [pp] (whose output crosses to the next stage)."""
-    present = shares > 0
-    return np.array([int(np.flatnonzero(row)[-1]) for row in present])
+@dataclass(frozen=True)
+class Cut:
+    """What crosses from one stage to the next: the outputs of ``ops`` (each op's output per
+    copy: its output bytes over ``divisors``, the op's ``repeat``, 1 for side-by-side copies that
+    are one tensor) and ``input_elems`` per-sample elements of graph inputs."""
+
+    ops: np.ndarray
+    divisors: np.ndarray
+    input_elems: int
+
+
+def crossing(graph: Graph, shares: np.ndarray) -> tuple[Cut, ...]:
+    """The tensors that cross each of the ``pp - 1`` cuts of ``shares`` [pp, O].
+
+    A cut carries every tensor produced at or before it and read after it. Between two layers
+    of a repeated block that is the block's output (the residual stream the next layer reads; a
+    transformer's hop), plus any tensor made before the block that an op after it reads. Between
+    runs of ops (a model without a repeated block, e.g. a ResNet whose skip connections span the
+    cut) it is every op output, and every graph input (held by the first stage), that an op of
+    a later stage reads.
+    """
+    pp, n = shares.shape
+    ops = graph.ops
+    made = {node.output: i for i, node in enumerate(graph.nodes)}
+    divisors = np.array([1 if op.side_by_side else max(op.repeat, 1) for op in ops])
+    # the stage of each op wholly in one stage; a repeated block's ops span several (-1)
+    whole = np.where((shares == 1.0).any(axis=0), shares.argmax(axis=0), -1)
+    # the last stage that reads each tensor; a block op reading a tensor made before the block
+    # is its first layer (the block's input, replaced by its output at every later cut)
+    last_read: dict[str, int] = {}
+    for i, node in enumerate(graph.nodes):
+        if whole[i] < 0:
+            continue
+        for t in node.inputs:
+            last_read[t] = max(last_read.get(t, 0), int(whole[i]))
+    sizes = graph.tensor_sizes()
+    out = []
+    for s in range(pp - 1):
+        crossing_ops: list[int] = []
+        inputs = 0
+        if (whole < 0).any():  # a cut between layers: the block's output, the residual stream
+            present = np.flatnonzero(shares[s] > 0)
+            crossing_ops.append(int(present[-1]))
+        for t, stage in last_read.items():
+            if stage <= s:
+                continue
+            if t in made:
+                i = made[t]
+                if 0 <= whole[i] <= s and i not in crossing_ops:
+                    crossing_ops.append(i)
+            else:
+                inputs += sizes[t]
+        idx = np.array(sorted(crossing_ops), dtype=int)
+        out.append(Cut(idx, divisors[idx], inputs))
+    return tuple(out)
 
 
 def pipeline_latency(

@@ -35,10 +35,13 @@ class SystemResult:
     latency_s, latency_bound_s : ndarray [N, B]
         Estimate and strict bound (seconds).
     interconnect_s : ndarray [N, B]
-        Collective and transfer time on the critical path (estimate).
+        Collective and transfer time on the critical path (estimate), as the pipeline's latency
+        takes it: every stage's collectives and hop once, plus ``m - 1`` times those of the
+        slowest stage (the one whose compute, collectives and hop set the step).
     by_bound_s : ndarray [N, B, K]
-        Seconds by what bounds them (``bound_labels``): each stage's op time under its bound,
-        launch overhead, and the interconnect.
+        Seconds by what bounds them (``bound_labels``) on the same critical path: each stage's
+        op time under its bound and launch overhead (every stage once, the slowest ``m - 1``
+        more times), and the interconnect; they add up to ``latency_s``.
     feasible : ndarray of bool [N, B]
     device_footprint_bytes : ndarray [N, B]
         The largest footprint of one device (weights, tables, activations, KV cache).
@@ -116,19 +119,25 @@ class SystemResult:
     @cached_property
     def _energy_arrays(self) -> tuple[np.ndarray, ...]:
         """The :data:`roofline.result.ENERGY_COLUMNS` as arrays [N, B], in that order (worked
-        out once: :meth:`energy_columns` reads one point of them at a time)."""
+        out once: :meth:`energy_columns` reads one point of them at a time). A point that does
+        not fit has no energy, power, throughput or cost (NaN), as it has no time; the arrays
+        (:attr:`energy_j`...) keep what it would take if it fit."""
         eps = self.energy_per_sample_j
         capped = self.power_capped
         bound = dominant(self.bound_labels, self.by_bound_s)
         with np.errstate(divide="ignore", invalid="ignore"):
             per_j = np.where(eps != 0, 1.0 / eps, np.nan)
             capped_thr = self.batch[None, :] / self.capped_latency_s
+
+        def if_fits(a: np.ndarray) -> np.ndarray:
+            return np.where(self.feasible, a, np.nan)
+
         return (
-            eps,
-            self.avg_power_w,
-            per_j,
-            capped_thr,
-            self.cost_per_1m_samples,
+            if_fits(eps),
+            if_fits(self.avg_power_w),
+            if_fits(per_j),
+            if_fits(capped_thr),
+            if_fits(self.cost_per_1m_samples),
             capped,
             np.where(capped, str(Bound.POWER), bound),
         )
@@ -156,7 +165,8 @@ class SystemResult:
         return f"<p><b>{html.escape(head)}</b></p>\n{html_table(self.totals())}"
 
     def totals(self) -> Table:
-        """One row per (layout, batch); infeasible points carry no time."""
+        """One row per (layout, batch); infeasible points carry no time (None), energy, power
+        or cost (NaN)."""
         rows = []
         bound = dominant(self.bound_labels, self.by_bound_s)
         throughput, throughput_bound = self.throughput_per_s, self.throughput_bound_per_s

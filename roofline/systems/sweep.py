@@ -107,8 +107,9 @@ def sweep_system_columns(
     """(columns, knob paths): one row per model, dtype, variant, layout and batch.
 
     Columns: the knob paths (SI values) then :data:`~roofline.systems.result.SYSTEM_COLUMNS`;
-    times are NaN where a point does not fit. A variant no requested layout can fill adds no row;
-    a bad degree, or a layout no variant can run (for a model), is a SpecError.
+    times, energy, power and cost are NaN where a point does not fit. A variant no requested
+    layout can fill adds no row; a bad degree, or a layout no variant can run (for a model), is a
+    SpecError.
     """
     if not vary:
         raise SpecError("no knob to vary", field="vary", fix="e.g. {'count': [8, 16, 32]}")

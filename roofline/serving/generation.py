@@ -15,11 +15,12 @@ cache of ``p + i`` tokens (the new one included). For a batch of ``B`` such requ
 * ``prefill_bound`` / ``decode_bound``: what bounds most of each phase's time.
 * energy (:mod:`roofline.energy`; NaN for a device without an energy model): the prefill's
   dynamic energy plus ``o - 1`` decode steps at their mean dynamic energy (the mean of the range's
-  ends: exact where a step's FLOPs and bytes are affine in the context), plus idle power x the
-  capped e2e time. Each phase is capped at the power limit: the prefill exactly, the decode steps
-  at their mean (``max(tpot, mean step energy / (TDP - idle))``, a lower bound on the mean of the
-  capped steps). ``energy_per_token_j`` = that energy / (B x o); ``tokens_per_j`` its inverse;
-  ``avg_power_w`` = energy / capped e2e; ``capped_tokens_per_s`` = B x o / capped e2e.
+  ends, or of its pieces' below: exact where a step's FLOPs and bytes are affine in the context),
+  plus idle power x the capped e2e time. Each phase is capped at the power limit: the prefill
+  exactly, the decode steps at their mean (``max(tpot, mean step energy / (TDP - idle))``, a
+  lower bound on the mean of the capped steps). ``energy_per_token_j`` = that energy / (B x o);
+  ``tokens_per_j`` its inverse; ``avg_power_w`` = energy / capped e2e; ``capped_tokens_per_s`` =
+  B x o / capped e2e.
 
 Each time comes as the estimate (launch overhead, engine efficiency, tile padding, efficiency
 curves) and as the strict roofline bound (``*_bound_s``, ``tokens_per_s_bound``: no overhead, no
@@ -31,6 +32,12 @@ without rebuilding graphs, and the mean over the decode steps is exact for the s
 op's components are affine in the context: :func:`~roofline.serving.envelope.envelope_sum`). For
 the estimate, tile padding and efficiency curves make a component piecewise in the context; it is
 taken on the chord between the range's ends (exact at both ends).
+
+A sliding-window layer attends to min(c, window) tokens: its counts grow with the context up to
+the window and stay put past it (on a context-parallel rank, up to cp x the window). A range
+across that point is cut there, [lo, window] and [window + 1, hi], each piece affine in the
+context and taken as above, and its means are the pieces' weighted by their steps
+(:class:`_Split`), so the bound stays exact. Other models' ranges are never cut.
 """
 
 from __future__ import annotations
@@ -341,6 +348,76 @@ class _Points:
 
 
 @dataclass(frozen=True, eq=False)
+class _Split:
+    """The decode ranges of :class:`_Points` cut at a breakpoint context ``k``, where a step's
+    counts change slope (:func:`_breakpoint`): a range with lo < k < hi is taken as its pieces
+    [lo, k] and [k + 1, hi], each affine in the context, and its step means as theirs weighted
+    by their steps (``n1`` = k - lo + 1, ``n2`` = hi - k). ``pts``: the points, with contexts k
+    and k + 1 among the decode's columns; ``lo``, ``hi`` and ``lo_col``, ``hi_col`` [D + X]: the
+    pieces' ends and their columns (the D ranges, those crossing k cut there, then the X second
+    pieces); ``cross`` [X]: which of the D ranges cross k."""
+
+    pts: _Points
+    lo: np.ndarray
+    hi: np.ndarray
+    lo_col: np.ndarray
+    hi_col: np.ndarray
+    cross: np.ndarray
+    n1: np.ndarray
+    n2: np.ndarray
+
+    @classmethod
+    def of(cls, pts: _Points, k: float) -> _Split | None:
+        """The cut of ``pts`` at ``k``; None where no range crosses it."""
+        cross = np.flatnonzero((pts.lo < k) & (pts.hi > k))
+        if not cross.size:
+            return None
+        batches = _distinct(pts.grid.axes[0])
+        contexts = _distinct(np.concatenate([pts.dc, [k, k + 1.0]]))
+        db, dc = _product(batches, contexts)
+        at = pts.grid.batch[pts.dec]
+        lo_col, hi_col = (
+            _column(batches, contexts, at, pts.lo),
+            _column(batches, contexts, at, pts.hi),
+        )
+        cut = replace(pts, db=db, dc=dc, lo_col=lo_col, hi_col=hi_col)
+        k_col = _column(batches, contexts, at[cross], np.full(cross.size, k))
+        after = _column(batches, contexts, at[cross], np.full(cross.size, k + 1.0))
+        hi, first_hi = pts.hi.copy(), hi_col.copy()
+        hi[cross], first_hi[cross] = k, k_col
+        return cls(
+            pts=cut,
+            lo=np.concatenate([pts.lo, np.full(cross.size, k + 1.0)]),
+            hi=np.concatenate([hi, pts.hi[cross]]),
+            lo_col=np.concatenate([lo_col, after]),
+            hi_col=np.concatenate([first_hi, hi_col[cross]]),
+            cross=cross,
+            n1=k - pts.lo[cross] + 1.0,
+            n2=pts.hi[cross] - k,
+        )
+
+    def mean(self, pieces: np.ndarray) -> np.ndarray:
+        """Each range's step-weighted mean [D, ...] of its pieces' means ``pieces`` [D + X, ...]."""
+        d, cross = self.pts.dec.size, self.cross
+        n1 = self.n1.reshape(-1, *(1,) * (pieces.ndim - 1))
+        n2 = self.n2.reshape(n1.shape)
+        out = pieces[:d].copy()
+        out[cross] = (n1 * pieces[cross] + n2 * pieces[d:]) / (n1 + n2)
+        return out
+
+
+def _breakpoint(model: Model, window: int, cp: int) -> float | None:
+    """The context past which a decode step's counts change slope, or None: a sliding-window
+    layer attends to min(c, ``window``) of the c tokens of the context (on a context-parallel
+    rank, to min(ceil(c / cp), ``window``)), so its counts grow with c up to ``window`` x ``cp``
+    and stay put past it."""
+    p: Any = model.params
+    if not any(p.is_sliding(i) for i in range(p.num_layers)):
+        return None
+    return float(window * cp)
+
+
+@dataclass(frozen=True, eq=False)
 class _Phases:
     """What the generation table takes from its two phases, per point [P]: the prefill's
     latency, strict bound and dominant bound, whether the point fits, the devices it needs, its
@@ -365,6 +442,17 @@ class _Phases:
 
 def _phases(model: Model, run: _Run, pts: _Points) -> _Phases:
     """:class:`_Phases` from the stages of the layout (:func:`roofline.systems.evaluate.stages`)."""
+    # a sliding window: the decode ranges cut where its span stops growing (_Split); reading it
+    # makes no call, so a model without one runs as it always did
+    try:
+        window = model.params.sliding_window  # type: ignore[attr-defined]
+    except AttributeError:  # a family without sliding windows
+        window = None
+    split = None
+    if window is not None and pts.dec.size:
+        k = _breakpoint(model, window, run.layout.cp)
+        split = None if k is None else _Split.of(pts, k)
+        pts = pts if split is None else split.pts
     n_points, dec, lo, hi = pts.grid.batch.size, pts.dec, pts.lo, pts.hi
     lo_col, hi_col, pcol = pts.lo_col, pts.hi_col, pts.pcol
     both = _both_stages(model, (pts.pb, pts.pp), (pts.db, pts.dc), run) if dec.size else None
@@ -381,20 +469,31 @@ def _phases(model: Model, run: _Run, pts: _Points) -> _Phases:
     tpot, tpot_bound = np.full(n_points, np.nan), np.full(n_points, np.nan)
     decode_bound = np.full(n_points, None, dtype=object)
     if dec.size:
+        offset = 0
         if both is not None:  # the decode's columns follow the prefill's
             decode = both
-            lo_col, hi_col = lo_col + pts.pb.size, hi_col + pts.pb.size
+            offset = pts.pb.size
+            lo_col, hi_col = lo_col + offset, hi_col + offset
         else:
             decode = _phase_stages(model, "decode", pts.db, pts.dc, run)
-        tpot[dec], tpot_bound[dec], by_bound = _decode(decode, lo_col, hi_col, lo, hi)
+        if split is None:
+            tpot[dec], tpot_bound[dec], by_bound = _decode(decode, lo_col, hi_col, lo, hi)
+        else:  # each piece's means, then each range's
+            cols = (split.lo_col + offset, split.hi_col + offset)
+            means = _decode(decode, *cols, split.lo, split.hi)
+            tpot[dec], tpot_bound[dec], by_bound = (split.mean(x) for x in means)
         decode_bound[dec] = dominant(labels, by_bound[:, : len(labels)])
         feasible[dec] &= decode.feasible[hi_col]
         devices[dec] = np.maximum(devices[dec], _devices_needed(decode, hi_col))
         kv[dec] = decode.kv_cache_bytes[hi_col]
         same = decode is prefill
         dyn, busiest = (pre_j, pre_busiest_j) if same else decode.dynamic_energy_j(link_j)
-        step_j[dec] = 0.5 * (dyn[lo_col] + dyn[hi_col])  # exact: affine in the context
-        step_busiest_j[dec] = 0.5 * (busiest[lo_col] + busiest[hi_col])
+        if split is None:
+            step_j[dec] = 0.5 * (dyn[lo_col] + dyn[hi_col])  # exact: affine in the context
+            step_busiest_j[dec] = 0.5 * (busiest[lo_col] + busiest[hi_col])
+        else:  # exact: affine in the context on each piece
+            step_j[dec] = split.mean(0.5 * (dyn[cols[0]] + dyn[cols[1]]))
+            step_busiest_j[dec] = split.mean(0.5 * (busiest[cols[0]] + busiest[cols[1]]))
     first = prefill.results[0]
     return _Phases(
         ttft=pre_totals["latency_s"][pcol],

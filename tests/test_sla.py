@@ -84,7 +84,7 @@ def test_plot_batch_draws_the_batches_compare_finds(tmp_path):
 
     args = argparse.Namespace(
         kind="batch", models=["resnet50"], hw=["l4"], batch=None, dtype="int8", sla="10ms",
-        table1=False, by="category", output=str(tmp_path / "b.png"),
+        table1=False, by=None, output=str(tmp_path / "b.png"),
     )  # fmt: skip
     ax = plot_cli._draw(args)
     drawn = set(ax.get_lines()[0].get_xdata().astype(int))

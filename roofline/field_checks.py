@@ -118,6 +118,12 @@ def _check(kind: Kind, value: Any, field: str, limit: bool) -> None:
             field=field,
             fix="write the number (YAML reads true/false/yes/no as booleans)",
         )
+    if kind == "int" and isinstance(value, str) and _numeral(value):  # lax mode reads "8" as 8
+        raise SpecError(
+            f"{value!r} is text where a whole number belongs",
+            field=field,
+            fix="write the number without quotes",
+        )
     if not isinstance(value, (int, float)):
         return  # strings and the rest: pydantic's message (or a unit parser's) says why
     if isinstance(value, float) and not math.isfinite(value):
@@ -128,6 +134,15 @@ def _check(kind: Kind, value: Any, field: str, limit: bool) -> None:
             field=field,
             fix="sizes and counts in a spec are at most 2**53; check the value and its unit",
         )
+
+
+def _numeral(text: str) -> bool:
+    """Whether ``text`` reads as a number (pydantic's lax mode would take it as one)."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _check_any(kinds: tuple[Kind, ...], value: Any, field: str, limit: bool) -> None:

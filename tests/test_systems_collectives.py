@@ -156,6 +156,7 @@ def test_estimate_is_within_the_documented_band_for_large_messages():
         ({"topology": "ring", "in_network_reduction": True}, "in_network_reduction needs"),
         ({"bandwidth": "-5 GB/s"}, "must be positive"),
         ({"devices": 4}, "the last level joins 4 devices"),
+        ({"devices": "8"}, "'8' is text where a whole number belongs"),  # was read as 8
     ],
 )
 def test_bad_system_specs_are_one_line(change, match):

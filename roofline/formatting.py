@@ -58,7 +58,11 @@ def _prefixed(
     def rounded(i: int) -> float:  # |x| at scales[i], rounded to `digits` digits
         return float(f"{abs(x) / scales[i][0]:.{digits}g}")
 
-    i = next((i for i in range(len(scales)) if rounded(i) >= 1), len(scales) - 1)
+    # the first scale |x| reaches, or the one above it where |x| rounds up to 1 (adjacent
+    # scales are at least 365x apart, so no other can round to 1 or more)
+    i = next((i for i, (scale, _) in enumerate(scales) if abs(x) >= scale), len(scales) - 1)
+    if i > 0 and rounded(i - 1) >= 1:
+        i -= 1
     if up and i > 0 and rounded(i) >= 10**digits:
         i -= 1
     scale, prefix = scales[i]

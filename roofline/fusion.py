@@ -154,6 +154,19 @@ def _output_share(graph: Graph) -> np.ndarray:
     return share
 
 
+def inner_share(graph: Graph) -> np.ndarray:
+    """Per op [O]: the share of its written elements the next member of its fused group reads
+    (its output tensor, where the group goes on after it), else 0 (cached on the graph): the
+    complement, within a group, of what :func:`_inner_writes` keeps written."""
+    return graph.derived("fusion_inner_share", _inner_share)
+
+
+def _inner_share(graph: Graph) -> np.ndarray:
+    share = fusion_plan(graph).inside * output_share(graph)
+    share.flags.writeable = False
+    return share
+
+
 def _inner_writes(graph: Graph) -> np.ndarray | None:
     """Per op [O]: the share of its written elements a fused kernel still writes besides its last
     op's output (the intermediates of a member before the last), or None where there are none."""

@@ -82,6 +82,14 @@ SLA_COLUMNS = tuple(f.name for f in fields(BatchesUnderSLA))
 Latencies = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
+def meets(latency_s: np.ndarray, target_s: float, feasible: np.ndarray | None = None) -> np.ndarray:
+    """Whether each point meets a latency target: its latency (seconds) at most ``target_s``,
+    and, where ``feasible`` is given, the point fits the device (the rule of the SLA search and
+    of the batch chart's mark)."""
+    ok = latency_s <= target_s
+    return ok if feasible is None else ok & feasible
+
+
 def batches_under_sla(
     model: ModelLike,
     hw: HardwareLike,
@@ -122,8 +130,7 @@ def batches_under_sla(
         for s in range(0, batches.size, CHUNK):
             b = batches[s : s + CHUNK].astype(float)
             r = evaluate_costs(count_graph(m.graph, b, dt, fuse=fuse), dev, policy)
-            ok = r.latency_s[0] <= target
-            good.append(ok & r.feasible[0] if feasible_only else ok)
+            good.append(meets(r.latency_s[0], target, r.feasible[0] if feasible_only else None))
             lat.append(r.latency_s[0])
         return np.concatenate(good), np.concatenate(lat)
 

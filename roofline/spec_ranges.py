@@ -35,6 +35,9 @@ RANGES: dict[str, tuple[float, float]] = {
     "pue": (1.0, 10.0),
     "hourly": (1e-9, 1e3),  # $/s
     "tile": (1, 2**16),  # elements per tile dimension
+    # devices a system or an interconnect level joins: up to 2**20, five times the largest
+    # clusters built (a typo such as 2**30 would send the layout search through every factoring)
+    "devices": (1, 2**20),
 }
 
 

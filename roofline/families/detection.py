@@ -34,7 +34,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from roofline.errors import SpecError, SpecErrors
 from roofline.families.base import FamilyParams, family
@@ -47,7 +47,7 @@ from roofline.families.shufflenet import (
 )
 from roofline.graph import Graph
 from roofline.graph_builder import GraphBuilder
-from roofline.spec_errors import from_validation_error
+from roofline.spec_errors import validate
 
 #: backbone -> (entries of backbone_layers, of backbone_channels, feature maps it returns)
 _BACKBONE_SHAPES = {"resnet": (4, 0, 4), "shufflenet_v1": (3, 3, 3), "shufflenet_v2": (3, 5, 4)}
@@ -220,13 +220,12 @@ def _backbone_params(p: FasterRCNNParams) -> BackboneParams:
             },
         )
     try:
-        return cls.model_validate(data)
-    except ValidationError as exc:
-        err = from_validation_error(exc, cls, file=None)
-    except SpecError as exc:
-        err = exc
-    first = err.errors[0] if isinstance(err, SpecErrors) else err
-    raise SpecError(_renamed(first.problem), field=_renamed(first.field or ""), fix=first.fix)
+        return validate(cls, data, file=None)
+    except SpecError as err:
+        first = err.errors[0] if isinstance(err, SpecErrors) else err
+        raise SpecError(
+            _renamed(first.problem), field=_renamed(first.field or ""), fix=first.fix
+        ) from None
 
 
 def _renamed(text: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import Field, model_validator
 
@@ -16,7 +16,8 @@ OptInt = int | None
 OptBool = bool | None
 
 #: the attention span of a layer, by its Hugging Face ``layer_types`` name
-LAYER_TYPES = ("full_attention", "sliding_attention")
+LayerType = Literal["full_attention", "sliding_attention"]
+LAYER_TYPES: tuple[str, ...] = get_args(LayerType)
 
 
 class TransformerParams(FamilyParams):
@@ -90,7 +91,7 @@ class TransformerParams(FamilyParams):
     sliding_window: OptInt = Field(
         None, ge=1, description="tokens a sliding-window layer attends to (Mistral); null: none"
     )
-    layer_types: list[Literal["full_attention", "sliding_attention"]] | None = Field(
+    layer_types: list[LayerType] | None = Field(
         None,
         description="attention span per layer (HF names); null: all sliding if "
         "sliding_window is set, else all full",

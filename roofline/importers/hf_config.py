@@ -129,14 +129,14 @@ class _Config:
         return SpecError(problem, file=self.file, field=key, fix=fix)
 
 
-def _partial_rotary(c: _Config, key: str, default: float = 1.0) -> float:
+def _partial_rotary(c: _Config, key: str) -> float:
     """The share of each head RoPE rotates: ``key``, else ``rope_parameters``' own, else 1."""
     if c.get(key, None) is not None:
         return c.fraction(key, c.get(key))
     rope = c.mapping("rope_parameters")
     if rope.get("partial_rotary_factor") is not None:
         return c.fraction("rope_parameters.partial_rotary_factor", rope["partial_rotary_factor"])
-    return default
+    return 1.0
 
 
 def _decoder(c: _Config, kv_default: int | None, tie: bool, max_pos: int) -> Params:

@@ -25,6 +25,7 @@ from roofline.plot.common import (
     nothing_fits,
 )
 from roofline.result import Result
+from roofline.sla import meets
 from roofline.units import Dim, parse_quantity
 
 # -- breakdowns ---------------------------------------------------------------------------------
@@ -167,7 +168,7 @@ def batch_scaling(
             t * 1e3, color=foreground(), ls=":", lw=1.5, label=f"target {fmt_time(t)}"
         )
         handles.append(line)
-        ok = np.flatnonzero(fits & (result.latency_s[h] <= t))
+        ok = np.flatnonzero(meets(result.latency_s[h], t, fits))
         if ok.size:
             k = int(ok[-1])
             ax.scatter(

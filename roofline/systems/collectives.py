@@ -116,10 +116,16 @@ def _flat(kind: str, size: np.ndarray, m: int, name: str, link: Link) -> Cost:
     elif kind == "p2p":
         sent = size
     elif kind == "all_to_all" and link.topology == "ring":
-        sent = frac * size * (m / 4.0)
+        sent = _ring_all_to_all(size, m)
     else:
         sent = frac * size
     return Cost(sent / b, np.full_like(size, steps * a), {name: sent})
+
+
+def _ring_all_to_all(size: np.ndarray, m: int) -> np.ndarray:
+    """Bytes each device sends in an all-to-all of ``size`` over a bidirectional ring of ``m``:
+    the (m - 1)/m it does not keep, over a mean distance of m/4 hops."""
+    return (m - 1) / m * size * (m / 4.0)
 
 
 def _torus(kind: str, size: np.ndarray, m: int, name: str, link: Link) -> Cost:
@@ -137,10 +143,9 @@ def _torus(kind: str, size: np.ndarray, m: int, name: str, link: Link) -> Cost:
     out = Cost(np.zeros_like(size), np.zeros_like(size), {})
     share = size
     for d in dims:
-        if kind == "all_to_all":  # the ring formula on each dimension: mean distance d/4
-            sent = (d - 1) / d * share * (d / 4.0)
-        else:
-            sent = passes * share * (d - 1) / d
+        # an all-to-all runs the ring's formula on each dimension
+        ring = kind == "all_to_all"
+        sent = _ring_all_to_all(share, d) if ring else passes * share * (d - 1) / d
         phase = Cost(sent / per_dim_bw, np.full_like(size, passes * (d - 1) * link.latency),
                      {name: sent})  # fmt: skip
         out = out.pipelined(phase)

@@ -31,7 +31,7 @@ from roofline import energy as en
 from roofline.arguments import check_count
 from roofline.counting import count_graph
 from roofline.errors import SpecError
-from roofline.fusion import fuse_table, fusion_plan, group_reduce, output_share
+from roofline.fusion import fuse_table, fusion_plan, group_reduce, inner_share
 from roofline.graph import Graph
 from roofline.grid import to_grid
 from roofline.kinds import Bound, TensorClass
@@ -92,17 +92,10 @@ def _stage_table(ct: CostTable, share: np.ndarray) -> CostTable:
 def fuse_counts(ct: CostTable, graph: Graph) -> CostTable:
     """Fuse an already scaled table: inner elements from its own (scaled) outputs, the output
     tensors only (an op's own intermediates are not read by the next member)."""
-    inside = graph.derived("fusion_inner_share", _inner_share)  # a group's last output leaves it
-    inner = group_reduce(graph, ct.act_out_elems * inside[:, None], np.add)
+    if fusion_plan(graph).first.size == ct.n_ops:  # nothing to fuse
+        return ct
+    inner = group_reduce(graph, ct.act_out_elems * inner_share(graph)[:, None], np.add)
     return fuse_table(ct, graph, inner)
-
-
-def _inner_share(graph: Graph) -> np.ndarray:
-    """Per op [O]: the share of its written elements the next member of its fused group reads
-    (its output tensor, where the group goes on after it), else 0."""
-    share = fusion_plan(graph).inside * output_share(graph)
-    share.flags.writeable = False
-    return share
 
 
 def _comm_cost(

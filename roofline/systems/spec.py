@@ -33,15 +33,15 @@ from roofline.errors import SpecError
 from roofline.field_checks import Name, SpecModel
 from roofline.hardware import Bandwidth, Hardware, as_text, quantity
 from roofline.kinds import RESERVED_LEVEL_NAMES
+from roofline.spec_ranges import RANGES
 from roofline.units import Dim
 
 #: seconds per collective step, zero allowed: ``"12 us"``
 Seconds = Annotated[float, quantity(Dim.TIME, "latency", allow_zero=True), as_text(Dim.TIME)]
 
 
-#: the most devices a system or a level may join: 2**20, five times the largest clusters built
-#: (a typo such as 1073741824 would otherwise send the layout search through every factoring)
-MAX_DEVICES = 2**20
+#: the most devices a system or a level may join (roofline.spec_ranges holds the range)
+MAX_DEVICES = int(RANGES["devices"][1])
 
 
 class Link(SpecModel):

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from roofline.errors import SpecError, SpecErrors
+from roofline.errors import SpecError
 from roofline.hardware import Hardware
 from roofline.importers.hf_config import load_hf_json
 from roofline.input_files import FileCache, note_input
@@ -224,27 +224,22 @@ def load_device(hw: HardwareSource) -> Hardware:
     return loaded
 
 
-def _in_system(exc: SpecError, file: str) -> SpecError:
-    """The error of a system's ``device`` (a name, or a mapping written in the system file) as
-    the system file's: its fields under ``device``."""
-    if isinstance(exc, SpecErrors):
-        return SpecErrors([_in_system(e, file) for e in exc.errors])
-    field = "device" if exc.field in (None, "device") else f"device.{exc.field}"
-    return SpecError(exc.problem, file=file, field=field, fix=exc.fix)
-
-
 def _system(data: dict[str, Any], file: str, from_file: bool) -> System:
     """Validate a system spec, its ``device`` a preset name, a path or an inline mapping."""
     device = data.get("device")
     if isinstance(device, (str, dict)):
         try:
-            loaded = load_hardware(device)
+            # an inline device is read as part of the system file (its fields under device)
+            if isinstance(device, dict):
+                loaded = _hardware(device, file, from_file=False)[0]
+            else:
+                loaded = load_hardware(device)
         except SpecError as exc:
-            # an inline device's fields are the system file's, under device; a name that names
-            # no device is the system's device field; a device file's error names that file
-            if isinstance(device, dict) or exc.file is None:
-                raise _in_system(exc, file) from None
-            raise
+            # a name that names no device is the system's own device field (it says so); a
+            # device file's error names that file
+            if isinstance(device, dict):
+                raise exc.with_context(prefix="device") from None
+            raise exc.with_context(file=file) from None
         if isinstance(loaded, System):
             raise SpecError(
                 "a system's device must be one device, not a system",

@@ -1,4 +1,5 @@
-"""Checks of the public API's arguments that are not specs: observers, executors, knob values.
+"""Checks of the public API's arguments that are not specs: observers, executors, knob values,
+real numbers.
 
 Each turns a misuse into one :class:`~roofline.errors.SpecError` (a ``ValueError``) naming the
 argument and the fix, before any work, instead of a ``TypeError`` or ``AttributeError`` from
@@ -7,6 +8,7 @@ deep inside (``observers=[1]``, ``executor=object()``, ``vary(hw, {knob: None})`
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
 from collections.abc import Iterable, Sequence
@@ -66,6 +68,21 @@ def check_count(name: str, value: Any, example: int = 2) -> None:
             field=name,
             fix=f"e.g. {name}={example}",
         )
+
+
+def real_number(value: Any) -> float | None:
+    """``value`` as a float if it is a real number (an int, a float, a numpy number: any
+    ``numbers.Real`` but a bool or numpy bool), else None (text, None, a bool, a complex).
+
+    An integer too large for a float is infinite, of its sign. NaN and inf are returned as they
+    are: the caller refuses what is not finite, or out of its range, in its own words
+    (:func:`roofline.whatif.check_factor`, :func:`roofline.studies.fleet.mix_weights`)."""
+    if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
+        return None
+    try:
+        return float(value)
+    except OverflowError:  # an integer beyond the floats
+        return -math.inf if value < 0 else math.inf
 
 
 def check_executor(executor: Any) -> None:

@@ -4,7 +4,6 @@ the batches under a latency target)."""
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 from os import PathLike
 from typing import Any, NamedTuple
@@ -13,6 +12,7 @@ import numpy as np
 
 from roofline.api import HardwareLike, ModelLike, default_dtype
 from roofline.api import evaluate_device as evaluate
+from roofline.arguments import real_number
 from roofline.batch_sizes import batch_sizes
 from roofline.counting import as_batches, count_graph
 from roofline.errors import RooflineWarning, SpecError
@@ -141,12 +141,9 @@ def check_factor(factor: Any, field: str = "factor") -> float:
     and > 1; a SpecError naming ``field`` otherwise."""
     fix = f"e.g. {'--factor 2' if field.startswith('--') else 'factor=2'}: each knob is "
     fix += "multiplied and divided by it"
-    if not isinstance(factor, numbers.Real) or isinstance(factor, (bool, np.bool_)):
+    x = real_number(factor)
+    if x is None:
         raise SpecError(f"{factor!r} is not a number", field=field, fix=fix)
-    try:
-        x = float(factor)
-    except OverflowError:  # an integer beyond the floats
-        x = -math.inf if str(factor).startswith("-") else math.inf
     if not math.isfinite(x) or x <= 1:
         raise SpecError(f"{x:g} must be a finite number > 1", field=field, fix=fix)
     return x

@@ -302,6 +302,35 @@ def parse_batches(
     return batch_sizes(numbers, field=field, typed=texts)
 
 
+#: the most digits a whole number on the command line may have: Python's int() refuses more
+#: (its default ``sys.get_int_max_str_digits()``)
+_MOST_DIGITS = 4300
+
+
+def whole_number(
+    text: str, field: str, fix: str, problem: str | None = None, spaces: bool = False
+) -> int:
+    """A flag's value ``text`` as a whole number >= 1 written in ASCII digits (``8``, ``08``, no
+    upper bound): no sign, point, exponent, underscore, superscript or other script; with
+    ``spaces``, whitespace around the digits too. A SpecError naming ``field``, with ``problem``
+    (default ``'x' must be a whole number >= 1``) and ``fix``, otherwise: ``import --dim``,
+    ``sweep --workers`` and ``sweep --vary count=...``."""
+    digits = text.strip() if spaces else text
+    if len(digits) > _MOST_DIGITS:  # int() would refuse it with a ValueError
+        raise SpecError(
+            f"{text[:20]!r}... has {len(digits)} characters, too many for a whole number",
+            field=field,
+            fix=fix,
+        )
+    # the stripped digits: str.strip takes \x1c to \x1f for spaces, which int() refuses
+    n = int(digits) if digits.isascii() and digits.isdigit() else 0
+    if n < 1:
+        if problem is None:
+            problem = f"{text!r} must be a whole number >= 1"
+        raise SpecError(problem, field=field, fix=fix)
+    return n
+
+
 def output_format(args: argparse.Namespace) -> str:
     """The format to write: ``--format``, else the output file's extension
     (:data:`EXTENSIONS`), else ``table``. An unknown extension without ``--format``, or one

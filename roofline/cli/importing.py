@@ -16,7 +16,7 @@ import sys
 import warnings
 from typing import Any
 
-from roofline.cli.common import Command
+from roofline.cli.common import Command, whole_number
 from roofline.errors import SpecError
 from roofline.importers.spec_writer import write_layers_spec
 from roofline.input_files import note_input
@@ -80,13 +80,7 @@ def parse_dims(items: list[str]) -> dict[str, int]:
             raise SpecError(
                 f"--dim {item!r} is not NAME=VALUE", field="--dim", fix="e.g. --dim seq=128"
             )
-        if not (value.isascii() and value.isdigit()) or int(value) < 1:
-            raise SpecError(
-                f"{value!r} must be a whole number >= 1",
-                field=f"--dim {name}",
-                fix=f"e.g. --dim {name}=128",
-            )
-        out[name] = int(value)
+        out[name] = whole_number(value, field=f"--dim {name}", fix=f"e.g. --dim {name}=128")
     return out
 
 

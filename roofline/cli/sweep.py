@@ -23,6 +23,7 @@ from roofline.cli.common import (
     one_table_format,
     output_format,
     parse_batches,
+    whole_number,
     write_output,
 )
 from roofline.cli.model_args import add_model_options, models_of
@@ -148,11 +149,11 @@ def _counts(spec: str) -> list[float]:
     """``8,16,32`` -> device counts (whole numbers >= 1)."""
     out = []
     for v in spec.split(","):
-        if not (v.strip().isascii() and v.strip().isdigit()) or int(v) < 1:
-            raise SpecError(
-                f"{v!r} is not a device count", field="--vary count", fix="e.g. count=8,16,32"
-            )
-        out.append(float(v))
+        problem = f"{v!r} is not a device count"
+        whole_number(
+            v, field="--vary count", fix="e.g. count=8,16,32", problem=problem, spaces=True
+        )
+        out.append(float(v.strip()))  # a float: a count beyond the floats is infinite
     return out
 
 
@@ -312,11 +313,7 @@ def sweep_arguments(sp: argparse.ArgumentParser) -> None:
 def _positive_int(text: str) -> int:
     """``--workers``: a whole number >= 1 (checked when the command runs, not by argparse,
     whose message would name this function)."""
-    if not (text.strip().isascii() and text.strip().isdigit()) or int(text) < 1:
-        raise SpecError(
-            f"{text!r} must be a whole number >= 1", field="--workers", fix="e.g. --workers 2"
-        )
-    return int(text)
+    return whole_number(text, field="--workers", fix="e.g. --workers 2", spaces=True)
 
 
 def _per_op_path(path: str) -> None:

@@ -12,13 +12,11 @@ model's share.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from roofline.api import evaluate_device as evaluate
+from roofline.arguments import real_number
 from roofline.errors import SpecError
 from roofline.observers import ByCategory
 from roofline.presets import load_device
@@ -148,10 +146,11 @@ def mix_weights(mix: Any, field: str = "mix") -> dict[str, float]:
         )
     values: dict[Any, float] = {}
     for name, w in mix.items():
-        if not isinstance(w, numbers.Real) or isinstance(w, (bool, np.bool_)):
+        x = real_number(w)
+        if x is None:
             problem = f"weight {w!r} of {name!r} in the fleet mix is not a number"
         else:
-            values[name] = x = _real(w)
+            values[name] = x
             if math.isfinite(x) and x >= 0:
                 continue
             problem = f"weight {x:g} of {name!r} in the fleet mix is not a finite number >= 0"
@@ -162,14 +161,6 @@ def mix_weights(mix: Any, field: str = "mix") -> dict[str, float]:
     scaled = {m: w / top for m, w in values.items()}  # no overflow summing 1e308s
     total = sum(scaled.values())
     return {m: w / total for m, w in scaled.items()}
-
-
-def _real(w: Any) -> float:
-    """A real number as a float (an integer too large for one is infinite)."""
-    try:
-        return float(w)
-    except OverflowError:
-        return math.inf if w > 0 else -math.inf
 
 
 def parse_mix(items: Sequence[str]) -> dict[str, float] | None:

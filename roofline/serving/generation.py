@@ -171,6 +171,16 @@ def _column(
     return first.searchsorted(at_first) * second.size + second.searchsorted(at_second)
 
 
+def _decode_columns(
+    batches: np.ndarray, contexts: np.ndarray, at: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The decode's (batch, context) columns, the product of the distinct ``batches`` and
+    ``contexts`` (batch key [C], context key [C]), and the columns of the ends ``lo``, ``hi`` [D]
+    of each decode range at batch ``at`` [D]."""
+    db, dc = _product(batches, contexts)
+    return db, dc, _column(batches, contexts, at, lo), _column(batches, contexts, at, hi)
+
+
 def _decode(
     st: Stages, lo_col: np.ndarray, hi_col: np.ndarray, lo: np.ndarray, hi: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -341,9 +351,7 @@ class _Points:
         ends = {*(prompts + 1.0).tolist()}
         ends.update((prompts[:, None] + steps[None, :] - 1.0).ravel().tolist())
         contexts = np.array(sorted(ends)) if steps.size else np.empty(0)
-        db, dc = _product(batches, contexts)
-        at = b[dec]
-        lo_col, hi_col = _column(batches, contexts, at, lo), _column(batches, contexts, at, hi)
+        db, dc, lo_col, hi_col = _decode_columns(batches, contexts, b[dec], lo, hi)
         return cls(grid, pb, pp, pcol, dec, lo, hi, db, dc, lo_col, hi_col)
 
 
@@ -374,12 +382,8 @@ class _Split:
             return None
         batches = _distinct(pts.grid.axes[0])
         contexts = _distinct(np.concatenate([pts.dc, [k, k + 1.0]]))
-        db, dc = _product(batches, contexts)
         at = pts.grid.batch[pts.dec]
-        lo_col, hi_col = (
-            _column(batches, contexts, at, pts.lo),
-            _column(batches, contexts, at, pts.hi),
-        )
+        db, dc, lo_col, hi_col = _decode_columns(batches, contexts, at, pts.lo, pts.hi)
         cut = replace(pts, db=db, dc=dc, lo_col=lo_col, hi_col=hi_col)
         k_col = _column(batches, contexts, at[cross], np.full(cross.size, k))
         after = _column(batches, contexts, at[cross], np.full(cross.size, k + 1.0))

@@ -212,7 +212,8 @@ class Stages:
             if id(r) not in sums:
                 sums[id(r)] = r.totals(upto)
         per_stage = [sums[id(r)] for r in self.results]
-        stage = np.array([t[0] + c.seconds[cols] for t, c in zip(per_stage, self.comms)])
+        comm = np.array([c.seconds[cols] for c in self.comms])  # [pp, C]
+        stage = np.array([t[0] for t in per_stage]) + comm
         stage_bound = np.array(
             [np.maximum(t[1], c.bound_seconds[cols]) for t, c in zip(per_stage, self.comms)]
         )
@@ -223,7 +224,6 @@ class Stages:
         # the slowest stage (its compute, its collectives and its hop)
         slowest = np.argmax(stage + hop, axis=0)  # [C]
         again = m - 1
-        comm = np.array([c.seconds[cols] for c in self.comms])  # [pp, C]
         each = np.arange(m.size)
         wire = comm.sum(axis=0) + hop.sum(axis=0)
         wire = np.where(again > 0, wire + again * (comm + hop)[slowest, each], wire)

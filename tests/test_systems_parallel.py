@@ -290,6 +290,30 @@ def test_system_energy_counts_every_device_and_the_link():
     assert np.all(tp.avg_power_w <= 2 * 700.0 + 1e-6)  # two H100s, each capped at its TDP
 
 
+@pytest.mark.parametrize("pp", [1, 2])
+def test_replicas_are_charged_their_own_samples_joules(pp):
+    """Data parallel over dp replicas: a replica runs ceil(batch / dp) or one sample less, and
+    one without a sample runs nothing. At batch 1 on 8 replicas the work is one device's; at
+    batch 9, one replica runs 2 samples and seven run 1 (before: all eight ran 2 at batch 9, and
+    all eight ran 1 at batch 1, 8x one device's dynamic joules)."""
+    system = _node(count=8 * pp)
+    alone_system = _node(count=pp) if pp > 1 else rl.system("h100_sxm5", 1)
+    r = _eval("resnet50", system, batch=[1, 8, 9, 16], dtype="fp16", tp=1, pp=pp, dp=8)
+    one = _eval("resnet50", alone_system, batch=[1, 2], dtype="fp16", tp=1, pp=pp, dp=1)
+    e1, e2 = one.dynamic_energy_j[0]
+    expected = [e1, 8 * e1, e2 + 7 * e1, 8 * e2]
+    np.testing.assert_allclose(r.dynamic_energy_j[0], expected, rtol=1e-12)
+    g = rl.generate("llama2_7b", system, batch=[1, 3], prompt=64, output=4, tp=1, pp=pp, dp=8)
+    alone = rl.generate("llama2_7b", alone_system, batch=1, prompt=64, output=4, tp=1, pp=pp, dp=1)
+    idle = to_grid(system.device).energy_arrays().idle[0]
+    # per token: one replica's joules (its dynamic and its own idle) plus 7 idle devices' x pp
+    e2e = g.column("e2e_s")
+    own = alone.column("energy_per_token_j")[0] * 4  # joules of one request on pp devices
+    for i, b in enumerate((1, 3)):
+        want = (b * own + (8 - b) * pp * idle * e2e[i]) / (b * 4)
+        np.testing.assert_allclose(g.column("energy_per_token_j")[i], want, rtol=1e-9)
+
+
 def test_compare_rows_of_a_system_use_the_whole_systems_peak():
     # utilization = FLOPs / (latency x the layout's devices x the device's effective matrix peak)
     t = rl.compare(LLAMA, "dgx_h100", batch=[1, 8], tp=(2, 8))

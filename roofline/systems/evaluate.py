@@ -129,7 +129,9 @@ class Stages:
     ``comms[s]`` its collectives and ``transfers[s]`` the hop to the next stage of every tensor
     that crosses the cut (:func:`~roofline.systems.pipeline.crossing`; zero after the last), from
     a device to its peer ``tp x cp`` devices on; ``micro_batches`` [C]; ``kv_cache_bytes`` [C]
-    the system's.
+    the system's; ``replicas`` [C] the replicas that run the busiest one's samples,
+    ``ceil(batch / dp)`` (:func:`replica_split`); ``fewer``: where some replicas run one sample
+    less, (how many [C], their stages), else None.
     """
 
     layout: Layout
@@ -139,6 +141,8 @@ class Stages:
     micro_batches: np.ndarray
     kv_cache_bytes: np.ndarray
     labels: tuple[str, ...]
+    replicas: np.ndarray
+    fewer: tuple[np.ndarray, Stages] | None = None
 
     @property
     def feasible(self) -> np.ndarray:
@@ -148,11 +152,13 @@ class Stages:
     def dynamic_energy_j(self, link_j_per_byte: float) -> tuple[np.ndarray, np.ndarray]:
         """Dynamic joules of one run [C]: (the whole system's, the busiest device's).
 
-        Each stage runs its micro-batches on each of its ``tp x cp`` devices in each of ``dp``
-        replicas (the busiest replica's work, as the latency takes it); the bytes each device sends
-        over the links (its stage's collectives and its hop to the next stage) cost
-        ``link_j_per_byte`` (NaN without an energy model: the result is NaN). The busiest device
-        is the one of the stage with the most joules, its own sends included.
+        Each stage runs its micro-batches on each of its ``tp x cp`` devices in each replica that
+        has samples, each replica its own: ``ceil(batch / dp)`` samples (the busiest's, as the
+        latency takes it) or one less (``fewer``), a replica without a sample nothing
+        (:func:`replica_split`). The bytes each device sends over the links (its stage's
+        collectives and its hop to the next stage) cost ``link_j_per_byte`` (NaN without an
+        energy model: the result is NaN). The busiest device is the one of the busiest replica's
+        stage with the most joules, its own sends included.
         """
         if self.alone:  # one run on one device that sends nothing: its own joules
             return self.results[0].dynamic_j, self.results[0].dynamic_j
@@ -160,6 +166,17 @@ class Stages:
 
     def pipelined_energy_j(self, link_j_per_byte: float) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`dynamic_energy_j` by the general formulas (what it reduces to on one device)."""
+        system, busiest = self._replicas_energy_j(link_j_per_byte, self.replicas)
+        if self.fewer is not None:
+            count, fewer = self.fewer
+            system = system + fewer._replicas_energy_j(link_j_per_byte, count)[0]
+        return system, busiest
+
+    def _replicas_energy_j(
+        self, link_j_per_byte: float, replicas: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(dynamic joules of ``replicas`` [C] replicas running these stages, those of the
+        busiest device of one) [C]."""
         m, lay = self.micro_batches, self.layout
         per_device = np.array([r.dynamic_j for r in self.results]) * m  # [pp, C]
         zero = np.zeros_like(m)
@@ -173,7 +190,7 @@ class Stages:
         )
         j_per_byte = link_j_per_byte if lay.devices > 1 else 0.0
         sent_bytes = m * sent if lay.devices > 1 else np.zeros_like(per_device)
-        copies = lay.model_parallel * lay.dp  # the devices that run each stage's share
+        copies = lay.model_parallel * replicas  # the devices that run each stage's share
         system = en.system_energy(per_device * copies, sent_bytes.sum(axis=0) * copies, j_per_byte)
         busiest = (per_device + sent_bytes * j_per_byte).max(axis=0)
         return system, busiest
@@ -303,9 +320,47 @@ def stages(
     context-parallel rank's counts of the decoder phase ``context`` (None: prefill)
     (:func:`~roofline.systems.context.rank_counts`).
     """
-    replica = np.ceil(batch / layout.dp)  # the busiest replica's whole samples
+    busiest, replicas, fewer, fewer_count = replica_split(batch, layout.dp)
+    run = (graph, counts, system, layout, batch, policy, fuse, launch, micro_batches, context)
+    st = _replica_stages(*run, busiest, replicas)
+    if not fewer_count.any():
+        return st
+    # the replicas one sample short (fewer = busiest where none is): the joules of their work
+    return replace(st, fewer=(fewer_count, _replica_stages(*run, fewer, fewer_count)))
+
+
+def replica_split(batch: np.ndarray, dp: int) -> tuple[np.ndarray, ...]:
+    """How ``batch`` [C] samples spread over ``dp`` replicas, as evenly as whole samples go:
+    (the busiest replica's samples ``ceil(batch / dp)``, the replicas running them: ``batch`` up
+    to ``dp``, else ``dp`` where it divides the batch and ``batch mod dp`` where not; the other
+    replicas' samples, one fewer (the busiest's where there are none), how many run them) [C].
+    Those left have no sample and run nothing."""
+    busiest = np.ceil(batch / dp)
+    short = batch % dp
+    spread = (batch > dp) & (short > 0)  # every replica runs, some one sample short
+    replicas = np.where(batch <= dp, batch, np.where(spread, short, float(dp)))
+    fewer_count = np.where(spread, dp - short, 0.0)
+    return busiest, replicas, np.where(spread, busiest - 1.0, busiest), fewer_count
+
+
+def _replica_stages(
+    graph: Graph,
+    counts: Callable[[np.ndarray], CostTable],
+    system: System,
+    layout: Layout,
+    batch: np.ndarray,
+    policy: str | Policy | None,
+    fuse: bool,
+    launch: str,
+    micro_batches: int | None,
+    context: Phase | None,
+    replica: np.ndarray,
+    replicas: np.ndarray,
+) -> Stages:
+    """:func:`stages` of ``replicas`` [C] replicas running ``replica`` [C] samples each (at
+    most ``micro_batches`` micro-batches of at least one sample each)."""
     m = (
-        np.full_like(replica, float(micro_batches))
+        np.minimum(float(micro_batches), replica)
         if micro_batches
         else default_micro_batches(replica, layout.pp)
     )
@@ -359,6 +414,7 @@ def stages(
         # ranks that share its sequence) times the samples
         kv_cache_bytes=full.kv_footprint_bytes.sum(axis=0) / micro * batch * layout.cp,
         labels=labels,
+        replicas=replicas,
     )
 
 

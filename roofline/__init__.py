@@ -19,7 +19,7 @@ device, a system, a study or a command).
    (tidy tables), curves (efficiency curves), budget (the memory budget), disk_columns (a table
    beyond the budget, on disk)
 2. precision (dtype per tensor class), hardware (device specs), records (OpCost, CostTable),
-   energy (energy, power cap and cost formulas)
+   energy (energy, power cap and cost formulas), gemms (GEMM FLOPs and per-op sums)
 3. ops/ (one module per operator; bytes derived once), graph, fusion (epilogues), liveness (live
    activations), counting (graph to CostTable), graph_builder, characterize (Table 1 metrics)
 4. formulas (the roofline's formulas, once each), grid (device variants as arrays), knobs

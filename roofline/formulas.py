@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from roofline.counting import sum_gemms
 from roofline.errors import SpecError
+from roofline.gemms import sum_gemms
 from roofline.kinds import LevelKind
 from roofline.records import CostTable
 from roofline.units import MAX_EXACT

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, overload
@@ -205,20 +205,39 @@ class HardwareGrid:
 
     def take(self, idx: Any) -> HardwareGrid:
         """Return the variants at ``idx`` (a slice or index array)."""
+        return self._each(lambda a: a[idx], take_labels(self.labels, idx), lambda e: e.take(idx))
+
+    def repeat(self, h: int) -> HardwareGrid:
+        """A one-variant grid's variant ``h`` times, labelled ``name[0]`` to ``name[h - 1]``
+        (fresh copies: :func:`roofline.knobs.grid_of` writes knob values into them)."""
+        return self._each(
+            lambda a: np.repeat(a, h, axis=0),
+            VariantLabels(self.labels[0], range(h)),
+            lambda e: e.repeat(h),
+        )
+
+    def _each(
+        self,
+        each: Callable[[np.ndarray], np.ndarray],
+        labels: Sequence[str],
+        energy: Callable[[DeviceEnergy], DeviceEnergy],
+    ) -> HardwareGrid:
+        """A grid of ``each`` of this grid's per-variant arrays (first axis: the variants), named
+        ``labels``, with ``energy`` of its energy model."""
         return HardwareGrid(
             self.base,
-            take_labels(self.labels, idx),
-            self.capacity[idx],
-            self.bandwidth[idx],
-            self.granularity[idx],
-            {k: v[idx] for k, v in self.matrix_peak.items()},
-            {k: v[idx] for k, v in self.vector_peak.items()},
-            self.matrix_eff[idx],
-            self.vector_eff[idx],
-            self.overhead[idx],
-            None if self.tile is None else self.tile[idx],
-            {k: v[idx] for k, v in self.knobs.items()},
-            None if self.energy is None else self.energy.take(idx),
+            labels,
+            each(self.capacity),
+            each(self.bandwidth),
+            each(self.granularity),
+            {k: each(v) for k, v in self.matrix_peak.items()},
+            {k: each(v) for k, v in self.vector_peak.items()},
+            each(self.matrix_eff),
+            each(self.vector_eff),
+            each(self.overhead),
+            None if self.tile is None else each(self.tile),
+            {k: each(v) for k, v in self.knobs.items()},
+            None if self.energy is None else energy(self.energy),
         )
 
     def variant(self, h: int) -> Hardware:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -19,7 +19,7 @@ from roofline.budget import check_budget
 from roofline.dtypes import BITS, canonical
 from roofline.energy import DeviceEnergy
 from roofline.errors import SpecError, UnreadKnobWarning
-from roofline.grid import HardwareGrid, VariantLabels, to_grid
+from roofline.grid import HardwareGrid, to_grid
 from roofline.hardware import Engine, Hardware
 from roofline.kinds import EngineKind, LevelKind
 from roofline.precision import Precision
@@ -180,21 +180,8 @@ def knob_base(hw: Hardware, path: str) -> tuple[str, float]:
     [value]})`` gives ``hw`` back. A SpecError for a knob the device does not have (a peak of a
     dtype its engine lacks, an energy without an energy model, a price of an hourly device)."""
     canon, _ = knob_dim(hw, path)
-    g = to_grid(hw)
-    names = list(hw.memory)
-    slots = _Slots(
-        g.capacity,
-        g.bandwidth,
-        g.granularity,
-        g.matrix_peak,
-        g.vector_peak,
-        g.matrix_eff,
-        g.vector_eff,
-        g.overhead,
-        g.energy,
-    )
     parts = canon.split(".")
-    target, key = slots.slot(parts, names)
+    target, key = _slot(to_grid(hw), parts, list(hw.memory))
     if isinstance(target, dict) and key not in target:
         eng = getattr(hw.engines, parts[1])
         raise SpecError(
@@ -435,26 +422,13 @@ def grid_of(hw: Hardware, parsed: dict[str, np.ndarray]) -> HardwareGrid:
     if not parsed:
         return to_grid(hw)
     cols = list(parsed.values())
-    g = to_grid(hw)
     h = cols[0].size
-    s = _Slots(
-        np.repeat(g.capacity, h, axis=0),
-        np.repeat(g.bandwidth, h, axis=0),
-        np.repeat(g.granularity, h, axis=0),
-        {k: np.repeat(v, h) for k, v in g.matrix_peak.items()},
-        {k: np.repeat(v, h) for k, v in g.vector_peak.items()},
-        np.repeat(g.matrix_eff, h),
-        np.repeat(g.vector_eff, h),
-        np.repeat(g.overhead, h),
-        None if g.energy is None else g.energy.repeat(h),
-    )
+    grid = to_grid(hw).repeat(h)
     names = list(hw.memory)
     for path, col in zip(parsed, cols):
-        target, key = s.slot(path.split("."), names)
+        target, key = _slot(grid, path.split("."), names)
         target[key] = col.copy() if isinstance(target, dict) else col
-    energy = s.energy
-    labels = VariantLabels(hw.name, range(h))
-    tile = None if g.tile is None else np.repeat(g.tile, h, axis=0)
+    energy = grid.energy
     if energy is not None:
         low = np.flatnonzero(energy.tdp <= energy.idle)
         if low.size:
@@ -464,60 +438,32 @@ def grid_of(hw: Hardware, parsed: dict[str, np.ndarray]) -> HardwareGrid:
                 field="power.tdp",
                 fix="vary the power limit above the static power",
             )
-    return HardwareGrid(
-        hw,
-        labels,
-        s.capacity,
-        s.bandwidth,
-        s.granularity,
-        s.matrix_peak,
-        s.vector_peak,
-        s.matrix_eff,
-        s.vector_eff,
-        s.overhead,
-        tile,
-        knobs=dict(zip(parsed, cols)),
-        energy=energy,
-    )
+    return replace(grid, knobs=dict(zip(parsed, cols)))
 
 
-@dataclass(frozen=True)
-class _Slots:
-    """The arrays of a grid that knobs set: :meth:`slot` is the one map from a knob path to
-    where its value lives, for :func:`grid_of` to write and :func:`knob_base` to read."""
-
-    capacity: np.ndarray
-    bandwidth: np.ndarray
-    granularity: np.ndarray
-    matrix_peak: dict[str, np.ndarray]
-    vector_peak: dict[str, np.ndarray]
-    matrix_eff: np.ndarray
-    vector_eff: np.ndarray
-    overhead: np.ndarray
-    energy: DeviceEnergy | None
-
-    def slot(self, parts: list[str], names: list[str]) -> tuple[Any, Any]:
-        """(container, key) of the canonical knob path split into ``parts``: the knob's values
-        are ``container[key]`` (a column of an [H, L] array, a dtype of a peak or energy table,
-        or a whole [H] array)."""
-        matrix = len(parts) > 1 and parts[1] == EngineKind.MATRIX
-        energy = self.energy
-        if parts[0] == "memory":
-            col = (slice(None), names.index(parts[1]))
-            if parts[2] == "energy":
-                return _energy(energy).level, col
-            levels = {"capacity": self.capacity, "bandwidth": self.bandwidth}
-            return levels.get(parts[2], self.granularity), col
-        if parts[0] == "engines" and parts[2] == "peak":
-            return (self.matrix_peak if matrix else self.vector_peak), parts[3]
-        if parts[0] == "engines" and parts[2] == "energy":
-            e = _energy(energy)
-            return (e.matrix if matrix else e.vector), parts[3]
-        if parts[0] == "engines":  # efficiency
-            return (self.matrix_eff if matrix else self.vector_eff), slice(None)
-        if parts[0] in ("power", "cost"):
-            return getattr(_energy(energy), parts[1]), slice(None)
-        return self.overhead, slice(None)
+def _slot(grid: HardwareGrid, parts: list[str], names: list[str]) -> tuple[Any, Any]:
+    """(container, key) of the canonical knob path split into ``parts`` in ``grid``: the knob's
+    values are ``container[key]`` (a column of an [H, L] array, a dtype of a peak or energy
+    table, or a whole [H] array). The one map from a knob path to where its value lives, for
+    :func:`grid_of` to write and :func:`knob_base` to read."""
+    matrix = len(parts) > 1 and parts[1] == EngineKind.MATRIX
+    energy = grid.energy
+    if parts[0] == "memory":
+        col = (slice(None), names.index(parts[1]))
+        if parts[2] == "energy":
+            return _energy(energy).level, col
+        levels = {"capacity": grid.capacity, "bandwidth": grid.bandwidth}
+        return levels.get(parts[2], grid.granularity), col
+    if parts[0] == "engines" and parts[2] == "peak":
+        return (grid.matrix_peak if matrix else grid.vector_peak), parts[3]
+    if parts[0] == "engines" and parts[2] == "energy":
+        e = _energy(energy)
+        return (e.matrix if matrix else e.vector), parts[3]
+    if parts[0] == "engines":  # efficiency
+        return (grid.matrix_eff if matrix else grid.vector_eff), slice(None)
+    if parts[0] in ("power", "cost"):
+        return getattr(_energy(energy), parts[1]), slice(None)
+    return grid.overhead, slice(None)
 
 
 def _energy(energy: DeviceEnergy | None) -> DeviceEnergy:

@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from roofline.counting import gemm_flops, sum_gemms
 from roofline.fusion import FROM_LAST, SUMMED, fusion_groups, group_reduce
+from roofline.gemms import gemm_flops, sum_gemms
 from roofline.graph import Graph
 from roofline.precision import Precision
 from roofline.records import LABEL_FIELDS, PER_OP_FIELDS, CostTable, same_ops

@@ -11,6 +11,12 @@
 Beside them, for information: a repeated load of an unchanged preset (the load cache: a ``stat``
 and a dict lookup, no parse or validation), which every generate call pays.
 
+Beside issue 13's grid, for information, its floor: the core of an ideal single pass (every
+layout's per-device counts stacked as the columns of one table: 4 TP degrees x 384 (batch,
+length) columns, pipeline stages taken as shares of them), that is the counts, the placement and
+the roofline of each op and column, and the per-column totals, with none of the decode envelope,
+collectives, pipeline, energy or table that a generate call adds.
+
 Run: ``python benchmarks/bench_llm.py``. Prints the machine and its load first: the numbers are
 only comparable within one run.
 """
@@ -57,6 +63,33 @@ def _numpy_call_us() -> str:
         best, _ = best_of(lambda fn=fn: [fn() for _ in range(1000)], 5)
         out.append(f"{name} {best * 1e3:.2f} us")
     return ", ".join(out)
+
+
+def _system_floor_s() -> float:
+    """Seconds of the core of an ideal one-pass evaluation of issue 13's grid (module
+    docstring): llama2_70b's fused prefill counts at 4 x 384 columns, their lean roofline
+    (:func:`~roofline.systems.stage_costs.op_seconds`) and per-column totals on one H100; best of
+    20."""
+    import numpy as np
+
+    from roofline.grid import to_grid
+    from roofline.placement import get_policy
+    from roofline.serving.context_counts import phase_counts
+    from roofline.systems.stage_costs import op_seconds, phase_totals
+
+    prefill = phase_counts(rl.load_model("llama2_70b"), "prefill")
+    grid, policy = to_grid(rl.load_hardware("h100_sxm5")), get_policy(None)
+    columns = 4 * 384  # 4 TP degrees x (128 prefill + 256 decode-end) columns
+    points = np.array([(b, p) for b in BATCHES for p in PROMPTS], dtype=float)
+    batch, length = np.resize(points[:, 0], columns), np.resize(points[:, 1], columns)
+
+    def core() -> None:
+        phase_totals(
+            op_seconds(prefill.table(batch, length, "fp16", fuse=True), grid, policy, "kernel")
+        )
+
+    core()
+    return best_of(core, 20)[0]
 
 
 def main() -> int:
@@ -120,6 +153,12 @@ def main() -> int:
         best, med = best_of(layouts, 3)
         print(f"llama2_70b {what}: {n} points, best {best:.2f} s, median {med:.2f} s")
         ok &= report(title, best / n * 1e6, 1.0, "us/point", higher_is_better=False)
+    floor = _system_floor_s()
+    print(
+        f"issue 13 floor: the core of one ideal pass over the grid (counts, placement, roofline "
+        f"and totals of 4 x 384 columns) takes {floor * 1e3:.2f} ms, against the target's "
+        f"{1536 * 1.0e-3:.2f} ms for the whole call (information)"
+    )
     return 0 if ok else 1
 
 

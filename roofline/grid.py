@@ -17,7 +17,7 @@ from roofline.dtypes import canonical
 from roofline.energy import DeviceEnergy, device_energy
 from roofline.errors import SpecError
 from roofline.formulas import device_memory, main_level
-from roofline.hardware import Cost, Engine, Hardware, Power
+from roofline.hardware import Cost, Engine, Engines, Hardware, Power
 from roofline.kinds import EngineKind, LevelKind
 
 
@@ -96,6 +96,10 @@ class HardwareGrid:
     energy : DeviceEnergy or None
         Joules per FLOP and per byte, power envelope and economics per variant (NaN where a
         variant has none); None when no variant has an energy model.
+    engines : tuple of Engines, or None
+        Each variant's engines where the variants serve some dtype from different peaks (a
+        stack of devices whose dtype fallbacks differ: int4 runs as int8 on one, natively on
+        another); None where every variant serves every dtype as the base does.
     """
 
     base: Hardware
@@ -111,6 +115,7 @@ class HardwareGrid:
     tile: np.ndarray | None
     knobs: dict[str, np.ndarray] = field(default_factory=dict)
     energy: DeviceEnergy | None = None
+    engines: tuple[Engines, ...] | None = None
 
     @property
     def size(self) -> int:
@@ -161,10 +166,22 @@ class HardwareGrid:
         key = ("dense", engine, dtype)
         if key not in self._peaks:
             self.base.peak(engine, dtype)  # raises the clear error if the dtype is unsupported
-            eng: Engine = getattr(self.base.engines, engine)
             table = self.matrix_peak if engine == EngineKind.MATRIX else self.vector_peak
-            self._peaks[key] = table[eng.resolve(canonical(dtype))]
+            self._peaks[key] = self._resolved(table, engine, dtype)
         return self._peaks[key]
+
+    def _resolved(self, table: dict[str, np.ndarray], engine: str, dtype: str) -> np.ndarray:
+        """The rate [H] of ``table`` (per dtype [H]) that serves ``dtype`` on ``engine`` in each
+        variant: its own, or its fallback's (NaN where a variant has neither)."""
+        dt = canonical(dtype)
+        if self.engines is None:
+            eng: Engine = getattr(self.base.engines, engine)
+            return table.get(eng.resolve(dt), np.full(self.size, np.nan))
+        nan = np.full(self.size, np.nan)
+        served = [
+            table.get(getattr(e, engine).resolve(dt), nan)[h] for h, e in enumerate(self.engines)
+        ]
+        return np.array(served, dtype=float)
 
     @cached_property
     def tile_groups(self) -> tuple[np.ndarray, tuple[int, ...]]:
@@ -189,9 +206,8 @@ class HardwareGrid:
         key = ("energy", engine, dtype)
         if key not in self._peaks:
             self.base.peak(engine, dtype)  # the clear error if the dtype is unsupported
-            eng: Engine = getattr(self.base.engines, engine)
             table = self.energy.matrix if engine == EngineKind.MATRIX else self.energy.vector
-            self._peaks[key] = table.get(eng.resolve(canonical(dtype)), np.full(self.size, np.nan))
+            self._peaks[key] = self._resolved(table, engine, dtype)
         return self._peaks[key]
 
     def energy_arrays(self) -> DeviceEnergy:
@@ -238,7 +254,13 @@ class HardwareGrid:
             None if self.tile is None else each(self.tile),
             {k: each(v) for k, v in self.knobs.items()},
             None if self.energy is None else energy(self.energy),
+            None if self.engines is None else tuple(self.engines[i] for i in each(self._index)),
         )
+
+    @property
+    def _index(self) -> np.ndarray:
+        """The variants' positions [H] (what :meth:`_each` maps to each variant's engines)."""
+        return np.arange(self.size)
 
     def variant(self, h: int) -> Hardware:
         """Return variant ``h`` as a :class:`Hardware` (for the scalar oracle and reports)."""
@@ -253,16 +275,17 @@ class HardwareGrid:
             )
             for i, (n, lvl) in enumerate(base.memory.items())
         }
-        mat = base.engines.matrix.model_copy(
+        engines = base.engines if self.engines is None else self.engines[h]  # its fallbacks
+        mat = engines.matrix.model_copy(
             update={
-                "peak": {k: float(v[h]) for k, v in self.matrix_peak.items()},
+                "peak": _own(self.matrix_peak, h),
                 "efficiency": float(self.matrix_eff[h]),
                 "tile": None if self.tile is None else tuple(int(t) for t in self.tile[h]),
             }
         )
-        vec = base.engines.vector.model_copy(
+        vec = engines.vector.model_copy(
             update={
-                "peak": {k: float(v[h]) for k, v in self.vector_peak.items()},
+                "peak": _own(self.vector_peak, h),
                 "efficiency": float(self.vector_eff[h]),
             }
         )
@@ -270,7 +293,7 @@ class HardwareGrid:
             update={
                 "name": str(self.labels[h]),
                 "memory": mem,
-                "engines": base.engines.model_copy(update={"matrix": mat, "vector": vec}),
+                "engines": engines.model_copy(update={"matrix": mat, "vector": vec}),
                 "overheads": base.overheads.model_copy(update={"per_op": float(self.overhead[h])}),
             }
         )
@@ -334,6 +357,7 @@ def stack(devices: Sequence[Hardware]) -> HardwareGrid:
         tiles = [t or (1, 1, 1) for t in tiles]
     mdt = sorted(set().union(*(d.engines.matrix.peak for d in devices)))
     vdt = sorted(set().union(*(d.engines.vector.peak for d in devices)))
+    served = [_serves(d) for d in devices]
     return HardwareGrid(
         base=base,
         labels=tuple(d.name for d in devices),
@@ -351,7 +375,23 @@ def stack(devices: Sequence[Hardware]) -> HardwareGrid:
         overhead=np.array([d.overheads.per_op for d in devices]),
         tile=None if tiles[0] is None else np.array(tiles, dtype=float),
         energy=device_energy(devices),
+        engines=None if all(v == served[0] for v in served) else tuple(d.engines for d in devices),
     )
+
+
+def _own(peaks: dict[str, np.ndarray], h: int) -> dict[str, float]:
+    """Variant ``h``'s peak per dtype, of the dtypes it has (a stack holds NaN for the others)."""
+    return {k: float(v[h]) for k, v in peaks.items() if not np.isnan(v[h])}
+
+
+def _serves(hw: Hardware) -> dict[tuple[str, str], str]:
+    """Which dtype's peak serves each dtype ``hw`` runs or falls back from, per engine."""
+    out = {}
+    for kind in EngineKind:
+        eng: Engine = getattr(hw.engines, kind)
+        for dt in (*eng.peak, *eng.fallback):
+            out[(str(kind), dt)] = eng.resolve(dt)
+    return out
 
 
 def _with_energy(hw: Hardware, energy: DeviceEnergy | None, h: int) -> Hardware:

@@ -137,3 +137,23 @@ def test_default_dtype_is_checked():
     with pytest.raises(SpecError, match="default_dtype int8 has no matrix peak") as info:
         rl.load_hardware({**data, "default_dtype": "int8", "default_dtype_source": "x"})
     assert info.value.field == "default_dtype"
+
+
+@pytest.mark.parametrize("dtype", ["int4", "fp8_e4m3", "fp16"])
+@pytest.mark.parametrize(
+    "order", [("h100_sxm5", "a100_sxm4_80gb"), ("a100_sxm4_80gb", "h100_sxm5")]
+)
+def test_a_stack_serves_each_dtype_as_each_device_alone(dtype, order):
+    """Devices whose dtype fallbacks differ (the H100 runs int4 as int8, the A100 natively; the
+    A100 has no fp8 peak) stacked in one grid: each variant's peaks, energies and the oracle's
+    device are its own. Before, every variant took the first device's fallback: the A100 beside
+    an H100 ran int4 at its int8 peak (1.205 ms and 6.06 mJ for 0.811 ms and 3.46 mJ)."""
+    stacked = rl.evaluate("resnet50", rl.stack(list(order)), batch=64, dtype=dtype)
+    for h, name in enumerate(order):
+        alone = rl.evaluate("resnet50", name, batch=64, dtype=dtype)
+        assert stacked.latency_s[h, 0] == pytest.approx(alone.latency_s[0, 0], rel=1e-12)
+        assert stacked.energy_per_sample_j[h, 0] == pytest.approx(
+            alone.energy_per_sample_j[0, 0], rel=1e-12
+        )
+        device = stacked.grid.variant(h)
+        assert device.peak("matrix", dtype) == rl.load_hardware(name).peak("matrix", dtype)

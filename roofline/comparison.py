@@ -195,8 +195,8 @@ def _system_rows(
                     str(bound[i, j]),
                     ok,
                     res.policy,
-                    0.0 if ok else None,
-                    lay.devices,
+                    float(res.shortfall_bytes[i, j]),
+                    int(res.devices_needed[i, j]),
                     *res.energy_columns(i, j),
                     lay.label,
                 ]

@@ -314,6 +314,22 @@ def test_replicas_are_charged_their_own_samples_joules(pp):
         np.testing.assert_allclose(g.column("energy_per_token_j")[i], want, rtol=1e-9)
 
 
+def test_compare_and_generate_agree_on_what_a_layout_that_does_not_fit_needs():
+    """A system row that does not fit says how many devices it would need and what one device
+    lacks, as generate does (one definition everywhere): llama2_70b at tp=1 on dgx_h100 holds
+    138.6 GB per 80 GB device. Before, compare said 8 devices (the layout's) and no shortfall,
+    generate 16."""
+    model = rl.load_model("llama2_70b", context_len=2048)
+    t = rl.compare([model], ["dgx_h100"], batch=[1, 64], tp=[1, 8])
+    g = rl.generate("llama2_70b", "dgx_h100", prompt=2047, output=2, batch=[1, 64], tp=[1, 8])
+    assert t.column("devices_needed").tolist() == g.column("devices_needed").tolist()
+    assert t.column("feasible").tolist() == g.column("feasible").tolist()
+    fits = np.array(t.column("feasible"), dtype=bool)
+    short = np.array(t.column("capacity_shortfall_bytes"), dtype=float)
+    assert not fits[:2].any() and (short[~fits] > 0).all() and (short[fits] == 0).all()
+    assert (np.array(t.column("devices_needed"))[:2] > 8).all()
+
+
 def test_compare_rows_of_a_system_use_the_whole_systems_peak():
     # utilization = FLOPs / (latency x the layout's devices x the device's effective matrix peak)
     t = rl.compare(LLAMA, "dgx_h100", batch=[1, 8], tp=(2, 8))

@@ -215,12 +215,6 @@ def _pipelined_decode(
     return latency, bound, np.sum(by, axis=0)
 
 
-def _devices_needed(st: Stages, col: np.ndarray) -> np.ndarray:
-    """The layout's devices, times the most devices' memory one stage's share needs."""
-    per_stage = np.max([r.devices_needed for r in st.results], axis=0)
-    return st.layout.devices * per_stage[col]
-
-
 @dataclass(frozen=True)
 class _Run:
     """What a table of points runs on: the system and its layout, the dtype, the placement
@@ -463,7 +457,7 @@ def _phases(model: Model, run: _Run, pts: _Points) -> _Phases:
     prefill = both or _phase_stages(model, "prefill", pts.pb, pts.pp, run)
     pre_totals = prefill.combine(pts.pb.size)  # the prefill's columns come first
     feasible = pre_totals["feasible"][pcol].copy()
-    devices = _devices_needed(prefill, pcol)
+    devices = prefill.devices_needed[pcol]
     kv = pre_totals["kv_cache_bytes"][pcol].copy()
     labels = prefill.labels if run.layout.devices > 1 else prefill.labels[:-1]
     prefill_bound = dominant(labels, pre_totals["by_bound_s"][pcol][:, : len(labels)])
@@ -488,7 +482,7 @@ def _phases(model: Model, run: _Run, pts: _Points) -> _Phases:
             tpot[dec], tpot_bound[dec], by_bound = (split.mean(x) for x in means)
         decode_bound[dec] = dominant(labels, by_bound[:, : len(labels)])
         feasible[dec] &= decode.feasible[hi_col]
-        devices[dec] = np.maximum(devices[dec], _devices_needed(decode, hi_col))
+        devices[dec] = np.maximum(devices[dec], decode.devices_needed[hi_col])
         kv[dec] = decode.kv_cache_bytes[hi_col]
         same = decode is prefill
         dyn, busiest = (pre_j, pre_busiest_j) if same else decode.dynamic_energy_j(link_j)

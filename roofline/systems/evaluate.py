@@ -149,6 +149,17 @@ class Stages:
         """Every stage fits its device [C]."""
         return np.logical_and.reduce([r.feasible for r in self.results])
 
+    @property
+    def devices_needed(self) -> np.ndarray:
+        """The layout's devices, times the most devices whose device memory one stage's share
+        needs [C] (the layout's devices where every stage fits)."""
+        return self.layout.devices * np.max([r.devices_needed for r in self.results], axis=0)
+
+    @property
+    def shortfall_bytes(self) -> np.ndarray:
+        """The most bytes one device lacks [C] (0 where every stage fits)."""
+        return np.max([r.shortfall_bytes for r in self.results], axis=0)
+
     def dynamic_energy_j(self, link_j_per_byte: float) -> tuple[np.ndarray, np.ndarray]:
         """Dynamic joules of one run [C]: (the whole system's, the busiest device's).
 
@@ -216,6 +227,8 @@ class Stages:
                 "by_bound_s": np.concatenate([by_bound, zero[:, None]], axis=-1),
                 "feasible": r.feasible[cols],
                 "device_footprint_bytes": r.footprint_bytes[cols],
+                "devices_needed": r.devices_needed[cols] * 1.0,
+                "shortfall_bytes": r.shortfall_bytes[cols],
                 "kv_cache_bytes": self.kv_cache_bytes[cols],
             }
         return self.pipelined(upto)
@@ -259,6 +272,8 @@ class Stages:
             "device_footprint_bytes": np.max(
                 [r.footprint_bytes[cols] for r in self.results], axis=0
             ),
+            "devices_needed": self.devices_needed[cols],
+            "shortfall_bytes": self.shortfall_bytes[cols],
             "kv_cache_bytes": self.kv_cache_bytes[cols],
         }
 
@@ -477,6 +492,8 @@ def evaluate_system(
         bound_labels=labels,
         feasible=stack("feasible"),
         device_footprint_bytes=stack("device_footprint_bytes"),
+        devices_needed=stack("devices_needed"),
+        shortfall_bytes=stack("shortfall_bytes"),
         kv_cache_bytes=stack("kv_cache_bytes"),
         dynamic_energy_j=stack("dynamic_energy_j"),
         busiest_energy_j=stack("busiest_energy_j"),

@@ -45,6 +45,11 @@ class SystemResult:
     feasible : ndarray of bool [N, B]
     device_footprint_bytes : ndarray [N, B]
         The largest footprint of one device (weights, tables, activations, KV cache).
+    devices_needed : ndarray [N, B]
+        The layout's devices where it fits; where not, its devices times the most devices whose
+        device memory one device's share needs (the definition of every face).
+    shortfall_bytes : ndarray [N, B]
+        The most bytes one device lacks (0 where the layout fits).
     kv_cache_bytes : ndarray [N, B]
         The KV cache of the whole system.
     """
@@ -63,6 +68,8 @@ class SystemResult:
     bound_labels: tuple[str, ...]
     feasible: np.ndarray
     device_footprint_bytes: np.ndarray
+    devices_needed: np.ndarray
+    shortfall_bytes: np.ndarray
     kv_cache_bytes: np.ndarray
     dynamic_energy_j: np.ndarray
     busiest_energy_j: np.ndarray

@@ -60,7 +60,7 @@ class StageCosts(Protocol):
     by_bound_s : ndarray [C, K + 1]
         Each op's roofline seconds summed under its bound, the launch overhead last (as
         :meth:`roofline.result.Result.time_by_bound`).
-    feasible, devices_needed, footprint_bytes : ndarray [C]
+    feasible, devices_needed, footprint_bytes, shortfall_bytes : ndarray [C]
         The placement's capacity verdict.
     dynamic_j : ndarray [C]
         Joules of every op's FLOPs and bytes (NaN without an energy model).
@@ -80,6 +80,8 @@ class StageCosts(Protocol):
     def devices_needed(self) -> np.ndarray: ...
     @property
     def footprint_bytes(self) -> np.ndarray: ...
+    @property
+    def shortfall_bytes(self) -> np.ndarray: ...
     @property
     def dynamic_j(self) -> np.ndarray: ...
     @property
@@ -131,7 +133,7 @@ class OpSeconds:
         The largest of them and its level (the first, on ties).
     overhead : ndarray [O]
         Launch overhead seconds of each op (the same in every column).
-    feasible, devices_needed, footprint_bytes : ndarray [C]
+    feasible, devices_needed, footprint_bytes, shortfall_bytes : ndarray [C]
         The placement's capacity verdict.
     dynamic_j : ndarray [C]
         Joules of every op's FLOPs and bytes (NaN without an energy model).
@@ -146,6 +148,7 @@ class OpSeconds:
     feasible: np.ndarray
     devices_needed: np.ndarray
     footprint_bytes: np.ndarray
+    shortfall_bytes: np.ndarray
     dynamic_j: np.ndarray
 
     def upto(self, n: int | None) -> OpSeconds:
@@ -162,6 +165,7 @@ class OpSeconds:
             feasible=self.feasible[:n],
             devices_needed=self.devices_needed[:n],
             footprint_bytes=self.footprint_bytes[:n],
+            shortfall_bytes=self.shortfall_bytes[:n],
             dynamic_j=self.dynamic_j[:n],
         )
 
@@ -177,9 +181,9 @@ def op_seconds(ct: CostTable, grid: HardwareGrid, policy: Policy, launch: str) -
     dtype = ct.precision.compute
     with np.errstate(all="ignore"):
         if isinstance(policy, CapacityAware):
-            moved, feasible, devices, held = _capacity_bytes(ct, grid)
+            moved, feasible, devices, held, short = _capacity_bytes(ct, grid)
         else:
-            moved, feasible, devices, held = _single_bytes(ct, grid)
+            moved, feasible, devices, held, short = _single_bytes(ct, grid)
         padded = ct.flops_matrix if grid.tile is None else padded_matrix_flops(ct, grid.tile[0])
         compute = padded / grid.effective_peak(EngineKind.MATRIX, dtype)[0]
         compute = compute + ct.flops_vector / grid.effective_peak(EngineKind.VECTOR, dtype)[0]
@@ -211,12 +215,13 @@ def op_seconds(ct: CostTable, grid: HardwareGrid, policy: Policy, launch: str) -
         feasible=feasible,
         devices_needed=devices,
         footprint_bytes=held,
+        shortfall_bytes=short,
         dynamic_j=joules,
     )
 
 
 def _capacity_bytes(ct: CostTable, grid: HardwareGrid) -> tuple[np.ndarray, ...]:
-    """(bytes [L, O, C], feasible [C], devices needed [C], footprint [C]) under
+    """(bytes [L, O, C], feasible [C], devices needed [C], footprint [C], shortfall [C]) under
     :class:`~roofline.placement.CapacityAware` on one device (its rules, in this layout)."""
     L, (O, C) = len(grid.level_names), ct.live_act_bytes.shape
     main, cap = grid.main, grid.capacity[0]
@@ -266,18 +271,18 @@ def _capacity_bytes(ct: CostTable, grid: HardwareGrid) -> tuple[np.ndarray, ...]
                 moved[lvl, order] += np.where(at, rows, 0.0)
     moved[main] += ct.kv_bytes
     v = verdict(fp, shortfall[None], grid, C)
-    return moved, v.feasible[0], v.devices_needed[0], v.footprint_bytes[0]
+    return moved, v.feasible[0], v.devices_needed[0], v.footprint_bytes[0], v.shortfall_bytes[0]
 
 
 def _single_bytes(ct: CostTable, grid: HardwareGrid) -> tuple[np.ndarray, ...]:
-    """(bytes [L, O, C], feasible [C], devices needed [C], footprint [C]) under
+    """(bytes [L, O, C], feasible [C], devices needed [C], footprint [C], shortfall [C]) under
     :class:`~roofline.placement.SingleLevel`: everything from main memory."""
     main = grid.main
     moved = np.zeros((len(grid.level_names), *ct.flops_matrix.shape))
     stream = ct.weight_read_bytes + ct.act_in_bytes + ct.act_out_bytes + ct.kv_bytes
     moved[main] = stream + gather_bytes(ct, grid.granularity[:, main])[0].T
     v = SingleLevel.verdict(ct, grid)
-    return moved, v.feasible[0], v.devices_needed[0], v.footprint_bytes[0]
+    return moved, v.feasible[0], v.devices_needed[0], v.footprint_bytes[0], v.shortfall_bytes[0]
 
 
 def _top(
@@ -419,6 +424,10 @@ class LeanStage:
         return self.seconds.footprint_bytes
 
     @property
+    def shortfall_bytes(self) -> np.ndarray:
+        return self.seconds.shortfall_bytes
+
+    @property
     def dynamic_j(self) -> np.ndarray:
         return self.seconds.dynamic_j
 
@@ -445,6 +454,10 @@ class FullStage:
     @property
     def footprint_bytes(self) -> np.ndarray:
         return self.result.footprint_bytes[0]
+
+    @property
+    def shortfall_bytes(self) -> np.ndarray:
+        return self.result.shortfall_bytes[0]
 
     @property
     def policy(self) -> str:

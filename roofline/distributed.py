@@ -48,8 +48,11 @@ MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": 1 << 26, "MALLOC_TRIM_THRESHOLD_": 1 << 
 _MALLOPT = {"MALLOC_MMAP_THRESHOLD_": -3, "MALLOC_TRIM_THRESHOLD_": -1}
 #: how long to wait for a scheduler to answer
 CONNECT_TIMEOUT = "10s"
-#: a scheduler's address: ``tcp://host:port`` (or tls://, ucx://, inproc://)
-SCHEDULER_ADDRESS = re.compile(r"^(tcp|tls|ucx|inproc)://\[?[\w.:-]+\]?:\d+$")
+#: a scheduler's address: ``tcp://host:port`` (or tls://, ucx://), or an in-process one as Dask
+#: gives it, ``inproc://HOST/PID/N``
+SCHEDULER_ADDRESS = re.compile(
+    r"^(?:(?:tcp|tls|ucx)://\[?[\w.:-]+\]?:\d+|inproc://[\w.:\[\]-]+(?:/\d+)+)$"
+)
 _SWEEP_IDS = count()
 
 

@@ -437,9 +437,33 @@ def sink_for(out: Any, fmt: str | None = None, budget: float | str | None = None
     )
 
 
+def _decode(col: Any, labels: list[str], root: Path, name: str) -> np.ndarray:
+    """A categorical column read back (chunks of Arrow dictionary arrays) as its labels: the
+    codes of every chunk mapped to the dataset's categories, then decoded through the labels."""
+    import pyarrow as pa
+
+    index = {label: i for i, label in enumerate(labels)}
+    codes = np.empty(len(col), dtype=np.int32)
+    row = 0
+    for chunk in col.chunks:
+        if not pa.types.is_dictionary(chunk.type):
+            chunk = chunk.dictionary_encode()
+        lookup = np.array([index.get(x, -1) for x in chunk.dictionary.to_pylist()], np.int64)
+        if chunk.null_count or (lookup.size and lookup.min() < 0):
+            raise SpecError(
+                f"column {name!r} holds a value not among its categories",
+                file=str(root),
+                field="path",
+                fix="write the dataset again with rl.sweep(..., out=...)",
+            )
+        codes[row : row + len(chunk)] = lookup[chunk.indices.to_numpy(zero_copy_only=False)]
+        row += len(chunk)
+    return np.asarray(labels, dtype=object)[codes]
+
+
 def read_sweep(
     path: str | os.PathLike,
-    columns: list[str] | None = None,
+    columns: list[str] | str | None = None,
     memory_budget: float | str | None = None,
 ) -> SweepTable:
     """Read a sweep dataset written with ``out="...parquet"`` back as a :class:`SweepTable` (the
@@ -448,8 +472,11 @@ def read_sweep(
     Parameters
     ----------
     path : the dataset directory
-    columns : only these columns (default: all)
+    columns : only these columns (default: all); a string is one column
     memory_budget : bytes or a size (``"16 GiB"``); default :mod:`roofline.budget`'s
+
+    Columns are read one at a time; a categorical one's codes are decoded through its labels
+    (each cell refers to its label's one string), as :meth:`SweepSchema.decode` decodes a chunk.
     """
     need_pyarrow("path")
     import pyarrow.parquet as pq
@@ -463,7 +490,13 @@ def read_sweep(
             fix="give the directory rl.sweep(..., out='x.parquet') wrote",
         )
     meta = json.loads((root / META_FILE).read_text(encoding="utf-8"))
-    names = list(meta["columns"]) if columns is None else list(columns)
+    names = (
+        list(meta["columns"])
+        if columns is None
+        else [columns]
+        if isinstance(columns, str)
+        else list(columns)
+    )
     unknown = [c for c in names if c not in meta["columns"]]
     if unknown:
         raise unknown_column(unknown[0], meta["columns"], "columns").with_context(file=str(root))
@@ -477,14 +510,12 @@ def read_sweep(
     parts = [str(root / p) for p in meta["parts"]]
     cols: dict[str, Any] = {}
     if parts:
-        data = pq.ParquetDataset(parts).read(columns=names)
-        for c in names:
-            col = data.column(c)
-            if c in meta["categories"]:
-                col = col.cast(col.type.value_type)  # dictionary -> plain strings
-                cols[c] = np.asarray(col.to_pylist(), dtype=object)
-            else:
-                cols[c] = col.to_numpy()
+        dataset = pq.ParquetDataset(parts)
+        for c in names:  # one column's Arrow data at a time
+            col = dataset.read(columns=[c]).column(c)
+            labels = meta["categories"].get(c)
+            cols[c] = col.to_numpy() if labels is None else _decode(col, labels, root, c)
+            del col
     else:
         cols = {c: np.array([]) for c in names}
     table = SweepTable.from_columns(cols, title=meta.get("title", ""))

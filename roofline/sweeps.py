@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from roofline import distributed, sweep_plan
+from roofline import budget, distributed, sweep_plan
 from roofline.api import HardwareLike, ModelLike, default_dtype
 from roofline.arguments import check_count, check_executor
 from roofline.batch_sizes import batch_sizes
@@ -35,7 +35,7 @@ from roofline.errors import SpecError
 from roofline.evaluation import evaluate_costs
 from roofline.fusion import fusion_groups
 from roofline.hardware import Hardware
-from roofline.knobs import KnobSpace, knob_space, warn_unread
+from roofline.knobs import KnobSpace, check_grid_size, knob_space, warn_unread
 from roofline.knobs import vary as variant_grid
 from roofline.model import Model
 from roofline.placement import get_policy
@@ -61,6 +61,12 @@ def sweep_dtypes(
         if isinstance(dtype, str)
         else list(dtype)
     )
+    if not dtypes:
+        raise SpecError(
+            "an empty list of dtypes",
+            field="dtype",
+            fix="give one or several, e.g. 'fp16' or ['fp16', 'int8'], or leave dtype out",
+        )
     if isinstance(target, System):
         device, paths = target.device, [p[7:] for p in vary if p.startswith("device.")]
     else:
@@ -198,6 +204,8 @@ def sweep(
         :class:`Progress` (its clock restarts once a Dask cluster is up)
     per_op : also attach ``table.per_op``, a Table with one row per point and op (knobs, model,
         batch, dtype, op, kind, time_s, bound): for small sweeps, up to :data:`MAX_PER_OP_ROWS`
+        and within the memory budget, both checked and the detail computed before any row is
+        written
     tp, pp, ep, cp, all_layouts : on a system, the layouts of each variant: the degrees given
         (each an int or a list; ``dp`` fills the variant, combinations that cannot are skipped),
         or with ``all_layouts`` every layout that fills it
@@ -215,7 +223,12 @@ def sweep(
     window : most tasks (about 524,288 rows each) submitted but not yet written (default 4 per
         worker): bounds the memory of results waiting for an earlier one
     memory_budget : bytes or a size (``"16 GiB"``) the table may take in memory before it goes to
-        disk (default :mod:`roofline.budget`: 4 GiB or ``ROOFLINE_MEMORY_BUDGET``)
+        disk, and the budget of the per-op detail and of a system's variants (default
+        :mod:`roofline.budget`: 4 GiB or ``ROOFLINE_MEMORY_BUDGET``; checked first, either way)
+
+    A system sweep is computed in this process as one chunk: ``per_op``, ``executor``,
+    ``scheduler``, ``workers``, ``chunk`` and ``window`` are refused there; ``progress`` is told
+    its points once they are done.
 
     Returns
     -------
@@ -231,11 +244,18 @@ def sweep(
         :data:`~roofline.systems.result.SYSTEM_COLUMNS`, ordered by model, dtype, variant,
         layout, batch. A :class:`~roofline.sweep_sinks.SweepOutput` says where the rows went.
     """
+    budget.memory_budget(memory_budget)  # the budget is valid, whether or not a sink reads it
     model_list = (
         [models]
         if isinstance(models, (str, dict)) or not isinstance(models, Sequence)
         else list(models)
     )
+    if not model_list:
+        raise SpecError(
+            "an empty list of models",
+            field="models",
+            fix="give one or several, e.g. 'resnet50' or ['resnet50', 'bert_base']",
+        )
     check_executor(executor)
     pol = get_policy(policy).name
     batches = as_batches(batch_sizes(batch))
@@ -252,28 +272,56 @@ def sweep(
             fix="drop executor= to use scheduler= or workers=",
         )
     if isinstance(target, System):
-        return _system_sweep(
-            model_list, target, vary, batches, dtypes, mode, pol, fuse,
-            (tp, pp, ep, all_layouts, cp), sink,
+        _system_options(
+            per_op=per_op, executor=executor, scheduler=scheduler, workers=workers, chunk=chunk,
+            window=window,
         )  # fmt: skip
+        with budget.budget_in_effect(memory_budget):
+            return _system_sweep(
+                model_list, target, vary, batches, dtypes, mode, pol, fuse,
+                (tp, pp, ep, all_layouts, cp), sink, progress, memory_budget,
+            )  # fmt: skip
     hw = target
     space = knob_grid(hw, vary, mode)
     loaded = [load_model(m) for m in model_list]
     plan = plan_sweep(loaded, hw, space, batches, dtypes, pol, fuse, chunk)
-    if per_op:
-        _check_per_op(loaded, space.size, batches, dtypes, fuse)
+    detail = None
+    if per_op:  # checked and computed before a row is written: a refusal leaves nothing
+        _check_per_op(loaded, hw, space, batches, dtypes, fuse, memory_budget)
+        with budget.budget_in_effect(memory_budget):
+            detail = _per_op_table(loaded, hw, space.columns(), batches, dtypes, pol, fuse)
 
     def drive(write: Callable[[Any, Any], None]) -> None:
         _run(plan, write, executor, scheduler, workers, window, progress, sink)
 
     result = sink.run(plan.schema, plan.n_rows, drive)
-    if per_op:
-        detail = _per_op_table(loaded, hw, space.columns(), batches, dtypes, pol, fuse)
+    if detail is not None:
         if isinstance(result, SweepTable):
             result.per_op = detail
         else:
             result = replace(result, per_op=detail)
     return result
+
+
+#: why a system sweep refuses each option it cannot honour, and what to do instead
+_SYSTEM_REFUSALS = {
+    "per_op": "drop per_op: a system sweep has totals per layout only",
+    "executor": "drop executor=: a system sweep runs in this process",
+    "scheduler": "drop scheduler=: a system sweep runs in this process",
+    "workers": "drop workers=: a system sweep runs in this process",
+    "chunk": "drop chunk=: a system sweep is computed as one chunk",
+    "window": "drop window=: a system sweep is computed as one chunk",
+}
+
+
+def _system_options(**given: Any) -> None:
+    """Refuse the options a system sweep cannot honour (:data:`_SYSTEM_REFUSALS`), rather than
+    ignore them."""
+    for name, value in given.items():
+        if value is not None and value is not False:
+            raise SpecError(
+                f"a system sweep does not take {name}", field=name, fix=_SYSTEM_REFUSALS[name]
+            )
 
 
 def _run(
@@ -324,13 +372,18 @@ def _system_sweep(
     fuse: bool,
     layout: tuple[Any, Any, Any, bool, Any],
     sink: Any,
+    progress: Callable[[int], None] | Progress | None = None,
+    memory_budget: float | str | None = None,
 ) -> SweepTable | SweepOutput:
-    """A sweep over a system's variants, as one chunk handed to the sink."""
+    """A sweep over a system's variants, as one chunk handed to the sink; ``progress`` is told
+    its points (variants x models x dtypes, as a device sweep's) once the chunk is written."""
     tp, pp, ep, all_layouts, cp = layout
     cols, knobs = sweep_system_columns(
         [load_model(m) for m in models], system, vary, batches, dtypes, mode, policy, fuse,
-        tp, pp, ep, all_layouts, cp,
+        tp, pp, ep, all_layouts, cp, budget=memory_budget,
     )  # fmt: skip
+    points = n_points(vary, mode) * len(models) * len(dtypes)
+    report = progress.update if isinstance(progress, Progress) else progress
     n = len(next(iter(cols.values()))) if cols else 0
     categories: dict[str, tuple[str, ...]] = {}
     for name, values in cols.items():  # text columns as codes, as a device sweep's
@@ -350,29 +403,56 @@ def _system_sweep(
     def drive(write: Callable[[Any, Any], None]) -> None:
         if n:
             write(task, [cols])
+        if report is not None:
+            report(points)
 
     return sink.run(schema, n, drive)
 
 
 def _check_per_op(
-    models: Sequence[Model], points: int, batches: np.ndarray, dtypes: Sequence[str], fuse: bool
+    models: Sequence[Model],
+    hw: Hardware,
+    space: KnobSpace,
+    batches: np.ndarray,
+    dtypes: Sequence[str],
+    fuse: bool,
+    memory_budget: float | str | None,
 ) -> None:
-    """Refuse per-op detail beyond :data:`MAX_PER_OP_ROWS` rows, before sweeping (a row per
-    kernel: a fused group, or an op unfused)."""
-    rows = 0
-    for m in models:
-        kernels = len(fusion_groups(m.graph)) if fuse else len(m.graph.ops)
-        rows += points * batches.size * kernels
-    if rows * len(dtypes) > MAX_PER_OP_ROWS:
+    """Refuse per-op detail beyond :data:`MAX_PER_OP_ROWS` rows or beyond the memory budget
+    (``memory_budget``, else :mod:`roofline.budget`'s), before sweeping (a row per kernel: a
+    fused group, or an op unfused). The variants' grid is checked as :func:`roofline.vary`
+    checks it; then the full evaluation of the biggest model (as
+    :func:`roofline.budget.check_evaluation_size` counts it) and the detail's columns, as pieces
+    and joined, together."""
+    points = space.size
+    kernels = [len(fusion_groups(m.graph)) if fuse else len(m.graph.ops) for m in models]
+    rows = points * batches.size * sum(kernels) * len(dtypes)
+    if rows > MAX_PER_OP_ROWS:
         raise SpecError(
-            f"per-op detail would have {rows * len(dtypes)} rows",
+            f"per-op detail would have {rows} rows",
             field="per_op",
             fix=f"sweep fewer points (at most {MAX_PER_OP_ROWS} rows) or drop per_op",
         )
+    with budget.budget_in_effect(memory_budget):
+        check_grid_size(hw, space)
+    levels = len(hw.memory)
+    arrays = budget.EVALUATION_ARRAYS_PER_LEVEL * levels + budget.EVALUATION_ARRAYS
+    evaluation = 8.0 * points * batches.size * max(kernels) * arrays
+    table = 2 * 8.0 * rows * (len(space.paths) + len(PER_OP_COLUMNS))
+    budget.check_budget(
+        evaluation + table,
+        f"per-op detail of {rows:,} rows ({points:,} variants)",
+        field="per_op",
+        fix="sweep fewer points, or drop per_op (the totals stream at any size: out="
+        "'sweep.parquet')",
+        budget=memory_budget,
+    )
 
 
 #: the largest per-op detail a sweep builds (rows = points x batches x ops)
 MAX_PER_OP_ROWS = 2_000_000
+#: the per-op detail's columns after the knobs
+PER_OP_COLUMNS = ("model", "batch", "dtype", "op", "kind", "time_s", "bound")
 
 
 def _per_op_table(
@@ -386,8 +466,7 @@ def _per_op_table(
 ) -> Table:
     """One row per (model, dtype, variant, batch, op), through the full evaluation."""
     grid = variant_grid(hw, cols, mode="zip")
-    out: dict[str, list] = {k: [] for k in (*cols, "model", "batch", "dtype", "op", "kind",
-                                            "time_s", "bound")}  # fmt: skip
+    out: dict[str, list] = {k: [] for k in (*cols, *PER_OP_COLUMNS)}
     for m in models:
         for dt in dtypes:
             r = evaluate_costs(count_graph(m.graph, batches, dt, fuse=fuse), grid, policy)

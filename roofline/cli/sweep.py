@@ -102,7 +102,17 @@ def run_sweep(args: argparse.Namespace) -> int:
     knobs = parse_vary(args.vary, hw)
     total = n_points(knobs, args.mode) * len(args.models) * len(args.dtype or [None])
     bar = Progress(total, stream=sys.stderr) if not args.quiet else None
+    if isinstance(hw, System):
+        _system_options(args)
     dataset = bool(args.output) and (fmt == "parquet" or is_dataset(Path(args.output)))
+    columns = getattr(args, "columns", None)
+    if dataset and columns and columns.strip() != "all":
+        raise SpecError(
+            "a sweep dataset keeps every column",
+            field="--columns",
+            fix="drop --columns and read only some back: rl.read_sweep(path, columns=[...]) or "
+            "pd.read_parquet(path, columns=[...])",
+        )
     out: Any = None
     if dataset:
         out = args.output
@@ -110,23 +120,31 @@ def run_sweep(args: argparse.Namespace) -> int:
         # streamed as it is computed; --columns needs the whole table (emit below)
         path = None if not args.output or args.output == "-" else args.output
         out = TextSink(fmt, path, sys.stdout)
-    result = sweep(
-        models_of(args.models, args.set),
-        hw,
-        knobs,
-        batch=parse_batches(args.batch),
-        dtype=args.dtype,
-        mode=args.mode,
-        policy=args.policy,
-        fuse=not args.no_fuse,
-        progress=bar,
-        per_op=bool(args.per_op),
-        out=out,
-        scheduler=args.scheduler,
-        workers=workers,
-        **_layout_kwargs(args, hw),
-    )
-    if args.per_op and result.per_op is not None:
+    try:
+        result = sweep(
+            models_of(args.models, args.set),
+            hw,
+            knobs,
+            batch=parse_batches(args.batch),
+            dtype=args.dtype,
+            mode=args.mode,
+            policy=args.policy,
+            fuse=not args.no_fuse,
+            progress=bar,
+            per_op=bool(args.per_op),
+            out=out,
+            scheduler=args.scheduler,
+            workers=workers,
+            **_layout_kwargs(args, hw),
+        )
+    except SpecError as exc:
+        if exc.field != "per_op":
+            raise
+        fix = (exc.fix or "").replace("drop per_op", "drop --per-op")
+        fix = fix.replace("out='sweep.parquet'", "-o sweep.parquet")
+        raise SpecError(exc.problem, file=exc.file, field="--per-op", fix=fix) from None
+    if args.per_op:
+        assert result.per_op is not None  # asked for: the sweep made it or refused
         write_text(args.per_op, result.per_op.to_csv())
     if isinstance(result, SweepOutput):
         if dataset and not args.quiet:
@@ -143,6 +161,18 @@ def run_sweep(args: argparse.Namespace) -> int:
     people = [*result.knobs, *(c for c in SWEEP_PEOPLE_COLUMNS if c in result.columns)]
     emit(result, args, people if fmt in ("table", "markdown") else None)
     return 0
+
+
+def _system_options(args: argparse.Namespace) -> None:
+    """Refuse what a system sweep cannot do (it runs in this process, totals only), naming the
+    option, before anything runs."""
+    for option, given, fix in (
+        ("--per-op", args.per_op, "drop --per-op: a system sweep has totals per layout only"),
+        ("--workers", args.workers, "drop --workers: a system sweep runs in this process"),
+        ("--scheduler", args.scheduler, "drop --scheduler: a system sweep runs in this process"),
+    ):
+        if given:
+            raise SpecError(f"a system sweep does not take {option}", field=option, fix=fix)
 
 
 def _counts(spec: str) -> list[float]:

@@ -103,13 +103,15 @@ def sweep_system_columns(
     ep: Any = 1,
     all_layouts: bool = False,
     cp: Any = 1,
+    budget: float | str | None = None,
 ) -> tuple[dict[str, np.ndarray], tuple[str, ...]]:
     """(columns, knob paths): one row per model, dtype, variant, layout and batch.
 
     Columns: the knob paths (SI values) then :data:`~roofline.systems.result.SYSTEM_COLUMNS`;
     times, energy, power and cost are NaN where a point does not fit. A variant no requested
     layout can fill adds no row; a bad degree, or a layout no variant can run (for a model), is a
-    SpecError.
+    SpecError. The variants are checked against ``budget`` (bytes or a size; default
+    :mod:`roofline.budget`'s) before any is made.
     """
     if not vary:
         raise SpecError("no knob to vary", field="vary", fix="e.g. {'count': [8, 16, 32]}")
@@ -120,6 +122,7 @@ def sweep_system_columns(
         f"{points:,} system variants",
         field="vary",
         fix="vary fewer values (each variant is a validated system)",
+        budget=budget,
     )
     if not all_layouts:  # a bad degree is an error for every variant
         for name, value in (("tp", tp), ("pp", pp), ("ep", ep), ("cp", cp)):

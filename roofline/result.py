@@ -349,7 +349,7 @@ class Result:
             per_point(self.capped_bound().astype(str)),
         ]
         values += [moved[..., k].ravel() for k in range(moved.shape[-1])]
-        values += [tb[..., k].ravel() for k in range(tb.shape[-1])]
+        values += [if_fits(tb[..., k]) for k in range(tb.shape[-1])]
         values += [np.repeat(v, B) for v in self.grid.knobs.values()]
         title = f"{ct.model} ({ct.precision.name}, {self.policy})"
         return Table.from_columns(dict(zip(cols, values)), title=title)

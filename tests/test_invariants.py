@@ -17,6 +17,7 @@ from hyp_strategies import batches, devices, dtypes, layer_models
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+import roofline as rl
 from roofline.counting import count_graph
 from roofline.evaluation import evaluate_costs
 from roofline.grid import to_grid
@@ -413,3 +414,16 @@ def test_bytes_are_elements_times_dtype_size(spec, batch, dtype):
     p = Precision.of(dtype)
     _close(ct.weight_bytes, ct.weight_elems * p.bytes_per("weight"), 1e-12)
     _close(ct.act_out_bytes, ct.act_out_elems * p.bytes_per("act_out"), 1e-12)
+
+
+def test_a_point_that_does_not_fit_has_no_time_by_bound():
+    """systems.md and Result.totals: a point that does not fit its device has no time. Its
+    time-by-bound columns were filled (llama2_7b at batch 64 on a 24 GB L4: dram 0.273 s beside
+    an empty latency); the bytes each level would move stay (they are not times)."""
+    t = rl.evaluate("llama2_7b", "l4", batch=[1, 64], dtype="fp16").totals()
+    fits = np.array(t.column("feasible"), dtype=bool)
+    assert fits.tolist() == [True, False]
+    for c in t.columns:
+        if c.endswith("_bound_time_s") or c == "overhead_time_s":
+            values = np.array(t.column(c), dtype=float)
+            assert np.isfinite(values[0]) and np.isnan(values[1]), c

@@ -18,10 +18,12 @@ a device without one has no energy figures at all (its energy columns are empty)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
+    BaseModel,
     BeforeValidator,
     Field,
     PlainSerializer,
@@ -36,7 +38,7 @@ from roofline.errors import SpecError
 from roofline.field_checks import Name, SpecModel
 from roofline.kinds import LEVEL_ORDER, RESERVED_LEVEL_NAMES, EngineKind, LevelKind
 from roofline.spec_ranges import check_range
-from roofline.units import BASE_UNIT, Dim, parse_quantity, units_required
+from roofline.units import BASE_UNIT, Dim, parse_quantity, short_repr, units_required
 
 
 def quantity(dim: Dim, key: str, allow_zero: bool = False) -> BeforeValidator:
@@ -93,6 +95,51 @@ DollarsPerSecond = Annotated[
     float, quantity(Dim.MONEY_PER_TIME, "hourly"), as_text(Dim.MONEY_PER_TIME)
 ]
 Lifetime = Annotated[float, quantity(Dim.TIME, "lifetime"), as_text(Dim.TIME)]
+
+#: the fix for a PUE that is not a number
+_PUE_FIX = "write a plain number from 1 to 10, e.g. pue: 1.2; leave it out for 1"
+
+
+def _plain_ratio(value: Any) -> float:
+    """A PUE as a float: a number, or text that reads as one (``"1.2"``, as pydantic's lax mode
+    took it); anything else (``high``, ``120%``, null, a list) a SpecError with the fix. Booleans
+    and NaN are refused before (:func:`roofline.field_checks.check_fields`), the range after."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond floats: out of range, said so by the range
+            return float("inf")
+    fix = _PUE_FIX
+    if isinstance(value, str):
+        x = _numeral(value)
+        if x is not None:
+            return x
+        pct = _numeral(value.strip().removesuffix("%")) if value.strip().endswith("%") else None
+        if pct is not None:
+            fix = f"write a percentage as a ratio, e.g. pue: {pct / 100:g}"
+    raise SpecError(f"{short_repr(value)} is not a number", fix=fix)
+
+
+def _numeral(text: str) -> float | None:
+    """``text`` as a float where it reads as a number, else None."""
+    try:
+        return float(text.strip())
+    except ValueError:
+        return None
+
+
+#: a facility power usage effectiveness: a plain ratio from 1 to 10 (no unit)
+Pue = Annotated[
+    float, BeforeValidator(_plain_ratio), AfterValidator(lambda v: check_range(v, "pue"))
+]
+
+#: the fix for a ``power`` or ``cost`` block given as something else than a block of fields
+_BLOCK_FIXES = {
+    "power": "give power as a block of fields: tdp, idle (and interconnect) with their source; "
+    "see hw_specs/README.md, Energy",
+    "cost": "give cost as a block of fields: hourly, or price, lifetime and electricity (and "
+    "pue), with their source; see hw_specs/README.md, Field reference",
+}
 
 
 class Engine(SpecModel):
@@ -262,9 +309,7 @@ class Cost(SpecModel):
     price: Dollars | None = Field(None, description="purchase price of one device, dollars")
     lifetime: Lifetime | None = Field(None, description="amortization period, seconds")
     electricity: DollarsPerJoule | None = Field(None, description="dollars per joule")
-    pue: Annotated[float, AfterValidator(lambda v: check_range(v, "pue"))] = Field(
-        1.0, description="facility power usage effectiveness"
-    )
+    pue: Pue = Field(1.0, description="facility power usage effectiveness")
     hourly: DollarsPerSecond | None = Field(
         None, description="all-in rental price of one device, dollars per second"
     )
@@ -326,6 +371,16 @@ class Hardware(SpecModel):
     @classmethod
     def _dtype(cls, v: str | None) -> str | None:
         return None if v is None else canonical(v, field="default_dtype")
+
+    @field_validator("power", "cost", mode="before")
+    @classmethod
+    def _block(cls, v: Any, info: ValidationInfo) -> Any:
+        """``power`` and ``cost`` are blocks of fields (or absent): text, a number or a list
+        there is refused with what the block holds."""
+        if v is None or isinstance(v, (Mapping, BaseModel)):
+            return v
+        name = str(info.field_name)
+        raise SpecError(f"{short_repr(v, 60)} is not a block of fields", fix=_BLOCK_FIXES[name])
 
     @model_validator(mode="after")
     def _check(self) -> Hardware:

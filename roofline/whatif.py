@@ -63,7 +63,19 @@ def sensitivity(
     Returns one row per knob, sorted by the speedup from improving it, with the device's own
     value of the knob (``base_value``, SI: what :func:`~roofline.knobs.vary` sets and
     :func:`~roofline.knobs.knob_base` reads) and the new latency, speedup and bound in each
-    direction. Improving is raising a bandwidth, capacity, peak, efficiency, TDP or lifetime
+    direction.
+
+    Every latency is the power-capped one (:attr:`~roofline.result.Result.capped_latency_s`:
+    ``max(latency, E_dyn / (TDP - P_idle))``, docs/energy.md) and every bound the capped one
+    (:meth:`~roofline.result.Result.capped_bound`: ``power`` where the cap binds). A speedup is
+    the device's own capped latency (``base_latency_s``) over the varied device's, so a power or
+    energy knob moves a run the cap holds, and a rate knob there buys only down to the power
+    floor. Where no cap binds, and on a device without an energy model (no power roof), the
+    capped latency is the plain latency and the bound the dominant one. A cost knob
+    (``cost.*``) moves no time, so its speedup is 1: :func:`~roofline.sweeps.sweep` it for
+    ``cost_per_1m_samples``.
+
+    Improving is raising a bandwidth, capacity, peak, efficiency, TDP or lifetime
     and lowering an overhead, an energy, idle power, a price, a PUE or an access granularity
     (:func:`~roofline.knobs.lower_is_better`). Any knob of :func:`~roofline.knobs.vary` may be
     given; the default is :func:`default_knobs`.
@@ -105,8 +117,10 @@ def sensitivity(
             else:
                 where[canon].append(len(variants) - 1)
     r = evaluate_costs(count_graph(m.graph, b, dt, fuse=fuse), stack(variants), policy)
-    lat = r.latency_s[:, 0]
-    bound = r.dominant_bound()[:, 0]
+    # under the power cap: max(latency, E_dyn / (TDP - idle)), the plain latency where no cap
+    # binds or the device has no energy model (NaN floor); the bound is then ``power``
+    lat = r.capped_latency_s[:, 0]
+    bound = r.capped_bound()[:, 0]
     rows: list[list[Any]] = []
     for p, value in base_vals.items():
         row: list[Any] = [p, value, float(lat[0]), str(bound[0])]

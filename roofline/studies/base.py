@@ -208,7 +208,8 @@ class DtypeRun:
     reference : Result or None
         The run of the first dtype the device supports for this model (this run's own result
         when it is that one; None while none is supported yet): what savings and speedups are
-        taken against, and whose :func:`regime` the rows carry.
+        taken against, and whose :func:`regime` the rows carry. With ``first_only`` of
+        :func:`dtype_runs`, the run of the first dtype asked, or None where the device lacks it.
     """
 
     device: Hardware
@@ -225,19 +226,27 @@ class DtypeRun:
 
 
 def dtype_runs(
-    devices: Sequence[Hardware], models: Mapping[str, int], dtypes: Sequence[str]
+    devices: Sequence[Hardware],
+    models: Mapping[str, int],
+    dtypes: Sequence[str],
+    first_only: bool = False,
 ) -> Iterator[DtypeRun]:
     """Each device x model x dtype, in that nesting order: ``models`` (model-like -> batch, as
-    :func:`paper_models` gives them) counted at their batch (epilogues fused) and evaluated."""
+    :func:`paper_models` gives them) counted at their batch (epilogues fused) and evaluated.
+
+    A run's reference is the first dtype the device supports (the precision study's speedups);
+    with ``first_only``, the first of ``dtypes`` alone (the energy study's savings against it),
+    so a device that lacks it gives its runs no reference."""
     loaded = [(load_model(name), batch) for name, batch in models.items()]
     for hw in devices:
         for m, batch in loaded:
             ref: Result | None = None
-            for dt in dtypes:
+            for i, dt in enumerate(dtypes):
                 try:
                     r = evaluate_costs(count_graph(m.graph, [batch], dt, fuse=True), hw)
                 except SpecError:
                     yield DtypeRun(hw, m, batch, dt, None, ref)
                     continue
-                ref = ref if ref is not None else r
+                if ref is None and (i == 0 or not first_only):
+                    ref = r
                 yield DtypeRun(hw, m, batch, dt, r, ref)

@@ -55,19 +55,25 @@ def energy_study(
     devices : sequence of device-likes with an energy model
         Default the paper's accelerator, a T4 (a paper-era inference GPU) and an H100.
     dtypes : sequence of str
-        The first is the reference the savings are taken against.
+        The first is the reference the savings are taken against, on each device and model:
+        where the device lacks it (Gaudi 3 has no fp32 matrix peak) or the model does not fit
+        at it, the other dtypes' savings are NaN, never taken against another dtype.
 
     Returns
     -------
     Study
         ``table``: model, device, batch, dtype, compute_dtype (after the device's fallbacks),
-        supported, energy_per_sample_j, saving (1 - energy / reference energy), compute_j,
-        onchip_j, dram_j, host_j, static_j (joules per sample), dominant (the largest part),
-        regime (:func:`roofline.studies.base.regime` at the reference dtype: ``memory``,
-        ``compute`` or ``overhead``), latency_s,
-        throughput_per_s and avg_power_w (both power-capped), power_capped, samples_per_j.
+        supported, feasible (the model fits the device at this dtype), energy_per_sample_j,
+        saving (1 - energy / reference energy), compute_j, onchip_j, dram_j, host_j, static_j
+        (joules per sample), dominant (the largest part), regime
+        (:func:`roofline.studies.base.regime` at the reference dtype: ``memory``, ``compute``
+        or ``overhead``; empty without a reference run), latency_s, throughput_per_s and
+        avg_power_w (all three power-capped), power_capped, samples_per_j.
         ``findings[device][model][dtype]``: the saving. A dtype a device lacks gives a row with
-        ``supported = False``.
+        ``supported = False``; a point that does not fit has no energy, time or power (NaN,
+        as :meth:`~roofline.result.Result.totals` has it) and no saving. The answer's ranges
+        and medians of savings hold only the rows with a saving; where the energy goes, every
+        row that fits.
     """
     mods = paper_models(models)
     cols = [
@@ -77,6 +83,7 @@ def energy_study(
         "dtype",
         "compute_dtype",
         "supported",
+        "feasible",
         "energy_per_sample_j",
         "saving",
         *PARTS,
@@ -99,20 +106,28 @@ def energy_study(
                 field="devices",
                 fix="give it a power block and energy figures (hw_specs/README.md, Energy)",
             )
-    for run in dtype_runs(hws, mods, dtypes):
+    blank = [nan] * (2 + len(PARTS))
+    for run in dtype_runs(hws, mods, dtypes, first_only=True):
         hw, m, r, ref = run.device, run.model, run.result, run.reference
         head = [m.name, hw.name, run.batch, run.dtype]
-        if r is None or ref is None:
-            blank = [nan] * (2 + len(PARTS))
-            rows.append(head + ["", False, *blank, "", run.regime, nan, nan, nan, False, nan])
+        if r is None:
+            rows.append(
+                head + ["", False, False, *blank, "", run.regime, nan, nan, nan, False, nan]
+            )
+            continue
+        used = hw.engines.matrix.resolve(canonical(run.dtype))
+        if not bool(r.feasible[0, 0]):  # no joules for a point that does not fit (totals())
+            rows.append(
+                head + [used, True, False, *blank, "", run.regime, nan, nan, nan, False, nan]
+            )
+            findings.setdefault(hw.name, {}).setdefault(m.name, {})[run.dtype] = nan
             continue
         e = float(r.energy_per_sample_j[0, 0])
-        saving = 1.0 - e / float(ref.energy_per_sample_j[0, 0])
+        saving = 1.0 - e / _energy(ref)
         parts = _parts(r)
-        used = hw.engines.matrix.resolve(canonical(run.dtype))
         rows.append(
             head
-            + [used, True, e, saving]
+            + [used, True, True, e, saving]
             + [parts[p] for p in PARTS]
             + [
                 max(parts, key=lambda p: parts[p]).removesuffix("_j"),
@@ -129,29 +144,45 @@ def energy_study(
     return ENTRY.study(table, findings, _answer(table, dtypes))
 
 
+def _energy(ref: Result | None) -> float:
+    """Joules per sample of the reference run; NaN without one, or where it does not fit."""
+    if ref is None or not bool(ref.feasible[0, 0]):
+        return float("nan")
+    return float(ref.energy_per_sample_j[0, 0])
+
+
 def _answer(table: Table, dtypes: Sequence[str]) -> str:
-    """The study's answer: savings of each narrower dtype, and where the energy goes."""
-    ok = [r for r in table if r["supported"]]
+    """The study's answer: savings of each narrower dtype (over the rows that have one), and
+    where the energy goes (over the rows that fit). NaN reads as None in a table's rows."""
+    ok = [r for r in table if r["feasible"]]
+    if not ok:
+        return "No result: no device supports the dtypes with the models fitting."
     parts: list[str] = []
     for dt in dtypes[1:]:
-        sav = [r["saving"] for r in ok if r["dtype"] == dt]
-        if not sav:
+        ran = [r for r in ok if r["dtype"] == dt]
+        got = [r for r in ran if r["saving"] is not None]
+        if not got:
+            if ran:
+                parts.append(
+                    f"no {dt} saving: no run of {dtypes[0]} to take it against (the device "
+                    "lacks it or the model does not fit)"
+                )
             continue
+        sav = [r["saving"] for r in got]
         text = f"{dt} saves {100 * min(sav):.0f}-{100 * max(sav):.0f}% of the joules of {dtypes[0]}"
         detail = []
         for regime in ("memory", "compute", "overhead"):
-            got = [r["saving"] for r in ok if r["dtype"] == dt and r["regime"] == regime]
-            if got:
-                detail.append(f"{regime}-bound runs {100 * np.median(got):.0f}%")
+            by = [r["saving"] for r in got if r["regime"] == regime]
+            if by:
+                detail.append(f"{regime}-bound runs {100 * np.median(by):.0f}%")
         parts.append(text + (f" (median: {', '.join(detail)})" if detail else ""))
-    if not ok:
-        return "No result: no device supports the dtypes."
     where = {p: float(np.median([r[p] / r["energy_per_sample_j"] for r in ok])) for p in PARTS}
     ranked = sorted(where, key=lambda p: -where[p])
     goes = ", ".join(f"{p.removesuffix('_j')} {100 * where[p]:.0f}%" for p in ranked[:3])
+    lead = "; ".join(parts)
     return (
-        "; ".join(parts)
-        + f". The energy goes (median share per sample) to {goes}: narrower data cut DRAM and "
+        (f"{lead}. " if lead else "")
+        + f"The energy goes (median share per sample) to {goes}: narrower data cut DRAM and "
         "compute joules, while static power follows the time a sample takes."
     )
 

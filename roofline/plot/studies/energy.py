@@ -20,7 +20,7 @@ def breakdown(study: Any, ax: Any) -> None:
     """Joules per sample of each model and dtype on the study's first device, as a fraction of
     the model's reference-dtype energy, stacked by where they go."""
     device = study.table[0]["device"]
-    rs = [r for r in rows_where(study, device=device) if r["supported"]]
+    rs = [r for r in rows_where(study, device=device) if r["feasible"]]
     models = list(dict.fromkeys(r["model"] for r in rs))
     labels, parts = [], []
     for m in models:
@@ -39,7 +39,7 @@ def breakdown(study: Any, ax: Any) -> None:
 
 def saving(study: Any, ax: Any) -> None:
     """Energy saved over the reference dtype, per model, for each device and narrower dtype."""
-    rs = [r for r in study.table if r["supported"] and r["saving"] != 0.0]
+    rs = [r for r in study.table if r["saving"] is not None and r["saving"] != 0.0]
     models = list(dict.fromkeys(r["model"] for r in study.table))
     series = list(dict.fromkeys((r["device"], r["dtype"]) for r in rs))
     w = 0.8 / max(1, len(series))
@@ -62,9 +62,9 @@ def saving(study: Any, ax: Any) -> None:
 
 
 def power(study: Any, ax: Any) -> None:
-    """Power-capped throughput against average power of every (model, device, dtype): color by
-    device, marker by dtype, dotted lines of equal samples per joule."""
-    rs = [r for r in study.table if r["supported"]]
+    """Power-capped throughput against average power of every (model, device, dtype) that fits:
+    color by device, marker by dtype, dotted lines of equal samples per joule."""
+    rs = [r for r in study.table if r["feasible"]]
     devices = list(dict.fromkeys(r["device"] for r in rs))
     seen: set[tuple[str, str]] = set()
     for r in rs:

@@ -46,6 +46,8 @@ def default_knobs(hw: Hardware, dtype: str | Precision) -> list[str]:
 
 #: what the improved or degraded columns of a direction that leaves the knob's range show
 OUT_OF_RANGE = "out of range"
+#: the bound of a sensitivity row's device on which the model does not fit: no time
+DOES_NOT_FIT = "does not fit"
 
 
 def sensitivity(
@@ -86,6 +88,11 @@ def sensitivity(
     (:data:`OUT_OF_RANGE`), so a figure never stands for a factor other than ``factor``; such a
     row ranks below those whose improvement was evaluated.
 
+    A device (the base or a varied one) on which the model does not fit has no time: its
+    latency and speedup are empty (NaN) and its bound says ``does not fit``
+    (:data:`DOES_NOT_FIT`), as every other face leaves such a point; a knob whose improvement
+    makes the model fit shows that device's latency.
+
     All variants are evaluated in one vectorized call. ``factor`` is a finite number > 1.
     ``dtype`` None is the device's ``default_dtype``; a given knob the evaluation does not read
     at it warns (:class:`~roofline.errors.UnreadKnobWarning`).
@@ -119,8 +126,9 @@ def sensitivity(
     r = evaluate_costs(count_graph(m.graph, b, dt, fuse=fuse), stack(variants), policy)
     # under the power cap: max(latency, E_dyn / (TDP - idle)), the plain latency where no cap
     # binds or the device has no energy model (NaN floor); the bound is then ``power``
-    lat = r.capped_latency_s[:, 0]
-    bound = r.capped_bound()[:, 0]
+    fits = r.feasible[:, 0]
+    lat = np.where(fits, r.capped_latency_s[:, 0], np.nan)
+    bound = np.where(fits, r.capped_bound()[:, 0].astype(str), DOES_NOT_FIT)
     rows: list[list[Any]] = []
     for p, value in base_vals.items():
         row: list[Any] = [p, value, float(lat[0]), str(bound[0])]

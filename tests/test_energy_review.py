@@ -354,3 +354,25 @@ def test_an_out_of_range_pue_keeps_its_range_message():
     with pytest.raises(SpecError, match="outside the physical range 1 to 10") as info:
         rl.load_hardware(_spec(cost={**PRICED, "pue": 0.5}))
     assert info.value.field == "cost.pue" and info.value.fix
+
+
+def _empty(x: object) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def test_sensitivity_gives_no_time_where_the_model_does_not_fit():
+    """llama2_7b at batch 64 on a 24 GB L4 does not fit (evaluate, compare, sweep and diff leave
+    its time empty); sensitivity gave a 0.275 s base latency and a 1.99x speedup. Now every
+    direction that does not fit is empty and says so; 4x the memory makes it fit and shows a
+    time (no speedup: the base has none)."""
+    t = rl.sensitivity("llama2_7b", "l4", batch=64, dtype="fp16", factor=4.0)
+    assert _empty(t.column("base_latency_s")[0])
+    assert set(t.column("base_bound")) == {"does not fit"}
+    for row in t.to_records():
+        for side in ("improved", "degraded"):
+            if row[f"{side}_bound"] in ("does not fit", "out of range"):
+                assert _empty(row[f"{side}_latency_s"])
+            assert _empty(row[f"{side}_speedup"])
+    fit = [r for r in t.to_records() if r["improved_bound"] not in ("does not fit", "out of range")]
+    assert [r["knob"] for r in fit] == ["memory.dram.capacity"]
+    assert fit[0]["improved_latency_s"] > 0

@@ -38,6 +38,25 @@ def _conv(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @st.composite
+def _conv_transpose(draw: st.DrawFn) -> dict[str, Any]:
+    nd = draw(st.integers(1, 3))
+    groups = draw(st.integers(1, 4))
+    k = tuple(draw(st.integers(1, 3)) for _ in range(nd))
+    stride = tuple(draw(st.integers(1, 3)) for _ in range(nd))
+    return {
+        "in_channels": groups * draw(st.integers(1, 8)),
+        "out_channels": groups * draw(st.integers(1, 8)),
+        "kernel_size": k,
+        "input_size": tuple(draw(st.integers(1, 10)) for _ in range(nd)),
+        "stride": stride,
+        "padding": tuple(draw(st.integers(0, (k[i] - 1) // 2)) for i in range(nd)),
+        "output_padding": tuple(draw(st.integers(0, stride[i] - 1)) for i in range(nd)),
+        "groups": groups,
+        "bias": draw(st.booleans()),
+    }
+
+
+@st.composite
 def _pool(draw: st.DrawFn) -> dict[str, Any]:
     nd = draw(st.integers(1, 3))
     k = tuple(draw(st.integers(1, 3)) for _ in range(nd))
@@ -285,6 +304,7 @@ OP_STRATEGIES: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     "channel_shuffle": _channel_shuffle(),
     "concat": _concat(),
     "conv": _conv(),
+    "conv_transpose": _conv_transpose(),
     "elementwise": _fixed(
         shape=_shape(),
         op=st.sampled_from(["add", "sub", "mul", "div"]),

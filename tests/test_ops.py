@@ -239,6 +239,75 @@ CONV = [
         },
         (64, 16, 56, 56),
     ),
+    # Transposed conv: out = (in-1)*s - 2p + d(k-1) + output_padding + 1 (torch.nn.ConvTranspose2d
+    # docs); weight (C, K/g, *k); every input element scattered through the kernel: MACs =
+    # B*I*C*(K/g)*R (torch's FLOP counter, conv_flop_count with transposed=True).
+    # DCGAN generator: ConvTranspose2d(512, 256, 4, 2, 1) on 4x4: (4-1)*2 - 2 + 3 + 1 = 8
+    Case(
+        "conv_transpose2d_dcgan",
+        "conv_transpose",
+        dict(
+            in_channels=512,
+            out_channels=256,
+            kernel_size=(4, 4),
+            input_size=(4, 4),
+            stride=2,
+            padding=1,
+        ),
+        lambda B: {
+            "weight": 512 * 256 * 16,
+            "act_in": B * 512 * 16,
+            "act_out": B * 256 * 64,
+            "flops_matrix": 2 * B * 16 * 512 * 256 * 16,
+        },
+        (256, 8, 8),
+    ),
+    # ConvTranspose1d(6, 4, 3, stride 2, padding 1, output_padding 1, groups 2, bias) on L = 20:
+    # 19*2 - 2 + 2 + 1 + 1 = 40; params 6*(4/2)*3 + 4; MACs per sample 20*6*2*3
+    Case(
+        "conv_transpose1d_grouped",
+        "conv_transpose",
+        dict(
+            in_channels=6,
+            out_channels=4,
+            kernel_size=(3,),
+            input_size=(20,),
+            stride=2,
+            padding=1,
+            output_padding=1,
+            groups=2,
+            bias=True,
+        ),
+        lambda B: {
+            "weight": 6 * 2 * 3 + 4,
+            "act_in": B * 6 * 20,
+            "act_out": B * 4 * 40,
+            "flops_matrix": 2 * B * 20 * 6 * 2 * 3,
+        },
+        (4, 40),
+    ),
+    # depthwise ConvTranspose2d(8, 8, 3, stride 2, groups 8) on 7x7: 6*2 + 2 + 1 = 15; one input
+    # channel per group, nothing reduced: the vector engine, counted in flops_mac as torch does
+    Case(
+        "conv_transpose2d_depthwise",
+        "conv_transpose",
+        dict(
+            in_channels=8,
+            out_channels=8,
+            kernel_size=(3, 3),
+            input_size=(7, 7),
+            stride=2,
+            groups=8,
+        ),
+        lambda B: {
+            "weight": 8 * 9,
+            "act_in": B * 8 * 49,
+            "act_out": B * 8 * 225,
+            "flops_vector": 2 * B * 49 * 8 * 9,
+            "flops_mac": 2 * B * 49 * 8 * 9,
+        },
+        (8, 15, 15),
+    ),
 ]
 
 # SharedConv: one weight set, applied per level; FLOPs and activations summed over levels.

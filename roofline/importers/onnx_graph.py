@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,12 @@ class OnnxGraph:
     consumers: dict[str, int] = field(default_factory=dict)
     producers: dict[str, Any] = field(default_factory=dict)  # tensor -> the node writing it
     derived: dict[str, str] = field(default_factory=dict)  # a weight transposed, reshaped...
+    #: weights laid out from several initializers (Slice / Concat), written only if an op
+    #: reads them as a tensor: output -> the node, and -> the initializers it is made of
+    deferred: dict[str, Any] = field(default_factory=dict)
+    composed: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: maps a deferred node (set by the importer: :func:`onnx_ops.map_node` without deferring)
+    replay: Callable[[OnnxGraph, Any], None] | None = None
 
     def name(self, x: str) -> str:
         while x in self.alias:
@@ -50,18 +57,37 @@ class OnnxGraph:
     def batched(self, x: str) -> bool:
         return batch_axis(self.shapes.get(self.name(x), ()), self.batch)[0] >= 0
 
-    def is_param(self, x: str) -> bool:
-        """A float initializer of more than one element that is not a folded constant."""
+    def sources(self, x: str | None) -> tuple[str, ...]:
+        """The initializers a weight ``x`` is laid out from: its origin, or those of a weight
+        composed by Slice / Concat nodes; () for anything else."""
+        if not x:
+            return ()
         x = self.origin(x)
+        if x in self.composed:
+            return self.composed[x]
+        return (x,) if x in self.inits else ()
+
+    def is_param(self, x: str) -> bool:
+        """A float initializer of more than one element that is not a folded constant (or a
+        weight composed of such)."""
+        x = self.origin(x)
+        if x in self.composed:
+            return all(self.is_param(s) for s in self.composed[x])
         init = self.inits.get(x)
         if init is None or x.startswith(("onnx::", "/")) and x not in self.users:
             return False
         return _is_float(init) and _numel(init) > 1
 
+    def is_folded(self, x: str) -> bool:
+        """Whether ``x`` is (laid out from) a constant the exporter folded, named ``onnx::...``
+        or ``/...``, that no op has read as its weight."""
+        return any(s.startswith(("onnx::", "/")) and s not in self.users for s in self.sources(x))
+
     def is_weight(self, x: str | None) -> bool:
-        """A float initializer (read as the weight or bias of a layer), or a view of one."""
-        init = self.inits.get(self.origin(x)) if x else None
-        return init is not None and _is_float(init)
+        """A float initializer (read as the weight or bias of a layer), or a view of one, or a
+        weight composed of such."""
+        srcs = self.sources(x)
+        return bool(srcs) and all(_is_float(self.inits[s]) for s in srcs)
 
     def is_act(self, x: str) -> bool:
         return self.name(x) in self.acts
@@ -77,16 +103,14 @@ class OnnxGraph:
     def weight(self, x: str | None, owner: str) -> str | None:
         """Record initializer ``x`` as a weight of op ``owner``; return the op that already
         holds it (tied weights), else None."""
-        if not x:
+        if not x or not self.is_weight(x):
             return None
-        x = self.origin(x)
-        if not self.is_weight(x):
-            return None
-        self.used.add(x)
-        first = self.users.get(x)
-        if first is None:
-            self.users[x] = owner
-        return first
+        srcs = self.sources(x)
+        firsts = [self.users.get(s) for s in srcs]
+        for s in srcs:
+            self.used.add(s)
+            self.users.setdefault(s, owner)
+        return firsts[0] if all(firsts) else None
 
     def tensor(self, x: str, base: str) -> str:
         """The graph tensor for ONNX tensor ``x`` (parameters and constants written at first
@@ -94,6 +118,13 @@ class OnnxGraph:
         x = self.name(x)
         if x in self.acts:
             return self.acts[x]
+        node = self.deferred.get(x)
+        if node is not None and self.replay is not None:
+            for out in node.output:
+                self.deferred.pop(out, None)
+            self.replay(self, node)
+            if x in self.acts:
+                return self.acts[x]
         if self.is_param(x):
             src = self.origin(x)
             name = self.params.get(src)
@@ -109,6 +140,13 @@ class OnnxGraph:
     def emit(self, kind: str, ins: list[str], out: str, base: str, **fields: Any) -> str:
         """Add an op reading ONNX tensors ``ins`` whose result is ONNX tensor ``out``."""
         names = [self.tensor(x, base) for x in ins]
+        return self.emit_named(kind, names, ins, out, base, **fields)
+
+    def emit_named(
+        self, kind: str, names: list[str], ins: list[str], out: str, base: str, **fields: Any
+    ) -> str:
+        """:meth:`emit` with the graph tensors it reads already chosen (views of ``ins``); an
+        op on parameters and constants alone runs once per run (``per_run``)."""
         once = not any(self.batched(x) for x in ins) and not self.batched(out)
         if self.batch > 1 and ins and once:
             fields["per_run"] = True

@@ -19,8 +19,11 @@ Parameters. An initializer read as a weight (Conv, Gemm, a MatMul operand, a nor
 bias, a Gather table, LSTM/GRU W, R, B) is a parameter, and so is a float initializer of more than
 one element read by another op (a position embedding, a layer scale). Batch-norm running
 statistics, scalars, integer tensors, and initializers the exporter made by folding constants
-(named ``onnx::...`` or ``/...``) are constants. Mapping of ONNX ops:
-:mod:`roofline.importers.onnx_ops`.
+(named ``onnx::...`` or ``/...``) are constants, also where a norm reads them as its scale or
+bias. A Slice, Split or Concat of weights alone is a layout of those weights, mapped only when
+an op reads it as a tensor (:func:`~roofline.importers.onnx_ops.defer_weight_layout`): an op
+that reads it as its weight (an exported LSTM's gates, reordered) holds the initializers.
+Mapping of ONNX ops: :mod:`roofline.importers.onnx_ops`.
 """
 
 from __future__ import annotations
@@ -280,6 +283,11 @@ def _run_inference(
     return types
 
 
+def _replay(g: OnnxGraph, node: Any) -> None:
+    """Map a node held back as a layout of weights, now that an op reads its output."""
+    map_node(g, node, defer=False)
+
+
 def from_onnx(
     model: str | os.PathLike[str] | onnx.ModelProto,
     dims: dict[str, int] | None = None,
@@ -315,7 +323,7 @@ def from_onnx(
     _check_targets(proto, shapes, inits, origin, fixed, next(iter(inputs)))
     label = name or (Path(origin).stem if not origin.startswith("<") else proto.graph.name)
     builder = SpecBuilder(label or "model", origin, strict)
-    g = OnnxGraph(builder, TRACE_BATCH, shapes, inits)
+    g = OnnxGraph(builder, TRACE_BATCH, shapes, inits, replay=_replay)
     for node in proto.graph.node:
         for x in node.input:
             g.consumers[x] = g.consumers.get(x, 0) + 1
@@ -336,8 +344,9 @@ def from_onnx(
                 if fixed is None
                 else _dynamic_batch_fix(next(iter(inputs))),
             ) from None
+    unread = {s for out in g.deferred for s in g.composed[out]}  # laid out, never read
     for x in inits:
-        if x not in g.used and g.is_param(x) and not g.consumers.get(x):
+        if x not in g.used and g.is_param(x) and (x in unread or not g.consumers.get(x)):
             builder.add("parameter", [], x, shape=shapes[x] or (1,), used=False)
     opset = max((o.version for o in proto.opset_import), default=0)
     producer = f"{proto.producer_name or 'unknown'} {proto.producer_version}".strip()

@@ -3,7 +3,8 @@
 =====================================================  =========================================
 ONNX                                                   roofline
 =====================================================  =========================================
-Conv (1-3D, group; symmetric pads)                     conv
+Conv (1-3D, group)                                     conv (asymmetric pads: pad + conv)
+ConvTranspose (1-3D, group)                            conv_transpose
 Gemm; MatMul with an initializer (+ Add of its bias)   linear (bias folded in as nn.Linear's)
 MatMul of two activations                              matmul
 Attention (opset 23)                                   attention
@@ -37,7 +38,7 @@ from onnx import helper
 
 from roofline.importers.builder import compact
 from roofline.importers.onnx_graph import OnnxGraph
-from roofline.importers.values import batch_axis, sample_dim
+from roofline.importers.values import Shape, batch_axis, sample_dim
 from roofline.ops.base import numel
 
 NodeHandler = Callable[[OnnxGraph, Any, dict[str, Any], str], None]
@@ -82,8 +83,9 @@ _WEIGHT_VIEWS = ("Transpose", "Reshape", "Cast", "Unsqueeze", "Squeeze", "Flatte
 _SHAPE_ONLY = ("Shape", "Size", "ConstantOfShape", "EyeLike")
 
 
-def map_node(g: OnnxGraph, node: Any) -> None:
-    """Write the ops of one ONNX node."""
+def map_node(g: OnnxGraph, node: Any, defer: bool = True) -> None:
+    """Write the ops of one ONNX node (``defer``: a layout of weights alone waits until an op
+    reads it as a tensor, :func:`defer_weight_layout`)."""
     attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
     if node.op_type in ("Identity", "Dropout") and node.input:
         g.alias[node.output[0]] = node.input[0]
@@ -92,8 +94,15 @@ def map_node(g: OnnxGraph, node: Any) -> None:
         return  # reads no data: its value is known (shape arithmetic, folded)
     if not any(g.in_graph(x) for x in node.input if x):
         return  # constants only: folded (shape arithmetic, Constant)
+    if defer and defer_weight_layout(g, node):
+        return
     src = node.input[0] if node.input else ""
-    weight_view = node.op_type in _WEIGHT_VIEWS and g.is_weight(src) and not g.is_act(src)
+    weight_view = (
+        node.op_type in _WEIGHT_VIEWS
+        and g.is_weight(src)
+        and not g.is_act(src)
+        and g.origin(src) not in g.composed
+    )
     if weight_view and not any(g.is_act(x) for x in node.input[1:] if x):
         g.derived[node.output[0]] = src  # a weight transposed in the graph
         return
@@ -101,6 +110,31 @@ def map_node(g: OnnxGraph, node: Any) -> None:
     if handler is None or node.domain not in ("", "ai.onnx"):
         return unmapped(g, node, attrs, "")
     handler(g, node, attrs, node.op_type)
+
+
+#: ops that lay weights out anew from parts of one or more initializers
+_WEIGHT_LAYOUTS = ("Slice", "Split", "Concat")
+
+
+def defer_weight_layout(g: OnnxGraph, node: Any) -> bool:
+    """Hold back a Slice, Split or Concat of weights alone (or a view of such a layout): the
+    weight, made of those initializers (:attr:`OnnxGraph.composed`), is written only when an op
+    reads it as a tensor (:meth:`OnnxGraph.tensor`). ``torch.onnx.export`` reorders an LSTM's
+    and a GRU's gates this way: the recurrent node then holds the initializers as its weights,
+    and no parameter or concat op counts them a second time, or once per sample."""
+    data = [x for x in (node.input if node.op_type == "Concat" else node.input[:1]) if x]
+    if not data or any(g.is_act(x) for x in node.input if x):
+        return False
+    layout = node.op_type in _WEIGHT_LAYOUTS
+    of_layout = node.op_type in _WEIGHT_VIEWS and g.origin(data[0]) in g.composed
+    if not (layout or of_layout) or not all(g.is_weight(x) for x in data):
+        return False
+    sources = tuple(dict.fromkeys(s for x in data for s in g.sources(x)))
+    for out in node.output:
+        if out:
+            g.deferred[out] = node
+            g.composed[out] = sources
+    return True
 
 
 def unmapped(g: OnnxGraph, node: Any, attrs: dict[str, Any], _: str) -> None:
@@ -132,29 +166,76 @@ def _pads(node: Any, attrs: dict[str, Any], nd: int) -> tuple[int, ...] | None:
     return pads[:nd]
 
 
+def _auto(attrs: dict[str, Any]) -> str:
+    auto = attrs.get("auto_pad", b"NOTSET")
+    return auto.decode() if isinstance(auto, bytes) else str(auto)
+
+
+def _pad_pairs(
+    attrs: dict[str, Any], size: Shape, kernel: Shape, stride: Shape, dilation: Shape
+) -> tuple[Shape, Shape] | None:
+    """Padding (before, after) of each spatial dim by ONNX's rules: ``pads``, or ``auto_pad``
+    SAME_UPPER / SAME_LOWER (the output ceil(in / stride); an odd total puts the extra one
+    after / before); None for an auto_pad ONNX does not define."""
+    auto, nd = _auto(attrs), len(kernel)
+    if auto == "VALID":
+        return (0,) * nd, (0,) * nd
+    if auto in ("NOTSET", ""):
+        pads = _ints(attrs.get("pads"), 2 * nd, 0)
+        return pads[:nd], pads[nd:]
+    if auto not in ("SAME_UPPER", "SAME_LOWER"):
+        return None
+    before, after = [], []
+    for i, k, s, d in zip(size, kernel, stride, dilation):
+        total = max(0, (-(-i // s) - 1) * s + (k - 1) * d + 1 - i)
+        small, large = total // 2, total - total // 2
+        before.append(small if auto == "SAME_UPPER" else large)
+        after.append(large if auto == "SAME_UPPER" else small)
+    return tuple(before), tuple(after)
+
+
 # -- weighted ops ---------------------------------------------------------------------------------
-CONV_DEFAULTS = {"stride": 1, "padding": 0, "dilation": 1, "groups": 1, "bias": False}
+CONV_DEFAULTS = {
+    "stride": 1,
+    "padding": 0,
+    "output_padding": 0,
+    "dilation": 1,
+    "groups": 1,
+    "bias": False,
+}
 
 
 @handles("Conv")
 def conv(g: OnnxGraph, node: Any, attrs: dict[str, Any], _: str) -> None:
+    """A conv; padding that differs between the two sides of a dim (asymmetric ``pads``,
+    ``auto_pad`` SAME_*) is the conv's symmetric part, the rest a ``pad`` op before it, as
+    PyTorch runs ``padding="same"`` with an even kernel."""
     x, w = node.input[0], node.input[1]
     bias = node.input[2] if len(node.input) > 2 and node.input[2] else None
     w_shape = g.shapes[g.name(w)]
     nd = len(w_shape) - 2
-    pads = _pads(node, attrs, nd)
-    if not g.is_weight(w) or pads is None:
+    kernel = tuple(int(k) for k in w_shape[2:])
+    stride = _ints(attrs.get("strides"), nd, 1)
+    dilation = _ints(attrs.get("dilations"), nd, 1)
+    pairs = _pad_pairs(attrs, g.ps(x)[1:], kernel, stride, dilation)
+    if not g.is_weight(w) or pairs is None:
         return unmapped(g, node, attrs, "")
     base = _base(node, True)
+    src = g.tensor(x, base)
+    padding = tuple(min(b, a) for b, a in zip(*pairs))
+    extra = [(b - p, a - p) for b, a, p in zip(*pairs, padding)]
+    if any(b or a for b, a in extra):
+        pad = tuple(n for pair in reversed(extra) for n in pair)  # F.pad's order: last dim first
+        src = g.b.add("pad", [src], f"{base}.pad", padding=pad)
     tied = g.weight(w, base)
     g.weight(bias, base)
     fields = compact(
         dict(
             out_channels=int(w_shape[0]),
-            kernel_size=tuple(int(k) for k in w_shape[2:]),
-            stride=_ints(attrs.get("strides"), nd, 1),
-            padding=pads,
-            dilation=_ints(attrs.get("dilations"), nd, 1),
+            kernel_size=kernel,
+            stride=stride,
+            padding=padding,
+            dilation=dilation,
             groups=int(attrs.get("group", 1)),
             bias=bias is not None,
         ),
@@ -162,7 +243,87 @@ def conv(g: OnnxGraph, node: Any, attrs: dict[str, Any], _: str) -> None:
     )
     if tied:
         fields["tied_to"] = tied
-    g.emit("conv", [x], node.output[0], base, **fields)
+    g.emit_named("conv", [src], [x], node.output[0], base, **fields)
+
+
+@handles("ConvTranspose")
+def conv_transpose(g: OnnxGraph, node: Any, attrs: dict[str, Any], _: str) -> None:
+    """A transposed conv. Its padding and output padding are the node's when they give the
+    inferred output size (as exported from PyTorch), else derived from that size (``auto_pad``,
+    ``output_shape``, asymmetric ``pads``); an odd crop that PyTorch's symmetric padding cannot
+    express is a zero-cost slice of the output (the work is set by the input either way)."""
+    x, w, out = node.input[0], node.input[1], node.output[0]
+    bias = node.input[2] if len(node.input) > 2 and node.input[2] else None
+    w_shape = g.shapes[g.name(w)]
+    nd = len(w_shape) - 2
+    size, want = g.ps(x)[1:], g.ps(out)[1:]
+    if not g.is_weight(w) or len(want) != nd:
+        return unmapped(g, node, attrs, "")
+    kernel = tuple(int(k) for k in w_shape[2:])
+    stride = _ints(attrs.get("strides"), nd, 1)
+    dilation = _ints(attrs.get("dilations"), nd, 1)
+    plan = _transposed_padding(attrs, size, want, kernel, stride, dilation)
+    if plan is None:
+        return unmapped(g, node, attrs, "")
+    padding, output_padding, crop = plan
+    base = _base(node, True)
+    tied = g.weight(w, base)
+    g.weight(bias, base)
+    groups = int(attrs.get("group", 1))
+    fields = compact(
+        dict(
+            out_channels=int(w_shape[1]) * groups,
+            kernel_size=kernel,
+            stride=stride,
+            padding=padding,
+            output_padding=output_padding,
+            dilation=dilation,
+            groups=groups,
+            bias=bias is not None,
+        ),
+        CONV_DEFAULTS,
+    )
+    if tied:
+        fields["tied_to"] = tied
+    if not any(crop):
+        g.emit("conv_transpose", [x], out, base, **fields)
+        return
+    name = g.b.add("conv_transpose", [g.tensor(x, base)], base, **fields)
+    for i, n in enumerate(crop):
+        if n:
+            stop = g.b.shapes[name][1 + i] - n
+            name = g.b.add("slice", [name], f"{base}.crop", dim=1 + i, stop=stop)
+    g.acts[out] = g.b.view_as(name, g.ps(out), f"{base}.view")
+
+
+def _transposed_padding(
+    attrs: dict[str, Any], size: Shape, want: Shape, kernel: Shape, stride: Shape, dilation: Shape
+) -> tuple[Shape, Shape, Shape] | None:
+    """(padding, output_padding, crop) per dim of a ConvTranspose whose output is ``want``."""
+    nd = len(kernel)
+    full = [(i - 1) * s + d * (k - 1) + 1 for i, k, s, d in zip(size, kernel, stride, dilation)]
+    pads = _ints(attrs.get("pads"), 2 * nd, 0)
+    given = _ints(attrs.get("output_padding"), nd, 0)
+    if (
+        _auto(attrs) in ("NOTSET", "")
+        and pads[:nd] == pads[nd:]
+        and all(f - 2 * p + o == n for f, p, o, n in zip(full, pads, given, want))
+        and all(o < s or o < d for o, s, d in zip(given, stride, dilation))
+    ):
+        return pads[:nd], given, (0,) * nd
+    plan: list[tuple[int, int, int]] = []
+    for f, n, s, d in zip(full, want, stride, dilation):
+        total = f - n  # 2 * padding - output_padding
+        p = max(0, -(-total // 2))
+        o = 2 * p - total
+        if o < s or o < d:
+            plan.append((p, o, 0))
+        elif total >= 0:
+            plan.append((total // 2, 0, total % 2))
+        else:
+            return None
+    padding, output_padding, crop = zip(*plan)
+    return tuple(padding), tuple(output_padding), tuple(crop)
 
 
 @handles("Gemm")
@@ -245,7 +406,7 @@ def einsum(g: OnnxGraph, node: Any, attrs: dict[str, Any], _: str) -> None:
         g.b.view_as(g.tensor(node.input[0], base), (count, m, k), f"{base}.lhs"),
         g.b.view_as(g.tensor(node.input[1], base), (count, k, n), f"{base}.rhs"),
     ]
-    g.acts[node.output[0]] = g.b.add_as("matmul", ins, g.ps(node.output[0]), base)
+    g.emit_named("matmul", ins, list(node.input), node.output[0], base)
 
 
 @handles("Attention")
@@ -327,12 +488,24 @@ def recurrent(g: OnnxGraph, node: Any, attrs: dict[str, Any], op: str) -> None:
 
 
 # -- normalization, pooling, reductions -----------------------------------------------------------
+def _learned(g: OnnxGraph, base: str, *inputs: str) -> list[bool]:
+    """For each scale or bias input of a norm: whether it is a parameter (then recorded as a
+    weight of op ``base``). An exporter writes a norm without affine parameters with folded
+    constants (ones, zeros) in their place; those are no parameters."""
+    out = []
+    for x in inputs:
+        learned = bool(x) and g.is_weight(x) and not g.is_folded(x)
+        if learned:
+            g.weight(x, base)
+        out.append(learned)
+    return out
+
+
 @handles("BatchNormalization")
 def batchnorm(g: OnnxGraph, node: Any, attrs: dict[str, Any], _: str) -> None:
     base = _base(node, True)
-    g.weight(node.input[1], base)
-    g.weight(node.input[2], base)
-    fields = {} if g.is_weight(node.input[1]) else {"affine": False}
+    scale, _bias = _learned(g, base, node.input[1], node.input[2])
+    fields = {} if scale else {"affine": False}
     g.emit("batchnorm", [node.input[0]], node.output[0], base, **fields)
 
 
@@ -341,17 +514,14 @@ def layernorm(g: OnnxGraph, node: Any, attrs: dict[str, Any], _: str) -> None:
     x = node.input[0]
     rank = len(g.shapes[g.name(x)])
     axis = int(attrs.get("axis", -1)) % rank
-    scale = node.input[1] if len(node.input) > 1 else ""
-    bias = node.input[2] if len(node.input) > 2 else ""
     base = _base(node, True)
-    g.weight(scale, base)
-    g.weight(bias, base)
+    scale, bias = _learned(g, base, *(list(node.input[1:3]) + ["", ""])[:2])
     fields: dict[str, Any] = {}
     if rank - axis != 1:
         fields["normalized_ndim"] = rank - axis
-    if not g.is_weight(scale):
+    if not scale:
         fields["affine"] = False
-    elif not g.is_weight(bias):
+    elif not bias:
         fields["bias"] = False
     g.emit("layernorm", [x], node.output[0], base, **fields)
 
@@ -362,10 +532,9 @@ def groupnorm(g: OnnxGraph, node: Any, attrs: dict[str, Any], op: str) -> None:
     channels = g.ps(x)[0]
     groups = channels if op == "InstanceNormalization" else int(attrs["num_groups"])
     base = _base(node, True)
-    g.weight(node.input[1], base)
-    g.weight(node.input[2], base)
+    scale, _bias = _learned(g, base, node.input[1], node.input[2])
     fields: dict[str, Any] = {"num_groups": groups}
-    if not g.is_weight(node.input[1]):
+    if not scale:
         fields["affine"] = False
     g.emit("groupnorm", [x], node.output[0], base, **fields)
 
@@ -597,7 +766,7 @@ def concat(g: OnnxGraph, node: Any, attrs: dict[str, Any], _: str) -> None:
         want = list(g.ps(out))
         want[d] = int(g.shapes[g.name(x)][int(attrs["axis"]) % len(full)])
         names.append(g.b.view_as(g.tensor(x, base), tuple(want), f"{base}.view"))
-    g.acts[out] = g.b.add_as("concat", names, g.ps(out), base, dim=d)
+    g.emit_named("concat", names, ins, out, base, dim=d)
 
 
 @handles("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Expand", "Slice", "Split")

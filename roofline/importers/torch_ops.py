@@ -9,6 +9,7 @@ whose tensors are all constants are folded (nothing written). Any op without a h
 aten                                     roofline
 =======================================  ===================================================
 convolution (1-3D, groups)               conv (tied_to when its weights ran before)
+convolution, transposed                  conv_transpose
 addmm / mm with a parameter operand      linear (bias from addmm), else matmul
 bmm / baddbmm by an expanded parameter   linear (the weight read once, tied_to as above)
 bmm / baddbmm / mm of activations        matmul (+ elementwise add for baddbmm's input)
@@ -23,7 +24,7 @@ relu, gelu, sigmoid, hardswish...        activation
 add, mul, where, exp, clamp...           elementwise (broadcast, scalar operands)
 cat / stack                              concat (stack: unsqueeze views first)
 views (view, permute, slice, split...)   reshape / permute / slice / expand / view (no cost)
-clone, copy_, roll, _to_copy             copy
+clone, copy_, roll, _to_copy, repeat     copy
 constant_pad_nd                          pad
 index, index_select, gather              gather
 upsample nearest / bilinear (integer)    interpolate
@@ -133,36 +134,48 @@ def _ints(v: Any, n: int) -> tuple[int, ...]:
 
 
 # -- convolution and matrix products --------------------------------------------------------------
-CONV_DEFAULTS = {"stride": 1, "padding": 0, "dilation": 1, "groups": 1, "bias": False}
+CONV_DEFAULTS = {
+    "stride": 1,
+    "padding": 0,
+    "output_padding": 0,
+    "dilation": 1,
+    "groups": 1,
+    "bias": False,
+}
 
 
 @handles(aten.convolution, aten._convolution)
 def convolution(tr: Tracer, func: Any, a: dict[str, Any], out: Any) -> None:
     x, w, bias = a["input"], a["weight"], a["bias"]
-    if a["transposed"] or not tr.is_param(w):
+    if not tr.is_param(w):
         return unmapped(tr, func, a, out)
     nd = w.dim() - 2
-    base = tr.where("conv")
+    transposed = bool(a["transposed"])
+    kind = "conv_transpose" if transposed else "conv"
+    base = tr.where(kind)
     src, copies = _one_copy(tr, x, nd, base)
     tied = tr.weight(w, base)
     tr.weight(bias, base)
-    fields: dict[str, Any] = compact(
-        dict(
-            out_channels=int(w.shape[0]),
-            kernel_size=tuple(int(k) for k in w.shape[2:]),
-            stride=_ints(a["stride"], nd),
-            padding=_ints(a["padding"], nd),
-            dilation=_ints(a["dilation"], nd),
-            groups=int(a["groups"]),
-            bias=bias is not None,
-        ),
-        CONV_DEFAULTS,
+    groups = int(a["groups"])
+    # a transposed conv's weight is (in_channels, out_channels / groups, *kernel_size)
+    out_channels = int(w.shape[1]) * groups if transposed else int(w.shape[0])
+    shape: dict[str, Any] = dict(
+        out_channels=out_channels,
+        kernel_size=tuple(int(k) for k in w.shape[2:]),
+        stride=_ints(a["stride"], nd),
+        padding=_ints(a["padding"], nd),
+        dilation=_ints(a["dilation"], nd),
+        groups=groups,
+        bias=bias is not None,
     )
+    if transposed:
+        shape["output_padding"] = _ints(a["output_padding"], nd)
+    fields: dict[str, Any] = compact(shape, CONV_DEFAULTS)
     if tied:
         fields["tied_to"] = tied
     if copies > 1:
         fields.update(repeat=copies, shared_weights=True)
-    tr.emit_named("conv", [src], [x], out, base, **fields)
+    tr.emit_named(kind, [src], [x], out, base, **fields)
 
 
 def _one_copy(tr: Tracer, x: torch.Tensor, nd: int, base: str) -> tuple[str, int]:
@@ -482,7 +495,9 @@ def batch_norm(tr: Tracer, func: Any, a: dict[str, Any], out: Any) -> None:
     base = tr.where("batchnorm")
     tr.weight(w, base)
     tr.weight(a["bias"], base)
-    fields = {} if w is not None else {"affine": False}
+    # a weight computed from the parameters (InstanceNorm's, repeated over the batch) holds no
+    # parameters of its own: the ops that computed it read them
+    fields = {} if tr.is_param(w) else {"affine": False}
     tr.emit("batchnorm", [a["input"]], _first(out), base, **fields)
     _rest_const(tr, out)
 
@@ -496,9 +511,9 @@ def layer_norm(tr: Tracer, func: Any, a: dict[str, Any], out: Any) -> None:
     fields: dict[str, Any] = {}
     if len(a["normalized_shape"]) != 1:
         fields["normalized_ndim"] = len(a["normalized_shape"])
-    if w is None:
+    if not tr.is_param(w):  # as batch_norm: a computed weight holds no parameters
         fields["affine"] = False
-    elif bias is None:
+    elif not tr.is_param(bias):
         fields["bias"] = False
     tr.emit("layernorm", [a["input"]], _first(out), base, **fields)
     _rest_const(tr, out)
@@ -511,7 +526,7 @@ def group_norm(tr: Tracer, func: Any, a: dict[str, Any], out: Any) -> None:
     tr.weight(w, base)
     tr.weight(a["bias"], base)
     fields: dict[str, Any] = {"num_groups": int(a["group"])}
-    if w is None:
+    if not tr.is_param(w):  # as batch_norm: a computed weight holds no parameters
         fields["affine"] = False
     tr.emit("groupnorm", [a["input"]], _first(out), base, **fields)
     _rest_const(tr, out)
@@ -693,6 +708,15 @@ def cat(tr: Tracer, func: Any, a: dict[str, Any], out: Any) -> None:
 @handles(aten.clone, aten._to_copy, aten.roll, aten.flip, aten.lift_fresh_copy)
 def copy(tr: Tracer, func: Any, a: dict[str, Any], out: Any) -> None:
     tr.emit("copy", [a["self"]], out, tr.where("copy", False))
+
+
+@handles(aten.repeat)
+def repeat(tr: Tracer, func: Any, a: dict[str, Any], out: Any) -> None:
+    """``Tensor.repeat``: a copy that writes its output (the input seen as the output's shape,
+    a zero-cost view, then copied)."""
+    base = tr.where("repeat", False)
+    src = tr.b.view_as(tr.tensor(a["self"]), tr.ps(out), f"{base}.view")
+    tr.emit_named("copy", [src], [a["self"]], out, base)
 
 
 @handles(aten.copy_)

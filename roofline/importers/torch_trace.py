@@ -133,12 +133,17 @@ class _Functions(TorchFunctionMode):
         return func(*args, **kwargs)
 
 
-def _meta_inputs(inputs: Sequence[Any], batch_dim: int | None) -> tuple[list[Any], int]:
-    """Meta tensors for the example inputs, with the batch scaled to TRACE_BATCH; and the
-    batch traced at (1: no batch axis).
+def _meta_inputs(
+    inputs: Sequence[Any], batch_dim: int | None, broadcast: bool = False
+) -> tuple[list[Any], int, list[int]]:
+    """Meta tensors for the example inputs, with the batch scaled to TRACE_BATCH; the batch
+    traced at (1: no batch axis); and the positions of the inputs read as broadcast.
 
     The example's batch is the greatest common divisor of the inputs' sizes at ``batch_dim``:
-    an EmbeddingBag's indices (B * pooling) and offsets (B) both scale with it.
+    an EmbeddingBag's indices (B * pooling) and offsets (B) both scale with it. With
+    ``broadcast``, an input of size 1 there beside inputs of larger sizes is shared by every
+    sample (a position table, ``position_ids`` of shape (1, T)): it keeps its size, and the batch
+    is the divisor of the others.
     """
     specs: list[tuple[list[int], Any] | None] = []
     for x in inputs:
@@ -148,22 +153,42 @@ def _meta_inputs(inputs: Sequence[Any], batch_dim: int | None) -> tuple[list[Any
             specs.append((list(x), torch.float32))
         else:
             specs.append(None)
-    sizes = [
-        s[0][batch_dim]
-        for s in specs
+    sizes = {
+        i: s[0][batch_dim]
+        for i, s in enumerate(specs)
         if s is not None and batch_dim is not None and len(s[0]) > batch_dim
-    ]
-    b0 = math.gcd(*sizes) if sizes else 0
+    }
+    shared = [i for i, n in sizes.items() if n == 1] if broadcast else []
+    if len(shared) == len(sizes):
+        shared = []
+    b0 = math.gcd(*(n for i, n in sizes.items() if i not in shared)) if sizes else 0
     out: list[Any] = []
-    for x, s in zip(inputs, specs):
+    for i, (x, s) in enumerate(zip(inputs, specs)):
         if s is None:
             out.append(x)
             continue
         shape, dtype = s
-        if b0 and batch_dim is not None and len(shape) > batch_dim:
-            shape[batch_dim] = shape[batch_dim] // b0 * TRACE_BATCH
+        if b0 and i in sizes and i not in shared:
+            shape[batch_dim] = shape[batch_dim] // b0 * TRACE_BATCH  # type: ignore[index]
         out.append(torch.empty(shape, dtype=dtype, device="meta"))
-    return out, (TRACE_BATCH if b0 else 1)
+    return out, (TRACE_BATCH if b0 else 1), shared
+
+
+def _mixed(inputs: Sequence[Any], batch_dim: int | None) -> bool:
+    """Whether some example inputs have size 1 at ``batch_dim`` and others a larger size."""
+    _, _, shared = _meta_inputs(inputs, batch_dim, broadcast=True)
+    return bool(shared)
+
+
+def _tensors_in(value: Any) -> list[torch.Tensor]:
+    """The tensors of a forward's result (a tensor, or tuples, lists and dicts of them)."""
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (tuple, list)):
+        return [t for v in value for t in _tensors_in(v)]
+    return []
 
 
 def _meta_param(p: torch.Tensor) -> torch.Tensor:
@@ -209,7 +234,9 @@ def from_torch(
         meta tensors that require grad for the trace, the module is not changed).
     *example_inputs : tensor or shape
         The forward's positional inputs, as tensors (only their shape and dtype are used) or
-        shapes (``(1, 3, 224, 224)``: a float32 tensor).
+        shapes (``(1, 3, 224, 224)``: a float32 tensor). Where they cannot all carry the batch
+        because an input of size 1 at ``batch_dim`` broadcasts against larger ones (``(4, 16)``
+        token ids with ``(1, 16)`` position ids), the size-1 inputs are shared by every sample.
     name : str, optional
         The model's name (default: the module's class name, lower case).
     strict : bool
@@ -232,12 +259,51 @@ def from_torch(
     label = type(module).__name__
     model_name = name or label.lower()
     origin = f"module {label}"
-    builder = SpecBuilder(model_name, origin, strict)
-    inputs, batch = _meta_inputs(example_inputs, batch_dim)
+    # Read first with every input carrying the batch (the gcd of their sizes); where that
+    # reading cannot run because an input of size 1 broadcasts against the batched ones, read
+    # such inputs as shared by the samples. That reading must give a result that carries the
+    # batch, so an input that scales with the batch is never taken as shared.
+    readings = (False, True) if _mixed(example_inputs, batch_dim) else (False,)
+    first: SpecError | None = None
+    for broadcast in readings:
+        builder = SpecBuilder(model_name, origin, strict)
+        try:
+            tracer, batch, shared = _trace(module, example_inputs, batch_dim, broadcast, builder)
+            break
+        except SpecError as exc:
+            if first is None:
+                first = exc
+    else:
+        assert first is not None
+        raise first
+    spec = builder.spec(
+        description=f"{label} imported from PyTorch by roofline.from_torch",
+        source=f"torch module {type(module).__module__}.{label}, traced on the meta device",
+        notes=_notes(tracer, example_inputs, batch, shared),
+    )
+    model = build_model(spec)
+    warn_unmapped(model, builder.unmapped, origin)
+    return model
+
+
+def _trace(
+    module: nn.Module,
+    example_inputs: Sequence[Any],
+    batch_dim: int | None,
+    broadcast: bool,
+    builder: SpecBuilder,
+) -> tuple[Tracer, int, list[str]]:
+    """Trace the forward into ``builder``; return the tracer, the batch traced at and the names
+    of the inputs read as shared by the samples (:func:`_meta_inputs`)."""
+    inputs, batch, positions = _meta_inputs(example_inputs, batch_dim, broadcast)
     tracer = Tracer(builder, batch)
-    for arg_name, x in zip(_input_names(module, len(inputs)), inputs):
+    shared: list[str] = []
+    for i, (arg_name, x) in enumerate(zip(_input_names(module, len(inputs)), inputs)):
         if isinstance(x, torch.Tensor):
-            tracer.bind(x, Act(builder.input(arg_name, tracer.ps(x))))
+            graph_input = builder.input(arg_name, tracer.ps(x))
+            tracer.bind(x, Act(graph_input))
+            if i in positions:
+                shared.append(graph_input)
     params = dict(module.named_parameters(remove_duplicate=False))
     buffers = dict(module.named_buffers(remove_duplicate=False))
     meta: dict[str, torch.Tensor] = {}
@@ -256,17 +322,15 @@ def from_torch(
             tracer.bind(by_id[id(buf)], Const(bname))
         meta[bname] = by_id[id(buf)]
     on_meta = all(t is params.get(k, buffers.get(k)) for k, t in meta.items())
-    out = _run(module, tracer, inputs, meta, on_meta, origin)
+    out = _run(module, tracer, inputs, meta, on_meta, builder.origin)
+    if shared and not any(tracer.batched(t) for t in _tensors_in(out)):
+        raise SpecError(
+            "no output carries the batch when the inputs of size 1 are read as shared",
+            file=builder.origin,
+        )
     del out
     _unused(tracer, module)
-    spec = builder.spec(
-        description=f"{label} imported from PyTorch by roofline.from_torch",
-        source=f"torch module {type(module).__module__}.{label}, traced on the meta device",
-        notes=_notes(tracer, example_inputs, batch),
-    )
-    model = build_model(spec)
-    warn_unmapped(model, builder.unmapped, origin)
-    return model
+    return tracer, batch, shared
 
 
 def _run(
@@ -339,10 +403,12 @@ def _unused(tracer: Tracer, module: nn.Module) -> None:
             tracer.b.add("parameter", [], pname, shape=tuple(t.shape) or (1,), used=False)
 
 
-def _notes(tracer: Tracer, example_inputs: Sequence[Any], batch: int) -> str:
+def _notes(tracer: Tracer, example_inputs: Sequence[Any], batch: int, shared: list[str]) -> str:
     shapes = [list(x.shape) if isinstance(x, torch.Tensor) else x for x in example_inputs]
     unused = sorted(set(tracer.full_params) - tracer.used)
     text = f"Example inputs {shapes}; per-sample shapes as written (batch traced at {batch})."
+    if shared:
+        text += f" Shared by every sample (size 1 beside batched inputs): {', '.join(shared)}."
     if unused:
         n = sum(tracer.full_params[p].numel() for p in unused)
         text += f" {len(unused)} parameters ({n:,} elements) never run in the forward: " + (

@@ -3,6 +3,7 @@
 from roofline.ops import (  # noqa: F401  (imported for registration)
     attention,
     conv,
+    conv_transpose,
     decoder,
     detection,
     embedding,

@@ -187,6 +187,17 @@ class SpecBuilder:
         return data
 
 
+#: the defaults of a conv's and a transposed conv's fields, left out of a written spec
+CONV_DEFAULTS = {
+    "stride": 1,
+    "padding": 0,
+    "output_padding": 0,
+    "dilation": 1,
+    "groups": 1,
+    "bias": False,
+}
+
+
 def compact(fields: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
     """``fields`` with per-dim tuples whose entries are equal written as one int, and values
     equal to their default left out (a written spec states what differs, as PyTorch code)."""

@@ -36,7 +36,7 @@ from typing import Any
 
 from onnx import helper
 
-from roofline.importers.builder import compact
+from roofline.importers.builder import CONV_DEFAULTS, compact
 from roofline.importers.onnx_graph import OnnxGraph
 from roofline.importers.values import Shape, batch_axis, sample_dim
 from roofline.ops.base import numel
@@ -195,16 +195,6 @@ def _pad_pairs(
 
 
 # -- weighted ops ---------------------------------------------------------------------------------
-CONV_DEFAULTS = {
-    "stride": 1,
-    "padding": 0,
-    "output_padding": 0,
-    "dilation": 1,
-    "groups": 1,
-    "bias": False,
-}
-
-
 @handles("Conv")
 def conv(g: OnnxGraph, node: Any, attrs: dict[str, Any], _: str) -> None:
     """A conv; padding that differs between the two sides of a dim (asymmetric ``pads``,

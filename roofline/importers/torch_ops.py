@@ -39,7 +39,7 @@ from typing import Any
 
 import torch
 
-from roofline.importers.builder import compact
+from roofline.importers.builder import CONV_DEFAULTS, compact
 from roofline.importers.torch_tracer import Tracer
 from roofline.importers.values import Act, Const, batch_axis, sample_dim
 from roofline.ops.base import broadcast_shapes, numel
@@ -134,16 +134,6 @@ def _ints(v: Any, n: int) -> tuple[int, ...]:
 
 
 # -- convolution and matrix products --------------------------------------------------------------
-CONV_DEFAULTS = {
-    "stride": 1,
-    "padding": 0,
-    "output_padding": 0,
-    "dilation": 1,
-    "groups": 1,
-    "bias": False,
-}
-
-
 @handles(aten.convolution, aten._convolution)
 def convolution(tr: Tracer, func: Any, a: dict[str, Any], out: Any) -> None:
     x, w, bias = a["input"], a["weight"], a["bias"]

@@ -39,6 +39,26 @@ def conv_out_size(size: int, kernel: int, stride: int, padding: int, dilation: i
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
+def per_dim(data: Any, defaults: dict[str, int | None]) -> Any:
+    """A conv's raw fields ``data`` with each per-dim field of ``defaults`` written as one int
+    (or left out: its default) repeated over the spatial dims, their number read from
+    ``kernel_size`` or else ``input_size`` where one is a list (what is not a mapping, as given)."""
+    if not isinstance(data, dict):
+        return data
+    data = dict(data)
+    nd = None
+    for key in ("kernel_size", "input_size"):
+        if isinstance(data.get(key), (list, tuple)):
+            nd = len(data[key])
+            break
+    if nd is not None:
+        for key, default in defaults.items():
+            val = data.get(key, default)
+            if isinstance(val, int) and not isinstance(val, bool):
+                data[key] = (val,) * nd
+    return data
+
+
 def bind_channels(shapes: list[Shape], fields: dict[str, Any], channels: str) -> dict[str, Any]:
     """Fill (or check) ``channels`` and ``input_size`` from a (C, *spatial) input."""
     out = dict(fields)
@@ -74,26 +94,7 @@ class Conv(Op):
     @model_validator(mode="before")
     @classmethod
     def _broadcast(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        data = dict(data)
-        ks = data.get("kernel_size")
-        nd = None
-        if isinstance(ks, (list, tuple)):
-            nd = len(ks)
-        elif isinstance(data.get("input_size"), (list, tuple)):
-            nd = len(data["input_size"])
-        if nd is not None:
-            for key, default in (
-                ("kernel_size", None),
-                ("stride", 1),
-                ("padding", 0),
-                ("dilation", 1),
-            ):
-                val = data.get(key, default)
-                if isinstance(val, int) and not isinstance(val, bool):
-                    data[key] = (val,) * nd
-        return data
+        return per_dim(data, {"kernel_size": None, "stride": 1, "padding": 0, "dilation": 1})
 
     @model_validator(mode="after")
     def _check(self) -> Conv:

@@ -24,7 +24,7 @@ from pydantic import Field, model_validator
 
 from roofline.kinds import OpCategory
 from roofline.ops.base import Counts, Gemm, Op, Shape, check_spatial, numel, register
-from roofline.ops.conv import bind_channels
+from roofline.ops.conv import bind_channels, per_dim
 
 
 def conv_transpose_out_size(
@@ -72,21 +72,8 @@ class ConvTranspose(Op):
     @model_validator(mode="before")
     @classmethod
     def _broadcast(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        data = dict(data)
-        nd = None
-        for key in ("kernel_size", "input_size"):
-            if isinstance(data.get(key), (list, tuple)):
-                nd = len(data[key])
-                break
-        if nd is not None:
-            defaults = {"stride": 1, "padding": 0, "output_padding": 0, "dilation": 1}
-            for key in _PER_DIM:
-                val = data.get(key, defaults.get(key))
-                if isinstance(val, int) and not isinstance(val, bool):
-                    data[key] = (val,) * nd
-        return data
+        defaults = {"kernel_size": None, "stride": 1, "padding": 0, "output_padding": 0}
+        return per_dim(data, {**defaults, "dilation": 1})
 
     @model_validator(mode="after")
     def _check(self) -> ConvTranspose:

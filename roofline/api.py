@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from roofline.arguments import observer_list, one_or_many
+from roofline.arguments import check_bool, observer_list, one_or_many, real_number
 from roofline.batch_sizes import batch_sizes
 from roofline.characterize import Table1Row, table1
 from roofline.counting import as_batches, count_graph
@@ -27,7 +27,7 @@ from roofline.presets import Model, load_device, load_hardware, load_model, reso
 from roofline.records import CostTable
 from roofline.result import Result
 from roofline.systems.evaluate import evaluate_system
-from roofline.systems.layout import layouts, one_device
+from roofline.systems.layout import degree_values, layouts, one_device
 from roofline.systems.result import SystemResult
 from roofline.systems.spec import System
 from roofline.table import Table
@@ -57,7 +57,8 @@ class Counts:
         counted = [int(b) if float(b).is_integer() else float(b) for b in self.costs.batch]
         if batch is None and len(counted) == 1:
             return 0
-        if batch is None or batch not in counted:
+        # a boolean is not a batch (True == 1): refused as Result.per_op refuses it
+        if batch is None or real_number(batch) is None or batch not in counted:
             listed = ", ".join(map(str, counted))
             raise SpecError(
                 "counted at several batches: pick one"
@@ -214,6 +215,7 @@ def evaluate(
     samples per replica at every batch: a SpecError otherwise), and ``batch`` the whole system's
     samples.
     """
+    fuse = check_bool("fuse", fuse)
     m = load_model(model)
     observers = observer_list(observers)
     target = hw if isinstance(hw, HardwareGrid) else load_hardware(hw)
@@ -237,6 +239,8 @@ def evaluate(
                 launch,
                 micro_batches,
             )
+    for name, degree in (("tp", tp), ("pp", pp), ("cp", cp), ("ep", ep), ("dp", dp)):
+        degree_values(degree, name)  # each a whole number >= 1, as a system checks them
     if not one_device(tp, pp, ep, dp, cp):
         raise SpecError(
             "tp, pp, ep, dp and cp need a system of devices, not one device",
@@ -283,6 +287,7 @@ def evaluate_device(
     launch : "kernel" or "graph"
         Launch overhead once per kernel (eager, default) or once per run (a CUDA graph).
     """
+    fuse = check_bool("fuse", fuse)
     m = load_model(model)
     observers = observer_list(observers)
     grid = hw if isinstance(hw, HardwareGrid) else load_device(hw)

@@ -1,5 +1,5 @@
 """Checks of the public API's arguments that are not specs: observers, executors, knob values,
-real numbers.
+real numbers, booleans (``fuse``), non-empty lists.
 
 Each turns a misuse into one :class:`~roofline.errors.SpecError` (a ``ValueError``) naming the
 argument and the fix, before any work, instead of a ``TypeError`` or ``AttributeError`` from
@@ -57,6 +57,26 @@ def one_or_many(value: Any) -> list[Any]:
     if isinstance(value, (str, bytes, dict, os.PathLike)) or not isinstance(value, Sequence):
         return [value]
     return list(value)
+
+
+def non_empty(values: list[Any], name: str, what: str, example: str) -> list[Any]:
+    """``values`` (the list :func:`one_or_many` made of argument ``name``), or a SpecError for an
+    empty one, worded as :func:`roofline.batch_sizes.batch_sizes` words ``batch=[]``: ``what``
+    says what the argument takes (``a model or a list of models``)."""
+    if not values:
+        raise SpecError(f"an empty list: {name} must be {what}", field=name, fix=example)
+    return values
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """``value`` if it is a boolean (Python's or numpy's), as a bool; a SpecError naming ``name``
+    otherwise (``fuse="no"``, ``fuse=0``, ``fuse=None``), as spec files refuse anything but
+    ``true``/``false`` in a boolean field (:mod:`roofline.field_checks`)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise SpecError(
+            f"{value!r} is not a boolean", field=name, fix=f"{name}=True or {name}=False"
+        )
+    return bool(value)
 
 
 def check_count(name: str, value: Any, example: int = 2) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from roofline.api import HardwareLike, ModelLike, default_dtype, device_file
-from roofline.arguments import one_or_many
+from roofline.arguments import check_bool, non_empty, one_or_many
 from roofline.batch_sizes import batch_sizes
 from roofline.counting import count_graph
 from roofline.errors import SpecError
@@ -81,7 +81,8 @@ def compare(
     batch : int or sequence of int
         Batch sizes (whole numbers >= 1).
     dtype : str or sequence of str, optional
-        Default: each device's ``default_dtype`` (the dtype its datasheet headlines).
+        Default (None): each device's ``default_dtype`` (the dtype its datasheet headlines). An
+        empty list of models, devices or dtypes is a SpecError, as ``batch=[]`` is.
     sla : latency target, optional
         Seconds, or text with its unit (``"10 ms"``): each row adds the largest batch meeting
         it and the batch of most throughput meeting it (:data:`~roofline.sla.SLA_COLUMNS`).
@@ -90,8 +91,14 @@ def compare(
     batch = _renamed("batches", batches, "batch", batch, (1,))
     dtype = _renamed("dtypes", dtypes, "dtype", dtype, None)
     sizes = batch_sizes(batch)
-    loaded = [load_model(m) for m in one_or_many(models)]
-    targets = [(d, load_hardware(d)) for d in one_or_many(devices)]
+    fuse = check_bool("fuse", fuse)
+    example = "e.g. compare('resnet50', 't4') or compare(['resnet50', 'bert_base'], ['t4', 'l4'])"
+    models = non_empty(one_or_many(models), "models", "a model or a list of models", example)
+    devices = non_empty(one_or_many(devices), "devices", "a device or a list of devices", example)
+    if dtype is not None and not isinstance(dtype, str):
+        non_empty(list(dtype), "dtype", "a dtype, a list of dtypes, or None", "e.g. dtype='fp16'")
+    loaded = [load_model(m) for m in models]
+    targets = [(d, load_hardware(d)) for d in devices]
     columns = [*COMPARE_COLUMNS, "layout", *(SLA_COLUMNS if sla is not None else ())]
     rows: list[list[Any]] = []
     for m in loaded:

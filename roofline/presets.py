@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from roofline.arguments import check_count
 from roofline.errors import SpecError
 from roofline.hardware import Hardware
 from roofline.importers.hf_config import load_hf_json
@@ -255,7 +256,10 @@ def system(
     device: HardwareSource, count: int, interconnect: dict[str, Any] | None = None, **fields: Any
 ) -> System:
     """Build a :class:`~roofline.systems.spec.System` of ``count`` devices in code, e.g.
-    ``rl.system("h100_sxm5", 8, interconnect={"nvlink": {...}}, name="my_node")``."""
+    ``rl.system("h100_sxm5", 8, interconnect={"nvlink": {...}}, name="my_node")``. ``count`` is
+    a whole number (an int or a numpy integer; not ``4.0``, ``"4"`` or ``True``)."""
+    check_count("count", count, example=8)
+    count = int(count)
     base = load_device(device)
     data = {
         "name": f"{count}x_{base.name}",

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from roofline import energy as en
+from roofline.arguments import real_number
 from roofline.errors import SpecError
 from roofline.formulas import dominant, throughput, time_by_bound, utilization
 from roofline.grid import HardwareGrid
@@ -470,7 +471,8 @@ class Result:
 
     def __repr__(self) -> str:
         n = len(self.grid.labels)
-        return f"Result({self.costs.model}, {n} devices, batch {list(self.costs.batch)})"
+        batches = [_num(b) for b in self.costs.batch]
+        return f"Result({self.costs.model}, {n} devices, batch {batches})"
 
     def _repr_html_(self) -> str:
         """The totals in human units, under a line naming model, dtype, devices and batches."""
@@ -484,8 +486,9 @@ class Result:
 
 
 def _is_number(x: Any) -> bool:
-    """A real number (numpy's included), not a boolean."""
-    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
+    """A real number (numpy's included), not a boolean: the check ``Counts`` shares
+    (:func:`roofline.arguments.real_number`)."""
+    return real_number(x) is not None
 
 
 def _num(x: float) -> int | float:

@@ -28,7 +28,7 @@ import numpy as np
 
 from roofline import budget, distributed, sweep_plan
 from roofline.api import HardwareLike, ModelLike, default_dtype
-from roofline.arguments import check_count, check_executor
+from roofline.arguments import check_bool, check_count, check_executor
 from roofline.batch_sizes import batch_sizes
 from roofline.counting import as_batches, count_graph
 from roofline.errors import SpecError
@@ -257,6 +257,7 @@ def sweep(
             fix="give one or several, e.g. 'resnet50' or ['resnet50', 'bert_base']",
         )
     check_executor(executor)
+    fuse = check_bool("fuse", fuse)
     pol = get_policy(policy).name
     batches = as_batches(batch_sizes(batch))
     target = load_hardware(base_device)

@@ -27,9 +27,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from roofline.api import ModelLike, evaluate_device
+from roofline.batch_sizes import batch_sizes
 from roofline.dtypes import canonical, work_unit
 from roofline.errors import SpecError
-from roofline.formatting import fmt_time, si
+from roofline.formatting import format_value, si
 from roofline.hardware import Hardware
 from roofline.kinds import LevelKind
 from roofline.knobs import vary
@@ -92,6 +93,14 @@ class WhatIf:
     def __init__(
         self, model: ModelLike, device: str | Hardware, batch: int = 1, dtype: str | None = None
     ) -> None:
+        sizes = batch_sizes(batch)  # as the API checks it: 2.7, True, "8", NaN are refused
+        if len(sizes) != 1:
+            raise SpecError(
+                f"{len(sizes)} batches: the what-if shows one (its slider moves it)",
+                field="batch",
+                fix="e.g. batch=8",
+            )
+        first = sizes[0]
         self.model = load_model(model)
         hw = load_hardware(device) if not isinstance(device, Hardware) else device
         if not isinstance(hw, Hardware):
@@ -122,8 +131,8 @@ class WhatIf:
         if onchip:
             biggest = max(lvl.capacity for lvl in onchip)
             self.capacity = _slider("on-chip capacity", _ladder(biggest, iec_bytes), biggest)
-        batches = sorted({*BATCHES, int(batch)})
-        self.batch = _slider("batch", [(str(b), b) for b in batches], int(batch))
+        batches = sorted({*BATCHES, first})
+        self.batch = _slider("batch", [(str(b), b) for b in batches], first)
         self._baselines: dict[tuple[str, int], Result] = {}
         self._quiet = True
         self.matrix_peak = _slider("matrix peak", [("", 0.0)], 0.0)
@@ -206,17 +215,9 @@ def _totals(r: Result) -> dict[str, Any]:
 
 
 def _cell(key: str, v: Any) -> str:
-    if v is None:
-        return "-"
-    if key.endswith("_s") and not key.endswith("per_s"):
-        return fmt_time(v)
-    if key == "throughput_per_s":
-        return si(v, "/s")
-    if key == "utilization":
-        return f"{100 * v:.1f}%"
-    if key.endswith("_j"):
-        return si(v, "J")
-    return str(v)
+    """One total in human units, as the result tables print it (``14 mJ``, ``12.3 ms``, ``yes``;
+    :func:`roofline.formatting.format_value`)."""
+    return format_value(key, v)
 
 
 def _html(base: dict[str, Any], now: dict[str, Any]) -> str:

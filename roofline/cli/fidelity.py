@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,10 @@ from roofline.cli.common import Command, add_output_options, emit, output_format
 from roofline.errors import SpecError
 from roofline.fidelity.calibrate import calibrate
 from roofline.fidelity.device_spec import to_yaml
-from roofline.fidelity.machine import Progress, progress_to_stderr
+from roofline.fidelity.machine import Progress, progress_to_stderr, thread_count
 from roofline.fidelity.report import load_report
-from roofline.fidelity.validate import run_validation, tables
-from roofline.output_files import image_format, write_text
+from roofline.fidelity.validate import check_clock, run_validation, tables
+from roofline.output_files import check_target, image_format, write_text
 from roofline.presets import load_device
 
 
@@ -32,13 +33,22 @@ def _say(args: argparse.Namespace) -> Progress | None:
 def run_calibrate(args: argparse.Namespace) -> int:
     """Measure this machine; print or write the device spec (YAML)."""
     out = args.output
+    if out and out != "-":  # refused before the minutes of measuring, as every output is
+        _check_targets([(out, "--output")])
+        if not out.endswith((".yaml", ".yml")):
+            raise SpecError(
+                f"{out!r} is not a YAML file: calibrate writes a device spec",
+                field="--output",
+                fix=f"e.g. {Path(out).stem or 'mymachine'}.yaml",
+            )
+    threads = _threads(args)
     name = args.name or (Path(out).stem if out and out != "-" else "calibrated")
     spec = calibrate(
         quick=args.quick,
         name=name,
         progress=_say(args),
         use_torch=not args.no_torch,
-        threads=_threads(args),
+        threads=threads,
     )
     load_device(spec)  # what is written must load
     write_output(to_yaml(spec), out)
@@ -46,12 +56,53 @@ def run_calibrate(args: argparse.Namespace) -> int:
 
 
 def _threads(args: argparse.Namespace) -> int | None:
-    if args.threads is not None and args.threads < 1:
-        raise SpecError(f"--threads {args.threads} must be 1 or more", field="--threads")
-    return args.threads
+    """``--threads``: None (every usable CPU) or a whole number from 1 to the usable CPUs."""
+    if args.threads is None:
+        return None
+    return thread_count(args.threads, field="--threads")
 
 
-def _measure(args: argparse.Namespace, say: Progress | None) -> dict[str, Any]:
+def _check_targets(targets: list[tuple[str, str]]) -> None:
+    """Each output ``(path, flag)`` a new or regular file in an existing directory
+    (:func:`~roofline.output_files.check_target`), and no file named by two flags: a SpecError
+    naming the flag, before anything is measured."""
+    seen: dict[str, str] = {}
+    for path, flag in targets:
+        try:
+            target = check_target(path)
+        except SpecError as exc:
+            raise SpecError(exc.problem, file=exc.file, field=flag, fix=exc.fix) from None
+        key = os.path.realpath(target)
+        if key in seen:
+            raise SpecError(
+                f"is written twice by this command ({seen[key]} and {flag})",
+                file=path,
+                field=flag,
+                fix="give each output its own file",
+            )
+        seen[key] = flag
+
+
+def _validate_outputs(args: argparse.Namespace) -> str:
+    """Check ``--json``, ``--plot`` and ``-o`` (name, format, target) before measuring; return
+    the output format."""
+    targets = []
+    if args.json:
+        if not args.json.endswith(".json"):
+            raise SpecError(
+                "file must end in .json", file=args.json, field="--json", fix="e.g. validation.json"
+            )
+        targets.append((args.json, "--json"))
+    if args.plot:
+        image_format(args.plot, field="--plot")
+        targets.append((args.plot, "--plot"))
+    if args.output and args.output != "-":
+        targets.append((args.output, "--output"))
+    _check_targets(targets)
+    return output_format(args)  # the -o file's extension and --format
+
+
+def _measure(args: argparse.Namespace, say: Progress | None, threads: int | None) -> dict[str, Any]:
     """Calibrate if no device is given, then run the suite."""
     if args.hw:
         hw, source = load_device(args.hw), args.hw
@@ -59,9 +110,7 @@ def _measure(args: argparse.Namespace, say: Progress | None) -> dict[str, Any]:
         if say:
             say("no --hw given: calibrating this machine first")
         hw = load_device(
-            calibrate(
-                quick=args.quick, progress=say, use_torch=not args.no_torch, threads=_threads(args)
-            )
+            calibrate(quick=args.quick, progress=say, use_torch=not args.no_torch, threads=threads)
         )
         source = "calibrated in this run"
     return run_validation(
@@ -71,24 +120,27 @@ def _measure(args: argparse.Namespace, say: Progress | None) -> dict[str, Any]:
         models=not args.no_models,
         progress=say,
         device_file=source,
-        threads=_threads(args),
+        threads=threads,
         clock=args.clock,
     )
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    """Time the kernel suite here (or re-read a report); print the tables, write JSON and chart."""
-    if args.plot:
-        image_format(args.plot, field="--plot")
-    if args.json and not args.json.endswith(".json"):
-        raise SpecError("file must end in .json", file=args.json, fix="e.g. validation.json")
-    doc = load_report(args.from_json) if args.from_json else _measure(args, _say(args))
+    """Time the kernel suite here (or re-read a report); print the tables, write JSON and chart.
+    Outputs, ``--threads`` and ``--clock`` are checked first, before anything is measured."""
+    fmt = _validate_outputs(args)
+    if args.from_json:
+        doc = load_report(args.from_json)
+    else:
+        threads = _threads(args)
+        # before calibrating: the cpu clock needs one thread
+        check_clock(args.clock, threads, field="--clock")
+        doc = _measure(args, _say(args), threads)
     text = json.dumps(doc, indent=1, allow_nan=False)
     if args.json:
         write_text(args.json, text + "\n")
     if args.plot:
         _write_chart(doc, args.plot)
-    fmt = output_format(args)
     if fmt == "json":
         write_output(text, args.output)
     elif fmt in ("csv", "parquet"):

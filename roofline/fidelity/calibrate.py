@@ -54,6 +54,7 @@ from roofline.fidelity.machine import (
     physical_memory,
     read_caches,
     set_threads,
+    thread_count,
     torch_module,
 )
 from roofline.fidelity.probes import (
@@ -85,11 +86,12 @@ def calibrate(
     use_torch : bool
         Also measure torch's GEMMs when torch is installed.
     threads : int or None
-        Threads for the BLAS, torch and the bandwidth probes (default: every usable CPU).
+        Threads for the BLAS, torch and the bandwidth probes (default: every usable CPU): a whole
+        number from 1 to the usable CPUs, else a SpecError before anything is measured.
     """
+    threads = thread_count(threads)
     say = progress or (lambda _msg: None)
     t_start = time.perf_counter()
-    threads = threads or cpus()
     torch = torch_module() if use_torch and not quick else None
     pinned = set_threads(threads, torch)
     if warn := busy_warning(threads):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import itertools
 import math
+import numbers
 import os
 import platform
 import sys
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from roofline.errors import SpecError
 
 try:  # optional: pins every BLAS it finds; OpenBLAS is reached directly without it
     from threadpoolctl import threadpool_limits
@@ -41,6 +44,29 @@ def _allowed_cpus() -> list[int]:
 def cpus() -> int:
     """CPUs this process may run on (the thread count used for every measurement)."""
     return len(_allowed_cpus())
+
+
+def thread_count(threads: Any, field: str = "threads") -> int:
+    """The threads a measurement runs on: ``threads``, or every usable CPU for None. A whole
+    number from 1 to :func:`cpus` (more threads than CPUs only wait on each other, and a huge
+    count would size the probes' buffers by it); a SpecError naming ``field`` otherwise."""
+    n = cpus()
+    if threads is None:
+        return n
+    whole = isinstance(threads, numbers.Integral) and not isinstance(threads, (bool, np.bool_))
+    if not whole or not 1 <= threads <= n:
+        problem = (
+            f"{threads!r} is more than the {n} CPUs this process may run on"
+            if whole and threads > n
+            else f"{threads!r} must be a whole number from 1 to {n}, the CPUs this process "
+            "may run on"
+        )
+        raise SpecError(
+            problem,
+            field=field,
+            fix=f"give 1 to {n}, or leave it out for all {n}",
+        )
+    return int(threads)
 
 
 def cpu_model() -> str:

@@ -4,8 +4,10 @@
 :func:`roofline.input_files.read_json` (regular files only; NaN, Infinity and deep nesting
 refused), then held to :class:`Report`: every field the tables and the chart read is there with
 its type (strict: no string for a number, no number for a string), every time positive and
-finite. Anything else is one :class:`~roofline.errors.SpecError` naming the file and the field
-(``kernels[3].measured_s``), never a ``KeyError`` or ``TypeError`` halfway through a table.
+finite; each row of ``skipped`` (the "not run" table) is a name and a reason, and each summary
+row has the fields of the first (the summary table's columns). Anything else is one
+:class:`~roofline.errors.SpecError` naming the file and the field (``kernels[3].measured_s``,
+``summary[2].p90_ratio``), never a ``KeyError`` or ``TypeError`` halfway through a table.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import os
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from roofline.errors import SpecError
 from roofline.input_files import read_json
@@ -92,6 +94,13 @@ class Device(_Part):
     file: str | None = None
 
 
+class Skipped(_Part):
+    """One kernel or model the run left out, and why (a row of the "not run" table)."""
+
+    name: str
+    reason: str
+
+
 class Report(_Part):
     """A whole report of ``roofline validate``."""
 
@@ -101,6 +110,24 @@ class Report(_Part):
     summary: list[Summary]
     kernels: list[Kernel] = Field(min_length=1)
     models: list[WholeModel]
+    skipped: list[Skipped] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _summary_columns(cls, data: Any) -> Any:
+        """Every summary row has the fields of the first: the summary table's columns."""
+        rows = data.get("summary") if isinstance(data, dict) else None
+        if isinstance(rows, list) and rows and isinstance(rows[0], dict):
+            for i, row in enumerate(rows[1:], 1):
+                missing = [k for k in rows[0] if not isinstance(row, dict) or k not in row]
+                if isinstance(row, dict) and missing:
+                    raise SpecError(
+                        f"lacks {', '.join(map(repr, missing))}, which summary[0] has (the "
+                        "summary table's columns)",
+                        field=f"summary[{i}].{missing[0]}",
+                        fix="give every summary row the same fields, as validate --json writes",
+                    )
+        return data
 
 
 def load_report(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -124,6 +151,7 @@ def load_report(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         validate(Report, doc, file=name)
     except SpecError as exc:
-        fix = exc.fix or "give a file written by validate --json"
+        fix = exc.fix if exc.fix and "README" not in exc.fix else None  # not a spec folder's
+        fix = fix or "give a file written by validate --json"
         raise SpecError(exc.problem, file=name, field=exc.field, fix=fix) from None
     return doc

@@ -35,7 +35,7 @@ from roofline.fidelity.kernels import Kernel, release, suite, torch_suite
 from roofline.fidelity.models import MODELS, measure_models
 from roofline.fidelity.timing import measure
 from roofline.hardware import Hardware
-from roofline.presets import build_model
+from roofline.presets import HardwareSource, build_model, load_device
 from roofline.table import Table
 
 #: kernels of at least this measured time are the ones the targets speak of (seconds)
@@ -118,8 +118,22 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def check_clock(clock: str, threads: int | None, field: str = "clock") -> int:
+    """The thread count a run of ``clock`` uses (``threads``, else every usable CPU, checked by
+    :func:`~roofline.fidelity.machine.thread_count`); a SpecError for an unknown clock or the cpu
+    clock on more than one thread (it sums the threads' CPU time), naming ``field``."""
+    n_threads = mach.thread_count(threads)
+    if clock not in ("wall", "cpu") or (clock == "cpu" and n_threads != 1):
+        raise SpecError(
+            f"clock {clock!r} with {n_threads} threads",
+            field=field,
+            fix="use the wall clock, or the cpu clock with one thread: --threads 1",
+        )
+    return n_threads
+
+
 def run_validation(
-    hw: Hardware,
+    hw: HardwareSource,
     quick: bool = False,
     with_torch: bool = True,
     models: bool = True,
@@ -132,8 +146,9 @@ def run_validation(
 
     Parameters
     ----------
-    hw : Hardware
-        The device spec (a calibrated one for this machine).
+    hw : str, path, mapping or Hardware
+        The device spec (a calibrated one for this machine), loaded as every ``rl.*`` function
+        loads a device (:func:`roofline.presets.load_device`).
     quick : bool
         A few small kernels and short runs (for tests); no whole models.
     with_torch : bool
@@ -143,26 +158,30 @@ def run_validation(
     progress : callable or None
         Called with one line per kernel.
     device_file : str or None
-        Where ``hw`` came from (recorded).
+        Where ``hw`` came from (recorded; default: ``hw`` itself when it is a name or a path).
     threads : int or None
-        Threads for the BLAS and torch (default: every usable CPU, as ``calibrate``).
+        Threads for the BLAS and torch (default: every usable CPU, as ``calibrate``; at most
+        those).
     clock : "wall" or "cpu"
         Time kernels by elapsed time, or by this process's CPU time (one thread only: time spent
         descheduled by other work on a shared machine then does not count).
+
+    Raises
+    ------
+    SpecError
+        Not a device; threads or clock out of range; or no kernel of the suite can be predicted on
+        the device (every one skipped: a device without an fp32 peak), before anything is timed.
 
     Notes
     -----
     The BLAS and torch thread counts of this process are left pinned to ``threads``.
     """
+    if device_file is None and isinstance(hw, (str, os.PathLike)):
+        device_file = str(hw)
+    hw = load_device(hw)
+    n_threads = check_clock(clock, threads)
     say = progress or (lambda _msg: None)
     torch = mach.torch_module() if with_torch else None
-    n_threads = threads or mach.cpus()
-    if clock not in ("wall", "cpu") or (clock == "cpu" and n_threads != 1):
-        raise SpecError(
-            f"clock {clock!r} with {n_threads} threads",
-            field="clock",
-            fix="use the wall clock, or the cpu clock with one thread",
-        )
     info = machine(mach.set_threads(n_threads, torch))
     info["clock"] = clock
     if warn := mach.busy_warning(n_threads):
@@ -171,10 +190,12 @@ def run_validation(
     t0 = time.perf_counter()
     rows: list[dict[str, Any]] = []
     skipped = not_run(with_torch, torch is not None, quick, models)
+    why_not = ""
     for i, k in enumerate(kernels, 1):
         try:
             pred = predict(k, hw)
         except SpecError as exc:  # a dtype the device has no peak for
+            why_not = f"{exc.field}: {exc.problem}" if exc.field else exc.problem
             skipped.append({"name": k.name, "reason": str(exc)})
             say(f"[{i}/{len(kernels)}] skipping {k.name}: {exc}")
             continue
@@ -200,6 +221,14 @@ def run_validation(
             f"(x{row['ratio']:.2f}, {row['bound']})"
         )
     release()
+    if not rows:
+        raise SpecError(
+            f"no kernel of the suite can be predicted on {hw.name!r}"
+            + (f" ({why_not})" if why_not else ""),
+            field="hw",
+            fix="give a device with fp32 peaks for its matrix and vector engines, such as one "
+            "written by roofline calibrate on this machine",
+        )
     whole: list[dict[str, Any]] = []
     if torch is not None and models and not quick:
         whole, missed = measure_models(hw, say, clock)

@@ -79,13 +79,16 @@ def from_validation_error(
     :class:`~roofline.errors.SpecErrors` block (several), in the order of the spec's fields.
 
     A required field reported missing beside an unknown field that is a likely misspelling of it
-    is left out (the typo is the cause; its did-you-mean names the field). A model validator's
+    is left out (the typo is the cause; its did-you-mean names the field), and so is a list's
+    "needs at least N entries" beside an error under one of its entries (pydantic counts only the
+    entries that validated: the bad entry is the one problem). A model validator's
     message that starts with ``name=`` (``hidden_size=5140 is not divisible by ...``) names the
     field ``name`` when the model has such a field.
     """
     errors = exc.errors()
     extra = [tuple(e["loc"]) for e in errors if e["type"] == "extra_forbidden"]
     kept = [e for e in errors if not _caused_by_typo(e, extra)]
+    kept = [e for e in kept if not _short_for_a_bad_entry(e, kept)]
     out: list[SpecError] = []
     for err in kept:
         one = _one(err, model, file, prefix)
@@ -102,6 +105,19 @@ def _caused_by_typo(err: Any, extra: list[tuple]) -> bool:
     return any(
         e[:-1] == loc[:-1] and difflib.get_close_matches(str(e[-1]), [str(loc[-1])], cutoff=0.6)
         for e in extra
+    )
+
+
+def _short_for_a_bad_entry(err: Any, errors: list[Any]) -> bool:
+    """Whether ``err`` is a list's ``too_short`` beside an error under one of its entries."""
+    if err["type"] != "too_short":
+        return False
+    loc = tuple(err["loc"])
+    n = len(loc)
+    return any(
+        len(e["loc"]) > n and tuple(e["loc"][:n]) == loc and isinstance(e["loc"][n], int)
+        for e in errors
+        if e is not err
     )
 
 

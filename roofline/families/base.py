@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 from roofline.field_checks import SpecModel
 from roofline.graph import Graph
@@ -18,6 +18,10 @@ class FamilyParams(SpecModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
     LIMIT_NUMBERS = True
+
+
+#: an image side in pixels: at least 1 (a family whose layers need more checks it too)
+Pixels = Annotated[int, Field(ge=1)]
 
 
 @dataclass(frozen=True)

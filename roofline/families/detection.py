@@ -37,7 +37,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from roofline.errors import SpecError, SpecErrors
-from roofline.families.base import FamilyParams, family
+from roofline.families.base import FamilyParams, Pixels, family
 from roofline.families.resnet import ResNetParams, resnet_stages, resnet_stem
 from roofline.families.shufflenet import (
     ShuffleNetV1Params,
@@ -97,7 +97,7 @@ class FasterRCNNParams(FamilyParams):
     fpn_extra_pool: bool = Field(
         True, description="add LastLevelMaxPool's 'pool' level (kernel 1, stride 2) for the RPN"
     )
-    input_size: tuple[int, int] = Field(
+    input_size: tuple[Pixels, Pixels] = Field(
         (800, 800),
         description="image (H, W) in pixels after the transform's resize and padding to a "
         "multiple of 32 (torchvision: short side 800, long side at most 1333)",

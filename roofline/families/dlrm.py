@@ -21,19 +21,26 @@ candidates is batch n (the user's features are replicated per candidate, as DLRM
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
+from roofline.errors import SpecError
 from roofline.families.base import FamilyParams, family
+from roofline.field_checks import SpecModel
 from roofline.graph import Graph
 from roofline.graph_builder import GraphBuilder
 
+#: a layer width: at least one output feature
+Width = Annotated[int, Field(ge=1)]
 
-class TableGroup(BaseModel):
+
+class TableGroup(SpecModel):
     """``count`` identical embedding tables (one ``EmbeddingBag`` op with ``repeat`` = count)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+    # a spec block like the family parameters: no booleans as numbers, nothing beyond 2**53
+    LIMIT_NUMBERS = True
 
     rows: int = Field(ge=1, description="rows (num_embeddings) of each table")
     dim: int = Field(ge=1, description="elements per row (embedding_dim)")
@@ -50,7 +57,7 @@ class DLRMParams(FamilyParams):
     """Parameters of a DLRM (``dlrm_s_pytorch``'s ``--arch-*`` options) and DCN-v2 crossing."""
 
     dense_features: int = Field(ge=1, description="dense (continuous) input features")
-    bottom_mlp: tuple[int, ...] = Field(
+    bottom_mlp: tuple[Width, ...] = Field(
         min_length=1,
         description="bottom MLP output sizes, input excluded (`--arch-mlp-bot` without its "
         "first entry); the last equals the embedding dim",
@@ -58,7 +65,7 @@ class DLRMParams(FamilyParams):
     tables: tuple[TableGroup, ...] = Field(
         min_length=1, description="embedding tables, in groups of identical tables"
     )
-    top_mlp: tuple[int, ...] = Field(
+    top_mlp: tuple[Width, ...] = Field(
         min_length=1,
         description="top MLP output sizes, input excluded (`--arch-mlp-top`); the last (1) "
         "is followed by a sigmoid",
@@ -70,7 +77,10 @@ class DLRMParams(FamilyParams):
         0, ge=0, description="DCN-v2 cross layers after a `cat` interaction (0: none)"
     )
     cross_rank: int | None = Field(
-        None, ge=1, description="rank of each low-rank cross layer (null: full-rank N x N)"
+        None,
+        ge=1,
+        description="rank of each low-rank cross layer (null: full-rank N x N); needs "
+        "cross_layers >= 1",
     )
 
     @property
@@ -91,6 +101,13 @@ class DLRMParams(FamilyParams):
             raise ValueError(
                 f"cross_layers={self.cross_layers} needs interaction='cat' (DCN crosses the "
                 f"concatenated features), got interaction={self.interaction!r}"
+            )
+        if self.cross_rank is not None and not self.cross_layers:
+            raise SpecError(
+                f"cross_rank={self.cross_rank} sets the rank of the DCN cross layers, but "
+                "cross_layers=0 adds none",
+                field="cross_rank",
+                fix="set cross_layers >= 1 with interaction: cat, or remove cross_rank",
             )
         return self
 

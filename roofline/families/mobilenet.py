@@ -12,9 +12,10 @@ scale by ``width_mult`` rounded to multiples of ``round_nearest`` (torchvision's
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from roofline.families.base import FamilyParams, family
+from roofline.errors import SpecError
+from roofline.families.base import FamilyParams, Pixels, family
 from roofline.graph import Graph
 from roofline.graph_builder import GraphBuilder
 
@@ -39,6 +40,10 @@ def make_divisible(v: float, divisor: int, min_value: int | None = None) -> int:
     return new_v
 
 
+#: the names of a setting entry's four values, in order
+_SETTING_NAMES = ("expansion t", "channels c", "repeats n", "stride s")
+
+
 class MobileNetV2Params(FamilyParams):
     """Parameters of torchvision's ``MobileNetV2(width_mult, round_nearest)``."""
 
@@ -48,13 +53,30 @@ class MobileNetV2Params(FamilyParams):
         MOBILENET_V2_SETTING,
         min_length=1,
         description="blocks as (expansion t, output channels c, repeats n, first stride s), "
-        "Table 2 of Sandler et al. 2018",
+        "Table 2 of Sandler et al. 2018; t, c, n >= 1 and s 1 or 2",
     )
     stem_channels: int = Field(32, ge=1, description="output channels of the 3x3/2 stem conv")
     last_channel: int = Field(1280, ge=1, description="output channels of the final 1x1 conv")
-    input_size: tuple[int, int] = Field((224, 224), description="input image (H, W) in pixels")
+    input_size: tuple[Pixels, Pixels] = Field(
+        (224, 224), description="input image (H, W) in pixels"
+    )
     in_channels: int = Field(3, ge=1, description="input image channels")
     num_classes: int = Field(1000, ge=1, description="classifier outputs (ImageNet: 1000)")
+
+    @model_validator(mode="after")
+    def _check(self) -> MobileNetV2Params:
+        for i, entry in enumerate(self.inverted_residual_setting):
+            for name, value in zip(_SETTING_NAMES, entry):
+                bad = value not in (1, 2) if name == "stride s" else value < 1
+                if bad:
+                    want = "1 or 2" if name == "stride s" else "at least 1"
+                    raise SpecError(
+                        f"{name}={value} in (t, c, n, s) = {list(entry)}; it must be {want}",
+                        field=f"inverted_residual_setting[{i}]",
+                        fix="write each entry as [t, c, n, s]: expansion t >= 1, output channels "
+                        "c >= 1, repeats n >= 1, stride s 1 or 2 (as torchvision's blocks take)",
+                    )
+        return self
 
 
 def _conv_bn_act(

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, PositiveInt
+from pydantic import Field, PositiveInt, model_validator
 
-from roofline.families.base import FamilyParams, family
+from roofline.errors import SpecError
+from roofline.families.base import FamilyParams, Pixels, family
 from roofline.graph import Graph
 from roofline.graph_builder import GraphBuilder
 
@@ -30,16 +31,34 @@ class ResNetParams(FamilyParams):
         description="blocks in each of the four stages (64, 128, 256, 512 base planes); "
         "ResNet-50: [3, 4, 6, 3]"
     )
-    groups: int = Field(1, ge=1, description="cardinality of the 3x3 convs (ResNeXt)")
+    groups: int = Field(
+        1, ge=1, description="cardinality of the 3x3 convs (ResNeXt); bottleneck blocks only"
+    )
     width_per_group: int = Field(
         64,
         ge=1,
         description="channels per group at 64 base planes: bottleneck width = planes * "
-        "width_per_group / 64 * groups (Wide ResNet-50-2: 128; ResNeXt 32x4d: 4)",
+        "width_per_group / 64 * groups (Wide ResNet-50-2: 128; ResNeXt 32x4d: 4); bottleneck "
+        "blocks only",
     )
-    input_size: tuple[int, int] = Field((224, 224), description="input image (H, W) in pixels")
+    input_size: tuple[Pixels, Pixels] = Field(
+        (224, 224), description="input image (H, W) in pixels"
+    )
     in_channels: int = Field(3, ge=1, description="input image channels")
     num_classes: int = Field(1000, ge=1, description="classifier outputs (ImageNet: 1000)")
+
+    @model_validator(mode="after")
+    def _check(self) -> ResNetParams:
+        if self.block == "basic" and (self.groups != 1 or self.width_per_group != 64):
+            field = "groups" if self.groups != 1 else "width_per_group"
+            raise SpecError(
+                f"{field}={getattr(self, field)} with block: basic; torchvision's BasicBlock "
+                "supports only groups=1 and width_per_group=64 (two plain 3x3 convs)",
+                field=field,
+                fix="use block: bottleneck for ResNeXt and Wide ResNet, or remove groups and "
+                "width_per_group",
+            )
+        return self
 
 
 def bottleneck(

@@ -30,7 +30,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from roofline.errors import SpecError
-from roofline.families.base import FamilyParams, family
+from roofline.families.base import FamilyParams, Pixels, family
 from roofline.graph import Graph
 from roofline.graph_builder import GraphBuilder
 
@@ -46,7 +46,9 @@ class ShuffleNetV2Params(FamilyParams):
         "(torchvision x0_5: 24, 48, 96, 192, 1024; x1_0: 24, 116, 232, 464, 1024; "
         "x1_5: 24, 176, 352, 704, 1024; x2_0: 24, 244, 488, 976, 2048)"
     )
-    input_size: tuple[int, int] = Field((224, 224), description="input image (H, W) in pixels")
+    input_size: tuple[Pixels, Pixels] = Field(
+        (224, 224), description="input image (H, W) in pixels"
+    )
     in_channels: int = Field(3, ge=1, description="input image channels")
     num_classes: int = Field(1000, ge=1, description="classifier outputs (ImageNet: 1000)")
 
@@ -75,15 +77,28 @@ class ShuffleNetV1Params(FamilyParams):
     )
     stem_channels: int = Field(24, ge=1, description="output channels of conv1 (Table 1: 24)")
     bottleneck_ratio: int = Field(
-        4, ge=1, description="unit output channels / bottleneck channels (the paper's 1/4)"
+        4,
+        ge=1,
+        description="unit output channels / bottleneck channels (the paper's 1/4); at most the "
+        "narrowest stage width",
     )
-    input_size: tuple[int, int] = Field((224, 224), description="input image (H, W) in pixels")
+    input_size: tuple[Pixels, Pixels] = Field(
+        (224, 224), description="input image (H, W) in pixels"
+    )
     in_channels: int = Field(3, ge=1, description="input image channels")
     num_classes: int = Field(1000, ge=1, description="classifier outputs (ImageNet: 1000)")
 
     @model_validator(mode="after")
     def _check(self) -> ShuffleNetV1Params:
         _check_positive(self, "stages_repeats", "stage_out_channels")
+        narrowest = min(self.stage_out_channels)
+        if self.bottleneck_ratio > narrowest:
+            raise SpecError(
+                f"bottleneck_ratio={self.bottleneck_ratio} leaves no bottleneck channel in a "
+                f"stage of {narrowest} channels (bottleneck = stage width // bottleneck_ratio)",
+                field="bottleneck_ratio",
+                fix=f"use at most {narrowest}, the narrowest stage width; the paper's ratio is 4",
+            )
         g = self.groups
         prev = self.stem_channels
         for out in self.stage_out_channels:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from roofline.families.base import FamilyParams, family
+from roofline.errors import SpecError
+from roofline.families.base import FamilyParams, Pixels, family
 from roofline.graph import Graph
 from roofline.graph_builder import GraphBuilder
 
@@ -49,6 +50,10 @@ VGG_CONFIGS: dict[str, tuple[int | str, ...]] = {
 }
 
 
+#: the smallest image side the five 2x2/2 max pools (no padding) leave at least 1 pixel: 2**5
+MIN_INPUT = 32
+
+
 class VGGParams(FamilyParams):
     """Parameters of torchvision's ``VGG(make_layers(cfgs[config], batch_norm))``."""
 
@@ -60,9 +65,24 @@ class VGGParams(FamilyParams):
     batch_norm: bool = Field(False, description="BN after every conv (torchvision vgg*_bn)")
     hidden_features: int = Field(4096, ge=1, description="width of the two hidden FC layers")
     pool_size: int = Field(7, ge=1, description="adaptive average pool output (H = W), elements")
-    input_size: tuple[int, int] = Field((224, 224), description="input image (H, W) in pixels")
+    input_size: tuple[Pixels, Pixels] = Field(
+        (224, 224),
+        description=f"input image (H, W) in pixels, at least {MIN_INPUT} (five 2x2/2 max pools)",
+    )
     in_channels: int = Field(3, ge=1, description="input image channels")
     num_classes: int = Field(1000, ge=1, description="classifier outputs (ImageNet: 1000)")
+
+    @model_validator(mode="after")
+    def _check(self) -> VGGParams:
+        if min(self.input_size) < MIN_INPUT:
+            raise SpecError(
+                f"input_size={list(self.input_size)} is too small: VGG's five 2x2 max pools "
+                f"(stride 2, no padding) halve each side five times, leaving no pixel below "
+                f"{MIN_INPUT}",
+                field="input_size",
+                fix=f"use at least {MIN_INPUT} pixels per side, e.g. [{MIN_INPUT}, {MIN_INPUT}]",
+            )
+        return self
 
 
 def vgg_features(b: GraphBuilder, x: str, p: VGGParams) -> list[str]:

@@ -282,11 +282,12 @@ def test_a_study_with_a_misfit_draws(misfit):
     plt.close("all")
 
 
-def test_the_precision_study_keeps_its_first_supported_reference():
-    """The precision study's speedups stay over the first dtype the device runs (its docs)."""
+def test_the_precision_study_takes_its_speedups_against_the_first_dtype_only():
+    """As the energy study's savings: Gaudi 3 has no fp32 peak, so fp16 has no speedup over
+    fp32 (it was 1.0, fp16 over itself)."""
     st = rl.precision_study({"resnet50": 1}, devices=("gaudi3",), dtypes=("fp32", "fp16"))
     fp16 = next(r for r in st.table if r["dtype"] == "fp16")
-    assert fp16["speedup"] == pytest.approx(1.0)
+    assert _empty(fp16["speedup"])
 
 
 # -- 4. hostile cost.pue, cost and power blocks: each with its fix ------------------------------

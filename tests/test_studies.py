@@ -205,7 +205,8 @@ def test_unsupported_dtype_is_a_row_not_an_error():
     fp64 = next(r for r in st.table if r["dtype"] == "fp64")
     assert fp64["supported"] is False
     int8 = next(r for r in st.table if r["dtype"] == "int8")
-    assert int8["speedup"] == pytest.approx(1.0)  # the first supported dtype is the reference
+    # the first dtype given is the reference: without a run of it there is no speedup
+    assert int8["supported"] is True and _empty(int8["speedup"])
 
 
 def test_precision_and_energy_studies_name_a_runs_regime_alike():
@@ -346,3 +347,7 @@ def test_the_registry_is_what_roofline_exports_and_draws():
     assert set(functions) == exported
     assert all(getattr(rl, n) is f for n, f in functions.items())
     assert set(CHARTS) == {c for e in STUDIES.values() for c in e.charts}  # no chart unused
+
+
+def _empty(x: object) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))

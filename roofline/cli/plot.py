@@ -2,7 +2,8 @@
 
 ``roofline plot KIND ... -o FILE.png|svg|pdf``:
 
-* ``roofline MODEL... --hw DEVICE``: the roofline chart (``--table1`` adds the Table 1 marks);
+* ``roofline MODEL... --hw DEVICE [--batch B...]``: the roofline chart, each model at each batch
+  (``--table1`` adds the Table 1 marks);
 * ``breakdown MODEL... --hw DEVICE... [--by category|kind|bound]``: stacked time shares;
 * ``batch MODEL --hw DEVICE [--sla 10ms]``: latency and throughput against batch size; with an
   SLA the batches :func:`roofline.sla.batches_under_sla` finds (the largest, and the best
@@ -10,6 +11,10 @@
 * a study of :data:`roofline.studies.STUDIES` by name (``embeddings``, ``engines``, ``onchip``,
   ``precision``, ``energy``, ``scaling``, ``fleet``): models and devices optional, as each study
   reads them.
+
+An option the chart does not read, and one of which it reads only the first value (a study's
+single device, say), is named in a warning (one line each), as the study's entry lists them
+(:attr:`roofline.studies.base.StudyEntry.reads`).
 """
 
 from __future__ import annotations
@@ -108,13 +113,41 @@ _ONLY = {"--table1": ("roofline",), "--by": ("breakdown",), "--sla": ("batch",)}
 
 
 def _unread(args: argparse.Namespace) -> None:
-    """A warning naming the options given that the chart of ``args.kind`` does not read."""
-    given = {"--table1": args.table1, "--by": args.by is not None, "--sla": args.sla is not None}
+    """Warnings, a line each, naming the options given that the chart of ``args.kind`` does not
+    read (the chart options of other kinds; what a study does not read, as its entry's
+    ``reads`` says), and those of which it reads only the first value."""
+    given = {
+        "--table1": bool(args.table1),
+        "--by": args.by is not None,
+        "--sla": args.sla is not None,
+    }
     unread = [opt for opt, kinds in _ONLY.items() if given[opt] and args.kind not in kinds]
+    why = {o: f"{o} is for plot {_ONLY[o][0]}" for o in unread}
+    reads = STUDIES[args.kind].reads if args.kind in STUDIES else {}
+    values = {
+        "models": list(args.models or ()),
+        "--hw": list(args.hw or ()),
+        "--batch": list(args.batch or ()),
+        "--dtype": [] if args.dtype is None else [args.dtype],
+    }
+    first = []
+    for opt, how in reads.items():
+        if how == "first" and len(values.get(opt, [])) > 1:
+            first.append(opt)
+        elif how != "first" and values.get(opt):
+            unread.append(opt)
+            why[opt] = f"{opt}: {how}"
     if unread:
         warnings.warn(
             f"plot {args.kind} does not read {', '.join(unread)}: ignored "
-            f"({'; '.join(f'{o} is for plot {_ONLY[o][0]}' for o in unread)})",
+            f"({'; '.join(why[o] for o in unread)})",
+            RooflineWarning,
+            stacklevel=2,
+        )
+    if first:
+        warnings.warn(
+            f"plot {args.kind} reads one value of {', '.join(first)}: only the first "
+            f"({'; '.join(str(values[o][0]) for o in first)}) is used",
             RooflineWarning,
             stacklevel=2,
         )
@@ -135,10 +168,11 @@ def _draw(args: argparse.Namespace) -> Any:
         "models",
         f"e.g. roofline plot {k} resnet50 --hw a100_sxm4_80gb -o chart.png",
     )
-    if k == "roofline":
+    if k == "roofline":  # a point per model and batch; the Table 1 marks of each model
         hw = _one(hws, "--hw", "device")
-        rs = [evaluate(m, hw, batch=(batches or [1])[0], dtype=dtype) for m in models]
-        return plot.roofline(rs, table1=args.table1)
+        runs = [(m, b) for m in models for b in (batches or [1])]
+        rs = [evaluate(m, hw, batch=b, dtype=dtype) for m, b in runs]
+        return plot.roofline(rs, table1=[m for m, _ in runs] if args.table1 else False)
     if k == "breakdown":
         _need(bool(hws), "plot breakdown needs --hw", "--hw", "e.g. --hw a100_sxm4_80gb t4")
         rs = [evaluate(m, hw, batch=batches or [1], dtype=dtype) for m in models for hw in hws]

@@ -213,9 +213,10 @@ ROWS: tuple[PaperRow, ...] = (
         {
             "max_live_activations": "our live set is the largest set of tensors alive at once in "
             "execution order, with batch norm, ReLU and residual adds fused into the conv that "
-            "produces their input; 32x48d peaks at {high} around its 1536-channel 56x56 grouped "
-            "conv (4.8M elements per tensor). The recalled 29M (L/M) would need about six such "
-            "tensors alive at once"
+            "produces their input; 32x48d peaks at {high} at layer2.0.conv2, the 3072-channel "
+            "stride-2 grouped 3x3 conv whose 56x56 input holds 9.6M elements (with its 28x28 "
+            "output, 2.4M, and the block's input kept for the residual add, 0.8M). The recalled "
+            "29M (L/M) would need about three such inputs alive at once"
         },
     ),
     PaperRow(

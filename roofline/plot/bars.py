@@ -48,16 +48,30 @@ def breakdown(
     by : "category", "kind" or "bound"
     share : bool
         Bars as percent of each run's latency (default) or as seconds.
+
+    Notes
+    -----
+    A run whose footprint does not fit the device has no time: it has no bar, and a cross at
+    the bottom of the chart marks it (:func:`~roofline.plot.common.cross_out`), its label
+    saying so.
     """
     rs = [results] if isinstance(results, Result) else list(results)
     if by not in ("category", "kind", "bound"):
         raise SpecError(f"unknown breakdown {by!r}", field="by", fix="use category, kind or bound")
     ax = axes(ax, figsize=(max(6.0, 1.1 * _n_bars(rs) + 3), 5.0))
-    labels, stacks = [], []
+    labels: list[str] = []
+    stacks: list[dict[str, float]] = []
+    unfit: list[int] = []
     for r in rs:
         ct = r.costs
         for h, dev in enumerate(r.grid.labels):
             for j, b in enumerate(ct.batch):
+                label = f"{ct.model}\n{dev}\n{ct.precision.name}, b={b:g}"
+                if not bool(r.feasible[h, j]):  # no time: no bar, a cross (cross_out)
+                    unfit.append(len(stacks))
+                    stacks.append({})
+                    labels.append(f"{label}\n(does not fit)")
+                    continue
                 t = r.time_s[h, j]
                 if by == "bound":
                     keys = [r.bound_labels[int(k)] for k in r.bound[h, j]]
@@ -68,7 +82,7 @@ def breakdown(
                     acc[k] = acc.get(k, 0.0) + float(v)
                 total = float(t.sum())
                 stacks.append({k: (v / total if share else v) for k, v in acc.items()})
-                labels.append(f"{ct.model}\n{dev}\n{ct.precision.name}, b={b:g}")
+                labels.append(label)
     keys = _order(stacks, by, rs)
     x = np.arange(len(stacks))
     bottom = np.zeros(len(stacks))
@@ -83,7 +97,13 @@ def breakdown(
         bottom += vals
     ax.set_xticks(x, labels, fontsize=8)
     ax.set_ylabel("Share of latency (%)" if share else "Time (ms)")
-    legend_outside(ax, title=f"time by {by}")
+    handles, _ = ax.get_legend_handles_labels()
+    if unfit:
+        cross_out(ax, unfit)
+        handles.append(cross_handle())
+    if len(unfit) == len(stacks):
+        nothing_fits(ax, "no run fits the device")
+    legend_outside(ax, handles=handles, title=f"time by {by}")
     uniq = lambda xs: ", ".join(dict.fromkeys(xs))  # noqa: E731
     ax.set_title(
         title

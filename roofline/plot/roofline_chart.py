@@ -16,9 +16,12 @@ from typing import Any
 import numpy as np
 from matplotlib.lines import Line2D
 
-from roofline.characterize import layer_mask, weight_read_elems
+from roofline.counting import count_graph
 from roofline.dtypes import work_unit
+from roofline.errors import SpecError
 from roofline.formatting import si
+from roofline.fusion import fuse_table
+from roofline.paper.table1 import average_intensities
 from roofline.plot.common import (
     CATEGORY_COLORS,
     LEVEL_STYLES,
@@ -33,6 +36,8 @@ from roofline.plot.common import (
     legend_outside,
     si_formatter,
 )
+from roofline.presets import load_model
+from roofline.records import CostTable
 from roofline.result import Result
 
 
@@ -41,7 +46,7 @@ def roofline(
     device: int | str = 0,
     batch: float | None = None,
     ax: Any = None,
-    table1: bool = False,
+    table1: bool | Sequence[Any] = False,
     title: str | None = None,
 ) -> Any:
     """Draw a roofline chart of one or more models on one device; return the Axes.
@@ -55,10 +60,14 @@ def roofline(
     batch : float, optional
         Batch to draw (default the first evaluated).
     ax : matplotlib Axes, optional
-    table1 : bool
+    table1 : bool or sequence of model-likes
         Also mark each model's two Table 1 intensities (FLOPs per weight byte, and per weight +
         activation byte) on the main-memory roof: the paper's argument that keeping activations
-        (and weights) on chip moves a model right along that roof.
+        (and weights) on chip moves a model right along that roof. They are the figures of
+        :func:`roofline.table1`: the model counted unfused, layer by layer (:func:`table1_counts`).
+        True takes each result's model as the preset of its name; a result of another model (a
+        YAML file, changed parameters) needs its model given, one per result (a SpecError
+        otherwise).
     title : str, optional
 
     Notes
@@ -71,6 +80,7 @@ def roofline(
     and marks take the active style's text color; both legends sit outside the data.
     """
     rs = [results] if isinstance(results, Result) else list(results)
+    marks = _table1_sources(rs, table1)
     ax = axes(ax, figsize=(10.0, 6.0))
     r0 = rs[0]
     h = device_index(r0, device)
@@ -141,7 +151,7 @@ def roofline(
         xs_all += [*x, ax_x]
         ys_all += [*y, ax_y]
         if table1:
-            labels += _table1_marks(ax, r, j, hk, mpeak, xs_all, label=len(rs) > 1)
+            labels += _table1_marks(ax, r, marks[k], j, hk, mpeak, xs_all, label=len(rs) > 1)
     roof_handles, roof_labels = _roofs(ax, grid, h, mpeak, vpeak, used, xs_all, ys_all)
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -161,7 +171,14 @@ def roofline(
     if len(rs) > 1:
         handles += [
             Line2D(
-                [], [], ls="", marker=MARKERS[k % len(MARKERS)], color="grey", label=r.costs.model
+                [],
+                [],
+                ls="",
+                marker=MARKERS[k % len(MARKERS)],
+                color="grey",
+                label=r.costs.model
+                if same_batch
+                else f"{r.costs.model} (batch {r.costs.batch[batch_index(r, batch)]:g})",
             )
             for k, r in enumerate(rs)
         ]
@@ -210,6 +227,22 @@ def roofline(
     ax.set_title(title or f"Roofline: {names}{sep}on {where}")
     declutter(ax, roof_labels + labels)
     return ax
+
+
+def _table1_sources(rs: list[Result], table1: bool | Sequence[Any]) -> list[CostTable]:
+    """The unfused counts of each result's Table 1 marks (none without ``table1``)."""
+    if table1 is False or table1 is None:
+        return []
+    if table1 is True:
+        return [table1_counts(r) for r in rs]
+    models = [table1] if isinstance(table1, (str, dict)) else list(table1)
+    if len(models) != len(rs):
+        raise SpecError(
+            f"table1 gives {len(models)} model(s) for {len(rs)} result(s)",
+            field="table1",
+            fix="pass True, or the models evaluated, one per result in the same order",
+        )
+    return [table1_counts(r, m) for r, m in zip(rs, models)]
 
 
 def _roofs(
@@ -287,24 +320,63 @@ def _slope_degrees(ax: Any) -> float:
 
 
 def table1_intensities(ct: Any, j: int, mask: np.ndarray) -> tuple[float, float]:
-    """Average Table 1 intensities of the layers in ``mask``: FLOPs per weight element, and per
-    weight + activation element (see :mod:`roofline.characterize`)."""
-    m = layer_mask(ct) & mask
-    f = (ct.flops_matrix + ct.flops_vector)[m, j].sum()
-    w = weight_read_elems(ct)[m, j].sum()
-    a = ct.act_in_elems[m, j].sum() + ct.act_out_elems[m, j].sum()
-    return (f / w if w else float("nan"), f / (w + a) if w + a else float("nan"))
+    """Average Table 1 intensities of the layers in ``mask`` of the *unfused* counts ``ct``:
+    FLOPs per weight element, and per weight + activation element
+    (:func:`roofline.paper.table1.average_intensities`, the one place they are computed)."""
+    return average_intensities(ct, mask, j)
+
+
+def table1_counts(r: Result, model: Any = None) -> CostTable:
+    """The unfused counts Table 1 takes its intensities from (layer by layer, as
+    :func:`roofline.table1` counts), of the model ``r`` was evaluated from, at ``r``'s batches
+    and precision: ``model`` (a model-like), or the preset named as ``r``'s model.
+
+    The model must be the one evaluated: its counts, fused or not, are ``r``'s (a preset's
+    name on a result of a changed or another model is refused, a SpecError asking for it)."""
+    ct = r.costs
+    name = ct.model if model is None else model
+    try:
+        m = load_model(name)
+    except SpecError:
+        m = None
+    if m is not None:
+        unfused = count_graph(m.graph, list(ct.batch), ct.precision, fuse=False)
+        if _same_counts(unfused, ct) or _same_counts(fuse_table(unfused, m.graph), ct):
+            return unfused
+    why = "no preset has its name" if m is None else "the preset of that name counts otherwise"
+    raise SpecError(
+        f"the Table 1 marks of {ct.model!r} need the model it was evaluated from: {why}",
+        field="table1",
+        fix="pass table1=[model, ...], the models evaluated, one per result",
+    )
+
+
+def _same_counts(a: CostTable, b: CostTable) -> bool:
+    """Whether two count tables hold the same ops and the same counts."""
+    if a.names != b.names or a.batch.shape != b.batch.shape:
+        return False
+    return all(
+        np.array_equal(getattr(a, f), getattr(b, f))
+        for f in ("flops_matrix", "flops_vector", "weight_elems", "act_in_elems", "act_out_elems")
+    )
 
 
 def _table1_marks(
-    ax: Any, r: Result, j: int, h: int, mpeak: float, xs: list[float], label: bool = False
+    ax: Any,
+    r: Result,
+    ct: CostTable,
+    j: int,
+    h: int,
+    mpeak: float,
+    xs: list[float],
+    label: bool = False,
 ) -> list[Any]:
-    """Mark the Table 1 intensities on the main-memory roof, converted to FLOPs per byte; a model
-    with embedding tables gets one pair for its dense layers and one for its tables, as the
-    paper's two recommendation rows. Return the labels written beside the marks."""
+    """Mark the Table 1 intensities of ``r``'s unfused counts ``ct`` (:func:`table1_counts`) on
+    the main-memory roof, converted to FLOPs per byte; a model with embedding tables gets one
+    pair for its dense layers and one for its tables, as the paper's two recommendation rows.
+    Return the labels written beside the marks."""
     fg = foreground()
     texts = []
-    ct = r.costs
     prec = ct.precision
     main = r.grid.main
     bw = float(r.grid.bandwidth[h, main])

@@ -148,6 +148,11 @@ class StudyEntry:
     from_options : callable
         ``Options -> Study``: the study as ``roofline plot NAME`` runs it.
     per_subject : bool
+    reads : mapping of str to str
+        What ``from_options`` does not read all of, by the command line's name of the option
+        (``models``, ``--hw``, ``--batch``, ``--dtype``): ``first`` where it reads only the
+        first value, else why it does not read the option at all. ``roofline plot`` names these
+        in a warning; an option not listed is read whole.
     """
 
     name: str
@@ -156,6 +161,7 @@ class StudyEntry:
     function: Callable[..., Study]
     from_options: Callable[[Options], Study]
     per_subject: bool = False
+    reads: Mapping[str, str] = field(default_factory=dict)
 
     def study(
         self, table: Table, findings: dict[str, Any], answer: str, subjects: Sequence[str] = ()
@@ -167,6 +173,17 @@ class StudyEntry:
         else:
             panels = tuple(Panel(c) for c in self.charts)
         return Study(self.name, self.question, table, findings, answer, panels)
+
+
+def at_batch(
+    models: Sequence[str], batch: int | None, default: Mapping[str, Any] = PAPER_MODELS
+) -> dict[str, int] | Sequence[str] | None:
+    """What a study function's ``models`` argument is given from the command line: ``models``
+    (the names, or None for the study's default) or, with a ``batch``, each of them (or of
+    ``default``'s names) at that batch."""
+    if batch is None:
+        return tuple(models) or None
+    return {m: int(batch) for m in (models or tuple(default))}
 
 
 def paper_models(

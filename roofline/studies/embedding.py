@@ -72,7 +72,9 @@ def embedding_study(
     Study
         ``table`` rows by ``sweep`` (``bandwidth``, ``tier``, ``table_size``); ``findings``:
         ``tables_bytes``, ``spill_bytes`` per level (table size beyond which they no longer fit
-        there), ``devices_needed`` (device memory pooled over devices) and latency per tier.
+        there), ``devices_needed`` (device memory pooled over devices), latency per tier
+        (``tier_latency_s``: a what-if where the tables do not fit the tier, which the answer
+        gives no time for) and whether they fit each tier (``tier_fits``).
     """
     m = load_model(model)
     hw = load_device(device)
@@ -165,6 +167,7 @@ def embedding_study(
         "spill_bytes": spill,
         "devices_needed": int(base.devices_needed[0, 0]),
         "tier_latency_s": {x["x"]: x["latency_s"] for x in table if x["sweep"] == "tier"},
+        "tier_fits": {x["x"]: x["fits"] for x in table if x["sweep"] == "tier"},
         "bandwidth_latency_s": {x["x"]: x["latency_s"] for x in table if x["sweep"] == "bandwidth"},
         "device_bandwidth_bytes_per_s": float(hw.memory[names[main]].bandwidth),
         "embedding_overhead_s": float(hw.overheads.per_op * ct.launches[emb].sum()),
@@ -180,7 +183,11 @@ def without_lookups(ct: CostTable) -> CostTable:
 def _answer(model: str, device: str, dtype: str, batch: int, f: dict) -> str:
     bw = f["bandwidth_latency_s"]
     lo, hi = min(bw), max(bw)
-    tiers = ", ".join(f"{k} {fmt_time(v)}" for k, v in f["tier_latency_s"].items())
+    # a tier the tables do not fit has a what-if time (the table's, with fits False), no answer
+    tiers = ", ".join(
+        f"{k} {fmt_time(v)}" if f["tier_fits"][k] else f"{k}: they do not fit"
+        for k, v in f["tier_latency_s"].items()
+    )
     spill = ", ".join(f"{k} at {fmt_bytes(v)}" for k, v in f["spill_bytes"].items())
     return (
         f"{model}'s tables hold {fmt_bytes(f['tables_bytes'])} at {dtype}; on {device} they live "
@@ -259,4 +266,5 @@ ENTRY = StudyEntry(
     charts=("embedding_bandwidth", "embedding_tiers", "embedding_size"),
     function=embedding_study,
     from_options=from_options,
+    reads={"models": "first", "--hw": "first", "--batch": "first"},
 )

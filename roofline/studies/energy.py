@@ -24,6 +24,7 @@ from roofline.studies.base import (
     Options,
     Study,
     StudyEntry,
+    at_batch,
     dtype_runs,
     given,
     paper_models,
@@ -188,8 +189,8 @@ def _answer(table: Table, dtypes: Sequence[str]) -> str:
 
 
 def from_options(o: Options) -> Study:
-    """``roofline plot energy [MODEL...] [--hw DEVICE...]``."""
-    return energy_study(**given(models=o.models, devices=o.devices))
+    """``roofline plot energy [MODEL...] [--hw DEVICE...] [--batch B]``."""
+    return energy_study(**given(models=at_batch(o.models, o.batch), devices=o.devices))
 
 
 ENTRY = StudyEntry(
@@ -199,4 +200,8 @@ ENTRY = StudyEntry(
     charts=("energy_breakdown", "energy_saving", "energy_power"),
     function=energy_study,
     from_options=from_options,
+    reads={
+        "--batch": "first",
+        "--dtype": "the study compares its own dtypes (fp32, fp16 and int8)",
+    },
 )

@@ -12,13 +12,21 @@ from typing import Any
 import numpy as np
 
 from roofline.counting import count_graph
-from roofline.dtypes import canonical
+from roofline.dtypes import canonical, work_unit
 from roofline.evaluation import evaluate_costs
 from roofline.formatting import si
 from roofline.knobs import vary
 from roofline.presets import load_device, load_model
 from roofline.records import CostTable
-from roofline.studies.base import PAPER_DEVICE, Options, Study, StudyEntry, given, paper_models
+from roofline.studies.base import (
+    PAPER_DEVICE,
+    Options,
+    Study,
+    StudyEntry,
+    at_batch,
+    given,
+    paper_models,
+)
 from roofline.table import Table
 
 
@@ -56,10 +64,13 @@ def engine_balance_study(
     Returns
     -------
     Study
-        ``table``: model, unbounded, scale, matrix_peak_flops_per_s, latency_s, vector_time_s,
-        vector_share, speedup (over the scale nearest 1, the device), amdahl_limit (the speedup
-        of an unbounded matrix engine). ``findings[model]``: vector share on the device and with
-        an unbounded matrix engine, and the Amdahl limit.
+        ``table``: model, unbounded, scale, matrix_peak_flops_per_s, feasible (the model fits
+        the device), latency_s, vector_time_s, vector_share, speedup (over the scale nearest
+        1, the device, which the answer names where it is not 1), amdahl_limit (the speedup
+        of an unbounded matrix engine). ``findings[model]``: vector share at the lowest peak,
+        on the device and with an unbounded matrix engine, and the Amdahl limit. A point that
+        does not fit has no time, share or speedup (NaN); the answer leaves out, and names,
+        the models that do not fit.
     """
     hw = load_device(device or PAPER_DEVICE)
     mods = paper_models(models)
@@ -76,6 +87,7 @@ def engine_balance_study(
         "unbounded",
         "scale",
         "matrix_peak_flops_per_s",
+        "feasible",
         "latency_s",
         "vector_time_s",
         "vector_share",
@@ -84,13 +96,16 @@ def engine_balance_study(
     ]
     rows: list[list[Any]] = []
     findings: dict[str, Any] = {}
+    nan = float("nan")
+    ref = int(np.argmin(np.abs(np.log(np.array(sc[:-1]))))) if len(sc) > 1 else 0
     for name, batch in mods.items():
         m = load_model(name)
         ct = count_graph(m.graph, [batch], dtype, fuse=True)
         r = evaluate_costs(ct, grid)
-        lat = r.latency_s[:, 0]
-        vt = r.time_s[:, 0][:, vector_ops(ct)].sum(axis=-1)
-        ref = int(np.argmin(np.abs(np.log(np.array(sc[:-1]))))) if len(sc) > 1 else 0
+        fits = np.asarray(r.feasible[:, 0], dtype=bool)
+        # no time for a point that does not fit (totals()), nor a share or speedup from one
+        lat = np.where(fits, r.latency_s[:, 0], nan)
+        vt = np.where(fits, r.time_s[:, 0][:, vector_ops(ct)].sum(axis=-1), nan)
         limit = float(lat[ref] / lat[-1])
         for h, s in enumerate(sc):
             fin = bool(np.isfinite(s))
@@ -103,6 +118,7 @@ def engine_balance_study(
                     not fin,
                     s if fin else None,
                     peaks[h] if fin else None,
+                    bool(fits[h]),
                     float(lat[h]),
                     float(vt[h]),
                     float(vt[h] / lat[h]),
@@ -117,24 +133,53 @@ def engine_balance_study(
             "amdahl_limit": limit,
         }
     table = Table(cols, rows, title=f"engine balance on {hw.name}, {dtype}")
-    pct = lambda x: f"{100 * x:.0f}%"  # noqa: E731
-    answer = (
-        f"As the matrix peak grows from {si(peaks[0], 'FLOP/s')} to unbounded, the share of "
-        "time in vector work (ops without GEMMs) rises: "
-        + ", ".join(
-            f"{k} {pct(v['vector_share_lowest'])} -> {pct(v['vector_share_unbounded'])}"
-            for k, v in findings.items()
-        )
-        + f". On {hw.name} ({si(base, 'FLOP/s')}) an unbounded matrix engine would buy at most "
-        + ", ".join(f"{k} {v['amdahl_limit']:.2g}x" for k, v in findings.items())
-        + " (Amdahl's limit): vector work and memory, not the matrix peak, set the ceiling."
-    )
+    answer = _answer(findings, hw.name, dtype, key, peaks[0], sc[ref], peaks[ref])
     return ENTRY.study(table, findings, answer)
 
 
+def _answer(
+    findings: dict[str, Any],
+    device: str,
+    dtype: str,
+    key: str,
+    lowest: float,
+    scale: float,
+    peak: float,
+) -> str:
+    """The study's answer over the models that fit (their findings are numbers), naming the
+    rest; rates in the engine dtype's unit (``TOP/s`` for integer dtypes)."""
+    unit = f"{work_unit(key)}/s"
+    ok = {k: v for k, v in findings.items() if all(np.isfinite(x) for x in v.values())}
+    left = [k for k in findings if k not in ok]
+    out = ", ".join(left)
+    if not ok:
+        return f"No result: {out} {'does' if len(left) == 1 else 'do'} not fit {device} at {dtype}."
+    pct = lambda x: f"{100 * x:.0f}%"  # noqa: E731
+    against = (
+        f"On {device} ({si(peak, unit)})"
+        if scale == 1.0
+        else f"Against {scale:g}x the matrix peak of {device} ({si(peak, unit)}, the scale tried "
+        "nearest the device's)"
+    )
+    return (
+        f"As the matrix peak grows from {si(lowest, unit)} to unbounded, the share of "
+        "time in vector work (ops without GEMMs) rises: "
+        + ", ".join(
+            f"{k} {pct(v['vector_share_lowest'])} -> {pct(v['vector_share_unbounded'])}"
+            for k, v in ok.items()
+        )
+        + f". {against} an unbounded matrix engine would buy at most "
+        + ", ".join(f"{k} {v['amdahl_limit']:.2g}x" for k, v in ok.items())
+        + " (Amdahl's limit): vector work and memory, not the matrix peak, set the ceiling."
+        + (f" Left out: {out} (does not fit {device} at {dtype})." if left else "")
+    )
+
+
 def from_options(o: Options) -> Study:
-    """``roofline plot engines [MODEL...] [--hw DEVICE] [--dtype D]``."""
-    return engine_balance_study(**given(models=o.models, device=o.device, dtype=o.dtype))
+    """``roofline plot engines [MODEL...] [--hw DEVICE] [--batch B] [--dtype D]``."""
+    return engine_balance_study(
+        **given(models=at_batch(o.models, o.batch), device=o.device, dtype=o.dtype)
+    )
 
 
 ENTRY = StudyEntry(
@@ -143,4 +188,5 @@ ENTRY = StudyEntry(
     charts=("engine_share", "engine_speedup"),
     function=engine_balance_study,
     from_options=from_options,
+    reads={"--hw": "first", "--batch": "first"},
 )

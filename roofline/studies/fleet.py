@@ -60,19 +60,23 @@ def fleet_breakdown(
     Returns
     -------
     Study
-        ``table``: one row per (model or ``fleet``, group): weight, time_s (per run),
-        time_share. ``findings``: ``shares`` (fleet share per group, largest first),
-        ``ranking``, ``paper_ranking``, ``order_agrees`` (the paper's four groups appear in
-        the paper's order in ours) and ``mix`` (the normalized weights).
+        ``table``: one row per (model or ``fleet``, group): weight, feasible (the model fits
+        the device), time_s (per run), time_share, fleet_rank. ``findings``: ``shares`` (fleet
+        share per group, largest first), ``ranking``, ``paper_ranking``, ``order_agrees`` (the
+        paper's four groups appear in the paper's order in ours) and ``mix`` (the normalized
+        weights). A model that does not fit the device has no time or share (NaN) and is left
+        out of the fleet, whose shares are those of the models that fit, weighted by their
+        weights over the sum of theirs (none fits: no shares, and the answer says so).
     """
     weights = mix_weights(FLEET_MIX if mix is None else mix)
     hw = load_device(device)
     obs = ByCategory()
-    names = {}
+    names, fits = {}, {}
     for name in weights:
         b = (batches or {}).get(name, PAPER_MODELS.get(name, 1))
         r = evaluate(name, hw, batch=b, dtype=dtype, observers=[obs])
         names[name] = r.costs.model
+        fits[name] = bool(r.feasible[0, 0])
     per_model: dict[str, dict[str, float]] = {}
     times: dict[str, dict[str, float]] = {}
     for rec in obs.table():
@@ -81,21 +85,32 @@ def fleet_breakdown(
         sh[g] = sh.get(g, 0.0) + rec["time_share"]
         tm = times.setdefault(rec["model"], {})
         tm[g] = tm.get(g, 0.0) + rec["time_s"]
+    # a model that does not fit the device has no time: the fleet is the models that fit, their
+    # weights taken over the weight of those
+    held = sum(w for name, w in weights.items() if fits[name])
+    norm = 1.0 if all(fits.values()) else held  # the mix's weights as they are when all fit
     fleet: dict[str, float] = {}
     for name, w in weights.items():
+        if not fits[name]:
+            continue
         for g, s in per_model[names[name]].items():
-            fleet[g] = fleet.get(g, 0.0) + w * s
+            fleet[g] = fleet.get(g, 0.0) + w / norm * s
     fleet = dict(sorted(fleet.items(), key=lambda kv: -kv[1]))
     ranking = list(fleet)
+    nan = float("nan")
+    rank = lambda g: ranking.index(g) + 1 if g in ranking else nan  # noqa: E731
     rows = []
     for name, w in weights.items():
         model = names[name]
         for g, s in sorted(per_model[model].items(), key=lambda kv: -kv[1]):
-            rows.append([model, w, g, times[model][g], s, ranking.index(g) + 1])
+            if fits[name]:
+                rows.append([model, w, True, g, times[model][g], s, rank(g)])
+            else:
+                rows.append([model, w, False, g, nan, nan, rank(g)])
     for g, s in fleet.items():
-        rows.append(["fleet", 1.0, g, float("nan"), s, ranking.index(g) + 1])
+        rows.append(["fleet", 1.0, True, g, nan, s, rank(g)])
     table = Table(
-        ["model", "weight", "group", "time_s", "time_share", "fleet_rank"],
+        ["model", "weight", "feasible", "group", "time_s", "time_share", "fleet_rank"],
         rows,
         title=f"fleet time by operator group on {hw.name}, {dtype}",
     )
@@ -108,6 +123,11 @@ def fleet_breakdown(
         "order_agrees": agrees,
         "mix": weights,
     }
+    left = [names[n] for n in weights if not fits[n]]
+    out = f"{', '.join(left)} {'does' if len(left) == 1 else 'do'} not fit {hw.name}"
+    if not fleet:
+        answer = f"No result: {out} ({dtype}), so the fleet has no time to break down."
+        return ENTRY.study(table, findings, answer)
     top = ", ".join(f"{g} {100 * s:.0f}%" for g, s in list(fleet.items())[:5])
     answer = (
         f"Fleet time on {hw.name} ({dtype}): {top}. The paper's groups rank "
@@ -120,6 +140,11 @@ def fleet_breakdown(
             f"{100 * fleet['tensor_manipulation']:.1f}% here: the presets carry only the concats, "
             "splits and shuffles their architectures need, not the feature-processing tensor "
             "ops of production nets."
+        )
+    if left:
+        answer += (
+            f" Left out: {out} ({100 * (1 - held):.0f}% of the mix); the shares are those of the "
+            "models that fit, their weights taken over theirs."
         )
     return ENTRY.study(table, findings, answer)
 
@@ -180,8 +205,10 @@ def parse_mix(items: Sequence[str]) -> dict[str, float] | None:
 
 
 def from_options(o: Options) -> Study:
-    """``roofline plot fleet [MODEL=WEIGHT...] [--hw DEVICE] [--dtype D]``."""
-    return fleet_breakdown(**given(mix=parse_mix(o.models), device=o.device, dtype=o.dtype))
+    """``roofline plot fleet [MODEL=WEIGHT...] [--hw DEVICE] [--batch B] [--dtype D]``."""
+    mix = parse_mix(o.models)
+    batches = None if o.batch is None else {m: o.batch for m in (mix or FLEET_MIX)}
+    return fleet_breakdown(**given(mix=mix, device=o.device, dtype=o.dtype, batches=batches))
 
 
 ENTRY = StudyEntry(
@@ -190,4 +217,5 @@ ENTRY = StudyEntry(
     charts=("fleet_shares", "fleet_ranking"),
     function=fleet_breakdown,
     from_options=from_options,
+    reads={"--hw": "first", "--batch": "first"},
 )

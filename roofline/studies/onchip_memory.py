@@ -51,10 +51,13 @@ def onchip_memory_study(
     Returns
     -------
     Study
-        ``table``: model, batch, onchip_capacity_bytes, latency_s, main_memory_bytes,
+        ``table``: model, batch, onchip_capacity_bytes (smallest first, whatever the order
+        given), feasible (the model fits the device), latency_s, main_memory_bytes,
         activations_fit, weights_fit, activation_bytes (peak live), weight_bytes (dense).
         ``findings[model][batch]``: the two thresholds (bytes) and the latency gain from the
-        smallest to the largest capacity.
+        smallest to the largest capacity. A point that does not fit has no latency or bytes
+        moved (NaN), and a model that does not fit at the smallest or the largest capacity no
+        gain (NaN; the answer says so).
     """
     hw = load_device(device or PAPER_DEVICE)
     if not any(lv.kind == "onchip" for lv in hw.memory.values()):
@@ -65,7 +68,9 @@ def onchip_memory_study(
         )
     caps = np.geomspace(2**20, 2**32, 25) if capacities is None else capacities
     grid = vary(hw, {"memory.onchip.capacity": list(caps)})
-    cap = grid.knobs[next(iter(grid.knobs))]
+    cap = np.asarray(grid.knobs[next(iter(grid.knobs))], dtype=float)
+    order = np.argsort(cap, kind="stable")  # rows and the gain go from small to large
+    lo, hi = int(order[0]), int(order[-1])
     main = grid.main
     cols = [
         "model",
@@ -73,6 +78,7 @@ def onchip_memory_study(
         "batch",
         "dtype",
         "onchip_capacity_bytes",
+        "feasible",
         "latency_s",
         "main_memory_bytes",
         "activations_fit",
@@ -88,21 +94,25 @@ def onchip_memory_study(
         r = evaluate_costs(ct, grid)
         dense = float(ct.weight_bytes[~ct.is_table].sum())
         live = ct.live_act_bytes.max(axis=0)
-        dram = r.bytes_moved[..., main].sum(axis=-1)  # [H, B]
+        fits = np.asarray(r.feasible, dtype=bool)  # [H, B]
+        # no time, nor bytes moved, for a point that does not fit (totals())
+        lat = np.where(fits, r.latency_s, np.nan)
+        dram = np.where(fits, r.bytes_moved[..., main].sum(axis=-1), np.nan)  # [H, B]
         findings[m.name] = {}
         for j, b in enumerate(ct.batch):
-            for h, c in enumerate(cap):
+            for h in order:
                 rows.append(
                     [
                         m.name,
                         hw.name,
                         int(b),
                         ct.precision.name,
-                        float(c),
-                        float(r.latency_s[h, j]),
+                        float(cap[h]),
+                        bool(fits[h, j]),
+                        float(lat[h, j]),
                         float(dram[h, j]),
-                        bool(live[j] <= c),
-                        bool(dense + live[j] <= c),
+                        bool(live[j] <= cap[h]),
+                        bool(dense + live[j] <= cap[h]),
                         float(live[j]),
                         dense,
                     ]
@@ -110,19 +120,37 @@ def onchip_memory_study(
             findings[m.name][int(b)] = {
                 "activations_fit_bytes": float(live[j]),
                 "weights_fit_bytes": dense + float(live[j]),
-                "speedup": float(r.latency_s[0, j] / r.latency_s[-1, j]),
+                # from the smallest capacity to the largest: NaN unless it fits at both
+                "speedup": float(lat[lo, j] / lat[hi, j]),
             }
     table = Table(cols, rows, title=f"on-chip memory on {hw.name}, {dtype}")
+    answer = _answer(table, findings, hw.name, dtype)
+    return ENTRY.study(table, findings, answer, subjects=list(findings))
+
+
+def _answer(table: Table, findings: dict[str, Any], device: str, dtype: str) -> str:
+    """The thresholds of each model at its smallest batch, and its gain where it fits the
+    device at the smallest and the largest capacity (said where it does not)."""
     parts = []
     for name, per in findings.items():
-        b0 = per[min(per)]
+        b = min(per)
+        b0 = per[b]
+        fits = [r["feasible"] for r in table if r["model"] == name and r["batch"] == b]
+        if np.isfinite(b0["speedup"]):
+            gain = f"{b0['speedup']:.1f}x faster once they fit"
+        elif not any(fits):
+            gain = f"it does not fit {device} at any capacity tried: no latency"
+        else:
+            gain = f"it does not fit {device} at the smallest or the largest capacity: no gain"
         parts.append(
             f"{name} needs {fmt_bytes(b0['activations_fit_bytes'])} for activations "
             f"and {fmt_bytes(b0['weights_fit_bytes'])} for weights + activations at "
-            f"batch {min(per)} ({b0['speedup']:.1f}x faster once they fit)"
+            f"batch {b} ({gain})"
         )
     answer = "; ".join(parts) + ". Thresholds grow with batch for activations, not for weights."
-    return ENTRY.study(table, findings, answer, subjects=list(findings))
+    if not any(r["feasible"] for r in table):
+        answer += f" No model fits {device} ({dtype}) at any capacity tried: no latency is given."
+    return answer
 
 
 def from_options(o: Options) -> Study:
@@ -139,4 +167,5 @@ ENTRY = StudyEntry(
     function=onchip_memory_study,
     from_options=from_options,
     per_subject=True,
+    reads={"--hw": "first"},
 )

@@ -21,7 +21,7 @@ from roofline.formatting import si
 from roofline.grid import to_grid
 from roofline.model import Model
 from roofline.presets import load_hardware, load_model
-from roofline.studies.base import Options, Study, StudyEntry, given, paper_models
+from roofline.studies.base import Options, Study, StudyEntry, at_batch, given, paper_models
 from roofline.systems.layout import Layout
 from roofline.systems.spec import System
 from roofline.systems.sweep import sweep_system_columns
@@ -206,10 +206,18 @@ def _answer(findings: Mapping[str, Mapping[str, Any]], system: str) -> str:
             parts.append(f"{model} fits no layout of {system}")
             continue
         held = f["min_devices_in_device_memory"]
+        if held is None:  # feasible only with tables served from a host tier
+            fit = (
+                f"{model} does not fit the device memory of up to {f['devices']} "
+                f"device{'s' if f['devices'] > 1 else ''} (it fits from {f['min_devices']} "
+                "with a host tier)"
+            )
+        else:
+            fit = f"{model} fits device memory from {held} device(s)" + (
+                "" if held == f["min_devices"] else f" (from {f['min_devices']} with a host tier)"
+            )
         parts.append(
-            f"{model} fits device memory from {held} device(s)"
-            + ("" if held == f["min_devices"] else f" (from {f['min_devices']} with a host tier)")
-            + f"; at {f['devices']} devices it is "
+            fit + f"; at {f['devices']} devices it is "
             f"{f['bound_low_bw']}-bound on the slowest link and {f['bound_high_bw']}-bound on "
             f"the fastest ({f['gain_over_bandwidths']:.2f}x between them), and links past "
             f"{si(f['knee_bandwidth'], 'B/s')} buy less than {100 * (1 - KNEE):.0f}% more"
@@ -218,8 +226,9 @@ def _answer(findings: Mapping[str, Mapping[str, Any]], system: str) -> str:
 
 
 def from_options(o: Options) -> Study:
-    """``roofline plot scaling [MODEL...] [--hw SYSTEM]``."""
-    return scaling_study(**given(models=o.models, system=o.device, dtype=o.dtype))
+    """``roofline plot scaling [MODEL...] [--hw SYSTEM] [--batch B] [--dtype D]``."""
+    models = at_batch(o.models, o.batch, SCALING_MODELS)
+    return scaling_study(**given(models=models, system=o.device, dtype=o.dtype))
 
 
 ENTRY = StudyEntry(
@@ -230,4 +239,5 @@ ENTRY = StudyEntry(
     function=scaling_study,
     from_options=from_options,
     per_subject=True,
+    reads={"--hw": "first", "--batch": "first"},
 )

@@ -1,5 +1,6 @@
 """Charts of the fleet breakdown (:mod:`roofline.studies.fleet`): time shares by operator group
-per model and for the fleet, and the fleet's ranking beside the paper's."""
+per model and for the fleet, and the fleet's ranking beside the paper's. A model that does not
+fit the device has no bar: a cross marks it."""
 
 from __future__ import annotations
 
@@ -7,19 +8,32 @@ from typing import Any
 
 import numpy as np
 
-from roofline.plot.common import background, category_color, legend_outside
+from roofline.plot.common import (
+    background,
+    category_color,
+    cross_handle,
+    cross_out,
+    legend_outside,
+    nothing_fits,
+)
 
 
 def shares(study: Any, ax: Any) -> None:
-    """Stacked time share by operator group for each model and the weighted fleet."""
+    """Stacked time share by operator group for each model and the weighted fleet (crossed
+    out: a model that does not fit the device)."""
     models = list(dict.fromkeys(r["model"] for r in study.table))
+    unfit = {r["model"] for r in study.table if not r["feasible"]}
     groups = study.findings["ranking"]
     bottom = np.zeros(len(models))
     for g in groups:
         vals = (
             np.array(
                 [
-                    sum(r["time_share"] for r in study.table if r["model"] == m and r["group"] == g)
+                    sum(
+                        r["time_share"]
+                        for r in study.table
+                        if r["model"] == m and r["group"] == g and r["feasible"]
+                    )
                     for m in models
                 ]
             )
@@ -47,7 +61,13 @@ def shares(study: Any, ax: Any) -> None:
         ha="right",
     )
     ax.set_ylabel("Share of time (%)")
-    legend_outside(ax, fontsize=7)
+    h, _ = ax.get_legend_handles_labels()
+    if unfit:
+        cross_out(ax, [i for i, m in enumerate(models) if m in unfit])
+        h.append(cross_handle())
+    if not groups:
+        nothing_fits(ax, "no model of the mix fits the device")
+    legend_outside(ax, handles=h, fontsize=7)
     t = study.table.title
     ax.set_title(t[0].upper() + t[1:], fontsize=10)
 
@@ -56,6 +76,12 @@ def ranking(study: Any, ax: Any) -> None:
     """The fleet's groups ranked by time share, the paper's rank beside each."""
     shares = study.findings["shares"]
     paper = study.findings["paper_ranking"]
+    if not shares:
+        nothing_fits(ax, "no model of the mix fits the device")
+        ax.set_ylabel("Operator group")
+        ax.set_xlabel("Share of fleet inference time (%)")
+        ax.set_title("Fleet ranking: none (no model fits the device)", fontsize=10)
+        return
     groups = list(shares)[::-1]
     y = np.arange(len(groups))
     ax.barh(y, [100 * shares[g] for g in groups], color=[category_color(g) for g in groups])

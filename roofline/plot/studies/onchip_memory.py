@@ -1,14 +1,23 @@
 """Chart of the on-chip memory study (:mod:`roofline.studies.onchip_memory`): latency against
-on-chip capacity per batch, one chart per model."""
+on-chip capacity per batch, one chart per model; a capacity at which the model does not fit the
+device has no latency and is crossed out."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import matplotlib
+import numpy as np
+from matplotlib.colors import to_hex
 from matplotlib.lines import Line2D
 
-from roofline.plot.common import foreground, legend_outside
+from roofline.plot.common import (
+    cross_handle,
+    cross_out,
+    foreground,
+    legend_outside,
+    nothing_fits,
+)
 from roofline.plot.studies.common import iec_formatter, latency_axis, rows_where
 
 
@@ -18,14 +27,16 @@ def latency(study: Any, ax: Any, model: str) -> None:
     rs = rows_where(study, model=model)
     batches = list(dict.fromkeys(r["batch"] for r in rs))
     cmap = matplotlib.colormaps["viridis"]
+    unfit = []
     for k, b in enumerate(batches):
         sel = [r for r in rs if r["batch"] == b]
-        c = cmap(0.1 + 0.8 * k / max(1, len(batches) - 1))  # no near-black end: dark styles
+        c = to_hex(cmap(0.1 + 0.8 * k / max(1, len(batches) - 1)))  # no near-black end
         x = [r["onchip_capacity_bytes"] for r in sel]
-        y = [r["latency_s"] * 1e3 for r in sel]
+        y = [r["latency_s"] * 1e3 if r["feasible"] else np.nan for r in sel]
         ax.plot(x, y, "-", color=c, label=f"batch {b}")
+        unfit.append((c, [r["onchip_capacity_bytes"] for r in sel if not r["feasible"]]))
         for key, marker in (("activations_fit", "o"), ("weights_fit", "^")):
-            fit = [r for r in sel if r[key]]
+            fit = [r for r in sel if r[key] and r["feasible"]]
             if fit:
                 x0, y0 = fit[0]["onchip_capacity_bytes"], fit[0]["latency_s"] * 1e3
                 ax.scatter(
@@ -55,7 +66,16 @@ def latency(study: Any, ax: Any, model: str) -> None:
     ax.set_xscale("log", base=2)
     ax.xaxis.set_major_formatter(iec_formatter())
     ax.set_xlabel("On-chip memory capacity (bytes, powers of 2)")
-    latency_axis(ax)
+    if any(r["feasible"] for r in rs):
+        latency_axis(ax)  # before the crosses: they sit at no latency
+    else:
+        ax.set_ylabel("Latency (ms)")
+        nothing_fits(ax, f"{model} fits the device at no capacity")
+    crossed = [(c, xs) for c, xs in unfit if xs]
+    for row, (c, xs) in enumerate(crossed):
+        cross_out(ax, xs, color=c, row=row)
+    if crossed:
+        h.append(cross_handle())
     legend_outside(ax, handles=h, fontsize=7)
     f = rs[0]
     ax.set_title(

@@ -469,14 +469,14 @@ def read_sweep(
     """Read a sweep dataset written with ``out="...parquet"`` back as a :class:`SweepTable` (the
     table ``rl.sweep`` returns without ``out``, categories as strings).
 
+    Columns are read one at a time; a categorical one's codes are decoded through its labels
+    (each cell refers to its label's one string), as :meth:`SweepSchema.decode` decodes a chunk.
+
     Parameters
     ----------
     path : the dataset directory
     columns : only these columns (default: all); a string is one column
     memory_budget : bytes or a size (``"16 GiB"``); default :mod:`roofline.budget`'s
-
-    Columns are read one at a time; a categorical one's codes are decoded through its labels
-    (each cell refers to its label's one string), as :meth:`SweepSchema.decode` decodes a chunk.
     """
     need_pyarrow("path")
     import pyarrow.parquet as pq

@@ -224,11 +224,10 @@ def sweep(
         worker): bounds the memory of results waiting for an earlier one
     memory_budget : bytes or a size (``"16 GiB"``) the table may take in memory before it goes to
         disk, and the budget of the per-op detail and of a system's variants (default
-        :mod:`roofline.budget`: 4 GiB or ``ROOFLINE_MEMORY_BUDGET``; checked first, either way)
-
-    A system sweep is computed in this process as one chunk: ``per_op``, ``executor``,
-    ``scheduler``, ``workers``, ``chunk`` and ``window`` are refused there; ``progress`` is told
-    its points once they are done.
+        :mod:`roofline.budget`: 4 GiB or ``ROOFLINE_MEMORY_BUDGET``; checked first, either way).
+        A system sweep is computed in this process as one chunk: ``per_op``, ``executor``,
+        ``scheduler``, ``workers``, ``chunk`` and ``window`` are refused there, and ``progress``
+        is told its points once they are done
 
     Returns
     -------

@@ -314,6 +314,26 @@ def test_replicas_are_charged_their_own_samples_joules(pp):
         np.testing.assert_allclose(g.column("energy_per_token_j")[i], want, rtol=1e-9)
 
 
+def test_the_short_replicas_as_more_columns_are_the_same_bits(monkeypatch):
+    """The replicas one sample short are evaluated as more columns of the busiest's evaluation
+    (evaluate._joined); every step works column by column, so each figure is the very one the
+    two evaluated apart give."""
+    from roofline.systems import evaluate as ev
+
+    def run() -> list[np.ndarray]:
+        kw = dict(batch=[3, 9, 20], prompt=[64, 300], output=[1, 7], tp=[1, 2], pp=[1, 2])
+        g = rl.generate("llama2_7b", _node(count=8), **kw)
+        r = _eval("resnet50", _node(count=8), batch=[3, 9, 20], dtype="fp16", tp=1, pp=[1, 2])
+        cols = [np.asarray(g.column(c), dtype=float) for c in g.columns if c.endswith(("_s", "_j"))]
+        return [*cols, r.dynamic_energy_j, r.latency_s, r.busiest_energy_j]
+
+    joined = run()
+    monkeypatch.setattr(ev, "_joined", lambda *a: None)
+    apart = run()
+    for a, b in zip(joined, apart):
+        assert a.tobytes() == b.tobytes()
+
+
 def test_compare_and_generate_agree_on_what_a_layout_that_does_not_fit_needs():
     """A system row that does not fit says how many devices it would need and what one device
     lacks, as generate does (one definition everywhere): llama2_70b at tp=1 on dgx_h100 holds

@@ -37,7 +37,7 @@ from roofline.grid import to_grid
 from roofline.kinds import Bound, TensorClass
 from roofline.model import Model
 from roofline.placement import Policy
-from roofline.records import BATCHED, CostTable
+from roofline.records import BATCHED, CostTable, join_columns
 from roofline.serving.context_counts import LENGTH_PARAM, Phase, PhaseCounts, phase_counts
 from roofline.systems.collectives import Cost, collective, point_to_point
 from roofline.systems.context import check_context_parallel, context_comms, rank_counts
@@ -47,7 +47,7 @@ from roofline.systems.result import SystemResult
 from roofline.systems.roles import Role, roles
 from roofline.systems.sharding import Comm, check_tensor_parallel, shard
 from roofline.systems.spec import System
-from roofline.systems.stage_costs import StageCosts, stage_costs
+from roofline.systems.stage_costs import LeanStage, StageCosts, stage_costs
 
 #: count columns scaled by a stage's share of an op (``live_act_bytes`` only kept or dropped)
 _SHARED = (*BATCHED, "weight_elems", "weight_bytes", "launches")
@@ -143,6 +143,30 @@ class Stages:
     labels: tuple[str, ...]
     replicas: np.ndarray
     fewer: tuple[np.ndarray, Stages] | None = None
+
+    def columns(self, cols: slice) -> Stages | None:
+        """These stages at columns ``cols`` (views); None where a stage took the full
+        evaluation (a :class:`~roofline.result.Result` is not cut by columns)."""
+        results = []
+        for r in self.results:
+            if not isinstance(r, LeanStage):
+                return None
+            results.append(LeanStage(r.seconds.columns(cols), r.policy, r.dtype))
+
+        def cut(x: Cost) -> Cost:
+            level = {k: v[cols] for k, v in x.level_bytes.items()}
+            return Cost(x.bandwidth_s[cols], x.latency_s[cols], level)
+
+        return Stages(
+            layout=self.layout,
+            results=tuple(results),
+            comms=tuple(cut(x) for x in self.comms),
+            transfers=tuple(cut(x) for x in self.transfers),
+            micro_batches=self.micro_batches[cols],
+            kv_cache_bytes=self.kv_cache_bytes[cols],
+            labels=self.labels,
+            replicas=self.replicas[cols],
+        )
 
     @property
     def feasible(self) -> np.ndarray:
@@ -337,11 +361,53 @@ def stages(
     """
     busiest, replicas, fewer, fewer_count = replica_split(batch, layout.dp)
     run = (graph, counts, system, layout, batch, policy, fuse, launch, micro_batches, context)
-    st = _replica_stages(*run, busiest, replicas)
     if not fewer_count.any():
-        return st
-    # the replicas one sample short (fewer = busiest where none is): the joules of their work
+        return _replica_stages(*run, busiest, replicas)
+    # the replicas one sample short (fewer = busiest where none is): the joules of their work,
+    # as more columns of the same evaluation where its columns are independent
+    joined = None if layout.ep > 1 else _joined(run, busiest, replicas, fewer, fewer_count)
+    if joined is not None:
+        return joined
+    st = _replica_stages(*run, busiest, replicas)
     return replace(st, fewer=(fewer_count, _replica_stages(*run, fewer, fewer_count)))
+
+
+class _NotJoinable(Exception):
+    """The two replicas' count tables are not the same ops: evaluate them one at a time."""
+
+
+def _joined(
+    run: tuple[Any, ...],
+    busiest: np.ndarray,
+    replicas: np.ndarray,
+    fewer: np.ndarray,
+    fewer_count: np.ndarray,
+) -> Stages | None:
+    """The busiest replicas' stages [C] with those one sample short (``Stages.fewer``), both
+    from one evaluation of 2C columns (every step works column by column; an expert-parallel
+    dispatch is sized from all the columns, so its layouts are not joined); None where the
+    counts are not the same ops or a stage took the full evaluation."""
+    graph, counts, system, layout, batch, policy, fuse, launch, micro_batches, context = run
+    c = batch.size
+
+    def both(micro: np.ndarray) -> CostTable:
+        table = join_columns(counts(micro[:c]), counts(micro[c:]))
+        if table is None:
+            raise _NotJoinable
+        return table
+
+    try:
+        st = _replica_stages(
+            graph, both, system, layout, np.concatenate([batch, batch]), policy, fuse, launch,
+            micro_batches, context, np.concatenate([busiest, fewer]),
+            np.concatenate([replicas, fewer_count]),
+        )  # fmt: skip
+    except _NotJoinable:
+        return None
+    first, second = st.columns(slice(c)), st.columns(slice(c, None))
+    if first is None or second is None:
+        return None
+    return replace(first, fewer=(fewer_count, second))
 
 
 def replica_split(batch: np.ndarray, dp: int) -> tuple[np.ndarray, ...]:

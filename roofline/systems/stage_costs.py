@@ -155,18 +155,22 @@ class OpSeconds:
         """The first ``n`` columns (views; None: all of them)."""
         if n is None or n >= self.compute.shape[1]:
             return self
+        return self.columns(slice(n))
+
+    def columns(self, cols: slice) -> OpSeconds:
+        """The columns ``cols`` (views)."""
         return OpSeconds(
-            compute=self.compute[:, :n],
-            strict_compute=self.strict_compute[:, :n],
-            levels=self.levels[:, :, :n],
-            level_max=self.level_max[:, :n],
-            level_top=self.level_top[:, :n],
+            compute=self.compute[:, cols],
+            strict_compute=self.strict_compute[:, cols],
+            levels=self.levels[:, :, cols],
+            level_max=self.level_max[:, cols],
+            level_top=self.level_top[:, cols],
             overhead=self.overhead,
-            feasible=self.feasible[:n],
-            devices_needed=self.devices_needed[:n],
-            footprint_bytes=self.footprint_bytes[:n],
-            shortfall_bytes=self.shortfall_bytes[:n],
-            dynamic_j=self.dynamic_j[:n],
+            feasible=self.feasible[cols],
+            devices_needed=self.devices_needed[cols],
+            footprint_bytes=self.footprint_bytes[cols],
+            shortfall_bytes=self.shortfall_bytes[cols],
+            dynamic_j=self.dynamic_j[cols],
         )
 
 

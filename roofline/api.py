@@ -27,7 +27,7 @@ from roofline.presets import Model, load_device, load_hardware, load_model, reso
 from roofline.records import CostTable
 from roofline.result import Result
 from roofline.systems.evaluate import evaluate_system
-from roofline.systems.layout import degree_values, layouts, one_device
+from roofline.systems.layout import check_degrees, layouts, one_device
 from roofline.systems.result import SystemResult
 from roofline.systems.spec import System
 from roofline.table import Table
@@ -239,8 +239,7 @@ def evaluate(
                 launch,
                 micro_batches,
             )
-    for name, degree in (("tp", tp), ("pp", pp), ("cp", cp), ("ep", ep), ("dp", dp)):
-        degree_values(degree, name)  # each a whole number >= 1, as a system checks them
+    check_degrees(tp=tp, pp=pp, cp=cp, ep=ep, dp=dp)  # whole numbers >= 1, as a system checks
     if not one_device(tp, pp, ep, dp, cp):
         raise SpecError(
             "tp, pp, ep, dp and cp need a system of devices, not one device",

@@ -122,14 +122,21 @@ def check_budget(
 EVALUATION_ARRAYS_PER_LEVEL, EVALUATION_ARRAYS = 4, 10
 
 
+def evaluation_bytes(variants: int, batches: int, ops: int, levels: int) -> float:
+    """The bytes a full evaluation (per-op arrays of [variants, batches, ops, levels]) holds at
+    its peak: :data:`EVALUATION_ARRAYS_PER_LEVEL` per memory level and :data:`EVALUATION_ARRAYS`
+    besides, of 8 bytes a value (an upper estimate)."""
+    arrays = EVALUATION_ARRAYS_PER_LEVEL * levels + EVALUATION_ARRAYS
+    return 8.0 * variants * batches * ops * arrays
+
+
 def check_evaluation_size(
     variants: int, batches: int, ops: int, levels: int, budget: float | str | None = None
 ) -> None:
     """Refuse a full evaluation (per-op arrays of [variants, batches, ops, levels]) beyond the
     budget."""
-    arrays = EVALUATION_ARRAYS_PER_LEVEL * levels + EVALUATION_ARRAYS
     check_budget(
-        8.0 * variants * batches * ops * arrays,
+        evaluation_bytes(variants, batches, ops, levels),
         f"evaluating {variants:,} device variants x {batches:,} batches x {ops:,} ops per op",
         field="hw",
         fix="sweep the variants instead (rl.sweep keeps totals only, chunk by chunk)",

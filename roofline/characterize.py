@@ -58,6 +58,35 @@ def weight_read_elems(ct: CostTable) -> np.ndarray:
     return dense + rows
 
 
+def mean_intensities(flops: np.ndarray, w: np.ndarray, aw: np.ndarray) -> tuple[float, float]:
+    """Table 1's average intensities of the layers whose FLOPs, weight elements read and weight
+    + input + output activation elements are ``flops``, ``w``, ``aw`` (one batch): total FLOPs
+    over total ``w``, and over total ``aw`` (NaN without a denominator). The one place these two
+    figures are computed (:func:`table1`, :func:`average_intensities`)."""
+    f, w_sum, aw_sum = flops.sum(), w.sum(), aw.sum()
+    nan = float("nan")
+    return (float(f / w_sum) if w_sum else nan, float(f / aw_sum) if aw_sum else nan)
+
+
+def average_intensities(
+    ct: CostTable, mask: np.ndarray | None = None, j: int = 0
+) -> tuple[float, float]:
+    """Table 1's average intensities (:func:`mean_intensities`) of the layers among ops ``mask``
+    [O] (all ops when None) of the *unfused* counts ``ct``
+    (:func:`~roofline.counting.count_graph` with ``fuse=False``, layer by layer as the paper
+    counts) at batch index ``j``: :func:`table1`'s ``intensity_w_avg`` and ``intensity_aw_avg``,
+    :mod:`roofline.paper.table1`'s, and the Table 1 marks of the roofline chart
+    (:func:`roofline.plot.roofline`). Fused counts would differ: a fused kernel reads a residual
+    add's input as activation input and holds batch norm's parameters as weights."""
+    layers = layer_mask(ct)
+    if mask is not None:
+        layers &= np.asarray(mask, dtype=bool)
+    flops = (ct.flops_matrix + ct.flops_vector)[:, j]
+    w = weight_read_elems(ct)[:, j]
+    aw = w + ct.act_in_elems[:, j] + ct.act_out_elems[:, j]
+    return mean_intensities(flops[layers], w[layers], aw[layers])
+
+
 def table1(ct: CostTable, j: int = 0) -> Table1Row:
     """Table 1 metrics of a counted model at batch index ``j``."""
     mask = layer_mask(ct)
@@ -65,6 +94,7 @@ def table1(ct: CostTable, j: int = 0) -> Table1Row:
     w = weight_read_elems(ct)[:, j]
     aw = w + ct.act_in_elems[:, j] + ct.act_out_elems[:, j]
     lf, lw, law = flops[mask], w[mask], aw[mask]
+    w_avg, aw_avg = mean_intensities(lf, lw, law)
     with np.errstate(divide="ignore", invalid="ignore"):
         iw = np.where(lw > 0, lf / lw, np.inf)
         iaw = np.where(law > 0, lf / law, np.inf)
@@ -81,8 +111,8 @@ def table1(ct: CostTable, j: int = 0) -> Table1Row:
         flops=float(flops.sum()),
         max_live_activations=live_bytes / ab,
         max_live_activation_bytes=live_bytes,
-        intensity_w_avg=float(lf.sum() / lw.sum()) if lw.sum() else nan,
+        intensity_w_avg=w_avg,
         intensity_w_min=float(iw.min()) if iw.size else nan,
-        intensity_aw_avg=float(lf.sum() / law.sum()) if law.sum() else nan,
+        intensity_aw_avg=aw_avg,
         intensity_aw_min=float(iaw.min()) if iaw.size else nan,
     )

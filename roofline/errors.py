@@ -94,3 +94,10 @@ class RooflineWarning(UserWarning):
 class UnreadKnobWarning(RooflineWarning):
     """A knob was varied or given that the evaluation does not read (a peak or energy of a dtype
     other than the one evaluated), so every variant gives the same answer."""
+
+
+def short_repr(value: object, limit: int = 40) -> str:
+    """``repr(value)`` cut to ``limit`` characters for a one-line message (a 400-digit integer,
+    a whole mapping, is noise there)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -8,6 +8,7 @@ validation, each with the fix:
 
 * a boolean where a number belongs;
 * anything but ``true``/``false`` where a boolean belongs;
+* a quoted numeral (``"8"``) where a whole number belongs (lax mode would read it as 8);
 * a NaN or infinite number;
 * a number beyond :data:`MAX_EXACT` (2**53, where floats stop being exact integers) in an
   integer field or, for ops and family parameters (``limit``), in any numeric field.
@@ -78,19 +79,22 @@ def field_kinds(cls: type[BaseModel]) -> dict[str, Kind]:
 
 
 def check_fields(cls: type[BaseModel], data: Any, limit: bool = False) -> None:
-    """Refuse booleans as numbers, non-booleans as booleans, non-finite numbers and integers
-    beyond 2**53 in the fields of ``data`` (a mapping about to become a ``cls``); ``limit``: any
-    number beyond 2**53 in magnitude too. A :class:`SpecError` names the field."""
+    """Refuse booleans as numbers, non-booleans as booleans, quoted numerals as integers,
+    non-finite numbers and integers beyond 2**53 in the fields of ``data`` (a mapping about to
+    become a ``cls``); ``limit``: any number beyond 2**53 in magnitude too. A :class:`SpecError`
+    names the field (:func:`check_value` checks one value)."""
     if not isinstance(data, Mapping):
         return
     kinds = field_kinds(cls)
     for name, value in data.items():
         kind = kinds.get(name) if isinstance(name, str) else None
         if kind is not None and value is not None:
-            _check(kind, value, str(name), limit)
+            check_value(kind, value, str(name), limit)
 
 
-def _check(kind: Kind, value: Any, field: str, limit: bool) -> None:
+def check_value(kind: Kind, value: Any, field: str, limit: bool = False) -> None:
+    """Refuse ``value`` as :func:`check_fields` would in a field of ``kind`` (``"int"``,
+    ``"bool"``, ``"float"``, ``("items", kind)``...) named ``field``: a :class:`SpecError`."""
     if isinstance(kind, tuple):
         what, inner = kind
         if what == "any":
@@ -98,13 +102,13 @@ def _check(kind: Kind, value: Any, field: str, limit: bool) -> None:
         elif what == "items" and isinstance(value, (list, tuple)):
             for i, v in enumerate(value):
                 if v is not None:
-                    _check(inner, v, f"{field}[{i}]", limit)
+                    check_value(inner, v, f"{field}[{i}]", limit)
         elif what == "items" and isinstance(value, (bool, int, float)) and inner in SCALARS:
-            _check(inner, value, field, limit)  # a scalar an op broadcasts to every dimension
+            check_value(inner, value, field, limit)  # a scalar an op broadcasts to every dimension
         elif what == "values" and isinstance(value, Mapping):
             for k, v in value.items():
                 if v is not None:
-                    _check(inner, v, f"{field}.{k}", limit)
+                    check_value(inner, v, f"{field}.{k}", limit)
         return
     if kind == "bool":
         if not isinstance(value, bool):
@@ -118,7 +122,8 @@ def _check(kind: Kind, value: Any, field: str, limit: bool) -> None:
             field=field,
             fix="write the number (YAML reads true/false/yes/no as booleans)",
         )
-    if kind == "int" and isinstance(value, str) and _numeral(value):  # lax mode reads "8" as 8
+    # lax mode reads "8" as 8
+    if kind == "int" and isinstance(value, str) and numeral(value) is not None:
         raise SpecError(
             f"{value!r} is text where a whole number belongs",
             field=field,
@@ -136,13 +141,13 @@ def _check(kind: Kind, value: Any, field: str, limit: bool) -> None:
         )
 
 
-def _numeral(text: str) -> bool:
-    """Whether ``text`` reads as a number (pydantic's lax mode would take it as one)."""
+def numeral(text: str) -> float | None:
+    """``text`` as a float where it reads as a number (as ``float(text)``, pydantic's lax mode,
+    takes it), else None."""
     try:
-        float(text)
+        return float(text)
     except ValueError:
-        return False
-    return True
+        return None
 
 
 def _check_any(kinds: tuple[Kind, ...], value: Any, field: str, limit: bool) -> None:
@@ -156,7 +161,7 @@ def _check_any(kinds: tuple[Kind, ...], value: Any, field: str, limit: bool) -> 
         ):
             if shape == "scalar" and kind != "bool" and "bool" in kinds and isinstance(value, bool):
                 return  # int | bool and the like: a boolean is one of the choices
-            _check(kind, value, field, limit)
+            check_value(kind, value, field, limit)
             return
 
 

@@ -146,7 +146,7 @@ def _output_share(graph: Graph) -> np.ndarray:
     sizes = graph.tensor_sizes()
     share = np.ones(len(graph.nodes))
     for i, node in enumerate(graph.nodes):
-        copies = node.op.repeat if node.op.side_by_side else 1
+        copies = node.op.concurrent_copies
         written = float(np.asarray(node.op.counts(1.0).act_out)) * copies  # per sample
         if written > sizes[node.output]:
             share[i] = sizes[node.output] / written

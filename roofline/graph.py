@@ -66,6 +66,6 @@ def _tensor_sizes(graph: Graph) -> dict[str, int]:
     sizes = {k: numel(v) for k, v in graph.inputs.items()}
     for n in graph.nodes:
         # repeated embedding tables are side by side: all their outputs are alive at once
-        copies = n.op.repeat if n.op.side_by_side else 1
+        copies = n.op.concurrent_copies
         sizes[n.output] = numel(n.op.out_shape) * copies
     return sizes

@@ -34,11 +34,11 @@ from pydantic import (
 
 from roofline.curves import EfficiencyCurve
 from roofline.dtypes import canonical
-from roofline.errors import SpecError
-from roofline.field_checks import Name, SpecModel
+from roofline.errors import SpecError, short_repr
+from roofline.field_checks import Name, SpecModel, numeral
 from roofline.kinds import LEVEL_ORDER, RESERVED_LEVEL_NAMES, EngineKind, LevelKind
 from roofline.spec_ranges import check_range
-from roofline.units import BASE_UNIT, Dim, parse_quantity, short_repr, units_required
+from roofline.units import BASE_UNIT, Dim, parse_quantity, units_required
 
 
 def quantity(dim: Dim, key: str, allow_zero: bool = False) -> BeforeValidator:
@@ -111,21 +111,14 @@ def _plain_ratio(value: Any) -> float:
             return float("inf")
     fix = _PUE_FIX
     if isinstance(value, str):
-        x = _numeral(value)
+        text = value.strip()  # numeral reads as float() does, which strips less than str.strip
+        x = numeral(text)
         if x is not None:
             return x
-        pct = _numeral(value.strip().removesuffix("%")) if value.strip().endswith("%") else None
+        pct = numeral(text.removesuffix("%").strip()) if text.endswith("%") else None
         if pct is not None:
             fix = f"write a percentage as a ratio, e.g. pue: {pct / 100:g}"
     raise SpecError(f"{short_repr(value)} is not a number", fix=fix)
-
-
-def _numeral(text: str) -> float | None:
-    """``text`` as a float where it reads as a number, else None."""
-    try:
-        return float(text.strip())
-    except ValueError:
-        return None
 
 
 #: a facility power usage effectiveness: a plain ratio from 1 to 10 (no unit)

@@ -170,8 +170,9 @@ def require_file(
 
 
 def _check_regular(st: os.stat_result, name: str, field: str | None, what: str) -> None:
-    """The one place a path that is not a regular file is refused: a directory, or a device,
-    FIFO, socket... by its kind."""
+    """Refuse a path whose ``stat`` is not a regular file: a directory, or a device, FIFO,
+    socket... by its kind (:func:`read_bounded` also refuses, with :func:`_not_regular`, a path
+    it cannot open that :func:`_kind_of` finds is not a regular file, such as a socket)."""
     if stat.S_ISDIR(st.st_mode):
         fix = "name a .yaml file" if what == "a spec file" else f"give {what}"
         raise SpecError(f"is a directory, not {what}", file=name, field=field, fix=fix)

@@ -75,30 +75,25 @@ _ENERGY_KNOBS = {
 _ZERO_OK = ("overheads.per_op", "power.idle", "power.interconnect", "cost.electricity")
 
 
+def _is_energy(path: str) -> bool:
+    """Whether knob ``path`` is an energy figure: it ends in ``.energy`` or runs through one."""
+    return path.endswith(".energy") or ".energy." in path
+
+
 def zero_ok(path: str) -> bool:
     """Whether knob ``path`` (canonical) may be zero (an overhead, an energy, idle power...)."""
-    return path in _ZERO_OK or path.endswith(".energy") or ".energy." in path
+    return path in _ZERO_OK or _is_energy(path)
 
 
 #: knobs that a device improves by lowering (the rest: by raising, as a bandwidth or a peak)
-_LOWER_IS_BETTER = (
-    "overheads.per_op",
-    "power.idle",
-    "power.interconnect",
-    "cost.price",
-    "cost.electricity",
-    "cost.pue",
-    "cost.hourly",
-)
+_LOWER_IS_BETTER = (*_ZERO_OK, "cost.price", "cost.pue", "cost.hourly")
 
 
 def lower_is_better(path: str) -> bool:
     """Whether knob ``path`` (canonical) improves a device by going down: an overhead, an
     energy, idle power, a price, a PUE, an access granularity (less waste per lookup). A
     bandwidth, capacity, peak, efficiency, TDP or lifetime improves by going up."""
-    return (
-        path in _LOWER_IS_BETTER or path.endswith((".energy", ".granularity")) or ".energy." in path
-    )
+    return path in _LOWER_IS_BETTER or _is_energy(path) or path.endswith(".granularity")
 
 
 def _need_energy(hw: Hardware, path: str) -> None:

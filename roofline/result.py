@@ -266,6 +266,11 @@ class Result:
         """Label array [H, B]: ``power`` where the cap binds, else :meth:`dominant_bound`."""
         return np.where(self.power_capped, str(Bound.POWER), self.dominant_bound())
 
+    def if_fits(self, a: Any) -> np.ndarray:
+        """``a`` (an array [H, B], or one broadcasting to it) where the point fits its device,
+        NaN where it does not: a point that does not fit has no time, energy or rate."""
+        return np.where(self.feasible, a, np.nan)
+
     # -- tables ----------------------------------------------------------------------------------
     def totals(self) -> Table:
         """One row per (device variant, batch): latency, throughput, utilization, bound...
@@ -317,7 +322,7 @@ class Result:
             return np.broadcast_to(a, (H, B)).ravel()
 
         def if_fits(a: np.ndarray) -> Any:  # an infeasible point has no time
-            return per_point(np.where(self.feasible, a, np.nan))
+            return per_point(self.if_fits(a))
 
         values = [
             [ct.model] * (H * B),
@@ -425,7 +430,11 @@ class Result:
     def batch_index(self, batch: Any) -> int:
         """The index of batch size ``batch`` on the batch axis; a SpecError naming the evaluated
         batches when it is not one of them."""
-        hits = np.flatnonzero(self.costs.batch == batch) if _is_number(batch) else np.array([])
+        hits = (
+            np.flatnonzero(self.costs.batch == batch)
+            if real_number(batch) is not None
+            else np.array([])
+        )
         if len(hits) == 0:
             evaluated = ", ".join(f"{_num(b)}" for b in self.costs.batch)
             raise SpecError(
@@ -440,7 +449,7 @@ class Result:
         labels = self.grid.labels
         if isinstance(device, str) and device in labels:
             return labels.index(device)
-        whole = _is_number(device) and float(device).is_integer()
+        whole = real_number(device) is not None and float(device).is_integer()
         if whole and -len(labels) <= int(device) < len(labels):
             return int(device) % len(labels)
         raise SpecError(
@@ -483,12 +492,6 @@ class Result:
             f"{', '.join(f'{b:g}' for b in ct.batch)} ({self.policy} placement)"
         )
         return f"<p><b>{html.escape(head)}</b></p>\n{html_table(self.totals())}"
-
-
-def _is_number(x: Any) -> bool:
-    """A real number (numpy's included), not a boolean: the check ``Counts`` shares
-    (:func:`roofline.arguments.real_number`)."""
-    return real_number(x) is not None
 
 
 def _num(x: float) -> int | float:

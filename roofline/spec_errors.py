@@ -12,11 +12,18 @@ from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from roofline.errors import SpecError, SpecErrors
+from roofline.errors import SpecError, SpecErrors, short_repr
 from roofline.suggest import did_you_mean
-from roofline.units import SPEC_FILE_CONTEXT, short_repr
+from roofline.units import SPEC_FILE_CONTEXT
 
 M = TypeVar("M", bound=BaseModel)
+
+#: the fix for a required field left out, pointing at the spec folder's README
+MISSING_FIELD_FIX = "add it (see the README of this spec folder)"
+#: the fix for a list with too few entries, pointing at the spec folder's README
+TOO_SHORT_FIX = "see the README of this spec folder"
+#: the fixes that point at a spec folder's README (a caller reading no spec folder drops them)
+SPEC_FOLDER_FIXES = frozenset({MISSING_FIELD_FIX, TOO_SHORT_FIX})
 
 
 def _strip(ann: Any) -> Any:
@@ -150,12 +157,12 @@ def _one(err: Any, model: type[BaseModel], file: str | None, prefix: str | None)
         msg = f"too few entries (entry {loc[-1] + 1} is missing)"
     elif etype == "missing":
         msg = "required field is missing"
-        fix = "add it (see the README of this spec folder)"
+        fix = MISSING_FIELD_FIX
     elif etype == "too_short":
         need = (err.get("ctx") or {}).get("min_length", 1)
         entries = "entry" if need == 1 else "entries"
         msg = f"needs at least {need} {entries}, got {short_repr(err.get('input'), 60)}"
-        fix = "see the README of this spec folder"
+        fix = TOO_SHORT_FIX
     elif "input" in err and etype not in ("value_error", "assertion_error"):
         msg = f"{msg} (got {short_repr(err['input'], 60)})"
     return SpecError(msg, file=file, field=field, fix=fix)

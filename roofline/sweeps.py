@@ -279,7 +279,7 @@ def sweep(
         with budget.budget_in_effect(memory_budget):
             return _system_sweep(
                 model_list, target, vary, batches, dtypes, mode, pol, fuse,
-                (tp, pp, ep, all_layouts, cp), sink, progress, memory_budget,
+                (tp, pp, ep, all_layouts, cp), sink, progress,
             )  # fmt: skip
     hw = target
     space = knob_grid(hw, vary, mode)
@@ -287,8 +287,8 @@ def sweep(
     plan = plan_sweep(loaded, hw, space, batches, dtypes, pol, fuse, chunk)
     detail = None
     if per_op:  # checked and computed before a row is written: a refusal leaves nothing
-        _check_per_op(loaded, hw, space, batches, dtypes, fuse, memory_budget)
-        with budget.budget_in_effect(memory_budget):
+        with budget.budget_in_effect(memory_budget):  # every check below uses memory_budget=
+            _check_per_op(loaded, hw, space, batches, dtypes, fuse)
             detail = _per_op_table(loaded, hw, space.columns(), batches, dtypes, pol, fuse)
 
     def drive(write: Callable[[Any, Any], None]) -> None:
@@ -303,15 +303,48 @@ def sweep(
     return result
 
 
-#: why a system sweep refuses each option it cannot honour, and what to do instead
+#: why a system sweep refuses each option it cannot honour
 _SYSTEM_REFUSALS = {
-    "per_op": "drop per_op: a system sweep has totals per layout only",
-    "executor": "drop executor=: a system sweep runs in this process",
-    "scheduler": "drop scheduler=: a system sweep runs in this process",
-    "workers": "drop workers=: a system sweep runs in this process",
-    "chunk": "drop chunk=: a system sweep is computed as one chunk",
-    "window": "drop window=: a system sweep is computed as one chunk",
+    "per_op": "a system sweep has totals per layout only",
+    "executor": "a system sweep runs in this process",
+    "scheduler": "a system sweep runs in this process",
+    "workers": "a system sweep runs in this process",
+    "chunk": "a system sweep is computed as one chunk",
+    "window": "a system sweep is computed as one chunk",
 }
+#: how a message spells an option: as the API's argument, and as the command line's flag (None:
+#: the command line has none)
+_SPELLINGS: dict[str, tuple[str, str | None]] = {
+    "per_op": ("per_op", "--per-op"),
+    "executor": ("executor=", None),
+    "scheduler": ("scheduler=", "--scheduler"),
+    "workers": ("workers=", "--workers"),
+    "chunk": ("chunk=", None),
+    "window": ("window=", None),
+    "out": ("out='sweep.parquet'", "-o sweep.parquet"),
+}
+
+
+def system_refusal(name: str, cli: bool = False) -> SpecError:
+    """The refusal of option ``name`` (a key of :data:`_SYSTEM_REFUSALS`) by a system sweep,
+    spelled as the API's argument or (``cli``) as the command line's flag."""
+    api, flag = _SPELLINGS[name]
+    option, drop = (flag, flag) if cli and flag else (name, api)
+    return SpecError(
+        f"a system sweep does not take {option}",
+        field=option,
+        fix=f"drop {drop}: {_SYSTEM_REFUSALS[name]}",
+    )
+
+
+def per_op_for_cli(exc: SpecError) -> SpecError:
+    """A per-op refusal of :func:`sweep` (field ``per_op``) as the command line spells it:
+    ``--per-op`` and ``-o sweep.parquet`` for ``per_op`` and ``out='sweep.parquet'``."""
+    fix = exc.fix or ""
+    for name, prefix in (("per_op", "drop "), ("out", "")):
+        api, flag = _SPELLINGS[name]
+        fix = fix.replace(prefix + api, f"{prefix}{flag}")
+    return SpecError(exc.problem, file=exc.file, field="--per-op", fix=fix)
 
 
 def _system_options(**given: Any) -> None:
@@ -319,9 +352,7 @@ def _system_options(**given: Any) -> None:
     ignore them."""
     for name, value in given.items():
         if value is not None and value is not False:
-            raise SpecError(
-                f"a system sweep does not take {name}", field=name, fix=_SYSTEM_REFUSALS[name]
-            )
+            raise system_refusal(name)
 
 
 def _run(
@@ -373,14 +404,14 @@ def _system_sweep(
     layout: tuple[Any, Any, Any, bool, Any],
     sink: Any,
     progress: Callable[[int], None] | Progress | None = None,
-    memory_budget: float | str | None = None,
 ) -> SweepTable | SweepOutput:
     """A sweep over a system's variants, as one chunk handed to the sink; ``progress`` is told
-    its points (variants x models x dtypes, as a device sweep's) once the chunk is written."""
+    its points (variants x models x dtypes, as a device sweep's) once the chunk is written. The
+    variants are checked against the budget in effect (:func:`roofline.budget.budget_in_effect`)."""
     tp, pp, ep, all_layouts, cp = layout
     cols, knobs = sweep_system_columns(
         [load_model(m) for m in models], system, vary, batches, dtypes, mode, policy, fuse,
-        tp, pp, ep, all_layouts, cp, budget=memory_budget,
+        tp, pp, ep, all_layouts, cp,
     )  # fmt: skip
     points = n_points(vary, mode) * len(models) * len(dtypes)
     report = progress.update if isinstance(progress, Progress) else progress
@@ -416,10 +447,10 @@ def _check_per_op(
     batches: np.ndarray,
     dtypes: Sequence[str],
     fuse: bool,
-    memory_budget: float | str | None,
 ) -> None:
     """Refuse per-op detail beyond :data:`MAX_PER_OP_ROWS` rows or beyond the memory budget
-    (``memory_budget``, else :mod:`roofline.budget`'s), before sweeping (a row per kernel: a
+    (that of the :func:`roofline.budget.budget_in_effect` block it runs in, else
+    :mod:`roofline.budget`'s), before sweeping (a row per kernel: a
     fused group, or an op unfused). The variants' grid is checked as :func:`roofline.vary`
     checks it; then the full evaluation of the biggest model (as
     :func:`roofline.budget.check_evaluation_size` counts it) and the detail's columns, as pieces
@@ -433,11 +464,8 @@ def _check_per_op(
             field="per_op",
             fix=f"sweep fewer points (at most {MAX_PER_OP_ROWS} rows) or drop per_op",
         )
-    with budget.budget_in_effect(memory_budget):
-        check_grid_size(hw, space)
-    levels = len(hw.memory)
-    arrays = budget.EVALUATION_ARRAYS_PER_LEVEL * levels + budget.EVALUATION_ARRAYS
-    evaluation = 8.0 * points * batches.size * max(kernels) * arrays
+    check_grid_size(hw, space)
+    evaluation = budget.evaluation_bytes(points, batches.size, max(kernels), len(hw.memory))
     table = 2 * 8.0 * rows * (len(space.paths) + len(PER_OP_COLUMNS))
     budget.check_budget(
         evaluation + table,
@@ -445,7 +473,6 @@ def _check_per_op(
         field="per_op",
         fix="sweep fewer points, or drop per_op (the totals stream at any size: out="
         "'sweep.parquet')",
-        budget=memory_budget,
     )
 
 

@@ -25,7 +25,7 @@ import re
 from decimal import Decimal
 from enum import Enum
 
-from roofline.errors import UnitError
+from roofline.errors import UnitError, short_repr
 
 #: the largest integer a float holds exactly, 2**53: the bound of every size, count and batch a
 #: spec or an argument may give (roofline.field_checks, roofline.counting.as_batches)
@@ -193,13 +193,6 @@ BASE_UNIT = {
     Dim.MONEY_PER_ENERGY: "$/J",
     Dim.MONEY_PER_TIME: "$/s",
 }
-
-
-def short_repr(value: object, limit: int = 40) -> str:
-    """``repr(value)`` cut to ``limit`` characters for a one-line message (a 400-digit integer,
-    a whole mapping, is noise there)."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def bare_number_fix(value: object, dim: Dim) -> str:

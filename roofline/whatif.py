@@ -127,7 +127,7 @@ def sensitivity(
     # under the power cap: max(latency, E_dyn / (TDP - idle)), the plain latency where no cap
     # binds or the device has no energy model (NaN floor); the bound is then ``power``
     fits = r.feasible[:, 0]
-    lat = np.where(fits, r.capped_latency_s[:, 0], np.nan)
+    lat = r.if_fits(r.capped_latency_s)[:, 0]
     bound = np.where(fits, r.capped_bound()[:, 0].astype(str), DOES_NOT_FIT)
     rows: list[list[Any]] = []
     for p, value in base_vals.items():

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from cli_errors import fails
 
 import roofline as rl
 from roofline import cli
@@ -25,19 +25,6 @@ from roofline.fidelity import validate as fv
 from roofline.fidelity.kernels import gemm
 
 ROOT = Path(__file__).resolve().parents[1]
-ERR = "roofline: error: "
-
-
-def _fails(argv: list[Any], capsys, pattern: str) -> str:
-    """``roofline ARGV`` exits 2 with one stderr line matching ``pattern`` and prints nothing."""
-    assert cli.main([str(a) for a in argv]) == 2
-    captured = capsys.readouterr()
-    lines = captured.err.splitlines()
-    assert len(lines) == 1, captured.err
-    assert lines[0].startswith(ERR) and "Traceback" not in captured.err
-    assert re.search(pattern, lines[0]), lines[0]
-    assert captured.out == ""
-    return lines[0]
 
 
 def _never(*_args: Any, **_kwargs: Any) -> Any:
@@ -128,7 +115,7 @@ def _report(tmp_path: Path, **changes: Any) -> Path:
 def test_from_json_checks_skipped_rows_and_summary_keys(tmp_path, capsys, changes, pattern):
     path = _report(tmp_path, **changes)
     for fmt in ("table", "markdown"):
-        _fails(["validate", "--from-json", path, "--format", fmt], capsys, pattern)
+        fails(["validate", "--from-json", path, "--format", fmt], capsys, pattern)
 
 
 def test_from_json_renders_what_it_accepts(tmp_path, capsys):
@@ -171,9 +158,9 @@ def test_validate_refuses_bad_outputs_before_measuring(
     for folder in ("dir.png", "dir.csv", "dir.json"):
         (tmp_path / folder).mkdir()
     argv = ["validate", "--hw", "t4", "--quick", "--no-torch", "-q", *flags(tmp_path)]
-    _fails(argv, capsys, pattern)
+    fails(argv, capsys, pattern)
     argv = ["validate", "--quick", "--no-torch", "-q", *flags(tmp_path)]  # calibrates first
-    _fails(argv, capsys, pattern)
+    fails(argv, capsys, pattern)
     left = {p.name for p in tmp_path.iterdir()}
     assert left <= {"dir.png", "dir.csv", "dir.json", "f.json"}, left
 
@@ -193,21 +180,21 @@ def test_calibrate_refuses_bad_outputs_before_measuring(
     tmp_path, capsys, no_measuring, target, pattern
 ):
     (tmp_path / "dir.yaml").mkdir()
-    _fails(["calibrate", "--quick", "-q", "-o", target.format(tmp=tmp_path)], capsys, pattern)
+    fails(["calibrate", "--quick", "-q", "-o", target.format(tmp=tmp_path)], capsys, pattern)
     assert {p.name for p in tmp_path.iterdir()} == {"dir.yaml"}
 
 
 def test_cpu_clock_needs_one_thread_before_calibrating(capsys, no_measuring, monkeypatch):
     monkeypatch.setattr(mach, "cpus", lambda: 4)
-    _fails(["validate", "--quick", "--clock", "cpu"], capsys, r"--clock.*4 threads.*one thread")
-    _fails(["validate", "--hw", "t4", "--clock", "cpu"], capsys, r"clock.*4 threads")
-    _fails(["validate", "--clock", "cpu", "--threads", "2"], capsys, r"clock.*2 threads")
+    fails(["validate", "--quick", "--clock", "cpu"], capsys, r"--clock.*4 threads.*one thread")
+    fails(["validate", "--hw", "t4", "--clock", "cpu"], capsys, r"clock.*4 threads")
+    fails(["validate", "--clock", "cpu", "--threads", "2"], capsys, r"clock.*2 threads")
 
 
 @pytest.mark.parametrize("command", ["calibrate", "validate"])
 @pytest.mark.parametrize("threads", ["1000000000000", "0", "-3"])
 def test_threads_are_bounded_by_the_cpus(capsys, no_measuring, command, threads):
-    _fails([command, "--quick", "--threads", threads], capsys, r"--threads")
+    fails([command, "--quick", "--threads", threads], capsys, r"--threads")
 
 
 def test_threads_are_bounded_in_the_api(no_measuring):
@@ -316,7 +303,7 @@ def test_a_run_with_every_kernel_skipped_is_refused(tmp_path, capsys, monkeypatc
     assert "README" not in (exc.value.fix or "")
     out = tmp_path / "r.json"
     argv = ["validate", "--hw", "gaudi3", "--quick", "--no-torch", "-q", "--json", out]
-    line = _fails(argv, capsys, r"no kernel.*gaudi3")
+    line = fails(argv, capsys, r"no kernel.*gaudi3")
     assert "README" not in line and not out.exists()
 
 

@@ -6,26 +6,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 
 import pytest
+from cli_errors import ERR, fails
 
 from roofline import cli
-
-ERR = "roofline: error: "
-
-
-def _fails(argv: list[str], capsys, pattern: str, status: int = 2) -> str:
-    assert cli.main(argv) == status
-    captured = capsys.readouterr()
-    lines = captured.err.splitlines()
-    assert len(lines) == 1, captured.err
-    assert lines[0].startswith(ERR) and "Traceback" not in captured.err
-    assert re.search(pattern, lines[0]), lines[0]
-    assert captured.out == ""
-    return lines[0]
-
 
 ANALYZE = ["analyze", "resnet18", "--hw", "a100_sxm4_80gb"]
 
@@ -94,7 +80,7 @@ MISUSE = {
 @pytest.mark.parametrize("case", sorted(MISUSE))
 def test_misuse_gives_one_line_and_status_2(case, capsys):
     argv, pattern = MISUSE[case]
-    _fails(argv, capsys, pattern)
+    fails(argv, capsys, pattern)
 
 
 SWEEP = ["sweep", "resnet18", "--hw", "a100_sxm4_80gb", "-q", "--vary"]
@@ -127,7 +113,7 @@ VARY = {
 def test_malformed_vary(case, capsys, tmp_path):
     value, pattern = VARY[case]
     out = tmp_path / "sweep.csv"
-    _fails([*SWEEP, value, "-o", str(out), "--format", "csv"], capsys, pattern)
+    fails([*SWEEP, value, "-o", str(out), "--format", "csv"], capsys, pattern)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -182,7 +168,7 @@ SLIPS = {
 def test_input_slips_name_the_flag(case, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     argv, pattern = SLIPS[case]
-    line = _fails(argv, capsys, pattern)
+    line = fails(argv, capsys, pattern)
     assert "_positive_int" not in line
     assert list(tmp_path.iterdir()) == []  # no per-op file, no output
 
@@ -214,7 +200,7 @@ def test_unwritable_outputs_leave_no_file(capsys, tmp_path):
         str(a_file / "out.json"): r"does not exist",
     }
     for path, pattern in cases.items():
-        line = _fails([*ANALYZE, "--format", "json", "-o", path], capsys, pattern)
+        line = fails([*ANALYZE, "--format", "json", "-o", path], capsys, pattern)
         assert line.startswith(f"{ERR}{path}: output: ")
     assert sorted(tmp_path.iterdir()) == before
     assert a_file.read_text() == "x"
@@ -224,14 +210,14 @@ def test_unwritable_outputs_leave_no_file(capsys, tmp_path):
 def test_read_only_directory(capsys, tmp_path):
     if os.geteuid() == 0:
         # root writes through permission bits: /proc refuses new files to everyone
-        _fails([*ANALYZE, "-o", "/proc/out.csv", "--format", "csv"], capsys, r"cannot write")
+        fails([*ANALYZE, "-o", "/proc/out.csv", "--format", "csv"], capsys, r"cannot write")
         assert not os.path.exists("/proc/out.csv")
         return
     ro = tmp_path / "ro"
     ro.mkdir()
     ro.chmod(0o500)
     try:
-        _fails([*ANALYZE, "-o", str(ro / "out.csv"), "--format", "csv"], capsys, r"cannot write")
+        fails([*ANALYZE, "-o", str(ro / "out.csv"), "--format", "csv"], capsys, r"cannot write")
         assert list(ro.iterdir()) == []
     finally:
         ro.chmod(0o700)
@@ -245,7 +231,7 @@ def test_interrupt_during_evaluation(monkeypatch, capsys, tmp_path):
 
     monkeypatch.setattr(roofline.cli.models, "evaluate", interrupted)
     out = tmp_path / "out.json"
-    _fails([*ANALYZE, "--format", "json", "-o", str(out)], capsys, r"interrupted", status=130)
+    fails([*ANALYZE, "--format", "json", "-o", str(out)], capsys, r"interrupted", status=130)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -258,7 +244,7 @@ def test_interrupt_while_writing_leaves_no_partial_file(monkeypatch, capsys, tmp
 
     monkeypatch.setattr(Path, "write_text", half_then_interrupt)
     out = tmp_path / "out.csv"
-    _fails([*ANALYZE, "--format", "csv", "-o", str(out)], capsys, r"interrupted", status=130)
+    fails([*ANALYZE, "--format", "csv", "-o", str(out)], capsys, r"interrupted", status=130)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import yaml  # noqa: E402
+from cli_errors import one_line  # noqa: E402
 
 import roofline as rl  # noqa: E402
 from roofline.cli.main import main  # noqa: E402
@@ -336,13 +337,11 @@ def test_roofline_check_prints_one_line_with_the_fix(case, tmp_path, capsys):
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     assert main(["check", str(path)]) == 2
-    err = capsys.readouterr().err
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    assert f"{path}: {field}: " in lines[0]
+    line = one_line(capsys.readouterr().err)
+    assert f"{path}: {field}: " in line
     with pytest.raises(SpecError) as info:  # the same spec from a file: the same error
         rl.load_hardware(str(path))
-    assert info.value.fix and lines[0].endswith(f"({info.value.fix})"), lines[0]
+    assert info.value.fix and line.endswith(f"({info.value.fix})"), line
 
 
 @pytest.mark.parametrize("pue", [1.2, "1.2", 1, 10])

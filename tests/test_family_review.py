@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
+from cli_errors import one_line
 from pydantic import BaseModel
 
 import roofline as rl
@@ -281,9 +282,7 @@ def test_cli_names_the_field_in_one_line(tmp_path, capsys) -> None:
     assert cli.main(argv) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
-    lines = captured.err.splitlines()
-    assert len(lines) == 1, captured.err
-    assert lines[0].startswith(f"roofline: error: {path}: params.groups: ")
+    assert one_line(captured.err).startswith(f"roofline: error: {path}: params.groups: ")
     assert not out.exists()
 
 

@@ -272,7 +272,8 @@ def test_table1_columns_in_every_format(capsys, fmt):
     rc, out, err = run(
         capsys, "table1", "--rows", "rec_fc", "--columns", "computed_low", "--format", fmt
     )
-    assert rc == 0, err and "Traceback" not in err
+    assert rc == 0 and "Traceback" not in err, err
+    assert "computed_low" in out
 
 
 def test_table1_csv_columns(capsys):

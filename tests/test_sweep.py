@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import roofline as rl
+from roofline.cli.main import main
 from roofline.counting import count_graph
 from roofline.evaluation import evaluate_costs
 from roofline.knobs import vary
@@ -330,8 +331,6 @@ def test_a_knob_value_out_of_range_is_refused_alike_as_text_and_as_si_numbers(
 def test_diff_of_two_devices_of_one_name_keeps_both(tmp_path, capsys):
     """A preset against an edited copy of its YAML: both are named a100_sxm4_80gb, and the
     columns were both ``a100_sxm4_80gb_time_s`` (JSON kept one, the first device's times lost)."""
-    from roofline.cli.main import main
-
     spec = os.path.join(os.path.dirname(__file__), "..", "hw_specs", "a100_sxm4_80gb.yaml")
     with open(spec) as f:
         text = f.read()
@@ -358,8 +357,6 @@ def test_diff_gives_no_time_where_the_model_does_not_fit(capsys):
     """llama2_70b at batch 16 fits neither a T4 (16 GB) nor an H100 (80 GB): diff printed a 467
     ms total and a 9.23x speedup. A device the model does not fit has no time, so no speedup,
     and a warning names it."""
-    from roofline.cli.main import main
-
     for hw in ("t4", "h100_sxm5"):
         assert not rl.evaluate("llama2_70b", hw, batch=16, dtype="fp16").feasible[0, 0]
     with pytest.warns(rl.RooflineWarning, match="fits neither t4 nor h100_sxm5"):

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from cli_errors import one_line
 
 import roofline as rl
 from roofline import budget
@@ -32,13 +33,6 @@ CLI_SWEEP = [
 
 def _rows(dataset: Path) -> int:
     return json.loads((dataset / META_FILE).read_text())["rows"]
-
-
-def _one_line(err: str) -> str:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("roofline: error: "), err
-    assert "Traceback" not in err
-    return lines[0]
 
 
 @pytest.fixture
@@ -78,7 +72,7 @@ def test_cli_per_op_over_the_budget_writes_nothing(tmp_path, monkeypatch, capsys
     monkeypatch.setenv("ROOFLINE_MEMORY_BUDGET", "20 kB")
     argv = [*CLI_SWEEP, "--vary", "memory.sram.capacity=8MiB,40MiB", "--batch", "1", "8"]
     assert main([*argv, "--per-op", "pp.csv", "-o", "ds.parquet"]) == 2
-    assert "--per-op" in _one_line(capsys.readouterr().err)
+    assert "--per-op" in one_line(capsys.readouterr().err)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -145,7 +139,7 @@ def test_cli_system_sweep_refuses_per_op_and_workers(extra, tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     argv = ["sweep", "llama2_7b", "--hw", SYSTEM, "--vary", "count=8", "--tp", "1", "-q"]
     assert main([*argv, *extra, "-o", "s.csv"]) == 2
-    assert extra[0] in _one_line(capsys.readouterr().err)
+    assert extra[0] in one_line(capsys.readouterr().err)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -176,7 +170,7 @@ def test_invalid_budget_refused_before_anything_streams(bad, tmp_path, monkeypat
     capsys.readouterr()
     assert main([*CLI_SWEEP, "--format", "csv"]) == 2
     captured = capsys.readouterr()
-    assert captured.out == "" and "ROOFLINE_MEMORY_BUDGET" in _one_line(captured.err)
+    assert captured.out == "" and "ROOFLINE_MEMORY_BUDGET" in one_line(captured.err)
 
 
 # 5. reading a dataset back decodes categories through their labels
@@ -214,7 +208,7 @@ def test_read_sweep_takes_one_column_as_a_string(tmp_path):
 def test_cli_dataset_refuses_columns(columns, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main([*CLI_SWEEP, "--columns", columns, "-o", "ds.parquet"]) == 2
-    line = _one_line(capsys.readouterr().err)
+    line = one_line(capsys.readouterr().err)
     assert "--columns" in line and "read_sweep" in line
     assert list(tmp_path.iterdir()) == []
 

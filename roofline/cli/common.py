@@ -6,6 +6,7 @@ parsing, and writing the output in the format the ``-o`` file's extension names.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -401,6 +402,35 @@ def one_table_format(args: argparse.Namespace, what: str) -> str:
             fix="use --format json or -o FILE.json (every table), or table/markdown text",
         )
     return fmt
+
+
+def check_outputs(targets: Sequence[tuple[str, str]]) -> None:
+    """Each output ``(path, flag)`` a new or regular file in an existing directory
+    (:func:`~roofline.output_files.check_target`), and no file named by two flags: a SpecError
+    naming the flag, before anything is computed or measured."""
+    seen: dict[str, str] = {}
+    for path, flag in targets:
+        try:
+            target = check_target(path)
+        except SpecError as exc:
+            raise SpecError(exc.problem, file=exc.file, field=flag, fix=exc.fix) from None
+        key = os.path.realpath(target)
+        if key in seen:
+            raise SpecError(
+                f"is written twice by this command ({seen[key]} and {flag})",
+                file=path,
+                field=flag,
+                fix="give each output its own file",
+            )
+        seen[key] = flag
+
+
+def yaml_output(path: str | None, fix: str, why: str | None = None) -> None:
+    """``-o FILE``: stdout (none or ``-``) or a ``.yaml``/``.yml`` file, else a SpecError
+    (``'FILE' is not a YAML file``, then ``: why`` if given) naming ``--output``."""
+    if path and path != "-" and not path.endswith((".yaml", ".yml")):
+        problem = f"{path!r} is not a YAML file"
+        raise SpecError(f"{problem}: {why}" if why else problem, field="--output", fix=fix)
 
 
 def write_output(text: str, path: str | None) -> None:

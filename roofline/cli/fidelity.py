@@ -11,18 +11,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-from roofline.cli.common import Command, add_output_options, emit, output_format, write_output
+from roofline.cli.common import (
+    Command,
+    add_output_options,
+    check_outputs,
+    emit,
+    output_format,
+    write_output,
+    yaml_output,
+)
 from roofline.errors import SpecError
 from roofline.fidelity.calibrate import calibrate
 from roofline.fidelity.device_spec import to_yaml
 from roofline.fidelity.machine import Progress, progress_to_stderr, thread_count
 from roofline.fidelity.report import load_report
 from roofline.fidelity.validate import check_clock, run_validation, tables
-from roofline.output_files import check_target, image_format, write_text
+from roofline.output_files import image_format, write_text
 from roofline.presets import load_device
 
 
@@ -34,13 +41,10 @@ def run_calibrate(args: argparse.Namespace) -> int:
     """Measure this machine; print or write the device spec (YAML)."""
     out = args.output
     if out and out != "-":  # refused before the minutes of measuring, as every output is
-        _check_targets([(out, "--output")])
-        if not out.endswith((".yaml", ".yml")):
-            raise SpecError(
-                f"{out!r} is not a YAML file: calibrate writes a device spec",
-                field="--output",
-                fix=f"e.g. {Path(out).stem or 'mymachine'}.yaml",
-            )
+        check_outputs([(out, "--output")])
+        yaml_output(
+            out, f"e.g. {Path(out).stem or 'mymachine'}.yaml", why="calibrate writes a device spec"
+        )
     threads = _threads(args)
     name = args.name or (Path(out).stem if out and out != "-" else "calibrated")
     spec = calibrate(
@@ -62,27 +66,6 @@ def _threads(args: argparse.Namespace) -> int | None:
     return thread_count(args.threads, field="--threads")
 
 
-def _check_targets(targets: list[tuple[str, str]]) -> None:
-    """Each output ``(path, flag)`` a new or regular file in an existing directory
-    (:func:`~roofline.output_files.check_target`), and no file named by two flags: a SpecError
-    naming the flag, before anything is measured."""
-    seen: dict[str, str] = {}
-    for path, flag in targets:
-        try:
-            target = check_target(path)
-        except SpecError as exc:
-            raise SpecError(exc.problem, file=exc.file, field=flag, fix=exc.fix) from None
-        key = os.path.realpath(target)
-        if key in seen:
-            raise SpecError(
-                f"is written twice by this command ({seen[key]} and {flag})",
-                file=path,
-                field=flag,
-                fix="give each output its own file",
-            )
-        seen[key] = flag
-
-
 def _validate_outputs(args: argparse.Namespace) -> str:
     """Check ``--json``, ``--plot`` and ``-o`` (name, format, target) before measuring; return
     the output format."""
@@ -98,7 +81,7 @@ def _validate_outputs(args: argparse.Namespace) -> str:
         targets.append((args.plot, "--plot"))
     if args.output and args.output != "-":
         targets.append((args.output, "--output"))
-    _check_targets(targets)
+    check_outputs(targets)
     return output_format(args)  # the -o file's extension and --format
 
 

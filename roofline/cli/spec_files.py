@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from roofline.api import count
-from roofline.cli.common import Command, add_output_options, emit, write_output
+from roofline.cli.common import Command, add_output_options, emit, write_output, yaml_output
 from roofline.errors import SpecError
 from roofline.hardware import Hardware
 from roofline.input_files import require_file
@@ -50,10 +50,7 @@ def new_arguments(parser: argparse.ArgumentParser) -> None:
 def run_new(args: argparse.Namespace) -> int:
     """Print or write the template."""
     out = args.output
-    if out and out != "-" and not out.endswith((".yaml", ".yml")):
-        raise SpecError(
-            f"{out!r} is not a YAML file", field="--output", fix=f"e.g. {args.name}.yaml"
-        )
+    yaml_output(out, f"e.g. {args.name}.yaml")
     write_output(template(args.kind, args.name), out)
     return 0
 

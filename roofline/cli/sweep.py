@@ -17,6 +17,7 @@ from roofline.cli.common import (
     add_layout_options,
     add_output_options,
     add_policy_option,
+    check_outputs,
     chosen_columns,
     emit,
     layout_args,
@@ -29,10 +30,10 @@ from roofline.cli.common import (
 from roofline.cli.model_args import add_model_options, models_of
 from roofline.errors import SpecError
 from roofline.knobs import knob_dim, parse_knob_values, zero_ok
-from roofline.output_files import check_target, image_format, write_text
+from roofline.output_files import image_format, write_text
 from roofline.presets import load_hardware
 from roofline.sweep_sinks import SweepOutput, TextSink, is_dataset, read_sweep
-from roofline.sweeps import Progress, n_points, sweep
+from roofline.sweeps import Progress, n_points, per_op_for_cli, sweep, system_refusal
 from roofline.systems.spec import System
 from roofline.systems.variants import system_knob_dim
 from roofline.units import parse_range
@@ -63,30 +64,30 @@ def parse_vary(items: list[str], hw: Any) -> dict[str, list[float]]:
         on_system = isinstance(hw, System)
         try:
             canon, dim = system_knob_dim(hw, path) if on_system else knob_dim(hw, path)
+            counts = dim is None and canon == "count"  # checked below, as --vary count
+            values = [] if counts else _knob_values(hw, canon, dim, spec, on_system)
         except SpecError as exc:
             raise SpecError(exc.problem, field=f"--vary {path}", fix=exc.fix) from None
-        if dim is None and canon == "count":
+        if counts:
             values = _counts(spec)
-        else:
-            try:
-                if dim is not None and ":" in spec:
-                    texts: list[Any] = parse_range(spec, dim, allow_zero=zero_ok(canon))
-                else:
-                    texts = [v.strip() for v in spec.split(",")]
-                    if not any(texts):
-                        raise SpecError(f"empty value list {spec!r}", fix="give a,b,c")
-                    if not all(texts):
-                        raise SpecError(
-                            f"an empty value in the list {spec!r}", fix="write a,b,c with no gap"
-                        )
-                # a system's knobs are checked by the sweep (roofline.systems.variants)
-                values = texts if on_system else parse_knob_values(hw, canon, texts)[1].tolist()
-            except SpecError as exc:
-                raise SpecError(exc.problem, field=f"--vary {path}", fix=exc.fix) from None
         if canon in out:
             raise SpecError(f"knob {canon} is varied twice", field="--vary", fix="merge the lists")
         out[canon] = values
     return out
+
+
+def _knob_values(hw: Any, canon: str, dim: Any, spec: str, on_system: bool) -> list[Any]:
+    """A knob's ``--vary`` values: a range (``start:stop:count[:log]``) or a list ``a,b,c``, in
+    SI units (a system's as written: the sweep checks them, :mod:`roofline.systems.variants`)."""
+    if dim is not None and ":" in spec:
+        texts: list[Any] = parse_range(spec, dim, allow_zero=zero_ok(canon))
+    else:
+        texts = [v.strip() for v in spec.split(",")]
+        if not any(texts):
+            raise SpecError(f"empty value list {spec!r}", fix="give a,b,c")
+        if not all(texts):
+            raise SpecError(f"an empty value in the list {spec!r}", fix="write a,b,c with no gap")
+    return texts if on_system else parse_knob_values(hw, canon, texts)[1].tolist()
 
 
 def run_sweep(args: argparse.Namespace) -> int:
@@ -140,9 +141,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     except SpecError as exc:
         if exc.field != "per_op":
             raise
-        fix = (exc.fix or "").replace("drop per_op", "drop --per-op")
-        fix = fix.replace("out='sweep.parquet'", "-o sweep.parquet")
-        raise SpecError(exc.problem, file=exc.file, field="--per-op", fix=fix) from None
+        raise per_op_for_cli(exc) from None
     if args.per_op:
         assert result.per_op is not None  # asked for: the sweep made it or refused
         write_text(args.per_op, result.per_op.to_csv())
@@ -166,13 +165,9 @@ def run_sweep(args: argparse.Namespace) -> int:
 def _system_options(args: argparse.Namespace) -> None:
     """Refuse what a system sweep cannot do (it runs in this process, totals only), naming the
     option, before anything runs."""
-    for option, given, fix in (
-        ("--per-op", args.per_op, "drop --per-op: a system sweep has totals per layout only"),
-        ("--workers", args.workers, "drop --workers: a system sweep runs in this process"),
-        ("--scheduler", args.scheduler, "drop --scheduler: a system sweep runs in this process"),
-    ):
-        if given:
-            raise SpecError(f"a system sweep does not take {option}", field=option, fix=fix)
+    for name in ("per_op", "workers", "scheduler"):
+        if getattr(args, name):
+            raise system_refusal(name, cli=True)
 
 
 def _counts(spec: str) -> list[float]:
@@ -356,10 +351,7 @@ def _per_op_path(path: str) -> None:
             field="--per-op",
             fix="name the file .csv, e.g. --per-op per_op.csv",
         )
-    try:
-        check_target(path)  # a directory, a device... named before the sweep runs
-    except SpecError as exc:
-        raise SpecError(exc.problem, file=exc.file, field="--per-op", fix=exc.fix) from None
+    check_outputs([(path, "--per-op")])  # a directory, a device... named before the sweep runs
 
 
 def sensitivity_arguments(sp: argparse.ArgumentParser) -> None:

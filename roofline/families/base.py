@@ -20,8 +20,10 @@ class FamilyParams(SpecModel):
     LIMIT_NUMBERS = True
 
 
+#: a whole number at least 1: a size, a width, a count of layers or blocks
+PositiveInt = Annotated[int, Field(ge=1)]
 #: an image side in pixels: at least 1 (a family whose layers need more checks it too)
-Pixels = Annotated[int, Field(ge=1)]
+Pixels = PositiveInt
 
 
 @dataclass(frozen=True)

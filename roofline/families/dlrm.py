@@ -21,18 +21,15 @@ candidates is batch n (the user's features are replicated per candidate, as DLRM
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
 from roofline.errors import SpecError
-from roofline.families.base import FamilyParams, family
+from roofline.families.base import FamilyParams, PositiveInt, family
 from roofline.field_checks import SpecModel
 from roofline.graph import Graph
 from roofline.graph_builder import GraphBuilder
-
-#: a layer width: at least one output feature
-Width = Annotated[int, Field(ge=1)]
 
 
 class TableGroup(SpecModel):
@@ -57,7 +54,7 @@ class DLRMParams(FamilyParams):
     """Parameters of a DLRM (``dlrm_s_pytorch``'s ``--arch-*`` options) and DCN-v2 crossing."""
 
     dense_features: int = Field(ge=1, description="dense (continuous) input features")
-    bottom_mlp: tuple[Width, ...] = Field(
+    bottom_mlp: tuple[PositiveInt, ...] = Field(
         min_length=1,
         description="bottom MLP output sizes, input excluded (`--arch-mlp-bot` without its "
         "first entry); the last equals the embedding dim",
@@ -65,7 +62,7 @@ class DLRMParams(FamilyParams):
     tables: tuple[TableGroup, ...] = Field(
         min_length=1, description="embedding tables, in groups of identical tables"
     )
-    top_mlp: tuple[Width, ...] = Field(
+    top_mlp: tuple[PositiveInt, ...] = Field(
         min_length=1,
         description="top MLP output sizes, input excluded (`--arch-mlp-top`); the last (1) "
         "is followed by a sigmoid",

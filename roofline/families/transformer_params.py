@@ -7,10 +7,9 @@ from typing import Any, Literal, get_args
 
 from pydantic import Field, model_validator
 
-from roofline.errors import SpecError
+from roofline.errors import SpecError, short_repr
 from roofline.families.base import FamilyParams
 from roofline.suggest import did_you_mean
-from roofline.units import short_repr
 
 OptInt = int | None
 OptBool = bool | None

@@ -31,19 +31,17 @@ the final feature map (each stride-2 stage maps n to ceil(n/2)), so it is global
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import Field, model_validator
 
-from roofline.families.base import FamilyParams, family
+from roofline.families.base import FamilyParams, PositiveInt, family
 from roofline.families.resnet import bottleneck
 from roofline.graph import Graph
 from roofline.graph_builder import GraphBuilder
 
 ConvMaker = Literal["3d", "no_temporal", "2plus1d", "ir_channel_separated", "ip_channel_separated"]
 _CHANNEL_SEPARATED = ("ir_channel_separated", "ip_channel_separated")
-Count = Annotated[int, Field(ge=1)]
-Size = Annotated[int, Field(ge=1)]
 
 
 class VideoResNetParams(FamilyParams):
@@ -54,7 +52,7 @@ class VideoResNetParams(FamilyParams):
         description="residual block: `basic` (two spatiotemporal convs, expansion 1) or "
         "`bottleneck` (1x1x1, spatiotemporal conv, 1x1x1 to 4x the planes)",
     )
-    layers: tuple[Count, Count, Count, Count] = Field(
+    layers: tuple[PositiveInt, PositiveInt, PositiveInt, PositiveInt] = Field(
         description="residual blocks in each of the four stages (64, 128, 256, 512 base planes)"
     )
     conv_makers: tuple[ConvMaker, ConvMaker, ConvMaker, ConvMaker] = Field(
@@ -69,7 +67,7 @@ class VideoResNetParams(FamilyParams):
         "conv 1x7x7 stride (1, 2, 2) to 45 channels, BN, ReLU, conv 3x1x1 to 64, BN, ReLU; "
         "`basic_pool`: `basic` then max pool 1x3x3 stride (1, 2, 2) (VMZ BasicStem_Pool)",
     )
-    input_size: tuple[Size, Size, Size] = Field(
+    input_size: tuple[PositiveInt, PositiveInt, PositiveInt] = Field(
         (16, 112, 112), description="clip size (frames T, height H, width W) in frames and pixels"
     )
     in_channels: int = Field(3, ge=1, description="input channels per frame (3 for RGB)")
@@ -173,7 +171,7 @@ def build_video_resnet(p: VideoResNetParams, name: str) -> Graph:
 class ResNeXt3DParams(FamilyParams):
     """Parameters of Hara et al.'s ``ResNeXt(ResNeXtBottleneck, layers, sample_size, ...)``."""
 
-    layers: tuple[Count, Count, Count, Count] = Field(
+    layers: tuple[PositiveInt, PositiveInt, PositiveInt, PositiveInt] = Field(
         description="bottleneck blocks in each of the four stages (128, 256, 512, 1024 planes); "
         "[3, 4, 23, 3] is ResNeXt-101"
     )
@@ -183,7 +181,7 @@ class ResNeXt3DParams(FamilyParams):
         description="groups of the 3x3x3 convs; bottleneck width = cardinality * planes / 32 "
         "channels, so each group has planes/32 = 4, 8, 16, 32 channels in stages 1-4",
     )
-    input_size: tuple[Size, Size, Size] = Field(
+    input_size: tuple[PositiveInt, PositiveInt, PositiveInt] = Field(
         (16, 112, 112),
         description="clip size (frames T, height H, width W) in frames and pixels; Hara et al. "
         "use 16x112x112 (sample_duration 16, sample_size 112)",

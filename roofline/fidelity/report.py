@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from roofline.errors import SpecError
 from roofline.input_files import read_json
-from roofline.spec_errors import validate
+from roofline.spec_errors import SPEC_FOLDER_FIXES, validate
 
 #: a time in seconds: positive and finite
 Seconds = Annotated[float, Field(gt=0)]
@@ -119,8 +119,10 @@ class Report(_Part):
         rows = data.get("summary") if isinstance(data, dict) else None
         if isinstance(rows, list) and rows and isinstance(rows[0], dict):
             for i, row in enumerate(rows[1:], 1):
-                missing = [k for k in rows[0] if not isinstance(row, dict) or k not in row]
-                if isinstance(row, dict) and missing:
+                if not isinstance(row, dict):
+                    continue  # not an object: the row's own validation says so
+                missing = [k for k in rows[0] if k not in row]
+                if missing:
                     raise SpecError(
                         f"lacks {', '.join(map(repr, missing))}, which summary[0] has (the "
                         "summary table's columns)",
@@ -151,7 +153,7 @@ def load_report(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         validate(Report, doc, file=name)
     except SpecError as exc:
-        fix = exc.fix if exc.fix and "README" not in exc.fix else None  # not a spec folder's
+        fix = exc.fix if exc.fix not in SPEC_FOLDER_FIXES else None  # not a spec folder's
         fix = fix or "give a file written by validate --json"
         raise SpecError(exc.problem, file=name, field=exc.field, fix=fix) from None
     return doc

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import warnings
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -208,6 +209,22 @@ def compact(fields: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
         if key in defaults and value == defaults[key]:
             continue
         out[key] = value
+    return out
+
+
+def conv_fields(
+    weight: Sequence[int], tied: str | None, transposed: bool = False, **fields: Any
+) -> dict[str, Any]:
+    """A conv's written fields: ``out_channels`` and ``kernel_size`` from its ``weight`` shape
+    ((out_channels, in_channels / groups, *kernel_size), a transposed conv's (in_channels,
+    out_channels / groups, *kernel_size)), then ``fields`` (stride, padding, groups...) in the
+    order given, :func:`compact` with :data:`CONV_DEFAULTS`, and ``tied_to`` where ``tied``."""
+    groups = int(fields.get("groups", 1))
+    out_channels = int(weight[1]) * groups if transposed else int(weight[0])
+    kernel = tuple(int(k) for k in weight[2:])
+    out = compact(dict(out_channels=out_channels, kernel_size=kernel, **fields), CONV_DEFAULTS)
+    if tied:
+        out["tied_to"] = tied
     return out
 
 

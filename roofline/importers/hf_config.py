@@ -26,19 +26,16 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
-
-from roofline.errors import SpecError
+from roofline.errors import SpecError, short_repr
 from roofline.families.transformer_params import (
     check_layer_indices,
     check_layer_types,
     check_leading_layers,
 )
-from roofline.field_checks import check_fields
+from roofline.field_checks import check_value
 from roofline.input_files import read_json
 from roofline.model import Model, build_model
 from roofline.suggest import did_you_mean
-from roofline.units import short_repr
 
 _MISSING = object()
 Params = dict[str, Any]
@@ -51,14 +48,6 @@ _ALIASES = {
     "max_position_embeddings": ("n_positions",),
     "intermediate_size": ("n_inner",),
 }
-
-
-class _Plain(BaseModel):
-    """The kinds of a config's scalars, held to :func:`roofline.field_checks.check_fields` (a
-    count is an integer at most 2**53, a flag ``true`` or ``false``) before any is used."""
-
-    count: int
-    flag: bool
 
 
 class _Config:
@@ -93,13 +82,13 @@ class _Config:
         value = self.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             raise self.error(key, f"{short_repr(value)} is not {what}", "use the model's value")
-        self._plain("count", key, value)
+        self._plain("int", key, value)
         return value
 
     def flag(self, key: str, default: bool) -> bool:
         """A boolean field: JSON ``true`` or ``false`` (``default`` when absent or null)."""
         value = self.get(key, default)
-        self._plain("flag", key, value)
+        self._plain("bool", key, value)
         return bool(value)
 
     def mapping(self, key: str) -> Mapping[str, Any]:
@@ -120,8 +109,12 @@ class _Config:
         return float(value)
 
     def _plain(self, kind: str, key: str, value: Any) -> None:
+        """``value`` held to :func:`roofline.field_checks.check_value` before it is used (a count
+        an integer at most 2**53, a flag ``true`` or ``false``), the error naming ``key``."""
+        if value is None:
+            return  # null: nothing to check (as check_fields)
         try:
-            check_fields(_Plain, {kind: value})
+            check_value(kind, value, key)
         except SpecError as exc:
             raise self.error(key, exc.problem, exc.fix) from None
 

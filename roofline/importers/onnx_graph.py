@@ -74,14 +74,19 @@ class OnnxGraph:
         if x in self.composed:
             return all(self.is_param(s) for s in self.composed[x])
         init = self.inits.get(x)
-        if init is None or x.startswith(("onnx::", "/")) and x not in self.users:
+        if init is None or self._folded(x):
             return False
         return _is_float(init) and _numel(init) > 1
 
     def is_folded(self, x: str) -> bool:
         """Whether ``x`` is (laid out from) a constant the exporter folded, named ``onnx::...``
         or ``/...``, that no op has read as its weight."""
-        return any(s.startswith(("onnx::", "/")) and s not in self.users for s in self.sources(x))
+        return any(self._folded(s) for s in self.sources(x))
+
+    def _folded(self, s: str) -> bool:
+        """Whether initializer ``s`` is named as a constant the exporter folded (``onnx::...`` or
+        ``/...``) and no op has read it as its weight."""
+        return s.startswith(("onnx::", "/")) and s not in self.users
 
     def is_weight(self, x: str | None) -> bool:
         """A float initializer (read as the weight or bias of a layer), or a view of one, or a

@@ -36,10 +36,11 @@ from typing import Any
 
 from onnx import helper
 
-from roofline.importers.builder import CONV_DEFAULTS, compact
+from roofline.importers.builder import compact, conv_fields
 from roofline.importers.onnx_graph import OnnxGraph
 from roofline.importers.values import Shape, batch_axis, sample_dim
 from roofline.ops.base import numel
+from roofline.ops.conv_transpose import conv_transpose_out_size, output_padding_ok
 
 NodeHandler = Callable[[OnnxGraph, Any, dict[str, Any], str], None]
 HANDLERS: dict[str, NodeHandler] = {}
@@ -154,8 +155,7 @@ def _ints(v: Any, n: int, default: int) -> tuple[int, ...]:
 
 def _pads(node: Any, attrs: dict[str, Any], nd: int) -> tuple[int, ...] | None:
     """Symmetric padding per dim, or None (asymmetric, or an auto_pad other than NOTSET/VALID)."""
-    auto = attrs.get("auto_pad", b"NOTSET")
-    auto = auto.decode() if isinstance(auto, bytes) else str(auto)
+    auto = _auto(attrs)
     if auto == "VALID":
         return (0,) * nd
     if auto not in ("NOTSET", ""):
@@ -219,20 +219,15 @@ def conv(g: OnnxGraph, node: Any, attrs: dict[str, Any], _: str) -> None:
         src = g.b.add("pad", [src], f"{base}.pad", padding=pad)
     tied = g.weight(w, base)
     g.weight(bias, base)
-    fields = compact(
-        dict(
-            out_channels=int(w_shape[0]),
-            kernel_size=kernel,
-            stride=stride,
-            padding=padding,
-            dilation=dilation,
-            groups=int(attrs.get("group", 1)),
-            bias=bias is not None,
-        ),
-        CONV_DEFAULTS,
+    fields = conv_fields(
+        w_shape,
+        tied,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=int(attrs.get("group", 1)),
+        bias=bias is not None,
     )
-    if tied:
-        fields["tied_to"] = tied
     g.emit_named("conv", [src], [x], node.output[0], base, **fields)
 
 
@@ -259,22 +254,17 @@ def conv_transpose(g: OnnxGraph, node: Any, attrs: dict[str, Any], _: str) -> No
     base = _base(node, True)
     tied = g.weight(w, base)
     g.weight(bias, base)
-    groups = int(attrs.get("group", 1))
-    fields = compact(
-        dict(
-            out_channels=int(w_shape[1]) * groups,
-            kernel_size=kernel,
-            stride=stride,
-            padding=padding,
-            output_padding=output_padding,
-            dilation=dilation,
-            groups=groups,
-            bias=bias is not None,
-        ),
-        CONV_DEFAULTS,
+    fields = conv_fields(
+        w_shape,
+        tied,
+        transposed=True,
+        stride=stride,
+        padding=padding,
+        output_padding=output_padding,
+        dilation=dilation,
+        groups=int(attrs.get("group", 1)),
+        bias=bias is not None,
     )
-    if tied:
-        fields["tied_to"] = tied
     if not any(crop):
         g.emit("conv_transpose", [x], out, base, **fields)
         return
@@ -291,14 +281,17 @@ def _transposed_padding(
 ) -> tuple[Shape, Shape, Shape] | None:
     """(padding, output_padding, crop) per dim of a ConvTranspose whose output is ``want``."""
     nd = len(kernel)
-    full = [(i - 1) * s + d * (k - 1) + 1 for i, k, s, d in zip(size, kernel, stride, dilation)]
+    full = [
+        conv_transpose_out_size(i, k, s, 0, 0, d)
+        for i, k, s, d in zip(size, kernel, stride, dilation)
+    ]
     pads = _ints(attrs.get("pads"), 2 * nd, 0)
     given = _ints(attrs.get("output_padding"), nd, 0)
     if (
         _auto(attrs) in ("NOTSET", "")
         and pads[:nd] == pads[nd:]
         and all(f - 2 * p + o == n for f, p, o, n in zip(full, pads, given, want))
-        and all(o < s or o < d for o, s, d in zip(given, stride, dilation))
+        and all(output_padding_ok(o, s, d) for o, s, d in zip(given, stride, dilation))
     ):
         return pads[:nd], given, (0,) * nd
     plan: list[tuple[int, int, int]] = []
@@ -306,7 +299,7 @@ def _transposed_padding(
         total = f - n  # 2 * padding - output_padding
         p = max(0, -(-total // 2))
         o = 2 * p - total
-        if o < s or o < d:
+        if output_padding_ok(o, s, d):
             plan.append((p, o, 0))
         elif total >= 0:
             plan.append((total // 2, 0, total % 2))
@@ -505,7 +498,9 @@ def layernorm(g: OnnxGraph, node: Any, attrs: dict[str, Any], _: str) -> None:
     rank = len(g.shapes[g.name(x)])
     axis = int(attrs.get("axis", -1)) % rank
     base = _base(node, True)
-    scale, bias = _learned(g, base, *(list(node.input[1:3]) + ["", ""])[:2])
+    scale_in = node.input[1] if len(node.input) > 1 else ""
+    bias_in = node.input[2] if len(node.input) > 2 else ""
+    scale, bias = _learned(g, base, scale_in, bias_in)
     fields: dict[str, Any] = {}
     if rank - axis != 1:
         fields["normalized_ndim"] = rank - axis

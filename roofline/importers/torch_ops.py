@@ -39,7 +39,7 @@ from typing import Any
 
 import torch
 
-from roofline.importers.builder import CONV_DEFAULTS, compact
+from roofline.importers.builder import compact, conv_fields
 from roofline.importers.torch_tracer import Tracer
 from roofline.importers.values import Act, Const, batch_axis, sample_dim
 from roofline.ops.base import broadcast_shapes, numel
@@ -146,23 +146,18 @@ def convolution(tr: Tracer, func: Any, a: dict[str, Any], out: Any) -> None:
     src, copies = _one_copy(tr, x, nd, base)
     tied = tr.weight(w, base)
     tr.weight(bias, base)
-    groups = int(a["groups"])
-    # a transposed conv's weight is (in_channels, out_channels / groups, *kernel_size)
-    out_channels = int(w.shape[1]) * groups if transposed else int(w.shape[0])
-    shape: dict[str, Any] = dict(
-        out_channels=out_channels,
-        kernel_size=tuple(int(k) for k in w.shape[2:]),
+    extra = {"output_padding": _ints(a["output_padding"], nd)} if transposed else {}
+    fields = conv_fields(
+        w.shape,
+        tied,
+        transposed,
         stride=_ints(a["stride"], nd),
         padding=_ints(a["padding"], nd),
         dilation=_ints(a["dilation"], nd),
-        groups=groups,
+        groups=int(a["groups"]),
         bias=bias is not None,
+        **extra,
     )
-    if transposed:
-        shape["output_padding"] = _ints(a["output_padding"], nd)
-    fields: dict[str, Any] = compact(shape, CONV_DEFAULTS)
-    if tied:
-        fields["tied_to"] = tied
     if copies > 1:
         fields.update(repeat=copies, shared_weights=True)
     tr.emit_named(kind, [src], [x], out, base, **fields)

@@ -203,10 +203,22 @@ class Op(BaseModel):
         return out
 
     @property
+    def sequential_copies(self) -> int:
+        """Copies that run one after another: ``repeat`` (layers), or 1 for side-by-side copies
+        (one kernel, one tensor)."""
+        return 1 if self.side_by_side else self.repeat
+
+    @property
+    def concurrent_copies(self) -> int:
+        """Copies alive at once: ``repeat`` for side-by-side copies (every output at once), else
+        1 (sequential copies run one at a time)."""
+        return self.repeat if self.side_by_side else 1
+
+    @property
     def launches(self) -> int:
         """Kernel launches of the op: ``launches_per_copy`` (0 for a view or a parameter) per
         sequential copy, once for side-by-side copies."""
-        return self.launches_per_copy * (1 if self.side_by_side else self.repeat)
+        return self.launches_per_copy * self.sequential_copies
 
     @property
     def params(self) -> float:

@@ -16,7 +16,7 @@ P output volume (prod of output spatial size), I input volume.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -70,8 +70,57 @@ def bind_channels(shapes: list[Shape], fields: dict[str, Any], channels: str) ->
     return out
 
 
+class ConvBase(Op):
+    """What a conv and a transposed conv share: binding, checks, the depthwise test, the output
+    shape (no fields: each kind lists its own, so that its field order stays its own)."""
+
+    if TYPE_CHECKING:
+        in_channels: int
+        out_channels: int
+        kernel_size: tuple[int, ...]
+        groups: int
+
+    @classmethod
+    def bind(cls, shapes: list[Shape], fields: dict[str, Any]) -> dict[str, Any]:
+        """Channels and spatial size from the (C, *spatial) input."""
+        return bind_channels(shapes, fields, "in_channels")
+
+    def _check_dims(self, per_dim: tuple[str, ...]) -> None:
+        """A ValueError unless the op has 1 to 3 spatial dims, each per-dim field in ``per_dim``
+        has one entry per dim (kernel, stride, dilation and input size >= 1, the rest >= 0),
+        and groups divides both channel counts."""
+        nd = len(self.kernel_size)
+        if nd not in (1, 2, 3):
+            raise ValueError(
+                f"kernel_size={list(self.kernel_size)} has {nd} dims (1, 2 or 3 are supported)"
+            )
+        least = dict.fromkeys(("kernel_size", "stride", "dilation", "input_size"), 1)
+        least |= {k: 0 for k in per_dim if k not in least}
+        check_spatial("kernel_size", {k: getattr(self, k) for k in per_dim}, least)
+        if self.in_channels % self.groups or self.out_channels % self.groups:
+            raise ValueError(
+                f"groups={self.groups} must divide in_channels={self.in_channels} "
+                f"and out_channels={self.out_channels} (a divisor of both)"
+            )
+
+    @cached_property
+    def output_size(self) -> tuple[int, ...]:  # pragma: no cover - every conv defines it
+        """Spatial output size."""
+        raise NotImplementedError
+
+    @property
+    def depthwise(self) -> bool:
+        """True when each group has one input channel (depthwise / channel-wise: no reduction,
+        the vector engine)."""
+        return self.in_channels == self.groups
+
+    @property
+    def out_shape(self) -> Shape:
+        return (self.out_channels, *self.output_size)
+
+
 @register
-class Conv(Op):
+class Conv(ConvBase):
     """Convolution over ``len(kernel_size)`` spatial dims (``torch.nn.Conv1d/2d/3d``)."""
 
     category = OpCategory.CONV
@@ -86,11 +135,6 @@ class Conv(Op):
     groups: int = Field(1, ge=1)
     bias: bool = False
 
-    @classmethod
-    def bind(cls, shapes: list[Shape], fields: dict[str, Any]) -> dict[str, Any]:
-        """Channels and spatial size from the (C, *spatial) input."""
-        return bind_channels(shapes, fields, "in_channels")
-
     @model_validator(mode="before")
     @classmethod
     def _broadcast(cls, data: Any) -> Any:
@@ -98,19 +142,7 @@ class Conv(Op):
 
     @model_validator(mode="after")
     def _check(self) -> Conv:
-        nd = len(self.kernel_size)
-        if nd not in (1, 2, 3):
-            raise ValueError(
-                f"kernel_size={list(self.kernel_size)} has {nd} dims (1, 2 or 3 are supported)"
-            )
-        fields = ("kernel_size", "input_size", "stride", "padding", "dilation")
-        least = {"kernel_size": 1, "stride": 1, "dilation": 1, "input_size": 1, "padding": 0}
-        check_spatial("kernel_size", {k: getattr(self, k) for k in fields}, least)
-        if self.in_channels % self.groups or self.out_channels % self.groups:
-            raise ValueError(
-                f"groups={self.groups} must divide in_channels={self.in_channels} "
-                f"and out_channels={self.out_channels} (a divisor of both)"
-            )
+        self._check_dims(("kernel_size", "input_size", "stride", "padding", "dilation"))
         if min(self.output_size) < 1:
             raise ValueError(
                 f"kernel_size={list(self.kernel_size)} (dilation {list(self.dilation)}) is larger "
@@ -128,11 +160,6 @@ class Conv(Op):
                 self.input_size, self.kernel_size, self.stride, self.padding, self.dilation
             )
         )
-
-    @property
-    def depthwise(self) -> bool:
-        """True when each group has one input channel (depthwise / channel-wise)."""
-        return self.in_channels == self.groups
 
     @cached_property
     def _dims(self) -> tuple[int, int, int, int, int]:
@@ -157,7 +184,3 @@ class Conv(Op):
             )
         gemm = Gemm(batch * p, self.out_channels // self.groups, cg * r, self.groups, "m")
         return Counts(weight=float(w), act_in=act_in, act_out=act_out, gemms=(gemm,))
-
-    @property
-    def out_shape(self) -> Shape:
-        return (self.out_channels, *self.output_size)

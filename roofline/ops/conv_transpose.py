@@ -23,8 +23,8 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from roofline.kinds import OpCategory
-from roofline.ops.base import Counts, Gemm, Op, Shape, check_spatial, numel, register
-from roofline.ops.conv import bind_channels, per_dim
+from roofline.ops.base import Counts, Gemm, numel, register
+from roofline.ops.conv import ConvBase, per_dim
 
 
 def conv_transpose_out_size(
@@ -34,11 +34,13 @@ def conv_transpose_out_size(
     return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
 
 
-_PER_DIM = ("kernel_size", "stride", "padding", "output_padding", "dilation")
+def output_padding_ok(output_padding: int, stride: int, dilation: int) -> bool:
+    """Whether one dim's output padding is below its stride or its dilation, as PyTorch requires."""
+    return output_padding < stride or output_padding < dilation
 
 
 @register
-class ConvTranspose(Op):
+class ConvTranspose(ConvBase):
     """Transposed convolution over ``len(kernel_size)`` spatial dims."""
 
     category = OpCategory.CONV
@@ -64,36 +66,21 @@ class ConvTranspose(Op):
     groups: int = Field(1, ge=1)
     bias: bool = Field(False, description="a bias of out_channels (in params)")
 
-    @classmethod
-    def bind(cls, shapes: list[Shape], fields: dict[str, Any]) -> dict[str, Any]:
-        """Channels and spatial size from the (C, *spatial) input."""
-        return bind_channels(shapes, fields, "in_channels")
-
     @model_validator(mode="before")
     @classmethod
     def _broadcast(cls, data: Any) -> Any:
-        defaults = {"kernel_size": None, "stride": 1, "padding": 0, "output_padding": 0}
-        return per_dim(data, {**defaults, "dilation": 1})
+        return per_dim(
+            data,
+            {"kernel_size": None, "stride": 1, "padding": 0, "output_padding": 0, "dilation": 1},
+        )
 
     @model_validator(mode="after")
     def _check(self) -> ConvTranspose:
-        nd = len(self.kernel_size)
-        if nd not in (1, 2, 3):
-            raise ValueError(
-                f"kernel_size={list(self.kernel_size)} has {nd} dims (1, 2 or 3 are supported)"
-            )
-        least = {"kernel_size": 1, "stride": 1, "dilation": 1, "input_size": 1}
-        least.update(padding=0, output_padding=0)
-        check_spatial(
-            "kernel_size", {k: getattr(self, k) for k in (*_PER_DIM, "input_size")}, least
+        self._check_dims(
+            ("kernel_size", "stride", "padding", "output_padding", "dilation", "input_size")
         )
-        if self.in_channels % self.groups or self.out_channels % self.groups:
-            raise ValueError(
-                f"groups={self.groups} must divide in_channels={self.in_channels} "
-                f"and out_channels={self.out_channels} (a divisor of both)"
-            )
         for op, s, d in zip(self.output_padding, self.stride, self.dilation):
-            if op >= s and op >= d:
+            if not output_padding_ok(op, s, d):
                 raise ValueError(
                     f"output_padding={list(self.output_padding)} must be smaller than the stride "
                     f"{list(self.stride)} or the dilation {list(self.dilation)} in each dim"
@@ -120,11 +107,6 @@ class ConvTranspose(Op):
             )
         )
 
-    @property
-    def depthwise(self) -> bool:
-        """True when each group has one input channel (no reduction: the vector engine)."""
-        return self.in_channels == self.groups
-
     def counts(self, batch: Any) -> Counts:
         i, r = numel(self.input_size), numel(self.kernel_size)
         cg, kg = self.in_channels // self.groups, self.out_channels // self.groups
@@ -142,7 +124,3 @@ class ConvTranspose(Op):
             )
         gemm = Gemm(batch * i, kg * r, cg, self.groups, "m")
         return Counts(weight=float(w), act_in=act_in, act_out=act_out, gemms=(gemm,))
-
-    @property
-    def out_shape(self) -> Shape:
-        return (self.out_channels, *self.output_size)

@@ -27,13 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from roofline.characterize import layer_mask, weight_read_elems
+from roofline.characterize import layer_mask, mean_intensities, weight_read_elems
 from roofline.counting import count_graph
 from roofline.errors import SpecError
 from roofline.formatting import format_table, si
 from roofline.paper.data import METRICS, ROWS, PaperCell, PaperRow
 from roofline.presets import load_model
-from roofline.records import CostTable
 from roofline.table import Table
 
 COLUMNS = (
@@ -69,25 +68,6 @@ class RowResult:
     missing: str = ""
 
 
-def average_intensities(ct: CostTable, mask: np.ndarray, j: int = 0) -> tuple[float, float]:
-    """Table 1's average intensities of the layers among ops ``mask`` [O] of the *unfused*
-    counts ``ct`` (:func:`~roofline.counting.count_graph` with ``fuse=False``, layer by layer as
-    the paper counts) at batch index ``j``: total FLOPs over total weight elements read, and
-    over total weight + input + output activation elements (NaN without a denominator).
-
-    The one place these two figures are computed: :func:`table1`'s ``intensity_w_avg`` and
-    ``intensity_aw_avg``, and the Table 1 marks of the roofline chart
-    (:func:`roofline.plot.roofline`). Fused counts would differ: a fused kernel reads a
-    residual add's input as activation input and holds batch norm's parameters as weights."""
-    layers = layer_mask(ct) & np.asarray(mask, dtype=bool)
-    f = (ct.flops_matrix + ct.flops_vector)[:, j][layers].sum()
-    w = weight_read_elems(ct)[:, j]
-    aw = (w + ct.act_in_elems[:, j] + ct.act_out_elems[:, j])[layers].sum()
-    w = w[layers].sum()
-    nan = float("nan")
-    return (float(f / w) if w else nan, float(f / aw) if aw else nan)
-
-
 def _point(model: Any, batches: Sequence[float], row: PaperRow) -> list[dict[str, float]]:
     """Table 1 metrics of one model at each batch, over the row's layers."""
     ct = count_graph(model.graph, list(batches), "fp32", fuse=False)
@@ -111,7 +91,7 @@ def _point(model: Any, batches: Sequence[float], row: PaperRow) -> list[dict[str
     for j in range(len(batches)):
         f, wj, awj = flops[:, j], w[:, j], aw[:, j]
         iw = f[for_min] / wj[for_min]
-        w_avg, aw_avg = average_intensities(ct, in_rows, j)
+        w_avg, aw_avg = mean_intensities(f[layers], wj[layers], awj[layers])
         out.append(
             {
                 "params": float(params),

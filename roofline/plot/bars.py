@@ -21,6 +21,7 @@ from roofline.plot.common import (
     device_index,
     foreground,
     legend_below,
+    legend_handles,
     legend_outside,
     nothing_fits,
 )
@@ -97,10 +98,9 @@ def breakdown(
         bottom += vals
     ax.set_xticks(x, labels, fontsize=8)
     ax.set_ylabel("Share of latency (%)" if share else "Time (ms)")
-    handles, _ = ax.get_legend_handles_labels()
+    handles = legend_handles(ax, unfit)
     if unfit:
         cross_out(ax, unfit)
-        handles.append(cross_handle())
     if len(unfit) == len(stacks):
         nothing_fits(ax, "no run fits the device")
     legend_outside(ax, handles=handles, title=f"time by {by}")

@@ -89,6 +89,15 @@ def cross_handle() -> Any:
     return Line2D([], [], ls="", marker="x", color=foreground(), label=DOES_NOT_FIT)
 
 
+def legend_handles(ax: Any, crossed: Any = False) -> list[Any]:
+    """The legend handles of ``ax``, with :func:`cross_handle` last where ``crossed`` (some
+    point is crossed out)."""
+    handles, _ = ax.get_legend_handles_labels()
+    if crossed:
+        handles.append(cross_handle())
+    return list(handles)
+
+
 def nothing_fits(ax: Any, text: str = "no point fits the device") -> None:
     """An axes whose every point does not fit: no value scale (its y ticks would be a range
     around nothing), and ``text`` in the middle; the x axis and the crosses stay."""

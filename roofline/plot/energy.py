@@ -8,10 +8,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from matplotlib.lines import Line2D
 
 from roofline.energy import energy_parts
-from roofline.plot.common import axes, background, foreground, legend_outside
+from roofline.plot.common import axes, background, foreground, legend_handles, legend_outside
 from roofline.result import Result
 
 #: where the energy goes, in stacking order, and its color
@@ -111,12 +110,7 @@ def throughput_vs_power(results: Result | Sequence[Result], ax: Any = None) -> A
     ax.set_xlabel("Average power (W, power-capped)")
     ax.set_ylabel("Throughput (samples/s, power-capped)")
     ax.grid(True, which="major", alpha=0.3)
-    handles, _ = ax.get_legend_handles_labels()
-    if crossed:
-        handles.append(
-            Line2D([], [], ls="", marker="x", color=foreground(), label="does not fit the device")
-        )
-    legend_outside(ax, handles=handles, fontsize=7)
+    legend_outside(ax, handles=legend_handles(ax, crossed), fontsize=7)
     ax.set_title("Throughput against power", fontsize=10)
     return ax
 

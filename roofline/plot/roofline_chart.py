@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 from matplotlib.lines import Line2D
 
+from roofline.characterize import average_intensities
 from roofline.counting import count_graph
 from roofline.dtypes import work_unit
 from roofline.errors import SpecError
 from roofline.formatting import si
 from roofline.fusion import fuse_table
-from roofline.paper.table1 import average_intensities
 from roofline.plot.common import (
     CATEGORY_COLORS,
     LEVEL_STYLES,
@@ -319,13 +319,6 @@ def _slope_degrees(ax: Any) -> float:
     return float(np.degrees(np.arctan((h / (y1 - y0)) / (w / (x1 - x0)))))
 
 
-def table1_intensities(ct: Any, j: int, mask: np.ndarray) -> tuple[float, float]:
-    """Average Table 1 intensities of the layers in ``mask`` of the *unfused* counts ``ct``:
-    FLOPs per weight element, and per weight + activation element
-    (:func:`roofline.paper.table1.average_intensities`, the one place they are computed)."""
-    return average_intensities(ct, mask, j)
-
-
 def table1_counts(r: Result, model: Any = None) -> CostTable:
     """The unfused counts Table 1 takes its intensities from (layer by layer, as
     :func:`roofline.table1` counts), of the model ``r`` was evaluated from, at ``r``'s batches
@@ -386,7 +379,7 @@ def _table1_marks(
         groups = [(" FCs", ~tables), (" embeddings", tables)]
     wb, eb = prec.bytes_per("weight"), max(prec.bytes_per("weight"), prec.bytes_per("act_in"))
     for suffix, mask in groups:
-        iw, iaw = table1_intensities(ct, j, mask)
+        iw, iaw = average_intensities(ct, mask, j)
         pts = []
         for x, marker in ((iaw / eb, "s"), (iw / wb, "D")):
             if np.isfinite(x) and x > 0:

@@ -28,10 +28,10 @@ from roofline.errors import SpecError
 from roofline.formatting import format_value
 from roofline.plot.common import (
     DOES_NOT_FIT,
-    cross_handle,
     cross_out,
     declutter,
     knob_format,
+    legend_handles,
     legend_outside,
     metric_format,
     nothing_fits,
@@ -105,8 +105,9 @@ def plot_sweep(
                 fix=f"use one of {[f'{b:g}' for b in done]}",
             )
     keys_arr = np.array([f"{m}\0{b}\0{d}" for m, b, d in keys])
-    pick = best_rows(table, metric, keys_arr)
-    points = _Points(table, metric, pick)
+    bad, values = _infeasible(table), table.column(metric).astype(float)
+    pick = _best_rows(table, metric, keys_arr, bad, values)
+    points = _Points(table, metric, pick, bad, values)
     keys_arr = keys_arr[pick]
     rows = {k: keys_arr == f"{k[0]}\0{k[1]}\0{k[2]}" for k in series}
     if len(knobs) == 1:
@@ -135,12 +136,17 @@ def best_rows(table: SweepTable, metric: str, keys: np.ndarray) -> np.ndarray:
     knob values, the row of the best ``metric`` among those that fit (:func:`higher_is_better`;
     the first in table order on a tie), or the first row where none fits. A sweep with one row
     per point (a device, or a system at one layout) keeps every row, in order."""
-    bad = _infeasible(table)
+    return _best_rows(table, metric, keys, _infeasible(table), table.column(metric).astype(float))
+
+
+def _best_rows(
+    table: SweepTable, metric: str, keys: np.ndarray, bad: np.ndarray, v: np.ndarray
+) -> np.ndarray:
+    """:func:`best_rows` given the rows that do not fit (``bad``) and the metric (``v``)."""
     parts = [keys.astype(str)] + [table.column(k).astype(float).astype(str) for k in table.knobs]
-    point = np.unique(np.array(["\0".join(p) for p in zip(*parts)]), return_inverse=True)[1]
-    if np.unique(point).size == point.size:
+    unique, point = np.unique(np.array(["\0".join(p) for p in zip(*parts)]), return_inverse=True)
+    if unique.size == point.size:
         return np.arange(point.size)
-    v = table.column(metric).astype(float)
     score = np.where(bad | ~np.isfinite(v), np.inf, -v if higher_is_better(metric) else v)
     order = np.lexsort((np.arange(point.size), score, point))
     first = np.unique(point[order], return_index=True)[1]
@@ -152,11 +158,18 @@ class _Points:
     does not fit: it has no value), which do not fit, and each one's layout label when the sweep
     had several layouts per point (else None)."""
 
-    def __init__(self, table: SweepTable, metric: str, pick: np.ndarray) -> None:
+    def __init__(
+        self,
+        table: SweepTable,
+        metric: str,
+        pick: np.ndarray,
+        bad: np.ndarray,
+        values: np.ndarray,
+    ) -> None:
         self.metric = metric
         self.knob = {k: table.column(k).astype(float)[pick] for k in table.knobs}
-        self.bad = _infeasible(table)[pick]
-        self.value = np.where(self.bad, np.nan, table.column(metric).astype(float)[pick])
+        self.bad = bad[pick]
+        self.value = np.where(self.bad, np.nan, values[pick])
         self.layouts: list[str] | None = None
         if pick.size < len(table) and all(c in table.columns for c in LAYOUT_COLUMNS):
             cols = [table.column(c)[pick] for c in LAYOUT_COLUMNS]
@@ -228,10 +241,7 @@ def _lines(
         nothing_fits(ax)
     ax.set_xlabel(axis_label(knob))
     ax.grid(True, which="major", alpha=0.3)
-    handles, _ = ax.get_legend_handles_labels()
-    if crossed:
-        handles.append(cross_handle())
-    legend_outside(ax, handles=handles)
+    legend_outside(ax, handles=legend_handles(ax, crossed))
     head = title or f"{METRIC_LABELS.get(metric, metric)} over {knob}"
     ax.set_title(f"{head}\n{note}" if note else head)
     thin_ticks(ax, "x")
@@ -297,6 +307,7 @@ def _heat_maps(
     ux, uy = np.unique(x_all), np.unique(y_all)
     fmt = metric_format(metric)
     crossed = False
+    note = points.best_note()
     for key, pax in zip(series, panels):
         sel = rows[key]
         z = np.full((uy.size, ux.size), np.nan)
@@ -318,7 +329,6 @@ def _heat_maps(
         value_ticks(pax.yaxis, uy, knob_format(knobs[1]))
         pax.set_xlabel(axis_label(knobs[0]))
         pax.set_ylabel(axis_label(knobs[1]))
-        note = points.best_note()
         pax.set_title(_series_label(key) + (f"\n{note}" if note else ""), fontsize=9)
         if not np.isfinite(z_all[sel]).any():
             pax.text(0.5, 0.5, "no point fits the device", transform=pax.transAxes,

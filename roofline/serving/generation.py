@@ -62,7 +62,7 @@ from roofline.presets import load_hardware, load_model
 from roofline.records import CostTable, join_columns
 from roofline.serving.context_counts import Phase, phase_counts
 from roofline.systems.context import rank_counts
-from roofline.systems.evaluate import Stages, check_layout, stages
+from roofline.systems.evaluate import NotJoinable, Stages, check_layout, stages
 from roofline.systems.layout import Layout, layouts, one_device
 from roofline.systems.pipeline import pipeline_latency
 from roofline.systems.spec import System, single
@@ -102,6 +102,10 @@ GENERATION_COLUMNS = (
     "policy",
     "launch",
 )
+
+#: :func:`generate`'s default prompt and output tokens per request (the layout search's too)
+DEFAULT_PROMPT = 512
+DEFAULT_OUTPUT = 128
 
 #: whether each model's prefill and decode templates are one graph (:func:`_same_graph`)
 _SAME: weakref.WeakKeyDictionary[Model, bool] = weakref.WeakKeyDictionary()
@@ -249,10 +253,6 @@ def _phase_stages(
     return run.stages(ph.template, counts, batch, context=phase)
 
 
-class _NotJoined(Exception):
-    """The two phases' count tables are not the same ops: evaluate them one at a time."""
-
-
 def _same_graph(model: Model) -> bool:
     """Whether the prefill and decode templates are one graph (ops, wiring, tensor sizes)."""
     if model not in _SAME:
@@ -296,13 +296,13 @@ def _both_stages(
                 pre.table(*a, run.dtype, fuse=fuse), dec.table(*b, run.dtype, fuse=fuse)
             )
         if joined is None:
-            raise _NotJoined
+            raise NotJoinable
         return joined
 
     batch = np.concatenate([prefill[0], decode[0]])
     try:
         return replace(run, fuse=run.fuse and not fuse).stages(pre.template, counts, batch)
-    except _NotJoined:
+    except NotJoinable:
         return None
 
 
@@ -438,14 +438,16 @@ class _Phases:
     policy: str
 
 
+def _as_is(x: np.ndarray) -> np.ndarray:
+    """``x``: the means of ranges no window cuts (:meth:`_Split.mean` of those it does)."""
+    return x
+
+
 def _phases(model: Model, run: _Run, pts: _Points) -> _Phases:
     """:class:`_Phases` from the stages of the layout (:func:`roofline.systems.evaluate.stages`)."""
     # a sliding window: the decode ranges cut where its span stops growing (_Split); reading it
-    # makes no call, so a model without one runs as it always did
-    try:
-        window = model.params.sliding_window  # type: ignore[attr-defined]
-    except AttributeError:  # a family without sliding windows
-        window = None
+    # makes no call, so a model without one (or a family without them) runs as it always did
+    window = getattr(model.params, "sliding_window", None)
     split = None
     if window is not None and pts.dec.size:
         k = _breakpoint(model, window, run.layout.cp)
@@ -457,7 +459,7 @@ def _phases(model: Model, run: _Run, pts: _Points) -> _Phases:
     prefill = both or _phase_stages(model, "prefill", pts.pb, pts.pp, run)
     pre_totals = prefill.combine(pts.pb.size)  # the prefill's columns come first
     feasible = pre_totals["feasible"][pcol].copy()
-    devices = prefill.devices_needed[pcol]
+    devices = pre_totals["devices_needed"][pcol].copy()
     kv = pre_totals["kv_cache_bytes"][pcol].copy()
     labels = prefill.labels if run.layout.devices > 1 else prefill.labels[:-1]
     prefill_bound = dominant(labels, pre_totals["by_bound_s"][pcol][:, : len(labels)])
@@ -474,24 +476,23 @@ def _phases(model: Model, run: _Run, pts: _Points) -> _Phases:
             lo_col, hi_col = lo_col + offset, hi_col + offset
         else:
             decode = _phase_stages(model, "decode", pts.db, pts.dc, run)
-        if split is None:
-            tpot[dec], tpot_bound[dec], by_bound = _decode(decode, lo_col, hi_col, lo, hi)
-        else:  # each piece's means, then each range's
-            cols = (split.lo_col + offset, split.hi_col + offset)
-            means = _decode(decode, *cols, split.lo, split.hi)
-            tpot[dec], tpot_bound[dec], by_bound = (split.mean(x) for x in means)
+        # the pieces the steps are averaged over: the ranges, or their cuts at the window (each
+        # piece's means, then each range's)
+        ends = (lo_col, hi_col, lo, hi)
+        mean: Callable[[np.ndarray], np.ndarray] = _as_is
+        if split is not None:
+            ends = (split.lo_col + offset, split.hi_col + offset, split.lo, split.hi)
+            mean = split.mean
+        tpot[dec], tpot_bound[dec], by_bound = (mean(x) for x in _decode(decode, *ends))
         decode_bound[dec] = dominant(labels, by_bound[:, : len(labels)])
         feasible[dec] &= decode.feasible[hi_col]
         devices[dec] = np.maximum(devices[dec], decode.devices_needed[hi_col])
         kv[dec] = decode.kv_cache_bytes[hi_col]
         same = decode is prefill
         dyn, busiest = (pre_j, pre_busiest_j) if same else decode.dynamic_energy_j(link_j)
-        if split is None:
-            step_j[dec] = 0.5 * (dyn[lo_col] + dyn[hi_col])  # exact: affine in the context
-            step_busiest_j[dec] = 0.5 * (busiest[lo_col] + busiest[hi_col])
-        else:  # exact: affine in the context on each piece
-            step_j[dec] = split.mean(0.5 * (dyn[cols[0]] + dyn[cols[1]]))
-            step_busiest_j[dec] = split.mean(0.5 * (busiest[cols[0]] + busiest[cols[1]]))
+        # exact: affine in the context on each piece
+        step_j[dec] = mean(0.5 * (dyn[ends[0]] + dyn[ends[1]]))
+        step_busiest_j[dec] = mean(0.5 * (busiest[ends[0]] + busiest[ends[1]]))
     first = prefill.results[0]
     return _Phases(
         ttft=pre_totals["latency_s"][pcol],
@@ -598,8 +599,8 @@ def _energy(
 def generate(
     model: ModelLike | Sequence[ModelLike],
     hw: HardwareLike | Sequence[HardwareLike],
-    prompt: int | Sequence[int] = 512,
-    output: int | Sequence[int] = 128,
+    prompt: int | Sequence[int] = DEFAULT_PROMPT,
+    output: int | Sequence[int] = DEFAULT_OUTPUT,
     batch: int | Sequence[int] = 1,
     dtype: str | Sequence[str] | None = None,
     policy: str | Policy | None = None,

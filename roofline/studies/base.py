@@ -208,6 +208,22 @@ def regime(result: Result) -> str:
     return bound if bound in (Bound.COMPUTE, Bound.OVERHEAD) else "memory"
 
 
+def fits(result: Result | None) -> bool:
+    """Whether run (0, 0) of ``result`` fits its device (False without a result)."""
+    return result is not None and bool(result.feasible[0, 0])
+
+
+def fitting(result: Result | None, field: str) -> float:
+    """Run (0, 0)'s ``field`` of ``result`` (an [H, B] array attribute) where it fits, else NaN:
+    a point that does not fit has no time, energy or rate (:meth:`Result.totals`)."""
+    return float(getattr(result, field)[0, 0]) if fits(result) else float("nan")
+
+
+def not_fit(names: Sequence[str], device: str) -> str:
+    """``"A, B do not fit DEVICE"`` (``does`` for one name): the models left out of an answer."""
+    return f"{', '.join(names)} {'does' if len(names) == 1 else 'do'} not fit {device}"
+
+
 @dataclass(frozen=True)
 class DtypeRun:
     """One model at its batch on one device at one dtype (:func:`dtype_runs`).
@@ -223,10 +239,9 @@ class DtypeRun:
     result : Result or None
         None where the device lacks the dtype (and declares no fallback for it).
     reference : Result or None
-        The run of the first dtype the device supports for this model (this run's own result
-        when it is that one; None while none is supported yet): what savings and speedups are
-        taken against, and whose :func:`regime` the rows carry. With ``first_only`` of
-        :func:`dtype_runs`, the run of the first dtype asked, or None where the device lacks it.
+        The run of the first dtype asked (this run's own result when it is that one), or None
+        where the device lacks it: what savings and speedups are taken against, and whose
+        :func:`regime` the rows carry.
     """
 
     device: Hardware
@@ -246,14 +261,12 @@ def dtype_runs(
     devices: Sequence[Hardware],
     models: Mapping[str, int],
     dtypes: Sequence[str],
-    first_only: bool = False,
 ) -> Iterator[DtypeRun]:
     """Each device x model x dtype, in that nesting order: ``models`` (model-like -> batch, as
     :func:`paper_models` gives them) counted at their batch (epilogues fused) and evaluated.
 
-    A run's reference is the first dtype the device supports (the precision study's speedups);
-    with ``first_only``, the first of ``dtypes`` alone (the energy study's savings against it),
-    so a device that lacks it gives its runs no reference."""
+    A run's reference is the run of the first dtype asked (the precision study's speedups, the
+    energy study's savings), or None where the device lacks it."""
     loaded = [(load_model(name), batch) for name, batch in models.items()]
     for hw in devices:
         for m, batch in loaded:
@@ -264,6 +277,6 @@ def dtype_runs(
                 except SpecError:
                     yield DtypeRun(hw, m, batch, dt, None, ref)
                     continue
-                if ref is None and (i == 0 or not first_only):
+                if i == 0:
                     ref = r
                 yield DtypeRun(hw, m, batch, dt, r, ref)

@@ -26,6 +26,8 @@ from roofline.studies.base import (
     StudyEntry,
     at_batch,
     dtype_runs,
+    fits,
+    fitting,
     given,
     paper_models,
 )
@@ -108,7 +110,7 @@ def energy_study(
                 fix="give it a power block and energy figures (hw_specs/README.md, Energy)",
             )
     blank = [nan] * (2 + len(PARTS))
-    for run in dtype_runs(hws, mods, dtypes, first_only=True):
+    for run in dtype_runs(hws, mods, dtypes):
         hw, m, r, ref = run.device, run.model, run.result, run.reference
         head = [m.name, hw.name, run.batch, run.dtype]
         if r is None:
@@ -117,14 +119,14 @@ def energy_study(
             )
             continue
         used = hw.engines.matrix.resolve(canonical(run.dtype))
-        if not bool(r.feasible[0, 0]):  # no joules for a point that does not fit (totals())
+        if not fits(r):  # no joules for a point that does not fit (totals())
             rows.append(
                 head + [used, True, False, *blank, "", run.regime, nan, nan, nan, False, nan]
             )
             findings.setdefault(hw.name, {}).setdefault(m.name, {})[run.dtype] = nan
             continue
         e = float(r.energy_per_sample_j[0, 0])
-        saving = 1.0 - e / _energy(ref)
+        saving = 1.0 - e / fitting(ref, "energy_per_sample_j")
         parts = _parts(r)
         rows.append(
             head
@@ -143,13 +145,6 @@ def energy_study(
         findings.setdefault(hw.name, {}).setdefault(m.name, {})[run.dtype] = saving
     table = Table(cols, rows, title="energy study")
     return ENTRY.study(table, findings, _answer(table, dtypes))
-
-
-def _energy(ref: Result | None) -> float:
-    """Joules per sample of the reference run; NaN without one, or where it does not fit."""
-    if ref is None or not bool(ref.feasible[0, 0]):
-        return float("nan")
-    return float(ref.energy_per_sample_j[0, 0])
 
 
 def _answer(table: Table, dtypes: Sequence[str]) -> str:

@@ -25,6 +25,7 @@ from roofline.studies.base import (
     StudyEntry,
     at_batch,
     given,
+    not_fit,
     paper_models,
 )
 from roofline.table import Table
@@ -96,7 +97,6 @@ def engine_balance_study(
     ]
     rows: list[list[Any]] = []
     findings: dict[str, Any] = {}
-    nan = float("nan")
     ref = int(np.argmin(np.abs(np.log(np.array(sc[:-1]))))) if len(sc) > 1 else 0
     for name, batch in mods.items():
         m = load_model(name)
@@ -104,8 +104,8 @@ def engine_balance_study(
         r = evaluate_costs(ct, grid)
         fits = np.asarray(r.feasible[:, 0], dtype=bool)
         # no time for a point that does not fit (totals()), nor a share or speedup from one
-        lat = np.where(fits, r.latency_s[:, 0], nan)
-        vt = np.where(fits, r.time_s[:, 0][:, vector_ops(ct)].sum(axis=-1), nan)
+        lat = r.if_fits(r.latency_s)[:, 0]
+        vt = r.if_fits(r.time_s[..., vector_ops(ct)].sum(axis=-1))[:, 0]
         limit = float(lat[ref] / lat[-1])
         for h, s in enumerate(sc):
             fin = bool(np.isfinite(s))
@@ -153,7 +153,7 @@ def _answer(
     left = [k for k in findings if k not in ok]
     out = ", ".join(left)
     if not ok:
-        return f"No result: {out} {'does' if len(left) == 1 else 'do'} not fit {device} at {dtype}."
+        return f"No result: {not_fit(left, device)} at {dtype}."
     pct = lambda x: f"{100 * x:.0f}%"  # noqa: E731
     against = (
         f"On {device} ({si(peak, unit)})"

@@ -20,7 +20,15 @@ from roofline.arguments import real_number
 from roofline.errors import SpecError
 from roofline.observers import ByCategory
 from roofline.presets import load_device
-from roofline.studies.base import PAPER_MODELS, Options, Study, StudyEntry, given
+from roofline.studies.base import (
+    PAPER_MODELS,
+    Options,
+    Study,
+    StudyEntry,
+    fits,
+    given,
+    not_fit,
+)
 from roofline.table import Table
 
 #: assumed share of fleet inference time per model (recommendation dominates the paper's
@@ -71,12 +79,12 @@ def fleet_breakdown(
     weights = mix_weights(FLEET_MIX if mix is None else mix)
     hw = load_device(device)
     obs = ByCategory()
-    names, fits = {}, {}
+    names, fit = {}, {}
     for name in weights:
         b = (batches or {}).get(name, PAPER_MODELS.get(name, 1))
         r = evaluate(name, hw, batch=b, dtype=dtype, observers=[obs])
         names[name] = r.costs.model
-        fits[name] = bool(r.feasible[0, 0])
+        fit[name] = fits(r)
     per_model: dict[str, dict[str, float]] = {}
     times: dict[str, dict[str, float]] = {}
     for rec in obs.table():
@@ -87,11 +95,11 @@ def fleet_breakdown(
         tm[g] = tm.get(g, 0.0) + rec["time_s"]
     # a model that does not fit the device has no time: the fleet is the models that fit, their
     # weights taken over the weight of those
-    held = sum(w for name, w in weights.items() if fits[name])
-    norm = 1.0 if all(fits.values()) else held  # the mix's weights as they are when all fit
+    held = sum(w for name, w in weights.items() if fit[name])
+    norm = 1.0 if all(fit.values()) else held  # the mix's weights as they are when all fit
     fleet: dict[str, float] = {}
     for name, w in weights.items():
-        if not fits[name]:
+        if not fit[name]:
             continue
         for g, s in per_model[names[name]].items():
             fleet[g] = fleet.get(g, 0.0) + w / norm * s
@@ -103,7 +111,7 @@ def fleet_breakdown(
     for name, w in weights.items():
         model = names[name]
         for g, s in sorted(per_model[model].items(), key=lambda kv: -kv[1]):
-            if fits[name]:
+            if fit[name]:
                 rows.append([model, w, True, g, times[model][g], s, rank(g)])
             else:
                 rows.append([model, w, False, g, nan, nan, rank(g)])
@@ -123,8 +131,8 @@ def fleet_breakdown(
         "order_agrees": agrees,
         "mix": weights,
     }
-    left = [names[n] for n in weights if not fits[n]]
-    out = f"{', '.join(left)} {'does' if len(left) == 1 else 'do'} not fit {hw.name}"
+    left = [names[n] for n in weights if not fit[n]]
+    out = not_fit(left, hw.name)
     if not fleet:
         answer = f"No result: {out} ({dtype}), so the fleet has no time to break down."
         return ENTRY.study(table, findings, answer)

@@ -96,8 +96,8 @@ def onchip_memory_study(
         live = ct.live_act_bytes.max(axis=0)
         fits = np.asarray(r.feasible, dtype=bool)  # [H, B]
         # no time, nor bytes moved, for a point that does not fit (totals())
-        lat = np.where(fits, r.latency_s, np.nan)
-        dram = np.where(fits, r.bytes_moved[..., main].sum(axis=-1), np.nan)  # [H, B]
+        lat = r.if_fits(r.latency_s)
+        dram = r.if_fits(r.bytes_moved[..., main].sum(axis=-1))  # [H, B]
         findings[m.name] = {}
         for j, b in enumerate(ct.batch):
             for h in order:

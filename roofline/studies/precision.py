@@ -14,13 +14,14 @@ import numpy as np
 from roofline.dtypes import canonical
 from roofline.errors import SpecError
 from roofline.presets import load_device
-from roofline.result import Result
 from roofline.studies.base import (
     Options,
     Study,
     StudyEntry,
     at_batch,
     dtype_runs,
+    fits,
+    fitting,
     given,
     paper_models,
 )
@@ -81,19 +82,19 @@ def precision_study(
     findings: dict[str, Any] = {}
     nan = float("nan")
     hws = [load_device(dev) for dev in devices]
-    for run in dtype_runs(hws, mods, dtypes, first_only=True):
+    for run in dtype_runs(hws, mods, dtypes):
         hw, m, r, ref = run.device, run.model, run.result, run.reference
         head = [m.name, hw.name, run.batch, run.dtype]
         if r is None:
             rows.append(head + ["", False, False, nan, nan, "", run.regime])
             continue
         used = hw.engines.matrix.resolve(canonical(run.dtype))
-        if not bool(r.feasible[0, 0]):  # no time for a point that does not fit (totals())
+        if not fits(r):  # no time for a point that does not fit (totals())
             rows.append(head + [used, True, False, nan, nan, "", run.regime])
             findings.setdefault(hw.name, {}).setdefault(m.name, {})[run.dtype] = nan
             continue
         lat = float(r.latency_s[0, 0])
-        speedup = _latency(ref) / lat
+        speedup = fitting(ref, "latency_s") / lat
         bound = str(r.dominant_bound()[0, 0])
         rows.append(head + [used, True, True, lat, speedup, bound, run.regime])
         findings.setdefault(hw.name, {}).setdefault(m.name, {})[run.dtype] = speedup
@@ -101,13 +102,6 @@ def precision_study(
     answer = _answer(table, dtypes)
     devices = list(dict.fromkeys(x["device"] for x in table))
     return ENTRY.study(table, findings, answer, subjects=devices)
-
-
-def _latency(ref: Result | None) -> float:
-    """Latency of the reference run; NaN without one, or where it does not fit."""
-    if ref is None or not bool(ref.feasible[0, 0]):
-        return float("nan")
-    return float(ref.latency_s[0, 0])
 
 
 def _is_half(dtype: str) -> bool:

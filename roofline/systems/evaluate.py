@@ -42,7 +42,14 @@ from roofline.serving.context_counts import LENGTH_PARAM, Phase, PhaseCounts, ph
 from roofline.systems.collectives import Cost, collective, point_to_point
 from roofline.systems.context import check_context_parallel, context_comms, rank_counts
 from roofline.systems.layout import Layout, check_devices
-from roofline.systems.pipeline import Cut, crossing, pipeline_latency, stage_shares
+from roofline.systems.pipeline import (
+    Cut,
+    along_critical_path,
+    critical_path,
+    crossing,
+    pipeline_latency,
+    stage_shares,
+)
 from roofline.systems.result import SystemResult
 from roofline.systems.roles import Role, roles
 from roofline.systems.sharding import Comm, check_tensor_parallel, shard
@@ -146,20 +153,25 @@ class Stages:
 
     def columns(self, cols: slice) -> Stages | None:
         """These stages at columns ``cols`` (views); None where a stage took the full
-        evaluation (a :class:`~roofline.result.Result` is not cut by columns)."""
-        results = []
+        evaluation (a :class:`~roofline.result.Result` is not cut by columns). Equal stages that
+        share one result (and one collectives' cost) still do (:func:`_replica_stages`)."""
+        lean: dict[int, LeanStage] = {}
         for r in self.results:
             if not isinstance(r, LeanStage):
                 return None
-            results.append(LeanStage(r.seconds.columns(cols), r.policy, r.dtype))
+            if id(r) not in lean:
+                lean[id(r)] = LeanStage(r.seconds.columns(cols), r.policy, r.dtype)
+        costs: dict[int, Cost] = {}
 
         def cut(x: Cost) -> Cost:
-            level = {k: v[cols] for k, v in x.level_bytes.items()}
-            return Cost(x.bandwidth_s[cols], x.latency_s[cols], level)
+            if id(x) not in costs:
+                level = {k: v[cols] for k, v in x.level_bytes.items()}
+                costs[id(x)] = Cost(x.bandwidth_s[cols], x.latency_s[cols], level)
+            return costs[id(x)]
 
         return Stages(
             layout=self.layout,
-            results=tuple(results),
+            results=tuple(lean[id(r)] for r in self.results),
             comms=tuple(cut(x) for x in self.comms),
             transfers=tuple(cut(x) for x in self.transfers),
             micro_batches=self.micro_batches[cols],
@@ -251,7 +263,7 @@ class Stages:
                 "by_bound_s": np.concatenate([by_bound, zero[:, None]], axis=-1),
                 "feasible": r.feasible[cols],
                 "device_footprint_bytes": r.footprint_bytes[cols],
-                "devices_needed": r.devices_needed[cols] * 1.0,
+                "devices_needed": r.devices_needed[cols],
                 "shortfall_bytes": r.shortfall_bytes[cols],
                 "kv_cache_bytes": self.kv_cache_bytes[cols],
             }
@@ -276,19 +288,13 @@ class Stages:
         m = self.micro_batches[cols]
         # the critical path as the latency takes it: every stage once, then m - 1 more steps of
         # the slowest stage (its compute, its collectives and its hop)
-        slowest = np.argmax(stage + hop, axis=0)  # [C]
-        again = m - 1
-        each = np.arange(m.size)
-        wire = comm.sum(axis=0) + hop.sum(axis=0)
-        wire = np.where(again > 0, wire + again * (comm + hop)[slowest, each], wire)
-        parts = np.array([t[2] for t in per_stage])  # [pp, C, K]
-        by_bound = parts.sum(axis=0)
-        by_bound = np.where(
-            again[:, None] > 0, by_bound + again[:, None] * parts[slowest, each], by_bound
-        )
+        latency, slowest = critical_path(stage, hop, m)
+        once = comm.sum(axis=0) + hop.sum(axis=0)
+        wire = along_critical_path(comm + hop, slowest, m, once)
+        by_bound = along_critical_path(np.array([t[2] for t in per_stage]), slowest, m)
         return {
             "micro_batches": m,
-            "latency_s": pipeline_latency(stage, hop, m),
+            "latency_s": latency,
             "latency_bound_s": pipeline_latency(stage_bound, hop_bound, m),
             "interconnect_s": wire,
             "by_bound_s": np.concatenate([by_bound, wire[:, None]], axis=-1),
@@ -372,8 +378,9 @@ def stages(
     return replace(st, fewer=(fewer_count, _replica_stages(*run, fewer, fewer_count)))
 
 
-class _NotJoinable(Exception):
-    """The two replicas' count tables are not the same ops: evaluate them one at a time."""
+class NotJoinable(Exception):
+    """Two count tables to evaluate as the columns of one (two replicas', two phases') are not
+    the same ops: evaluate them one at a time."""
 
 
 def _joined(
@@ -393,7 +400,7 @@ def _joined(
     def both(micro: np.ndarray) -> CostTable:
         table = join_columns(counts(micro[:c]), counts(micro[c:]))
         if table is None:
-            raise _NotJoinable
+            raise NotJoinable
         return table
 
     try:
@@ -402,7 +409,7 @@ def _joined(
             micro_batches, context, np.concatenate([busiest, fewer]),
             np.concatenate([replicas, fewer_count]),
         )  # fmt: skip
-    except _NotJoinable:
+    except NotJoinable:
         return None
     first, second = st.columns(slice(c)), st.columns(slice(c, None))
     if first is None or second is None:

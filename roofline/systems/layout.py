@@ -139,16 +139,22 @@ def degree_values(v: Any, name: str) -> list[Any]:
     return [None if value is None else int(value) for value in values]
 
 
+def check_degrees(**degrees: Any) -> None:
+    """Check each degree (``tp=[1, 2]``, ``dp=None``...) in the order given, as
+    :func:`degree_values` does: the first bad one is the SpecError."""
+    for name, value in degrees.items():
+        degree_values(value, name)
+
+
 def _layouts(tp: Any, pp: Any, ep: Any, dp: Any, devices: int | None, cp: Any) -> list[Layout]:
     """:func:`layouts` (its docstring)."""
-    many = degree_values
     out: list[Layout] = []
     first: SpecError | None = None
-    for t in many(tp, "tp"):
-        for p in many(pp, "pp"):
-            for c in many(cp, "cp"):
-                for e in many(ep, "ep"):
-                    for d in many(dp, "dp"):
+    for t in degree_values(tp, "tp"):
+        for p in degree_values(pp, "pp"):
+            for c in degree_values(cp, "cp"):
+                for e in degree_values(ep, "ep"):
+                    for d in degree_values(dp, "dp"):
                         try:
                             out.append(_filled(t, p, c, e, d, devices or 1))
                         except SpecError as exc:

@@ -39,7 +39,8 @@ def stage_shares(graph: Graph, pp: int) -> np.ndarray:
     if pp == 1:
         out[0] = 1.0
         return out
-    repeats = np.array([0 if op.side_by_side else op.repeat for op in ops])
+    # layers: sequential copies (side-by-side copies, 1, are never the block: it has > 1)
+    repeats = np.array([op.sequential_copies for op in ops])
     layers = int(repeats.max()) if n else 0
     block = np.flatnonzero(repeats == layers) if layers > 1 else np.array([], dtype=int)
     if block.size:
@@ -106,7 +107,7 @@ def crossing(graph: Graph, shares: np.ndarray) -> tuple[Cut, ...]:
     pp, n = shares.shape
     ops = graph.ops
     made = {node.output: i for i, node in enumerate(graph.nodes)}
-    divisors = np.array([1 if op.side_by_side else max(op.repeat, 1) for op in ops])
+    divisors = np.array([op.sequential_copies for op in ops])
     # the stage of each op wholly in one stage; a repeated block's ops span several (-1)
     whole = np.where((shares == 1.0).any(axis=0), shares.argmax(axis=0), -1)
     # the last stage that reads each tensor; a block op reading a tensor made before the block
@@ -144,5 +145,32 @@ def pipeline_latency(
 ) -> np.ndarray:
     """Latency [..] of a batch of ``micro_batches`` [..] through stages ``stage_s`` [pp, ..] with
     transfers ``transfer_s`` [pp, ..] after each stage (zero after the last)."""
+    return _latency(stage_s + transfer_s, micro_batches)
+
+
+def critical_path(
+    stage_s: np.ndarray, transfer_s: np.ndarray, micro_batches: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(:func:`pipeline_latency`, the slowest stage [C]: the one whose step, ``stage_s +
+    transfer_s`` [pp, C], the ``m - 1`` later micro-batches repeat)."""
     step = stage_s + transfer_s
-    return step.sum(axis=0) + (micro_batches - 1) * step.max(axis=0)
+    return _latency(step, micro_batches), np.argmax(step, axis=0)
+
+
+def _latency(step_s: np.ndarray, micro_batches: np.ndarray | int) -> np.ndarray:
+    """Every step once, then ``m - 1`` times the slowest (module docstring)."""
+    return step_s.sum(axis=0) + (micro_batches - 1) * step_s.max(axis=0)
+
+
+def along_critical_path(
+    x: np.ndarray,
+    slowest: np.ndarray,
+    micro_batches: np.ndarray,
+    once: np.ndarray | None = None,
+) -> np.ndarray:
+    """A per-stage figure ``x`` [pp, C, ...] along the critical path [C, ...]: every stage's once
+    (``once``, None: ``x.sum(axis=0)``), plus ``m - 1`` times the ``slowest`` [C] stage's where
+    ``micro_batches`` [C] is more than one."""
+    total = x.sum(axis=0) if once is None else once
+    again = (micro_batches - 1).reshape(-1, *(1,) * (x.ndim - 2))
+    return np.where(again > 0, total + again * x[slowest, np.arange(slowest.size)], total)

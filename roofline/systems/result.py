@@ -123,6 +123,11 @@ class SystemResult:
         hold = en.per_sample(self.capped_latency_s, self.batch[None, :]) * self._devices
         return 1e6 * en.cost_per_sample(self._energy, hold, self.energy_per_sample_j)
 
+    def if_fits(self, a: Any) -> np.ndarray:
+        """``a`` (an array [N, B], or one broadcasting to it) where the point fits its devices,
+        NaN where it does not (:meth:`roofline.result.Result.if_fits`)."""
+        return np.where(self.feasible, a, np.nan)
+
     @cached_property
     def _energy_arrays(self) -> tuple[np.ndarray, ...]:
         """The :data:`roofline.result.ENERGY_COLUMNS` as arrays [N, B], in that order (worked
@@ -135,16 +140,12 @@ class SystemResult:
         with np.errstate(divide="ignore", invalid="ignore"):
             per_j = np.where(eps != 0, 1.0 / eps, np.nan)
             capped_thr = self.batch[None, :] / self.capped_latency_s
-
-        def if_fits(a: np.ndarray) -> np.ndarray:
-            return np.where(self.feasible, a, np.nan)
-
         return (
-            if_fits(eps),
-            if_fits(self.avg_power_w),
-            if_fits(per_j),
-            if_fits(capped_thr),
-            if_fits(self.cost_per_1m_samples),
+            self.if_fits(eps),
+            self.if_fits(self.avg_power_w),
+            self.if_fits(per_j),
+            self.if_fits(capped_thr),
+            self.if_fits(self.cost_per_1m_samples),
             capped,
             np.where(capped, str(Bound.POWER), bound),
         )

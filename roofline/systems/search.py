@@ -36,7 +36,7 @@ from roofline.batch_sizes import batch_sizes
 from roofline.errors import SpecError
 from roofline.presets import load_hardware, load_model
 from roofline.serving.context_counts import is_decoder
-from roofline.serving.generation import generate, whole_numbers
+from roofline.serving.generation import DEFAULT_OUTPUT, DEFAULT_PROMPT, generate, whole_numbers
 from roofline.systems.context import CP_MIN_TOKENS
 from roofline.systems.evaluate import evaluate_system
 from roofline.systems.layout import Layout
@@ -139,8 +139,8 @@ def best_layout(
     tokens: int | None  # what a context-parallel layout splits (candidates)
     if llm:
         batches = [int(b) for b in whole_numbers(batch, "batch", 1)]
-        asked = _one_length(512 if prompt is None else prompt, "prompt")
-        generated = _one_length(128 if output is None else output, "output")
+        asked = _one_length(DEFAULT_PROMPT if prompt is None else prompt, "prompt")
+        generated = _one_length(DEFAULT_OUTPUT if output is None else output, "output")
         tokens = asked
     else:
         batches, asked, generated = batch_sizes(batch), 0, 0

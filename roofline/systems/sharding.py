@@ -227,7 +227,7 @@ def _split(graph: Graph, tp: int) -> tuple[_Factors, _Factors, _After]:
     after: _After = []
     for i, (op, role) in enumerate(zip(graph.ops, roles(graph))):
         columns, dim, coll = _SPLITS.get(role, ((), None, None))
-        if role == Role.TABLE and (op.repeat if op.side_by_side else 1) % tp:
+        if role == Role.TABLE and op.concurrent_copies % tp:
             columns, coll = _ROW_WISE
         for c in columns:
             factor[c][i] = 1.0 / tp
@@ -238,7 +238,7 @@ def _split(graph: Graph, tp: int) -> tuple[_Factors, _Factors, _After]:
             for c in _KV:
                 factor[c][i] = max(1.0 / tp, 1.0 / kv)
         if coll:
-            after.append((i, coll, 1 if op.side_by_side else op.repeat))
+            after.append((i, coll, op.sequential_copies))
     return factor, gemm_factor, after
 
 

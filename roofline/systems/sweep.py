@@ -26,7 +26,7 @@ from roofline.counting import count_graph
 from roofline.errors import SpecError
 from roofline.model import Model
 from roofline.systems.evaluate import check_layout, evaluate_system
-from roofline.systems.layout import Layout, degree_values, layouts
+from roofline.systems.layout import Layout, check_degrees, layouts
 from roofline.systems.result import SYSTEM_COLUMNS
 from roofline.systems.search import candidates, prefill_tokens
 from roofline.systems.spec import System
@@ -103,15 +103,15 @@ def sweep_system_columns(
     ep: Any = 1,
     all_layouts: bool = False,
     cp: Any = 1,
-    budget: float | str | None = None,
 ) -> tuple[dict[str, np.ndarray], tuple[str, ...]]:
     """(columns, knob paths): one row per model, dtype, variant, layout and batch.
 
     Columns: the knob paths (SI values) then :data:`~roofline.systems.result.SYSTEM_COLUMNS`;
     times, energy, power and cost are NaN where a point does not fit. A variant no requested
     layout can fill adds no row; a bad degree, or a layout no variant can run (for a model), is a
-    SpecError. The variants are checked against ``budget`` (bytes or a size; default
-    :mod:`roofline.budget`'s) before any is made.
+    SpecError. The variants are checked against the memory budget (that of a
+    :func:`roofline.budget.budget_in_effect` block, else :mod:`roofline.budget`'s) before any is
+    made.
     """
     if not vary:
         raise SpecError("no knob to vary", field="vary", fix="e.g. {'count': [8, 16, 32]}")
@@ -122,11 +122,9 @@ def sweep_system_columns(
         f"{points:,} system variants",
         field="vary",
         fix="vary fewer values (each variant is a validated system)",
-        budget=budget,
     )
     if not all_layouts:  # a bad degree is an error for every variant
-        for name, value in (("tp", tp), ("pp", pp), ("ep", ep), ("cp", cp)):
-            degree_values(value, name)
+        check_degrees(tp=tp, pp=pp, ep=ep, cp=cp)
     cols, variants = system_variants(system, vary, mode)
     rows: dict[str, list[Any]] = {k: [] for k in (*cols, *SYSTEM_COLUMNS)}
     for model in models:

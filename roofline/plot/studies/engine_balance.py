@@ -11,8 +11,8 @@ from matplotlib.ticker import FuncFormatter
 
 from roofline.dtypes import work_unit
 from roofline.plot.common import (
-    cross_handle,
     cross_out,
+    legend_handles,
     legend_outside,
     nothing_fits,
     si_formatter,
@@ -65,10 +65,9 @@ def vector_share(study: Any, ax: Any) -> None:
     if not any(r["feasible"] for r in study.table):
         nothing_fits(ax, "no model fits the device")
     ax.grid(True, alpha=0.3)
-    h, _ = ax.get_legend_handles_labels()
-    if crossed:
-        h.append(cross_handle())
-    legend_outside(ax, handles=h, title="dashed: unbounded\nmatrix engine")
+    legend_outside(
+        ax, handles=legend_handles(ax, crossed), title="dashed: unbounded\nmatrix engine"
+    )
     ax.set_title(
         f"Vector work on {f['device']} ({f['dtype']}) as the matrix peak grows\n"
         "(dotted: the device)",
@@ -113,9 +112,10 @@ def speedup(study: Any, ax: Any) -> None:
         "Speedup over the device (x)" if ref == 1.0 else f"Speedup over {ref:g}x the device (x)"
     )
     ax.grid(True, alpha=0.3)
-    h, _ = ax.get_legend_handles_labels()
-    if crossed:
-        h.append(cross_handle())
-    legend_outside(ax, handles=h, title="dashed: Amdahl limit\n(unbounded matrix engine)")
+    legend_outside(
+        ax,
+        handles=legend_handles(ax, crossed),
+        title="dashed: Amdahl limit\n(unbounded matrix engine)",
+    )
     f = first_row(study)
     ax.set_title(f"Speedup from a faster matrix engine ({f['device']}, {f['dtype']})", fontsize=10)

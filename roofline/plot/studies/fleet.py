@@ -11,8 +11,8 @@ import numpy as np
 from roofline.plot.common import (
     background,
     category_color,
-    cross_handle,
     cross_out,
+    legend_handles,
     legend_outside,
     nothing_fits,
 )
@@ -61,10 +61,9 @@ def shares(study: Any, ax: Any) -> None:
         ha="right",
     )
     ax.set_ylabel("Share of time (%)")
-    h, _ = ax.get_legend_handles_labels()
+    h = legend_handles(ax, unfit)
     if unfit:
         cross_out(ax, [i for i, m in enumerate(models) if m in unfit])
-        h.append(cross_handle())
     if not groups:
         nothing_fits(ax, "no model of the mix fits the device")
     legend_outside(ax, handles=h, fontsize=7)
